@@ -140,3 +140,10 @@ func AppendSM(dst []byte, id CommandID, seq uint32, f *SMFields) []byte {
 		SM(f.ShortMessage).Raw(f.TLVs)
 	return b.Done()
 }
+
+// AppendTLV appends one encoded TLV (for SMFields.TLVs).
+func AppendTLV(dst []byte, tag uint16, v []byte) []byte {
+	out := binary.BigEndian.AppendUint16(dst, tag)
+	out = binary.BigEndian.AppendUint16(out, uint16(len(v)))
+	return append(out, v...)
+}

@@ -1,0 +1,119 @@
+// Package filter is smsfw's inspection pipeline. This file holds the
+// contract between the proxy and the filters: the request a filter sees and
+// the verdict it returns. The proxy carries verdicts out; filters never touch
+// sockets.
+package filter
+
+import (
+	"github.com/smsfw/smsfw/proxy/pdu"
+)
+
+// Direction says which way a message travels.
+type Direction uint8
+
+const (
+	// MT is a message from a peer toward the network (submit_sm, submit_multi, data_sm).
+	MT Direction = iota
+	// MO is a message from the network toward a peer (deliver_sm, data_sm), receipts included.
+	MO
+)
+
+func (d Direction) String() string {
+	if d == MO {
+		return "mo"
+	}
+	return "mt"
+}
+
+// Request is what a filter inspects: one message and who sent it. Msg and
+// the byte slices in it alias the PDU and are valid only during the call.
+type Request struct {
+	Direction Direction
+	Peer      string // configured peer name, or the system_id in pass-through mode
+	PeerClass string // a2p, p2p, enterprise, ... ("" when unknown)
+	SystemID  string
+	Msg       *pdu.Message
+}
+
+// Action is what the proxy does with a message.
+type Action uint8
+
+const (
+	// Allow relays the message.
+	Allow Action = iota
+	// Flag relays the message and records the verdict for analysts.
+	Flag
+	// Reject answers the sender with Verdict.Status and relays nothing.
+	Reject
+	// Throttle answers with ESME_RTHROTTLED (temporary: the peer retries).
+	Throttle
+	// Drop accepts the message with a generated message_id and relays nothing;
+	// a receipt may follow (Verdict.Receipt).
+	Drop
+	// Quarantine holds the message for an analyst to release or reject.
+	Quarantine
+	numActions
+)
+
+// NumActions is the number of Action values, for metric arrays.
+const NumActions = int(numActions)
+
+var actionNames = [...]string{"allow", "flag", "reject", "throttle", "drop", "quarantine"}
+
+func (a Action) String() string {
+	if int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return "unknown"
+}
+
+// Decisive reports whether the action ends the chain (everything but Allow;
+// Flag is decisive too: the first rule that flags explains the record).
+func (a Action) Decisive() bool { return a != Allow }
+
+// ReceiptMode says what a dropped message's sender hears later.
+type ReceiptMode uint8
+
+const (
+	// NoReceipt sends no receipt.
+	NoReceipt ReceiptMode = iota
+	// ReceiptDelivered sends a fake DELIVRD receipt (silent drop).
+	ReceiptDelivered
+	// ReceiptFailed sends an UNDELIV receipt.
+	ReceiptFailed
+)
+
+// Verdict is a filter's decision. The zero value allows.
+type Verdict struct {
+	Action Action
+	// Status answers Reject (default ESME_RSUBMITFAIL for MT, ESME_RX_P_APPN
+	// for MO) and Throttle (default ESME_RTHROTTLED).
+	Status  pdu.Status
+	Receipt ReceiptMode
+	// RuleID, Reason and Evidence explain a non-allow verdict.
+	RuleID   string
+	Reason   string
+	Evidence string
+}
+
+// AllowVerdict is the explicit default.
+var AllowVerdict = Verdict{Action: Allow}
+
+// Inspector decides on one message. An error means the inspector itself
+// failed (a fault, counted and logged); it never means "blocked": the proxy
+// then applies its configured fail mode.
+type Inspector interface {
+	Inspect(r *Request) (Verdict, error)
+}
+
+// AllowAll is the inspector used when no policy is loaded.
+type AllowAll struct{}
+
+// Inspect allows every message.
+func (AllowAll) Inspect(*Request) (Verdict, error) { return AllowVerdict, nil }
+
+// Func adapts a function to Inspector.
+type Func func(r *Request) (Verdict, error)
+
+// Inspect calls f.
+func (f Func) Inspect(r *Request) (Verdict, error) { return f(r) }

@@ -1,0 +1,356 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the proxy's configuration file. Without a file (or with no
+// peers in it) smsfw runs pass-through: each peer's bind credentials are used
+// for its own upstream bind and the SMSC's answer is the peer's answer.
+type Config struct {
+	Listen string     `yaml:"listen"`
+	Admin  string     `yaml:"admin"`
+	TLS    *TLSConfig `yaml:"tls"` // on the peer-facing listener
+
+	// MaxPDUSize caps command_length (default 65536).
+	MaxPDUSize int `yaml:"max_pdu_size"`
+	// Timers; zero means the default shown.
+	EnquireLinkInterval time.Duration `yaml:"enquire_link_interval"` // 30s: sent on idle legs
+	InactivityTimeout   time.Duration `yaml:"inactivity_timeout"`    // 90s: a silent leg is dead
+	ResponseTimeout     time.Duration `yaml:"response_timeout"`      // 30s: then the request is answered 0x08
+	BindTimeout         time.Duration `yaml:"bind_timeout"`          // 10s: a connection that never binds is closed
+	DrainTimeout        time.Duration `yaml:"drain_timeout"`         // 10s: shutdown waits this long for in-flight
+	WriteTimeout        time.Duration `yaml:"write_timeout"`         // 30s: a peer that stops reading is dropped
+	// DefaultWindow is the in-flight limit for peers and pass-through upstream legs (default 100).
+	DefaultWindow int `yaml:"default_window"`
+	// OnFilterError: "allow" (default: fail open) or "tempfail" (answer 0x08).
+	OnFilterError string `yaml:"on_filter_error"`
+	// DropReceiptDelay delays the receipt of a silently dropped message (default 2s).
+	DropReceiptDelay time.Duration `yaml:"drop_receipt_delay"`
+	// RulesFile is a policy file (loaded by the rules engine when present).
+	RulesFile string `yaml:"rules"`
+
+	Upstreams map[string]*Upstream `yaml:"upstreams"`
+	Peers     []*Peer              `yaml:"peers"`
+
+	file  string
+	lines map[string]int
+}
+
+// Upstream is an SMSC smsfw binds to.
+type Upstream struct {
+	Address    string     `yaml:"address"`
+	SystemID   string     `yaml:"system_id"`
+	Password   string     `yaml:"password"`
+	SystemType string     `yaml:"system_type"`
+	Sessions   int        `yaml:"sessions"` // binds per peer pool (default 1)
+	Window     int        `yaml:"window"`   // in-flight per session (default DefaultWindow)
+	TLS        *TLSConfig `yaml:"tls"`
+}
+
+// Peer is an external ESME allowed to bind.
+type Peer struct {
+	Name         string   `yaml:"name"` // defaults to system_id
+	SystemID     string   `yaml:"system_id"`
+	Password     string   `yaml:"password"`
+	Class        string   `yaml:"class"` // a2p, p2p, enterprise, ...
+	AllowedCIDRs []string `yaml:"allowed_cidrs"`
+	Window       int      `yaml:"window"`       // in-flight requests per session (default DefaultWindow)
+	MaxSessions  int      `yaml:"max_sessions"` // 0: unlimited
+	Upstream     string   `yaml:"upstream"`     // name in upstreams; optional when there is one
+	// UpstreamSystemID/Password override the upstream's credentials for
+	// this peer's own pool (one SMSC account per peer).
+	UpstreamSystemID string `yaml:"upstream_system_id"`
+	UpstreamPassword string `yaml:"upstream_password"`
+
+	prefixes []netip.Prefix
+}
+
+// TLSConfig enables TLS on a listener or toward an upstream.
+type TLSConfig struct {
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	CAFile             string `yaml:"ca_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// Peer classes known to the firewall.
+var peerClasses = map[string]bool{"": true, "a2p": true, "p2p": true, "enterprise": true, "interconnect": true}
+
+// ConfigError is a configuration problem with its position.
+type ConfigError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return e.File + ": " + e.Msg
+}
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("invalid configuration")
+
+func (e *ConfigError) Unwrap() error { return ErrConfig }
+
+// LoadConfig reads, strictly decodes and validates a configuration file.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig decodes data (named file in errors): unknown keys, wrong types
+// and invalid values are errors with line numbers.
+func ParseConfig(file string, data []byte) (*Config, error) {
+	c := &Config{file: file}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && err != io.EOF {
+		return nil, yamlError(file, err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(file, err)
+	}
+	c.lines = map[string]int{}
+	indexLines(&root, "", c.lines)
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// yamlError turns yaml.v3's "yaml: line N: msg" / "line N: msg" lists into file:line errors.
+func yamlError(file string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
+	var first string
+	for _, l := range strings.Split(msg, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			first = l
+			break
+		}
+	}
+	var line int
+	if n, _ := fmt.Sscanf(first, "line %d:", &line); n == 1 {
+		rest := first[strings.Index(first, ":")+1:]
+		return &ConfigError{File: file, Line: line, Msg: strings.TrimSpace(rest)}
+	}
+	return &ConfigError{File: file, Msg: first}
+}
+
+// indexLines records the line of every mapping key and sequence item by path
+// ("peers[1].password", "upstreams.main").
+func indexLines(n *yaml.Node, path string, out map[string]int) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			indexLines(c, path, out)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			out[p] = k.Line
+			indexLines(n.Content[i+1], p, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			out[p] = c.Line
+			indexLines(c, p, out)
+		}
+	}
+}
+
+func (c *Config) errAt(path, format string, args ...any) error {
+	line := c.lines[path]
+	for line == 0 && path != "" {
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+		line = c.lines[path]
+	}
+	return &ConfigError{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (c *Config) validate() error {
+	if c.MaxPDUSize != 0 && (c.MaxPDUSize < 256 || c.MaxPDUSize > 1<<20) {
+		return c.errAt("max_pdu_size", "max_pdu_size %d outside [256, 1048576]", c.MaxPDUSize)
+	}
+	if c.DefaultWindow < 0 || c.DefaultWindow > 10000 {
+		return c.errAt("default_window", "default_window %d outside [1, 10000]", c.DefaultWindow)
+	}
+	switch c.OnFilterError {
+	case "", "allow", "tempfail":
+	default:
+		return c.errAt("on_filter_error", "on_filter_error must be allow or tempfail, not %q", c.OnFilterError)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"enquire_link_interval", c.EnquireLinkInterval}, {"inactivity_timeout", c.InactivityTimeout},
+		{"response_timeout", c.ResponseTimeout}, {"bind_timeout", c.BindTimeout}, {"drain_timeout", c.DrainTimeout},
+		{"write_timeout", c.WriteTimeout}, {"drop_receipt_delay", c.DropReceiptDelay}} {
+		if d.v < 0 {
+			return c.errAt(d.name, "%s must not be negative", d.name)
+		}
+	}
+	if err := c.TLS.validate(c, "tls", true); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(c.Upstreams))
+	for name := range c.Upstreams {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		u := c.Upstreams[name]
+		p := "upstreams." + name
+		if u == nil {
+			return c.errAt(p, "upstream %q is empty", name)
+		}
+		if u.Address != "" {
+			if _, err := netip.ParseAddrPort(u.Address); err != nil && !strings.Contains(u.Address, ":") {
+				return c.errAt(p+".address", "upstream %q: address %q is not host:port", name, u.Address)
+			}
+		}
+		if len(u.SystemID) > 15 {
+			return c.errAt(p+".system_id", "upstream %q: system_id longer than 15 characters", name)
+		}
+		if len(u.Password) > 8 {
+			return c.errAt(p+".password", "upstream %q: password longer than 8 characters", name)
+		}
+		if u.Sessions < 0 || u.Sessions > 64 {
+			return c.errAt(p+".sessions", "upstream %q: sessions %d outside [1, 64]", name, u.Sessions)
+		}
+		if u.Window < 0 || u.Window > 10000 {
+			return c.errAt(p+".window", "upstream %q: window %d outside [1, 10000]", name, u.Window)
+		}
+		if err := u.TLS.validate(c, p+".tls", false); err != nil {
+			return err
+		}
+	}
+	seen := map[string]int{}
+	for i, peer := range c.Peers {
+		p := fmt.Sprintf("peers[%d]", i)
+		if peer == nil {
+			return c.errAt(p, "peer %d is empty", i)
+		}
+		if peer.SystemID == "" {
+			return c.errAt(p, "peer %d: system_id is required", i)
+		}
+		if len(peer.SystemID) > 15 {
+			return c.errAt(p+".system_id", "peer %q: system_id longer than 15 characters", peer.SystemID)
+		}
+		if len(peer.Password) > 8 {
+			return c.errAt(p+".password", "peer %q: password longer than 8 characters", peer.SystemID)
+		}
+		if j, dup := seen[peer.SystemID]; dup {
+			return c.errAt(p+".system_id", "peer %q: duplicate system_id (also peers[%d])", peer.SystemID, j)
+		}
+		seen[peer.SystemID] = i
+		if peer.Name == "" {
+			peer.Name = peer.SystemID
+		}
+		if !peerClasses[peer.Class] {
+			return c.errAt(p+".class", "peer %q: unknown class %q (a2p, p2p, enterprise, interconnect)", peer.SystemID, peer.Class)
+		}
+		if peer.Window < 0 || peer.Window > 10000 {
+			return c.errAt(p+".window", "peer %q: window %d outside [1, 10000]", peer.SystemID, peer.Window)
+		}
+		if peer.MaxSessions < 0 {
+			return c.errAt(p+".max_sessions", "peer %q: max_sessions must not be negative", peer.SystemID)
+		}
+		peer.prefixes = peer.prefixes[:0]
+		for j, s := range peer.AllowedCIDRs {
+			pfx, err := netip.ParsePrefix(s)
+			if err != nil {
+				a, err2 := netip.ParseAddr(s)
+				if err2 != nil {
+					return c.errAt(fmt.Sprintf("%s.allowed_cidrs[%d]", p, j), "peer %q: bad CIDR %q", peer.SystemID, s)
+				}
+				pfx = netip.PrefixFrom(a, a.BitLen())
+			}
+			peer.prefixes = append(peer.prefixes, pfx.Masked())
+		}
+		switch {
+		case peer.Upstream != "":
+			if _, ok := c.Upstreams[peer.Upstream]; !ok {
+				return c.errAt(p+".upstream", "peer %q: unknown upstream %q", peer.SystemID, peer.Upstream)
+			}
+		case len(c.Upstreams) == 1:
+			peer.Upstream = names[0]
+		default:
+			return c.errAt(p, "peer %q: upstream is required when %d upstreams are configured", peer.SystemID, len(c.Upstreams))
+		}
+		if len(peer.UpstreamSystemID) > 15 || len(peer.UpstreamPassword) > 8 {
+			return c.errAt(p+".upstream_system_id", "peer %q: upstream credentials too long", peer.SystemID)
+		}
+	}
+	return nil
+}
+
+func (t *TLSConfig) validate(c *Config, path string, server bool) error {
+	if t == nil {
+		return nil
+	}
+	if server && (t.CertFile == "" || t.KeyFile == "") {
+		return c.errAt(path, "tls: cert_file and key_file are required on a listener")
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return c.errAt(path, "tls: cert_file and key_file go together")
+	}
+	return nil
+}
+
+// PassThrough reports whether no peers are configured.
+func (c *Config) PassThrough() bool { return len(c.Peers) == 0 }
+
+func (c *Config) withDefaults() *Config {
+	d := *c
+	def := func(v *time.Duration, x time.Duration) {
+		if *v == 0 {
+			*v = x
+		}
+	}
+	def(&d.EnquireLinkInterval, 30*time.Second)
+	def(&d.InactivityTimeout, 3*d.EnquireLinkInterval)
+	def(&d.ResponseTimeout, 30*time.Second)
+	def(&d.BindTimeout, 10*time.Second)
+	def(&d.DrainTimeout, 10*time.Second)
+	def(&d.WriteTimeout, 30*time.Second)
+	def(&d.DropReceiptDelay, 2*time.Second)
+	if d.MaxPDUSize == 0 {
+		d.MaxPDUSize = 64 * 1024
+	}
+	if d.DefaultWindow == 0 {
+		d.DefaultWindow = 100
+	}
+	if d.OnFilterError == "" {
+		d.OnFilterError = "allow"
+	}
+	return &d
+}

@@ -1,0 +1,662 @@
+package proxy
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/proxy/link"
+	"github.com/smsfw/smsfw/proxy/pdu"
+)
+
+// bindType of a peer session.
+type bindType uint8
+
+const (
+	unbound bindType = iota
+	transmitter
+	receiver
+	transceiver
+)
+
+func bindTypeOf(id pdu.CommandID) bindType {
+	switch id {
+	case pdu.BindTransmitter:
+		return transmitter
+	case pdu.BindReceiver:
+		return receiver
+	case pdu.BindTransceiver:
+		return transceiver
+	}
+	return unbound
+}
+
+// downPending is a request smsfw sent to the peer (deliver_sm from the SMSC,
+// or a local one: enquire_link, unbind, fake receipt).
+type downPending struct {
+	leg      *upLeg
+	upSeq    uint32
+	cmd      pdu.CommandID
+	start    int64
+	deadline int64
+	local    bool
+}
+
+// downstream is one peer connection. smsfw is the SMSC here.
+type downstream struct {
+	s      *Server
+	c      *link.Conn
+	remote netip.Addr
+	log    *zap.Logger
+
+	// Set once at bind, read-only after.
+	bind     bindType
+	key      string // peer name (config) or system_id (pass-through)
+	systemID string
+	class    string
+	peer     *Peer
+	pool     *pool  // config mode
+	leg      *upLeg // pass-through: the session's own upstream leg
+
+	window chan struct{} // in-flight MT requests and deliver_sm toward the peer
+	msg    pdu.Message   // reused per message: the read loop owns it
+	req    filter.Request
+
+	mu      sync.Mutex
+	pending map[uint32]downPending
+	dead    bool
+	done    chan struct{}
+	unbound chan struct{}
+}
+
+func (s *Server) serveDownstream(nc net.Conn) {
+	d := &downstream{s: s, c: link.New(nc, s.cfg.MaxPDUSize, s.cfg.WriteTimeout),
+		pending: map[uint32]downPending{}, done: make(chan struct{}), unbound: make(chan struct{})}
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		d.remote = ap.Addr().Unmap()
+	}
+	d.log = s.log.Named("session").With(zap.String("remote", nc.RemoteAddr().String()))
+	s.mu.Lock()
+	s.sessions[d] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.sessions, d)
+		s.mu.Unlock()
+	}()
+	_ = nc.SetReadDeadline(time.Now().Add(s.cfg.BindTimeout))
+	d.readLoop()
+	d.close("connection ended")
+}
+
+func (d *downstream) canTransmit() bool { return d.bind == transmitter || d.bind == transceiver }
+func (d *downstream) canReceive() bool  { return d.bind == receiver || d.bind == transceiver }
+
+func (d *downstream) isDone() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (d *downstream) readLoop() {
+	for {
+		p, err := d.c.Read()
+		if err != nil {
+			d.readError(err)
+			return
+		}
+		d.s.m.in(0, p.ID())
+		if p.ID().IsResponse() {
+			d.onResponse(p)
+			continue
+		}
+		if !d.onRequest(p) {
+			return
+		}
+	}
+}
+
+func (d *downstream) readError(err error) {
+	var fe *pdu.FrameError
+	switch {
+	case errors.As(err, &fe):
+		d.s.m.malformed.WithLabelValues(legDownstream, badFrame).Inc()
+		d.log.Warn("bad command_length; closing", zap.Uint32("length", fe.Length), zap.Uint32("seq", fe.Seq))
+		_ = d.c.Write(pdu.AppendGenericNack(nil, pdu.StatusInvCmdLen, fe.Seq))
+		d.s.m.out(0, pdu.GenericNack)
+	case errors.Is(err, os.ErrDeadlineExceeded) && d.bind == unbound:
+		d.s.m.binds.WithLabelValues(legDownstream, bindTimeout).Inc()
+		d.log.Info("no bind in time; closing")
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	default:
+		if !d.isDone() {
+			d.log.Info("peer connection ended", zap.Error(err))
+		}
+	}
+}
+
+// respond answers a peer request smsfw decided on locally.
+func (d *downstream) respond(req pdu.CommandID, st pdu.Status, seq uint32, msgID string) {
+	if d.c.WriteWith(func(b []byte) []byte { return pdu.AppendResp(b, req, st, seq, msgID) }) == nil {
+		d.s.m.out(0, req.Resp())
+		d.s.m.responses.WithLabelValues(legDownstream, req.String(), statusLabel(st)).Inc()
+	}
+}
+
+// respondRelayed answers a relayed request that the SMSC did not answer.
+func (d *downstream) respondRelayed(req pdu.CommandID, st pdu.Status, seq uint32) {
+	if req.HasResponse() {
+		d.respond(req, st, seq, "")
+	}
+}
+
+func (d *downstream) onRequest(p pdu.PDU) bool {
+	id := p.ID()
+	switch {
+	case id == pdu.EnquireLink:
+		d.respond(id, pdu.StatusOK, p.Seq(), "")
+		return true
+	case id == pdu.Unbind:
+		d.respond(id, pdu.StatusOK, p.Seq(), "")
+		d.s.m.binds.WithLabelValues(legDownstream, bindUnbound).Inc()
+		d.log.Info("peer unbound")
+		return false
+	case id.IsBind():
+		if d.bind != unbound {
+			d.s.m.binds.WithLabelValues(legDownstream, bindAlreadyBound).Inc()
+			d.respond(id, pdu.StatusAlyBnd, p.Seq(), "")
+			return true
+		}
+		d.onBind(p)
+		return true
+	case !id.Known() || id == pdu.Outbind || id == pdu.AlertNotification:
+		d.s.m.malformed.WithLabelValues(legDownstream, badCommand).Inc()
+		if ce := d.log.Check(zap.InfoLevel, "unsupported command from peer"); ce != nil {
+			ce.Write(zap.Stringer("command", id))
+		}
+		if id.HasResponse() {
+			_ = d.c.Write(pdu.AppendGenericNack(nil, pdu.StatusInvCmdID, p.Seq()))
+			d.s.m.out(0, pdu.GenericNack)
+		}
+		return true
+	case d.bind == unbound || !d.canTransmit() || id == pdu.DeliverSM:
+		d.s.m.malformed.WithLabelValues(legDownstream, badState).Inc()
+		d.respond(id, pdu.StatusInvBndSts, p.Seq(), "")
+		return true
+	}
+	d.onSubmit(p)
+	return true
+}
+
+// onSubmit handles submit_sm, submit_multi, data_sm, query_sm, cancel_sm and replace_sm.
+func (d *downstream) onSubmit(p pdu.PDU) {
+	start := time.Now().UnixNano()
+	id := p.ID()
+	if d.s.draining.Load() {
+		d.respond(id, pdu.StatusThrottled, p.Seq(), "")
+		return
+	}
+	if id.IsMessage() {
+		if err := pdu.ParseMessage(p, &d.msg); err != nil {
+			d.malformed(p, err)
+			return
+		}
+		d.req = filter.Request{Direction: filter.MT, Peer: d.key, PeerClass: d.class, SystemID: d.systemID, Msg: &d.msg}
+		v := d.s.inspect(&d.req, d.log)
+		switch v.Action {
+		case filter.Allow, filter.Flag:
+		case filter.Throttle:
+			d.respond(id, orStatus(v.Status, pdu.StatusThrottled), p.Seq(), "")
+			return
+		case filter.Drop:
+			msgID := d.s.newMessageID()
+			d.respond(id, pdu.StatusOK, p.Seq(), msgID)
+			if v.Receipt != filter.NoReceipt && d.msg.RegisteredDelivery&0x03 != 0 {
+				d.scheduleReceipt(msgID, &d.msg, v.Receipt)
+			}
+			return
+		default: // Reject; Quarantine answers like Reject until a store holds messages.
+			d.respond(id, orStatus(v.Status, pdu.StatusSubmitFail), p.Seq(), "")
+			return
+		}
+	} else if err := pdu.Validate(p); err != nil {
+		d.malformed(p, err)
+		return
+	}
+	if !d.acquire(nil) {
+		d.respond(id, pdu.StatusSysErr, p.Seq(), "")
+		return
+	}
+	for tries := 0; tries < 3; tries++ {
+		l := d.upstreamLeg()
+		if l == nil {
+			break
+		}
+		if l.send(d, p, start) {
+			return
+		}
+		<-l.window
+	}
+	d.releaseWindow()
+	d.respond(id, pdu.StatusSysErr, p.Seq(), "")
+}
+
+func (d *downstream) malformed(p pdu.PDU, err error) {
+	d.s.m.malformed.WithLabelValues(legDownstream, badBody).Inc()
+	if ce := d.log.Check(zap.InfoLevel, "malformed PDU from peer"); ce != nil {
+		ce.Write(zap.Stringer("command", p.ID()), zap.Uint32("seq", p.Seq()), zap.Error(err))
+	}
+	d.respond(p.ID(), pdu.StatusOf(err), p.Seq(), "")
+}
+
+// upstreamLeg returns a leg with a window slot taken, or nil.
+func (d *downstream) upstreamLeg() *upLeg {
+	if d.pool != nil {
+		return d.pool.acquire(d.done)
+	}
+	l := d.leg
+	select {
+	case l.window <- struct{}{}:
+		return l
+	case <-l.done:
+		return nil
+	case <-d.done:
+		return nil
+	}
+}
+
+// acquire takes a slot in the peer's window, blocking (which stops reading
+// the peer's socket) while it is full; false if the session or cancel ends.
+func (d *downstream) acquire(cancel <-chan struct{}) bool {
+	select {
+	case d.window <- struct{}{}:
+		return true
+	default:
+	}
+	select {
+	case d.window <- struct{}{}:
+		return true
+	case <-d.done:
+		return false
+	case <-cancel:
+		return false
+	}
+}
+
+func (d *downstream) releaseWindow() { <-d.window }
+
+// deliver sends a deliver_sm/data_sm from leg l to the peer; the caller
+// holds a window slot, released here on failure.
+func (d *downstream) deliver(l *upLeg, p pdu.PDU, start int64) bool {
+	seq := d.c.NextSeq()
+	upSeq := p.Seq()
+	d.mu.Lock()
+	if d.dead {
+		d.mu.Unlock()
+		d.releaseWindow()
+		return false
+	}
+	d.pending[seq] = downPending{leg: l, upSeq: upSeq, cmd: p.ID(), start: start, deadline: start + int64(d.s.cfg.ResponseTimeout)}
+	d.mu.Unlock()
+	d.s.m.inflightDn.Inc()
+	p.SetSeq(seq)
+	err := d.c.Write(p)
+	p.SetSeq(upSeq)
+	if err != nil {
+		d.mu.Lock()
+		_, mine := d.pending[seq]
+		delete(d.pending, seq)
+		d.mu.Unlock()
+		if mine {
+			d.s.m.inflightDn.Dec()
+			d.releaseWindow()
+			return false
+		}
+		return true
+	}
+	d.s.m.out(0, p.ID())
+	return true
+}
+
+// onResponse correlates a peer's response to a deliver_sm we sent.
+func (d *downstream) onResponse(p pdu.PDU) {
+	d.mu.Lock()
+	e, ok := d.pending[p.Seq()]
+	if ok {
+		delete(d.pending, p.Seq())
+	}
+	d.mu.Unlock()
+	if !ok {
+		d.s.m.late.WithLabelValues(legDownstream).Inc()
+		return
+	}
+	if e.local {
+		if e.cmd == pdu.Unbind {
+			close(d.unbound)
+		}
+		if e.cmd == pdu.DeliverSM {
+			d.releaseWindow()
+		}
+		return
+	}
+	d.s.m.inflightDn.Dec()
+	d.releaseWindow()
+	if p.ID() != e.cmd.Resp() && p.ID() != pdu.GenericNack {
+		d.s.m.malformed.WithLabelValues(legDownstream, badUnexpected).Inc()
+		e.leg.respond(e.cmd, pdu.StatusXTAppn, e.upSeq, "")
+		return
+	}
+	p.SetSeq(e.upSeq)
+	if e.leg.c.Write(p) != nil {
+		d.s.m.late.WithLabelValues(legUpstream).Inc()
+		return
+	}
+	d.s.m.out(1, p.ID())
+	d.s.m.responses.WithLabelValues(legUpstream, e.cmd.String(), statusLabel(p.Status())).Inc()
+	d.s.m.observe(e.cmd, float64(time.Now().UnixNano()-e.start)/1e9)
+}
+
+func (d *downstream) pendingCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, e := range d.pending {
+		if !e.local {
+			n++
+		}
+	}
+	return n
+}
+
+// sendLocal sends a request of smsfw's own to the peer.
+func (d *downstream) sendLocal(id pdu.CommandID, raw []byte) bool {
+	seq := d.c.NextSeq()
+	now := time.Now().UnixNano()
+	d.mu.Lock()
+	if d.dead {
+		d.mu.Unlock()
+		return false
+	}
+	d.pending[seq] = downPending{cmd: id, start: now, deadline: now + int64(d.s.cfg.ResponseTimeout), local: true}
+	d.mu.Unlock()
+	if raw == nil {
+		raw = pdu.AppendHeaderOnly(nil, id, 0, seq)
+	} else {
+		pdu.PDU(raw).SetSeq(seq)
+	}
+	if d.c.Write(raw) != nil {
+		return false
+	}
+	d.s.m.out(0, id)
+	return true
+}
+
+// scheduleReceipt sends the receipt of a dropped message after a delay.
+func (d *downstream) scheduleReceipt(msgID string, m *pdu.Message, mode filter.ReceiptMode) {
+	r := &pdu.Receipt{MessageID: msgID, SrcTON: m.Dst.TON, SrcNPI: m.Dst.NPI, Src: string(m.Dst.Addr),
+		DstTON: m.Src.TON, DstNPI: m.Src.NPI, Dst: string(m.Src.Addr), State: pdu.StateDelivered,
+		Submitted: time.Now()}
+	if mode == filter.ReceiptFailed {
+		r.State = pdu.StateUndeliverable
+		r.Err = 1
+	}
+	time.AfterFunc(d.s.cfg.DropReceiptDelay, func() {
+		target := d.s.receiverFor(d.key, d)
+		if target == nil || !target.acquire(d.s.closed) {
+			return
+		}
+		r.Done = time.Now()
+		if !target.sendLocal(pdu.DeliverSM, pdu.AppendReceipt(nil, 0, r)) {
+			target.releaseWindow()
+		}
+	})
+}
+
+// timers: enquire_link on idle, dead peer detection, response timeouts.
+func (d *downstream) timers() {
+	t := time.NewTicker(tickFor(d.s.cfg))
+	defer t.Stop()
+	var lastEnquire int64
+	for {
+		select {
+		case <-d.done:
+			return
+		case now := <-t.C:
+			idle := d.c.IdleFor(now)
+			if idle > d.s.cfg.InactivityTimeout {
+				d.log.Info("peer silent; closing", zap.Duration("idle", idle))
+				d.c.Abort()
+				return
+			}
+			if idle > d.s.cfg.EnquireLinkInterval && now.UnixNano()-lastEnquire > int64(d.s.cfg.EnquireLinkInterval) {
+				lastEnquire = now.UnixNano()
+				d.sendLocal(pdu.EnquireLink, nil)
+			}
+			d.expire(now.UnixNano())
+		}
+	}
+}
+
+func (d *downstream) expire(now int64) {
+	var expired []downPending
+	d.mu.Lock()
+	for seq, e := range d.pending {
+		if e.deadline < now {
+			expired = append(expired, e)
+			delete(d.pending, seq)
+		}
+	}
+	d.mu.Unlock()
+	for _, e := range expired {
+		if e.local {
+			if e.cmd == pdu.DeliverSM {
+				d.releaseWindow()
+			}
+			continue
+		}
+		d.s.m.inflightDn.Dec()
+		d.s.m.timeouts.WithLabelValues(legDownstream).Inc()
+		d.releaseWindow()
+		e.leg.respond(e.cmd, pdu.StatusXTAppn, e.upSeq, "")
+	}
+}
+
+// close ends the session: deliver_sm awaiting the peer are answered to the
+// SMSC with ESME_RX_T_APPN (it retries), and a pass-through leg is unbound.
+func (d *downstream) close(reason string) {
+	d.mu.Lock()
+	if d.dead {
+		d.mu.Unlock()
+		return
+	}
+	d.dead = true
+	pending := d.pending
+	d.pending = map[uint32]downPending{}
+	d.mu.Unlock()
+	close(d.done)
+	if d.bind != unbound {
+		d.s.unregister(d)
+	}
+	d.c.Close()
+	n := 0
+	for _, e := range pending {
+		if e.local {
+			continue
+		}
+		n++
+		d.s.m.inflightDn.Dec()
+		e.leg.respond(e.cmd, pdu.StatusXTAppn, e.upSeq, "")
+	}
+	if n > 0 {
+		d.s.m.failed.WithLabelValues(legDownstream).Add(float64(n))
+		d.log.Warn("answered SMSC deliveries after peer loss", zap.Int("count", n))
+	}
+	if d.leg != nil {
+		d.leg.unbind()
+	}
+	if d.bind != unbound {
+		d.log.Info("session closed", zap.String("reason", reason))
+	}
+}
+
+// unbindAndClose is used at shutdown: unbind the peer, wait briefly, close.
+func (d *downstream) unbindAndClose(reason string) {
+	if d.bind != unbound && d.sendLocal(pdu.Unbind, nil) {
+		select {
+		case <-d.unbound:
+		case <-d.done:
+		case <-time.After(time.Second):
+		}
+	}
+	d.c.Abort()
+	d.close(reason)
+}
+
+// onBind authenticates (config mode) or relays (pass-through) a bind.
+func (d *downstream) onBind(p pdu.PDU) {
+	var b pdu.Bind
+	if err := pdu.ParseBind(p, &b); err != nil {
+		d.s.m.binds.WithLabelValues(legDownstream, bindBadSystemID).Inc()
+		d.malformed(p, err)
+		return
+	}
+	sysID := string(b.SystemID)
+	log := d.log.With(zap.String("system_id", sysID), zap.Stringer("bind", p.ID()))
+	if d.s.draining.Load() {
+		d.respond(p.ID(), pdu.StatusBindFail, p.Seq(), "")
+		return
+	}
+	if d.s.cfg.PassThrough() {
+		d.bindPassThrough(p, sysID, log)
+		return
+	}
+	peer := d.s.peers[sysID]
+	fail := func(st pdu.Status, result string) {
+		d.s.m.binds.WithLabelValues(legDownstream, result).Inc()
+		log.Warn("bind refused", zap.String("result", result))
+		d.respond(p.ID(), st, p.Seq(), "")
+	}
+	switch {
+	case peer == nil:
+		fail(pdu.StatusInvSysID, bindBadSystemID)
+		return
+	case subtle.ConstantTimeCompare([]byte(peer.Password), b.Password) != 1:
+		fail(pdu.StatusInvPaswd, bindBadPassword)
+		return
+	case !peer.allows(d.remote):
+		fail(pdu.StatusBindFail, bindNotAllowed)
+		return
+	case peer.MaxSessions > 0 && d.s.countSessions(peer.Name) >= peer.MaxSessions:
+		fail(pdu.StatusBindFail, bindTooMany)
+		return
+	}
+	w := peer.Window
+	if w == 0 {
+		w = d.s.cfg.DefaultWindow
+	}
+	d.peer, d.key, d.systemID, d.class = peer, peer.Name, sysID, peer.Class
+	d.pool = d.s.pools[peer.Name]
+	d.window = make(chan struct{}, w)
+	d.bound(p.ID(), log)
+	d.respond(p.ID(), pdu.StatusOK, p.Seq(), "smsfw")
+}
+
+func (p *Peer) allows(a netip.Addr) bool {
+	if len(p.prefixes) == 0 {
+		return true
+	}
+	for _, pfx := range p.prefixes {
+		if pfx.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *downstream) bound(id pdu.CommandID, log *zap.Logger) {
+	d.bind = bindTypeOf(id)
+	d.log = log
+	_ = d.c.NC.SetReadDeadline(time.Time{})
+	d.s.register(d)
+	d.s.m.binds.WithLabelValues(legDownstream, bindOK).Inc()
+	log.Info("peer bound")
+	go d.timers()
+}
+
+// bindPassThrough relays the peer's bind, byte for byte, on a new upstream
+// connection; the SMSC's answer is the peer's answer.
+func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), d.s.cfg.BindTimeout)
+	defer cancel()
+	bind := append([]byte(nil), p...)
+	c, resp, err := bindUpstream(ctx, d.s, d.s.upstream, nil, bind)
+	if err != nil {
+		d.s.m.binds.WithLabelValues(legDownstream, bindUpstreamError).Inc()
+		log.Warn("upstream bind failed", zap.Error(err))
+		d.respond(p.ID(), pdu.StatusBindFail, p.Seq(), "")
+		return
+	}
+	resp.SetSeq(p.Seq())
+	if resp.Status() != pdu.StatusOK || resp.ID() == pdu.GenericNack {
+		d.s.m.binds.WithLabelValues(legDownstream, bindRejected).Inc()
+		log.Info("SMSC refused bind", zap.Stringer("status", resp.Status()))
+		c.Abort()
+		_ = d.c.Write(resp)
+		d.s.m.out(0, resp.ID())
+		return
+	}
+	d.key, d.systemID = sysID, sysID
+	d.window = make(chan struct{}, d.s.cfg.DefaultWindow)
+	d.leg = newUpLeg(d.s, c, "passthrough", sysID, d.s.cfg.DefaultWindow, d)
+	d.bound(p.ID(), log)
+	_ = d.c.Write(resp)
+	d.s.m.out(0, resp.ID())
+	go func() {
+		d.leg.run()
+		// The SMSC side is gone: the peer's bind no longer means anything.
+		if !d.isDone() {
+			log.Warn("upstream lost; unbinding peer")
+			d.unbindAndClose("upstream lost")
+		}
+	}()
+}
+
+// inspect runs the inspector and applies the fail mode on error.
+func (s *Server) inspect(r *filter.Request, log *zap.Logger) filter.Verdict {
+	v, err := s.insp.Inspect(r)
+	if err != nil {
+		s.m.filterErrs.Inc()
+		if ce := log.Check(zap.ErrorLevel, "inspector failed"); ce != nil {
+			ce.Write(zap.Error(err))
+		}
+		if s.cfg.OnFilterError == "tempfail" {
+			return filter.Verdict{Action: filter.Throttle, Status: pdu.StatusSysErr, RuleID: "filter-error"}
+		}
+		return filter.AllowVerdict
+	}
+	if int(v.Action) >= filter.NumActions {
+		s.m.filterErrs.Inc()
+		log.Error("inspector returned an unknown action", zap.Uint8("action", uint8(v.Action)))
+		v = filter.AllowVerdict
+	}
+	s.m.verdicts[r.Direction][v.Action].Inc()
+	if v.Action != filter.Allow {
+		if ce := log.Check(zap.InfoLevel, "verdict"); ce != nil {
+			ce.Write(zap.Stringer("direction", r.Direction), zap.Stringer("action", v.Action),
+				zap.String("rule", v.RuleID), zap.String("reason", v.Reason), zap.String("peer", r.Peer))
+		}
+	}
+	return v
+}

@@ -1,0 +1,187 @@
+package proxy
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/proxy/pdu"
+)
+
+// Leg label values.
+const (
+	legDownstream = "downstream"
+	legUpstream   = "upstream"
+)
+
+// Direction label values for PDU counts.
+const (
+	dirIn  = "in"
+	dirOut = "out"
+)
+
+// Bind result label values.
+const (
+	bindOK            = "ok"
+	bindBadSystemID   = "invalid_system_id"
+	bindBadPassword   = "invalid_password"
+	bindNotAllowed    = "source_not_allowed"
+	bindTooMany       = "session_limit"
+	bindAlreadyBound  = "already_bound"
+	bindUpstreamError = "upstream_failed"
+	bindRejected      = "upstream_rejected"
+	bindTimeout       = "timeout"
+	bindUnbound       = "unbound"
+	bindLost          = "lost"
+)
+
+// Reasons for malformed / dropped PDUs.
+const (
+	badFrame      = "frame"
+	badBody       = "body"
+	badCommand    = "unknown_command"
+	badState      = "wrong_state"
+	badUnexpected = "unexpected_response"
+)
+
+// statusLabel maps a status to a bounded label value.
+func statusLabel(s pdu.Status) string {
+	switch s {
+	case pdu.StatusOK:
+		return "ok"
+	case pdu.StatusThrottled:
+		return "throttled"
+	case pdu.StatusMsgQFul:
+		return "queue_full"
+	case pdu.StatusSysErr:
+		return "system_error"
+	case pdu.StatusXTAppn:
+		return "temporary_app_error"
+	case pdu.StatusSubmitFail:
+		return "submit_failed"
+	case pdu.StatusXPAppn, pdu.StatusXRAppn:
+		return "permanent_app_error"
+	case pdu.StatusInvSrcAdr, pdu.StatusInvDstAdr:
+		return "invalid_address"
+	case pdu.StatusInvCmdID, pdu.StatusInvCmdLen, pdu.StatusInvBndSts:
+		return "protocol_error"
+	}
+	return "other"
+}
+
+// Metrics are the proxy's Prometheus collectors. Per-PDU counters are
+// resolved once into arrays so the hot path does no label lookups.
+type Metrics struct {
+	pdus       *prometheus.CounterVec
+	pduIn      [2][pdu.NumCommands]prometheus.Counter // [leg][cmd]
+	pduOut     [2][pdu.NumCommands]prometheus.Counter
+	responses  *prometheus.CounterVec
+	inflight   *prometheus.GaugeVec
+	inflightUp prometheus.Gauge
+	inflightDn prometheus.Gauge
+	sessions   *prometheus.GaugeVec
+	binds      *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	latSubmit  prometheus.Observer
+	latDeliver prometheus.Observer
+	latOther   prometheus.Observer
+	late       *prometheus.CounterVec
+	timeouts   *prometheus.CounterVec
+	failed     *prometheus.CounterVec
+	malformed  *prometheus.CounterVec
+	verdicts   [2][filter.NumActions]prometheus.Counter
+	filterErrs prometheus.Counter
+	upstreamUp *prometheus.GaugeVec
+	reconnects *prometheus.CounterVec
+}
+
+// NewMetrics registers the proxy's collectors on reg (which may be nil).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		pdus: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsfw_proxy_pdus_total", Help: "PDUs read (in) and written (out) per leg and command.",
+		}, []string{"leg", "direction", "command"}),
+		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsfw_proxy_responses_total", Help: "Responses smsfw sent to peers or the SMSC, by leg, command and status class.",
+		}, []string{"leg", "command", "status"}),
+		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "smsfw_proxy_inflight_requests", Help: "Requests awaiting a response, by the leg they were sent on.",
+		}, []string{"leg"}),
+		sessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "smsfw_proxy_sessions", Help: "Bound sessions per leg.",
+		}, []string{"leg"}),
+		binds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsfw_proxy_bind_events_total", Help: "Bind attempts and session ends, by leg and result.",
+		}, []string{"leg", "result"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "smsfw_proxy_relay_latency_seconds",
+			Help:    "Time from reading a request to writing its response back, for relayed requests.",
+			Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1, 5, 30},
+		}, []string{"command"}),
+		late: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsfw_proxy_late_responses_total", Help: "Responses that arrived after their request was answered (timeout, leg loss) and were dropped.",
+		}, []string{"leg"}),
+		timeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsfw_proxy_response_timeouts_total", Help: "Requests answered with a temporary error because no response came in time.",
+		}, []string{"leg"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsfw_proxy_failed_inflight_total", Help: "In-flight requests answered with a temporary error because a leg was lost.",
+		}, []string{"leg"}),
+		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsfw_proxy_malformed_pdus_total", Help: "PDUs refused as malformed, unknown or not allowed in the session state.",
+		}, []string{"leg", "reason"}),
+		filterErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smsfw_proxy_filter_errors_total", Help: "Inspector faults; the message got the configured fail mode.",
+		}),
+		upstreamUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "smsfw_proxy_upstream_sessions_bound", Help: "Bound upstream sessions per configured upstream.",
+		}, []string{"upstream"}),
+		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsfw_proxy_upstream_reconnects_total", Help: "Upstream connection attempts after a loss, per upstream.",
+		}, []string{"upstream"}),
+	}
+	verdicts := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_verdicts_total", Help: "Verdicts carried out, by message direction and action.",
+	}, []string{"direction", "action"})
+	for li, leg := range []string{legDownstream, legUpstream} {
+		for c := 0; c < pdu.NumCommands; c++ {
+			m.pduIn[li][c] = m.pdus.WithLabelValues(leg, dirIn, pdu.CommandName(c))
+			m.pduOut[li][c] = m.pdus.WithLabelValues(leg, dirOut, pdu.CommandName(c))
+		}
+	}
+	for d := filter.MT; d <= filter.MO; d++ {
+		for a := 0; a < filter.NumActions; a++ {
+			m.verdicts[d][a] = verdicts.WithLabelValues(d.String(), filter.Action(a).String())
+		}
+	}
+	m.inflightUp = m.inflight.WithLabelValues(legUpstream)
+	m.inflightDn = m.inflight.WithLabelValues(legDownstream)
+	m.latSubmit = m.latency.WithLabelValues("submit_sm")
+	m.latDeliver = m.latency.WithLabelValues("deliver_sm")
+	m.latOther = m.latency.WithLabelValues("other")
+	if reg != nil {
+		reg.MustRegister(m.pdus, m.responses, m.inflight, m.sessions, m.binds, m.latency, m.late,
+			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects)
+	}
+	return m
+}
+
+func legIndex(leg string) int {
+	if leg == legUpstream {
+		return 1
+	}
+	return 0
+}
+
+func (m *Metrics) in(leg int, id pdu.CommandID)  { m.pduIn[leg][id.Index()].Inc() }
+func (m *Metrics) out(leg int, id pdu.CommandID) { m.pduOut[leg][id.Index()].Inc() }
+
+func (m *Metrics) observe(id pdu.CommandID, seconds float64) {
+	switch id.Request() {
+	case pdu.SubmitSM:
+		m.latSubmit.Observe(seconds)
+	case pdu.DeliverSM:
+		m.latDeliver.Observe(seconds)
+	default:
+		m.latOther.Observe(seconds)
+	}
+}

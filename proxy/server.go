@@ -1,0 +1,399 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfw/smsfw/filter"
+)
+
+// Options wire a Server to its collaborators.
+type Options struct {
+	Config *Config // nil: pass-through with defaults
+	// Upstream is the SMSC address for pass-through mode (the --upstream flag).
+	Upstream  string
+	Inspector filter.Inspector // nil: allow all
+	Logger    *zap.Logger
+	Metrics   *Metrics
+}
+
+// Server is the inline proxy: a listener for peers and the upstream legs.
+type Server struct {
+	cfg      *Config
+	upstream string
+	insp     filter.Inspector
+	log      *zap.Logger
+	m        *Metrics
+	srvTLS   *tls.Config
+
+	mu       sync.Mutex
+	ln       net.Listener
+	sessions map[*downstream]struct{}
+	byPeer   map[string][]*downstream // bound sessions by peer key
+	pools    map[string]*pool         // config mode: one pool per peer
+	peers    map[string]*Peer         // by system_id
+
+	draining atomic.Bool
+	closed   chan struct{}
+	wg       sync.WaitGroup
+	ids      atomic.Uint64
+	idBase   uint64
+
+	probeMu   sync.Mutex
+	probeAt   time.Time
+	probeOK   bool
+	probeDial func() error
+}
+
+// New builds a Server. Config mode pools start binding upstream at Serve.
+func New(o Options) (*Server, error) {
+	cfg := o.Config
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{
+		cfg: cfg, upstream: o.Upstream, insp: o.Inspector, log: o.Logger, m: o.Metrics,
+		sessions: map[*downstream]struct{}{}, byPeer: map[string][]*downstream{},
+		pools: map[string]*pool{}, peers: map[string]*Peer{}, closed: make(chan struct{}),
+		idBase: uint64(time.Now().UnixNano()) << 20,
+	}
+	if s.insp == nil {
+		s.insp = filter.AllowAll{}
+	}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if s.m == nil {
+		s.m = NewMetrics(nil)
+	}
+	if cfg.TLS != nil {
+		tc, err := serverTLS(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		s.srvTLS = tc
+	}
+	if cfg.PassThrough() {
+		if s.upstream == "" && len(cfg.Upstreams) == 1 {
+			for _, u := range cfg.Upstreams {
+				s.upstream = u.Address
+			}
+		}
+		if s.upstream == "" {
+			return nil, fmt.Errorf("%w: pass-through mode needs an upstream address", ErrConfig)
+		}
+	} else {
+		for _, u := range cfg.Upstreams {
+			if u.Address == "" {
+				u.Address = s.upstream
+			}
+			if u.Address == "" {
+				return nil, fmt.Errorf("%w: upstream without address", ErrConfig)
+			}
+		}
+		for _, p := range cfg.Peers {
+			s.peers[p.SystemID] = p
+			u := cfg.Upstreams[p.Upstream]
+			s.pools[p.Name] = newPool(s, p, p.Upstream, u)
+		}
+	}
+	return s, nil
+}
+
+// Serve accepts peers on ln until Shutdown or Close.
+func (s *Server) Serve(ln net.Listener) error {
+	if s.srvTLS != nil {
+		ln = tls.NewListener(ln, s.srvTLS)
+	}
+	s.mu.Lock()
+	s.ln = ln
+	for _, p := range s.pools {
+		p.start()
+	}
+	s.mu.Unlock()
+	s.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("pass_through", s.cfg.PassThrough()),
+		zap.String("upstream", s.upstream))
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			select {
+			case <-s.closed:
+				return nil
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) || isTemporary(err) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed", zap.Error(err), zap.Duration("retry_in", delay))
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		if s.draining.Load() {
+			_ = nc.Close()
+			continue
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serveDownstream(nc)
+		}()
+	}
+}
+
+func isTemporary(err error) bool {
+	t, ok := err.(interface{ Temporary() bool })
+	return ok && t.Temporary()
+}
+
+// Ready reports whether smsfw can relay: in config mode every peer pool has
+// a bound upstream session; in pass-through mode the SMSC accepts TCP.
+func (s *Server) Ready() (bool, string) {
+	if s.draining.Load() {
+		return false, "shutting down"
+	}
+	if s.cfg.PassThrough() {
+		s.probeMu.Lock()
+		defer s.probeMu.Unlock()
+		if time.Since(s.probeAt) > 2*time.Second {
+			dial := s.probeDial
+			if dial == nil {
+				dial = func() error {
+					c, err := net.DialTimeout("tcp", s.upstream, time.Second)
+					if err == nil {
+						_ = c.Close()
+					}
+					return err
+				}
+			}
+			s.probeOK = dial() == nil
+			s.probeAt = time.Now()
+		}
+		if !s.probeOK {
+			return false, "upstream " + s.upstream + " unreachable"
+		}
+		return true, "pass-through; upstream reachable"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, p := range s.pools {
+		if len(p.boundLegs()) == 0 {
+			return false, "no upstream session bound for peer " + name
+		}
+	}
+	return true, "all peer pools bound"
+}
+
+// newMessageID returns an id for a message smsfw accepts without relaying.
+func (s *Server) newMessageID() string {
+	return strconv.FormatUint(s.idBase+s.ids.Add(1), 16)
+}
+
+func (s *Server) register(d *downstream) {
+	s.mu.Lock()
+	s.byPeer[d.key] = append(s.byPeer[d.key], d)
+	s.mu.Unlock()
+	s.m.sessions.WithLabelValues(legDownstream).Inc()
+}
+
+func (s *Server) unregister(d *downstream) {
+	s.mu.Lock()
+	list := s.byPeer[d.key]
+	for i, x := range list {
+		if x == d {
+			list = append(list[:i:i], list[i+1:]...)
+			s.m.sessions.WithLabelValues(legDownstream).Dec()
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(s.byPeer, d.key)
+	} else {
+		s.byPeer[d.key] = list
+	}
+	s.mu.Unlock()
+}
+
+// receiverFor picks a bound session of peer key that can receive
+// deliver_sm, preferring prefer.
+func (s *Server) receiverFor(key string, prefer *downstream) *downstream {
+	if prefer != nil && prefer.canReceive() && !prefer.isDone() {
+		return prefer
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := s.byPeer[key]
+	n := len(list)
+	if n == 0 {
+		return nil
+	}
+	start := int(s.ids.Add(1))
+	for i := 0; i < n; i++ {
+		d := list[(start+i)%n]
+		if d.canReceive() && !d.isDone() {
+			return d
+		}
+	}
+	return nil
+}
+
+func (s *Server) countSessions(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byPeer[key])
+}
+
+// Shutdown stops accepting, lets in-flight requests finish (bounded by ctx
+// and drain_timeout), unbinds both legs and closes.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.draining.CompareAndSwap(false, true) {
+		return nil
+	}
+	s.log.Info("draining")
+	s.mu.Lock()
+	if s.ln != nil {
+		_ = s.ln.Close()
+	}
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.inflight() > 0 {
+		select {
+		case <-ctx.Done():
+			s.log.Warn("drain timed out", zap.Int("inflight", s.inflight()))
+			goto unbind
+		case <-tick.C:
+		}
+	}
+unbind:
+	close(s.closed)
+	var wg sync.WaitGroup
+	s.mu.Lock()
+	for d := range s.sessions {
+		wg.Add(1)
+		go func() { defer wg.Done(); d.unbindAndClose("shutdown") }()
+	}
+	for _, p := range s.pools {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.stop() }()
+	}
+	s.mu.Unlock()
+	wg.Wait()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		return errors.New("proxy: sessions did not end in time")
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// Close stops at once: in-flight requests are answered with a temporary error.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return s.Shutdown(ctx)
+}
+
+func (s *Server) inflight() int {
+	n := 0
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for d := range s.sessions {
+		n += d.pendingCount()
+		if d.leg != nil {
+			n += d.leg.pendingCount()
+		}
+	}
+	for _, p := range s.pools {
+		for _, l := range p.boundLegs() {
+			n += l.pendingCount()
+		}
+	}
+	return n
+}
+
+func serverTLS(t *TLSConfig) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if t.CAFile != "" {
+		pool, err := loadCA(t.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		tc.ClientCAs = pool
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return tc, nil
+}
+
+func clientTLS(t *TLSConfig, addr string) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
+	if tc.ServerName == "" {
+		host, _, _ := net.SplitHostPort(addr)
+		tc.ServerName = host
+	}
+	if t.CAFile != "" {
+		pool, err := loadCA(t.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		tc.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+func loadCA(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("tls: no certificates in %s", file)
+	}
+	return pool, nil
+}
+
+// dialUpstream connects to addr, with TLS when t is set.
+func dialUpstream(ctx context.Context, addr string, t *TLSConfig) (net.Conn, error) {
+	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	if t == nil {
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	tc, err := clientTLS(t, addr)
+	if err != nil {
+		return nil, err
+	}
+	td := tls.Dialer{NetDialer: &d, Config: tc}
+	return td.DialContext(ctx, "tcp", addr)
+}

@@ -1,0 +1,568 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/proxy/link"
+	"github.com/smsfw/smsfw/proxy/pdu"
+)
+
+// upPending is a request smsfw sent on an upstream leg.
+type upPending struct {
+	down     *downstream // who gets the response; nil for local requests
+	downSeq  uint32
+	cmd      pdu.CommandID
+	start    int64 // when the request was read from the peer
+	deadline int64
+	local    bool // enquire_link / unbind of our own: no window, no relay
+}
+
+// upLeg is one bound session toward the SMSC. smsfw is the ESME here.
+type upLeg struct {
+	s      *Server
+	c      *link.Conn
+	name   string      // upstream name for metrics and logs
+	key    string      // peer key whose sessions get this leg's deliver_sm
+	owner  *downstream // pass-through: the peer session this leg belongs to
+	window chan struct{}
+	log    *zap.Logger
+
+	mu      sync.Mutex
+	pending map[uint32]upPending
+	dead    bool
+	done    chan struct{}
+	unbound chan struct{} // closed when our unbind is answered
+
+	lastEnquire atomic.Int64
+}
+
+func newUpLeg(s *Server, c *link.Conn, name, key string, window int, owner *downstream) *upLeg {
+	return &upLeg{
+		s: s, c: c, name: name, key: key, owner: owner, window: make(chan struct{}, window),
+		pending: make(map[uint32]upPending, window), done: make(chan struct{}), unbound: make(chan struct{}),
+		log: s.log.Named("upstream").With(zap.String("upstream", name), zap.String("peer", key)),
+	}
+}
+
+// bindUpstream dials addr and binds with the given bind PDU (relayed as is in
+// pass-through mode), returning the connection and the raw bind response.
+func bindUpstream(ctx context.Context, s *Server, addr string, t *TLSConfig, bind []byte) (*link.Conn, pdu.PDU, error) {
+	nc, err := dialUpstream(ctx, addr, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := link.New(nc, s.cfg.MaxPDUSize, s.cfg.WriteTimeout)
+	seq := c.NextSeq()
+	pdu.PDU(bind).SetSeq(seq)
+	if err := c.Write(bind); err != nil {
+		c.Abort()
+		return nil, nil, err
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(s.cfg.BindTimeout))
+	for {
+		p, err := c.Read()
+		if err != nil {
+			c.Abort()
+			return nil, nil, err
+		}
+		s.m.in(1, p.ID())
+		switch {
+		case p.ID() == pdu.EnquireLink:
+			_ = c.Write(pdu.AppendHeaderOnly(nil, pdu.EnquireLinkResp, 0, p.Seq()))
+			continue
+		case p.Seq() != seq || (p.ID() != pdu.PDU(bind).ID().Resp() && p.ID() != pdu.GenericNack):
+			continue
+		}
+		_ = nc.SetReadDeadline(time.Time{})
+		resp := append([]byte(nil), p...)
+		return c, resp, nil
+	}
+}
+
+// run reads the leg until it dies; then every in-flight request is answered.
+func (l *upLeg) run() {
+	defer l.fail("upstream lost")
+	go l.timers()
+	for {
+		p, err := l.c.Read()
+		if err != nil {
+			l.readError(err)
+			return
+		}
+		l.s.m.in(1, p.ID())
+		if p.ID().IsResponse() {
+			l.onResponse(p)
+			continue
+		}
+		if !l.onRequest(p) {
+			return
+		}
+	}
+}
+
+func (l *upLeg) readError(err error) {
+	var fe *pdu.FrameError
+	if errors.As(err, &fe) {
+		l.s.m.malformed.WithLabelValues(legUpstream, badFrame).Inc()
+		_ = l.c.Write(pdu.AppendGenericNack(nil, pdu.StatusInvCmdLen, fe.Seq))
+		l.log.Warn("bad frame from SMSC; closing", zap.Error(err))
+		return
+	}
+	if !l.isDead() {
+		l.log.Info("upstream connection ended", zap.Error(err))
+	}
+}
+
+func (l *upLeg) isDead() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.dead
+}
+
+func (l *upLeg) pendingCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, e := range l.pending {
+		if !e.local {
+			n++
+		}
+	}
+	return n
+}
+
+// send relays request p (a view; its sequence number is patched) for peer
+// session d. The caller holds a window slot; on false it still does and
+// must answer the peer itself.
+func (l *upLeg) send(d *downstream, p pdu.PDU, start int64) bool {
+	seq := l.c.NextSeq()
+	downSeq := p.Seq()
+	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		return false
+	}
+	l.pending[seq] = upPending{down: d, downSeq: downSeq, cmd: p.ID(), start: start,
+		deadline: start + int64(l.s.cfg.ResponseTimeout)}
+	l.mu.Unlock()
+	l.s.m.inflightUp.Inc()
+	p.SetSeq(seq)
+	err := l.c.Write(p)
+	p.SetSeq(downSeq)
+	if err != nil {
+		l.mu.Lock()
+		_, mine := l.pending[seq]
+		delete(l.pending, seq)
+		l.mu.Unlock()
+		if mine {
+			l.s.m.inflightUp.Dec()
+			return false
+		}
+		// fail() took it and answered the peer already.
+		return true
+	}
+	l.s.m.out(1, p.ID())
+	return true
+}
+
+// sendLocal sends a request of smsfw's own (enquire_link, unbind).
+func (l *upLeg) sendLocal(id pdu.CommandID) {
+	seq := l.c.NextSeq()
+	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		return
+	}
+	now := time.Now().UnixNano()
+	l.pending[seq] = upPending{cmd: id, start: now, deadline: now + int64(l.s.cfg.ResponseTimeout), local: true}
+	l.mu.Unlock()
+	if l.c.Write(pdu.AppendHeaderOnly(nil, id, 0, seq)) == nil {
+		l.s.m.out(1, id)
+	}
+}
+
+func (l *upLeg) onResponse(p pdu.PDU) {
+	l.mu.Lock()
+	e, ok := l.pending[p.Seq()]
+	if ok {
+		delete(l.pending, p.Seq())
+	}
+	l.mu.Unlock()
+	if !ok {
+		l.s.m.late.WithLabelValues(legUpstream).Inc()
+		if ce := l.log.Check(zap.DebugLevel, "response without request"); ce != nil {
+			ce.Write(zap.Stringer("command", p.ID()), zap.Uint32("seq", p.Seq()))
+		}
+		return
+	}
+	if e.local {
+		if e.cmd == pdu.Unbind {
+			close(l.unbound)
+		}
+		return
+	}
+	<-l.window
+	l.s.m.inflightUp.Dec()
+	d := e.down
+	if p.ID() != e.cmd.Resp() && p.ID() != pdu.GenericNack {
+		l.s.m.malformed.WithLabelValues(legUpstream, badUnexpected).Inc()
+		l.log.Warn("SMSC answered with the wrong command", zap.Stringer("request", e.cmd), zap.Stringer("response", p.ID()))
+		d.respondRelayed(e.cmd, pdu.StatusSysErr, e.downSeq)
+		return
+	}
+	if err := pdu.Validate(p); err != nil {
+		// Relay it anyway: the peer gets exactly what the SMSC said.
+		l.s.m.malformed.WithLabelValues(legUpstream, badBody).Inc()
+	}
+	p.SetSeq(e.downSeq)
+	if d.c.Write(p) != nil {
+		l.s.m.late.WithLabelValues(legDownstream).Inc()
+	} else {
+		l.s.m.out(0, p.ID())
+		l.s.m.responses.WithLabelValues(legDownstream, e.cmd.String(), statusLabel(p.Status())).Inc()
+	}
+	l.s.m.observe(e.cmd, float64(time.Now().UnixNano()-e.start)/1e9)
+	d.releaseWindow()
+}
+
+// onRequest handles a request from the SMSC; false ends the leg.
+func (l *upLeg) onRequest(p pdu.PDU) bool {
+	switch id := p.ID(); id {
+	case pdu.EnquireLink:
+		l.respond(id, pdu.StatusOK, p.Seq(), "")
+	case pdu.Unbind:
+		l.respond(id, pdu.StatusOK, p.Seq(), "")
+		l.log.Info("SMSC unbound")
+		l.s.m.binds.WithLabelValues(legUpstream, bindUnbound).Inc()
+		return false
+	case pdu.DeliverSM, pdu.DataSM:
+		l.onDeliver(p)
+	case pdu.AlertNotification:
+		if d := l.s.receiverFor(l.key, l.owner); d != nil {
+			if d.c.Write(p) == nil {
+				l.s.m.out(0, id)
+			}
+		}
+	default:
+		if id.Known() {
+			l.s.m.malformed.WithLabelValues(legUpstream, badState).Inc()
+			if id.HasResponse() {
+				l.respond(id, pdu.StatusInvBndSts, p.Seq(), "")
+			}
+		} else {
+			l.s.m.malformed.WithLabelValues(legUpstream, badCommand).Inc()
+			_ = l.c.Write(pdu.AppendGenericNack(nil, pdu.StatusInvCmdID, p.Seq()))
+			l.s.m.out(1, pdu.GenericNack)
+		}
+	}
+	return true
+}
+
+func (l *upLeg) respond(req pdu.CommandID, st pdu.Status, seq uint32, msgID string) {
+	if l.c.WriteWith(func(b []byte) []byte { return pdu.AppendResp(b, req, st, seq, msgID) }) == nil {
+		l.s.m.out(1, req.Resp())
+		l.s.m.responses.WithLabelValues(legUpstream, req.String(), statusLabel(st)).Inc()
+	}
+}
+
+// onDeliver carries a deliver_sm / data_sm from the SMSC to a peer session,
+// after the verdict. The SMSC is answered only when the peer answered.
+func (l *upLeg) onDeliver(p pdu.PDU) {
+	start := time.Now().UnixNano()
+	var m pdu.Message
+	if err := pdu.ParseMessage(p, &m); err != nil {
+		l.s.m.malformed.WithLabelValues(legUpstream, badBody).Inc()
+		l.log.Warn("malformed message from SMSC", zap.Error(err))
+		l.respond(p.ID(), pdu.StatusOf(err), p.Seq(), "")
+		return
+	}
+	target := l.s.receiverFor(l.key, l.owner)
+	var peer, class, sysID string
+	if target != nil {
+		peer, class, sysID = target.key, target.class, target.systemID
+	} else {
+		peer = l.key
+	}
+	req := filter.Request{Direction: filter.MO, Peer: peer, PeerClass: class, SystemID: sysID, Msg: &m}
+	v := l.s.inspect(&req, l.log)
+	switch v.Action {
+	case filter.Allow, filter.Flag:
+	case filter.Drop:
+		l.respond(p.ID(), pdu.StatusOK, p.Seq(), l.s.newMessageID())
+		return
+	case filter.Throttle:
+		l.respond(p.ID(), orStatus(v.Status, pdu.StatusThrottled), p.Seq(), "")
+		return
+	default: // Reject, and Quarantine until a store exists
+		l.respond(p.ID(), orStatus(v.Status, pdu.StatusXPAppn), p.Seq(), "")
+		return
+	}
+	if target == nil {
+		l.respond(p.ID(), pdu.StatusXTAppn, p.Seq(), "")
+		return
+	}
+	if !target.acquire(l.done) || !target.deliver(l, p, start) {
+		l.respond(p.ID(), pdu.StatusXTAppn, p.Seq(), "")
+	}
+}
+
+func orStatus(s, def pdu.Status) pdu.Status {
+	if s == 0 {
+		return def
+	}
+	return s
+}
+
+// fail marks the leg dead and answers every in-flight request with
+// ESME_RSYSERR (temporary), exactly once.
+func (l *upLeg) fail(reason string) {
+	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		return
+	}
+	l.dead = true
+	pending := l.pending
+	l.pending = map[uint32]upPending{}
+	l.mu.Unlock()
+	close(l.done)
+	l.c.Abort()
+	n := 0
+	for _, e := range pending {
+		if e.local {
+			continue
+		}
+		n++
+		<-l.window
+		l.s.m.inflightUp.Dec()
+		e.down.respondRelayed(e.cmd, pdu.StatusSysErr, e.downSeq)
+		e.down.releaseWindow()
+	}
+	if n > 0 {
+		l.s.m.failed.WithLabelValues(legUpstream).Add(float64(n))
+		l.log.Warn("answered in-flight requests after upstream loss", zap.Int("count", n), zap.String("reason", reason))
+	}
+	l.s.m.binds.WithLabelValues(legUpstream, bindLost).Inc()
+}
+
+// timers sends enquire_link on idle, detects a dead SMSC and times out
+// requests the SMSC never answered.
+func (l *upLeg) timers() {
+	t := time.NewTicker(tickFor(l.s.cfg))
+	defer t.Stop()
+	for {
+		select {
+		case <-l.done:
+			return
+		case now := <-t.C:
+			idle := l.c.IdleFor(now)
+			if idle > l.s.cfg.InactivityTimeout {
+				l.log.Warn("SMSC silent; closing leg", zap.Duration("idle", idle))
+				l.fail("inactivity")
+				return
+			}
+			if idle > l.s.cfg.EnquireLinkInterval && now.UnixNano()-l.lastEnquire.Load() > int64(l.s.cfg.EnquireLinkInterval) {
+				l.lastEnquire.Store(now.UnixNano())
+				l.sendLocal(pdu.EnquireLink)
+			}
+			l.expire(now.UnixNano())
+		}
+	}
+}
+
+func tickFor(c *Config) time.Duration {
+	t := min(c.ResponseTimeout, c.EnquireLinkInterval) / 4
+	return max(min(t, time.Second), 5*time.Millisecond)
+}
+
+func (l *upLeg) expire(now int64) {
+	var expired []upPending
+	l.mu.Lock()
+	for seq, e := range l.pending {
+		if e.deadline < now {
+			expired = append(expired, e)
+			delete(l.pending, seq)
+		}
+	}
+	l.mu.Unlock()
+	for _, e := range expired {
+		if e.local {
+			continue
+		}
+		<-l.window
+		l.s.m.inflightUp.Dec()
+		l.s.m.timeouts.WithLabelValues(legUpstream).Inc()
+		e.down.respondRelayed(e.cmd, pdu.StatusSysErr, e.downSeq)
+		e.down.releaseWindow()
+	}
+}
+
+// unbind sends unbind, waits briefly for the answer, and closes.
+func (l *upLeg) unbind() {
+	if !l.isDead() {
+		l.sendLocal(pdu.Unbind)
+		select {
+		case <-l.unbound:
+		case <-l.done:
+		case <-time.After(time.Second):
+		}
+	}
+	l.fail("unbind")
+}
+
+// pool keeps sessions bound to one upstream for one peer (config mode),
+// reconnecting with backoff.
+type pool struct {
+	s      *Server
+	peer   *Peer
+	name   string
+	up     *Upstream
+	window int
+	legs   atomic.Pointer[[]*upLeg]
+	rr     atomic.Uint32
+	mu     sync.Mutex
+	change chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newPool(s *Server, p *Peer, name string, u *Upstream) *pool {
+	w := u.Window
+	if w == 0 {
+		w = s.cfg.DefaultWindow
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pl := &pool{s: s, peer: p, name: name, up: u, window: w, change: make(chan struct{}), ctx: ctx, cancel: cancel}
+	pl.legs.Store(&[]*upLeg{})
+	return pl
+}
+
+func (p *pool) boundLegs() []*upLeg { return *p.legs.Load() }
+
+func (p *pool) start() {
+	n := max(p.up.Sessions, 1)
+	for i := 0; i < n; i++ {
+		p.wg.Add(1)
+		go p.maintain(i)
+	}
+}
+
+func (p *pool) stop() {
+	p.cancel()
+	for _, l := range p.boundLegs() {
+		l.unbind()
+	}
+	p.wg.Wait()
+}
+
+func (p *pool) setLeg(l *upLeg, add bool) {
+	p.mu.Lock()
+	old := p.boundLegs()
+	next := make([]*upLeg, 0, len(old)+1)
+	for _, x := range old {
+		if x != l {
+			next = append(next, x)
+		}
+	}
+	if add {
+		next = append(next, l)
+	}
+	p.legs.Store(&next)
+	close(p.change)
+	p.change = make(chan struct{})
+	p.mu.Unlock()
+	p.s.m.upstreamUp.WithLabelValues(p.name).Set(float64(len(next)))
+}
+
+func (p *pool) changed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.change
+}
+
+// maintain keeps one session bound.
+func (p *pool) maintain(i int) {
+	defer p.wg.Done()
+	log := p.s.log.Named("pool").With(zap.String("upstream", p.name), zap.String("peer", p.peer.Name), zap.Int("session", i))
+	backoff := 100 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		if p.ctx.Err() != nil {
+			return
+		}
+		if attempt > 0 {
+			p.s.m.reconnects.WithLabelValues(p.name).Inc()
+			sleep := backoff/2 + time.Duration(rand.Int64N(int64(backoff)))
+			select {
+			case <-p.ctx.Done():
+				return
+			case <-time.After(sleep):
+			}
+			backoff = min(2*backoff, 30*time.Second)
+		}
+		sys, pw := p.up.SystemID, p.up.Password
+		if p.peer.UpstreamSystemID != "" {
+			sys, pw = p.peer.UpstreamSystemID, p.peer.UpstreamPassword
+		}
+		bind := pdu.AppendBind(nil, pdu.BindTransceiver, 0, pdu.BindFields{SystemID: sys, Password: pw, SystemType: p.up.SystemType})
+		ctx, cancel := context.WithTimeout(p.ctx, p.s.cfg.BindTimeout)
+		c, resp, err := bindUpstream(ctx, p.s, p.up.Address, p.up.TLS, bind)
+		cancel()
+		if err != nil {
+			p.s.m.binds.WithLabelValues(legUpstream, bindUpstreamError).Inc()
+			log.Warn("upstream bind failed", zap.Error(err))
+			continue
+		}
+		if st := resp.Status(); st != pdu.StatusOK {
+			p.s.m.binds.WithLabelValues(legUpstream, bindRejected).Inc()
+			log.Warn("upstream refused bind", zap.Stringer("status", st))
+			c.Abort()
+			continue
+		}
+		p.s.m.binds.WithLabelValues(legUpstream, bindOK).Inc()
+		log.Info("upstream bound")
+		backoff = 100 * time.Millisecond
+		l := newUpLeg(p.s, c, p.name, p.peer.Name, p.window, nil)
+		p.setLeg(l, true)
+		l.run()
+		p.setLeg(l, false)
+	}
+}
+
+// acquire returns a bound leg with a window slot taken, blocking while all
+// are full (back-pressure); nil when no leg is bound or cancel fires.
+func (p *pool) acquire(cancel <-chan struct{}) *upLeg {
+	for {
+		legs := p.boundLegs()
+		n := len(legs)
+		if n == 0 {
+			return nil
+		}
+		start := int(p.rr.Add(1))
+		for i := 0; i < n; i++ {
+			l := legs[(start+i)%n]
+			select {
+			case l.window <- struct{}{}:
+				return l
+			default:
+			}
+		}
+		l := legs[start%n]
+		select {
+		case l.window <- struct{}{}:
+			return l
+		case <-l.done:
+		case <-p.changed():
+		case <-cancel:
+			return nil
+		}
+	}
+}

@@ -1,0 +1,485 @@
+// Package sim is an SMSC simulator: it accepts ESME binds, answers
+// submit_sm / submit_multi / data_sm with message ids, sends delivery
+// receipts when asked, injects mobile-originated messages, and can add
+// latency, errors and stalls. smsfw's tests, demo and benchmarks run against
+// it because Debian has no usable SMPP server.
+package sim
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfw/smsfw/proxy/link"
+	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/proxy/smstext"
+)
+
+// Config tunes the simulator.
+type Config struct {
+	// Latency delays every response to a message (submit_sm, data_sm, submit_multi).
+	Latency time.Duration
+	// ErrorRate is the fraction of messages answered with ErrorStatus.
+	ErrorRate float64
+	// ErrorStatus defaults to ESME_RSYSERR (temporary).
+	ErrorStatus pdu.Status
+	// ReceiptDelay is how long after the submit a requested receipt is sent (default 1s).
+	ReceiptDelay time.Duration
+	// MessageIDFormat is "dec" (default) or "hex".
+	MessageIDFormat string
+	// Accounts maps system_id to password; empty accepts every bind.
+	Accounts map[string]string
+	// Keep is how many recent messages are kept for Messages (default 10000;
+	// negative keeps none and skips text decoding: benchmark mode).
+	Keep int
+	// OnPDU, when set, sees every PDU the simulator reads (tests check relayed bytes with it).
+	OnPDU func(systemID string, p pdu.PDU)
+}
+
+// Message is a message the simulator accepted.
+type Message struct {
+	SystemID           string    `json:"system_id"`
+	From               string    `json:"from"`
+	To                 string    `json:"to"`
+	Text               string    `json:"text"`
+	DataCoding         int       `json:"data_coding"`
+	RegisteredDelivery int       `json:"registered_delivery"`
+	ESMClass           int       `json:"esm_class"`
+	MessageID          string    `json:"message_id"`
+	Command            string    `json:"command"`
+	Time               time.Time `json:"time"`
+}
+
+// Stats are the simulator's counters.
+type Stats struct {
+	Binds      uint64 `json:"binds"`
+	Sessions   int    `json:"sessions"`
+	Messages   uint64 `json:"messages"`
+	Errors     uint64 `json:"errors"`
+	Receipts   uint64 `json:"receipts"`
+	MO         uint64 `json:"mo"`
+	Duplicates uint64 `json:"duplicate_sequence_numbers"`
+}
+
+// ErrNoReceiver is returned by InjectMO when no receiver/transceiver is bound.
+var ErrNoReceiver = errors.New("sim: no receiver or transceiver bound")
+
+// Server is the simulator.
+type Server struct {
+	cfg Config
+	log *zap.Logger
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	msgs     []Message
+	next     int
+	full     bool
+	lns      []net.Listener
+
+	stalled  atomic.Bool
+	ids      atomic.Uint64
+	binds    atomic.Uint64
+	messages atomic.Uint64
+	errs     atomic.Uint64
+	receipts atomic.Uint64
+	mo       atomic.Uint64
+	dups     atomic.Uint64
+	wg       sync.WaitGroup
+}
+
+// New returns a simulator.
+func New(cfg Config, log *zap.Logger) *Server {
+	if cfg.ReceiptDelay == 0 {
+		cfg.ReceiptDelay = time.Second
+	}
+	if cfg.ErrorStatus == 0 {
+		cfg.ErrorStatus = pdu.StatusSysErr
+	}
+	if cfg.Keep == 0 {
+		cfg.Keep = 10000
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Server{cfg: cfg, log: log.Named("sim"), sessions: map[*session]struct{}{}}
+}
+
+// Serve accepts ESMEs on ln until Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.lns = append(s.lns, ln)
+	s.mu.Unlock()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serve(nc)
+		}()
+	}
+}
+
+// Close stops listening and drops every session.
+func (s *Server) Close() {
+	s.mu.Lock()
+	for _, ln := range s.lns {
+		_ = ln.Close()
+	}
+	for ss := range s.sessions {
+		ss.c.Abort()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// DropConnections aborts every session at once (an SMSC crash).
+func (s *Server) DropConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ss := range s.sessions {
+		ss.c.Abort()
+	}
+}
+
+// Stall makes the simulator stop answering messages (they are never answered) while on.
+func (s *Server) Stall(on bool) { s.stalled.Store(on) }
+
+// SetLatency changes the response latency.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	s.cfg.Latency = d
+	s.mu.Unlock()
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	n := len(s.sessions)
+	s.mu.Unlock()
+	return Stats{Binds: s.binds.Load(), Sessions: n, Messages: s.messages.Load(), Errors: s.errs.Load(),
+		Receipts: s.receipts.Load(), MO: s.mo.Load(), Duplicates: s.dups.Load()}
+}
+
+// Messages returns the kept messages, oldest first.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.full {
+		return append([]Message(nil), s.msgs...)
+	}
+	out := make([]Message, 0, len(s.msgs))
+	out = append(out, s.msgs[s.next:]...)
+	return append(out, s.msgs[:s.next]...)
+}
+
+func (s *Server) keep(m Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.msgs) < s.cfg.Keep {
+		s.msgs = append(s.msgs, m)
+		return
+	}
+	s.full = true
+	s.msgs[s.next] = m
+	s.next = (s.next + 1) % len(s.msgs)
+}
+
+func (s *Server) newID() string {
+	n := s.ids.Add(1)
+	if s.cfg.MessageIDFormat == "hex" {
+		return strconv.FormatUint(n+0xA000000, 16)
+	}
+	return strconv.FormatUint(n+1000000, 10)
+}
+
+type session struct {
+	s        *Server
+	c        *link.Conn
+	systemID string
+	bind     pdu.CommandID
+
+	mu      sync.Mutex
+	waiting map[uint32]chan pdu.Status // MO and receipts awaiting deliver_sm_resp
+	open    map[uint32]struct{}        // messages not yet answered: a reused sequence number is a duplicate
+}
+
+func (ss *session) canReceive() bool {
+	return ss.bind == pdu.BindReceiver || ss.bind == pdu.BindTransceiver
+}
+
+func (s *Server) serve(nc net.Conn) {
+	ss := &session{s: s, c: link.New(nc, 0, 30*time.Second), waiting: map[uint32]chan pdu.Status{}, open: map[uint32]struct{}{}}
+	defer func() {
+		s.mu.Lock()
+		delete(s.sessions, ss)
+		s.mu.Unlock()
+		ss.c.Close()
+	}()
+	for {
+		p, err := ss.c.Read()
+		if err != nil {
+			var fe *pdu.FrameError
+			if errors.As(err, &fe) {
+				_ = ss.c.Write(pdu.AppendGenericNack(nil, pdu.StatusInvCmdLen, fe.Seq))
+			}
+			return
+		}
+		if !ss.handle(p) {
+			return
+		}
+	}
+}
+
+func (ss *session) respond(req pdu.CommandID, st pdu.Status, seq uint32, id string) {
+	_ = ss.c.WriteWith(func(b []byte) []byte { return pdu.AppendResp(b, req, st, seq, id) })
+}
+
+func (ss *session) handle(p pdu.PDU) bool {
+	s := ss.s
+	id := p.ID()
+	if s.cfg.OnPDU != nil {
+		s.cfg.OnPDU(ss.systemID, p)
+	}
+	if id.IsResponse() {
+		ss.mu.Lock()
+		ch := ss.waiting[p.Seq()]
+		delete(ss.waiting, p.Seq())
+		ss.mu.Unlock()
+		if ch != nil {
+			ch <- p.Status()
+		}
+		return true
+	}
+	if err := pdu.Validate(p); err != nil {
+		if id.Known() {
+			ss.respond(id, pdu.StatusOf(err), p.Seq(), "")
+		} else {
+			_ = ss.c.Write(pdu.AppendGenericNack(nil, pdu.StatusInvCmdID, p.Seq()))
+		}
+		return true
+	}
+	switch {
+	case id.IsBind():
+		var b pdu.Bind
+		_ = pdu.ParseBind(p, &b)
+		if ss.bind != 0 {
+			ss.respond(id, pdu.StatusAlyBnd, p.Seq(), "")
+			return true
+		}
+		if len(s.cfg.Accounts) > 0 {
+			pw, ok := s.cfg.Accounts[string(b.SystemID)]
+			if !ok {
+				ss.respond(id, pdu.StatusInvSysID, p.Seq(), "")
+				return true
+			}
+			if pw != string(b.Password) {
+				ss.respond(id, pdu.StatusInvPaswd, p.Seq(), "")
+				return true
+			}
+		}
+		ss.systemID, ss.bind = string(b.SystemID), id
+		s.mu.Lock()
+		s.sessions[ss] = struct{}{}
+		s.mu.Unlock()
+		s.binds.Add(1)
+		ss.respond(id, pdu.StatusOK, p.Seq(), "smsfwsim")
+	case id == pdu.EnquireLink:
+		ss.respond(id, pdu.StatusOK, p.Seq(), "")
+	case id == pdu.Unbind:
+		ss.respond(id, pdu.StatusOK, p.Seq(), "")
+		return false
+	case ss.bind == 0:
+		ss.respond(id, pdu.StatusInvBndSts, p.Seq(), "")
+	case id == pdu.SubmitSM || id == pdu.DataSM || id == pdu.SubmitMulti:
+		ss.onMessage(p)
+	case id == pdu.QuerySM:
+		var q pdu.Query
+		_ = pdu.ParseQuery(p, &q)
+		b := pdu.NewBuilder(nil, pdu.QuerySMResp, 0, p.Seq())
+		b.CBytes(q.MessageID).CString("").Byte(pdu.StateDelivered).Byte(0)
+		_ = ss.c.Write(b.Done())
+	case id == pdu.CancelSM || id == pdu.ReplaceSM:
+		ss.respond(id, pdu.StatusOK, p.Seq(), "")
+	default:
+		ss.respond(id, pdu.StatusInvBndSts, p.Seq(), "")
+	}
+	return true
+}
+
+func (ss *session) onMessage(p pdu.PDU) {
+	s := ss.s
+	var m pdu.Message
+	_ = pdu.ParseMessage(p, &m) // validated already
+	s.messages.Add(1)
+	id := p.ID()
+	seq := p.Seq()
+	ss.mu.Lock()
+	if _, dup := ss.open[seq]; dup {
+		s.dups.Add(1)
+	}
+	ss.open[seq] = struct{}{}
+	ss.mu.Unlock()
+	st := pdu.StatusOK
+	if s.cfg.ErrorRate > 0 && rand.Float64() < s.cfg.ErrorRate {
+		st = s.cfg.ErrorStatus
+		s.errs.Add(1)
+	}
+	var msgID string
+	if st == pdu.StatusOK {
+		msgID = s.newID()
+	}
+	if s.cfg.Keep > 0 && st == pdu.StatusOK {
+		s.keep(Message{SystemID: ss.systemID, From: string(m.Src.Addr), To: string(m.Dst.Addr), Text: text(&m),
+			DataCoding: int(m.DataCoding), RegisteredDelivery: int(m.RegisteredDelivery), ESMClass: int(m.ESMClass),
+			MessageID: msgID, Command: id.String(), Time: time.Now()})
+	}
+	if st == pdu.StatusOK && m.RegisteredDelivery&0x03 != 0 {
+		r := &pdu.Receipt{MessageID: msgID, SrcTON: m.Dst.TON, SrcNPI: m.Dst.NPI, Src: string(m.Dst.Addr),
+			DstTON: m.Src.TON, DstNPI: m.Src.NPI, Dst: string(m.Src.Addr), State: pdu.StateDelivered,
+			Submitted: time.Now(), Text: receiptText(&m)}
+		time.AfterFunc(s.cfg.ReceiptDelay, func() { s.sendReceipt(ss, r) })
+	}
+	if s.stalled.Load() {
+		return
+	}
+	s.mu.Lock()
+	lat := s.cfg.Latency
+	s.mu.Unlock()
+	if lat > 0 {
+		time.AfterFunc(lat, func() { ss.answer(id, st, seq, msgID) })
+		return
+	}
+	ss.answer(id, st, seq, msgID)
+}
+
+func (ss *session) answer(id pdu.CommandID, st pdu.Status, seq uint32, msgID string) {
+	ss.mu.Lock()
+	delete(ss.open, seq)
+	ss.mu.Unlock()
+	ss.respond(id, st, seq, msgID)
+}
+
+// text decodes a message's text for display (UDH stripped).
+func text(m *pdu.Message) string {
+	ud := m.Payload()
+	if m.UDHI() {
+		if n, _, _, err := smstext.ParseUDH(ud); err == nil {
+			ud = ud[n:]
+		}
+	}
+	out, err := smstext.Decode(nil, m.DataCoding, ud)
+	if err != nil {
+		return "hex:" + hex.EncodeToString(ud)
+	}
+	return string(out)
+}
+
+func receiptText(m *pdu.Message) string {
+	t := []rune(text(m))
+	if len(t) > 20 {
+		t = t[:20]
+	}
+	return string(t)
+}
+
+// receiver picks a bound session of systemID ("" = any) that can receive.
+func (s *Server) receiver(systemID string, prefer *session) *session {
+	if prefer != nil && prefer.canReceive() && !prefer.c.IsClosed() {
+		return prefer
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ss := range s.sessions {
+		if ss.canReceive() && (systemID == "" || ss.systemID == systemID) && !ss.c.IsClosed() {
+			return ss
+		}
+	}
+	return nil
+}
+
+func (s *Server) sendReceipt(origin *session, r *pdu.Receipt) {
+	target := s.receiver(origin.systemID, origin)
+	if target == nil {
+		s.log.Debug("receipt dropped: no receiver bound", zap.String("system_id", origin.systemID))
+		return
+	}
+	r.Done = time.Now()
+	if _, err := target.request(context.Background(), pdu.AppendReceipt(nil, 0, r)); err == nil {
+		s.receipts.Add(1)
+	}
+}
+
+// request sends a deliver_sm and waits for its response.
+func (ss *session) request(ctx context.Context, raw []byte) (pdu.Status, error) {
+	seq := ss.c.NextSeq()
+	pdu.PDU(raw).SetSeq(seq)
+	ch := make(chan pdu.Status, 1)
+	ss.mu.Lock()
+	ss.waiting[seq] = ch
+	ss.mu.Unlock()
+	defer func() {
+		ss.mu.Lock()
+		delete(ss.waiting, seq)
+		ss.mu.Unlock()
+	}()
+	if err := ss.c.Write(raw); err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	select {
+	case st := <-ch:
+		return st, nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// MO is a mobile-originated message to inject.
+type MO struct {
+	SystemID string `json:"system_id"`
+	From     string `json:"from"`
+	To       string `json:"to"`
+	Text     string `json:"text"`
+}
+
+// InjectMO sends a deliver_sm to a bound receiver (of mo.SystemID if set)
+// and returns the status it answered with.
+func (s *Server) InjectMO(ctx context.Context, mo MO) (pdu.Status, error) {
+	target := s.receiver(mo.SystemID, nil)
+	if target == nil {
+		return 0, ErrNoReceiver
+	}
+	f := &pdu.SMFields{SrcTON: 1, SrcNPI: 1, Src: mo.From, DstTON: 0, DstNPI: 1, Dst: mo.To}
+	var ud []byte
+	if smstext.CanGSM7(mo.Text) {
+		ud, _ = smstext.EncodeGSM7(nil, mo.Text)
+	} else {
+		f.DataCoding = 8
+		ud = smstext.EncodeUCS2(nil, mo.Text)
+	}
+	if len(ud) <= 254 {
+		f.ShortMessage = ud
+	} else {
+		f.TLVs = pdu.AppendTLV(nil, pdu.TagMessagePayload, ud)
+	}
+	st, err := target.request(ctx, pdu.AppendSM(nil, pdu.DeliverSM, 0, f))
+	if err == nil {
+		s.mo.Add(1)
+	}
+	return st, err
+}
