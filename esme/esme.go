@@ -21,7 +21,13 @@ type Resp struct {
 	Status    pdu.Status
 	Seq       uint32
 	MessageID string
-	Err       error // set when the connection ended before a response
+	Latency   time.Duration // from Send to the response
+	Err       error         // set when the connection ended before a response
+}
+
+type pendingReq struct {
+	cb   func(Resp)
+	sent time.Time
 }
 
 // ErrClosed is the Resp.Err of requests cut off by the connection's end.
@@ -36,6 +42,8 @@ type Options struct {
 	OnDeliver func(p pdu.PDU) pdu.Status
 	// NoAutoRespond leaves deliver_sm unanswered (to test timeouts).
 	NoAutoRespond bool
+	// SkipMessageID does not copy message ids into Resp (load generation).
+	SkipMessageID bool
 }
 
 // Client is one bound ESME session.
@@ -44,7 +52,7 @@ type Client struct {
 	opts Options
 
 	mu      sync.Mutex
-	pending map[uint32]func(Resp)
+	pending map[uint32]pendingReq
 	done    chan struct{}
 	err     error
 	// Dups counts responses whose sequence number matched nothing pending.
@@ -72,7 +80,7 @@ func Bind(ctx context.Context, nc net.Conn, o Options) (*Client, error) {
 	if o.Bind == 0 {
 		o.Bind = pdu.BindTransceiver
 	}
-	cl := &Client{c: link.New(nc, 0, 10*time.Second), opts: o, pending: map[uint32]func(Resp){}, done: make(chan struct{})}
+	cl := &Client{c: link.New(nc, 0, 10*time.Second), opts: o, pending: map[uint32]pendingReq{}, done: make(chan struct{})}
 	go cl.readLoop()
 	r, err := cl.Do(ctx, pdu.AppendBind(nil, o.Bind, 0, pdu.BindFields{SystemID: o.SystemID, Password: o.Password}))
 	if err != nil {
@@ -97,7 +105,7 @@ func (cl *Client) Send(raw []byte, cb func(Resp)) (uint32, error) {
 		return 0, cl.err
 	}
 	if pdu.PDU(raw).ID().HasResponse() {
-		cl.pending[seq] = cb
+		cl.pending[seq] = pendingReq{cb: cb, sent: time.Now()}
 	}
 	cl.mu.Unlock()
 	if err := cl.c.Write(raw); err != nil {
@@ -157,10 +165,10 @@ func (cl *Client) readLoop() {
 		}
 		cl.err = err
 		pending := cl.pending
-		cl.pending = map[uint32]func(Resp){}
+		cl.pending = map[uint32]pendingReq{}
 		cl.mu.Unlock()
-		for seq, cb := range pending {
-			cb(Resp{Seq: seq, Err: fmt.Errorf("%w: %v", ErrClosed, err)})
+		for seq, pr := range pending {
+			pr.cb(Resp{Seq: seq, Err: fmt.Errorf("%w: %v", ErrClosed, err)})
 		}
 		cl.c.Abort()
 		close(cl.done)
@@ -174,19 +182,21 @@ func (cl *Client) readLoop() {
 		id := p.ID()
 		if id.IsResponse() {
 			cl.mu.Lock()
-			cb, ok := cl.pending[p.Seq()]
+			pr, ok := cl.pending[p.Seq()]
 			delete(cl.pending, p.Seq())
 			if !ok {
 				cl.unmatched++
 			}
 			cl.mu.Unlock()
 			if ok {
-				r := Resp{ID: id, Status: p.Status(), Seq: p.Seq()}
-				var mr pdu.MessageResp
-				if (id == pdu.SubmitSMResp || id == pdu.DataSMResp || id == pdu.SubmitMultiResp) && pdu.ParseMessageResp(p, &mr) == nil {
-					r.MessageID = string(mr.MessageID)
+				r := Resp{ID: id, Status: p.Status(), Seq: p.Seq(), Latency: time.Since(pr.sent)}
+				if !cl.opts.SkipMessageID {
+					var mr pdu.MessageResp
+					if (id == pdu.SubmitSMResp || id == pdu.DataSMResp || id == pdu.SubmitMultiResp) && pdu.ParseMessageResp(p, &mr) == nil {
+						r.MessageID = string(mr.MessageID)
+					}
 				}
-				cb(r)
+				pr.cb(r)
 			}
 			continue
 		}

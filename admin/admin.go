@@ -1,0 +1,51 @@
+// Package admin is smsfw's admin HTTP server: health, readiness and
+// Prometheus metrics (and, later, the API and console). It reads state and
+// never sits on the relay path.
+package admin
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Options configure the admin handler.
+type Options struct {
+	// Ready reports readiness with a human-readable reason.
+	Ready func() (bool, string)
+	// Gatherer serves /metrics.
+	Gatherer prometheus.Gatherer
+}
+
+// Handler returns the admin mux: /healthz, /readyz, /metrics. Extra routes
+// may be added to the returned mux.
+func Handler(o Options) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ok, why := true, "ready"
+		if o.Ready != nil {
+			ok, why = o.Ready()
+		}
+		code := http.StatusOK
+		status := "ready"
+		if !ok {
+			code, status = http.StatusServiceUnavailable, "not ready"
+		}
+		writeJSON(w, code, map[string]string{"status": status, "reason": why})
+	})
+	if o.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
+	}
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

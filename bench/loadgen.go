@@ -1,0 +1,239 @@
+// Package bench measures smsfw: an SMPP load generator (closed loop, or open
+// loop at a fixed rate without coordinated omission), a plain TCP relay as
+// the baseline, and a runner that puts the same load through each target in
+// one run and reports ratios.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/smsfw/smsfw/esme"
+	"github.com/smsfw/smsfw/proxy/pdu"
+)
+
+// Load describes one load run.
+type Load struct {
+	Addr     string
+	Sessions int
+	Window   int
+	Duration time.Duration
+	Warmup   time.Duration
+	// Rate is the total target rate in messages per second; 0 is closed loop
+	// (as fast as the windows allow).
+	Rate     float64
+	SystemID string
+	Password string
+	// PDU returns the submit_sm to send for session s, message i; nil sends a
+	// fixed 40-character GSM text.
+	PDU func(s int, i uint64) []byte
+	// Progress, if set, is called about every 250ms with responses so far.
+	Progress func(done uint64, elapsed time.Duration)
+}
+
+// Result is what a run measured after warm-up.
+type Result struct {
+	Sent      uint64        `json:"sent"`
+	OK        uint64        `json:"ok"`
+	Rejected  uint64        `json:"rejected"` // non-zero status
+	Lost      uint64        `json:"lost"`     // no response (connection ended)
+	Elapsed   time.Duration `json:"elapsed_ns"`
+	Rate      float64       `json:"rate_per_s"`
+	P50       time.Duration `json:"p50_ns"`
+	P90       time.Duration `json:"p90_ns"`
+	P99       time.Duration `json:"p99_ns"`
+	P999      time.Duration `json:"p999_ns"`
+	Max       time.Duration `json:"max_ns"`
+	Unmatched int           `json:"unmatched"` // responses matching no request (duplicates)
+}
+
+func (r Result) String() string {
+	return fmt.Sprintf("%.0f msg/s  p50 %v  p99 %v  p99.9 %v  max %v  ok %d  rejected %d  lost %d",
+		r.Rate, r.P50, r.P99, r.P999, r.Max, r.OK, r.Rejected, r.Lost)
+}
+
+// DefaultPDU is a 40-character GSM-7 submit_sm.
+func DefaultPDU(s int, i uint64) []byte {
+	return pdu.AppendSM(nil, pdu.SubmitSM, 0, &pdu.SMFields{SrcTON: 5, Src: "BenchCo", DstTON: 1, DstNPI: 1,
+		Dst: "4915112345678", ShortMessage: []byte("Your verification code is 482913. Thanks")})
+}
+
+type sessionStats struct {
+	mu        sync.Mutex
+	hist      *hdrhistogram.Histogram
+	ok, rej   uint64
+	lost      uint64
+	measuring atomic.Bool
+	slots     chan struct{}
+	done      atomic.Uint64
+}
+
+func (st *sessionStats) onResp(r esme.Resp) {
+	<-st.slots
+	st.done.Add(1)
+	if !st.measuring.Load() {
+		return
+	}
+	st.mu.Lock()
+	switch {
+	case r.Err != nil:
+		st.lost++
+	case r.Status != 0:
+		st.rej++
+	default:
+		st.ok++
+		_ = st.hist.RecordValue(int64(r.Latency))
+	}
+	st.mu.Unlock()
+}
+
+// Run applies the load and returns what it measured.
+func Run(ctx context.Context, l Load) (Result, error) {
+	if l.Sessions <= 0 {
+		l.Sessions = 1
+	}
+	if l.Window <= 0 {
+		l.Window = 1
+	}
+	if l.PDU == nil {
+		l.PDU = DefaultPDU
+	}
+	if l.SystemID == "" {
+		l.SystemID = "bench"
+	}
+	clients := make([]*esme.Client, l.Sessions)
+	stats := make([]*sessionStats, l.Sessions)
+	for i := range clients {
+		c, err := esme.Dial(ctx, l.Addr, esme.Options{SystemID: l.SystemID, Password: l.Password, SkipMessageID: true})
+		if err != nil {
+			for _, c := range clients[:i] {
+				c.Close()
+			}
+			return Result{}, fmt.Errorf("bind session %d: %w", i, err)
+		}
+		clients[i] = c
+		stats[i] = &sessionStats{hist: hdrhistogram.New(1, int64(time.Minute), 3), slots: make(chan struct{}, l.Window)}
+	}
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	runCtx, cancel := context.WithTimeout(ctx, l.Warmup+l.Duration)
+	defer cancel()
+	var sent atomic.Uint64
+	var measStart time.Time
+	var wg sync.WaitGroup
+	startAt := time.Now()
+	for i := range clients {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			c, st := clients[i], stats[i]
+			var perSession float64
+			if l.Rate > 0 {
+				perSession = l.Rate / float64(l.Sessions)
+			}
+			var n uint64
+			cb := st.onResp
+			for runCtx.Err() == nil {
+				if perSession > 0 {
+					// Open loop: the schedule, not the responses, sets the pace.
+					due := startAt.Add(time.Duration(float64(n) / perSession * float64(time.Second)))
+					if d := time.Until(due); d > 0 {
+						select {
+						case <-time.After(d):
+						case <-runCtx.Done():
+							return
+						}
+					}
+				}
+				select {
+				case st.slots <- struct{}{}:
+				case <-runCtx.Done():
+					return
+				case <-c.Done():
+					return
+				}
+				raw := l.PDU(i, n)
+				if _, err := c.Send(raw, cb); err != nil {
+					<-st.slots
+					return
+				}
+				n++
+				if st.measuring.Load() {
+					sent.Add(1)
+				}
+			}
+		}(i)
+	}
+	// Warm up, then measure.
+	warm := time.NewTimer(l.Warmup)
+	select {
+	case <-warm.C:
+	case <-runCtx.Done():
+	}
+	measStart = time.Now()
+	for _, st := range stats {
+		st.measuring.Store(true)
+	}
+	if l.Progress != nil {
+		go func() {
+			t := time.NewTicker(250 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-runCtx.Done():
+					return
+				case <-t.C:
+					var d uint64
+					for _, st := range stats {
+						d += st.done.Load()
+					}
+					l.Progress(d, time.Since(measStart))
+				}
+			}
+		}()
+	}
+	<-runCtx.Done()
+	elapsed := time.Since(measStart)
+	for _, st := range stats {
+		st.measuring.Store(false)
+	}
+	wg.Wait()
+	// Let in-flight requests finish so none is counted lost by our own close.
+	deadline := time.Now().Add(5 * time.Second)
+	for _, c := range clients {
+		for c.Pending() > 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	res := Result{Sent: sent.Load(), Elapsed: elapsed}
+	h := hdrhistogram.New(1, int64(time.Minute), 3)
+	for i, st := range stats {
+		st.mu.Lock()
+		res.OK += st.ok
+		res.Rejected += st.rej
+		res.Lost += st.lost
+		h.Merge(st.hist)
+		st.mu.Unlock()
+		res.Unmatched += clients[i].Unmatched()
+		res.Lost += uint64(clients[i].Pending())
+	}
+	if res.OK+res.Rejected == 0 {
+		return res, errors.New("bench: no responses measured")
+	}
+	res.Rate = float64(res.OK+res.Rejected) / elapsed.Seconds()
+	res.P50 = time.Duration(h.ValueAtQuantile(50))
+	res.P90 = time.Duration(h.ValueAtQuantile(90))
+	res.P99 = time.Duration(h.ValueAtQuantile(99))
+	res.P999 = time.Duration(h.ValueAtQuantile(99.9))
+	res.Max = time.Duration(h.Max())
+	return res, nil
+}

@@ -1,0 +1,76 @@
+package bench
+
+import (
+	"io"
+	"net"
+	"sync"
+)
+
+// Relay is the baseline: a plain TCP relay (io.Copy both ways), the least
+// any inline hop can cost.
+type Relay struct {
+	ln     net.Listener
+	target string
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+}
+
+// NewRelay relays connections accepted on ln to target.
+func NewRelay(ln net.Listener, target string) *Relay {
+	r := &Relay{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	r.wg.Add(1)
+	go r.serve()
+	return r
+}
+
+func (r *Relay) track(c net.Conn, add bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if add {
+		r.conns[c] = struct{}{}
+	} else {
+		delete(r.conns, c)
+	}
+}
+
+func (r *Relay) serve() {
+	defer r.wg.Done()
+	for {
+		in, err := r.ln.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp", r.target)
+		if err != nil {
+			_ = in.Close()
+			continue
+		}
+		r.track(in, true)
+		r.track(out, true)
+		r.wg.Add(2)
+		pipe := func(dst, src net.Conn) {
+			defer r.wg.Done()
+			// Plain reads and writes (not splice): what a userspace proxy does at best.
+			buf := make([]byte, 32*1024)
+			_, _ = io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, buf)
+			_ = dst.Close()
+			_ = src.Close()
+			r.track(dst, false)
+			r.track(src, false)
+		}
+		go pipe(out, in)
+		go pipe(in, out)
+	}
+}
+
+// Close stops the relay and its connections.
+func (r *Relay) Close() {
+	_ = r.ln.Close()
+	r.mu.Lock()
+	for c := range r.conns {
+		_ = c.Close()
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+}

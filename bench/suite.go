@@ -1,0 +1,167 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/proxy"
+	"github.com/smsfw/smsfw/sim"
+)
+
+// Target names.
+const (
+	TargetDirect = "direct" // straight to the simulator
+	TargetRelay  = "relay"  // through a plain TCP relay: the baseline ratios refer to
+	TargetSMSFW  = "smsfw"  // through smsfw, allow-all
+)
+
+// Suite runs the same load through each target in one process and run.
+type Suite struct {
+	Sessions int
+	Window   int
+	Duration time.Duration
+	Warmup   time.Duration
+	Rate     float64
+	Targets  []string
+	// Inspector for the smsfw target (nil: allow all).
+	Inspector filter.Inspector
+	// Progress output (a line per target and progress dots), may be nil.
+	Log io.Writer
+}
+
+// TargetResult is one target's figures.
+type TargetResult struct {
+	Target string  `json:"target"`
+	Result Result  `json:"result"`
+	Ratio  float64 `json:"throughput_ratio_to_relay"`
+	// AddedP99 is p99 minus the relay's p99.
+	AddedP99 time.Duration `json:"added_p99_ns_vs_relay"`
+}
+
+// Report is a whole suite run.
+type Report struct {
+	Time     time.Time      `json:"time"`
+	Sessions int            `json:"sessions"`
+	Window   int            `json:"window"`
+	Duration time.Duration  `json:"duration_ns"`
+	Rate     float64        `json:"rate"`
+	Results  []TargetResult `json:"results"`
+}
+
+// Run executes the suite.
+func (s Suite) Run(ctx context.Context) (*Report, error) {
+	if len(s.Targets) == 0 {
+		s.Targets = []string{TargetDirect, TargetRelay, TargetSMSFW}
+	}
+	simSrv := sim.New(sim.Config{Keep: -1}, nil)
+	simLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = simSrv.Serve(simLn) }()
+	defer simSrv.Close()
+	simAddr := simLn.Addr().String()
+
+	addrs := map[string]string{TargetDirect: simAddr}
+	relayLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	relay := NewRelay(relayLn, simAddr)
+	defer relay.Close()
+	addrs[TargetRelay] = relayLn.Addr().String()
+
+	px, err := proxy.New(proxy.Options{Upstream: simAddr, Inspector: s.Inspector, Logger: zap.NewNop(),
+		Config: &proxy.Config{DefaultWindow: max(s.Window, 100)}})
+	if err != nil {
+		return nil, err
+	}
+	pxLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = px.Serve(pxLn) }()
+	defer px.Close()
+	addrs[TargetSMSFW] = pxLn.Addr().String()
+
+	rep := &Report{Time: time.Now().UTC(), Sessions: s.Sessions, Window: s.Window, Duration: s.Duration, Rate: s.Rate}
+	for _, name := range s.Targets {
+		addr, ok := addrs[name]
+		if !ok {
+			return nil, fmt.Errorf("bench: unknown target %q", name)
+		}
+		if s.Log != nil {
+			fmt.Fprintf(s.Log, "%-8s ", name)
+		}
+		last := time.Duration(0)
+		res, err := Run(ctx, Load{Addr: addr, Sessions: s.Sessions, Window: s.Window, Duration: s.Duration,
+			Warmup: s.Warmup, Rate: s.Rate, Progress: func(done uint64, el time.Duration) {
+				if s.Log != nil && el-last >= time.Second {
+					last = el
+					fmt.Fprint(s.Log, ".")
+				}
+			}})
+		if err != nil {
+			return nil, fmt.Errorf("bench %s: %w", name, err)
+		}
+		if s.Log != nil {
+			fmt.Fprintf(s.Log, " %s\n", res)
+		}
+		rep.Results = append(rep.Results, TargetResult{Target: name, Result: res})
+	}
+	var relayRes *Result
+	for i := range rep.Results {
+		if rep.Results[i].Target == TargetRelay {
+			relayRes = &rep.Results[i].Result
+		}
+	}
+	if relayRes != nil {
+		for i := range rep.Results {
+			r := &rep.Results[i]
+			r.Ratio = r.Result.Rate / relayRes.Rate
+			r.AddedP99 = r.Result.P99 - relayRes.P99
+		}
+	}
+	return rep, nil
+}
+
+// WriteTable prints the report as a table.
+func (r *Report) WriteTable(w io.Writer) {
+	fmt.Fprintf(w, "%d sessions x window %d, %v per target", r.Sessions, r.Window, r.Duration)
+	if r.Rate > 0 {
+		fmt.Fprintf(w, ", open loop at %.0f msg/s", r.Rate)
+	} else {
+		fmt.Fprint(w, ", closed loop")
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\tmsg/s\tvs relay\tp50\tp99\tp99.9\tmax\tlost\t")
+	for _, t := range r.Results {
+		ratio := "-"
+		if t.Ratio > 0 {
+			ratio = fmt.Sprintf("%.2f", t.Ratio)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%v\t%v\t%v\t%v\t%d\t\n", t.Target, t.Result.Rate, ratio,
+			t.Result.P50.Round(time.Microsecond), t.Result.P99.Round(time.Microsecond),
+			t.Result.P999.Round(time.Microsecond), t.Result.Max.Round(time.Microsecond), t.Result.Lost)
+	}
+	_ = tw.Flush()
+}
+
+// WriteJSON writes the report to path.
+func (r *Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

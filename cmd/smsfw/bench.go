@@ -1,0 +1,43 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/smsfw/smsfw/bench"
+)
+
+func benchCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("smsfw bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sessions := fs.Int("sessions", 4, "SMPP sessions")
+	window := fs.Int("window", 100, "outstanding requests per session")
+	duration := fs.Duration("duration", 5*time.Second, "measured time per target")
+	warmup := fs.Duration("warmup", time.Second, "unmeasured warm-up per target")
+	rate := fs.Float64("rate", 0, "open-loop rate in msg/s (0: closed loop)")
+	targets := fs.String("targets", "direct,relay,smsfw", "targets in order: direct, relay, smsfw")
+	jsonOut := fs.String("json", "", "write the report as JSON to this file")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	rep, err := bench.Suite{Sessions: *sessions, Window: *window, Duration: *duration, Warmup: *warmup, Rate: *rate,
+		Targets: strings.Split(*targets, ","), Log: stderr}.Run(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	rep.WriteTable(stdout)
+	if *jsonOut != "" {
+		return rep.WriteJSON(*jsonOut)
+	}
+	return nil
+}

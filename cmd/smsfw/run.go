@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/proxy"
+)
+
+func runCmd(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("smsfw run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:2775", "address peers bind to")
+	upstream := fs.String("upstream", "", "SMSC address HOST:PORT (pass-through mode, or the address of a config upstream without one)")
+	adminAddr := fs.String("admin", "127.0.0.1:9775", "admin HTTP address (/healthz, /readyz, /metrics); empty disables")
+	configFile := fs.String("config", "", "configuration file (YAML); without it smsfw runs pass-through")
+	var lf logFlags
+	lf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	var cfg *proxy.Config
+	if *configFile != "" {
+		if cfg, err = proxy.LoadConfig(*configFile); err != nil {
+			return err
+		}
+	} else {
+		cfg = &proxy.Config{}
+	}
+	if !flagSet(fs, "listen") && cfg.Listen != "" {
+		*listen = cfg.Listen
+	}
+	if !flagSet(fs, "admin") && cfg.Admin != "" {
+		*adminAddr = cfg.Admin
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := proxy.New(proxy.Options{Config: cfg, Upstream: *upstream, Logger: log, Metrics: proxy.NewMetrics(reg)})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	var adminSrv *http.Server
+	if *adminAddr != "" {
+		aln, err := net.Listen("tcp", *adminAddr)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		adminSrv = &http.Server{Handler: admin.Handler(admin.Options{Ready: srv.Ready, Gatherer: reg}), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = adminSrv.Serve(aln) }()
+		log.Info("admin listening", zap.String("addr", aln.Addr().String()))
+	}
+	return serveUntilSignal(log, func() error { return srv.Serve(ln) }, func(ctx context.Context) error {
+		err := srv.Shutdown(ctx)
+		if adminSrv != nil {
+			_ = adminSrv.Shutdown(ctx)
+		}
+		return err
+	}, nil)
+}
+
+// serveUntilSignal runs serve until SIGINT/SIGTERM, then shutdown; SIGHUP
+// calls reload (when set).
+func serveUntilSignal(log *zap.Logger, serve func() error, shutdown func(context.Context) error, reload func()) error {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	errc := make(chan error, 1)
+	go func() { errc <- serve() }()
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				if reload != nil {
+					reload()
+				} else {
+					log.Info("SIGHUP: nothing to reload")
+				}
+				continue
+			}
+			log.Info("signal received; shutting down", zap.Stringer("signal", sig))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := shutdown(ctx)
+			cancel()
+			if serr := <-errc; serr != nil && !errors.Is(serr, net.ErrClosed) {
+				return serr
+			}
+			return err
+		}
+	}
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
+}

@@ -1,0 +1,64 @@
+package proxy
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestInvalidConfigs(t *testing.T) {
+	cases := map[string]string{
+		"invalid-unknown-key.yaml":      "testdata/invalid-unknown-key.yaml:6: field bogus not found in type proxy.Upstream",
+		"invalid-duplicate-peer.yaml":   `testdata/invalid-duplicate-peer.yaml:7: peer "acme": duplicate system_id (also peers[0])`,
+		"invalid-unknown-upstream.yaml": `testdata/invalid-unknown-upstream.yaml:8: peer "acme": unknown upstream "c"`,
+		"invalid-cidr.yaml":             `testdata/invalid-cidr.yaml:8: peer "acme": bad CIDR "not-a-cidr"`,
+		"invalid-duration.yaml":         "testdata/invalid-duration.yaml:1: cannot unmarshal !!str `soon` into time.Duration",
+		"invalid-class.yaml":            `testdata/invalid-class.yaml:6: peer "acme": unknown class "bulk" (a2p, p2p, enterprise, interconnect)`,
+		"invalid-fail-mode.yaml":        `testdata/invalid-fail-mode.yaml:1: on_filter_error must be allow or tempfail, not "block"`,
+		"invalid-password-length.yaml":  `testdata/invalid-password-length.yaml:3: peer "acme": password longer than 8 characters`,
+	}
+	files, _ := filepath.Glob("testdata/invalid-*.yaml")
+	if len(files) != len(cases) {
+		t.Fatalf("%d invalid files, %d cases", len(files), len(cases))
+	}
+	for _, f := range files {
+		want, ok := cases[filepath.Base(f)]
+		if !ok {
+			t.Fatalf("no expectation for %s", f)
+		}
+		_, err := LoadConfig(f)
+		if err == nil {
+			t.Fatalf("%s: no error", f)
+		}
+		if err.Error() != want {
+			t.Errorf("%s:\n got %s\nwant %s", f, err, want)
+		}
+		if !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: not ErrConfig", f)
+		}
+	}
+}
+
+func TestValidConfig(t *testing.T) {
+	c, err := LoadConfig("testdata/valid-full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PassThrough() || len(c.Peers) != 2 || c.Peers[0].Upstream != "smsc" || c.Peers[0].Name != "acme" ||
+		c.ResponseTimeout != 20*time.Second || len(c.Peers[0].prefixes) != 2 {
+		t.Fatalf("%+v", c)
+	}
+	empty, err := ParseConfig("empty.yaml", nil)
+	if err != nil || !empty.PassThrough() {
+		t.Fatalf("empty config: %v", err)
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("upstreams:\n  s:\n    address: 1.2.3.4:5\npeers:\n  - system_id: a\n"))
+	f.Add([]byte("peers: [{system_id: x, allowed_cidrs: [1.2.3.4/33]}]"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = ParseConfig("fuzz.yaml", data)
+	})
+}
