@@ -102,7 +102,13 @@ func Run(ctx context.Context, l Load) (Result, error) {
 		l.Window = 1
 	}
 	if l.PDU == nil {
-		l.PDU = DefaultPDU
+		// One template per session: Send patches the sequence number and
+		// copies the bytes, so the template can be reused.
+		tmpl := make([][]byte, l.Sessions)
+		for i := range tmpl {
+			tmpl[i] = DefaultPDU(i, 0)
+		}
+		l.PDU = func(s int, _ uint64) []byte { return tmpl[s] }
 	}
 	if l.SystemID == "" {
 		l.SystemID = "bench"
@@ -142,6 +148,7 @@ func Run(ctx context.Context, l Load) (Result, error) {
 			}
 			var n uint64
 			cb := st.onResp
+			defer c.Flush() // nothing queued may stay behind
 			for runCtx.Err() == nil {
 				if perSession > 0 {
 					// Open loop: the schedule, not the responses, sets the pace.
@@ -156,13 +163,22 @@ func Run(ctx context.Context, l Load) (Result, error) {
 				}
 				select {
 				case st.slots <- struct{}{}:
-				case <-runCtx.Done():
-					return
-				case <-c.Done():
-					return
+				default:
+					c.Flush() // the window is full: send what is queued, then wait
+					select {
+					case st.slots <- struct{}{}:
+					case <-runCtx.Done():
+						return
+					case <-c.Done():
+						return
+					}
 				}
 				raw := l.PDU(i, n)
-				if _, err := c.Send(raw, cb); err != nil {
+				send := c.Queue
+				if perSession > 0 {
+					send = c.Send // open loop: each message leaves on schedule
+				}
+				if _, err := send(raw, cb); err != nil {
 					<-st.slots
 					return
 				}

@@ -51,9 +51,7 @@ func (r *Relay) serve() {
 		r.wg.Add(2)
 		pipe := func(dst, src net.Conn) {
 			defer r.wg.Done()
-			// Plain reads and writes (not splice): what a userspace proxy does at best.
-			buf := make([]byte, 32*1024)
-			_, _ = io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, buf)
+			_, _ = io.Copy(dst, src)
 			_ = dst.Close()
 			_ = src.Close()
 			r.track(dst, false)

@@ -97,6 +97,19 @@ func Bind(ctx context.Context, nc net.Conn, o Options) (*Client, error) {
 // Send sends request raw (its sequence number is assigned here) and calls cb
 // with the response, exactly once. It returns the sequence number used.
 func (cl *Client) Send(raw []byte, cb func(Resp)) (uint32, error) {
+	return cl.send(raw, cb, true)
+}
+
+// Queue is Send without writing: the request leaves at the next Flush (or
+// Send). Load generators queue a window's worth and flush once.
+func (cl *Client) Queue(raw []byte, cb func(Resp)) (uint32, error) {
+	return cl.send(raw, cb, false)
+}
+
+// Flush writes queued requests.
+func (cl *Client) Flush() { cl.c.Flush() }
+
+func (cl *Client) send(raw []byte, cb func(Resp), flush bool) (uint32, error) {
 	seq := cl.c.NextSeq()
 	pdu.PDU(raw).SetSeq(seq)
 	cl.mu.Lock()
@@ -108,7 +121,11 @@ func (cl *Client) Send(raw []byte, cb func(Resp)) (uint32, error) {
 		cl.pending[seq] = pendingReq{cb: cb, sent: time.Now()}
 	}
 	cl.mu.Unlock()
-	if err := cl.c.Write(raw); err != nil {
+	write := cl.c.Append
+	if flush {
+		write = cl.c.Write
+	}
+	if err := write(raw); err != nil {
 		cl.mu.Lock()
 		delete(cl.pending, seq)
 		cl.mu.Unlock()

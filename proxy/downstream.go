@@ -70,9 +70,11 @@ type downstream struct {
 	window chan struct{} // in-flight MT requests and deliver_sm toward the peer
 	msg    pdu.Message   // reused per message: the read loop owns it
 	req    filter.Request
+	out    batch     // upstream connections written to since the last flush (read loop only)
+	st     loopStats // per-PDU counts of the read loop, published per batch
 
 	mu      sync.Mutex
-	pending map[uint32]downPending
+	pending *table[downPending]
 	dead    bool
 	done    chan struct{}
 	unbound chan struct{}
@@ -80,7 +82,7 @@ type downstream struct {
 
 func (s *Server) serveDownstream(nc net.Conn) {
 	d := &downstream{s: s, c: link.New(nc, s.cfg.MaxPDUSize, s.cfg.WriteTimeout),
-		pending: map[uint32]downPending{}, done: make(chan struct{}), unbound: make(chan struct{})}
+		pending: newTable[downPending](s.cfg.DefaultWindow), done: make(chan struct{}), unbound: make(chan struct{})}
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		d.remote = ap.Addr().Unmap()
 	}
@@ -111,21 +113,46 @@ func (d *downstream) isDone() bool {
 }
 
 func (d *downstream) readLoop() {
+	defer d.st.publish(d.s.m, 0)
+	defer d.out.flush()
 	for {
 		p, err := d.c.Read()
 		if err != nil {
 			d.readError(err)
 			return
 		}
-		d.s.m.in(0, p.ID())
+		d.st.in[p.ID().Index()]++
 		if p.ID().IsResponse() {
 			d.onResponse(p)
-			continue
+		} else if !d.onRequest(p) {
+			return
 		}
-		if !d.onRequest(p) {
+		if d.c.Buffered() == 0 {
+			d.out.flush()
+			d.st.publish(d.s.m, 0)
+		}
+	}
+}
+
+// batch collects the connections a read loop appended to (link.Conn.Append)
+// so that one batch read becomes one write per destination.
+type batch struct{ dirty []*link.Conn }
+
+func (b *batch) add(c *link.Conn) {
+	for _, x := range b.dirty {
+		if x == c {
 			return
 		}
 	}
+	b.dirty = append(b.dirty, c)
+}
+
+func (b *batch) flush() {
+	for i, c := range b.dirty {
+		c.Flush()
+		b.dirty[i] = nil
+	}
+	b.dirty = b.dirty[:0]
 }
 
 func (d *downstream) readError(err error) {
@@ -151,7 +178,7 @@ func (d *downstream) readError(err error) {
 func (d *downstream) respond(req pdu.CommandID, st pdu.Status, seq uint32, msgID string) {
 	if d.c.WriteWith(func(b []byte) []byte { return pdu.AppendResp(b, req, st, seq, msgID) }) == nil {
 		d.s.m.out(0, req.Resp())
-		d.s.m.responses.WithLabelValues(legDownstream, req.String(), statusLabel(st)).Inc()
+		d.s.m.response(0, req, st)
 	}
 }
 
@@ -202,7 +229,7 @@ func (d *downstream) onRequest(p pdu.PDU) bool {
 
 // onSubmit handles submit_sm, submit_multi, data_sm, query_sm, cancel_sm and replace_sm.
 func (d *downstream) onSubmit(p pdu.PDU) {
-	start := time.Now().UnixNano()
+	start := d.c.ReadAt()
 	id := p.ID()
 	if d.s.draining.Load() {
 		d.respond(id, pdu.StatusThrottled, p.Seq(), "")
@@ -235,7 +262,11 @@ func (d *downstream) onSubmit(p pdu.PDU) {
 		d.malformed(p, err)
 		return
 	}
-	if !d.acquire(nil) {
+	// A pass-through leg serves this session alone: its window is the
+	// session's window. Pooled legs are shared, so the peer's own window
+	// applies as well.
+	peerSlot := d.pool != nil
+	if peerSlot && !d.acquire(nil, &d.out) {
 		d.respond(id, pdu.StatusSysErr, p.Seq(), "")
 		return
 	}
@@ -244,12 +275,14 @@ func (d *downstream) onSubmit(p pdu.PDU) {
 		if l == nil {
 			break
 		}
-		if l.send(d, p, start) {
+		if l.send(d, p, start, peerSlot, &d.out) {
 			return
 		}
 		<-l.window
 	}
-	d.releaseWindow()
+	if peerSlot {
+		d.releaseWindow()
+	}
 	d.respond(id, pdu.StatusSysErr, p.Seq(), "")
 }
 
@@ -264,9 +297,15 @@ func (d *downstream) malformed(p pdu.PDU, err error) {
 // upstreamLeg returns a leg with a window slot taken, or nil.
 func (d *downstream) upstreamLeg() *upLeg {
 	if d.pool != nil {
-		return d.pool.acquire(d.done)
+		return d.pool.acquire(d.done, &d.out)
 	}
 	l := d.leg
+	select {
+	case l.window <- struct{}{}:
+		return l
+	default:
+	}
+	d.out.flush()
 	select {
 	case l.window <- struct{}{}:
 		return l
@@ -279,11 +318,14 @@ func (d *downstream) upstreamLeg() *upLeg {
 
 // acquire takes a slot in the peer's window, blocking (which stops reading
 // the peer's socket) while it is full; false if the session or cancel ends.
-func (d *downstream) acquire(cancel <-chan struct{}) bool {
+func (d *downstream) acquire(cancel <-chan struct{}, pending *batch) bool {
 	select {
 	case d.window <- struct{}{}:
 		return true
 	default:
+	}
+	if pending != nil {
+		pending.flush()
 	}
 	select {
 	case d.window <- struct{}{}:
@@ -299,8 +341,7 @@ func (d *downstream) releaseWindow() { <-d.window }
 
 // deliver sends a deliver_sm/data_sm from leg l to the peer; the caller
 // holds a window slot, released here on failure.
-func (d *downstream) deliver(l *upLeg, p pdu.PDU, start int64) bool {
-	seq := d.c.NextSeq()
+func (d *downstream) deliver(l *upLeg, p pdu.PDU, start int64, out *batch, st *loopStats) bool {
 	upSeq := p.Seq()
 	d.mu.Lock()
 	if d.dead {
@@ -308,35 +349,36 @@ func (d *downstream) deliver(l *upLeg, p pdu.PDU, start int64) bool {
 		d.releaseWindow()
 		return false
 	}
-	d.pending[seq] = downPending{leg: l, upSeq: upSeq, cmd: p.ID(), start: start, deadline: start + int64(d.s.cfg.ResponseTimeout)}
+	seq, ok := d.pending.put(downPending{leg: l, upSeq: upSeq, cmd: p.ID(), start: start, deadline: start + int64(d.s.cfg.ResponseTimeout)})
 	d.mu.Unlock()
-	d.s.m.inflightDn.Inc()
+	if !ok {
+		d.releaseWindow()
+		return false
+	}
+	d.s.m.inflightDn.Add(1)
 	p.SetSeq(seq)
-	err := d.c.Write(p)
+	err := d.c.Append(p)
+	out.add(d.c)
 	p.SetSeq(upSeq)
 	if err != nil {
 		d.mu.Lock()
-		_, mine := d.pending[seq]
-		delete(d.pending, seq)
+		_, mine := d.pending.take(seq)
 		d.mu.Unlock()
 		if mine {
-			d.s.m.inflightDn.Dec()
+			d.s.m.inflightDn.Add(-1)
 			d.releaseWindow()
 			return false
 		}
 		return true
 	}
-	d.s.m.out(0, p.ID())
+	st.out[0][p.ID().Index()]++
 	return true
 }
 
 // onResponse correlates a peer's response to a deliver_sm we sent.
 func (d *downstream) onResponse(p pdu.PDU) {
 	d.mu.Lock()
-	e, ok := d.pending[p.Seq()]
-	if ok {
-		delete(d.pending, p.Seq())
-	}
+	e, ok := d.pending.take(p.Seq())
 	d.mu.Unlock()
 	if !ok {
 		d.s.m.late.WithLabelValues(legDownstream).Inc()
@@ -351,7 +393,7 @@ func (d *downstream) onResponse(p pdu.PDU) {
 		}
 		return
 	}
-	d.s.m.inflightDn.Dec()
+	d.s.m.inflightDn.Add(-1)
 	d.releaseWindow()
 	if p.ID() != e.cmd.Resp() && p.ID() != pdu.GenericNack {
 		d.s.m.malformed.WithLabelValues(legDownstream, badUnexpected).Inc()
@@ -363,34 +405,30 @@ func (d *downstream) onResponse(p pdu.PDU) {
 		d.s.m.late.WithLabelValues(legUpstream).Inc()
 		return
 	}
-	d.s.m.out(1, p.ID())
-	d.s.m.responses.WithLabelValues(legUpstream, e.cmd.String(), statusLabel(p.Status())).Inc()
-	d.s.m.observe(e.cmd, float64(time.Now().UnixNano()-e.start)/1e9)
+	d.st.out[1][p.ID().Index()]++
+	d.st.resp(1, e.cmd, p.Status())
+	d.s.m.observe(e.cmd, float64(d.c.ReadAt()-e.start)/1e9)
 }
 
 func (d *downstream) pendingCount() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	n := 0
-	for _, e := range d.pending {
-		if !e.local {
-			n++
-		}
-	}
-	return n
+	return d.pending.len()
 }
 
 // sendLocal sends a request of smsfw's own to the peer.
 func (d *downstream) sendLocal(id pdu.CommandID, raw []byte) bool {
-	seq := d.c.NextSeq()
 	now := time.Now().UnixNano()
 	d.mu.Lock()
 	if d.dead {
 		d.mu.Unlock()
 		return false
 	}
-	d.pending[seq] = downPending{cmd: id, start: now, deadline: now + int64(d.s.cfg.ResponseTimeout), local: true}
+	seq, ok := d.pending.put(downPending{cmd: id, start: now, deadline: now + int64(d.s.cfg.ResponseTimeout), local: true})
 	d.mu.Unlock()
+	if !ok {
+		return false
+	}
 	if raw == nil {
 		raw = pdu.AppendHeaderOnly(nil, id, 0, seq)
 	} else {
@@ -414,7 +452,7 @@ func (d *downstream) scheduleReceipt(msgID string, m *pdu.Message, mode filter.R
 	}
 	time.AfterFunc(d.s.cfg.DropReceiptDelay, func() {
 		target := d.s.receiverFor(d.key, d)
-		if target == nil || !target.acquire(d.s.closed) {
+		if target == nil || !target.acquire(d.s.closed, nil) {
 			return
 		}
 		r.Done = time.Now()
@@ -452,12 +490,8 @@ func (d *downstream) timers() {
 func (d *downstream) expire(now int64) {
 	var expired []downPending
 	d.mu.Lock()
-	for seq, e := range d.pending {
-		if e.deadline < now {
-			expired = append(expired, e)
-			delete(d.pending, seq)
-		}
-	}
+	d.pending.drain(func(e *downPending) bool { return e.deadline < now },
+		func(_ uint32, e downPending) { expired = append(expired, e) })
 	d.mu.Unlock()
 	for _, e := range expired {
 		if e.local {
@@ -466,7 +500,7 @@ func (d *downstream) expire(now int64) {
 			}
 			continue
 		}
-		d.s.m.inflightDn.Dec()
+		d.s.m.inflightDn.Add(-1)
 		d.s.m.timeouts.WithLabelValues(legDownstream).Inc()
 		d.releaseWindow()
 		e.leg.respond(e.cmd, pdu.StatusXTAppn, e.upSeq, "")
@@ -482,8 +516,8 @@ func (d *downstream) close(reason string) {
 		return
 	}
 	d.dead = true
-	pending := d.pending
-	d.pending = map[uint32]downPending{}
+	var pending []downPending
+	d.pending.drain(func(*downPending) bool { return true }, func(_ uint32, e downPending) { pending = append(pending, e) })
 	d.mu.Unlock()
 	close(d.done)
 	if d.bind != unbound {
@@ -496,7 +530,7 @@ func (d *downstream) close(reason string) {
 			continue
 		}
 		n++
-		d.s.m.inflightDn.Dec()
+		d.s.m.inflightDn.Add(-1)
 		e.leg.respond(e.cmd, pdu.StatusXTAppn, e.upSeq, "")
 	}
 	if n > 0 {
@@ -569,6 +603,7 @@ func (d *downstream) onBind(p pdu.PDU) {
 	d.peer, d.key, d.systemID, d.class = peer, peer.Name, sysID, peer.Class
 	d.pool = d.s.pools[peer.Name]
 	d.window = make(chan struct{}, w)
+	d.pending = newTable[downPending](w)
 	d.bound(p.ID(), log)
 	d.respond(p.ID(), pdu.StatusOK, p.Seq(), "smsfw")
 }

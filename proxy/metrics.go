@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smsfw/smsfw/filter"
@@ -43,29 +45,33 @@ const (
 	badUnexpected = "unexpected_response"
 )
 
-// statusLabel maps a status to a bounded label value.
-func statusLabel(s pdu.Status) string {
+// Status classes: bounded label values for command_status.
+var statusClasses = [...]string{"ok", "throttled", "queue_full", "system_error", "temporary_app_error",
+	"submit_failed", "permanent_app_error", "invalid_address", "protocol_error", "other"}
+
+// statusClass maps a status to an index into statusClasses.
+func statusClass(s pdu.Status) int {
 	switch s {
 	case pdu.StatusOK:
-		return "ok"
+		return 0
 	case pdu.StatusThrottled:
-		return "throttled"
+		return 1
 	case pdu.StatusMsgQFul:
-		return "queue_full"
+		return 2
 	case pdu.StatusSysErr:
-		return "system_error"
+		return 3
 	case pdu.StatusXTAppn:
-		return "temporary_app_error"
+		return 4
 	case pdu.StatusSubmitFail:
-		return "submit_failed"
+		return 5
 	case pdu.StatusXPAppn, pdu.StatusXRAppn:
-		return "permanent_app_error"
+		return 6
 	case pdu.StatusInvSrcAdr, pdu.StatusInvDstAdr:
-		return "invalid_address"
+		return 7
 	case pdu.StatusInvCmdID, pdu.StatusInvCmdLen, pdu.StatusInvBndSts:
-		return "protocol_error"
+		return 8
 	}
-	return "other"
+	return len(statusClasses) - 1
 }
 
 // Metrics are the proxy's Prometheus collectors. Per-PDU counters are
@@ -75,9 +81,9 @@ type Metrics struct {
 	pduIn      [2][pdu.NumCommands]prometheus.Counter // [leg][cmd]
 	pduOut     [2][pdu.NumCommands]prometheus.Counter
 	responses  *prometheus.CounterVec
-	inflight   *prometheus.GaugeVec
-	inflightUp prometheus.Gauge
-	inflightDn prometheus.Gauge
+	respByCls  [2][pdu.NumCommands][len(statusClasses)]prometheus.Counter
+	inflightUp atomic.Int64
+	inflightDn atomic.Int64
 	sessions   *prometheus.GaugeVec
 	binds      *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
@@ -103,9 +109,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smsfw_proxy_responses_total", Help: "Responses smsfw sent to peers or the SMSC, by leg, command and status class.",
 		}, []string{"leg", "command", "status"}),
-		inflight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "smsfw_proxy_inflight_requests", Help: "Requests awaiting a response, by the leg they were sent on.",
-		}, []string{"leg"}),
 		sessions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "smsfw_proxy_sessions", Help: "Bound sessions per leg.",
 		}, []string{"leg"}),
@@ -148,31 +151,41 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.pduOut[li][c] = m.pdus.WithLabelValues(leg, dirOut, pdu.CommandName(c))
 		}
 	}
+	for li, leg := range []string{legDownstream, legUpstream} {
+		for c := 0; c < pdu.NumCommands; c++ {
+			for k, cls := range statusClasses {
+				m.respByCls[li][c][k] = m.responses.WithLabelValues(leg, pdu.CommandName(c), cls)
+			}
+		}
+	}
 	for d := filter.MT; d <= filter.MO; d++ {
 		for a := 0; a < filter.NumActions; a++ {
 			m.verdicts[d][a] = verdicts.WithLabelValues(d.String(), filter.Action(a).String())
 		}
 	}
-	m.inflightUp = m.inflight.WithLabelValues(legUpstream)
-	m.inflightDn = m.inflight.WithLabelValues(legDownstream)
+	inflight := func(leg string, v *atomic.Int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "smsfw_proxy_inflight_requests", Help: "Relayed requests awaiting a response, by the leg they were sent on.",
+			ConstLabels: prometheus.Labels{"leg": leg},
+		}, func() float64 { return float64(v.Load()) })
+	}
 	m.latSubmit = m.latency.WithLabelValues("submit_sm")
 	m.latDeliver = m.latency.WithLabelValues("deliver_sm")
 	m.latOther = m.latency.WithLabelValues("other")
 	if reg != nil {
-		reg.MustRegister(m.pdus, m.responses, m.inflight, m.sessions, m.binds, m.latency, m.late,
+		reg.MustRegister(inflight(legUpstream, &m.inflightUp), inflight(legDownstream, &m.inflightDn))
+		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
 			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects)
 	}
 	return m
 }
 
-func legIndex(leg string) int {
-	if leg == legUpstream {
-		return 1
-	}
-	return 0
-}
-
 func (m *Metrics) in(leg int, id pdu.CommandID)  { m.pduIn[leg][id.Index()].Inc() }
+
+// response counts a response sent on leg (0 downstream, 1 upstream) to a request id.
+func (m *Metrics) response(leg int, req pdu.CommandID, st pdu.Status) {
+	m.respByCls[leg][req.Index()][statusClass(st)].Inc()
+}
 func (m *Metrics) out(leg int, id pdu.CommandID) { m.pduOut[leg][id.Index()].Inc() }
 
 func (m *Metrics) observe(id pdu.CommandID, seconds float64) {
@@ -183,5 +196,52 @@ func (m *Metrics) observe(id pdu.CommandID, seconds float64) {
 		m.latDeliver.Observe(seconds)
 	default:
 		m.latOther.Observe(seconds)
+	}
+}
+
+// loopStats counts what one read loop reads and writes without atomics; the
+// loop publishes the counts to Prometheus once per batch (when its socket
+// has nothing more buffered), which keeps counters off the per-PDU path.
+type loopStats struct {
+	in    [pdu.NumCommands]uint32
+	out   [2][pdu.NumCommands]uint32
+	resps [2][pdu.NumCommands][len(statusClasses)]uint32
+	dirty bool
+}
+
+func (s *loopStats) resp(leg int, req pdu.CommandID, st pdu.Status) {
+	s.resps[leg][req.Index()][statusClass(st)]++
+	s.dirty = true
+}
+
+// publish adds the counts to m; readLeg is the leg the loop reads from.
+func (s *loopStats) publish(m *Metrics, readLeg int) {
+	for c, n := range s.in {
+		if n > 0 {
+			m.pduIn[readLeg][c].Add(float64(n))
+			s.in[c] = 0
+		}
+	}
+	for leg := range s.out {
+		for c, n := range s.out[leg] {
+			if n > 0 {
+				m.pduOut[leg][c].Add(float64(n))
+				s.out[leg][c] = 0
+			}
+		}
+	}
+	if !s.dirty {
+		return
+	}
+	s.dirty = false
+	for leg := range s.resps {
+		for c := range s.resps[leg] {
+			for k, n := range s.resps[leg][c] {
+				if n > 0 {
+					m.respByCls[leg][c][k].Add(float64(n))
+					s.resps[leg][c][k] = 0
+				}
+			}
+		}
 	}
 }

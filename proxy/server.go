@@ -314,22 +314,9 @@ func (s *Server) Close() error {
 	return s.Shutdown(ctx)
 }
 
+// inflight counts relayed requests awaiting an answer on either leg.
 func (s *Server) inflight() int {
-	n := 0
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for d := range s.sessions {
-		n += d.pendingCount()
-		if d.leg != nil {
-			n += d.leg.pendingCount()
-		}
-	}
-	for _, p := range s.pools {
-		for _, l := range p.boundLegs() {
-			n += l.pendingCount()
-		}
-	}
-	return n
+	return int(s.m.inflightUp.Load() + s.m.inflightDn.Load())
 }
 
 func serverTLS(t *TLSConfig) (*tls.Config, error) {

@@ -23,6 +23,7 @@ type upPending struct {
 	start    int64 // when the request was read from the peer
 	deadline int64
 	local    bool // enquire_link / unbind of our own: no window, no relay
+	peerSlot bool // the request also holds a slot in the peer's window
 }
 
 // upLeg is one bound session toward the SMSC. smsfw is the ESME here.
@@ -36,18 +37,20 @@ type upLeg struct {
 	log    *zap.Logger
 
 	mu      sync.Mutex
-	pending map[uint32]upPending
+	pending *table[upPending]
 	dead    bool
 	done    chan struct{}
 	unbound chan struct{} // closed when our unbind is answered
 
 	lastEnquire atomic.Int64
+	out         batch     // peer connections written to since the last flush (read loop only)
+	st          loopStats // per-PDU counts of the read loop, published per batch
 }
 
 func newUpLeg(s *Server, c *link.Conn, name, key string, window int, owner *downstream) *upLeg {
 	return &upLeg{
 		s: s, c: c, name: name, key: key, owner: owner, window: make(chan struct{}, window),
-		pending: make(map[uint32]upPending, window), done: make(chan struct{}), unbound: make(chan struct{}),
+		pending: newTable[upPending](window), done: make(chan struct{}), unbound: make(chan struct{}),
 		log: s.log.Named("upstream").With(zap.String("upstream", name), zap.String("peer", key)),
 	}
 }
@@ -90,6 +93,8 @@ func bindUpstream(ctx context.Context, s *Server, addr string, t *TLSConfig, bin
 // run reads the leg until it dies; then every in-flight request is answered.
 func (l *upLeg) run() {
 	defer l.fail("upstream lost")
+	defer l.st.publish(l.s.m, 1)
+	defer l.out.flush()
 	go l.timers()
 	for {
 		p, err := l.c.Read()
@@ -97,13 +102,15 @@ func (l *upLeg) run() {
 			l.readError(err)
 			return
 		}
-		l.s.m.in(1, p.ID())
+		l.st.in[p.ID().Index()]++
 		if p.ID().IsResponse() {
 			l.onResponse(p)
-			continue
-		}
-		if !l.onRequest(p) {
+		} else if !l.onRequest(p) {
 			return
+		}
+		if l.c.Buffered() == 0 {
+			l.out.flush()
+			l.st.publish(l.s.m, 1)
 		}
 	}
 }
@@ -130,60 +137,58 @@ func (l *upLeg) isDead() bool {
 func (l *upLeg) pendingCount() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := 0
-	for _, e := range l.pending {
-		if !e.local {
-			n++
-		}
-	}
-	return n
+	return l.pending.len()
 }
 
 // send relays request p (a view; its sequence number is patched) for peer
 // session d. The caller holds a window slot; on false it still does and
 // must answer the peer itself.
-func (l *upLeg) send(d *downstream, p pdu.PDU, start int64) bool {
-	seq := l.c.NextSeq()
+func (l *upLeg) send(d *downstream, p pdu.PDU, start int64, peerSlot bool, out *batch) bool {
 	downSeq := p.Seq()
 	l.mu.Lock()
 	if l.dead {
 		l.mu.Unlock()
 		return false
 	}
-	l.pending[seq] = upPending{down: d, downSeq: downSeq, cmd: p.ID(), start: start,
-		deadline: start + int64(l.s.cfg.ResponseTimeout)}
+	seq, ok := l.pending.put(upPending{down: d, downSeq: downSeq, cmd: p.ID(), start: start,
+		deadline: start + int64(l.s.cfg.ResponseTimeout), peerSlot: peerSlot})
 	l.mu.Unlock()
-	l.s.m.inflightUp.Inc()
+	if !ok {
+		return false
+	}
+	l.s.m.inflightUp.Add(1)
 	p.SetSeq(seq)
-	err := l.c.Write(p)
+	err := l.c.Append(p)
+	out.add(l.c)
 	p.SetSeq(downSeq)
 	if err != nil {
 		l.mu.Lock()
-		_, mine := l.pending[seq]
-		delete(l.pending, seq)
+		_, mine := l.pending.take(seq)
 		l.mu.Unlock()
 		if mine {
-			l.s.m.inflightUp.Dec()
+			l.s.m.inflightUp.Add(-1)
 			return false
 		}
 		// fail() took it and answered the peer already.
 		return true
 	}
-	l.s.m.out(1, p.ID())
+	d.st.out[1][p.ID().Index()]++
 	return true
 }
 
 // sendLocal sends a request of smsfw's own (enquire_link, unbind).
 func (l *upLeg) sendLocal(id pdu.CommandID) {
-	seq := l.c.NextSeq()
 	l.mu.Lock()
 	if l.dead {
 		l.mu.Unlock()
 		return
 	}
 	now := time.Now().UnixNano()
-	l.pending[seq] = upPending{cmd: id, start: now, deadline: now + int64(l.s.cfg.ResponseTimeout), local: true}
+	seq, ok := l.pending.put(upPending{cmd: id, start: now, deadline: now + int64(l.s.cfg.ResponseTimeout), local: true})
 	l.mu.Unlock()
+	if !ok {
+		return
+	}
 	if l.c.Write(pdu.AppendHeaderOnly(nil, id, 0, seq)) == nil {
 		l.s.m.out(1, id)
 	}
@@ -191,10 +196,7 @@ func (l *upLeg) sendLocal(id pdu.CommandID) {
 
 func (l *upLeg) onResponse(p pdu.PDU) {
 	l.mu.Lock()
-	e, ok := l.pending[p.Seq()]
-	if ok {
-		delete(l.pending, p.Seq())
-	}
+	e, ok := l.pending.take(p.Seq())
 	l.mu.Unlock()
 	if !ok {
 		l.s.m.late.WithLabelValues(legUpstream).Inc()
@@ -210,27 +212,26 @@ func (l *upLeg) onResponse(p pdu.PDU) {
 		return
 	}
 	<-l.window
-	l.s.m.inflightUp.Dec()
+	l.s.m.inflightUp.Add(-1)
 	d := e.down
+	if e.peerSlot {
+		d.releaseWindow()
+	}
 	if p.ID() != e.cmd.Resp() && p.ID() != pdu.GenericNack {
 		l.s.m.malformed.WithLabelValues(legUpstream, badUnexpected).Inc()
 		l.log.Warn("SMSC answered with the wrong command", zap.Stringer("request", e.cmd), zap.Stringer("response", p.ID()))
 		d.respondRelayed(e.cmd, pdu.StatusSysErr, e.downSeq)
 		return
 	}
-	if err := pdu.Validate(p); err != nil {
-		// Relay it anyway: the peer gets exactly what the SMSC said.
-		l.s.m.malformed.WithLabelValues(legUpstream, badBody).Inc()
-	}
 	p.SetSeq(e.downSeq)
-	if d.c.Write(p) != nil {
+	l.out.add(d.c)
+	if d.c.Append(p) != nil {
 		l.s.m.late.WithLabelValues(legDownstream).Inc()
 	} else {
-		l.s.m.out(0, p.ID())
-		l.s.m.responses.WithLabelValues(legDownstream, e.cmd.String(), statusLabel(p.Status())).Inc()
+		l.st.out[0][p.ID().Index()]++
+		l.st.resp(0, e.cmd, p.Status())
 	}
-	l.s.m.observe(e.cmd, float64(time.Now().UnixNano()-e.start)/1e9)
-	d.releaseWindow()
+	l.s.m.observe(e.cmd, float64(l.c.ReadAt()-e.start)/1e9)
 }
 
 // onRequest handles a request from the SMSC; false ends the leg.
@@ -269,14 +270,14 @@ func (l *upLeg) onRequest(p pdu.PDU) bool {
 func (l *upLeg) respond(req pdu.CommandID, st pdu.Status, seq uint32, msgID string) {
 	if l.c.WriteWith(func(b []byte) []byte { return pdu.AppendResp(b, req, st, seq, msgID) }) == nil {
 		l.s.m.out(1, req.Resp())
-		l.s.m.responses.WithLabelValues(legUpstream, req.String(), statusLabel(st)).Inc()
+		l.s.m.response(1, req, st)
 	}
 }
 
 // onDeliver carries a deliver_sm / data_sm from the SMSC to a peer session,
 // after the verdict. The SMSC is answered only when the peer answered.
 func (l *upLeg) onDeliver(p pdu.PDU) {
-	start := time.Now().UnixNano()
+	start := l.c.ReadAt()
 	var m pdu.Message
 	if err := pdu.ParseMessage(p, &m); err != nil {
 		l.s.m.malformed.WithLabelValues(legUpstream, badBody).Inc()
@@ -309,7 +310,7 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 		l.respond(p.ID(), pdu.StatusXTAppn, p.Seq(), "")
 		return
 	}
-	if !target.acquire(l.done) || !target.deliver(l, p, start) {
+	if !target.acquire(l.done, &l.out) || !target.deliver(l, p, start, &l.out, &l.st) {
 		l.respond(p.ID(), pdu.StatusXTAppn, p.Seq(), "")
 	}
 }
@@ -330,8 +331,8 @@ func (l *upLeg) fail(reason string) {
 		return
 	}
 	l.dead = true
-	pending := l.pending
-	l.pending = map[uint32]upPending{}
+	var pending []upPending
+	l.pending.drain(func(*upPending) bool { return true }, func(_ uint32, e upPending) { pending = append(pending, e) })
 	l.mu.Unlock()
 	close(l.done)
 	l.c.Abort()
@@ -341,10 +342,7 @@ func (l *upLeg) fail(reason string) {
 			continue
 		}
 		n++
-		<-l.window
-		l.s.m.inflightUp.Dec()
-		e.down.respondRelayed(e.cmd, pdu.StatusSysErr, e.downSeq)
-		e.down.releaseWindow()
+		l.finish(e)
 	}
 	if n > 0 {
 		l.s.m.failed.WithLabelValues(legUpstream).Add(float64(n))
@@ -386,23 +384,27 @@ func tickFor(c *Config) time.Duration {
 func (l *upLeg) expire(now int64) {
 	var expired []upPending
 	l.mu.Lock()
-	for seq, e := range l.pending {
-		if e.deadline < now {
-			expired = append(expired, e)
-			delete(l.pending, seq)
-		}
-	}
+	l.pending.drain(func(e *upPending) bool { return e.deadline < now },
+		func(_ uint32, e upPending) { expired = append(expired, e) })
 	l.mu.Unlock()
 	for _, e := range expired {
 		if e.local {
 			continue
 		}
-		<-l.window
-		l.s.m.inflightUp.Dec()
 		l.s.m.timeouts.WithLabelValues(legUpstream).Inc()
-		e.down.respondRelayed(e.cmd, pdu.StatusSysErr, e.downSeq)
+		l.finish(e)
+	}
+}
+
+// finish answers a relayed request the SMSC will not answer (timeout or
+// loss) with a temporary error and frees its window slots.
+func (l *upLeg) finish(e upPending) {
+	<-l.window
+	l.s.m.inflightUp.Add(-1)
+	if e.peerSlot {
 		e.down.releaseWindow()
 	}
+	e.down.respondRelayed(e.cmd, pdu.StatusSysErr, e.downSeq)
 }
 
 // unbind sends unbind, waits briefly for the answer, and closes.
@@ -539,7 +541,7 @@ func (p *pool) maintain(i int) {
 
 // acquire returns a bound leg with a window slot taken, blocking while all
 // are full (back-pressure); nil when no leg is bound or cancel fires.
-func (p *pool) acquire(cancel <-chan struct{}) *upLeg {
+func (p *pool) acquire(cancel <-chan struct{}, pending *batch) *upLeg {
 	for {
 		legs := p.boundLegs()
 		n := len(legs)
@@ -555,6 +557,7 @@ func (p *pool) acquire(cancel <-chan struct{}) *upLeg {
 			default:
 			}
 		}
+		pending.flush()
 		l := legs[start%n]
 		select {
 		case l.window <- struct{}{}:

@@ -241,11 +241,15 @@ func (s *Server) serve(nc net.Conn) {
 		if !ss.handle(p) {
 			return
 		}
+		if ss.c.Buffered() == 0 {
+			ss.c.Flush()
+		}
 	}
 }
 
+// respond queues a response from the read loop; the loop flushes at the end of each batch.
 func (ss *session) respond(req pdu.CommandID, st pdu.Status, seq uint32, id string) {
-	_ = ss.c.WriteWith(func(b []byte) []byte { return pdu.AppendResp(b, req, st, seq, id) })
+	_ = ss.c.AppendWith(func(b []byte) []byte { return pdu.AppendResp(b, req, st, seq, id) })
 }
 
 func (ss *session) handle(p pdu.PDU) bool {
@@ -264,7 +268,9 @@ func (ss *session) handle(p pdu.PDU) bool {
 		}
 		return true
 	}
-	if err := pdu.Validate(p); err != nil {
+	if id.IsMessage() {
+		// parsed in onMessage
+	} else if err := pdu.Validate(p); err != nil {
 		if id.Known() {
 			ss.respond(id, pdu.StatusOf(err), p.Seq(), "")
 		} else {
@@ -323,7 +329,10 @@ func (ss *session) handle(p pdu.PDU) bool {
 func (ss *session) onMessage(p pdu.PDU) {
 	s := ss.s
 	var m pdu.Message
-	_ = pdu.ParseMessage(p, &m) // validated already
+	if err := pdu.ParseMessage(p, &m); err != nil {
+		ss.respond(p.ID(), pdu.StatusOf(err), p.Seq(), "")
+		return
+	}
 	s.messages.Add(1)
 	id := p.ID()
 	seq := p.Seq()
@@ -360,16 +369,20 @@ func (ss *session) onMessage(p pdu.PDU) {
 	lat := s.cfg.Latency
 	s.mu.Unlock()
 	if lat > 0 {
-		time.AfterFunc(lat, func() { ss.answer(id, st, seq, msgID) })
+		time.AfterFunc(lat, func() { ss.answer(id, st, seq, msgID, true) })
 		return
 	}
-	ss.answer(id, st, seq, msgID)
+	ss.answer(id, st, seq, msgID, false)
 }
 
-func (ss *session) answer(id pdu.CommandID, st pdu.Status, seq uint32, msgID string) {
+func (ss *session) answer(id pdu.CommandID, st pdu.Status, seq uint32, msgID string, later bool) {
 	ss.mu.Lock()
 	delete(ss.open, seq)
 	ss.mu.Unlock()
+	if later { // from a timer, not the read loop: write now
+		_ = ss.c.WriteWith(func(b []byte) []byte { return pdu.AppendResp(b, id, st, seq, msgID) })
+		return
+	}
 	ss.respond(id, st, seq, msgID)
 }
 

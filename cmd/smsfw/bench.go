@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -23,13 +24,26 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	warmup := fs.Duration("warmup", time.Second, "unmeasured warm-up per target")
 	rate := fs.Float64("rate", 0, "open-loop rate in msg/s (0: closed loop)")
 	targets := fs.String("targets", "direct,relay,smsfw", "targets in order: direct, relay, smsfw")
+	rounds := fs.Int("rounds", 1, "repeat each target this many times (rotating order) and report the median")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	rep, err := bench.Suite{Sessions: *sessions, Window: *window, Duration: *duration, Warmup: *warmup, Rate: *rate,
+	rep, err := bench.Suite{Sessions: *sessions, Window: *window, Duration: *duration, Warmup: *warmup, Rate: *rate, Rounds: *rounds,
 		Targets: strings.Split(*targets, ","), Log: stderr}.Run(ctx)
 	if err != nil {
 		return err

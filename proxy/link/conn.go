@@ -1,6 +1,6 @@
 // Package link is one SMPP TCP connection as smsfw's proxy, simulator and
 // load generator use it: a framing reader for the owning goroutine and a
-// coalescing writer any goroutine may append whole PDUs to.
+// combining writer any goroutine may append whole PDUs to.
 package link
 
 import (
@@ -21,32 +21,37 @@ var ErrClosed = errors.New("link: connection closed")
 const maxWriteBacklog = 256 * 1024
 
 // Conn is one SMPP TCP connection: a framing reader for its owner goroutine
-// and a coalescing writer that any goroutine may append PDUs to. Appends are
-// batched into one write syscall per wake-up, which is what lets a proxy
-// keep up with a plain TCP relay.
+// and a combining writer that any goroutine may append PDUs to. There is no
+// writer goroutine: whoever flushes writes everything queued so far, and
+// appends made meanwhile leave with the flusher's next write. A batch of
+// PDUs read from one socket thus leaves in one write syscall, without a
+// goroutine hand-off: that is what lets the proxy keep up with a TCP relay.
 type Conn struct {
 	NC net.Conn
 	rd *pdu.Reader
 
 	mu      sync.Mutex
-	cond    sync.Cond
+	cond    sync.Cond // signalled when the backlog shrinks or a flush ends
 	buf     []byte
-	closed  bool
+	spare   []byte
+	writing bool
+	closed  bool // no more appends
 	werr    error
-	wdone   chan struct{}
 	timeout time.Duration
 
 	seq      atomic.Uint32
-	lastRead atomic.Int64 // unix nanos
+	lastRead atomic.Int64 // unix nanos of the last read that needed the socket
+	readAt   int64        // the same, for the reading goroutine without atomics
 }
 
 // New wraps nc; maxPDU caps command_length, writeTimeout bounds each write.
 func New(nc net.Conn, maxPDU int, writeTimeout time.Duration) *Conn {
-	c := &Conn{NC: nc, rd: pdu.NewReader(nc, maxPDU), wdone: make(chan struct{}), timeout: writeTimeout}
+	c := &Conn{NC: nc, rd: pdu.NewReader(nc, maxPDU), timeout: writeTimeout}
 	c.cond.L = &c.mu
 	c.buf = make([]byte, 0, 16*1024)
-	c.lastRead.Store(time.Now().UnixNano())
-	go c.writeLoop()
+	c.spare = make([]byte, 0, 16*1024)
+	c.readAt = time.Now().UnixNano()
+	c.lastRead.Store(c.readAt)
 	return c
 }
 
@@ -61,17 +66,47 @@ func (c *Conn) NextSeq() uint32 {
 	}
 }
 
-// Read returns the next PDU; valid until the next read.
+// Read returns the next PDU; valid until the next read. The clock is read
+// once per socket read, not per PDU: PDUs that arrive together share an
+// arrival time (ReadAt), which keeps time.Now off the per-PDU path.
 func (c *Conn) Read() (pdu.PDU, error) {
+	fill := c.rd.Buffered() == 0
 	p, err := c.rd.Next()
-	if err == nil {
-		c.lastRead.Store(time.Now().UnixNano())
+	if err == nil && fill {
+		c.readAt = time.Now().UnixNano()
+		c.lastRead.Store(c.readAt)
 	}
 	return p, err
 }
 
-// Write queues one or more whole PDUs. It blocks while the backlog is full.
+// ReadAt returns the arrival time (unix nanos) of the PDU Read last
+// returned. Only the reading goroutine may call it.
+func (c *Conn) ReadAt() int64 { return c.readAt }
+
+// Write queues whole PDUs and flushes. It blocks while the backlog is full
+// (back-pressure) and while the socket does not take the bytes.
 func (c *Conn) Write(b []byte) error {
+	return c.put(func(buf []byte) []byte { return append(buf, b...) }, true)
+}
+
+// WriteWith lets the caller append PDUs straight into the write buffer (no
+// intermediate copy), then flushes; fn must only append.
+func (c *Conn) WriteWith(fn func([]byte) []byte) error { return c.put(fn, true) }
+
+// Append queues whole PDUs without writing, so that a batch read from one
+// socket leaves in one write on another: the caller must Flush before it
+// blocks or runs out of input. A large backlog flushes by itself.
+func (c *Conn) Append(b []byte) error {
+	return c.put(func(buf []byte) []byte { return append(buf, b...) }, false)
+}
+
+// AppendWith is Append with the caller appending into the buffer.
+func (c *Conn) AppendWith(fn func([]byte) []byte) error { return c.put(fn, false) }
+
+// flushAt is the backlog at which Append flushes anyway.
+const flushAt = 32 * 1024
+
+func (c *Conn) put(fn func([]byte) []byte, flush bool) error {
 	c.mu.Lock()
 	for len(c.buf) > maxWriteBacklog && !c.closed {
 		c.cond.Wait()
@@ -84,86 +119,74 @@ func (c *Conn) Write(b []byte) error {
 		}
 		return err
 	}
-	wake := len(c.buf) == 0
-	c.buf = append(c.buf, b...)
-	c.mu.Unlock()
-	if wake {
-		c.cond.Broadcast()
-	}
-	return nil
-}
-
-// WriteWith lets the caller append a PDU straight into the write buffer
-// (no intermediate copy); fn must only append.
-func (c *Conn) WriteWith(fn func([]byte) []byte) error {
-	c.mu.Lock()
-	for len(c.buf) > maxWriteBacklog && !c.closed {
-		c.cond.Wait()
-	}
-	if c.closed {
-		c.mu.Unlock()
-		return ErrClosed
-	}
-	wake := len(c.buf) == 0
 	c.buf = fn(c.buf)
+	n := len(c.buf)
 	c.mu.Unlock()
-	if wake {
-		c.cond.Broadcast()
+	if flush || n >= flushAt {
+		c.Flush()
 	}
 	return nil
 }
 
-func (c *Conn) writeLoop() {
-	defer close(c.wdone)
-	spare := make([]byte, 0, 16*1024)
-	for {
-		c.mu.Lock()
-		for len(c.buf) == 0 && !c.closed {
-			c.cond.Wait()
-		}
-		if len(c.buf) == 0 && c.closed {
-			c.mu.Unlock()
-			return
-		}
+// Flush writes everything queued, unless another goroutine is already
+// writing (it then writes ours too).
+func (c *Conn) Flush() {
+	c.mu.Lock()
+	if c.writing || len(c.buf) == 0 || c.werr != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	for len(c.buf) > 0 && c.werr == nil {
 		out := c.buf
-		c.buf = spare[:0]
+		c.buf = c.spare[:0]
+		closing := c.closed
 		c.mu.Unlock()
 		c.cond.Broadcast()
-		if c.timeout > 0 {
-			_ = c.NC.SetWriteDeadline(time.Now().Add(c.timeout))
+		d := c.timeout
+		if closing {
+			d = min(d, 2*time.Second)
+		}
+		if d > 0 {
+			_ = c.NC.SetWriteDeadline(time.Now().Add(d))
 		}
 		_, err := c.NC.Write(out)
+		c.mu.Lock()
+		if cap(out) <= 1<<20 {
+			c.spare = out[:0]
+		}
 		if err != nil {
-			c.mu.Lock()
-			c.closed = true
 			c.werr = err
+			c.closed = true
 			c.buf = c.buf[:0]
-			c.mu.Unlock()
-			c.cond.Broadcast()
 			_ = c.NC.Close()
-			return
 		}
-		if cap(out) > 1<<20 {
-			out = make([]byte, 0, 16*1024)
-		}
-		spare = out
 	}
+	c.writing = false
+	c.mu.Unlock()
+	c.cond.Broadcast()
 }
+
+// Buffered returns how many bytes were read from the socket and not yet
+// returned by Read: zero means the next Read waits for the network, the
+// moment to Flush what the batch produced.
+func (c *Conn) Buffered() int { return c.rd.Buffered() }
 
 // Close flushes what is queued (bounded by the write timeout) and closes
 // the socket. Safe to call more than once.
 func (c *Conn) Close() {
 	c.mu.Lock()
-	already := c.closed
 	c.closed = true
 	c.mu.Unlock()
 	c.cond.Broadcast()
-	if !already {
-		select {
-		case <-c.wdone:
-		case <-time.After(2 * time.Second):
-		}
+	// A write in progress gets at most two more seconds.
+	_ = c.NC.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	c.mu.Lock()
+	for c.writing {
+		c.cond.Wait()
 	}
+	c.mu.Unlock()
+	c.Flush()
 	_ = c.NC.Close()
 }
 
@@ -172,6 +195,9 @@ func (c *Conn) Abort() {
 	c.mu.Lock()
 	c.closed = true
 	c.buf = c.buf[:0]
+	if c.werr == nil {
+		c.werr = ErrClosed
+	}
 	c.mu.Unlock()
 	c.cond.Broadcast()
 	_ = c.NC.Close()
