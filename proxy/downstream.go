@@ -241,7 +241,7 @@ func (d *downstream) onSubmit(p pdu.PDU) {
 			return
 		}
 		d.req = filter.Request{Direction: filter.MT, Peer: d.key, PeerClass: d.class, SystemID: d.systemID, Msg: &d.msg}
-		v := d.s.inspect(&d.req, d.log)
+		v := d.s.inspect(&d.req, d.log, &d.st)
 		switch v.Action {
 		case filter.Allow, filter.Flag:
 		case filter.Throttle:
@@ -669,7 +669,7 @@ func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
 }
 
 // inspect runs the inspector and applies the fail mode on error.
-func (s *Server) inspect(r *filter.Request, log *zap.Logger) filter.Verdict {
+func (s *Server) inspect(r *filter.Request, log *zap.Logger, st *loopStats) filter.Verdict {
 	v, err := s.insp.Inspect(r)
 	if err != nil {
 		s.m.filterErrs.Inc()
@@ -686,7 +686,8 @@ func (s *Server) inspect(r *filter.Request, log *zap.Logger) filter.Verdict {
 		log.Error("inspector returned an unknown action", zap.Uint8("action", uint8(v.Action)))
 		v = filter.AllowVerdict
 	}
-	s.m.verdicts[r.Direction][v.Action].Inc()
+	st.verdicts[r.Direction][v.Action]++
+	st.dirty = true
 	if v.Action != filter.Allow {
 		if ce := log.Check(zap.InfoLevel, "verdict"); ce != nil {
 			ce.Write(zap.Stringer("direction", r.Direction), zap.Stringer("action", v.Action),

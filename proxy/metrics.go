@@ -205,8 +205,9 @@ func (m *Metrics) observe(id pdu.CommandID, seconds float64) {
 type loopStats struct {
 	in    [pdu.NumCommands]uint32
 	out   [2][pdu.NumCommands]uint32
-	resps [2][pdu.NumCommands][len(statusClasses)]uint32
-	dirty bool
+	resps    [2][pdu.NumCommands][len(statusClasses)]uint32
+	verdicts [2][filter.NumActions]uint32
+	dirty    bool
 }
 
 func (s *loopStats) resp(leg int, req pdu.CommandID, st pdu.Status) {
@@ -234,6 +235,14 @@ func (s *loopStats) publish(m *Metrics, readLeg int) {
 		return
 	}
 	s.dirty = false
+	for d := range s.verdicts {
+		for a, n := range s.verdicts[d] {
+			if n > 0 {
+				m.verdicts[d][a].Add(float64(n))
+				s.verdicts[d][a] = 0
+			}
+		}
+	}
 	for leg := range s.resps {
 		for c := range s.resps[leg] {
 			for k, n := range s.resps[leg][c] {

@@ -293,7 +293,7 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 		peer = l.key
 	}
 	req := filter.Request{Direction: filter.MO, Peer: peer, PeerClass: class, SystemID: sysID, Msg: &m}
-	v := l.s.inspect(&req, l.log)
+	v := l.s.inspect(&req, l.log, &l.st)
 	switch v.Action {
 	case filter.Allow, filter.Flag:
 	case filter.Drop:
