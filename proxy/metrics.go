@@ -180,7 +180,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) in(leg int, id pdu.CommandID)  { m.pduIn[leg][id.Index()].Inc() }
+func (m *Metrics) in(leg int, id pdu.CommandID) { m.pduIn[leg][id.Index()].Inc() }
 
 // response counts a response sent on leg (0 downstream, 1 upstream) to a request id.
 func (m *Metrics) response(leg int, req pdu.CommandID, st pdu.Status) {
@@ -203,8 +203,8 @@ func (m *Metrics) observe(id pdu.CommandID, seconds float64) {
 // loop publishes the counts to Prometheus once per batch (when its socket
 // has nothing more buffered), which keeps counters off the per-PDU path.
 type loopStats struct {
-	in    [pdu.NumCommands]uint32
-	out   [2][pdu.NumCommands]uint32
+	in       [pdu.NumCommands]uint32
+	out      [2][pdu.NumCommands]uint32
 	resps    [2][pdu.NumCommands][len(statusClasses)]uint32
 	verdicts [2][filter.NumActions]uint32
 	dirty    bool
