@@ -401,12 +401,21 @@ func text(m *pdu.Message) string {
 	return string(out)
 }
 
+// receiptText is the receipt's "text:" field: the first 20 characters of
+// the original, with anything outside printable ASCII as '?' because the
+// receipt itself is sent with data_coding 0.
 func receiptText(m *pdu.Message) string {
-	t := []rune(text(m))
-	if len(t) > 20 {
-		t = t[:20]
+	var b []byte
+	for _, r := range text(m) {
+		if len(b) == 20 {
+			break
+		}
+		if r < 0x20 || r > 0x7E {
+			r = '?'
+		}
+		b = append(b, byte(r))
 	}
-	return string(t)
+	return string(b)
 }
 
 // receiver picks a bound session of systemID ("" = any) that can receive.

@@ -1,0 +1,41 @@
+# smsfw developer targets. `make help` lists them.
+GO      ?= go
+BIN     ?= bin/smsfw
+PKGS    ?= ./...
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: help build test test-race fuzz bench bench-micro lint generate demo clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+build: ## build bin/smsfw
+	$(GO) build -o $(BIN) ./cmd/smsfw
+
+test: ## run all tests
+	$(GO) test $(PKGS)
+
+test-race: ## run all tests with the race detector (what CI runs)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
+	./scripts/fuzz-all.sh $${FUZZTIME:-10s}
+
+bench-micro: ## hot-path micro-benchmarks, benchstat-comparable
+	$(GO) test -run '^$$' -bench . -benchmem -count=6 ./proxy/pdu/ ./proxy/smstext/
+
+bench: build bench-micro ## micro-benchmarks, then throughput through smsfw vs a plain TCP relay
+	$(BIN) bench --sessions 4 --window 100 --duration 5s --rounds 3 --json bench/results/latest.json
+
+lint: ## go vet and staticcheck
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+generate: ## regenerate generated code (bpf2go needs clang)
+	$(GO) generate $(PKGS)
+
+demo: build ## simulator + proxy + traffic with live counts
+	$(BIN) demo
+
+clean:
+	rm -rf bin
