@@ -42,6 +42,8 @@ type Options struct {
 	OnDeliver func(p pdu.PDU) pdu.Status
 	// NoAutoRespond leaves deliver_sm unanswered (to test timeouts).
 	NoAutoRespond bool
+	// OnAlert sees alert_notification PDUs (they have no response).
+	OnAlert func(p pdu.PDU)
 	// SkipMessageID does not copy message ids into Resp (load generation).
 	SkipMessageID bool
 }
@@ -236,6 +238,10 @@ func (cl *Client) readLoop() {
 				st = cl.opts.OnDeliver(p)
 			}
 			_ = cl.c.Write(pdu.AppendResp(nil, id, st, p.Seq(), ""))
+		case pdu.AlertNotification:
+			if cl.opts.OnAlert != nil {
+				cl.opts.OnAlert(p)
+			}
 		default:
 			if id.HasResponse() {
 				_ = cl.c.Write(pdu.AppendGenericNack(nil, pdu.StatusInvCmdID, p.Seq()))
