@@ -198,12 +198,12 @@ func (s *Server) keep(m Message) {
 	s.next = (s.next + 1) % len(s.msgs)
 }
 
-func (s *Server) newID() string {
-	n := s.ids.Add(1)
+// appendID appends message id number n in the configured format.
+func (s *Server) appendID(dst []byte, n uint64) []byte {
 	if s.cfg.MessageIDFormat == "hex" {
-		return strconv.FormatUint(n+0xA000000, 16)
+		return strconv.AppendUint(dst, n+0xA000000, 16)
 	}
-	return strconv.FormatUint(n+1000000, 10)
+	return strconv.AppendUint(dst, n+1000000, 10)
 }
 
 type session struct {
@@ -347,9 +347,13 @@ func (ss *session) onMessage(p pdu.PDU) {
 		st = s.cfg.ErrorStatus
 		s.errs.Add(1)
 	}
+	var idNum uint64
 	var msgID string
 	if st == pdu.StatusOK {
-		msgID = s.newID()
+		idNum = s.ids.Add(1)
+		if s.cfg.Keep > 0 || m.RegisteredDelivery&0x03 != 0 || s.stalled.Load() || s.latency() > 0 {
+			msgID = string(s.appendID(nil, idNum))
+		}
 	}
 	if s.cfg.Keep > 0 && st == pdu.StatusOK {
 		s.keep(Message{SystemID: ss.systemID, From: string(m.Src.Addr), To: string(m.Dst.Addr), Text: text(&m),
@@ -365,25 +369,39 @@ func (ss *session) onMessage(p pdu.PDU) {
 	if s.stalled.Load() {
 		return
 	}
-	s.mu.Lock()
-	lat := s.cfg.Latency
-	s.mu.Unlock()
-	if lat > 0 {
-		time.AfterFunc(lat, func() { ss.answer(id, st, seq, msgID, true) })
+	if lat := s.latency(); lat > 0 {
+		time.AfterFunc(lat, func() { ss.answer(id, st, seq, msgID) })
 		return
 	}
-	ss.answer(id, st, seq, msgID, false)
-}
-
-func (ss *session) answer(id pdu.CommandID, st pdu.Status, seq uint32, msgID string, later bool) {
 	ss.mu.Lock()
 	delete(ss.open, seq)
 	ss.mu.Unlock()
-	if later { // from a timer, not the read loop: write now
-		_ = ss.c.WriteWith(func(b []byte) []byte { return pdu.AppendResp(b, id, st, seq, msgID) })
-		return
-	}
-	ss.respond(id, st, seq, msgID)
+	// The common case allocates nothing: the id is formatted into the write buffer.
+	_ = ss.c.AppendWith(func(b []byte) []byte {
+		r := pdu.NewBuilder(b, id.Resp(), st, seq)
+		if st == pdu.StatusOK {
+			var tmp [24]byte
+			r.CBytes(s.appendID(tmp[:0], idNum))
+			if id == pdu.SubmitMulti {
+				r.Byte(0) // no_unsuccess
+			}
+		}
+		return r.Done()
+	})
+}
+
+func (s *Server) latency() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.Latency
+}
+
+// answer writes a delayed response (from a timer, not the read loop).
+func (ss *session) answer(id pdu.CommandID, st pdu.Status, seq uint32, msgID string) {
+	ss.mu.Lock()
+	delete(ss.open, seq)
+	ss.mu.Unlock()
+	_ = ss.c.WriteWith(func(b []byte) []byte { return pdu.AppendResp(b, id, st, seq, msgID) })
 }
 
 // text decodes a message's text for display (UDH stripped).
