@@ -258,3 +258,26 @@ func TestMODataSMAndAlertNotification(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 }
+
+func TestSilentSMSCIsDetectedAndPeerUnbound(t *testing.T) {
+	f := newFakeSMSC(t, func(c *link.Conn, p pdu.PDU) {}) // answers binds, nothing else
+	_, addr := startProxy(t, f.ln.Addr().String(), &Config{EnquireLinkInterval: 50 * time.Millisecond,
+		InactivityTimeout: 300 * time.Millisecond})
+	cl, err := esme.Dial(ctx5s(t), addr, esme.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	// Keep the peer side busy so only the SMSC leg is idle.
+	stop := time.After(3 * time.Second)
+	for {
+		select {
+		case <-cl.Done():
+			return
+		case <-stop:
+			t.Fatal("a silent SMSC was not detected")
+		case <-time.After(40 * time.Millisecond):
+			_, _ = cl.Do(ctx5s(t), pdu.AppendHeaderOnly(nil, pdu.EnquireLink, 0, 0))
+		}
+	}
+}

@@ -49,6 +49,7 @@ type Server struct {
 	wg       sync.WaitGroup
 	ids      atomic.Uint64
 	idBase   uint64
+	rr       atomic.Uint32
 
 	probeMu   sync.Mutex
 	probeAt   time.Time
@@ -242,7 +243,7 @@ func (s *Server) receiverFor(key string, prefer *downstream) *downstream {
 	if n == 0 {
 		return nil
 	}
-	start := int(s.ids.Add(1))
+	start := int(s.rr.Add(1))
 	for i := 0; i < n; i++ {
 		d := list[(start+i)%n]
 		if d.canReceive() && !d.isDone() {

@@ -297,7 +297,7 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 	switch v.Action {
 	case filter.Allow, filter.Flag:
 	case filter.Drop:
-		l.respond(p.ID(), pdu.StatusOK, p.Seq(), l.s.newMessageID())
+		l.respond(p.ID(), pdu.StatusOK, p.Seq(), "") // deliver_sm_resp carries no message_id
 		return
 	case filter.Throttle:
 		l.respond(p.ID(), orStatus(v.Status, pdu.StatusThrottled), p.Seq(), "")
