@@ -33,6 +33,22 @@ type Request struct {
 	PeerClass string // a2p, p2p, enterprise, ... ("" when unknown)
 	SystemID  string
 	Msg       *pdu.Message
+	// Parts are all segments of a concatenated message in part order (Msg is
+	// the first); nil for a single-part message. The verdict applies to every
+	// part.
+	Parts []*pdu.Message
+	// Incomplete is set when the segments were decided on a timeout before
+	// all parts arrived.
+	Incomplete bool
+}
+
+// Segments returns the number of segments the verdict covers (rate limits
+// and billing count segments, not messages).
+func (r *Request) Segments() int {
+	if len(r.Parts) > 0 {
+		return len(r.Parts)
+	}
+	return 1
 }
 
 // Action is what the proxy does with a message.

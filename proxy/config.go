@@ -37,6 +37,11 @@ type Config struct {
 	OnFilterError string `yaml:"on_filter_error"`
 	// DropReceiptDelay delays the receipt of a silently dropped message (default 2s).
 	DropReceiptDelay time.Duration `yaml:"drop_receipt_delay"`
+	// SegmentTimeout is how long the parts of a concatenated message are held
+	// for the rest to arrive (default 3s; negative disables holding).
+	SegmentTimeout time.Duration `yaml:"segment_timeout"`
+	// MaxHeldSegments bounds the segments held at once (default 10000).
+	MaxHeldSegments int `yaml:"max_held_segments"`
 	// RulesFile is a policy file (loaded by the rules engine when present).
 	RulesFile string `yaml:"rules"`
 
@@ -200,6 +205,9 @@ func (c *Config) validate() error {
 	if c.MaxPDUSize != 0 && (c.MaxPDUSize < 256 || c.MaxPDUSize > 1<<20) {
 		return c.errAt("max_pdu_size", "max_pdu_size %d outside [256, 1048576]", c.MaxPDUSize)
 	}
+	if c.MaxHeldSegments < 0 {
+		return c.errAt("max_held_segments", "max_held_segments must not be negative")
+	}
 	if c.DefaultWindow < 0 || c.DefaultWindow > 10000 {
 		return c.errAt("default_window", "default_window %d outside [1, 10000]", c.DefaultWindow)
 	}
@@ -348,6 +356,10 @@ func (c *Config) withDefaults() *Config {
 	}
 	if d.DefaultWindow == 0 {
 		d.DefaultWindow = 100
+	}
+	def(&d.SegmentTimeout, 3*time.Second)
+	if d.MaxHeldSegments == 0 {
+		d.MaxHeldSegments = 10000
 	}
 	if d.OnFilterError == "" {
 		d.OnFilterError = "allow"

@@ -235,47 +235,63 @@ func (d *downstream) onSubmit(p pdu.PDU) {
 		d.respond(id, pdu.StatusThrottled, p.Seq(), "")
 		return
 	}
-	if id.IsMessage() {
-		if err := pdu.ParseMessage(p, &d.msg); err != nil {
+	if !id.IsMessage() {
+		if err := pdu.Validate(p); err != nil {
 			d.malformed(p, err)
 			return
 		}
-		d.req = filter.Request{Direction: filter.MT, Peer: d.key, PeerClass: d.class, SystemID: d.systemID, Msg: &d.msg}
-		v := d.s.inspect(&d.req, d.log, &d.st)
-		switch v.Action {
-		case filter.Allow, filter.Flag:
-		case filter.Throttle:
-			d.respond(id, orStatus(v.Status, pdu.StatusThrottled), p.Seq(), "")
-			return
-		case filter.Drop:
-			msgID := d.s.newMessageID()
-			d.respond(id, pdu.StatusOK, p.Seq(), msgID)
-			if v.Receipt != filter.NoReceipt && d.msg.RegisteredDelivery&0x03 != 0 {
-				d.scheduleReceipt(msgID, &d.msg, v.Receipt)
-			}
-			return
-		default: // Reject; Quarantine answers like Reject until a store holds messages.
-			d.respond(id, orStatus(v.Status, pdu.StatusSubmitFail), p.Seq(), "")
-			return
-		}
-	} else if err := pdu.Validate(p); err != nil {
+		d.forward(p, start, &d.out, &d.st)
+		return
+	}
+	if err := pdu.ParseMessage(p, &d.msg); err != nil {
 		d.malformed(p, err)
 		return
 	}
+	if c, ok, _ := d.msg.Concat(); ok && d.s.asm.holdMT(d, p, c, start, &d.out, &d.st) {
+		return // held until every segment is in (or the timeout); decided together
+	}
+	d.req = filter.Request{Direction: filter.MT, Peer: d.key, PeerClass: d.class, SystemID: d.systemID, Msg: &d.msg}
+	v := d.s.inspect(&d.req, d.log, &d.st)
+	d.apply(v, p, &d.msg, start, &d.out, &d.st)
+}
+
+// apply carries out an MT verdict for one PDU (a whole message or one
+// segment of it). out and st belong to the calling goroutine.
+func (d *downstream) apply(v filter.Verdict, p pdu.PDU, m *pdu.Message, start int64, out *batch, st *loopStats) {
+	id := p.ID()
+	switch v.Action {
+	case filter.Allow, filter.Flag:
+		d.forward(p, start, out, st)
+	case filter.Throttle:
+		d.respond(id, orStatus(v.Status, pdu.StatusThrottled), p.Seq(), "")
+	case filter.Drop:
+		msgID := d.s.newMessageID()
+		d.respond(id, pdu.StatusOK, p.Seq(), msgID)
+		if v.Receipt != filter.NoReceipt && m.RegisteredDelivery&0x03 != 0 {
+			d.scheduleReceipt(msgID, m, v.Receipt)
+		}
+	default: // Reject; Quarantine answers like Reject until a store holds messages.
+		d.respond(id, orStatus(v.Status, pdu.StatusSubmitFail), p.Seq(), "")
+	}
+}
+
+// forward relays a request upstream, or answers 0x08 when no leg takes it.
+func (d *downstream) forward(p pdu.PDU, start int64, out *batch, st *loopStats) {
+	id := p.ID()
 	// A pass-through leg serves this session alone: its window is the
 	// session's window. Pooled legs are shared, so the peer's own window
 	// applies as well.
 	peerSlot := d.pool != nil
-	if peerSlot && !d.acquire(nil, &d.out) {
+	if peerSlot && !d.acquire(nil, out) {
 		d.respond(id, pdu.StatusSysErr, p.Seq(), "")
 		return
 	}
 	for tries := 0; tries < 3; tries++ {
-		l := d.upstreamLeg()
+		l := d.upstreamLeg(out)
 		if l == nil {
 			break
 		}
-		if l.send(d, p, start, peerSlot, &d.out) {
+		if l.send(d, p, start, peerSlot, out, st) {
 			return
 		}
 		<-l.window
@@ -295,9 +311,9 @@ func (d *downstream) malformed(p pdu.PDU, err error) {
 }
 
 // upstreamLeg returns a leg with a window slot taken, or nil.
-func (d *downstream) upstreamLeg() *upLeg {
+func (d *downstream) upstreamLeg(out *batch) *upLeg {
 	if d.pool != nil {
-		return d.pool.acquire(d.done, &d.out)
+		return d.pool.acquire(d.done, out)
 	}
 	l := d.leg
 	select {
@@ -305,7 +321,7 @@ func (d *downstream) upstreamLeg() *upLeg {
 		return l
 	default:
 	}
-	d.out.flush()
+	out.flush()
 	select {
 	case l.window <- struct{}{}:
 		return l

@@ -45,6 +45,14 @@ const (
 	badUnexpected = "unexpected_response"
 )
 
+// Segment events.
+const (
+	segHeld      = "held"
+	segTimeout   = "timeout"
+	segDuplicate = "duplicate"
+	segOverflow  = "overflow"
+)
+
 // Status classes: bounded label values for command_status.
 var statusClasses = [...]string{"ok", "throttled", "queue_full", "system_error", "temporary_app_error",
 	"submit_failed", "permanent_app_error", "invalid_address", "protocol_error", "other"}
@@ -97,6 +105,7 @@ type Metrics struct {
 	verdicts   [2][filter.NumActions]prometheus.Counter
 	filterErrs prometheus.Counter
 	upstreamUp *prometheus.GaugeVec
+	segments   *prometheus.CounterVec
 	reconnects *prometheus.CounterVec
 }
 
@@ -142,6 +151,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "smsfw_proxy_upstream_reconnects_total", Help: "Upstream connection attempts after a loss, per upstream.",
 		}, []string{"upstream"}),
 	}
+	m.segments = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_segments_total",
+		Help: "Segments of concatenated MT messages: held for reassembly, decided on timeout, duplicated, or not held (overflow).",
+	}, []string{"event"})
 	verdicts := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smsfw_proxy_verdicts_total", Help: "Verdicts carried out, by message direction and action.",
 	}, []string{"direction", "action"})
@@ -175,7 +188,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(inflight(legUpstream, &m.inflightUp), inflight(legDownstream, &m.inflightDn))
 		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
-			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects)
+			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments)
 	}
 	return m
 }

@@ -51,6 +51,8 @@ type Server struct {
 	idBase   uint64
 	rr       atomic.Uint32
 
+	asm *assembler
+
 	probeMu   sync.Mutex
 	probeAt   time.Time
 	probeOK   bool
@@ -73,6 +75,7 @@ func New(o Options) (*Server, error) {
 	if s.insp == nil {
 		s.insp = filter.AllowAll{}
 	}
+	s.asm = newAssembler(s)
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
@@ -122,6 +125,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.ln = ln
 	for _, p := range s.pools {
 		p.start()
+	}
+	if s.asm.timeout > 0 {
+		go s.asm.run()
 	}
 	s.mu.Unlock()
 	s.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("pass_through", s.cfg.PassThrough()),
@@ -271,6 +277,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		_ = s.ln.Close()
 	}
 	s.mu.Unlock()
+	s.asm.expire(1 << 62) // held segments are decided now and drain like the rest
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	defer cancel()
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -285,6 +292,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 unbind:
 	close(s.closed)
+	s.mu.Lock()
+	serving := s.ln != nil
+	s.mu.Unlock()
+	if serving {
+		s.asm.close() // held segments are decided now, not dropped
+	}
 	var wg sync.WaitGroup
 	s.mu.Lock()
 	for d := range s.sessions {

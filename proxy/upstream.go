@@ -143,7 +143,7 @@ func (l *upLeg) pendingCount() int {
 // send relays request p (a view; its sequence number is patched) for peer
 // session d. The caller holds a window slot; on false it still does and
 // must answer the peer itself.
-func (l *upLeg) send(d *downstream, p pdu.PDU, start int64, peerSlot bool, out *batch) bool {
+func (l *upLeg) send(d *downstream, p pdu.PDU, start int64, peerSlot bool, out *batch, st *loopStats) bool {
 	downSeq := p.Seq()
 	l.mu.Lock()
 	if l.dead {
@@ -172,7 +172,7 @@ func (l *upLeg) send(d *downstream, p pdu.PDU, start int64, peerSlot bool, out *
 		// fail() took it and answered the peer already.
 		return true
 	}
-	d.st.out[1][p.ID().Index()]++
+	st.out[1][p.ID().Index()]++
 	return true
 }
 

@@ -101,12 +101,20 @@ func TestSubmitReceiptAndMO(t *testing.T) {
 		t.Fatalf("bad MO JSON: %v", resp.Status)
 	}
 	resp.Body.Close()
-	var st Stats
-	resp, _ = http.Get(h.URL + "/v1/stats")
-	_ = json.NewDecoder(resp.Body).Decode(&st)
-	resp.Body.Close()
-	if st.Messages != 1 || st.Receipts != 1 || st.MO != 1 || st.Binds != 1 {
-		t.Fatalf("stats %+v", st)
+	// The counters move after the ESME's answer arrives: poll.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		var st Stats
+		resp, _ = http.Get(h.URL + "/v1/stats")
+		_ = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if st.Messages == 1 && st.Receipts == 1 && st.MO == 1 && st.Binds == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -1,6 +1,10 @@
 package pdu
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/smsfw/smsfw/proxy/smstext"
+)
 
 // Maximum sizes of C-octet strings, NUL included (SMPP v3.4 section 5.2).
 const (
@@ -559,4 +563,32 @@ func (m *Message) SAR() (ref uint16, total, seq uint8, ok bool) {
 		}
 	}
 	return ref, total, seq, have == 7
+}
+
+// Concat describes one segment of a concatenated message, from the UDH
+// (IEI 0x00 or 0x08) or the sar_* TLVs.
+type Concat struct {
+	Ref         uint16
+	Total, Part uint8
+	FromUDH     bool
+}
+
+// Concat returns the message's concatenation info. ok is false for single
+// messages and for malformed headers (which are inspected as they are).
+// conflict is set when both a UDH concatenation IE and sar_* TLVs are present:
+// peers such as Kannel reject that, and it is an evasion vector.
+func (m *Message) Concat() (c Concat, ok, conflict bool) {
+	ref, total, seq, sar := m.SAR()
+	if m.UDHI() {
+		if _, u, has, err := smstext.ParseUDH(m.Payload()); err == nil && has {
+			if sar {
+				conflict = true
+			}
+			return Concat{Ref: u.Ref, Total: u.Total, Part: u.Seq, FromUDH: true}, u.Total > 1, conflict
+		}
+	}
+	if sar && total > 0 && seq > 0 && seq <= total {
+		return Concat{Ref: ref, Total: total, Part: seq}, total > 1, false
+	}
+	return Concat{}, false, false
 }
