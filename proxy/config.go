@@ -1,17 +1,15 @@
 package proxy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"sort"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/smsfw/smsfw/internal/yamlx"
 )
 
 // Config is the proxy's configuration file. Without a file (or with no
@@ -49,7 +47,7 @@ type Config struct {
 	Peers     []*Peer              `yaml:"peers"`
 
 	file  string
-	lines map[string]int
+	lines yamlx.Lines
 }
 
 // Upstream is an SMSC smsfw binds to.
@@ -93,19 +91,10 @@ type TLSConfig struct {
 // Peer classes known to the firewall.
 var peerClasses = map[string]bool{"": true, "a2p": true, "p2p": true, "enterprise": true, "interconnect": true}
 
-// ConfigError is a configuration problem with its position.
-type ConfigError struct {
-	File string
-	Line int
-	Msg  string
-}
+// ConfigError is a configuration problem with its position ("file:line: message").
+type ConfigError struct{ Pos *yamlx.Error }
 
-func (e *ConfigError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return e.File + ": " + e.Msg
-}
+func (e *ConfigError) Error() string { return e.Pos.Error() }
 
 // ErrConfig is wrapped by every configuration error.
 var ErrConfig = errors.New("invalid configuration")
@@ -125,80 +114,23 @@ func LoadConfig(path string) (*Config, error) {
 // and invalid values are errors with line numbers.
 func ParseConfig(file string, data []byte) (*Config, error) {
 	c := &Config{file: file}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && err != io.EOF {
-		return nil, yamlError(file, err)
+	lines, err := yamlx.Decode(file, data, c)
+	if err != nil {
+		var ye *yamlx.Error
+		if errors.As(err, &ye) {
+			return nil, &ConfigError{Pos: ye}
+		}
+		return nil, err
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(file, err)
-	}
-	c.lines = map[string]int{}
-	indexLines(&root, "", c.lines)
+	c.lines = lines
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// yamlError turns yaml.v3's "yaml: line N: msg" / "line N: msg" lists into file:line errors.
-func yamlError(file string, err error) error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	msg = strings.TrimPrefix(msg, "unmarshal errors:\n")
-	var first string
-	for _, l := range strings.Split(msg, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			first = l
-			break
-		}
-	}
-	var line int
-	if n, _ := fmt.Sscanf(first, "line %d:", &line); n == 1 {
-		rest := first[strings.Index(first, ":")+1:]
-		return &ConfigError{File: file, Line: line, Msg: strings.TrimSpace(rest)}
-	}
-	return &ConfigError{File: file, Msg: first}
-}
-
-// indexLines records the line of every mapping key and sequence item by path
-// ("peers[1].password", "upstreams.main").
-func indexLines(n *yaml.Node, path string, out map[string]int) {
-	switch n.Kind {
-	case yaml.DocumentNode:
-		for _, c := range n.Content {
-			indexLines(c, path, out)
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := n.Content[i]
-			p := k.Value
-			if path != "" {
-				p = path + "." + k.Value
-			}
-			out[p] = k.Line
-			indexLines(n.Content[i+1], p, out)
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			p := fmt.Sprintf("%s[%d]", path, i)
-			out[p] = c.Line
-			indexLines(c, p, out)
-		}
-	}
-}
-
 func (c *Config) errAt(path, format string, args ...any) error {
-	line := c.lines[path]
-	for line == 0 && path != "" {
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			break
-		}
-		path = path[:i]
-		line = c.lines[path]
-	}
-	return &ConfigError{File: c.file, Line: line, Msg: fmt.Sprintf(format, args...)}
+	return &ConfigError{Pos: c.lines.Errorf(c.file, path, format, args...)}
 }
 
 func (c *Config) validate() error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/internal/yamlx"
 	"github.com/smsfw/smsfw/proxy/pdu"
 	"github.com/smsfw/smsfw/sim"
 )
@@ -213,7 +214,7 @@ func TestDownstreamDropAnswersSMSC(t *testing.T) {
 func mustValidate(t *testing.T, c *Config) {
 	t.Helper()
 	c.file = "test"
-	c.lines = map[string]int{}
+	c.lines = yamlx.Lines{}
 	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
