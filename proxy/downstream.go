@@ -652,7 +652,7 @@ func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), d.s.cfg.BindTimeout)
 	defer cancel()
 	bind := append([]byte(nil), p...)
-	c, resp, err := bindUpstream(ctx, d.s, d.s.upstream, nil, bind)
+	c, resp, err := bindUpstream(ctx, d.s, d.s.upstream, d.s.upTLS, bind)
 	if err != nil {
 		d.s.m.binds.WithLabelValues(legDownstream, bindUpstreamError).Inc()
 		log.Warn("upstream bind failed", zap.Error(err))

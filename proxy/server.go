@@ -32,7 +32,9 @@ type Options struct {
 type Server struct {
 	cfg      *Config
 	upstream string
+	upTLS    *TLSConfig // pass-through: TLS toward the SMSC
 	insp     filter.Inspector
+	obs      filter.AcceptObserver // nil unless the inspector wants accepted ids
 	log      *zap.Logger
 	m        *Metrics
 	srvTLS   *tls.Config
@@ -75,6 +77,7 @@ func New(o Options) (*Server, error) {
 	if s.insp == nil {
 		s.insp = filter.AllowAll{}
 	}
+	s.obs, _ = s.insp.(filter.AcceptObserver)
 	s.asm = newAssembler(s)
 	if s.log == nil {
 		s.log = zap.NewNop()
@@ -90,9 +93,12 @@ func New(o Options) (*Server, error) {
 		s.srvTLS = tc
 	}
 	if cfg.PassThrough() {
-		if s.upstream == "" && len(cfg.Upstreams) == 1 {
+		if len(cfg.Upstreams) == 1 {
 			for _, u := range cfg.Upstreams {
-				s.upstream = u.Address
+				if s.upstream == "" {
+					s.upstream = u.Address
+				}
+				s.upTLS = u.TLS
 			}
 		}
 		if s.upstream == "" {
@@ -181,7 +187,9 @@ func (s *Server) Ready() (bool, string) {
 			dial := s.probeDial
 			if dial == nil {
 				dial = func() error {
-					c, err := net.DialTimeout("tcp", s.upstream, time.Second)
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					defer cancel()
+					c, err := dialUpstream(ctx, s.upstream, s.upTLS) // with TLS: the handshake too
 					if err == nil {
 						_ = c.Close()
 					}

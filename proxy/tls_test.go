@@ -215,9 +215,11 @@ func TestTLSListener(t *testing.T) {
 	if msgs := e.sim.Messages(); len(msgs) != 1 || msgs[0].SystemID != "tlspeer" {
 		t.Fatalf("sim saw %+v", msgs)
 	}
-	if v := testutil.ToFloat64(e.m.pdus.WithLabelValues(legDownstream, dirIn, "submit_sm")); v != 1 {
-		t.Fatalf("submit_sm in = %v", v)
-	}
+	// Counters are published per read batch, after the relayed bytes left:
+	// the answer may overtake the count.
+	eventually(t, 2*time.Second, func() bool {
+		return testutil.ToFloat64(e.m.pdus.WithLabelValues(legDownstream, dirIn, "submit_sm")) == 1
+	})
 	// Graceful shutdown unbinds a TLS peer as it does a plain one.
 	if err := e.srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -408,11 +410,6 @@ func TestTLSUpstreamUntrusted(t *testing.T) {
 // In pass-through mode (no peers) the single configured upstream supplies
 // the address; its tls block must apply too.
 func TestTLSUpstreamPassThrough(t *testing.T) {
-	t.Skip("BUG: pass-through mode ignores upstreams.<name>.tls: New copies only the upstream's " +
-		"Address into s.upstream, and bindPassThrough calls bindUpstream(ctx, d.s, d.s.upstream, nil, bind) " +
-		"with a nil *TLSConfig, so smsfw dials the TLS SMSC in plain TCP; the SMSC's handshake fails on " +
-		"the bind PDU and every peer gets bind_resp 0x0D (ESME_RBINDFAIL). Ready() still reports true " +
-		"because the pass-through probe is a plain TCP dial.")
 	ca := newTestCA(t, "ca")
 	smsc := ca.issue("smsc", true)
 	e := &env{t: t}

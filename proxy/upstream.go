@@ -223,6 +223,12 @@ func (l *upLeg) onResponse(p pdu.PDU) {
 		d.respondRelayed(e.cmd, pdu.StatusSysErr, e.downSeq)
 		return
 	}
+	if l.s.obs != nil && p.Status() == pdu.StatusOK && e.cmd != pdu.QuerySM && e.cmd.IsMessage() {
+		var mr pdu.MessageResp
+		if pdu.ParseMessageResp(p, &mr) == nil {
+			l.s.obs.Accepted(d.key, mr.MessageID)
+		}
+	}
 	p.SetSeq(e.downSeq)
 	l.out.add(d.c)
 	if d.c.Append(p) != nil {

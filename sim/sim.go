@@ -78,7 +78,9 @@ type Server struct {
 	log *zap.Logger
 
 	mu       sync.Mutex
-	sessions map[*session]struct{}
+	sessions map[*session]struct{} // bound
+	conns    map[*session]struct{} // every connection, bound or not
+	closed   bool
 	msgs     []Message
 	next     int
 	full     bool
@@ -109,7 +111,7 @@ func New(cfg Config, log *zap.Logger) *Server {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Server{cfg: cfg, log: log.Named("sim"), sessions: map[*session]struct{}{}}
+	return &Server{cfg: cfg, log: log.Named("sim"), sessions: map[*session]struct{}{}, conns: map[*session]struct{}{}}
 }
 
 // Serve accepts ESMEs on ln until Close.
@@ -136,10 +138,11 @@ func (s *Server) Serve(ln net.Listener) error {
 // Close stops listening and drops every session.
 func (s *Server) Close() {
 	s.mu.Lock()
+	s.closed = true
 	for _, ln := range s.lns {
 		_ = ln.Close()
 	}
-	for ss := range s.sessions {
+	for ss := range s.conns {
 		ss.c.Abort()
 	}
 	s.mu.Unlock()
@@ -223,9 +226,17 @@ func (ss *session) canReceive() bool {
 
 func (s *Server) serve(nc net.Conn) {
 	ss := &session{s: s, c: link.New(nc, 0, 30*time.Second), waiting: map[uint32]chan pdu.Status{}, open: map[uint32]struct{}{}}
+	s.mu.Lock()
+	s.conns[ss] = struct{}{}
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		ss.c.Abort()
+	}
 	defer func() {
 		s.mu.Lock()
 		delete(s.sessions, ss)
+		delete(s.conns, ss)
 		s.mu.Unlock()
 		ss.c.Close()
 	}()
@@ -522,4 +533,18 @@ func (s *Server) InjectMO(ctx context.Context, mo MO) (pdu.Status, error) {
 		s.mo.Add(1)
 	}
 	return st, err
+}
+
+// InjectReceipt sends a delivery receipt for messageID (which the simulator
+// need not have issued: tests use it to forge receipts) to a bound receiver
+// of systemID ("" = any) and returns the status it answered with.
+func (s *Server) InjectReceipt(ctx context.Context, systemID, from, to, messageID string) (pdu.Status, error) {
+	target := s.receiver(systemID, nil)
+	if target == nil {
+		return 0, ErrNoReceiver
+	}
+	now := time.Now()
+	r := &pdu.Receipt{MessageID: messageID, SrcTON: 1, SrcNPI: 1, Src: from, DstTON: 5, Dst: to,
+		State: pdu.StateDelivered, Submitted: now, Done: now}
+	return target.request(ctx, pdu.AppendReceipt(nil, 0, r))
 }
