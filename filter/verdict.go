@@ -133,3 +133,20 @@ type Func func(r *Request) (Verdict, error)
 
 // Inspect calls f.
 func (f Func) Inspect(r *Request) (Verdict, error) { return f(r) }
+
+// Detector is one inspection stage: it reads facts (and its own counters)
+// and records findings in Detections. Configuration is immutable; counters
+// live in state shared across policy reloads. Detect must be safe for
+// concurrent use and must not retain f's strings.
+type Detector interface {
+	Name() string
+	Detect(f *Facts, d *Detections, now int64)
+}
+
+// AcceptObserver is implemented by inspectors that want the message ids the
+// SMSC accepted for a peer (fake-receipt detection). The proxy calls it from
+// its read loop for every successful submit_sm/data_sm/submit_multi
+// response; id aliases the PDU and is valid only during the call.
+type AcceptObserver interface {
+	Accepted(peer string, id []byte)
+}
