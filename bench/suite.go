@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -15,7 +16,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/proxy"
+	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 )
 
@@ -24,6 +27,7 @@ const (
 	TargetDirect = "direct" // straight to the simulator
 	TargetRelay  = "relay"  // through a plain TCP relay: the baseline ratios refer to
 	TargetSMSFW  = "smsfw"  // through smsfw, allow-all
+	TargetRules  = "smsfw-rules" // through smsfw with the reference ruleset
 )
 
 // Suite runs the same load through each target in one process and run.
@@ -99,6 +103,39 @@ func (s Suite) Run(ctx context.Context) (*Report, error) {
 	go func() { _ = px.Serve(pxLn) }()
 	defer px.Close()
 	addrs[TargetSMSFW] = pxLn.Addr().String()
+
+	if slices.Contains(s.Targets, TargetRules) {
+		dir, err := os.MkdirTemp("", "smsfw-reference-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+		path, err := WriteReference(dir, Reference{})
+		if err != nil {
+			return nil, err
+		}
+		eng, err := rules.NewEngine(path, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		chain, err := pipeline.New(pipeline.Options{Engine: eng})
+		if err != nil {
+			return nil, err
+		}
+		defer chain.Close()
+		rx, err := proxy.New(proxy.Options{Upstream: simAddr, Inspector: chain, Logger: zap.NewNop(),
+			Config: &proxy.Config{DefaultWindow: max(s.Window, 100)}})
+		if err != nil {
+			return nil, err
+		}
+		rxLn, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		go func() { _ = rx.Serve(rxLn) }()
+		defer rx.Close()
+		addrs[TargetRules] = rxLn.Addr().String()
+	}
 
 	rounds := max(s.Rounds, 1)
 	rep := &Report{Time: time.Now().UTC(), Sessions: s.Sessions, Window: s.Window, Duration: s.Duration, Rate: s.Rate, Rounds: rounds}

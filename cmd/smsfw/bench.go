@@ -23,7 +23,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	duration := fs.Duration("duration", 5*time.Second, "measured time per target")
 	warmup := fs.Duration("warmup", time.Second, "unmeasured warm-up per target")
 	rate := fs.Float64("rate", 0, "open-loop rate in msg/s (0: closed loop)")
-	targets := fs.String("targets", "direct,relay,smsfw", "targets in order: direct, relay, smsfw")
+	targets := fs.String("targets", "direct,relay,smsfw,smsfw-rules", "targets in order: direct, relay, smsfw (allow-all), smsfw-rules (reference ruleset)")
 	rounds := fs.Int("rounds", 1, "repeat each target this many times (rotating order) and report the median")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")

@@ -28,6 +28,7 @@ func commands() []command {
 		{"demo", "simulator + proxy + traffic in one process, with live counts", demoCmd},
 		{"bench", "measure throughput and latency against baselines", benchCmd},
 		{"config", "check a configuration file: smsfw config check FILE", configCmd},
+		{"rules", "check a policy (rules check FILE) or test a message against it (rules test FILE ...)", rulesCmd},
 		{"version", "print the version", func([]string, io.Writer, io.Writer) error { fmt.Println("smsfw", version); return nil }},
 	}
 }
@@ -55,7 +56,7 @@ func main() {
 				if errors.Is(err, flag.ErrHelp) {
 					os.Exit(0)
 				}
-				if !errors.Is(err, errUsage) {
+				if !errors.Is(err, errUsage) && !errors.Is(err, errFailed) {
 					fmt.Fprintln(os.Stderr, "smsfw "+name+":", err)
 				}
 				os.Exit(1)

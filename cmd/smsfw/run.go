@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -17,7 +19,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/proxy"
+	"github.com/smsfw/smsfw/rules"
 )
 
 func runCmd(args []string, stdout, stderr io.Writer) error {
@@ -27,6 +32,8 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	upstream := fs.String("upstream", "", "SMSC address HOST:PORT (pass-through mode, or the address of a config upstream without one)")
 	adminAddr := fs.String("admin", "127.0.0.1:9775", "admin HTTP address (/healthz, /readyz, /metrics); empty disables")
 	configFile := fs.String("config", "", "configuration file (YAML); without it smsfw runs pass-through")
+	rulesFile := fs.String("rules", "", "policy file (YAML); reloaded on SIGHUP, on change and on POST /-/reload (default: the config's rules, else allow all)")
+	region := fs.String("region", "DE", "default region (ISO code) for national numbers")
 	var lf logFlags
 	lf.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -53,9 +60,38 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := proxy.New(proxy.Options{Config: cfg, Upstream: *upstream, Logger: log, Metrics: proxy.NewMetrics(reg)})
+	if *rulesFile == "" && cfg.RulesFile != "" {
+		*rulesFile = cfg.RulesFile
+		if !filepath.IsAbs(*rulesFile) {
+			*rulesFile = filepath.Join(filepath.Dir(*configFile), *rulesFile)
+		}
+	}
+	var (
+		insp   filter.Inspector
+		engine *rules.Engine
+		chain  *pipeline.Chain
+	)
+	if *rulesFile != "" {
+		if engine, err = rules.NewEngine(*rulesFile, log, rules.NewMetrics(reg)); err != nil {
+			return err
+		}
+		if chain, err = pipeline.New(pipeline.Options{Engine: engine, DefaultRegion: *region, Logger: log,
+			Metrics: pipeline.NewMetrics(reg)}); err != nil {
+			return err
+		}
+		defer chain.Close()
+		insp = chain
+	}
+	srv, err := proxy.New(proxy.Options{Config: cfg, Upstream: *upstream, Logger: log, Metrics: proxy.NewMetrics(reg), Inspector: insp})
 	if err != nil {
 		return err
+	}
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	var reload func()
+	if engine != nil {
+		go engine.Watch(watchCtx, 2*time.Second)
+		reload = func() { _ = engine.Reload() }
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -68,7 +104,22 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 			_ = ln.Close()
 			return err
 		}
-		adminSrv = &http.Server{Handler: admin.Handler(admin.Options{Ready: srv.Ready, Gatherer: reg}), ReadHeaderTimeout: 5 * time.Second}
+		mux := admin.Handler(admin.Options{Ready: srv.Ready, Gatherer: reg})
+		mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+			if engine == nil {
+				http.Error(w, "no policy loaded (start with --rules)", http.StatusConflict)
+				return
+			}
+			if err := engine.Reload(); err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			fmt.Fprintln(w, "reloaded")
+		})
+		if chain != nil {
+			mux.Handle("GET /api/v1/leakage", chain.Ledger.Handler())
+		}
+		adminSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = adminSrv.Serve(aln) }()
 		log.Info("admin listening", zap.String("addr", aln.Addr().String()))
 	}
@@ -78,7 +129,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 			_ = adminSrv.Shutdown(ctx)
 		}
 		return err
-	}, nil)
+	}, reload)
 }
 
 // serveUntilSignal runs serve until SIGINT/SIGTERM, then shutdown; SIGHUP

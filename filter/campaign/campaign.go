@@ -1,0 +1,78 @@
+// Package campaign finds one text sent from many senders (SIM farms,
+// snowshoe spam: one fingerprint, many distinct senders within a window)
+// and one P2P sender writing to many recipients (fan-out).
+package campaign
+
+import (
+	"time"
+
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/counters"
+)
+
+// Config holds the thresholds.
+type Config struct {
+	Window           time.Duration
+	DistinctSenders  int
+	FanoutRecipients int
+}
+
+// Defaults fills zero values.
+func (c Config) Defaults() Config {
+	if c.Window == 0 {
+		c.Window = 10 * time.Minute
+	}
+	if c.DistinctSenders == 0 {
+		c.DistinctSenders = 10
+	}
+	if c.FanoutRecipients == 0 {
+		c.FanoutRecipients = 30
+	}
+	return c
+}
+
+// State survives reloads.
+type State struct {
+	window     time.Duration
+	senders    *counters.Distinct // fingerprint -> senders
+	recipients *counters.Distinct // sender -> recipients
+}
+
+// Reuse returns prev when it fits cfg, else a new state.
+func Reuse(prev *State, cfg Config, maxKeys int) *State {
+	if prev != nil && prev.window == cfg.Window {
+		return prev
+	}
+	return &State{window: cfg.Window, senders: counters.NewDistinct(cfg.Window, maxKeys),
+		recipients: counters.NewDistinct(cfg.Window, maxKeys)}
+}
+
+// Detector is the campaign detector.
+type Detector struct {
+	cfg Config
+	st  *State
+}
+
+// New returns a detector.
+func New(cfg Config, st *State) *Detector { return &Detector{cfg: cfg, st: st} }
+
+// Name implements filter.Detector.
+func (d *Detector) Name() string { return "campaign" }
+
+// Detect counts and flags.
+func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
+	if f.Direction != filter.MT.String() || f.Sender == "" {
+		return
+	}
+	sender := counters.Key([]byte(f.Sender))
+	if f.Fingerprint != 0 {
+		n := int(d.st.senders.Add(f.Fingerprint, sender, now))
+		det.CampaignSenders = n
+		det.Campaign = n >= d.cfg.DistinctSenders
+	}
+	if f.Class == filter.ClassP2P || f.SenderKind == filter.KindNumber {
+		n := int(d.st.recipients.Add(sender, counters.Key([]byte(f.Dest)), now))
+		det.FanoutRecipients = n
+		det.Fanout = n >= d.cfg.FanoutRecipients
+	}
+}

@@ -1,0 +1,89 @@
+// Package content inspects message text: blocked keywords (Aho-Corasick over
+// normalized text, whole words), regular expressions, URL domains on block
+// and allow lists, and phishing heuristics (IP-literal links, a shortener
+// link beside a brand word, a brand name inside a foreign domain).
+package content
+
+import (
+	"strings"
+
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/lists"
+	"github.com/smsfw/smsfw/filter/textscan"
+)
+
+// Config names the lists the detector uses (any may be nil).
+type Config struct {
+	Keywords, Brands           *lists.List
+	Regexes                    *lists.List
+	BlockDomains, AllowDomains *lists.List
+}
+
+// Detector is the content detector.
+type Detector struct{ cfg Config }
+
+// New returns a content detector.
+func New(cfg Config) *Detector { return &Detector{cfg: cfg} }
+
+// Name implements filter.Detector.
+func (d *Detector) Name() string { return "content" }
+
+// Phishing reasons.
+const (
+	WhyIPLiteral      = "ip_literal_url"
+	WhyShortenerBrand = "shortener_with_brand"
+	WhyBrandDomain    = "brand_in_foreign_domain"
+)
+
+// Detect sets the content findings.
+func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
+	if f.Text == "" || f.Receipt {
+		return
+	}
+	norm := []byte(f.Norm)
+	if i := d.cfg.Keywords.FirstKeyword(norm); i >= 0 {
+		det.Keyword = true
+		det.KeywordHit = d.cfg.Keywords.Items[i]
+	}
+	if i := d.cfg.Regexes.FirstRegex([]byte(f.Text)); i >= 0 {
+		det.Regex = true
+		det.RegexHit = d.cfg.Regexes.Items[i]
+	}
+	if f.URLCount == 0 {
+		return
+	}
+	brand := d.cfg.Brands.FirstKeyword(norm)
+	allAllowed := d.cfg.AllowDomains != nil
+	textscan.FindURLs([]byte(f.Text), func(u textscan.URL) bool {
+		if u.IPLiteral {
+			det.Phishing, det.PhishingWhy = true, WhyIPLiteral
+			allAllowed = false
+			return true
+		}
+		dom, ok := textscan.RegistrableDomain(u.Host)
+		if !ok {
+			return true
+		}
+		if d.cfg.BlockDomains.HasDomain(dom) {
+			det.BlockedDomain = true
+		}
+		allowed := d.cfg.AllowDomains.HasDomain(dom)
+		if !allowed {
+			allAllowed = false
+		}
+		if brand >= 0 && !allowed && textscan.IsShortener(dom) {
+			det.Phishing, det.PhishingWhy = true, WhyShortenerBrand
+		}
+		if !allowed && d.cfg.Brands != nil {
+			host := strings.ToLower(string(u.Host))
+			for _, b := range d.cfg.Brands.Items {
+				if len(b) >= 4 && strings.Contains(host, b) && !strings.HasPrefix(dom, b+".") {
+					det.Phishing, det.PhishingWhy = true, WhyBrandDomain
+					break
+				}
+			}
+		}
+		return true
+	})
+	det.AllowedDomains = allAllowed
+}

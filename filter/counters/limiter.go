@@ -1,0 +1,89 @@
+package counters
+
+import "time"
+
+// Limiter is a GCRA (generic cell rate algorithm) rate limiter per key. Its
+// state is one timestamp a key, the theoretical arrival time (TAT): with
+// emission interval T = 1s/rate, an event of cost n at now conforms when
+// max(TAT, now) + n*T - now <= burst*T, and then moves TAT there. An idle
+// key so accepts `burst` events at once, then one every T. Rate and burst
+// are passed on every call, so each key can have its own limits (and a
+// change takes effect at once).
+type Limiter struct {
+	t table[limState]
+}
+
+type limState struct {
+	tat int64
+}
+
+// NewLimiter returns a Limiter holding at most maxKeys keys. A key whose TAT
+// has passed is idle and carries no state, so it is the first to go when
+// room is needed.
+func NewLimiter(maxKeys int) *Limiter {
+	l := &Limiter{}
+	l.t.init(maxKeys, 0)
+	return l
+}
+
+// maxSpan clamps durations computed in float64 so int64 maths cannot
+// overflow (~146 years).
+const maxSpan = float64(1 << 62)
+
+func span(f float64) int64 {
+	if f >= maxSpan {
+		return 1 << 62
+	}
+	return int64(f)
+}
+
+// Allow reports whether n events for key at now conform to ratePerSec with
+// the given burst (values below 1 mean 1) and, if so, records them. When
+// they do not, nothing is recorded and retryAfter is how long until they
+// would. Requests that can never conform (ratePerSec <= 0 or NaN, n > burst)
+// return (false, -1). n <= 0 asks without recording. Zero allocations once
+// the key exists; a denied request never inserts a key.
+func (l *Limiter) Allow(key uint64, now int64, ratePerSec float64, burst int, n int) (ok bool, retryAfter time.Duration) {
+	if !(ratePerSec > 0) {
+		return false, -1
+	}
+	burst = max(burst, 1)
+	if n > burst {
+		return false, -1
+	}
+	T := 1e9 / ratePerSec
+	tau := span(T * float64(burst))
+	inc := int64(0)
+	if n > 0 {
+		inc = span(T * float64(n))
+	}
+	s := l.t.shardFor(key)
+	s.mu.Lock()
+	i := s.find(key)
+	tat := now
+	if i >= 0 && s.ents[i].p.tat > now {
+		tat = s.ents[i].p.tat
+	}
+	newTAT := tat + inc
+	if over := newTAT - now - tau; over > 0 {
+		s.mu.Unlock()
+		return false, time.Duration(over)
+	}
+	if n > 0 {
+		if i < 0 {
+			i = l.t.insert(s, key, now)
+		}
+		e := &s.ents[i]
+		e.p.tat = newTAT
+		e.exp = newTAT
+		e.used = now
+	}
+	s.mu.Unlock()
+	return true, 0
+}
+
+// Len returns the number of keys held.
+func (l *Limiter) Len() int { return l.t.len() }
+
+// Stats returns counters for metrics.
+func (l *Limiter) Stats() Stats { return l.t.stats() }

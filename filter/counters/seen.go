@@ -1,0 +1,82 @@
+package counters
+
+import "time"
+
+// Seen is a bounded set of keys with expiry: "has this peer sent to this
+// country before", "did we accept this message id for this peer" (fake
+// receipt detection). When full it drops expired keys first, then the least
+// recently added or checked of a sample.
+type Seen struct {
+	t table[struct{}]
+}
+
+// NewSeen returns a Seen holding at most maxKeys keys (about 40-60 bytes
+// each with the index).
+func NewSeen(maxKeys int) *Seen {
+	s := &Seen{}
+	s.t.init(maxKeys, 0)
+	return s
+}
+
+// Add remembers key until now+ttl (refreshing the expiry of a key already
+// held). A ttl <= 0 forgets the key. Zero allocations once the key exists.
+func (x *Seen) Add(key uint64, now int64, ttl time.Duration) {
+	s := x.t.shardFor(key)
+	s.mu.Lock()
+	i := s.find(key)
+	if ttl <= 0 {
+		if i >= 0 {
+			x.t.remove(s, i)
+		}
+		s.mu.Unlock()
+		return
+	}
+	if i < 0 {
+		i = x.t.insert(s, key, now)
+	}
+	e := &s.ents[i]
+	e.used = now
+	e.exp = now + int64(ttl)
+	s.mu.Unlock()
+}
+
+// Has reports whether key is held and unexpired at now. An expired key is
+// dropped. Never allocates.
+func (x *Seen) Has(key uint64, now int64) bool {
+	s := x.t.shardFor(key)
+	s.mu.Lock()
+	i := s.find(key)
+	if i < 0 {
+		s.mu.Unlock()
+		return false
+	}
+	e := &s.ents[i]
+	if now >= e.exp {
+		x.t.remove(s, i)
+		s.expired++
+		s.mu.Unlock()
+		return false
+	}
+	e.used = now
+	s.mu.Unlock()
+	return true
+}
+
+// Remove forgets key and reports whether it was held (expired or not).
+func (x *Seen) Remove(key uint64) bool {
+	s := x.t.shardFor(key)
+	s.mu.Lock()
+	i := s.find(key)
+	if i >= 0 {
+		x.t.remove(s, i)
+	}
+	s.mu.Unlock()
+	return i >= 0
+}
+
+// Len returns the number of keys held (expired ones included until they
+// are reclaimed).
+func (x *Seen) Len() int { return x.t.len() }
+
+// Stats returns counters for metrics.
+func (x *Seen) Stats() Stats { return x.t.stats() }

@@ -1,0 +1,248 @@
+// Package lists holds a policy's named lists compiled for the hot path:
+// sender IDs and strings as sets, number prefixes and ranges in a prefix
+// trie, keywords in an Aho-Corasick automaton, domains as a suffix set,
+// regular expressions compiled once. A compiled List is immutable.
+package lists
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/smsfw/smsfw/filter/numbers"
+	"github.com/smsfw/smsfw/filter/textscan"
+)
+
+// Type is a list's kind.
+type Type string
+
+// List types.
+const (
+	Senders  Type = "senders"  // sender IDs / strings, matched case-insensitively after normalization
+	Prefixes Type = "prefixes" // digit prefixes and ranges "from-to"
+	Keywords Type = "keywords" // words and phrases, matched in normalized text
+	Domains  Type = "domains"  // registrable domains; subdomains match too
+	Regexes  Type = "regexes"  // RE2 expressions over the decoded text
+)
+
+// Types lists the valid types.
+var Types = []Type{Senders, Prefixes, Keywords, Domains, Regexes}
+
+// Valid reports whether t is a known type.
+func (t Type) Valid() bool {
+	for _, x := range Types {
+		if t == x {
+			return true
+		}
+	}
+	return false
+}
+
+// List is one compiled list.
+type List struct {
+	Name  string
+	Type  Type
+	Items []string // as written (normalized for senders, keywords and domains)
+
+	set      map[string]struct{}
+	prefixes *numbers.PrefixSet
+	matcher  *textscan.Matcher
+	regexes  []*regexp.Regexp
+}
+
+// ItemError is a bad list item, with its index (0-based) and the file it
+// came from when it was read from one.
+type ItemError struct {
+	Index int
+	File  string
+	Line  int
+	Err   error
+}
+
+func (e *ItemError) Error() string {
+	if e.File != "" {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	return fmt.Sprintf("item %d: %v", e.Index, e.Err)
+}
+
+func (e *ItemError) Unwrap() error { return e.Err }
+
+// ReadFile reads list items from a file: one per line, blank lines and
+// lines starting with '#' ignored. base resolves a relative path.
+func ReadFile(base, path string) ([]string, []int, error) {
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(base, path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	var items []string
+	var lines []int
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		l := strings.TrimSpace(sc.Text())
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		items = append(items, l)
+		lines = append(lines, n)
+	}
+	return items, lines, sc.Err()
+}
+
+// Compile builds a list. Items are validated: prefixes must be digits or
+// ranges, regexes must compile, keywords must not normalize to nothing.
+func Compile(name string, t Type, items []string) (*List, error) {
+	l := &List{Name: name, Type: t}
+	switch t {
+	case Senders, Domains:
+		l.set = make(map[string]struct{}, len(items))
+		for i, it := range items {
+			var k string
+			if t == Senders {
+				k = string(textscan.Normalize(nil, []byte(it)))
+			} else {
+				k = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(it)), "*.")
+			}
+			if k == "" {
+				return nil, &ItemError{Index: i, Err: fmt.Errorf("empty %s item %q", t, it)}
+			}
+			l.set[k] = struct{}{}
+			l.Items = append(l.Items, k)
+		}
+	case Prefixes:
+		entries := make([]numbers.Entry, len(items))
+		for i, it := range items {
+			entries[i] = numbers.Entry{Prefix: strings.TrimPrefix(strings.TrimSpace(it), "+"), Value: int32(i)}
+		}
+		ps, err := numbers.NewPrefixSet(entries)
+		if err != nil {
+			return nil, err
+		}
+		l.prefixes = ps
+		l.Items = items
+	case Keywords:
+		pats := make([]string, 0, len(items))
+		for i, it := range items {
+			k := string(textscan.Normalize(nil, []byte(it)))
+			if k == "" {
+				return nil, &ItemError{Index: i, Err: fmt.Errorf("keyword %q normalizes to nothing", it)}
+			}
+			pats = append(pats, k)
+		}
+		m, err := textscan.NewMatcher(pats)
+		if err != nil {
+			return nil, err
+		}
+		l.matcher = m
+		l.Items = pats
+	case Regexes:
+		for i, it := range items {
+			re, err := regexp.Compile(it)
+			if err != nil {
+				return nil, &ItemError{Index: i, Err: err}
+			}
+			l.regexes = append(l.regexes, re)
+		}
+		l.Items = items
+	default:
+		return nil, fmt.Errorf("unknown list type %q (senders, prefixes, keywords, domains, regexes)", t)
+	}
+	return l, nil
+}
+
+// HasSender reports whether a (raw) sender is in a senders list.
+func (l *List) HasSender(sender []byte, scratch []byte) bool {
+	if l == nil || l.set == nil {
+		return false
+	}
+	k := textscan.Normalize(scratch[:0], sender)
+	_, ok := l.set[string(k)] // no allocation: map lookup with a converted key
+	return ok
+}
+
+// HasString reports whether an already normalized string is in the set.
+func (l *List) HasString(s string) bool {
+	if l == nil || l.set == nil {
+		return false
+	}
+	_, ok := l.set[s]
+	return ok
+}
+
+// MatchPrefix returns the index of the longest matching prefix.
+func (l *List) MatchPrefix(digits []byte) (int, bool) {
+	if l == nil || l.prefixes == nil {
+		return 0, false
+	}
+	v, _, ok := l.prefixes.Lookup(digits)
+	return int(v), ok
+}
+
+// HasDomain reports whether domain or one of its parents is in the list.
+func (l *List) HasDomain(domain string) bool {
+	if l == nil || l.set == nil {
+		return false
+	}
+	for d := domain; d != ""; {
+		if _, ok := l.set[d]; ok {
+			return true
+		}
+		i := strings.IndexByte(d, '.')
+		if i < 0 {
+			return false
+		}
+		d = d[i+1:]
+	}
+	return false
+}
+
+// FirstKeyword returns the first keyword found in normalized text (whole
+// words), or -1.
+func (l *List) FirstKeyword(norm []byte) int {
+	if l == nil || l.matcher == nil {
+		return -1
+	}
+	i, _, _ := l.matcher.First(norm, true)
+	return i
+}
+
+// FirstRegex returns the index of the first regex matching text, or -1.
+func (l *List) FirstRegex(text []byte) int {
+	if l == nil {
+		return -1
+	}
+	for i, re := range l.regexes {
+		if re.Match(text) {
+			return i
+		}
+	}
+	return -1
+}
+
+// Len is the number of items.
+func (l *List) Len() int { return len(l.Items) }
+
+// Set is a policy's lists by name.
+type Set map[string]*List
+
+// Get returns list name if it exists with type t.
+func (s Set) Get(name string, t Type) (*List, error) {
+	l, ok := s[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown list %q", name)
+	}
+	if l.Type != t {
+		return nil, fmt.Errorf("list %q is %s, want %s", name, l.Type, t)
+	}
+	return l, nil
+}

@@ -1,0 +1,111 @@
+// Package pumping finds SMS pumping / artificially inflated traffic: bursts
+// toward premium or high-cost ranges from one peer, runs of sequential
+// destination numbers, and a peer's first messages to a new country.
+package pumping
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/counters"
+	"github.com/smsfw/smsfw/filter/lists"
+)
+
+// Config holds the thresholds.
+type Config struct {
+	Premium         *lists.List
+	Window          time.Duration
+	PremiumBurst    int
+	SequentialRun   int
+	NewCountryAfter time.Duration
+}
+
+// Defaults fills zero values.
+func (c Config) Defaults() Config {
+	if c.Window == 0 {
+		c.Window = time.Minute
+	}
+	if c.PremiumBurst == 0 {
+		c.PremiumBurst = 20
+	}
+	if c.SequentialRun == 0 {
+		c.SequentialRun = 5
+	}
+	if c.NewCountryAfter == 0 {
+		c.NewCountryAfter = 24 * time.Hour
+	}
+	return c
+}
+
+// Why values.
+const (
+	WhyPremiumBurst = "premium_burst"
+	WhySequential   = "sequential_destinations"
+)
+
+// established is how many messages a peer sends before a new country counts.
+const established = 100
+
+// State survives reloads.
+type State struct {
+	window    time.Duration
+	learn     time.Duration
+	premium   *counters.Window   // peer -> premium segments
+	seq       *counters.Sequence // peer -> destination runs
+	volume    *counters.Window   // peer -> messages over the learning period
+	countries *counters.Seen     // peer+country
+}
+
+// Reuse returns prev when it fits cfg, else a new state.
+func Reuse(prev *State, cfg Config, maxKeys int) *State {
+	if prev != nil && prev.window == cfg.Window && prev.learn == cfg.NewCountryAfter {
+		return prev
+	}
+	return &State{window: cfg.Window, learn: cfg.NewCountryAfter,
+		premium: counters.NewWindow(cfg.Window, 10, maxKeys), seq: counters.NewSequence(cfg.Window, maxKeys),
+		volume: counters.NewWindow(cfg.NewCountryAfter, 24, maxKeys), countries: counters.NewSeen(maxKeys)}
+}
+
+// Detector is the pumping detector.
+type Detector struct {
+	cfg Config
+	st  *State
+}
+
+// New returns a detector.
+func New(cfg Config, st *State) *Detector { return &Detector{cfg: cfg, st: st} }
+
+// Name implements filter.Detector.
+func (d *Detector) Name() string { return "pumping" }
+
+// Detect counts and flags.
+func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
+	if f.Direction != filter.MT.String() || f.Dest == "" {
+		return
+	}
+	peer := counters.Key([]byte(f.Peer))
+	if _, ok := d.cfg.Premium.MatchPrefix([]byte(f.Dest)); ok {
+		f.DestPremium = true
+		n := int(d.st.premium.Add(peer, now, uint32(f.Segments)))
+		det.PremiumBurst = n
+		if n > d.cfg.PremiumBurst {
+			det.Pumping, det.PumpingWhy = true, WhyPremiumBurst
+		}
+	}
+	if num, err := strconv.ParseUint(f.Dest, 10, 64); err == nil {
+		run := d.st.seq.Observe(peer, num, now)
+		det.SequentialRun = run
+		if run >= d.cfg.SequentialRun {
+			det.Pumping, det.PumpingWhy = true, WhySequential
+		}
+	}
+	if f.DestCountry != "" {
+		vol := d.st.volume.Add(peer, now, 1)
+		key := counters.Key([]byte(f.Peer), []byte{0}, []byte(f.DestCountry))
+		if !d.st.countries.Has(key, now) {
+			d.st.countries.Add(key, now, d.cfg.NewCountryAfter)
+			det.NewDestCountry = vol > established
+		}
+	}
+}

@@ -1,0 +1,79 @@
+// Package receipts finds fake delivery receipts: a receipt toward a peer
+// for a message id the SMSC never accepted from that peer. The proxy reports
+// accepted ids (Observe); ids are compared as numbers where they parse, in
+// both decimal and hexadecimal readings, because SMSCs write one id in hex
+// in submit_sm_resp and in decimal in the receipt (or the reverse).
+package receipts
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/counters"
+)
+
+// State remembers accepted ids per peer; it survives reloads.
+type State struct{ seen *counters.Seen }
+
+// NewState remembers up to maxIDs ids.
+func NewState(maxIDs int) *State { return &State{seen: counters.NewSeen(maxIDs)} }
+
+// Detector checks receipts.
+type Detector struct {
+	st       *State
+	remember time.Duration
+}
+
+// New returns a detector.
+func New(st *State, remember time.Duration) *Detector {
+	if remember == 0 {
+		remember = 72 * time.Hour
+	}
+	return &Detector{st: st, remember: remember}
+}
+
+// Name implements filter.Detector.
+func (d *Detector) Name() string { return "receipts" }
+
+func keys(peer string, id []byte, fn func(uint64)) {
+	p := []byte(peer)
+	fn(counters.Key(p, []byte{0}, id))
+	if v, err := strconv.ParseUint(string(id), 10, 64); err == nil {
+		fn(numKey(p, v))
+	}
+	if v, err := strconv.ParseUint(string(id), 16, 64); err == nil {
+		fn(numKey(p, v))
+	}
+}
+
+func numKey(peer []byte, v uint64) uint64 {
+	var b [9]byte
+	b[0] = 1
+	for i := 0; i < 8; i++ {
+		b[1+i] = byte(v >> (8 * i))
+	}
+	return counters.Key(peer, b[:])
+}
+
+// Observe records an id the SMSC accepted for peer.
+func (d *Detector) Observe(peer string, id []byte, now int64) {
+	if len(id) == 0 {
+		return
+	}
+	keys(peer, id, func(k uint64) { d.st.seen.Add(k, now, d.remember) })
+}
+
+// Detect flags a receipt whose id was never accepted for this peer.
+func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
+	if !f.Receipt || f.ReceiptID == "" {
+		return
+	}
+	known := false
+	keys(f.Peer, []byte(f.ReceiptID), func(k uint64) {
+		if !known && d.st.seen.Has(k, now) {
+			known = true
+		}
+	})
+	det.FakeReceipt = !known
+}

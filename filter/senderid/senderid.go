@@ -1,0 +1,69 @@
+// Package senderid protects registered sender IDs: a protected ID sent by a
+// peer not registered for it is spoofing; a near copy ("PAYPA1",
+// "Bank-0f-X") is a lookalike. Comparison runs on skeletons (case,
+// confusables, leetspeak and separators folded) with a bounded edit distance.
+package senderid
+
+import (
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/textscan"
+)
+
+type entry struct {
+	name     string // as registered
+	norm     []byte // Normalize(name)
+	skeleton []byte
+	peers    map[string]bool
+}
+
+// Detector checks senders against the registry.
+type Detector struct {
+	entries  []entry
+	distance int
+}
+
+// New builds the registry: sender -> peers allowed to use it.
+func New(registry map[string][]string, names map[string]string, distance int) *Detector {
+	d := &Detector{distance: distance}
+	for sk, peers := range registry {
+		e := entry{name: names[sk], skeleton: []byte(sk), peers: map[string]bool{}}
+		e.norm = textscan.Normalize(nil, []byte(e.name))
+		for _, p := range peers {
+			e.peers[p] = true
+		}
+		d.entries = append(d.entries, e)
+	}
+	return d
+}
+
+// Name implements filter.Detector.
+func (d *Detector) Name() string { return "sender_id" }
+
+// Detect sets SenderSpoofed / SenderLookalike and ProtectedSender.
+func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
+	if len(d.entries) == 0 || f.Direction != filter.MT.String() || f.Sender == "" || f.SenderKind == filter.KindNumber {
+		return
+	}
+	var nb, sb [64]byte
+	norm := textscan.Normalize(nb[:0], []byte(f.Sender))
+	sk := textscan.Skeleton(sb[:0], []byte(f.Sender))
+	for i := range d.entries {
+		e := &d.entries[i]
+		if e.peers[f.Peer] {
+			continue
+		}
+		if string(norm) == string(e.norm) {
+			det.SenderSpoofed = true
+			det.ProtectedSender = e.name
+			return
+		}
+		if diff := len(sk) - len(e.skeleton); diff > d.distance || -diff > d.distance {
+			continue
+		}
+		if textscan.Distance(sk, e.skeleton, d.distance) <= d.distance {
+			det.SenderLookalike = true
+			det.ProtectedSender = e.name
+			return
+		}
+	}
+}

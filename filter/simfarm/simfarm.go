@@ -1,0 +1,79 @@
+// Package simfarm inspects MO traffic: many MSISDNs sending one text to one
+// short code (SIM farms gaming promotions or votes), and one MO text from
+// very many senders (MO spam).
+package simfarm
+
+import (
+	"time"
+
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/counters"
+)
+
+// Config holds the thresholds.
+type Config struct {
+	Window          time.Duration
+	DistinctSenders int
+	SpamSenders     int
+}
+
+// Defaults fills zero values.
+func (c Config) Defaults() Config {
+	if c.Window == 0 {
+		c.Window = 10 * time.Minute
+	}
+	if c.DistinctSenders == 0 {
+		c.DistinctSenders = 20
+	}
+	if c.SpamSenders == 0 {
+		c.SpamSenders = 50
+	}
+	return c
+}
+
+// State survives reloads.
+type State struct {
+	window time.Duration
+	byDest *counters.Distinct // fingerprint+destination -> senders
+	byText *counters.Distinct // fingerprint -> senders
+}
+
+// Reuse returns prev when it fits cfg, else a new state.
+func Reuse(prev *State, cfg Config, maxKeys int) *State {
+	if prev != nil && prev.window == cfg.Window {
+		return prev
+	}
+	return &State{window: cfg.Window, byDest: counters.NewDistinct(cfg.Window, maxKeys), byText: counters.NewDistinct(cfg.Window, maxKeys)}
+}
+
+// Detector is the MO detector.
+type Detector struct {
+	cfg Config
+	st  *State
+}
+
+// New returns a detector.
+func New(cfg Config, st *State) *Detector { return &Detector{cfg: cfg, st: st} }
+
+// Name implements filter.Detector.
+func (d *Detector) Name() string { return "sim_farm" }
+
+// Detect counts and flags MO messages (not receipts).
+func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
+	if f.Direction != filter.MO.String() || f.Receipt || f.Fingerprint == 0 {
+		return
+	}
+	sender := counters.Key([]byte(f.Sender))
+	var fp [8]byte
+	for i := range fp {
+		fp[i] = byte(f.Fingerprint >> (8 * i))
+	}
+	n := int(d.st.byDest.Add(counters.Key(fp[:], []byte(f.Dest)), sender, now))
+	det.MOSenders = n
+	if n >= d.cfg.DistinctSenders && len(f.Dest) <= 8 {
+		det.SIMFarm = true
+	}
+	if int(d.st.byText.Add(f.Fingerprint, sender, now)) >= d.cfg.SpamSenders {
+		det.MOSpam = true
+	}
+}

@@ -1,0 +1,118 @@
+package textscan
+
+import "math/bits"
+
+// fpMaxInput is how much of a text Fingerprint hashes. Normalize grows a
+// text by at most 1.5× (a 2-byte capital whose small letter takes 3 bytes),
+// so the normalized prefix always fits the 1 KiB stack buffer.
+const fpMaxInput = 640
+
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+)
+
+// Fingerprint returns a 64-bit SimHash of the text for campaign clustering:
+// the text is normalized (Normalize), digit runs are masked (MaskDigits), and
+// consecutive masked numbers merge ("12-34-56" counts as one number), and
+// every word 2-shingle ("w1 w2", single words when the text has fewer than
+// three words) is hashed with FNV-1a 64 and votes on each bit. Texts from one
+// template that differ in codes, amounts or case land within a few bits of
+// each other (identical when only digits differ); unrelated texts are about
+// 32 bits apart (see Hamming). Only the first 640 bytes are hashed. An empty
+// text (or one with no word) gives 0. Fingerprint does not allocate.
+func Fingerprint(text []byte) uint64 {
+	if len(text) > fpMaxInput {
+		cut := fpMaxInput
+		for cut > 0 && text[cut]&0xC0 == 0x80 { // keep whole runes
+			cut--
+		}
+		text = text[:cut]
+	}
+	var buf [1024]byte
+	b := normalize(buf[:0], text, false)
+	b = MaskDigits(b[:0], b)
+	b = mergeNumbers(b)
+	if len(b) == 0 {
+		return 0
+	}
+	words := 1
+	for _, c := range b {
+		if c == ' ' {
+			words++
+		}
+	}
+	var v [64]int32
+	if words < 3 {
+		start := 0
+		for i := 0; i <= len(b); i++ {
+			if i == len(b) || b[i] == ' ' {
+				vote(&v, fnv64(b[start:i]))
+				start = i + 1
+			}
+		}
+	} else {
+		// A shingle is two consecutive words with the single space between
+		// them, which Normalize leaves contiguous.
+		prev, cur := 0, -1 // starts of the previous and current word
+		for i := 0; i <= len(b); i++ {
+			if i == len(b) || b[i] == ' ' {
+				if cur >= 0 {
+					vote(&v, fnv64(b[prev:i]))
+					prev = cur
+				}
+				cur = i + 1
+			}
+		}
+	}
+	var h uint64
+	for i, x := range v {
+		if x > 0 {
+			h |= 1 << uint(i)
+		}
+	}
+	return h
+}
+
+// mergeNumbers drops, in place, each "#" word that follows another "#"
+// word, so that grouped codes ("99-88-77", "1 234 567") shingle like plain
+// ones.
+func mergeNumbers(b []byte) []byte {
+	j := 0
+	prevNum := false
+	for i := 0; i < len(b); {
+		k := i
+		for k < len(b) && b[k] != ' ' {
+			k++
+		}
+		num := k-i == 1 && b[i] == '#'
+		if !num || !prevNum {
+			if j > 0 {
+				b[j] = ' '
+				j++
+			}
+			j += copy(b[j:], b[i:k])
+		}
+		prevNum = num
+		i = k + 1
+	}
+	return b[:j]
+}
+
+func fnv64(b []byte) uint64 {
+	h := uint64(fnvOffset64)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= fnvPrime64
+	}
+	return h
+}
+
+func vote(v *[64]int32, h uint64) {
+	for i := range v {
+		v[i] += int32(h>>uint(i)&1)*2 - 1
+	}
+}
+
+// Hamming returns the number of differing bits of two fingerprints.
+func Hamming(a, b uint64) int { return bits.OnesCount64(a ^ b) }

@@ -1,0 +1,123 @@
+package textscan
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func otpVariants() []string {
+	var v []string
+	for i := 0; i < 14; i++ {
+		v = append(v, fmt.Sprintf("Your verification code is %06d. It expires in %d minutes. Do not share it with anyone.", (i*7919+123)%1000000, 5+i%10))
+	}
+	v = append(v,
+		"YOUR VERIFICATION CODE IS 000001. IT EXPIRES IN 9 MINUTES. DO NOT SHARE IT WITH ANYONE.",
+		"Your  verification code is 99-88-77.  It expires in 15 minutes! Do not share it with anyone",
+		"your verification code is: 4242 -- it expires in 3 minutes, do not share it with anyone!!",
+		"Your verification code is １２３４５６. It expires in 5 minutes. Do not share it with anyone.",
+		"Your verification code is 777777. It expires in 10 minutes. Do not share it with anyone. ",
+		"Your verification\u200B code is 314159. It expires in 2 minutes. Do not share it with anyone.",
+	)
+	return v
+}
+
+var unrelatedTexts = []string{
+	"Your verification code is 123456. It expires in 5 minutes.",
+	"Hi mum, I lost my phone, this is my new number, can you send me money?",
+	"Your parcel could not be delivered. Reschedule at dhl-redelivery.com",
+	"Congratulations! You have won a $1000 Walmart gift card. Claim now",
+	"Meeting moved to 3pm tomorrow, same room. See you there",
+	"Your Uber is arriving in 2 minutes. Look for the white Toyota",
+	"Reminder: your dentist appointment is on Friday at 10:30",
+	"URGENT: your bank account has been suspended, verify your identity",
+	"Happy birthday! Wishing you a wonderful year ahead",
+	"Your electricity bill of 84.20 is due on the 15th",
+	"Flash sale: 50% off all shoes this weekend only at our store",
+	"The server backup completed successfully at 02:00",
+	"Can you pick up milk and bread on the way home please",
+	"Your flight BA123 to London is delayed by 45 minutes",
+	"Vote for your favourite contestant by replying with their name",
+}
+
+func TestFingerprintTemplate(t *testing.T) {
+	v := otpVariants()
+	if len(v) != 20 {
+		t.Fatalf("%d variants", len(v))
+	}
+	worst := 0
+	for i := range v {
+		for j := i + 1; j < len(v); j++ {
+			d := Hamming(Fingerprint([]byte(v[i])), Fingerprint([]byte(v[j])))
+			worst = max(worst, d)
+			if d > 3 {
+				t.Errorf("variants %d and %d are %d bits apart:\n%q\n%q", i, j, d, v[i], v[j])
+			}
+		}
+	}
+	t.Logf("template variants: at most %d bits apart", worst)
+}
+
+func TestFingerprintUnrelated(t *testing.T) {
+	best, sum, pairs := 64, 0, 0
+	for i := range unrelatedTexts {
+		for j := i + 1; j < len(unrelatedTexts); j++ {
+			d := Hamming(Fingerprint([]byte(unrelatedTexts[i])), Fingerprint([]byte(unrelatedTexts[j])))
+			best = min(best, d)
+			sum += d
+			pairs++
+			if d < 12 {
+				t.Errorf("unrelated texts %d and %d only %d bits apart:\n%q\n%q", i, j, d, unrelatedTexts[i], unrelatedTexts[j])
+			}
+		}
+	}
+	t.Logf("unrelated texts: at least %d bits apart, mean %.1f", best, float64(sum)/float64(pairs))
+}
+
+func TestFingerprintEdges(t *testing.T) {
+	for _, s := range []string{"", "   ", "!!!", "\u200B"} {
+		if fp := Fingerprint([]byte(s)); fp != 0 {
+			t.Errorf("Fingerprint(%q) = %x, want 0", s, fp)
+		}
+	}
+	if Fingerprint([]byte("hello")) == 0 || Fingerprint([]byte("hello world")) == 0 {
+		t.Error("short texts should hash")
+	}
+	// Only digits differ: identical fingerprints.
+	a := Fingerprint([]byte("Pay 100 to account 12345"))
+	b := Fingerprint([]byte("Pay 999 to account 54321"))
+	if a != b {
+		t.Errorf("digit-only difference changed the fingerprint: %d bits", Hamming(a, b))
+	}
+	// Long texts: only the first 640 bytes count; the cut respects runes.
+	long := strings.Repeat("Grüße aus München ", 100)
+	if Fingerprint([]byte(long)) != Fingerprint([]byte(long+"tail that is ignored")) {
+		t.Error("text past the hashed prefix changed the fingerprint")
+	}
+	if Hamming(0, ^uint64(0)) != 64 || Hamming(5, 5) != 0 || Hamming(1, 2) != 2 {
+		t.Error("Hamming")
+	}
+}
+
+func TestFingerprintAllocs(t *testing.T) {
+	texts := [][]byte{
+		[]byte(sample160),
+		[]byte(strings.Repeat("Ⱥ", 400)), // the worst growth under Normalize
+		[]byte(strings.Repeat("word ", 300)),
+		[]byte(strings.Repeat("Ｐａｙｐａｌ 𝐏𝐚𝐲 ", 60)),
+	}
+	for _, in := range texts {
+		if n := testing.AllocsPerRun(100, func() { Fingerprint(in) }); n != 0 {
+			t.Errorf("Fingerprint(%q...) allocs = %v", in[:8], n)
+		}
+	}
+}
+
+func BenchmarkFingerprint160(b *testing.B) {
+	in := []byte(sample160)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		Fingerprint(in)
+	}
+}

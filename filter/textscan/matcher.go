@@ -1,0 +1,287 @@
+package textscan
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Matcher finds many byte patterns in one pass: an Aho-Corasick automaton
+// over bytes. It is immutable once built and safe for concurrent use.
+//
+// It is written here rather than taken from a library because the firewall
+// needs (1) zero allocations per scan on the allow path — the common Go
+// implementations return a []Match slice per call — and (2) whole-word
+// semantics (an occurrence not preceded or followed by an ASCII letter or
+// digit) checked per occurrence among overlapping ones, which they lack; a
+// leftmost-longest library match that fails the word test would hide a
+// shorter or later occurrence that passes.
+//
+// Small automata (states × byte classes ≤ 4 Mi cells, e.g. 10,000 keywords
+// of ordinary length) use a dense transition table over byte equivalence
+// classes: one table load per text byte. Larger ones use sorted edge lists
+// with failure links.
+type Matcher struct {
+	n    int // patterns given, duplicates included
+	ncls int32
+	cls  [256]uint16 // byte -> equivalence class (0: in no pattern)
+
+	// Dense automaton: delta[s*ncls+class] is the next state s' premultiplied
+	// by ncls, stored as ^(s'*ncls) when s' has an output.
+	delta []int32
+
+	// Sparse automaton: edges of state s are edgeByte/edgeNext[edgeOff[s]:
+	// edgeOff[s+1]], sorted by byte; root is the full root row.
+	edgeOff  []int32
+	edgeByte []byte
+	edgeNext []int32
+	fail     []int32
+	root     [256]int32
+
+	out  []int32 // per state: index of the pattern spelled by the state, -1
+	dict []int32 // per state: nearest state on the failure chain with out >= 0, -1
+	plen []int32 // per pattern index: its length
+}
+
+// maxDenseCells bounds the dense table (int32 cells); a variable for tests.
+var maxDenseCells = 1 << 22
+
+// NewMatcher builds a matcher for the patterns, matched byte for byte (give
+// it Normalize'd patterns and text for case- and look-alike-insensitive
+// keyword search). An empty pattern is an error. Duplicates are fine: an
+// occurrence reports the lowest index of its pattern.
+func NewMatcher(patterns []string) (*Matcher, error) {
+	m := &Matcher{n: len(patterns), plen: make([]int32, len(patterns))}
+	type edge struct {
+		from int32
+		c    byte
+		to   int32
+	}
+	next := map[uint64]int32{} // from<<8|c -> to
+	var edges []edge
+	m.out = []int32{-1}
+	used := [256]bool{}
+	for i, p := range patterns {
+		if p == "" {
+			return nil, fmt.Errorf("textscan: pattern %d is empty", i)
+		}
+		m.plen[i] = int32(len(p))
+		s := int32(0)
+		for j := 0; j < len(p); j++ {
+			c := p[j]
+			used[c] = true
+			k := uint64(s)<<8 | uint64(c)
+			t, ok := next[k]
+			if !ok {
+				t = int32(len(m.out))
+				if t < 0 || int64(t) >= 1<<31-1 {
+					return nil, errors.New("textscan: too many patterns")
+				}
+				m.out = append(m.out, -1)
+				next[k] = t
+				edges = append(edges, edge{s, c, t})
+			}
+			s = t
+		}
+		if m.out[s] < 0 {
+			m.out[s] = int32(i)
+		}
+	}
+	nstates := len(m.out)
+
+	// Edge lists sorted by (from, byte).
+	slices.SortFunc(edges, func(a, b edge) int {
+		if a.from != b.from {
+			return int(a.from - b.from)
+		}
+		return int(a.c) - int(b.c)
+	})
+	m.edgeOff = make([]int32, nstates+1)
+	m.edgeByte = make([]byte, len(edges))
+	m.edgeNext = make([]int32, len(edges))
+	for i, e := range edges {
+		m.edgeOff[e.from+1]++
+		m.edgeByte[i] = e.c
+		m.edgeNext[i] = e.to
+	}
+	for s := 1; s <= nstates; s++ {
+		m.edgeOff[s] += m.edgeOff[s-1]
+	}
+
+	// Failure and dictionary links in breadth-first order.
+	m.fail = make([]int32, nstates)
+	m.dict = make([]int32, nstates)
+	m.dict[0] = -1
+	order := make([]int32, 0, nstates)
+	order = append(order, 0)
+	for q := 0; q < len(order); q++ {
+		u := order[q]
+		for e := m.edgeOff[u]; e < m.edgeOff[u+1]; e++ {
+			c, v := m.edgeByte[e], m.edgeNext[e]
+			order = append(order, v)
+			f := int32(0)
+			if u != 0 {
+				for f = m.fail[u]; ; f = m.fail[f] {
+					if t, ok := next[uint64(f)<<8|uint64(c)]; ok {
+						f = t
+						break
+					}
+					if f == 0 {
+						break
+					}
+				}
+			}
+			m.fail[v] = f
+			if m.out[f] >= 0 {
+				m.dict[v] = f
+			} else {
+				m.dict[v] = m.dict[f]
+			}
+		}
+	}
+	for e := m.edgeOff[0]; e < m.edgeOff[1]; e++ {
+		m.root[m.edgeByte[e]] = m.edgeNext[e]
+	}
+
+	// Byte classes and, when small enough, the dense table.
+	ncls := int32(1)
+	for c := range used {
+		if used[c] {
+			m.cls[c] = uint16(ncls)
+			ncls++
+		}
+	}
+	m.ncls = ncls
+	if int64(nstates)*int64(ncls) <= int64(maxDenseCells) {
+		m.buildDense(order)
+		m.edgeOff, m.edgeByte, m.edgeNext, m.fail = nil, nil, nil, nil
+	}
+	return m, nil
+}
+
+func (m *Matcher) hasOut(s int32) bool { return m.out[s] >= 0 || m.dict[s] >= 0 }
+
+func (m *Matcher) buildDense(order []int32) {
+	ncls := m.ncls
+	m.delta = make([]int32, int64(len(m.out))*int64(ncls))
+	enc := func(t int32) int32 {
+		v := t * ncls
+		if m.hasOut(t) {
+			return ^v
+		}
+		return v
+	}
+	for _, s := range order {
+		row := m.delta[s*ncls : (s+1)*ncls]
+		if s != 0 {
+			f := m.fail[s]
+			copy(row, m.delta[f*ncls:(f+1)*ncls])
+		}
+		for e := m.edgeOff[s]; e < m.edgeOff[s+1]; e++ {
+			row[m.cls[m.edgeByte[e]]] = enc(m.edgeNext[e])
+		}
+	}
+}
+
+// Len returns the number of patterns the matcher was built with.
+func (m *Matcher) Len() int {
+	if m == nil {
+		return 0
+	}
+	return m.n
+}
+
+// Match calls fn for every occurrence of every pattern in text, overlapping
+// ones included, in order of their end offset (longer patterns first among
+// those ending at the same byte), until fn returns false. index is the
+// pattern's index (the lowest among duplicates) and text[start:end] the
+// occurrence. With wholeWords, occurrences preceded or followed by an ASCII
+// letter or digit are skipped. Match does not allocate.
+func (m *Matcher) Match(text []byte, wholeWords bool, fn func(index, start, end int) bool) {
+	if m == nil || m.n == 0 || fn == nil {
+		return
+	}
+	m.scan(text, wholeWords, fn)
+}
+
+// First returns the occurrence that Match would report first (the one that
+// ends earliest), or index -1 when there is none. A nil *Matcher returns -1.
+// First does not allocate.
+func (m *Matcher) First(text []byte, wholeWords bool) (index, start, end int) {
+	if m == nil || m.n == 0 {
+		return -1, 0, 0
+	}
+	return m.scan(text, wholeWords, nil)
+}
+
+// scan runs the automaton. With fn == nil it returns the first accepted
+// occurrence; otherwise it reports each to fn and returns -1.
+func (m *Matcher) scan(text []byte, wholeWords bool, fn func(index, start, end int) bool) (int, int, int) {
+	if m.delta != nil {
+		delta, cls, ncls := m.delta, &m.cls, m.ncls
+		s := int32(0)
+		for i := 0; i < len(text); i++ {
+			v := delta[s+int32(cls[text[i]])]
+			if v >= 0 {
+				s = v
+				continue
+			}
+			s = ^v
+			if idx, st, en, stop := m.report(s/ncls, text, i+1, wholeWords, fn); stop {
+				return idx, st, en
+			}
+		}
+		return -1, 0, 0
+	}
+	s := int32(0)
+	for i := 0; i < len(text); i++ {
+		s = m.step(s, text[i])
+		if s != 0 && m.hasOut(s) {
+			if idx, st, en, stop := m.report(s, text, i+1, wholeWords, fn); stop {
+				return idx, st, en
+			}
+		}
+	}
+	return -1, 0, 0
+}
+
+// step is the sparse transition function.
+func (m *Matcher) step(s int32, c byte) int32 {
+	for s != 0 {
+		lo, hi := m.edgeOff[s], m.edgeOff[s+1]
+		for e := lo; e < hi; e++ {
+			if b := m.edgeByte[e]; b >= c {
+				if b == c {
+					return m.edgeNext[e]
+				}
+				break
+			}
+		}
+		s = m.fail[s]
+	}
+	return m.root[c]
+}
+
+// report handles the outputs of state s at end offset end. stop is true when
+// scanning must end: the first accepted occurrence (fn == nil) or fn
+// returned false.
+func (m *Matcher) report(s int32, text []byte, end int, wholeWords bool, fn func(int, int, int) bool) (idx, start, e int, stop bool) {
+	x := s
+	if m.out[x] < 0 {
+		x = m.dict[x]
+	}
+	for ; x >= 0; x = m.dict[x] {
+		i := int(m.out[x])
+		st := end - int(m.plen[i])
+		if wholeWords && (st > 0 && isAlnum(text[st-1]) || end < len(text) && isAlnum(text[end])) {
+			continue
+		}
+		if fn == nil {
+			return i, st, end, true
+		}
+		if !fn(i, st, end) {
+			return -1, 0, 0, true
+		}
+	}
+	return -1, 0, 0, false
+}

@@ -1,0 +1,504 @@
+package textscan
+
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
+// Byte classes of the ASCII fast path.
+const (
+	cSep   = iota // whitespace, punctuation, controls: a word boundary
+	cLower        // a-z
+	cUpper        // A-Z
+	cDigit        // 0-9
+	cLeet         // @ and $: letters inside words, nothing elsewhere
+)
+
+var asciiClass = func() (t [128]uint8) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = cLower
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = cUpper
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = cDigit
+	}
+	t['@'] = cLeet
+	t['$'] = cLeet
+	return t
+}()
+
+// asciiStr holds every ASCII byte, so that asciiStr[c:c+1] is a one-byte
+// string without an allocation.
+var asciiStr = func() string {
+	var b [128]byte
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return string(b[:])
+}()
+
+// leetDigit is the leetspeak fold of Normalize (0 = keep the digit).
+var leetDigit = [10]byte{'o', 'i', 0, 'e', 'a', 's', 0, 't', 0, 0}
+
+// skelDigit is the look-alike fold of Skeleton, applied to every digit.
+var skelDigit = [10]byte{'o', 'l', 0, 'e', 'a', 's', 0, 0, 'b', 0}
+
+// Normalize appends to dst a canonical form of the text s for keyword
+// matching and returns the extended slice:
+//
+//   - letters are lower-cased (Unicode simple case mapping);
+//   - confusables become their ASCII look-alike: Cyrillic а е о р с х у і ѕ ј
+//     к м н т в (and capitals), Greek ο α ν ρ τ ι κ ε (and capitals), fullwidth
+//     Ａ-Ｚ ａ-ｚ ０-９, mathematical alphanumerics (U+1D400–U+1D7FF),
+//     letter-like symbols (ℂ ℍ ℓ ...), circled letters;
+//   - Latin letters with diacritics become their base letters (é→e, ü→u,
+//     ß→ss, ø→o, æ→ae, ł→l ...); combining marks are dropped;
+//   - leetspeak is folded inside words that contain at least one ASCII letter
+//     and no more digits than letters (0→o 1→i 3→e 4→a 5→s 7→t @→a $→s), so
+//     "FR33" becomes "free" while "code123456" keeps its code; '@' and '$' in
+//     words that are not folded are dropped;
+//   - zero-width and other format characters (U+200B–U+200D, U+2060, U+FEFF,
+//     U+00AD, every category Cf) are removed without splitting the word;
+//   - each run of whitespace, punctuation, math/modifier symbols, controls
+//     and invalid UTF-8 becomes one ASCII space; the result is trimmed.
+//
+// Other letters (Arabic, CJK ...), currency signs and emoji pass through
+// lower-cased. The output is valid UTF-8 and Normalize is idempotent:
+// Normalize(Normalize(x)) == Normalize(x). A word is a maximal run of
+// non-separator characters; letters counted for the leetspeak rule are ASCII
+// letters after folding, so CJK text glued to a code ("验证码123456") keeps
+// its digits.
+//
+// Normalize does not allocate when dst has room for the result (at most
+// 1.5×len(s), usually at most len(s)).
+func Normalize(dst, s []byte) []byte { return normalize(dst, s, false) }
+
+// Skeleton appends to dst the look-alike key of s: the Normalize form with
+// every digit that resembles a letter folded (0→o 1→l 3→e 4→a 5→s 8→b, plus
+// 7→t inside words that Normalize folds) and all spaces removed.
+// "PAYPA1" -> "paypal", "Bank-0f-X" -> "bankofx", "Pay Pal" -> "paypal".
+// Sender-ID look-alike detection compares skeletons with Distance.
+func Skeleton(dst, s []byte) []byte { return normalize(dst, s, true) }
+
+// MaskDigits appends s to dst with each run of ASCII digits replaced by one
+// '#'. dst and s may be the same slice (dst[:0], s) for an in-place mask.
+func MaskDigits(dst, s []byte) []byte {
+	inRun := false
+	for _, c := range s {
+		if c >= '0' && c <= '9' {
+			if !inRun {
+				dst = append(dst, '#')
+				inRun = true
+			}
+			continue
+		}
+		inRun = false
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// normer is the state of one Normalize/Skeleton call.
+type normer struct {
+	base      int  // len(dst) on entry: output starts here
+	skel      bool // Skeleton: no spaces, digits folded everywhere
+	inWord    bool
+	spacePos  int // len(dst) before the separating space of the word
+	wordStart int // index in dst of the first byte of the word
+	letters   int // ASCII letters in the word (after folding)
+	digits    int // ASCII digits in the word
+	leet      int // '@' and '$' in the word
+}
+
+func normalize(dst, s []byte, skel bool) []byte {
+	if cap(dst)-len(dst) < len(s) {
+		nd := make([]byte, len(dst), len(dst)+len(s)+len(s)/4+8)
+		copy(nd, dst)
+		dst = nd
+	}
+	// dst stays a local threaded through the helpers (not a field behind a
+	// pointer) so that escape analysis keeps a caller's stack buffer there.
+	n := normer{base: len(dst), skel: skel}
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			dst = n.ascii(dst, c)
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		i += size
+		if r == utf8.RuneError && size == 1 {
+			dst = n.end(dst)
+			continue
+		}
+		str, fr, k := foldRune(r)
+		switch k {
+		case kDrop:
+		case kSep:
+			dst = n.end(dst)
+		case kASCII:
+			for j := 0; j < len(str); j++ {
+				dst = n.ascii(dst, str[j])
+			}
+		default:
+			dst = n.begin(dst)
+			dst = utf8.AppendRune(dst, fr)
+		}
+	}
+	return n.end(dst)
+}
+
+func (n *normer) begin(dst []byte) []byte {
+	if n.inWord {
+		return dst
+	}
+	n.inWord = true
+	n.spacePos = len(dst)
+	if !n.skel && len(dst) > n.base {
+		dst = append(dst, ' ')
+	}
+	n.wordStart = len(dst)
+	n.letters, n.digits, n.leet = 0, 0, 0
+	return dst
+}
+
+func (n *normer) ascii(dst []byte, c byte) []byte {
+	k := asciiClass[c]
+	if k == cSep {
+		return n.end(dst)
+	}
+	if !n.inWord {
+		dst = n.begin(dst)
+	}
+	switch k {
+	case cLower:
+		n.letters++
+	case cUpper:
+		n.letters++
+		c += 'a' - 'A'
+	case cDigit:
+		n.digits++
+	default:
+		n.leet++
+	}
+	return append(dst, c)
+}
+
+// end closes the current word: applies the leetspeak/skeleton folds to its
+// digits, '@' and '$' in place, and takes back the separating space when the
+// word turned out empty.
+func (n *normer) end(dst []byte) []byte {
+	if !n.inWord {
+		return dst
+	}
+	n.inWord = false
+	if n.leet == 0 && (n.digits == 0 || (!n.skel && n.letters == 0)) {
+		return dst
+	}
+	fold := n.letters > 0 && n.letters >= n.digits
+	w := dst[n.wordStart:]
+	j := 0
+	for _, c := range w {
+		switch {
+		case c >= '0' && c <= '9':
+			d := c - '0'
+			if n.skel {
+				if m := skelDigit[d]; m != 0 {
+					c = m
+				} else if fold && c == '7' {
+					c = 't'
+				}
+			} else if fold {
+				if m := leetDigit[d]; m != 0 {
+					c = m
+				}
+			}
+		case c == '@':
+			if !fold {
+				continue
+			}
+			c = 'a'
+		case c == '$':
+			if !fold {
+				continue
+			}
+			c = 's'
+		}
+		w[j] = c
+		j++
+	}
+	if j == 0 {
+		return dst[:n.spacePos]
+	}
+	return dst[:n.wordStart+j]
+}
+
+// Kinds of folded runes.
+const (
+	kDrop  = iota // removed, the word goes on
+	kSep          // a word boundary
+	kASCII        // replaced by an ASCII string
+	kRune         // a word character, output as the returned rune
+)
+
+// foldRune maps one non-ASCII rune.
+func foldRune(r rune) (string, rune, int) {
+	for range 3 { // at most: rune, its lower case, the lower case of that
+		if r < utf8.RuneSelf {
+			if asciiClass[r] == cSep {
+				return "", 0, kSep
+			}
+			return asciiStr[r : r+1], 0, kASCII
+		}
+		if s, k, ok := foldTable(r); ok {
+			return s, 0, k
+		}
+		if isSeparator(r) {
+			return "", 0, kSep
+		}
+		lr := unicode.ToLower(r)
+		if lr == r {
+			return "", r, kRune
+		}
+		r = lr
+	}
+	return "", r, kRune
+}
+
+func isSeparator(r rune) bool {
+	if unicode.IsLetter(r) {
+		return false
+	}
+	return unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsControl(r) ||
+		unicode.Is(unicode.Sm, r) || unicode.Is(unicode.Sk, r)
+}
+
+// foldTable handles the code points with a fixed mapping: combining and
+// format characters (dropped), Latin letters with diacritics, Greek and
+// Cyrillic confusables, fullwidth forms, mathematical alphanumerics,
+// letter-like symbols, circled letters and ligatures.
+func foldTable(r rune) (string, int, bool) {
+	switch {
+	case r >= 0xC0 && r < 0x2B0:
+		return latinEntry(latinFoldA, int(r-0xC0))
+	case r >= 0x300 && r < 0x370: // combining diacritical marks
+		return "", kDrop, true
+	case r >= 0x370 && r < 0x530:
+		if s := greekCyrillic(r); s != "" {
+			return s, kASCII, true
+		}
+		return "", 0, false
+	case r >= 0x1E00 && r < 0x1F00:
+		return latinEntry(latinFoldB, int(r-0x1E00))
+	case r >= 0x1AB0 && r < 0x1B00, r >= 0x1DC0 && r < 0x1E00,
+		r >= 0x20D0 && r < 0x2100, r >= 0xFE20 && r < 0xFE30:
+		return "", kDrop, true
+	case r >= 0x2100 && r < 0x2150:
+		if s := letterlike(r); s != "" {
+			return s, kASCII, true
+		}
+	case r >= 0x2460 && r <= 0x2468: // ① .. ⑨
+		return asciiStr['1'+r-0x2460 : '1'+r-0x2460+1], kASCII, true
+	case r >= 0x24B6 && r <= 0x24CF: // Ⓐ .. Ⓩ
+		return asciiStr['a'+r-0x24B6 : 'a'+r-0x24B6+1], kASCII, true
+	case r >= 0x24D0 && r <= 0x24E9: // ⓐ .. ⓩ
+		return asciiStr['a'+r-0x24D0 : 'a'+r-0x24D0+1], kASCII, true
+	case r == 0x24EA: // ⓪
+		return "0", kASCII, true
+	case r >= 0xFB00 && r <= 0xFB06:
+		return [...]string{"ff", "fi", "fl", "ffi", "ffl", "st", "st"}[r-0xFB00], kASCII, true
+	case r >= 0xFF01 && r <= 0xFF5E: // fullwidth ASCII
+		a := r - 0xFEE0
+		switch asciiClass[a] {
+		case cUpper:
+			a += 'a' - 'A'
+		case cSep:
+			return "", kSep, true
+		}
+		return asciiStr[a : a+1], kASCII, true
+	case r >= 0x1D400 && r < 0x1D800:
+		return mathAlnum(r)
+	}
+	if r >= 0xAD && unicode.Is(unicode.Cf, r) {
+		return "", kDrop, true
+	}
+	return "", 0, false
+}
+
+func latinEntry(tab string, i int) (string, int, bool) {
+	e := tab[2*i : 2*i+2]
+	switch {
+	case e[0] == '.':
+		return "", 0, false
+	case e[1] == ' ':
+		return e[:1], kASCII, true
+	}
+	return e, kASCII, true
+}
+
+// greekCyrillic maps Greek and Cyrillic letters that look like Latin ones.
+// Capitals map by their capital look (Greek Ν→n, Η→h), small letters by
+// theirs (ν→v, η stays).
+func greekCyrillic(r rune) string {
+	switch r {
+	// Greek capitals.
+	case 'Α', 'Ά':
+		return "a"
+	case 'Β':
+		return "b"
+	case 'Ε', 'Έ':
+		return "e"
+	case 'Ζ':
+		return "z"
+	case 'Η', 'Ή':
+		return "h"
+	case 'Ι', 'Ί', 'Ϊ':
+		return "i"
+	case 'Κ':
+		return "k"
+	case 'Μ':
+		return "m"
+	case 'Ν':
+		return "n"
+	case 'Ο', 'Ό':
+		return "o"
+	case 'Ρ':
+		return "p"
+	case 'Τ':
+		return "t"
+	case 'Υ', 'Ύ', 'Ϋ':
+		return "y"
+	case 'Χ':
+		return "x"
+	case 'Ϲ':
+		return "c"
+	case 'Ϳ':
+		return "j"
+	// Greek small letters.
+	case 'α', 'ά':
+		return "a"
+	case 'ε', 'έ':
+		return "e"
+	case 'ι', 'ί', 'ϊ', 'ΐ':
+		return "i"
+	case 'κ':
+		return "k"
+	case 'ν':
+		return "v"
+	case 'ο', 'ό':
+		return "o"
+	case 'ρ':
+		return "p"
+	case 'τ':
+		return "t"
+	case 'υ', 'ύ', 'ϋ', 'ΰ':
+		return "u"
+	case 'ϲ':
+		return "c"
+	case 'ϳ':
+		return "j"
+	// Cyrillic, capitals and small letters.
+	case 'А', 'а':
+		return "a"
+	case 'В', 'в':
+		return "b"
+	case 'Е', 'е', 'Ё', 'ё', 'Ѐ', 'ѐ':
+		return "e"
+	case 'К', 'к':
+		return "k"
+	case 'М', 'м':
+		return "m"
+	case 'Н', 'н', 'Һ', 'һ':
+		return "h"
+	case 'О', 'о':
+		return "o"
+	case 'Р', 'р':
+		return "p"
+	case 'С', 'с':
+		return "c"
+	case 'Т', 'т':
+		return "t"
+	case 'У', 'у', 'Ү', 'ү':
+		return "y"
+	case 'Х', 'х':
+		return "x"
+	case 'І', 'і', 'Ї', 'ї':
+		return "i"
+	case 'Ѕ', 'ѕ':
+		return "s"
+	case 'Ј', 'ј':
+		return "j"
+	case 'Ӏ', 'ӏ':
+		return "l"
+	case 'Ԁ', 'ԁ':
+		return "d"
+	case 'Ԛ', 'ԛ':
+		return "q"
+	case 'Ԝ', 'ԝ':
+		return "w"
+	}
+	return ""
+}
+
+// letterlike maps the Letterlike Symbols that fill the holes of the
+// mathematical alphabets (ℂ ℍ ℕ ℙ ℚ ℝ ℤ ...) and a few more.
+func letterlike(r rune) string {
+	switch r {
+	case 'ℂ', 'ℭ':
+		return "c"
+	case 'ℊ':
+		return "g"
+	case 'ℋ', 'ℌ', 'ℍ', 'ℎ':
+		return "h"
+	case 'ℐ', 'ℑ', 'ℹ':
+		return "i"
+	case 'ℒ', 'ℓ':
+		return "l"
+	case 'ℕ':
+		return "n"
+	case 'ℙ':
+		return "p"
+	case 'ℚ':
+		return "q"
+	case 'ℛ', 'ℜ', 'ℝ':
+		return "r"
+	case 'ℤ', 'ℨ':
+		return "z"
+	case 'ℬ':
+		return "b"
+	case 'ℯ', 'ℰ':
+		return "e"
+	case 'ℱ':
+		return "f"
+	case 'ℳ':
+		return "m"
+	case 'ℴ':
+		return "o"
+	}
+	return ""
+}
+
+// mathAlnum maps the Mathematical Alphanumeric Symbols block: thirteen
+// 52-letter Latin alphabets, dotless ı/ȷ, Greek alphabets (left as they are)
+// and five 10-digit sets.
+func mathAlnum(r rune) (string, int, bool) {
+	switch {
+	case r < 0x1D6A4:
+		i := (r - 0x1D400) % 52
+		if i >= 26 {
+			i -= 26
+		}
+		return asciiStr['a'+i : 'a'+i+1], kASCII, true
+	case r == 0x1D6A4:
+		return "i", kASCII, true
+	case r == 0x1D6A5:
+		return "j", kASCII, true
+	case r >= 0x1D7CE:
+		d := (r - 0x1D7CE) % 10
+		return asciiStr['0'+d : '0'+d+1], kASCII, true
+	}
+	return "", 0, false
+}

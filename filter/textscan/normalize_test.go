@@ -1,0 +1,212 @@
+package textscan
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+var normalizeCases = []struct{ in, want string }{
+	// The examples of the contract.
+	{"FR33 V1AGRA!!", "free viagra"},
+	{"Ｐａｙｐａｌ", "paypal"},
+	{"pаypаl", "paypal"}, // Cyrillic а
+	{"Your code is 123456", "your code is 123456"},
+	// Case, whitespace and punctuation.
+	{"", ""},
+	{"   ", ""},
+	{"!!!", ""},
+	{"  Hello,   World!!  ", "hello world"},
+	{"a\t\r\nb", "a b"},
+	{"one...two---three", "one two three"},
+	{"don't", "don t"},
+	{"ÀÉÎÕÜ", "aeiou"},
+	// Confusables.
+	{"РАУРАL", "paypal"},     // Cyrillic capitals Р А У Р А + Latin L
+	{"АррӏеID", "appleid"},   // Cyrillic а р р ӏ е
+	{"ѕесurіtу", "security"}, // Cyrillic ѕ е с і т у
+	{"Νетflix", "netflix"},   // Greek capital Ν, Cyrillic е т
+	{"ΑΜΑΖΟΝ", "amazon"},     // Greek capitals
+	{"αmαzοn", "amazon"},     // Greek small α ο
+	{"𝐏𝐚𝐲𝐏𝐚𝐥", "paypal"},     // mathematical bold
+	{"𝓅𝒶𝓎𝓅𝒶𝓁", "paypal"},     // mathematical script
+	{"𝟏𝟐𝟑", "123"},           // mathematical digits
+	{"ℍ𝕊𝔹ℂ", "hsbc"},         // double-struck with letter-like holes
+	{"ⓅⒶⓎⓅⒶⓁ", "paypal"},     // circled letters
+	{"１２３４ ＡＢＣ", "1234 abc"}, // fullwidth digits and letters
+	{"ＷＩＮ！！", "win"},         // fullwidth punctuation separates
+	{"Kelvin", "kelvin"},     // U+212A KELVIN SIGN
+	{"ﬁnance", "finance"},    // ligature
+	// Diacritics.
+	{"Crème Brûlée", "creme brulee"},
+	{"Straße", "strasse"},
+	{"Øre Łódź Æon œuvre", "ore lodz aeon oeuvre"},
+	{"Đặng Thị Ngọc", "dang thi ngoc"},
+	{"e\u0301te\u0301", "ete"}, // combining acute accents
+	{"İstanbul ılık", "istanbul ilik"},
+	// Leetspeak.
+	{"Fr33 m0n3y", "free money"},
+	{"P@yp@l", "paypal"},
+	{"ca$h", "cash"},
+	{"1nf0 4 y0u", "info 4 you"},
+	{"l33t 1337", "leet 1337"},
+	{"code123456", "code123456"}, // more digits than letters: a code
+	{"G-123456 is your code", "g 123456 is your code"},
+	{"$100 @ 5pm", "100 spm"},
+	{"@@", ""},
+	// Zero-width and format characters.
+	{"pay\u200Bpal", "paypal"},
+	{"pa\u200Cy\u200Dp\u2060a\uFEFFl", "paypal"},
+	{"soft\u00ADhyphen", "softhyphen"},
+	{"\u200B\u200B", ""},
+	{"a \u200B b", "a b"},
+	// Other scripts pass through lower-cased.
+	{"مرحبا ALI", "مرحبا ali"},
+	{"验证码123456", "验证码123456"},
+	{"ПРИВЕТ мир", "пpиbet mиp"}, // Cyrillic look-alikes fold, the other letters lower-case
+	{"Hi 😀 there", "hi 😀 there"},
+	{"Ünïcödé\xffbad", "unicode bad"}, // invalid UTF-8 separates
+	{"→ click ← here", "click here"},
+}
+
+func TestNormalize(t *testing.T) {
+	for _, tc := range normalizeCases {
+		got := string(Normalize(nil, []byte(tc.in)))
+		if got != tc.want {
+			t.Errorf("Normalize(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if again := string(Normalize(nil, []byte(got))); again != got {
+			t.Errorf("Normalize not idempotent on %q: %q -> %q", tc.in, got, again)
+		}
+	}
+}
+
+func TestNormalizeAppends(t *testing.T) {
+	dst := []byte("prefix:")
+	got := Normalize(dst, []byte("  Hello  World "))
+	if string(got) != "prefix:hello world" {
+		t.Fatalf("got %q", got)
+	}
+	got = Normalize([]byte("x"), []byte("@@ a"))
+	if string(got) != "xa" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestSkeleton(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"PAYPA1", "paypal"},
+		{"Bank-0f-X", "bankofx"},
+		{"Pay Pal", "paypal"},
+		{"PayPal", "paypal"},
+		{"pаypаl", "paypal"},
+		{"Ｐａｙ Ｐａｌ", "paypal"},
+		{"AMAZ0N", "amazon"},
+		{"B4NK 0F AMER1CA", "bankofamerlca"},
+		{"G00GLE", "google"},
+		{"8ank", "bank"},
+		{"HSBC-UK", "hsbcuk"},
+		{"1NG", "lng"},
+		{"1337", "lee7"}, // 7 folds only inside words with letters,
+		{"T-Mobile", "tmobile"},
+		{"", ""},
+		{"...", ""},
+	} {
+		if got := string(Skeleton(nil, []byte(tc.in))); got != tc.want {
+			t.Errorf("Skeleton(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestMaskDigits(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"abc", "abc"},
+		{"123456", "#"},
+		{"your code is 123456", "your code is #"},
+		{"a1b22c333", "a#b#c#"},
+		{"1 2 3", "# # #"},
+		{"pay 10.50 now", "pay #.# now"},
+		{"١٢٣", "١٢٣"}, // only ASCII digits
+	} {
+		if got := string(MaskDigits(nil, []byte(tc.in))); got != tc.want {
+			t.Errorf("MaskDigits(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		b := []byte(tc.in)
+		if got := string(MaskDigits(b[:0], b)); got != tc.want {
+			t.Errorf("in-place MaskDigits(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+const sample160 = "URGENT: Your PayPal account has been l1mited! Verify your identity within 24h at paypa1-secure.com/verify or lose access. Ref 88231. Reply STOP to opt out"
+
+func TestNormalizeAllocs(t *testing.T) {
+	dst := make([]byte, 0, 512)
+	texts := []string{sample160, "Ｐａｙｐａｌ 𝐏𝐚𝐲 Crème ß 验证码123456 😀", strings.Repeat("Ⱥ", 100)}
+	for _, s := range texts {
+		in := []byte(s)
+		if n := testing.AllocsPerRun(100, func() { dst = Normalize(dst[:0], in) }); n != 0 {
+			t.Errorf("Normalize(%q...) allocs = %v", s[:10], n)
+		}
+		if n := testing.AllocsPerRun(100, func() { dst = Skeleton(dst[:0], in) }); n != 0 {
+			t.Errorf("Skeleton allocs = %v", n)
+		}
+	}
+}
+
+func FuzzNormalize(f *testing.F) {
+	for _, tc := range normalizeCases {
+		f.Add([]byte(tc.in))
+	}
+	f.Add([]byte(sample160))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out := Normalize(nil, in)
+		if !utf8.Valid(out) {
+			t.Fatalf("Normalize(%q) = %q: invalid UTF-8", in, out)
+		}
+		if again := Normalize(nil, out); !bytes.Equal(again, out) {
+			t.Fatalf("not idempotent: %q -> %q -> %q", in, out, again)
+		}
+		if len(out) > 0 && (out[0] == ' ' || out[len(out)-1] == ' ' || bytes.Contains(out, []byte("  "))) {
+			t.Fatalf("bad spacing: %q -> %q", in, out)
+		}
+		if len(out) > len(in)*3/2 {
+			t.Fatalf("grew more than 1.5x: %q -> %q", in, out)
+		}
+		sk := Skeleton(nil, in)
+		if !utf8.Valid(sk) || bytes.IndexByte(sk, ' ') >= 0 {
+			t.Fatalf("Skeleton(%q) = %q", in, sk)
+		}
+	})
+}
+
+func BenchmarkNormalize160(b *testing.B) {
+	in := []byte(sample160)
+	dst := make([]byte, 0, 256)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		dst = Normalize(dst[:0], in)
+	}
+}
+
+func BenchmarkNormalize160Cyrillic(b *testing.B) {
+	in := []byte("Ваш код подтверждения: 482913. Никому не сообщайте этот код. Сотрудники банка никогда не спрашивают его")
+	dst := make([]byte, 0, 512)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		dst = Normalize(dst[:0], in)
+	}
+}
+
+func BenchmarkSkeleton(b *testing.B) {
+	in := []byte("PAYPA1-Secure")
+	var dst [64]byte
+	b.ReportAllocs()
+	for b.Loop() {
+		Skeleton(dst[:0], in)
+	}
+}

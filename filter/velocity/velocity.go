@@ -1,0 +1,57 @@
+// Package velocity enforces rate limits (GCRA) per peer, sender, destination
+// or sender+destination, counting segments. Over the limit is a temporary
+// refusal (ESME_RTHROTTLED unless the limit says otherwise), unlike a block.
+package velocity
+
+import (
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/counters"
+)
+
+// Limit is one limit.
+type Limit struct {
+	ID        string
+	Key       string // peer, sender, destination, sender_destination
+	Rate      float64
+	Burst     int
+	Direction int // -1 any
+	Monitor   bool
+}
+
+// State holds the limiters; it survives reloads (keys include the limit id).
+type State struct{ l *counters.Limiter }
+
+// NewState sizes the limiter.
+func NewState(maxKeys int) *State { return &State{l: counters.NewLimiter(maxKeys)} }
+
+// Check returns the first enforced limit f exceeds (nil if none) and calls
+// monitor for each monitor-mode limit exceeded.
+func Check(st *State, limits []Limit, f *filter.Facts, dir filter.Direction, now int64, monitor func(*Limit)) *Limit {
+	for i := range limits {
+		l := &limits[i]
+		if l.Direction >= 0 && l.Direction != int(dir) {
+			continue
+		}
+		id := []byte(l.ID)
+		var key uint64
+		switch l.Key {
+		case "peer":
+			key = counters.Key(id, []byte(f.Peer))
+		case "sender":
+			key = counters.Key(id, []byte(f.Peer), []byte(f.Sender))
+		case "destination":
+			key = counters.Key(id, []byte(f.Dest))
+		default:
+			key = counters.Key(id, []byte(f.Sender), []byte{0}, []byte(f.Dest))
+		}
+		if ok, _ := st.l.Allow(key, now, l.Rate, l.Burst, f.Segments); ok {
+			continue
+		}
+		if l.Monitor {
+			monitor(l)
+			continue
+		}
+		return l
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+// Package rules is smsfw's policy: a YAML file with named lists, detector
+// settings, a sender-ID registry, tariffs, ordered rules whose conditions are
+// expr-lang expressions over message facts (msg.*) and detector findings
+// (det.*), and rate limits. A file is strictly decoded, validated and
+// compiled once into an immutable Snapshot; the Engine swaps snapshots
+// atomically on reload and keeps the old one when a new file is bad.
+package rules
+
+import (
+	"time"
+)
+
+// Policy is the file as written.
+type Policy struct {
+	Version int `yaml:"version"`
+	// Default is the explicit verdict when no rule decides: allow or flag.
+	Default string `yaml:"default"`
+	// Detectors tunes the detectors; zero values take the documented defaults.
+	Detectors Detectors `yaml:"detectors"`
+	// Lists are named lists referenced by detectors and rules.
+	Lists map[string]*ListSpec `yaml:"lists"`
+	// SenderRegistry protects sender IDs: only the listed peers may use them.
+	SenderRegistry []*Protected `yaml:"sender_registry"`
+	// Tariffs are prices per segment by class (a2p, p2p) and destination
+	// country (ISO code, or "default"), for revenue leakage.
+	Tariffs map[string]map[string]float64 `yaml:"tariffs"`
+	// Rules are evaluated in order; the first decisive one wins.
+	Rules []*RuleSpec `yaml:"rules"`
+	// Limits are rate limits checked for messages the rules let through.
+	Limits []*LimitSpec `yaml:"limits"`
+}
+
+// ListSpec is a named list, inline or from a file (one item per line).
+type ListSpec struct {
+	Type  string   `yaml:"type"`
+	Items []string `yaml:"items"`
+	File  string   `yaml:"file"`
+}
+
+// Protected is a sender-ID registry entry.
+type Protected struct {
+	Sender string   `yaml:"sender"`
+	Peers  []string `yaml:"peers"`
+}
+
+// RuleSpec is one rule.
+type RuleSpec struct {
+	ID          string `yaml:"id"`
+	Description string `yaml:"description"`
+	// Direction restricts the rule to mt, mo or any (default).
+	Direction string `yaml:"direction"`
+	When      string `yaml:"when"`
+	// Action: allow, block, drop, throttle, flag, quarantine.
+	Action string `yaml:"action"`
+	// Status answers block/throttle: an SMPP command_status such as 0x45.
+	Status string `yaml:"status"`
+	// Receipt for drop: none (default), delivered, failed.
+	Receipt string `yaml:"receipt"`
+	// Mode: enforce (default) or monitor (record what it would do, do nothing).
+	Mode   string `yaml:"mode"`
+	Reason string `yaml:"reason"`
+}
+
+// LimitSpec is a rate limit (GCRA): rate per second with a burst.
+type LimitSpec struct {
+	ID string `yaml:"id"`
+	// Key: peer, sender, destination, sender_destination.
+	Key       string  `yaml:"key"`
+	Rate      float64 `yaml:"rate"`
+	Burst     int     `yaml:"burst"`
+	Direction string  `yaml:"direction"`
+	Mode      string  `yaml:"mode"`
+	Status    string  `yaml:"status"`
+}
+
+// Detectors are the detector settings.
+type Detectors struct {
+	Classification Classification `yaml:"classification"`
+	SenderID       SenderID       `yaml:"sender_id"`
+	Content        Content        `yaml:"content"`
+	Campaign       Campaign       `yaml:"campaign"`
+	Pumping        Pumping        `yaml:"pumping"`
+	SIMFarm        SIMFarm        `yaml:"sim_farm"`
+	Receipts       Receipts       `yaml:"receipts"`
+}
+
+// Classification thresholds.
+type Classification struct {
+	// FanoutRecipients: one fingerprint to this many recipients in Window is A2P (default 20).
+	FanoutRecipients int `yaml:"fanout_recipients"`
+	// SenderVelocity: a numeric sender sending more than this in Window is beyond a consumer (default 60).
+	SenderVelocity int           `yaml:"sender_velocity"`
+	Window         time.Duration `yaml:"window"` // default 10m
+}
+
+// SenderID settings.
+type SenderID struct {
+	// LookalikeDistance is the edit distance on skeletons that counts as a lookalike (default 1; 0 = skeleton equality only).
+	LookalikeDistance int `yaml:"lookalike_distance"`
+}
+
+// Content settings: list names.
+type Content struct {
+	Keywords      string `yaml:"keywords"`
+	Regexes       string `yaml:"regexes"`
+	BlockDomains  string `yaml:"block_domains"`
+	AllowDomains  string `yaml:"allow_domains"`
+	Brands        string `yaml:"brands"` // brand words: with a shortener link, phishing
+	ShortenerHits bool   `yaml:"shortener_alone"`
+}
+
+// Campaign settings.
+type Campaign struct {
+	Window time.Duration `yaml:"window"` // default 10m
+	// DistinctSenders: one fingerprint from this many senders is a campaign (default 10).
+	DistinctSenders int `yaml:"distinct_senders"`
+	// FanoutRecipients: one P2P sender to this many recipients (default 30).
+	FanoutRecipients int `yaml:"fanout_recipients"`
+}
+
+// Pumping settings.
+type Pumping struct {
+	PremiumRanges string        `yaml:"premium_ranges"` // prefixes list of premium / high-cost ranges
+	Window        time.Duration `yaml:"window"`         // default 1m
+	PremiumBurst  int           `yaml:"premium_burst"`  // messages to premium ranges per peer in Window (default 20)
+	SequentialRun int           `yaml:"sequential_run"` // consecutive destination numbers (default 5)
+	// NewCountryAfter: a peer's first message to a country counts as new only after this warm-up (default 24h).
+	NewCountryAfter time.Duration `yaml:"new_country_after"`
+}
+
+// SIMFarm settings (MO).
+type SIMFarm struct {
+	Window          time.Duration `yaml:"window"`           // default 10m
+	DistinctSenders int           `yaml:"distinct_senders"` // MSISDNs sending one text to one short code (default 20)
+	SpamSenders     int           `yaml:"spam_senders"`     // one MO text from this many senders to many destinations (default 50)
+}
+
+// Receipts settings.
+type Receipts struct {
+	// Remember is how long accepted message ids are remembered per peer (default 72h).
+	Remember time.Duration `yaml:"remember"`
+	// MaxIDs bounds the remembered ids (default 1,000,000).
+	MaxIDs int `yaml:"max_ids"`
+}
