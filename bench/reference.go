@@ -96,8 +96,8 @@ rules:
 		fmt.Fprintf(&b, "  - {id: tail-%03d, when: 'det.keyword && msg.segments > %d', action: flag, mode: monitor}\n", i, i%5+1)
 	}
 	b.WriteString(`limits:
-  - {id: sender-rate, key: sender, rate: 100000, burst: 100000, direction: mt}
-  - {id: dest-rate, key: destination, rate: 100000, burst: 100000, direction: mt}
+  - {id: sender-rate, key: sender, rate: 10000000, burst: 10000000, direction: mt}
+  - {id: dest-rate, key: destination, rate: 10000000, burst: 10000000, direction: mt}
   - {id: peer-rate, key: peer, rate: 10000000, burst: 10000000}
 `)
 	path := filepath.Join(dir, "reference.yaml")

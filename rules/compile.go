@@ -39,8 +39,9 @@ type Rule struct {
 	Verdict   filter.Verdict
 	Line      int
 
-	prog *vm.Program
-	need uint64
+	prog   *vm.Program
+	native nfn // nil: run prog on the VM
+	need   uint64
 }
 
 // Limit is a compiled rate limit.
@@ -68,7 +69,7 @@ type Snapshot struct {
 	Registry map[string][]string // protected sender skeleton -> allowed peers
 	// RegistryNames maps a skeleton back to the sender ID as registered.
 	RegistryNames map[string]string
-	Tariffs  map[string]map[string]float64
+	Tariffs       map[string]map[string]float64
 }
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
@@ -220,6 +221,9 @@ func (c *compiler) compile(p *Policy) (*Snapshot, error) {
 		}
 		if cr.prog, cr.need, err = compileExpr(r.When, s.Lists); err != nil {
 			return nil, c.errf(path+".when", "rule %q: %s", r.ID, oneLine(err))
+		}
+		if fn, ok := compileNative(cr.prog.Node(), s.Lists); ok {
+			cr.native = fn
 		}
 		cr.Line = c.lines.Line(path)
 		s.Rules = append(s.Rules, cr)

@@ -93,9 +93,11 @@ type Decision struct {
 // Evaluate runs the rules in order: the first matching enforce rule decides;
 // monitor rules that match are recorded and evaluation goes on. The VM is the
 // caller's (one per goroutine: reusing it avoids an allocation per rule).
-func (s *Snapshot) Evaluate(v *vm.VM, f *filter.Facts, d *filter.Detections, dir filter.Direction, out *Decision) {
-	env := Env{Msg: f, Det: d}
-	mask := fired(d)
+//
+// env is the caller's (pooled): its Msg and Det are the message's facts and
+// findings. Keeping it out of this frame keeps the evaluation allocation-free.
+func (s *Snapshot) Evaluate(v *vm.VM, env *Env, dir filter.Direction, out *Decision) {
+	mask := fired(env.Det)
 	for _, r := range s.Rules {
 		if r.Direction >= 0 && r.Direction != int(dir) {
 			continue
@@ -103,13 +105,19 @@ func (s *Snapshot) Evaluate(v *vm.VM, f *filter.Facts, d *filter.Detections, dir
 		if r.need != 0 && r.need&mask == 0 {
 			continue // it needs a finding that did not fire
 		}
-		res, err := v.Run(r.prog, &env)
-		if err != nil {
-			out.Errors = append(out.Errors, fmt.Errorf("rule %q: %w", r.ID, err))
-			continue
-		}
-		if b, _ := res.(bool); !b {
-			continue
+		if r.native != nil {
+			if !r.native(env).b {
+				continue
+			}
+		} else {
+			res, err := v.Run(r.prog, env)
+			if err != nil {
+				out.Errors = append(out.Errors, fmt.Errorf("rule %q: %w", r.ID, err))
+				continue
+			}
+			if b, _ := res.(bool); !b {
+				continue
+			}
 		}
 		if r.Monitor {
 			out.Monitor = append(out.Monitor, r)

@@ -5,6 +5,7 @@
 package content
 
 import (
+	"github.com/smsfw/smsfw/internal/unsafex"
 	"strings"
 
 	"github.com/smsfw/smsfw/filter"
@@ -40,12 +41,12 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 	if f.Text == "" || f.Receipt {
 		return
 	}
-	norm := []byte(f.Norm)
+	norm := unsafex.Bytes(f.Norm)
 	if i := d.cfg.Keywords.FirstKeyword(norm); i >= 0 {
 		det.Keyword = true
 		det.KeywordHit = d.cfg.Keywords.Items[i]
 	}
-	if i := d.cfg.Regexes.FirstRegex([]byte(f.Text)); i >= 0 {
+	if i := d.cfg.Regexes.FirstRegex(unsafex.Bytes(f.Text)); i >= 0 {
 		det.Regex = true
 		det.RegexHit = d.cfg.Regexes.Items[i]
 	}
@@ -54,7 +55,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 	}
 	brand := d.cfg.Brands.FirstKeyword(norm)
 	allAllowed := d.cfg.AllowDomains != nil
-	textscan.FindURLs([]byte(f.Text), func(u textscan.URL) bool {
+	textscan.FindURLs(unsafex.Bytes(f.Text), func(u textscan.URL) bool {
 		if u.IPLiteral {
 			det.Phishing, det.PhishingWhy = true, WhyIPLiteral
 			allAllowed = false

@@ -6,11 +6,15 @@ package lists
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"regexp/syntax"
 	"strings"
+	"sync"
+	"unicode/utf8"
 
 	"github.com/smsfw/smsfw/filter/numbers"
 	"github.com/smsfw/smsfw/filter/textscan"
@@ -51,6 +55,9 @@ type List struct {
 	prefixes *numbers.PrefixSet
 	matcher  *textscan.Matcher
 	regexes  []*regexp.Regexp
+	// lits[i] is a lower-case ASCII literal every match of regexes[i]
+	// contains ("" if none is known): a cheap test that skips most regexes.
+	lits [][]byte
 }
 
 // ItemError is a bad list item, with its index (0-based) and the file it
@@ -152,6 +159,7 @@ func Compile(name string, t Type, items []string) (*List, error) {
 				return nil, &ItemError{Index: i, Err: err}
 			}
 			l.regexes = append(l.regexes, re)
+			l.lits = append(l.lits, []byte(requiredLiteral(it)))
 		}
 		l.Items = items
 	default:
@@ -216,17 +224,73 @@ func (l *List) FirstKeyword(norm []byte) int {
 	return i
 }
 
+var lowerPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
 // FirstRegex returns the index of the first regex matching text, or -1.
 func (l *List) FirstRegex(text []byte) int {
-	if l == nil {
+	if l == nil || len(l.regexes) == 0 {
 		return -1
 	}
+	bp := lowerPool.Get().(*[]byte)
+	lower := (*bp)[:0]
+	for _, c := range text {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower = append(lower, c)
+	}
+	found := -1
 	for i, re := range l.regexes {
+		if lit := l.lits[i]; len(lit) > 0 && !bytes.Contains(lower, lit) {
+			continue
+		}
 		if re.Match(text) {
-			return i
+			found = i
+			break
 		}
 	}
-	return -1
+	*bp = lower
+	lowerPool.Put(bp)
+	return found
+}
+
+// requiredLiteral returns the longest ASCII literal (lower-cased) that every
+// match of expr must contain, or "". Only mandatory parts count: literals in
+// a concatenation, groups, and repetitions of at least one.
+func requiredLiteral(expr string) string {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	lit := longestLiteral(re.Simplify())
+	for _, c := range lit {
+		if c >= utf8.RuneSelf {
+			return "" // the prefilter lower-cases ASCII only
+		}
+	}
+	return strings.ToLower(lit)
+}
+
+func longestLiteral(re *syntax.Regexp) string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return string(re.Rune)
+	case syntax.OpCapture, syntax.OpPlus:
+		return longestLiteral(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return longestLiteral(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		best := ""
+		for _, sub := range re.Sub {
+			if l := longestLiteral(sub); len(l) > len(best) {
+				best = l
+			}
+		}
+		return best
+	}
+	return ""
 }
 
 // Len is the number of items.

@@ -191,7 +191,8 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 	c.m.count(f, det)
 	v := c.vms.Get().(*vm.VM)
 	var dec rules.Decision
-	b.snap.Evaluate(v, f, det, r.Direction, &dec)
+	sc.env = rules.Env{Msg: f, Det: det}
+	b.snap.Evaluate(v, &sc.env, r.Direction, &dec)
 	c.vms.Put(v)
 	for _, err := range dec.Errors {
 		c.eng.Metrics().EvalError()

@@ -1,13 +1,13 @@
 package pipeline
 
 import (
-	"unsafe"
-
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/numbers"
 	"github.com/smsfw/smsfw/filter/textscan"
+	"github.com/smsfw/smsfw/internal/unsafex"
 	"github.com/smsfw/smsfw/proxy/pdu"
 	"github.com/smsfw/smsfw/proxy/smstext"
+	"github.com/smsfw/smsfw/rules"
 )
 
 // scratch is one inspection's working memory, pooled so the steady state
@@ -17,16 +17,12 @@ type scratch struct {
 	norm  []byte
 	facts filter.Facts
 	det   filter.Detections
+	env   rules.Env
 }
 
 // str views b as a string without copying: valid while b is not modified,
 // which holds for the duration of one inspection.
-func str(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(unsafe.SliceData(b), len(b))
-}
+func str(b []byte) string { return unsafex.String(b) }
 
 func typeName(t numbers.Type) string {
 	if t == numbers.Type(0) {

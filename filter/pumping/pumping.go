@@ -4,6 +4,7 @@
 package pumping
 
 import (
+	"github.com/smsfw/smsfw/internal/unsafex"
 	"strconv"
 	"time"
 
@@ -84,8 +85,8 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	if f.Direction != filter.MT.String() || f.Dest == "" {
 		return
 	}
-	peer := counters.Key([]byte(f.Peer))
-	if _, ok := d.cfg.Premium.MatchPrefix([]byte(f.Dest)); ok {
+	peer := counters.Key(unsafex.Bytes(f.Peer))
+	if _, ok := d.cfg.Premium.MatchPrefix(unsafex.Bytes(f.Dest)); ok {
 		f.DestPremium = true
 		n := int(d.st.premium.Add(peer, now, uint32(f.Segments)))
 		det.PremiumBurst = n
@@ -102,7 +103,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	}
 	if f.DestCountry != "" {
 		vol := d.st.volume.Add(peer, now, 1)
-		key := counters.Key([]byte(f.Peer), []byte{0}, []byte(f.DestCountry))
+		key := counters.Key(unsafex.Bytes(f.Peer), []byte{0}, unsafex.Bytes(f.DestCountry))
 		if !d.st.countries.Has(key, now) {
 			d.st.countries.Add(key, now, d.cfg.NewCountryAfter)
 			det.NewDestCountry = vol > established

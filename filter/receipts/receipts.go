@@ -6,6 +6,7 @@
 package receipts
 
 import (
+	"github.com/smsfw/smsfw/internal/unsafex"
 	"strconv"
 	"time"
 
@@ -70,7 +71,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 		return
 	}
 	known := false
-	keys(f.Peer, []byte(f.ReceiptID), func(k uint64) {
+	keys(f.Peer, unsafex.Bytes(f.ReceiptID), func(k uint64) {
 		if !known && d.st.seen.Has(k, now) {
 			known = true
 		}

@@ -7,6 +7,7 @@ package senderid
 import (
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/textscan"
+	"github.com/smsfw/smsfw/internal/unsafex"
 )
 
 type entry struct {
@@ -45,8 +46,8 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 		return
 	}
 	var nb, sb [64]byte
-	norm := textscan.Normalize(nb[:0], []byte(f.Sender))
-	sk := textscan.Skeleton(sb[:0], []byte(f.Sender))
+	norm := textscan.Normalize(nb[:0], unsafex.Bytes(f.Sender))
+	sk := textscan.Skeleton(sb[:0], unsafex.Bytes(f.Sender))
 	for i := range d.entries {
 		e := &d.entries[i]
 		if e.peers[f.Peer] {

@@ -4,6 +4,7 @@
 package simfarm
 
 import (
+	"github.com/smsfw/smsfw/internal/unsafex"
 	"time"
 
 	"github.com/smsfw/smsfw/filter"
@@ -63,12 +64,12 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	if f.Direction != filter.MO.String() || f.Receipt || f.Fingerprint == 0 {
 		return
 	}
-	sender := counters.Key([]byte(f.Sender))
+	sender := counters.Key(unsafex.Bytes(f.Sender))
 	var fp [8]byte
 	for i := range fp {
 		fp[i] = byte(f.Fingerprint >> (8 * i))
 	}
-	n := int(d.st.byDest.Add(counters.Key(fp[:], []byte(f.Dest)), sender, now))
+	n := int(d.st.byDest.Add(counters.Key(fp[:], unsafex.Bytes(f.Dest)), sender, now))
 	det.MOSenders = n
 	if n >= d.cfg.DistinctSenders && len(f.Dest) <= 8 {
 		det.SIMFarm = true

@@ -42,12 +42,14 @@ func Fingerprint(text []byte) uint64 {
 			words++
 		}
 	}
-	var v [64]int32
+	var v votes
+	shingles := 0
 	if words < 3 {
 		start := 0
 		for i := 0; i <= len(b); i++ {
 			if i == len(b) || b[i] == ' ' {
-				vote(&v, fnv64(b[start:i]))
+				v.add(fnv64(b[start:i]))
+				shingles++
 				start = i + 1
 			}
 		}
@@ -58,20 +60,15 @@ func Fingerprint(text []byte) uint64 {
 		for i := 0; i <= len(b); i++ {
 			if i == len(b) || b[i] == ' ' {
 				if cur >= 0 {
-					vote(&v, fnv64(b[prev:i]))
+					v.add(fnv64(b[prev:i]))
+					shingles++
 					prev = cur
 				}
 				cur = i + 1
 			}
 		}
 	}
-	var h uint64
-	for i, x := range v {
-		if x > 0 {
-			h |= 1 << uint(i)
-		}
-	}
-	return h
+	return v.majority(shingles)
 }
 
 // mergeNumbers drops, in place, each "#" word that follows another "#"
@@ -108,10 +105,30 @@ func fnv64(b []byte) uint64 {
 	return h
 }
 
-func vote(v *[64]int32, h uint64) {
-	for i := range v {
-		v[i] += int32(h>>uint(i)&1)*2 - 1
+// votes counts, for each of the 64 bit positions, the shingle hashes that
+// have the bit set: lane l (16 bits) of c[k] counts bit 16*l+k. A lane
+// cannot overflow: a 640-byte text has fewer than 65536 shingles.
+type votes struct{ c [16]uint64 }
+
+const laneOnes = 0x0001_0001_0001_0001
+
+func (v *votes) add(h uint64) {
+	for k := range v.c {
+		v.c[k] += h >> uint(k) & laneOnes
 	}
+}
+
+// majority sets each bit whose count exceeds half of the n shingles.
+func (v *votes) majority(n int) uint64 {
+	var h uint64
+	for k, x := range v.c {
+		for l := 0; l < 4; l++ {
+			if 2*int(x>>(16*l)&0xFFFF) > n {
+				h |= 1 << uint(16*l+k)
+			}
+		}
+	}
+	return h
 }
 
 // Hamming returns the number of differing bits of two fingerprints.

@@ -48,7 +48,8 @@ var skelDigit = [10]byte{'o', 'l', 0, 'e', 'a', 's', 0, 0, 'b', 0}
 // Normalize appends to dst a canonical form of the text s for keyword
 // matching and returns the extended slice:
 //
-//   - letters are lower-cased (Unicode simple case mapping);
+//   - letters are case-folded to lower case (Unicode simple folding:
+//     ToLower(ToUpper(r)), so final ς folds to σ and ſ to s);
 //   - confusables become their ASCII look-alike: Cyrillic а е о р с х у і ѕ ј
 //     к м н т в (and capitals), Greek ο α ν ρ τ ι κ ε (and capitals), fullwidth
 //     Ａ-Ｚ ａ-ｚ ０-９, mathematical alphanumerics (U+1D400–U+1D7FF),
@@ -65,7 +66,8 @@ var skelDigit = [10]byte{'o', 'l', 0, 'e', 'a', 's', 0, 0, 'b', 0}
 //     and invalid UTF-8 becomes one ASCII space; the result is trimmed.
 //
 // Other letters (Arabic, CJK ...), currency signs and emoji pass through
-// lower-cased. The output is valid UTF-8 and Normalize is idempotent:
+// lower-cased; decimal digits of other scripts (Arabic-Indic ٠-٩, Devanagari,
+// Thai ...) become ASCII digits. The output is valid UTF-8 and Normalize is idempotent:
 // Normalize(Normalize(x)) == Normalize(x). A word is a maximal run of
 // non-separator characters; letters counted for the leetspeak rule are ASCII
 // letters after folding, so CJK text glued to a code ("验证码123456") keeps
@@ -125,6 +127,11 @@ func normalize(dst, s []byte, skel bool) []byte {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			i++
+			if n.inWord && asciiClass[c] == cLower { // the hot path
+				dst = append(dst, c)
+				n.letters++
+				continue
+			}
 			dst = n.ascii(dst, c)
 			continue
 		}
@@ -254,12 +261,14 @@ func foldRune(r rune) (string, rune, int) {
 			return asciiStr[r : r+1], 0, kASCII
 		}
 		if s, k, ok := foldTable(r); ok {
-			return s, 0, k
+			return s, r, k
 		}
 		if isSeparator(r) {
 			return "", 0, kSep
 		}
-		lr := unicode.ToLower(r)
+		// Simple case folding: the lower case of the upper case, so that
+		// ς/σ, ſ/s, ϐ/β, ϑ/θ, ϰ/κ, ϱ/ρ, ϵ/ε ... meet.
+		lr := unicode.ToLower(unicode.ToUpper(r))
 		if lr == r {
 			return "", r, kRune
 		}
@@ -291,6 +300,8 @@ func foldTable(r rune) (string, int, bool) {
 			return s, kASCII, true
 		}
 		return "", 0, false
+	case r >= 0x4E00 && r <= 0x9FFF, r >= 0xAC00 && r <= 0xD7A3, r >= 0x621 && r <= 0x64A:
+		return "", kRune, true // CJK ideographs, Hangul syllables, Arabic letters: no case, no fold
 	case r >= 0x1E00 && r < 0x1F00:
 		return latinEntry(latinFoldB, int(r-0x1E00))
 	case r >= 0x1AB0 && r < 0x1B00, r >= 0x1DC0 && r < 0x1E00,
@@ -325,7 +336,24 @@ func foldTable(r rune) (string, int, bool) {
 	if r >= 0xAD && unicode.Is(unicode.Cf, r) {
 		return "", kDrop, true
 	}
+	if r < 0x1D7CE && unicode.IsDigit(r) {
+		for _, z := range digitZeros {
+			if r >= z && r <= z+9 {
+				return asciiStr['0'+r-z : '0'+r-z+1], kASCII, true
+			}
+		}
+	}
 	return "", 0, false
+}
+
+// digitZeros are the zeros of the decimal digit sets (category Nd) that
+// Normalize folds to ASCII digits, so that codes in Arabic-Indic,
+// Devanagari, Thai ... digits mask like ASCII ones.
+var digitZeros = [...]rune{
+	0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66,
+	0x0CE6, 0x0D66, 0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810,
+	0x1946, 0x19D0, 0x1A80, 0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0,
+	0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0,
 }
 
 func latinEntry(tab string, i int) (string, int, bool) {

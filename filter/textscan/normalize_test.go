@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -64,6 +65,9 @@ var normalizeCases = []struct{ in, want string }{
 	// Other scripts pass through lower-cased.
 	{"مرحبا ALI", "مرحبا ali"},
 	{"验证码123456", "验证码123456"},
+	{"رمز التحقق ١٢٣٤٥٦", "رمز التحقق 123456"}, // Arabic-Indic digits
+	{"कोड ९८७६", "कोड 9876"},                   // Devanagari digits
+	{"비밀번호 ６５４３", "비밀번호 6543"},
 	{"ПРИВЕТ мир", "пpиbet mиp"}, // Cyrillic look-alikes fold, the other letters lower-case
 	{"Hi 😀 there", "hi 😀 there"},
 	{"Ünïcödé\xffbad", "unicode bad"}, // invalid UTF-8 separates
@@ -208,5 +212,42 @@ func BenchmarkSkeleton(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Skeleton(dst[:0], in)
+	}
+}
+
+func TestNormalizeCaseFold(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"ΟΔΟΣ οδος οδοσ", "oδoσ oδoσ oδoσ"}, // final sigma folds to σ; ο is a confusable
+		{"ϰϱϵ", "kpe"}, // Greek symbol variants fold, then confuse
+		{"ſecure", "secure"},
+		{"ꭰꭱ ᎠᎡ", "ꭰꭱ ꭰꭱ"}, // Cherokee
+	} {
+		if got := string(Normalize(nil, []byte(tc.in))); got != tc.want {
+			t.Errorf("Normalize(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// Every code point, alone and inside a word, normalizes to valid UTF-8 that
+// Normalize leaves unchanged.
+func TestNormalizeAllRunesIdempotent(t *testing.T) {
+	var in, out, again []byte
+	bad := 0
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue
+		}
+		for _, ctx := range [...]string{"", "a1"} {
+			in = append(in[:0], ctx...)
+			in = utf8.AppendRune(in, r)
+			in = append(in, ctx...)
+			out = Normalize(out[:0], in)
+			again = Normalize(again[:0], out)
+			if !utf8.Valid(out) || !bytes.Equal(out, again) {
+				if bad++; bad < 10 {
+					t.Errorf("U+%04X in %q: %q -> %q", r, ctx, out, again)
+				}
+			}
+		}
 	}
 }

@@ -62,6 +62,18 @@ func FindURLs(text []byte, fn func(u URL) bool) {
 			i = skipHostRun(text, i)
 			continue
 		}
+		if c < utf8.RuneSelf {
+			// Cheap reject: every link has '.' or ':' right after its
+			// first ASCII label ("http:", "www.", "name.", "1.2.3.4").
+			j := i + 1
+			for j < n && (isAlnum(text[j]) || text[j] == '-') {
+				j++
+			}
+			if j == n || text[j] != '.' && text[j] != ':' && text[j] < utf8.RuneSelf {
+				i = j
+				continue
+			}
+		}
 		u, ok, next := parseURL(text, i)
 		if ok {
 			if !fn(u) {

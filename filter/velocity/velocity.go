@@ -6,6 +6,7 @@ package velocity
 import (
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/counters"
+	"github.com/smsfw/smsfw/internal/unsafex"
 )
 
 // Limit is one limit.
@@ -36,13 +37,13 @@ func Check(st *State, limits []Limit, f *filter.Facts, dir filter.Direction, now
 		var key uint64
 		switch l.Key {
 		case "peer":
-			key = counters.Key(id, []byte(f.Peer))
+			key = counters.Key(id, unsafex.Bytes(f.Peer))
 		case "sender":
-			key = counters.Key(id, []byte(f.Peer), []byte(f.Sender))
+			key = counters.Key(id, unsafex.Bytes(f.Peer), unsafex.Bytes(f.Sender))
 		case "destination":
-			key = counters.Key(id, []byte(f.Dest))
+			key = counters.Key(id, unsafex.Bytes(f.Dest))
 		default:
-			key = counters.Key(id, []byte(f.Sender), []byte{0}, []byte(f.Dest))
+			key = counters.Key(id, unsafex.Bytes(f.Sender), []byte{0}, unsafex.Bytes(f.Dest))
 		}
 		if ok, _ := st.l.Allow(key, now, l.Rate, l.Burst, f.Segments); ok {
 			continue

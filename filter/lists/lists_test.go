@@ -1,0 +1,86 @@
+package lists
+
+import (
+	"testing"
+)
+
+func TestRequiredLiteral(t *testing.T) {
+	cases := map[string]string{
+		`(?i)your (account|card) (has been|is) (suspended|locked)`: "your ",
+		`(?i)verify your (identity|account)`:                       "verify your ",
+		`wire \d+ (usd|eur)`:                                       "wire ",
+		`(a|b)+`:                                                   "",
+		`x*`:                                                       "",
+		`(?i)Grüße`:                                                "",
+		`(?:foo){2,}bar`:                                           "foo",
+	}
+	for expr, want := range cases {
+		if got := requiredLiteral(expr); got != want {
+			t.Errorf("%s: %q, want %q", expr, got, want)
+		}
+	}
+}
+
+// The literal prefilter never changes the answer.
+func TestFirstRegexPrefilter(t *testing.T) {
+	l, err := Compile("r", Regexes, []string{`(?i)account (suspended|locked)`, `WIRE \d+`, `(?i)grüße`, `[0-9]{6}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]int{
+		"Your ACCOUNT Suspended now": 0,
+		"please WIRE 500 now":        1,
+		"please wire 500 now":        -1,
+		"GRÜSSE":                     -1,
+		"Grüße aus Berlin":           2,
+		"code 123456":                3,
+		"nothing here":               -1,
+	}
+	for text, want := range cases {
+		if got := l.FirstRegex([]byte(text)); got != want {
+			t.Errorf("%q: %d, want %d", text, got, want)
+		}
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	if _, err := Compile("r", Regexes, []string{"ok", "(unclosed"}); err == nil {
+		t.Fatal("bad regex accepted")
+	} else if ie, ok := err.(*ItemError); !ok || ie.Index != 1 {
+		t.Fatalf("%v", err)
+	}
+	if _, err := Compile("p", Prefixes, []string{"4912", "49x"}); err == nil {
+		t.Fatal("bad prefix accepted")
+	}
+	if _, err := Compile("k", Keywords, []string{"!!!"}); err == nil {
+		t.Fatal("empty keyword accepted")
+	}
+	if _, err := Compile("x", Type("bogus"), nil); err == nil {
+		t.Fatal("bad type accepted")
+	}
+}
+
+func TestLookups(t *testing.T) {
+	s, _ := Compile("s", Senders, []string{"PayPal", "SPAM-CO"})
+	if !s.HasSender([]byte("paypal"), nil) || !s.HasSender([]byte("Ｐａｙｐａｌ"), nil) || s.HasSender([]byte("paypa"), nil) {
+		t.Fatal("senders")
+	}
+	d, _ := Compile("d", Domains, []string{"Evil.com", "*.bad.org"})
+	if !d.HasDomain("evil.com") || !d.HasDomain("a.b.evil.com") || !d.HasDomain("bad.org") || d.HasDomain("notevil.com") {
+		t.Fatal("domains")
+	}
+	p, _ := Compile("p", Prefixes, []string{"+44900", "4915100000-4915199999"})
+	if _, ok := p.MatchPrefix([]byte("449001234")); !ok {
+		t.Fatal("prefix")
+	}
+	if _, ok := p.MatchPrefix([]byte("4915155555123")); !ok {
+		t.Fatal("range")
+	}
+	if _, ok := p.MatchPrefix([]byte("4917")); ok {
+		t.Fatal("false prefix")
+	}
+	k, _ := Compile("k", Keywords, []string{"Free Viagra", "win"})
+	if k.FirstKeyword([]byte("get free viagra now")) != 0 || k.FirstKeyword([]byte("window")) != -1 {
+		t.Fatal("keywords")
+	}
+}
