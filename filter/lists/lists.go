@@ -45,6 +45,8 @@ func (t Type) Valid() bool {
 	return false
 }
 
+var prefixRE = regexp.MustCompile(`^[0-9]+(-[0-9]+)?$`)
+
 // List is one compiled list.
 type List struct {
 	Name  string
@@ -129,7 +131,11 @@ func Compile(name string, t Type, items []string) (*List, error) {
 	case Prefixes:
 		entries := make([]numbers.Entry, len(items))
 		for i, it := range items {
-			entries[i] = numbers.Entry{Prefix: strings.TrimPrefix(strings.TrimSpace(it), "+"), Value: int32(i)}
+			p := strings.TrimPrefix(strings.TrimSpace(it), "+")
+			if !prefixRE.MatchString(p) {
+				return nil, &ItemError{Index: i, Err: fmt.Errorf("%q is not a digit prefix or a from-to range", it)}
+			}
+			entries[i] = numbers.Entry{Prefix: p, Value: int32(i)}
 		}
 		ps, err := numbers.NewPrefixSet(entries)
 		if err != nil {

@@ -1,0 +1,171 @@
+package rules
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/smsfw/smsfw/filter"
+)
+
+func TestInvalidPolicies(t *testing.T) {
+	cases := map[string]string{
+		"invalid-unknown-key.yaml":           "testdata/invalid-unknown-key.yaml:7: field colour not found in type rules.RuleSpec",
+		"invalid-bad-regex.yaml":             "testdata/invalid-bad-regex.yaml:6: list \"bad\": error parsing regexp: missing closing ): `(unclosed`",
+		"invalid-duplicate-id.yaml":          "testdata/invalid-duplicate-id.yaml:7: rule \"a\": duplicate id (also rules[0])",
+		"invalid-unknown-list.yaml":          "testdata/invalid-unknown-list.yaml:5: rule \"a\": unknown list \"nowhere\"",
+		"invalid-unknown-detector-list.yaml": "testdata/invalid-unknown-detector-list.yaml:5: unknown list \"missing\"",
+		"invalid-unknown-field.yaml":         "testdata/invalid-unknown-field.yaml:5: rule \"a\": type filter.Detections has no field nonsense (1:5)",
+		"invalid-action.yaml":                "testdata/invalid-action.yaml:6: rule \"a\": action must be allow, block, drop, throttle, flag or quarantine, not \"explode\"",
+		"invalid-default.yaml":               "testdata/invalid-default.yaml:2: default must be allow or flag, not \"block\"",
+		"invalid-status.yaml":                "testdata/invalid-status.yaml:7: rule \"a\": status \"0xZZ\" is not a number (e.g. 0x45)",
+		"invalid-list-type.yaml":             "testdata/invalid-list-type.yaml:9: rule \"a\": matches_any needs a regexes list, \"kw\" is keywords",
+		"invalid-limit-key.yaml":             "testdata/invalid-limit-key.yaml:5: limit \"l\": key must be peer, sender, destination or sender_destination",
+		"invalid-version.yaml":               "testdata/invalid-version.yaml:1: version must be 1",
+		"invalid-syntax-expr.yaml":           "testdata/invalid-syntax-expr.yaml:5: rule \"a\": unexpected token EOF (1:14)",
+		"invalid-list-file-item.yaml":        "testdata/invalid-prefixes.txt:3: list \"nums\": \"4915x\" is not a digit prefix or a from-to range",
+		"invalid-receipt.yaml":               "testdata/invalid-receipt.yaml:7: rule \"a\": receipt only goes with drop",
+		"invalid-mode.yaml":                  "testdata/invalid-mode.yaml:7: rule \"a\": mode must be enforce or monitor, not \"shadow\"",
+	}
+	files, _ := filepath.Glob("testdata/invalid-*.yaml")
+	if len(files) != len(cases) {
+		t.Fatalf("%d files, %d cases", len(files), len(cases))
+	}
+	for _, f := range files {
+		want, ok := cases[filepath.Base(f)]
+		if !ok {
+			t.Fatalf("no expectation for %s", f)
+		}
+		_, err := ParseFile(f)
+		if err == nil {
+			t.Errorf("%s: no error", f)
+			continue
+		}
+		if err.Error() != want {
+			t.Errorf("%s:\n got %s\nwant %s", f, err, want)
+		}
+		if !errors.Is(err, ErrPolicy) {
+			t.Errorf("%s: not ErrPolicy: %T", f, err)
+		}
+	}
+}
+
+func TestShippedPolicies(t *testing.T) {
+	s, err := ParseFile("../deploy/rules/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Rules) < 10 || len(s.Limits) < 1 || s.Default.Action != filter.Allow {
+		t.Fatalf("%d rules", len(s.Rules))
+	}
+}
+
+// The native evaluator agrees with the expr VM on every rule of the shipped
+// policy, over a spread of facts and findings.
+func TestNativeMatchesVM(t *testing.T) {
+	s, err := ParseFile("../deploy/rules/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	extra := `version: 1
+default: allow
+lists:
+  s: {type: senders, items: [Shop, PayPal]}
+  d: {type: domains, items: [evil.com]}
+  p: {type: prefixes, items: ["4490"]}
+  k: {type: keywords, items: [win]}
+  r: {type: regexes, items: ['(?i)code \d+']}
+rules:
+  - {id: a, when: 'in_list(msg.sender, "s") && !det.keyword', action: flag}
+  - {id: b, when: 'in_list(msg.domain, "d") || in_list(msg.dest, "p")', action: flag}
+  - {id: c, when: 'contains_any(msg.text_norm, "k") or matches_any(msg.text, "r")', action: flag}
+  - {id: d, when: 'msg.segments >= 2 && msg.url_count < 3 && det.leakage_amount > 0.01', action: flag}
+  - {id: e, when: 'msg.sender_kind != "number" and det.premium_burst > 5', action: flag}
+  - {id: f, when: 'msg.sender < "M" && msg.dcs == 8', action: flag}
+  - {id: g, when: 'len(msg.text) > 10', action: flag}
+`
+	s2, err := Parse("extra.yaml", []byte(extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Rules[6].native != nil {
+		t.Fatal("len() should run on the VM")
+	}
+	facts := []filter.Facts{
+		{Sender: "Shop", SenderKind: "alphanumeric", Text: "Your code 1234", Norm: "your code 1234", Segments: 1, Class: "a2p", Direction: "mt"},
+		{Sender: "4917600000", SenderKind: "number", Dest: "449001", Text: "you win", Norm: "you win", Segments: 3, URLCount: 1, FirstDomain: "evil.com", DataCoding: 8, Class: "p2p", Direction: "mt"},
+		{Sender: "PAYPAL", SenderKind: "alphanumeric", Text: "", Direction: "mo", Class: "mo", Receipt: true},
+	}
+	dets := []filter.Detections{{}, {Keyword: true, LeakageAmount: 0.5, PremiumBurst: 9, GreyRoute: true}, {FakeReceipt: true, Phishing: true, Campaign: true, SIMFarm: true, Pumping: true, Fanout: true}}
+	var v vm.VM
+	for _, snap := range []*Snapshot{s, s2} {
+		for _, r := range snap.Rules {
+			if r.native == nil {
+				continue
+			}
+			for i := range facts {
+				for j := range dets {
+					env := &Env{Msg: &facts[i], Det: &dets[j]}
+					want, err := v.Run(r.prog, env)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := r.native(env).b; got != want.(bool) {
+						t.Errorf("rule %s facts %d det %d: native %v, vm %v", r.ID, i, j, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestEngineReloadKeepsOldOnError(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "p.yaml")
+	good := "version: 1\ndefault: allow\nrules:\n  - {id: a, when: det.keyword, action: block}\n"
+	if err := os.WriteFile(path, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(path, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := e.Snapshot()
+	if err := os.WriteFile(path, []byte("version: 1\ndefault: allow\nrules: [{id: a, when: 'det.', action: block}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(); err == nil {
+		t.Fatal("bad policy accepted")
+	}
+	if e.Snapshot() != first {
+		t.Fatal("bad reload replaced the snapshot")
+	}
+	if v := gaugeValue(t, e.Metrics()); v != 0 {
+		t.Fatalf("last_reload_successful = %v", v)
+	}
+	if err := os.WriteFile(path, []byte(good+"  - {id: b, when: det.regex, action: flag}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reload(); err != nil || len(e.Snapshot().Rules) != 2 {
+		t.Fatalf("good reload: %v", err)
+	}
+	if v := gaugeValue(t, e.Metrics()); v != 1 {
+		t.Fatalf("last_reload_successful = %v", v)
+	}
+}
+
+func FuzzParsePolicy(f *testing.F) {
+	if b, err := os.ReadFile("../deploy/rules/default.yaml"); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte("version: 1\ndefault: allow\nrules: [{id: a, when: 'det.keyword && msg.segments > 2', action: block, status: '0x45'}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Parse("fuzz.yaml", data)
+		if err == nil && s == nil {
+			t.Fatal("nil snapshot without error")
+		}
+	})
+}
