@@ -12,15 +12,18 @@ const (
 	fnvPrime64  = 1099511628211
 )
 
-// Fingerprint returns a 64-bit SimHash of the text for campaign clustering:
-// the text is normalized (Normalize), digit runs are masked (MaskDigits), and
-// consecutive masked numbers merge ("12-34-56" counts as one number), and
-// every word 2-shingle ("w1 w2", single words when the text has fewer than
-// three words) is hashed with FNV-1a 64 and votes on each bit. Texts from one
-// template that differ in codes, amounts or case land within a few bits of
-// each other (identical when only digits differ); unrelated texts are about
-// 32 bits apart (see Hamming). Only the first 640 bytes are hashed. An empty
-// text (or one with no word) gives 0. Fingerprint does not allocate.
+// Fingerprint returns a 64-bit SimHash of the text for campaign clustering.
+// The text is normalized (Normalize) and its digit runs masked (MaskDigits);
+// consecutive masked numbers merge ("12-34-56" counts as one number) and the
+// word after a greeting is masked ("Hi John" -> "hi *"). Every word 2-shingle
+// ("w1 w2"; single words when the text has fewer than three words) is hashed
+// with FNV-1a 64 and votes on each bit.
+//
+// Texts of one template that differ only in codes, amounts, case, spacing or
+// the greeted name get the same fingerprint; another one-word change in a
+// 15-word text moves it by roughly 3–15 bits; unrelated texts are about 32
+// bits apart (see Hamming). Only the first 640 bytes are hashed. An empty
+// text (or one without words) gives 0. Fingerprint does not allocate.
 func Fingerprint(text []byte) uint64 {
 	if len(text) > fpMaxInput {
 		cut := fpMaxInput
@@ -32,7 +35,7 @@ func Fingerprint(text []byte) uint64 {
 	var buf [1024]byte
 	b := normalize(buf[:0], text, false)
 	b = MaskDigits(b[:0], b)
-	b = mergeNumbers(b)
+	b = templateWords(b)
 	if len(b) == 0 {
 		return 0
 	}
@@ -71,29 +74,46 @@ func Fingerprint(text []byte) uint64 {
 	return v.majority(shingles)
 }
 
-// mergeNumbers drops, in place, each "#" word that follows another "#"
-// word, so that grouped codes ("99-88-77", "1 234 567") shingle like plain
-// ones.
-func mergeNumbers(b []byte) []byte {
+// templateWords rewrites the normalized, masked text in place into its
+// template: each "#" word that follows another "#" word is dropped, so that
+// grouped codes ("99-88-77", "1 234 567") shingle like plain ones, and the
+// word after a greeting ("hi john" -> "hi *") becomes "*", the usual slot of
+// a recipient's name.
+func templateWords(b []byte) []byte {
 	j := 0
-	prevNum := false
+	prevNum, prevGreet := false, false
 	for i := 0; i < len(b); {
 		k := i
 		for k < len(b) && b[k] != ' ' {
 			k++
 		}
-		num := k-i == 1 && b[i] == '#'
+		w := b[i:k]
+		num := len(w) == 1 && w[0] == '#'
 		if !num || !prevNum {
 			if j > 0 {
 				b[j] = ' '
 				j++
 			}
-			j += copy(b[j:], b[i:k])
+			if prevGreet && !num {
+				b[j] = '*'
+				j++
+			} else {
+				j += copy(b[j:], w)
+			}
 		}
 		prevNum = num
+		prevGreet = !prevGreet && isGreeting(w)
 		i = k + 1
 	}
 	return b[:j]
+}
+
+func isGreeting(w []byte) bool {
+	switch string(w) {
+	case "hi", "hello", "hey", "dear", "mr", "mrs", "ms", "dr", "hola", "bonjour", "hallo", "ciao", "ola", "salut", "privet":
+		return true
+	}
+	return false
 }
 
 func fnv64(b []byte) uint64 {

@@ -7,17 +7,20 @@ import (
 )
 
 func otpVariants() []string {
+	names := []string{"John", "Maria", "Ahmed", "Li", "Olga", "Pierre", "Sam", "Anna", "Jean", "Zoë", "Søren", "Ana"}
 	var v []string
-	for i := 0; i < 14; i++ {
-		v = append(v, fmt.Sprintf("Your verification code is %06d. It expires in %d minutes. Do not share it with anyone.", (i*7919+123)%1000000, 5+i%10))
+	for i, name := range names {
+		v = append(v, fmt.Sprintf("Hi %s, your verification code is %06d. It expires in %d minutes. Do not share it with anyone.", name, (i*7919+123)%1000000, 5+i%10))
 	}
 	v = append(v,
-		"YOUR VERIFICATION CODE IS 000001. IT EXPIRES IN 9 MINUTES. DO NOT SHARE IT WITH ANYONE.",
-		"Your  verification code is 99-88-77.  It expires in 15 minutes! Do not share it with anyone",
-		"your verification code is: 4242 -- it expires in 3 minutes, do not share it with anyone!!",
-		"Your verification code is １２３４５６. It expires in 5 minutes. Do not share it with anyone.",
-		"Your verification code is 777777. It expires in 10 minutes. Do not share it with anyone. ",
-		"Your verification\u200B code is 314159. It expires in 2 minutes. Do not share it with anyone.",
+		"HI TOM, YOUR VERIFICATION CODE IS 000001. IT EXPIRES IN 9 MINUTES. DO NOT SHARE IT WITH ANYONE.",
+		"Hi  Eve,  your verification code is 99-88-77.  It expires in 15 minutes! Do not share it with anyone",
+		"hi bob your verification code is: 4242 -- it expires in 3 minutes, do not share it with anyone!!",
+		"Hi Ｌｅｏ, your verification code is １２３４５６. It expires in 5 minutes. Do not share it with anyone.",
+		"Hello Kim, your verification code is 777777. It expires in 10 minutes. Do not share it with anyone. ",
+		"Hi Max, your verification\u200B code is 314159. It expires in 2 minutes. Do not share it with anyone.",
+		"Hi Ola, your verification code is ٣١٤١٥٩. It expires in 2 minutes. Do not share it with anyone.",
+		"Hi Ugo, your verification code is 271828. It expires in 30 minutes. Do not share it with anyone.",
 	)
 	return v
 }
@@ -56,6 +59,25 @@ func TestFingerprintTemplate(t *testing.T) {
 		}
 	}
 	t.Logf("template variants: at most %d bits apart", worst)
+}
+
+// A one-word edit outside the masked slots moves a 15-word text by some
+// bits, well short of the ~32 of unrelated texts.
+func TestFingerprintOneWordEdit(t *testing.T) {
+	base := "Your parcel is waiting at the depot. Pay the 1.99 customs fee at the link to release it."
+	edits := []string{
+		"Your package is waiting at the depot. Pay the 2.49 customs fee at the link to release it.",
+		"Your parcel is waiting at the depot. Pay the 1.99 delivery fee at the link to release it.",
+		"Your parcel is waiting at our depot. Pay the 1.99 customs fee at the link to release it.",
+		"Your parcel is waiting at the depot. Pay the 1.99 customs fee at the link to release it now.",
+	}
+	for _, e := range edits {
+		d := Hamming(Fingerprint([]byte(base)), Fingerprint([]byte(e)))
+		t.Logf("%2d bits: %q", d, e)
+		if d > 20 {
+			t.Errorf("one-word edit moved %d bits: %q", d, e)
+		}
+	}
 }
 
 func TestFingerprintUnrelated(t *testing.T) {

@@ -250,3 +250,28 @@ func BenchmarkNewMatcher10k(b *testing.B) {
 		NewMatcher(pats)
 	}
 }
+
+func TestMatcherConcurrent(t *testing.T) {
+	m, err := NewMatcher([]string{"free", "money", "win", "prize"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := []byte("you win a free prize and money")
+	done := make(chan bool)
+	for g := 0; g < 8; g++ {
+		go func() {
+			ok := true
+			for i := 0; i < 1000; i++ {
+				if idx, _, _ := m.First(text, true); idx != 2 {
+					ok = false
+				}
+			}
+			done <- ok
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if !<-done {
+			t.Error("concurrent First disagreed")
+		}
+	}
+}

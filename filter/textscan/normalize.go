@@ -260,8 +260,8 @@ func foldRune(r rune) (string, rune, int) {
 			}
 			return asciiStr[r : r+1], 0, kASCII
 		}
-		if s, k, ok := foldTable(r); ok {
-			return s, r, k
+		if s, fr, k, ok := foldTable(r); ok {
+			return s, fr, k
 		}
 		if isSeparator(r) {
 			return "", 0, kSep
@@ -289,61 +289,72 @@ func isSeparator(r rune) bool {
 // format characters (dropped), Latin letters with diacritics, Greek and
 // Cyrillic confusables, fullwidth forms, mathematical alphanumerics,
 // letter-like symbols, circled letters and ligatures.
-func foldTable(r rune) (string, int, bool) {
+func foldTable(r rune) (string, rune, int, bool) {
 	switch {
 	case r >= 0xC0 && r < 0x2B0:
-		return latinEntry(latinFoldA, int(r-0xC0))
+		str, k, ok := latinEntry(latinFoldA, int(r-0xC0))
+		return str, 0, k, ok
 	case r >= 0x300 && r < 0x370: // combining diacritical marks
-		return "", kDrop, true
+		return "", 0, kDrop, true
 	case r >= 0x370 && r < 0x530:
-		if s := greekCyrillic(r); s != "" {
-			return s, kASCII, true
+		if a := greekCyrillicTab[r-0x370]; a != 0 {
+			return asciiStr[a : a+1], 0, kASCII, true
 		}
-		return "", 0, false
+		switch { // the basic Cyrillic alphabet, without table look-ups
+		case r >= 0x430 && r <= 0x45F:
+			return "", r, kRune, true
+		case r >= 0x410 && r <= 0x42F:
+			return "", r + 0x20, kRune, true
+		case r >= 0x400 && r <= 0x40F:
+			return "", r + 0x50, kRune, true
+		}
+		return "", 0, 0, false
 	case r >= 0x4E00 && r <= 0x9FFF, r >= 0xAC00 && r <= 0xD7A3, r >= 0x621 && r <= 0x64A:
-		return "", kRune, true // CJK ideographs, Hangul syllables, Arabic letters: no case, no fold
+		return "", r, kRune, true // CJK ideographs, Hangul syllables, Arabic letters: no case, no fold
 	case r >= 0x1E00 && r < 0x1F00:
-		return latinEntry(latinFoldB, int(r-0x1E00))
+		str, k, ok := latinEntry(latinFoldB, int(r-0x1E00))
+		return str, 0, k, ok
 	case r >= 0x1AB0 && r < 0x1B00, r >= 0x1DC0 && r < 0x1E00,
 		r >= 0x20D0 && r < 0x2100, r >= 0xFE20 && r < 0xFE30:
-		return "", kDrop, true
+		return "", 0, kDrop, true
 	case r >= 0x2100 && r < 0x2150:
 		if s := letterlike(r); s != "" {
-			return s, kASCII, true
+			return s, 0, kASCII, true
 		}
 	case r >= 0x2460 && r <= 0x2468: // ① .. ⑨
-		return asciiStr['1'+r-0x2460 : '1'+r-0x2460+1], kASCII, true
+		return asciiStr['1'+r-0x2460 : '1'+r-0x2460+1], 0, kASCII, true
 	case r >= 0x24B6 && r <= 0x24CF: // Ⓐ .. Ⓩ
-		return asciiStr['a'+r-0x24B6 : 'a'+r-0x24B6+1], kASCII, true
+		return asciiStr['a'+r-0x24B6 : 'a'+r-0x24B6+1], 0, kASCII, true
 	case r >= 0x24D0 && r <= 0x24E9: // ⓐ .. ⓩ
-		return asciiStr['a'+r-0x24D0 : 'a'+r-0x24D0+1], kASCII, true
+		return asciiStr['a'+r-0x24D0 : 'a'+r-0x24D0+1], 0, kASCII, true
 	case r == 0x24EA: // ⓪
-		return "0", kASCII, true
+		return "0", 0, kASCII, true
 	case r >= 0xFB00 && r <= 0xFB06:
-		return [...]string{"ff", "fi", "fl", "ffi", "ffl", "st", "st"}[r-0xFB00], kASCII, true
+		return [...]string{"ff", "fi", "fl", "ffi", "ffl", "st", "st"}[r-0xFB00], 0, kASCII, true
 	case r >= 0xFF01 && r <= 0xFF5E: // fullwidth ASCII
 		a := r - 0xFEE0
 		switch asciiClass[a] {
 		case cUpper:
 			a += 'a' - 'A'
 		case cSep:
-			return "", kSep, true
+			return "", 0, kSep, true
 		}
-		return asciiStr[a : a+1], kASCII, true
+		return asciiStr[a : a+1], 0, kASCII, true
 	case r >= 0x1D400 && r < 0x1D800:
-		return mathAlnum(r)
+		str, k, ok := mathAlnum(r)
+		return str, 0, k, ok
 	}
 	if r >= 0xAD && unicode.Is(unicode.Cf, r) {
-		return "", kDrop, true
+		return "", 0, kDrop, true
 	}
 	if r < 0x1D7CE && unicode.IsDigit(r) {
 		for _, z := range digitZeros {
 			if r >= z && r <= z+9 {
-				return asciiStr['0'+r-z : '0'+r-z+1], kASCII, true
+				return asciiStr['0'+r-z : '0'+r-z+1], 0, kASCII, true
 			}
 		}
 	}
-	return "", 0, false
+	return "", 0, 0, false
 }
 
 // digitZeros are the zeros of the decimal digit sets (category Nd) that
@@ -366,6 +377,16 @@ func latinEntry(tab string, i int) (string, int, bool) {
 	}
 	return e, kASCII, true
 }
+
+// greekCyrillicTab is greekCyrillic for U+0370..U+052F as a table.
+var greekCyrillicTab = func() (t [0x530 - 0x370]byte) {
+	for i := range t {
+		if s := greekCyrillic(rune(0x370 + i)); s != "" {
+			t[i] = s[0]
+		}
+	}
+	return t
+}()
 
 // greekCyrillic maps Greek and Cyrillic letters that look like Latin ones.
 // Capitals map by their capital look (Greek Ν→n, Η→h), small letters by
