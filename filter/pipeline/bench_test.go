@@ -33,12 +33,26 @@ func referenceChain(tb testing.TB) *pipeline.Chain {
 // allow path) with the reference ruleset: 10k keywords, 100k prefixes, 60+
 // rules and 3 limits. Destinations rotate over 1000 numbers so caches and
 // counters see a realistic spread.
-func BenchmarkPipelineAllow(b *testing.B) {
+func BenchmarkPipelineAllow(b *testing.B) { benchAllow(b, false) }
+
+// BenchmarkPipelineAllowUniqueTexts is the same with a different code in
+// every text, so the fingerprint cache never hits (the OTP worst case).
+func BenchmarkPipelineAllowUniqueTexts(b *testing.B) { benchAllow(b, true) }
+
+func benchAllow(b *testing.B, unique bool) {
 	c := referenceChain(b)
-	msgs := make([]pdu.Message, 1000)
+	n := 1000
+	if unique {
+		n = 100_000 // more than the fingerprint cache holds
+	}
+	msgs := make([]pdu.Message, n)
 	raws := make([][]byte, len(msgs))
 	for i := range msgs {
-		raws[i] = mt("Shop", fmt.Sprintf("49151%08d", (i*7919)%100000000), "Your verification code is 482913. Do not share it.")
+		text := "Your verification code is 482913. Do not share it."
+		if unique {
+			text = fmt.Sprintf("Your verification code is %06d. Do not share it.", 100000+i*37)
+		}
+		raws[i] = mt("Shop", fmt.Sprintf("49151%08d", (i*7919)%100000000), text)
 		if err := pdu.ParseMessage(raws[i], &msgs[i]); err != nil {
 			b.Fatal(err)
 		}

@@ -63,6 +63,7 @@ type Chain struct {
 
 	scratch sync.Pool
 	vms     sync.Pool
+	fps     *fpCache
 	Ledger  *Ledger
 }
 
@@ -96,7 +97,7 @@ func New(o Options) (*Chain, error) {
 		return nil, err
 	}
 	c := &Chain{eng: o.Engine, nums: nums, log: o.Logger.Named("filter"), m: o.Metrics, now: o.Now, max: o.MaxKeys,
-		Ledger: newLedger(o.Metrics)}
+		Ledger: newLedger(o.Metrics), fps: newFPCache()}
 	c.scratch.New = func() any { return &scratch{text: make([]byte, 0, 1024), norm: make([]byte, 0, 1024)} }
 	c.vms.New = func() any { return new(vm.VM) }
 	c.receipts = receipts.NewState(c.max)

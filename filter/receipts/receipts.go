@@ -8,6 +8,7 @@ package receipts
 import (
 	"github.com/smsfw/smsfw/internal/unsafex"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/smsfw/smsfw/filter"
@@ -15,15 +16,31 @@ import (
 )
 
 // State remembers accepted ids per peer; it survives reloads.
-type State struct{ seen *counters.Seen }
+type State struct {
+	mu      sync.Mutex
+	filters map[time.Duration]*idFilter
+	maxIDs  int
+}
 
-// NewState remembers up to maxIDs ids.
-func NewState(maxIDs int) *State { return &State{seen: counters.NewSeen(maxIDs)} }
+// NewState remembers about maxIDs ids per remember period.
+func NewState(maxIDs int) *State {
+	return &State{maxIDs: maxIDs, filters: map[time.Duration]*idFilter{}}
+}
+
+func (s *State) filter(remember time.Duration) *idFilter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.filters[remember]
+	if f == nil {
+		f = newIDFilter(s.maxIDs, remember)
+		s.filters = map[time.Duration]*idFilter{remember: f} // a changed period starts afresh
+	}
+	return f
+}
 
 // Detector checks receipts.
 type Detector struct {
-	st       *State
-	remember time.Duration
+	f *idFilter
 }
 
 // New returns a detector.
@@ -31,7 +48,7 @@ func New(st *State, remember time.Duration) *Detector {
 	if remember == 0 {
 		remember = 72 * time.Hour
 	}
-	return &Detector{st: st, remember: remember}
+	return &Detector{f: st.filter(remember)}
 }
 
 // Name implements filter.Detector.
@@ -62,7 +79,7 @@ func (d *Detector) Observe(peer string, id []byte, now int64) {
 	if len(id) == 0 {
 		return
 	}
-	keys(peer, id, func(k uint64) { d.st.seen.Add(k, now, d.remember) })
+	keys(peer, id, func(k uint64) { d.f.add(k, now) })
 }
 
 // Detect flags a receipt whose id was never accepted for this peer.
@@ -72,7 +89,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	}
 	known := false
 	keys(f.Peer, unsafex.Bytes(f.ReceiptID), func(k uint64) {
-		if !known && d.st.seen.Has(k, now) {
+		if !known && d.f.has(k, now) {
 			known = true
 		}
 	})
