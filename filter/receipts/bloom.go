@@ -7,28 +7,32 @@ import (
 	"time"
 )
 
-// idFilter remembers accepted message ids in two generations of a Bloom
-// filter: an id is known while it is in the current or the previous
-// generation, so ids are remembered between remember/2 and remember.
+// idFilter remembers accepted message ids in generations of a Bloom
+// filter, each covering remember/gens: an id is known while its generation
+// is one of the last gens, so ids are remembered for at least
+// remember*(gens-1)/gens and at most remember.
 // Every accepted id costs a few atomic ORs and no allocation, whatever the
 // volume: a map or LRU keyed by id spends its time evicting at millions of
 // messages. A false positive (about 1% at capacity) lets one fake receipt
 // through; a false negative cannot happen within the remembered span.
 type idFilter struct {
-	mu    sync.Mutex // rotation
-	gens  [2][]atomic.Uint64
-	cur   atomic.Int32
-	since atomic.Int64 // unix nanos the current generation started
-	half  int64
-	mask  uint64
+	mu      sync.Mutex // rotation
+	gens    [gens][]atomic.Uint64
+	cur     atomic.Int32
+	since   atomic.Int64 // unix nanos the current generation started
+	started atomic.Bool
+	span    int64 // nanos per generation
+	mask    uint64
 }
+
+const gens = 4
 
 const bloomK = 4
 
 func newIDFilter(capacity int, remember time.Duration) *idFilter {
-	m := uint64(1) << bits.Len64(uint64(capacity)*10) // ~10 bits per id: ~1% false positives with k=4
+	m := uint64(1) << bits.Len64(uint64(capacity)*16) // ~16 bits per id: ~1% false positives, blocked
 	m = max(m, 1<<16)
-	f := &idFilter{half: int64(remember) / 2, mask: m - 1}
+	f := &idFilter{span: int64(remember) / gens, mask: m - 1}
 	for i := range f.gens {
 		f.gens[i] = make([]atomic.Uint64, m/64)
 	}
@@ -36,45 +40,63 @@ func newIDFilter(capacity int, remember time.Duration) *idFilter {
 }
 
 func (f *idFilter) rotate(now int64) {
-	if now-f.since.Load() < f.half {
+	if f.started.Load() && now-f.since.Load() < f.span {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if now-f.since.Load() < f.half {
+	if !f.started.Load() {
+		f.since.Store(now)
+		f.started.Store(true)
 		return
 	}
-	next := 1 - f.cur.Load()
-	for i := range f.gens[next] {
-		f.gens[next][i].Store(0)
+	k := (now - f.since.Load()) / f.span
+	if k <= 0 {
+		return
 	}
-	f.cur.Store(next)
-	f.since.Store(now)
+	for i := int64(0); i < min(k, gens); i++ {
+		next := (f.cur.Load() + 1) % gens
+		for j := range f.gens[next] {
+			f.gens[next][j].Store(0)
+		}
+		f.cur.Store(next)
+	}
+	f.since.Add(k * f.span)
+}
+
+// word and pattern place all k bits of a key in one 64-bit word (a blocked
+// Bloom filter): one cache line and one atomic operation per id.
+func (f *idFilter) word(key uint64) (int, uint64) {
+	w := int((key & f.mask) >> 6)
+	h := key>>32 | key<<32
+	var pat uint64
+	for i := 0; i < bloomK; i++ {
+		pat |= 1 << (h & 63)
+		h >>= 6
+	}
+	return w, pat
 }
 
 func (f *idFilter) add(key uint64, now int64) {
 	f.rotate(now)
-	g := f.gens[f.cur.Load()]
-	h1, h2 := key, key>>32|key<<32|1
-	for i := uint64(0); i < bloomK; i++ {
-		bit := (h1 + i*h2) & f.mask
-		g[bit>>6].Or(1 << (bit & 63))
-	}
+	w, pat := f.word(key)
+	f.gens[f.cur.Load()][w].Or(pat)
 }
 
 func (f *idFilter) has(key uint64, now int64) bool {
+	if !f.started.Load() {
+		return false // nothing was ever added
+	}
 	f.rotate(now)
-	cur := f.cur.Load()
-	return f.in(f.gens[cur], key) || f.in(f.gens[1-cur], key)
+	for i := range f.gens {
+		if f.in(f.gens[i], key) {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *idFilter) in(g []atomic.Uint64, key uint64) bool {
-	h1, h2 := key, key>>32|key<<32|1
-	for i := uint64(0); i < bloomK; i++ {
-		bit := (h1 + i*h2) & f.mask
-		if g[bit>>6].Load()&(1<<(bit&63)) == 0 {
-			return false
-		}
-	}
-	return true
+	w, pat := f.word(key)
+	return g[w].Load()&pat == pat
 }

@@ -15,32 +15,31 @@ import (
 	"github.com/smsfw/smsfw/filter/counters"
 )
 
-// State remembers accepted ids per peer; it survives reloads.
+// State remembers accepted ids per peer; it survives reloads. When a reload
+// changes the remember period, ids recorded before stay known (in the
+// previous filter) while new ids go to a filter with the new period.
 type State struct {
-	mu      sync.Mutex
-	filters map[time.Duration]*idFilter
-	maxIDs  int
+	mu        sync.Mutex
+	cur, prev *idFilter
+	remember  time.Duration
+	maxIDs    int
 }
 
 // NewState remembers about maxIDs ids per remember period.
-func NewState(maxIDs int) *State {
-	return &State{maxIDs: maxIDs, filters: map[time.Duration]*idFilter{}}
-}
+func NewState(maxIDs int) *State { return &State{maxIDs: maxIDs} }
 
-func (s *State) filter(remember time.Duration) *idFilter {
+func (s *State) filters(remember time.Duration) (cur, prev *idFilter) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f := s.filters[remember]
-	if f == nil {
-		f = newIDFilter(s.maxIDs, remember)
-		s.filters = map[time.Duration]*idFilter{remember: f} // a changed period starts afresh
+	if s.cur == nil || s.remember != remember {
+		s.prev, s.cur, s.remember = s.cur, newIDFilter(s.maxIDs, remember), remember
 	}
-	return f
+	return s.cur, s.prev
 }
 
 // Detector checks receipts.
 type Detector struct {
-	f *idFilter
+	f, prev *idFilter
 }
 
 // New returns a detector.
@@ -48,7 +47,9 @@ func New(st *State, remember time.Duration) *Detector {
 	if remember == 0 {
 		remember = 72 * time.Hour
 	}
-	return &Detector{f: st.filter(remember)}
+	d := &Detector{}
+	d.f, d.prev = st.filters(remember)
+	return d
 }
 
 // Name implements filter.Detector.
@@ -89,7 +90,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	}
 	known := false
 	keys(f.Peer, unsafex.Bytes(f.ReceiptID), func(k uint64) {
-		if !known && d.f.has(k, now) {
+		if !known && (d.f.has(k, now) || d.prev != nil && d.prev.has(k, now)) {
 			known = true
 		}
 	})
