@@ -58,10 +58,14 @@ func (r Result) String() string {
 		r.Rate, r.P50, r.P99, r.P999, r.Max, r.OK, r.Rejected, r.Lost)
 }
 
-// DefaultPDU is a 40-character GSM-7 submit_sm.
+// DefaultPDU is a 40-character GSM-7 submit_sm from session s's sender to
+// one of 1024 scattered mobile numbers: bulk notification traffic, with
+// keys spread the way counters and caches see them in production.
 func DefaultPDU(s int, i uint64) []byte {
-	return pdu.AppendSM(nil, pdu.SubmitSM, 0, &pdu.SMFields{SrcTON: 5, Src: "BenchCo", DstTON: 1, DstNPI: 1,
-		Dst: "4915112345678", ShortMessage: []byte("Your verification code is 482913. Thanks")})
+	n := (i%1024)*7919 + uint64(s)*104729
+	return pdu.AppendSM(nil, pdu.SubmitSM, 0, &pdu.SMFields{SrcTON: 5, Src: fmt.Sprintf("BenchCo%d", s),
+		DstTON: 1, DstNPI: 1, Dst: fmt.Sprintf("49151%08d", n%100_000_000),
+		ShortMessage: []byte("Your verification code is 482913. Thanks")})
 }
 
 type sessionStats struct {
@@ -102,13 +106,15 @@ func Run(ctx context.Context, l Load) (Result, error) {
 		l.Window = 1
 	}
 	if l.PDU == nil {
-		// One template per session: Send patches the sequence number and
-		// copies the bytes, so the template can be reused.
-		tmpl := make([][]byte, l.Sessions)
-		for i := range tmpl {
-			tmpl[i] = DefaultPDU(i, 0)
+		// Prebuilt PDUs, cycled: Send patches the sequence number and copies
+		// the bytes, so they can be reused.
+		tmpl := make([][][]byte, l.Sessions)
+		for s := range tmpl {
+			for i := uint64(0); i < 1024; i++ {
+				tmpl[s] = append(tmpl[s], DefaultPDU(s, i))
+			}
 		}
-		l.PDU = func(s int, _ uint64) []byte { return tmpl[s] }
+		l.PDU = func(s int, i uint64) []byte { return tmpl[s][i%1024] }
 	}
 	if l.SystemID == "" {
 		l.SystemID = "bench"
