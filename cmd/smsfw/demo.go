@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -17,10 +18,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/deploy"
 	"github.com/smsfw/smsfw/esme"
+	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/proxy/pdu"
 	"github.com/smsfw/smsfw/proxy/smstext"
+	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 )
 
@@ -34,6 +38,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	adminAddr := fs.String("admin", "127.0.0.1:9775", "admin HTTP address")
 	rate := fs.Int("rate", 50, "MT messages per second from the demo peer")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until Ctrl-C)")
+	rulesFile := fs.String("rules", "", "policy file (default: the shipped deploy/rules/default.yaml)")
 	var lf logFlags
 	lf.register(fs)
 	lf.level = "warn"
@@ -65,7 +70,27 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	px, err := proxy.New(proxy.Options{Upstream: simLn.Addr().String(), Logger: log, Metrics: proxy.NewMetrics(reg)})
+	if *rulesFile == "" {
+		dir, err := os.MkdirTemp("", "smsfw-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		*rulesFile = filepath.Join(dir, "default.yaml")
+		if err := os.WriteFile(*rulesFile, deploy.DefaultPolicy, 0o644); err != nil {
+			return err
+		}
+	}
+	engine, err := rules.NewEngine(*rulesFile, log, rules.NewMetrics(reg))
+	if err != nil {
+		return err
+	}
+	chain, err := pipeline.New(pipeline.Options{Engine: engine, Logger: log, Metrics: pipeline.NewMetrics(reg)})
+	if err != nil {
+		return err
+	}
+	defer chain.Close()
+	px, err := proxy.New(proxy.Options{Upstream: simLn.Addr().String(), Logger: log, Metrics: proxy.NewMetrics(reg), Inspector: chain})
 	if err != nil {
 		return err
 	}
@@ -83,8 +108,8 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	go func() { _ = hs.Serve(aln) }()
 	defer hs.Close()
 
-	fmt.Fprintf(stdout, "smsfw demo\n  proxy (SMPP):   %s   bind with any system_id/password\n  SMSC simulator: %s\n  metrics:        http://%s/metrics\n  readiness:      http://%s/readyz\n\n",
-		ln.Addr(), simLn.Addr(), aln.Addr(), aln.Addr())
+	fmt.Fprintf(stdout, "smsfw demo\n  proxy (SMPP):   %s   bind with any system_id/password\n  SMSC simulator: %s\n  policy:         %s\n  metrics:        http://%s/metrics\n  readiness:      http://%s/readyz\n\n",
+		ln.Addr(), simLn.Addr(), *rulesFile, aln.Addr(), aln.Addr())
 
 	var receipts, mo atomic.Uint64
 	peer, err := esme.Dial(ctx, ln.Addr().String(), esme.Options{SystemID: "demoapp", Password: "demo",
@@ -103,7 +128,22 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	defer peer.Close()
 
 	var sent, accepted, refused atomic.Uint64
-	texts := []string{"Your code is 482913", "Your parcel arrives today between 10:00 and 12:00", "Hi, are we still on for dinner?", "Ihr Code lautet 771204 – gültig 5 Minuten"}
+	// Mostly legitimate traffic, with a fraud attempt now and then: the
+	// shipped policy refuses those (spoofed and lookalike sender IDs,
+	// phishing links, spam).
+	type demoMsg struct{ from, text string }
+	texts := []demoMsg{
+		{"DemoShop", "Your code is 482913"}, {"DemoShop", "Your parcel arrives today between 10:00 and 12:00"},
+		{"DemoShop", "Ihr Code lautet 771204 – gültig 5 Minuten"}, {"DemoShop", "Your order 1182 has shipped"},
+		{"DemoShop", "Your code is 119207"}, {"DemoShop", "Reminder: your appointment is tomorrow at 9:30"},
+		{"DemoShop", "Your code is 300418"}, {"DemoShop", "Thanks for your payment of 12.50 EUR"},
+		{"PayPal", "Your account is limited, log in to restore it"},
+		{"DemoShop", "Your code is 661092"},
+		{"Parcels", "DHL: your parcel is on hold, pay the fee at bit.ly/3xYzAb"},
+		{"DemoShop", "Your code is 208815"},
+		{"PAYPA1", "Confirm your details now"},
+		{"Promo", "CL41M Y0UR PR1ZE today!"},
+	}
 	go func() {
 		tick := time.NewTicker(time.Second / time.Duration(*rate))
 		defer tick.Stop()
@@ -113,8 +153,9 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 				return
 			case <-tick.C:
 			}
-			text := texts[i%len(texts)]
-			f := &pdu.SMFields{SrcTON: 5, Src: "DemoShop", DstTON: 1, DstNPI: 1, Dst: fmt.Sprintf("49151%08d", i%1000), RegisteredDelivery: 1}
+			dm := texts[i%len(texts)]
+			text := dm.text
+			f := &pdu.SMFields{SrcTON: 5, Src: dm.from, DstTON: 1, DstNPI: 1, Dst: fmt.Sprintf("49151%08d", (i*7919)%100_000_000), RegisteredDelivery: 1}
 			if smstext.CanGSM7(text) {
 				f.ShortMessage, _ = smstext.EncodeGSM7(nil, text)
 			} else {

@@ -619,8 +619,10 @@ func TestDemo(t *testing.T) {
 	}
 	n := func(i int) int { v, _ := strconv.Atoi(m[i]); return v }
 	sent, accepted, refused := n(2), n(3), n(4)
-	if accepted <= 0 || accepted > sent || refused != 0 {
-		t.Fatalf("summary %q: want accepted in (0, sent] and none refused", last)
+	// The demo mixes fraud attempts (about 2 in 7) into legitimate traffic and
+	// runs the shipped policy: both outcomes must show.
+	if accepted <= 0 || refused <= 0 || accepted+refused > sent {
+		t.Fatalf("summary %q: want accepted > 0, refused > 0, accepted+refused <= sent", last)
 	}
 }
 
