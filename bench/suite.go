@@ -24,9 +24,9 @@ import (
 
 // Target names.
 const (
-	TargetDirect = "direct" // straight to the simulator
-	TargetRelay  = "relay"  // through a plain TCP relay: the baseline ratios refer to
-	TargetSMSFW  = "smsfw"  // through smsfw, allow-all
+	TargetDirect = "direct"      // straight to the simulator
+	TargetRelay  = "relay"       // through a plain TCP relay: the baseline ratios refer to
+	TargetSMSFW  = "smsfw"       // through smsfw, allow-all
 	TargetRules  = "smsfw-rules" // through smsfw with the reference ruleset
 )
 

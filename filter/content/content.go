@@ -5,12 +5,13 @@
 package content
 
 import (
-	"github.com/smsfw/smsfw/internal/unsafex"
+	"bytes"
 	"strings"
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/lists"
 	"github.com/smsfw/smsfw/filter/textscan"
+	"github.com/smsfw/smsfw/internal/unsafex"
 )
 
 // Config names the lists the detector uses (any may be nil).
@@ -76,9 +77,15 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 			det.Phishing, det.PhishingWhy = true, WhyShortenerBrand
 		}
 		if !allowed && d.cfg.Brands != nil {
-			host := strings.ToLower(string(u.Host))
+			// The host is folded like the text (case, confusables,
+			// diacritics, leetspeak; separators become spaces), so a
+			// homograph such as "pаypal.com" with a Cyrillic а names the
+			// brand; its own domain is recognised on the raw, ASCII dom.
+			var hb [128]byte
+			host := textscan.Normalize(hb[:0], u.Host)
 			for _, b := range d.cfg.Brands.Items {
-				if len(b) >= 4 && strings.Contains(host, b) && !strings.HasPrefix(dom, b+".") {
+				if len(b) >= 4 && strings.IndexByte(b, ' ') < 0 && bytes.Contains(host, unsafex.Bytes(b)) &&
+					!(strings.HasPrefix(dom, b) && len(dom) > len(b) && dom[len(b)] == '.') {
 					det.Phishing, det.PhishingWhy = true, WhyBrandDomain
 					break
 				}

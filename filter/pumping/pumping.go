@@ -105,8 +105,10 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 		vol := d.st.volume.Add(peer, now, 1)
 		key := counters.Key(unsafex.Bytes(f.Peer), []byte{0}, unsafex.Bytes(f.DestCountry))
 		if !d.st.countries.Has(key, now) {
-			d.st.countries.Add(key, now, d.cfg.NewCountryAfter)
 			det.NewDestCountry = vol > established
 		}
+		// Every message refreshes the country: one in steady use never
+		// turns new again; one unused for NewCountryAfter does.
+		d.st.countries.Add(key, now, d.cfg.NewCountryAfter)
 	}
 }

@@ -37,7 +37,7 @@ func TestReadings(t *testing.T) {
 		{"decimal accepted, hex receipt", "6699", "1A2B", false},
 		{"hex, case differs", "1a2b", "1A2B", false},
 		{"leading zeros", "0000006699", "6699", false},
-		{"long hex", "5F3C9A1B2D4E6F70", "6861617493744693104", false},
+		{"long hex", "5F3C9A1B2D4E6F70", "6862529373720702832", false},
 		{"uuid-like, exact", "550e8400-e29b-41d4-a716-446655440000", "550e8400-e29b-41d4-a716-446655440000", false},
 		{"uuid-like, other", "550e8400-e29b-41d4-a716-446655440000", "550e8400-e29b-41d4-a716-446655440001", true},
 		{"unknown decimal", "123456789", "123456790", true},
@@ -74,43 +74,61 @@ func TestPeers(t *testing.T) {
 	}
 }
 
+// Accepted ids are remembered for the remember period (default 72h): the
+// store is generational, so an id is certainly known for half of it and
+// certainly forgotten once it is over.
 func TestExpiry(t *testing.T) {
-	const remember = 72 * time.Hour
-	d := receipts.New(receipts.NewState(1000), 0) // default 72h
-	d.Observe("acme", []byte("1A2B"), t0)
-	if fake(d, "acme", "6699", t0+int64(remember)-1) {
-		t.Fatal("forgotten before remember")
+	for _, remember := range []time.Duration{0, time.Minute, 72 * time.Hour} {
+		span := remember
+		if span == 0 {
+			span = 72 * time.Hour // the default
+		}
+		d := receipts.New(receipts.NewState(1000), remember)
+		d.Observe("acme", []byte("1A2B"), t0)
+		if fake(d, "acme", "6699", t0+int64(span)/2) {
+			t.Fatalf("remember %v: forgotten by half the period", span)
+		}
+		if !fake(d, "acme", "6699", t0+int64(span)+1) {
+			t.Fatalf("remember %v: remembered past the period", span)
+		}
+		if !fake(d, "acme", "1A2B", t0+2*int64(span)) {
+			t.Fatalf("remember %v: remembered past twice the period", span)
+		}
 	}
-	if !fake(d, "acme", "6699", t0+int64(remember)) {
-		t.Fatal("remembered past remember")
-	}
-	// A shorter setting.
-	d = receipts.New(receipts.NewState(1000), time.Minute)
-	d.Observe("acme", []byte("42"), t0)
-	if fake(d, "acme", "42", t0+int64(time.Minute)-1) || !fake(d, "acme", "42", t0+int64(time.Minute)) {
-		t.Fatal("1m remember not honoured")
-	}
-	// Observing again refreshes.
+	// Observing an id again keeps it known.
+	d := receipts.New(receipts.NewState(1000), time.Hour)
 	d.Observe("acme", []byte("43"), t0)
-	d.Observe("acme", []byte("43"), t0+int64(30*time.Second))
-	if fake(d, "acme", "43", t0+int64(80*time.Second)) {
-		t.Fatal("refresh ignored")
+	d.Observe("acme", []byte("43"), t0+int64(30*time.Minute))
+	if fake(d, "acme", "43", t0+int64(time.Hour)+1) {
+		t.Fatal("id observed again forgotten")
+	}
+	// A long silence forgets everything.
+	if !fake(d, "acme", "43", t0+int64(1000*time.Hour)) {
+		t.Fatal("remembered after a long silence")
 	}
 }
 
 // The state is shared by the detectors built on each reload: ids accepted
-// before a reload stay known, with the remember period they were recorded
-// with.
+// before a reload stay known, also when the reload changes the period, and
+// ids accepted after it use the new period.
 func TestStateAcrossReload(t *testing.T) {
 	st := receipts.NewState(1000)
 	old := receipts.New(st, time.Hour)
-	old.Observe("acme", []byte("777"), t0)
-	cur := receipts.New(st, 10*time.Minute)
-	if fake(cur, "acme", "777", t0+int64(30*time.Minute)) {
-		t.Fatal("id lost across the reload")
+	old.Observe("acme", []byte("776"), t0)
+	same := receipts.New(st, time.Hour)
+	if fake(same, "acme", "776", t0+int64(10*time.Minute)) {
+		t.Fatal("id lost across a reload with the same period")
 	}
-	cur.Observe("acme", []byte("778"), t0)
-	if !fake(cur, "acme", "778", t0+int64(10*time.Minute)) {
+	same.Observe("acme", []byte("777"), t0)
+	cur := receipts.New(st, 10*time.Minute)
+	if fake(cur, "acme", "777", t0+int64(20*time.Minute)) {
+		t.Fatal("id lost across a reload that changed the period")
+	}
+	cur.Observe("acme", []byte("778"), t0+int64(20*time.Minute))
+	if fake(cur, "acme", "778", t0+int64(21*time.Minute)) {
+		t.Fatal("id observed after the reload unknown")
+	}
+	if !fake(cur, "acme", "778", t0+int64(30*time.Minute)+1) {
 		t.Fatal("new remember period not used")
 	}
 }

@@ -5,6 +5,9 @@
 package senderid
 
 import (
+	"bytes"
+	"slices"
+
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/textscan"
 	"github.com/smsfw/smsfw/internal/unsafex"
@@ -34,6 +37,9 @@ func New(registry map[string][]string, names map[string]string, distance int) *D
 		}
 		d.entries = append(d.entries, e)
 	}
+	// A fixed order: ties between equally close entries do not depend on
+	// map iteration.
+	slices.SortFunc(d.entries, func(a, b entry) int { return bytes.Compare(a.skeleton, b.skeleton) })
 	return d
 }
 
@@ -48,23 +54,31 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 	var nb, sb [64]byte
 	norm := textscan.Normalize(nb[:0], unsafex.Bytes(f.Sender))
 	sk := textscan.Skeleton(sb[:0], unsafex.Bytes(f.Sender))
+	// An exact protected ID decides alone (allowed for its peers, spoofed
+	// for the others): it is never a lookalike of a neighbouring entry.
+	// Otherwise the closest entry within the distance is the lookalike.
+	best, bestDist := -1, d.distance+1
 	for i := range d.entries {
 		e := &d.entries[i]
+		if string(norm) == string(e.norm) {
+			if !e.peers[f.Peer] {
+				det.SenderSpoofed = true
+				det.ProtectedSender = e.name
+			}
+			return
+		}
 		if e.peers[f.Peer] {
 			continue
-		}
-		if string(norm) == string(e.norm) {
-			det.SenderSpoofed = true
-			det.ProtectedSender = e.name
-			return
 		}
 		if diff := len(sk) - len(e.skeleton); diff > d.distance || -diff > d.distance {
 			continue
 		}
-		if textscan.Distance(sk, e.skeleton, d.distance) <= d.distance {
-			det.SenderLookalike = true
-			det.ProtectedSender = e.name
-			return
+		if dist := textscan.Distance(sk, e.skeleton, d.distance); dist < bestDist {
+			best, bestDist = i, dist
 		}
+	}
+	if best >= 0 {
+		det.SenderLookalike = true
+		det.ProtectedSender = d.entries[best].name
 	}
 }
