@@ -1,0 +1,297 @@
+package classify_test
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/classify"
+	"github.com/smsfw/smsfw/filter/textscan"
+)
+
+// t0 is aligned to the minute, so window buckets start exactly on it.
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC).UnixNano()
+
+// msg builds MT facts the way the pipeline does for the fields the
+// classifier reads.
+func msg(kind, sender, dest, text string) *filter.Facts {
+	f := &filter.Facts{Direction: "mt", Peer: "acme", Sender: sender, SenderKind: kind, Dest: dest,
+		Text: text, Segments: 1, DestCount: 1}
+	if text != "" {
+		f.Norm = string(textscan.Normalize(nil, []byte(text)))
+		f.Fingerprint = textscan.Fingerprint([]byte(text))
+		textscan.FindURLs([]byte(text), func(textscan.URL) bool { f.URLCount++; return true })
+	}
+	return f
+}
+
+func newDetector(cfg classify.Config) *classify.Detector {
+	cfg = cfg.Defaults()
+	return classify.New(cfg, classify.NewState(cfg.Window, 1000))
+}
+
+func TestDefaults(t *testing.T) {
+	got := classify.Config{}.Defaults()
+	want := classify.Config{FanoutRecipients: 20, SenderVelocity: 60, Window: 10 * time.Minute}
+	if got != want {
+		t.Fatalf("Defaults() = %+v, want %+v", got, want)
+	}
+	keep := classify.Config{FanoutRecipients: 3, SenderVelocity: 4, Window: time.Second}
+	if got := keep.Defaults(); got != keep {
+		t.Fatalf("Defaults() changed set values: %+v", got)
+	}
+}
+
+func TestName(t *testing.T) {
+	if n := newDetector(classify.Config{}).Name(); n != "classification" {
+		t.Fatalf("Name() = %q", n)
+	}
+}
+
+// One message each: the reason bits and the class they lead to.
+func TestReasons(t *testing.T) {
+	const (
+		a2p = filter.ClassA2P
+		p2p = filter.ClassP2P
+	)
+	for _, tc := range []struct {
+		name    string
+		f       *filter.Facts
+		class   string
+		reasons uint32
+	}{
+		{"alphanumeric OTP", msg(filter.KindAlphanumeric, "MyBank", "4915112345678", "Your code is 123456"),
+			a2p, filter.ReasonAlphaSender},
+		{"short code", msg(filter.KindShortCode, "12345", "4915112345678", "Reply STOP to end"),
+			a2p, filter.ReasonShortCode},
+		{"binary coding", func() *filter.Facts {
+			f := msg(filter.KindNumber, "4915100000001", "4915112345678", "")
+			f.Binary = true
+			return f
+		}(), a2p, filter.ReasonBinaryCoding},
+		{"submit_multi", func() *filter.Facts {
+			f := msg(filter.KindNumber, "4915100000002", "4915112345678", "see you at 8")
+			f.DestCount = 5
+			return f
+		}(), a2p, filter.ReasonMultiDest},
+		{"P2P chat", msg(filter.KindNumber, "4915100000003", "4915112345678", "Hi mum, running late, see you at 8"),
+			p2p, filter.ReasonConsumerProfile},
+		{"P2P with a link (URL alone is weak)", msg(filter.KindNumber, "4915100000004", "4915112345678", "look at this example.com/cat.jpg"),
+			p2p, filter.ReasonURL | filter.ReasonConsumerProfile},
+		{"alphanumeric with a link", msg(filter.KindAlphanumeric, "Shop", "4915112345678", "Sale! shop.example.com"),
+			a2p, filter.ReasonAlphaSender | filter.ReasonURL},
+		{"empty sender, empty text", msg(filter.KindEmpty, "", "4915112345678", ""),
+			p2p, filter.ReasonConsumerProfile},
+		{"everything strong at once", func() *filter.Facts {
+			f := msg(filter.KindShortCode, "12345", "4915112345678", "")
+			f.Binary, f.DestCount = true, 2
+			return f
+		}(), a2p, filter.ReasonShortCode | filter.ReasonBinaryCoding | filter.ReasonMultiDest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDetector(classify.Config{})
+			var det filter.Detections
+			d.Detect(tc.f, &det, t0)
+			if tc.f.Class != tc.class || tc.f.ClassReasons != tc.reasons {
+				t.Fatalf("class %s %v, want %s %v", tc.f.Class, filter.ReasonNames(tc.f.ClassReasons),
+					tc.class, filter.ReasonNames(tc.reasons))
+			}
+			if det != (filter.Detections{}) {
+				t.Fatalf("classifier wrote detections: %+v", det)
+			}
+			if tc.f.ClassReasons&filter.ReasonPeerClass != 0 {
+				t.Fatal("peer_class reason set")
+			}
+		})
+	}
+}
+
+func TestMO(t *testing.T) {
+	d := newDetector(classify.Config{})
+	for _, tc := range []struct {
+		receipt bool
+		class   string
+	}{{false, filter.ClassMO}, {true, filter.ClassReceipt}} {
+		// Strong A2P signals do not matter for MO: the class is the direction.
+		f := msg(filter.KindAlphanumeric, "MyBank", "12345", "id:1 stat:DELIVRD")
+		f.Direction, f.Receipt, f.Binary = "mo", tc.receipt, true
+		var det filter.Detections
+		d.Detect(f, &det, t0)
+		if f.Class != tc.class || f.ClassReasons != 0 {
+			t.Errorf("receipt=%v: class %q reasons %v", tc.receipt, f.Class, filter.ReasonNames(f.ClassReasons))
+		}
+	}
+}
+
+// One template to more than FanoutRecipients distinct recipients is A2P,
+// even from a phone number; exactly FanoutRecipients is not.
+func TestTemplateFanout(t *testing.T) {
+	const n = 5
+	d := newDetector(classify.Config{FanoutRecipients: n})
+	now := t0
+	send := func(i, dest int) *filter.Facts {
+		// A different sender each time keeps sender velocity out of it;
+		// the codes differ, the fingerprint does not.
+		f := msg(filter.KindNumber, fmt.Sprintf("49151000%05d", i), fmt.Sprintf("49170000%05d", dest),
+			fmt.Sprintf("Your code is %06d, do not share it", 100000+i))
+		d.Detect(f, &filter.Detections{}, now)
+		return f
+	}
+	for i := 1; i <= n; i++ {
+		if f := send(i, i); f.Class != filter.ClassP2P || f.ClassReasons&filter.ReasonTemplateFanout != 0 {
+			t.Fatalf("recipient %d of %d: class %s %v", i, n, f.Class, filter.ReasonNames(f.ClassReasons))
+		}
+	}
+	// Repeating a recipient does not count.
+	if f := send(99, 1); f.ClassReasons&filter.ReasonTemplateFanout != 0 {
+		t.Fatal("a repeated recipient counted")
+	}
+	f := send(100, n+1)
+	if f.Class != filter.ClassA2P || f.ClassReasons&filter.ReasonTemplateFanout == 0 {
+		t.Fatalf("recipient %d: class %s %v", n+1, f.Class, filter.ReasonNames(f.ClassReasons))
+	}
+	if f.ClassReasons&filter.ReasonConsumerProfile != 0 {
+		t.Fatal("consumer_profile set on A2P")
+	}
+	// Another template is counted on its own.
+	other := msg(filter.KindNumber, "4915199999999", "4917000000001", "Hi mum, running late, see you at 8")
+	d.Detect(other, &filter.Detections{}, now)
+	if other.Class != filter.ClassP2P {
+		t.Fatalf("unrelated text: %s %v", other.Class, filter.ReasonNames(other.ClassReasons))
+	}
+	// The recipient set is a tumbling window from its first recipient:
+	// one nanosecond before it ends the set is still there, at the end it
+	// restarts.
+	now = t0 + int64(10*time.Minute) - 1
+	if f := send(200, 200); f.ClassReasons&filter.ReasonTemplateFanout == 0 {
+		t.Fatal("window ended early")
+	}
+	now = t0 + int64(10*time.Minute)
+	if f := send(201, 201); f.Class != filter.ClassP2P {
+		t.Fatalf("after the window: %s %v", f.Class, filter.ReasonNames(f.ClassReasons))
+	}
+}
+
+// A numeric sender sending more than SenderVelocity segments in the window
+// is beyond a consumer; segments count, not messages.
+func TestSenderVelocity(t *testing.T) {
+	const limit = 6
+	d := newDetector(classify.Config{SenderVelocity: limit, Window: 10 * time.Minute})
+	const sender = "4915100000001"
+	now := t0
+	send := func(i, segs int) *filter.Facts {
+		// A new text and recipient each time keeps template fan-out out of it.
+		f := msg(filter.KindNumber, sender, fmt.Sprintf("49170000%05d", i), fmt.Sprintf("message number %c%c", 'a'+i%26, 'a'+i/26))
+		f.Segments = segs
+		d.Detect(f, &filter.Detections{}, now)
+		return f
+	}
+	// 2 + 2 + 2 = 6 segments: at the limit, still a consumer.
+	for i := 0; i < 3; i++ {
+		if f := send(i, 2); f.Class != filter.ClassP2P {
+			t.Fatalf("message %d: %s %v", i, f.Class, filter.ReasonNames(f.ClassReasons))
+		}
+	}
+	f := send(3, 1) // 7 > 6
+	if f.Class != filter.ClassA2P || f.ClassReasons != filter.ReasonSenderVelocity {
+		t.Fatalf("over the limit: %s %v", f.Class, filter.ReasonNames(f.ClassReasons))
+	}
+	// Other senders are not affected.
+	other := msg(filter.KindNumber, "4915100000002", "4917000000001", "hello there")
+	d.Detect(other, &filter.Detections{}, now)
+	if other.Class != filter.ClassP2P {
+		t.Fatal("another sender inherited the count")
+	}
+	// Alphanumeric senders are not counted by sender velocity.
+	for i := 0; i < 2*limit; i++ {
+		a := msg(filter.KindAlphanumeric, "Shop", fmt.Sprintf("49170000%05d", i), fmt.Sprintf("offer %c", 'a'+i))
+		d.Detect(a, &filter.Detections{}, now)
+		if a.ClassReasons&filter.ReasonSenderVelocity != 0 {
+			t.Fatal("alphanumeric sender counted for sender velocity")
+		}
+	}
+	// The window slides in buckets of a minute: the burst at t0 still
+	// counts one nanosecond before the window ends, and not at its end.
+	now = t0 + int64(10*time.Minute) - 1
+	if f := send(10, 1); f.ClassReasons&filter.ReasonSenderVelocity == 0 {
+		t.Fatal("count dropped before the window ended")
+	}
+	now = t0 + int64(10*time.Minute)
+	// Only the message at the last nanosecond is still in the window: 1 + 6.
+	if f := send(11, 5); f.Class != filter.ClassP2P {
+		t.Fatalf("after the window: %s %v", f.Class, filter.ReasonNames(f.ClassReasons))
+	}
+	if f := send(12, 1); f.ClassReasons != filter.ReasonSenderVelocity {
+		t.Fatalf("restarted count: %v", filter.ReasonNames(f.ClassReasons))
+	}
+}
+
+func TestReuse(t *testing.T) {
+	cfg := classify.Config{FanoutRecipients: 2, Window: time.Minute}.Defaults()
+	st := classify.Reuse(nil, cfg, 100)
+	if st == nil {
+		t.Fatal("Reuse(nil) = nil")
+	}
+	// A new threshold with the same window keeps the state and its counts.
+	cfg2 := cfg
+	cfg2.FanoutRecipients = 3
+	cfg2.SenderVelocity = 1000
+	if got := classify.Reuse(st, cfg2, 100); got != st {
+		t.Fatal("same window: state not reused")
+	}
+	text := "Your parcel is waiting, track it now"
+	d1 := classify.New(cfg, st)
+	for i := 0; i < 3; i++ {
+		d1.Detect(msg(filter.KindNumber, fmt.Sprintf("4915100%06d", i), fmt.Sprintf("4917000%06d", i), text), &filter.Detections{}, t0)
+	}
+	d2 := classify.New(cfg2, classify.Reuse(st, cfg2, 100))
+	f := msg(filter.KindNumber, "4915100999999", "4917000999999", text)
+	d2.Detect(f, &filter.Detections{}, t0)
+	if f.ClassReasons&filter.ReasonTemplateFanout == 0 {
+		t.Fatal("counts lost across the reload (4 recipients > 3)")
+	}
+	// A new window means new counters.
+	cfg3 := cfg2
+	cfg3.Window = 2 * time.Minute
+	st3 := classify.Reuse(st, cfg3, 100)
+	if st3 == st {
+		t.Fatal("window changed: state reused")
+	}
+	d3 := classify.New(cfg3, st3)
+	f = msg(filter.KindNumber, "4915100888888", "4917000888888", text)
+	d3.Detect(f, &filter.Detections{}, t0)
+	if f.Class != filter.ClassP2P {
+		t.Fatalf("fresh state: %s %v", f.Class, filter.ReasonNames(f.ClassReasons))
+	}
+}
+
+func TestReasonNames(t *testing.T) {
+	got := filter.ReasonNames(filter.ReasonAlphaSender | filter.ReasonURL | filter.ReasonPeerClass)
+	want := []string{"alphanumeric_sender", "contains_url", "peer_class"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ReasonNames = %v", got)
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	d := newDetector(classify.Config{FanoutRecipients: 1000, SenderVelocity: 1000})
+	done := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < 200; i++ {
+				f := msg(filter.KindNumber, "4915100000001", fmt.Sprintf("49170000%05d", i), "same text for everyone here")
+				d.Detect(f, &filter.Detections{}, t0)
+				if f.Class != filter.ClassP2P {
+					t.Errorf("class %s", f.Class)
+					return
+				}
+			}
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+}
