@@ -70,12 +70,11 @@ const (
 	ReasonURL
 	ReasonMultiDest
 	ReasonConsumerProfile
-	ReasonPeerClass
 )
 
 var reasonNames = []string{"alphanumeric_sender", "short_code_sender", "binary_or_flash_coding",
 	"template_to_many_recipients", "sender_velocity", "contains_url", "multiple_destinations",
-	"consumer_profile", "peer_class"}
+	"consumer_profile"}
 
 // ReasonNames lists the reasons in r (for evidence, not the hot path).
 func ReasonNames(r uint32) []string {
@@ -126,5 +125,4 @@ type Detections struct {
 
 	RateLimited bool   `expr:"rate_limited" json:"rate_limited"`
 	LimitID     string `expr:"limit_id" json:"limit_id"`
-	LimitCount  int    `expr:"limit_count" json:"limit_count"`
 }

@@ -86,9 +86,9 @@ type Detectors struct {
 
 // Classification thresholds.
 type Classification struct {
-	// FanoutRecipients: one fingerprint to this many recipients in Window is A2P (default 20).
+	// FanoutRecipients: one fingerprint to more recipients than this in Window is A2P (default 20).
 	FanoutRecipients int `yaml:"fanout_recipients"`
-	// SenderVelocity: a numeric sender sending more than this in Window is beyond a consumer (default 60).
+	// SenderVelocity: a numeric sender sending more segments than this in Window is beyond a consumer (default 60).
 	SenderVelocity int           `yaml:"sender_velocity"`
 	Window         time.Duration `yaml:"window"` // default 10m
 }
@@ -101,20 +101,19 @@ type SenderID struct {
 
 // Content settings: list names.
 type Content struct {
-	Keywords      string `yaml:"keywords"`
-	Regexes       string `yaml:"regexes"`
-	BlockDomains  string `yaml:"block_domains"`
-	AllowDomains  string `yaml:"allow_domains"`
-	Brands        string `yaml:"brands"` // brand words: with a shortener link, phishing
-	ShortenerHits bool   `yaml:"shortener_alone"`
+	Keywords     string `yaml:"keywords"`
+	Regexes      string `yaml:"regexes"`
+	BlockDomains string `yaml:"block_domains"`
+	AllowDomains string `yaml:"allow_domains"`
+	Brands       string `yaml:"brands"` // brand words: with a shortener link, phishing
 }
 
 // Campaign settings.
 type Campaign struct {
 	Window time.Duration `yaml:"window"` // default 10m
-	// DistinctSenders: one fingerprint from this many senders is a campaign (default 10).
+	// DistinctSenders: one fingerprint from at least this many senders is a campaign (default 10).
 	DistinctSenders int `yaml:"distinct_senders"`
-	// FanoutRecipients: one P2P sender to this many recipients (default 30).
+	// FanoutRecipients: one P2P sender to at least this many recipients (default 30).
 	FanoutRecipients int `yaml:"fanout_recipients"`
 }
 
@@ -122,8 +121,8 @@ type Campaign struct {
 type Pumping struct {
 	PremiumRanges string        `yaml:"premium_ranges"` // prefixes list of premium / high-cost ranges
 	Window        time.Duration `yaml:"window"`         // default 1m
-	PremiumBurst  int           `yaml:"premium_burst"`  // messages to premium ranges per peer in Window (default 20)
-	SequentialRun int           `yaml:"sequential_run"` // consecutive destination numbers (default 5)
+	PremiumBurst  int           `yaml:"premium_burst"`  // more segments than this to premium ranges per peer in Window (default 20)
+	SequentialRun int           `yaml:"sequential_run"` // at least this many consecutive destination numbers (default 5)
 	// NewCountryAfter: a peer's first message to a country counts as new only after this warm-up (default 24h).
 	NewCountryAfter time.Duration `yaml:"new_country_after"`
 }
@@ -131,14 +130,15 @@ type Pumping struct {
 // SIMFarm settings (MO).
 type SIMFarm struct {
 	Window          time.Duration `yaml:"window"`           // default 10m
-	DistinctSenders int           `yaml:"distinct_senders"` // MSISDNs sending one text to one short code (default 20)
-	SpamSenders     int           `yaml:"spam_senders"`     // one MO text from this many senders to many destinations (default 50)
+	DistinctSenders int           `yaml:"distinct_senders"` // at least this many MSISDNs sending one text to one short code (default 20)
+	SpamSenders     int           `yaml:"spam_senders"`     // one MO text from at least this many senders (default 50)
 }
 
 // Receipts settings.
 type Receipts struct {
 	// Remember is how long accepted message ids are remembered per peer (default 72h).
 	Remember time.Duration `yaml:"remember"`
-	// MaxIDs bounds the remembered ids (default 1,000,000).
+	// MaxIDs sizes the id filter: ids per remember period at ~1% false
+	// positives (default 1,000,000; about 2 MiB per million). Read at start.
 	MaxIDs int `yaml:"max_ids"`
 }

@@ -101,9 +101,6 @@ func TestReasons(t *testing.T) {
 			if det != (filter.Detections{}) {
 				t.Fatalf("classifier wrote detections: %+v", det)
 			}
-			if tc.f.ClassReasons&filter.ReasonPeerClass != 0 {
-				t.Fatal("peer_class reason set")
-			}
 		})
 	}
 }
@@ -268,8 +265,8 @@ func TestReuse(t *testing.T) {
 }
 
 func TestReasonNames(t *testing.T) {
-	got := filter.ReasonNames(filter.ReasonAlphaSender | filter.ReasonURL | filter.ReasonPeerClass)
-	want := []string{"alphanumeric_sender", "contains_url", "peer_class"}
+	got := filter.ReasonNames(filter.ReasonAlphaSender | filter.ReasonURL | filter.ReasonConsumerProfile)
+	want := []string{"alphanumeric_sender", "contains_url", "consumer_profile"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("ReasonNames = %v", got)
 	}

@@ -100,7 +100,6 @@ func New(o Options) (*Chain, error) {
 		Ledger: newLedger(o.Metrics), fps: newFPCache()}
 	c.scratch.New = func() any { return &scratch{text: make([]byte, 0, 1024), norm: make([]byte, 0, 1024)} }
 	c.vms.New = func() any { return new(vm.VM) }
-	c.receipts = receipts.NewState(c.max)
 	c.velocity = velocity.NewState(c.max)
 	c.rebuild(o.Engine.Snapshot())
 	return c, nil
@@ -133,6 +132,13 @@ func (c *Chain) rebuild(snap *rules.Snapshot) *built {
 	dist := p.SenderID.LookalikeDistance
 	if dist == 0 {
 		dist = 1
+	}
+	if c.receipts == nil { // sized once, from the first policy
+		n := p.Receipts.MaxIDs
+		if n == 0 {
+			n = 1_000_000
+		}
+		c.receipts = receipts.NewState(n)
 	}
 	rc := receipts.New(c.receipts, p.Receipts.Remember)
 	b := &built{snap: snap, receipts: rc}
