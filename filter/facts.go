@@ -1,5 +1,7 @@
 package filter
 
+import "github.com/smsfw/smsfw/filter/counters"
+
 // Message classes.
 const (
 	ClassA2P     = "a2p"
@@ -56,6 +58,10 @@ type Facts struct {
 	Fingerprint uint64 `expr:"-" json:"fingerprint"`
 
 	Class string `expr:"class" json:"class"` // a2p, p2p, mo, receipt
+
+	// Hashes of sender, destination and peer, computed on first use (see
+	// SenderHash): several detectors key counters on them.
+	senderKey, destKey, peerKey uint64
 	// ClassReasons is a bit set of Reason* values explaining Class.
 	ClassReasons uint32 `expr:"-" json:"-"`
 }
@@ -125,4 +131,28 @@ type Detections struct {
 
 	RateLimited bool   `expr:"rate_limited" json:"rate_limited"`
 	LimitID     string `expr:"limit_id" json:"limit_id"`
+}
+
+// SenderHash returns counters.KeyString(f.Sender), computed once per message.
+func (f *Facts) SenderHash() uint64 {
+	if f.senderKey == 0 {
+		f.senderKey = counters.KeyString(f.Sender)
+	}
+	return f.senderKey
+}
+
+// DestHash returns counters.KeyString(f.Dest), computed once per message.
+func (f *Facts) DestHash() uint64 {
+	if f.destKey == 0 {
+		f.destKey = counters.KeyString(f.Dest)
+	}
+	return f.destKey
+}
+
+// PeerHash returns counters.KeyString(f.Peer), computed once per message.
+func (f *Facts) PeerHash() uint64 {
+	if f.peerKey == 0 {
+		f.peerKey = counters.KeyString(f.Peer)
+	}
+	return f.peerKey
 }

@@ -4,7 +4,6 @@
 package campaign
 
 import (
-	"github.com/smsfw/smsfw/internal/unsafex"
 	"time"
 
 	"github.com/smsfw/smsfw/filter"
@@ -65,14 +64,14 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	if f.Direction != filter.MT.String() || f.Sender == "" {
 		return
 	}
-	sender := counters.Key(unsafex.Bytes(f.Sender))
+	sender := f.SenderHash()
 	if f.Fingerprint != 0 {
 		n := int(d.st.senders.Add(f.Fingerprint, sender, now))
 		det.CampaignSenders = n
 		det.Campaign = n >= d.cfg.DistinctSenders
 	}
 	if f.Class == filter.ClassP2P || f.SenderKind == filter.KindNumber {
-		n := int(d.st.recipients.Add(sender, counters.Key(unsafex.Bytes(f.Dest)), now))
+		n := int(d.st.recipients.Add(sender, f.DestHash(), now))
 		det.FanoutRecipients = n
 		det.Fanout = n >= d.cfg.FanoutRecipients
 	}

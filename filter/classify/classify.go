@@ -4,7 +4,6 @@
 package classify
 
 import (
-	"github.com/smsfw/smsfw/internal/unsafex"
 	"time"
 
 	"github.com/smsfw/smsfw/filter"
@@ -97,13 +96,13 @@ func (d *Detector) Detect(f *filter.Facts, _ *filter.Detections, now int64) {
 		r |= filter.ReasonURL
 	}
 	if f.Fingerprint != 0 {
-		n := d.st.recipients.Add(f.Fingerprint, counters.Key(unsafex.Bytes(f.Dest)), now)
+		n := d.st.recipients.Add(f.Fingerprint, f.DestHash(), now)
 		if int(n) > d.cfg.FanoutRecipients {
 			r |= filter.ReasonTemplateFanout
 		}
 	}
 	if f.SenderKind == filter.KindNumber {
-		n := d.st.velocity.Add(counters.Key(unsafex.Bytes(f.Sender)), now, uint32(f.Segments))
+		n := d.st.velocity.Add(f.SenderHash(), now, uint32(f.Segments))
 		if int(n) > d.cfg.SenderVelocity {
 			r |= filter.ReasonSenderVelocity
 		}

@@ -159,6 +159,7 @@ func (c *Chain) rebuild(snap *rules.Snapshot) *built {
 		b.limits = append(b.limits, velocity.Limit{ID: l.ID, Key: l.Key, Rate: l.Rate, Burst: l.Burst,
 			Direction: l.Direction, Monitor: l.Monitor})
 	}
+	velocity.Prepare(b.limits)
 	c.built.Store(b)
 	return b
 }

@@ -85,7 +85,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	if f.Direction != filter.MT.String() || f.Dest == "" {
 		return
 	}
-	peer := counters.Key(unsafex.Bytes(f.Peer))
+	peer := f.PeerHash()
 	if _, ok := d.cfg.Premium.MatchPrefix(unsafex.Bytes(f.Dest)); ok {
 		f.DestPremium = true
 		n := int(d.st.premium.Add(peer, now, uint32(f.Segments)))

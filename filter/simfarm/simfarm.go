@@ -64,7 +64,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	if f.Direction != filter.MO.String() || f.Receipt || f.Fingerprint == 0 {
 		return
 	}
-	sender := counters.Key(unsafex.Bytes(f.Sender))
+	sender := f.SenderHash()
 	var fp [8]byte
 	for i := range fp {
 		fp[i] = byte(f.Fingerprint >> (8 * i))

@@ -6,7 +6,6 @@ package velocity
 import (
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/counters"
-	"github.com/smsfw/smsfw/internal/unsafex"
 )
 
 // Limit is one limit.
@@ -17,6 +16,15 @@ type Limit struct {
 	Burst     int
 	Direction int // -1 any
 	Monitor   bool
+
+	idHash uint64
+}
+
+// Prepare precomputes the limits' key hashes (call once when building them).
+func Prepare(limits []Limit) {
+	for i := range limits {
+		limits[i].idHash = counters.KeyString(limits[i].ID)
+	}
 }
 
 // State holds the limiters; it survives reloads (keys include the limit id).
@@ -33,17 +41,20 @@ func Check(st *State, limits []Limit, f *filter.Facts, dir filter.Direction, now
 		if l.Direction >= 0 && l.Direction != int(dir) {
 			continue
 		}
-		id := []byte(l.ID)
+		id := l.idHash
+		if id == 0 {
+			id = counters.KeyString(l.ID)
+		}
 		var key uint64
 		switch l.Key {
 		case "peer":
-			key = counters.Key(id, unsafex.Bytes(f.Peer))
+			key = counters.KeyUint64(id, f.PeerHash())
 		case "sender":
-			key = counters.Key(id, unsafex.Bytes(f.Peer), unsafex.Bytes(f.Sender))
+			key = counters.KeyUint64(id, f.PeerHash(), f.SenderHash())
 		case "destination":
-			key = counters.Key(id, unsafex.Bytes(f.Dest))
+			key = counters.KeyUint64(id, f.DestHash())
 		default:
-			key = counters.Key(id, unsafex.Bytes(f.Sender), []byte{0}, unsafex.Bytes(f.Dest))
+			key = counters.KeyUint64(id, f.SenderHash(), f.DestHash())
 		}
 		if ok, _ := st.l.Allow(key, now, l.Rate, l.Burst, f.Segments); ok {
 			continue
