@@ -40,6 +40,10 @@ type Request struct {
 	// Incomplete is set when the segments were decided on a timeout before
 	// all parts arrived.
 	Incomplete bool
+	// Time is when the message arrived (unix nanos; 0: the inspector reads
+	// the clock). The proxy passes the time of the socket read it came in,
+	// which spares a clock read per message.
+	Time int64
 }
 
 // Segments returns the number of segments the verdict covers (rate limits
@@ -146,7 +150,8 @@ type Detector interface {
 // AcceptObserver is implemented by inspectors that want the message ids the
 // SMSC accepted for a peer (fake-receipt detection). The proxy calls it from
 // its read loop for every successful submit_sm/data_sm/submit_multi
-// response; id aliases the PDU and is valid only during the call.
+// response; id aliases the PDU and is valid only during the call; now is
+// the response's arrival time (unix nanos).
 type AcceptObserver interface {
-	Accepted(peer string, id []byte)
+	Accepted(peer string, id []byte, now int64)
 }

@@ -250,7 +250,7 @@ func (d *downstream) onSubmit(p pdu.PDU) {
 	if c, ok, _ := d.msg.Concat(); ok && d.s.asm.holdMT(d, p, c, start, &d.out, &d.st) {
 		return // held until every segment is in (or the timeout); decided together
 	}
-	d.req = filter.Request{Direction: filter.MT, Peer: d.key, PeerClass: d.class, SystemID: d.systemID, Msg: &d.msg}
+	d.req = filter.Request{Direction: filter.MT, Peer: d.key, PeerClass: d.class, SystemID: d.systemID, Msg: &d.msg, Time: start}
 	v := d.s.inspect(&d.req, d.log, &d.st)
 	d.apply(v, p, &d.msg, start, &d.out, &d.st)
 }

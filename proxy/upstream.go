@@ -226,7 +226,7 @@ func (l *upLeg) onResponse(p pdu.PDU) {
 	if l.s.obs != nil && p.Status() == pdu.StatusOK && e.cmd != pdu.QuerySM && e.cmd.IsMessage() {
 		var mr pdu.MessageResp
 		if pdu.ParseMessageResp(p, &mr) == nil {
-			l.s.obs.Accepted(d.key, mr.MessageID)
+			l.s.obs.Accepted(d.key, mr.MessageID, l.c.ReadAt())
 		}
 	}
 	p.SetSeq(e.downSeq)
@@ -298,7 +298,7 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 	} else {
 		peer = l.key
 	}
-	req := filter.Request{Direction: filter.MO, Peer: peer, PeerClass: class, SystemID: sysID, Msg: &m}
+	req := filter.Request{Direction: filter.MO, Peer: peer, PeerClass: class, SystemID: sysID, Msg: &m, Time: start}
 	v := l.s.inspect(&req, l.log, &l.st)
 	switch v.Action {
 	case filter.Allow, filter.Flag:

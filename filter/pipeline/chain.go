@@ -64,6 +64,7 @@ type Chain struct {
 	scratch sync.Pool
 	vms     sync.Pool
 	fps     *fpCache
+	numc    *numCache
 	Ledger  *Ledger
 }
 
@@ -98,6 +99,7 @@ func New(o Options) (*Chain, error) {
 	}
 	c := &Chain{eng: o.Engine, nums: nums, log: o.Logger.Named("filter"), m: o.Metrics, now: o.Now, max: o.MaxKeys,
 		Ledger: newLedger(o.Metrics), fps: newFPCache()}
+	c.numc = newNumCache(nums)
 	c.scratch.New = func() any { return &scratch{text: make([]byte, 0, 1024), norm: make([]byte, 0, 1024)} }
 	c.vms.New = func() any { return new(vm.VM) }
 	c.velocity = velocity.NewState(c.max)
@@ -173,8 +175,11 @@ func (c *Chain) current() *built {
 }
 
 // Accepted implements filter.AcceptObserver.
-func (c *Chain) Accepted(peer string, id []byte) {
-	c.current().receipts.Observe(peer, id, c.now().UnixNano())
+func (c *Chain) Accepted(peer string, id []byte, now int64) {
+	if now == 0 {
+		now = c.now().UnixNano()
+	}
+	c.current().receipts.Observe(peer, id, now)
 }
 
 // Inspect implements filter.Inspector.
@@ -192,7 +197,10 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 	if f.Receipt {
 		f.ReceiptID = receiptID(r.Msg)
 	}
-	now := c.now().UnixNano()
+	now := r.Time
+	if now == 0 {
+		now = c.now().UnixNano()
+	}
 	for _, d := range b.detectors {
 		d.Detect(f, det, now)
 	}

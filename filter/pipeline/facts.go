@@ -59,11 +59,11 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch) {
 		f.SenderKind = filter.KindEmpty
 	}
 	if f.SenderKind == filter.KindNumber {
-		si := c.nums.Lookup(m.Src.TON, m.Src.NPI, m.Src.Addr)
+		si := c.numc.lookup(m.Src.TON, m.Src.NPI, m.Src.Addr)
 		f.SenderValid, f.SenderCountry, f.SenderType = si.Valid, si.Region, typeName(si.Type)
 	}
 	if numbers.KindOf(m.Dst.TON, m.Dst.Addr) == numbers.Number {
-		di := c.nums.Lookup(m.Dst.TON, m.Dst.NPI, m.Dst.Addr)
+		di := c.numc.lookup(m.Dst.TON, m.Dst.NPI, m.Dst.Addr)
 		f.DestValid, f.DestCountry, f.DestType = di.Valid, di.Region, typeName(di.Type)
 	}
 	// Text of every part, UDH removed, decoded per data_coding.

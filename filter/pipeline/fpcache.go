@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"sync"
 
+	"github.com/smsfw/smsfw/filter/numbers"
 	"github.com/smsfw/smsfw/filter/textscan"
 )
 
@@ -40,4 +41,45 @@ func (c *fpCache) fingerprint(text []byte) uint64 {
 	sh.entries[i].key, sh.entries[i].fp = key, fp
 	sh.mu.Unlock()
 	return fp
+}
+
+// numCache sits in front of the number resolver's ristretto cache: a
+// direct-mapped table answers repeated numbers in ~25 ns without
+// ristretto's admission bookkeeping; misses go to the resolver.
+type numCache struct {
+	seed   maphash.Seed
+	shards [64]numShard
+	r      *numbers.Resolver
+}
+
+type numShard struct {
+	mu      sync.Mutex
+	entries [1024]struct {
+		key  uint64
+		info numbers.Info
+	}
+}
+
+func newNumCache(r *numbers.Resolver) *numCache { return &numCache{seed: maphash.MakeSeed(), r: r} }
+
+func (c *numCache) lookup(ton, npi byte, addr []byte) numbers.Info {
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	_ = h.WriteByte(ton)
+	_ = h.WriteByte(npi)
+	_, _ = h.Write(addr)
+	key := h.Sum64() | 1
+	sh := &c.shards[key>>58]
+	i := (key >> 8) & 1023
+	sh.mu.Lock()
+	e := sh.entries[i]
+	sh.mu.Unlock()
+	if e.key == key {
+		return e.info
+	}
+	info := c.r.Lookup(ton, npi, addr)
+	sh.mu.Lock()
+	sh.entries[i].key, sh.entries[i].info = key, info
+	sh.mu.Unlock()
+	return info
 }

@@ -55,14 +55,38 @@ func New(st *State, remember time.Duration) *Detector {
 // Name implements filter.Detector.
 func (d *Detector) Name() string { return "receipts" }
 
-func keys(peer string, id []byte, fn func(uint64)) {
-	p := []byte(peer)
-	fn(counters.Key(p, []byte{0}, id))
-	if v, err := strconv.ParseUint(string(id), 10, 64); err == nil {
-		fn(numKey(p, v))
+// canonical is the one key an accepted id is stored under: its value read
+// as decimal when it is all digits, else as hexadecimal when it parses so,
+// else the id as written.
+func canonical(peer []byte, id []byte) uint64 {
+	s := unsafex.String(id)
+	if v, err := strconv.ParseUint(s, 10, 64); err == nil {
+		return numKey(peer, v)
 	}
-	if v, err := strconv.ParseUint(string(id), 16, 64); err == nil {
-		fn(numKey(p, v))
+	if v, err := strconv.ParseUint(s, 16, 64); err == nil {
+		return numKey(peer, v)
+	}
+	return counters.Key(peer, []byte{0}, id)
+}
+
+// receiptKeys calls fn with every key a receipt's id may have been stored
+// under: SMSCs write one id in hex in submit_sm_resp and in decimal in the
+// receipt, or the reverse, and a hex id may consist of digits only. The
+// extra readings cost lookups on receipts, not work on every accepted id.
+func receiptKeys(peer []byte, id []byte, fn func(uint64)) {
+	fn(canonical(peer, id))
+	s := unsafex.String(id)
+	d, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return
+	}
+	if h, err := strconv.ParseUint(s, 16, 64); err == nil {
+		fn(numKey(peer, h)) // accepted in decimal, receipt in digit-only hex
+	}
+	var buf [16]byte
+	hex := strconv.AppendUint(buf[:0], d, 16)
+	if v, err := strconv.ParseUint(unsafex.String(hex), 10, 64); err == nil {
+		fn(numKey(peer, v)) // accepted in digit-only hex (stored as decimal), receipt in decimal
 	}
 }
 
@@ -80,7 +104,7 @@ func (d *Detector) Observe(peer string, id []byte, now int64) {
 	if len(id) == 0 {
 		return
 	}
-	keys(peer, id, func(k uint64) { d.f.add(k, now) })
+	d.f.add(canonical(unsafex.Bytes(peer), id), now)
 }
 
 // Detect flags a receipt whose id was never accepted for this peer.
@@ -89,7 +113,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 		return
 	}
 	known := false
-	keys(f.Peer, unsafex.Bytes(f.ReceiptID), func(k uint64) {
+	receiptKeys(unsafex.Bytes(f.Peer), unsafex.Bytes(f.ReceiptID), func(k uint64) {
 		if !known && (d.f.has(k, now) || d.prev != nil && d.prev.has(k, now)) {
 			known = true
 		}
