@@ -90,7 +90,7 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch) {
 	if len(sc.text) > 0 {
 		sc.norm = textscan.Normalize(sc.norm[:0], sc.text)
 		f.Norm = str(sc.norm)
-		f.Fingerprint = c.fps.fingerprint(sc.text)
+		f.Fingerprint = c.fps.fingerprint(sc.text, sc.norm)
 		first := true
 		textscan.FindURLs(sc.text, func(u textscan.URL) bool {
 			f.URLCount++

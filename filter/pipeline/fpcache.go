@@ -26,7 +26,8 @@ type fpShard struct {
 
 func newFPCache() *fpCache { return &fpCache{seed: maphash.MakeSeed()} }
 
-func (c *fpCache) fingerprint(text []byte) uint64 {
+// fingerprint returns the SimHash of text, whose Normalize form is norm.
+func (c *fpCache) fingerprint(text, norm []byte) uint64 {
 	key := maphash.Bytes(c.seed, text) | 1 // never 0: 0 marks an empty slot
 	sh := &c.shards[key>>58]
 	i := (key >> 8) & 255
@@ -36,7 +37,7 @@ func (c *fpCache) fingerprint(text []byte) uint64 {
 	if e.key == key {
 		return e.fp
 	}
-	fp := textscan.Fingerprint(text)
+	fp := textscan.FingerprintNormalized(norm)
 	sh.mu.Lock()
 	sh.entries[i].key, sh.entries[i].fp = key, fp
 	sh.mu.Unlock()

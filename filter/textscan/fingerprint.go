@@ -34,6 +34,28 @@ func Fingerprint(text []byte) uint64 {
 	}
 	var buf [1024]byte
 	b := normalize(buf[:0], text, false)
+	return fingerprintNormalized(b)
+}
+
+// FingerprintNormalized is Fingerprint of a text the caller already passed
+// through Normalize (the inspection pipeline has it): it skips the costliest
+// step. It equals Fingerprint(text) for texts up to 640 bytes; for longer
+// ones it hashes the first 1 KiB of the normalized text instead of the
+// normalized first 640 bytes. norm is not modified.
+func FingerprintNormalized(norm []byte) uint64 {
+	var buf [1024]byte
+	n := len(norm)
+	if n > len(buf) {
+		n = len(buf)
+		for n > 0 && norm[n]&0xC0 == 0x80 { // keep whole runes
+			n--
+		}
+	}
+	return fingerprintNormalized(append(buf[:0], norm[:n]...))
+}
+
+// fingerprintNormalized hashes normalized text b, masking digits in place.
+func fingerprintNormalized(b []byte) uint64 {
 	b = MaskDigits(b[:0], b)
 	b = templateWords(b)
 	if len(b) == 0 {

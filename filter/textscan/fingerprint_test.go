@@ -143,3 +143,26 @@ func BenchmarkFingerprint160(b *testing.B) {
 		Fingerprint(in)
 	}
 }
+
+func TestFingerprintNormalizedMatches(t *testing.T) {
+	texts := []string{"", "Your code is 482913. Do not share it.", "Hi John, your parcel 12-34-56 arrives today",
+		"ВАШ КОД 1234", "FR33 V1AGRA!! at http://203.0.113.9/x", strings.Repeat("word ", 120)}
+	for _, x := range texts {
+		want := Fingerprint([]byte(x))
+		if got := FingerprintNormalized(Normalize(nil, []byte(x))); got != want {
+			t.Errorf("%q: %x, want %x", x, got, want)
+		}
+	}
+	norm := Normalize(nil, []byte(texts[1]))
+	if n := testing.AllocsPerRun(100, func() { FingerprintNormalized(norm) }); n != 0 {
+		t.Fatalf("%v allocs", n)
+	}
+}
+
+func BenchmarkFingerprintNormalized160(b *testing.B) {
+	norm := Normalize(nil, []byte("Your verification code is 482913. Do not share it with anyone, our staff will never ask for it. Thanks, ExampleBank customer care team"))
+	b.ReportAllocs()
+	for b.Loop() {
+		FingerprintNormalized(norm)
+	}
+}
