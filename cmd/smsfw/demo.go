@@ -20,11 +20,9 @@ import (
 	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/deploy"
 	"github.com/smsfw/smsfw/esme"
-	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/proxy/pdu"
 	"github.com/smsfw/smsfw/proxy/smstext"
-	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 )
 
@@ -81,11 +79,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	engine, err := rules.NewEngine(*rulesFile, log, rules.NewMetrics(reg))
-	if err != nil {
-		return err
-	}
-	chain, err := pipeline.New(pipeline.Options{Engine: engine, Logger: log, Metrics: pipeline.NewMetrics(reg)})
+	_, chain, err := newPolicy(*rulesFile, "DE", log, reg)
 	if err != nil {
 		return err
 	}

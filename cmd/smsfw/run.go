@@ -72,11 +72,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		chain  *pipeline.Chain
 	)
 	if *rulesFile != "" {
-		if engine, err = rules.NewEngine(*rulesFile, log, rules.NewMetrics(reg)); err != nil {
-			return err
-		}
-		if chain, err = pipeline.New(pipeline.Options{Engine: engine, DefaultRegion: *region, Logger: log,
-			Metrics: pipeline.NewMetrics(reg)}); err != nil {
+		if engine, chain, err = newPolicy(*rulesFile, *region, log, reg); err != nil {
 			return err
 		}
 		defer chain.Close()
@@ -173,4 +169,19 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 		}
 	})
 	return set
+}
+
+// newPolicy loads a policy file into a reloadable engine and the inspection
+// chain over it, with their metrics on reg.
+func newPolicy(path, region string, log *zap.Logger, reg prometheus.Registerer) (*rules.Engine, *pipeline.Chain, error) {
+	engine, err := rules.NewEngine(path, log, rules.NewMetrics(reg))
+	if err != nil {
+		return nil, nil, err
+	}
+	chain, err := pipeline.New(pipeline.Options{Engine: engine, DefaultRegion: region, Logger: log,
+		Metrics: pipeline.NewMetrics(reg)})
+	if err != nil {
+		return nil, nil, err
+	}
+	return engine, chain, nil
 }
