@@ -695,3 +695,64 @@ func TestSimSIGTERMWithUnboundConnection(t *testing.T) {
 		t.Fatalf("sim exit code %d after SIGTERM", code)
 	}
 }
+
+// A policy reloads on POST /-/reload and on SIGHUP; a bad file is refused
+// and the running policy stays.
+func TestRunRulesReload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "policy.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(policy, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const base = "version: 1\ndefault: allow\nlists:\n  kw: {type: keywords, items: [casino]}\ndetectors:\n  content: {keywords: kw}\nrules:\n  - {id: spam, when: det.keyword, action: block}\n"
+	write(base)
+	s := startSim(t)
+	r := startRun(t, "--listen", "127.0.0.1:0", "--upstream", s.smpp, "--admin", "127.0.0.1:0", "--rules", policy)
+	admin := "http://" + r.admin
+	waitStatus(t, admin+"/readyz", http.StatusOK)
+	cl := dial(t, r.smpp, esme.Options{SystemID: "acme", Password: "pw"})
+	if resp, err := cl.Do(ctx5s(t), submit("big casino night")); err != nil || resp.Status != pdu.StatusSubmitFail {
+		t.Fatalf("keyword not blocked: %v %+v", err, resp)
+	}
+	if resp, err := cl.Do(ctx5s(t), submit("lottery tonight")); err != nil || resp.Status != 0 {
+		t.Fatalf("before reload: %v %+v", err, resp)
+	}
+	post := func() int {
+		resp, err := httpClient.Post(admin+"/-/reload", "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	write(strings.Replace(base, "items: [casino]", "items: [casino, lottery]", 1))
+	if code := post(); code != http.StatusOK {
+		t.Fatalf("reload: %d", code)
+	}
+	if resp, err := cl.Do(ctx5s(t), submit("lottery tonight")); err != nil || resp.Status != pdu.StatusSubmitFail {
+		t.Fatalf("after reload: %v %+v", err, resp)
+	}
+	write("version: 1\ndefault: allow\nrules: [{id: x}]\n")
+	if code := post(); code != http.StatusInternalServerError {
+		t.Fatalf("bad policy reload: %d", code)
+	}
+	_, metrics := httpGet(t, admin+"/metrics")
+	if !hasLine(metrics, "smsfw_rules_last_reload_successful 0") {
+		t.Fatalf("metrics:\n%s", grepLines(metrics, "smsfw_rules_"))
+	}
+	if resp, err := cl.Do(ctx5s(t), submit("lottery tonight")); err != nil || resp.Status != pdu.StatusSubmitFail {
+		t.Fatalf("old policy not kept: %v %+v", err, resp)
+	}
+	// SIGHUP reloads too.
+	write(base)
+	if err := r.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "SIGHUP reload", func() bool {
+		resp, err := cl.Do(ctx5s(t), submit("lottery tonight"))
+		return err == nil && resp.Status == 0
+	})
+}
