@@ -426,12 +426,6 @@ func (d *downstream) onResponse(p pdu.PDU) {
 	d.s.m.observe(e.cmd, float64(d.c.ReadAt()-e.start)/1e9)
 }
 
-func (d *downstream) pendingCount() int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.pending.len()
-}
-
 // sendLocal sends a request of smsfw's own to the peer.
 func (d *downstream) sendLocal(id pdu.CommandID, raw []byte) bool {
 	now := time.Now().UnixNano()

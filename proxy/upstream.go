@@ -134,12 +134,6 @@ func (l *upLeg) isDead() bool {
 	return l.dead
 }
 
-func (l *upLeg) pendingCount() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.pending.len()
-}
-
 // send relays request p (a view; its sequence number is patched) for peer
 // session d. The caller holds a window slot; on false it still does and
 // must answer the peer itself.

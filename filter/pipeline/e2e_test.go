@@ -3,9 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -306,7 +304,6 @@ func TestReloadUnderLoad(t *testing.T) {
 	w := newWorld(t, policy)
 	acme := w.peer("acme", nil)
 	const n = 2000
-	type res struct{ st pdu.Status }
 	got := make(chan esme.Resp, n)
 	var seqs []uint32
 	go func() {
@@ -344,12 +341,15 @@ func TestReloadUnderLoad(t *testing.T) {
 			t.Fatalf("%d of %d answered", len(seen), n)
 		}
 	}
+	for _, s := range seqs {
+		if seen[s] != 1 {
+			t.Fatalf("seq %d answered %d times", s, seen[s])
+		}
+	}
 	if r := send(t, acme, mt("Shop", "4915100000001", "Reload probe")); r.Status != pdu.StatusSubmitFail {
 		t.Fatalf("rule added by reload not in force: %v", r.Status)
 	}
 	if w.engine.Snapshot().File != policy {
 		t.Fatal("snapshot file")
 	}
-	_ = io.Discard
-	_ = http.StatusOK
 }
