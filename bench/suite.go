@@ -73,69 +73,12 @@ func (s Suite) Run(ctx context.Context) (*Report, error) {
 	if len(s.Targets) == 0 {
 		s.Targets = []string{TargetDirect, TargetRelay, TargetSMSFW}
 	}
-	simSrv := sim.New(sim.Config{Keep: -1}, nil)
-	simLn, err := net.Listen("tcp", "127.0.0.1:0")
+	r, err := newRig(s.Targets, s.Window, s.Inspector, Reference{})
 	if err != nil {
 		return nil, err
 	}
-	go func() { _ = simSrv.Serve(simLn) }()
-	defer simSrv.Close()
-	simAddr := simLn.Addr().String()
-
-	addrs := map[string]string{TargetDirect: simAddr}
-	relayLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	relay := NewRelay(relayLn, simAddr)
-	defer relay.Close()
-	addrs[TargetRelay] = relayLn.Addr().String()
-
-	px, err := proxy.New(proxy.Options{Upstream: simAddr, Inspector: s.Inspector, Logger: zap.NewNop(),
-		Config: &proxy.Config{DefaultWindow: max(s.Window, 100)}})
-	if err != nil {
-		return nil, err
-	}
-	pxLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	go func() { _ = px.Serve(pxLn) }()
-	defer px.Close()
-	addrs[TargetSMSFW] = pxLn.Addr().String()
-
-	if slices.Contains(s.Targets, TargetRules) {
-		dir, err := os.MkdirTemp("", "smsfw-reference-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		path, err := WriteReference(dir, Reference{})
-		if err != nil {
-			return nil, err
-		}
-		eng, err := rules.NewEngine(path, nil, nil)
-		if err != nil {
-			return nil, err
-		}
-		chain, err := pipeline.New(pipeline.Options{Engine: eng})
-		if err != nil {
-			return nil, err
-		}
-		defer chain.Close()
-		rx, err := proxy.New(proxy.Options{Upstream: simAddr, Inspector: chain, Logger: zap.NewNop(),
-			Config: &proxy.Config{DefaultWindow: max(s.Window, 100)}})
-		if err != nil {
-			return nil, err
-		}
-		rxLn, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		go func() { _ = rx.Serve(rxLn) }()
-		defer rx.Close()
-		addrs[TargetRules] = rxLn.Addr().String()
-	}
+	defer r.close()
+	addrs := r.addrs
 
 	rounds := max(s.Rounds, 1)
 	rep := &Report{Time: time.Now().UTC(), Sessions: s.Sessions, Window: s.Window, Duration: s.Duration, Rate: s.Rate, Rounds: rounds}
@@ -222,4 +165,88 @@ func (r *Report) WriteJSON(path string) error {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// rig is a running set of targets: the simulator, a TCP relay in front of
+// it, smsfw allow-all, and smsfw with a generated reference ruleset when
+// asked for.
+type rig struct {
+	addrs   map[string]string
+	closers []func()
+}
+
+func (r *rig) close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		r.closers[i]()
+	}
+}
+
+func newRig(targets []string, window int, insp filter.Inspector, ref Reference) (_ *rig, err error) {
+	r := &rig{addrs: map[string]string{}}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	listen := func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+	simSrv := sim.New(sim.Config{Keep: -1}, nil)
+	simLn, err := listen()
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = simSrv.Serve(simLn) }()
+	r.closers = append(r.closers, simSrv.Close)
+	simAddr := simLn.Addr().String()
+	r.addrs[TargetDirect] = simAddr
+
+	relayLn, err := listen()
+	if err != nil {
+		return nil, err
+	}
+	relay := NewRelay(relayLn, simAddr)
+	r.closers = append(r.closers, relay.Close)
+	r.addrs[TargetRelay] = relayLn.Addr().String()
+
+	startProxy := func(name string, insp filter.Inspector) error {
+		px, err := proxy.New(proxy.Options{Upstream: simAddr, Inspector: insp, Logger: zap.NewNop(),
+			Config: &proxy.Config{DefaultWindow: max(window, 100)}})
+		if err != nil {
+			return err
+		}
+		ln, err := listen()
+		if err != nil {
+			return err
+		}
+		go func() { _ = px.Serve(ln) }()
+		r.closers = append(r.closers, func() { _ = px.Close() })
+		r.addrs[name] = ln.Addr().String()
+		return nil
+	}
+	if err := startProxy(TargetSMSFW, insp); err != nil {
+		return nil, err
+	}
+	if slices.Contains(targets, TargetRules) {
+		dir, err := os.MkdirTemp("", "smsfw-reference-")
+		if err != nil {
+			return nil, err
+		}
+		r.closers = append(r.closers, func() { _ = os.RemoveAll(dir) })
+		path, err := WriteReference(dir, ref)
+		if err != nil {
+			return nil, err
+		}
+		eng, err := rules.NewEngine(path, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		chain, err := pipeline.New(pipeline.Options{Engine: eng})
+		if err != nil {
+			return nil, err
+		}
+		r.closers = append(r.closers, chain.Close)
+		if err := startProxy(TargetRules, chain); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }

@@ -27,6 +27,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	rounds := fs.Int("rounds", 1, "repeat each target this many times (rotating order) and report the median")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	curves := fs.Bool("curves", false, "measure cost curves (sessions, window, ruleset size) and memory instead; writes curves.json and SVG charts to --out")
+	out := fs.String("out", "bench/results", "directory for --curves output")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -43,6 +45,14 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	if *curves {
+		rep, err := bench.Curves(ctx, bench.CurveOptions{Duration: *duration, Warmup: *warmup, Log: stderr})
+		if err != nil {
+			return err
+		}
+		rep.WriteTables(stdout)
+		return rep.WriteFiles(*out)
+	}
 	rep, err := bench.Suite{Sessions: *sessions, Window: *window, Duration: *duration, Warmup: *warmup, Rate: *rate, Rounds: *rounds,
 		Targets: strings.Split(*targets, ","), Log: stderr}.Run(ctx)
 	if err != nil {
