@@ -33,6 +33,10 @@ type Facts struct {
 	Receipt   bool   `expr:"receipt" json:"receipt"`       // a delivery receipt (deliver_sm / data_sm with esm_class receipt bits)
 	ReceiptID string `expr:"receipt_id" json:"receipt_id"` // the message id a receipt refers to (TLV, else the text's id:)
 
+	// Number facts (country, type, validity) come from libphonenumber. A
+	// number seen for the first time gets its country from the calling code
+	// at once and is parsed off the hot path: its type and validity are
+	// known from the next message on (Valid false, Type "" until then).
 	Sender        string `expr:"sender" json:"sender"`
 	SenderKind    string `expr:"sender_kind" json:"sender_kind"` // alphanumeric, shortcode, number, empty
 	SenderCountry string `expr:"sender_country" json:"sender_country"`

@@ -66,7 +66,7 @@ func rulesTest(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, err)
 		return errFailed
 	}
-	chain, err := pipeline.New(pipeline.Options{Engine: rules.NewStatic(snap, nil)})
+	chain, err := pipeline.New(pipeline.Options{Engine: rules.NewStatic(snap, nil), SyncNumbers: true})
 	if err != nil {
 		return err
 	}

@@ -119,6 +119,7 @@ type Resolver struct {
 	seeds   [numModes]maphash.Seed
 	cache   *ristretto.Cache[uint64, *cached]
 	nocache bool
+	bg      background
 }
 
 // NewResolver returns a Resolver reading national numbers (TON 2, and TON 0
@@ -160,9 +161,14 @@ func NewResolver(defaultRegion string, maxEntries int64) (*Resolver, error) {
 // Close stops the cache's background goroutine. Lookup keeps working after
 // Close, without caching.
 func (r *Resolver) Close() {
+	r.stopBackground()
 	if r.cache != nil {
 		r.cache.Close()
 	}
+}
+
+func hashDigits(r *Resolver, mode uint8, digits []byte) uint64 {
+	return maphash.Bytes(r.seeds[mode], digits)
 }
 
 // errNotDigits is internal: the address is not a digit string.
@@ -225,7 +231,7 @@ func (r *Resolver) Lookup(ton, npi byte, addr []byte) Info {
 	if r.nocache || r.cache == nil {
 		return r.resolve(mode, string(digits))
 	}
-	h := maphash.Bytes(r.seeds[mode], digits)
+	h := hashDigits(r, mode, digits)
 	if c, ok := r.cache.Get(h); ok && c.mode == mode && c.digits == string(digits) {
 		return c.info
 	}

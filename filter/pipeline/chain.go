@@ -40,6 +40,9 @@ type Options struct {
 	Metrics *Metrics
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// SyncNumbers parses first-seen numbers before answering instead of in
+	// the background (one-shot tools such as `smsfw rules test`).
+	SyncNumbers bool
 }
 
 // Chain is the inspector.
@@ -100,6 +103,7 @@ func New(o Options) (*Chain, error) {
 	c := &Chain{eng: o.Engine, nums: nums, log: o.Logger.Named("filter"), m: o.Metrics, now: o.Now, max: o.MaxKeys,
 		Ledger: newLedger(o.Metrics), fps: newFPCache()}
 	c.numc = newNumCache(nums)
+	c.numc.sync = o.SyncNumbers
 	c.scratch.New = func() any { return &scratch{text: make([]byte, 0, 1024), norm: make([]byte, 0, 1024)} }
 	c.vms.New = func() any { return new(vm.VM) }
 	c.velocity = velocity.NewState(c.max)

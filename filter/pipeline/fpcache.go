@@ -46,11 +46,14 @@ func (c *fpCache) fingerprint(text, norm []byte) uint64 {
 
 // numCache sits in front of the number resolver's ristretto cache: a
 // direct-mapped table answers repeated numbers in ~25 ns without
-// ristretto's admission bookkeeping; misses go to the resolver.
+// ristretto's admission bookkeeping; misses go to the resolver, which
+// answers a number it never saw from its calling code at once and parses it
+// in the background (validity and type follow from the next message on).
 type numCache struct {
 	seed   maphash.Seed
 	shards [64]numShard
 	r      *numbers.Resolver
+	sync   bool
 }
 
 type numShard struct {
@@ -78,9 +81,17 @@ func (c *numCache) lookup(ton, npi byte, addr []byte) numbers.Info {
 	if e.key == key {
 		return e.info
 	}
-	info := c.r.Lookup(ton, npi, addr)
-	sh.mu.Lock()
-	sh.entries[i].key, sh.entries[i].info = key, info
-	sh.mu.Unlock()
+	var info numbers.Info
+	complete := true
+	if c.sync {
+		info = c.r.Lookup(ton, npi, addr)
+	} else {
+		info, complete = c.r.LookupQuick(ton, npi, addr)
+	}
+	if complete { // a first-sight answer is partial: ask again next time
+		sh.mu.Lock()
+		sh.entries[i].key, sh.entries[i].info = key, info
+		sh.mu.Unlock()
+	}
 	return info
 }
