@@ -14,9 +14,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/deploy"
 	"github.com/smsfw/smsfw/esme"
@@ -66,8 +63,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	go func() { _ = simSrv.Serve(simLn) }()
 	defer simSrv.Close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
 	if *rulesFile == "" {
 		dir, err := os.MkdirTemp("", "smsfw-demo-")
 		if err != nil {

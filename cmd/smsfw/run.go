@@ -58,8 +58,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if !flagSet(fs, "admin") && cfg.Admin != "" {
 		*adminAddr = cfg.Admin
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := newRegistry()
 	if *rulesFile == "" && cfg.RulesFile != "" {
 		*rulesFile = cfg.RulesFile
 		if !filepath.IsAbs(*rulesFile) {
@@ -184,4 +183,11 @@ func newPolicy(path, region string, log *zap.Logger, reg prometheus.Registerer) 
 		return nil, nil, err
 	}
 	return engine, chain, nil
+}
+
+// newRegistry is a Prometheus registry with the Go runtime and process collectors.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }

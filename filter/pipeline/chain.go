@@ -163,7 +163,7 @@ func (c *Chain) rebuild(snap *rules.Snapshot) *built {
 	}
 	for _, l := range snap.Limits {
 		b.limits = append(b.limits, velocity.Limit{ID: l.ID, Key: l.Key, Rate: l.Rate, Burst: l.Burst,
-			Direction: l.Direction, Monitor: l.Monitor})
+			Direction: l.Direction, Monitor: l.Monitor, Status: l.Status})
 	}
 	velocity.Prepare(b.limits)
 	c.built.Store(b)
@@ -236,13 +236,7 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 		}); l != nil {
 			c.eng.Metrics().Hit(l.ID, false)
 			det.RateLimited, det.LimitID = true, l.ID
-			st := pdu.StatusThrottled
-			for _, sl := range b.snap.Limits {
-				if sl.ID == l.ID {
-					st = sl.Status
-				}
-			}
-			verdict = filter.Verdict{Action: filter.Throttle, Status: st, RuleID: l.ID, Reason: "rate_limit"}
+			verdict = filter.Verdict{Action: filter.Throttle, Status: l.Status, RuleID: l.ID, Reason: "rate_limit"}
 		}
 	}
 	if det.GreyRoute {

@@ -6,6 +6,7 @@ package velocity
 import (
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/counters"
+	"github.com/smsfw/smsfw/proxy/pdu"
 )
 
 // Limit is one limit.
@@ -16,6 +17,8 @@ type Limit struct {
 	Burst     int
 	Direction int // -1 any
 	Monitor   bool
+	// Status answers a throttled message (ESME_RTHROTTLED unless the policy says otherwise).
+	Status pdu.Status
 
 	idHash uint64
 }
