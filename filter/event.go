@@ -1,0 +1,137 @@
+package filter
+
+import (
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Event is the analysts' record of one message: every non-allow verdict,
+// every monitor-mode hit and a sample of allowed traffic. The inspector
+// creates it (it has the facts), the proxy completes it with what it
+// answered and hands it to an EventSink; the store persists it. Events are
+// built off the allow path only, so they may allocate.
+type Event struct {
+	ID   int64     `json:"id,string"` // NewEventID: time-ordered, unique per process
+	Time time.Time `json:"time"`      // when the message arrived
+
+	Direction string `json:"direction"` // mt, mo
+	Peer      string `json:"peer"`
+	SystemID  string `json:"system_id,omitempty"`
+	PeerClass string `json:"peer_class,omitempty"` // the route's contracted class
+	Class     string `json:"class"`                // a2p, p2p, mo, receipt
+
+	Sender      string `json:"sender"`
+	SenderKind  string `json:"sender_kind,omitempty"`
+	Dest        string `json:"dest"`
+	DestCountry string `json:"dest_country,omitempty"`
+	DestCount   int    `json:"dest_count,omitempty"` // submit_multi destinations
+
+	// Text is the decoded text of all parts, or a masked form of it
+	// (events.text config); TextMasked says which.
+	Text        string `json:"text"`
+	TextMasked  bool   `json:"text_masked,omitempty"`
+	DataCoding  int    `json:"data_coding"`
+	Segments    int    `json:"segments"`
+	Fingerprint uint64 `json:"fingerprint,string"` // SimHash of the normalized text, digits masked (0: none)
+
+	RuleID   string `json:"rule_id"`
+	Action   string `json:"action"`            // allow flag reject throttle drop quarantine (Action.String)
+	Monitor  bool   `json:"monitor,omitempty"` // a monitor-mode rule matched: Action is what it would have done; the message went on
+	Sampled  bool   `json:"sampled,omitempty"` // an allowed message kept as a sample
+	Reason   string `json:"reason,omitempty"`
+	Evidence string `json:"evidence,omitempty"`
+	// Highlight is the part of Text the evidence points at (a keyword, a
+	// domain, a lookalike sender is not in Text), for the console.
+	Highlight string  `json:"highlight,omitempty"`
+	Leakage   float64 `json:"leakage,omitempty"` // estimated revenue lost (grey route)
+
+	// Status is the SMPP command_status the sender got (submit_sm_resp to a
+	// peer for MT, deliver_sm_resp to the SMSC for MO).
+	Status uint32 `json:"status"`
+	// MessageID is the message_id the peer got (the SMSC's for relayed
+	// messages, smsfw's own for drop and quarantine).
+	MessageID string `json:"message_id,omitempty"`
+
+	// Quarantine state: "" (not quarantined), held, released, rejected, expired.
+	Quarantine string `json:"quarantine,omitempty"`
+	// UpstreamMessageID is the SMSC's id of a released message.
+	UpstreamMessageID string     `json:"upstream_message_id,omitempty"`
+	DecidedAt         *time.Time `json:"decided_at,omitempty"` // release / reject / expiry time
+	DecidedBy         string     `json:"decided_by,omitempty"`
+
+	// Raw holds the message's PDUs as received (every segment), for release
+	// from quarantine and for replay. Kept for quarantined messages always,
+	// for the others unless text is masked.
+	Raw [][]byte `json:"-"`
+
+	// Stored, when set, is called once by the sink after the event is
+	// durable (err nil) or could not be stored (err non-nil). The proxy uses
+	// it to answer a quarantined message only once it is safe on disk.
+	Stored func(err error) `json:"-"`
+}
+
+// Quarantine states.
+const (
+	QuarantineHeld     = "held"
+	QuarantineReleased = "released"
+	QuarantineRejected = "rejected"
+	QuarantineExpired  = "expired"
+)
+
+// EventSink takes events off the hot path. Emit must not block: it returns
+// false when the event was not queued (the sink is full or closed); it then
+// calls ev.Stored(err) itself if Stored is set.
+type EventSink interface {
+	Emit(ev *Event) bool
+}
+
+var lastEventID atomic.Int64
+
+// NewEventID returns a time-ordered id: unix microseconds, bumped by one on
+// collisions, so ids are unique within a process and sort by arrival.
+func NewEventID() int64 {
+	now := time.Now().UnixMicro()
+	for {
+		last := lastEventID.Load()
+		id := max(now, last+1)
+		if lastEventID.CompareAndSwap(last, id) {
+			return id
+		}
+	}
+}
+
+// FormatFingerprint renders a fingerprint the way the API and console show it.
+func FormatFingerprint(fp uint64) string { return strconv.FormatUint(fp, 16) }
+
+// Override is an analyst's decision the live inspector applies before the
+// rules: allow (a false positive) or block a sender, a text fingerprint or a
+// sender with a fingerprint. Overrides are stored and survive restarts and
+// policy reloads.
+type Override struct {
+	ID          int64      `json:"id,string"`
+	Kind        string     `json:"kind"` // sender, fingerprint, sender_fingerprint
+	Sender      string     `json:"sender,omitempty"`
+	Fingerprint uint64     `json:"fingerprint,string,omitempty"`
+	Action      string     `json:"action"` // allow or block
+	Reason      string     `json:"reason"`
+	Author      string     `json:"author"`
+	EventID     int64      `json:"event_id,string,omitempty"` // the event it was made from
+	Created     time.Time  `json:"created"`
+	Expires     *time.Time `json:"expires,omitempty"`
+}
+
+// Override kinds and actions.
+const (
+	OverrideSender            = "sender"
+	OverrideFingerprint       = "fingerprint"
+	OverrideSenderFingerprint = "sender_fingerprint"
+	OverrideAllow             = "allow"
+	OverrideBlock             = "block"
+)
+
+// OverrideSetter is implemented by inspectors that apply analysts'
+// overrides; Set replaces the whole set atomically.
+type OverrideSetter interface {
+	SetOverrides(o []Override)
+}
