@@ -29,7 +29,7 @@ type env struct {
 }
 
 // start runs a simulator and a proxy on loopback; cfg nil = pass-through.
-func start(t *testing.T, simCfg sim.Config, cfg *Config, insp filter.Inspector) *env {
+func start(t *testing.T, simCfg sim.Config, cfg *Config, insp filter.Inspector, opts ...func(*Options)) *env {
 	t.Helper()
 	e := &env{t: t}
 	e.sim = sim.New(simCfg, nil)
@@ -47,8 +47,12 @@ func start(t *testing.T, simCfg sim.Config, cfg *Config, insp filter.Inspector) 
 		}
 	}
 	e.m = NewMetrics(nil)
-	srv, err := New(Options{Config: cfg, Upstream: ln.Addr().String(), Inspector: insp,
-		Logger: zaptest.NewLogger(t), Metrics: e.m})
+	o := Options{Config: cfg, Upstream: ln.Addr().String(), Inspector: insp,
+		Logger: zaptest.NewLogger(t), Metrics: e.m}
+	for _, f := range opts {
+		f(&o)
+	}
+	srv, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
