@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"io"
 	"net"
@@ -592,18 +591,7 @@ func (d *downstream) onBind(p pdu.PDU) {
 		log.Warn("bind refused", zap.String("result", result))
 		d.respond(p.ID(), st, p.Seq(), "")
 	}
-	switch {
-	case peer == nil:
-		fail(pdu.StatusInvSysID, bindBadSystemID)
-		return
-	case subtle.ConstantTimeCompare([]byte(peer.Password), b.Password) != 1:
-		fail(pdu.StatusInvPaswd, bindBadPassword)
-		return
-	case !peer.allows(d.remote):
-		fail(pdu.StatusBindFail, bindNotAllowed)
-		return
-	case peer.MaxSessions > 0 && d.s.countSessions(peer.Name) >= peer.MaxSessions:
-		fail(pdu.StatusBindFail, bindTooMany)
+	if !d.authenticate(peer, b.Password, fail) {
 		return
 	}
 	w := peer.Window
@@ -614,8 +602,43 @@ func (d *downstream) onBind(p pdu.PDU) {
 	d.pool = d.s.pools[peer.Name]
 	d.window = make(chan struct{}, w)
 	d.pending = newTable[downPending](w)
-	d.bound(p.ID(), log)
+	if !d.bound(p.ID(), log, peer.MaxSessions) {
+		fail(pdu.StatusBindFail, bindTooMany)
+		return
+	}
 	d.respond(p.ID(), pdu.StatusOK, p.Seq(), "smsfw")
+}
+
+// authenticate checks a config-mode bind: lockouts first (no password
+// check for a locked-out source or system_id), then system_id, source
+// address and password. Failures count toward lockouts; fail answers.
+func (d *downstream) authenticate(peer *Peer, password []byte, fail func(pdu.Status, string)) bool {
+	a := d.s.auth
+	if locked, _ := a.lockedOut(d.remote, peer); locked {
+		fail(pdu.StatusBindFail, bindLockedOut)
+		return false
+	}
+	switch {
+	case peer == nil:
+		a.failed(d.remote, nil)
+		fail(pdu.StatusInvSysID, bindBadSystemID)
+		return false
+	case !peer.allows(d.remote):
+		a.failed(d.remote, peer)
+		fail(pdu.StatusBindFail, bindNotAllowed)
+		return false
+	}
+	switch a.verify(peer, password) {
+	case authBusy:
+		fail(pdu.StatusThrottled, bindAuthBusy)
+		return false
+	case authMismatch:
+		a.failed(d.remote, peer)
+		fail(pdu.StatusInvPaswd, bindBadPassword)
+		return false
+	}
+	a.succeeded(d.remote)
+	return true
 }
 
 func (p *Peer) allows(a netip.Addr) bool {
@@ -630,14 +653,19 @@ func (p *Peer) allows(a netip.Addr) bool {
 	return false
 }
 
-func (d *downstream) bound(id pdu.CommandID, log *zap.Logger) {
+// bound registers the session as bound, unless its peer is at maxSessions.
+func (d *downstream) bound(id pdu.CommandID, log *zap.Logger, maxSessions int) bool {
 	d.bind = bindTypeOf(id)
+	if !d.s.register(d, maxSessions) {
+		d.bind = unbound
+		return false
+	}
 	d.log = log
 	_ = d.c.NC.SetReadDeadline(time.Time{})
-	d.s.register(d)
 	d.s.m.binds.WithLabelValues(legDownstream, bindOK).Inc()
 	log.Info("peer bound")
 	go d.timers()
+	return true
 }
 
 // bindPassThrough relays the peer's bind, byte for byte, on a new upstream
@@ -665,7 +693,7 @@ func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
 	d.key, d.systemID = sysID, sysID
 	d.window = make(chan struct{}, d.s.cfg.DefaultWindow)
 	d.leg = newUpLeg(d.s, c, "passthrough", sysID, d.s.cfg.DefaultWindow, d)
-	d.bound(p.ID(), log)
+	d.bound(p.ID(), log, 0)
 	_ = d.c.Write(resp)
 	d.s.m.out(0, resp.ID())
 	go func() {

@@ -34,6 +34,24 @@ const (
 	bindTimeout       = "timeout"
 	bindUnbound       = "unbound"
 	bindLost          = "lost"
+	bindLockedOut     = "locked_out"
+	bindAuthBusy      = "auth_busy"
+)
+
+// TLSTarget names a TLS endpoint whose files are reloaded (the target label).
+type TLSTarget string
+
+// TLS targets.
+const (
+	TLSListener TLSTarget = "listener" // the peer-facing SMPP listener
+	TLSUpstream TLSTarget = "upstream" // client side toward an SMSC
+	TLSAdmin    TLSTarget = "admin"    // the admin HTTP server
+)
+
+// TLS reload results.
+const (
+	reloadOK    = "ok"
+	reloadError = "error"
 )
 
 // Reasons for malformed / dropped PDUs.
@@ -107,6 +125,11 @@ type Metrics struct {
 	upstreamUp *prometheus.GaugeVec
 	segments   *prometheus.CounterVec
 	reconnects *prometheus.CounterVec
+	// authentication and TLS (hardening)
+	lockouts    *prometheus.CounterVec
+	lockedBinds *prometheus.CounterVec
+	tlsReloads  *prometheus.CounterVec
+	tlsExpiry   *prometheus.GaugeVec
 }
 
 // NewMetrics registers the proxy's collectors on reg (which may be nil).
@@ -151,6 +174,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "smsfw_proxy_upstream_reconnects_total", Help: "Upstream connection attempts after a loss, per upstream.",
 		}, []string{"upstream"}),
 	}
+	m.lockouts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_lockouts_total", Help: "Bind lockouts begun after repeated failed binds, by scope (source, system_id).",
+	}, []string{"scope"})
+	m.lockedBinds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_locked_out_binds_total", Help: "Binds refused with 0x0D without a password check because the source or system_id was locked out.",
+	}, []string{"scope"})
+	m.tlsReloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_tls_reloads_total", Help: "Certificate/key/CA reloads by target and result; on error the previous certificates stay.",
+	}, []string{"target", "result"})
+	m.tlsExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "smsfw_proxy_tls_certificate_expiry_timestamp_seconds", Help: "NotAfter of the certificate in use, by target.",
+	}, []string{"target"})
+	for _, sc := range []string{scopeSource, scopeSystemID} {
+		m.lockouts.WithLabelValues(sc)
+		m.lockedBinds.WithLabelValues(sc)
+	}
 	m.segments = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smsfw_proxy_segments_total",
 		Help: "Segments of concatenated MT messages: held for reassembly, decided on timeout, duplicated, or not held (overflow).",
@@ -188,7 +227,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(inflight(legUpstream, &m.inflightUp), inflight(legDownstream, &m.inflightDn))
 		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
-			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments)
+			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments,
+			m.lockouts, m.lockedBinds, m.tlsReloads, m.tlsExpiry)
 	}
 	return m
 }

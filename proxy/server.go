@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -26,6 +25,9 @@ type Options struct {
 	Inspector filter.Inspector // nil: allow all
 	Logger    *zap.Logger
 	Metrics   *Metrics
+	// LockoutObserver, when set, is told of each bind lockout as it begins
+	// (e.g. to ban the source in the kernel).
+	LockoutObserver LockoutObserver
 }
 
 // Server is the inline proxy: a listener for peers and the upstream legs.
@@ -38,6 +40,9 @@ type Server struct {
 	log      *zap.Logger
 	m        *Metrics
 	srvTLS   *tls.Config
+	auth     *authenticator
+	certs    []*CertReloader // listener and upstream TLS files, reloaded on change
+	upCerts  map[*TLSConfig]*CertReloader
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -85,12 +90,9 @@ func New(o Options) (*Server, error) {
 	if s.m == nil {
 		s.m = NewMetrics(nil)
 	}
-	if cfg.TLS != nil {
-		tc, err := serverTLS(cfg.TLS)
-		if err != nil {
-			return nil, err
-		}
-		s.srvTLS = tc
+	s.auth = newAuthenticator(cfg.Auth, o.LockoutObserver, s.m, s.log)
+	if err := s.loadCerts(); err != nil {
+		return nil, err
 	}
 	if cfg.PassThrough() {
 		if len(cfg.Upstreams) == 1 {
@@ -134,6 +136,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	if s.asm.timeout > 0 {
 		go s.asm.run()
+	}
+	if len(s.certs) > 0 && s.cfg.TLSReloadInterval > 0 {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.watchCerts() }()
 	}
 	s.mu.Unlock()
 	s.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("pass_through", s.cfg.PassThrough()),
@@ -189,7 +195,7 @@ func (s *Server) Ready() (bool, string) {
 				dial = func() error {
 					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 					defer cancel()
-					c, err := dialUpstream(ctx, s.upstream, s.upTLS) // with TLS: the handshake too
+					c, err := s.dialUpstream(ctx, s.upstream, s.upTLS) // with TLS: the handshake too
 					if err == nil {
 						_ = c.Close()
 					}
@@ -219,11 +225,19 @@ func (s *Server) newMessageID() string {
 	return strconv.FormatUint(s.idBase+s.ids.Add(1), 16)
 }
 
-func (s *Server) register(d *downstream) {
+// register adds a bound session, unless its peer already has maxSessions
+// (0: no limit); check and add are one step, so concurrent binds cannot
+// both take the last slot.
+func (s *Server) register(d *downstream, maxSessions int) bool {
 	s.mu.Lock()
+	if maxSessions > 0 && len(s.byPeer[d.key]) >= maxSessions {
+		s.mu.Unlock()
+		return false
+	}
 	s.byPeer[d.key] = append(s.byPeer[d.key], d)
 	s.mu.Unlock()
 	s.m.sessions.WithLabelValues(legDownstream).Inc()
+	return true
 }
 
 func (s *Server) unregister(d *downstream) {
@@ -265,12 +279,6 @@ func (s *Server) receiverFor(key string, prefer *downstream) *downstream {
 		}
 	}
 	return nil
-}
-
-func (s *Server) countSessions(key string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.byPeer[key])
 }
 
 // Shutdown stops accepting, lets in-flight requests finish (bounded by ctx
@@ -341,68 +349,13 @@ func (s *Server) inflight() int {
 	return int(s.m.inflightUp.Load() + s.m.inflightDn.Load())
 }
 
-func serverTLS(t *TLSConfig) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
-	}
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if t.CAFile != "" {
-		pool, err := loadCA(t.CAFile)
-		if err != nil {
-			return nil, err
-		}
-		tc.ClientCAs = pool
-		tc.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return tc, nil
-}
-
-func clientTLS(t *TLSConfig, addr string) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
-	if tc.ServerName == "" {
-		host, _, _ := net.SplitHostPort(addr)
-		tc.ServerName = host
-	}
-	if t.CAFile != "" {
-		pool, err := loadCA(t.CAFile)
-		if err != nil {
-			return nil, err
-		}
-		tc.RootCAs = pool
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
-}
-
-func loadCA(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("tls: no certificates in %s", file)
-	}
-	return pool, nil
-}
-
 // dialUpstream connects to addr, with TLS when t is set.
-func dialUpstream(ctx context.Context, addr string, t *TLSConfig) (net.Conn, error) {
+func (s *Server) dialUpstream(ctx context.Context, addr string, t *TLSConfig) (net.Conn, error) {
 	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	if t == nil {
 		return d.DialContext(ctx, "tcp", addr)
 	}
-	tc, err := clientTLS(t, addr)
-	if err != nil {
-		return nil, err
-	}
+	tc := s.upCerts[t].clientConfig(addr)
 	td := tls.Dialer{NetDialer: &d, Config: tc}
 	return td.DialContext(ctx, "tcp", addr)
 }

@@ -58,7 +58,7 @@ func newUpLeg(s *Server, c *link.Conn, name, key string, window int, owner *down
 // bindUpstream dials addr and binds with the given bind PDU (relayed as is in
 // pass-through mode), returning the connection and the raw bind response.
 func bindUpstream(ctx context.Context, s *Server, addr string, t *TLSConfig, bind []byte) (*link.Conn, pdu.PDU, error) {
-	nc, err := dialUpstream(ctx, addr, t)
+	nc, err := s.dialUpstream(ctx, addr, t)
 	if err != nil {
 		return nil, nil, err
 	}
