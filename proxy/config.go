@@ -72,9 +72,9 @@ type Upstream struct {
 
 // Peer is an external ESME allowed to bind.
 type Peer struct {
-	Name         string   `yaml:"name"` // defaults to system_id
-	SystemID     string   `yaml:"system_id"`
-	Password     string   `yaml:"password"`
+	Name     string `yaml:"name"` // defaults to system_id
+	SystemID string `yaml:"system_id"`
+	Password string `yaml:"password"`
 	// PasswordHash is a bcrypt hash of the password (smsfw passwd prints
 	// one); exclusive with Password.
 	PasswordHash string   `yaml:"password_hash"`
