@@ -230,6 +230,9 @@ func (s *Server) loadCerts() error {
 	return nil
 }
 
+// HasTLS reports whether the listener or an upstream uses TLS files.
+func (s *Server) HasTLS() bool { return len(s.certs) > 0 }
+
 // ReloadTLS re-reads every certificate, key and CA file now (SIGHUP).
 // Files that fail keep their previous certificates; the errors are joined.
 func (s *Server) ReloadTLS() error {
