@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"errors"
+	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -397,4 +399,38 @@ func TestPeerWindowLimitsInFlight(t *testing.T) {
 	_ = e.srv.Close()
 	rs := col.wait(t, 12, 5*time.Second)
 	exactlyOnce(t, seqs, rs)
+}
+
+// max_connections: connections over the limit are closed at accept, bound
+// or not, and counted; a slot frees when a connection ends.
+func TestMaxConnections(t *testing.T) {
+	e := start(t, sim.Config{}, &Config{MaxConnections: 2}, nil)
+	var open []net.Conn
+	for i := 0; i < 2; i++ {
+		nc, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, nc)
+	}
+	eventually(t, 2*time.Second, func() bool { return e.srv.conns.Load() == 2 })
+	over, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	_ = over.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := over.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("connection over max_connections not closed")
+	}
+	if v := testutil.ToFloat64(e.m.connsRefused); v != 1 {
+		t.Fatalf("refused %v", v)
+	}
+	_ = open[0].Close()
+	eventually(t, 2*time.Second, func() bool { return e.srv.conns.Load() == 1 })
+	cl := e.dial(esme.Options{SystemID: "acme"})
+	if r, err := cl.Do(ctx5s(t), submit("fits again")); err != nil || r.Status != 0 {
+		t.Fatalf("%v %+v", err, r)
+	}
+	_ = open[1].Close()
 }

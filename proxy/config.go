@@ -29,6 +29,9 @@ type Config struct {
 	// Auth bounds password checking and locks out brute-force sources.
 	Auth AuthConfig `yaml:"auth"`
 
+	// MaxConnections caps open peer connections, bound or not (default
+	// 10000); connections over it are closed at once and counted.
+	MaxConnections int `yaml:"max_connections"`
 	// MaxPDUSize caps command_length (default 65536).
 	MaxPDUSize int `yaml:"max_pdu_size"`
 	// Timers; zero means the default shown.
@@ -175,6 +178,9 @@ func (c *Config) errAt(path, format string, args ...any) error {
 func (c *Config) validate() error {
 	if c.MaxPDUSize != 0 && (c.MaxPDUSize < 256 || c.MaxPDUSize > 1<<20) {
 		return c.errAt("max_pdu_size", "max_pdu_size %d outside [256, 1048576]", c.MaxPDUSize)
+	}
+	if c.MaxConnections < 0 {
+		return c.errAt("max_connections", "max_connections must not be negative")
 	}
 	if c.MaxHeldSegments < 0 {
 		return c.errAt("max_held_segments", "max_held_segments must not be negative")
@@ -364,6 +370,9 @@ func (c *Config) withDefaults() *Config {
 	}
 	if d.OnFilterError == "" {
 		d.OnFilterError = "allow"
+	}
+	if d.MaxConnections == 0 {
+		d.MaxConnections = 10000
 	}
 	if d.TLSReloadInterval == 0 {
 		d.TLSReloadInterval = 5 * time.Second

@@ -25,6 +25,7 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-lockout-window.yaml":          `testdata/invalid-lockout-window.yaml:2: auth.system_id_lockout.window must not be negative`,
 		"invalid-auth-checks.yaml":             `testdata/invalid-auth-checks.yaml:2: auth.max_concurrent_checks 1000 outside [1, 64]`,
 		"invalid-auth-unknown-key.yaml":        "testdata/invalid-auth-unknown-key.yaml:2: field lockout not found in type proxy.AuthConfig",
+		"invalid-max-connections.yaml":         "testdata/invalid-max-connections.yaml:1: max_connections must not be negative",
 		"invalid-admin-tls.yaml":               `testdata/invalid-admin-tls.yaml:2: tls: cert_file and key_file are required on a listener`,
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")

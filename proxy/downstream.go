@@ -588,7 +588,13 @@ func (d *downstream) onBind(p pdu.PDU) {
 	peer := d.s.peers[sysID]
 	fail := func(st pdu.Status, result string) {
 		d.s.m.binds.WithLabelValues(legDownstream, result).Inc()
-		log.Warn("bind refused", zap.String("result", result))
+		lvl := zap.WarnLevel
+		if result == bindLockedOut || result == bindAuthBusy { // floods: the lockout itself is the warning
+			lvl = zap.InfoLevel
+		}
+		if ce := log.Check(lvl, "bind refused"); ce != nil {
+			ce.Write(zap.String("result", result))
+		}
 		d.respond(p.ID(), st, p.Seq(), "")
 	}
 	if !d.authenticate(peer, b.Password, fail) {

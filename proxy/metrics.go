@@ -126,10 +126,12 @@ type Metrics struct {
 	segments   *prometheus.CounterVec
 	reconnects *prometheus.CounterVec
 	// authentication and TLS (hardening)
-	lockouts    *prometheus.CounterVec
-	lockedBinds *prometheus.CounterVec
-	tlsReloads  *prometheus.CounterVec
-	tlsExpiry   *prometheus.GaugeVec
+	lockouts     *prometheus.CounterVec
+	lockedBinds  *prometheus.CounterVec
+	tlsReloads   *prometheus.CounterVec
+	tlsExpiry    *prometheus.GaugeVec
+	connsRefused prometheus.Counter
+	connsOpen    func() float64 // set by the server that owns these metrics
 }
 
 // NewMetrics registers the proxy's collectors on reg (which may be nil).
@@ -186,6 +188,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.tlsExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "smsfw_proxy_tls_certificate_expiry_timestamp_seconds", Help: "NotAfter of the certificate in use, by target.",
 	}, []string{"target"})
+	m.connsRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "smsfw_proxy_connections_refused_total", Help: "Peer connections closed at accept because max_connections were open.",
+	})
 	for _, sc := range []string{scopeSource, scopeSystemID} {
 		m.lockouts.WithLabelValues(sc)
 		m.lockedBinds.WithLabelValues(sc)
@@ -228,7 +233,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(inflight(legUpstream, &m.inflightUp), inflight(legDownstream, &m.inflightDn))
 		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
 			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments,
-			m.lockouts, m.lockedBinds, m.tlsReloads, m.tlsExpiry)
+			m.lockouts, m.lockedBinds, m.tlsReloads, m.tlsExpiry, m.connsRefused,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "smsfw_proxy_connections", Help: "Open peer connections, bound or not.",
+			}, func() float64 {
+				if f := m.connsOpen; f != nil {
+					return f()
+				}
+				return 0
+			}))
 	}
 	return m
 }

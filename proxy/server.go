@@ -55,6 +55,7 @@ type Server struct {
 	closed   chan struct{}
 	wg       sync.WaitGroup
 	ids      atomic.Uint64
+	conns    atomic.Int64 // open peer connections, bound or not
 	idBase   uint64
 	rr       atomic.Uint32
 
@@ -90,6 +91,7 @@ func New(o Options) (*Server, error) {
 	if s.m == nil {
 		s.m = NewMetrics(nil)
 	}
+	s.m.connsOpen = func() float64 { return float64(s.conns.Load()) }
 	s.auth = newAuthenticator(cfg.Auth, o.LockoutObserver, s.m, s.log)
 	if err := s.loadCerts(); err != nil {
 		return nil, err
@@ -167,9 +169,19 @@ func (s *Server) Serve(ln net.Listener) error {
 			_ = nc.Close()
 			continue
 		}
+		if n := s.conns.Add(1); s.cfg.MaxConnections > 0 && n > int64(s.cfg.MaxConnections) {
+			s.conns.Add(-1)
+			s.m.connsRefused.Inc()
+			if ce := s.log.Check(zap.WarnLevel, "connection limit reached; closing new connection"); ce != nil {
+				ce.Write(zap.Int("max_connections", s.cfg.MaxConnections), zap.Stringer("remote", nc.RemoteAddr()))
+			}
+			_ = nc.Close()
+			continue
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer s.conns.Add(-1)
 			s.serveDownstream(nc)
 		}()
 	}
