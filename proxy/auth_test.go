@@ -190,6 +190,20 @@ func TestSystemIDLockout(t *testing.T) {
 	if got := bindStatus(t, e, "plain", "pw2"); got != pdu.StatusOK {
 		t.Fatalf("other peer: %v", got)
 	}
+	// A source outside a peer's allowed_cidrs cannot lock that peer out.
+	cfg2 := hashedPeer(t, AuthConfig{SourceLockout: LockoutConfig{Disabled: true}, SystemIDLockout: LockoutConfig{Failures: 1}}, 0)
+	cfg2.Peers[0].AllowedCIDRs = []string{"192.0.2.0/24"}
+	mustValidate(t, cfg2)
+	far := start(t, sim.Config{}, cfg2, nil)
+	far.waitReady()
+	for i := 0; i < 3; i++ {
+		if got := bindStatus(t, far, "acme", "pw"); got != pdu.StatusBindFail {
+			t.Fatalf("outside allowed_cidrs: %v", got)
+		}
+	}
+	if far.srv.auth.tracked() != 0 {
+		t.Fatal("binds from outside allowed_cidrs counted against the system_id")
+	}
 	// Unknown system_ids are not tracked (an attacker could fill the table).
 	for i := 0; i < 5; i++ {
 		if got := bindStatus(t, e, "nobody", "x"); got != pdu.StatusInvSysID {

@@ -98,7 +98,8 @@ type Peer struct {
 // AuthConfig tunes peer authentication (config mode).
 type AuthConfig struct {
 	// MaxConcurrentChecks bounds bcrypt verifications running at once
-	// (default: the number of CPUs, at most 4). Binds beyond it wait up to
+	// (default: half the CPUs, at least 1, at most 4, so a bind flood cannot
+	// take every core from the relay). Binds beyond it wait up to
 	// CheckWait, then get ESME_RTHROTTLED (0x58) and may retry.
 	MaxConcurrentChecks int           `yaml:"max_concurrent_checks"`
 	CheckWait           time.Duration `yaml:"check_wait"` // default 1s
@@ -379,7 +380,7 @@ func (c *Config) withDefaults() *Config {
 	}
 	a := &d.Auth
 	if a.MaxConcurrentChecks == 0 {
-		a.MaxConcurrentChecks = min(max(runtime.NumCPU(), 1), 4)
+		a.MaxConcurrentChecks = min(max(runtime.NumCPU()/2, 1), 4)
 	}
 	def(&a.CheckWait, time.Second)
 	if a.MaxTracked == 0 {

@@ -630,7 +630,9 @@ func (d *downstream) authenticate(peer *Peer, password []byte, fail func(pdu.Sta
 		fail(pdu.StatusInvSysID, bindBadSystemID)
 		return false
 	case !peer.allows(d.remote):
-		a.failed(d.remote, peer)
+		// Counts against the source only: binds from outside allowed_cidrs
+		// can never succeed, and must not lock the real peer out.
+		a.failed(d.remote, nil)
 		fail(pdu.StatusBindFail, bindNotAllowed)
 		return false
 	}
