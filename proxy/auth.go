@@ -192,8 +192,7 @@ func (a *authenticator) lockedOut(remote netip.Addr, peer *Peer) (bool, string) 
 func (a *authenticator) failed(remote netip.Addr, peer *Peer) {
 	now := a.now()
 	ns := now.UnixNano()
-	var begun []lockKey
-	var until int64
+	var begun []Lockout
 	a.mu.Lock()
 	for _, k := range a.keys(remote, peer) {
 		cfg := a.cfg[k.scope()]
@@ -215,22 +214,21 @@ func (a *authenticator) failed(remote netip.Addr, peer *Peer) {
 		if e.n >= cfg.Failures {
 			e.until = ns + int64(cfg.Duration)
 			e.first, e.n = e.until, 0 // counting starts again after the lockout
-			begun = append(begun, k)
-			until = e.until
+			begun = append(begun, Lockout{Source: k.source, Peer: k.peer, Until: time.Unix(0, e.until)})
 		}
 	}
 	a.mu.Unlock()
-	for _, k := range begun {
-		l := Lockout{Until: time.Unix(0, until)}
+	for _, l := range begun {
 		scope := scopeSource
-		if k.peer != "" {
-			scope, l.Peer = scopeSystemID, k.peer
-		} else {
-			l.Source = k.source
+		if l.Peer != "" {
+			scope = scopeSystemID
 		}
 		a.m.lockouts.WithLabelValues(scope).Inc()
-		a.log.Warn("bind lockout begins", zap.String("scope", scope), zap.Stringer("source", k.source),
-			zap.String("peer", k.peer), zap.Time("until", l.Until))
+		key := zap.String("peer", l.Peer)
+		if scope == scopeSource {
+			key = zap.Stringer("source", l.Source)
+		}
+		a.log.Warn("bind lockout begins", zap.String("scope", scope), key, zap.Time("until", l.Until))
 		if a.obs != nil {
 			a.obs.LockedOut(l)
 		}

@@ -66,17 +66,24 @@ type downstream struct {
 	pool     *pool  // config mode
 	leg      *upLeg // pass-through: the session's own upstream leg
 
-	window chan struct{} // in-flight MT requests and deliver_sm toward the peer
-	msg    pdu.Message   // reused per message: the read loop owns it
-	req    filter.Request
-	out    batch     // upstream connections written to since the last flush (read loop only)
-	st     loopStats // per-PDU counts of the read loop, published per batch
+	window chan struct{} // deliver_sm (and smsfw's own receipts) in flight toward the peer
+	// mt holds the peer's in-flight MT requests on a shared pool (config
+	// mode). It is separate from window: MT slots are freed by the SMSC's
+	// answers, delivery slots by the peer's, and one sharing both could
+	// wait on itself (upstream read loop waiting for a slot that only an
+	// answer behind it on the same socket would free).
+	mt  chan struct{}
+	msg pdu.Message // reused per message: the read loop owns it
+	req filter.Request
+	out batch     // upstream connections written to since the last flush (read loop only)
+	st  loopStats // per-PDU counts of the read loop, published per batch
 
-	mu      sync.Mutex
-	pending *table[downPending]
-	dead    bool
-	done    chan struct{}
-	unbound chan struct{}
+	mu          sync.Mutex
+	pending     *table[downPending]
+	dead        bool
+	done        chan struct{}
+	unbound     chan struct{}
+	unboundOnce sync.Once
 }
 
 func (s *Server) serveDownstream(nc net.Conn) {
@@ -281,7 +288,7 @@ func (d *downstream) forward(p pdu.PDU, start int64, out *batch, st *loopStats) 
 	// session's window. Pooled legs are shared, so the peer's own window
 	// applies as well.
 	peerSlot := d.pool != nil
-	if peerSlot && !d.acquire(nil, out) {
+	if peerSlot && !d.acquireMT(out) {
 		d.respond(id, pdu.StatusSysErr, p.Seq(), "")
 		return
 	}
@@ -296,7 +303,7 @@ func (d *downstream) forward(p pdu.PDU, start int64, out *batch, st *loopStats) 
 		<-l.window
 	}
 	if peerSlot {
-		d.releaseWindow()
+		d.releaseMT()
 	}
 	d.respond(id, pdu.StatusSysErr, p.Seq(), "")
 }
@@ -354,6 +361,38 @@ func (d *downstream) acquire(cancel <-chan struct{}, pending *batch) bool {
 
 func (d *downstream) releaseWindow() { <-d.window }
 
+// tryAcquire takes a delivery slot without waiting. The upstream read loop
+// must never wait for one: the answers that free MT slots arrive on it.
+func (d *downstream) tryAcquire() bool {
+	select {
+	case d.window <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// acquireMT takes a slot of the peer's MT window, blocking (which stops
+// reading the peer's socket) while it is full.
+func (d *downstream) acquireMT(pending *batch) bool {
+	select {
+	case d.mt <- struct{}{}:
+		return true
+	default:
+	}
+	if pending != nil {
+		pending.flush()
+	}
+	select {
+	case d.mt <- struct{}{}:
+		return true
+	case <-d.done:
+		return false
+	}
+}
+
+func (d *downstream) releaseMT() { <-d.mt }
+
 // deliver sends a deliver_sm/data_sm from leg l to the peer; the caller
 // holds a window slot, released here on failure.
 func (d *downstream) deliver(l *upLeg, p pdu.PDU, start int64, out *batch, st *loopStats) bool {
@@ -401,7 +440,7 @@ func (d *downstream) onResponse(p pdu.PDU) {
 	}
 	if e.local {
 		if e.cmd == pdu.Unbind {
-			close(d.unbound)
+			d.unboundOnce.Do(func() { close(d.unbound) }) // shutdown and a lost leg may both unbind
 		}
 		if e.cmd == pdu.DeliverSM {
 			d.releaseWindow()
@@ -607,6 +646,7 @@ func (d *downstream) onBind(p pdu.PDU) {
 	d.peer, d.key, d.systemID, d.class = peer, peer.Name, sysID, peer.Class
 	d.pool = d.s.pools[peer.Name]
 	d.window = make(chan struct{}, w)
+	d.mt = make(chan struct{}, w)
 	d.pending = newTable[downPending](w)
 	if !d.bound(p.ID(), log, peer.MaxSessions) {
 		fail(pdu.StatusBindFail, bindTooMany)
@@ -708,8 +748,13 @@ func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
 		d.leg.run()
 		// The SMSC side is gone: the peer's bind no longer means anything.
 		if !d.isDone() {
-			log.Warn("upstream lost; unbinding peer")
-			d.unbindAndClose("upstream lost")
+			select {
+			case <-d.s.closed: // Shutdown unbound the leg first
+				d.unbindAndClose("shutdown")
+			default:
+				log.Warn("upstream lost; unbinding peer")
+				d.unbindAndClose("upstream lost")
+			}
 		}
 	}()
 }

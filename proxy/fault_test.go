@@ -818,3 +818,23 @@ func TestFaultShutdownUnderLoad(t *testing.T) {
 	f.checkDeliveries(-1)
 	checkHeap(64 << 20)
 }
+
+// Shutdown whose drain times out (the SMSC never answers): the requests
+// still in flight are answered 0x08 before the peer is unbound.
+func TestFaultShutdownDrainTimeout(t *testing.T) {
+	checkHeap := guard(t)
+	f := newFaultSMSC(t)
+	f.mode.Store(answerNever)
+	e := faultProxy(t, f, &Config{DrainTimeout: 100 * time.Millisecond}, 100, 100)
+	cl := e.dial(esme.Options{SystemID: "acme", Password: "pw"})
+	col := newCollector(30)
+	seqs, _ := sendN(t, cl, col, "stuck", 30)
+	waitFor(t, "30 at the SMSC", func() bool { r, _, _ := f.stats(); return r == 30 })
+	if err := e.srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rs := col.wait(t, 30, 5*time.Second)
+	exactlyOnce(t, seqs, rs)
+	allStatus(t, rs, pdu.StatusSysErr)
+	checkHeap(64 << 20)
+}

@@ -326,15 +326,29 @@ unbind:
 	if serving {
 		s.asm.close() // held segments are decided now, not dropped
 	}
+	// Upstream legs first: requests still in flight (the drain timed out)
+	// are answered 0x08 while the peers' connections are still open; then
+	// the peers are unbound.
 	var wg sync.WaitGroup
+	s.mu.Lock()
+	for _, p := range s.pools {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.stop() }()
+	}
+	for _, list := range s.byPeer { // bound sessions: their leg was set before they registered
+		for _, d := range list {
+			if d.leg != nil {
+				wg.Add(1)
+				go func() { defer wg.Done(); d.leg.unbind() }()
+			}
+		}
+	}
+	s.mu.Unlock()
+	wg.Wait()
 	s.mu.Lock()
 	for d := range s.sessions {
 		wg.Add(1)
 		go func() { defer wg.Done(); d.unbindAndClose("shutdown") }()
-	}
-	for _, p := range s.pools {
-		wg.Add(1)
-		go func() { defer wg.Done(); p.stop() }()
 	}
 	s.mu.Unlock()
 	wg.Wait()

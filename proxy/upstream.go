@@ -209,7 +209,7 @@ func (l *upLeg) onResponse(p pdu.PDU) {
 	l.s.m.inflightUp.Add(-1)
 	d := e.down
 	if e.peerSlot {
-		d.releaseWindow()
+		d.releaseMT()
 	}
 	if p.ID() != e.cmd.Resp() && p.ID() != pdu.GenericNack {
 		l.s.m.malformed.WithLabelValues(legUpstream, badUnexpected).Inc()
@@ -310,7 +310,11 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 		l.respond(p.ID(), pdu.StatusXTAppn, p.Seq(), "")
 		return
 	}
-	if !target.acquire(l.done, &l.out) || !target.deliver(l, p, start, &l.out, &l.st) {
+	if !target.tryAcquire() { // the peer has a window of deliveries unanswered: the SMSC retries
+		l.respond(p.ID(), pdu.StatusThrottled, p.Seq(), "")
+		return
+	}
+	if !target.deliver(l, p, start, &l.out, &l.st) {
 		l.respond(p.ID(), pdu.StatusXTAppn, p.Seq(), "")
 	}
 }
@@ -402,7 +406,7 @@ func (l *upLeg) finish(e upPending) {
 	<-l.window
 	l.s.m.inflightUp.Add(-1)
 	if e.peerSlot {
-		e.down.releaseWindow()
+		e.down.releaseMT()
 	}
 	e.down.respondRelayed(e.cmd, pdu.StatusSysErr, e.downSeq)
 }
