@@ -838,3 +838,44 @@ func TestFaultShutdownDrainTimeout(t *testing.T) {
 	allStatus(t, rs, pdu.StatusSysErr)
 	checkHeap(64 << 20)
 }
+
+// A peer with a full window of unanswered deliver_sm: further ones are
+// answered 0x58 at once (the SMSC retries) and the leg keeps relaying MT
+// answers meanwhile.
+func TestFaultDeliveryWindowFull(t *testing.T) {
+	checkHeap := guard(t)
+	f := newFaultSMSC(t)
+	f.mode.Store(answerNow)
+	e := faultProxy(t, f, &Config{ResponseTimeout: 300 * time.Millisecond}, 2, 100)
+	var got atomic.Int32
+	cl := e.dial(esme.Options{SystemID: "acme", Password: "pw", NoAutoRespond: true,
+		OnDeliver: func(pdu.PDU) pdu.Status { got.Add(1); return 0 }})
+	var seqs [4]uint32
+	for i := range seqs {
+		seqs[i] = f.deliver(fmt.Sprintf("mo-%d", i))
+	}
+	waitFor(t, "two refused", func() bool { return f.answers() == 2 })
+	f.mu.Lock()
+	for _, s := range seqs[2:] {
+		if a := f.dlvAnswers[s]; len(a) != 1 || a[0] != pdu.StatusThrottled {
+			t.Errorf("deliver_sm beyond the window: %v, want 0x58", a)
+		}
+	}
+	f.mu.Unlock()
+	if r, err := cl.Do(ctx5s(t), submit("MT meanwhile")); err != nil || r.Status != 0 {
+		t.Fatalf("MT while deliveries wait: %v %+v", err, r)
+	}
+	waitFor(t, "the two delivered time out", func() bool { return f.answers() == 4 })
+	f.mu.Lock()
+	for _, s := range seqs[:2] {
+		if a := f.dlvAnswers[s]; len(a) != 1 || a[0] != pdu.StatusXTAppn {
+			t.Errorf("unanswered deliver_sm: %v, want 0x64", a)
+		}
+	}
+	f.mu.Unlock()
+	if got.Load() != 2 {
+		t.Fatalf("peer got %d deliver_sm, window 2", got.Load())
+	}
+	f.checkDeliveries(-1)
+	checkHeap(64 << 20)
+}
