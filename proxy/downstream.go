@@ -66,24 +66,25 @@ type downstream struct {
 	pool     *pool  // config mode
 	leg      *upLeg // pass-through: the session's own upstream leg
 
-	window chan struct{} // deliver_sm (and smsfw's own receipts) in flight toward the peer
+	window chan struct{} // deliver_sm (and receipts of smsfw's own) in flight toward the peer
+	msg    pdu.Message   // reused per message: the read loop owns it
+	req    filter.Request
+	out    batch     // upstream connections written to since the last flush (read loop only)
+	st     loopStats // per-PDU counts of the read loop, published per batch
+
+	mu      sync.Mutex
+	pending *table[downPending]
+	dead    bool
+	done    chan struct{}
+	unbound chan struct{}
+
 	// mt holds the peer's in-flight MT requests on a shared pool (config
 	// mode). It is separate from window: MT slots are freed by the SMSC's
 	// answers, delivery slots by the peer's, and one sharing both could
 	// wait on itself (upstream read loop waiting for a slot that only an
 	// answer behind it on the same socket would free).
-	mt  chan struct{}
-	msg pdu.Message // reused per message: the read loop owns it
-	req filter.Request
-	out batch     // upstream connections written to since the last flush (read loop only)
-	st  loopStats // per-PDU counts of the read loop, published per batch
-
-	mu          sync.Mutex
-	pending     *table[downPending]
-	dead        bool
-	done        chan struct{}
-	unbound     chan struct{}
-	unboundOnce sync.Once
+	mt          chan struct{}
+	unboundOnce sync.Once // shutdown and a lost leg may both unbind
 }
 
 func (s *Server) serveDownstream(nc net.Conn) {
