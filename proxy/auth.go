@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -115,6 +116,8 @@ type authenticator struct {
 	entries map[lockKey]*lockEntry
 	swept   int64
 	now     func() time.Time
+
+	checking, peak atomic.Int32 // bcrypt checks running now, and at most so far
 }
 
 type lockKey struct {
@@ -301,8 +304,13 @@ func (a *authenticator) verify(peer *Peer, password []byte) authResult {
 			return authBusy
 		}
 	}
-	defer func() { <-a.sem }()
-	if bcrypt.CompareHashAndPassword(peer.hash, password) != nil {
+	n := a.checking.Add(1)
+	for p := a.peak.Load(); n > p && !a.peak.CompareAndSwap(p, n); p = a.peak.Load() {
+	}
+	err := bcrypt.CompareHashAndPassword(peer.hash, password)
+	a.checking.Add(-1)
+	<-a.sem
+	if err != nil {
 		return authMismatch
 	}
 	return authOK
