@@ -426,3 +426,37 @@ func TestMaxConnections(t *testing.T) {
 	}
 	_ = open[1].Close()
 }
+
+// Pass-through: the SMSC judges the credentials, and a source it keeps
+// refusing is locked out by smsfw (no more binds reach the SMSC).
+func TestPassThroughSourceLockout(t *testing.T) {
+	rec := &lockoutRecorder{}
+	var smscBinds atomic.Int32
+	e := start(t, sim.Config{Accounts: map[string]string{"acme": "secret"}, OnPDU: func(_ string, p pdu.PDU) {
+		if p.ID().IsBind() {
+			smscBinds.Add(1)
+		}
+	}}, &Config{Auth: AuthConfig{SourceLockout: LockoutConfig{Failures: 2}}}, nil)
+	e.srv.auth.obs = rec
+	for i, want := range []pdu.Status{pdu.StatusInvPaswd, pdu.StatusInvSysID, pdu.StatusBindFail, pdu.StatusBindFail} {
+		sys := "acme"
+		if i == 1 {
+			sys = "nobody"
+		}
+		if got := bindStatus(t, e, sys, "guess"); got != want {
+			t.Fatalf("bind %d: %v, want %v", i, got, want)
+		}
+	}
+	if got := bindStatus(t, e, "acme", "secret"); got != pdu.StatusBindFail {
+		t.Fatalf("right password while locked out: %v", got)
+	}
+	if n := smscBinds.Load(); n != 2 {
+		t.Fatalf("the SMSC saw %d binds; after the lockout none should reach it", n)
+	}
+	if got := rec.list(); len(got) != 1 || got[0].Source != netip.MustParsePrefix("127.0.0.1/32") {
+		t.Fatalf("observer saw %+v", got)
+	}
+	if v := testutil.ToFloat64(e.m.binds.WithLabelValues(legDownstream, bindLockedOut)); v != 3 {
+		t.Fatalf("locked_out refusals %v", v)
+	}
+}

@@ -720,6 +720,16 @@ func (d *downstream) bound(id pdu.CommandID, log *zap.Logger, maxSessions int) b
 // bindPassThrough relays the peer's bind, byte for byte, on a new upstream
 // connection; the SMSC's answer is the peer's answer.
 func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
+	// The SMSC checks the credentials; smsfw still locks out a source whose
+	// binds it keeps refusing, so guesses through smsfw stay bounded.
+	if locked, _ := d.s.auth.lockedOut(d.remote, nil); locked {
+		d.s.m.binds.WithLabelValues(legDownstream, bindLockedOut).Inc()
+		if ce := log.Check(zap.InfoLevel, "bind refused"); ce != nil {
+			ce.Write(zap.String("result", bindLockedOut))
+		}
+		d.respond(p.ID(), pdu.StatusBindFail, p.Seq(), "")
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.s.cfg.BindTimeout)
 	defer cancel()
 	bind := append([]byte(nil), p...)
@@ -734,11 +744,16 @@ func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
 	if resp.Status() != pdu.StatusOK || resp.ID() == pdu.GenericNack {
 		d.s.m.binds.WithLabelValues(legDownstream, bindRejected).Inc()
 		log.Info("SMSC refused bind", zap.Stringer("status", resp.Status()))
+		switch resp.Status() {
+		case pdu.StatusInvPaswd, pdu.StatusInvSysID, pdu.StatusBindFail:
+			d.s.auth.failed(d.remote, nil)
+		}
 		c.Abort()
 		_ = d.c.Write(resp)
 		d.s.m.out(0, resp.ID())
 		return
 	}
+	d.s.auth.succeeded(d.remote)
 	d.key, d.systemID = sysID, sysID
 	d.window = make(chan struct{}, d.s.cfg.DefaultWindow)
 	d.leg = newUpLeg(d.s, c, "passthrough", sysID, d.s.cfg.DefaultWindow, d)
