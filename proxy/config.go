@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -20,7 +21,18 @@ type Config struct {
 	Listen string     `yaml:"listen"`
 	Admin  string     `yaml:"admin"`
 	TLS    *TLSConfig `yaml:"tls"` // on the peer-facing listener
+	// AdminTLS serves the admin HTTP address over HTTPS (cert_file, key_file;
+	// ca_file requires client certificates).
+	AdminTLS *TLSConfig `yaml:"admin_tls"`
+	// TLSReloadInterval is how often certificate, key and CA files are
+	// checked for changes (default 5s; negative: only on SIGHUP / ReloadTLS).
+	TLSReloadInterval time.Duration `yaml:"tls_reload_interval"`
+	// Auth bounds password checking and locks out brute-force sources.
+	Auth AuthConfig `yaml:"auth"`
 
+	// MaxConnections caps open peer connections, bound or not (default
+	// 10000); connections over it are closed at once and counted.
+	MaxConnections int `yaml:"max_connections"`
 	// MaxPDUSize caps command_length (default 65536).
 	MaxPDUSize int `yaml:"max_pdu_size"`
 	// Timers; zero means the default shown.
@@ -69,9 +81,12 @@ type Upstream struct {
 
 // Peer is an external ESME allowed to bind.
 type Peer struct {
-	Name         string   `yaml:"name"` // defaults to system_id
-	SystemID     string   `yaml:"system_id"`
-	Password     string   `yaml:"password"`
+	Name     string `yaml:"name"` // defaults to system_id
+	SystemID string `yaml:"system_id"`
+	Password string `yaml:"password"`
+	// PasswordHash is a bcrypt hash of the password (smsfw passwd prints
+	// one); exclusive with Password.
+	PasswordHash string   `yaml:"password_hash"`
 	Class        string   `yaml:"class"` // a2p, p2p, enterprise, ...
 	AllowedCIDRs []string `yaml:"allowed_cidrs"`
 	Window       int      `yaml:"window"`       // in-flight requests per session (default DefaultWindow)
@@ -83,6 +98,34 @@ type Peer struct {
 	UpstreamPassword string `yaml:"upstream_password"`
 
 	prefixes []netip.Prefix
+	hash     []byte // PasswordHash, validated
+}
+
+// AuthConfig tunes peer authentication (config mode).
+type AuthConfig struct {
+	// MaxConcurrentChecks bounds bcrypt verifications running at once
+	// (default: half the CPUs, at least 1, at most 4, so a bind flood cannot
+	// take every core from the relay). Binds beyond it wait up to
+	// CheckWait, then get ESME_RTHROTTLED (0x58) and may retry.
+	MaxConcurrentChecks int           `yaml:"max_concurrent_checks"`
+	CheckWait           time.Duration `yaml:"check_wait"` // default 1s
+	// SourceLockout locks out a source address after failed binds
+	// (default 5 failures in 1m: locked for 5m).
+	SourceLockout LockoutConfig `yaml:"source_lockout"`
+	// SystemIDLockout locks out a configured system_id after failed binds
+	// from any source (default 20 failures in 1m: locked for 5m).
+	SystemIDLockout LockoutConfig `yaml:"system_id_lockout"`
+	// MaxTracked bounds the sources and system_ids tracked (default 65536).
+	MaxTracked int `yaml:"max_tracked"`
+}
+
+// LockoutConfig: Failures failed binds within Window lock the key out for
+// Duration. Zero values take the defaults; Disabled turns the lockout off.
+type LockoutConfig struct {
+	Disabled bool          `yaml:"disabled"`
+	Failures int           `yaml:"failures"`
+	Window   time.Duration `yaml:"window"`
+	Duration time.Duration `yaml:"duration"`
 }
 
 // TLSConfig enables TLS on a listener or toward an upstream.
@@ -201,6 +244,9 @@ func (c *Config) validate() error {
 	if c.MaxPDUSize != 0 && (c.MaxPDUSize < 256 || c.MaxPDUSize > 1<<20) {
 		return c.errAt("max_pdu_size", "max_pdu_size %d outside [256, 1048576]", c.MaxPDUSize)
 	}
+	if c.MaxConnections < 0 {
+		return c.errAt("max_connections", "max_connections must not be negative")
+	}
 	if c.MaxHeldSegments < 0 {
 		return c.errAt("max_held_segments", "max_held_segments must not be negative")
 	}
@@ -217,7 +263,10 @@ func (c *Config) validate() error {
 		v    time.Duration
 	}{{"enquire_link_interval", c.EnquireLinkInterval}, {"inactivity_timeout", c.InactivityTimeout},
 		{"response_timeout", c.ResponseTimeout}, {"bind_timeout", c.BindTimeout}, {"drain_timeout", c.DrainTimeout},
-		{"write_timeout", c.WriteTimeout}, {"drop_receipt_delay", c.DropReceiptDelay}} {
+		{"write_timeout", c.WriteTimeout}, {"drop_receipt_delay", c.DropReceiptDelay},
+		{"auth.check_wait", c.Auth.CheckWait},
+		{"auth.source_lockout.window", c.Auth.SourceLockout.Window}, {"auth.source_lockout.duration", c.Auth.SourceLockout.Duration},
+		{"auth.system_id_lockout.window", c.Auth.SystemIDLockout.Window}, {"auth.system_id_lockout.duration", c.Auth.SystemIDLockout.Duration}} {
 		if d.v < 0 {
 			return c.errAt(d.name, "%s must not be negative", d.name)
 		}
@@ -252,6 +301,23 @@ func (c *Config) validate() error {
 		}
 		if q.TTL < 0 {
 			return c.errAt("quarantine.ttl", "quarantine.ttl must not be negative")
+		}
+	}
+	if err := c.AdminTLS.validate(c, "admin_tls", true); err != nil {
+		return err
+	}
+	if n := c.Auth.MaxConcurrentChecks; n < 0 || n > 64 {
+		return c.errAt("auth.max_concurrent_checks", "auth.max_concurrent_checks %d outside [1, 64]", n)
+	}
+	if c.Auth.MaxTracked < 0 {
+		return c.errAt("auth.max_tracked", "auth.max_tracked must not be negative")
+	}
+	for _, l := range []struct {
+		name string
+		v    LockoutConfig
+	}{{"auth.source_lockout", c.Auth.SourceLockout}, {"auth.system_id_lockout", c.Auth.SystemIDLockout}} {
+		if l.v.Failures < 0 || l.v.Failures > 1000 {
+			return c.errAt(l.name+".failures", "%s.failures %d outside [1, 1000]", l.name, l.v.Failures)
 		}
 	}
 	names := make([]string, 0, len(c.Upstreams))
@@ -300,6 +366,16 @@ func (c *Config) validate() error {
 		}
 		if len(peer.Password) > 8 {
 			return c.errAt(p+".password", "peer %q: password longer than 8 characters", peer.SystemID)
+		}
+		peer.hash = nil
+		if peer.PasswordHash != "" {
+			if peer.Password != "" {
+				return c.errAt(p+".password_hash", "peer %q: password and password_hash are exclusive", peer.SystemID)
+			}
+			if err := checkPasswordHash(peer.PasswordHash); err != nil {
+				return c.errAt(p+".password_hash", "peer %q: password_hash: %v", peer.SystemID, err)
+			}
+			peer.hash = []byte(peer.PasswordHash)
 		}
 		if j, dup := seen[peer.SystemID]; dup {
 			return c.errAt(p+".system_id", "peer %q: duplicate system_id (also peers[%d])", peer.SystemID, j)
@@ -388,6 +464,30 @@ func (c *Config) withDefaults() *Config {
 	}
 	if d.OnFilterError == "" {
 		d.OnFilterError = "allow"
+	}
+	if d.MaxConnections == 0 {
+		d.MaxConnections = 10000
+	}
+	if d.TLSReloadInterval == 0 {
+		d.TLSReloadInterval = 5 * time.Second
+	}
+	a := &d.Auth
+	if a.MaxConcurrentChecks == 0 {
+		a.MaxConcurrentChecks = min(max(runtime.NumCPU()/2, 1), 4)
+	}
+	def(&a.CheckWait, time.Second)
+	if a.MaxTracked == 0 {
+		a.MaxTracked = 65536
+	}
+	for _, l := range []struct {
+		v        *LockoutConfig
+		failures int
+	}{{&a.SourceLockout, 5}, {&a.SystemIDLockout, 20}} {
+		if l.v.Failures == 0 {
+			l.v.Failures = l.failures
+		}
+		def(&l.v.Window, time.Minute)
+		def(&l.v.Duration, 5*time.Minute)
 	}
 	return &d
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -9,14 +10,23 @@ import (
 
 func TestInvalidConfigs(t *testing.T) {
 	cases := map[string]string{
-		"invalid-unknown-key.yaml":      "testdata/invalid-unknown-key.yaml:6: field bogus not found in type proxy.Upstream",
-		"invalid-duplicate-peer.yaml":   `testdata/invalid-duplicate-peer.yaml:7: peer "acme": duplicate system_id (also peers[0])`,
-		"invalid-unknown-upstream.yaml": `testdata/invalid-unknown-upstream.yaml:8: peer "acme": unknown upstream "c"`,
-		"invalid-cidr.yaml":             `testdata/invalid-cidr.yaml:8: peer "acme": bad CIDR "not-a-cidr"`,
-		"invalid-duration.yaml":         "testdata/invalid-duration.yaml:1: cannot unmarshal !!str `soon` into time.Duration",
-		"invalid-class.yaml":            `testdata/invalid-class.yaml:6: peer "acme": unknown class "bulk" (a2p, p2p, enterprise, interconnect)`,
-		"invalid-fail-mode.yaml":        `testdata/invalid-fail-mode.yaml:1: on_filter_error must be allow or tempfail, not "block"`,
-		"invalid-password-length.yaml":  `testdata/invalid-password-length.yaml:3: peer "acme": password longer than 8 characters`,
+		"invalid-unknown-key.yaml":             "testdata/invalid-unknown-key.yaml:6: field bogus not found in type proxy.Upstream",
+		"invalid-duplicate-peer.yaml":          `testdata/invalid-duplicate-peer.yaml:7: peer "acme": duplicate system_id (also peers[0])`,
+		"invalid-unknown-upstream.yaml":        `testdata/invalid-unknown-upstream.yaml:8: peer "acme": unknown upstream "c"`,
+		"invalid-cidr.yaml":                    `testdata/invalid-cidr.yaml:8: peer "acme": bad CIDR "not-a-cidr"`,
+		"invalid-duration.yaml":                "testdata/invalid-duration.yaml:1: cannot unmarshal !!str `soon` into time.Duration",
+		"invalid-class.yaml":                   `testdata/invalid-class.yaml:6: peer "acme": unknown class "bulk" (a2p, p2p, enterprise, interconnect)`,
+		"invalid-fail-mode.yaml":               `testdata/invalid-fail-mode.yaml:1: on_filter_error must be allow or tempfail, not "block"`,
+		"invalid-password-length.yaml":         `testdata/invalid-password-length.yaml:3: peer "acme": password longer than 8 characters`,
+		"invalid-password-hash-exclusive.yaml": `testdata/invalid-password-hash-exclusive.yaml:4: peer "acme": password and password_hash are exclusive`,
+		"invalid-password-hash.yaml":           `testdata/invalid-password-hash.yaml:3: peer "acme": password_hash: not a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters)`,
+		"invalid-password-hash-cost.yaml":      `testdata/invalid-password-hash-cost.yaml:3: peer "acme": password_hash: bcrypt cost outside [4, 14]`,
+		"invalid-lockout.yaml":                 `testdata/invalid-lockout.yaml:3: auth.source_lockout.failures -1 outside [1, 1000]`,
+		"invalid-lockout-window.yaml":          `testdata/invalid-lockout-window.yaml:2: auth.system_id_lockout.window must not be negative`,
+		"invalid-auth-checks.yaml":             `testdata/invalid-auth-checks.yaml:2: auth.max_concurrent_checks 1000 outside [1, 64]`,
+		"invalid-auth-unknown-key.yaml":        "testdata/invalid-auth-unknown-key.yaml:2: field lockout not found in type proxy.AuthConfig",
+		"invalid-max-connections.yaml":         "testdata/invalid-max-connections.yaml:1: max_connections must not be negative",
+		"invalid-admin-tls.yaml":               `testdata/invalid-admin-tls.yaml:2: tls: cert_file and key_file are required on a listener`,
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
 	if len(files) != len(cases) {
@@ -46,7 +56,8 @@ func TestValidConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.PassThrough() || len(c.Peers) != 2 || c.Peers[0].Upstream != "smsc" || c.Peers[0].Name != "acme" ||
-		c.ResponseTimeout != 20*time.Second || len(c.Peers[0].prefixes) != 2 {
+		c.ResponseTimeout != 20*time.Second || len(c.Peers[0].prefixes) != 2 ||
+		c.Peers[1].hash == nil || c.Auth.SourceLockout.Failures != 5 || c.Auth.MaxConcurrentChecks != 2 {
 		t.Fatalf("%+v", c)
 	}
 	empty, err := ParseConfig("empty.yaml", nil)
@@ -58,6 +69,11 @@ func TestValidConfig(t *testing.T) {
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("upstreams:\n  s:\n    address: 1.2.3.4:5\npeers:\n  - system_id: a\n"))
 	f.Add([]byte("peers: [{system_id: x, allowed_cidrs: [1.2.3.4/33]}]"))
+	f.Add([]byte("auth: {source_lockout: {failures: 3, window: 1m}}\npeers: [{system_id: y, password_hash: \"$2a$04$b8OVcjiBcoU8U3zK8hThku2Ed1t9c7eaU.8JyzU7B4UvarN9tbUnG\"}]"))
+	f.Add([]byte("admin_tls: {cert_file: a, key_file: b, ca_file: c}\ntls_reload_interval: -1s"))
+	if data, err := os.ReadFile("testdata/valid-full.yaml"); err == nil {
+		f.Add(data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = ParseConfig("fuzz.yaml", data)
 	})

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"io"
 	"net"
@@ -69,7 +68,7 @@ type downstream struct {
 	pool     *pool  // config mode
 	leg      *upLeg // pass-through: the session's own upstream leg
 
-	window chan struct{} // in-flight MT requests and deliver_sm toward the peer
+	window chan struct{} // deliver_sm (and receipts of smsfw's own) in flight toward the peer
 	msg    pdu.Message   // reused per message: the read loop owns it
 	req    filter.Request
 	out    batch     // upstream connections written to since the last flush (read loop only)
@@ -80,6 +79,14 @@ type downstream struct {
 	dead    bool
 	done    chan struct{}
 	unbound chan struct{}
+
+	// mt holds the peer's in-flight MT requests on a shared pool (config
+	// mode). It is separate from window: MT slots are freed by the SMSC's
+	// answers, delivery slots by the peer's, and one sharing both could
+	// wait on itself (upstream read loop waiting for a slot that only an
+	// answer behind it on the same socket would free).
+	mt          chan struct{}
+	unboundOnce sync.Once // shutdown and a lost leg may both unbind
 }
 
 func (s *Server) serveDownstream(nc net.Conn) {
@@ -297,7 +304,7 @@ func (d *downstream) forward(p pdu.PDU, start int64, ev *filter.Event, out *batc
 	// session's window. Pooled legs are shared, so the peer's own window
 	// applies as well.
 	peerSlot := d.pool != nil
-	if peerSlot && !d.acquire(nil, out) {
+	if peerSlot && !d.acquireMT(out) {
 		d.respond(id, pdu.StatusSysErr, p.Seq(), "")
 		d.s.record(ev, pdu.StatusSysErr, "")
 		return
@@ -313,7 +320,7 @@ func (d *downstream) forward(p pdu.PDU, start int64, ev *filter.Event, out *batc
 		<-l.window
 	}
 	if peerSlot {
-		d.releaseWindow()
+		d.releaseMT()
 	}
 	d.respond(id, pdu.StatusSysErr, p.Seq(), "")
 	d.s.record(ev, pdu.StatusSysErr, "")
@@ -372,6 +379,38 @@ func (d *downstream) acquire(cancel <-chan struct{}, pending *batch) bool {
 
 func (d *downstream) releaseWindow() { <-d.window }
 
+// tryAcquire takes a delivery slot without waiting. The upstream read loop
+// must never wait for one: the answers that free MT slots arrive on it.
+func (d *downstream) tryAcquire() bool {
+	select {
+	case d.window <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// acquireMT takes a slot of the peer's MT window, blocking (which stops
+// reading the peer's socket) while it is full.
+func (d *downstream) acquireMT(pending *batch) bool {
+	select {
+	case d.mt <- struct{}{}:
+		return true
+	default:
+	}
+	if pending != nil {
+		pending.flush()
+	}
+	select {
+	case d.mt <- struct{}{}:
+		return true
+	case <-d.done:
+		return false
+	}
+}
+
+func (d *downstream) releaseMT() { <-d.mt }
+
 // deliver sends a deliver_sm/data_sm from leg l to the peer; the caller
 // holds a window slot, released here on failure.
 func (d *downstream) deliver(l *upLeg, p pdu.PDU, start int64, ev *filter.Event, out *batch, st *loopStats) bool {
@@ -428,7 +467,7 @@ func (d *downstream) onResponse(p pdu.PDU) {
 	}
 	if e.local {
 		if e.cmd == pdu.Unbind {
-			close(d.unbound)
+			d.unboundOnce.Do(func() { close(d.unbound) }) // shutdown and a lost leg may both unbind
 		}
 		if e.cmd == pdu.DeliverSM {
 			d.releaseWindow()
@@ -628,21 +667,16 @@ func (d *downstream) onBind(p pdu.PDU) {
 	peer := d.s.peers[sysID]
 	fail := func(st pdu.Status, result string) {
 		d.s.m.binds.WithLabelValues(legDownstream, result).Inc()
-		log.Warn("bind refused", zap.String("result", result))
+		lvl := zap.WarnLevel
+		if result == bindLockedOut || result == bindAuthBusy { // floods: the lockout itself is the warning
+			lvl = zap.InfoLevel
+		}
+		if ce := log.Check(lvl, "bind refused"); ce != nil {
+			ce.Write(zap.String("result", result))
+		}
 		d.respond(p.ID(), st, p.Seq(), "")
 	}
-	switch {
-	case peer == nil:
-		fail(pdu.StatusInvSysID, bindBadSystemID)
-		return
-	case subtle.ConstantTimeCompare([]byte(peer.Password), b.Password) != 1:
-		fail(pdu.StatusInvPaswd, bindBadPassword)
-		return
-	case !peer.allows(d.remote):
-		fail(pdu.StatusBindFail, bindNotAllowed)
-		return
-	case peer.MaxSessions > 0 && d.s.countSessions(peer.Name) >= peer.MaxSessions:
-		fail(pdu.StatusBindFail, bindTooMany)
+	if !d.authenticate(peer, b.Password, fail) {
 		return
 	}
 	w := peer.Window
@@ -652,9 +686,47 @@ func (d *downstream) onBind(p pdu.PDU) {
 	d.peer, d.key, d.systemID, d.class = peer, peer.Name, sysID, peer.Class
 	d.pool = d.s.pools[peer.Name]
 	d.window = make(chan struct{}, w)
+	d.mt = make(chan struct{}, w)
 	d.pending = newTable[downPending](w)
-	d.bound(p.ID(), log)
+	if !d.bound(p.ID(), log, peer.MaxSessions) {
+		fail(pdu.StatusBindFail, bindTooMany)
+		return
+	}
 	d.respond(p.ID(), pdu.StatusOK, p.Seq(), "smsfw")
+}
+
+// authenticate checks a config-mode bind: lockouts first (no password
+// check for a locked-out source or system_id), then system_id, source
+// address and password. Failures count toward lockouts; fail answers.
+func (d *downstream) authenticate(peer *Peer, password []byte, fail func(pdu.Status, string)) bool {
+	a := d.s.auth
+	if locked, _ := a.lockedOut(d.remote, peer); locked {
+		fail(pdu.StatusBindFail, bindLockedOut)
+		return false
+	}
+	switch {
+	case peer == nil:
+		a.failed(d.remote, nil)
+		fail(pdu.StatusInvSysID, bindBadSystemID)
+		return false
+	case !peer.allows(d.remote):
+		// Counts against the source only: binds from outside allowed_cidrs
+		// can never succeed, and must not lock the real peer out.
+		a.failed(d.remote, nil)
+		fail(pdu.StatusBindFail, bindNotAllowed)
+		return false
+	}
+	switch a.verify(peer, password) {
+	case authBusy:
+		fail(pdu.StatusThrottled, bindAuthBusy)
+		return false
+	case authMismatch:
+		a.failed(d.remote, peer)
+		fail(pdu.StatusInvPaswd, bindBadPassword)
+		return false
+	}
+	a.succeeded(d.remote)
+	return true
 }
 
 func (p *Peer) allows(a netip.Addr) bool {
@@ -669,19 +741,34 @@ func (p *Peer) allows(a netip.Addr) bool {
 	return false
 }
 
-func (d *downstream) bound(id pdu.CommandID, log *zap.Logger) {
+// bound registers the session as bound, unless its peer is at maxSessions.
+func (d *downstream) bound(id pdu.CommandID, log *zap.Logger, maxSessions int) bool {
 	d.bind = bindTypeOf(id)
+	if !d.s.register(d, maxSessions) {
+		d.bind = unbound
+		return false
+	}
 	d.log = log
 	_ = d.c.NC.SetReadDeadline(time.Time{})
-	d.s.register(d)
 	d.s.m.binds.WithLabelValues(legDownstream, bindOK).Inc()
 	log.Info("peer bound")
 	go d.timers()
+	return true
 }
 
 // bindPassThrough relays the peer's bind, byte for byte, on a new upstream
 // connection; the SMSC's answer is the peer's answer.
 func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
+	// The SMSC checks the credentials; smsfw still locks out a source whose
+	// binds it keeps refusing, so guesses through smsfw stay bounded.
+	if locked, _ := d.s.auth.lockedOut(d.remote, nil); locked {
+		d.s.m.binds.WithLabelValues(legDownstream, bindLockedOut).Inc()
+		if ce := log.Check(zap.InfoLevel, "bind refused"); ce != nil {
+			ce.Write(zap.String("result", bindLockedOut))
+		}
+		d.respond(p.ID(), pdu.StatusBindFail, p.Seq(), "")
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.s.cfg.BindTimeout)
 	defer cancel()
 	bind := append([]byte(nil), p...)
@@ -696,23 +783,33 @@ func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
 	if resp.Status() != pdu.StatusOK || resp.ID() == pdu.GenericNack {
 		d.s.m.binds.WithLabelValues(legDownstream, bindRejected).Inc()
 		log.Info("SMSC refused bind", zap.Stringer("status", resp.Status()))
+		switch resp.Status() {
+		case pdu.StatusInvPaswd, pdu.StatusInvSysID, pdu.StatusBindFail:
+			d.s.auth.failed(d.remote, nil)
+		}
 		c.Abort()
 		_ = d.c.Write(resp)
 		d.s.m.out(0, resp.ID())
 		return
 	}
+	d.s.auth.succeeded(d.remote)
 	d.key, d.systemID = sysID, sysID
 	d.window = make(chan struct{}, d.s.cfg.DefaultWindow)
 	d.leg = newUpLeg(d.s, c, "passthrough", sysID, d.s.cfg.DefaultWindow, d)
-	d.bound(p.ID(), log)
+	d.bound(p.ID(), log, 0)
 	_ = d.c.Write(resp)
 	d.s.m.out(0, resp.ID())
 	go func() {
 		d.leg.run()
 		// The SMSC side is gone: the peer's bind no longer means anything.
 		if !d.isDone() {
-			log.Warn("upstream lost; unbinding peer")
-			d.unbindAndClose("upstream lost")
+			select {
+			case <-d.s.closed: // Shutdown unbound the leg first
+				d.unbindAndClose("shutdown")
+			default:
+				log.Warn("upstream lost; unbinding peer")
+				d.unbindAndClose("upstream lost")
+			}
 		}
 	}()
 }

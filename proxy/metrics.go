@@ -34,6 +34,24 @@ const (
 	bindTimeout       = "timeout"
 	bindUnbound       = "unbound"
 	bindLost          = "lost"
+	bindLockedOut     = "locked_out"
+	bindAuthBusy      = "auth_busy"
+)
+
+// TLSTarget names a TLS endpoint whose files are reloaded (the target label).
+type TLSTarget string
+
+// TLS targets.
+const (
+	TLSListener TLSTarget = "listener" // the peer-facing SMPP listener
+	TLSUpstream TLSTarget = "upstream" // client side toward an SMSC
+	TLSAdmin    TLSTarget = "admin"    // the admin HTTP server
+)
+
+// TLS reload results.
+const (
+	reloadOK    = "ok"
+	reloadError = "error"
 )
 
 // Reasons for malformed / dropped PDUs.
@@ -117,6 +135,13 @@ type Metrics struct {
 	segments   *prometheus.CounterVec
 	reconnects *prometheus.CounterVec
 	quarantine *prometheus.CounterVec
+	// authentication and TLS (hardening)
+	lockouts     *prometheus.CounterVec
+	lockedBinds  *prometheus.CounterVec
+	tlsReloads   *prometheus.CounterVec
+	tlsExpiry    *prometheus.GaugeVec
+	connsRefused prometheus.Counter
+	connsOpen    func() float64 // set by the server that owns these metrics
 }
 
 // NewMetrics registers the proxy's collectors on reg (which may be nil).
@@ -160,6 +185,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reconnects: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smsfw_proxy_upstream_reconnects_total", Help: "Upstream connection attempts after a loss, per upstream.",
 		}, []string{"upstream"}),
+	}
+	m.lockouts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_lockouts_total", Help: "Bind lockouts begun after repeated failed binds, by scope (source, system_id).",
+	}, []string{"scope"})
+	m.lockedBinds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_locked_out_binds_total", Help: "Binds refused with 0x0D without a password check because the source or system_id was locked out.",
+	}, []string{"scope"})
+	m.tlsReloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_tls_reloads_total", Help: "Certificate/key/CA reloads by target and result; on error the previous certificates stay.",
+	}, []string{"target", "result"})
+	m.tlsExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "smsfw_proxy_tls_certificate_expiry_timestamp_seconds", Help: "NotAfter of the certificate in use, by target.",
+	}, []string{"target"})
+	m.connsRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "smsfw_proxy_connections_refused_total", Help: "Peer connections closed at accept because max_connections were open.",
+	})
+	for _, sc := range []string{scopeSource, scopeSystemID} {
+		m.lockouts.WithLabelValues(sc)
+		m.lockedBinds.WithLabelValues(sc)
 	}
 	m.segments = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smsfw_proxy_segments_total",
@@ -205,7 +249,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(inflight(legUpstream, &m.inflightUp), inflight(legDownstream, &m.inflightDn))
 		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
-			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments, m.quarantine)
+			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments, m.quarantine,
+			m.lockouts, m.lockedBinds, m.tlsReloads, m.tlsExpiry, m.connsRefused,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "smsfw_proxy_connections", Help: "Open peer connections, bound or not.",
+			}, func() float64 {
+				if f := m.connsOpen; f != nil {
+					return f()
+				}
+				return 0
+			}))
 	}
 	return m
 }

@@ -233,7 +233,7 @@ func TestReleaseMO(t *testing.T) {
 	sink := &memSink{}
 	e, first := quarantineEnv(t, sink, nil)
 	first.Close() // the receiver below is the peer's only session
-	eventually(t, 5*time.Second, func() bool { return e.srv.countSessions("acme") == 0 })
+	eventually(t, 5*time.Second, func() bool { e.srv.mu.Lock(); defer e.srv.mu.Unlock(); return len(e.srv.byPeer["acme"]) == 0 })
 	got := make(chan string, 2)
 	e.dial(esme.Options{SystemID: "acme", Password: "pw", OnDeliver: func(p pdu.PDU) pdu.Status {
 		var m pdu.Message

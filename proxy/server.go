@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -31,6 +30,9 @@ type Options struct {
 	// hold messages. nil: events are dropped and quarantine answers like
 	// reject.
 	Events filter.EventSink
+	// LockoutObserver, when set, is told of each bind lockout as it begins
+	// (e.g. to ban the source in the kernel).
+	LockoutObserver LockoutObserver
 }
 
 // Server is the inline proxy: a listener for peers and the upstream legs.
@@ -45,6 +47,9 @@ type Server struct {
 	log      *zap.Logger
 	m        *Metrics
 	srvTLS   *tls.Config
+	auth     *authenticator
+	certs    []*CertReloader // listener and upstream TLS files, reloaded on change
+	upCerts  map[*TLSConfig]*CertReloader
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -57,6 +62,7 @@ type Server struct {
 	closed   chan struct{}
 	wg       sync.WaitGroup
 	ids      atomic.Uint64
+	conns    atomic.Int64 // open peer connections, bound or not
 	idBase   uint64
 	rr       atomic.Uint32
 
@@ -92,12 +98,10 @@ func New(o Options) (*Server, error) {
 	if s.m == nil {
 		s.m = NewMetrics(nil)
 	}
-	if cfg.TLS != nil {
-		tc, err := serverTLS(cfg.TLS)
-		if err != nil {
-			return nil, err
-		}
-		s.srvTLS = tc
+	s.m.connsOpen = func() float64 { return float64(s.conns.Load()) }
+	s.auth = newAuthenticator(cfg.Auth, o.LockoutObserver, s.m, s.log)
+	if err := s.loadCerts(); err != nil {
+		return nil, err
 	}
 	if cfg.PassThrough() {
 		if len(cfg.Upstreams) == 1 {
@@ -142,6 +146,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.asm.timeout > 0 {
 		go s.asm.run()
 	}
+	if len(s.certs) > 0 && s.cfg.TLSReloadInterval > 0 {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.watchCerts() }()
+	}
 	s.mu.Unlock()
 	s.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("pass_through", s.cfg.PassThrough()),
 		zap.String("upstream", s.upstream))
@@ -168,9 +176,19 @@ func (s *Server) Serve(ln net.Listener) error {
 			_ = nc.Close()
 			continue
 		}
+		if n := s.conns.Add(1); s.cfg.MaxConnections > 0 && n > int64(s.cfg.MaxConnections) {
+			s.conns.Add(-1)
+			s.m.connsRefused.Inc()
+			if ce := s.log.Check(zap.WarnLevel, "connection limit reached; closing new connection"); ce != nil {
+				ce.Write(zap.Int("max_connections", s.cfg.MaxConnections), zap.Stringer("remote", nc.RemoteAddr()))
+			}
+			_ = nc.Close()
+			continue
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
+			defer s.conns.Add(-1)
 			s.serveDownstream(nc)
 		}()
 	}
@@ -196,7 +214,7 @@ func (s *Server) Ready() (bool, string) {
 				dial = func() error {
 					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 					defer cancel()
-					c, err := dialUpstream(ctx, s.upstream, s.upTLS) // with TLS: the handshake too
+					c, err := s.dialUpstream(ctx, s.upstream, s.upTLS) // with TLS: the handshake too
 					if err == nil {
 						_ = c.Close()
 					}
@@ -226,11 +244,19 @@ func (s *Server) newMessageID() string {
 	return strconv.FormatUint(s.idBase+s.ids.Add(1), 16)
 }
 
-func (s *Server) register(d *downstream) {
+// register adds a bound session, unless its peer already has maxSessions
+// (0: no limit); check and add are one step, so concurrent binds cannot
+// both take the last slot.
+func (s *Server) register(d *downstream, maxSessions int) bool {
 	s.mu.Lock()
+	if maxSessions > 0 && len(s.byPeer[d.key]) >= maxSessions {
+		s.mu.Unlock()
+		return false
+	}
 	s.byPeer[d.key] = append(s.byPeer[d.key], d)
 	s.mu.Unlock()
 	s.m.sessions.WithLabelValues(legDownstream).Inc()
+	return true
 }
 
 func (s *Server) unregister(d *downstream) {
@@ -274,12 +300,6 @@ func (s *Server) receiverFor(key string, prefer *downstream) *downstream {
 	return nil
 }
 
-func (s *Server) countSessions(key string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.byPeer[key])
-}
-
 // Shutdown stops accepting, lets in-flight requests finish (bounded by ctx
 // and drain_timeout), unbinds both legs and closes.
 func (s *Server) Shutdown(ctx context.Context) error {
@@ -313,15 +333,29 @@ unbind:
 	if serving {
 		s.asm.close() // held segments are decided now, not dropped
 	}
+	// Upstream legs first: requests still in flight (the drain timed out)
+	// are answered 0x08 while the peers' connections are still open; then
+	// the peers are unbound.
 	var wg sync.WaitGroup
+	s.mu.Lock()
+	for _, p := range s.pools {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.stop() }()
+	}
+	for _, list := range s.byPeer { // bound sessions: their leg was set before they registered
+		for _, d := range list {
+			if d.leg != nil {
+				wg.Add(1)
+				go func() { defer wg.Done(); d.leg.unbind() }()
+			}
+		}
+	}
+	s.mu.Unlock()
+	wg.Wait()
 	s.mu.Lock()
 	for d := range s.sessions {
 		wg.Add(1)
 		go func() { defer wg.Done(); d.unbindAndClose("shutdown") }()
-	}
-	for _, p := range s.pools {
-		wg.Add(1)
-		go func() { defer wg.Done(); p.stop() }()
 	}
 	s.mu.Unlock()
 	wg.Wait()
@@ -348,68 +382,13 @@ func (s *Server) inflight() int {
 	return int(s.m.inflightUp.Load() + s.m.inflightDn.Load() + s.holding.Load())
 }
 
-func serverTLS(t *TLSConfig) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
-	}
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if t.CAFile != "" {
-		pool, err := loadCA(t.CAFile)
-		if err != nil {
-			return nil, err
-		}
-		tc.ClientCAs = pool
-		tc.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return tc, nil
-}
-
-func clientTLS(t *TLSConfig, addr string) (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
-	if tc.ServerName == "" {
-		host, _, _ := net.SplitHostPort(addr)
-		tc.ServerName = host
-	}
-	if t.CAFile != "" {
-		pool, err := loadCA(t.CAFile)
-		if err != nil {
-			return nil, err
-		}
-		tc.RootCAs = pool
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("tls: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
-}
-
-func loadCA(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("tls: no certificates in %s", file)
-	}
-	return pool, nil
-}
-
 // dialUpstream connects to addr, with TLS when t is set.
-func dialUpstream(ctx context.Context, addr string, t *TLSConfig) (net.Conn, error) {
+func (s *Server) dialUpstream(ctx context.Context, addr string, t *TLSConfig) (net.Conn, error) {
 	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	if t == nil {
 		return d.DialContext(ctx, "tcp", addr)
 	}
-	tc, err := clientTLS(t, addr)
-	if err != nil {
-		return nil, err
-	}
+	tc := s.upCerts[t].clientConfig(addr)
 	td := tls.Dialer{NetDialer: &d, Config: tc}
 	return td.DialContext(ctx, "tcp", addr)
 }

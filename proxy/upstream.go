@@ -22,8 +22,8 @@ type upPending struct {
 	cmd      pdu.CommandID
 	start    int64 // when the request was read from the peer
 	deadline int64
-	local    bool // enquire_link / unbind of our own: no window, no relay
-	peerSlot bool // the request also holds a slot in the peer's window
+	local    bool          // enquire_link / unbind of our own: no window, no relay
+	peerSlot bool          // the request also holds a slot in the peer's window
 	ev       *filter.Event // recorded with the SMSC's answer
 	reply    chan reply    // a request smsfw originated (a released message): its answer goes here
 }
@@ -60,7 +60,7 @@ func newUpLeg(s *Server, c *link.Conn, name, key string, window int, owner *down
 // bindUpstream dials addr and binds with the given bind PDU (relayed as is in
 // pass-through mode), returning the connection and the raw bind response.
 func bindUpstream(ctx context.Context, s *Server, addr string, t *TLSConfig, bind []byte) (*link.Conn, pdu.PDU, error) {
-	nc, err := dialUpstream(ctx, addr, t)
+	nc, err := s.dialUpstream(ctx, addr, t)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -223,7 +223,7 @@ func (l *upLeg) onResponse(p pdu.PDU) {
 	}
 	d := e.down
 	if e.peerSlot {
-		d.releaseWindow()
+		d.releaseMT()
 	}
 	if p.ID() != e.cmd.Resp() && p.ID() != pdu.GenericNack {
 		l.s.m.malformed.WithLabelValues(legUpstream, badUnexpected).Inc()
@@ -341,7 +341,12 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 		l.s.record(ev, pdu.StatusXTAppn, "")
 		return
 	}
-	if !target.acquire(l.done, &l.out) || !target.deliver(l, p, start, ev, &l.out, &l.st) {
+	if !target.tryAcquire() { // the peer has a window of deliveries unanswered: the SMSC retries
+		l.respond(p.ID(), pdu.StatusThrottled, p.Seq(), "")
+		l.s.record(ev, pdu.StatusThrottled, "")
+		return
+	}
+	if !target.deliver(l, p, start, ev, &l.out, &l.st) {
 		l.respond(p.ID(), pdu.StatusXTAppn, p.Seq(), "")
 		l.s.record(ev, pdu.StatusXTAppn, "")
 	}
@@ -439,7 +444,7 @@ func (l *upLeg) finish(e upPending) {
 	}
 	l.s.record(e.ev, pdu.StatusSysErr, "")
 	if e.peerSlot {
-		e.down.releaseWindow()
+		e.down.releaseMT()
 	}
 	e.down.respondRelayed(e.cmd, pdu.StatusSysErr, e.downSeq)
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -34,6 +36,8 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	configFile := fs.String("config", "", "configuration file (YAML); without it smsfw runs pass-through")
 	rulesFile := fs.String("rules", "", "policy file (YAML); reloaded on SIGHUP, on change and on POST /-/reload (default: the config's rules, else allow all)")
 	region := fs.String("region", "DE", "default region (ISO code) for national numbers")
+	adminCert := fs.String("admin-cert", "", "serve the admin address over HTTPS with this certificate (PEM; reloaded on change and SIGHUP; overrides admin_tls)")
+	adminKey := fs.String("admin-key", "", "private key of --admin-cert (PEM)")
 	var lf logFlags
 	lf.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -77,16 +81,34 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		defer chain.Close()
 		insp = chain
 	}
-	srv, err := proxy.New(proxy.Options{Config: cfg, Upstream: *upstream, Logger: log, Metrics: proxy.NewMetrics(reg), Inspector: insp})
+	pm := proxy.NewMetrics(reg)
+	srv, err := proxy.New(proxy.Options{Config: cfg, Upstream: *upstream, Logger: log, Metrics: pm, Inspector: insp})
+	if err != nil {
+		return err
+	}
+	adminCerts, err := adminTLS(cfg, *adminCert, *adminKey, log, pm)
 	if err != nil {
 		return err
 	}
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
-	var reload func()
 	if engine != nil {
 		go engine.Watch(watchCtx, 2*time.Second)
-		reload = func() { _ = engine.Reload() }
+	}
+	if adminCerts != nil && cfg.TLSReloadInterval >= 0 {
+		go adminCerts.Watch(watchCtx, cmp.Or(cfg.TLSReloadInterval, 5*time.Second))
+	}
+	var reload func() // SIGHUP: the policy and every certificate
+	if engine != nil || srv.HasTLS() || adminCerts != nil {
+		reload = func() {
+			if engine != nil {
+				_ = engine.Reload()
+			}
+			_ = srv.ReloadTLS()
+			if adminCerts != nil {
+				_ = adminCerts.Reload()
+			}
+		}
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -98,6 +120,9 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			_ = ln.Close()
 			return err
+		}
+		if adminCerts != nil {
+			aln = tls.NewListener(aln, adminCerts.ServerConfig())
 		}
 		mux := admin.Handler(admin.Options{Ready: srv.Ready, Gatherer: reg})
 		mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
@@ -114,9 +139,9 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		if chain != nil {
 			mux.Handle("GET /api/v1/leakage", chain.Ledger.Handler())
 		}
-		adminSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		adminSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: zap.NewStdLog(log.Named("admin"))}
 		go func() { _ = adminSrv.Serve(aln) }()
-		log.Info("admin listening", zap.String("addr", aln.Addr().String()))
+		log.Info("admin listening", zap.String("addr", aln.Addr().String()), zap.Bool("tls", adminCerts != nil))
 	}
 	return serveUntilSignal(log, func() error { return srv.Serve(ln) }, func(ctx context.Context) error {
 		err := srv.Shutdown(ctx)
@@ -125,6 +150,22 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}, reload)
+}
+
+// adminTLS loads the admin server's certificates: --admin-cert/--admin-key,
+// else the config's admin_tls; nil without either.
+func adminTLS(cfg *proxy.Config, cert, key string, log *zap.Logger, m *proxy.Metrics) (*proxy.CertReloader, error) {
+	t := cfg.AdminTLS
+	if cert != "" || key != "" {
+		if cert == "" || key == "" {
+			return nil, errors.New("--admin-cert and --admin-key go together")
+		}
+		t = &proxy.TLSConfig{CertFile: cert, KeyFile: key}
+	}
+	if t == nil {
+		return nil, nil
+	}
+	return proxy.NewCertReloader(t, proxy.TLSAdmin, true, log, m)
 }
 
 // serveUntilSignal runs serve until SIGINT/SIGTERM, then shutdown; SIGHUP

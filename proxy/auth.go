@@ -1,0 +1,324 @@
+package proxy
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Password hashing limits: below MinCost bcrypt refuses; above maxHashCost
+// one bind would cost seconds of CPU.
+const (
+	// DefaultHashCost is the bcrypt cost smsfw passwd uses (~60 ms a check on
+	// a current core).
+	DefaultHashCost = 10
+	maxHashCost     = 14
+	// MaxPasswordLen is the longest SMPP password (a 9-octet C-string).
+	MaxPasswordLen = 8
+)
+
+// Errors of password hashing and hash validation.
+var (
+	ErrNotBcrypt       = errors.New("not a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters)")
+	ErrHashCost        = fmt.Errorf("bcrypt cost outside [%d, %d]", bcrypt.MinCost, maxHashCost)
+	ErrPasswordTooLong = fmt.Errorf("password longer than %d characters (SMPP limit)", MaxPasswordLen)
+	ErrPasswordEmpty   = errors.New("empty password")
+)
+
+// HashPassword returns the bcrypt hash of an SMPP password for a peer's
+// password_hash (cost 0: DefaultHashCost).
+func HashPassword(password []byte, cost int) (string, error) {
+	switch {
+	case len(password) == 0:
+		return "", ErrPasswordEmpty
+	case len(password) > MaxPasswordLen:
+		return "", ErrPasswordTooLong
+	}
+	if cost == 0 {
+		cost = DefaultHashCost
+	}
+	if cost < bcrypt.MinCost || cost > maxHashCost {
+		return "", ErrHashCost
+	}
+	h, err := bcrypt.GenerateFromPassword(password, cost)
+	if err != nil {
+		return "", err
+	}
+	return string(h), nil
+}
+
+// checkPasswordHash validates a configured password_hash.
+func checkPasswordHash(h string) error {
+	if len(h) != 60 || !(strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$") || strings.HasPrefix(h, "$2y$")) {
+		return ErrNotBcrypt
+	}
+	cost, err := bcrypt.Cost([]byte(h))
+	if err != nil {
+		return ErrNotBcrypt
+	}
+	if cost < bcrypt.MinCost || cost > maxHashCost {
+		return ErrHashCost
+	}
+	return nil
+}
+
+// Lockout is a lockout that just began. Source is the address block the
+// failed binds came from (/32 for IPv4, /64 for IPv6); Peer is set instead
+// for a lockout of a configured peer's system_id.
+type Lockout struct {
+	Source netip.Prefix
+	Peer   string
+	Until  time.Time
+}
+
+// LockoutObserver is told of every lockout as it begins (a future eBPF ban
+// list, an alerting hook). LockedOut is called on the bind path of the
+// connection that caused it: it must return quickly and must not block.
+type LockoutObserver interface {
+	LockedOut(Lockout)
+}
+
+// Lockout scopes (the scope label).
+const (
+	scopeSource   = "source"
+	scopeSystemID = "system_id"
+)
+
+// authResult of a password check.
+type authResult uint8
+
+const (
+	authOK authResult = iota
+	authMismatch
+	authBusy // no bcrypt slot within check_wait
+)
+
+// authenticator checks peer passwords with bounded bcrypt concurrency and
+// tracks failed binds per source and per configured system_id.
+type authenticator struct {
+	sem  chan struct{}
+	wait time.Duration
+	obs  LockoutObserver
+	m    *Metrics
+	log  *zap.Logger
+
+	mu      sync.Mutex
+	cfg     [2]LockoutConfig // [scope]: 0 source, 1 system_id
+	max     int
+	entries map[lockKey]*lockEntry
+	swept   int64
+	now     func() time.Time
+
+	checking, peak atomic.Int32 // bcrypt checks running now, and at most so far
+}
+
+type lockKey struct {
+	source netip.Prefix // scope source
+	peer   string       // scope system_id (configured peers only)
+}
+
+func (k lockKey) scope() int {
+	if k.peer != "" {
+		return 1
+	}
+	return 0
+}
+
+type lockEntry struct {
+	first int64 // start of the current counting window
+	n     int   // failures in it
+	until int64 // locked out until (unix nanoseconds)
+}
+
+func newAuthenticator(a AuthConfig, obs LockoutObserver, m *Metrics, log *zap.Logger) *authenticator {
+	return &authenticator{
+		sem: make(chan struct{}, a.MaxConcurrentChecks), wait: a.CheckWait, obs: obs, m: m,
+		log: log.Named("auth"), cfg: [2]LockoutConfig{a.SourceLockout, a.SystemIDLockout}, max: a.MaxTracked,
+		entries: map[lockKey]*lockEntry{}, now: time.Now,
+	}
+}
+
+// sourceKey is the address block lockouts apply to: one IPv4 address, one
+// IPv6 /64 (a host usually owns the whole /64).
+func sourceKey(a netip.Addr) lockKey {
+	bits := 32
+	if a.Is6() && !a.Is4In6() {
+		bits = 64
+	}
+	p, err := a.Unmap().Prefix(bits)
+	if err != nil {
+		return lockKey{}
+	}
+	return lockKey{source: p}
+}
+
+func (a *authenticator) keys(remote netip.Addr, peer *Peer) []lockKey {
+	ks := make([]lockKey, 0, 2)
+	if !a.cfg[0].Disabled && remote.IsValid() {
+		ks = append(ks, sourceKey(remote))
+	}
+	if !a.cfg[1].Disabled && peer != nil {
+		ks = append(ks, lockKey{peer: peer.Name})
+	}
+	return ks
+}
+
+// lockedOut reports whether the source or the peer's system_id is locked
+// out, and which scope.
+func (a *authenticator) lockedOut(remote netip.Addr, peer *Peer) (bool, string) {
+	now := a.now().UnixNano()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, k := range a.keys(remote, peer) {
+		if e := a.entries[k]; e != nil && e.until > now {
+			scope := scopeSource
+			if k.scope() == 1 {
+				scope = scopeSystemID
+			}
+			a.m.lockedBinds.WithLabelValues(scope).Inc()
+			return true, scope
+		}
+	}
+	return false, ""
+}
+
+// failed records a failed bind; lockouts that begin are counted, logged
+// and reported to the observer.
+func (a *authenticator) failed(remote netip.Addr, peer *Peer) {
+	now := a.now()
+	ns := now.UnixNano()
+	var begun []Lockout
+	a.mu.Lock()
+	for _, k := range a.keys(remote, peer) {
+		cfg := a.cfg[k.scope()]
+		e := a.entries[k]
+		if e == nil {
+			if len(a.entries) >= a.max && !a.makeRoom(ns) {
+				continue // table full of active lockouts: do not track more
+			}
+			e = &lockEntry{first: ns}
+			a.entries[k] = e
+		}
+		if e.until > ns {
+			continue
+		}
+		if ns-e.first > int64(cfg.Window) {
+			e.first, e.n = ns, 0
+		}
+		e.n++
+		if e.n >= cfg.Failures {
+			e.until = ns + int64(cfg.Duration)
+			e.first, e.n = e.until, 0 // counting starts again after the lockout
+			begun = append(begun, Lockout{Source: k.source, Peer: k.peer, Until: time.Unix(0, e.until)})
+		}
+	}
+	a.mu.Unlock()
+	for _, l := range begun {
+		scope := scopeSource
+		if l.Peer != "" {
+			scope = scopeSystemID
+		}
+		a.m.lockouts.WithLabelValues(scope).Inc()
+		key := zap.String("peer", l.Peer)
+		if scope == scopeSource {
+			key = zap.Stringer("source", l.Source)
+		}
+		a.log.Warn("bind lockout begins", zap.String("scope", scope), key, zap.Time("until", l.Until))
+		if a.obs != nil {
+			a.obs.LockedOut(l)
+		}
+	}
+}
+
+// makeRoom frees a slot in a full table: entries neither locked nor
+// counting are swept (at most once a second); otherwise one unlocked entry
+// goes. False when every entry is an active lockout.
+func (a *authenticator) makeRoom(now int64) bool {
+	if now-a.swept > int64(time.Second) {
+		a.swept = now
+		for k, e := range a.entries {
+			if e.until <= now && now-e.first > int64(a.cfg[k.scope()].Window) {
+				delete(a.entries, k)
+			}
+		}
+		if len(a.entries) < a.max {
+			return true
+		}
+	}
+	checked := 0
+	for k, e := range a.entries {
+		if e.until <= now {
+			delete(a.entries, k)
+			return true
+		}
+		if checked++; checked >= 64 {
+			break
+		}
+	}
+	return false
+}
+
+// succeeded forgets the failures of a source that authenticated (those of
+// the system_id stay: they may come from elsewhere).
+func (a *authenticator) succeeded(remote netip.Addr) {
+	if a.cfg[0].Disabled || !remote.IsValid() {
+		return
+	}
+	k := sourceKey(remote)
+	a.mu.Lock()
+	if e := a.entries[k]; e != nil && e.until <= a.now().UnixNano() {
+		delete(a.entries, k)
+	}
+	a.mu.Unlock()
+}
+
+// verify checks password against the peer's password or bcrypt hash. bcrypt
+// runs on the calling connection's goroutine, at most MaxConcurrentChecks at
+// once; a bind that finds no slot within check_wait is answered busy.
+func (a *authenticator) verify(peer *Peer, password []byte) authResult {
+	if peer.hash == nil {
+		if subtle.ConstantTimeCompare([]byte(peer.Password), password) == 1 {
+			return authOK
+		}
+		return authMismatch
+	}
+	select {
+	case a.sem <- struct{}{}:
+	default:
+		if a.wait <= 0 {
+			return authBusy
+		}
+		t := time.NewTimer(a.wait)
+		select {
+		case a.sem <- struct{}{}:
+			t.Stop()
+		case <-t.C:
+			return authBusy
+		}
+	}
+	n := a.checking.Add(1)
+	for p := a.peak.Load(); n > p && !a.peak.CompareAndSwap(p, n); p = a.peak.Load() {
+	}
+	err := bcrypt.CompareHashAndPassword(peer.hash, password)
+	a.checking.Add(-1)
+	<-a.sem
+	if err != nil {
+		return authMismatch
+	}
+	return authOK
+}
+
+// tracked is the number of sources and system_ids tracked (tests).
+func (a *authenticator) tracked() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.entries)
+}

@@ -1,0 +1,262 @@
+package proxy
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// CertReloader holds the certificate, key and CA pool of one TLS endpoint,
+// loaded from its files and reloaded when their content changes (polled) or
+// on Reload (SIGHUP). New handshakes use the newest good files; established
+// connections keep what they negotiated. A bad new file (unreadable, not
+// PEM, key not matching) is logged and counted and the previous
+// certificates stay in use.
+type CertReloader struct {
+	t      *TLSConfig
+	target TLSTarget
+	server bool
+	log    *zap.Logger
+	m      *Metrics
+
+	mu  sync.Mutex // serializes loads
+	sum [sha256.Size]byte
+	cur atomic.Pointer[certSnapshot]
+}
+
+// certSnapshot is one loaded generation of the files.
+type certSnapshot struct {
+	cert   *tls.Certificate // nil when no cert_file
+	pool   *x509.CertPool   // nil when no ca_file
+	server *tls.Config      // server side: what handshakes use
+}
+
+// NewCertReloader loads t's files; errors here are configuration errors.
+// server selects the listener side (cert and key required, ca_file
+// requires client certificates) or the client side (ca_file verifies the
+// server, cert_file/key_file are the client certificate). m may be nil.
+func NewCertReloader(t *TLSConfig, target TLSTarget, server bool, log *zap.Logger, m *Metrics) (*CertReloader, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	r := &CertReloader{t: t, target: target, server: server, m: m,
+		log: log.Named("tls").With(zap.String("target", string(target)))}
+	files, sum, err := r.read()
+	if err != nil {
+		return nil, err
+	}
+	snap, err := r.parse(files)
+	if err != nil {
+		return nil, err
+	}
+	r.sum = sum
+	r.install(snap)
+	return r, nil
+}
+
+// tlsFiles is the raw content of the files.
+type tlsFiles struct{ cert, key, ca []byte }
+
+func (r *CertReloader) read() (tlsFiles, [sha256.Size]byte, error) {
+	var f tlsFiles
+	h := sha256.New()
+	for _, x := range []struct {
+		name string
+		dst  *[]byte
+	}{{r.t.CertFile, &f.cert}, {r.t.KeyFile, &f.key}, {r.t.CAFile, &f.ca}} {
+		if x.name == "" {
+			h.Write([]byte{0})
+			continue
+		}
+		b, err := os.ReadFile(x.name)
+		if err != nil {
+			return f, [sha256.Size]byte{}, fmt.Errorf("tls: %w", err)
+		}
+		*x.dst = b
+		h.Write([]byte{1})
+		h.Write(b)
+		h.Write([]byte{0xff})
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return f, sum, nil
+}
+
+func (r *CertReloader) parse(f tlsFiles) (*certSnapshot, error) {
+	s := &certSnapshot{}
+	if r.t.CertFile != "" {
+		cert, err := tls.X509KeyPair(f.cert, f.key)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		s.cert = &cert
+	}
+	if r.t.CAFile != "" {
+		s.pool = x509.NewCertPool()
+		if !s.pool.AppendCertsFromPEM(f.ca) {
+			return nil, fmt.Errorf("tls: no certificates in %s", r.t.CAFile)
+		}
+	}
+	if r.server {
+		if s.cert == nil {
+			return nil, errors.New("tls: a listener needs cert_file and key_file")
+		}
+		s.server = &tls.Config{Certificates: []tls.Certificate{*s.cert}, MinVersion: tls.VersionTLS12}
+		if s.pool != nil {
+			s.server.ClientCAs = s.pool
+			s.server.ClientAuth = tls.RequireAndVerifyClientCert
+		}
+	}
+	return s, nil
+}
+
+func (r *CertReloader) install(s *certSnapshot) {
+	r.cur.Store(s)
+	if s.cert != nil && s.cert.Leaf != nil {
+		r.m.tlsExpiry.WithLabelValues(string(r.target)).Set(float64(s.cert.Leaf.NotAfter.Unix()))
+	}
+}
+
+// Reload re-reads the files now (SIGHUP). On error the previous
+// certificates stay in use and the error is returned.
+func (r *CertReloader) Reload() error {
+	_, err := r.load(true)
+	return err
+}
+
+// check reloads when the files' content changed since the last attempt;
+// a bad file is reported once per distinct content.
+func (r *CertReloader) check() (bool, error) { return r.load(false) }
+
+func (r *CertReloader) load(force bool) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f, sum, err := r.read()
+	if err == nil && sum == r.sum && !force {
+		return false, nil
+	}
+	var snap *certSnapshot
+	if err == nil {
+		r.sum = sum // a bad content is tried once, not every poll
+		snap, err = r.parse(f)
+	}
+	if err != nil {
+		r.m.tlsReloads.WithLabelValues(string(r.target), reloadError).Inc()
+		r.log.Error("certificate reload failed; keeping the previous certificates", zap.Error(err))
+		return false, err
+	}
+	r.install(snap)
+	r.m.tlsReloads.WithLabelValues(string(r.target), reloadOK).Inc()
+	fields := []zap.Field{zap.String("cert_file", r.t.CertFile), zap.String("ca_file", r.t.CAFile)}
+	if snap.cert != nil && snap.cert.Leaf != nil {
+		fields = append(fields, zap.Time("not_after", snap.cert.Leaf.NotAfter))
+	}
+	r.log.Info("certificates reloaded", fields...)
+	return true, nil
+}
+
+// Watch polls the files every interval until ctx ends.
+func (r *CertReloader) Watch(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_, _ = r.check()
+		}
+	}
+}
+
+// ServerConfig is a tls.Config for a listener: every handshake takes the
+// current certificates (GetConfigForClient).
+func (r *CertReloader) ServerConfig() *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		return r.cur.Load().server, nil
+	}}
+}
+
+// clientConfig is a tls.Config for one dial toward addr with the current
+// CA pool and client certificate.
+func (r *CertReloader) clientConfig(addr string) *tls.Config {
+	s := r.cur.Load()
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: r.t.ServerName, InsecureSkipVerify: r.t.InsecureSkipVerify, RootCAs: s.pool}
+	if tc.ServerName == "" {
+		host, _, _ := net.SplitHostPort(addr)
+		tc.ServerName = host
+	}
+	if s.cert != nil {
+		tc.Certificates = []tls.Certificate{*s.cert}
+	}
+	return tc
+}
+
+// loadCerts builds the reloaders of the listener and of every upstream.
+func (s *Server) loadCerts() error {
+	if s.cfg.TLS != nil {
+		r, err := NewCertReloader(s.cfg.TLS, TLSListener, true, s.log, s.m)
+		if err != nil {
+			return err
+		}
+		s.srvTLS = r.ServerConfig()
+		s.certs = append(s.certs, r)
+	}
+	s.upCerts = map[*TLSConfig]*CertReloader{}
+	for _, u := range s.cfg.Upstreams {
+		if u == nil || u.TLS == nil {
+			continue
+		}
+		r, err := NewCertReloader(u.TLS, TLSUpstream, false, s.log, s.m)
+		if err != nil {
+			return err
+		}
+		s.upCerts[u.TLS] = r
+		s.certs = append(s.certs, r)
+	}
+	return nil
+}
+
+// HasTLS reports whether the listener or an upstream uses TLS files.
+func (s *Server) HasTLS() bool { return len(s.certs) > 0 }
+
+// ReloadTLS re-reads every certificate, key and CA file now (SIGHUP).
+// Files that fail keep their previous certificates; the errors are joined.
+func (s *Server) ReloadTLS() error {
+	var errs []error
+	for _, r := range s.certs {
+		if err := r.Reload(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// watchCerts polls the TLS files until the server closes.
+func (s *Server) watchCerts() {
+	t := time.NewTicker(s.cfg.TLSReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-t.C:
+			for _, r := range s.certs {
+				_, _ = r.check()
+			}
+		}
+	}
+}
