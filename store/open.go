@@ -54,18 +54,29 @@ func Open(ctx context.Context, dsn string, log *zap.Logger) (Store, error) {
 		return nil, err
 	}
 	s := &sqlStore{db: db, d: d, log: log}
+	// Which text index the (optional) migration steps produced.
+	textIndex := "none (text search scans)"
+	var n int
 	if d.name == "sqlite" {
-		var n int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'events_fts'`).Scan(&n); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("store: open sqlite: %w", err)
-		}
+		err = db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'events_fts'`).Scan(&n)
 		s.d.fts = n > 0
+		if s.d.fts {
+			textIndex = "fts5 trigram"
+		}
 		// SQLite has one writer at a time; serializing our own writers here
 		// is cheaper than letting them spin in the busy handler.
 		s.wmu = &sync.Mutex{}
+	} else {
+		err = db.QueryRowContext(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = 'events_text_trgm' AND schemaname = current_schema()`).Scan(&n)
+		if n > 0 {
+			textIndex = "pg_trgm gin"
+		}
 	}
-	log.Info("opened event store", zap.String("dialect", d.name), zap.Bool("fts", s.d.fts))
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", d.name, err)
+	}
+	log.Info("opened event store", zap.String("dialect", d.name), zap.String("text_index", textIndex))
 	return s, nil
 }
 
