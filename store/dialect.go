@@ -1,8 +1,12 @@
 package store
 
 import (
+	"database/sql/driver"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"modernc.org/sqlite"
 )
 
 // dialect is the little that differs between SQLite and PostgreSQL; every
@@ -68,26 +72,38 @@ func (d *dialect) rebind(q string) string {
 // textMatch returns the predicate for a case-insensitive substring search
 // of the event text, and its argument.
 func (d *dialect) textMatch(sub string) (string, any) {
+	folded := strings.ToLower(sub)
 	switch {
 	case d.name == "postgres":
-		// ILIKE folds case by the database's rules; pg_trgm's GIN index
+		// ILIKE folds case by the database's LC_CTYPE; pg_trgm's GIN index
 		// serves it when present.
 		return `text ILIKE ? ESCAPE '\'`, "%" + likeEscape(sub) + "%"
-	case d.fts:
-		// GLOB, not LIKE: the FTS table holds text folded in Go, so the match
-		// is case-sensitive on folded text, and GLOB needs no ESCAPE clause
-		// (with one, FTS5 would not see the constraint and would scan).
-		return `id IN (SELECT rowid FROM events_fts WHERE text GLOB ?)`, "*" + globEscape(strings.ToLower(sub)) + "*"
+	case d.fts && utf8.RuneCountInString(folded) >= 3:
+		// The substring as an FTS5 phrase of its trigrams ("" escapes a
+		// quote inside a phrase).
+		return `id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`, `"` + strings.ReplaceAll(folded, `"`, `""`) + `"`
 	default:
-		// No FTS5: a scan; SQLite's lower() and LIKE fold ASCII only.
-		return `lower(text) LIKE ? ESCAPE '\'`, "%" + likeEscape(strings.ToLower(sub)) + "%"
+		// Under three characters no trigram exists: scan, folding in Go.
+		return `smsfw_contains_fold(text, ?)`, folded
 	}
+}
+
+func init() {
+	// smsfw_contains_fold(text, sub) tells whether text, folded as Go's
+	// strings.ToLower folds, contains sub (already folded). Registered for
+	// every SQLite connection of this process; the schema does not depend
+	// on it.
+	sqlite.MustRegisterDeterministicScalarFunction("smsfw_contains_fold", 2,
+		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			text, _ := args[0].(string)
+			sub, _ := args[1].(string)
+			if strings.Contains(strings.ToLower(text), sub) {
+				return int64(1), nil
+			}
+			return int64(0), nil
+		})
 }
 
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
-}
-
-func globEscape(s string) string {
-	return strings.NewReplacer(`*`, `[*]`, `?`, `[?]`, `[`, `[[]`).Replace(s)
 }

@@ -98,6 +98,7 @@ func openSQLite(path string) (*sql.DB, error) {
 		"_pragma=temp_store(MEMORY)",
 		"_pragma=cache_size(-32768)", // 32 MiB per connection
 		"_txlock=immediate",
+		"_pragma=wal_autocheckpoint(16384)",
 	}
 	if !memory {
 		params = append(params, "_pragma=journal_mode(WAL)", "_pragma=mmap_size(268435456)")

@@ -89,6 +89,19 @@ func (s *sqlStore) Insert(ctx context.Context, evs []*filter.Event) error {
 		return nil
 	}
 	defer s.lockWrite()()
+	// The fast path assumes no id is stored yet (plain INSERT, then the
+	// text index from the batch itself); should one be, the INSERT fails on
+	// the primary key and the careful path redoes the batch, skipping the
+	// stored ids. PostgreSQL has no separate text index: always careful.
+	if s.d.fts {
+		if err := s.insert(ctx, evs, false); err == nil {
+			return nil
+		}
+	}
+	return s.insert(ctx, evs, true)
+}
+
+func (s *sqlStore) insert(ctx context.Context, evs []*filter.Event, careful bool) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: insert: %w", err)
@@ -101,41 +114,50 @@ func (s *sqlStore) Insert(ctx context.Context, evs []*filter.Event) error {
 		for _, ev := range chunk {
 			args = eventArgs(ev, args)
 		}
-		q := "INSERT INTO events (" + eventCols + ", raw) VALUES " + valuesList(len(chunk), nEventCols) +
-			" ON CONFLICT (id) DO NOTHING"
+		q := "INSERT INTO events (" + eventCols + ", raw) VALUES " + valuesList(len(chunk), nEventCols)
+		if careful {
+			q += " ON CONFLICT (id) DO NOTHING"
+		}
 		if !s.d.fts {
 			if _, err := tx.ExecContext(ctx, s.d.rebind(q), args...); err != nil {
 				return fmt.Errorf("store: insert: %w", err)
 			}
 			continue
 		}
-		// SQLite with FTS: index the folded text of the rows actually
-		// inserted (RETURNING lists only those).
-		rows, err := tx.QueryContext(ctx, q+" RETURNING id", args...)
-		if err != nil {
-			return fmt.Errorf("store: insert: %w", err)
-		}
-		inserted := make(map[int64]bool, len(chunk))
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
+		var inserted map[int64]bool // nil: all of chunk
+		if !careful {
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return fmt.Errorf("store: insert: %w", err)
 			}
-			inserted[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("store: insert: %w", err)
+		} else {
+			// RETURNING lists only the rows actually inserted.
+			rows, err := tx.QueryContext(ctx, q+" RETURNING id", args...)
+			if err != nil {
+				return fmt.Errorf("store: insert: %w", err)
+			}
+			inserted = make(map[int64]bool, len(chunk))
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return fmt.Errorf("store: insert: %w", err)
+				}
+				inserted[id] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("store: insert: %w", err)
+			}
 		}
 		args = args[:0]
 		n := 0
 		for _, ev := range chunk {
-			if ev.Text == "" || !inserted[ev.ID] {
+			if ev.Text == "" || (inserted != nil && !inserted[ev.ID]) {
 				continue
 			}
-			// Only once per id, should a batch hold one twice.
-			delete(inserted, ev.ID)
+			if inserted != nil {
+				delete(inserted, ev.ID) // once per id, should a batch hold one twice
+			}
 			args = append(args, ev.ID, strings.ToLower(clean(ev.Text)))
 			n++
 		}
