@@ -70,22 +70,38 @@ func (d *dialect) rebind(q string) string {
 }
 
 // textMatch returns the predicate for a case-insensitive substring search
-// of the event text, and its argument.
-func (d *dialect) textMatch(sub string) (string, any) {
-	folded := strings.ToLower(sub)
+// of the event text, and its argument. dense (SQLite FTS only) says the
+// substring is common: see sqlStore.filters.
+func (d *dialect) textMatch(sub string, dense bool) (string, any) {
 	switch {
 	case d.name == "postgres":
 		// ILIKE folds case by the database's LC_CTYPE; pg_trgm's GIN index
 		// serves it when present.
 		return `text ILIKE ? ESCAPE '\'`, "%" + likeEscape(sub) + "%"
-	case d.fts && utf8.RuneCountInString(folded) >= 3:
-		// The substring as an FTS5 phrase of its trigrams ("" escapes a
-		// quote inside a phrase).
-		return `id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`, `"` + strings.ReplaceAll(folded, `"`, `""`) + `"`
-	default:
-		// Under three characters no trigram exists: scan, folding in Go.
-		return `smsfw_contains_fold(text, ?)`, folded
+	case d.fts:
+		if phrase, ok := ftsPhrase(sub); ok {
+			if dense {
+				// "+id": SQLite must not drive the query from the (long)
+				// list of matches, looking each up and sorting them all; it
+				// walks the time index newest first and keeps the matching
+				// rows, which fills a page after a few hundred rows.
+				return `+id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`, phrase
+			}
+			return `id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`, phrase
+		}
 	}
+	// Under three characters no trigram exists: scan, folding in Go.
+	return `smsfw_contains_fold(text, ?)`, strings.ToLower(sub)
+}
+
+// ftsPhrase is a substring as an FTS5 phrase of its trigrams, exact for
+// three characters or more ("" escapes a quote inside a phrase).
+func ftsPhrase(sub string) (string, bool) {
+	folded := strings.ToLower(sub)
+	if utf8.RuneCountInString(folded) < 3 {
+		return "", false
+	}
+	return `"` + strings.ReplaceAll(folded, `"`, `""`) + `"`, true
 }
 
 func init() {

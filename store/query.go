@@ -103,7 +103,7 @@ func (q *Query) limit() (int, error) {
 
 // filters validates q and builds the conditions shared by Search,
 // Campaigns and Stats (everything but the cursor and the limit).
-func (d *dialect) filters(q *Query) (*where, error) {
+func (d *dialect) filters(q *Query, denseText bool) (*where, error) {
 	if !q.From.IsZero() && !q.To.IsZero() && q.From.After(q.To) {
 		return nil, fmt.Errorf("%w: from (%s) is after to (%s)", ErrBadQuery, q.From.Format(time.RFC3339), q.To.Format(time.RFC3339))
 	}
@@ -135,7 +135,7 @@ func (d *dialect) filters(q *Query) (*where, error) {
 		if err := validString("text", q.Text); err != nil {
 			return nil, err
 		}
-		cond, arg := d.textMatch(q.Text)
+		cond, arg := d.textMatch(q.Text, denseText)
 		w.add(cond, arg)
 	}
 	if q.Fingerprint != 0 {

@@ -173,6 +173,32 @@ func (s *sqlStore) insert(ctx context.Context, evs []*filter.Event, careful bool
 	return nil
 }
 
+// denseMatches: a text search matching at least this many events is
+// "dense" (see dialect.textMatch). Counting up to it costs a few ms.
+var denseMatches = 10000 // a variable for the tests
+
+// filters builds q's conditions. For an FTS text search it first counts
+// the matches (up to denseMatches) to choose the plan: few matches are best
+// looked up and sorted, many are best found by walking the time index.
+func (s *sqlStore) filters(ctx context.Context, q *Query) (*where, error) {
+	dense := false
+	if q.Text != "" && s.d.fts {
+		if err := validString("text", q.Text); err != nil {
+			return nil, err
+		}
+		if phrase, ok := ftsPhrase(q.Text); ok {
+			var n int
+			err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT rowid FROM events_fts WHERE events_fts MATCH ? LIMIT `+
+				strconv.Itoa(denseMatches)+`)`, phrase).Scan(&n)
+			if err != nil {
+				return nil, fmt.Errorf("store: text search: %w", err)
+			}
+			dense = n >= denseMatches
+		}
+	}
+	return s.d.filters(q, dense)
+}
+
 type scanner interface{ Scan(dest ...any) error }
 
 func scanEvent(r scanner, withRaw bool) (*filter.Event, error) {
@@ -229,7 +255,7 @@ func (s *sqlStore) Search(ctx context.Context, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	w, err := s.d.filters(&q)
+	w, err := s.filters(ctx, &q)
 	if err != nil {
 		return Page{}, err
 	}
@@ -281,7 +307,7 @@ func (s *sqlStore) Campaigns(ctx context.Context, q Query) ([]Campaign, error) {
 	if q.Cursor != "" {
 		return nil, fmt.Errorf("%w: campaigns are not paged (cursor given)", ErrBadQuery)
 	}
-	w, err := s.d.filters(&q)
+	w, err := s.filters(ctx, &q)
 	if err != nil {
 		return nil, err
 	}
@@ -400,7 +426,7 @@ func (s *sqlStore) Stats(ctx context.Context, q StatsQuery) ([]Series, error) {
 	if !q.From.IsZero() && !q.To.IsZero() && q.To.Sub(q.From)/q.Step > maxBuckets {
 		return nil, fmt.Errorf("%w: stats over %s in steps of %s exceed %d buckets", ErrBadQuery, q.To.Sub(q.From), q.Step, maxBuckets)
 	}
-	w, err := s.d.filters(&q.Query)
+	w, err := s.filters(ctx, &q.Query)
 	if err != nil {
 		return nil, err
 	}

@@ -115,6 +115,7 @@ var texts = []string{
 	"Hello World, again",
 	"",
 	"ab",
+	`say "hi" ' OR 1=1 -- AND NEAR(x)`,
 }
 
 // dataset makes n varied events, deterministic.
@@ -251,6 +252,9 @@ func TestSearch(t *testing.T) {
 		{"text bracket", Query{Text: "[promo]"}},
 		{"text backslash", Query{Text: `\`}},
 		{"text no match", Query{Text: "zzz qqq"}},
+		{"text quotes", Query{Text: `"hi" '`}},
+		{"text fts syntax", Query{Text: `AND NEAR(`}},
+		{"text lone quote", Query{Text: `"`}},
 		{"text and sender", Query{Text: "hello", Sender: "S1"}},
 		{"text unicode case", Query{Text: "привет от"}},
 		{"no match", Query{Sender: "nobody"}},
@@ -260,9 +264,15 @@ func TestSearch(t *testing.T) {
 		if err := s.Insert(context.Background(), evs); err != nil {
 			t.Fatal(err)
 		}
+		defer func(d int) { denseMatches = d }(denseMatches)
 		for _, c := range cases {
-			for _, limit := range []int{0, 7, 1000} {
-				t.Run(fmt.Sprintf("%s/limit%d", c.name, limit), func(t *testing.T) {
+			for _, v := range []struct {
+				limit, dense int
+			}{{0, 10000}, {7, 10000}, {1000, 10000}, {7, 1}} {
+				// dense 1: every FTS text search takes the time-index plan.
+				denseMatches = v.dense
+				limit := v.limit
+				t.Run(fmt.Sprintf("%s/limit%d/dense%d", c.name, limit, v.dense), func(t *testing.T) {
 					if c.name == "text unicode case" && !unicodeCaseFolds(t, s) {
 						t.Skip("this PostgreSQL database's LC_CTYPE folds ASCII only")
 					}
