@@ -77,8 +77,18 @@ func BenchmarkWriterSQLite(b *testing.B) {
 	}
 }
 
+// BenchmarkWriterPostgres: the same through PostgreSQL, when
+// SMSFW_TEST_POSTGRES is set (a fresh schema per run).
+func BenchmarkWriterPostgres(b *testing.B) {
+	b.Run("batch1000", func(b *testing.B) { benchWriterDSN(b, pgSchemaDSN(b), 1000) })
+}
+
 func benchWriter(b *testing.B, batch int) {
-	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "events.db"), zap.NewNop())
+	benchWriterDSN(b, filepath.Join(b.TempDir(), "events.db"), batch)
+}
+
+func benchWriterDSN(b *testing.B, dsn string, batch int) {
+	s, err := Open(context.Background(), dsn, zap.NewNop())
 	if err != nil {
 		b.Fatal(err)
 	}
