@@ -37,7 +37,9 @@ type WriterOptions struct {
 
 // Writer takes events off the hot path: Emit queues without blocking, one
 // goroutine writes them to the store in batches. It implements
-// filter.EventSink.
+// filter.EventSink. Event.Stored runs on that goroutine once the batch is
+// committed (or dropped): it must return quickly. On shutdown, stop the
+// emitters and call Close, which writes everything still queued.
 type Writer struct {
 	s   Store
 	o   WriterOptions
