@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -276,7 +275,6 @@ func BenchmarkSearch1M(b *testing.B) {
 			}
 		}
 	})
-	_ = strings.ToLower
 }
 
 func cpuTime() time.Duration {

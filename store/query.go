@@ -171,5 +171,8 @@ var statsKeys = map[string]string{
 	"direction": "direction",
 }
 
-// maxBuckets bounds a Stats answer over a closed range.
+// maxBuckets bounds a Stats answer over a closed range; maxPoints bounds
+// any Stats answer (all keys together).
 const maxBuckets = 100_000
+
+var maxPoints = 200_000 // a variable for the tests

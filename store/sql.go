@@ -487,11 +487,17 @@ func (s *sqlStore) Stats(ctx context.Context, q StatsQuery) ([]Series, error) {
 	}
 	defer rows.Close()
 	out := []Series{}
+	points := 0
 	for rows.Next() {
 		var key string
 		var b, n int64
 		if err := rows.Scan(&key, &b, &n); err != nil {
 			return nil, fmt.Errorf("store: stats: %w", err)
+		}
+		// Without a closed range the bucket count is unknown up front: stop
+		// rather than build an answer no chart can draw.
+		if points++; points > maxPoints {
+			return nil, fmt.Errorf("%w: stats answer over %d points: narrow the range or widen the step", ErrBadQuery, maxPoints)
 		}
 		if len(out) == 0 || out[len(out)-1].Key != key {
 			out = append(out, Series{Key: key})

@@ -479,6 +479,20 @@ func TestStats(t *testing.T) {
 	})
 }
 
+func TestStatsTooManyPoints(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		if err := s.Insert(context.Background(), dataset(50)); err != nil {
+			t.Fatal(err)
+		}
+		defer func(m int) { maxPoints = m }(maxPoints)
+		maxPoints = 3
+		_, err := s.Stats(context.Background(), StatsQuery{By: "rule", Step: time.Second})
+		if !errors.Is(err, ErrBadQuery) {
+			t.Errorf("stats over the point limit: %v, want ErrBadQuery", err)
+		}
+	})
+}
+
 func refStats(evs []*filter.Event, q StatsQuery) []Series {
 	key := func(ev *filter.Event) string {
 		return map[string]string{"rule": ev.RuleID, "action": ev.Action, "class": ev.Class, "peer": ev.Peer, "direction": ev.Direction}[q.By]
