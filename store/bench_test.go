@@ -1,0 +1,284 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfw/smsfw/filter"
+)
+
+// Benchmarks (figures in store/README.md):
+//
+//	go test -run '^$' -bench . -benchtime 200000x ./store/   # writer
+//	go test -run '^$' -bench Search1M ./store/               # queries on 1M events
+//
+// The 1M-event database is built once (about a minute) and kept in
+// $SMSFW_BENCH_DB (default $TMPDIR/smsfw-bench-1m-v2.db); a postgres:// DSN
+// there benchmarks PostgreSQL instead.
+
+// benchEvent is a realistic event: ~100 characters of text, two segments
+// of raw PDU.
+func benchEvent(r *rand.Rand, id int64, at time.Time) *filter.Event {
+	tpl := r.IntN(len(benchTemplates))
+	variant := r.IntN(25)
+	fp := uint64(0)
+	if tpl%5 != 0 { // a fifth of the traffic has no campaign fingerprint
+		fp = uint64(tpl*1000+variant)*0x9E3779B97F4A7C15 | 1
+	}
+	text := fmt.Sprintf(benchTemplates[tpl], benchWords[variant%len(benchWords)], r.IntN(1000000), benchWords[r.IntN(len(benchWords))])
+	raw := make([]byte, 60+len(text))
+	for i := range raw {
+		raw[i] = byte(i)
+	}
+	return &filter.Event{
+		ID: id, Time: at,
+		Direction: []string{"mt", "mt", "mt", "mo"}[r.IntN(4)],
+		Peer:      fmt.Sprintf("peer%02d", r.IntN(20)), SystemID: "sys", PeerClass: "a2p",
+		Class:  []string{"a2p", "p2p", "mo", "receipt"}[r.IntN(4)],
+		Sender: fmt.Sprintf("S%04d", int(r.ExpFloat64()*500)%5000), SenderKind: "alpha",
+		Dest: fmt.Sprintf("4477%07d", r.IntN(200000)), DestCountry: "GB",
+		Text: text, DataCoding: 0, Segments: 2, Fingerprint: fp,
+		RuleID: fmt.Sprintf("rule.%02d", r.IntN(40)),
+		Action: []string{"allow", "flag", "reject", "drop", "quarantine", "throttle"}[r.IntN(6)],
+		Reason: "matched", Evidence: "evidence", Status: 0, MessageID: fmt.Sprintf("m%d", id),
+		Raw: [][]byte{raw[:len(raw)/2], raw[len(raw)/2:]},
+	}
+}
+
+var benchTemplates = []string{
+	"Your %s account has been suspended. Verify now at http://secure-%d.example/%s",
+	"Dear customer, your parcel %s is waiting: pay the fee of %d at %s",
+	"Your verification code is %[2]d. Do not share it. %[1]s %[3]s",
+	"WIN a %s! Reply YES to %d to claim your prize before %s",
+	"Hi mum, I lost my phone, this is my new number %[2]d, please text %[1]s %[3]s",
+	"Ваш код подтверждения %[2]d для %[1]s. Никому не сообщайте %[3]s",
+	"%s: payment of %d EUR received, ref %s. Thank you",
+	"Reminder: your appointment with %s on %d is confirmed. %s",
+	"Loan approved! Get %[2]d today with %[1]s, no checks %[3]s",
+	"Votre colis %s est en attente, frais %d, suivez %s",
+}
+
+var benchWords = []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
+	"kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu"}
+
+func BenchmarkWriterSQLite(b *testing.B) {
+	for _, bs := range []int{1000, 5000} {
+		b.Run(fmt.Sprintf("batch%d", bs), func(b *testing.B) { benchWriter(b, bs) })
+	}
+}
+
+// BenchmarkWriterPostgres: the same through PostgreSQL, when
+// SMSFW_TEST_POSTGRES is set (a fresh schema per run).
+func BenchmarkWriterPostgres(b *testing.B) {
+	b.Run("batch1000", func(b *testing.B) { benchWriterDSN(b, pgSchemaDSN(b), 1000) })
+}
+
+func benchWriter(b *testing.B, batch int) {
+	benchWriterDSN(b, filepath.Join(b.TempDir(), "events.db"), batch)
+}
+
+func benchWriterDSN(b *testing.B, dsn string, batch int) {
+	s, err := Open(context.Background(), dsn, zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	r := rand.New(rand.NewPCG(1, 1))
+	evs := make([]*filter.Event, b.N)
+	start := time.Now()
+	for i := range evs {
+		evs[i] = benchEvent(r, int64(i+1), start.Add(time.Duration(i)*time.Microsecond))
+	}
+	w := NewWriter(s, WriterOptions{BatchSize: batch})
+	b.ResetTimer()
+	t, cpu0 := time.Now(), cpuTime()
+	for _, ev := range evs {
+		// Sustained load: when the queue is full the producer waits (in
+		// the proxy it would drop; here we measure what the store absorbs).
+		for !w.Emit(ev) {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	if err := w.Close(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	el, cpu := time.Since(t), cpuTime()-cpu0
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
+	// CPU per event (user+system, all threads): the machine is shared, so
+	// wall-clock rates vary with the neighbours' load; this varies less.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-us/event")
+	if n, _ := s.Count(context.Background()); n != int64(b.N) {
+		b.Fatalf("stored %d of %d", n, b.N)
+	}
+}
+
+const benchEvents = 1_000_000
+
+var benchDays = 30
+
+// benchEpoch is midnight UTC at the start of the benchmark data.
+var benchEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+var (
+	bench1MOnce  sync.Once
+	bench1MStore Store
+	bench1MErr   error
+)
+
+// open1M opens (building if needed) the 1M-event database: 30 days of
+// events, ~33k a day, 5000 senders (skewed), 200k recipients, 40 rules.
+func open1M(b *testing.B) Store {
+	bench1MOnce.Do(func() {
+		dsn := os.Getenv("SMSFW_BENCH_DB")
+		if dsn == "" {
+			dsn = filepath.Join(os.TempDir(), "smsfw-bench-1m-v2.db")
+		}
+		ctx := context.Background()
+		s, err := Open(ctx, dsn, zap.NewNop())
+		if err != nil {
+			bench1MErr = err
+			return
+		}
+		if n, err := s.Count(ctx); err == nil && n == benchEvents {
+			bench1MStore = s
+			return
+		} else if n != 0 {
+			s.Close()
+			bench1MErr = fmt.Errorf("%s holds %d events, not %d: remove it", dsn, n, benchEvents)
+			return
+		}
+		t := time.Now()
+		r := rand.New(rand.NewPCG(7, 7))
+		span := time.Duration(benchDays) * 24 * time.Hour
+		const chunk = 100_000 // events per Insert (one transaction, 500-row INSERTs)
+		for i := 0; i < benchEvents; i += chunk {
+			evs := make([]*filter.Event, chunk)
+			for j := range evs {
+				k := i + j
+				evs[j] = benchEvent(r, int64(k+1), benchEpoch.Add(span/benchEvents*time.Duration(k)))
+			}
+			if err := s.Insert(ctx, evs); err != nil {
+				s.Close()
+				bench1MErr = err
+				return
+			}
+		}
+		if ss, ok := s.(*sqlStore); ok {
+			// Planner statistics, as a long-running database would have
+			// (PostgreSQL's autovacuum does the same by itself).
+			if ss.d.name == "sqlite" {
+				_, err = ss.db.Exec(`ANALYZE`)
+			} else {
+				_, err = ss.db.Exec(`VACUUM ANALYZE events`)
+			}
+			if err != nil {
+				bench1MErr = err
+				return
+			}
+		}
+		fmt.Fprintf(os.Stderr, "built %d events in %s (%s)\n", benchEvents, time.Since(t).Round(time.Second), dsn)
+		bench1MStore = s
+	})
+	if bench1MErr != nil {
+		b.Fatal(bench1MErr)
+	}
+	return bench1MStore
+}
+
+func BenchmarkSearch1M(b *testing.B) {
+	s := open1M(b)
+	day := benchEpoch.Add(10 * 24 * time.Hour)
+	ctx := context.Background()
+	searches := []struct {
+		name string
+		q    Query
+	}{
+		{"newest", Query{}},
+		{"sender", Query{Sender: "S0042"}},
+		{"sender_rare", Query{Sender: "S3999"}},
+		{"rule_day", Query{RuleID: "rule.07", From: day, To: day.Add(24 * time.Hour)}},
+		{"text_word", Query{Text: "PARCEL"}},
+		{"text_rare", Query{Text: "code is 4242"}}, // a dozen among 1M
+		{"text_none", Query{Text: "no such text"}},
+		{"text_day", Query{Text: "hotel", From: day, To: day.Add(24 * time.Hour)}},
+	}
+	for _, c := range searches {
+		b.Run(c.name, func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				p, err := s.Search(ctx, c.q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(p.Events)
+			}
+			b.ReportMetric(float64(n), "hits")
+		})
+	}
+	b.Run("page10", func(b *testing.B) {
+		// Ten pages deep by cursor: keyset paging costs the same per page.
+		p, _ := s.Search(ctx, Query{RuleID: "rule.03"})
+		for range 9 {
+			p, _ = s.Search(ctx, Query{RuleID: "rule.03", Cursor: p.Next})
+		}
+		for b.Loop() {
+			if _, err := s.Search(ctx, Query{RuleID: "rule.03", Cursor: p.Next}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("campaigns_day", func(b *testing.B) {
+		for b.Loop() {
+			cs, err := s.Campaigns(ctx, Query{From: day, To: day.Add(24 * time.Hour)})
+			if err != nil || len(cs) == 0 {
+				b.Fatal(len(cs), err)
+			}
+		}
+	})
+	b.Run("campaigns_all", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Campaigns(ctx, Query{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, by := range []string{"rule", "action"} {
+		b.Run("stats_hourly_day_by_"+by, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.Stats(ctx, StatsQuery{Query: Query{From: day, To: day.Add(24 * time.Hour)}, Step: time.Hour, By: by}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("stats_hourly_30days_by_rule", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Stats(ctx, StatsQuery{Step: time.Hour, By: "rule"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("count", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Count(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx" for database/sql
+	"go.uber.org/zap"
+	_ "modernc.org/sqlite" // registers "sqlite" for database/sql; pure Go, no cgo
+)
+
+// Open opens (creating if needed) the store at dsn and applies pending
+// migrations. A postgres:// or postgresql:// DSN selects PostgreSQL; anything
+// else is an SQLite file path (":memory:" for a private in-memory database,
+// for tests).
+//
+// Both dialects go through database/sql (PostgreSQL via pgx's stdlib
+// adapter) so that there is one implementation of every query: pgxpool
+// would be a little faster but would need a second copy of the code.
+func Open(ctx context.Context, dsn string, log *zap.Logger) (Store, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.Named("store")
+	var (
+		db  *sql.DB
+		d   dialect
+		err error
+	)
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		d = postgresDialect
+		db, err = sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("store: open postgres: %w", err)
+		}
+		db.SetMaxOpenConns(8)
+		db.SetMaxIdleConns(8)
+	} else {
+		d = sqliteDialect
+		db, err = openSQLite(dsn)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", d.name, err)
+	}
+	if err := migrate(ctx, db, &d, log); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &sqlStore{db: db, d: d, log: log}
+	// Which text index the (optional) migration steps produced.
+	textIndex := "none (text search scans)"
+	var n int
+	if d.name == "sqlite" {
+		err = db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'events_fts'`).Scan(&n)
+		s.d.fts = n > 0
+		if s.d.fts {
+			textIndex = "fts5 trigram"
+		}
+		// SQLite has one writer at a time; serializing our own writers here
+		// is cheaper than letting them spin in the busy handler.
+		s.wmu = &sync.Mutex{}
+	} else {
+		err = db.QueryRowContext(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = 'events_text_trgm' AND schemaname = current_schema()`).Scan(&n)
+		if n > 0 {
+			textIndex = "pg_trgm gin"
+		}
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: open %s: %w", d.name, err)
+	}
+	log.Info("opened event store", zap.String("dialect", d.name), zap.String("text_index", textIndex))
+	return s, nil
+}
+
+// openSQLite sets the pragmas on every connection of the pool (modernc's
+// _pragma DSN parameters): WAL so readers never block the writer,
+// synchronous=NORMAL (durable at checkpoints; a power loss may lose the
+// last transactions but never corrupts), a busy timeout for writers from
+// other processes, and BEGIN IMMEDIATE so that a write transaction takes
+// the write lock up front instead of failing on upgrade.
+func openSQLite(path string) (*sql.DB, error) {
+	if path == "" {
+		return nil, fmt.Errorf("store: empty DSN")
+	}
+	memory := path == ":memory:"
+	params := []string{
+		"_pragma=busy_timeout(10000)",
+		"_pragma=synchronous(NORMAL)",
+		"_pragma=foreign_keys(1)",
+		"_pragma=temp_store(MEMORY)",
+		"_pragma=cache_size(-32768)", // 32 MiB per connection
+		"_txlock=immediate",
+		"_pragma=wal_autocheckpoint(16384)",
+	}
+	if !memory {
+		params = append(params, "_pragma=journal_mode(WAL)", "_pragma=mmap_size(268435456)")
+	}
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	dsn := path + sep + strings.Join(params, "&")
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	if memory {
+		// Each connection to ":memory:" is its own database: keep one.
+		db.SetMaxOpenConns(1)
+	} else {
+		db.SetMaxOpenConns(4)
+		db.SetMaxIdleConns(4)
+	}
+	db.SetConnMaxLifetime(0)
+	return db, nil
+}

@@ -1,0 +1,781 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfw/smsfw/filter"
+)
+
+// sqlStore is the Store over database/sql, for both dialects.
+type sqlStore struct {
+	db  *sql.DB
+	d   dialect
+	log *zap.Logger
+	// wmu serializes writes on SQLite (nil on PostgreSQL).
+	wmu *sync.Mutex
+	// stmts caches prepared statements by text (SQLite's full-chunk
+	// inserts): a 500-row INSERT has 16000 parameters, and parsing it for
+	// every chunk cost ~8% of the writer's CPU. database/sql keeps one
+	// preparation per connection.
+	stmts sync.Map // string -> *sql.Stmt
+}
+
+// errStoredIDs: the fast insert path met ids already stored.
+var errStoredIDs = errors.New("store: batch holds stored ids")
+
+// exec runs q in tx, prepared once per connection when cache is set, and
+// returns the number of rows affected.
+func (s *sqlStore) exec(ctx context.Context, tx *sql.Tx, q string, cache bool, args ...any) (int64, error) {
+	var (
+		res sql.Result
+		err error
+	)
+	if !cache {
+		res, err = tx.ExecContext(ctx, q, args...)
+	} else {
+		res, err = s.execCached(ctx, tx, q, args...)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (s *sqlStore) execCached(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	st, ok := s.stmts.Load(q)
+	if !ok {
+		p, err := s.db.PrepareContext(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if st, ok = s.stmts.LoadOrStore(q, p); ok {
+			p.Close()
+		}
+	}
+	return tx.StmtContext(ctx, st.(*sql.Stmt)).ExecContext(ctx, args...)
+}
+
+var _ Store = (*sqlStore)(nil)
+
+func (s *sqlStore) lockWrite() func() {
+	if s.wmu == nil {
+		return func() {}
+	}
+	s.wmu.Lock()
+	return s.wmu.Unlock
+}
+
+// eventCols are the columns of an event without raw, in scan order.
+const eventCols = "id, t, direction, peer, system_id, peer_class, class, sender, sender_kind, dest, dest_country, dest_count, " +
+	"text, text_masked, data_coding, segments, fingerprint, rule_id, action, monitor, sampled, reason, evidence, highlight, " +
+	"leakage, status, message_id, quarantine, upstream_message_id, decided_at, decided_by"
+
+const nEventCols = 32 // eventCols + raw
+
+// insertChunk rows per INSERT statement: 32 columns x 500 rows stays under
+// SQLite's 32766 and PostgreSQL's 65535 parameters.
+const insertChunk = 500
+
+// clean makes a string storable on both dialects: PostgreSQL refuses
+// invalid UTF-8 and NUL in text, and one such event (message text is the
+// sender's choice) would otherwise fail its whole batch.
+func clean(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+func micros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func eventArgs(ev *filter.Event, args []any) []any {
+	return append(args,
+		ev.ID, ev.Time.UnixMicro(), clean(ev.Direction), clean(ev.Peer), clean(ev.SystemID), clean(ev.PeerClass),
+		clean(ev.Class), clean(ev.Sender), clean(ev.SenderKind), clean(ev.Dest), clean(ev.DestCountry), int64(ev.DestCount),
+		clean(ev.Text), b2i(ev.TextMasked), int64(ev.DataCoding), int64(ev.Segments), int64(ev.Fingerprint),
+		clean(ev.RuleID), clean(ev.Action), b2i(ev.Monitor), b2i(ev.Sampled), clean(ev.Reason), clean(ev.Evidence),
+		clean(ev.Highlight), ev.Leakage, int64(ev.Status), clean(ev.MessageID), clean(ev.Quarantine),
+		clean(ev.UpstreamMessageID), micros(ev.DecidedAt), clean(ev.DecidedBy), encodeRaw(ev.Raw),
+	)
+}
+
+// valuesList returns "(?,...,?),(?,...)" for rows rows of cols columns.
+func valuesList(rows, cols int) string {
+	one := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+	return strings.TrimSuffix(strings.Repeat(one+",", rows), ",")
+}
+
+// Insert writes the batch in one transaction. It is idempotent: an event
+// whose id is already stored is skipped, so a writer retrying a batch whose
+// commit did in fact succeed does not fail or duplicate.
+func (s *sqlStore) Insert(ctx context.Context, evs []*filter.Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	defer s.lockWrite()()
+	// The fast path assumes no id is stored yet (plain INSERT, then the
+	// text index from the batch itself); should one be, the INSERT fails on
+	// the primary key and the careful path redoes the batch, skipping the
+	// stored ids. PostgreSQL has no separate text index: always careful.
+	if s.d.fts {
+		if err := s.insert(ctx, evs, false); err == nil {
+			return nil
+		}
+	}
+	return s.insert(ctx, evs, true)
+}
+
+func (s *sqlStore) insert(ctx context.Context, evs []*filter.Event, careful bool) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: insert: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	args := make([]any, 0, min(len(evs), insertChunk)*nEventCols)
+	for start := 0; start < len(evs); start += insertChunk {
+		chunk := evs[start:min(start+insertChunk, len(evs))]
+		args = args[:0]
+		for _, ev := range chunk {
+			args = eventArgs(ev, args)
+		}
+		q := "INSERT INTO events (" + eventCols + ", raw) VALUES " + valuesList(len(chunk), nEventCols)
+		if careful {
+			q += " ON CONFLICT (id) DO NOTHING"
+		}
+		if !s.d.fts {
+			if _, err := tx.ExecContext(ctx, s.d.rebind(q), args...); err != nil {
+				return fmt.Errorf("store: insert: %w", err)
+			}
+			continue
+		}
+		var inserted map[int64]bool // nil: all of chunk
+		if !careful {
+			// OR IGNORE: a statement that cannot abort needs no statement
+			// journal (SQLite copies every page it touches first, ~10% of
+			// the writer's CPU). A row ignored on a stored id shows in the
+			// count, and the careful path takes over.
+			n, err := s.exec(ctx, tx, "INSERT OR IGNORE"+strings.TrimPrefix(q, "INSERT"), len(chunk) == insertChunk, args...)
+			if err != nil {
+				return fmt.Errorf("store: insert: %w", err)
+			}
+			if n != int64(len(chunk)) {
+				return errStoredIDs
+			}
+		} else {
+			// RETURNING lists only the rows actually inserted.
+			rows, err := tx.QueryContext(ctx, q+" RETURNING id", args...)
+			if err != nil {
+				return fmt.Errorf("store: insert: %w", err)
+			}
+			inserted = make(map[int64]bool, len(chunk))
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return fmt.Errorf("store: insert: %w", err)
+				}
+				inserted[id] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("store: insert: %w", err)
+			}
+		}
+		args = args[:0]
+		n := 0
+		for _, ev := range chunk {
+			if ev.Text == "" || (inserted != nil && !inserted[ev.ID]) {
+				continue
+			}
+			if inserted != nil {
+				delete(inserted, ev.ID) // once per id, should a batch hold one twice
+			}
+			args = append(args, ev.ID, strings.ToLower(clean(ev.Text)))
+			n++
+		}
+		if n > 0 {
+			if _, err := s.exec(ctx, tx, "INSERT INTO events_fts (rowid, text) VALUES "+valuesList(n, 2), n == insertChunk, args...); err != nil {
+				return fmt.Errorf("store: insert: text index: %w", err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: insert: commit: %w", err)
+	}
+	return nil
+}
+
+// denseMatches: a text search matching at least this many events is
+// "dense" (see dialect.textMatch). Counting up to it costs a few ms.
+var denseMatches = 10000 // a variable for the tests
+
+// filters builds q's conditions. For an FTS text search it first counts
+// the matches (up to denseMatches) to choose the plan: few matches are best
+// looked up and sorted, many are best found by walking the time index.
+func (s *sqlStore) filters(ctx context.Context, q *Query) (*where, error) {
+	dense := false
+	if q.Text != "" && s.d.fts {
+		if err := validString("text", q.Text); err != nil {
+			return nil, err
+		}
+		if phrase, ok := ftsPhrase(q.Text); ok {
+			var n int
+			err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT rowid FROM events_fts WHERE events_fts MATCH ? LIMIT `+
+				strconv.Itoa(denseMatches)+`)`, phrase).Scan(&n)
+			if err != nil {
+				return nil, fmt.Errorf("store: text search: %w", err)
+			}
+			dense = n >= denseMatches
+		}
+	}
+	return s.d.filters(q, dense)
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEvent(r scanner, withRaw bool) (*filter.Event, error) {
+	var (
+		ev                                          filter.Event
+		t, destCount, masked, dc, segs, fp, mon, sp int64
+		status                                      int64
+		decided                                     sql.NullInt64
+		raw                                         []byte
+	)
+	dest := []any{&ev.ID, &t, &ev.Direction, &ev.Peer, &ev.SystemID, &ev.PeerClass, &ev.Class, &ev.Sender, &ev.SenderKind,
+		&ev.Dest, &ev.DestCountry, &destCount, &ev.Text, &masked, &dc, &segs, &fp, &ev.RuleID, &ev.Action, &mon, &sp,
+		&ev.Reason, &ev.Evidence, &ev.Highlight, &ev.Leakage, &status, &ev.MessageID, &ev.Quarantine,
+		&ev.UpstreamMessageID, &decided, &ev.DecidedBy}
+	if withRaw {
+		dest = append(dest, &raw)
+	}
+	if err := r.Scan(dest...); err != nil {
+		return nil, err
+	}
+	ev.Time = time.UnixMicro(t).UTC()
+	ev.DestCount, ev.TextMasked, ev.DataCoding, ev.Segments = int(destCount), masked != 0, int(dc), int(segs)
+	ev.Fingerprint, ev.Monitor, ev.Sampled, ev.Status = uint64(fp), mon != 0, sp != 0, uint32(status)
+	if decided.Valid {
+		at := time.UnixMicro(decided.Int64).UTC()
+		ev.DecidedAt = &at
+	}
+	if withRaw {
+		segs, err := decodeRaw(raw)
+		if err != nil {
+			return nil, fmt.Errorf("event %d: %w", ev.ID, err)
+		}
+		ev.Raw = segs
+	}
+	return &ev, nil
+}
+
+func (s *sqlStore) Get(ctx context.Context, id int64) (*filter.Event, error) {
+	row := s.db.QueryRowContext(ctx, s.d.rebind("SELECT "+eventCols+", raw FROM events WHERE id = ?"), id)
+	ev, err := scanEvent(row, true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("event %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get %d: %w", id, err)
+	}
+	return ev, nil
+}
+
+// Search returns a page without raw PDUs (Get has them): pages are for
+// listing, and raw blobs would multiply their size.
+func (s *sqlStore) Search(ctx context.Context, q Query) (Page, error) {
+	limit, err := q.limit()
+	if err != nil {
+		return Page{}, err
+	}
+	w, err := s.filters(ctx, &q)
+	if err != nil {
+		return Page{}, err
+	}
+	if q.Cursor != "" {
+		c, err := decodeCursor(q.Cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		w.add("(t, id) < (?, ?)", c.t, c.id)
+	}
+	// One row more than asked tells whether there is a next page.
+	qs := "SELECT " + eventCols + " FROM events" + w.String() + " ORDER BY t DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(qs), w.args...)
+	if err != nil {
+		return Page{}, fmt.Errorf("store: search: %w", err)
+	}
+	defer rows.Close()
+	page := Page{Events: make([]*filter.Event, 0, min(limit, 64))}
+	more := false
+	for rows.Next() {
+		if len(page.Events) == limit {
+			more = true
+			break
+		}
+		ev, err := scanEvent(rows, false)
+		if err != nil {
+			return Page{}, fmt.Errorf("store: search: %w", err)
+		}
+		page.Events = append(page.Events, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return Page{}, fmt.Errorf("store: search: %w", err)
+	}
+	if more {
+		last := page.Events[len(page.Events)-1]
+		page.Next = encodeCursor(cursor{last.Time.UnixMicro(), last.ID})
+	}
+	return page, nil
+}
+
+// Campaigns: one grouped query picks the largest groups, a second counts
+// their peers, actions and rules, a third fetches their sample texts (the
+// newest event of each group).
+func (s *sqlStore) Campaigns(ctx context.Context, q Query) ([]Campaign, error) {
+	limit, err := q.limit()
+	if err != nil {
+		return nil, err
+	}
+	if q.Cursor != "" {
+		return nil, fmt.Errorf("%w: campaigns are not paged (cursor given)", ErrBadQuery)
+	}
+	w, err := s.filters(ctx, &q)
+	if err != nil {
+		return nil, err
+	}
+	if q.Fingerprint == 0 {
+		w.add("fingerprint <> 0")
+	}
+	qs := "SELECT fingerprint, count(*), count(DISTINCT sender), count(DISTINCT dest), min(t), max(t), max(id) FROM events" +
+		w.String() + " GROUP BY fingerprint ORDER BY count(*) DESC, fingerprint LIMIT " + strconv.Itoa(limit)
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(qs), w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: campaigns: %w", err)
+	}
+	var out []Campaign
+	byFP := map[int64]*Campaign{}
+	for rows.Next() {
+		var c Campaign
+		var fp, first, last int64
+		if err := rows.Scan(&fp, &c.Count, &c.Senders, &c.Recipients, &first, &last, &c.SampleEventID); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: campaigns: %w", err)
+		}
+		c.Fingerprint, c.First, c.Last = uint64(fp), time.UnixMicro(first).UTC(), time.UnixMicro(last).UTC()
+		c.Peers, c.Actions, c.Rules = []string{}, map[string]int64{}, map[string]int64{}
+		out = append(out, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: campaigns: %w", err)
+	}
+	if len(out) == 0 {
+		return []Campaign{}, nil
+	}
+	fps := make([]any, len(out))
+	ids := make([]any, len(out))
+	for i := range out {
+		byFP[int64(out[i].Fingerprint)] = &out[i]
+		fps[i] = int64(out[i].Fingerprint)
+		ids[i] = out[i].SampleEventID
+	}
+	in := "fingerprint IN (" + strings.TrimSuffix(strings.Repeat("?,", len(fps)), ",") + ")"
+	w.add(in, fps...)
+	var parts []string
+	var args []any
+	for _, kc := range [][2]string{{"p", "peer"}, {"a", "action"}, {"r", "rule_id"}} {
+		parts = append(parts, "SELECT fingerprint, '"+kc[0]+"', "+kc[1]+", count(*) FROM events"+w.String()+" GROUP BY fingerprint, "+kc[1])
+		args = append(args, w.args...)
+	}
+	rows, err = s.db.QueryContext(ctx, s.d.rebind(strings.Join(parts, " UNION ALL ")), args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: campaigns: %w", err)
+	}
+	for rows.Next() {
+		var fp, n int64
+		var kind, key string
+		if err := rows.Scan(&fp, &kind, &key, &n); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: campaigns: %w", err)
+		}
+		c := byFP[fp]
+		if c == nil {
+			continue
+		}
+		switch kind {
+		case "p":
+			c.Peers = append(c.Peers, key)
+		case "a":
+			c.Actions[key] = n
+		case "r":
+			c.Rules[key] = n
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: campaigns: %w", err)
+	}
+	rows, err = s.db.QueryContext(ctx, s.d.rebind("SELECT fingerprint, text FROM events WHERE id IN ("+
+		strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+")"), ids...)
+	if err != nil {
+		return nil, fmt.Errorf("store: campaigns: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var fp int64
+		var text string
+		if err := rows.Scan(&fp, &text); err != nil {
+			return nil, fmt.Errorf("store: campaigns: %w", err)
+		}
+		if c := byFP[fp]; c != nil {
+			c.SampleText = text
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: campaigns: %w", err)
+	}
+	for i := range out {
+		slices.Sort(out[i].Peers)
+	}
+	return out, nil
+}
+
+// Stats returns one Series per key, sorted by key, each with its non-empty
+// buckets in time order. Buckets are aligned to multiples of Step since the
+// Unix epoch (hours and days fall on UTC boundaries); empty buckets are left
+// out, for the caller to fill if it draws a chart.
+func (s *sqlStore) Stats(ctx context.Context, q StatsQuery) ([]Series, error) {
+	col, ok := statsKeys[q.By]
+	if !ok {
+		return nil, fmt.Errorf("%w: stats by %q: want rule, action, class, peer or direction", ErrBadQuery, q.By)
+	}
+	if q.Step < time.Second {
+		return nil, fmt.Errorf("%w: stats step %s is under 1s", ErrBadQuery, q.Step)
+	}
+	if q.Cursor != "" || q.Limit != 0 {
+		return nil, fmt.Errorf("%w: stats take no cursor or limit", ErrBadQuery)
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && q.To.Sub(q.From)/q.Step > maxBuckets {
+		return nil, fmt.Errorf("%w: stats over %s in steps of %s exceed %d buckets", ErrBadQuery, q.To.Sub(q.From), q.Step, maxBuckets)
+	}
+	w, err := s.filters(ctx, &q.Query)
+	if err != nil {
+		return nil, err
+	}
+	step := strconv.FormatInt(q.Step.Microseconds(), 10)
+	qs := "SELECT " + col + ", (t / " + step + ") * " + step + ", count(*) FROM events" + w.String() +
+		" GROUP BY 1, 2 ORDER BY 1, 2"
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(qs), w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: stats: %w", err)
+	}
+	defer rows.Close()
+	out := []Series{}
+	points := 0
+	for rows.Next() {
+		var key string
+		var b, n int64
+		if err := rows.Scan(&key, &b, &n); err != nil {
+			return nil, fmt.Errorf("store: stats: %w", err)
+		}
+		// Without a closed range the bucket count is unknown up front: stop
+		// rather than build an answer no chart can draw.
+		if points++; points > maxPoints {
+			return nil, fmt.Errorf("%w: stats answer over %d points: narrow the range or widen the step", ErrBadQuery, maxPoints)
+		}
+		if len(out) == 0 || out[len(out)-1].Key != key {
+			out = append(out, Series{Key: key})
+		}
+		sr := &out[len(out)-1]
+		sr.Points = append(sr.Points, Point{T: time.UnixMicro(b).UTC(), N: n})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: stats: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) SetQuarantine(ctx context.Context, id int64, from, to, by, upstreamMsgID string, at time.Time) error {
+	if !validQuarantine(from) || !validQuarantine(to) {
+		return fmt.Errorf("%w: quarantine transition %q -> %q: states are held, released, rejected, expired", ErrBadQuery, from, to)
+	}
+	defer s.lockWrite()()
+	// Compare-and-set in one statement: two analysts releasing the same
+	// message race on the WHERE, and only one update matches.
+	res, err := s.db.ExecContext(ctx, s.d.rebind(`UPDATE events SET quarantine = ?, decided_at = ?, decided_by = ?,
+		upstream_message_id = CASE WHEN ? <> '' THEN ? ELSE upstream_message_id END
+		WHERE id = ? AND quarantine = ?`), to, at.UnixMicro(), clean(by), clean(upstreamMsgID), clean(upstreamMsgID), id, from)
+	if err != nil {
+		return fmt.Errorf("store: set quarantine %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: set quarantine %d: %w", id, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	var cur string
+	err = s.db.QueryRowContext(ctx, s.d.rebind(`SELECT quarantine FROM events WHERE id = ?`), id).Scan(&cur)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("event %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("store: set quarantine %d: %w", id, err)
+	}
+	return fmt.Errorf("event %d is %q, not %q: %w", id, cur, from, ErrConflict)
+}
+
+// HeldBefore returns the held events that arrived before t, oldest first,
+// with their raw PDUs (expiry may answer or release them). limit <= 0 means
+// MaxLimit.
+func (s *sqlStore) HeldBefore(ctx context.Context, t time.Time, limit int) ([]*filter.Event, error) {
+	if limit <= 0 || limit > MaxLimit {
+		limit = MaxLimit
+	}
+	rows, err := s.db.QueryContext(ctx, s.d.rebind("SELECT "+eventCols+", raw FROM events WHERE quarantine = 'held' AND t < ? ORDER BY t, id LIMIT "+
+		strconv.Itoa(limit)), t.UnixMicro())
+	if err != nil {
+		return nil, fmt.Errorf("store: held before: %w", err)
+	}
+	defer rows.Close()
+	var out []*filter.Event
+	for rows.Next() {
+		ev, err := scanEvent(rows, true)
+		if err != nil {
+			return nil, fmt.Errorf("store: held before: %w", err)
+		}
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: held before: %w", err)
+	}
+	return out, nil
+}
+
+func validOverride(o *filter.Override) error {
+	switch o.Kind {
+	case filter.OverrideSender:
+		if o.Sender == "" {
+			return fmt.Errorf("%w: override of kind sender without a sender", ErrBadQuery)
+		}
+	case filter.OverrideFingerprint:
+		if o.Fingerprint == 0 {
+			return fmt.Errorf("%w: override of kind fingerprint without a fingerprint", ErrBadQuery)
+		}
+	case filter.OverrideSenderFingerprint:
+		if o.Sender == "" || o.Fingerprint == 0 {
+			return fmt.Errorf("%w: override of kind sender_fingerprint needs a sender and a fingerprint", ErrBadQuery)
+		}
+	default:
+		return fmt.Errorf("%w: override kind %q: want sender, fingerprint or sender_fingerprint", ErrBadQuery, o.Kind)
+	}
+	if o.Action != filter.OverrideAllow && o.Action != filter.OverrideBlock {
+		return fmt.Errorf("%w: override action %q: want allow or block", ErrBadQuery, o.Action)
+	}
+	return nil
+}
+
+// AddOverride stores o and sets o.ID (and o.Created, when zero).
+func (s *sqlStore) AddOverride(ctx context.Context, o *filter.Override) error {
+	if err := validOverride(o); err != nil {
+		return err
+	}
+	if o.Created.IsZero() {
+		o.Created = time.Now().UTC()
+	}
+	defer s.lockWrite()()
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`INSERT INTO overrides (kind, sender, fingerprint, action, reason, author, event_id, created, expires)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		o.Kind, clean(o.Sender), int64(o.Fingerprint), o.Action, clean(o.Reason), clean(o.Author), o.EventID,
+		o.Created.UnixMicro(), micros(o.Expires)).Scan(&o.ID)
+	if err != nil {
+		return fmt.Errorf("store: add override: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) DeleteOverride(ctx context.Context, id int64) error {
+	defer s.lockWrite()()
+	res, err := s.db.ExecContext(ctx, s.d.rebind(`DELETE FROM overrides WHERE id = ?`), id)
+	if err != nil {
+		return fmt.Errorf("store: delete override %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("store: delete override %d: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("override %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// Overrides returns every stored override, oldest first, expired ones
+// included: the caller compares Expires with its clock.
+func (s *sqlStore) Overrides(ctx context.Context) ([]filter.Override, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, kind, sender, fingerprint, action, reason, author, event_id, created, expires FROM overrides ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: overrides: %w", err)
+	}
+	defer rows.Close()
+	out := []filter.Override{}
+	for rows.Next() {
+		var o filter.Override
+		var fp, created int64
+		var expires sql.NullInt64
+		if err := rows.Scan(&o.ID, &o.Kind, &o.Sender, &fp, &o.Action, &o.Reason, &o.Author, &o.EventID, &created, &expires); err != nil {
+			return nil, fmt.Errorf("store: overrides: %w", err)
+		}
+		o.Fingerprint, o.Created = uint64(fp), time.UnixMicro(created).UTC()
+		if expires.Valid {
+			e := time.UnixMicro(expires.Int64).UTC()
+			o.Expires = &e
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: overrides: %w", err)
+	}
+	return out, nil
+}
+
+// AddAudit appends a and sets a.ID (and a.Time, when zero).
+func (s *sqlStore) AddAudit(ctx context.Context, a *AuditEntry) error {
+	if a.Time.IsZero() {
+		a.Time = time.Now().UTC()
+	}
+	defer s.lockWrite()()
+	err := s.db.QueryRowContext(ctx, s.d.rebind(`INSERT INTO audit (t, actor, action, target, reason, detail) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
+		a.Time.UnixMicro(), clean(a.Actor), clean(a.Action), clean(a.Target), clean(a.Reason), clean(a.Detail)).Scan(&a.ID)
+	if err != nil {
+		return fmt.Errorf("store: add audit: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error) {
+	limit, err := (&Query{Limit: q.Limit}).limit()
+	if err != nil {
+		return nil, err
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && q.From.After(q.To) {
+		return nil, fmt.Errorf("%w: from is after to", ErrBadQuery)
+	}
+	w := &where{}
+	if !q.From.IsZero() {
+		w.add("t >= ?", q.From.UnixMicro())
+	}
+	if !q.To.IsZero() {
+		w.add("t < ?", q.To.UnixMicro())
+	}
+	if q.Actor != "" {
+		if err := validString("actor", q.Actor); err != nil {
+			return nil, err
+		}
+		w.add("actor = ?", q.Actor)
+	}
+	rows, err := s.db.QueryContext(ctx, s.d.rebind("SELECT id, t, actor, action, target, reason, detail FROM audit"+w.String()+
+		" ORDER BY t DESC, id DESC LIMIT "+strconv.Itoa(limit)), w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: audit: %w", err)
+	}
+	defer rows.Close()
+	out := []AuditEntry{}
+	for rows.Next() {
+		var a AuditEntry
+		var t int64
+		if err := rows.Scan(&a.ID, &t, &a.Actor, &a.Action, &a.Target, &a.Reason, &a.Detail); err != nil {
+			return nil, fmt.Errorf("store: audit: %w", err)
+		}
+		a.Time = time.UnixMicro(t).UTC()
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: audit: %w", err)
+	}
+	return out, nil
+}
+
+// retainChunk: Retain deletes this many events per transaction, so that it
+// never holds SQLite's write lock (and so the writer) for long.
+const retainChunk = 5000
+
+func (s *sqlStore) Retain(ctx context.Context, before time.Time, maxEvents int64) (int64, error) {
+	if maxEvents < 0 {
+		return 0, fmt.Errorf("%w: retain max events %d is negative", ErrBadQuery, maxEvents)
+	}
+	var total int64
+	del := func(sel string, args ...any) (int64, error) {
+		defer s.lockWrite()()
+		res, err := s.db.ExecContext(ctx, s.d.rebind("DELETE FROM events WHERE id IN ("+sel+")"), args...)
+		if err != nil {
+			return 0, err
+		}
+		return res.RowsAffected()
+	}
+	if !before.IsZero() {
+		for {
+			n, err := del("SELECT id FROM events WHERE t < ? AND quarantine <> 'held' ORDER BY t, id LIMIT "+strconv.Itoa(retainChunk), before.UnixMicro())
+			total += n
+			if err != nil {
+				return total, fmt.Errorf("store: retain: %w", err)
+			}
+			if n < retainChunk {
+				break
+			}
+		}
+	}
+	if maxEvents > 0 {
+		for {
+			count, err := s.Count(ctx)
+			if err != nil {
+				return total, err
+			}
+			excess := count - maxEvents
+			if excess <= 0 {
+				break
+			}
+			k := min(excess, retainChunk)
+			n, err := del("SELECT id FROM events WHERE quarantine <> 'held' ORDER BY t, id LIMIT " + strconv.FormatInt(k, 10))
+			total += n
+			if err != nil {
+				return total, fmt.Errorf("store: retain: %w", err)
+			}
+			if n < k { // only held events left beyond the limit
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+func (s *sqlStore) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count: %w", err)
+	}
+	return n, nil
+}
+
+func (s *sqlStore) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}

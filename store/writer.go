@@ -1,0 +1,287 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfw/smsfw/filter"
+)
+
+// Errors the writer hands to Event.Stored.
+var (
+	// ErrQueueFull: Emit found the writer's queue full; the event was dropped.
+	ErrQueueFull = errors.New("store: event queue full")
+	// ErrWriterClosed: Emit after Close, or Close gave up before the event
+	// was written.
+	ErrWriterClosed = errors.New("store: event writer closed")
+)
+
+// WriterOptions configure a Writer; zero values take the defaults.
+type WriterOptions struct {
+	QueueSize     int           // events queued at most (default 65536)
+	BatchSize     int           // events per insert at most (default 1000)
+	FlushInterval time.Duration // longest wait before a partial batch is written (default 200ms)
+	// Retries after a failed insert before the batch is dropped (default 3;
+	// negative: none), waiting RetryBackoff (default 100ms), doubling.
+	Retries      int
+	RetryBackoff time.Duration
+	Logger       *zap.Logger
+	Metrics      *WriterMetrics // nil: unregistered metrics
+}
+
+// Writer takes events off the hot path: Emit queues without blocking, one
+// goroutine writes them to the store in batches. It implements
+// filter.EventSink. Event.Stored runs on that goroutine once the batch is
+// committed (or dropped): it must return quickly. On shutdown, stop the
+// emitters and call Close, which writes everything still queued.
+type Writer struct {
+	s   Store
+	o   WriterOptions
+	log *zap.Logger
+	m   *WriterMetrics
+
+	// mu guards closed and the channel's closing against Emit's send: Emit
+	// holds it shared (it never waits while holding it), Close exclusively.
+	mu     sync.RWMutex
+	closed bool
+	ch     chan *filter.Event
+
+	// ctx is the writer goroutine's; Close cancels it when its own context
+	// ends before the drain does.
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	lastFullLog atomic.Int64 // unix nanos of the last "queue full" log
+}
+
+var _ filter.EventSink = (*Writer)(nil)
+
+// NewWriter starts a writer over s. Close it to flush.
+func NewWriter(s Store, o WriterOptions) *Writer {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 65536
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1000
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 200 * time.Millisecond
+	}
+	if o.Retries == 0 {
+		o.Retries = 3
+	} else if o.Retries < 0 {
+		o.Retries = 0
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = 100 * time.Millisecond
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewWriterMetrics(nil)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Writer{
+		s: s, o: o, log: o.Logger.Named("store").Named("writer"), m: o.Metrics,
+		ch: make(chan *filter.Event, o.QueueSize), ctx: ctx, cancel: cancel, done: make(chan struct{}),
+	}
+	go w.run()
+	return w
+}
+
+// Emit queues ev and returns true, or returns false at once when the queue
+// is full or the writer is closed, after calling ev.Stored with
+// ErrQueueFull or ErrWriterClosed if it is set. Emit never blocks.
+func (w *Writer) Emit(ev *filter.Event) bool {
+	if ev == nil {
+		return false
+	}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		w.m.dropped(DropClosed, 1)
+		stored(ev, ErrWriterClosed)
+		return false
+	}
+	select {
+	case w.ch <- ev:
+		w.mu.RUnlock()
+		w.m.Queued.Inc()
+		return true
+	default:
+	}
+	w.mu.RUnlock()
+	w.m.dropped(DropQueueFull, 1)
+	// A full queue drops events by the thousand: log it once per few
+	// seconds, the counter has the numbers.
+	now := time.Now().UnixNano()
+	if last := w.lastFullLog.Load(); now-last > int64(5*time.Second) && w.lastFullLog.CompareAndSwap(last, now) {
+		w.log.Warn("event queue full: dropping events (see smsfw_events_dropped_total)", zap.Int("queue_size", w.o.QueueSize))
+	}
+	stored(ev, ErrQueueFull)
+	return false
+}
+
+func stored(ev *filter.Event, err error) {
+	if ev.Stored != nil {
+		ev.Stored(err)
+	}
+}
+
+// Close stops accepting events and waits until everything queued is
+// written (or dropped after the retries). If ctx ends first, the writer
+// abandons what is left: those events count as dropped (closed), get
+// Stored(ErrWriterClosed), and Close returns ctx's error once the
+// goroutine has stopped. Close does not close the Store. Safe to call
+// more than once.
+func (w *Writer) Close(ctx context.Context) error {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.ch)
+	}
+	w.mu.Unlock()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		w.cancel()
+		<-w.done
+		return fmt.Errorf("store: writer close: %w", ctx.Err())
+	}
+}
+
+func (w *Writer) run() {
+	defer close(w.done)
+	defer w.cancel()
+	batch := make([]*filter.Event, 0, w.o.BatchSize)
+	timer := time.NewTimer(w.o.FlushInterval)
+	defer timer.Stop()
+	for {
+		select {
+		case ev, ok := <-w.ch:
+			if !ok {
+				w.flush(batch)
+				w.m.QueueLength.Set(0)
+				return
+			}
+			batch = append(batch, ev)
+			// Take whatever else is queued without waiting: under load
+			// batches fill at once and the timer never matters.
+		drain:
+			for len(batch) < w.o.BatchSize {
+				select {
+				case ev, ok := <-w.ch:
+					if !ok {
+						w.flush(batch)
+						w.m.QueueLength.Set(0)
+						return
+					}
+					batch = append(batch, ev)
+				default:
+					break drain
+				}
+			}
+			if len(batch) >= w.o.BatchSize {
+				w.flush(batch)
+				batch = batch[:0]
+			}
+		case <-timer.C:
+			timer.Reset(w.o.FlushInterval)
+			if len(batch) > 0 {
+				w.flush(batch)
+				batch = batch[:0]
+			}
+		}
+		w.m.QueueLength.Set(float64(len(w.ch)))
+	}
+}
+
+// flush writes one batch, retrying with backoff; then tells each event's
+// Stored how it went.
+func (w *Writer) flush(batch []*filter.Event) {
+	if len(batch) == 0 {
+		return
+	}
+	var err error
+	backoff := w.o.RetryBackoff
+	for attempt := 0; ; attempt++ {
+		if w.ctx.Err() != nil {
+			err = ErrWriterClosed
+			break
+		}
+		start := time.Now()
+		err = w.s.Insert(w.ctx, batch)
+		if err == nil {
+			w.m.BatchTime.Observe(time.Since(start).Seconds())
+			break
+		}
+		w.m.WriteErrors.Inc()
+		if attempt >= w.o.Retries {
+			break
+		}
+		w.log.Warn("event batch insert failed; retrying", zap.Int("events", len(batch)), zap.Int("attempt", attempt+1), zap.Error(err))
+		select {
+		case <-time.After(backoff):
+		case <-w.ctx.Done():
+		}
+		backoff *= 2
+	}
+	switch {
+	case err == nil:
+		w.m.Written.Add(float64(len(batch)))
+	case w.ctx.Err() != nil:
+		// Close's deadline: the events were abandoned, not refused.
+		w.m.dropped(DropClosed, len(batch))
+		w.log.Error("writer closed before a batch was stored; dropped", zap.Int("events", len(batch)), zap.Error(err))
+		err = fmt.Errorf("%w: %w", ErrWriterClosed, err)
+	default:
+		w.m.dropped(DropStoreError, len(batch))
+		w.log.Error("event batch dropped after retries", zap.Int("events", len(batch)), zap.Error(err))
+	}
+	for i, ev := range batch {
+		stored(ev, err)
+		batch[i] = nil // let the events go; the slice is reused
+	}
+}
+
+// RunRetention applies the retention policy every interval until ctx ends:
+// events older than maxAge (0: no age limit) and the oldest beyond
+// maxEvents (0: no count limit) are deleted; held quarantined messages
+// never are. It runs once at start. Failures are logged and counted, and
+// retried at the next tick.
+func (w *Writer) RunRetention(ctx context.Context, every, maxAge time.Duration, maxEvents int64) {
+	if every <= 0 || (maxAge <= 0 && maxEvents <= 0) {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		var before time.Time
+		if maxAge > 0 {
+			before = time.Now().Add(-maxAge)
+		}
+		start := time.Now()
+		n, err := w.s.Retain(ctx, before, maxEvents)
+		w.m.RetentionDeleted.Add(float64(n))
+		if err != nil && ctx.Err() == nil {
+			w.m.RetentionErrors.Inc()
+			w.log.Error("retention failed", zap.Int64("deleted", n), zap.Error(err))
+		} else if n > 0 {
+			w.log.Info("retention deleted events", zap.Int64("deleted", n), zap.Duration("took", time.Since(start)))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
