@@ -114,6 +114,10 @@ type Verdict struct {
 	RuleID   string
 	Reason   string
 	Evidence string
+	// Event, when set, is the analysts' record of this message: the proxy
+	// completes it with what it answered and emits it to its EventSink.
+	// Inspectors set it for non-allow verdicts, monitor hits and samples.
+	Event *Event
 }
 
 // AllowVerdict is the explicit default.

@@ -185,12 +185,31 @@ func (a *assembler) decide(asm *assembly, out *batch, st *loopStats) {
 			ce.Write(zap.Int("parts", len(held)), zap.Int("total", int(asm.key.total)))
 		}
 	}
+	if a.s.canHold(v) {
+		hp := make([]heldPart, len(held))
+		pdus := make([]pdu.PDU, len(held))
+		for i, h := range held {
+			hp[i] = heldPart{d: h.from, id: h.buf.PDU().ID(), seq: h.buf.PDU().Seq()}
+			pdus[i] = h.buf.PDU()
+		}
+		a.s.quarantineMT(v, hp, pdus)
+		for _, h := range held {
+			h.buf.Release()
+		}
+		return
+	}
+	pdus := make([]pdu.PDU, len(held))
+	for i, h := range held {
+		pdus[i] = h.buf.PDU()
+	}
+	keepRaw(v.Event, pdus...) // every part, before the first is relayed
 	for i, h := range held {
 		if h.from.isDone() {
 			h.buf.Release()
 			continue
 		}
 		h.from.apply(v, h.buf.PDU(), parts[i], h.start, out, st)
+		v.Event = nil // recorded with the first part's answer
 		h.buf.Release()
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/internal/yamlx"
+	"github.com/smsfw/smsfw/proxy/pdu"
 )
 
 // Config is the proxy's configuration file. Without a file (or with no
@@ -49,6 +50,11 @@ type Config struct {
 
 	Upstreams map[string]*Upstream `yaml:"upstreams"`
 	Peers     []*Peer              `yaml:"peers"`
+
+	// Events configure the analysts' event store (read by `smsfw run`).
+	Events *EventsConfig `yaml:"events"`
+	// Quarantine says how held messages are answered and how long they wait.
+	Quarantine *QuarantineConfig `yaml:"quarantine"`
 
 	file  string
 	lines yamlx.Lines
@@ -90,6 +96,64 @@ type TLSConfig struct {
 	CAFile             string `yaml:"ca_file"`
 	ServerName         string `yaml:"server_name"`
 	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// EventsConfig is the `events:` section: where blocked, flagged, monitored
+// and sampled messages are recorded for analysts.
+type EventsConfig struct {
+	// DB is an SQLite file path (default smsfw-events.db next to the
+	// config) or a postgres:// DSN.
+	DB string `yaml:"db"`
+	// Text: full (default), mask_digits or none: how much message text is kept.
+	Text string `yaml:"text"`
+	// SampleAllowed is the fraction of allowed messages recorded (0..1, default 0).
+	SampleAllowed float64 `yaml:"sample_allowed"`
+	// Queue bounds events waiting for the store (default 65536); beyond it
+	// events are dropped and counted, never waited for.
+	Queue int `yaml:"queue"`
+	// Retention deletes events older than this (default 30 days; held
+	// quarantined messages are kept until decided or expired).
+	Retention time.Duration `yaml:"retention"`
+	// MaxEvents bounds the stored events (0: no bound), oldest deleted first.
+	MaxEvents int64 `yaml:"max_events"`
+}
+
+// QuarantineConfig is the `quarantine:` section.
+type QuarantineConfig struct {
+	// Answer: accept (default: the sender gets a message_id as if the
+	// message went on) or reject (the sender gets Status at once).
+	Answer string `yaml:"answer"`
+	// Status answers held messages when Answer is reject (default 0x45 for
+	// MT; MO is always accepted from the SMSC once stored).
+	Status uint32 `yaml:"status"`
+	// TTL is how long a message waits for an analyst before it expires
+	// (default 24h).
+	TTL time.Duration `yaml:"ttl"`
+}
+
+// quarantinePolicy is the resolved quarantine answer.
+type quarantinePolicy struct {
+	accept bool
+	status pdu.Status
+}
+
+func (c *Config) quarantine() quarantinePolicy {
+	q := quarantinePolicy{accept: true, status: pdu.StatusSubmitFail}
+	if c.Quarantine != nil && c.Quarantine.Answer == "reject" {
+		q.accept = false
+		if c.Quarantine.Status != 0 {
+			q.status = pdu.Status(c.Quarantine.Status)
+		}
+	}
+	return q
+}
+
+// QuarantineTTL is how long held messages wait (default 24h).
+func (c *Config) QuarantineTTL() time.Duration {
+	if c.Quarantine != nil && c.Quarantine.TTL > 0 {
+		return c.Quarantine.TTL
+	}
+	return 24 * time.Hour
 }
 
 // Peer classes known to the firewall.
@@ -167,6 +231,35 @@ func (c *Config) validate() error {
 	}
 	if err := c.validateAdminAuth(); err != nil {
 		return err
+	}
+	if e := c.Events; e != nil {
+		switch e.Text {
+		case "", "full", "mask_digits", "none":
+		default:
+			return c.errAt("events.text", "events.text must be full, mask_digits or none, not %q", e.Text)
+		}
+		if e.SampleAllowed < 0 || e.SampleAllowed > 1 {
+			return c.errAt("events.sample_allowed", "events.sample_allowed %g outside [0, 1]", e.SampleAllowed)
+		}
+		if e.Queue < 0 || e.Queue > 10_000_000 {
+			return c.errAt("events.queue", "events.queue %d outside [1, 10000000]", e.Queue)
+		}
+		if e.Retention < 0 || e.MaxEvents < 0 {
+			return c.errAt("events", "events.retention and events.max_events must not be negative")
+		}
+	}
+	if q := c.Quarantine; q != nil {
+		switch q.Answer {
+		case "", "accept", "reject":
+		default:
+			return c.errAt("quarantine.answer", "quarantine.answer must be accept or reject, not %q", q.Answer)
+		}
+		if q.Status != 0 && (q.Answer != "reject" || pdu.Status(q.Status) == pdu.StatusOK) {
+			return c.errAt("quarantine.status", "quarantine.status needs answer: reject and a non-zero status")
+		}
+		if q.TTL < 0 {
+			return c.errAt("quarantine.ttl", "quarantine.ttl must not be negative")
+		}
 	}
 	names := make([]string, 0, len(c.Upstreams))
 	for name := range c.Upstreams {

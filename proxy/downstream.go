@@ -49,6 +49,8 @@ type downPending struct {
 	start    int64
 	deadline int64
 	local    bool
+	ev       *filter.Event // recorded when the peer answers (MO events)
+	reply    chan reply    // a released MO message: its answer goes here
 }
 
 // downstream is one peer connection. smsfw is the SMSC here.
@@ -240,7 +242,7 @@ func (d *downstream) onSubmit(p pdu.PDU) {
 			d.malformed(p, err)
 			return
 		}
-		d.forward(p, start, &d.out, &d.st)
+		d.forward(p, start, nil, &d.out, &d.st)
 		return
 	}
 	if err := pdu.ParseMessage(p, &d.msg); err != nil {
@@ -252,31 +254,44 @@ func (d *downstream) onSubmit(p pdu.PDU) {
 	}
 	d.req = filter.Request{Direction: filter.MT, Peer: d.key, PeerClass: d.class, SystemID: d.systemID, Msg: &d.msg, Time: start}
 	v := d.s.inspect(&d.req, d.log, &d.st)
+	if d.s.canHold(v) {
+		d.s.quarantineMT(v, []heldPart{{d: d, id: id, seq: p.Seq()}}, []pdu.PDU{p})
+		return
+	}
 	d.apply(v, p, &d.msg, start, &d.out, &d.st)
 }
 
 // apply carries out an MT verdict for one PDU (a whole message or one
 // segment of it). out and st belong to the calling goroutine.
+// v.Event, when set, is recorded with this PDU's answer (the caller passes
+// it with the first part only).
 func (d *downstream) apply(v filter.Verdict, p pdu.PDU, m *pdu.Message, start int64, out *batch, st *loopStats) {
 	id := p.ID()
+	ev := v.Event
+	keepRaw(ev, p)
 	switch v.Action {
 	case filter.Allow, filter.Flag:
-		d.forward(p, start, out, st)
+		d.forward(p, start, ev, out, st)
 	case filter.Throttle:
-		d.respond(id, orStatus(v.Status, pdu.StatusThrottled), p.Seq(), "")
+		status := orStatus(v.Status, pdu.StatusThrottled)
+		d.respond(id, status, p.Seq(), "")
+		d.s.record(ev, status, "")
 	case filter.Drop:
 		msgID := d.s.newMessageID()
 		d.respond(id, pdu.StatusOK, p.Seq(), msgID)
 		if v.Receipt != filter.NoReceipt && m.RegisteredDelivery&0x03 != 0 {
 			d.scheduleReceipt(msgID, m, v.Receipt)
 		}
-	default: // Reject; Quarantine answers like Reject until a store holds messages.
-		d.respond(id, orStatus(v.Status, pdu.StatusSubmitFail), p.Seq(), "")
+		d.s.record(ev, pdu.StatusOK, msgID)
+	default: // Reject, and Quarantine when no store holds messages.
+		status := orStatus(v.Status, pdu.StatusSubmitFail)
+		d.respond(id, status, p.Seq(), "")
+		d.s.record(ev, status, "")
 	}
 }
 
 // forward relays a request upstream, or answers 0x08 when no leg takes it.
-func (d *downstream) forward(p pdu.PDU, start int64, out *batch, st *loopStats) {
+func (d *downstream) forward(p pdu.PDU, start int64, ev *filter.Event, out *batch, st *loopStats) {
 	id := p.ID()
 	// A pass-through leg serves this session alone: its window is the
 	// session's window. Pooled legs are shared, so the peer's own window
@@ -284,6 +299,7 @@ func (d *downstream) forward(p pdu.PDU, start int64, out *batch, st *loopStats) 
 	peerSlot := d.pool != nil
 	if peerSlot && !d.acquire(nil, out) {
 		d.respond(id, pdu.StatusSysErr, p.Seq(), "")
+		d.s.record(ev, pdu.StatusSysErr, "")
 		return
 	}
 	for tries := 0; tries < 3; tries++ {
@@ -291,7 +307,7 @@ func (d *downstream) forward(p pdu.PDU, start int64, out *batch, st *loopStats) 
 		if l == nil {
 			break
 		}
-		if l.send(d, p, start, peerSlot, out, st) {
+		if l.send(d, p, start, peerSlot, ev, out, st) {
 			return
 		}
 		<-l.window
@@ -300,6 +316,7 @@ func (d *downstream) forward(p pdu.PDU, start int64, out *batch, st *loopStats) 
 		d.releaseWindow()
 	}
 	d.respond(id, pdu.StatusSysErr, p.Seq(), "")
+	d.s.record(ev, pdu.StatusSysErr, "")
 }
 
 func (d *downstream) malformed(p pdu.PDU, err error) {
@@ -357,7 +374,7 @@ func (d *downstream) releaseWindow() { <-d.window }
 
 // deliver sends a deliver_sm/data_sm from leg l to the peer; the caller
 // holds a window slot, released here on failure.
-func (d *downstream) deliver(l *upLeg, p pdu.PDU, start int64, out *batch, st *loopStats) bool {
+func (d *downstream) deliver(l *upLeg, p pdu.PDU, start int64, ev *filter.Event, out *batch, st *loopStats) bool {
 	upSeq := p.Seq()
 	d.mu.Lock()
 	if d.dead {
@@ -365,7 +382,7 @@ func (d *downstream) deliver(l *upLeg, p pdu.PDU, start int64, out *batch, st *l
 		d.releaseWindow()
 		return false
 	}
-	seq, ok := d.pending.put(downPending{leg: l, upSeq: upSeq, cmd: p.ID(), start: start, deadline: start + int64(d.s.cfg.ResponseTimeout)})
+	seq, ok := d.pending.put(downPending{leg: l, upSeq: upSeq, cmd: p.ID(), start: start, deadline: start + int64(d.s.cfg.ResponseTimeout), ev: ev})
 	d.mu.Unlock()
 	if !ok {
 		d.releaseWindow()
@@ -400,6 +417,15 @@ func (d *downstream) onResponse(p pdu.PDU) {
 		d.s.m.late.WithLabelValues(legDownstream).Inc()
 		return
 	}
+	if e.reply != nil {
+		d.releaseWindow()
+		st := p.Status()
+		if p.ID() != e.cmd.Resp() && p.ID() != pdu.GenericNack {
+			st = pdu.StatusXTAppn
+		}
+		e.reply <- reply{status: st}
+		return
+	}
 	if e.local {
 		if e.cmd == pdu.Unbind {
 			close(d.unbound)
@@ -414,8 +440,10 @@ func (d *downstream) onResponse(p pdu.PDU) {
 	if p.ID() != e.cmd.Resp() && p.ID() != pdu.GenericNack {
 		d.s.m.malformed.WithLabelValues(legDownstream, badUnexpected).Inc()
 		e.leg.respond(e.cmd, pdu.StatusXTAppn, e.upSeq, "")
+		d.s.record(e.ev, pdu.StatusXTAppn, "")
 		return
 	}
+	d.s.record(e.ev, p.Status(), "")
 	p.SetSeq(e.upSeq)
 	if e.leg.c.Write(p) != nil {
 		d.s.m.late.WithLabelValues(legUpstream).Inc()
@@ -504,6 +532,11 @@ func (d *downstream) expire(now int64) {
 		func(_ uint32, e downPending) { expired = append(expired, e) })
 	d.mu.Unlock()
 	for _, e := range expired {
+		if e.reply != nil {
+			d.releaseWindow()
+			e.reply <- reply{status: pdu.StatusXTAppn}
+			continue
+		}
 		if e.local {
 			if e.cmd == pdu.DeliverSM {
 				d.releaseWindow()
@@ -514,6 +547,7 @@ func (d *downstream) expire(now int64) {
 		d.s.m.timeouts.WithLabelValues(legDownstream).Inc()
 		d.releaseWindow()
 		e.leg.respond(e.cmd, pdu.StatusXTAppn, e.upSeq, "")
+		d.s.record(e.ev, pdu.StatusXTAppn, "")
 	}
 }
 
@@ -536,12 +570,17 @@ func (d *downstream) close(reason string) {
 	d.c.Close()
 	n := 0
 	for _, e := range pending {
+		if e.reply != nil {
+			e.reply <- reply{status: pdu.StatusXTAppn}
+			continue
+		}
 		if e.local {
 			continue
 		}
 		n++
 		d.s.m.inflightDn.Add(-1)
 		e.leg.respond(e.cmd, pdu.StatusXTAppn, e.upSeq, "")
+		d.s.record(e.ev, pdu.StatusXTAppn, "")
 	}
 	if n > 0 {
 		d.s.m.failed.WithLabelValues(legDownstream).Add(float64(n))

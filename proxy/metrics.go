@@ -46,6 +46,15 @@ const (
 )
 
 // Segment events.
+// Quarantine outcomes (label values).
+const (
+	quarHeld          = "held"
+	quarStoreFailed   = "store_failed"
+	quarReleased      = "released"
+	quarReleaseFailed = "release_failed"
+	quarRejected      = "rejected"
+)
+
 const (
 	segHeld      = "held"
 	segTimeout   = "timeout"
@@ -107,6 +116,7 @@ type Metrics struct {
 	upstreamUp *prometheus.GaugeVec
 	segments   *prometheus.CounterVec
 	reconnects *prometheus.CounterVec
+	quarantine *prometheus.CounterVec
 }
 
 // NewMetrics registers the proxy's collectors on reg (which may be nil).
@@ -155,6 +165,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "smsfw_proxy_segments_total",
 		Help: "Segments of concatenated MT messages: held for reassembly, decided on timeout, duplicated, or not held (overflow).",
 	}, []string{"event"})
+	m.quarantine = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_quarantine_total",
+		Help: "Quarantined messages: held (stored, sender answered), store_failed (sender asked to retry), released, release_failed, rejected.",
+	}, []string{"result"})
+	for _, r := range []string{quarHeld, quarStoreFailed, quarReleased, quarReleaseFailed, quarRejected} {
+		m.quarantine.WithLabelValues(r)
+	}
 	verdicts := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smsfw_proxy_verdicts_total", Help: "Verdicts carried out, by message direction and action.",
 	}, []string{"direction", "action"})
@@ -188,7 +205,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(inflight(legUpstream, &m.inflightUp), inflight(legDownstream, &m.inflightDn))
 		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
-			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments)
+			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments, m.quarantine)
 	}
 	return m
 }

@@ -26,6 +26,11 @@ type Options struct {
 	Inspector filter.Inspector // nil: allow all
 	Logger    *zap.Logger
 	Metrics   *Metrics
+	// Events receives the analysts' records the inspector attaches to
+	// verdicts, completed with the answers; with it, quarantine verdicts
+	// hold messages. nil: events are dropped and quarantine answers like
+	// reject.
+	Events filter.EventSink
 }
 
 // Server is the inline proxy: a listener for peers and the upstream legs.
@@ -35,6 +40,8 @@ type Server struct {
 	upTLS    *TLSConfig // pass-through: TLS toward the SMSC
 	insp     filter.Inspector
 	obs      filter.AcceptObserver // nil unless the inspector wants accepted ids
+	sink     filter.EventSink
+	holding  atomic.Int64 // quarantined messages waiting for the store before their answer
 	log      *zap.Logger
 	m        *Metrics
 	srvTLS   *tls.Config
@@ -69,7 +76,7 @@ func New(o Options) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{
-		cfg: cfg, upstream: o.Upstream, insp: o.Inspector, log: o.Logger, m: o.Metrics,
+		cfg: cfg, upstream: o.Upstream, insp: o.Inspector, log: o.Logger, m: o.Metrics, sink: o.Events,
 		sessions: map[*downstream]struct{}{}, byPeer: map[string][]*downstream{},
 		pools: map[string]*pool{}, peers: map[string]*Peer{}, closed: make(chan struct{}),
 		idBase: uint64(time.Now().UnixNano()) << 20,
@@ -338,7 +345,7 @@ func (s *Server) Close() error {
 
 // inflight counts relayed requests awaiting an answer on either leg.
 func (s *Server) inflight() int {
-	return int(s.m.inflightUp.Load() + s.m.inflightDn.Load())
+	return int(s.m.inflightUp.Load() + s.m.inflightDn.Load() + s.holding.Load())
 }
 
 func serverTLS(t *TLSConfig) (*tls.Config, error) {

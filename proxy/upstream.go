@@ -24,6 +24,8 @@ type upPending struct {
 	deadline int64
 	local    bool // enquire_link / unbind of our own: no window, no relay
 	peerSlot bool // the request also holds a slot in the peer's window
+	ev       *filter.Event // recorded with the SMSC's answer
+	reply    chan reply    // a request smsfw originated (a released message): its answer goes here
 }
 
 // upLeg is one bound session toward the SMSC. smsfw is the ESME here.
@@ -137,7 +139,7 @@ func (l *upLeg) isDead() bool {
 // send relays request p (a view; its sequence number is patched) for peer
 // session d. The caller holds a window slot; on false it still does and
 // must answer the peer itself.
-func (l *upLeg) send(d *downstream, p pdu.PDU, start int64, peerSlot bool, out *batch, st *loopStats) bool {
+func (l *upLeg) send(d *downstream, p pdu.PDU, start int64, peerSlot bool, ev *filter.Event, out *batch, st *loopStats) bool {
 	downSeq := p.Seq()
 	l.mu.Lock()
 	if l.dead {
@@ -145,7 +147,7 @@ func (l *upLeg) send(d *downstream, p pdu.PDU, start int64, peerSlot bool, out *
 		return false
 	}
 	seq, ok := l.pending.put(upPending{down: d, downSeq: downSeq, cmd: p.ID(), start: start,
-		deadline: start + int64(l.s.cfg.ResponseTimeout), peerSlot: peerSlot})
+		deadline: start + int64(l.s.cfg.ResponseTimeout), peerSlot: peerSlot, ev: ev})
 	l.mu.Unlock()
 	if !ok {
 		return false
@@ -207,6 +209,18 @@ func (l *upLeg) onResponse(p pdu.PDU) {
 	}
 	<-l.window
 	l.s.m.inflightUp.Add(-1)
+	if e.reply != nil {
+		r := reply{status: p.Status()}
+		var mr pdu.MessageResp
+		switch {
+		case p.ID() != e.cmd.Resp() && p.ID() != pdu.GenericNack:
+			r.status = pdu.StatusSysErr
+		case r.status == pdu.StatusOK && pdu.ParseMessageResp(p, &mr) == nil:
+			r.msgID = string(mr.MessageID)
+		}
+		e.reply <- r
+		return
+	}
 	d := e.down
 	if e.peerSlot {
 		d.releaseWindow()
@@ -215,14 +229,21 @@ func (l *upLeg) onResponse(p pdu.PDU) {
 		l.s.m.malformed.WithLabelValues(legUpstream, badUnexpected).Inc()
 		l.log.Warn("SMSC answered with the wrong command", zap.Stringer("request", e.cmd), zap.Stringer("response", p.ID()))
 		d.respondRelayed(e.cmd, pdu.StatusSysErr, e.downSeq)
+		l.s.record(e.ev, pdu.StatusSysErr, "")
 		return
 	}
-	if l.s.obs != nil && p.Status() == pdu.StatusOK && e.cmd != pdu.QuerySM && e.cmd.IsMessage() {
+	if (l.s.obs != nil || e.ev != nil) && p.Status() == pdu.StatusOK && e.cmd != pdu.QuerySM && e.cmd.IsMessage() {
 		var mr pdu.MessageResp
 		if pdu.ParseMessageResp(p, &mr) == nil {
-			l.s.obs.Accepted(d.key, mr.MessageID, l.c.ReadAt())
+			if l.s.obs != nil {
+				l.s.obs.Accepted(d.key, mr.MessageID, l.c.ReadAt())
+			}
+			if e.ev != nil {
+				e.ev.MessageID = string(mr.MessageID)
+			}
 		}
 	}
+	l.s.record(e.ev, p.Status(), "")
 	p.SetSeq(e.downSeq)
 	l.out.add(d.c)
 	if d.c.Append(p) != nil {
@@ -294,24 +315,35 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 	}
 	req := filter.Request{Direction: filter.MO, Peer: peer, PeerClass: class, SystemID: sysID, Msg: &m, Time: start}
 	v := l.s.inspect(&req, l.log, &l.st)
+	if l.s.canHold(v) {
+		l.quarantineMO(v, p)
+		return
+	}
+	ev := v.Event
+	keepRaw(ev, p)
+	var st pdu.Status
 	switch v.Action {
 	case filter.Allow, filter.Flag:
 	case filter.Drop:
-		l.respond(p.ID(), pdu.StatusOK, p.Seq(), "") // deliver_sm_resp carries no message_id
-		return
+		st = pdu.StatusOK // deliver_sm_resp carries no message_id
 	case filter.Throttle:
-		l.respond(p.ID(), orStatus(v.Status, pdu.StatusThrottled), p.Seq(), "")
-		return
-	default: // Reject, and Quarantine until a store exists
-		l.respond(p.ID(), orStatus(v.Status, pdu.StatusXPAppn), p.Seq(), "")
+		st = orStatus(v.Status, pdu.StatusThrottled)
+	default: // Reject, and Quarantine when no store holds messages
+		st = orStatus(v.Status, pdu.StatusXPAppn)
+	}
+	if v.Action != filter.Allow && v.Action != filter.Flag {
+		l.respond(p.ID(), st, p.Seq(), "")
+		l.s.record(ev, st, "")
 		return
 	}
 	if target == nil {
 		l.respond(p.ID(), pdu.StatusXTAppn, p.Seq(), "")
+		l.s.record(ev, pdu.StatusXTAppn, "")
 		return
 	}
-	if !target.acquire(l.done, &l.out) || !target.deliver(l, p, start, &l.out, &l.st) {
+	if !target.acquire(l.done, &l.out) || !target.deliver(l, p, start, ev, &l.out, &l.st) {
 		l.respond(p.ID(), pdu.StatusXTAppn, p.Seq(), "")
+		l.s.record(ev, pdu.StatusXTAppn, "")
 	}
 }
 
@@ -401,6 +433,11 @@ func (l *upLeg) expire(now int64) {
 func (l *upLeg) finish(e upPending) {
 	<-l.window
 	l.s.m.inflightUp.Add(-1)
+	if e.reply != nil {
+		e.reply <- reply{status: pdu.StatusSysErr}
+		return
+	}
+	l.s.record(e.ev, pdu.StatusSysErr, "")
 	if e.peerSlot {
 		e.down.releaseWindow()
 	}

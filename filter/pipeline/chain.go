@@ -43,6 +43,8 @@ type Options struct {
 	// SyncNumbers parses first-seen numbers before answering instead of in
 	// the background (one-shot tools such as `smsfw rules test`).
 	SyncNumbers bool
+	// Events says which verdicts carry an analysts' record (Verdict.Event).
+	Events EventOptions
 }
 
 // Chain is the inspector.
@@ -69,6 +71,9 @@ type Chain struct {
 	fps     *fpCache
 	numc    *numCache
 	Ledger  *Ledger
+
+	events    EventOptions
+	overrides overridesPtr
 }
 
 // built is the detector chain configured for one snapshot.
@@ -101,7 +106,7 @@ func New(o Options) (*Chain, error) {
 		return nil, err
 	}
 	c := &Chain{eng: o.Engine, nums: nums, log: o.Logger.Named("filter"), m: o.Metrics, now: o.Now, max: o.MaxKeys,
-		Ledger: newLedger(o.Metrics), fps: newFPCache()}
+		Ledger: newLedger(o.Metrics), fps: newFPCache(), events: o.Events}
 	c.numc = newNumCache(nums)
 	c.numc.sync = o.SyncNumbers
 	c.scratch.New = func() any { return &scratch{text: make([]byte, 0, 1024), norm: make([]byte, 0, 1024)} }
@@ -230,6 +235,14 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 	if dec.Rule != nil {
 		c.eng.Metrics().Hit(dec.Rule.ID, false)
 	}
+	if o := c.override(f); o != nil {
+		verdict = applyOverride(o)
+		if o.Action == filter.OverrideAllow {
+			c.m.overrideHits[1].Inc()
+		} else {
+			c.m.overrideHits[0].Inc()
+		}
+	}
 	if verdict.Action == filter.Allow || verdict.Action == filter.Flag {
 		if l := velocity.Check(c.velocity, b.limits, f, r.Direction, now, func(l *velocity.Limit) {
 			c.eng.Metrics().Hit(l.ID, true)
@@ -244,6 +257,13 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 	}
 	if verdict.Action != filter.Allow {
 		verdict.Evidence = Evidence(f, det)
+	}
+	if c.events.Enabled {
+		if verdict.Action != filter.Allow || len(dec.Monitor) > 0 {
+			verdict.Event = c.newEvent(r, f, det, verdict, dec.Monitor, false)
+		} else if c.sample() {
+			verdict.Event = c.newEvent(r, f, det, verdict, nil, true)
+		}
 	}
 	if hook != nil {
 		hook(f, det)

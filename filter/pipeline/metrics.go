@@ -22,6 +22,9 @@ type Metrics struct {
 	findings [14]prometheus.Counter
 	leakMsgs *prometheus.CounterVec
 	leakAmt  *prometheus.CounterVec
+
+	overrides    prometheus.Gauge
+	overrideHits [2]prometheus.Counter // [block, allow]
 }
 
 // NewMetrics registers the collectors on reg (may be nil).
@@ -39,12 +42,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for i, n := range findingNames {
 		m.findings[i] = findings.WithLabelValues(n)
 	}
+	m.overrides = prometheus.NewGauge(prometheus.GaugeOpts{Name: "smsfw_filter_overrides",
+		Help: "Analysts' overrides (allow or block a sender or text fingerprint) in force."})
+	hits := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_filter_override_hits_total",
+		Help: "Messages decided by an analyst's override, by action."}, []string{"action"})
+	m.overrideHits[0] = hits.WithLabelValues(filter.OverrideBlock)
+	m.overrideHits[1] = hits.WithLabelValues(filter.OverrideAllow)
 	m.byClass = map[string]prometheus.Counter{}
 	for _, c := range []string{filter.ClassA2P, filter.ClassP2P, filter.ClassMO, filter.ClassReceipt} {
 		m.byClass[c] = m.classes.WithLabelValues(c)
 	}
 	if reg != nil {
-		reg.MustRegister(m.classes, findings, m.leakMsgs, m.leakAmt)
+		reg.MustRegister(m.classes, findings, m.leakMsgs, m.leakAmt, m.overrides, hits)
 	}
 	return m
 }

@@ -3,6 +3,7 @@ package pdu
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"io"
 	"sync"
 )
@@ -28,6 +29,19 @@ func (p PDU) SetSeq(seq uint32) { binary.BigEndian.PutUint32(p[12:16], seq) }
 
 // Body returns the bytes after the header.
 func (p PDU) Body() []byte { return p[HeaderLen:] }
+
+// ErrBadStored is returned by FromBytes for bytes that are not one whole PDU.
+var ErrBadStored = errors.New("pdu: stored bytes are not one whole PDU")
+
+// FromBytes checks that b holds exactly one PDU (a header whose
+// command_length is len(b)) and returns it as a view; for PDUs read back
+// from storage.
+func FromBytes(b []byte) (PDU, error) {
+	if len(b) < HeaderLen || int(binary.BigEndian.Uint32(b[0:4])) != len(b) {
+		return nil, ErrBadStored
+	}
+	return PDU(b), nil
+}
 
 // Reader frames PDUs from a stream. Small PDUs are returned as views into
 // the bufio buffer (no copy); PDUs larger than the buffer are read into a

@@ -1,0 +1,319 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/proxy/pdu"
+)
+
+// Errors of Release.
+var (
+	// ErrNotHeld: the event is not a held quarantined message.
+	ErrNotHeld = errors.New("proxy: message is not held in quarantine")
+	// ErrNoRoute: no upstream session (MT) or bound receiver (MO) for the
+	// message's peer right now; try again later.
+	ErrNoRoute = errors.New("proxy: no session to send the released message on")
+)
+
+// StatusError is a release refused by the SMSC or the peer.
+type StatusError struct{ Status pdu.Status }
+
+func (e *StatusError) Error() string { return fmt.Sprintf("proxy: answered with status %s", e.Status) }
+
+// reply is the answer to a request smsfw originates (a released message).
+type reply struct {
+	status pdu.Status
+	msgID  string
+}
+
+// record completes an event with what the sender was answered and hands it
+// to the sink. p is the PDU the event is about (its raw bytes are kept
+// unless the text is masked); it may be nil when ev.Raw is already set.
+func (s *Server) record(ev *filter.Event, st pdu.Status, msgID string) {
+	if ev == nil || s.sink == nil {
+		return
+	}
+	ev.Status = uint32(st)
+	if msgID != "" {
+		ev.MessageID = msgID
+	}
+	s.sink.Emit(ev)
+}
+
+// keepRaw copies the PDUs an event is about, unless the text is masked
+// (then only quarantine keeps them).
+func keepRaw(ev *filter.Event, ps ...pdu.PDU) {
+	if ev == nil || ev.Raw != nil || (ev.TextMasked && ev.Quarantine == "") {
+		return
+	}
+	ev.Raw = make([][]byte, len(ps))
+	for i, p := range ps {
+		ev.Raw[i] = append([]byte(nil), p...)
+	}
+}
+
+// heldPart is one PDU of a quarantined MT message: who sent it and what it
+// must be answered.
+type heldPart struct {
+	d   *downstream
+	id  pdu.CommandID
+	seq uint32
+}
+
+// canHold says whether quarantine verdicts hold messages (a sink stores
+// them); without one they are answered like a reject.
+func (s *Server) canHold(v filter.Verdict) bool {
+	return v.Action == filter.Quarantine && s.sink != nil
+}
+
+// quarantineMT hands a message to the store and answers each part once the
+// store has it: accepted (with smsfw's message_id) or the configured status;
+// ESME_RTHROTTLED when it could not be stored, so the peer retries and
+// nothing is lost.
+func (s *Server) quarantineMT(v filter.Verdict, parts []heldPart, pdus []pdu.PDU) {
+	ev := v.Event
+	if ev == nil {
+		ev = &filter.Event{ID: filter.NewEventID(), Time: time.Now().UTC(), Direction: "mt", Peer: parts[0].d.key,
+			RuleID: v.RuleID, Action: v.Action.String(), Reason: v.Reason, Evidence: v.Evidence}
+	}
+	ev.Quarantine = filter.QuarantineHeld
+	keepRaw(ev, pdus...)
+	q := s.cfg.quarantine()
+	ids := make([]string, len(parts))
+	st := q.status
+	if q.accept {
+		for i := range ids {
+			ids[i] = s.newMessageID()
+		}
+		ev.MessageID = strings.Join(ids, ",")
+		st = pdu.StatusOK
+	}
+	ev.Status = uint32(st)
+	s.holding.Add(1)
+	ev.Stored = func(err error) {
+		defer s.holding.Add(-1)
+		if err != nil {
+			s.m.quarantine.WithLabelValues(quarStoreFailed).Inc()
+			s.log.Warn("quarantined message not stored; peer asked to retry", zap.Int64("event", ev.ID), zap.Error(err))
+			for _, p := range parts {
+				p.d.respond(p.id, pdu.StatusThrottled, p.seq, "")
+			}
+			return
+		}
+		s.m.quarantine.WithLabelValues(quarHeld).Add(float64(len(parts)))
+		for i, p := range parts {
+			p.d.respond(p.id, st, p.seq, ids[i])
+		}
+	}
+	s.sink.Emit(ev)
+}
+
+// quarantineMO stores an MO message and answers the SMSC once it is stored.
+func (l *upLeg) quarantineMO(v filter.Verdict, p pdu.PDU) {
+	s := l.s
+	ev := v.Event
+	if ev == nil {
+		ev = &filter.Event{ID: filter.NewEventID(), Time: time.Now().UTC(), Direction: "mo", Peer: l.key,
+			RuleID: v.RuleID, Action: v.Action.String(), Reason: v.Reason, Evidence: v.Evidence}
+	}
+	ev.Quarantine = filter.QuarantineHeld
+	keepRaw(ev, p)
+	id, seq := p.ID(), p.Seq()
+	ev.Status = uint32(pdu.StatusOK)
+	s.holding.Add(1)
+	ev.Stored = func(err error) {
+		defer s.holding.Add(-1)
+		if err != nil {
+			s.m.quarantine.WithLabelValues(quarStoreFailed).Inc()
+			s.log.Warn("quarantined MO not stored; SMSC asked to retry", zap.Int64("event", ev.ID), zap.Error(err))
+			l.respond(id, pdu.StatusThrottled, seq, "")
+			return
+		}
+		s.m.quarantine.WithLabelValues(quarHeld).Inc()
+		l.respond(id, pdu.StatusOK, seq, "")
+	}
+	s.sink.Emit(ev)
+}
+
+// Release sends a held message on: MT to the SMSC on its peer's upstream
+// (the SMSC's message ids are returned, comma-separated for several
+// segments), MO to a bound receiver session of its peer. The caller records
+// the new state; a failed release leaves the message held.
+func (s *Server) Release(ctx context.Context, ev *filter.Event) (string, error) {
+	if ev.Quarantine != filter.QuarantineHeld || len(ev.Raw) == 0 {
+		return "", ErrNotHeld
+	}
+	ids := make([]string, 0, len(ev.Raw))
+	for i, raw := range ev.Raw {
+		p, err := pdu.FromBytes(raw)
+		if err != nil {
+			return "", fmt.Errorf("proxy: stored PDU %d of event %d: %w", i, ev.ID, err)
+		}
+		var r reply
+		if ev.Direction == filter.MO.String() {
+			r, err = s.originateMO(ctx, ev.Peer, p)
+		} else {
+			r, err = s.originateMT(ctx, ev.Peer, p)
+		}
+		if err == nil && r.status != pdu.StatusOK {
+			err = &StatusError{Status: r.status}
+		}
+		if err != nil {
+			s.m.quarantine.WithLabelValues(quarReleaseFailed).Inc()
+			if i > 0 {
+				return "", fmt.Errorf("proxy: segment %d of %d not released (earlier ones were: %s): %w", i+1, len(ev.Raw), strings.Join(ids, ","), err)
+			}
+			return "", err
+		}
+		ids = append(ids, r.msgID)
+	}
+	s.m.quarantine.WithLabelValues(quarReleased).Inc()
+	return strings.Join(ids, ","), nil
+}
+
+// originateMT sends one PDU of smsfw's own on the peer's upstream and
+// waits for the SMSC's answer.
+func (s *Server) originateMT(ctx context.Context, peer string, p pdu.PDU) (reply, error) {
+	var l *upLeg
+	s.mu.Lock()
+	pl := s.pools[peer]
+	var owner *downstream
+	if pl == nil {
+		for _, d := range s.byPeer[peer] {
+			if d.leg != nil && d.canTransmit() {
+				owner = d
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	switch {
+	case pl != nil:
+		if l = pl.acquire(ctx.Done(), nil); l == nil {
+			return reply{}, ErrNoRoute
+		}
+	case owner != nil:
+		l = owner.leg
+		select {
+		case l.window <- struct{}{}:
+		case <-l.done:
+			return reply{}, ErrNoRoute
+		case <-ctx.Done():
+			return reply{}, ctx.Err()
+		}
+	default:
+		return reply{}, ErrNoRoute
+	}
+	ch := make(chan reply, 1)
+	now := time.Now().UnixNano()
+	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		<-l.window
+		return reply{}, ErrNoRoute
+	}
+	seq, ok := l.pending.put(upPending{cmd: p.ID(), start: now, deadline: now + int64(s.cfg.ResponseTimeout), reply: ch})
+	l.mu.Unlock()
+	if !ok {
+		<-l.window
+		return reply{}, ErrNoRoute
+	}
+	s.m.inflightUp.Add(1)
+	raw := append([]byte(nil), p...)
+	pdu.PDU(raw).SetSeq(seq)
+	if err := l.c.Write(raw); err != nil {
+		l.mu.Lock()
+		_, mine := l.pending.take(seq)
+		l.mu.Unlock()
+		if mine {
+			s.m.inflightUp.Add(-1)
+			<-l.window
+			return reply{}, ErrNoRoute
+		}
+	} else {
+		s.m.out(1, p.ID())
+	}
+	// The leg answers every pending entry exactly once (response, timeout or
+	// loss), so this wait ends within response_timeout.
+	r := <-ch
+	if r.status == pdu.StatusOK && s.obs != nil {
+		s.obs.Accepted(peer, []byte(r.msgID), time.Now().UnixNano())
+	}
+	return r, nil
+}
+
+// originateMO delivers one PDU of smsfw's own to a receiver session of
+// the peer and waits for its answer.
+func (s *Server) originateMO(ctx context.Context, peer string, p pdu.PDU) (reply, error) {
+	d := s.receiverFor(peer, nil)
+	if d == nil || !d.acquire(ctx.Done(), nil) {
+		return reply{}, ErrNoRoute
+	}
+	ch := make(chan reply, 1)
+	now := time.Now().UnixNano()
+	d.mu.Lock()
+	if d.dead {
+		d.mu.Unlock()
+		d.releaseWindow()
+		return reply{}, ErrNoRoute
+	}
+	seq, ok := d.pending.put(downPending{cmd: p.ID(), start: now, deadline: now + int64(s.cfg.ResponseTimeout), reply: ch})
+	d.mu.Unlock()
+	if !ok {
+		d.releaseWindow()
+		return reply{}, ErrNoRoute
+	}
+	raw := append([]byte(nil), p...)
+	pdu.PDU(raw).SetSeq(seq)
+	if err := d.c.Write(raw); err != nil {
+		d.mu.Lock()
+		_, mine := d.pending.take(seq)
+		d.mu.Unlock()
+		if mine {
+			d.releaseWindow()
+			return reply{}, ErrNoRoute
+		}
+	} else {
+		s.m.out(0, p.ID())
+	}
+	return <-ch, nil
+}
+
+// RejectHeld tells the sender of a held MT message that it failed, with an
+// UNDELIV receipt when it asked for receipts (best effort: a receiver
+// session of the peer must be bound). MO needs nothing: the SMSC was
+// answered when the message was stored.
+func (s *Server) RejectHeld(ev *filter.Event) {
+	s.m.quarantine.WithLabelValues(quarRejected).Inc()
+	if ev.Direction != filter.MT.String() || len(ev.Raw) == 0 || ev.MessageID == "" {
+		return
+	}
+	ids := strings.Split(ev.MessageID, ",")
+	for i, raw := range ev.Raw {
+		if i >= len(ids) {
+			break
+		}
+		var m pdu.Message
+		p, err := pdu.FromBytes(raw)
+		if err != nil || pdu.ParseMessage(p, &m) != nil || m.RegisteredDelivery&0x03 == 0 {
+			continue
+		}
+		r := &pdu.Receipt{MessageID: ids[i], SrcTON: m.Dst.TON, SrcNPI: m.Dst.NPI, Src: string(m.Dst.Addr),
+			DstTON: m.Src.TON, DstNPI: m.Src.NPI, Dst: string(m.Src.Addr), State: pdu.StateRejected, Err: 1,
+			Submitted: ev.Time, Done: time.Now()}
+		target := s.receiverFor(ev.Peer, nil)
+		if target == nil || !target.acquire(s.closed, nil) {
+			return
+		}
+		if !target.sendLocal(pdu.DeliverSM, pdu.AppendReceipt(nil, 0, r)) {
+			target.releaseWindow()
+		}
+	}
+}
