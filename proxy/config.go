@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/internal/yamlx"
 	"github.com/smsfw/smsfw/proxy/pdu"
 )
@@ -55,6 +56,9 @@ type Config struct {
 	MaxHeldSegments int `yaml:"max_held_segments"`
 	// RulesFile is a policy file (loaded by the rules engine when present).
 	RulesFile string `yaml:"rules"`
+	// AdminAuth are the admin server's credentials (API tokens, console
+	// users); without any, the admin server must listen on loopback.
+	AdminAuth *admin.AuthConfig `yaml:"admin_auth"`
 
 	Upstreams map[string]*Upstream `yaml:"upstreams"`
 	Peers     []*Peer              `yaml:"peers"`
@@ -274,6 +278,9 @@ func (c *Config) validate() error {
 	if err := c.TLS.validate(c, "tls", true); err != nil {
 		return err
 	}
+	if err := c.validateAdminAuth(); err != nil {
+		return err
+	}
 	if e := c.Events; e != nil {
 		switch e.Text {
 		case "", "full", "mask_digits", "none":
@@ -417,6 +424,42 @@ func (c *Config) validate() error {
 		}
 		if len(peer.UpstreamSystemID) > 15 || len(peer.UpstreamPassword) > 8 {
 			return c.errAt(p+".upstream_system_id", "peer %q: upstream credentials too long", peer.SystemID)
+		}
+	}
+	return nil
+}
+
+func (c *Config) validateAdminAuth() error {
+	if c.AdminAuth == nil {
+		return nil
+	}
+	names := map[string]string{}
+	name := func(path, n string) error {
+		if n == "" {
+			return c.errAt(path, "admin_auth: name is required")
+		}
+		if prev, dup := names[n]; dup {
+			return c.errAt(path+".name", "admin_auth: duplicate name %q (also %s)", n, prev)
+		}
+		names[n] = path
+		return nil
+	}
+	for i, t := range c.AdminAuth.Tokens {
+		p := fmt.Sprintf("admin_auth.tokens[%d]", i)
+		if err := name(p, t.Name); err != nil {
+			return err
+		}
+		if err := admin.CheckToken(t.TokenSHA256); err != nil {
+			return c.errAt(p+".token_sha256", "admin_auth: token %q: token_sha256 must be 64 hex digits (printf %%s TOKEN | sha256sum)", t.Name)
+		}
+	}
+	for i, u := range c.AdminAuth.Users {
+		p := fmt.Sprintf("admin_auth.users[%d]", i)
+		if err := name(p, u.Name); err != nil {
+			return err
+		}
+		if err := admin.CheckPasswordHash(u.PasswordHash); err != nil {
+			return c.errAt(p+".password_hash", "admin_auth: user %q: password_hash is not a bcrypt hash (htpasswd -nbB USER PASSWORD)", u.Name)
 		}
 	}
 	return nil

@@ -363,6 +363,9 @@ func TestRunPassThrough(t *testing.T) {
 	if code, body := httpGet(t, admin+"/healthz"); code != http.StatusOK || !strings.Contains(body, `"ok"`) {
 		t.Fatalf("healthz: %d %s", code, body)
 	}
+	if code, body := httpGet(t, admin+"/"); code != http.StatusOK || !strings.Contains(body, "/console/app.js") {
+		t.Fatalf("console: %d %.100s", code, body)
+	}
 
 	cl := dial(t, r.smpp, esme.Options{SystemID: "acme", Password: "pw"})
 	resp, err := cl.Do(ctx5s(t), submit("hello through smsfw"))
@@ -526,6 +529,43 @@ func TestConfigCheck(t *testing.T) {
 
 // Config mode: peers authenticate against the file; the upstream account is
 // smsfw's own.
+// TestRunAdminAuth: with admin_auth, everything on the admin server but
+// /healthz needs a credential.
+func TestRunAdminAuth(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "smsfw.yaml")
+	// token_sha256 is the SHA-256 of "token".
+	cfg := `admin: 127.0.0.1:0
+admin_auth:
+  tokens:
+    - name: ci
+      token_sha256: 3c469e9d6c5875d37a43f353d4f88e61fcf812c66eee3457465a40b0da4153e0
+`
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startRun(t, "--config", file, "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:1")
+	base := "http://" + r.admin
+	for _, c := range []struct {
+		path, token string
+		code        int
+	}{{"/healthz", "", 200}, {"/metrics", "", 401}, {"/", "", 401}, {"/metrics", "wrong", 401},
+		{"/metrics", "token", 200}, {"/", "token", 200}, {"/console/app.js", "token", 200}} {
+		req, _ := http.NewRequest("GET", base+c.path, nil)
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.code {
+			t.Errorf("GET %s (token %q): %d, want %d", c.path, c.token, resp.StatusCode, c.code)
+		}
+	}
+}
+
 func TestRunConfigPeers(t *testing.T) {
 	t.Parallel()
 	s := startSim(t, "--accounts", "op:oppw")
@@ -641,6 +681,8 @@ func TestUsageErrors(t *testing.T) {
 		{args: []string{"run", "--admin", "", "--upstream", "127.0.0.1:1", "extra"}, code: 1, stderr: "unexpected arguments: [extra]"},
 		{args: []string{"run", "--listen", "not-an-address", "--admin", "", "--upstream", "127.0.0.1:1"}, code: 1, stderr: "smsfw run: listen tcp: address not-an-address"},
 		{args: []string{"run", "--listen", "127.0.0.1:0", "--admin", ""}, code: 1, stderr: "pass-through mode needs an upstream address"},
+		{args: []string{"run", "--listen", "127.0.0.1:0", "--admin", "0.0.0.0:0", "--upstream", "127.0.0.1:1"}, code: 1,
+			stderr: "non-loopback address and admin_auth has no tokens or users"},
 		{args: []string{"run", "--log-format", "xml", "--admin", ""}, code: 1, stderr: "--log-format must be console or json"},
 		{args: []string{"run", "--config", "testdata/invalid-unknown-key.yaml", "--admin", ""}, code: 1, stderr: "testdata/invalid-unknown-key.yaml:7: field passwd"},
 		{args: []string{"sim", "--error-rate", "2"}, code: 1, stderr: "--error-rate must be within 0..1"},

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/console"
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/proxy"
@@ -139,7 +140,15 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		if chain != nil {
 			mux.Handle("GET /api/v1/leakage", chain.Ledger.Handler())
 		}
-		adminSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: zap.NewStdLog(log.Named("admin"))}
+		console.Mount(mux)
+		// Authentication (admin_auth) and CSRF protection for everything
+		// but /healthz; refuses an open admin server off loopback.
+		handler, err := admin.Protect(mux, cfg.AdminAuth, aln.Addr())
+		if err != nil {
+			_, _ = aln.Close(), ln.Close()
+			return err
+		}
+		adminSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ErrorLog: zap.NewStdLog(log.Named("admin"))}
 		go func() { _ = adminSrv.Serve(aln) }()
 		log.Info("admin listening", zap.String("addr", aln.Addr().String()), zap.Bool("tls", adminCerts != nil))
 	}

@@ -1,0 +1,228 @@
+package console_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/console"
+	"github.com/smsfw/smsfw/review"
+	"github.com/smsfw/smsfw/review/reviewtest"
+)
+
+// chromium finds Debian's browser; without it the test skips, except on CI
+// (CI=true), where .ci/run installs it and its absence is a failure.
+func chromium(t *testing.T) string {
+	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium not installed (apt-get install chromium); required under CI=true")
+	}
+	t.Skip("chromium not installed (apt-get install chromium)")
+	return ""
+}
+
+// TestConsoleInBrowser drives the console in headless Chromium against the
+// real review API and admin protection over a seeded store: filter events,
+// open one and see its highlighted evidence, release a quarantined message
+// and find the state change and the audit entry. The page must raise no
+// script error and no CSP violation.
+func TestConsoleInBrowser(t *testing.T) {
+	exe := chromium(t)
+	st := reviewtest.NewStore()
+	evs := reviewtest.Seed(time.Now())
+	if err := st.Insert(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	held := evs[len(evs)-1]
+	hostile := evs[6] // its text has a <script> tag
+	q := &reviewtest.Quarantiner{}
+	svc, err := review.New(review.Options{Store: st, Quarantine: q, Overrides: &reviewtest.OverrideSetter{}, Logger: zaptest.NewLogger(t),
+		Leakage: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"peers":[{"peer":"acme","segments":12,"amount":0.84}]}`))
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	console.Mount(mux)
+	mux.Handle("/api/v1/", svc.Handler())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := admin.Protect(mux, nil, ln.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.WindowSize(1280, 900))
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer acancel()
+
+	// Script errors and CSP violations (logged by the browser as errors).
+	var mu sync.Mutex
+	var problems []string
+	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			msg := e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil {
+				msg += " " + e.ExceptionDetails.Exception.Description
+			}
+			problems = append(problems, "exception: "+msg)
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError {
+				problems = append(problems, "console.error")
+			}
+		case *log.EventEntryAdded:
+			if e.Entry.Level == log.EntryLevelError {
+				problems = append(problems, "log: "+e.Entry.Text)
+			}
+		}
+	}))
+	defer bcancel()
+
+	shots := os.Getenv("SMSFW_SCREENSHOTS") // a directory: save PNGs to look at
+	shot := func(name string) {
+		if shots == "" {
+			return
+		}
+		buf, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err == nil {
+			err = os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
+		}
+		if err != nil {
+			t.Errorf("screenshot %s: %v", name, err)
+		}
+	}
+	do := func(name string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(bctx, steps...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(bctx, chromedp.TextContent(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	count := func(sel string) int {
+		t.Helper()
+		n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll(`+strconv.Quote(sel)+`).length`))
+		if err != nil {
+			t.Fatalf("count %s: %v", sel, err)
+		}
+		return n
+	}
+	poll := func(expr string) chromedp.Action[chromedp.Void] {
+		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(20*time.Second))
+	}
+	heldID := strconv.FormatInt(held.ID, 10)
+
+	// Dashboard: charts drawn.
+	do("dashboard", chromedp.Navigate(srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`svg.chart polyline`)),
+		chromedp.WaitVisible(chromedp.CSS(`.cards .barrow`)))
+	shot("dashboard")
+
+	// Events: all eight, then filtered to peer beta (three).
+	do("events", chromedp.Navigate(srv.URL+"/#/events"),
+		chromedp.WaitVisible(chromedp.CSS(`#events-table tbody tr[data-id]`)))
+	if n := count(`#events-table tbody tr[data-id]`); n != len(evs) {
+		t.Fatalf("%d rows, want %d", n, len(evs))
+	}
+	do("filter", chromedp.SendKeys(chromedp.CSS(`#filters input[name=peer]`), "beta"),
+		chromedp.Click(chromedp.CSS(`#apply`)),
+		poll(`document.querySelectorAll('#events-table tbody tr[data-id]').length === 3 && location.hash.includes('peer=beta')`))
+	shot("events")
+
+	// The hostile text shows as text: no script element, the tag visible.
+	do("hostile", chromedp.Navigate(srv.URL+"/#/event/"+strconv.FormatInt(hostile.ID, 10)),
+		chromedp.WaitVisible(chromedp.CSS(`#ev-text mark.hl`)))
+	if got := text(`#ev-text`); !strings.Contains(got, "<script>alert(1)</script>") || count(`#app script`) != 0 {
+		t.Fatalf("hostile text: %q, %d script elements", got, count(`#app script`))
+	}
+
+	// Open the held message from the filtered list: evidence highlighted.
+	do("open", chromedp.Navigate(srv.URL+"/#/events?peer=beta"),
+		chromedp.WaitVisible(chromedp.CSS(`#events-table tr[data-id="`+heldID+`"]`)),
+		chromedp.Click(chromedp.CSS(`#events-table tr[data-id="`+heldID+`"] td.text`)),
+		chromedp.WaitVisible(chromedp.CSS(`#ev-text mark.hl`)))
+	shot("event")
+	if mark, state := text(`#ev-text mark.hl`), text(`#ev-quarantine`); mark != held.Highlight || state != "held" {
+		t.Fatalf("highlight %q, state %q", mark, state)
+	}
+
+	// Release with a reason.
+	do("release", chromedp.Click(chromedp.CSS(`#btn-release`)),
+		chromedp.WaitVisible(chromedp.CSS(`#ask textarea[name=reason]`)))
+	shot("release-dialog")
+	do("confirm", chromedp.SendKeys(chromedp.CSS(`#ask textarea[name=reason]`), "customer confirmed the jackpot promo"),
+		chromedp.Click(chromedp.CSS(`#ask-ok`)),
+		poll(`(document.querySelector('#ev-quarantine')||{}).textContent === 'released'`))
+	shot("released")
+	if rel, _ := q.Calls(); len(rel) != 1 || rel[0] != held.ID || text(`#ev-upstream-id`) != "up-"+heldID {
+		t.Fatalf("release reached the proxy as %v, SMSC id %q", rel, text(`#ev-upstream-id`))
+	}
+
+	// The audit log shows it, by the loopback actor.
+	do("audit", chromedp.Navigate(srv.URL+"/#/audit"),
+		chromedp.WaitVisible(chromedp.CSS(`#audit-table tbody tr`)))
+	shot("audit")
+	auditRow := text(`#audit-table tbody tr`)
+	for _, want := range []string{"local", "release", heldID, "customer confirmed the jackpot promo"} {
+		if !strings.Contains(auditRow, want) {
+			t.Fatalf("audit row %q lacks %q", auditRow, want)
+		}
+	}
+
+	// The queue is empty now; the other pages render.
+	do("quarantine", chromedp.Navigate(srv.URL+"/#/quarantine"), chromedp.WaitVisible(chromedp.CSS(`#quarantine-table td.empty`)))
+	do("campaigns", chromedp.Navigate(srv.URL+"/#/campaigns"), chromedp.WaitVisible(chromedp.CSS(`#campaigns-table tbody tr`)))
+	shot("campaigns")
+	do("leakage", chromedp.Navigate(srv.URL+"/#/leakage"), chromedp.WaitVisible(chromedp.CSS(`#leakage-table tbody tr`)))
+	do("overrides", chromedp.Navigate(srv.URL+"/#/overrides"), chromedp.WaitVisible(chromedp.CSS(`#overrides-table`)))
+	shot("overrides")
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(problems) > 0 {
+		t.Fatalf("browser reported problems: %v", problems)
+	}
+}

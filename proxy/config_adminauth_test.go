@@ -1,0 +1,52 @@
+package proxy
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// A bcrypt hash of "pw" (cost 4) and the SHA-256 of "token".
+const (
+	testBcrypt = "$2a$04$uvkmlN8y1kok1XR0scZgieg2jtcH4Rn1YYpy/myBMXFEbxA14JB8."
+	testSHA256 = "3c469e9d6c5875d37a43f353d4f88e61fcf812c66eee3457465a40b0da4153e0"
+)
+
+func TestAdminAuthConfig(t *testing.T) {
+	cases := []struct {
+		name, yaml, want string // want "" means valid
+	}{
+		{"none", "admin: 127.0.0.1:9775\n", ""},
+		{"empty", "admin_auth: {}\n", ""},
+		{"token and user", "admin_auth:\n  tokens:\n    - name: ci\n      token_sha256: " + testSHA256 +
+			"\n  users:\n    - name: alice\n      password_hash: \"" + testBcrypt + "\"\n", ""},
+		{"token not hex", "admin_auth:\n  tokens:\n    - name: ci\n      token_sha256: secret\n",
+			`a.yaml:4: admin_auth: token "ci": token_sha256 must be 64 hex digits (printf %s TOKEN | sha256sum)`},
+		{"token too short", "admin_auth:\n  tokens:\n    - name: ci\n      token_sha256: abcd\n", `a.yaml:4: admin_auth: token "ci": token_sha256`},
+		{"token without name", "admin_auth:\n  tokens:\n    - token_sha256: " + testSHA256 + "\n", "a.yaml:3: admin_auth: name is required"},
+		{"plain password", "admin_auth:\n  users:\n    - name: alice\n      password_hash: hunter2\n",
+			`a.yaml:4: admin_auth: user "alice": password_hash is not a bcrypt hash (htpasswd -nbB USER PASSWORD)`},
+		{"duplicate name", "admin_auth:\n  tokens:\n    - name: alice\n      token_sha256: " + testSHA256 +
+			"\n  users:\n    - name: alice\n      password_hash: \"" + testBcrypt + "\"\n",
+			`a.yaml:6: admin_auth: duplicate name "alice" (also admin_auth.tokens[0])`},
+		{"unknown key", "admin_auth:\n  users:\n    - name: alice\n      password: pw\n", "a.yaml:4: field password not found in type admin.User"},
+		{"plaintext token key", "admin_auth:\n  tokens:\n    - name: ci\n      token: abc\n", "a.yaml:4: field token not found in type admin.Token"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := ParseConfig("a.yaml", []byte(c.yaml))
+			if c.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(c.yaml, "alice") && (len(cfg.AdminAuth.Users) != 1 || cfg.AdminAuth.Empty()) {
+					t.Fatalf("%+v", cfg.AdminAuth)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), c.want) || !errors.Is(err, ErrConfig) {
+				t.Fatalf("got %v\nwant %s", err, c.want)
+			}
+		})
+	}
+}
