@@ -20,6 +20,9 @@ type CurveOptions struct {
 	Duration time.Duration // per point (default 1s)
 	Warmup   time.Duration // per point (default 300ms)
 	Log      io.Writer
+	// Binary, when set, is an smsfw executable: memory is then also
+	// measured for smsfw alone, in a child process.
+	Binary string
 }
 
 // Point is one measurement on a curve.
@@ -48,9 +51,10 @@ type Memory struct {
 
 // CurveReport is a whole cost-curve run.
 type CurveReport struct {
-	Time   time.Time `json:"time"`
-	Curves []Curve   `json:"curves"`
-	Memory Memory    `json:"memory"`
+	Time   time.Time    `json:"time"`
+	Curves []Curve      `json:"curves"`
+	Memory Memory       `json:"memory"`
+	Alone  *AloneMemory `json:"rss_alone,omitempty"`
 }
 
 // Curves measures throughput and p99 against sessions, window and ruleset
@@ -160,6 +164,13 @@ func Curves(ctx context.Context, o CurveOptions) (*CurveReport, error) {
 	rep.Memory.UnderLoadMiB = max(peak, rssMiB())
 	logf("memory: %.0f MiB idle, %.0f MiB under load (reference ruleset + %d numbers; whole process)\n",
 		rep.Memory.IdleMiB, rep.Memory.UnderLoadMiB, numbers)
+	if o.Binary != "" {
+		r.close() // the in-process targets would compete with the child for the cores
+		if rep.Alone, err = MeasureAlone(ctx, AloneOptions{Binary: o.Binary, Sessions: 4, Window: 100, Duration: o.Duration}); err != nil {
+			return nil, err
+		}
+		logf("memory of smsfw alone: %.0f MiB idle, %.0f MiB under load\n", rep.Alone.IdleMiB, rep.Alone.UnderLoadMiB)
+	}
 	return rep, nil
 }
 
@@ -193,6 +204,10 @@ func (r *CurveReport) WriteTables(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nmemory (whole process): %.0f MiB idle, %.0f MiB under load, reference ruleset + %d-entry number list\n",
 		r.Memory.IdleMiB, r.Memory.UnderLoadMiB, r.Memory.NumberList)
+	if a := r.Alone; a != nil {
+		fmt.Fprintf(w, "memory of smsfw alone (child process): %.0f MiB idle, %.0f MiB under load (target <= %d MiB)\n",
+			a.IdleMiB, a.UnderLoadMiB, a.TargetMiB)
+	}
 }
 
 // WriteFiles writes curves.json and one SVG chart per curve into dir.
