@@ -142,7 +142,7 @@ func (p *Progress) draw(status string) {
 		frac := min(float64(p.done+cur)/float64(p.total), 1)
 		n := int(frac * width)
 		left := time.Duration(float64(el)/max(frac, 1e-3)) - el
-		line = fmt.Sprintf("[%s%s] %3.0f%% %s left %s  %s", strings.Repeat("#", n), strings.Repeat(".", width-n),
+		line = fmt.Sprintf("[%s%s] %3.0f%%  %s elapsed, ~%s left  %s", strings.Repeat("#", n), strings.Repeat(".", width-n),
 			frac*100, fmtElapsed(el), fmtElapsed(left), line)
 	} else {
 		line = fmt.Sprintf("%s  %s", fmtElapsed(el), line)
