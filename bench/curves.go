@@ -68,13 +68,19 @@ func Curves(ctx context.Context, o CurveOptions) (*CurveReport, error) {
 		o.Warmup = 300 * time.Millisecond
 	}
 	rep := &CurveReport{Time: time.Now().UTC()}
-	logf := func(format string, args ...any) {
-		if o.Log != nil {
-			fmt.Fprintf(o.Log, format, args...)
-		}
+	// 4x3 + 3x3 + 4x2 points and the memory run, each warm-up + duration.
+	per := o.Warmup + o.Duration
+	plan := 30 * per
+	if o.Binary != "" {
+		plan += aloneSetup + per
 	}
+	prog := NewProgress(o.Log, plan)
+	defer prog.Done()
+	logf := prog.Logf
 	measure := func(r *rig, target string, sessions, window int) (Result, error) {
-		return Run(ctx, Load{Addr: r.addrs[target], Sessions: sessions, Window: window, Duration: o.Duration, Warmup: o.Warmup})
+		prog.Step(fmt.Sprintf("%s: %d sessions x window %d", target, sessions, window), per)
+		return Run(ctx, Load{Addr: r.addrs[target], Sessions: sessions, Window: window, Duration: o.Duration, Warmup: o.Warmup,
+			Progress: func(done uint64, _ time.Duration) { prog.Update(fmt.Sprintf("%d answered", done)) }})
 	}
 	point := func(c *Curve, r *rig, x, sessions, window int, targets ...string) error {
 		base, err := measure(r, TargetRelay, sessions, window)
@@ -166,7 +172,8 @@ func Curves(ctx context.Context, o CurveOptions) (*CurveReport, error) {
 		rep.Memory.IdleMiB, rep.Memory.UnderLoadMiB, numbers)
 	if o.Binary != "" {
 		r.close() // the in-process targets would compete with the child for the cores
-		if rep.Alone, err = MeasureAlone(ctx, AloneOptions{Binary: o.Binary, Sessions: 4, Window: 100, Duration: o.Duration}); err != nil {
+		prog.Step("smsfw alone: starting a child process", aloneSetup)
+		if rep.Alone, err = MeasureAlone(ctx, AloneOptions{Binary: o.Binary, Sessions: 4, Window: 100, Duration: o.Duration, Progress: prog}); err != nil {
 			return nil, err
 		}
 		logf("memory of smsfw alone: %.0f MiB idle, %.0f MiB under load\n", rep.Alone.IdleMiB, rep.Alone.UnderLoadMiB)
