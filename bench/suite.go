@@ -190,13 +190,13 @@ func (s Suite) Run(ctx context.Context) (*Report, error) {
 				}
 			}
 			// A target that cannot carry that rate (its closed-loop maximum
-			// is below twice it, with a margin: the reference ruleset on two
+			// is below it, with a 10% margin: the reference ruleset on two
 			// shared cores) is overloaded there and its p99 says nothing of
 			// added latency; it is also measured at half of its own
 			// maximum, beside the relay at the same rate.
 			for _, t := range rep.Results {
 				if t.Target == TargetRelay || t.Target == TargetDirect || !slices.Contains(halfTargets, t.Target) ||
-					t.Result.Rate/2 >= 0.9*hr.Rate {
+					t.Result.Rate >= hr.Rate/0.9 {
 					continue
 				}
 				own := OwnHalfRate{Target: t.Target, Rate: t.Result.Rate / 2}
