@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -148,7 +149,10 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	// The end: after the grace period, with every answer in. (The progress
+	// callback may still have been taking a sample when Run returned: sort.)
 	rep.Samples = append(rep.Samples, sample(res.Elapsed+o.Grace, res.Answered))
+	sort.Slice(rep.Samples, func(i, j int) bool { return rep.Samples[i].At < rep.Samples[j].At })
 	rep.Result = res
 	rep.Sent, rep.Answered, rep.Rejected = res.Issued, res.Answered, res.Rejected
 	rep.Lost = res.Issued - min(res.Answered, res.Issued)
