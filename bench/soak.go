@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -120,7 +119,10 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	defer child.Stop()
 	rep.Process = fmt.Sprintf("smsfw child process (pid %d)", child.PID)
 
-	var mu sync.Mutex
+	var (
+		mu       sync.Mutex
+		finished bool
+	)
 	sample := func(at time.Duration, answered uint64) SoakSample {
 		s := SoakSample{At: at, Answered: answered}
 		s.RSSMiB, _ = child.RSSMiB()
@@ -140,7 +142,9 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 			next += o.Every
 			s := sample(el, done)
 			mu.Lock()
-			rep.Samples = append(rep.Samples, s)
+			if !finished { // Run may return while a last sample is being taken
+				rep.Samples = append(rep.Samples, s)
+			}
 			mu.Unlock()
 			o.Progress.Update(fmt.Sprintf("%d answered, RSS %.0f MiB, %d goroutines", done, s.RSSMiB, s.Goroutines))
 		}})
@@ -148,11 +152,10 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 		return nil, fmt.Errorf("soak: %w", err)
 	}
 	mu.Lock()
-	defer mu.Unlock()
-	// The end: after the grace period, with every answer in. (The progress
-	// callback may still have been taking a sample when Run returned: sort.)
+	finished = true
+	mu.Unlock()
+	// The end: after the grace period, with every answer in.
 	rep.Samples = append(rep.Samples, sample(res.Elapsed+o.Grace, res.Answered))
-	sort.Slice(rep.Samples, func(i, j int) bool { return rep.Samples[i].At < rep.Samples[j].At })
 	rep.Result = res
 	rep.Sent, rep.Answered, rep.Rejected = res.Issued, res.Answered, res.Rejected
 	rep.Lost = res.Issued - min(res.Answered, res.Issued)
