@@ -185,7 +185,7 @@ func (s Suite) Run(ctx context.Context) (*Report, error) {
 			if base := find(hr.Results, TargetRelay); base != nil {
 				for i := range hr.Results {
 					r := &hr.Results[i]
-					r.Ratio = r.Result.Rate / hr.Rate // achieved over asked
+					r.Ratio = r.Result.Rate / base.Result.Rate
 					r.AddedP99 = r.Result.P99 - base.Result.P99
 				}
 			}
@@ -278,7 +278,7 @@ func (r *Report) WriteTable(w io.Writer) {
 				if t.AddedP99 > hr.Target {
 					verdict = "MISSED"
 				}
-				if t.Ratio < 0.95 {
+				if t.Result.Rate < 0.95*hr.Rate {
 					verdict += " (overloaded)" // it could not carry the rate
 				}
 			}
