@@ -21,10 +21,15 @@ test-race: ## run all tests with the race detector (what CI runs)
 fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 	./scripts/fuzz-all.sh $${FUZZTIME:-10s}
 
-bench-micro: ## hot-path micro-benchmarks, benchstat-comparable
-	$(GO) test -run '^$$' -bench . -benchmem -count=6 ./proxy/pdu/ ./proxy/smstext/
+# Every package with hot-path benchmarks: parsing (pdu, smstext), the relay
+# (proxy), facts and rules (filter/pipeline: full inspection, rules included;
+# rules/ has no benchmarks of its own) and their building blocks.
+BENCH_PKGS ?= ./proxy/pdu/ ./proxy/smstext/ ./proxy/ ./filter/pipeline/ ./filter/textscan/ ./filter/numbers/ ./filter/counters/
 
-bench: build bench-micro ## micro-benchmarks, then throughput through smsfw vs a plain TCP relay
+bench-micro: ## hot-path micro-benchmarks, benchstat-comparable
+	$(GO) test -run '^$$' -bench . -benchmem -count=6 $(BENCH_PKGS)
+
+bench: build bench-micro ## micro-benchmarks, then throughput, added p99 at half rate and RSS alone vs a plain TCP relay
 	$(BIN) bench --sessions 4 --window 100 --duration 5s --rounds 3 --json bench/results/latest.json
 
 lint: ## go vet and staticcheck

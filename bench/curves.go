@@ -20,6 +20,9 @@ type CurveOptions struct {
 	Duration time.Duration // per point (default 1s)
 	Warmup   time.Duration // per point (default 300ms)
 	Log      io.Writer
+	// Binary, when set, is an smsfw executable: memory is then also
+	// measured for smsfw alone, in a child process.
+	Binary string
 }
 
 // Point is one measurement on a curve.
@@ -48,9 +51,10 @@ type Memory struct {
 
 // CurveReport is a whole cost-curve run.
 type CurveReport struct {
-	Time   time.Time `json:"time"`
-	Curves []Curve   `json:"curves"`
-	Memory Memory    `json:"memory"`
+	Time   time.Time    `json:"time"`
+	Curves []Curve      `json:"curves"`
+	Memory Memory       `json:"memory"`
+	Alone  *AloneMemory `json:"rss_alone,omitempty"`
 }
 
 // Curves measures throughput and p99 against sessions, window and ruleset
@@ -64,13 +68,19 @@ func Curves(ctx context.Context, o CurveOptions) (*CurveReport, error) {
 		o.Warmup = 300 * time.Millisecond
 	}
 	rep := &CurveReport{Time: time.Now().UTC()}
-	logf := func(format string, args ...any) {
-		if o.Log != nil {
-			fmt.Fprintf(o.Log, format, args...)
-		}
+	// 4x3 + 3x3 + 4x2 points and the memory run, each warm-up + duration.
+	per := o.Warmup + o.Duration
+	plan := 30 * per
+	if o.Binary != "" {
+		plan += aloneSetup + per
 	}
+	prog := NewProgress(o.Log, plan)
+	defer prog.Done()
+	logf := prog.Logf
 	measure := func(r *rig, target string, sessions, window int) (Result, error) {
-		return Run(ctx, Load{Addr: r.addrs[target], Sessions: sessions, Window: window, Duration: o.Duration, Warmup: o.Warmup})
+		prog.Step(fmt.Sprintf("%s: %d sessions x window %d", target, sessions, window), per)
+		return Run(ctx, Load{Addr: r.addrs[target], Sessions: sessions, Window: window, Duration: o.Duration, Warmup: o.Warmup,
+			Progress: func(done uint64, _ time.Duration) { prog.Update(fmt.Sprintf("%d answered", done)) }})
 	}
 	point := func(c *Curve, r *rig, x, sessions, window int, targets ...string) error {
 		base, err := measure(r, TargetRelay, sessions, window)
@@ -160,6 +170,14 @@ func Curves(ctx context.Context, o CurveOptions) (*CurveReport, error) {
 	rep.Memory.UnderLoadMiB = max(peak, rssMiB())
 	logf("memory: %.0f MiB idle, %.0f MiB under load (reference ruleset + %d numbers; whole process)\n",
 		rep.Memory.IdleMiB, rep.Memory.UnderLoadMiB, numbers)
+	if o.Binary != "" {
+		r.close() // the in-process targets would compete with the child for the cores
+		prog.Step("smsfw alone: starting a child process", aloneSetup)
+		if rep.Alone, err = MeasureAlone(ctx, AloneOptions{Binary: o.Binary, Sessions: 4, Window: 100, Duration: o.Duration, Progress: prog}); err != nil {
+			return nil, err
+		}
+		logf("memory of smsfw alone: %.0f MiB idle, %.0f MiB under load\n", rep.Alone.IdleMiB, rep.Alone.UnderLoadMiB)
+	}
 	return rep, nil
 }
 
@@ -193,6 +211,10 @@ func (r *CurveReport) WriteTables(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nmemory (whole process): %.0f MiB idle, %.0f MiB under load, reference ruleset + %d-entry number list\n",
 		r.Memory.IdleMiB, r.Memory.UnderLoadMiB, r.Memory.NumberList)
+	if a := r.Alone; a != nil {
+		fmt.Fprintf(w, "memory of smsfw alone (child process): %.0f MiB idle, %.0f MiB under load (target <= %d MiB)\n",
+			a.IdleMiB, a.UnderLoadMiB, a.TargetMiB)
+	}
 }
 
 // WriteFiles writes curves.json and one SVG chart per curve into dir.

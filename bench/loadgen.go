@@ -35,6 +35,9 @@ type Load struct {
 	PDU func(s int, i uint64) []byte
 	// Progress, if set, is called about every 250ms with responses so far.
 	Progress func(done uint64, elapsed time.Duration)
+	// Grace is how long requests in flight at the end may take before
+	// they count as lost (default 5s).
+	Grace time.Duration
 }
 
 // Result is what a run measured after warm-up.
@@ -51,6 +54,11 @@ type Result struct {
 	P999      time.Duration `json:"p999_ns"`
 	Max       time.Duration `json:"max_ns"`
 	Unmatched int           `json:"unmatched"` // responses matching no request (duplicates)
+	// Over the whole run, warm-up and the final drain included (the figures
+	// above cover the measured time only): requests sent, and responses
+	// received for them. Issued - Answered were never answered.
+	Issued   uint64 `json:"issued"`
+	Answered uint64 `json:"answered"`
 }
 
 func (r Result) String() string {
@@ -75,12 +83,17 @@ type sessionStats struct {
 	lost      uint64
 	measuring atomic.Bool
 	slots     chan struct{}
-	done      atomic.Uint64
+	done      atomic.Uint64 // responses and failures
+	answered  atomic.Uint64 // responses
+	issued    atomic.Uint64
 }
 
 func (st *sessionStats) onResp(r esme.Resp) {
 	<-st.slots
 	st.done.Add(1)
+	if r.Err == nil {
+		st.answered.Add(1)
+	}
 	if !st.measuring.Load() {
 		return
 	}
@@ -155,13 +168,25 @@ func Run(ctx context.Context, l Load) (Result, error) {
 			var n uint64
 			cb := st.onResp
 			defer c.Flush() // nothing queued may stay behind
+			var timer *time.Timer
+			if perSession > 0 {
+				timer = time.NewTimer(time.Hour)
+				defer timer.Stop()
+			}
 			for runCtx.Err() == nil {
 				if perSession > 0 {
 					// Open loop: the schedule, not the responses, sets the pace.
+					// Everything already due is queued and leaves in one write
+					// (below, when the next message is not due yet): at
+					// hundreds of thousands of messages a second a write per
+					// message would make the generator the bottleneck, and a
+					// timer cannot wake every few microseconds anyway.
 					due := startAt.Add(time.Duration(float64(n) / perSession * float64(time.Second)))
 					if d := time.Until(due); d > 0 {
+						c.Flush()
+						timer.Reset(d)
 						select {
-						case <-time.After(d):
+						case <-timer.C:
 						case <-runCtx.Done():
 							return
 						}
@@ -180,15 +205,12 @@ func Run(ctx context.Context, l Load) (Result, error) {
 					}
 				}
 				raw := l.PDU(i, n)
-				send := c.Queue
-				if perSession > 0 {
-					send = c.Send // open loop: each message leaves on schedule
-				}
-				if _, err := send(raw, cb); err != nil {
+				if _, err := c.Queue(raw, cb); err != nil {
 					<-st.slots
 					return
 				}
 				n++
+				st.issued.Add(1)
 				if st.measuring.Load() {
 					sent.Add(1)
 				}
@@ -230,7 +252,10 @@ func Run(ctx context.Context, l Load) (Result, error) {
 	}
 	wg.Wait()
 	// Let in-flight requests finish so none is counted lost by our own close.
-	deadline := time.Now().Add(5 * time.Second)
+	if l.Grace == 0 {
+		l.Grace = 5 * time.Second
+	}
+	deadline := time.Now().Add(l.Grace)
 	for _, c := range clients {
 		for c.Pending() > 0 && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
@@ -246,6 +271,8 @@ func Run(ctx context.Context, l Load) (Result, error) {
 		h.Merge(st.hist)
 		st.mu.Unlock()
 		res.Unmatched += clients[i].Unmatched()
+		res.Issued += st.issued.Load()
+		res.Answered += st.answered.Load()
 		res.Lost += uint64(clients[i].Pending())
 	}
 	if res.OK+res.Rejected == 0 {

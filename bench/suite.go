@@ -44,8 +44,40 @@ type Suite struct {
 	Rounds int
 	// Inspector for the smsfw target (nil: allow all).
 	Inspector filter.Inspector
-	// Progress output (a line per target and progress dots), may be nil.
+	// HalfRate adds the latency phase: open loop at half of the relay's
+	// closed-loop rate through every target but direct, and each target's
+	// p99 minus the relay's (needs the relay among Targets and Rate 0).
+	HalfRate bool
+	// Binary, when set, is an smsfw executable to measure resident memory
+	// of smsfw alone (a child process with the reference ruleset and a
+	// 1M-entry number list, idle and under load).
+	Binary string
+	// Progress output (a bar on a terminal, plain lines otherwise), may be nil.
 	Log io.Writer
+}
+
+// AddedP99Target is the latency budget smsfw may add at half of the
+// maximum rate (ARCHITECTURE.md, issue 5).
+const AddedP99Target = 250 * time.Microsecond
+
+// HalfRateReport is the latency phase: every target at the same open-loop
+// rate, half of the relay's closed-loop maximum.
+type HalfRateReport struct {
+	Rate    float64        `json:"rate"`
+	Target  time.Duration  `json:"added_p99_target_ns"`
+	Results []TargetResult `json:"results"` // AddedP99: p99 minus the relay's at this rate
+	// Own: targets too slow for Rate, measured at half of their own maximum.
+	Own []OwnHalfRate `json:"own_half_rate,omitempty"`
+}
+
+// OwnHalfRate is a target and the relay at half of the target's own
+// closed-loop maximum.
+type OwnHalfRate struct {
+	Target   string        `json:"target"`
+	Rate     float64       `json:"rate"`
+	Result   Result        `json:"result"`
+	Relay    Result        `json:"relay"`
+	AddedP99 time.Duration `json:"added_p99_ns_vs_relay"`
 }
 
 // TargetResult is one target's figures.
@@ -59,13 +91,15 @@ type TargetResult struct {
 
 // Report is a whole suite run.
 type Report struct {
-	Time     time.Time      `json:"time"`
-	Sessions int            `json:"sessions"`
-	Window   int            `json:"window"`
-	Duration time.Duration  `json:"duration_ns"`
-	Rate     float64        `json:"rate"`
-	Rounds   int            `json:"rounds"`
-	Results  []TargetResult `json:"results"`
+	Time     time.Time       `json:"time"`
+	Sessions int             `json:"sessions"`
+	Window   int             `json:"window"`
+	Duration time.Duration   `json:"duration_ns"`
+	Rate     float64         `json:"rate"`
+	Rounds   int             `json:"rounds"`
+	Results  []TargetResult  `json:"results"`
+	HalfRate *HalfRateReport `json:"half_rate,omitempty"`
+	Alone    *AloneMemory    `json:"rss_alone,omitempty"`
 }
 
 // Run executes the suite.
@@ -82,54 +116,133 @@ func (s Suite) Run(ctx context.Context) (*Report, error) {
 
 	rounds := max(s.Rounds, 1)
 	rep := &Report{Time: time.Now().UTC(), Sessions: s.Sessions, Window: s.Window, Duration: s.Duration, Rate: s.Rate, Rounds: rounds}
-	all := map[string][]Result{}
 	for _, name := range s.Targets {
 		if _, ok := addrs[name]; !ok {
 			return nil, fmt.Errorf("bench: unknown target %q", name)
 		}
 	}
-	for round := 0; round < rounds; round++ {
-		for k := range s.Targets {
-			name := s.Targets[(k+round)%len(s.Targets)]
-			if s.Log != nil {
-				fmt.Fprintf(s.Log, "round %d %-8s ", round+1, name)
+	halfTargets := []string{}
+	if s.HalfRate && s.Rate == 0 && slices.Contains(s.Targets, TargetRelay) {
+		for _, t := range s.Targets {
+			if t != TargetDirect {
+				halfTargets = append(halfTargets, t)
 			}
-			last := time.Duration(0)
-			res, err := Run(ctx, Load{Addr: addrs[name], Sessions: s.Sessions, Window: s.Window, Duration: s.Duration,
-				Warmup: s.Warmup, Rate: s.Rate, Progress: func(done uint64, el time.Duration) {
-					if s.Log != nil && el-last >= time.Second {
-						last = el
-						fmt.Fprint(s.Log, ".")
-					}
-				}})
-			if err != nil {
-				return nil, fmt.Errorf("bench %s: %w", name, err)
-			}
-			if s.Log != nil {
-				fmt.Fprintf(s.Log, " %s\n", res)
-			}
-			all[name] = append(all[name], res)
 		}
 	}
-	for _, name := range s.Targets {
-		rs := all[name]
-		sort.Slice(rs, func(i, j int) bool { return rs[i].Rate < rs[j].Rate })
-		rep.Results = append(rep.Results, TargetResult{Target: name, Result: rs[len(rs)/2]})
+	per := s.Warmup + s.Duration
+	plan := time.Duration(rounds*(len(s.Targets)+len(halfTargets))) * per
+	if s.Binary != "" {
+		plan += aloneSetup + per
 	}
-	var relayRes *Result
-	for i := range rep.Results {
-		if rep.Results[i].Target == TargetRelay {
-			relayRes = &rep.Results[i].Result
+	prog := NewProgress(s.Log, plan)
+	defer prog.Done()
+
+	// rounds runs every target rounds times in rotating order at rate (0:
+	// closed loop) and returns each target's runs.
+	runRounds := func(targets []string, rate float64, phase string) (map[string][]Result, error) {
+		all := map[string][]Result{}
+		for round := 0; round < rounds; round++ {
+			for k := range targets {
+				name := targets[(k+round)%len(targets)]
+				step := fmt.Sprintf("%sround %d/%d %s", phase, round+1, rounds, name)
+				prog.Step(step, per)
+				res, err := Run(ctx, Load{Addr: addrs[name], Sessions: s.Sessions, Window: s.Window, Duration: s.Duration,
+					Warmup: s.Warmup, Rate: rate, Progress: func(done uint64, el time.Duration) {
+						prog.Update(fmt.Sprintf("%d answered", done))
+					}})
+				if err != nil {
+					return nil, fmt.Errorf("bench %s: %w", name, err)
+				}
+				prog.Logf("%-32s %s\n", step, res)
+				all[name] = append(all[name], res)
+			}
 		}
+		return all, nil
 	}
-	if relayRes != nil {
+	all, err := runRounds(s.Targets, s.Rate, "")
+	if err != nil {
+		return nil, err
+	}
+	// The median-throughput round of each target.
+	rep.Results = medians(s.Targets, all, func(r Result) float64 { return r.Rate })
+	if relay := find(rep.Results, TargetRelay); relay != nil {
 		for i := range rep.Results {
 			r := &rep.Results[i]
-			r.Ratio = r.Result.Rate / relayRes.Rate
-			r.AddedP99 = r.Result.P99 - relayRes.P99
+			r.Ratio = r.Result.Rate / relay.Result.Rate
+			r.AddedP99 = r.Result.P99 - relay.Result.P99
+		}
+		if len(halfTargets) > 0 {
+			// Latency at a load the machine can carry: half of what the
+			// relay moves flat out, the same rate for every target, open
+			// loop so a slow target cannot slow the sender down.
+			hr := &HalfRateReport{Rate: relay.Result.Rate / 2, Target: AddedP99Target}
+			all, err := runRounds(halfTargets, hr.Rate, "half rate: ")
+			if err != nil {
+				return nil, err
+			}
+			// The median-p99 round of each target.
+			hr.Results = medians(halfTargets, all, func(r Result) float64 { return float64(r.P99) })
+			if base := find(hr.Results, TargetRelay); base != nil {
+				for i := range hr.Results {
+					r := &hr.Results[i]
+					r.Ratio = r.Result.Rate / base.Result.Rate
+					r.AddedP99 = r.Result.P99 - base.Result.P99
+				}
+			}
+			// A target that cannot carry that rate (its closed-loop maximum
+			// is below it, with a 10% margin: the reference ruleset on two
+			// shared cores) is overloaded there and its p99 says nothing of
+			// added latency; it is also measured at half of its own
+			// maximum, beside the relay at the same rate.
+			for _, t := range rep.Results {
+				if t.Target == TargetRelay || t.Target == TargetDirect || !slices.Contains(halfTargets, t.Target) ||
+					t.Result.Rate >= hr.Rate/0.9 {
+					continue
+				}
+				own := OwnHalfRate{Target: t.Target, Rate: t.Result.Rate / 2}
+				all, err := runRounds([]string{TargetRelay, t.Target}, own.Rate, fmt.Sprintf("half of %s's own rate: ", t.Target))
+				if err != nil {
+					return nil, err
+				}
+				m := medians([]string{TargetRelay, t.Target}, all, func(r Result) float64 { return float64(r.P99) })
+				own.Relay, own.Result = m[0].Result, m[1].Result
+				own.AddedP99 = own.Result.P99 - own.Relay.P99
+				hr.Own = append(hr.Own, own)
+			}
+			rep.HalfRate = hr
 		}
 	}
+	if s.Binary != "" {
+		prog.Step("smsfw alone: starting a child process with the reference ruleset and 1M numbers", aloneSetup)
+		mem, err := MeasureAlone(ctx, AloneOptions{Binary: s.Binary, Sessions: s.Sessions, Window: s.Window,
+			Duration: s.Duration, Progress: prog})
+		if err != nil {
+			return nil, err
+		}
+		prog.Logf("smsfw alone: %.0f MiB idle, %.0f MiB under load (target <= %d MiB)\n", mem.IdleMiB, mem.UnderLoadMiB, RSSTargetMiB)
+		rep.Alone = mem
+	}
 	return rep, nil
+}
+
+// medians picks, for each target, its median run by key.
+func medians(targets []string, all map[string][]Result, key func(Result) float64) []TargetResult {
+	var out []TargetResult
+	for _, name := range targets {
+		rs := all[name]
+		sort.Slice(rs, func(i, j int) bool { return key(rs[i]) < key(rs[j]) })
+		out = append(out, TargetResult{Target: name, Result: rs[len(rs)/2]})
+	}
+	return out
+}
+
+func find(rs []TargetResult, target string) *TargetResult {
+	for i := range rs {
+		if rs[i].Target == target {
+			return &rs[i]
+		}
+	}
+	return nil
 }
 
 // WriteTable prints the report as a table.
@@ -153,6 +266,43 @@ func (r *Report) WriteTable(w io.Writer) {
 			t.Result.P999.Round(time.Microsecond), t.Result.Max.Round(time.Microsecond), t.Result.Lost)
 	}
 	_ = tw.Flush()
+	if hr := r.HalfRate; hr != nil {
+		fmt.Fprintf(w, "\nlatency at half of the relay's maximum: open loop at %.0f msg/s, added p99 target <= %v\n", hr.Rate, hr.Target)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "target\tmsg/s\tp50\tp99\tp99.9\tadded p99\ttarget\t")
+		for _, t := range hr.Results {
+			added, verdict := "-", "-"
+			if t.Target != TargetRelay {
+				added = t.AddedP99.Round(time.Microsecond).String()
+				verdict = "met"
+				if t.AddedP99 > hr.Target {
+					verdict = "MISSED"
+				}
+				if t.Result.Rate < 0.95*hr.Rate {
+					verdict += " (overloaded)" // it could not carry the rate
+				}
+			}
+			fmt.Fprintf(tw, "%s\t%.0f\t%v\t%v\t%v\t%s\t%s\t\n", t.Target, t.Result.Rate, t.Result.P50.Round(time.Microsecond),
+				t.Result.P99.Round(time.Microsecond), t.Result.P999.Round(time.Microsecond), added, verdict)
+		}
+		_ = tw.Flush()
+		for _, o := range hr.Own {
+			verdict := "met"
+			if o.AddedP99 > hr.Target {
+				verdict = "MISSED"
+			}
+			fmt.Fprintf(w, "%s at half of its own maximum (%.0f msg/s): p99 %v, relay %v, added %v (%s)\n", o.Target, o.Rate,
+				o.Result.P99.Round(time.Microsecond), o.Relay.P99.Round(time.Microsecond), o.AddedP99.Round(time.Microsecond), verdict)
+		}
+	}
+	if a := r.Alone; a != nil {
+		verdict := "met"
+		if a.UnderLoadMiB > RSSTargetMiB {
+			verdict = "MISSED"
+		}
+		fmt.Fprintf(w, "\nRSS of smsfw alone (child process, %s): %.0f MiB idle, %.0f MiB under load at %.0f msg/s (target <= %d MiB: %s)\n",
+			a.Setup, a.IdleMiB, a.UnderLoadMiB, a.Rate, RSSTargetMiB, verdict)
+	}
 }
 
 // WriteJSON writes the report to path.
@@ -175,10 +325,12 @@ type rig struct {
 	closers []func()
 }
 
+// close stops everything; it may be called more than once.
 func (r *rig) close() {
 	for i := len(r.closers) - 1; i >= 0; i-- {
 		r.closers[i]()
 	}
+	r.closers = nil
 }
 
 func newRig(targets []string, window int, insp filter.Inspector, ref Reference) (_ *rig, err error) {

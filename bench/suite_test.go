@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -36,5 +37,35 @@ func TestOpenLoopRate(t *testing.T) {
 		if r.Result.Rate < 1500 || r.Result.Rate > 2500 {
 			t.Fatalf("%s: rate %.0f, asked 2000", r.Target, r.Result.Rate)
 		}
+	}
+}
+
+// The latency phase runs every target but direct at half of the relay's
+// closed-loop rate and reports p99 added over the relay's.
+func TestHalfRatePhase(t *testing.T) {
+	rep, err := Suite{Sessions: 2, Window: 10, Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond,
+		Targets: []string{TargetDirect, TargetRelay, TargetSMSFW}, HalfRate: true}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr := rep.HalfRate
+	if hr == nil || len(hr.Results) != 2 || hr.Results[0].Target != TargetRelay || hr.Results[1].Target != TargetSMSFW {
+		t.Fatalf("half rate: %+v", hr)
+	}
+	if relay := rep.Results[1]; relay.Target != TargetRelay || hr.Rate != relay.Result.Rate/2 || hr.Target != AddedP99Target {
+		t.Fatalf("half rate %.0f, relay %+v", hr.Rate, relay)
+	}
+	for _, r := range hr.Results {
+		if r.Result.OK == 0 || r.Result.Lost != 0 {
+			t.Fatalf("%s: %+v", r.Target, r.Result)
+		}
+	}
+	if hr.Results[1].AddedP99 != hr.Results[1].Result.P99-hr.Results[0].Result.P99 {
+		t.Fatal("added p99 is not smsfw's p99 minus the relay's")
+	}
+	var out strings.Builder
+	rep.WriteTable(&out)
+	if !strings.Contains(out.String(), "latency at half of the relay's maximum") {
+		t.Fatalf("table:\n%s", out.String())
 	}
 }
