@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/console"
 	"github.com/smsfw/smsfw/deploy"
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/proxy"
@@ -34,6 +35,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	rate := fs.Int("rate", 50, "MT messages per second from the demo peer")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until Ctrl-C)")
 	rulesFile := fs.String("rules", "", "policy file (default: the shipped deploy/rules/default.yaml)")
+	dbFlag := fs.String("db", "", "event store: SQLite file or postgres:// DSN (default: a file in a temporary directory, removed at the end)")
 	var lf logFlags
 	lf.register(fs)
 	lf.level = "warn"
@@ -64,24 +66,36 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	defer simSrv.Close()
 
 	reg := newRegistry()
+	dir, err := os.MkdirTemp("", "smsfw-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if *dbFlag == "" {
+		*dbFlag = filepath.Join(dir, "events.db")
+	}
+	an, err := openAnalysis(ctx, *dbFlag, &proxy.EventsConfig{SampleAllowed: 0.02}, log, reg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = an.close(context.Background()) }()
 	if *rulesFile == "" {
-		dir, err := os.MkdirTemp("", "smsfw-demo-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
 		*rulesFile = filepath.Join(dir, "default.yaml")
 		if err := os.WriteFile(*rulesFile, deploy.DefaultPolicy, 0o644); err != nil {
 			return err
 		}
 	}
-	_, chain, err := newPolicy(*rulesFile, "DE", log, reg)
+	_, chain, err := newPolicy(*rulesFile, "DE", an.events, log, reg)
 	if err != nil {
 		return err
 	}
 	defer chain.Close()
-	px, err := proxy.New(proxy.Options{Upstream: simLn.Addr().String(), Logger: log, Metrics: proxy.NewMetrics(reg), Inspector: chain})
+	px, err := proxy.New(proxy.Options{Upstream: simLn.Addr().String(), Logger: log, Metrics: proxy.NewMetrics(reg),
+		Inspector: chain, Events: an.sink()})
 	if err != nil {
+		return err
+	}
+	if err := an.startReview(ctx, px, chain, 24*time.Hour, reg); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", *listen)
@@ -89,17 +103,33 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w (is another smsfw running? use --listen)", err)
 	}
 	go func() { _ = px.Serve(ln) }()
-	defer px.Close()
+	defer func() {
+		// Drain first so every event reaches the store, then close it.
+		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+		defer c()
+		_ = px.Shutdown(sctx)
+		_ = an.close(sctx)
+	}()
 	aln, err := net.Listen("tcp", *adminAddr)
 	if err != nil {
 		return fmt.Errorf("%w (use --admin)", err)
 	}
-	hs := &http.Server{Handler: admin.Handler(admin.Options{Ready: px.Ready, Gatherer: reg}), ReadHeaderTimeout: 5 * time.Second}
+	mux := admin.Handler(admin.Options{Ready: px.Ready, Gatherer: reg})
+	an.mount(mux)
+	console.Mount(mux)
+	// No credentials: the console is open on loopback only (Protect
+	// refuses anything else).
+	handler, err := admin.Protect(mux, nil, aln.Addr())
+	if err != nil {
+		_ = aln.Close()
+		return err
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = hs.Serve(aln) }()
 	defer hs.Close()
 
-	fmt.Fprintf(stdout, "smsfw demo\n  proxy (SMPP):   %s   bind with any system_id/password\n  SMSC simulator: %s\n  policy:         %s\n  metrics:        http://%s/metrics\n  readiness:      http://%s/readyz\n\n",
-		ln.Addr(), simLn.Addr(), *rulesFile, aln.Addr(), aln.Addr())
+	fmt.Fprintf(stdout, "smsfw demo\n  console:        http://%s/   (events: http://%s/api/v1/events)\n  proxy (SMPP):   %s   bind with any system_id/password\n  SMSC simulator: %s\n  policy:         %s\n  event store:    %s\n  metrics:        http://%s/metrics\n\n",
+		aln.Addr(), aln.Addr(), ln.Addr(), simLn.Addr(), *rulesFile, *dbFlag, aln.Addr())
 
 	var receipts, mo atomic.Uint64
 	peer, err := esme.Dial(ctx, ln.Addr().String(), esme.Options{SystemID: "demoapp", Password: "demo",
@@ -133,6 +163,10 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 		{"DemoShop", "Your code is 208815"},
 		{"PAYPA1", "Confirm your details now"},
 		{"Promo", "CL41M Y0UR PR1ZE today!"},
+		// From a mobile number with a link nobody vetted: quarantined.
+		{"4917055501234", "Hey, new number! Photos from Saturday: photo-share.example.net/a8Kd2"},
+		// One phone number writing to ever new people: flagged as fan-out.
+		{"4917055509876", "Hi, are you coming tonight?"},
 	}
 	go func() {
 		tick := time.NewTicker(time.Second / time.Duration(*rate))
@@ -146,6 +180,9 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 			dm := texts[i%len(texts)]
 			text := dm.text
 			f := &pdu.SMFields{SrcTON: 5, Src: dm.from, DstTON: 1, DstNPI: 1, Dst: fmt.Sprintf("49151%08d", (i*7919)%100_000_000), RegisteredDelivery: 1}
+			if dm.from[0] >= '0' && dm.from[0] <= '9' {
+				f.SrcTON, f.SrcNPI = 1, 1 // an international number
+			}
 			if smstext.CanGSM7(text) {
 				f.ShortMessage, _ = smstext.EncodeGSM7(nil, text)
 			} else {

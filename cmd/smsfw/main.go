@@ -29,6 +29,7 @@ func commands() []command {
 		{"bench", "measure throughput and latency against baselines", benchCmd},
 		{"config", "check a configuration file: smsfw config check FILE", configCmd},
 		{"passwd", "print a bcrypt hash of a peer password for password_hash (reads it without echo)", passwdCmd},
+		{"replay", "re-evaluate stored events against a candidate policy: smsfw replay --rules FILE --db DSN [--since T]", replayCmd},
 		{"events", "list or export stored events: smsfw events --db DSN | --api URL [filters] [--format csv]", eventsCmd},
 		{"rules", "check a policy (rules check FILE) or test a message against it (rules test FILE ...)", rulesCmd},
 		{"version", "print the version", func([]string, io.Writer, io.Writer) error { fmt.Println("smsfw", version); return nil }},

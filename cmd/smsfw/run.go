@@ -39,6 +39,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	region := fs.String("region", "DE", "default region (ISO code) for national numbers")
 	adminCert := fs.String("admin-cert", "", "serve the admin address over HTTPS with this certificate (PEM; reloaded on change and SIGHUP; overrides admin_tls)")
 	adminKey := fs.String("admin-key", "", "private key of --admin-cert (PEM)")
+	dbFlag := fs.String("db", "", "event store: an SQLite file or a postgres:// DSN (default: the config's events.db; \"none\" disables)")
 	var lf logFlags
 	lf.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -70,22 +71,39 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 			*rulesFile = filepath.Join(filepath.Dir(*configFile), *rulesFile)
 		}
 	}
+	var an *analysis
+	var evOpts pipeline.EventOptions
+	if dsn := eventsDSN(*dbFlag, cfg, *configFile); dsn != "" {
+		if an, err = openAnalysis(context.Background(), dsn, cfg.Events, log, reg); err != nil {
+			return err
+		}
+		evOpts = an.events
+		defer func() { _ = an.close(context.Background()) }() // a no-op after a clean shutdown
+		log.Info("event store open", zap.Bool("postgres", isPostgres(dsn)))
+	} else {
+		log.Warn("no event store: blocked and flagged messages are counted, not recorded; quarantine answers like reject (set --db or events.db)")
+	}
 	var (
 		insp   filter.Inspector
 		engine *rules.Engine
 		chain  *pipeline.Chain
 	)
 	if *rulesFile != "" {
-		if engine, chain, err = newPolicy(*rulesFile, *region, log, reg); err != nil {
+		if engine, chain, err = newPolicy(*rulesFile, *region, evOpts, log, reg); err != nil {
 			return err
 		}
 		defer chain.Close()
 		insp = chain
 	}
 	pm := proxy.NewMetrics(reg)
-	srv, err := proxy.New(proxy.Options{Config: cfg, Upstream: *upstream, Logger: log, Metrics: pm, Inspector: insp})
+	srv, err := proxy.New(proxy.Options{Config: cfg, Upstream: *upstream, Logger: log, Metrics: pm, Inspector: insp, Events: an.sink()})
 	if err != nil {
 		return err
+	}
+	if an != nil {
+		if err := an.startReview(context.Background(), srv, chain, cfg.QuarantineTTL(), reg); err != nil {
+			return err
+		}
 	}
 	adminCerts, err := adminTLS(cfg, *adminCert, *adminKey, log, pm)
 	if err != nil {
@@ -137,7 +155,9 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 			}
 			fmt.Fprintln(w, "reloaded")
 		})
-		if chain != nil {
+		if an != nil {
+			an.mount(mux)
+		} else if chain != nil {
 			mux.Handle("GET /api/v1/leakage", chain.Ledger.Handler())
 		}
 		console.Mount(mux)
@@ -157,6 +177,12 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		if adminSrv != nil {
 			_ = adminSrv.Shutdown(ctx)
 		}
+		// After the proxy drained: every event it emitted is queued; the
+		// writer stores them all before the store closes.
+		if cerr := an.close(ctx); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		an = nil
 		return err
 	}, reload)
 }
@@ -222,13 +248,13 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 
 // newPolicy loads a policy file into a reloadable engine and the inspection
 // chain over it, with their metrics on reg.
-func newPolicy(path, region string, log *zap.Logger, reg prometheus.Registerer) (*rules.Engine, *pipeline.Chain, error) {
+func newPolicy(path, region string, events pipeline.EventOptions, log *zap.Logger, reg prometheus.Registerer) (*rules.Engine, *pipeline.Chain, error) {
 	engine, err := rules.NewEngine(path, log, rules.NewMetrics(reg))
 	if err != nil {
 		return nil, nil, err
 	}
 	chain, err := pipeline.New(pipeline.Options{Engine: engine, DefaultRegion: region, Logger: log,
-		Metrics: pipeline.NewMetrics(reg)})
+		Metrics: pipeline.NewMetrics(reg), Events: events})
 	if err != nil {
 		return nil, nil, err
 	}
