@@ -27,6 +27,10 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-auth-unknown-key.yaml":        "testdata/invalid-auth-unknown-key.yaml:2: field lockout not found in type proxy.AuthConfig",
 		"invalid-max-connections.yaml":         "testdata/invalid-max-connections.yaml:1: max_connections must not be negative",
 		"invalid-admin-tls.yaml":               `testdata/invalid-admin-tls.yaml:2: tls: cert_file and key_file are required on a listener`,
+		"invalid-events-text.yaml":             `testdata/invalid-events-text.yaml:3: events.text must be full, mask_digits or none, not "redacted"`,
+		"invalid-events-sample.yaml":           "testdata/invalid-events-sample.yaml:2: events.sample_allowed 2 outside [0, 1]",
+		"invalid-quarantine-status.yaml":       "testdata/invalid-quarantine-status.yaml:3: quarantine.status needs answer: reject and a non-zero status",
+		"invalid-quarantine-answer.yaml":       `testdata/invalid-quarantine-answer.yaml:2: quarantine.answer must be accept or reject, not "hold"`,
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
 	if len(files) != len(cases) {
