@@ -2,8 +2,8 @@ package pipeline_test
 
 import (
 	"os"
-	"reflect"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -119,7 +119,7 @@ func TestOverrides(t *testing.T) {
 		action     filter.Action
 		rule       string
 	}{
-		{"Shop", "JACKPOT now", filter.Allow, ""},           // sender+fingerprint allow beats fingerprint block
+		{"Shop", "JACKPOT now", filter.Allow, ""},             // sender+fingerprint allow beats fingerprint block
 		{"Other", "JACKPOT now", filter.Reject, "override-3"}, // the fingerprint alone blocks
 		{"Evil", "hello", filter.Reject, "override-2"},
 		{"Old", "hello", filter.Allow, ""}, // expired
