@@ -1,10 +1,13 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -151,6 +154,7 @@ func (s *Server) Release(ctx context.Context, ev *filter.Event) (string, error) 
 		return "", ErrNotHeld
 	}
 	ids := make([]string, 0, len(ev.Raw))
+	ours := strings.Split(ev.MessageID, ",") // what the peer was told, per part (accept mode)
 	for i, raw := range ev.Raw {
 		p, err := pdu.FromBytes(raw)
 		if err != nil {
@@ -173,6 +177,9 @@ func (s *Server) Release(ctx context.Context, ev *filter.Event) (string, error) 
 			return "", err
 		}
 		ids = append(ids, r.msgID)
+		if ev.Direction != filter.MO.String() && i < len(ours) && ours[i] != "" {
+			s.released.add(r.msgID, ours[i])
+		}
 	}
 	s.m.quarantine.WithLabelValues(quarReleased).Inc()
 	return strings.Join(ids, ","), nil
@@ -316,4 +323,92 @@ func (s *Server) RejectHeld(ev *filter.Event) {
 			target.releaseWindow()
 		}
 	}
+}
+
+// releasedIDs maps the SMSC's message ids of released messages to the ids
+// the peers were given when the messages were held, so their receipts reach
+// the peers under the ids they know. In memory, bounded, kept for
+// releasedTTL (receipts of messages released before a restart keep the
+// SMSC's id).
+type releasedIDs struct {
+	mu sync.Mutex
+	m  map[string]releasedID
+	n  atomic.Int32 // len(m), read without the lock on the receipt path
+}
+
+type releasedID struct {
+	ours string
+	at   int64
+}
+
+const (
+	releasedTTL = 72 * time.Hour
+	releasedMax = 100_000
+)
+
+func (r *releasedIDs) add(up, ours string) {
+	if up == "" || ours == "" {
+		return
+	}
+	now := time.Now().UnixNano()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string]releasedID{}
+	}
+	if len(r.m) >= releasedMax {
+		for k, v := range r.m {
+			if now-v.at > int64(releasedTTL) || len(r.m) >= releasedMax {
+				delete(r.m, k)
+			}
+		}
+	}
+	r.m[up] = releasedID{ours: ours, at: now}
+	r.n.Store(int32(len(r.m)))
+}
+
+// lookup returns smsfw's id for an SMSC id, once: a final receipt ends it.
+func (r *releasedIDs) lookup(up []byte, final bool) (string, bool) {
+	if r.n.Load() == 0 {
+		return "", false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.m[string(up)]
+	if ok && final {
+		delete(r.m, string(up))
+		r.n.Store(int32(len(r.m)))
+	}
+	return v.ours, ok
+}
+
+// receiptForPeer rewrites a receipt of a released message to the id the
+// peer was given; p is returned unchanged otherwise.
+func (s *Server) receiptForPeer(p pdu.PDU, m *pdu.Message) pdu.PDU {
+	if s.released.n.Load() == 0 || !m.IsReceipt() {
+		return p
+	}
+	id, ok := m.TLVs.Get(pdu.TagReceiptedMessageID)
+	for len(id) > 0 && id[len(id)-1] == 0 {
+		id = id[:len(id)-1]
+	}
+	if !ok || len(id) == 0 {
+		if i := bytes.Index(m.ShortMessage, []byte("id:")); i >= 0 {
+			id = m.ShortMessage[i+3:]
+			if j := bytes.IndexByte(id, ' '); j >= 0 {
+				id = id[:j]
+			}
+		}
+	}
+	if len(id) == 0 {
+		return p
+	}
+	ours, ok := s.released.lookup(id, m.ESMClass&pdu.ESMTypeMask == pdu.ESMTypeReceipt)
+	if !ok {
+		return p
+	}
+	if out, ok := pdu.RewriteReceiptID(p, m, string(id), ours); ok {
+		return out
+	}
+	return p
 }

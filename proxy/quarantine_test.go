@@ -54,6 +54,9 @@ func (m *memSink) all() []*filter.Event {
 // verdictByText quarantines "hold", rejects "bad", flags "flag"; each with an event.
 func verdictByText(r *filter.Request) (filter.Verdict, error) {
 	text := string(r.Msg.Payload())
+	if r.Msg.IsReceipt() { // receipts quote the text
+		return filter.AllowVerdict, nil
+	}
 	var v filter.Verdict
 	switch {
 	case strings.Contains(text, "hold"):
@@ -266,5 +269,51 @@ func TestReleaseMO(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("released MO not delivered")
+	}
+}
+
+// The receipt of a released message reaches the peer under the id the
+// peer was given when the message was held, not the SMSC's.
+func TestReleasedReceiptCarriesPeerID(t *testing.T) {
+	sink := &memSink{}
+	cfg, err := ParseConfig("q.yaml", []byte(`
+upstreams:
+  smsc: {address: "", system_id: fw, password: pw}
+peers:
+  - {system_id: acme, password: pw}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, sim.Config{ReceiptDelay: 10 * time.Millisecond}, cfg, filter.Func(verdictByText), func(o *Options) { o.Events = sink })
+	e.waitReady()
+	receipts := make(chan string, 2)
+	cl := e.dial(esme.Options{SystemID: "acme", Password: "pw", OnDeliver: func(p pdu.PDU) pdu.Status {
+		var m pdu.Message
+		if pdu.ParseMessage(p, &m) == nil && m.IsReceipt() {
+			v, _ := m.TLVs.Get(pdu.TagReceiptedMessageID)
+			receipts <- string(m.ShortMessage) + "|" + strings.TrimRight(string(v), "\x00")
+		}
+		return pdu.StatusOK
+	}})
+	raw := pdu.AppendSM(nil, pdu.SubmitSM, 0, &pdu.SMFields{SrcTON: 5, Src: "Shop", DstTON: 1, Dst: "4915112345678",
+		RegisteredDelivery: 1, ShortMessage: []byte("hold")})
+	r := do(t, cl, raw)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	upID, err := e.srv.Release(ctx, sink.all()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upID == r.MessageID {
+		t.Fatal("test needs different ids")
+	}
+	select {
+	case got := <-receipts:
+		if !strings.HasPrefix(got, "id:"+r.MessageID+" ") || strings.Contains(got, upID) {
+			t.Fatalf("receipt %q: want id %s (SMSC id %s)", got, r.MessageID, upID)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no receipt")
 	}
 }

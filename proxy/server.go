@@ -44,6 +44,7 @@ type Server struct {
 	obs      filter.AcceptObserver // nil unless the inspector wants accepted ids
 	sink     filter.EventSink
 	holding  atomic.Int64 // quarantined messages waiting for the store before their answer
+	released releasedIDs  // SMSC ids of released messages -> the ids their peers know
 	log      *zap.Logger
 	m        *Metrics
 	srvTLS   *tls.Config

@@ -346,7 +346,7 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 		l.s.record(ev, pdu.StatusThrottled, "")
 		return
 	}
-	if !target.deliver(l, p, start, ev, &l.out, &l.st) {
+	if !target.deliver(l, l.s.receiptForPeer(p, &m), start, ev, &l.out, &l.st) {
 		l.respond(p.ID(), pdu.StatusXTAppn, p.Seq(), "")
 		l.s.record(ev, pdu.StatusXTAppn, "")
 	}

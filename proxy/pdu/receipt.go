@@ -1,8 +1,11 @@
 package pdu
 
 import (
+	"bytes"
+	"encoding/binary"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // Message states (SMPP v3.4 section 5.2.28) used in receipts.
@@ -64,4 +67,58 @@ func AppendReceipt(dst []byte, seq uint32, r *Receipt) []byte {
 		TLV(TagReceiptedMessageID, append([]byte(r.MessageID), 0)).
 		TLV(TagMessageState, []byte{r.State})
 	return b.Done()
+}
+
+// RewriteReceiptID returns a copy of deliver_sm receipt p (parsed as m) in
+// which the message id from is replaced by to, in the text ("id:...") and in
+// receipted_message_id; ok is false when p is not such a receipt or carries
+// neither. Used for released quarantined messages: the peer knows them by
+// smsfw's id, the SMSC's receipt carries its own.
+func RewriteReceiptID(p PDU, m *Message, from, to string) (PDU, bool) {
+	if m.Cmd != DeliverSM || !m.IsReceipt() || from == "" || len(to) > 64 {
+		return nil, false
+	}
+	sm := m.ShortMessage
+	if len(sm) == 0 {
+		return nil, false
+	}
+	// short_message aliases p: its offset locates sm_length before it and
+	// the TLVs after it.
+	off := int(uintptr(unsafe.Pointer(unsafe.SliceData(sm))) - uintptr(unsafe.Pointer(unsafe.SliceData(p))))
+	if off < HeaderLen+1 || off+len(sm) > len(p) {
+		return nil, false
+	}
+	newSM, changed := sm, false
+	if i := bytes.Index(sm, []byte("id:"+from)); i >= 0 && (i+3+len(from) == len(sm) || sm[i+3+len(from)] == ' ') {
+		newSM = make([]byte, 0, len(sm)+len(to))
+		newSM = append(append(append(newSM, sm[:i+3]...), to...), sm[i+3+len(from):]...)
+		changed = true
+	}
+	if len(newSM) > 254 {
+		return nil, false
+	}
+	tlvStart := off + len(sm)
+	out := make([]byte, 0, len(p)+2*len(to))
+	out = append(out, p[:off-1]...)
+	out = append(out, byte(len(newSM)))
+	out = append(out, newSM...)
+	it := TLVs(p[tlvStart:]).Iter()
+	for {
+		tag, val, ok := it.Next()
+		if !ok {
+			break
+		}
+		if tag == TagReceiptedMessageID && string(bytes.TrimRight(val, "\x00")) == from {
+			val = append([]byte(to), 0)
+			changed = true
+		}
+		out = binary.BigEndian.AppendUint16(out, tag)
+		out = binary.BigEndian.AppendUint16(out, uint16(len(val)))
+		out = append(out, val...)
+	}
+	if !changed {
+		return nil, false
+	}
+	binary.BigEndian.PutUint32(out[0:4], uint32(len(out)))
+	return PDU(out), true
 }
