@@ -170,6 +170,10 @@ func TestAnalystWorkflowInBrowser(t *testing.T) {
 	if got := text(`#ev-evidence`); !strings.Contains(got, "casino bonus") {
 		t.Fatalf("evidence %q", got)
 	}
+	// One destination (dest_count 1 for submit_sm) is not "+1 destinations".
+	if got := text(`#event-detail`); !strings.Contains(got, dest) || strings.Contains(got, "destinations") {
+		t.Fatalf("detail shows the destination as %q", got)
+	}
 
 	// The quarantine queue: release the held message with a reason.
 	do("quarantine", chromedp.Navigate(w.admin+"/#/quarantine"),
