@@ -86,6 +86,7 @@ type worldOptions struct {
 	writer  store.WriterOptions
 	wrap    func(store.Store) store.Store // between the writer and the store
 	noAdmin bool
+	proxy   string // more top-level lines of the proxy's configuration
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
@@ -141,7 +142,8 @@ upstreams:
   smsc: {address: %q, system_id: fw, password: pw}
 peers:
   - {system_id: acme, password: pw, class: a2p}
-`, sln.Addr().String())))
+%s
+`, sln.Addr().String(), o.proxy)))
 	if err != nil {
 		t.Fatal(err)
 	}
