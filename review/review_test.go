@@ -30,7 +30,7 @@ type env struct {
 	t     *testing.T
 	srv   *httptest.Server
 	svc   *review.Service
-	st    *reviewtest.Store
+	st    store.Store
 	q     *reviewtest.Quarantiner
 	ov    *reviewtest.OverrideSetter
 	reg   *prometheus.Registry
@@ -38,9 +38,17 @@ type env struct {
 	clock time.Time
 }
 
-func newEnv(t *testing.T) *env {
+// eachStore runs a test against the in-memory fake and the real store
+// (SQLite on a temporary file).
+func eachStore(t *testing.T, test func(t *testing.T, open func(testing.TB) store.Store)) {
+	for _, s := range reviewtest.Stores {
+		t.Run(s.Name, func(t *testing.T) { test(t, s.Open) })
+	}
+}
+
+func newEnv(t *testing.T, open func(testing.TB) store.Store) *env {
 	t.Helper()
-	e := &env{t: t, st: reviewtest.NewStore(), q: &reviewtest.Quarantiner{}, ov: &reviewtest.OverrideSetter{},
+	e := &env{t: t, st: open(t), q: &reviewtest.Quarantiner{}, ov: &reviewtest.OverrideSetter{},
 		reg: prometheus.NewRegistry(), evs: reviewtest.Seed(now), clock: now}
 	if err := e.st.Insert(context.Background(), e.evs); err != nil {
 		t.Fatal(err)
@@ -103,8 +111,10 @@ func (e *env) getJSON(path string, v any) {
 	}
 }
 
-func TestBadRequests(t *testing.T) {
-	e := newEnv(t)
+func TestBadRequests(t *testing.T) { eachStore(t, testBadRequests) }
+
+func testBadRequests(t *testing.T, open func(testing.TB) store.Store) {
+	e := newEnv(t, open)
 	id := strconv.FormatInt(e.held().ID, 10)
 	cases := []struct {
 		name, method, path, ctype, body string
@@ -163,8 +173,10 @@ func TestBadRequests(t *testing.T) {
 	}
 }
 
-func TestEventsSearch(t *testing.T) {
-	e := newEnv(t)
+func TestEventsSearch(t *testing.T) { eachStore(t, testEventsSearch) }
+
+func testEventsSearch(t *testing.T, open func(testing.TB) store.Store) {
+	e := newEnv(t, open)
 	cases := []struct {
 		query string
 		want  int // events
@@ -225,8 +237,10 @@ func TestEventsSearch(t *testing.T) {
 	}
 }
 
-func TestCampaignsStatsLeakage(t *testing.T) {
-	e := newEnv(t)
+func TestCampaignsStatsLeakage(t *testing.T) { eachStore(t, testCampaignsStatsLeakage) }
+
+func testCampaignsStatsLeakage(t *testing.T, open func(testing.TB) store.Store) {
+	e := newEnv(t, open)
 	var cs struct{ Campaigns []store.Campaign }
 	e.getJSON("/api/v1/campaigns?limit=2", &cs)
 	if len(cs.Campaigns) != 2 || cs.Campaigns[0].Fingerprint != 0xabc1 || cs.Campaigns[0].Count != 3 || cs.Campaigns[0].Senders != 2 {
@@ -253,8 +267,10 @@ func TestCampaignsStatsLeakage(t *testing.T) {
 	}
 }
 
-func TestReleaseRejectAudit(t *testing.T) {
-	e := newEnv(t)
+func TestReleaseRejectAudit(t *testing.T) { eachStore(t, testReleaseRejectAudit) }
+
+func testReleaseRejectAudit(t *testing.T, open func(testing.TB) store.Store) {
+	e := newEnv(t, open)
 	held := e.held()
 	id := strconv.FormatInt(held.ID, 10)
 	var q store.Page
@@ -344,8 +360,10 @@ func (b *blockingQuarantiner) Release(ctx context.Context, ev *filter.Event) (st
 	return b.Quarantiner.Release(ctx, ev)
 }
 
-func TestConcurrentDecisions(t *testing.T) {
-	st := reviewtest.NewStore()
+func TestConcurrentDecisions(t *testing.T) { eachStore(t, testConcurrentDecisions) }
+
+func testConcurrentDecisions(t *testing.T, open func(testing.TB) store.Store) {
+	st := open(t)
 	evs := reviewtest.Seed(now)
 	_ = st.Insert(context.Background(), evs)
 	bq := &blockingQuarantiner{entered: make(chan struct{}), proceed: make(chan struct{})}
@@ -369,8 +387,10 @@ func TestConcurrentDecisions(t *testing.T) {
 	}
 }
 
-func TestOverrides(t *testing.T) {
-	e := newEnv(t)
+func TestOverrides(t *testing.T) { eachStore(t, testOverrides) }
+
+func testOverrides(t *testing.T, open func(testing.TB) store.Store) {
+	e := newEnv(t, open)
 	if err := e.svc.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -448,8 +468,10 @@ func TestOverrides(t *testing.T) {
 	}
 }
 
-func TestExpiry(t *testing.T) {
-	e := newEnv(t)
+func TestExpiry(t *testing.T) { eachStore(t, testExpiry) }
+
+func testExpiry(t *testing.T, open func(testing.TB) store.Store) {
+	e := newEnv(t, open)
 	held := e.held()
 	// Not yet expired.
 	if n, err := e.svc.ExpireHeld(context.Background()); n != 0 || err != nil {
@@ -474,8 +496,10 @@ func TestExpiry(t *testing.T) {
 }
 
 // TestExpiryLoop runs the ticker for real, briefly, and stops it.
-func TestExpiryLoop(t *testing.T) {
-	st := reviewtest.NewStore()
+func TestExpiryLoop(t *testing.T) { eachStore(t, testExpiryLoop) }
+
+func testExpiryLoop(t *testing.T, open func(testing.TB) store.Store) {
+	st := open(t)
 	evs := reviewtest.Seed(time.Now().Add(-2 * time.Hour))
 	_ = st.Insert(context.Background(), evs)
 	q := &reviewtest.Quarantiner{}
@@ -520,7 +544,7 @@ func TestNoQuarantiner(t *testing.T) {
 }
 
 func TestRequestMetrics(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, reviewtest.Stores[0].Open)
 	e.do("GET", "/api/v1/events", "", "")
 	e.do("GET", "/api/v1/events?x=1", "", "")
 	e.do("GET", "/api/v1/events/1", "", "")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,10 +21,24 @@ import (
 	"github.com/smsfw/smsfw/store"
 )
 
-// openStore opens the event store behind --db. The store package's Open
-// arrives with the event store; until it is wired here, --db says so.
+// openStore opens the event store behind --db (a variable so that tests
+// can substitute a store). It applies pending migrations like smsfw run
+// does, so pointing it at a running smsfw's SQLite file is safe (WAL: the
+// reader never blocks the writer).
 var openStore = func(ctx context.Context, dsn string) (store.Store, error) {
-	return nil, errors.New("--db: this build has no event store driver yet; use --api URL")
+	// A reader must not create an empty database at a mistyped path (SQLite
+	// would, and the answer would be "no events match").
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") && dsn != ":memory:" {
+		path, _, _ := strings.Cut(dsn, "?")
+		if _, err := os.Stat(path); err != nil && !strings.HasPrefix(path, "file:") {
+			return nil, fmt.Errorf("--db: %w", err)
+		}
+	}
+	st, err := store.Open(ctx, dsn, nil)
+	if err != nil {
+		return nil, fmt.Errorf("--db: %w", err)
+	}
+	return st, nil
 }
 
 // eventFilters are the API's filters, offered as flags of the same names.

@@ -12,9 +12,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/filter"
@@ -23,10 +27,9 @@ import (
 	"github.com/smsfw/smsfw/store"
 )
 
-// eventsFixture is a seeded store, served by the review API behind a token.
-func eventsFixture(t *testing.T) (*reviewtest.Store, string) {
+// eventsFixture seeds st and serves it by the review API behind a token.
+func eventsFixture(t *testing.T, st store.Store) string {
 	t.Helper()
-	st := reviewtest.NewStore()
 	evs := reviewtest.Seed(time.Now())
 	// A text that needs CSV quoting and a hostile terminal sequence.
 	evs[5].Text = "line one, \"quoted\"\nline two \x1b[31mred"
@@ -47,7 +50,7 @@ func eventsFixture(t *testing.T) (*reviewtest.Store, string) {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return st, srv.URL
+	return srv.URL
 }
 
 func runEvents(args ...string) (string, string, error) {
@@ -57,18 +60,49 @@ func runEvents(args ...string) (string, string, error) {
 }
 
 // TestEventsCommand runs `smsfw events` in-process against the store (--db)
-// and the API (--api): not parallel, it swaps openStore.
+// and the API (--api), over the in-memory fake (substituted for openStore:
+// not parallel) and over a real SQLite file, which --db opens with the real
+// openStore while the API serves the same file.
 func TestEventsCommand(t *testing.T) {
-	st, api := eventsFixture(t)
-	saved := openStore
-	t.Cleanup(func() { openStore = saved })
-	openStore = func(_ context.Context, dsn string) (store.Store, error) {
-		if dsn != "mem" {
-			return nil, errors.New("unknown dsn")
+	t.Run("mem", func(t *testing.T) {
+		st := reviewtest.NewStore()
+		api := eventsFixture(t, st)
+		saved := openStore
+		t.Cleanup(func() { openStore = saved })
+		openStore = func(_ context.Context, dsn string) (store.Store, error) {
+			if dsn != "mem" {
+				return nil, errors.New("unknown dsn")
+			}
+			return nopClose{st}, nil
 		}
-		return nopClose{st}, nil
-	}
-	sources := map[string][]string{"db": {"--db", "mem"}, "api": {"--api", api, "--token", "tok"}}
+		testEventsCommand(t, "mem", api)
+		if _, stderr, err := runEvents("--db", "other"); err == nil || !strings.Contains(err.Error(), "unknown dsn") {
+			t.Errorf("--db other: %v %s", err, stderr)
+		}
+	})
+	t.Run("sqlite", func(t *testing.T) {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "events.db")
+		st, err := store.Open(context.Background(), path, zaptest.NewLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		api := eventsFixture(t, st)
+		testEventsCommand(t, path, api)
+		// A mistyped path is an error, not a new empty database.
+		missing := filepath.Join(dir, "evnets.db")
+		if _, stderr, err := runEvents("--db", missing); err == nil || !strings.Contains(err.Error(), "no such file") {
+			t.Errorf("--db %s: %v %s", missing, err, stderr)
+		}
+		if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("--db created %s: %v", missing, err)
+		}
+	})
+}
+
+func testEventsCommand(t *testing.T, dsn, api string) {
+	sources := map[string][]string{"db": {"--db", dsn}, "api": {"--api", api, "--token", "tok"}}
 	for name, src := range sources {
 		t.Run(name, func(t *testing.T) {
 			cases := []struct {
@@ -142,13 +176,12 @@ func TestEventsCommand(t *testing.T) {
 		want string
 	}{
 		{nil, "usage"},
-		{[]string{"--db", "mem", "--api", api}, "usage"},
-		{[]string{"--db", "mem", "--format", "xml"}, "--format must be table, csv or json"},
-		{[]string{"--db", "mem", "--from", "yesterday"}, `from: "yesterday" is neither RFC 3339`},
-		{[]string{"--db", "mem", "--action", "nuke"}, `action "nuke" is not one of`},
-		{[]string{"--db", "mem", "--limit", "0"}, "--limit must be positive"},
-		{[]string{"--db", "mem", "--limit", "5000", "--all"}, "--limit must be from 1 to 1000 with --all"},
-		{[]string{"--db", "other"}, "unknown dsn"},
+		{[]string{"--db", dsn, "--api", api}, "usage"},
+		{[]string{"--db", dsn, "--format", "xml"}, "--format must be table, csv or json"},
+		{[]string{"--db", dsn, "--from", "yesterday"}, `from: "yesterday" is neither RFC 3339`},
+		{[]string{"--db", dsn, "--action", "nuke"}, `action "nuke" is not one of`},
+		{[]string{"--db", dsn, "--limit", "0"}, "--limit must be positive"},
+		{[]string{"--db", dsn, "--limit", "5000", "--all"}, "--limit must be from 1 to 1000 with --all"},
 		{[]string{"--api", api}, "401 Unauthorized: authentication required"},
 		{[]string{"--api", api, "--token", "bad"}, "401"},
 	}

@@ -288,7 +288,7 @@ export async function eventDetail(main, ctx) {
           row('Peer class', ev.peer_class || '—'),
           row('Class', ev.class),
           row('Sender', h('a', {href: go('events', {sender: ev.sender})}, ev.sender), ev.sender_kind ? ` (${ev.sender_kind})` : ''),
-          row('Destination', h('a', {href: go('events', {dest: ev.dest})}, ev.dest), ev.dest_country ? ` (${ev.dest_country})` : '', ev.dest_count ? ` +${ev.dest_count} destinations` : ''),
+          row('Destination', h('a', {href: go('events', {dest: ev.dest})}, ev.dest), ev.dest_country ? ` (${ev.dest_country})` : '', ev.dest_count > 1 ? ` · one of ${ev.dest_count} destinations (submit_multi)` : ''),
           row('Fingerprint', fp ? h('a', {href: go('events', {fingerprint: fp}), class: 'mono'}, fp) : '—'),
           row('Segments', String(ev.segments), ` · data_coding ${ev.data_coding}`),
           row('Status', '0x' + Number(ev.status || 0).toString(16).padStart(8, '0')),

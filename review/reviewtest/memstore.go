@@ -1,8 +1,10 @@
 // Package reviewtest holds test doubles for the review API: an in-memory
-// store.Store and a Quarantiner that records its calls. They let the API,
-// the console's browser test and `smsfw events` be tested without a
-// database; the store package's own tests check the real implementations
-// against the same contract.
+// store.Store and a Quarantiner that records its calls, plus SQLite, the
+// real store on a temporary file. The API and `smsfw events` tests run
+// against both stores (Stores); the fake stays where a test needs what the
+// real one cannot give (a Quarantiner that fails or blocks on demand, a
+// seeded console without a proxy). The store package's own tests check the
+// real implementations against the contract.
 package reviewtest
 
 import (

@@ -1,0 +1,286 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/console"
+	"github.com/smsfw/smsfw/esme"
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/proxy"
+	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/review"
+	"github.com/smsfw/smsfw/rules"
+	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/store"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// policy is a small policy in the format of deploy/rules/default.yaml: one
+// rule per analyst-visible action.
+const policy = `version: 1
+default: allow
+detectors:
+  content:
+    keywords: casino-words
+    regexes: prize-patterns
+lists:
+  casino-words: {type: keywords, items: ["casino bonus"]}
+  prize-patterns: {type: regexes, items: ['(?i)won the jackpot']}
+  crypto-words: {type: keywords, items: ["crypto"]}
+rules:
+  - id: prize-hold
+    description: Prize messages wait for an analyst.
+    when: det.regex
+    action: quarantine
+  - id: casino-spam
+    when: det.keyword
+    action: block
+  - id: crypto-mention
+    when: contains_any(msg.text_norm, "crypto-words")
+    action: flag
+`
+
+// Messages of each kind, and what the policy does with them.
+const (
+	textLegit       = "Your parcel arrives tomorrow between 9 and 12"
+	textBlocked     = "Your CASINO BONUS awaits, claim it today"
+	textFlagged     = "Crypto markets this week: our summary"
+	textQuarantined = "Congratulations, you WON THE JACKPOT! Reply YES"
+	sender          = "SHOP"
+	dest            = "4915112345678"
+)
+
+// world is the wired system.
+type world struct {
+	t      *testing.T
+	sim    *sim.Server
+	srv    *proxy.Server
+	addr   string // the proxy's listener
+	engine *rules.Engine
+	chain  *pipeline.Chain
+	st     store.Store // what the review API reads
+	w      *store.Writer
+	sink   *countingSink
+	svc    *review.Service
+	admin  string // the console's base URL ("" with noAdmin)
+	dbPath string
+}
+
+type worldOptions struct {
+	writer  store.WriterOptions
+	wrap    func(store.Store) store.Store // between the writer and the store
+	noAdmin bool
+	proxy   string // more top-level lines of the proxy's configuration
+}
+
+func newWorld(t *testing.T, o worldOptions) *world {
+	t.Helper()
+	w := &world{t: t}
+	log := zaptest.NewLogger(t)
+
+	w.sim = sim.New(sim.Config{}, log.Named("sim"))
+	sln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = w.sim.Serve(sln) }()
+	t.Cleanup(w.sim.Close)
+
+	dir := t.TempDir()
+	policyPath := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policyPath, []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if w.engine, err = rules.NewEngine(policyPath, log, nil); err != nil {
+		t.Fatal(err)
+	}
+	if w.chain, err = pipeline.New(pipeline.Options{Engine: w.engine, Logger: log,
+		Events: pipeline.EventOptions{Enabled: true}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.chain.Close)
+
+	w.dbPath = filepath.Join(dir, "events.db")
+	if w.st, err = store.Open(context.Background(), w.dbPath, log); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.st.Close() })
+	wst := w.st
+	if o.wrap != nil {
+		wst = o.wrap(wst)
+	}
+	wo := o.writer
+	wo.Logger = log
+	w.w = store.NewWriter(wst, wo)
+	w.sink = &countingSink{w: w.w}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := w.w.Close(ctx); err != nil {
+			t.Errorf("writer close: %v", err)
+		}
+	})
+
+	cfg, err := proxy.ParseConfig("e2e.yaml", []byte(fmt.Sprintf(`
+upstreams:
+  smsc: {address: %q, system_id: fw, password: pw}
+peers:
+  - {system_id: acme, password: pw, class: a2p}
+%s
+`, sln.Addr().String(), o.proxy)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.srv, err = proxy.New(proxy.Options{Config: cfg, Inspector: w.chain, Logger: log, Events: w.sink}); err != nil {
+		t.Fatal(err)
+	}
+	pln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.addr = pln.Addr().String()
+	go func() { _ = w.srv.Serve(pln) }()
+	// Registered after the writer's: runs before it (the SIGTERM order).
+	t.Cleanup(func() { _ = w.srv.Close() })
+
+	if w.svc, err = review.New(review.Options{Store: w.st, Quarantine: w.srv, Overrides: w.chain, Logger: log}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.svc.Stop)
+
+	if !o.noAdmin {
+		mux := http.NewServeMux()
+		console.Mount(mux)
+		mux.Handle("/api/v1/", w.svc.Handler())
+		aln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := admin.Protect(mux, nil, aln.Addr()) // no credentials: loopback only, actor "local"
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = hs.Serve(aln) }()
+		t.Cleanup(func() { _ = hs.Close() })
+		w.admin = "http://" + aln.Addr().String()
+	}
+
+	w.eventually("proxy ready", 10*time.Second, func() bool { ok, _ := w.srv.Ready(); return ok })
+	return w
+}
+
+// dial binds the peer acme as a transceiver.
+func (w *world) dial() *esme.Client {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cl, err := esme.Dial(ctx, w.addr, esme.Options{SystemID: "acme", Password: "pw"})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(cl.Close)
+	return cl
+}
+
+func submit(from, text string) []byte {
+	return pdu.AppendSM(nil, pdu.SubmitSM, 0, &pdu.SMFields{SrcTON: 5, Src: from, DstTON: 1, DstNPI: 1, Dst: dest,
+		ShortMessage: []byte(text)})
+}
+
+// send submits one message and waits for its answer.
+func (w *world) send(cl *esme.Client, from, text string) esme.Resp {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r, err := cl.Do(ctx, submit(from, text))
+	if err != nil {
+		w.t.Fatalf("submit %q: %v", text, err)
+	}
+	return r
+}
+
+// delivered returns the simulator's messages with this text.
+func (w *world) delivered(text string) []sim.Message {
+	var out []sim.Message
+	for _, m := range w.sim.Messages() {
+		if m.Text == text {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (w *world) eventually(what string, d time.Duration, f func() bool) {
+	w.t.Helper()
+	deadline := time.Now().Add(d)
+	for !f() {
+		if time.Now().After(deadline) {
+			w.t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// count is the number of stored events.
+func (w *world) count() int64 {
+	w.t.Helper()
+	n, err := w.st.Count(context.Background())
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return n
+}
+
+// one returns the single stored event matching q.
+func (w *world) one(q store.Query) *filter.Event {
+	w.t.Helper()
+	p, err := w.st.Search(context.Background(), q)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if len(p.Events) != 1 {
+		w.t.Fatalf("%+v: %d events, want 1", q, len(p.Events))
+	}
+	ev, err := w.st.Get(context.Background(), p.Events[0].ID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return ev
+}
+
+// countingSink counts what the proxy hands to the writer, and what the
+// writer refused.
+type countingSink struct {
+	w       *store.Writer
+	emitted atomic.Int64
+	refused atomic.Int64
+}
+
+func (c *countingSink) Emit(ev *filter.Event) bool {
+	c.emitted.Add(1)
+	ok := c.w.Emit(ev)
+	if !ok {
+		c.refused.Add(1)
+	}
+	return ok
+}
