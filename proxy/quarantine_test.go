@@ -75,6 +75,11 @@ func verdictByText(r *filter.Request) (filter.Verdict, error) {
 
 func quarantineEnv(t *testing.T, sink *memSink, q *QuarantineConfig) (*env, *esme.Client) {
 	t.Helper()
+	return quarantineEnvSim(t, sim.Config{}, sink, q)
+}
+
+func quarantineEnvSim(t *testing.T, sc sim.Config, sink *memSink, q *QuarantineConfig) (*env, *esme.Client) {
+	t.Helper()
 	cfg, err := ParseConfig("q.yaml", []byte(`
 upstreams:
   smsc: {address: "", system_id: fw, password: pw}
@@ -85,7 +90,7 @@ peers:
 		t.Fatal(err)
 	}
 	cfg.Quarantine = q
-	e := start(t, sim.Config{}, cfg, filter.Func(verdictByText), func(o *Options) { o.Events = sink })
+	e := start(t, sc, cfg, filter.Func(verdictByText), func(o *Options) { o.Events = sink })
 	e.waitReady()
 	return e, e.dial(esme.Options{SystemID: "acme", Password: "pw"})
 }
@@ -276,17 +281,8 @@ func TestReleaseMO(t *testing.T) {
 // peer was given when the message was held, not the SMSC's.
 func TestReleasedReceiptCarriesPeerID(t *testing.T) {
 	sink := &memSink{}
-	cfg, err := ParseConfig("q.yaml", []byte(`
-upstreams:
-  smsc: {address: "", system_id: fw, password: pw}
-peers:
-  - {system_id: acme, password: pw}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := start(t, sim.Config{ReceiptDelay: 10 * time.Millisecond}, cfg, filter.Func(verdictByText), func(o *Options) { o.Events = sink })
-	e.waitReady()
+	e, first := quarantineEnvSim(t, sim.Config{ReceiptDelay: 10 * time.Millisecond}, sink, nil)
+	first.Close() // the receipt goes to the session below
 	receipts := make(chan string, 2)
 	cl := e.dial(esme.Options{SystemID: "acme", Password: "pw", OnDeliver: func(p pdu.PDU) pdu.Status {
 		var m pdu.Message

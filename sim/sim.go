@@ -218,6 +218,7 @@ type session struct {
 	mu      sync.Mutex
 	waiting map[uint32]chan pdu.Status // MO and receipts awaiting deliver_sm_resp
 	open    map[uint32]struct{}        // messages not yet answered: a reused sequence number is a duplicate
+	done    chan struct{}              // closed when the connection ends: nobody will answer
 }
 
 func (ss *session) canReceive() bool {
@@ -225,7 +226,7 @@ func (ss *session) canReceive() bool {
 }
 
 func (s *Server) serve(nc net.Conn) {
-	ss := &session{s: s, c: link.New(nc, 0, 30*time.Second), waiting: map[uint32]chan pdu.Status{}, open: map[uint32]struct{}{}}
+	ss := &session{s: s, c: link.New(nc, 0, 30*time.Second), waiting: map[uint32]chan pdu.Status{}, open: map[uint32]struct{}{}, done: make(chan struct{})}
 	s.mu.Lock()
 	s.conns[ss] = struct{}{}
 	closed := s.closed
@@ -239,6 +240,7 @@ func (s *Server) serve(nc net.Conn) {
 		delete(s.conns, ss)
 		s.mu.Unlock()
 		ss.c.Close()
+		close(ss.done)
 	}()
 	for {
 		p, err := ss.c.Read()
@@ -495,6 +497,8 @@ func (ss *session) request(ctx context.Context, raw []byte) (pdu.Status, error) 
 	select {
 	case st := <-ch:
 		return st, nil
+	case <-ss.done:
+		return 0, net.ErrClosed
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
