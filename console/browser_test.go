@@ -5,43 +5,20 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/console"
+	"github.com/smsfw/smsfw/internal/browsertest"
 	"github.com/smsfw/smsfw/review"
 	"github.com/smsfw/smsfw/review/reviewtest"
 )
-
-// chromium finds Debian's browser; without it the test skips, except on CI
-// (CI=true), where .ci/run installs it and its absence is a failure.
-func chromium(t *testing.T) string {
-	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not installed (apt-get install chromium); required under CI=true")
-	}
-	t.Skip("chromium not installed (apt-get install chromium)")
-	return ""
-}
 
 // TestConsoleInBrowser drives the console in headless Chromium against the
 // real review API and admin protection over a seeded store: filter events,
@@ -49,7 +26,6 @@ func chromium(t *testing.T) string {
 // and find the state change and the audit entry. The page must raise no
 // script error and no CSP violation.
 func TestConsoleInBrowser(t *testing.T) {
-	exe := chromium(t)
 	st := reviewtest.NewStore()
 	evs := reviewtest.Seed(time.Now())
 	if err := st.Insert(context.Background(), evs); err != nil {
@@ -83,76 +59,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	srv.Start()
 	defer srv.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.WindowSize(1280, 900))
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-
-	// Script errors and CSP violations (logged by the browser as errors).
-	var mu sync.Mutex
-	var problems []string
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			msg := e.ExceptionDetails.Text
-			if e.ExceptionDetails.Exception != nil {
-				msg += " " + e.ExceptionDetails.Exception.Description
-			}
-			problems = append(problems, "exception: "+msg)
-		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.ConsoleAPICalledTypeError {
-				problems = append(problems, "console.error")
-			}
-		case *log.EventEntryAdded:
-			if e.Entry.Level == log.EntryLevelError {
-				problems = append(problems, "log: "+e.Entry.Text)
-			}
-		}
-	}))
-	defer bcancel()
-
-	shots := os.Getenv("SMSFW_SCREENSHOTS") // a directory: save PNGs to look at
-	shot := func(name string) {
-		if shots == "" {
-			return
-		}
-		buf, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err == nil {
-			err = os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644)
-		}
-		if err != nil {
-			t.Errorf("screenshot %s: %v", name, err)
-		}
-	}
-	do := func(name string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(bctx, steps...); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(bctx, chromedp.TextContent(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	count := func(sel string) int {
-		t.Helper()
-		n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll(`+strconv.Quote(sel)+`).length`))
-		if err != nil {
-			t.Fatalf("count %s: %v", sel, err)
-		}
-		return n
-	}
-	poll := func(expr string) chromedp.Action[chromedp.Void] {
-		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(20*time.Second))
-	}
+	b := browsertest.New(t, "", 90*time.Second)
+	shot, do, text, count, poll := b.Shot, b.Do, b.Text, b.Count, browsertest.Poll
 	heldID := strconv.FormatInt(held.ID, 10)
 
 	// Dashboard: charts drawn.
@@ -220,9 +128,5 @@ func TestConsoleInBrowser(t *testing.T) {
 	do("overrides", chromedp.Navigate(srv.URL+"/#/overrides"), chromedp.WaitVisible(chromedp.CSS(`#overrides-table`)))
 	shot("overrides")
 
-	mu.Lock()
-	defer mu.Unlock()
-	if len(problems) > 0 {
-		t.Fatalf("browser reported problems: %v", problems)
-	}
+	b.CheckProblems()
 }

@@ -2,41 +2,18 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/internal/browsertest"
 	"github.com/smsfw/smsfw/proxy/pdu"
 	"github.com/smsfw/smsfw/store"
 )
-
-// chromium finds Debian's browser; without it the test skips, except on CI
-// (CI=true), where its absence is a failure.
-func chromium(t *testing.T) string {
-	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("chromium not installed (apt-get install chromium); required under CI=true")
-	}
-	t.Skip("chromium not installed (apt-get install chromium)")
-	return ""
-}
 
 // TestAnalystWorkflowInBrowser sends traffic through the running proxy
 // (legitimate, blocked, flagged, quarantined), then works it as an analyst
@@ -49,7 +26,6 @@ func chromium(t *testing.T) string {
 // passes the proxy (the override applied live) while another sender's is
 // still blocked.
 func TestAnalystWorkflowInBrowser(t *testing.T) {
-	exe := chromium(t)
 	w := newWorld(t, worldOptions{})
 	cl := w.dial()
 
@@ -87,67 +63,8 @@ func TestAnalystWorkflowInBrowser(t *testing.T) {
 	}
 
 	// The browser.
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
-		chromedp.DisableGPU, chromedp.WindowSize(1280, 900))
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
-	var mu sync.Mutex
-	var problems []string
-	bctx, bcancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			msg := e.ExceptionDetails.Text
-			if e.ExceptionDetails.Exception != nil {
-				msg += " " + e.ExceptionDetails.Exception.Description
-			}
-			problems = append(problems, "exception: "+msg)
-		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.ConsoleAPICalledTypeError {
-				problems = append(problems, "console.error")
-			}
-		case *log.EventEntryAdded:
-			if e.Entry.Level == log.EntryLevelError {
-				problems = append(problems, "log: "+e.Entry.Text)
-			}
-		}
-	}))
-	defer bcancel()
-
-	shots := os.Getenv("SMSFW_SCREENSHOTS") // a directory: save PNGs to look at
-	shot := func(name string) {
-		if shots == "" {
-			return
-		}
-		buf, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
-		if err == nil {
-			err = os.WriteFile(filepath.Join(shots, "e2e-"+name+".png"), buf, 0o644)
-		}
-		if err != nil {
-			t.Errorf("screenshot %s: %v", name, err)
-		}
-	}
-	do := func(name string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(bctx, steps...); err != nil {
-			shot("failed-" + name)
-			t.Fatalf("%s: %v", name, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(bctx, chromedp.TextContent(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	poll := func(expr string) chromedp.Action[chromedp.Void] {
-		return chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(20*time.Second))
-	}
+	b := browsertest.New(t, "e2e-", 120*time.Second)
+	shot, do, text, poll := b.Shot, b.Do, b.Text, browsertest.Poll
 	rows := `document.querySelectorAll('#events-table tbody tr[data-id]').length`
 	heldID, blockedID := strconv.FormatInt(heldEv.ID, 10), strconv.FormatInt(blocked.ID, 10)
 
@@ -257,9 +174,5 @@ func TestAnalystWorkflowInBrowser(t *testing.T) {
 		}
 	}
 
-	mu.Lock()
-	defer mu.Unlock()
-	if len(problems) > 0 {
-		t.Fatalf("browser reported problems: %v", problems)
-	}
+	b.CheckProblems()
 }
