@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"go.uber.org/zap"
@@ -256,6 +257,12 @@ func (s *Service) getCampaigns(_ http.ResponseWriter, r *http.Request) (int, any
 	}
 	if q.Limit == 0 {
 		q.Limit = 100
+	}
+	if q.From.IsZero() { // grouping all history is slow on big stores: the last day unless asked
+		q.From = s.o.Now().Add(-24 * time.Hour)
+		if !q.To.IsZero() && !q.From.Before(q.To) {
+			q.From = q.To.Add(-24 * time.Hour)
+		}
 	}
 	cs, err := s.o.Store.Campaigns(r.Context(), q)
 	if cs == nil {
