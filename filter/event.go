@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -12,7 +13,7 @@ import (
 // answered and hands it to an EventSink; the store persists it. Events are
 // built off the allow path only, so they may allocate.
 type Event struct {
-	ID   int64     `json:"id,string"` // NewEventID: time-ordered, unique per process
+	ID   int64     `json:"id,string"` // NewEventID: time-ordered, unique per process, node bits across processes
 	Time time.Time `json:"time"`      // when the message arrived
 
 	Direction string `json:"direction"` // mt, mo
@@ -86,15 +87,38 @@ type EventSink interface {
 	Emit(ev *Event) bool
 }
 
-var lastEventID atomic.Int64
+var (
+	lastEventID atomic.Int64
+	// eventNode tells this process's ids from another's writing to the same
+	// (PostgreSQL) store: random per process.
+	eventNode = int64(rand.Uint32() & (1<<eventNodeBits - 1))
+)
 
-// NewEventID returns a time-ordered id: unix microseconds, bumped by one on
-// collisions, so ids are unique within a process and sort by arrival.
+const (
+	eventNodeBits = 10
+	eventSeqBits  = 10
+)
+
+// NewEventID returns a time-ordered id: unix milliseconds, then a random
+// 10-bit node number of this process, then a 10-bit sequence within the
+// millisecond (beyond 1024 ids in a millisecond the next millisecond's are
+// borrowed). Ids are unique within a process and sort by arrival; two
+// processes sharing a store collide only if they drew the same node number
+// and used the same millisecond and sequence. Good until the year 2248.
 func NewEventID() int64 {
-	now := time.Now().UnixMicro()
+	now := time.Now().UnixMilli()
 	for {
 		last := lastEventID.Load()
-		id := max(now, last+1)
+		ms, seq := last>>(eventNodeBits+eventSeqBits), last&(1<<eventSeqBits-1)
+		switch {
+		case now > ms:
+			ms, seq = now, 0
+		case seq < 1<<eventSeqBits-1:
+			seq++
+		default:
+			ms, seq = ms+1, 0
+		}
+		id := ms<<(eventNodeBits+eventSeqBits) | eventNode<<eventSeqBits | seq
 		if lastEventID.CompareAndSwap(last, id) {
 			return id
 		}
