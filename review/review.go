@@ -288,6 +288,10 @@ func (s *Service) Release(ctx context.Context, id int64, by, reason string) (*fi
 	if err != nil {
 		s.m.failure(ActRelease)
 		s.log.Warn("release failed", zap.Int64("event", id), zap.Error(err))
+		// The attempt is part of the record: who tried, why, what the SMSC said.
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		s.audit(actx, by, auditReleaseFailed, id, reason, eventDetail(ev, map[string]any{"error": err.Error()}))
 		return ev, fmt.Errorf("%w: %v", ErrReleaseFailed, err)
 	}
 	// The message is gone upstream: record it even if the client left.
@@ -306,6 +310,10 @@ func (s *Service) Release(ctx context.Context, id int64, by, reason string) (*fi
 	s.audit(sctx, by, string(ActRelease), id, reason, eventDetail(ev, map[string]any{"upstream_message_id": upID}))
 	return s.o.Store.Get(sctx, id)
 }
+
+// auditReleaseFailed is the audit action of a release the SMSC (or the
+// proxy) refused; the message stays held.
+const auditReleaseFailed = "release_failed"
 
 // Reject rejects a held message: the state becomes rejected first (so a
 // failure receipt goes out once), then the proxy tells the sender.

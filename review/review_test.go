@@ -316,7 +316,7 @@ func testReleaseRejectAudit(t *testing.T, open func(testing.TB) store.Store) {
 		t.Fatalf("RejectHeld: %v", rej)
 	}
 
-	// A failing upstream: 502, state unchanged, no audit line.
+	// A failing upstream: 502, state unchanged, the attempt audited.
 	third := other
 	third.ID, third.Quarantine, third.DecidedAt, third.DecidedBy = held.ID+2, "held", nil, ""
 	_ = e.st.Insert(context.Background(), []*filter.Event{&third})
@@ -331,9 +331,13 @@ func testReleaseRejectAudit(t *testing.T, open func(testing.TB) store.Store) {
 
 	var audit struct{ Entries []store.AuditEntry }
 	e.getJSON("/api/v1/audit", &audit)
-	if len(audit.Entries) != 2 {
+	if len(audit.Entries) != 3 {
 		t.Fatalf("audit: %+v", audit.Entries)
 	}
+	if f := audit.Entries[0]; f.Action != "release_failed" || f.Target != strconv.FormatInt(third.ID, 10) || !strings.Contains(f.Detail, "upstream down") {
+		t.Fatalf("failed release audit: %+v", f)
+	}
+	audit.Entries = audit.Entries[1:]
 	a := audit.Entries[1] // newest first
 	if a.Action != "release" || a.Actor != "alice" || a.Target != id || a.Reason != "customer confirmed" ||
 		!strings.Contains(a.Detail, `"upstream_message_id":"up-`+id) || strings.Contains(a.Detail, "jackpot") {
