@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
@@ -30,11 +31,11 @@ type Event struct {
 
 	// Text is the decoded text of all parts, or a masked form of it
 	// (events.text config); TextMasked says which.
-	Text        string `json:"text"`
-	TextMasked  bool   `json:"text_masked,omitempty"`
-	DataCoding  int    `json:"data_coding"`
-	Segments    int    `json:"segments"`
-	Fingerprint uint64 `json:"fingerprint,string"` // SimHash of the normalized text, digits masked (0: none)
+	Text        string      `json:"text"`
+	TextMasked  bool        `json:"text_masked,omitempty"`
+	DataCoding  int         `json:"data_coding"`
+	Segments    int         `json:"segments"`
+	Fingerprint Fingerprint `json:"fingerprint"` // SimHash of the normalized text, digits masked (0: none)
 
 	RuleID   string `json:"rule_id"`
 	Action   string `json:"action"`            // allow flag reject throttle drop quarantine (Action.String)
@@ -125,24 +126,43 @@ func NewEventID() int64 {
 	}
 }
 
+// Fingerprint is a text fingerprint (SimHash). JSON, the API's filters and
+// the console show it in hex.
+type Fingerprint uint64
+
+// MarshalText renders fp in hex.
+func (fp Fingerprint) MarshalText() ([]byte, error) {
+	return strconv.AppendUint(nil, uint64(fp), 16), nil
+}
+
+// UnmarshalText reads hex.
+func (fp *Fingerprint) UnmarshalText(b []byte) error {
+	v, err := strconv.ParseUint(string(b), 16, 64)
+	if err != nil {
+		return fmt.Errorf("fingerprint %q: not a hex number of at most 16 digits", b)
+	}
+	*fp = Fingerprint(v)
+	return nil
+}
+
 // FormatFingerprint renders a fingerprint the way the API and console show it.
-func FormatFingerprint(fp uint64) string { return strconv.FormatUint(fp, 16) }
+func FormatFingerprint[T ~uint64](fp T) string { return strconv.FormatUint(uint64(fp), 16) }
 
 // Override is an analyst's decision the live inspector applies before the
 // rules: allow (a false positive) or block a sender, a text fingerprint or a
 // sender with a fingerprint. Overrides are stored and survive restarts and
 // policy reloads.
 type Override struct {
-	ID          int64      `json:"id,string"`
-	Kind        string     `json:"kind"` // sender, fingerprint, sender_fingerprint
-	Sender      string     `json:"sender,omitempty"`
-	Fingerprint uint64     `json:"fingerprint,string,omitempty"`
-	Action      string     `json:"action"` // allow or block
-	Reason      string     `json:"reason"`
-	Author      string     `json:"author"`
-	EventID     int64      `json:"event_id,string,omitempty"` // the event it was made from
-	Created     time.Time  `json:"created"`
-	Expires     *time.Time `json:"expires,omitempty"`
+	ID          int64       `json:"id,string"`
+	Kind        string      `json:"kind"` // sender, fingerprint, sender_fingerprint
+	Sender      string      `json:"sender,omitempty"`
+	Fingerprint Fingerprint `json:"fingerprint,omitempty"`
+	Action      string      `json:"action"` // allow or block
+	Reason      string      `json:"reason"`
+	Author      string      `json:"author"`
+	EventID     int64       `json:"event_id,string,omitempty"` // the event it was made from
+	Created     time.Time   `json:"created"`
+	Expires     *time.Time  `json:"expires,omitempty"`
 }
 
 // Override kinds and actions.

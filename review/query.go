@@ -78,12 +78,12 @@ func ParseTime(s string) (time.Time, error) {
 }
 
 // ParseFingerprint reads a fingerprint in hex, as the API and console show it.
-func ParseFingerprint(s string) (uint64, error) {
+func ParseFingerprint(s string) (filter.Fingerprint, error) {
 	fp, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(s), "0x"), 16, 64)
 	if err != nil || fp == 0 {
 		return 0, fmt.Errorf("fingerprint %q is not a non-zero hex number of at most 16 digits", s)
 	}
-	return fp, nil
+	return filter.Fingerprint(fp), nil
 }
 
 func oneOf(name, v string, allowed []string) error {

@@ -406,7 +406,7 @@ func testOverrides(t *testing.T, open func(testing.TB) store.Store) {
 	cases := []struct {
 		scope  string
 		sender string
-		fp     uint64
+		fp     filter.Fingerprint
 	}{
 		{"sender", "BANK", 0},
 		{"fingerprint", "", 0xabc1},

@@ -46,7 +46,7 @@ func benchEvent(r *rand.Rand, id int64, at time.Time) *filter.Event {
 		Class:  []string{"a2p", "p2p", "mo", "receipt"}[r.IntN(4)],
 		Sender: fmt.Sprintf("S%04d", int(r.ExpFloat64()*500)%5000), SenderKind: "alpha",
 		Dest: fmt.Sprintf("4477%07d", r.IntN(200000)), DestCountry: "GB",
-		Text: text, DataCoding: 0, Segments: 2, Fingerprint: fp,
+		Text: text, DataCoding: 0, Segments: 2, Fingerprint: filter.Fingerprint(fp),
 		RuleID: fmt.Sprintf("rule.%02d", r.IntN(40)),
 		Action: []string{"allow", "flag", "reject", "drop", "quarantine", "throttle"}[r.IntN(6)],
 		Reason: "matched", Evidence: "evidence", Status: 0, MessageID: fmt.Sprintf("m%d", id),

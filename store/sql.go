@@ -269,7 +269,7 @@ func scanEvent(r scanner, withRaw bool) (*filter.Event, error) {
 	}
 	ev.Time = time.UnixMicro(t).UTC()
 	ev.DestCount, ev.TextMasked, ev.DataCoding, ev.Segments = int(destCount), masked != 0, int(dc), int(segs)
-	ev.Fingerprint, ev.Monitor, ev.Sampled, ev.Status = uint64(fp), mon != 0, sp != 0, uint32(status)
+	ev.Fingerprint, ev.Monitor, ev.Sampled, ev.Status = filter.Fingerprint(fp), mon != 0, sp != 0, uint32(status)
 	if decided.Valid {
 		at := time.UnixMicro(decided.Int64).UTC()
 		ev.DecidedAt = &at
@@ -377,7 +377,7 @@ func (s *sqlStore) Campaigns(ctx context.Context, q Query) ([]Campaign, error) {
 			rows.Close()
 			return nil, fmt.Errorf("store: campaigns: %w", err)
 		}
-		c.Fingerprint, c.First, c.Last = uint64(fp), time.UnixMicro(first).UTC(), time.UnixMicro(last).UTC()
+		c.Fingerprint, c.First, c.Last = filter.Fingerprint(fp), time.UnixMicro(first).UTC(), time.UnixMicro(last).UTC()
 		c.Peers, c.Actions, c.Rules = []string{}, map[string]int64{}, map[string]int64{}
 		out = append(out, c)
 	}
@@ -641,7 +641,7 @@ func (s *sqlStore) Overrides(ctx context.Context) ([]filter.Override, error) {
 		if err := rows.Scan(&o.ID, &o.Kind, &o.Sender, &fp, &o.Action, &o.Reason, &o.Author, &o.EventID, &created, &expires); err != nil {
 			return nil, fmt.Errorf("store: overrides: %w", err)
 		}
-		o.Fingerprint, o.Created = uint64(fp), time.UnixMicro(created).UTC()
+		o.Fingerprint, o.Created = filter.Fingerprint(fp), time.UnixMicro(created).UTC()
 		if expires.Valid {
 			e := time.UnixMicro(expires.Int64).UTC()
 			o.Expires = &e

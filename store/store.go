@@ -68,7 +68,7 @@ type Query struct {
 	Class       string
 	Direction   string
 	Text        string // substring of the text, case-insensitive
-	Fingerprint uint64
+	Fingerprint filter.Fingerprint
 	Quarantine  string // held, released, rejected, expired
 	Monitor     *bool
 	Limit       int    // page size (default 50, at most MaxLimit)
@@ -86,17 +86,17 @@ type Page struct {
 
 // Campaign is a group of events sharing a text fingerprint.
 type Campaign struct {
-	Fingerprint   uint64           `json:"fingerprint,string"`
-	Count         int64            `json:"count"`
-	Senders       int64            `json:"senders"`
-	Recipients    int64            `json:"recipients"`
-	Peers         []string         `json:"peers"`
-	First         time.Time        `json:"first"`
-	Last          time.Time        `json:"last"`
-	SampleText    string           `json:"sample_text"`
-	SampleEventID int64            `json:"sample_event_id,string"`
-	Actions       map[string]int64 `json:"actions"`
-	Rules         map[string]int64 `json:"rules"`
+	Fingerprint   filter.Fingerprint `json:"fingerprint"`
+	Count         int64              `json:"count"`
+	Senders       int64              `json:"senders"`
+	Recipients    int64              `json:"recipients"`
+	Peers         []string           `json:"peers"`
+	First         time.Time          `json:"first"`
+	Last          time.Time          `json:"last"`
+	SampleText    string             `json:"sample_text"`
+	SampleEventID int64              `json:"sample_event_id,string"`
+	Actions       map[string]int64   `json:"actions"`
+	Rules         map[string]int64   `json:"rules"`
 }
 
 // StatsQuery buckets matching events by time and a key.

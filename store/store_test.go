@@ -140,7 +140,7 @@ func dataset(n int) []*filter.Event {
 			Sender:      fmt.Sprintf("S%d", r.IntN(10)),
 			Dest:        fmt.Sprintf("4477%d", r.IntN(20)),
 			Text:        texts[r.IntN(len(texts))],
-			Fingerprint: fp,
+			Fingerprint: filter.Fingerprint(fp),
 			RuleID:      fmt.Sprintf("rule.%d", r.IntN(4)),
 			Action:      []string{"allow", "flag", "reject", "drop", "quarantine"}[r.IntN(5)],
 			Monitor:     r.IntN(4) == 0,
@@ -394,7 +394,7 @@ func refCampaigns(evs []*filter.Event, q Query) []Campaign {
 		peers          map[string]bool
 		sample         *filter.Event
 	}
-	m := map[uint64]*acc{}
+	m := map[filter.Fingerprint]*acc{}
 	for _, ev := range evs {
 		if ev.Fingerprint == 0 || !matches(ev, q) {
 			continue

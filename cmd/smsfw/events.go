@@ -278,7 +278,7 @@ func (ew *eventWriter) flush() error {
 	return nil
 }
 
-func fingerprintHex(fp uint64) string {
+func fingerprintHex(fp filter.Fingerprint) string {
 	if fp == 0 {
 		return ""
 	}

@@ -86,15 +86,10 @@ export function fmtTime(t) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-// fpHex turns the API's decimal fingerprint string into the hex the
-// console shows and the API's fingerprint filter takes.
+// fpHex returns the API's fingerprint (hex, as the filters take it), or ''
+// for none or anything that is not one.
 export function fpHex(fp) {
-  if (!fp || fp === '0') return '';
-  try {
-    return BigInt(fp).toString(16);
-  } catch {
-    return '';
-  }
+  return typeof fp === 'string' && /^[0-9a-f]{1,16}$/.test(fp) && fp !== '0' ? fp : '';
 }
 
 export function truncate(str, n) {

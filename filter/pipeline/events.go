@@ -57,7 +57,7 @@ func (c *Chain) newEvent(r *filter.Request, f *filter.Facts, d *filter.Detection
 		ID: filter.NewEventID(), Time: t.UTC(), Direction: f.Direction, Peer: f.Peer, SystemID: f.SystemID,
 		PeerClass: f.PeerClass, Class: f.Class, Sender: f.Sender, SenderKind: f.SenderKind, Dest: f.Dest,
 		DestCountry: f.DestCountry, DestCount: f.DestCount, DataCoding: f.DataCoding, Segments: f.Segments,
-		Fingerprint: f.Fingerprint, RuleID: v.RuleID, Action: v.Action.String(), Reason: v.Reason,
+		Fingerprint: filter.Fingerprint(f.Fingerprint), RuleID: v.RuleID, Action: v.Action.String(), Reason: v.Reason,
 		Evidence: v.Evidence, Leakage: d.LeakageAmount, Sampled: sampled,
 	}
 	ev.Sender, ev.Dest, ev.SystemID = strings.Clone(ev.Sender), strings.Clone(ev.Dest), strings.Clone(ev.SystemID)
@@ -134,9 +134,9 @@ func (c *Chain) SetOverrides(list []filter.Override) {
 		case filter.OverrideSender:
 			s.sender[o.Sender] = o
 		case filter.OverrideFingerprint:
-			s.fp[o.Fingerprint] = o
+			s.fp[uint64(o.Fingerprint)] = o
 		case filter.OverrideSenderFingerprint:
-			s.senderFP[senderFP{o.Sender, o.Fingerprint}] = o
+			s.senderFP[senderFP{o.Sender, uint64(o.Fingerprint)}] = o
 		default:
 			continue
 		}

@@ -152,12 +152,12 @@ func (s *Store) Campaigns(_ context.Context, q store.Query) ([]store.Campaign, e
 		if ev.Fingerprint == 0 {
 			continue
 		}
-		a := by[ev.Fingerprint]
+		a := by[uint64(ev.Fingerprint)]
 		if a == nil {
 			a = &agg{c: store.Campaign{Fingerprint: ev.Fingerprint, First: ev.Time, Last: ev.Time,
 				SampleText: ev.Text, SampleEventID: ev.ID, Actions: map[string]int64{}, Rules: map[string]int64{}},
 				senders: map[string]bool{}, dests: map[string]bool{}, peers: map[string]bool{}}
-			by[ev.Fingerprint] = a
+			by[uint64(ev.Fingerprint)] = a
 		}
 		a.c.Count++
 		a.senders[ev.Sender], a.dests[ev.Dest], a.peers[ev.Peer] = true, true, true
@@ -444,7 +444,7 @@ func Seed(now time.Time) []*filter.Event {
 	mk := func(min int, peer, sender, dest, class, action, rule, text, highlight string, fp uint64) *filter.Event {
 		return &filter.Event{ID: now.Add(-time.Duration(min) * time.Minute).UnixMicro(), Time: now.Add(-time.Duration(min) * time.Minute),
 			Direction: "mt", Peer: peer, Class: class, Sender: sender, Dest: dest, Text: text, Segments: 1,
-			Fingerprint: fp, RuleID: rule, Action: action, Reason: rule + " matched", Evidence: highlight, Highlight: highlight,
+			Fingerprint: filter.Fingerprint(fp), RuleID: rule, Action: action, Reason: rule + " matched", Evidence: highlight, Highlight: highlight,
 			Raw: [][]byte{[]byte("raw")}}
 	}
 	evs := []*filter.Event{
