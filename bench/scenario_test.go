@@ -44,7 +44,7 @@ func TestDefaultScenariosThroughDefaultPolicy(t *testing.T) {
 		{"pumping", OutDropped, 0.7, "sms-pumping"},
 		{"long-messages", OutAccepted, 0.95, ""},
 		{"mo-replies", OutDelivered, 0.95, ""},
-		{"mo-opt-out", OutDelivered, 0, ""}, // see default.yaml: refused past 20 senders
+		{"mo-opt-out", OutDelivered, 0.95, ""},
 		{"sim-farm", OutRefused, 0.5, "mo-sim-farm"},
 		{"receipts", OutDelivered, 0.95, ""},
 		{"forged-receipts", OutRefused, 0.95, "fake-receipt"},

@@ -281,9 +281,14 @@ func TestMOSIMFarmAndFakeReceipts(t *testing.T) {
 	if refused < 5 {
 		t.Fatalf("SIM farm: %d of 30 refused", refused)
 	}
-	// Ordinary MO goes through.
-	if st, err := w.sim.InjectMO(ctx, sim.MO{SystemID: "appup", From: "4917099999999", To: "12345", Text: "STOP"}); err != nil || st != 0 {
-		t.Fatalf("ordinary MO: %v %v", st, err)
+	// Opt-outs: as many numbers answering STOP to one short code all pass
+	// (the SIM-farm counters alone would refuse them past 20 senders).
+	for i := 0; i < 30; i++ {
+		text := []string{"STOP", "Stop", " stop "}[i%3]
+		st, err := w.sim.InjectMO(ctx, sim.MO{SystemID: "appup", From: fmt.Sprintf("49171%08d", i), To: "55556", Text: text})
+		if err != nil || st != 0 {
+			t.Fatalf("opt-out %d (%q): %v %v", i, text, st, err)
+		}
 	}
 	// A forged receipt for an id the SMSC never issued to this peer.
 	if st, err := w.sim.InjectReceipt(ctx, "appup", "4915112345678", "Shop", "99887766"); err != nil || st != pdu.StatusXRAppn {
