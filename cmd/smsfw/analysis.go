@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,9 @@ type analysis struct {
 	events pipeline.EventOptions
 	stop   context.CancelFunc
 	log    *zap.Logger
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // eventsDSN resolves where events go: --db, else the config's events.db
@@ -113,15 +117,17 @@ func (a *analysis) sink() filter.EventSink {
 }
 
 // close runs after the proxy has drained: every queued event is written
-// before the store closes.
+// before the store closes. Later calls return the first one's result.
 func (a *analysis) close(ctx context.Context) error {
 	if a == nil {
 		return nil
 	}
-	if a.svc != nil {
-		a.svc.Stop()
-	}
-	a.stop()
-	err := a.writer.Close(ctx)
-	return errors.Join(err, a.store.Close())
+	a.closeOnce.Do(func() {
+		if a.svc != nil {
+			a.svc.Stop()
+		}
+		a.stop()
+		a.closeErr = errors.Join(a.writer.Close(ctx), a.store.Close())
+	})
+	return a.closeErr
 }
