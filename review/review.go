@@ -270,20 +270,11 @@ func actor(r *http.Request) string {
 // upstream; the state becomes released with the SMSC's id; the audit log
 // records it. Exported for tests and tools; the API calls it.
 func (s *Service) Release(ctx context.Context, id int64, by, reason string) (*filter.Event, error) {
-	if s.o.Quarantine == nil {
-		return nil, ErrNoQuarantine
-	}
-	if !s.acquire(id) {
-		return nil, ErrBusy
-	}
-	defer s.release(id)
-	ev, err := s.o.Store.Get(ctx, id)
+	ev, done, err := s.lockHeld(ctx, id)
 	if err != nil {
-		return nil, err
+		return ev, err
 	}
-	if ev.Quarantine != filter.QuarantineHeld {
-		return ev, notHeld(ev)
-	}
+	defer done()
 	upID, err := s.o.Quarantine.Release(ctx, ev)
 	if err != nil {
 		s.m.failure(ActRelease)
@@ -318,20 +309,11 @@ const auditReleaseFailed = "release_failed"
 // Reject rejects a held message: the state becomes rejected first (so a
 // failure receipt goes out once), then the proxy tells the sender.
 func (s *Service) Reject(ctx context.Context, id int64, by, reason string) (*filter.Event, error) {
-	if s.o.Quarantine == nil {
-		return nil, ErrNoQuarantine
-	}
-	if !s.acquire(id) {
-		return nil, ErrBusy
-	}
-	defer s.release(id)
-	ev, err := s.o.Store.Get(ctx, id)
+	ev, done, err := s.lockHeld(ctx, id)
 	if err != nil {
-		return nil, err
+		return ev, err
 	}
-	if ev.Quarantine != filter.QuarantineHeld {
-		return ev, notHeld(ev)
-	}
+	defer done()
 	if err := s.o.Store.SetQuarantine(ctx, id, filter.QuarantineHeld, filter.QuarantineRejected, by, "", s.o.Now()); err != nil {
 		return ev, err
 	}
@@ -339,6 +321,25 @@ func (s *Service) Reject(ctx context.Context, id int64, by, reason string) (*fil
 	s.m.action(ActReject)
 	s.audit(ctx, by, string(ActReject), id, reason, eventDetail(ev, nil))
 	return s.o.Store.Get(context.WithoutCancel(ctx), id)
+}
+
+// lockHeld takes the per-event decision lock and returns the event if it is
+// held; done releases the lock. On error the lock is not held.
+func (s *Service) lockHeld(ctx context.Context, id int64) (ev *filter.Event, done func(), err error) {
+	if s.o.Quarantine == nil {
+		return nil, nil, ErrNoQuarantine
+	}
+	if !s.acquire(id) {
+		return nil, nil, ErrBusy
+	}
+	if ev, err = s.o.Store.Get(ctx, id); err == nil && ev.Quarantine != filter.QuarantineHeld {
+		err = notHeld(ev)
+	}
+	if err != nil {
+		s.release(id)
+		return ev, nil, err
+	}
+	return ev, func() { s.release(id) }, nil
 }
 
 func notHeld(ev *filter.Event) error {
