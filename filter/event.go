@@ -148,7 +148,7 @@ func (fp *Fingerprint) UnmarshalText(b []byte) error {
 // FormatFingerprint renders a fingerprint the way the API and console show it.
 func FormatFingerprint[T ~uint64](fp T) string { return strconv.FormatUint(uint64(fp), 16) }
 
-// Override is an analyst's decision the live inspector applies before the
+// Override is an analyst's decision the live inspector applies over the
 // rules: allow (a false positive) or block a sender, a text fingerprint or a
 // sender with a fingerprint. Overrides are stored and survive restarts and
 // policy reloads.
