@@ -82,6 +82,24 @@ func (l *Limiter) Allow(key uint64, now int64, ratePerSec float64, burst int, n 
 	return true, 0
 }
 
+// Refund gives back n events recorded for key at ratePerSec: a message one
+// limit admitted and another then refused must not use up the first one's
+// budget. The TAT never moves before now.
+func (l *Limiter) Refund(key uint64, now int64, ratePerSec float64, n int) {
+	if !(ratePerSec > 0) || n <= 0 {
+		return
+	}
+	dec := span(1e9 / ratePerSec * float64(n))
+	s := l.t.shardFor(key)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := s.find(key); i >= 0 {
+		e := &s.ents[i]
+		e.p.tat = max(e.p.tat-dec, now)
+		e.exp = e.p.tat
+	}
+}
+
 // Len returns the number of keys held.
 func (l *Limiter) Len() int { return l.t.len() }
 

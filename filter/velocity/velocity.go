@@ -39,6 +39,13 @@ func NewState(maxKeys int) *State { return &State{l: counters.NewLimiter(maxKeys
 // Check returns the first enforced limit f exceeds (nil if none) and calls
 // monitor for each monitor-mode limit exceeded.
 func Check(st *State, limits []Limit, f *filter.Facts, dir filter.Direction, now int64, monitor func(*Limit)) *Limit {
+	// Budget taken by limits that admitted the message, given back if a
+	// later one refuses it (a fixed array: no allocation).
+	var taken [8]struct {
+		key  uint64
+		rate float64
+	}
+	nt := 0
 	for i := range limits {
 		l := &limits[i]
 		if l.Direction >= 0 && l.Direction != int(dir) {
@@ -60,11 +67,18 @@ func Check(st *State, limits []Limit, f *filter.Facts, dir filter.Direction, now
 			key = counters.KeyUint64(id, f.SenderHash(), f.DestHash())
 		}
 		if ok, _ := st.l.Allow(key, now, l.Rate, l.Burst, f.Segments); ok {
+			if nt < len(taken) {
+				taken[nt].key, taken[nt].rate = key, l.Rate
+				nt++
+			}
 			continue
 		}
 		if l.Monitor {
 			monitor(l)
 			continue
+		}
+		for _, t := range taken[:nt] {
+			st.l.Refund(t.key, now, t.rate, f.Segments)
 		}
 		return l
 	}

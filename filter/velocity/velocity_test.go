@@ -260,3 +260,25 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("%d allowed, want exactly the burst of 100", total)
 	}
 }
+
+// A message refused by one limit does not use up the budget of the limits
+// before it that admitted it.
+func TestRefusedMessageKeepsEarlierBudget(t *testing.T) {
+	st := velocity.NewState(1000)
+	limits := []velocity.Limit{
+		{ID: "sender", Key: "sender", Rate: 1, Burst: 5, Direction: anyDir},
+		{ID: "dest", Key: "destination", Rate: 1, Burst: 1, Direction: anyDir},
+	}
+	// One message, then four repeats to the same number: refused by "dest".
+	for i, want := range []string{"", "dest", "dest", "dest", "dest"} {
+		if id, _ := check(st, limits, facts("acme", "Shop", "4915100000001"), filter.MT, t0); id != want {
+			t.Fatalf("repeat %d: %q, want %q", i, id, want)
+		}
+	}
+	// The sender has used one of five: four more to new numbers pass.
+	for i, want := range []string{"", "", "", "", "sender"} {
+		if id, _ := check(st, limits, facts("acme", "Shop", fmt.Sprintf("49151000002%02d", i)), filter.MT, t0); id != want {
+			t.Fatalf("new number %d: %q, want %q", i, id, want)
+		}
+	}
+}
