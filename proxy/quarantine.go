@@ -100,7 +100,7 @@ func (s *Server) quarantineMT(v filter.Verdict, parts []heldPart, pdus []pdu.PDU
 	}
 	ev.Status = uint32(st)
 	s.holding.Add(1)
-	ev.Stored = func(err error) {
+	answer := func(err error) {
 		defer s.holding.Add(-1)
 		if err != nil {
 			s.m.quarantine.WithLabelValues(quarStoreFailed).Inc()
@@ -115,6 +115,9 @@ func (s *Server) quarantineMT(v filter.Verdict, parts []heldPart, pdus []pdu.PDU
 			p.d.respond(p.id, st, p.seq, ids[i])
 		}
 	}
+	// Stored runs on the store writer's goroutine: answering a peer that is
+	// slow to read must not hold up every other event, so answer aside.
+	ev.Stored = func(err error) { go answer(err) }
 	s.sink.Emit(ev)
 }
 
@@ -131,7 +134,7 @@ func (l *upLeg) quarantineMO(v filter.Verdict, p pdu.PDU) {
 	id, seq := p.ID(), p.Seq()
 	ev.Status = uint32(pdu.StatusOK)
 	s.holding.Add(1)
-	ev.Stored = func(err error) {
+	answer := func(err error) {
 		defer s.holding.Add(-1)
 		if err != nil {
 			s.m.quarantine.WithLabelValues(quarStoreFailed).Inc()
@@ -142,6 +145,9 @@ func (l *upLeg) quarantineMO(v filter.Verdict, p pdu.PDU) {
 		s.m.quarantine.WithLabelValues(quarHeld).Inc()
 		l.respond(id, pdu.StatusOK, seq, "")
 	}
+	// Stored runs on the store writer's goroutine: answering a peer that is
+	// slow to read must not hold up every other event, so answer aside.
+	ev.Stored = func(err error) { go answer(err) }
 	s.sink.Emit(ev)
 }
 
