@@ -19,6 +19,12 @@ import (
 //
 // Both dialects go through database/sql (PostgreSQL via pgx's stdlib
 // adapter) so that there is one implementation of every query: pgxpool
+// IsPostgres reports whether dsn selects PostgreSQL (postgres:// or
+// postgresql://); anything else is an SQLite path.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
 // would be a little faster but would need a second copy of the code.
 func Open(ctx context.Context, dsn string, log *zap.Logger) (Store, error) {
 	if log == nil {
@@ -30,7 +36,7 @@ func Open(ctx context.Context, dsn string, log *zap.Logger) (Store, error) {
 		d   dialect
 		err error
 	)
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+	if IsPostgres(dsn) {
 		d = postgresDialect
 		db, err = sql.Open("pgx", dsn)
 		if err != nil {

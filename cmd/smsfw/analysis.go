@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -50,14 +49,10 @@ func eventsDSN(flagDB string, cfg *proxy.Config, configFile string) string {
 	if db == "" {
 		db = "smsfw-events.db"
 	}
-	if !isPostgres(db) && db != ":memory:" && !filepath.IsAbs(db) && configFile != "" {
+	if !store.IsPostgres(db) && db != ":memory:" && !filepath.IsAbs(db) && configFile != "" {
 		db = filepath.Join(filepath.Dir(configFile), db)
 	}
 	return db
-}
-
-func isPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // openAnalysis opens the store and starts the writer and retention.

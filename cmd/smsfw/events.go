@@ -28,7 +28,7 @@ import (
 var openStore = func(ctx context.Context, dsn string) (store.Store, error) {
 	// A reader must not create an empty database at a mistyped path (SQLite
 	// would, and the answer would be "no events match").
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") && dsn != ":memory:" {
+	if !store.IsPostgres(dsn) && dsn != ":memory:" {
 		path, _, _ := strings.Cut(dsn, "?")
 		if _, err := os.Stat(path); err != nil && !strings.HasPrefix(path, "file:") {
 			return nil, fmt.Errorf("--db: %w", err)

@@ -89,7 +89,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	defer chain.Close()
 	ctx := context.Background()
-	st, err := store.Open(ctx, *dsn, nil)
+	st, err := openStore(ctx, *dsn) // refuses a mistyped SQLite path instead of creating it
 	if err != nil {
 		return err
 	}
@@ -215,7 +215,7 @@ func writeReplay(w io.Writer, s *replaySummary, show int) {
 			fmt.Fprintf(tw, "... %d more (--format json lists all)\n", len(s.Changes)-show)
 			break
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Time.UTC().Format(time.RFC3339), safeCell(c.Peer), safeCell(c.Sender),
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Time.UTC().Format(time.RFC3339), cell(c.Peer, 24), cell(c.Sender, 24),
 			withRule(c.Was, c.WasRule), withRule(c.Now, c.NowRule))
 	}
 	_ = tw.Flush()
@@ -226,15 +226,4 @@ func withRule(action, rule string) string {
 		return action
 	}
 	return action + " (" + rule + ")"
-}
-
-// safeCell keeps control characters of hostile senders off the terminal.
-func safeCell(s string) string {
-	b := []rune(s)
-	for i, r := range b {
-		if r < 0x20 || r == 0x7f {
-			b[i] = '?'
-		}
-	}
-	return string(b)
 }

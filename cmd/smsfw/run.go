@@ -26,6 +26,7 @@ import (
 	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/rules"
+	"github.com/smsfw/smsfw/store"
 )
 
 func runCmd(args []string, stdout, stderr io.Writer) error {
@@ -79,7 +80,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		evOpts = an.events
 		defer func() { _ = an.close(context.Background()) }() // a no-op after a clean shutdown
-		log.Info("event store open", zap.Bool("postgres", isPostgres(dsn)))
+		log.Info("event store open", zap.Bool("postgres", store.IsPostgres(dsn)))
 	} else {
 		log.Warn("no event store: blocked and flagged messages are counted, not recorded; quarantine answers like reject (set --db or events.db)")
 	}
