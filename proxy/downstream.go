@@ -520,23 +520,36 @@ func (d *downstream) sendLocal(id pdu.CommandID, raw []byte) bool {
 
 // scheduleReceipt sends the receipt of a dropped message after a delay.
 func (d *downstream) scheduleReceipt(msgID string, m *pdu.Message, mode filter.ReceiptMode) {
-	r := &pdu.Receipt{MessageID: msgID, SrcTON: m.Dst.TON, SrcNPI: m.Dst.NPI, Src: string(m.Dst.Addr),
-		DstTON: m.Src.TON, DstNPI: m.Src.NPI, Dst: string(m.Src.Addr), State: pdu.StateDelivered,
-		Submitted: time.Now()}
+	state := pdu.StateDelivered
 	if mode == filter.ReceiptFailed {
-		r.State = pdu.StateUndeliverable
+		state = pdu.StateUndeliverable
+	}
+	r := receiptFor(m, msgID, state, time.Now())
+	time.AfterFunc(d.s.cfg.DropReceiptDelay, func() { d.s.sendReceipt(d.key, d, r) })
+}
+
+// receiptFor is a receipt in the given state for message m, which its
+// sender knows as msgID (error 1 unless delivered).
+func receiptFor(m *pdu.Message, msgID string, state byte, submitted time.Time) *pdu.Receipt {
+	r := &pdu.Receipt{MessageID: msgID, SrcTON: m.Dst.TON, SrcNPI: m.Dst.NPI, Src: string(m.Dst.Addr),
+		DstTON: m.Src.TON, DstNPI: m.Src.NPI, Dst: string(m.Src.Addr), State: state, Submitted: submitted}
+	if state != pdu.StateDelivered {
 		r.Err = 1
 	}
-	time.AfterFunc(d.s.cfg.DropReceiptDelay, func() {
-		target := d.s.receiverFor(d.key, d)
-		if target == nil || !target.acquire(d.s.closed, nil) {
-			return
-		}
-		r.Done = time.Now()
-		if !target.sendLocal(pdu.DeliverSM, pdu.AppendReceipt(nil, 0, r)) {
-			target.releaseWindow()
-		}
-	})
+	return r
+}
+
+// sendReceipt delivers a receipt of smsfw's own to a receiver session of
+// peer key (prefer, when it can receive), best effort.
+func (s *Server) sendReceipt(key string, prefer *downstream, r *pdu.Receipt) {
+	target := s.receiverFor(key, prefer)
+	if target == nil || !target.acquire(s.closed, nil) {
+		return
+	}
+	r.Done = time.Now()
+	if !target.sendLocal(pdu.DeliverSM, pdu.AppendReceipt(nil, 0, r)) {
+		target.releaseWindow()
+	}
 }
 
 // timers: enquire_link on idle, dead peer detection, response timeouts.

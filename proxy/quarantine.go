@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -318,16 +317,7 @@ func (s *Server) RejectHeld(ev *filter.Event) {
 		if err != nil || pdu.ParseMessage(p, &m) != nil || m.RegisteredDelivery&0x03 == 0 {
 			continue
 		}
-		r := &pdu.Receipt{MessageID: ids[i], SrcTON: m.Dst.TON, SrcNPI: m.Dst.NPI, Src: string(m.Dst.Addr),
-			DstTON: m.Src.TON, DstNPI: m.Src.NPI, Dst: string(m.Src.Addr), State: pdu.StateRejected, Err: 1,
-			Submitted: ev.Time, Done: time.Now()}
-		target := s.receiverFor(ev.Peer, nil)
-		if target == nil || !target.acquire(s.closed, nil) {
-			return
-		}
-		if !target.sendLocal(pdu.DeliverSM, pdu.AppendReceipt(nil, 0, r)) {
-			target.releaseWindow()
-		}
+		s.sendReceipt(ev.Peer, nil, receiptFor(&m, ids[i], pdu.StateRejected, ev.Time))
 	}
 }
 
@@ -394,18 +384,7 @@ func (s *Server) receiptForPeer(p pdu.PDU, m *pdu.Message) pdu.PDU {
 	if s.released.n.Load() == 0 || !m.IsReceipt() {
 		return p
 	}
-	id, ok := m.TLVs.Get(pdu.TagReceiptedMessageID)
-	for len(id) > 0 && id[len(id)-1] == 0 {
-		id = id[:len(id)-1]
-	}
-	if !ok || len(id) == 0 {
-		if i := bytes.Index(m.ShortMessage, []byte("id:")); i >= 0 {
-			id = m.ShortMessage[i+3:]
-			if j := bytes.IndexByte(id, ' '); j >= 0 {
-				id = id[:j]
-			}
-		}
-	}
+	id := m.ReceiptID()
 	if len(id) == 0 {
 		return p
 	}

@@ -25,7 +25,6 @@ import (
 	"github.com/smsfw/smsfw/filter/senderid"
 	"github.com/smsfw/smsfw/filter/simfarm"
 	"github.com/smsfw/smsfw/filter/velocity"
-	"github.com/smsfw/smsfw/proxy/pdu"
 	"github.com/smsfw/smsfw/rules"
 )
 
@@ -204,7 +203,7 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 	f, det := &sc.facts, &sc.det
 	*det = filter.Detections{}
 	if f.Receipt {
-		f.ReceiptID = receiptID(r.Msg)
+		f.ReceiptID = str(r.Msg.ReceiptID())
 	}
 	now := r.Time
 	if now == 0 {
@@ -269,27 +268,6 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 		hook(f, det)
 	}
 	return verdict
-}
-
-// receiptID extracts the id a receipt refers to: receipted_message_id, else
-// the "id:" field of the text form.
-func receiptID(m *pdu.Message) string {
-	if v, ok := m.TLVs.Get(pdu.TagReceiptedMessageID); ok {
-		for len(v) > 0 && v[len(v)-1] == 0 {
-			v = v[:len(v)-1]
-		}
-		return str(v)
-	}
-	sm := m.Payload()
-	i := strings.Index(str(sm), "id:")
-	if i < 0 {
-		return ""
-	}
-	j := i + 3
-	for j < len(sm) && sm[j] != ' ' {
-		j++
-	}
-	return str(sm[i+3 : j])
 }
 
 // Evidence explains the findings behind a verdict (only built for non-allow

@@ -1,6 +1,7 @@
 package pdu
 
 import (
+	"bytes"
 	"encoding/binary"
 
 	"github.com/smsfw/smsfw/proxy/smstext"
@@ -364,6 +365,25 @@ func (m *Message) IsReceipt() bool {
 	}
 	t := m.ESMClass & ESMTypeMask
 	return t == ESMTypeReceipt || t == ESMTypeIntermed
+}
+
+// ReceiptID returns the message id a receipt refers to: the
+// receipted_message_id TLV (NULs trimmed), else the "id:" field of the text;
+// nil when there is neither. It aliases m's bytes.
+func (m *Message) ReceiptID() []byte {
+	if v, ok := m.TLVs.Get(TagReceiptedMessageID); ok {
+		return bytes.TrimRight(v, "\x00")
+	}
+	sm := m.Payload()
+	i := bytes.Index(sm, []byte("id:"))
+	if i < 0 {
+		return nil
+	}
+	id := sm[i+3:]
+	if j := bytes.IndexByte(id, ' '); j >= 0 {
+		id = id[:j]
+	}
+	return id
 }
 
 // Dest is one destination of a submit_multi.
