@@ -185,22 +185,20 @@ func (a *assembler) decide(asm *assembly, out *batch, st *loopStats) {
 			ce.Write(zap.Int("parts", len(held)), zap.Int("total", int(asm.key.total)))
 		}
 	}
+	pdus := make([]pdu.PDU, len(held))
+	for i, h := range held {
+		pdus[i] = h.buf.PDU()
+	}
 	if a.s.canHold(v) {
 		hp := make([]heldPart, len(held))
-		pdus := make([]pdu.PDU, len(held))
 		for i, h := range held {
-			hp[i] = heldPart{d: h.from, id: h.buf.PDU().ID(), seq: h.buf.PDU().Seq()}
-			pdus[i] = h.buf.PDU()
+			hp[i] = heldPart{d: h.from, id: pdus[i].ID(), seq: pdus[i].Seq()}
 		}
 		a.s.quarantineMT(v, hp, pdus)
 		for _, h := range held {
 			h.buf.Release()
 		}
 		return
-	}
-	pdus := make([]pdu.PDU, len(held))
-	for i, h := range held {
-		pdus[i] = h.buf.PDU()
 	}
 	keepRaw(v.Event, pdus...) // every part, before the first is relayed
 	for i, h := range held {

@@ -36,8 +36,7 @@ type reply struct {
 }
 
 // record completes an event with what the sender was answered and hands it
-// to the sink. p is the PDU the event is about (its raw bytes are kept
-// unless the text is masked); it may be nil when ev.Raw is already set.
+// to the sink (keepRaw has copied the PDUs before).
 func (s *Server) record(ev *filter.Event, st pdu.Status, msgID string) {
 	if ev == nil || s.sink == nil {
 		return
@@ -80,13 +79,7 @@ func (s *Server) canHold(v filter.Verdict) bool {
 // ESME_RTHROTTLED when it could not be stored, so the peer retries and
 // nothing is lost.
 func (s *Server) quarantineMT(v filter.Verdict, parts []heldPart, pdus []pdu.PDU) {
-	ev := v.Event
-	if ev == nil {
-		ev = &filter.Event{ID: filter.NewEventID(), Time: time.Now().UTC(), Direction: "mt", Peer: parts[0].d.key,
-			RuleID: v.RuleID, Action: v.Action.String(), Reason: v.Reason, Evidence: v.Evidence}
-	}
-	ev.Quarantine = filter.QuarantineHeld
-	keepRaw(ev, pdus...)
+	ev := heldEvent(v, filter.MT, parts[0].d.key, pdus...)
 	q := s.cfg.quarantine()
 	ids := make([]string, len(parts))
 	st := q.status
@@ -98,9 +91,7 @@ func (s *Server) quarantineMT(v filter.Verdict, parts []heldPart, pdus []pdu.PDU
 		st = pdu.StatusOK
 	}
 	ev.Status = uint32(st)
-	s.holding.Add(1)
-	answer := func(err error) {
-		defer s.holding.Add(-1)
+	s.hold(ev, func(err error) {
 		if err != nil {
 			s.m.quarantine.WithLabelValues(quarStoreFailed).Inc()
 			s.log.Warn("quarantined message not stored; peer asked to retry", zap.Int64("event", ev.ID), zap.Error(err))
@@ -113,28 +104,46 @@ func (s *Server) quarantineMT(v filter.Verdict, parts []heldPart, pdus []pdu.PDU
 		for i, p := range parts {
 			p.d.respond(p.id, st, p.seq, ids[i])
 		}
+	})
+}
+
+// heldEvent is the record of a quarantined message, with copies of its
+// PDUs (kept whatever the text setting: release needs them). An inspector
+// that attached no event gets a minimal one.
+func heldEvent(v filter.Verdict, dir filter.Direction, peer string, ps ...pdu.PDU) *filter.Event {
+	ev := v.Event
+	if ev == nil {
+		ev = &filter.Event{ID: filter.NewEventID(), Time: time.Now().UTC(), Direction: dir.String(), Peer: peer,
+			RuleID: v.RuleID, Action: v.Action.String(), Reason: v.Reason, Evidence: v.Evidence}
 	}
+	ev.Quarantine = filter.QuarantineHeld
+	keepRaw(ev, ps...)
+	return ev
+}
+
+// hold hands a quarantined message's event to the sink; answer runs once
+// the store has it (err nil) or could not take it. Shutdown waits for the
+// answer (holding counts as in flight).
+func (s *Server) hold(ev *filter.Event, answer func(err error)) {
+	s.holding.Add(1)
 	// Stored runs on the store writer's goroutine: answering a peer that is
 	// slow to read must not hold up every other event, so answer aside.
-	ev.Stored = func(err error) { go answer(err) }
+	ev.Stored = func(err error) {
+		go func() {
+			defer s.holding.Add(-1)
+			answer(err)
+		}()
+	}
 	s.sink.Emit(ev)
 }
 
 // quarantineMO stores an MO message and answers the SMSC once it is stored.
 func (l *upLeg) quarantineMO(v filter.Verdict, p pdu.PDU) {
 	s := l.s
-	ev := v.Event
-	if ev == nil {
-		ev = &filter.Event{ID: filter.NewEventID(), Time: time.Now().UTC(), Direction: "mo", Peer: l.key,
-			RuleID: v.RuleID, Action: v.Action.String(), Reason: v.Reason, Evidence: v.Evidence}
-	}
-	ev.Quarantine = filter.QuarantineHeld
-	keepRaw(ev, p)
+	ev := heldEvent(v, filter.MO, l.key, p)
 	id, seq := p.ID(), p.Seq()
 	ev.Status = uint32(pdu.StatusOK)
-	s.holding.Add(1)
-	answer := func(err error) {
-		defer s.holding.Add(-1)
+	s.hold(ev, func(err error) {
 		if err != nil {
 			s.m.quarantine.WithLabelValues(quarStoreFailed).Inc()
 			s.log.Warn("quarantined MO not stored; SMSC asked to retry", zap.Int64("event", ev.ID), zap.Error(err))
@@ -143,11 +152,7 @@ func (l *upLeg) quarantineMO(v filter.Verdict, p pdu.PDU) {
 		}
 		s.m.quarantine.WithLabelValues(quarHeld).Inc()
 		l.respond(id, pdu.StatusOK, seq, "")
-	}
-	// Stored runs on the store writer's goroutine: answering a peer that is
-	// slow to read must not hold up every other event, so answer aside.
-	ev.Stored = func(err error) { go answer(err) }
-	s.sink.Emit(ev)
+	})
 }
 
 // Release sends a held message on: MT to the SMSC on its peer's upstream
@@ -253,12 +258,9 @@ func (s *Server) originateMT(ctx context.Context, peer string, p pdu.PDU) (reply
 		s.m.out(1, p.ID())
 	}
 	// The leg answers every pending entry exactly once (response, timeout or
-	// loss), so this wait ends within response_timeout.
-	r := <-ch
-	if r.status == pdu.StatusOK && s.obs != nil {
-		s.obs.Accepted(peer, []byte(r.msgID), time.Now().UnixNano())
-	}
-	return r, nil
+	// loss), so this wait ends within response_timeout; its read loop has
+	// told the inspector of the accepted id.
+	return <-ch, nil
 }
 
 // originateMO delivers one PDU of smsfw's own to a receiver session of

@@ -209,14 +209,28 @@ func (l *upLeg) onResponse(p pdu.PDU) {
 	}
 	<-l.window
 	l.s.m.inflightUp.Add(-1)
-	if e.reply != nil {
-		r := reply{status: p.Status()}
+	wrong := p.ID() != e.cmd.Resp() && p.ID() != pdu.GenericNack
+	// The SMSC's id of an accepted message: for fake-receipt detection,
+	// the event, and a released message's caller.
+	var accepted []byte
+	if !wrong && (l.s.obs != nil || e.ev != nil || e.reply != nil) && p.Status() == pdu.StatusOK &&
+		e.cmd != pdu.QuerySM && e.cmd.IsMessage() {
 		var mr pdu.MessageResp
-		switch {
-		case p.ID() != e.cmd.Resp() && p.ID() != pdu.GenericNack:
+		if pdu.ParseMessageResp(p, &mr) == nil {
+			accepted = mr.MessageID
+			if l.s.obs != nil {
+				key := l.key
+				if e.down != nil {
+					key = e.down.key
+				}
+				l.s.obs.Accepted(key, accepted, l.c.ReadAt())
+			}
+		}
+	}
+	if e.reply != nil {
+		r := reply{status: p.Status(), msgID: string(accepted)}
+		if wrong {
 			r.status = pdu.StatusSysErr
-		case r.status == pdu.StatusOK && pdu.ParseMessageResp(p, &mr) == nil:
-			r.msgID = string(mr.MessageID)
 		}
 		e.reply <- r
 		return
@@ -225,25 +239,14 @@ func (l *upLeg) onResponse(p pdu.PDU) {
 	if e.peerSlot {
 		d.releaseMT()
 	}
-	if p.ID() != e.cmd.Resp() && p.ID() != pdu.GenericNack {
+	if wrong {
 		l.s.m.malformed.WithLabelValues(legUpstream, badUnexpected).Inc()
 		l.log.Warn("SMSC answered with the wrong command", zap.Stringer("request", e.cmd), zap.Stringer("response", p.ID()))
 		d.respondRelayed(e.cmd, pdu.StatusSysErr, e.downSeq)
 		l.s.record(e.ev, pdu.StatusSysErr, "")
 		return
 	}
-	if (l.s.obs != nil || e.ev != nil) && p.Status() == pdu.StatusOK && e.cmd != pdu.QuerySM && e.cmd.IsMessage() {
-		var mr pdu.MessageResp
-		if pdu.ParseMessageResp(p, &mr) == nil {
-			if l.s.obs != nil {
-				l.s.obs.Accepted(d.key, mr.MessageID, l.c.ReadAt())
-			}
-			if e.ev != nil {
-				e.ev.MessageID = string(mr.MessageID)
-			}
-		}
-	}
-	l.s.record(e.ev, p.Status(), "")
+	l.s.record(e.ev, p.Status(), string(accepted))
 	p.SetSeq(e.downSeq)
 	l.out.add(d.c)
 	if d.c.Append(p) != nil {
@@ -321,34 +324,23 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 	}
 	ev := v.Event
 	keepRaw(ev, p)
-	var st pdu.Status
-	switch v.Action {
-	case filter.Allow, filter.Flag:
-	case filter.Drop:
-		st = pdu.StatusOK // deliver_sm_resp carries no message_id
-	case filter.Throttle:
-		st = orStatus(v.Status, pdu.StatusThrottled)
-	default: // Reject, and Quarantine when no store holds messages
-		st = orStatus(v.Status, pdu.StatusXPAppn)
-	}
-	if v.Action != filter.Allow && v.Action != filter.Flag {
+	answer := func(st pdu.Status) { // to the SMSC, now: the message goes no further
 		l.respond(p.ID(), st, p.Seq(), "")
 		l.s.record(ev, st, "")
-		return
 	}
-	if target == nil {
-		l.respond(p.ID(), pdu.StatusXTAppn, p.Seq(), "")
-		l.s.record(ev, pdu.StatusXTAppn, "")
-		return
-	}
-	if !target.tryAcquire() { // the peer has a window of deliveries unanswered: the SMSC retries
-		l.respond(p.ID(), pdu.StatusThrottled, p.Seq(), "")
-		l.s.record(ev, pdu.StatusThrottled, "")
-		return
-	}
-	if !target.deliver(l, l.s.receiptForPeer(p, &m), start, ev, &l.out, &l.st) {
-		l.respond(p.ID(), pdu.StatusXTAppn, p.Seq(), "")
-		l.s.record(ev, pdu.StatusXTAppn, "")
+	switch {
+	case v.Action == filter.Drop:
+		answer(pdu.StatusOK) // deliver_sm_resp carries no message_id
+	case v.Action == filter.Throttle:
+		answer(orStatus(v.Status, pdu.StatusThrottled))
+	case v.Action != filter.Allow && v.Action != filter.Flag: // Reject, and Quarantine when no store holds messages
+		answer(orStatus(v.Status, pdu.StatusXPAppn))
+	case target == nil:
+		answer(pdu.StatusXTAppn)
+	case !target.tryAcquire(): // the peer has a window of deliveries unanswered: the SMSC retries
+		answer(pdu.StatusThrottled)
+	case !target.deliver(l, l.s.receiptForPeer(p, &m), start, ev, &l.out, &l.st):
+		answer(pdu.StatusXTAppn)
 	}
 }
 
