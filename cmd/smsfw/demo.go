@@ -165,7 +165,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 		{"Promo", "CL41M Y0UR PR1ZE today!"},
 		// From a mobile number with a link nobody vetted: quarantined.
 		{"4917055501234", "Hey, new number! Photos from Saturday: photo-share.example.net/a8Kd2"},
-		// One phone number writing to ever new people: flagged as fan-out.
+		// One phone number writing to one new person after another: flagged as fan-out.
 		{"4917055509876", "Hi, are you coming tonight?"},
 	}
 	go func() {

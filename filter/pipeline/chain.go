@@ -72,7 +72,7 @@ type Chain struct {
 	Ledger  *Ledger
 
 	events    EventOptions
-	overrides overridesPtr
+	overrides atomic.Pointer[overrideSet] // the analysts' overrides; nil: none
 }
 
 // built is the detector chain configured for one snapshot.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/smsfw/smsfw/filter"
@@ -179,6 +178,3 @@ func applyOverride(o *filter.Override) filter.Verdict {
 }
 
 var _ filter.OverrideSetter = (*Chain)(nil)
-
-// overridesPtr is the Chain's live override set.
-type overridesPtr = atomic.Pointer[overrideSet]
