@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -281,20 +280,8 @@ func faultProxy(t *testing.T, f *faultSMSC, cfg *Config, peerWindow, upWindow in
 	cfg.Upstreams = map[string]*Upstream{"smsc": {Address: f.ln.Addr().String(), Window: upWindow}}
 	cfg.Peers = []*Peer{{SystemID: "acme", Password: "pw", Window: peerWindow}}
 	mustValidate(t, cfg)
-	e := &env{t: t, m: NewMetrics(nil)}
-	srv, err := New(Options{Config: cfg, Logger: zaptest.NewLogger(t), Metrics: e.m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srv = srv
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.addr = ln.Addr().String()
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close(); <-done })
+	e := &env{t: t}
+	e.serveProxy(cfg, nil)
 	e.waitReady()
 	return e
 }

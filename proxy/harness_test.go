@@ -70,6 +70,37 @@ func start(t *testing.T, simCfg sim.Config, cfg *Config, insp filter.Inspector, 
 	return e
 }
 
+// serveProxy starts smsfw with cfg (and fresh metrics) on loopback for
+// e.t; when the test ends it closes it, then calls after (to stop the
+// SMSC), if set.
+func (e *env) serveProxy(cfg *Config, after func()) {
+	t := e.t
+	t.Helper()
+	e.m = NewMetrics(nil)
+	srv, err := New(Options{Config: cfg, Logger: zaptest.NewLogger(t), Metrics: e.m})
+	if err != nil {
+		if after != nil {
+			after()
+		}
+		t.Fatal(err)
+	}
+	e.srv = srv
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.addr = ln.Addr().String()
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		_ = srv.Close()
+		<-done
+		if after != nil {
+			after()
+		}
+	})
+}
+
 func (e *env) dial(o esme.Options) *esme.Client {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

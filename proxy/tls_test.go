@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/proxy/pdu"
@@ -314,27 +313,7 @@ func startTLSUpstream(t *testing.T, srvCert keyPair, clientCAs *x509.CertPool, u
 		Peers:     []*Peer{{SystemID: "acme", Password: "pw"}},
 	}
 	mustValidate(t, cfg)
-	e.m = NewMetrics(nil)
-	srv, err := New(Options{Config: cfg, Logger: zaptest.NewLogger(t), Metrics: e.m})
-	if err != nil {
-		_ = e.simLn.Close()
-		<-simDone
-		t.Fatal(err)
-	}
-	e.srv = srv
-	pln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.addr = pln.Addr().String()
-	srvDone := make(chan struct{})
-	go func() { defer close(srvDone); _ = srv.Serve(pln) }()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		<-srvDone
-		e.sim.Close()
-		<-simDone
-	})
+	e.serveProxy(cfg, func() { e.sim.Close(); <-simDone })
 	return e
 }
 
@@ -426,28 +405,10 @@ func TestTLSUpstreamPassThrough(t *testing.T) {
 	cfg := &Config{Upstreams: map[string]*Upstream{"smsc": {Address: ln.Addr().String(),
 		TLS: &TLSConfig{CAFile: ca.file, ServerName: "localhost"}}}}
 	mustValidate(t, cfg)
-	e.m = NewMetrics(nil)
-	srv, err := New(Options{Config: cfg, Logger: zaptest.NewLogger(t), Metrics: e.m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srv = srv
-	pln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.addr = pln.Addr().String()
-	srvDone := make(chan struct{})
-	go func() { defer close(srvDone); _ = srv.Serve(pln) }()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		<-srvDone
-		e.sim.Close()
-		<-simDone
-	})
+	e.serveProxy(cfg, func() { e.sim.Close(); <-simDone })
 	cl, err := esme.Dial(ctx5s(t), e.addr, esme.Options{SystemID: "acme", Password: "pw"})
 	if err != nil {
-		ok, why := srv.Ready()
+		ok, why := e.srv.Ready()
 		t.Fatalf("pass-through bind to a TLS upstream: %v (Ready() = %v, %q)", err, ok, why)
 	}
 	t.Cleanup(cl.Close)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/sim"
@@ -175,25 +174,7 @@ func TestTLSUpstreamReload(t *testing.T) {
 			TLS: &TLSConfig{CAFile: caFile, CertFile: certFile, KeyFile: keyFile, ServerName: "localhost"}}},
 		Peers: []*Peer{{SystemID: "acme", Password: "pw"}}}
 	mustValidate(t, cfg)
-	e.m = NewMetrics(nil)
-	srv, err := New(Options{Config: cfg, Logger: zaptest.NewLogger(t), Metrics: e.m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srv = srv
-	pln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.addr = pln.Addr().String()
-	srvDone := make(chan struct{})
-	go func() { defer close(srvDone); _ = srv.Serve(pln) }()
-	t.Cleanup(func() {
-		_ = srv.Close()
-		<-srvDone
-		e.sim.Close()
-		<-simDone
-	})
+	e.serveProxy(cfg, func() { e.sim.Close(); <-simDone })
 	e.waitReady()
 	cl := e.dial(esme.Options{SystemID: "acme", Password: "pw"})
 	submitFlows(t, e, cl, "before rotation")
@@ -207,7 +188,7 @@ func TestTLSUpstreamReload(t *testing.T) {
 
 	copyFile(t, ca2.file, caFile)
 	install(t, ca2.issue("smsfw-client-2", false), certFile, keyFile)
-	if err := srv.ReloadTLS(); err != nil {
+	if err := e.srv.ReloadTLS(); err != nil {
 		t.Fatal(err)
 	}
 	e.waitReady() // reconnect with backoff, now with the new CA and client certificate
