@@ -90,6 +90,27 @@ func MeasureAlone(ctx context.Context, o AloneOptions) (*AloneMemory, error) {
 		return nil, err
 	}
 	o.Progress.Step("smsfw alone: under load", o.Duration)
+	stopPeak := samplePeak(child.RSSMiB)
+	res, err := Run(ctx, Load{Addr: child.SMPP, Sessions: o.Sessions, Window: o.Window, Duration: o.Duration,
+		Warmup: 300 * time.Millisecond, Progress: func(uint64, time.Duration) {
+			if v, err := child.RSSMiB(); err == nil {
+				o.Progress.Update(fmt.Sprintf("RSS %.0f MiB", v))
+			}
+		}})
+	mem.UnderLoadMiB = stopPeak()
+	if err != nil {
+		return nil, fmt.Errorf("smsfw alone: load: %w", err)
+	}
+	mem.Rate = res.Rate
+	if child.Exited() {
+		return nil, fmt.Errorf("smsfw alone: the child exited under load:\n%s", child.Tail())
+	}
+	return mem, nil
+}
+
+// samplePeak reads a memory figure every 50 ms until the returned stop is
+// called, which returns the largest reading (failed readings are skipped).
+func samplePeak(read func() (float64, error)) (stop func() float64) {
 	done := make(chan struct{})
 	peakc := make(chan float64, 1)
 	go func() {
@@ -102,26 +123,11 @@ func MeasureAlone(ctx context.Context, o AloneOptions) (*AloneMemory, error) {
 				peakc <- peak
 				return
 			case <-t.C:
-				if v, err := child.RSSMiB(); err == nil {
+				if v, err := read(); err == nil {
 					peak = max(peak, v)
 				}
 			}
 		}
 	}()
-	res, err := Run(ctx, Load{Addr: child.SMPP, Sessions: o.Sessions, Window: o.Window, Duration: o.Duration,
-		Warmup: 300 * time.Millisecond, Progress: func(uint64, time.Duration) {
-			if v, err := child.RSSMiB(); err == nil {
-				o.Progress.Update(fmt.Sprintf("RSS %.0f MiB", v))
-			}
-		}})
-	close(done)
-	mem.UnderLoadMiB = <-peakc
-	if err != nil {
-		return nil, fmt.Errorf("smsfw alone: load: %w", err)
-	}
-	mem.Rate = res.Rate
-	if child.Exited() {
-		return nil, fmt.Errorf("smsfw alone: the child exited under load:\n%s", child.Tail())
-	}
-	return mem, nil
+	return func() float64 { close(done); return <-peakc }
 }

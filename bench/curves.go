@@ -3,7 +3,6 @@ package bench
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -145,25 +144,9 @@ func Curves(ctx context.Context, o CurveOptions) (*CurveReport, error) {
 	runtime.GC()
 	rep.Memory.NumberList = numbers
 	rep.Memory.IdleMiB = rssMiB()
-	done := make(chan struct{})
-	peakc := make(chan float64, 1)
-	go func() {
-		peak := 0.0
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				peakc <- peak
-				return
-			case <-t.C:
-				peak = max(peak, rssMiB())
-			}
-		}
-	}()
+	stopPeak := samplePeak(func() (float64, error) { return rssMiB(), nil })
 	_, err = measure(r, TargetRules, 4, 100)
-	close(done)
-	peak := <-peakc
+	peak := stopPeak()
 	if err != nil {
 		return nil, err
 	}
@@ -219,14 +202,7 @@ func (r *CurveReport) WriteTables(w io.Writer) {
 
 // WriteFiles writes curves.json and one SVG chart per curve into dir.
 func (r *CurveReport) WriteFiles(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "curves.json"), append(b, '\n'), 0o644); err != nil {
+	if err := writeJSON(filepath.Join(dir, "curves.json"), r); err != nil {
 		return err
 	}
 	for _, c := range r.Curves {

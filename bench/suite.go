@@ -307,7 +307,12 @@ func (r *Report) WriteTable(w io.Writer) {
 
 // WriteJSON writes the report to path.
 func (r *Report) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
+	return writeJSON(path, r)
+}
+
+// writeJSON writes v as indented JSON to path, creating its directory.
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
