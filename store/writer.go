@@ -168,27 +168,24 @@ func (w *Writer) run() {
 	for {
 		select {
 		case ev, ok := <-w.ch:
-			if !ok {
+			// Take whatever else is queued without waiting: under load
+			// batches fill at once and the timer never matters.
+			for ok {
+				batch = append(batch, ev)
+				if len(batch) >= w.o.BatchSize {
+					break
+				}
+				select {
+				case ev, ok = <-w.ch:
+					continue
+				default:
+				}
+				break
+			}
+			if !ok { // closed: what is queued is all there is
 				w.flush(batch)
 				w.m.QueueLength.Set(0)
 				return
-			}
-			batch = append(batch, ev)
-			// Take whatever else is queued without waiting: under load
-			// batches fill at once and the timer never matters.
-		drain:
-			for len(batch) < w.o.BatchSize {
-				select {
-				case ev, ok := <-w.ch:
-					if !ok {
-						w.flush(batch)
-						w.m.QueueLength.Set(0)
-						return
-					}
-					batch = append(batch, ev)
-				default:
-					break drain
-				}
 			}
 			if len(batch) >= w.o.BatchSize {
 				w.flush(batch)
