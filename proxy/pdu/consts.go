@@ -194,11 +194,12 @@ const (
 	StatusInvPaswd        Status = 0x0000000E // ESME_RINVPASWD
 	StatusInvSysID        Status = 0x0000000F // ESME_RINVSYSID
 	StatusMsgQFul         Status = 0x00000014 // ESME_RMSGQFUL
+	StatusInvSerTyp       Status = 0x00000015 // ESME_RINVSERTYP: bad service_type
 	StatusInvNumDests     Status = 0x00000033 // ESME_RINVNUMDESTS
 	StatusInvDestFlag     Status = 0x00000040 // ESME_RINVDESTFLAG
 	StatusInvESMClass     Status = 0x00000043 // ESME_RINVESMCLASS
 	StatusSubmitFail      Status = 0x00000045 // ESME_RSUBMITFAIL
-	StatusInvSysTyp       Status = 0x00000053 // ESME_RINVSYSTYP
+	StatusInvSysTyp       Status = 0x00000053 // ESME_RINVSYSTYP: bad system_type (bind)
 	StatusThrottled       Status = 0x00000058 // ESME_RTHROTTLED
 	StatusInvSched        Status = 0x00000061 // ESME_RINVSCHED
 	StatusInvExpiry       Status = 0x00000062 // ESME_RINVEXPIRY
@@ -209,7 +210,7 @@ const (
 	StatusOptParNotAllwd  Status = 0x000000C1 // ESME_ROPTPARNOTALLWD
 	StatusInvParLen       Status = 0x000000C2 // ESME_RINVPARLEN
 	StatusMissingOptParam Status = 0x000000C3 // ESME_RMISSINGOPTPARAM
-	StatusInvOptParamVal  Status = 0x000000C4 // ESME_RINVOPTPARAMVAL
+	StatusInvOptParamVal  Status = 0x000000C4 // ESME_RINVOPTPARAMVAL (v5.0: ESME_RINVTLVVAL)
 	StatusDeliveryFailure Status = 0x000000FE // ESME_RDELIVERYFAILURE
 	StatusUnknownErr      Status = 0x000000FF // ESME_RUNKNOWNERR
 	StatusProhibited      Status = 0x00000101 // ESME_RPROHIBITED (v5.0)

@@ -15,6 +15,12 @@ var (
 	ErrBadTLV     = errors.New("pdu: malformed TLV")
 	ErrBadValue   = errors.New("pdu: invalid field value")
 	ErrNotMessage = errors.New("pdu: command carries no message")
+	// ErrDuplicateTLV: a TLV the firewall reads (message_payload, sar_*)
+	// occurs more than once; peers disagree on which one counts.
+	ErrDuplicateTLV = errors.New("pdu: TLV occurs more than once")
+	// ErrConcatConflict: a message carries both a UDH concatenation IE and
+	// the sar_* TLVs; peers disagree on which one counts.
+	ErrConcatConflict = errors.New("pdu: UDH concatenation and sar_* TLVs together")
 )
 
 // ParseError says which field of which PDU was malformed and what status the

@@ -163,7 +163,22 @@ func TestMalformed(t *testing.T) {
 	}{
 		{"source too long", AppendSM(nil, SubmitSM, 1, &SMFields{Src: long, Dst: "1"}), StatusInvSrcAdr, ErrTooLong},
 		{"dest too long", AppendSM(nil, SubmitSM, 1, &SMFields{Src: "1", Dst: long}), StatusInvDstAdr, ErrTooLong},
-		{"missing NUL", func() []byte { b := NewBuilder(nil, SubmitSM, 0, 1); b.Raw([]byte("CMT")); return b.Done() }(), StatusInvSysTyp, ErrMissingNUL},
+		{"missing NUL", func() []byte { b := NewBuilder(nil, SubmitSM, 0, 1); b.Raw([]byte("CMT")); return b.Done() }(), StatusInvSerTyp, ErrMissingNUL},
+		{"service_type too long", AppendSM(nil, SubmitSM, 1, &SMFields{ServiceType: "TOOLONG", Src: "1", Dst: "2"}), StatusInvSerTyp, ErrTooLong},
+		{"cancel_sm service_type too long", func() []byte { b := NewBuilder(nil, CancelSM, 0, 1); b.CString("TOOLONG"); return b.Done() }(), StatusInvSerTyp, ErrTooLong},
+		{"message_payload twice", AppendSM(nil, SubmitSM, 1, &SMFields{Src: "1", Dst: "2", TLVs: tlvs(TagMessagePayload, "a", TagMessagePayload, "b")}), StatusInvOptParamVal, ErrDuplicateTLV},
+		{"data_sm message_payload twice", func() []byte {
+			b := NewBuilder(nil, DataSM, 0, 1)
+			b.CString("").Addr(1, 1, "1").Addr(1, 1, "2").Byte(0).Byte(0).Byte(0).TLV(TagMessagePayload, []byte("a")).TLV(0x1400, nil).TLV(TagMessagePayload, nil)
+			return b.Done()
+		}(), StatusInvOptParamVal, ErrDuplicateTLV},
+		{"sar_msg_ref_num twice", AppendSM(nil, SubmitSM, 1, &SMFields{Src: "1", Dst: "2", TLVs: tlvs(TagSARMsgRefNum, "\x00\x01", TagSARMsgRefNum, "\x00\x02")}), StatusInvOptParamVal, ErrDuplicateTLV},
+		{"sar_total_segments twice", AppendSM(nil, SubmitSM, 1, &SMFields{Src: "1", Dst: "2", TLVs: tlvs(TagSARTotalSegments, "\x02", TagSARTotalSegments, "\x03")}), StatusInvOptParamVal, ErrDuplicateTLV},
+		{"sar_segment_seqnum twice", AppendSM(nil, DeliverSM, 1, &SMFields{Src: "1", Dst: "2", TLVs: tlvs(TagSARSegmentSeqnum, "\x01", TagSARSegmentSeqnum, "\x02")}), StatusInvOptParamVal, ErrDuplicateTLV},
+		{"UDH concatenation and sar_*", AppendSM(nil, SubmitSM, 1, &SMFields{Src: "1", Dst: "2", ESMClass: ESMUDHI,
+			ShortMessage: []byte{5, 0, 3, 7, 2, 1, 'h', 'i'}, TLVs: sarTLVs(9, 2, 1)}), StatusInvOptParamVal, ErrConcatConflict},
+		{"UDH 16-bit concatenation and sar_* (deliver_sm)", AppendSM(nil, DeliverSM, 1, &SMFields{Src: "1", Dst: "2", ESMClass: ESMUDHI,
+			ShortMessage: []byte{6, 8, 4, 0, 7, 2, 2, 'h', 'i'}, TLVs: sarTLVs(9, 2, 2)}), StatusInvOptParamVal, ErrConcatConflict},
 		{"sm_length beyond body", func() []byte {
 			raw := AppendSM(nil, SubmitSM, 1, &SMFields{Src: "1", Dst: "2", ShortMessage: []byte("abc")})
 			raw[len(raw)-4] = 200
@@ -206,6 +221,65 @@ func TestMalformed(t *testing.T) {
 				t.Fatalf("status %v, want %v (%v)", st, c.status, err)
 			}
 		})
+	}
+}
+
+// tlvs builds a TLV stream from tag, value pairs.
+func tlvs(kv ...any) []byte {
+	var b []byte
+	for i := 0; i < len(kv); i += 2 {
+		var tag uint16
+		switch v := kv[i].(type) {
+		case uint16:
+			tag = v
+		case int:
+			tag = uint16(v)
+		}
+		b = AppendTLV(b, tag, []byte(kv[i+1].(string)))
+	}
+	return b
+}
+
+func sarTLVs(ref uint16, total, seq byte) []byte {
+	return tlvs(TagSARMsgRefNum, string([]byte{byte(ref >> 8), byte(ref)}), TagSARTotalSegments, string([]byte{total}), TagSARSegmentSeqnum, string([]byte{seq}))
+}
+
+// What the duplicate and conflict checks must let through: one of each
+// TLV, sar_* beside a UDH without a concatenation IE (ports: the SMSC and
+// smsfw both assemble by sar_*), a UDH concatenation beside an incomplete
+// sar_* set, and duplicates of TLVs smsfw does not read.
+func TestTLVChecksAccept(t *testing.T) {
+	cases := []struct {
+		name string
+		f    SMFields
+		cat  Concat
+		ok   bool
+	}{
+		{"sar alone", SMFields{Src: "1", Dst: "2", ShortMessage: []byte("hi"), TLVs: sarTLVs(9, 3, 2)}, Concat{Ref: 9, Total: 3, Part: 2}, true},
+		{"udh alone", SMFields{Src: "1", Dst: "2", ESMClass: ESMUDHI, ShortMessage: []byte{5, 0, 3, 7, 2, 1, 'h'}}, Concat{Ref: 7, Total: 2, Part: 1, FromUDH: true}, true},
+		{"udh ports and sar", SMFields{Src: "1", Dst: "2", ESMClass: ESMUDHI, ShortMessage: []byte{6, 5, 4, 0x0B, 0x84, 0x23, 0xF0, 'h'}, TLVs: sarTLVs(9, 2, 1)},
+			Concat{Ref: 9, Total: 2, Part: 1}, true},
+		{"udh concat and one sar TLV", SMFields{Src: "1", Dst: "2", ESMClass: ESMUDHI, ShortMessage: []byte{5, 0, 3, 7, 2, 2, 'h'}, TLVs: tlvs(TagSARMsgRefNum, "\x00\x01")},
+			Concat{Ref: 7, Total: 2, Part: 2, FromUDH: true}, true},
+		{"sar TLVs without UDHI", SMFields{Src: "1", Dst: "2", ShortMessage: []byte{5, 0, 3, 7, 2, 2, 'h'}, TLVs: sarTLVs(9, 2, 2)}, Concat{Ref: 9, Total: 2, Part: 2}, true},
+		{"vendor TLV twice", SMFields{Src: "1", Dst: "2", TLVs: tlvs(0x1401, "a", 0x1401, "b", TagMessagePayload, "text")}, Concat{}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var m Message
+			if err := ParseMessage(PDU(AppendSM(nil, SubmitSM, 1, &c.f)), &m); err != nil {
+				t.Fatal(err)
+			}
+			got, ok, conflict := m.Concat()
+			if got != c.cat || ok != c.ok || conflict {
+				t.Fatalf("Concat() = %+v %v %v, want %+v %v false", got, ok, conflict, c.cat, c.ok)
+			}
+		})
+	}
+	var m Message
+	if err := ParseMessage(PDU(AppendSM(nil, SubmitSM, 1, &SMFields{Src: "1", Dst: "2", TLVs: tlvs(0x1401, "a", TagMessagePayload, "text")})), &m); err != nil ||
+		!m.HasMessagePayload() || string(m.Payload()) != "text" {
+		t.Fatalf("payload: %v %q", err, m.Payload())
 	}
 }
 

@@ -274,12 +274,12 @@ func ParseMessage(p PDU, m *Message) error {
 	d := decoder{b: p.Body(), cmd: p.ID()}
 	switch m.Cmd {
 	case SubmitSM, DeliverSM:
-		m.ServiceType = d.cstring("service_type", maxServiceType, StatusInvSysTyp)
+		m.ServiceType = d.cstring("service_type", maxServiceType, StatusInvSerTyp)
 		m.Src = d.addr("source_addr", maxAddr, StatusInvSrcAdr)
 		m.Dst = d.addr("destination_addr", maxAddr, StatusInvDstAdr)
 		parseSMTail(&d, m)
 	case SubmitMulti:
-		m.ServiceType = d.cstring("service_type", maxServiceType, StatusInvSysTyp)
+		m.ServiceType = d.cstring("service_type", maxServiceType, StatusInvSerTyp)
 		m.Src = d.addr("source_addr", maxAddr, StatusInvSrcAdr)
 		n := int(d.byte1("number_of_dests"))
 		if d.err == nil && (n == 0 || n > 255) {
@@ -305,7 +305,7 @@ func ParseMessage(p PDU, m *Message) error {
 		}
 		parseSMTail(&d, m)
 	case DataSM:
-		m.ServiceType = d.cstring("service_type", maxServiceType, StatusInvSysTyp)
+		m.ServiceType = d.cstring("service_type", maxServiceType, StatusInvSerTyp)
 		m.Src = d.addr("source_addr", maxAddr65, StatusInvSrcAdr)
 		m.Dst = d.addr("destination_addr", maxAddr65, StatusInvDstAdr)
 		m.ESMClass = d.byte1("esm_class")
@@ -318,13 +318,69 @@ func ParseMessage(p PDU, m *Message) error {
 	if d.err != nil {
 		return d.err
 	}
-	if v, ok := m.TLVs.Get(TagMessagePayload); ok {
-		if len(m.ShortMessage) != 0 {
-			return &ParseError{Command: m.Cmd, Field: "message_payload", Status: StatusInvOptParamVal, Err: ErrBadValue}
+	return m.checkTLVs()
+}
+
+// checkTLVs reads message_payload and refuses what peers read differently
+// (ESME_RINVOPTPARAMVAL, which SMPP 5.0 calls ESME_RINVTLVVAL and Kannel
+// answers for the same cases): message_payload with a short_message, a
+// second message_payload or sar_* TLV (one peer takes the first, another
+// the last), and sar_* TLVs beside a UDH concatenation IE (the firewall
+// would assemble by one, the SMSC by the other). One pass, no allocation.
+func (m *Message) checkTLVs() error {
+	var seen [4]uint8 // message_payload, sar_msg_ref_num, sar_total_segments, sar_segment_seqnum
+	it := m.TLVs.Iter()
+	for {
+		tag, v, ok := it.Next()
+		if !ok {
+			break
 		}
-		m.payload, m.hasPayload = v, true
+		var i int
+		switch tag {
+		case TagMessagePayload:
+			i = 0
+			if seen[0] == 0 {
+				m.payload, m.hasPayload = v, true
+			}
+		case TagSARMsgRefNum:
+			i = 1
+		case TagSARTotalSegments:
+			i = 2
+		case TagSARSegmentSeqnum:
+			i = 3
+		default:
+			continue
+		}
+		if seen[i]++; seen[i] > 1 {
+			m.payload, m.hasPayload = nil, false
+			return &ParseError{Command: m.Cmd, Field: tagName(tag), Status: StatusInvOptParamVal, Err: ErrDuplicateTLV}
+		}
+	}
+	if m.hasPayload && len(m.ShortMessage) != 0 {
+		m.payload, m.hasPayload = nil, false
+		return &ParseError{Command: m.Cmd, Field: "message_payload", Status: StatusInvOptParamVal, Err: ErrBadValue}
+	}
+	if seen[1]|seen[2]|seen[3] != 0 && m.UDHI() {
+		if _, conflict := m.concat(); conflict {
+			return &ParseError{Command: m.Cmd, Field: "sar_msg_ref_num", Status: StatusInvOptParamVal, Err: ErrConcatConflict}
+		}
 	}
 	return nil
+}
+
+// tagName names the TLVs checkTLVs refuses, for ParseError.Field.
+func tagName(tag uint16) string {
+	switch tag {
+	case TagMessagePayload:
+		return "message_payload"
+	case TagSARMsgRefNum:
+		return "sar_msg_ref_num"
+	case TagSARTotalSegments:
+		return "sar_total_segments"
+	case TagSARSegmentSeqnum:
+		return "sar_segment_seqnum"
+	}
+	return "tlv"
 }
 
 func parseSMTail(d *decoder, m *Message) {
@@ -472,7 +528,7 @@ func ParseQuery(p PDU, q *Query) error {
 		q.Src = d.addr("source_addr", maxAddr, StatusInvSrcAdr)
 		d.end()
 	case CancelSM:
-		q.ServiceType = d.cstring("service_type", maxServiceType, StatusInvSysTyp)
+		q.ServiceType = d.cstring("service_type", maxServiceType, StatusInvSerTyp)
 		q.MessageID = d.cstring("message_id", maxMessageID, StatusInvMsgID)
 		q.Src = d.addr("source_addr", maxAddr, StatusInvSrcAdr)
 		q.Dst = d.addr("destination_addr", maxAddr, StatusInvDstAdr)
@@ -595,20 +651,24 @@ type Concat struct {
 
 // Concat returns the message's concatenation info. ok is false for single
 // messages and for malformed headers (which are inspected as they are).
-// conflict is set when both a UDH concatenation IE and sar_* TLVs are present:
-// peers such as Kannel reject that, and it is an evasion vector.
+// conflict is set when both a UDH concatenation IE and sar_* TLVs are
+// present: peers such as Kannel reject that, and it is an evasion vector.
+// ParseMessage refuses such messages, so conflict is never set for a
+// message it accepted.
 func (m *Message) Concat() (c Concat, ok, conflict bool) {
+	c, conflict = m.concat()
+	return c, c.Total > 1, conflict
+}
+
+func (m *Message) concat() (c Concat, conflict bool) {
 	ref, total, seq, sar := m.SAR()
 	if m.UDHI() {
 		if _, u, has, err := smstext.ParseUDH(m.Payload()); err == nil && has {
-			if sar {
-				conflict = true
-			}
-			return Concat{Ref: u.Ref, Total: u.Total, Part: u.Seq, FromUDH: true}, u.Total > 1, conflict
+			return Concat{Ref: u.Ref, Total: u.Total, Part: u.Seq, FromUDH: true}, sar
 		}
 	}
 	if sar && total > 0 && seq > 0 && seq <= total {
-		return Concat{Ref: ref, Total: total, Part: seq}, total > 1, false
+		return Concat{Ref: ref, Total: total, Part: seq}, false
 	}
-	return Concat{}, false, false
+	return Concat{}, false
 }
