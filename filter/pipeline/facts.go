@@ -66,7 +66,8 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch) {
 		di := c.numc.lookup(m.Dst.TON, m.Dst.NPI, m.Dst.Addr)
 		f.DestValid, f.DestCountry, f.DestType = di.Valid, di.Region, typeName(di.Type)
 	}
-	// Text of every part, UDH removed, decoded per data_coding.
+	// Text of every part, UDH removed, decoded per data_coding as a handset
+	// reads it (reserved codings as GSM 7-bit: smstext.AlphabetOf).
 	sc.text = sc.text[:0]
 	parts := r.Parts
 	if parts == nil {

@@ -10,7 +10,7 @@ type Alphabet uint8
 // Alphabets. The zero value is Unknown so that an uninitialised Alphabet
 // never claims to be text.
 const (
-	Unknown  Alphabet = iota // compressed, reserved or unsupported national set: not decodable
+	Unknown  Alphabet = iota // national set this package does not decode (JIS, Kanji, KS C 5601, ...)
 	GSM7                     // GSM 03.38 default alphabet (unpacked septets in SMPP)
 	IA5                      // IA5 / US-ASCII, 7-bit
 	Latin1                   // ISO-8859-1
@@ -58,48 +58,53 @@ var smppAlphabet = [16]Alphabet{
 	0x08: UCS2,     // UCS2 (ISO/IEC-10646)
 	0x09: Unknown,  // pictogram encoding
 	0x0A: Unknown,  // ISO-2022-JP (music codes)
-	0x0B: Unknown,  // reserved
-	0x0C: Unknown,  // reserved
+	0x0B: GSM7,     // reserved: read as the default alphabet (see AlphabetOf)
+	0x0C: GSM7,     // reserved
 	0x0D: Unknown,  // extended Kanji JIS (X 0212-1990)
 	0x0E: Unknown,  // KS C 5601
-	0x0F: Unknown,  // reserved
+	0x0F: GSM7,     // reserved
 }
 
 // AlphabetOf classifies an SMPP data_coding octet, which for values from
-// 0x10 up is a 3GPP TS 23.038 Data Coding Scheme:
+// 0x10 up is a 3GPP TS 23.038 Data Coding Scheme, the way a handset reads
+// it. TS 23.038 clause 4: "Any reserved codings shall be assumed to be the
+// GSM 7 bit default alphabet (the same as codepoint 00000000) by a
+// receiving entity", so every reserved value is GSM7, not Unknown: a
+// firewall that skipped them would let through text the handset shows.
 //
-//	0x00-0x0F  SMPP table (see the constants); JIS, pictogram, ISO-2022-JP,
-//	           Kanji, KS C 5601 and reserved values are Unknown
+//	0x00-0x0F  SMPP table (see smppAlphabet); 0x0B, 0x0C and 0x0F are
+//	           reserved (GSM7); JIS, pictogram, ISO-2022-JP, Kanji and
+//	           KS C 5601 are national sets this package does not decode
+//	           (Unknown)
 //	0x10-0x7F  general data coding (00xxxxxx) and automatic deletion
-//	           (01xxxxxx) groups: bit 5 set (compressed) is Unknown,
-//	           otherwise bits 3..2 give 00 GSM7, 01 Binary, 10 UCS2,
-//	           11 Unknown (reserved)
-//	0x80-0xBF  reserved coding groups: Unknown
+//	           (01xxxxxx) groups: bits 3..2 give 00 GSM7, 01 Binary,
+//	           10 UCS2, 11 reserved (GSM7). Bit 5 (compressed, TS 23.042)
+//	           is ignored: no SMSC or handset in use implements that
+//	           compression, so the octets are read as the alphabet the
+//	           bits name and the bit cannot hide text from inspection
+//	0x80-0xBF  reserved coding groups: GSM7
 //	0xC0-0xDF  message waiting indication, discard/store: GSM7
 //	0xE0-0xEF  message waiting indication, store: UCS2
 //	0xF0-0xFF  data coding/message class: bit 2 clear GSM7, set Binary
+//	           (bit 3 is reserved and ignored)
 //
 // Message class, waiting-indication and auto-deletion bits are ignored:
-// they do not change how the text reads.
+// they do not change how the text reads. Relaying never depends on this:
+// the bytes go on as they came.
 func AlphabetOf(dcs byte) Alphabet {
 	switch {
 	case dcs < 0x10:
 		return smppAlphabet[dcs]
 	case dcs < 0x80:
-		if dcs&0x20 != 0 { // compressed (23.038 clause 6.2.3), not supported
-			return Unknown
-		}
 		switch (dcs >> 2) & 3 {
-		case 0:
-			return GSM7
 		case 1:
 			return Binary
 		case 2:
 			return UCS2
 		}
-		return Unknown
+		return GSM7 // 00, and 11 (reserved)
 	case dcs < 0xC0:
-		return Unknown
+		return GSM7 // reserved coding groups
 	case dcs < 0xE0:
 		return GSM7
 	case dcs < 0xF0:
@@ -109,6 +114,19 @@ func AlphabetOf(dcs byte) Alphabet {
 	default:
 		return GSM7
 	}
+}
+
+// Reserved reports whether dcs is a reserved data_coding value (SMPP 0x0B,
+// 0x0C, 0x0F; TS 23.038 character set 11 and coding groups 1000..1011),
+// which AlphabetOf reads as GSM7.
+func Reserved(dcs byte) bool {
+	switch {
+	case dcs < 0x10:
+		return dcs == 0x0B || dcs == 0x0C || dcs == 0x0F
+	case dcs < 0x80:
+		return (dcs>>2)&3 == 3
+	}
+	return dcs < 0xC0
 }
 
 // MaxDecodedLen returns an upper bound on the number of UTF-8 bytes Decode

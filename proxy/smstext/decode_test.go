@@ -18,15 +18,20 @@ func TestAlphabetOf(t *testing.T) {
 	}{
 		{0x00, 0x00, GSM7}, {0x01, 0x01, IA5}, {0x02, 0x02, Binary}, {0x03, 0x03, Latin1},
 		{0x04, 0x04, Binary}, {0x05, 0x05, Unknown}, {0x06, 0x06, Cyrillic}, {0x07, 0x07, Hebrew},
-		{0x08, 0x08, UCS2}, {0x09, 0x0F, Unknown},
-		// general data coding group with message class
-		{0x10, 0x13, GSM7}, {0x14, 0x17, Binary}, {0x18, 0x1B, UCS2}, {0x1C, 0x1F, Unknown},
-		{0x20, 0x3F, Unknown}, // compressed
+		{0x08, 0x08, UCS2}, {0x09, 0x0A, Unknown},
+		{0x0B, 0x0C, GSM7}, // reserved (SMPP): TS 23.038 reads reserved codings as GSM 7-bit
+		{0x0D, 0x0E, Unknown}, {0x0F, 0x0F, GSM7},
+		// general data coding group with message class; 11 is reserved: GSM7
+		{0x10, 0x13, GSM7}, {0x14, 0x17, Binary}, {0x18, 0x1B, UCS2}, {0x1C, 0x1F, GSM7},
+		// compressed (bit 5): read as the alphabet bits 3..2 name
+		{0x20, 0x23, GSM7}, {0x24, 0x27, Binary}, {0x28, 0x2B, UCS2}, {0x2C, 0x33, GSM7},
+		{0x34, 0x37, Binary}, {0x38, 0x3B, UCS2}, {0x3C, 0x3F, GSM7},
 		// automatic deletion group
-		{0x40, 0x43, GSM7}, {0x44, 0x47, Binary}, {0x48, 0x4B, UCS2}, {0x4C, 0x4F, Unknown},
-		{0x50, 0x53, GSM7}, {0x54, 0x57, Binary}, {0x58, 0x5B, UCS2}, {0x5C, 0x5F, Unknown},
-		{0x60, 0x7F, Unknown},
-		{0x80, 0xBF, Unknown},                  // reserved groups
+		{0x40, 0x43, GSM7}, {0x44, 0x47, Binary}, {0x48, 0x4B, UCS2}, {0x4C, 0x53, GSM7},
+		{0x54, 0x57, Binary}, {0x58, 0x5B, UCS2}, {0x5C, 0x63, GSM7},
+		{0x64, 0x67, Binary}, {0x68, 0x6B, UCS2}, {0x6C, 0x73, GSM7},
+		{0x74, 0x77, Binary}, {0x78, 0x7B, UCS2}, {0x7C, 0x7F, GSM7},
+		{0x80, 0xBF, GSM7},                     // reserved groups
 		{0xC0, 0xDF, GSM7}, {0xE0, 0xEF, UCS2}, // message waiting
 		{0xF0, 0xF3, GSM7}, {0xF4, 0xF7, Binary}, {0xF8, 0xFB, GSM7}, {0xFC, 0xFF, Binary},
 	}
@@ -89,8 +94,15 @@ func TestDecode(t *testing.T) {
 		{"binary F4", 0xF4, []byte{0x00, 0x41}, "", ErrNotText},
 		{"jis", 0x05, []byte{0x30, 0x22}, "", ErrNotText},
 		{"ksc5601", 0x0E, []byte{0xB0, 0xA1}, "", ErrNotText},
-		{"compressed", 0x20, []byte{0x01}, "", ErrNotText},
-		{"reserved", 0x80, []byte{0x01}, "", ErrNotText},
+		{"compressed gsm7", 0x30, []byte("JACKPOT"), "JACKPOT", nil},
+		{"compressed ucs2", 0x28, []byte{0x00, 0x41}, "A", nil},
+		{"compressed binary", 0x24, []byte{0x01}, "", ErrNotText},
+		{"reserved smpp 0b", 0x0B, []byte("JACKPOT"), "JACKPOT", nil},
+		{"reserved smpp 0c", 0x0C, []byte{0x48, 0x1B, 0x65}, "H€", nil},
+		{"reserved smpp 0f", 0x0F, []byte("win"), "win", nil},
+		{"reserved charset 1c", 0x1C, []byte("win"), "win", nil},
+		{"reserved group 80", 0x80, []byte{0x01}, "£", nil},
+		{"reserved group bf", 0xBF, []byte("prize"), "prize", nil},
 		{"empty gsm7", 0x00, nil, "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -253,7 +265,7 @@ func TestMaxDecodedLen(t *testing.T) {
 			t.Errorf("dcs 0x%02X: %d bytes > bound %d", dcs, len(got), n)
 		}
 	}
-	for _, dcs := range []byte{0x02, 0x04, 0x05, 0x80} {
+	for _, dcs := range []byte{0x02, 0x04, 0x05, 0x0E, 0xF4} {
 		if n := MaxDecodedLen(dcs, 10); n != 0 {
 			t.Errorf("MaxDecodedLen(0x%02X) = %d", dcs, n)
 		}
@@ -263,5 +275,29 @@ func TestMaxDecodedLen(t *testing.T) {
 	}
 	if got := MaxDecodedLen(0x08, 3); got != 6 {
 		t.Errorf("MaxDecodedLen(UCS2, 3) = %d, want 6", got)
+	}
+}
+
+func TestReserved(t *testing.T) {
+	var n int
+	for d := 0; d < 256; d++ {
+		dcs := byte(d)
+		if !Reserved(dcs) {
+			continue
+		}
+		n++
+		if AlphabetOf(dcs) != GSM7 {
+			t.Errorf("reserved 0x%02X reads as %v, want GSM7", dcs, AlphabetOf(dcs))
+		}
+	}
+	// 0x0B 0x0C 0x0F, charset 11 in the 00xx/01xx groups from 0x10 (4 in
+	// each of 7 blocks of 16), the 64 values of the groups 1000..1011.
+	if n != 3+28+64 {
+		t.Errorf("%d reserved values, want %d", n, 3+28+64)
+	}
+	for _, dcs := range []byte{0x00, 0x08, 0x0D, 0x10, 0x30, 0xC0, 0xF0} {
+		if Reserved(dcs) {
+			t.Errorf("0x%02X is not reserved", dcs)
+		}
 	}
 }

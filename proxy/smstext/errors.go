@@ -9,8 +9,8 @@ import (
 // returned wrapped with more detail.
 var (
 	// ErrNotText is returned by Decode for data_coding values whose payload
-	// is not text this package can render (8-bit binary, compressed,
-	// reserved or unsupported national character sets). The firewall should
+	// is not text this package can render (8-bit binary, unsupported
+	// national character sets). Reserved values decode as GSM 7-bit. The firewall should
 	// treat such messages as opaque rather than as empty text.
 	ErrNotText = errors.New("smstext: data coding is not decodable text")
 

@@ -1,0 +1,52 @@
+package pipeline_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/proxy/pdu"
+)
+
+// Handsets read reserved data_coding values as the GSM 7-bit default
+// alphabet (3GPP TS 23.038 clause 4), so the facts must too: a keyword in
+// a message with a reserved coding is found, and so is one behind the
+// compression bit, which no handset or SMSC in use implements.
+func TestReservedCodingsAreInspected(t *testing.T) {
+	c := eventChain(t, pipeline.EventOptions{Enabled: true})
+	for _, tc := range []struct {
+		dcs  byte
+		ud   []byte
+		want filter.Action
+		text string
+	}{
+		{0x00, []byte("JACKPOT now"), filter.Reject, "JACKPOT now"},
+		{0x0B, []byte("JACKPOT now"), filter.Reject, "JACKPOT now"}, // SMPP reserved
+		{0x0C, []byte("JACKPOT now"), filter.Reject, "JACKPOT now"},
+		{0x0F, []byte("JACKPOT now"), filter.Reject, "JACKPOT now"},
+		{0x1C, []byte("JACKPOT now"), filter.Reject, "JACKPOT now"}, // 23.038 character set 11
+		{0x30, []byte("JACKPOT now"), filter.Reject, "JACKPOT now"}, // compressed, class 0
+		{0x80, []byte("JACKPOT now"), filter.Reject, "JACKPOT now"}, // reserved coding groups
+		{0xBF, []byte("JACKPOT now"), filter.Reject, "JACKPOT now"},
+		{0x80, []byte("hello"), filter.Allow, ""},
+		{0x04, []byte("JACKPOT now"), filter.Allow, ""}, // 8-bit binary: not text
+	} {
+		raw := pdu.AppendSM(nil, pdu.SubmitSM, 1, &pdu.SMFields{SrcTON: 5, Src: "Shop", DstTON: 1, DstNPI: 1, Dst: "4915112345678",
+			DataCoding: tc.dcs, ShortMessage: tc.ud})
+		var m pdu.Message
+		if err := pdu.ParseMessage(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		v, err := c.Inspect(&filter.Request{Direction: filter.MT, Peer: "acme", Msg: &m, Time: time.Now().UnixNano()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Action != tc.want {
+			t.Errorf("data_coding 0x%02X: %v, want %v", tc.dcs, v.Action, tc.want)
+		}
+		if tc.text != "" && (v.Event == nil || v.Event.Text != tc.text || v.Event.DataCoding != int(tc.dcs)) {
+			t.Errorf("data_coding 0x%02X: event %+v", tc.dcs, v.Event)
+		}
+	}
+}
