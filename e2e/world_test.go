@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -86,7 +87,8 @@ type worldOptions struct {
 	writer  store.WriterOptions
 	wrap    func(store.Store) store.Store // between the writer and the store
 	noAdmin bool
-	proxy   string // more top-level lines of the proxy's configuration
+	proxy   string   // more top-level lines of the proxy's configuration
+	peers   []string // more peers (system_id; password pw, class a2p) beside acme
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
@@ -137,13 +139,17 @@ func newWorld(t *testing.T, o worldOptions) *world {
 		}
 	})
 
+	var more strings.Builder
+	for _, p := range o.peers {
+		fmt.Fprintf(&more, "  - {system_id: %s, password: pw, class: a2p}\n", p)
+	}
 	cfg, err := proxy.ParseConfig("e2e.yaml", []byte(fmt.Sprintf(`
 upstreams:
   smsc: {address: %q, system_id: fw, password: pw}
 peers:
   - {system_id: acme, password: pw, class: a2p}
-%s
-`, sln.Addr().String(), o.proxy)))
+%s%s
+`, sln.Addr().String(), more.String(), o.proxy)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,9 +198,15 @@ peers:
 // dial binds the peer acme as a transceiver.
 func (w *world) dial() *esme.Client {
 	w.t.Helper()
+	return w.dialAs("acme")
+}
+
+// dialAs binds a peer as a transceiver.
+func (w *world) dialAs(systemID string) *esme.Client {
+	w.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	cl, err := esme.Dial(ctx, w.addr, esme.Options{SystemID: "acme", Password: "pw"})
+	cl, err := esme.Dial(ctx, w.addr, esme.Options{SystemID: systemID, Password: "pw"})
 	if err != nil {
 		w.t.Fatal(err)
 	}

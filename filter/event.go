@@ -64,13 +64,56 @@ type Event struct {
 
 	// Raw holds the message's PDUs as received (every segment), for release
 	// from quarantine and for replay. Kept for quarantined messages always,
-	// for the others unless text is masked.
+	// for the others per KeepsRaw.
 	Raw [][]byte `json:"-"`
+	// RawMax bounds the PDU bytes Raw keeps for a message that is not
+	// quarantined: all of its PDUs when they fit, none otherwise. 0 takes
+	// DefaultRawMax; negative keeps none (throttled messages: the peer
+	// sends them again).
+	RawMax int `json:"-"`
 
 	// Stored, when set, is called once by the sink after the event is
 	// durable (err nil) or could not be stored (err non-nil). The proxy uses
 	// it to answer a quarantined message only once it is safe on disk.
 	Stored func(err error) `json:"-"`
+}
+
+// DefaultRawMax is the default of Event.RawMax (events.raw_max_bytes):
+// every segment of a long message fits, a 64 KiB message_payload does not.
+const DefaultRawMax = 16 << 10
+
+// KeepsRaw says whether an event keeps PDUs of n bytes in all: always when
+// quarantined (release needs them), never when its text is masked or
+// RawMax is negative, else when n is within RawMax.
+func (ev *Event) KeepsRaw(n int) bool {
+	switch {
+	case ev.Quarantine != "":
+		return true
+	case ev.TextMasked || ev.RawMax < 0:
+		return false
+	case ev.RawMax == 0:
+		return n <= DefaultRawMax
+	}
+	return n <= ev.RawMax
+}
+
+// eventOverhead approximates an event's memory beside its variable parts:
+// the struct, string and slice headers, the allocations' rounding, the
+// pointer in the queue.
+const eventOverhead = 640
+
+// Size estimates the memory an event holds, in bytes: a constant for the
+// struct plus its strings and raw PDUs. It is what the event writer's byte
+// budgets count; cheap (no walk beyond the Raw slice headers).
+func (ev *Event) Size() int {
+	n := eventOverhead + len(ev.Direction) + len(ev.Peer) + len(ev.SystemID) + len(ev.PeerClass) + len(ev.Class) +
+		len(ev.Sender) + len(ev.SenderKind) + len(ev.Dest) + len(ev.DestCountry) + len(ev.Text) + len(ev.RuleID) +
+		len(ev.Action) + len(ev.Reason) + len(ev.Evidence) + len(ev.Highlight) + len(ev.MessageID) +
+		len(ev.Quarantine) + len(ev.UpstreamMessageID) + len(ev.DecidedBy)
+	for _, r := range ev.Raw {
+		n += 24 + cap(r)
+	}
+	return n
 }
 
 // Quarantine states.

@@ -154,12 +154,31 @@ type EventsConfig struct {
 	// Queue bounds events waiting for the store (default 65536); beyond it
 	// events are dropped and counted, never waited for.
 	Queue int `yaml:"queue"`
+	// QueueBytes bounds the memory of the events waiting (default 64MiB),
+	// PeerQueueBytes one peer's part of it (default 8MiB): beyond either an
+	// event is dropped and counted (smsfw_events_dropped_total{reason=
+	// "bytes"|"peer_budget"}), a held message answered 0x58 so it is sent
+	// again. Sizes are integers or take B, KiB, MiB, GiB.
+	QueueBytes     yamlx.ByteSize `yaml:"queue_bytes"`
+	PeerQueueBytes yamlx.ByteSize `yaml:"peer_queue_bytes"`
+	// TextMaxBytes bounds the text one event keeps (default 8KiB): longer
+	// text is cut and marked "…[truncated N bytes]".
+	TextMaxBytes yamlx.ByteSize `yaml:"text_max_bytes"`
+	// RawMaxBytes bounds the PDUs an event that is not quarantined keeps
+	// (default 16KiB; -1: none): all of a message's PDUs when they fit,
+	// none otherwise. Quarantined messages keep theirs whatever the size
+	// (release needs them); throttled ones never do.
+	RawMaxBytes yamlx.ByteSize `yaml:"raw_max_bytes"`
 	// Retention deletes events older than this (default 30 days; held
 	// quarantined messages are kept until decided or expired).
 	Retention time.Duration `yaml:"retention"`
 	// MaxEvents bounds the stored events (0: no bound), oldest deleted first.
 	MaxEvents int64 `yaml:"max_events"`
 }
+
+// DefaultEventQueueBytes is events.queue_bytes when not set (the store
+// writer's default).
+const DefaultEventQueueBytes = 64 * yamlx.MiB
 
 // QuarantineConfig is the `quarantine:` section.
 type QuarantineConfig struct {
@@ -292,6 +311,22 @@ func (c *Config) validate() error {
 		}
 		if e.Queue < 0 || e.Queue > 10_000_000 {
 			return c.errAt("events.queue", "events.queue %d outside [1, 10000000]", e.Queue)
+		}
+		if e.QueueBytes != 0 && (e.QueueBytes < yamlx.MiB || e.QueueBytes > 64*yamlx.GiB) {
+			return c.errAt("events.queue_bytes", "events.queue_bytes %s outside [1MiB, 64GiB]", e.QueueBytes)
+		}
+		qb := e.QueueBytes
+		if qb == 0 {
+			qb = DefaultEventQueueBytes
+		}
+		if e.PeerQueueBytes != 0 && (e.PeerQueueBytes < 64*yamlx.KiB || e.PeerQueueBytes > qb) {
+			return c.errAt("events.peer_queue_bytes", "events.peer_queue_bytes %s outside [64KiB, events.queue_bytes]", e.PeerQueueBytes)
+		}
+		if e.TextMaxBytes != 0 && (e.TextMaxBytes < 64 || e.TextMaxBytes > 64*yamlx.KiB) {
+			return c.errAt("events.text_max_bytes", "events.text_max_bytes %s outside [64, 64KiB]", e.TextMaxBytes)
+		}
+		if e.RawMaxBytes != 0 && e.RawMaxBytes != -1 && (e.RawMaxBytes < 256 || e.RawMaxBytes > 16*yamlx.MiB) {
+			return c.errAt("events.raw_max_bytes", "events.raw_max_bytes %s: want -1 (none) or [256, 16MiB]", e.RawMaxBytes)
 		}
 		if e.Retention < 0 || e.MaxEvents < 0 {
 			return c.errAt("events", "events.retention and events.max_events must not be negative")

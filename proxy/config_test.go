@@ -29,6 +29,9 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-admin-tls.yaml":               `testdata/invalid-admin-tls.yaml:2: tls: cert_file and key_file are required on a listener`,
 		"invalid-events-text.yaml":             `testdata/invalid-events-text.yaml:3: events.text must be full, mask_digits or none, not "redacted"`,
 		"invalid-events-sample.yaml":           "testdata/invalid-events-sample.yaml:2: events.sample_allowed 2 outside [0, 1]",
+		"invalid-events-peer-bytes.yaml":       "testdata/invalid-events-peer-bytes.yaml:3: events.peer_queue_bytes 128MiB outside [64KiB, events.queue_bytes]",
+		"invalid-events-bytes-unit.yaml":       `testdata/invalid-events-bytes-unit.yaml:3: byte size "64 MB": want an integer or a number with B, KiB, MiB or GiB`,
+		"invalid-events-raw.yaml":              "testdata/invalid-events-raw.yaml:2: events.raw_max_bytes 100: want -1 (none) or [256, 16MiB]",
 		"invalid-quarantine-status.yaml":       "testdata/invalid-quarantine-status.yaml:3: quarantine.status needs answer: reject and a non-zero status",
 		"invalid-quarantine-answer.yaml":       `testdata/invalid-quarantine-answer.yaml:2: quarantine.answer must be accept or reject, not "hold"`,
 	}

@@ -48,10 +48,20 @@ func (s *Server) record(ev *filter.Event, st pdu.Status, msgID string) {
 	s.sink.Emit(ev)
 }
 
-// keepRaw copies the PDUs an event is about, unless the text is masked
-// (then only quarantine keeps them).
+// keepRaw copies the PDUs an event is about when the event keeps them
+// (filter.Event.KeepsRaw: quarantine always; else all of them within its
+// RawMax, none for masked text or a throttle). A refusal is final, so a
+// later call with fewer parts cannot keep some segments of a message.
 func keepRaw(ev *filter.Event, ps ...pdu.PDU) {
-	if ev == nil || ev.Raw != nil || (ev.TextMasked && ev.Quarantine == "") {
+	if ev == nil || ev.Raw != nil {
+		return
+	}
+	n := 0
+	for _, p := range ps {
+		n += len(p)
+	}
+	if !ev.KeepsRaw(n) {
+		ev.RawMax = -1
 		return
 	}
 	ev.Raw = make([][]byte, len(ps))

@@ -10,6 +10,8 @@ const (
 	DropQueueFull  DropReason = "queue_full"  // Emit found the queue full
 	DropClosed     DropReason = "closed"      // Emit after Close, or Close's deadline passed before the drain ended
 	DropStoreError DropReason = "store_error" // the store refused the batch after the retries
+	DropPeerBudget DropReason = "peer_budget" // the event's peer had its byte budget (events.peer_queue_bytes) queued
+	DropBytes      DropReason = "bytes"       // the queue held its byte budget (events.queue_bytes)
 )
 
 // WriterMetrics are the event writer's (and retention's) metrics.
@@ -19,6 +21,7 @@ type WriterMetrics struct {
 	Dropped     *prometheus.CounterVec
 	WriteErrors prometheus.Counter
 	QueueLength prometheus.Gauge
+	QueueBytes  prometheus.Gauge
 	BatchTime   prometheus.Histogram
 
 	RetentionDeleted prometheus.Counter
@@ -44,6 +47,9 @@ func NewWriterMetrics(reg prometheus.Registerer) *WriterMetrics {
 		QueueLength: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "smsfw_events_queue_length", Help: "Events waiting in the store writer's queue.",
 		}),
+		QueueBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "smsfw_events_queue_bytes", Help: "Estimated memory of the events waiting in the store writer's queue (filter.Event.Size).",
+		}),
 		BatchTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "smsfw_events_batch_seconds",
 			Help:    "Time to write one batch of events (successful inserts).",
@@ -57,11 +63,11 @@ func NewWriterMetrics(reg prometheus.Registerer) *WriterMetrics {
 		}),
 	}
 	// Label values exist from the start, so dashboards see zeros, not gaps.
-	for _, r := range []DropReason{DropQueueFull, DropClosed, DropStoreError} {
+	for _, r := range []DropReason{DropQueueFull, DropClosed, DropStoreError, DropPeerBudget, DropBytes} {
 		m.Dropped.WithLabelValues(string(r))
 	}
 	if reg != nil {
-		reg.MustRegister(m.Queued, m.Written, m.Dropped, m.WriteErrors, m.QueueLength, m.BatchTime,
+		reg.MustRegister(m.Queued, m.Written, m.Dropped, m.WriteErrors, m.QueueLength, m.QueueBytes, m.BatchTime,
 			m.RetentionDeleted, m.RetentionErrors)
 	}
 	return m

@@ -20,13 +20,33 @@ var (
 	// ErrWriterClosed: Emit after Close, or Close gave up before the event
 	// was written.
 	ErrWriterClosed = errors.New("store: event writer closed")
+	// ErrPeerBudget: the event's peer already has PeerQueueBytes of events
+	// queued; the event was dropped.
+	ErrPeerBudget = errors.New("store: peer's event queue budget exhausted")
+	// ErrQueueBytes: the queue already holds QueueBytes of events; the event
+	// was dropped.
+	ErrQueueBytes = errors.New("store: event queue byte budget exhausted")
+)
+
+// Defaults of the byte budgets.
+const (
+	DefaultQueueBytes     = 64 << 20
+	DefaultPeerQueueBytes = 8 << 20
 )
 
 // WriterOptions configure a Writer; zero values take the defaults.
 type WriterOptions struct {
-	QueueSize     int           // events queued at most (default 65536)
-	BatchSize     int           // events per insert at most (default 1000)
-	FlushInterval time.Duration // longest wait before a partial batch is written (default 200ms)
+	QueueSize int // events queued at most (default 65536)
+	// QueueBytes bounds the memory of the queued events, by
+	// filter.Event.Size (default DefaultQueueBytes), and PeerQueueBytes
+	// one peer's part of it (default DefaultPeerQueueBytes), so that a
+	// peer whose every message is blocked cannot crowd the others' events
+	// out. An event is taken whatever its size when its peer (or the
+	// queue) has nothing queued: the bounds are the budget plus one event.
+	QueueBytes     int64
+	PeerQueueBytes int64
+	BatchSize      int           // events per insert at most (default 1000)
+	FlushInterval  time.Duration // longest wait before a partial batch is written (default 200ms)
 	// Retries after a failed insert before the batch is dropped (default 3;
 	// negative: none), waiting RetryBackoff (default 100ms), doubling.
 	Retries      int
@@ -50,7 +70,14 @@ type Writer struct {
 	// holds it shared (it never waits while holding it), Close exclusively.
 	mu     sync.RWMutex
 	closed bool
-	ch     chan *filter.Event
+	ch     chan queued
+
+	// bmu guards the byte budgets: bytes queued in all and per peer (a
+	// peer's entry goes when it reaches zero). Held for a few map
+	// operations, never while waiting.
+	bmu    sync.Mutex
+	qbytes int64
+	peers  map[string]int64
 
 	// ctx is the writer goroutine's; Close cancels it when its own context
 	// ends before the drain does.
@@ -58,7 +85,14 @@ type Writer struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	lastFullLog atomic.Int64 // unix nanos of the last "queue full" log
+	lastFullLog   atomic.Int64 // unix nanos of the last "queue full" log
+	lastBudgetLog atomic.Int64 // and of the last "over budget" log
+}
+
+// queued is an event in the queue with the bytes it was counted for.
+type queued struct {
+	ev   *filter.Event
+	size int64
 }
 
 var _ filter.EventSink = (*Writer)(nil)
@@ -79,6 +113,12 @@ func NewWriter(s Store, o WriterOptions) *Writer {
 	} else if o.Retries < 0 {
 		o.Retries = 0
 	}
+	if o.QueueBytes <= 0 {
+		o.QueueBytes = DefaultQueueBytes
+	}
+	if o.PeerQueueBytes <= 0 {
+		o.PeerQueueBytes = DefaultPeerQueueBytes
+	}
 	if o.RetryBackoff <= 0 {
 		o.RetryBackoff = 100 * time.Millisecond
 	}
@@ -91,15 +131,16 @@ func NewWriter(s Store, o WriterOptions) *Writer {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Writer{
 		s: s, o: o, log: o.Logger.Named("store").Named("writer"), m: o.Metrics,
-		ch: make(chan *filter.Event, o.QueueSize), ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		ch: make(chan queued, o.QueueSize), peers: map[string]int64{}, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 	}
 	go w.run()
 	return w
 }
 
-// Emit queues ev and returns true, or returns false at once when the queue
-// is full or the writer is closed, after calling ev.Stored with
-// ErrQueueFull or ErrWriterClosed if it is set. Emit never blocks.
+// Emit queues ev and returns true, or returns false at once when the
+// queue is full, over a byte budget or the writer is closed, after calling
+// ev.Stored with ErrQueueFull, ErrPeerBudget, ErrQueueBytes or
+// ErrWriterClosed if it is set. Emit never blocks.
 func (w *Writer) Emit(ev *filter.Event) bool {
 	if ev == nil {
 		return false
@@ -111,23 +152,83 @@ func (w *Writer) Emit(ev *filter.Event) bool {
 		stored(ev, ErrWriterClosed)
 		return false
 	}
+	size := int64(ev.Size())
+	if r := w.reserve(ev.Peer, size); r != "" {
+		w.mu.RUnlock()
+		w.m.dropped(r, 1)
+		err := ErrQueueBytes
+		if r == DropPeerBudget {
+			err = ErrPeerBudget
+		}
+		w.logDrop(&w.lastBudgetLog, "event byte budget exhausted: dropping events (see smsfw_events_dropped_total)",
+			zap.String("reason", string(r)), zap.String("peer", ev.Peer), zap.Int64("queue_bytes", w.o.QueueBytes),
+			zap.Int64("peer_queue_bytes", w.o.PeerQueueBytes))
+		stored(ev, err)
+		return false
+	}
 	select {
-	case w.ch <- ev:
+	case w.ch <- queued{ev: ev, size: size}:
 		w.mu.RUnlock()
 		w.m.Queued.Inc()
 		return true
 	default:
 	}
 	w.mu.RUnlock()
+	w.release(ev.Peer, size)
 	w.m.dropped(DropQueueFull, 1)
-	// A full queue drops events by the thousand: log it once per few
-	// seconds, the counter has the numbers.
-	now := time.Now().UnixNano()
-	if last := w.lastFullLog.Load(); now-last > int64(5*time.Second) && w.lastFullLog.CompareAndSwap(last, now) {
-		w.log.Warn("event queue full: dropping events (see smsfw_events_dropped_total)", zap.Int("queue_size", w.o.QueueSize))
-	}
+	w.logDrop(&w.lastFullLog, "event queue full: dropping events (see smsfw_events_dropped_total)", zap.Int("queue_size", w.o.QueueSize))
 	stored(ev, ErrQueueFull)
 	return false
+}
+
+// logDrop logs a drop once per few seconds: drops come by the thousand,
+// the counter has the numbers.
+func (w *Writer) logDrop(last *atomic.Int64, msg string, fields ...zap.Field) {
+	now := time.Now().UnixNano()
+	if l := last.Load(); now-l > int64(5*time.Second) && last.CompareAndSwap(l, now) {
+		w.log.Warn(msg, fields...)
+	}
+}
+
+// reserve counts size bytes for peer, or says which budget refuses them.
+func (w *Writer) reserve(peer string, size int64) DropReason {
+	w.bmu.Lock()
+	defer w.bmu.Unlock()
+	p := w.peers[peer]
+	if p > 0 && p+size > w.o.PeerQueueBytes {
+		return DropPeerBudget
+	}
+	if w.qbytes > 0 && w.qbytes+size > w.o.QueueBytes {
+		return DropBytes
+	}
+	w.peers[peer] = p + size
+	w.qbytes += size
+	w.m.QueueBytes.Set(float64(w.qbytes))
+	return ""
+}
+
+// release gives back what reserve counted.
+func (w *Writer) release(peer string, size int64) {
+	w.bmu.Lock()
+	w.releaseLocked(peer, size)
+	w.m.QueueBytes.Set(float64(w.qbytes))
+	w.bmu.Unlock()
+}
+
+func (w *Writer) releaseLocked(peer string, size int64) {
+	w.qbytes -= size
+	if p := w.peers[peer] - size; p > 0 {
+		w.peers[peer] = p
+	} else {
+		delete(w.peers, peer)
+	}
+}
+
+// QueuedBytes returns the bytes of events queued, in all and for peer.
+func (w *Writer) QueuedBytes(peer string) (total, ofPeer int64) {
+	w.bmu.Lock()
+	defer w.bmu.Unlock()
+	return w.qbytes, w.peers[peer]
 }
 
 func stored(ev *filter.Event, err error) {
@@ -162,39 +263,40 @@ func (w *Writer) Close(ctx context.Context) error {
 func (w *Writer) run() {
 	defer close(w.done)
 	defer w.cancel()
-	batch := make([]*filter.Event, 0, w.o.BatchSize)
+	batch := make([]queued, 0, w.o.BatchSize)
+	evs := make([]*filter.Event, 0, w.o.BatchSize)
 	timer := time.NewTimer(w.o.FlushInterval)
 	defer timer.Stop()
 	for {
 		select {
-		case ev, ok := <-w.ch:
+		case q, ok := <-w.ch:
 			// Take whatever else is queued without waiting: under load
 			// batches fill at once and the timer never matters.
 			for ok {
-				batch = append(batch, ev)
+				batch = append(batch, q)
 				if len(batch) >= w.o.BatchSize {
 					break
 				}
 				select {
-				case ev, ok = <-w.ch:
+				case q, ok = <-w.ch:
 					continue
 				default:
 				}
 				break
 			}
 			if !ok { // closed: what is queued is all there is
-				w.flush(batch)
+				w.flush(batch, evs)
 				w.m.QueueLength.Set(0)
 				return
 			}
 			if len(batch) >= w.o.BatchSize {
-				w.flush(batch)
+				w.flush(batch, evs)
 				batch = batch[:0]
 			}
 		case <-timer.C:
 			timer.Reset(w.o.FlushInterval)
 			if len(batch) > 0 {
-				w.flush(batch)
+				w.flush(batch, evs)
 				batch = batch[:0]
 			}
 		}
@@ -202,11 +304,16 @@ func (w *Writer) run() {
 	}
 }
 
-// flush writes one batch, retrying with backoff; then tells each event's
-// Stored how it went.
-func (w *Writer) flush(batch []*filter.Event) {
+// flush writes one batch, retrying with backoff; then gives back the
+// batch's bytes and tells each event's Stored how it went. evs is scratch
+// space for the batch's events.
+func (w *Writer) flush(batch []queued, evs []*filter.Event) {
 	if len(batch) == 0 {
 		return
+	}
+	evs = evs[:0]
+	for _, q := range batch {
+		evs = append(evs, q.ev)
 	}
 	var err error
 	backoff := w.o.RetryBackoff
@@ -216,7 +323,7 @@ func (w *Writer) flush(batch []*filter.Event) {
 			break
 		}
 		start := time.Now()
-		err = w.s.Insert(w.ctx, batch)
+		err = w.s.Insert(w.ctx, evs)
 		if err == nil {
 			w.m.BatchTime.Observe(time.Since(start).Seconds())
 			break
@@ -244,9 +351,15 @@ func (w *Writer) flush(batch []*filter.Event) {
 		w.m.dropped(DropStoreError, len(batch))
 		w.log.Error("event batch dropped after retries", zap.Int("events", len(batch)), zap.Error(err))
 	}
-	for i, ev := range batch {
-		stored(ev, err)
-		batch[i] = nil // let the events go; the slice is reused
+	w.bmu.Lock()
+	for _, q := range batch {
+		w.releaseLocked(q.ev.Peer, q.size)
+	}
+	w.m.QueueBytes.Set(float64(w.qbytes))
+	w.bmu.Unlock()
+	for i, q := range batch {
+		stored(q.ev, err)
+		batch[i], evs[i] = queued{}, nil // let the events go; the slices are reused
 	}
 }
 

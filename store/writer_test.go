@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -339,5 +341,119 @@ func TestRunRetention(t *testing.T) {
 	}
 	if c, _ := base.Count(context.Background()); c != 2 {
 		t.Errorf("left %d, want 2 (the held one stays)", c)
+	}
+}
+
+// The byte budgets: one peer's events stop at PeerQueueBytes (peer_budget)
+// while another peer's are still taken, all peers' at QueueBytes (bytes);
+// every refused event is told (a held message is then answered 0x58), and
+// the bytes come back once the batch is written.
+func TestWriterByteBudgets(t *testing.T) {
+	s := &gateStore{Store: sqliteStore(t), entered: make(chan int, 100), release: make(chan struct{})}
+	m := NewWriterMetrics(nil)
+	w := NewWriter(s, WriterOptions{QueueBytes: 300_000, PeerQueueBytes: 100_000, BatchSize: 1, Metrics: m, Logger: zaptest.NewLogger(t)})
+	l := newStoredLog(t)
+	ev := func(id int64, peer string, text int) *filter.Event {
+		e := l.event(id)
+		e.Peer, e.Text = peer, strings.Repeat("x", text)
+		return e
+	}
+	// Event 1 keeps the writer in Insert, so what follows stays queued.
+	if !w.Emit(ev(1, "other", 10)) {
+		t.Fatal("first emit refused")
+	}
+	<-s.entered
+	size := int64(ev(0, "bad", 10_000).Size())
+	id := int64(2)
+	var taken, refused int
+	for ; refused < 10; id++ {
+		if w.Emit(ev(id, "bad", 10_000)) {
+			taken++
+			continue
+		}
+		refused++
+		if err := l.snapshot()[id]; !errors.Is(err, ErrPeerBudget) {
+			t.Fatalf("event %d: Stored(%v), want ErrPeerBudget", id, err)
+		}
+	}
+	_, bad := w.QueuedBytes("bad")
+	if want := int(100_000 / size); taken != want || bad > 100_000 {
+		t.Fatalf("peer took %d events (%d bytes), want %d (<= 100000)", taken, bad, want)
+	}
+	if got := val(m.Dropped.WithLabelValues(string(DropPeerBudget))); got != 10 {
+		t.Errorf("peer_budget drops %v, want 10", got)
+	}
+	// Other peers still get in, until the queue as a whole is full.
+	var good int
+	for p := 0; ; p++ {
+		e := ev(id, fmt.Sprintf("good-%d", p%5), 10_000)
+		id++
+		if !w.Emit(e) {
+			if err := l.snapshot()[e.ID]; !errors.Is(err, ErrQueueBytes) {
+				t.Fatalf("event %d: Stored(%v), want ErrQueueBytes", e.ID, err)
+			}
+			break
+		}
+		good++
+	}
+	total, _ := w.QueuedBytes("")
+	if good < 15 || total > 300_000 || val(m.QueueBytes) != float64(total) {
+		t.Fatalf("other peers took %d events; queued %d bytes (gauge %v)", good, total, val(m.QueueBytes))
+	}
+	if got := val(m.Dropped.WithLabelValues(string(DropBytes))); got != 1 {
+		t.Errorf("bytes drops %v, want 1", got)
+	}
+	close(s.release)
+	go func() {
+		for range s.entered {
+		}
+	}()
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	close(s.entered)
+	if total, bad := w.QueuedBytes("bad"); total != 0 || bad != 0 || val(m.QueueBytes) != 0 {
+		t.Fatalf("after the drain: %d bytes queued, %d of them the peer's", total, bad)
+	}
+	if c, _ := s.Count(context.Background()); c != int64(1+taken+good) {
+		t.Errorf("stored %d, want %d", c, 1+taken+good)
+	}
+}
+
+// A peer with nothing queued gets one event in whatever its size, so an
+// oversized one (a held message of many long segments) cannot be refused
+// forever; the next one waits for it to be written.
+func TestWriterOversizedEvent(t *testing.T) {
+	s := &gateStore{Store: sqliteStore(t), entered: make(chan int, 10), release: make(chan struct{})}
+	w := NewWriter(s, WriterOptions{QueueBytes: 50_000, PeerQueueBytes: 10_000, BatchSize: 1, Logger: zaptest.NewLogger(t)})
+	l := newStoredLog(t)
+	big := l.event(1)
+	big.Peer, big.Quarantine, big.Raw = "p", filter.QuarantineHeld, [][]byte{make([]byte, 40_000)}
+	if !w.Emit(big) {
+		t.Fatal("an oversized event of a peer with nothing queued was refused")
+	}
+	<-s.entered
+	small := l.event(2)
+	small.Peer = "p"
+	if w.Emit(small) {
+		t.Fatal("the peer got past its budget")
+	}
+	other := l.event(3)
+	other.Peer = "q"
+	if !w.Emit(other) {
+		t.Fatal("another peer refused with room in the queue")
+	}
+	close(s.release)
+	go func() {
+		for range s.entered {
+		}
+	}()
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	close(s.entered)
+	got := l.snapshot()
+	if got[1] != nil || !errors.Is(got[2], ErrPeerBudget) || got[3] != nil {
+		t.Fatalf("stored: %v", got)
 	}
 }

@@ -68,7 +68,8 @@ func openAnalysis(ctx context.Context, dsn string, ec *proxy.EventsConfig, log *
 	if err != nil {
 		return nil, err
 	}
-	w := store.NewWriter(st, store.WriterOptions{QueueSize: ec.Queue, Logger: log, Metrics: store.NewWriterMetrics(reg)})
+	w := store.NewWriter(st, store.WriterOptions{QueueSize: ec.Queue, QueueBytes: int64(ec.QueueBytes),
+		PeerQueueBytes: int64(ec.PeerQueueBytes), Logger: log, Metrics: store.NewWriterMetrics(reg)})
 	rctx, stop := context.WithCancel(context.Background())
 	retention := ec.Retention
 	if retention == 0 {
@@ -76,7 +77,8 @@ func openAnalysis(ctx context.Context, dsn string, ec *proxy.EventsConfig, log *
 	}
 	go w.RunRetention(rctx, 10*time.Minute, retention, ec.MaxEvents)
 	return &analysis{store: st, writer: w, stop: stop, log: log,
-		events: pipeline.EventOptions{Enabled: true, SampleAllowed: ec.SampleAllowed, Text: text}}, nil
+		events: pipeline.EventOptions{Enabled: true, SampleAllowed: ec.SampleAllowed, Text: text,
+			TextMax: int(ec.TextMaxBytes), RawMax: int(ec.RawMaxBytes)}}, nil
 }
 
 // startReview starts the review API over the store: releases go through

@@ -3,8 +3,10 @@ package pipeline
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/rules"
@@ -36,13 +38,56 @@ func ParseTextMode(s string) (TextMode, error) {
 	return 0, fmt.Errorf("events text %q: want full, mask_digits or none", s)
 }
 
-// EventOptions say which messages become events.
+// EventOptions say which messages become events and how much of them an
+// event keeps.
 type EventOptions struct {
 	// Enabled turns event building on (a sink exists).
 	Enabled bool
 	// SampleAllowed is the fraction of allowed messages kept as samples (0..1).
 	SampleAllowed float64
 	Text          TextMode
+	// TextMax bounds the text an event keeps, in bytes (events.text_max_bytes,
+	// default DefaultTextMax): longer text is cut at a character boundary
+	// and ends with TruncatedMarker and the number of bytes cut.
+	TextMax int
+	// RawMax bounds the PDUs a non-quarantined event keeps, in bytes
+	// (events.raw_max_bytes, default filter.DefaultRawMax; see
+	// filter.Event.RawMax). Throttled messages keep none.
+	RawMax int
+}
+
+// Event size defaults and caps.
+const (
+	// DefaultTextMax is the default of EventOptions.TextMax: a long message
+	// of 10 UCS-2 segments fits.
+	DefaultTextMax = 8 << 10
+	// MaxEvidence bounds an event's evidence and highlight (a regex may
+	// match a whole 64 KiB payload), in bytes, cut like the text.
+	MaxEvidence = 1 << 10
+	// TruncatedMarker ends a cut text: "...[truncated 51234 bytes]".
+	TruncatedMarker = "…[truncated "
+)
+
+// clip cuts s to at most max bytes at a UTF-8 character boundary, applies
+// conv (nil: none) to what is kept and marks the cut. conv must not change
+// the length much (masking, copying): it runs after the cut, so a 64 KiB
+// text is never masked whole.
+func clip(s string, max int, conv func(string) string) string {
+	if len(s) <= max {
+		if conv != nil {
+			return conv(s)
+		}
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	head := s[:cut]
+	if conv != nil {
+		head = conv(head)
+	}
+	return head + TruncatedMarker + strconv.Itoa(len(s)-cut) + " bytes]"
 }
 
 // newEvent records a verdict with the facts behind it. Off the allow path
@@ -66,13 +111,24 @@ func (c *Chain) newEvent(r *filter.Request, f *filter.Facts, d *filter.Detection
 		ev.RuleID, ev.Action, ev.Reason = mr.ID, mr.Verdict.Action.String(), mr.Reason
 		ev.Evidence = Evidence(f, d)
 	}
+	ev.Evidence = clip(ev.Evidence, MaxEvidence, nil)
+	// A throttled message is answered 0x58 and sent again: its PDUs are
+	// worth nothing to the analyst and would fill the queue.
+	ev.RawMax = c.events.RawMax
+	if v.Action == filter.Throttle && !ev.Monitor {
+		ev.RawMax = -1
+	}
+	textMax := c.events.TextMax
+	if textMax <= 0 {
+		textMax = DefaultTextMax
+	}
 	switch c.events.Text {
 	case TextFull:
-		ev.Text = strings.Clone(f.Text)
-		ev.Highlight = highlight(f, d)
+		ev.Text = clip(f.Text, textMax, strings.Clone)
+		ev.Highlight = clip(highlight(f, d), MaxEvidence, strings.Clone)
 	case TextMaskDigits:
-		ev.Text, ev.TextMasked = maskDigits(f.Text), true
-		ev.Highlight = maskDigits(highlight(f, d))
+		ev.Text, ev.TextMasked = clip(f.Text, textMax, maskDigits), true
+		ev.Highlight = clip(highlight(f, d), MaxEvidence, maskDigits)
 	case TextNone:
 		ev.TextMasked = true
 	}

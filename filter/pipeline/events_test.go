@@ -4,8 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
@@ -26,6 +28,9 @@ rules:
   - id: spam
     when: det.keyword
     action: block
+  - id: slow-down
+    when: msg.text contains "slowly"
+    action: throttle
   - id: watch-codes
     when: msg.text contains "code"
     action: block
@@ -135,4 +140,78 @@ func TestOverrides(t *testing.T) {
 	if v := inspect(t, c, "Evil", "hello"); v.Action != filter.Allow {
 		t.Fatalf("cleared overrides still apply: %v", v.Action)
 	}
+}
+
+// What one event keeps is bounded: text cut at TextMax with a marker (after
+// masking, so the count survives), evidence at MaxEvidence, and no PDUs for
+// a throttle verdict (the peer sends the message again).
+func TestEventSizeCaps(t *testing.T) {
+	long := "JACKPOT " + strings.Repeat("ä1", 30_000) // 90,008 bytes of UTF-8
+	for _, tc := range []struct {
+		name    string
+		opts    pipeline.EventOptions
+		text    string
+		want    string // the kept text
+		rawMax  int
+		maxSize int
+	}{
+		{"default cap", pipeline.EventOptions{Enabled: true}, long,
+			long[:pipeline.DefaultTextMax] + pipeline.TruncatedMarker + "81816 bytes]", 0, 12 << 10},
+		{"configured cap, cut before a character", pipeline.EventOptions{Enabled: true, TextMax: 9, RawMax: 4096}, long,
+			"JACKPOT " + pipeline.TruncatedMarker + "90000 bytes]", 4096, 2 << 10},
+		{"masked after the cut", pipeline.EventOptions{Enabled: true, TextMax: 12, Text: pipeline.TextMaskDigits}, long,
+			"JACKPOT ä#" + pipeline.TruncatedMarker + "89997 bytes]", 0, 2 << 10},
+		{"short text kept whole", pipeline.EventOptions{Enabled: true, TextMax: 100}, "JACKPOT now", "JACKPOT now", 0, 2 << 10},
+		{"throttle keeps no PDUs", pipeline.EventOptions{Enabled: true, RawMax: 4096}, "please go slowly", "please go slowly", -1, 2 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := eventChain(t, tc.opts)
+			ev := inspectPayload(t, c, tc.text).Event
+			if ev == nil {
+				t.Fatal("no event")
+			}
+			if ev.Text != tc.want {
+				t.Fatalf("text %q... (%d bytes), want %q... (%d bytes)", head(ev.Text), len(ev.Text), head(tc.want), len(tc.want))
+			}
+			if !utf8.ValidString(ev.Text) {
+				t.Fatal("cut inside a character")
+			}
+			if ev.RawMax != tc.rawMax {
+				t.Fatalf("RawMax %d, want %d", ev.RawMax, tc.rawMax)
+			}
+			if len(ev.Evidence) > pipeline.MaxEvidence+32 || len(ev.Highlight) > pipeline.MaxEvidence+32 {
+				t.Fatalf("evidence %d, highlight %d bytes", len(ev.Evidence), len(ev.Highlight))
+			}
+			if n := ev.Size(); n > tc.maxSize || n < len(ev.Text) {
+				t.Fatalf("Size() = %d, want <= %d", n, tc.maxSize)
+			}
+		})
+	}
+}
+
+func head(s string) string { return s[:min(len(s), 40)] }
+
+// inspectPayload inspects a submit_sm carrying Latin-1 text in
+// message_payload (up to 64 KiB).
+func inspectPayload(t *testing.T, c *pipeline.Chain, text string) filter.Verdict {
+	t.Helper()
+	raw := pdu.AppendSM(nil, pdu.SubmitSM, 1, &pdu.SMFields{SrcTON: 5, Src: "Shop", DstTON: 1, DstNPI: 1, Dst: "4915112345678",
+		DataCoding: 0x03, TLVs: pdu.AppendTLV(nil, pdu.TagMessagePayload, latin1(text))})
+	var m pdu.Message
+	if err := pdu.ParseMessage(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	v, err := c.Inspect(&filter.Request{Direction: filter.MT, Peer: "acme", Msg: &m, Time: time.Now().UnixNano()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func latin1(s string) []byte {
+	var b []byte
+	for _, r := range s {
+		b = append(b, byte(r))
+	}
+	return b
 }

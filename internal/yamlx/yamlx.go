@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -108,4 +110,69 @@ func (l Lines) Line(path string) int {
 // Errorf returns an *Error at path's line.
 func (l Lines) Errorf(file, path, format string, args ...any) *Error {
 	return &Error{File: file, Line: l.Line(path), Msg: fmt.Sprintf(format, args...)}
+}
+
+// ByteSize is a size in bytes written as an integer or as a number with a
+// unit: B, KiB, MiB, GiB (1024-based; "64MiB", "8 MiB", "1.5GiB"). Decoding
+// errors name the line.
+type ByteSize int64
+
+// Byte size units.
+const (
+	KiB ByteSize = 1 << 10
+	MiB ByteSize = 1 << 20
+	GiB ByteSize = 1 << 30
+)
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseByteSize(n.Value)
+	if err != nil || n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: byte size %q: want an integer or a number with B, KiB, MiB or GiB", n.Line, n.Value)}}
+	}
+	*b = v
+	return nil
+}
+
+// ParseByteSize reads "65536", "64KiB", "8 MiB", "1.5GiB". Negative values
+// are returned as they are (callers give them a meaning or refuse them).
+func ParseByteSize(s string) (ByteSize, error) {
+	s = strings.TrimSpace(s)
+	unit := ByteSize(1)
+	for _, u := range []struct {
+		suffix string
+		mult   ByteSize
+	}{{"KiB", KiB}, {"MiB", MiB}, {"GiB", GiB}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, unit = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	if s == "" {
+		return 0, errors.New("empty byte size")
+	}
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if i > math.MaxInt64/int64(unit) || i < math.MinInt64/int64(unit) {
+			return 0, errors.New("byte size out of range")
+		}
+		return ByteSize(i) * unit, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || unit == 1 || math.Abs(f*float64(unit)) >= math.MaxInt64 {
+		return 0, errors.New("not a byte size")
+	}
+	return ByteSize(f * float64(unit)), nil
+}
+
+// String renders b with the largest unit that divides it ("64MiB").
+func (b ByteSize) String() string {
+	for _, u := range []struct {
+		suffix string
+		mult   ByteSize
+	}{{"GiB", GiB}, {"MiB", MiB}, {"KiB", KiB}} {
+		if b != 0 && b%u.mult == 0 {
+			return strconv.FormatInt(int64(b/u.mult), 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10)
 }

@@ -1,0 +1,52 @@
+package yamlx
+
+import (
+	"testing"
+)
+
+func TestByteSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want ByteSize
+		err  bool
+	}{
+		{"65536", 65536, false},
+		{"64KiB", 64 * KiB, false},
+		{"8 MiB", 8 * MiB, false},
+		{"1.5GiB", GiB + GiB/2, false},
+		{"100B", 100, false},
+		{"-1", -1, false},
+		{"0", 0, false},
+		{"64MB", 0, true},
+		{"1.5", 0, true},
+		{"MiB", 0, true},
+		{"", 0, true},
+		{"9999999999GiB", 0, true},
+		{"lots", 0, true},
+	} {
+		got, err := ParseByteSize(tc.in)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("ParseByteSize(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+	for b, want := range map[ByteSize]string{64 * MiB: "64MiB", 1536: "1536", 3 * KiB: "3KiB", 2 * GiB: "2GiB", 0: "0"} {
+		if b.String() != want {
+			t.Errorf("%d.String() = %q, want %q", b, b.String(), want)
+		}
+	}
+}
+
+func TestByteSizeYAML(t *testing.T) {
+	var v struct {
+		A ByteSize `yaml:"a"`
+		B ByteSize `yaml:"b"`
+	}
+	if _, err := Decode("f.yaml", []byte("a: 64MiB\nb: 4096\n"), &v); err != nil || v.A != 64*MiB || v.B != 4096 {
+		t.Fatalf("%v %+v", err, v)
+	}
+	_, err := Decode("f.yaml", []byte("a: 1MiB\nb: 64 MB\n"), &v)
+	want := `f.yaml:2: byte size "64 MB": want an integer or a number with B, KiB, MiB or GiB`
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}
