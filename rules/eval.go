@@ -9,6 +9,7 @@ import (
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/lists"
 	"github.com/smsfw/smsfw/filter/textscan"
+	"github.com/smsfw/smsfw/internal/yamlx"
 )
 
 func skeletonKey(s string) string { return string(textscan.Skeleton(nil, []byte(s))) }
@@ -57,6 +58,23 @@ func (c *compiler) detectors(p *Policy, s *Snapshot) error {
 	} {
 		if n.v < 0 {
 			return c.errf(n.path, "%s must not be negative", n.path[len("detectors."):])
+		}
+	}
+	if m := d.Memory.Total; m != 0 && (m < yamlx.MiB || m > 1024*yamlx.GiB) {
+		return c.errf("detectors.memory.total", "memory.total %s outside [1MiB, 1024GiB]", m)
+	}
+	for _, m := range []struct {
+		path string
+		v    yamlx.ByteSize
+	}{
+		{"detectors.memory.classification", d.Memory.Classification},
+		{"detectors.memory.campaign", d.Memory.Campaign},
+		{"detectors.memory.pumping", d.Memory.Pumping},
+		{"detectors.memory.sim_farm", d.Memory.SIMFarm},
+		{"detectors.memory.rate_limits", d.Memory.RateLimits},
+	} {
+		if m.v != 0 && (m.v < 64*yamlx.KiB || m.v > 1024*yamlx.GiB) {
+			return c.errf(m.path, "%s %s outside [64KiB, 1024GiB]", m.path[len("detectors."):], m.v)
 		}
 	}
 	if d.SenderID.LookalikeDistance > 3 {

@@ -8,6 +8,8 @@ package rules
 
 import (
 	"time"
+
+	"github.com/smsfw/smsfw/internal/yamlx"
 )
 
 // Policy is the file as written.
@@ -82,6 +84,83 @@ type Detectors struct {
 	Pumping        Pumping        `yaml:"pumping"`
 	SIMFarm        SIMFarm        `yaml:"sim_farm"`
 	Receipts       Receipts       `yaml:"receipts"`
+	// Memory bounds the detectors' counter tables by bytes.
+	Memory Memory `yaml:"memory"`
+}
+
+// Memory bounds the detectors' counter tables (the per-sender,
+// per-destination, per-text and per-limit-key state) by estimated bytes
+// (filter/counters: about 100 bytes a key for a rate limit, 180 for a
+// velocity window, 370 for a distinct-count sketch). Total is shared by the
+// detectors in the proportions of MemoryShares; a detector given a size of
+// its own takes that instead of its share. A full table evicts the least
+// recently used key of a sample (smsfw_filter_counter_evictions_total).
+// Changing a detector's size on reload starts its counters afresh, as a new
+// window does. Sizes are integers or take B, KiB, MiB, GiB.
+type Memory struct {
+	Total          yamlx.ByteSize `yaml:"total"` // default DefaultDetectorMemory
+	Classification yamlx.ByteSize `yaml:"classification"`
+	Campaign       yamlx.ByteSize `yaml:"campaign"`
+	Pumping        yamlx.ByteSize `yaml:"pumping"`
+	SIMFarm        yamlx.ByteSize `yaml:"sim_farm"`
+	RateLimits     yamlx.ByteSize `yaml:"rate_limits"` // the limits: section
+}
+
+// CounterOwner names a detector that owns counter tables (also the
+// detector label of the counter metrics).
+type CounterOwner string
+
+// The detectors with counter tables.
+const (
+	OwnerClassification CounterOwner = "classification"
+	OwnerCampaign       CounterOwner = "campaign"
+	OwnerPumping        CounterOwner = "pumping"
+	OwnerSIMFarm        CounterOwner = "sim_farm"
+	OwnerRateLimits     CounterOwner = "rate_limits"
+)
+
+// DefaultDetectorMemory is detectors.memory.total when not set.
+const DefaultDetectorMemory = 256 * yamlx.MiB
+
+// MemoryShares is each detector's part of detectors.memory.total, in
+// percent: the detectors keyed by sender, destination or text get the most;
+// pumping is keyed by peer.
+var MemoryShares = []struct {
+	Owner   CounterOwner
+	Percent int64
+}{
+	{OwnerClassification, 25}, {OwnerCampaign, 30}, {OwnerSIMFarm, 20}, {OwnerPumping, 5}, {OwnerRateLimits, 20},
+}
+
+// Budget returns a detector's byte budget: its own size, or its share of
+// the total.
+func (m Memory) Budget(o CounterOwner) int64 {
+	var own yamlx.ByteSize
+	switch o {
+	case OwnerClassification:
+		own = m.Classification
+	case OwnerCampaign:
+		own = m.Campaign
+	case OwnerPumping:
+		own = m.Pumping
+	case OwnerSIMFarm:
+		own = m.SIMFarm
+	case OwnerRateLimits:
+		own = m.RateLimits
+	}
+	if own > 0 {
+		return int64(own)
+	}
+	total := m.Total
+	if total <= 0 {
+		total = DefaultDetectorMemory
+	}
+	for _, s := range MemoryShares {
+		if s.Owner == o {
+			return int64(total) * s.Percent / 100
+		}
+	}
+	return 0
 }
 
 // Classification thresholds.

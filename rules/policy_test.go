@@ -29,6 +29,8 @@ func TestInvalidPolicies(t *testing.T) {
 		"invalid-list-file-item.yaml":        "testdata/invalid-prefixes.txt:3: list \"nums\": \"4915x\" is not a digit prefix or a from-to range",
 		"invalid-receipt.yaml":               "testdata/invalid-receipt.yaml:7: rule \"a\": receipt only goes with drop",
 		"invalid-mode.yaml":                  "testdata/invalid-mode.yaml:7: rule \"a\": mode must be enforce or monitor, not \"shadow\"",
+		"invalid-memory.yaml":                "testdata/invalid-memory.yaml:6: memory.campaign 1000 outside [64KiB, 1024GiB]",
+		"invalid-memory-size.yaml":           "testdata/invalid-memory-size.yaml:5: byte size \"lots\": want an integer or a number with B, KiB, MiB or GiB",
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
 	if len(files) != len(cases) {
@@ -168,4 +170,38 @@ func FuzzParsePolicy(f *testing.F) {
 			t.Fatal("nil snapshot without error")
 		}
 	})
+}
+
+func TestMemoryBudgets(t *testing.T) {
+	s, err := Parse("p.yaml", []byte(`version: 1
+default: allow
+detectors:
+  memory:
+    total: 1GiB
+    campaign: 100MiB
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := s.Policy.Detectors.Memory
+	var sum int64
+	for _, sh := range MemoryShares {
+		sum += sh.Percent
+	}
+	if sum != 100 {
+		t.Fatalf("shares add up to %d%%", sum)
+	}
+	for o, want := range map[CounterOwner]int64{
+		OwnerCampaign:       100 << 20,     // its own
+		OwnerClassification: (1 << 30) / 4, // 25% of the total
+		OwnerRateLimits:     (1 << 30) / 5,
+		"unknown":           0,
+	} {
+		if got := m.Budget(o); got != want {
+			t.Errorf("Budget(%s) = %d, want %d", o, got, want)
+		}
+	}
+	if got := (Memory{}).Budget(OwnerPumping); got != int64(DefaultDetectorMemory)*5/100 {
+		t.Errorf("default pumping budget %d", got)
+	}
 }

@@ -34,17 +34,24 @@ func (c Config) Defaults() Config {
 // State survives reloads.
 type State struct {
 	window     time.Duration
+	maxBytes   int64
 	senders    *counters.Distinct // fingerprint -> senders
 	recipients *counters.Distinct // sender -> recipients
 }
 
-// Reuse returns prev when it fits cfg, else a new state.
-func Reuse(prev *State, cfg Config, maxKeys int) *State {
-	if prev != nil && prev.window == cfg.Window {
+// Reuse returns prev when it fits cfg and the memory budget, else a new
+// state whose two tables share maxBytes equally.
+func Reuse(prev *State, cfg Config, maxBytes int64) *State {
+	if prev != nil && prev.window == cfg.Window && prev.maxBytes == maxBytes {
 		return prev
 	}
-	return &State{window: cfg.Window, senders: counters.NewDistinct(cfg.Window, maxKeys),
-		recipients: counters.NewDistinct(cfg.Window, maxKeys)}
+	return &State{window: cfg.Window, maxBytes: maxBytes, senders: counters.NewDistinct(cfg.Window, counters.Bytes(maxBytes/2)),
+		recipients: counters.NewDistinct(cfg.Window, counters.Bytes(maxBytes/2))}
+}
+
+// Tables lists the counter tables for metrics.
+func (s *State) Tables() []counters.Named {
+	return []counters.Named{{Name: "senders", Table: s.senders}, {Name: "recipients", Table: s.recipients}}
 }
 
 // Detector is the campaign detector.

@@ -27,7 +27,7 @@ func dst(i int) string { return fmt.Sprintf("4917000%06d", i) }
 
 func newDetector(cfg campaign.Config) *campaign.Detector {
 	cfg = cfg.Defaults()
-	return campaign.New(cfg, campaign.Reuse(nil, cfg, 1000))
+	return campaign.New(cfg, campaign.Reuse(nil, cfg, testBytes))
 }
 
 func detect(d *campaign.Detector, f *filter.Facts, now int64) filter.Detections {
@@ -162,7 +162,7 @@ func TestIgnored(t *testing.T) {
 
 func TestReuse(t *testing.T) {
 	cfg := campaign.Config{Window: time.Minute, DistinctSenders: 3, FanoutRecipients: 3}.Defaults()
-	st := campaign.Reuse(nil, cfg, 100)
+	st := campaign.Reuse(nil, cfg, testBytes)
 	d := campaign.New(cfg, st)
 	text := "Claim your prize now at prize.example"
 	for i := 0; i < 2; i++ {
@@ -171,7 +171,7 @@ func TestReuse(t *testing.T) {
 	// New thresholds, same window: same state, counts kept.
 	cfg2 := cfg
 	cfg2.DistinctSenders, cfg2.FanoutRecipients = 3, 50
-	st2 := campaign.Reuse(st, cfg2, 100)
+	st2 := campaign.Reuse(st, cfg2, testBytes)
 	if st2 != st {
 		t.Fatal("same window: state not reused")
 	}
@@ -181,9 +181,12 @@ func TestReuse(t *testing.T) {
 	// A new window: a new state.
 	cfg3 := cfg2
 	cfg3.Window = 2 * time.Minute
-	st3 := campaign.Reuse(st2, cfg3, 100)
+	st3 := campaign.Reuse(st2, cfg3, testBytes)
 	if st3 == st2 {
 		t.Fatal("window changed: state reused")
+	}
+	if campaign.Reuse(st3, cfg3, 2*testBytes) == st3 {
+		t.Fatal("memory budget changed: state reused")
 	}
 	if det := detect(campaign.New(cfg3, st3), facts("p2p", filter.KindNumber, num(3), dst(3), text), t0); det.Campaign || det.CampaignSenders != 1 {
 		t.Fatalf("fresh state: %+v", det)
@@ -195,3 +198,7 @@ func TestName(t *testing.T) {
 		t.Fatalf("Name() = %q", n)
 	}
 }
+
+// testBytes is the counters' memory budget in tests: room for thousands of
+// keys.
+const testBytes = 4 << 20

@@ -36,22 +36,28 @@ func (c Config) Defaults() Config {
 // State are the counters behind classification; they survive policy reloads.
 type State struct {
 	window     time.Duration
+	maxBytes   int64
 	recipients *counters.Distinct // fingerprint -> distinct recipients
 	velocity   *counters.Window   // sender -> segments
 }
 
-// NewState sizes the counters.
-func NewState(window time.Duration, maxKeys int) *State {
-	return &State{window: window, recipients: counters.NewDistinct(window, maxKeys),
-		velocity: counters.NewWindow(window, 10, maxKeys)}
+// NewState sizes the counters: the two tables share maxBytes equally.
+func NewState(window time.Duration, maxBytes int64) *State {
+	return &State{window: window, maxBytes: maxBytes, recipients: counters.NewDistinct(window, counters.Bytes(maxBytes/2)),
+		velocity: counters.NewWindow(window, 10, counters.Bytes(maxBytes/2))}
 }
 
-// Reuse returns prev when it fits cfg, else a new state.
-func Reuse(prev *State, cfg Config, maxKeys int) *State {
-	if prev != nil && prev.window == cfg.Window {
+// Reuse returns prev when it fits cfg and the memory budget, else a new state.
+func Reuse(prev *State, cfg Config, maxBytes int64) *State {
+	if prev != nil && prev.window == cfg.Window && prev.maxBytes == maxBytes {
 		return prev
 	}
-	return NewState(cfg.Window, maxKeys)
+	return NewState(cfg.Window, maxBytes)
+}
+
+// Tables lists the counter tables for metrics.
+func (s *State) Tables() []counters.Named {
+	return []counters.Named{{Name: "recipients", Table: s.recipients}, {Name: "velocity", Table: s.velocity}}
 }
 
 // Detector classifies.

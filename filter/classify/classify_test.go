@@ -29,7 +29,7 @@ func msg(kind, sender, dest, text string) *filter.Facts {
 
 func newDetector(cfg classify.Config) *classify.Detector {
 	cfg = cfg.Defaults()
-	return classify.New(cfg, classify.NewState(cfg.Window, 1000))
+	return classify.New(cfg, classify.NewState(cfg.Window, testBytes))
 }
 
 func TestDefaults(t *testing.T) {
@@ -227,7 +227,7 @@ func TestSenderVelocity(t *testing.T) {
 
 func TestReuse(t *testing.T) {
 	cfg := classify.Config{FanoutRecipients: 2, Window: time.Minute}.Defaults()
-	st := classify.Reuse(nil, cfg, 100)
+	st := classify.Reuse(nil, cfg, testBytes)
 	if st == nil {
 		t.Fatal("Reuse(nil) = nil")
 	}
@@ -235,7 +235,7 @@ func TestReuse(t *testing.T) {
 	cfg2 := cfg
 	cfg2.FanoutRecipients = 3
 	cfg2.SenderVelocity = 1000
-	if got := classify.Reuse(st, cfg2, 100); got != st {
+	if got := classify.Reuse(st, cfg2, testBytes); got != st {
 		t.Fatal("same window: state not reused")
 	}
 	text := "Your parcel is waiting, track it now"
@@ -243,7 +243,7 @@ func TestReuse(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		d1.Detect(msg(filter.KindNumber, fmt.Sprintf("4915100%06d", i), fmt.Sprintf("4917000%06d", i), text), &filter.Detections{}, t0)
 	}
-	d2 := classify.New(cfg2, classify.Reuse(st, cfg2, 100))
+	d2 := classify.New(cfg2, classify.Reuse(st, cfg2, testBytes))
 	f := msg(filter.KindNumber, "4915100999999", "4917000999999", text)
 	d2.Detect(f, &filter.Detections{}, t0)
 	if f.ClassReasons&filter.ReasonTemplateFanout == 0 {
@@ -252,9 +252,12 @@ func TestReuse(t *testing.T) {
 	// A new window means new counters.
 	cfg3 := cfg2
 	cfg3.Window = 2 * time.Minute
-	st3 := classify.Reuse(st, cfg3, 100)
+	st3 := classify.Reuse(st, cfg3, testBytes)
 	if st3 == st {
 		t.Fatal("window changed: state reused")
+	}
+	if classify.Reuse(st3, cfg3, 2*testBytes) == st3 {
+		t.Fatal("memory budget changed: state reused")
 	}
 	d3 := classify.New(cfg3, st3)
 	f = msg(filter.KindNumber, "4915100888888", "4917000888888", text)
@@ -292,3 +295,7 @@ func TestConcurrent(t *testing.T) {
 		<-done
 	}
 }
+
+// testBytes is the counters' memory budget in tests: room for thousands of
+// keys.
+const testBytes = 4 << 20

@@ -17,7 +17,7 @@ var goroutineSeed atomic.Int64
 const benchKeys = 1024
 
 func BenchmarkWindowAdd(b *testing.B) {
-	w := NewWindow(time.Minute, 10, 100_000)
+	w := NewWindow(time.Minute, 10, Keys(100_000))
 	for k := uint64(0); k < benchKeys; k++ {
 		w.Add(k, t0, 1)
 	}
@@ -30,7 +30,7 @@ func BenchmarkWindowAdd(b *testing.B) {
 }
 
 func BenchmarkWindowCount(b *testing.B) {
-	w := NewWindow(time.Minute, 10, 100_000)
+	w := NewWindow(time.Minute, 10, Keys(100_000))
 	for k := uint64(0); k < benchKeys; k++ {
 		w.Add(k, t0, 1)
 	}
@@ -43,7 +43,7 @@ func BenchmarkWindowCount(b *testing.B) {
 }
 
 func BenchmarkWindowAddParallel(b *testing.B) {
-	w := NewWindow(time.Minute, 10, 100_000)
+	w := NewWindow(time.Minute, 10, Keys(100_000))
 	for k := uint64(0); k < benchKeys; k++ {
 		w.Add(k, t0, 1)
 	}
@@ -58,7 +58,7 @@ func BenchmarkWindowAddParallel(b *testing.B) {
 }
 
 func BenchmarkDistinctAddExact(b *testing.B) {
-	d := NewDistinct(time.Hour, 100_000)
+	d := NewDistinct(time.Hour, Keys(100_000))
 	b.ReportAllocs()
 	i := uint64(0)
 	for b.Loop() {
@@ -68,7 +68,7 @@ func BenchmarkDistinctAddExact(b *testing.B) {
 }
 
 func BenchmarkDistinctAddSketch(b *testing.B) {
-	d := NewDistinct(time.Hour, 100_000)
+	d := NewDistinct(time.Hour, Keys(100_000))
 	for k := uint64(0); k < benchKeys; k++ {
 		for v := uint64(0); v < 100; v++ {
 			d.Add(k, v, t0)
@@ -83,7 +83,7 @@ func BenchmarkDistinctAddSketch(b *testing.B) {
 }
 
 func BenchmarkLimiterAllow(b *testing.B) {
-	l := NewLimiter(100_000)
+	l := NewLimiter(Keys(100_000))
 	for k := uint64(0); k < benchKeys; k++ {
 		l.Allow(k, t0, 100, 10, 1)
 	}
@@ -96,7 +96,7 @@ func BenchmarkLimiterAllow(b *testing.B) {
 }
 
 func BenchmarkLimiterAllowParallel(b *testing.B) {
-	l := NewLimiter(100_000)
+	l := NewLimiter(Keys(100_000))
 	for k := uint64(0); k < benchKeys; k++ {
 		l.Allow(k, t0, 100, 10, 1)
 	}
@@ -111,7 +111,7 @@ func BenchmarkLimiterAllowParallel(b *testing.B) {
 }
 
 func BenchmarkSequenceObserve(b *testing.B) {
-	q := NewSequence(time.Minute, 100_000)
+	q := NewSequence(time.Minute, Keys(100_000))
 	for k := uint64(0); k < benchKeys; k++ {
 		q.Observe(k, 4915100000, t0)
 	}
@@ -124,7 +124,7 @@ func BenchmarkSequenceObserve(b *testing.B) {
 }
 
 func BenchmarkSeenAdd(b *testing.B) {
-	s := NewSeen(100_000)
+	s := NewSeen(Keys(100_000))
 	for k := uint64(0); k < benchKeys; k++ {
 		s.Add(k, t0, time.Hour)
 	}
@@ -137,7 +137,7 @@ func BenchmarkSeenAdd(b *testing.B) {
 }
 
 func BenchmarkSeenHas(b *testing.B) {
-	s := NewSeen(100_000)
+	s := NewSeen(Keys(100_000))
 	for k := uint64(0); k < benchKeys; k++ {
 		s.Add(k, t0, time.Hour)
 	}
@@ -151,7 +151,7 @@ func BenchmarkSeenHas(b *testing.B) {
 
 // BenchmarkSeenChurn inserts new keys into a full table: every call evicts.
 func BenchmarkSeenChurn(b *testing.B) {
-	s := NewSeen(10_000)
+	s := NewSeen(Keys(10_000))
 	b.ReportAllocs()
 	i := int64(0)
 	for b.Loop() {

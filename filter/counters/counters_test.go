@@ -13,7 +13,7 @@ const t0 = int64(1_700_000_000) * int64(time.Second)
 func at(d time.Duration) int64 { return t0 + int64(d) }
 
 func TestWindow(t *testing.T) {
-	w := NewWindow(10*time.Second, 10, 1000) // 1s buckets
+	w := NewWindow(10*time.Second, 10, Keys(1000)) // 1s buckets
 	steps := []struct {
 		add  bool
 		at   time.Duration
@@ -57,14 +57,14 @@ func TestWindow(t *testing.T) {
 }
 
 func TestWindowSingleBucket(t *testing.T) {
-	w := NewWindow(time.Second, 0, 10) // clamped to 1 bucket: a tumbling window
+	w := NewWindow(time.Second, 0, Keys(10)) // clamped to 1 bucket: a tumbling window
 	if w.Add(1, t0, 1) != 1 || w.Add(1, at(999*time.Millisecond), 1) != 2 || w.Add(1, at(time.Second), 1) != 1 {
 		t.Fatal("single bucket")
 	}
 }
 
 func TestDistinctExact(t *testing.T) {
-	d := NewDistinct(time.Minute, 100)
+	d := NewDistinct(time.Minute, Keys(100))
 	for i := uint64(1); i <= exactMax; i++ {
 		if got := d.Add(7, i*1000, t0); got != uint32(i) {
 			t.Fatalf("value %d: %d", i, got)
@@ -91,7 +91,7 @@ func TestDistinctExact(t *testing.T) {
 // and the mean absolute error stays near the theoretical
 // 4.6%*sqrt(2/pi) = 3.7%.
 func TestDistinctEstimate(t *testing.T) {
-	d := NewDistinct(time.Hour, 1000)
+	d := NewDistinct(time.Hour, Keys(1000))
 	const keys, n = 200, 10_000
 	var sumAbs, worst float64
 	for k := uint64(0); k < keys; k++ {
@@ -124,7 +124,7 @@ func TestDistinctEstimate(t *testing.T) {
 }
 
 func TestDistinctTransition(t *testing.T) {
-	d := NewDistinct(time.Hour, 10)
+	d := NewDistinct(time.Hour, Keys(10))
 	for v := uint64(1); v <= 40; v++ {
 		got := d.Add(1, v, t0)
 		if v <= exactMax && got != uint32(v) {
@@ -137,7 +137,7 @@ func TestDistinctTransition(t *testing.T) {
 }
 
 func TestLimiter(t *testing.T) {
-	l := NewLimiter(100)
+	l := NewLimiter(Keys(100))
 	const rate, burst = 10.0, 5 // T = 100ms, tolerance 500ms
 	for i := 0; i < burst; i++ {
 		if ok, _ := l.Allow(1, t0, rate, burst, 1); !ok {
@@ -191,7 +191,7 @@ func TestLimiter(t *testing.T) {
 // TestLimiterConformance drives a key far over its rate for 10 simulated
 // seconds: exactly burst + rate*10 events get through, evenly spaced.
 func TestLimiterConformance(t *testing.T) {
-	l := NewLimiter(10)
+	l := NewLimiter(Keys(10))
 	const rate, burst = 50.0, 20
 	allowed := 0
 	for ms := int64(0); ms < 10_000; ms++ {
@@ -218,7 +218,7 @@ func TestLimiterConformance(t *testing.T) {
 }
 
 func TestSequence(t *testing.T) {
-	s := NewSequence(time.Minute, 100)
+	s := NewSequence(time.Minute, Keys(100))
 	steps := []struct {
 		num  uint64
 		at   time.Duration
@@ -244,7 +244,7 @@ func TestSequence(t *testing.T) {
 		}
 	}
 	// Interleaved sequences from one key keep the run going.
-	q := NewSequenceTolerance(time.Minute, 10, 1)
+	q := NewSequenceTolerance(time.Minute, Keys(10), 1)
 	run := 0
 	for i := uint64(0); i < 10; i++ {
 		q.Observe(1, 1000+i, at(time.Duration(2*i)))
@@ -256,7 +256,7 @@ func TestSequence(t *testing.T) {
 }
 
 func TestSeen(t *testing.T) {
-	s := NewSeen(100)
+	s := NewSeen(Keys(100))
 	s.Add(1, t0, time.Minute)
 	if !s.Has(1, t0) || !s.Has(1, at(time.Minute-1)) || s.Has(2, t0) {
 		t.Fatal("Has")
@@ -285,7 +285,7 @@ func TestSeen(t *testing.T) {
 // TestEvictionOrder uses one shard of 16 keys, where a sweep covers the
 // whole shard: expired keys go first, then the least recently used.
 func TestEvictionOrder(t *testing.T) {
-	s := NewSeen(16)
+	s := NewSeen(Keys(16))
 	if st := s.Stats(); st.Capacity != 16 {
 		t.Fatalf("capacity %d", st.Capacity)
 	}
@@ -327,11 +327,11 @@ func TestEvictionOrder(t *testing.T) {
 // exceeds maxKeys and the heap stays flat.
 func TestBounded(t *testing.T) {
 	const maxKeys = 5000
-	w := NewWindow(time.Minute, 10, maxKeys)
-	d := NewDistinct(time.Minute, maxKeys)
-	l := NewLimiter(maxKeys)
-	q := NewSequence(time.Minute, maxKeys)
-	s := NewSeen(maxKeys)
+	w := NewWindow(time.Minute, 10, Keys(maxKeys))
+	d := NewDistinct(time.Minute, Keys(maxKeys))
+	l := NewLimiter(Keys(maxKeys))
+	q := NewSequence(time.Minute, Keys(maxKeys))
+	s := NewSeen(Keys(maxKeys))
 	lens := func() []int { return []int{w.Len(), d.Len(), l.Len(), q.Len(), s.Len()} }
 	for k := uint64(0); k < 20*maxKeys; k++ {
 		now := t0 + int64(k) // all live: evictions must pick live keys
@@ -377,35 +377,35 @@ func TestMemoryPerKey(t *testing.T) {
 		runtime.KeepAlive(x)
 	}
 	measure("Window10", func() any {
-		w := NewWindow(time.Minute, 10, maxKeys)
+		w := NewWindow(time.Minute, 10, Keys(maxKeys))
 		for k := uint64(0); k < 2*maxKeys; k++ {
 			w.Add(k, t0, 1)
 		}
 		return w
 	})
 	measure("Distinct", func() any {
-		d := NewDistinct(time.Minute, maxKeys)
+		d := NewDistinct(time.Minute, Keys(maxKeys))
 		for k := uint64(0); k < 2*maxKeys; k++ {
 			d.Add(k, k, t0)
 		}
 		return d
 	})
 	measure("Limiter", func() any {
-		l := NewLimiter(maxKeys)
+		l := NewLimiter(Keys(maxKeys))
 		for k := uint64(0); k < 2*maxKeys; k++ {
 			l.Allow(k, t0, 1, 1, 1)
 		}
 		return l
 	})
 	measure("Sequence", func() any {
-		q := NewSequence(time.Minute, maxKeys)
+		q := NewSequence(time.Minute, Keys(maxKeys))
 		for k := uint64(0); k < 2*maxKeys; k++ {
 			q.Observe(k, k, t0)
 		}
 		return q
 	})
 	measure("Seen", func() any {
-		s := NewSeen(maxKeys)
+		s := NewSeen(Keys(maxKeys))
 		for k := uint64(0); k < 2*maxKeys; k++ {
 			s.Add(k, t0, time.Hour)
 		}
@@ -415,13 +415,13 @@ func TestMemoryPerKey(t *testing.T) {
 
 func TestConcurrent(t *testing.T) {
 	const G, N = 16, 2000
-	w := NewWindow(time.Minute, 10, 1000)
-	d := NewDistinct(time.Minute, 1000)
-	l := NewLimiter(1000)
+	w := NewWindow(time.Minute, 10, Keys(1000))
+	d := NewDistinct(time.Minute, Keys(1000))
+	l := NewLimiter(Keys(1000))
 	// Hot keys live in tables without churn, so eviction cannot touch them.
-	wHot, dHot, lHot := NewWindow(time.Minute, 10, 10), NewDistinct(time.Minute, 10), NewLimiter(10)
-	q := NewSequence(time.Minute, 1000)
-	s := NewSeen(1000)
+	wHot, dHot, lHot := NewWindow(time.Minute, 10, Keys(10)), NewDistinct(time.Minute, Keys(10)), NewLimiter(Keys(10))
+	q := NewSequence(time.Minute, Keys(1000))
+	s := NewSeen(Keys(1000))
 	var wg sync.WaitGroup
 	var allowed [G]int
 	for g := 0; g < G; g++ {
@@ -490,12 +490,12 @@ func TestKey(t *testing.T) {
 }
 
 func TestAllocs(t *testing.T) {
-	w := NewWindow(time.Minute, 10, 100)
-	d := NewDistinct(time.Minute, 100)
-	dh := NewDistinct(time.Minute, 100) // in sketch mode
-	l := NewLimiter(100)
-	q := NewSequence(time.Minute, 100)
-	s := NewSeen(100)
+	w := NewWindow(time.Minute, 10, Keys(100))
+	d := NewDistinct(time.Minute, Keys(100))
+	dh := NewDistinct(time.Minute, Keys(100)) // in sketch mode
+	l := NewLimiter(Keys(100))
+	q := NewSequence(time.Minute, Keys(100))
+	s := NewSeen(Keys(100))
 	w.Add(1, t0, 1)
 	d.Add(1, 1, t0)
 	for v := uint64(0); v < 100; v++ {
@@ -523,5 +523,55 @@ func TestAllocs(t *testing.T) {
 		if n := testing.AllocsPerRun(1000, f); n != 0 {
 			t.Errorf("%s: %v allocs per call", name, n)
 		}
+	}
+}
+
+// TestBytesBudget drives 2,000,000 distinct live keys through a table of
+// each type sized Bytes(32 MiB): the table evicts, its estimate stays within
+// the budget, and the heap it really holds (after a GC) stays within the
+// budget plus a quarter.
+func TestBytesBudget(t *testing.T) {
+	if raceEnabled {
+		t.Skip("heap figures are meaningless under -race")
+	}
+	const budget, keys = 32 << 20, 2_000_000
+	for _, tc := range []struct {
+		name string
+		make func() Table
+		add  func(x Table, k uint64, now int64)
+	}{
+		{"Window10", func() Table { return NewWindow(time.Minute, 10, Bytes(budget)) },
+			func(x Table, k uint64, now int64) { x.(*Window).Add(k, now, 1) }},
+		{"Distinct", func() Table { return NewDistinct(time.Minute, Bytes(budget)) },
+			func(x Table, k uint64, now int64) { x.(*Distinct).Add(k, k, now) }},
+		{"Limiter", func() Table { return NewLimiter(Bytes(budget)) },
+			func(x Table, k uint64, now int64) { x.(*Limiter).Allow(k, now, 1, 1, 1) }},
+		{"Sequence", func() Table { return NewSequence(time.Minute, Bytes(budget)) },
+			func(x Table, k uint64, now int64) { x.(*Sequence).Observe(k, k, now) }},
+		{"Seen", func() Table { return NewSeen(Bytes(budget)) },
+			func(x Table, k uint64, now int64) { x.(*Seen).Add(k, now, time.Hour) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			x := tc.make()
+			for k := uint64(0); k < keys; k++ {
+				tc.add(x, k, t0+int64(k)) // all live: room comes from evictions
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&m1)
+			heap := int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
+			st := x.Stats()
+			t.Logf("%d keys held (%d bytes/key estimated), %d evicted; estimate %d MiB, heap %d MiB, budget %d MiB",
+				st.Len, st.KeyBytes, st.Evictions, st.Bytes()>>20, heap>>20, budget>>20)
+			if st.MaxBytes() > budget || st.Bytes() > budget || st.Evictions < keys-uint64(st.Capacity) {
+				t.Fatalf("stats %+v", st)
+			}
+			if heap > budget+budget/4 {
+				t.Fatalf("heap grew %d bytes for a budget of %d", heap, budget)
+			}
+			runtime.KeepAlive(x)
+		})
 	}
 }

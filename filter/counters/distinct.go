@@ -45,10 +45,10 @@ type distState struct {
 }
 
 // NewDistinct returns a Distinct with the given window holding at most
-// maxKeys keys (about 300 bytes each).
-func NewDistinct(window time.Duration, maxKeys int) *Distinct {
+// lim (DistinctKeyBytes, about 370 bytes, per key).
+func NewDistinct(window time.Duration, lim Limit) *Distinct {
 	d := &Distinct{window: max(int64(window), 1)}
-	d.t.init(maxKeys, hllWords)
+	d.t.init(lim, hllWords)
 	return d
 }
 

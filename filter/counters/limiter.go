@@ -17,12 +17,12 @@ type limState struct {
 	tat int64
 }
 
-// NewLimiter returns a Limiter holding at most maxKeys keys. A key whose TAT
-// has passed is idle and carries no state, so it is the first to go when
-// room is needed.
-func NewLimiter(maxKeys int) *Limiter {
+// NewLimiter returns a Limiter holding at most lim (LimiterKeyBytes per
+// key). A key whose TAT has passed is idle and carries no state, so it is
+// the first to go when room is needed.
+func NewLimiter(lim Limit) *Limiter {
 	l := &Limiter{}
-	l.t.init(maxKeys, 0)
+	l.t.init(lim, 0)
 	return l
 }
 

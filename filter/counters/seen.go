@@ -10,11 +10,10 @@ type Seen struct {
 	t table[struct{}]
 }
 
-// NewSeen returns a Seen holding at most maxKeys keys (about 40-60 bytes
-// each with the index).
-func NewSeen(maxKeys int) *Seen {
+// NewSeen returns a Seen holding at most lim (SeenKeyBytes per key).
+func NewSeen(lim Limit) *Seen {
 	s := &Seen{}
-	s.t.init(maxKeys, 0)
+	s.t.init(lim, 0)
 	return s
 }
 

@@ -30,16 +30,17 @@ type seqState struct {
 	pos    uint8 // next slot to overwrite
 }
 
-// NewSequence returns a Sequence with DefaultTolerance.
-func NewSequence(window time.Duration, maxKeys int) *Sequence {
-	return NewSequenceTolerance(window, maxKeys, DefaultTolerance)
+// NewSequence returns a Sequence with DefaultTolerance holding at most lim
+// (SequenceKeyBytes per key).
+func NewSequence(window time.Duration, lim Limit) *Sequence {
+	return NewSequenceTolerance(window, lim, DefaultTolerance)
 }
 
 // NewSequenceTolerance returns a Sequence that calls two numbers sequential
 // when they differ by at most tolerance (at least 1).
-func NewSequenceTolerance(window time.Duration, maxKeys int, tolerance uint64) *Sequence {
+func NewSequenceTolerance(window time.Duration, lim Limit, tolerance uint64) *Sequence {
 	s := &Sequence{window: max(int64(window), 1), tol: max(tolerance, 1)}
-	s.t.init(maxKeys, 0)
+	s.t.init(lim, 0)
 	return s
 }
 

@@ -11,6 +11,12 @@
 // Once a key exists, no method allocates; inserting a key may allocate
 // (map and slab growth, bounded by the shard's share of maxKeys).
 //
+// A table is sized by a Limit: Keys(n), or Bytes(n), which gives it as many
+// keys as n bytes hold at KeyBytes each: the slab entry, the type's state
+// words and IndexBytes for the map index (an estimate: Go maps grow by
+// doubling; TestMemoryPerKey measures 52-59 bytes). Transient garbage of a
+// growing slab or map is not counted.
+//
 // Bounded memory: a shard holds at most floor(maxKeys/shards) entries, so a
 // table never holds more than maxKeys. Inserting into a full shard first
 // reclaims expired entries (each type defines when its state is worthless:
@@ -22,6 +28,7 @@ package counters
 
 import (
 	"sync"
+	"unsafe"
 )
 
 const (
@@ -33,12 +40,40 @@ const (
 	evictScan = 16
 )
 
+// IndexBytes is the estimated memory of one key in a shard's map index.
+const IndexBytes = 64
+
+// Limit bounds a table by keys or by estimated bytes. The zero Limit holds
+// one key.
+type Limit struct {
+	keys  int
+	bytes int64
+}
+
+// Keys bounds a table to n keys.
+func Keys(n int) Limit { return Limit{keys: n} }
+
+// Bytes bounds a table to the keys n bytes hold (at least one).
+func Bytes(n int64) Limit { return Limit{bytes: n} }
+
 // Stats describes a table for metrics.
 type Stats struct {
 	Len       int    // entries held (expired ones included until reclaimed)
 	Capacity  int    // the most entries the table will hold (<= maxKeys)
 	Evictions uint64 // live entries evicted to make room
 	Expired   uint64 // expired entries reclaimed (on insert pressure or lookup)
+	KeyBytes  int    // estimated bytes per key (KeyBytes)
+}
+
+// Bytes is the estimated memory of the entries held.
+func (s Stats) Bytes() int64 { return int64(s.Len) * int64(s.KeyBytes) }
+
+// MaxBytes is the estimated memory of a full table.
+func (s Stats) MaxBytes() int64 { return int64(s.Capacity) * int64(s.KeyBytes) }
+
+// Table is what every counter type offers for metrics.
+type Table interface {
+	Stats() Stats
 }
 
 type entry[P any] struct {
@@ -64,9 +99,21 @@ type table[P any] struct {
 	shift    uint // shard = mix(key) >> shift
 	perShard int
 	stride   int
+	keyBytes int
 }
 
-func (t *table[P]) init(maxKeys, stride int) {
+// keyBytes is the estimated memory of one key of a table of P with stride
+// ext words.
+func keyBytes[P any](stride int) int {
+	return int(unsafe.Sizeof(entry[P]{})) + 8*stride + IndexBytes
+}
+
+func (t *table[P]) init(lim Limit, stride int) {
+	t.keyBytes = keyBytes[P](stride)
+	maxKeys := lim.keys
+	if lim.bytes > 0 {
+		maxKeys = int(min(lim.bytes/int64(t.keyBytes), 1<<31-1))
+	}
 	if maxKeys < 1 {
 		maxKeys = 1
 	}
@@ -196,7 +243,7 @@ func (t *table[P]) len() int {
 }
 
 func (t *table[P]) stats() Stats {
-	st := Stats{Capacity: t.perShard * len(t.shards)}
+	st := Stats{Capacity: t.perShard * len(t.shards), KeyBytes: t.keyBytes}
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
@@ -206,4 +253,23 @@ func (t *table[P]) stats() Stats {
 		s.mu.Unlock()
 	}
 	return st
+}
+
+// Estimated bytes per key of each type (see the package comment); a
+// Window's depend on its buckets.
+var (
+	DistinctKeyBytes = keyBytes[distState](hllWords)
+	LimiterKeyBytes  = keyBytes[limState](0)
+	SequenceKeyBytes = keyBytes[seqState](0)
+	SeenKeyBytes     = keyBytes[struct{}](0)
+)
+
+// WindowKeyBytes is the estimated bytes per key of a Window of buckets
+// buckets.
+func WindowKeyBytes(buckets int) int { return keyBytes[winState](min(max(buckets, 1), 4096)) }
+
+// Named is a table with the name metrics label it with.
+type Named struct {
+	Name  string
+	Table Table
 }

@@ -24,11 +24,11 @@ type winState struct {
 
 // NewWindow returns a Window of the given length split into buckets
 // (clamped to 1..4096; the window is at least one nanosecond a bucket),
-// holding at most maxKeys keys.
-func NewWindow(window time.Duration, buckets int, maxKeys int) *Window {
+// holding at most lim (WindowKeyBytes per key).
+func NewWindow(window time.Duration, buckets int, lim Limit) *Window {
 	buckets = min(max(buckets, 1), 4096)
 	w := &Window{nb: int64(buckets), width: max(int64(window)/int64(buckets), 1)}
-	w.t.init(maxKeys, buckets)
+	w.t.init(lim, buckets)
 	return w
 }
 

@@ -33,10 +33,8 @@ type Options struct {
 	Engine *rules.Engine
 	// DefaultRegion parses national numbers (ISO code, default "DE").
 	DefaultRegion string
-	// MaxKeys bounds each counter (default 1,000,000).
-	MaxKeys int
-	Logger  *zap.Logger
-	Metrics *Metrics
+	Logger        *zap.Logger
+	Metrics       *Metrics
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 	// SyncNumbers parses first-seen numbers before answering instead of in
@@ -53,7 +51,6 @@ type Chain struct {
 	log  *zap.Logger
 	m    *Metrics
 	now  func() time.Time
-	max  int
 
 	built atomic.Pointer[built]
 	mu    sync.Mutex // rebuilds
@@ -81,15 +78,13 @@ type built struct {
 	detectors []filter.Detector
 	receipts  *receipts.Detector
 	limits    []velocity.Limit
+	velocity  *velocity.State // the limits' state for this snapshot's budget
 }
 
 // New returns a chain over the engine's policy.
 func New(o Options) (*Chain, error) {
 	if o.DefaultRegion == "" {
 		o.DefaultRegion = "DE"
-	}
-	if o.MaxKeys == 0 {
-		o.MaxKeys = 1_000_000
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -104,14 +99,14 @@ func New(o Options) (*Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Chain{eng: o.Engine, nums: nums, log: o.Logger.Named("filter"), m: o.Metrics, now: o.Now, max: o.MaxKeys,
+	c := &Chain{eng: o.Engine, nums: nums, log: o.Logger.Named("filter"), m: o.Metrics, now: o.Now,
 		Ledger: newLedger(o.Metrics), fps: newFPCache(), events: o.Events}
 	c.numc = newNumCache(nums)
 	c.numc.sync = o.SyncNumbers
 	c.scratch.New = func() any { return &scratch{text: make([]byte, 0, 1024), norm: make([]byte, 0, 1024)} }
 	c.vms.New = func() any { return new(vm.VM) }
-	c.velocity = velocity.NewState(c.max)
 	c.rebuild(o.Engine.Snapshot())
+	c.m.counters.set(c.counterTables)
 	return c, nil
 }
 
@@ -126,19 +121,21 @@ func (c *Chain) rebuild(snap *rules.Snapshot) *built {
 		return b
 	}
 	p := snap.Policy.Detectors
+	mem := p.Memory
 	ccfg := classify.Config{FanoutRecipients: p.Classification.FanoutRecipients,
 		SenderVelocity: p.Classification.SenderVelocity, Window: p.Classification.Window}.Defaults()
-	c.classify = classify.Reuse(c.classify, ccfg, c.max)
+	c.classify = classify.Reuse(c.classify, ccfg, mem.Budget(rules.OwnerClassification))
 	kcfg := campaign.Config{Window: p.Campaign.Window, DistinctSenders: p.Campaign.DistinctSenders,
 		FanoutRecipients: p.Campaign.FanoutRecipients}.Defaults()
-	c.campaign = campaign.Reuse(c.campaign, kcfg, c.max)
+	c.campaign = campaign.Reuse(c.campaign, kcfg, mem.Budget(rules.OwnerCampaign))
 	pcfg := pumping.Config{Premium: snap.Lists[p.Pumping.PremiumRanges], Window: p.Pumping.Window,
 		PremiumBurst: p.Pumping.PremiumBurst, SequentialRun: p.Pumping.SequentialRun,
 		NewCountryAfter: p.Pumping.NewCountryAfter}.Defaults()
-	c.pumping = pumping.Reuse(c.pumping, pcfg, c.max)
+	c.pumping = pumping.Reuse(c.pumping, pcfg, mem.Budget(rules.OwnerPumping))
 	scfg := simfarm.Config{Window: p.SIMFarm.Window, DistinctSenders: p.SIMFarm.DistinctSenders,
 		SpamSenders: p.SIMFarm.SpamSenders}.Defaults()
-	c.simfarm = simfarm.Reuse(c.simfarm, scfg, c.max)
+	c.simfarm = simfarm.Reuse(c.simfarm, scfg, mem.Budget(rules.OwnerSIMFarm))
+	c.velocity = velocity.Reuse(c.velocity, mem.Budget(rules.OwnerRateLimits))
 	dist := p.SenderID.LookalikeDistance
 	if dist == 0 {
 		dist = 1
@@ -151,7 +148,7 @@ func (c *Chain) rebuild(snap *rules.Snapshot) *built {
 		c.receipts = receipts.NewState(n)
 	}
 	rc := receipts.New(c.receipts, p.Receipts.Remember)
-	b := &built{snap: snap, receipts: rc}
+	b := &built{snap: snap, receipts: rc, velocity: c.velocity}
 	// The chain, in order: classification first (the others read f.Class).
 	b.detectors = []filter.Detector{
 		classify.New(ccfg, c.classify),
@@ -243,7 +240,7 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 		}
 	}
 	if verdict.Action == filter.Allow || verdict.Action == filter.Flag {
-		if l := velocity.Check(c.velocity, b.limits, f, r.Direction, now, func(l *velocity.Limit) {
+		if l := velocity.Check(b.velocity, b.limits, f, r.Direction, now, func(l *velocity.Limit) {
 			c.eng.Metrics().Hit(l.ID, true)
 		}); l != nil {
 			c.eng.Metrics().Hit(l.ID, false)

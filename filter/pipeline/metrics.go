@@ -25,6 +25,8 @@ type Metrics struct {
 
 	overrides    prometheus.Gauge
 	overrideHits [2]prometheus.Counter // [block, allow]
+
+	counters *counterCollector
 }
 
 // NewMetrics registers the collectors on reg (may be nil).
@@ -48,12 +50,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Messages decided by an analyst's override, by action."}, []string{"action"})
 	m.overrideHits[0] = hits.WithLabelValues(filter.OverrideBlock)
 	m.overrideHits[1] = hits.WithLabelValues(filter.OverrideAllow)
+	m.counters = newCounterCollector()
 	m.byClass = map[string]prometheus.Counter{}
 	for _, c := range []string{filter.ClassA2P, filter.ClassP2P, filter.ClassMO, filter.ClassReceipt} {
 		m.byClass[c] = m.classes.WithLabelValues(c)
 	}
 	if reg != nil {
-		reg.MustRegister(m.classes, findings, m.leakMsgs, m.leakAmt, m.overrides, hits)
+		reg.MustRegister(m.classes, findings, m.leakMsgs, m.leakAmt, m.overrides, hits, m.counters)
 	}
 	return m
 }

@@ -52,20 +52,29 @@ const established = 100
 type State struct {
 	window    time.Duration
 	learn     time.Duration
+	maxBytes  int64
 	premium   *counters.Window   // peer -> premium segments
 	seq       *counters.Sequence // peer -> destination runs
 	volume    *counters.Window   // peer -> messages over the learning period
 	countries *counters.Seen     // peer+country
 }
 
-// Reuse returns prev when it fits cfg, else a new state.
-func Reuse(prev *State, cfg Config, maxKeys int) *State {
-	if prev != nil && prev.window == cfg.Window && prev.learn == cfg.NewCountryAfter {
+// Reuse returns prev when it fits cfg and the memory budget, else a new
+// state whose four tables share maxBytes equally.
+func Reuse(prev *State, cfg Config, maxBytes int64) *State {
+	if prev != nil && prev.window == cfg.Window && prev.learn == cfg.NewCountryAfter && prev.maxBytes == maxBytes {
 		return prev
 	}
-	return &State{window: cfg.Window, learn: cfg.NewCountryAfter,
-		premium: counters.NewWindow(cfg.Window, 10, maxKeys), seq: counters.NewSequence(cfg.Window, maxKeys),
-		volume: counters.NewWindow(cfg.NewCountryAfter, 24, maxKeys), countries: counters.NewSeen(maxKeys)}
+	each := counters.Bytes(maxBytes / 4)
+	return &State{window: cfg.Window, learn: cfg.NewCountryAfter, maxBytes: maxBytes,
+		premium: counters.NewWindow(cfg.Window, 10, each), seq: counters.NewSequence(cfg.Window, each),
+		volume: counters.NewWindow(cfg.NewCountryAfter, 24, each), countries: counters.NewSeen(each)}
+}
+
+// Tables lists the counter tables for metrics.
+func (s *State) Tables() []counters.Named {
+	return []counters.Named{{Name: "premium", Table: s.premium}, {Name: "sequence", Table: s.seq},
+		{Name: "volume", Table: s.volume}, {Name: "countries", Table: s.countries}}
 }
 
 // Detector is the pumping detector.

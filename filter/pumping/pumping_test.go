@@ -32,7 +32,7 @@ func newDetector(t testing.TB, cfg pumping.Config) *pumping.Detector {
 	if cfg.Premium == nil {
 		cfg.Premium = premium(t)
 	}
-	return pumping.New(cfg, pumping.Reuse(nil, cfg, 10000))
+	return pumping.New(cfg, pumping.Reuse(nil, cfg, testBytes))
 }
 
 func detect(d *pumping.Detector, f *filter.Facts, now int64) filter.Detections {
@@ -250,7 +250,7 @@ func TestIgnored(t *testing.T) {
 	}
 	// No premium list: no premium findings.
 	cfg := pumping.Config{}.Defaults()
-	nd := pumping.New(cfg, pumping.Reuse(nil, cfg, 100))
+	nd := pumping.New(cfg, pumping.Reuse(nil, cfg, testBytes))
 	f := facts("acme", premiumDest(1), "GB")
 	if det := detect(nd, f, t0); det.PremiumBurst != 0 || f.DestPremium {
 		t.Fatalf("nil list: %+v", det)
@@ -259,7 +259,7 @@ func TestIgnored(t *testing.T) {
 
 func TestReuse(t *testing.T) {
 	cfg := pumping.Config{Premium: premium(t), PremiumBurst: 2}.Defaults()
-	st := pumping.Reuse(nil, cfg, 100)
+	st := pumping.Reuse(nil, cfg, testBytes)
 	for i := 0; i < 2; i++ {
 		detect(pumping.New(cfg, st), facts("acme", premiumDest(i), "GB"), t0)
 	}
@@ -267,7 +267,7 @@ func TestReuse(t *testing.T) {
 	cfg2 := cfg
 	cfg2.PremiumBurst, cfg2.SequentialRun = 2, 10
 	cfg2.Premium = premium(t)
-	if pumping.Reuse(st, cfg2, 100) != st {
+	if pumping.Reuse(st, cfg2, testBytes) != st {
 		t.Fatal("same windows: state not reused")
 	}
 	if det := detect(pumping.New(cfg2, st), facts("acme", premiumDest(5), "GB"), t0); !det.Pumping || det.PremiumBurst != 3 {
@@ -275,7 +275,7 @@ func TestReuse(t *testing.T) {
 	}
 	cfg3 := cfg2
 	cfg3.Window = 2 * time.Minute
-	st3 := pumping.Reuse(st, cfg3, 100)
+	st3 := pumping.Reuse(st, cfg3, testBytes)
 	if st3 == st {
 		t.Fatal("window changed: state reused")
 	}
@@ -284,8 +284,11 @@ func TestReuse(t *testing.T) {
 	}
 	cfg4 := cfg2
 	cfg4.NewCountryAfter = time.Hour
-	if pumping.Reuse(st, cfg4, 100) == st {
+	if pumping.Reuse(st, cfg4, testBytes) == st {
 		t.Fatal("learning period changed: state reused")
+	}
+	if pumping.Reuse(st, cfg2, 2*testBytes) == st {
+		t.Fatal("memory budget changed: state reused")
 	}
 }
 
@@ -294,3 +297,7 @@ func TestName(t *testing.T) {
 		t.Fatalf("Name() = %q", n)
 	}
 }
+
+// testBytes is the counters' memory budget in tests: room for thousands of
+// keys.
+const testBytes = 4 << 20

@@ -34,17 +34,25 @@ func (c Config) Defaults() Config {
 
 // State survives reloads.
 type State struct {
-	window time.Duration
-	byDest *counters.Distinct // fingerprint+destination -> senders
-	byText *counters.Distinct // fingerprint -> senders
+	window   time.Duration
+	maxBytes int64
+	byDest   *counters.Distinct // fingerprint+destination -> senders
+	byText   *counters.Distinct // fingerprint -> senders
 }
 
-// Reuse returns prev when it fits cfg, else a new state.
-func Reuse(prev *State, cfg Config, maxKeys int) *State {
-	if prev != nil && prev.window == cfg.Window {
+// Reuse returns prev when it fits cfg and the memory budget, else a new
+// state whose two tables share maxBytes equally.
+func Reuse(prev *State, cfg Config, maxBytes int64) *State {
+	if prev != nil && prev.window == cfg.Window && prev.maxBytes == maxBytes {
 		return prev
 	}
-	return &State{window: cfg.Window, byDest: counters.NewDistinct(cfg.Window, maxKeys), byText: counters.NewDistinct(cfg.Window, maxKeys)}
+	return &State{window: cfg.Window, maxBytes: maxBytes, byDest: counters.NewDistinct(cfg.Window, counters.Bytes(maxBytes/2)),
+		byText: counters.NewDistinct(cfg.Window, counters.Bytes(maxBytes/2))}
+}
+
+// Tables lists the counter tables for metrics.
+func (s *State) Tables() []counters.Named {
+	return []counters.Named{{Name: "by_dest", Table: s.byDest}, {Name: "by_text", Table: s.byText}}
 }
 
 // Detector is the MO detector.

@@ -26,7 +26,7 @@ func num(i int) string { return fmt.Sprintf("4915100%06d", i) }
 
 func newDetector(cfg simfarm.Config) *simfarm.Detector {
 	cfg = cfg.Defaults()
-	return simfarm.New(cfg, simfarm.Reuse(nil, cfg, 1000))
+	return simfarm.New(cfg, simfarm.Reuse(nil, cfg, testBytes))
 }
 
 func detect(d *simfarm.Detector, f *filter.Facts, now int64) filter.Detections {
@@ -144,13 +144,13 @@ func TestIgnored(t *testing.T) {
 
 func TestReuse(t *testing.T) {
 	cfg := simfarm.Config{DistinctSenders: 3, SpamSenders: 3, Window: time.Minute}.Defaults()
-	st := simfarm.Reuse(nil, cfg, 100)
+	st := simfarm.Reuse(nil, cfg, testBytes)
 	for i := 1; i <= 2; i++ {
 		detect(simfarm.New(cfg, st), mo(num(i), "12345", "VOTE B"), t0)
 	}
 	cfg2 := cfg
 	cfg2.DistinctSenders, cfg2.SpamSenders = 3, 100
-	if simfarm.Reuse(st, cfg2, 100) != st {
+	if simfarm.Reuse(st, cfg2, testBytes) != st {
 		t.Fatal("same window: state not reused")
 	}
 	if det := detect(simfarm.New(cfg2, st), mo(num(3), "12345", "VOTE B"), t0); !det.SIMFarm || det.MOSpam {
@@ -158,9 +158,12 @@ func TestReuse(t *testing.T) {
 	}
 	cfg3 := cfg2
 	cfg3.Window = 5 * time.Minute
-	st3 := simfarm.Reuse(st, cfg3, 100)
+	st3 := simfarm.Reuse(st, cfg3, testBytes)
 	if st3 == st {
 		t.Fatal("window changed: state reused")
+	}
+	if simfarm.Reuse(st3, cfg3, 2*testBytes) == st3 {
+		t.Fatal("memory budget changed: state reused")
 	}
 	if det := detect(simfarm.New(cfg3, st3), mo(num(4), "12345", "VOTE B"), t0); det.SIMFarm || det.MOSenders != 1 {
 		t.Fatalf("fresh state: %+v", det)
@@ -172,3 +175,7 @@ func TestName(t *testing.T) {
 		t.Fatalf("Name() = %q", n)
 	}
 }
+
+// testBytes is the counters' memory budget in tests: room for thousands of
+// keys.
+const testBytes = 4 << 20

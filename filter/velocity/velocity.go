@@ -31,10 +31,26 @@ func Prepare(limits []Limit) {
 }
 
 // State holds the limiters; it survives reloads (keys include the limit id).
-type State struct{ l *counters.Limiter }
+type State struct {
+	l        *counters.Limiter
+	maxBytes int64
+}
 
-// NewState sizes the limiter.
-func NewState(maxKeys int) *State { return &State{l: counters.NewLimiter(maxKeys)} }
+// NewState sizes the limiter (every limit's keys share it).
+func NewState(maxBytes int64) *State {
+	return &State{l: counters.NewLimiter(counters.Bytes(maxBytes)), maxBytes: maxBytes}
+}
+
+// Reuse returns prev when it has maxBytes, else a new state.
+func Reuse(prev *State, maxBytes int64) *State {
+	if prev != nil && prev.maxBytes == maxBytes {
+		return prev
+	}
+	return NewState(maxBytes)
+}
+
+// Tables lists the counter tables for metrics.
+func (s *State) Tables() []counters.Named { return []counters.Named{{Name: "limits", Table: s.l}} }
 
 // Check returns the first enforced limit f exceeds (nil if none) and calls
 // monitor for each monitor-mode limit exceeded.

@@ -31,7 +31,7 @@ func check(st *velocity.State, limits []velocity.Limit, f *filter.Facts, dir fil
 
 // A limit lets its burst through at once, then one message per 1/rate.
 func TestBurstThenThrottle(t *testing.T) {
-	st := velocity.NewState(1000)
+	st := velocity.NewState(testBytes)
 	limits := []velocity.Limit{{ID: "peer-rate", Key: "peer", Rate: 2, Burst: 3, Direction: anyDir}}
 	f := facts("acme", "Shop", "4915112345678")
 	now := t0
@@ -72,7 +72,7 @@ func TestBurstThenThrottle(t *testing.T) {
 // Segments count: a 3-part message takes three of the burst, and a message
 // with more segments than the burst never conforms.
 func TestSegments(t *testing.T) {
-	st := velocity.NewState(1000)
+	st := velocity.NewState(testBytes)
 	limits := []velocity.Limit{{ID: "l", Key: "peer", Rate: 1, Burst: 4, Direction: anyDir}}
 	f := facts("acme", "Shop", "4915112345678")
 	f.Segments = 3
@@ -118,7 +118,7 @@ func TestKeys(t *testing.T) {
 				{"other destination", facts("acme", "Shop", "4915100000002"), tc.otherDest},
 				{"other peer", facts("zeta", "Shop", "4915100000001"), tc.otherPeer},
 			} {
-				st := velocity.NewState(1000)
+				st := velocity.NewState(testBytes)
 				limits := []velocity.Limit{{ID: "l", Key: tc.key, Rate: 1, Burst: 1, Direction: anyDir}}
 				if id, _ := check(st, limits, base, filter.MT, t0); id != "" {
 					t.Fatal("first message throttled")
@@ -135,7 +135,7 @@ func TestKeys(t *testing.T) {
 // Limits count separately even with the same key type, and the first
 // enforced limit exceeded is returned.
 func TestSeveralLimits(t *testing.T) {
-	st := velocity.NewState(1000)
+	st := velocity.NewState(testBytes)
 	limits := []velocity.Limit{
 		{ID: "wide", Key: "peer", Rate: 1, Burst: 5, Direction: anyDir},
 		{ID: "narrow", Key: "peer", Rate: 1, Burst: 2, Direction: anyDir},
@@ -161,7 +161,7 @@ func TestSeveralLimits(t *testing.T) {
 // Monitor-mode limits report through the callback and never throttle; the
 // enforced limits after them still apply.
 func TestMonitor(t *testing.T) {
-	st := velocity.NewState(1000)
+	st := velocity.NewState(testBytes)
 	limits := []velocity.Limit{
 		{ID: "watch", Key: "peer", Rate: 1, Burst: 1, Direction: anyDir, Monitor: true},
 		{ID: "enforce", Key: "peer", Rate: 1, Burst: 3, Direction: anyDir},
@@ -181,7 +181,7 @@ func TestMonitor(t *testing.T) {
 
 // A limit restricted to one direction ignores the other.
 func TestDirection(t *testing.T) {
-	st := velocity.NewState(1000)
+	st := velocity.NewState(testBytes)
 	limits := []velocity.Limit{
 		{ID: "mt-only", Key: "peer", Rate: 1, Burst: 1, Direction: int(filter.MT)},
 		{ID: "mo-only", Key: "destination", Rate: 1, Burst: 1, Direction: int(filter.MO)},
@@ -211,7 +211,7 @@ func TestDirection(t *testing.T) {
 // limit keeps its count, a changed rate or burst applies at once, and a
 // renamed limit starts afresh.
 func TestReload(t *testing.T) {
-	st := velocity.NewState(1000)
+	st := velocity.NewState(testBytes)
 	f := facts("acme", "Shop", "4915100000001")
 	v1 := []velocity.Limit{{ID: "l", Key: "peer", Rate: 1, Burst: 2, Direction: anyDir}}
 	check(st, v1, f, filter.MT, t0)
@@ -231,13 +231,13 @@ func TestReload(t *testing.T) {
 }
 
 func TestNoLimits(t *testing.T) {
-	if l := velocity.Check(velocity.NewState(10), nil, facts("a", "b", "c"), filter.MT, t0, nil); l != nil {
+	if l := velocity.Check(velocity.NewState(testBytes), nil, facts("a", "b", "c"), filter.MT, t0, nil); l != nil {
 		t.Fatal(l.ID)
 	}
 }
 
 func TestConcurrent(t *testing.T) {
-	st := velocity.NewState(1000)
+	st := velocity.NewState(testBytes)
 	limits := []velocity.Limit{{ID: "l", Key: "peer", Rate: 1, Burst: 100, Direction: anyDir}}
 	allowed := make(chan int)
 	for g := 0; g < 4; g++ {
@@ -264,7 +264,7 @@ func TestConcurrent(t *testing.T) {
 // A message refused by one limit does not use up the budget of the limits
 // before it that admitted it.
 func TestRefusedMessageKeepsEarlierBudget(t *testing.T) {
-	st := velocity.NewState(1000)
+	st := velocity.NewState(testBytes)
 	limits := []velocity.Limit{
 		{ID: "sender", Key: "sender", Rate: 1, Burst: 5, Direction: anyDir},
 		{ID: "dest", Key: "destination", Rate: 1, Burst: 1, Direction: anyDir},
@@ -282,3 +282,7 @@ func TestRefusedMessageKeepsEarlierBudget(t *testing.T) {
 		}
 	}
 }
+
+// testBytes is the counters' memory budget in tests: room for thousands of
+// keys.
+const testBytes = 4 << 20
