@@ -50,3 +50,20 @@ func TestByteSizeYAML(t *testing.T) {
 		t.Fatalf("got %v\nwant %s", err, want)
 	}
 }
+
+// FuzzParseByteSize: no input panics the parser, and what it reads prints
+// back to the same size.
+func FuzzParseByteSize(f *testing.F) {
+	for _, s := range []string{"65536", "64KiB", "8 MiB", "1.5GiB", "-1", "9999999999GiB", "1e3KiB", "NaNMiB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := ParseByteSize(s)
+		if err != nil {
+			return
+		}
+		if back, err := ParseByteSize(b.String()); err != nil || back != b {
+			t.Fatalf("%q -> %d -> %q -> %d, %v", s, b, b.String(), back, err)
+		}
+	})
+}
