@@ -115,7 +115,7 @@ func (c *Chain) newEvent(r *filter.Request, f *filter.Facts, d *filter.Detection
 	// A throttled message is answered 0x58 and sent again: its PDUs are
 	// worth nothing to the analyst and would fill the queue.
 	ev.RawMax = c.events.RawMax
-	if v.Action == filter.Throttle && !ev.Monitor {
+	if v.Action == filter.Throttle {
 		ev.RawMax = -1
 	}
 	textMax := c.events.TextMax
