@@ -49,11 +49,32 @@ type Config struct {
 	OnFilterError string `yaml:"on_filter_error"`
 	// DropReceiptDelay delays the receipt of a silently dropped message (default 2s).
 	DropReceiptDelay time.Duration `yaml:"drop_receipt_delay"`
-	// SegmentTimeout is how long the parts of a concatenated message are held
-	// for the rest to arrive (default 3s; negative disables holding).
+	// SegmentTimeout is how long an incomplete concatenated message waits
+	// for its next part (sliding: counted from the last part; default 10s;
+	// negative disables holding). Held parts are answered at once.
 	SegmentTimeout time.Duration `yaml:"segment_timeout"`
-	// MaxHeldSegments bounds the segments held at once (default 10000).
-	MaxHeldSegments int `yaml:"max_held_segments"`
+	// MaxHeldSegments bounds the segments held or awaiting relay at once,
+	// over all peers (default 10000); PeerHeldSegments and PeerHeldBytes
+	// bound one peer's share (defaults 2000 and 4 MiB). A segment over a
+	// bound is answered ESME_RTHROTTLED (the peer retries it).
+	MaxHeldSegments  int `yaml:"max_held_segments"`
+	PeerHeldSegments int `yaml:"peer_held_segments"`
+	PeerHeldBytes    int `yaml:"peer_held_bytes"`
+	// DeliveryQueue bounds the deliver_sm/data_sm (MO, receipts) waiting
+	// per peer session while the peer's window is full (default 2000);
+	// they wait up to response_timeout, then the SMSC gets 0x58.
+	DeliveryQueue int `yaml:"delivery_queue"`
+	// MaxPendingReceipts bounds the receipts of smsfw's own (dropped
+	// messages) waiting for drop_receipt_delay, per peer (default 10000).
+	MaxPendingReceipts int `yaml:"max_pending_receipts"`
+	// MessageIDFormat is how smsfw writes the message ids it gives peers
+	// (held long-message parts, quarantined and dropped messages):
+	// decimal (default; at most 19 digits, below 2^63) or hex (at most 16
+	// lower-case digits). ReceiptIDFormat writes the same ids in receipts
+	// (default: as MessageIDFormat), for receivers that read the two
+	// differently (Kannel msg-id-type 1 and 2).
+	MessageIDFormat string `yaml:"message_id_format"`
+	ReceiptIDFormat string `yaml:"receipt_id_format"`
 	// RulesFile is a policy file (loaded by the rules engine when present).
 	RulesFile string `yaml:"rules"`
 	// AdminAuth are the admin server's credentials (API tokens, console
@@ -251,8 +272,21 @@ func (c *Config) validate() error {
 	if c.MaxConnections < 0 {
 		return c.errAt("max_connections", "max_connections must not be negative")
 	}
-	if c.MaxHeldSegments < 0 {
-		return c.errAt("max_held_segments", "max_held_segments must not be negative")
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"max_held_segments", c.MaxHeldSegments}, {"peer_held_segments", c.PeerHeldSegments},
+		{"peer_held_bytes", c.PeerHeldBytes}, {"delivery_queue", c.DeliveryQueue}, {"max_pending_receipts", c.MaxPendingReceipts}} {
+		if n.v < 0 {
+			return c.errAt(n.name, "%s must not be negative", n.name)
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"message_id_format", c.MessageIDFormat}, {"receipt_id_format", c.ReceiptIDFormat}} {
+		switch f.v {
+		case "", idDecimal, idHex:
+		default:
+			return c.errAt(f.name, "%s must be decimal or hex, not %q", f.name, f.v)
+		}
 	}
 	if c.DefaultWindow < 0 || c.DefaultWindow > 10000 {
 		return c.errAt("default_window", "default_window %d outside [1, 10000]", c.DefaultWindow)
@@ -501,9 +535,22 @@ func (c *Config) withDefaults() *Config {
 	if d.DefaultWindow == 0 {
 		d.DefaultWindow = 100
 	}
-	def(&d.SegmentTimeout, 3*time.Second)
-	if d.MaxHeldSegments == 0 {
-		d.MaxHeldSegments = 10000
+	def(&d.SegmentTimeout, 10*time.Second)
+	defInt := func(v *int, x int) {
+		if *v == 0 {
+			*v = x
+		}
+	}
+	defInt(&d.MaxHeldSegments, 10000)
+	defInt(&d.PeerHeldSegments, 2000)
+	defInt(&d.PeerHeldBytes, 4<<20)
+	defInt(&d.DeliveryQueue, 2000)
+	defInt(&d.MaxPendingReceipts, 10000)
+	if d.MessageIDFormat == "" {
+		d.MessageIDFormat = idDecimal
+	}
+	if d.ReceiptIDFormat == "" {
+		d.ReceiptIDFormat = d.MessageIDFormat
 	}
 	if d.OnFilterError == "" {
 		d.OnFilterError = "allow"
