@@ -176,4 +176,3 @@ func temporary(st pdu.Status) bool {
 	}
 	return false
 }
-

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-		"sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
