@@ -964,20 +964,28 @@ func (s *Server) safeInspect(r *filter.Request, log *zap.Logger) (v filter.Verdi
 	return s.insp.Inspect(r)
 }
 
-// panicSite is the first frame of a panic's stack below the runtime's own.
+// panicSite is the first frame below the panic that is not the runtime's:
+// function and file:line, without arguments or offsets (they vary).
 func panicSite(stack []byte) string {
 	lines := strings.Split(string(stack), "\n")
-	for i := 0; i+1 < len(lines); i++ {
-		l := strings.TrimSpace(lines[i])
-		if strings.HasPrefix(l, "panic(") {
-			// the frame after panic(...) is the function that panicked
-			if i+3 < len(lines) {
-				return strings.TrimSpace(lines[i+2]) + " " + strings.TrimSpace(lines[i+3])
-			}
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "panic(") {
+			continue
 		}
-	}
-	if len(lines) > 0 {
-		return lines[0]
+		for j := i + 2; j+1 < len(lines); j += 2 {
+			fn := lines[j]
+			if k := strings.LastIndexByte(fn, '('); k > 0 {
+				fn = fn[:k]
+			}
+			if strings.HasPrefix(fn, "runtime.") {
+				continue
+			}
+			at := strings.TrimSpace(lines[j+1])
+			if k := strings.LastIndex(at, " +0x"); k > 0 {
+				at = at[:k]
+			}
+			return fn + " " + at
+		}
 	}
 	return "unknown"
 }
