@@ -471,3 +471,30 @@ func (s *stallSink) Emit(ev *filter.Event) bool {
 func (s *stallSink) count() int { s.mu.Lock(); defer s.mu.Unlock(); return s.n }
 
 var _ = errors.New
+
+// A phrase split over two parts sent further apart than segment_timeout:
+// the late part is judged with the text before it, so it is refused.
+func TestLatePartJudgedWithEarlierText(t *testing.T) {
+	var sn seen
+	var rec recorder
+	e := start(t, sim.Config{OnPDU: rec.onPDU}, &Config{SegmentTimeout: 100 * time.Millisecond}, sn.inspector("claim your prize"))
+	cl := e.dial(esme.Options{})
+	if r, err := cl.Do(ctx5s(t), segment(5, 2, 1, "claim your ")); err != nil || r.Status != 0 {
+		t.Fatalf("%v %+v", err, r)
+	}
+	eventually(t, 3*time.Second, func() bool { return rec.n() == 1 }) // decided incomplete, relayed
+	if r, err := cl.Do(ctx5s(t), segment(5, 2, 2, "prize")); err != nil || r.Status != 0 {
+		t.Fatalf("%v %+v", err, r)
+	}
+	eventually(t, 3*time.Second, func() bool { sn.mu.Lock(); defer sn.mu.Unlock(); return len(sn.reqs) == 2 })
+	sn.mu.Lock()
+	got := sn.reqs[1]
+	sn.mu.Unlock()
+	if got != "claim your prize" {
+		t.Fatalf("late part inspected as %q", got)
+	}
+	time.Sleep(50 * time.Millisecond) // a negative check: the refused part must not follow
+	if rec.n() != 1 {
+		t.Fatalf("SMSC got %d parts; the late part was refused", rec.n())
+	}
+}
