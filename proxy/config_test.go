@@ -31,6 +31,8 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-events-sample.yaml":           "testdata/invalid-events-sample.yaml:2: events.sample_allowed 2 outside [0, 1]",
 		"invalid-quarantine-status.yaml":       "testdata/invalid-quarantine-status.yaml:3: quarantine.status needs answer: reject and a non-zero status",
 		"invalid-quarantine-answer.yaml":       `testdata/invalid-quarantine-answer.yaml:2: quarantine.answer must be accept or reject, not "hold"`,
+		"invalid-message-id-format.yaml":       `testdata/invalid-message-id-format.yaml:1: message_id_format must be decimal or hex, not "base64"`,
+		"invalid-peer-held-bytes.yaml":         "testdata/invalid-peer-held-bytes.yaml:2: peer_held_bytes must not be negative",
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
 	if len(files) != len(cases) {
