@@ -374,10 +374,18 @@ func (r *releasedIDs) add(up, ours string) {
 		r.m = map[string]releasedID{}
 	}
 	if len(r.m) >= releasedMax {
+		// One pass frees an eighth, so the scan is paid once per
+		// releasedMax/8 additions: expired ids first, then any.
 		for k, v := range r.m {
-			if now-v.at > int64(releasedTTL) || len(r.m) >= releasedMax {
+			if now-v.at > int64(releasedTTL) {
 				delete(r.m, k)
 			}
+		}
+		for k := range r.m {
+			if len(r.m) <= releasedMax*7/8 {
+				break
+			}
+			delete(r.m, k)
 		}
 	}
 	r.m[up] = releasedID{ours: ours, at: now}
