@@ -369,6 +369,9 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 		peer = l.key
 	}
 	req := filter.Request{Direction: filter.MO, Peer: peer, PeerClass: class, SystemID: sysID, Msg: &m, Time: start}
+	if m.IsReceipt() {
+		req.AwaitingAnswers = l.s.awaitingAnswers(l)
+	}
 	v := l.s.inspect(&req, l.log, &l.st)
 	if l.s.canHold(v) {
 		l.quarantineMO(v, p)
@@ -732,4 +735,23 @@ func (p *pool) acquire(cancel <-chan struct{}, pending *batch) *upLeg {
 			return nil
 		}
 	}
+}
+
+// awaitingAnswers reports whether the peer that leg l serves has requests
+// on their way to the SMSC: a receipt may overtake its submit_sm_resp
+// (on another session of the pool, or from a hasty SMSC).
+func (s *Server) awaitingAnswers(l *upLeg) bool {
+	legs := []*upLeg{l}
+	if l.pool != nil {
+		legs = l.pool.boundLegs()
+	}
+	for _, x := range legs {
+		x.mu.Lock()
+		n := x.pending.len()
+		x.mu.Unlock()
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }

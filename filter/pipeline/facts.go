@@ -44,6 +44,7 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch) {
 	f.DataCoding = int(m.DataCoding)
 	f.Segments = r.Segments()
 	f.Incomplete = r.Incomplete
+	f.AwaitingAnswers = r.AwaitingAnswers
 	f.DestCount = 1
 	if m.Cmd == pdu.SubmitMulti {
 		f.DestCount = m.NumDests
