@@ -93,7 +93,9 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 			}
 		}()
 	}
-	return serveUntilSignal(log, func() error { return s.Serve(ln) }, func(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(ln) }()
+	return serveUntilSignal(log, errc, func(ctx context.Context) error {
 		close(stop)
 		if hs != nil {
 			_ = hs.Shutdown(ctx)
