@@ -15,6 +15,7 @@ import (
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/proxy/pdu"
 	"github.com/smsfw/smsfw/proxy/smstext"
@@ -57,26 +58,17 @@ peers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := zaptest.NewLogger(t)
-	if w.engine, err = rules.NewEngine(policy, log, nil); err != nil {
-		t.Fatal(err)
-	}
-	if w.chain, err = pipeline.New(pipeline.Options{Engine: w.engine, Logger: log}); err != nil {
-		t.Fatal(err)
-	}
-	if w.srv, err = proxy.New(proxy.Options{Config: cfg, Inspector: w.chain, Logger: log}); err != nil {
-		t.Fatal(err)
-	}
-	pln, err := net.Listen("tcp", "127.0.0.1:0")
+	src := rules.FileSource(policy)
+	a, err := app.New(context.Background(), app.Options{Config: cfg, Listen: "127.0.0.1:0", NoAdmin: true, Policy: &src,
+		DB: "none", Logger: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.addr = pln.Addr().String()
-	go func() { _ = w.srv.Serve(pln) }()
+	a.Start()
+	w.srv, w.engine, w.chain, w.addr = a.Proxy, a.Engine, a.Chain, a.Addr()
 	t.Cleanup(func() {
-		_ = w.srv.Close()
+		_ = a.Shutdown(context.Background())
 		w.sim.Close()
-		w.chain.Close()
 	})
 	deadline := time.Now().Add(5 * time.Second)
 	for ok, _ := w.srv.Ready(); !ok; ok, _ = w.srv.Ready() {

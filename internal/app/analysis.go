@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -56,7 +57,7 @@ func eventsDSN(flagDB string, cfg *proxy.Config, configFile string) string {
 }
 
 // openAnalysis opens the store and starts the writer and retention.
-func openAnalysis(ctx context.Context, dsn string, ec *proxy.EventsConfig, log *zap.Logger, reg prometheus.Registerer) (*analysis, error) {
+func openAnalysis(ctx context.Context, dsn string, ec *proxy.EventsConfig, log *zap.Logger, reg prometheus.Registerer, o Options) (*analysis, error) {
 	if ec == nil {
 		ec = &proxy.EventsConfig{}
 	}
@@ -68,7 +69,13 @@ func openAnalysis(ctx context.Context, dsn string, ec *proxy.EventsConfig, log *
 	if err != nil {
 		return nil, err
 	}
-	w := store.NewWriter(st, store.WriterOptions{QueueSize: ec.Queue, Logger: log, Metrics: store.NewWriterMetrics(reg)})
+	wo := o.Writer
+	wo.QueueSize, wo.Logger, wo.Metrics = cmp.Or(ec.Queue, wo.QueueSize), log, store.NewWriterMetrics(reg)
+	wst := st
+	if o.WrapStore != nil {
+		wst = o.WrapStore(st)
+	}
+	w := store.NewWriter(wst, wo)
 	rctx, stop := context.WithCancel(context.Background())
 	retention := ec.Retention
 	if retention == 0 {

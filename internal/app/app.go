@@ -68,6 +68,16 @@ type Options struct {
 	// WatchInterval is how often the policy and its list files are checked
 	// for changes (default 2s; negative: never).
 	WatchInterval time.Duration
+	// Hooks for tests and benchmarks: Writer tunes the event writer (its
+	// queue size comes from the events section), WrapStore sits between
+	// the writer and the store, WrapSink between the proxy and the writer.
+	Writer    store.WriterOptions
+	WrapStore func(store.Store) store.Store
+	WrapSink  func(filter.EventSink) filter.EventSink
+	// WrapInspector sits between the proxy and the inspection chain (the
+	// scenario benchmark attributes verdicts with it); it is called with
+	// nil when there is no policy.
+	WrapInspector func(filter.Inspector) filter.Inspector
 }
 
 // App is a built smsfw.
@@ -119,7 +129,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		if o.Events != nil {
 			ec = o.Events
 		}
-		if a.an, err = openAnalysis(ctx, dsn, ec, a.log, a.Registry); err != nil {
+		if a.an, err = openAnalysis(ctx, dsn, ec, a.log, a.Registry, o); err != nil {
 			return nil, err
 		}
 		a.cleanup = append(a.cleanup, func() { _ = a.an.close(context.Background()) })
@@ -150,9 +160,16 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		a.cleanup = append(a.cleanup, a.Chain.Close)
 		insp = a.Chain
 	}
+	if o.WrapInspector != nil {
+		insp = o.WrapInspector(insp)
+	}
 	pm := proxy.NewMetrics(a.Registry)
+	sink := a.an.sink()
+	if sink != nil && o.WrapSink != nil {
+		sink = o.WrapSink(sink)
+	}
 	a.Proxy, err = proxy.New(proxy.Options{Config: cfg, Upstream: o.Upstream, Logger: a.log, Metrics: pm,
-		Inspector: insp, Events: a.an.sink()})
+		Inspector: insp, Events: sink})
 	if err != nil {
 		return nil, err
 	}
@@ -213,6 +230,23 @@ func (a *App) buildAdmin(addr string) error {
 	a.adminSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute,
 		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(a.log.Named("admin"))}
 	return nil
+}
+
+// Store is the event store (nil without one); Review the analysts' API
+// over it.
+func (a *App) Store() store.Store {
+	if a.an == nil {
+		return nil
+	}
+	return a.an.store
+}
+
+// Review is the analysts' service (nil without an event store).
+func (a *App) Review() *review.Service {
+	if a.an == nil {
+		return nil
+	}
+	return a.an.svc
 }
 
 // Addr is the SMPP listener's address.
