@@ -6,9 +6,9 @@ package lists
 
 import (
 	"bufio"
-	"io"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
