@@ -175,18 +175,6 @@ func (t TLVs) Get(tag uint16) ([]byte, bool) {
 	}
 }
 
-// Uint reads a 1, 2 or 4 octet big-endian TLV value.
-func Uint(v []byte) (uint32, bool) {
-	switch len(v) {
-	case 1:
-		return uint32(v[0]), true
-	case 2:
-		return uint32(binary.BigEndian.Uint16(v)), true
-	case 4:
-		return binary.BigEndian.Uint32(v), true
-	}
-	return 0, false
-}
 
 // Bind is a view of bind_transmitter / bind_receiver / bind_transceiver.
 type Bind struct {
