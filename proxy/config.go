@@ -61,7 +61,7 @@ type Config struct {
 	PeerHeldSegments int `yaml:"peer_held_segments"`
 	PeerHeldBytes    int `yaml:"peer_held_bytes"`
 	// DeliveryQueue bounds the deliver_sm/data_sm (MO, receipts) waiting
-	// per peer session while the peer's window is full (default 2000);
+	// per peer session while the peer's window is full (default 20000);
 	// they wait up to response_timeout, then the SMSC gets 0x58.
 	DeliveryQueue int `yaml:"delivery_queue"`
 	// MaxPendingReceipts bounds the receipts of smsfw's own (dropped
@@ -544,7 +544,7 @@ func (c *Config) withDefaults() *Config {
 	defInt(&d.MaxHeldSegments, 10000)
 	defInt(&d.PeerHeldSegments, 2000)
 	defInt(&d.PeerHeldBytes, 4<<20)
-	defInt(&d.DeliveryQueue, 2000)
+	defInt(&d.DeliveryQueue, 20000)
 	defInt(&d.MaxPendingReceipts, 10000)
 	if d.MessageIDFormat == "" {
 		d.MessageIDFormat = idDecimal

@@ -878,7 +878,7 @@ func TestFaultDeliveryBurstBeyondWindow(t *testing.T) {
 	e := faultProxy(t, f, nil, 10, 100)
 	var got atomic.Int32
 	e.dial(esme.Options{SystemID: "acme", Password: "pw", OnDeliver: func(p pdu.PDU) pdu.Status { f.peerAck(p); got.Add(1); return 0 }})
-	const n = 500
+	const n = 3000 // node-smpp as an SMSC bursts this many without a window of its own
 	for i := 0; i < n; i++ {
 		f.deliver(fmt.Sprintf("mo-%d", i))
 	}
