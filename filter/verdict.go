@@ -5,7 +5,7 @@
 package filter
 
 import (
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // Direction says which way a message travels.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/internal/yamlx"
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // Config is the proxy's configuration file. Without a file (or with no

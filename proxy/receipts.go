@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // delayedReceipts holds the receipts of silently dropped messages until

@@ -1,4 +1,4 @@
-package smstext
+package text
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ const maxFuzzLen = 512
 
 // Run a fuzzer with, for example:
 //
-//	go test -run='^$' -fuzz='^FuzzDecode$' -fuzztime=20s ./proxy/smstext/
+//	go test -run='^$' -fuzz='^FuzzDecode$' -fuzztime=20s ./smpp/text/
 
 func FuzzDecode(f *testing.F) {
 	f.Add(byte(0x00), []byte("Hello\x1b\x65\x1b"))

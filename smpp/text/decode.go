@@ -11,7 +11,7 @@
 // header (ParseUDH) so that long messages can be reassembled before they
 // are judged, and provides the encoders a simulator or receipt generator
 // needs.
-package smstext
+package text
 
 import "unicode/utf8"
 

@@ -1,9 +1,9 @@
-package smstext_test
+package text_test
 
 import (
 	"fmt"
 
-	"github.com/smsfw/smsfw/proxy/smstext"
+	smstext "github.com/smsfw/smsfw/smpp/text"
 )
 
 // A submit_sm with esm_class UDHI set: split off the UDH, note the

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 
-	"github.com/smsfw/smsfw/proxy/smstext"
+	smstext "github.com/smsfw/smsfw/smpp/text"
 )
 
 // Maximum sizes of C-octet strings, NUL included (SMPP v3.4 section 5.2).

@@ -1,4 +1,4 @@
-package smstext
+package text
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package smstext
+package text
 
 // EncodeUCS2 appends s as UTF-16BE to dst, the form SMPP data_coding 0x08
 // carries in practice: runes above U+FFFF become surrogate pairs. Invalid

@@ -1,4 +1,4 @@
-package smstext
+package text
 
 // Information element identifiers for concatenated short messages
 // (3GPP TS 23.040 clause 9.2.3.24.1 and 9.2.3.24.8).
