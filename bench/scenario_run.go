@@ -20,10 +20,10 @@ import (
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/proxy"
-	"github.com/smsfw/smsfw/smpp/pdu"
-	smstext "github.com/smsfw/smsfw/smpp/text"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
+	smstext "github.com/smsfw/smsfw/smpp/text"
 )
 
 // ScenarioRun puts a scenario file's traffic mix through smsfw (in this

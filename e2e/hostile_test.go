@@ -18,9 +18,9 @@ import (
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/proxy"
-	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // One hostile peer does everything issue "Nothing one peer or client does

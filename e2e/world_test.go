@@ -18,10 +18,10 @@ import (
 	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/proxy"
-	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/review"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/store"
 )
 

@@ -15,8 +15,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/smsfw/smsfw/esme"
-	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 func TestHashPassword(t *testing.T) {

@@ -26,10 +26,10 @@ import (
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter/pipeline"
-	"github.com/smsfw/smsfw/smpp/link"
-	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/link"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // guard checks, at the very end of the test (after every cleanup), that no

@@ -9,8 +9,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // FuzzSession: any byte stream from a peer (after a valid bind or not) is

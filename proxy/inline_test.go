@@ -18,8 +18,8 @@ import (
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // Tests of the "inline without harm" guarantees: long messages from

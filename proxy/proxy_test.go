@@ -14,8 +14,8 @@ import (
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/yamlx"
-	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 func ctx5s(t *testing.T) context.Context {

@@ -9,9 +9,9 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/esme"
+	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/link"
 	"github.com/smsfw/smsfw/smpp/pdu"
-	"github.com/smsfw/smsfw/sim"
 )
 
 // fakeSMSC answers binds and hands every other PDU to handle, which may

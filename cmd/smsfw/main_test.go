@@ -27,8 +27,8 @@ import (
 	"time"
 
 	"github.com/smsfw/smsfw/esme"
-	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 var smsfwBin string

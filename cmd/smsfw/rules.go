@@ -10,9 +10,9 @@ import (
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/smpp/pdu"
 	smstext "github.com/smsfw/smsfw/smpp/text"
-	"github.com/smsfw/smsfw/rules"
 )
 
 // errFailed is returned after a command printed its own failure.

@@ -13,8 +13,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 func simCmd(args []string, stdout, stderr io.Writer) error {

@@ -17,10 +17,10 @@ import (
 	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/proxy"
-	"github.com/smsfw/smsfw/smpp/pdu"
-	smstext "github.com/smsfw/smsfw/smpp/text"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
+	smstext "github.com/smsfw/smsfw/smpp/text"
 )
 
 // world is a simulator, the proxy in config mode with the shipped default

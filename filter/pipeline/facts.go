@@ -5,9 +5,9 @@ import (
 	"github.com/smsfw/smsfw/filter/numbers"
 	"github.com/smsfw/smsfw/filter/textscan"
 	"github.com/smsfw/smsfw/internal/unsafex"
+	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/smpp/pdu"
 	smstext "github.com/smsfw/smsfw/smpp/text"
-	"github.com/smsfw/smsfw/rules"
 )
 
 // scratch is one inspection's working memory, pooled so the steady state

@@ -16,9 +16,9 @@ import (
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/proxy"
-	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/store"
 )
 

@@ -175,7 +175,6 @@ func (t TLVs) Get(tag uint16) ([]byte, bool) {
 	}
 }
 
-
 // Bind is a view of bind_transmitter / bind_receiver / bind_transceiver.
 type Bind struct {
 	SystemID, Password, SystemType []byte
