@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"runtime"
@@ -335,8 +334,8 @@ func TestHalfCloseGetsAnswers(t *testing.T) {
 func TestInspectorPanicRecovered(t *testing.T) {
 	insp := filter.Func(func(r *filter.Request) (filter.Verdict, error) {
 		if string(r.Msg.Payload()) == "boom" {
-			var m map[string]int
-			m["x"]++ // a nil map write: a real bug's panic
+			var parts []int
+			_ = parts[len(r.Msg.Payload())] // index out of range: a real bug's panic
 		}
 		return filter.AllowVerdict, nil
 	})
@@ -470,7 +469,6 @@ func (s *stallSink) Emit(ev *filter.Event) bool {
 
 func (s *stallSink) count() int { s.mu.Lock(); defer s.mu.Unlock(); return s.n }
 
-var _ = errors.New
 
 // A phrase split over two parts sent further apart than segment_timeout:
 // the late part is judged with the text before it, so it is refused.
