@@ -17,6 +17,7 @@ import (
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/internal/app"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/review"
 	"github.com/smsfw/smsfw/rules"
@@ -190,13 +191,7 @@ func (w *world) delivered(text string) []sim.Message {
 
 func (w *world) eventually(what string, d time.Duration, f func() bool) {
 	w.t.Helper()
-	deadline := time.Now().Add(d)
-	for !f() {
-		if time.Now().After(deadline) {
-			w.t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(w.t, d, what, f)
 }
 
 // count is the number of stored events.

@@ -22,10 +22,11 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/link"
@@ -315,13 +316,7 @@ func allStatus(t *testing.T, rs []esme.Resp, want pdu.Status) {
 
 func waitFor(t *testing.T, what string, f func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, what, f)
 }
 
 // The SMSC dies with a full window of MT and deliver_sm awaiting the peer.
@@ -387,9 +382,9 @@ func TestFaultUpstreamStalls(t *testing.T) {
 	if n := f.release(nil, false); n != 20 { // far too late
 		t.Fatalf("held %d", n)
 	}
-	waitFor(t, "late answers dropped", func() bool { return testutil.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 20 })
+	waitFor(t, "late answers dropped", func() bool { return promtest.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 20 })
 	waitFor(t, "deliver_sm timed out", func() bool { return f.answers() == 4 })
-	if v := testutil.ToFloat64(e.m.timeouts.WithLabelValues(legUpstream)); v != 20 {
+	if v := promtest.ToFloat64(e.m.timeouts.WithLabelValues(legUpstream)); v != 20 {
 		t.Fatalf("upstream timeouts %v", v) // each timeout freed a slot of the window of 5
 	}
 	f.checkDeliveries(int(pdu.StatusXTAppn))
@@ -522,7 +517,7 @@ func TestFaultReorderedAndDuplicated(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, "duplicates dropped", func() bool { return testutil.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 100 })
+	waitFor(t, "duplicates dropped", func() bool { return promtest.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 100 })
 	for i := 0; i < 20; i++ {
 		f.deliver(fmt.Sprintf("mo-%d", i))
 	}
@@ -537,7 +532,7 @@ func TestFaultReorderedAndDuplicated(t *testing.T) {
 		_ = cl.Write(append(resp, resp...)) // answered twice
 	}
 	waitFor(t, "deliver_sm answered", func() bool { return f.answers() == 20 })
-	time.Sleep(20 * time.Millisecond)
+	testutil.Consistently(t, 20*time.Millisecond, "each deliver_sm answered once", func() bool { return f.answers() == 20 })
 	f.checkDeliveries(0)
 	if cl.Unmatched() != 0 {
 		t.Fatal("duplicate reached the peer")
@@ -601,7 +596,7 @@ func TestFaultDownstreamDisconnects(t *testing.T) {
 	f.checkDeliveries(int(pdu.StatusXTAppn))
 	f.release(nil, false) // answers for a peer that is gone (written while its socket may take them: a half-close)
 	waitFor(t, "answers for the gone peer settled", func() bool { return e.m.inflightUp.Load() == 0 })
-	waitFor(t, "session gone", func() bool { return testutil.ToFloat64(e.m.sessions.WithLabelValues(legDownstream)) == 0 })
+	waitFor(t, "session gone", func() bool { return promtest.ToFloat64(e.m.sessions.WithLabelValues(legDownstream)) == 0 })
 	// Others still get served.
 	f.mode.Store(answerNow)
 	other := e.dial(esme.Options{SystemID: "acme", Password: "pw"})
@@ -841,7 +836,7 @@ func TestFaultDeliveryWindowFull(t *testing.T) {
 		seqs[i] = f.deliver(fmt.Sprintf("mo-%d", i))
 	}
 	waitFor(t, "two delivered, two queued", func() bool {
-		return got.Load() == 2 && testutil.ToFloat64(e.m.deliveries.WithLabelValues("acme", dlvQueued)) == 2
+		return got.Load() == 2 && promtest.ToFloat64(e.m.deliveries.WithLabelValues("acme", dlvQueued)) == 2
 	})
 	if n := f.answers(); n != 0 {
 		t.Fatalf("SMSC answered %d deliveries while they wait", n)

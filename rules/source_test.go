@@ -8,8 +8,11 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"time"
+
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/smsfw/smsfw/internal/testutil"
 )
 
 const listPolicy = `version: 1
@@ -76,15 +79,9 @@ func TestWatchReloadsListFiles(t *testing.T) {
 
 func waitUntil(t *testing.T, f func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, "policy reloaded", f)
 }
 
 func reloadFailures(e *Engine) float64 {
-	return testutil.ToFloat64(e.m.reloads.WithLabelValues("failure"))
+	return promtest.ToFloat64(e.m.reloads.WithLabelValues("failure"))
 }

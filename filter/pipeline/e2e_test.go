@@ -16,6 +16,7 @@ import (
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/internal/app"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
@@ -70,13 +71,7 @@ peers:
 		_ = a.Shutdown(context.Background())
 		w.sim.Close()
 	})
-	deadline := time.Now().Add(5 * time.Second)
-	for ok, _ := w.srv.Ready(); !ok; ok, _ = w.srv.Ready() {
-		if time.Now().After(deadline) {
-			t.Fatal("proxy not ready")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, "proxy ready", func() bool { ok, _ := w.srv.Ready(); return ok })
 	return w
 }
 
@@ -245,19 +240,7 @@ func TestMOSIMFarmAndFakeReceipts(t *testing.T) {
 	if r := send(t, app, mt("Shop", "4915112345678", "Your order shipped")); r.Status != 0 {
 		t.Fatal(r.Status)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		mu.Lock()
-		n := len(receipts)
-		mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("genuine receipt not delivered")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 3*time.Second, "genuine receipt delivered", func() bool { mu.Lock(); defer mu.Unlock(); return len(receipts) == 1 })
 	ctx := context.Background()
 	// SIM farm: many numbers, one text, one short code.
 	var refused int
