@@ -117,7 +117,10 @@ func New(o Options) (*Server, error) {
 			}
 		}
 		if s.upstream == "" {
-			return nil, fmt.Errorf("%w: pass-through mode needs an upstream address", ErrConfig)
+			return nil, fmt.Errorf("%w: pass-through mode needs an upstream address (--upstream HOST:PORT)", ErrConfig)
+		}
+		if err := CheckHostPort(s.upstream); err != nil {
+			return nil, fmt.Errorf("%w: upstream: %v", ErrConfig, err)
 		}
 	} else {
 		for _, u := range cfg.Upstreams {
@@ -126,6 +129,9 @@ func New(o Options) (*Server, error) {
 			}
 			if u.Address == "" {
 				return nil, fmt.Errorf("%w: upstream without address", ErrConfig)
+			}
+			if err := CheckHostPort(u.Address); err != nil {
+				return nil, fmt.Errorf("%w: upstream: %v", ErrConfig, err)
 			}
 		}
 		for _, p := range cfg.Peers {
