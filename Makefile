@@ -24,7 +24,7 @@ fuzz: ## run every fuzz target for FUZZTIME each (default 10s)
 # Every package with hot-path benchmarks: parsing (pdu, smstext), the relay
 # (proxy), facts and rules (filter/pipeline: full inspection, rules included;
 # rules/ has no benchmarks of its own) and their building blocks.
-BENCH_PKGS ?= ./proxy/pdu/ ./proxy/smstext/ ./proxy/ ./filter/pipeline/ ./filter/textscan/ ./filter/numbers/ ./filter/counters/
+BENCH_PKGS ?= ./smpp/pdu/ ./smpp/text/ ./proxy/ ./filter/pipeline/ ./filter/textscan/ ./filter/numbers/ ./filter/counters/
 
 bench-micro: ## hot-path micro-benchmarks, benchstat-comparable
 	$(GO) test -run '^$$' -bench . -benchmem -count=6 $(BENCH_PKGS)

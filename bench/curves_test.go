@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"os"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -18,8 +20,23 @@ func TestCurveSVG(t *testing.T) {
 	}
 }
 
+// rssMiB reads this process's resident memory: it must see 64 MiB of
+// touched pages appear.
 func TestRSS(t *testing.T) {
-	if rssMiB() <= 0 {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
 		t.Skip("no /proc/self/status here")
+	}
+	before := rssMiB()
+	if before < 1 || before > 1<<20 {
+		t.Fatalf("RSS %.1f MiB: not a plausible reading", before)
+	}
+	b := make([]byte, 64<<20)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	after := rssMiB()
+	runtime.KeepAlive(b)
+	if after-before < 48 {
+		t.Fatalf("RSS %.1f -> %.1f MiB after touching 64 MiB", before, after)
 	}
 }

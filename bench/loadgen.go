@@ -15,7 +15,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/smsfw/smsfw/esme"
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // Load describes one load run.

@@ -6,8 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -20,12 +18,12 @@ import (
 	"github.com/smsfw/smsfw/deploy"
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/proxy"
-	"github.com/smsfw/smsfw/proxy/pdu"
-	"github.com/smsfw/smsfw/proxy/smstext"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
+	smstext "github.com/smsfw/smsfw/smpp/text"
 )
 
 // ScenarioRun puts a scenario file's traffic mix through smsfw (in this
@@ -182,17 +180,9 @@ func (r ScenarioRun) Run(ctx context.Context) (*ScenarioReport, error) {
 	if r.Duration > 0 {
 		dur = r.Duration
 	}
-	policy := r.Policy
-	if policy == "" {
-		dir, err := os.MkdirTemp("", "smsfw-scenarios-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(dir)
-		policy = filepath.Join(dir, "default.yaml")
-		if err := os.WriteFile(policy, deploy.DefaultPolicy, 0o644); err != nil {
-			return nil, err
-		}
+	policy := deploy.DefaultPolicySource()
+	if r.Policy != "" {
+		policy = rules.FileSource(r.Policy)
 	}
 	rep := &ScenarioReport{Time: time.Now().UTC(), File: f.path, Policy: r.Policy, Rate: rate, Duration: dur}
 	if rep.Policy == "" {
@@ -217,15 +207,6 @@ func (r ScenarioRun) Run(ctx context.Context) (*ScenarioReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: peers of %s: %w", f.path, err)
 	}
-	eng, err := rules.NewEngine(policy, nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	chain, err := pipeline.New(pipeline.Options{Engine: eng})
-	if err != nil {
-		return nil, err
-	}
-	defer chain.Close()
 	states := make([]*scenarioState, len(f.Scenarios))
 	total := 0.0
 	for i := range f.Scenarios {
@@ -236,17 +217,19 @@ func (r ScenarioRun) Run(ctx context.Context) (*ScenarioReport, error) {
 		sc.rate = rate * sc.Share / total
 		states[i] = &scenarioState{sc: &sc, idx: i, statuses: map[pdu.Status]uint64{}, rules: map[string]uint64{}}
 	}
-	insp := &counting{next: chain, obs: chain, sc: states}
-	px, err := proxy.New(proxy.Options{Config: pcfg, Inspector: insp, Logger: zap.NewNop()})
+	var insp *counting
+	a, err := app.New(ctx, app.Options{Config: pcfg, Listen: "127.0.0.1:0", NoAdmin: true, Policy: &policy, DB: "none",
+		Logger: zap.NewNop(), WatchInterval: -1, WrapInspector: func(next filter.Inspector) filter.Inspector {
+			obs, _ := next.(filter.AcceptObserver)
+			insp = &counting{next: next, obs: obs, sc: states}
+			return insp
+		}})
 	if err != nil {
 		return nil, err
 	}
-	pxLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	go func() { _ = px.Serve(pxLn) }()
-	defer px.Close()
+	a.Start()
+	defer func() { _ = a.Shutdown(context.Background()) }()
+	px := a.Proxy
 	deadline := time.Now().Add(10 * time.Second)
 	for ok, _ := px.Ready(); !ok; ok, _ = px.Ready() {
 		if time.Now().After(deadline) {
@@ -258,7 +241,7 @@ func (r ScenarioRun) Run(ctx context.Context) (*ScenarioReport, error) {
 	// One session per peer (MT goes out on it; MO and receipts come in on it).
 	clients := map[string]*esme.Client{}
 	for _, p := range f.Peers {
-		c, err := esme.Dial(ctx, pxLn.Addr().String(), esme.Options{SystemID: p.SystemID, Password: "pw"})
+		c, err := esme.Dial(ctx, a.Addr(), esme.Options{SystemID: p.SystemID, Password: "pw"})
 		if err != nil {
 			return nil, fmt.Errorf("bench: bind as %s: %w", p.SystemID, err)
 		}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/store"
 )
 
@@ -165,7 +165,7 @@ func TestShutdownKeepsEveryEvent(t *testing.T) {
 
 	// Then the writer: everything queued is written.
 	gate.open()
-	if err := w.w.Close(ctx); err != nil {
+	if err := w.app.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := w.count(); got != emitted || w.sink.refused.Load() != 0 {
@@ -216,7 +216,7 @@ func TestShutdownStoreStuckPastDrain(t *testing.T) {
 	}
 	emitted := w.sink.emitted.Load()
 	gate.open()
-	if err := w.w.Close(ctx); err != nil {
+	if err := w.app.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := w.count(); got != emitted || emitted != 42 {

@@ -4,27 +4,26 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/smsfw/smsfw/admin"
-	"github.com/smsfw/smsfw/console"
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/internal/app"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/proxy"
-	"github.com/smsfw/smsfw/proxy/pdu"
 	"github.com/smsfw/smsfw/review"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/store"
 )
 
@@ -67,16 +66,17 @@ const (
 	dest            = "4915112345678"
 )
 
-// world is the wired system.
+// world is the wired system: smsfw built by internal/app, as `smsfw run`
+// builds it, in front of a simulator.
 type world struct {
 	t      *testing.T
 	sim    *sim.Server
+	app    *app.App
 	srv    *proxy.Server
 	addr   string // the proxy's listener
 	engine *rules.Engine
 	chain  *pipeline.Chain
-	st     store.Store // what the review API reads
-	w      *store.Writer
+	st     store.Store // the event database, read on a connection of the test's
 	sink   *countingSink
 	svc    *review.Service
 	admin  string // the console's base URL ("" with noAdmin)
@@ -104,41 +104,6 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	go func() { _ = w.sim.Serve(sln) }()
 	t.Cleanup(w.sim.Close)
 
-	dir := t.TempDir()
-	policyPath := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(policyPath, []byte(policy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if w.engine, err = rules.NewEngine(policyPath, log, nil); err != nil {
-		t.Fatal(err)
-	}
-	if w.chain, err = pipeline.New(pipeline.Options{Engine: w.engine, Logger: log,
-		Events: pipeline.EventOptions{Enabled: true}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.chain.Close)
-
-	w.dbPath = filepath.Join(dir, "events.db")
-	if w.st, err = store.Open(context.Background(), w.dbPath, log); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w.st.Close() })
-	wst := w.st
-	if o.wrap != nil {
-		wst = o.wrap(wst)
-	}
-	wo := o.writer
-	wo.Logger = log
-	w.w = store.NewWriter(wst, wo)
-	w.sink = &countingSink{w: w.w}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := w.w.Close(ctx); err != nil {
-			t.Errorf("writer close: %v", err)
-		}
-	})
-
 	var more strings.Builder
 	for _, p := range o.peers {
 		fmt.Fprintf(&more, "  - {system_id: %s, password: pw, class: a2p}\n", p)
@@ -148,49 +113,43 @@ upstreams:
   smsc: {address: %q, system_id: fw, password: pw}
 peers:
   - {system_id: acme, password: pw, class: a2p}
-%s%s
+%sevents: {}
+%s
 `, sln.Addr().String(), more.String(), o.proxy)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.srv, err = proxy.New(proxy.Options{Config: cfg, Inspector: w.chain, Logger: log, Events: w.sink}); err != nil {
-		t.Fatal(err)
-	}
-	pln, err := net.Listen("tcp", "127.0.0.1:0")
+	w.dbPath = filepath.Join(t.TempDir(), "events.db")
+	t.Cleanup(func() {
+		if w.st != nil {
+			_ = w.st.Close()
+		}
+	})
+	src := rules.FSSource(fstest.MapFS{"policy.yaml": {Data: []byte(policy)}}, "policy.yaml")
+	w.app, err = app.New(context.Background(), app.Options{Config: cfg, Listen: "127.0.0.1:0", Admin: "127.0.0.1:0",
+		NoAdmin: o.noAdmin, Policy: &src, DB: w.dbPath, Logger: log, Writer: o.writer, WrapStore: o.wrap,
+		WrapSink: func(s filter.EventSink) filter.EventSink { w.sink = &countingSink{w: s}; return w.sink }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.addr = pln.Addr().String()
-	go func() { _ = w.srv.Serve(pln) }()
-	// Registered after the writer's: runs before it (the SIGTERM order).
-	t.Cleanup(func() { _ = w.srv.Close() })
-
-	if w.svc, err = review.New(review.Options{Store: w.st, Quarantine: w.srv, Overrides: w.chain, Logger: log}); err != nil {
+	w.app.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := w.app.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	w.srv, w.engine, w.chain, w.svc = w.app.Proxy, w.app.Engine, w.app.Chain, w.app.Review()
+	// The test reads the database on a connection of its own, which
+	// outlives the app's (shutdown closes that one).
+	if w.st, err = store.Open(context.Background(), w.dbPath, log); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.svc.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.svc.Stop)
-
+	w.addr = w.app.Addr()
 	if !o.noAdmin {
-		mux := http.NewServeMux()
-		console.Mount(mux)
-		mux.Handle("/api/v1/", w.svc.Handler())
-		aln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		h, err := admin.Protect(mux, nil, aln.Addr()) // no credentials: loopback only, actor "local"
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = hs.Serve(aln) }()
-		t.Cleanup(func() { _ = hs.Close() })
-		w.admin = "http://" + aln.Addr().String()
+		w.admin = "http://" + w.app.AdminAddr()
 	}
-
 	w.eventually("proxy ready", 10*time.Second, func() bool { ok, _ := w.srv.Ready(); return ok })
 	return w
 }
@@ -244,13 +203,7 @@ func (w *world) delivered(text string) []sim.Message {
 
 func (w *world) eventually(what string, d time.Duration, f func() bool) {
 	w.t.Helper()
-	deadline := time.Now().Add(d)
-	for !f() {
-		if time.Now().After(deadline) {
-			w.t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(w.t, d, what, f)
 }
 
 // count is the number of stored events.
@@ -283,7 +236,7 @@ func (w *world) one(q store.Query) *filter.Event {
 // countingSink counts what the proxy hands to the writer, and what the
 // writer refused.
 type countingSink struct {
-	w       *store.Writer
+	w       filter.EventSink
 	emitted atomic.Int64
 	refused atomic.Int64
 }

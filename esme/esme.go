@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/smsfw/smsfw/proxy/link"
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/smpp/link"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // Resp is a response as the client saw it.

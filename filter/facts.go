@@ -56,6 +56,8 @@ type Facts struct {
 	Norm       string `expr:"text_norm" json:"text_norm"`
 	Segments   int    `expr:"segments" json:"segments"`
 	Incomplete bool   `expr:"incomplete" json:"incomplete"` // decided before every part arrived
+	// AwaitingAnswers: the peer has requests awaiting the SMSC's answer.
+	AwaitingAnswers bool `expr:"awaiting_answers" json:"awaiting_answers"`
 
 	URLCount    int    `expr:"url_count" json:"url_count"`
 	FirstDomain string `expr:"domain" json:"domain"` // registrable domain of the first URL
@@ -132,6 +134,10 @@ type Detections struct {
 	MOSpam    bool `expr:"mo_spam" json:"mo_spam"`
 
 	FakeReceipt bool `expr:"fake_receipt" json:"fake_receipt"` // a receipt for a message id never accepted for this peer
+	// ReceiptEarly: a receipt for an id not known yet while the peer has
+	// messages awaiting the SMSC's answer (the receipt may have overtaken
+	// its submit_sm_resp); refuse it temporarily, never deliver it.
+	ReceiptEarly bool `expr:"receipt_early" json:"receipt_early"`
 
 	RateLimited bool   `expr:"rate_limited" json:"rate_limited"`
 	LimitID     string `expr:"limit_id" json:"limit_id"`

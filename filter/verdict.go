@@ -5,7 +5,7 @@
 package filter
 
 import (
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // Direction says which way a message travels.
@@ -40,6 +40,10 @@ type Request struct {
 	// Incomplete is set when the segments were decided on a timeout before
 	// all parts arrived.
 	Incomplete bool
+	// AwaitingAnswers is set (for receipts) when the peer has requests
+	// awaiting the SMSC's answer: an unknown receipt id may be one whose
+	// submit_sm_resp has not been read yet.
+	AwaitingAnswers bool
 	// Time is when the message arrived (unix nanos; 0: the inspector reads
 	// the clock). The proxy passes the time of the socket read it came in,
 	// which spares a clock read per message.

@@ -10,13 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/smsfw/smsfw/esme"
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 func TestHashPassword(t *testing.T) {
@@ -150,13 +151,13 @@ func TestSourceLockout(t *testing.T) {
 			t.Fatalf("%s while locked out: %v, want 0x0D", c[0], got)
 		}
 	}
-	if v := testutil.ToFloat64(e.m.lockouts.WithLabelValues(scopeSource)); v != 1 {
+	if v := promtest.ToFloat64(e.m.lockouts.WithLabelValues(scopeSource)); v != 1 {
 		t.Fatalf("lockouts = %v", v)
 	}
-	if v := testutil.ToFloat64(e.m.lockedBinds.WithLabelValues(scopeSource)); v != 3 {
+	if v := promtest.ToFloat64(e.m.lockedBinds.WithLabelValues(scopeSource)); v != 3 {
 		t.Fatalf("locked-out binds = %v", v)
 	}
-	if v := testutil.ToFloat64(e.m.binds.WithLabelValues(legDownstream, bindLockedOut)); v != 3 {
+	if v := promtest.ToFloat64(e.m.binds.WithLabelValues(legDownstream, bindLockedOut)); v != 3 {
 		t.Fatalf("bind_events{locked_out} = %v", v)
 	}
 	got := rec.list()
@@ -216,7 +217,7 @@ func TestSystemIDLockout(t *testing.T) {
 	if got := rec.list(); len(got) != 1 || got[0].Peer != "acme" || got[0].Source.IsValid() {
 		t.Fatalf("observer saw %+v", got)
 	}
-	if v := testutil.ToFloat64(e.m.lockouts.WithLabelValues(scopeSystemID)); v != 1 {
+	if v := promtest.ToFloat64(e.m.lockouts.WithLabelValues(scopeSystemID)); v != 1 {
 		t.Fatalf("lockouts = %v", v)
 	}
 }
@@ -242,10 +243,10 @@ func TestAuthBusy(t *testing.T) {
 	if got := bindStatus(t, e, "acme", "pw"); got != pdu.StatusOK {
 		t.Fatalf("after: %v", got)
 	}
-	if v := testutil.ToFloat64(e.m.binds.WithLabelValues(legDownstream, bindAuthBusy)); v != 3 {
+	if v := promtest.ToFloat64(e.m.binds.WithLabelValues(legDownstream, bindAuthBusy)); v != 3 {
 		t.Fatalf("auth_busy = %v", v)
 	}
-	if v := testutil.ToFloat64(e.m.lockouts.WithLabelValues(scopeSource)); v != 0 {
+	if v := promtest.ToFloat64(e.m.lockouts.WithLabelValues(scopeSource)); v != 0 {
 		t.Fatal("busy answers counted as failures")
 	}
 }
@@ -326,7 +327,7 @@ func TestMaxSessionsConcurrentBinds(t *testing.T) {
 	if got := ok.Load(); got != 2 {
 		t.Fatalf("%d sessions bound, max_sessions 2", got)
 	}
-	if v := testutil.ToFloat64(e.m.binds.WithLabelValues(legDownstream, bindTooMany)); v != n-2 {
+	if v := promtest.ToFloat64(e.m.binds.WithLabelValues(legDownstream, bindTooMany)); v != n-2 {
 		t.Fatalf("session_limit refusals = %v", v)
 	}
 }
@@ -380,7 +381,7 @@ func TestPeerWindowLimitsInFlight(t *testing.T) {
 		seqs = append(seqs, s)
 	}
 	eventually(t, 2*time.Second, func() bool { return e.sim.Stats().Messages == 3 })
-	time.Sleep(100 * time.Millisecond)
+	testutil.Consistently(t, 100*time.Millisecond, "no more than the window upstream", func() bool { return e.sim.Stats().Messages == 3 })
 	if n := e.sim.Stats().Messages; n != 3 {
 		t.Fatalf("upstream saw %d in flight, peer window is 3", n)
 	}
@@ -415,7 +416,7 @@ func TestMaxConnections(t *testing.T) {
 	if _, err := over.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatal("connection over max_connections not closed")
 	}
-	if v := testutil.ToFloat64(e.m.connsRefused); v != 1 {
+	if v := promtest.ToFloat64(e.m.connsRefused); v != 1 {
 		t.Fatalf("refused %v", v)
 	}
 	_ = open[0].Close()
@@ -456,7 +457,7 @@ func TestPassThroughSourceLockout(t *testing.T) {
 	if got := rec.list(); len(got) != 1 || got[0].Source != netip.MustParsePrefix("127.0.0.1/32") {
 		t.Fatalf("observer saw %+v", got)
 	}
-	if v := testutil.ToFloat64(e.m.binds.WithLabelValues(legDownstream, bindLockedOut)); v != 3 {
+	if v := promtest.ToFloat64(e.m.binds.WithLabelValues(legDownstream, bindLockedOut)); v != 3 {
 		t.Fatalf("locked_out refusals %v", v)
 	}
 }

@@ -3,16 +3,18 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/internal/yamlx"
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // Config is the proxy's configuration file. Without a file (or with no
@@ -49,11 +51,32 @@ type Config struct {
 	OnFilterError string `yaml:"on_filter_error"`
 	// DropReceiptDelay delays the receipt of a silently dropped message (default 2s).
 	DropReceiptDelay time.Duration `yaml:"drop_receipt_delay"`
-	// SegmentTimeout is how long the parts of a concatenated message are held
-	// for the rest to arrive (default 3s; negative disables holding).
+	// SegmentTimeout is how long an incomplete concatenated message waits
+	// for its next part (sliding: counted from the last part; default 10s;
+	// negative disables holding). Held parts are answered at once.
 	SegmentTimeout time.Duration `yaml:"segment_timeout"`
-	// MaxHeldSegments bounds the segments held at once (default 10000).
-	MaxHeldSegments int `yaml:"max_held_segments"`
+	// MaxHeldSegments bounds the segments held or awaiting relay at once,
+	// over all peers (default 10000); PeerHeldSegments and PeerHeldBytes
+	// bound one peer's share (defaults 2000 and 4 MiB). A segment over a
+	// bound is answered ESME_RTHROTTLED (the peer retries it).
+	MaxHeldSegments  int `yaml:"max_held_segments"`
+	PeerHeldSegments int `yaml:"peer_held_segments"`
+	PeerHeldBytes    int `yaml:"peer_held_bytes"`
+	// DeliveryQueue bounds the deliver_sm/data_sm (MO, receipts) waiting
+	// per peer session while the peer's window is full (default 20000);
+	// they wait up to response_timeout, then the SMSC gets 0x58.
+	DeliveryQueue int `yaml:"delivery_queue"`
+	// MaxPendingReceipts bounds the receipts of smsfw's own (dropped
+	// messages) waiting for drop_receipt_delay, per peer (default 10000).
+	MaxPendingReceipts int `yaml:"max_pending_receipts"`
+	// MessageIDFormat is how smsfw writes the message ids it gives peers
+	// (held long-message parts, quarantined and dropped messages):
+	// decimal (default; at most 19 digits, below 2^63) or hex (at most 16
+	// lower-case digits). ReceiptIDFormat writes the same ids in receipts
+	// (default: as MessageIDFormat), for receivers that read the two
+	// differently (Kannel msg-id-type 1 and 2).
+	MessageIDFormat string `yaml:"message_id_format"`
+	ReceiptIDFormat string `yaml:"receipt_id_format"`
 	// RulesFile is a policy file (loaded by the rules engine when present).
 	RulesFile string `yaml:"rules"`
 	// AdminAuth are the admin server's credentials (API tokens, console
@@ -231,6 +254,47 @@ var ErrConfig = errors.New("invalid configuration")
 
 func (e *ConfigError) Unwrap() error { return ErrConfig }
 
+// ConfigErrors are every problem found in a configuration file, in line
+// order, one per line of Error().
+type ConfigErrors []*ConfigError
+
+func (e ConfigErrors) Error() string {
+	lines := make([]string, len(e))
+	for i, x := range e {
+		lines[i] = x.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap lets errors.Is and errors.As see each problem (and ErrConfig).
+func (e ConfigErrors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, x := range e {
+		out[i] = x
+	}
+	return out
+}
+
+// joinConfigErrors returns nil, the one error, or all of them in line order.
+func joinConfigErrors(errs []error) error {
+	var ces ConfigErrors
+	for _, err := range errs {
+		var ce *ConfigError
+		if !errors.As(err, &ce) {
+			return errors.Join(errs...) // not positioned: keep them as they are
+		}
+		ces = append(ces, ce)
+	}
+	switch len(ces) {
+	case 0:
+		return nil
+	case 1:
+		return ces[0]
+	}
+	sort.SliceStable(ces, func(i, j int) bool { return ces[i].Pos.Line < ces[j].Pos.Line })
+	return ces
+}
+
 // LoadConfig reads, strictly decodes and validates a configuration file.
 func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -264,22 +328,41 @@ func (c *Config) errAt(path, format string, args ...any) error {
 }
 
 func (c *Config) validate() error {
+	var errs []error
+	fail := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.MaxPDUSize != 0 && (c.MaxPDUSize < 256 || c.MaxPDUSize > 1<<20) {
-		return c.errAt("max_pdu_size", "max_pdu_size %d outside [256, 1048576]", c.MaxPDUSize)
+		fail(c.errAt("max_pdu_size", "max_pdu_size %d outside [256, 1048576]", c.MaxPDUSize))
 	}
 	if c.MaxConnections < 0 {
-		return c.errAt("max_connections", "max_connections must not be negative")
+		fail(c.errAt("max_connections", "max_connections must not be negative"))
 	}
-	if c.MaxHeldSegments < 0 {
-		return c.errAt("max_held_segments", "max_held_segments must not be negative")
+	for _, n := range []struct {
+		name string
+		v    int
+	}{{"max_held_segments", c.MaxHeldSegments}, {"peer_held_segments", c.PeerHeldSegments},
+		{"peer_held_bytes", c.PeerHeldBytes}, {"delivery_queue", c.DeliveryQueue}, {"max_pending_receipts", c.MaxPendingReceipts}} {
+		if n.v < 0 {
+			fail(c.errAt(n.name, "%s must not be negative", n.name))
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"message_id_format", c.MessageIDFormat}, {"receipt_id_format", c.ReceiptIDFormat}} {
+		switch f.v {
+		case "", idDecimal, idHex:
+		default:
+			fail(c.errAt(f.name, "%s must be decimal or hex, not %q", f.name, f.v))
+		}
 	}
 	if c.DefaultWindow < 0 || c.DefaultWindow > 10000 {
-		return c.errAt("default_window", "default_window %d outside [1, 10000]", c.DefaultWindow)
+		fail(c.errAt("default_window", "default_window %d outside [1, 10000]", c.DefaultWindow))
 	}
 	switch c.OnFilterError {
 	case "", "allow", "tempfail":
 	default:
-		return c.errAt("on_filter_error", "on_filter_error must be allow or tempfail, not %q", c.OnFilterError)
+		fail(c.errAt("on_filter_error", "on_filter_error must be allow or tempfail, not %q", c.OnFilterError))
 	}
 	for _, d := range []struct {
 		name string
@@ -291,26 +374,22 @@ func (c *Config) validate() error {
 		{"auth.source_lockout.window", c.Auth.SourceLockout.Window}, {"auth.source_lockout.duration", c.Auth.SourceLockout.Duration},
 		{"auth.system_id_lockout.window", c.Auth.SystemIDLockout.Window}, {"auth.system_id_lockout.duration", c.Auth.SystemIDLockout.Duration}} {
 		if d.v < 0 {
-			return c.errAt(d.name, "%s must not be negative", d.name)
+			fail(c.errAt(d.name, "%s must not be negative", d.name))
 		}
 	}
-	if err := c.TLS.validate(c, "tls", true); err != nil {
-		return err
-	}
-	if err := c.validateAdminAuth(); err != nil {
-		return err
-	}
+	fail(c.TLS.validate(c, "tls", true))
+	fail(c.validateAdminAuth())
 	if e := c.Events; e != nil {
 		switch e.Text {
 		case "", "full", "mask_digits", "none":
 		default:
-			return c.errAt("events.text", "events.text must be full, mask_digits or none, not %q", e.Text)
+			fail(c.errAt("events.text", "events.text must be full, mask_digits or none, not %q", e.Text))
 		}
 		if e.SampleAllowed < 0 || e.SampleAllowed > 1 {
-			return c.errAt("events.sample_allowed", "events.sample_allowed %g outside [0, 1]", e.SampleAllowed)
+			fail(c.errAt("events.sample_allowed", "events.sample_allowed %g outside [0, 1]", e.SampleAllowed))
 		}
 		if e.Queue < 0 || e.Queue > 10_000_000 {
-			return c.errAt("events.queue", "events.queue %d outside [1, 10000000]", e.Queue)
+			fail(c.errAt("events.queue", "events.queue %d outside [1, 10000000]", e.Queue))
 		}
 		if e.QueueBytes != 0 && (e.QueueBytes < yamlx.MiB || e.QueueBytes > 64*yamlx.GiB) {
 			return c.errAt("events.queue_bytes", "events.queue_bytes %s outside [1MiB, 64GiB]", e.QueueBytes)
@@ -329,37 +408,35 @@ func (c *Config) validate() error {
 			return c.errAt("events.raw_max_bytes", "events.raw_max_bytes %s: want -1 (none) or [256, 16MiB]", e.RawMaxBytes)
 		}
 		if e.Retention < 0 || e.MaxEvents < 0 {
-			return c.errAt("events", "events.retention and events.max_events must not be negative")
+			fail(c.errAt("events", "events.retention and events.max_events must not be negative"))
 		}
 	}
 	if q := c.Quarantine; q != nil {
 		switch q.Answer {
 		case "", "accept", "reject":
 		default:
-			return c.errAt("quarantine.answer", "quarantine.answer must be accept or reject, not %q", q.Answer)
+			fail(c.errAt("quarantine.answer", "quarantine.answer must be accept or reject, not %q", q.Answer))
 		}
 		if q.Status != 0 && (q.Answer != "reject" || pdu.Status(q.Status) == pdu.StatusOK) {
-			return c.errAt("quarantine.status", "quarantine.status needs answer: reject and a non-zero status")
+			fail(c.errAt("quarantine.status", "quarantine.status needs answer: reject and a non-zero status"))
 		}
 		if q.TTL < 0 {
-			return c.errAt("quarantine.ttl", "quarantine.ttl must not be negative")
+			fail(c.errAt("quarantine.ttl", "quarantine.ttl must not be negative"))
 		}
 	}
-	if err := c.AdminTLS.validate(c, "admin_tls", true); err != nil {
-		return err
-	}
+	fail(c.AdminTLS.validate(c, "admin_tls", true))
 	if n := c.Auth.MaxConcurrentChecks; n < 0 || n > 64 {
-		return c.errAt("auth.max_concurrent_checks", "auth.max_concurrent_checks %d outside [1, 64]", n)
+		fail(c.errAt("auth.max_concurrent_checks", "auth.max_concurrent_checks %d outside [1, 64]", n))
 	}
 	if c.Auth.MaxTracked < 0 {
-		return c.errAt("auth.max_tracked", "auth.max_tracked must not be negative")
+		fail(c.errAt("auth.max_tracked", "auth.max_tracked must not be negative"))
 	}
 	for _, l := range []struct {
 		name string
 		v    LockoutConfig
 	}{{"auth.source_lockout", c.Auth.SourceLockout}, {"auth.system_id_lockout", c.Auth.SystemIDLockout}} {
 		if l.v.Failures < 0 || l.v.Failures > 1000 {
-			return c.errAt(l.name+".failures", "%s.failures %d outside [1, 1000]", l.name, l.v.Failures)
+			fail(c.errAt(l.name+".failures", "%s.failures %d outside [1, 1000]", l.name, l.v.Failures))
 		}
 	}
 	names := make([]string, 0, len(c.Upstreams))
@@ -371,69 +448,70 @@ func (c *Config) validate() error {
 		u := c.Upstreams[name]
 		p := "upstreams." + name
 		if u == nil {
-			return c.errAt(p, "upstream %q is empty", name)
+			fail(c.errAt(p, "upstream %q is empty", name))
+			continue
 		}
 		if u.Address != "" {
-			if _, err := netip.ParseAddrPort(u.Address); err != nil && !strings.Contains(u.Address, ":") {
-				return c.errAt(p+".address", "upstream %q: address %q is not host:port", name, u.Address)
+			if err := CheckHostPort(u.Address); err != nil {
+				fail(c.errAt(p+".address", "upstream %q: %v", name, err))
 			}
 		}
 		if len(u.SystemID) > 15 {
-			return c.errAt(p+".system_id", "upstream %q: system_id longer than 15 characters", name)
+			fail(c.errAt(p+".system_id", "upstream %q: system_id longer than 15 characters", name))
 		}
 		if len(u.Password) > 8 {
-			return c.errAt(p+".password", "upstream %q: password longer than 8 characters", name)
+			fail(c.errAt(p+".password", "upstream %q: password longer than 8 characters", name))
 		}
 		if u.Sessions < 0 || u.Sessions > 64 {
-			return c.errAt(p+".sessions", "upstream %q: sessions %d outside [1, 64]", name, u.Sessions)
+			fail(c.errAt(p+".sessions", "upstream %q: sessions %d outside [1, 64]", name, u.Sessions))
 		}
 		if u.Window < 0 || u.Window > 10000 {
-			return c.errAt(p+".window", "upstream %q: window %d outside [1, 10000]", name, u.Window)
+			fail(c.errAt(p+".window", "upstream %q: window %d outside [1, 10000]", name, u.Window))
 		}
-		if err := u.TLS.validate(c, p+".tls", false); err != nil {
-			return err
-		}
+		fail(u.TLS.validate(c, p+".tls", false))
 	}
 	seen := map[string]int{}
 	for i, peer := range c.Peers {
 		p := fmt.Sprintf("peers[%d]", i)
 		if peer == nil {
-			return c.errAt(p, "peer %d is empty", i)
+			fail(c.errAt(p, "peer %d is empty", i))
+			continue
 		}
 		if peer.SystemID == "" {
-			return c.errAt(p, "peer %d: system_id is required", i)
+			fail(c.errAt(p, "peer %d: system_id is required", i))
+			continue
 		}
 		if len(peer.SystemID) > 15 {
-			return c.errAt(p+".system_id", "peer %q: system_id longer than 15 characters", peer.SystemID)
+			fail(c.errAt(p+".system_id", "peer %q: system_id longer than 15 characters", peer.SystemID))
 		}
 		if len(peer.Password) > 8 {
-			return c.errAt(p+".password", "peer %q: password longer than 8 characters", peer.SystemID)
+			fail(c.errAt(p+".password", "peer %q: password longer than 8 characters", peer.SystemID))
 		}
 		peer.hash = nil
 		if peer.PasswordHash != "" {
 			if peer.Password != "" {
-				return c.errAt(p+".password_hash", "peer %q: password and password_hash are exclusive", peer.SystemID)
+				fail(c.errAt(p+".password_hash", "peer %q: password and password_hash are exclusive", peer.SystemID))
 			}
 			if err := checkPasswordHash(peer.PasswordHash); err != nil {
-				return c.errAt(p+".password_hash", "peer %q: password_hash: %v", peer.SystemID, err)
+				fail(c.errAt(p+".password_hash", "peer %q: password_hash: %v", peer.SystemID, err))
 			}
 			peer.hash = []byte(peer.PasswordHash)
 		}
 		if j, dup := seen[peer.SystemID]; dup {
-			return c.errAt(p+".system_id", "peer %q: duplicate system_id (also peers[%d])", peer.SystemID, j)
+			fail(c.errAt(p+".system_id", "peer %q: duplicate system_id (also peers[%d])", peer.SystemID, j))
 		}
 		seen[peer.SystemID] = i
 		if peer.Name == "" {
 			peer.Name = peer.SystemID
 		}
 		if !peerClasses[peer.Class] {
-			return c.errAt(p+".class", "peer %q: unknown class %q (a2p, p2p, enterprise, interconnect)", peer.SystemID, peer.Class)
+			fail(c.errAt(p+".class", "peer %q: unknown class %q (a2p, p2p, enterprise, interconnect)", peer.SystemID, peer.Class))
 		}
 		if peer.Window < 0 || peer.Window > 10000 {
-			return c.errAt(p+".window", "peer %q: window %d outside [1, 10000]", peer.SystemID, peer.Window)
+			fail(c.errAt(p+".window", "peer %q: window %d outside [1, 10000]", peer.SystemID, peer.Window))
 		}
 		if peer.MaxSessions < 0 {
-			return c.errAt(p+".max_sessions", "peer %q: max_sessions must not be negative", peer.SystemID)
+			fail(c.errAt(p+".max_sessions", "peer %q: max_sessions must not be negative", peer.SystemID))
 		}
 		peer.prefixes = peer.prefixes[:0]
 		for j, s := range peer.AllowedCIDRs {
@@ -441,7 +519,8 @@ func (c *Config) validate() error {
 			if err != nil {
 				a, err2 := netip.ParseAddr(s)
 				if err2 != nil {
-					return c.errAt(fmt.Sprintf("%s.allowed_cidrs[%d]", p, j), "peer %q: bad CIDR %q", peer.SystemID, s)
+					fail(c.errAt(fmt.Sprintf("%s.allowed_cidrs[%d]", p, j), "peer %q: bad CIDR %q", peer.SystemID, s))
+					continue
 				}
 				pfx = netip.PrefixFrom(a, a.BitLen())
 			}
@@ -450,18 +529,18 @@ func (c *Config) validate() error {
 		switch {
 		case peer.Upstream != "":
 			if _, ok := c.Upstreams[peer.Upstream]; !ok {
-				return c.errAt(p+".upstream", "peer %q: unknown upstream %q", peer.SystemID, peer.Upstream)
+				fail(c.errAt(p+".upstream", "peer %q: unknown upstream %q", peer.SystemID, peer.Upstream))
 			}
 		case len(c.Upstreams) == 1:
 			peer.Upstream = names[0]
 		default:
-			return c.errAt(p, "peer %q: upstream is required when %d upstreams are configured", peer.SystemID, len(c.Upstreams))
+			fail(c.errAt(p, "peer %q: upstream is required when %d upstreams are configured", peer.SystemID, len(c.Upstreams)))
 		}
 		if len(peer.UpstreamSystemID) > 15 || len(peer.UpstreamPassword) > 8 {
-			return c.errAt(p+".upstream_system_id", "peer %q: upstream credentials too long", peer.SystemID)
+			fail(c.errAt(p+".upstream_system_id", "peer %q: upstream credentials too long", peer.SystemID))
 		}
 	}
-	return nil
+	return joinConfigErrors(errs)
 }
 
 func (c *Config) validateAdminAuth() error {
@@ -513,6 +592,18 @@ func (t *TLSConfig) validate(c *Config, path string, server bool) error {
 	return nil
 }
 
+// CheckHostPort checks that addr is host:port with a port in 1..65535.
+func CheckHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return fmt.Errorf("address %q is not host:port", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("address %q: port %q is not 1 to 65535", addr, port)
+	}
+	return nil
+}
+
 // PassThrough reports whether no peers are configured.
 func (c *Config) PassThrough() bool { return len(c.Peers) == 0 }
 
@@ -536,9 +627,22 @@ func (c *Config) withDefaults() *Config {
 	if d.DefaultWindow == 0 {
 		d.DefaultWindow = 100
 	}
-	def(&d.SegmentTimeout, 3*time.Second)
-	if d.MaxHeldSegments == 0 {
-		d.MaxHeldSegments = 10000
+	def(&d.SegmentTimeout, 10*time.Second)
+	defInt := func(v *int, x int) {
+		if *v == 0 {
+			*v = x
+		}
+	}
+	defInt(&d.MaxHeldSegments, 10000)
+	defInt(&d.PeerHeldSegments, 2000)
+	defInt(&d.PeerHeldBytes, 4<<20)
+	defInt(&d.DeliveryQueue, 20000)
+	defInt(&d.MaxPendingReceipts, 10000)
+	if d.MessageIDFormat == "" {
+		d.MessageIDFormat = idDecimal
+	}
+	if d.ReceiptIDFormat == "" {
+		d.ReceiptIDFormat = d.MessageIDFormat
 	}
 	if d.OnFilterError == "" {
 		d.OnFilterError = "allow"

@@ -17,10 +17,10 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-duration.yaml":                "testdata/invalid-duration.yaml:1: cannot unmarshal !!str `soon` into time.Duration",
 		"invalid-class.yaml":                   `testdata/invalid-class.yaml:6: peer "acme": unknown class "bulk" (a2p, p2p, enterprise, interconnect)`,
 		"invalid-fail-mode.yaml":               `testdata/invalid-fail-mode.yaml:1: on_filter_error must be allow or tempfail, not "block"`,
-		"invalid-password-length.yaml":         `testdata/invalid-password-length.yaml:3: peer "acme": password longer than 8 characters`,
-		"invalid-password-hash-exclusive.yaml": `testdata/invalid-password-hash-exclusive.yaml:4: peer "acme": password and password_hash are exclusive`,
-		"invalid-password-hash.yaml":           `testdata/invalid-password-hash.yaml:3: peer "acme": password_hash: not a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters)`,
-		"invalid-password-hash-cost.yaml":      `testdata/invalid-password-hash-cost.yaml:3: peer "acme": password_hash: bcrypt cost outside [4, 14]`,
+		"invalid-password-length.yaml":         `testdata/invalid-password-length.yaml:4: peer "acme": password longer than 8 characters`,
+		"invalid-password-hash-exclusive.yaml": `testdata/invalid-password-hash-exclusive.yaml:5: peer "acme": password and password_hash are exclusive`,
+		"invalid-password-hash.yaml":           `testdata/invalid-password-hash.yaml:4: peer "acme": password_hash: not a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters)`,
+		"invalid-password-hash-cost.yaml":      `testdata/invalid-password-hash-cost.yaml:4: peer "acme": password_hash: bcrypt cost outside [4, 14]`,
 		"invalid-lockout.yaml":                 `testdata/invalid-lockout.yaml:3: auth.source_lockout.failures -1 outside [1, 1000]`,
 		"invalid-lockout-window.yaml":          `testdata/invalid-lockout-window.yaml:2: auth.system_id_lockout.window must not be negative`,
 		"invalid-auth-checks.yaml":             `testdata/invalid-auth-checks.yaml:2: auth.max_concurrent_checks 1000 outside [1, 64]`,
@@ -34,6 +34,13 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-events-raw.yaml":              "testdata/invalid-events-raw.yaml:2: events.raw_max_bytes 100: want -1 (none) or [256, 16MiB]",
 		"invalid-quarantine-status.yaml":       "testdata/invalid-quarantine-status.yaml:3: quarantine.status needs answer: reject and a non-zero status",
 		"invalid-quarantine-answer.yaml":       `testdata/invalid-quarantine-answer.yaml:2: quarantine.answer must be accept or reject, not "hold"`,
+		"invalid-many.yaml": "testdata/invalid-many.yaml:2: max_pdu_size 10 outside [256, 1048576]\n" +
+			"testdata/invalid-many.yaml:3: on_filter_error must be allow or tempfail, not \"block\"\n" +
+			"testdata/invalid-many.yaml:5: upstream \"smsc\": address \"10.0.0.5\" is not host:port\n" +
+			"testdata/invalid-many.yaml:8: peer \"acme\": unknown class \"bulk\" (a2p, p2p, enterprise, interconnect)\n" +
+			"testdata/invalid-many.yaml:9: peer \"acme\": window -1 outside [1, 10000]",
+		"invalid-message-id-format.yaml": `testdata/invalid-message-id-format.yaml:1: message_id_format must be decimal or hex, not "base64"`,
+		"invalid-peer-held-bytes.yaml":   "testdata/invalid-peer-held-bytes.yaml:2: peer_held_bytes must not be negative",
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
 	if len(files) != len(cases) {

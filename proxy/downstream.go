@@ -3,18 +3,22 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/proxy/link"
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/smpp/link"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // bindType of a peer session.
@@ -87,11 +91,28 @@ type downstream struct {
 	// answer behind it on the same socket would free).
 	mt          chan struct{}
 	unboundOnce sync.Once // shutdown and a lost leg may both unbind
+
+	// Deliveries waiting for a slot in window (deliver.go).
+	qmu        sync.Mutex
+	queue      []queued
+	qhead      int
+	qclosed    bool
+	refusedN   atomic.Int64
+	refusedLog atomic.Int64
+
+	// inflightMT counts this session's requests relayed upstream and not yet
+	// answered; holds, its quarantined messages waiting for the store (each
+	// holds a slot of the peer's window). An unbind or a half-close waits
+	// for both to reach zero before the session ends.
+	inflightMT atomic.Int64
+	holds      chan struct{}
+	ending     atomic.Bool // the peer unbound or half-closed: no new requests
 }
 
 func (s *Server) serveDownstream(nc net.Conn) {
 	d := &downstream{s: s, c: link.New(nc, s.cfg.MaxPDUSize, s.cfg.WriteTimeout),
-		pending: newTable[downPending](s.cfg.DefaultWindow), done: make(chan struct{}), unbound: make(chan struct{})}
+		pending: newTable[downPending](s.cfg.DefaultWindow), done: make(chan struct{}), unbound: make(chan struct{}),
+		holds: make(chan struct{}, s.cfg.DefaultWindow)}
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		d.remote = ap.Addr().Unmap()
 	}
@@ -128,6 +149,15 @@ func (d *downstream) readLoop() {
 		p, err := d.c.Read()
 		if err != nil {
 			d.readError(err)
+			if errors.Is(err, io.EOF) && d.bind != unbound && !d.ending.Load() {
+				// The peer closed its side; it may still read the answers
+				// to what it sent (a half-close), but it can answer no
+				// delivery: the SMSC gets those back now and retries.
+				d.ending.Store(true)
+				d.out.flush()
+				d.failDeliveries()
+				d.awaitAnswers()
+			}
 			return
 		}
 		d.st.in[p.ID().Index()]++
@@ -205,10 +235,29 @@ func (d *downstream) onRequest(p pdu.PDU) bool {
 		d.respond(id, pdu.StatusOK, p.Seq(), "")
 		return true
 	case id == pdu.Unbind:
-		d.respond(id, pdu.StatusOK, p.Seq(), "")
+		// Requests in flight are answered first (the SMSC's answer, or 0x08
+		// after response_timeout); the read loop goes on meanwhile, so the
+		// peer's answers to deliveries still reach the SMSC.
+		if d.ending.Swap(true) {
+			d.respond(id, pdu.StatusInvBndSts, p.Seq(), "")
+			return true
+		}
 		d.s.m.binds.WithLabelValues(legDownstream, bindUnbound).Inc()
 		d.log.Info("peer unbound")
-		return false
+		d.out.flush()
+		seq := p.Seq()
+		go func() {
+			d.awaitAnswers()
+			d.respond(pdu.Unbind, pdu.StatusOK, seq, "")
+			d.c.Close()
+		}()
+		return true
+	case d.ending.Load():
+		d.s.m.malformed.WithLabelValues(legDownstream, badState).Inc()
+		if id.HasResponse() {
+			d.respond(id, pdu.StatusInvBndSts, p.Seq(), "")
+		}
+		return true
 	case id.IsBind():
 		if d.bind != unbound {
 			d.s.m.binds.WithLabelValues(legDownstream, bindAlreadyBound).Inc()
@@ -262,7 +311,11 @@ func (d *downstream) onSubmit(p pdu.PDU) {
 	d.req = filter.Request{Direction: filter.MT, Peer: d.key, PeerClass: d.class, SystemID: d.systemID, Msg: &d.msg, Time: start}
 	v := d.s.inspect(&d.req, d.log, &d.st)
 	if d.s.canHold(v) {
-		d.s.quarantineMT(v, []heldPart{{d: d, id: id, seq: p.Seq()}}, []pdu.PDU{p})
+		if !d.acquireHold(&d.out) {
+			d.respond(id, pdu.StatusThrottled, p.Seq(), "")
+			return
+		}
+		d.s.quarantineMT(v, []heldPart{{d: d, id: id, seq: p.Seq(), slot: true}}, []pdu.PDU{p})
 		return
 	}
 	d.apply(v, p, &d.msg, start, &d.out, &d.st)
@@ -377,7 +430,46 @@ func (d *downstream) acquire(cancel <-chan struct{}, pending *batch) bool {
 	}
 }
 
-func (d *downstream) releaseWindow() { <-d.window }
+// acquireHold takes a slot of the session's window for a quarantined
+// message waiting for the store, blocking (back-pressure) while it is full.
+func (d *downstream) acquireHold(pending *batch) bool {
+	select {
+	case d.holds <- struct{}{}:
+		return true
+	default:
+	}
+	pending.flush()
+	select {
+	case d.holds <- struct{}{}:
+		return true
+	case <-d.done:
+		return false
+	}
+}
+
+func (d *downstream) releaseHold() { <-d.holds }
+
+// awaitAnswers waits until the session's relayed requests and held
+// messages are answered, at most response_timeout and a second.
+func (d *downstream) awaitAnswers() {
+	if d.inflightMT.Load() == 0 && len(d.holds) == 0 {
+		return
+	}
+	deadline := time.NewTimer(d.s.cfg.ResponseTimeout + time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for d.inflightMT.Load() > 0 || len(d.holds) > 0 {
+		select {
+		case <-deadline.C:
+			d.log.Warn("session ending with requests unanswered", zap.Int64("inflight", d.inflightMT.Load()))
+			return
+		case <-d.done:
+			return
+		case <-tick.C:
+		}
+	}
+}
 
 // tryAcquire takes a delivery slot without waiting. The upstream read loop
 // must never wait for one: the answers that free MT slots arrive on it.
@@ -412,22 +504,21 @@ func (d *downstream) acquireMT(pending *batch) bool {
 func (d *downstream) releaseMT() { <-d.mt }
 
 // deliver sends a deliver_sm/data_sm from leg l to the peer; the caller
-// holds a window slot, released here on failure.
+// holds a window slot and keeps it on failure.
 func (d *downstream) deliver(l *upLeg, p pdu.PDU, start int64, ev *filter.Event, out *batch, st *loopStats) bool {
 	upSeq := p.Seq()
 	d.mu.Lock()
 	if d.dead {
 		d.mu.Unlock()
-		d.releaseWindow()
 		return false
 	}
 	seq, ok := d.pending.put(downPending{leg: l, upSeq: upSeq, cmd: p.ID(), start: start, deadline: start + int64(d.s.cfg.ResponseTimeout), ev: ev})
 	d.mu.Unlock()
 	if !ok {
-		d.releaseWindow()
 		return false
 	}
 	d.s.m.inflightDn.Add(1)
+	l.owedDn.Add(1)
 	p.SetSeq(seq)
 	err := d.c.Append(p)
 	out.add(d.c)
@@ -438,7 +529,7 @@ func (d *downstream) deliver(l *upLeg, p pdu.PDU, start int64, ev *filter.Event,
 		d.mu.Unlock()
 		if mine {
 			d.s.m.inflightDn.Add(-1)
-			d.releaseWindow()
+			l.owedDn.Add(-1)
 			return false
 		}
 		return true
@@ -475,6 +566,7 @@ func (d *downstream) onResponse(p pdu.PDU) {
 		return
 	}
 	d.s.m.inflightDn.Add(-1)
+	e.leg.owedDn.Add(-1)
 	d.releaseWindow()
 	if p.ID() != e.cmd.Resp() && p.ID() != pdu.GenericNack {
 		d.s.m.malformed.WithLabelValues(legDownstream, badUnexpected).Inc()
@@ -516,40 +608,6 @@ func (d *downstream) sendLocal(id pdu.CommandID, raw []byte) bool {
 	}
 	d.s.m.out(0, id)
 	return true
-}
-
-// scheduleReceipt sends the receipt of a dropped message after a delay.
-func (d *downstream) scheduleReceipt(msgID string, m *pdu.Message, mode filter.ReceiptMode) {
-	state := pdu.StateDelivered
-	if mode == filter.ReceiptFailed {
-		state = pdu.StateUndeliverable
-	}
-	r := receiptFor(m, msgID, state, time.Now())
-	time.AfterFunc(d.s.cfg.DropReceiptDelay, func() { d.s.sendReceipt(d.key, d, r) })
-}
-
-// receiptFor is a receipt in the given state for message m, which its
-// sender knows as msgID (error 1 unless delivered).
-func receiptFor(m *pdu.Message, msgID string, state byte, submitted time.Time) *pdu.Receipt {
-	r := &pdu.Receipt{MessageID: msgID, SrcTON: m.Dst.TON, SrcNPI: m.Dst.NPI, Src: string(m.Dst.Addr),
-		DstTON: m.Src.TON, DstNPI: m.Src.NPI, Dst: string(m.Src.Addr), State: state, Submitted: submitted}
-	if state != pdu.StateDelivered {
-		r.Err = 1
-	}
-	return r
-}
-
-// sendReceipt delivers a receipt of smsfw's own to a receiver session of
-// peer key (prefer, when it can receive), best effort.
-func (s *Server) sendReceipt(key string, prefer *downstream, r *pdu.Receipt) {
-	target := s.receiverFor(key, prefer)
-	if target == nil || !target.acquire(s.closed, nil) {
-		return
-	}
-	r.Done = time.Now()
-	if !target.sendLocal(pdu.DeliverSM, pdu.AppendReceipt(nil, 0, r)) {
-		target.releaseWindow()
-	}
 }
 
 // timers: enquire_link on idle, dead peer detection, response timeouts.
@@ -597,9 +655,32 @@ func (d *downstream) expire(now int64) {
 		}
 		d.s.m.inflightDn.Add(-1)
 		d.s.m.timeouts.WithLabelValues(legDownstream).Inc()
+		e.leg.owedDn.Add(-1)
 		d.releaseWindow()
 		e.leg.respond(e.cmd, pdu.StatusXTAppn, e.upSeq, "")
 		d.s.record(e.ev, pdu.StatusXTAppn, "")
+	}
+	d.expireQueue(now)
+}
+
+// failDeliveries answers the SMSC for every delivery awaiting the peer
+// (0x64: it retries) when the peer can no longer answer them.
+func (d *downstream) failDeliveries() {
+	var pending []downPending
+	d.mu.Lock()
+	d.pending.drain(func(e *downPending) bool { return !e.local && e.reply == nil },
+		func(_ uint32, e downPending) { pending = append(pending, e) })
+	d.mu.Unlock()
+	d.closeQueue()
+	for _, e := range pending {
+		d.s.m.inflightDn.Add(-1)
+		e.leg.owedDn.Add(-1)
+		e.leg.respond(e.cmd, pdu.StatusXTAppn, e.upSeq, "")
+		d.s.record(e.ev, pdu.StatusXTAppn, "")
+	}
+	if n := len(pending); n > 0 {
+		d.s.m.failed.WithLabelValues(legDownstream).Add(float64(n))
+		d.log.Warn("answered SMSC deliveries after peer loss", zap.Int("count", n))
 	}
 }
 
@@ -619,6 +700,7 @@ func (d *downstream) close(reason string) {
 	if d.bind != unbound {
 		d.s.unregister(d)
 	}
+	d.closeQueue()
 	d.c.Close()
 	n := 0
 	for _, e := range pending {
@@ -631,6 +713,7 @@ func (d *downstream) close(reason string) {
 		}
 		n++
 		d.s.m.inflightDn.Add(-1)
+		e.leg.owedDn.Add(-1)
 		e.leg.respond(e.cmd, pdu.StatusXTAppn, e.upSeq, "")
 		d.s.record(e.ev, pdu.StatusXTAppn, "")
 	}
@@ -639,7 +722,9 @@ func (d *downstream) close(reason string) {
 		d.log.Warn("answered SMSC deliveries after peer loss", zap.Int("count", n))
 	}
 	if d.leg != nil {
-		d.leg.unbind()
+		// Long-message parts this session was answered for may still be
+		// on their way to the SMSC on this leg: unbind once they are.
+		go d.leg.unbindWhenIdle()
 	}
 	if d.bind != unbound {
 		d.log.Info("session closed", zap.String("reason", reason))
@@ -700,6 +785,7 @@ func (d *downstream) onBind(p pdu.PDU) {
 	d.pool = d.s.pools[peer.Name]
 	d.window = make(chan struct{}, w)
 	d.mt = make(chan struct{}, w)
+	d.holds = make(chan struct{}, w)
 	d.pending = newTable[downPending](w)
 	if !d.bound(p.ID(), log, peer.MaxSessions) {
 		fail(pdu.StatusBindFail, bindTooMany)
@@ -827,9 +913,9 @@ func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
 	}()
 }
 
-// inspect runs the inspector and applies the fail mode on error.
+// inspect runs the inspector and applies the fail mode on error or panic.
 func (s *Server) inspect(r *filter.Request, log *zap.Logger, st *loopStats) filter.Verdict {
-	v, err := s.insp.Inspect(r)
+	v, err := s.safeInspect(r, log)
 	if err != nil {
 		s.m.filterErrs.Inc()
 		if ce := log.Check(zap.ErrorLevel, "inspector failed"); ce != nil {
@@ -854,4 +940,52 @@ func (s *Server) inspect(r *filter.Request, log *zap.Logger, st *loopStats) filt
 		}
 	}
 	return v
+}
+
+// ErrInspectorPanic wraps a panic recovered in inspection.
+var ErrInspectorPanic = errors.New("proxy: inspector panicked")
+
+// safeInspect calls the inspector, turning a panic into an error: a bug in
+// a detector or a rule costs one message its verdict, never the process.
+// The stack is logged once per distinct panic site.
+func (s *Server) safeInspect(r *filter.Request, log *zap.Logger) (v filter.Verdict, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.m.panics.Inc()
+			stack := debug.Stack()
+			site := panicSite(stack)
+			if _, seen := s.panicSites.LoadOrStore(site, true); !seen {
+				log.Error("inspector panicked; applying on_filter_error (stack logged once per site)",
+					zap.Any("panic", p), zap.String("site", site), zap.ByteString("stack", stack))
+			}
+			v, err = filter.Verdict{}, fmt.Errorf("%w: %v", ErrInspectorPanic, p)
+		}
+	}()
+	return s.insp.Inspect(r)
+}
+
+// panicSite is the first frame below the panic that is not the runtime's:
+// function and file:line, without arguments or offsets (they vary).
+func panicSite(stack []byte) string {
+	lines := strings.Split(string(stack), "\n")
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(lines[i], "panic(") {
+			continue
+		}
+		for j := i + 2; j+1 < len(lines); j += 2 {
+			fn := lines[j]
+			if k := strings.LastIndexByte(fn, '('); k > 0 {
+				fn = fn[:k]
+			}
+			if strings.HasPrefix(fn, "runtime.") {
+				continue
+			}
+			at := strings.TrimSpace(lines[j+1])
+			if k := strings.LastIndex(at, " +0x"); k > 0 {
+				at = at[:k]
+			}
+			return fn + " " + at
+		}
+	}
+	return "unknown"
 }

@@ -22,14 +22,15 @@ import (
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter/pipeline"
-	"github.com/smsfw/smsfw/proxy/link"
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/link"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // guard checks, at the very end of the test (after every cleanup), that no
@@ -315,13 +316,7 @@ func allStatus(t *testing.T, rs []esme.Resp, want pdu.Status) {
 
 func waitFor(t *testing.T, what string, f func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, what, f)
 }
 
 // The SMSC dies with a full window of MT and deliver_sm awaiting the peer.
@@ -387,9 +382,9 @@ func TestFaultUpstreamStalls(t *testing.T) {
 	if n := f.release(nil, false); n != 20 { // far too late
 		t.Fatalf("held %d", n)
 	}
-	waitFor(t, "late answers dropped", func() bool { return testutil.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 20 })
+	waitFor(t, "late answers dropped", func() bool { return promtest.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 20 })
 	waitFor(t, "deliver_sm timed out", func() bool { return f.answers() == 4 })
-	if v := testutil.ToFloat64(e.m.timeouts.WithLabelValues(legUpstream)); v != 20 {
+	if v := promtest.ToFloat64(e.m.timeouts.WithLabelValues(legUpstream)); v != 20 {
 		t.Fatalf("upstream timeouts %v", v) // each timeout freed a slot of the window of 5
 	}
 	f.checkDeliveries(int(pdu.StatusXTAppn))
@@ -522,7 +517,7 @@ func TestFaultReorderedAndDuplicated(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, "duplicates dropped", func() bool { return testutil.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 100 })
+	waitFor(t, "duplicates dropped", func() bool { return promtest.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 100 })
 	for i := 0; i < 20; i++ {
 		f.deliver(fmt.Sprintf("mo-%d", i))
 	}
@@ -537,7 +532,7 @@ func TestFaultReorderedAndDuplicated(t *testing.T) {
 		_ = cl.Write(append(resp, resp...)) // answered twice
 	}
 	waitFor(t, "deliver_sm answered", func() bool { return f.answers() == 20 })
-	time.Sleep(20 * time.Millisecond)
+	testutil.Consistently(t, 20*time.Millisecond, "each deliver_sm answered once", func() bool { return f.answers() == 20 })
 	f.checkDeliveries(0)
 	if cl.Unmatched() != 0 {
 		t.Fatal("duplicate reached the peer")
@@ -599,11 +594,9 @@ func TestFaultDownstreamDisconnects(t *testing.T) {
 	exactlyOnce(t, seqs, rs)
 	waitFor(t, "SMSC told to retry", func() bool { return f.answers() == 10 })
 	f.checkDeliveries(int(pdu.StatusXTAppn))
-	f.release(nil, false) // answers for a peer that is gone
-	waitFor(t, "answers for the gone peer dropped", func() bool {
-		return e.m.inflightUp.Load() == 0 && testutil.ToFloat64(e.m.late.WithLabelValues(legDownstream)) == 20
-	})
-	waitFor(t, "session gone", func() bool { return testutil.ToFloat64(e.m.sessions.WithLabelValues(legDownstream)) == 0 })
+	f.release(nil, false) // answers for a peer that is gone (written while its socket may take them: a half-close)
+	waitFor(t, "answers for the gone peer settled", func() bool { return e.m.inflightUp.Load() == 0 })
+	waitFor(t, "session gone", func() bool { return promtest.ToFloat64(e.m.sessions.WithLabelValues(legDownstream)) == 0 })
 	// Others still get served.
 	f.mode.Store(answerNow)
 	other := e.dial(esme.Options{SystemID: "acme", Password: "pw"})
@@ -826,9 +819,10 @@ func TestFaultShutdownDrainTimeout(t *testing.T) {
 	checkHeap(64 << 20)
 }
 
-// A peer with a full window of unanswered deliver_sm: further ones are
-// answered 0x58 at once (the SMSC retries) and the leg keeps relaying MT
-// answers meanwhile.
+// A peer with a full window of unanswered deliver_sm: further ones wait
+// in the session's queue (the SMSC is not answered meanwhile), the leg
+// keeps relaying MT answers, and a delivery that waited response_timeout
+// is answered 0x58 (the SMSC retries), never refused at once.
 func TestFaultDeliveryWindowFull(t *testing.T) {
 	checkHeap := guard(t)
 	f := newFaultSMSC(t)
@@ -841,22 +835,25 @@ func TestFaultDeliveryWindowFull(t *testing.T) {
 	for i := range seqs {
 		seqs[i] = f.deliver(fmt.Sprintf("mo-%d", i))
 	}
-	waitFor(t, "two refused", func() bool { return f.answers() == 2 })
-	f.mu.Lock()
-	for _, s := range seqs[2:] {
-		if a := f.dlvAnswers[s]; len(a) != 1 || a[0] != pdu.StatusThrottled {
-			t.Errorf("deliver_sm beyond the window: %v, want 0x58", a)
-		}
+	waitFor(t, "two delivered, two queued", func() bool {
+		return got.Load() == 2 && promtest.ToFloat64(e.m.deliveries.WithLabelValues("acme", dlvQueued)) == 2
+	})
+	if n := f.answers(); n != 0 {
+		t.Fatalf("SMSC answered %d deliveries while they wait", n)
 	}
-	f.mu.Unlock()
 	if r, err := cl.Do(ctx5s(t), submit("MT meanwhile")); err != nil || r.Status != 0 {
 		t.Fatalf("MT while deliveries wait: %v %+v", err, r)
 	}
-	waitFor(t, "the two delivered time out", func() bool { return f.answers() == 4 })
+	waitFor(t, "all four answered at the timeout", func() bool { return f.answers() == 4 })
 	f.mu.Lock()
 	for _, s := range seqs[:2] {
 		if a := f.dlvAnswers[s]; len(a) != 1 || a[0] != pdu.StatusXTAppn {
 			t.Errorf("unanswered deliver_sm: %v, want 0x64", a)
+		}
+	}
+	for _, s := range seqs[2:] {
+		if a := f.dlvAnswers[s]; len(a) != 1 || a[0] != pdu.StatusThrottled {
+			t.Errorf("deliver_sm that waited too long: %v, want 0x58", a)
 		}
 	}
 	f.mu.Unlock()
@@ -865,4 +862,24 @@ func TestFaultDeliveryWindowFull(t *testing.T) {
 	}
 	f.checkDeliveries(-1)
 	checkHeap(64 << 20)
+}
+
+// A burst of deliveries far beyond a peer's window, toward a peer that
+// answers them: every one is delivered and acknowledged to the SMSC,
+// none refused (the direct path would carry them all).
+func TestFaultDeliveryBurstBeyondWindow(t *testing.T) {
+	f := newFaultSMSC(t)
+	f.mode.Store(answerNow)
+	e := faultProxy(t, f, nil, 10, 100)
+	var got atomic.Int32
+	e.dial(esme.Options{SystemID: "acme", Password: "pw", OnDeliver: func(p pdu.PDU) pdu.Status { f.peerAck(p); got.Add(1); return 0 }})
+	const n = 3000 // node-smpp as an SMSC bursts this many without a window of its own
+	for i := 0; i < n; i++ {
+		f.deliver(fmt.Sprintf("mo-%d", i))
+	}
+	waitFor(t, "every delivery answered", func() bool { return f.answers() == n })
+	if got.Load() != n {
+		t.Fatalf("peer got %d of %d", got.Load(), n)
+	}
+	f.checkDeliveries(0)
 }

@@ -9,8 +9,9 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // FuzzSession: any byte stream from a peer (after a valid bind or not) is
@@ -42,13 +43,7 @@ func FuzzSession(f *testing.F) {
 	served := make(chan struct{})
 	go func() { defer close(served); _ = srv.Serve(pln) }()
 	f.Cleanup(func() { _ = srv.Close(); <-served; s.Close() })
-	deadline := time.Now().Add(5 * time.Second)
-	for ok, _ := srv.Ready(); !ok; ok, _ = srv.Ready() {
-		if time.Now().After(deadline) {
-			f.Fatal("proxy not ready")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(f, 5*time.Second, "proxy ready", func() bool { ok, _ := srv.Ready(); return ok })
 	bind := pdu.AppendBind(nil, pdu.BindTransceiver, 1, pdu.BindFields{SystemID: "fuzz", Password: "pw"})
 	f.Add(true, submit("hello"))
 	f.Add(true, append(pdu.AppendHeaderOnly(nil, pdu.EnquireLink, 0, 2), pdu.AppendHeaderOnly(nil, pdu.Unbind, 0, 3)...))

@@ -20,8 +20,8 @@ import (
 	"time"
 
 	"github.com/smsfw/smsfw/esme"
-	"github.com/smsfw/smsfw/proxy/pdu"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // expect is what a hostile PDU must get back.

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // keepRaw keeps every PDU of a message or none: quarantine always (release

@@ -6,7 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // Leg label values.
@@ -142,7 +142,33 @@ type Metrics struct {
 	tlsExpiry    *prometheus.GaugeVec
 	connsRefused prometheus.Counter
 	connsOpen    func() float64 // set by the server that owns these metrics
+	// inline without harm
+	deliveries  *prometheus.CounterVec // deliveries toward peers that waited or were refused, by peer and event
+	heldRelays  *prometheus.CounterVec // long messages answered by smsfw and relayed after their verdict
+	ownReceipts *prometheus.CounterVec // receipts smsfw sends itself
+	panics      prometheus.Counter
+	heldSegs    func() float64
+	queuedDlv   atomic.Int64
 }
+
+// Delivery events (label values of smsfw_proxy_deliveries_total besides the refusal reasons).
+const dlvQueued = "queued"
+
+// Held relay results (label values).
+const (
+	relayOK      = "relayed"
+	relayRetried = "retried"
+	relayFailed  = "failed"
+	relayLost    = "lost"
+)
+
+// Own receipt results (label values).
+const (
+	rcptSent       = "sent"
+	rcptOverBudget = "over_budget"
+	rcptNoReceiver = "no_receiver"
+	rcptQueueFull  = "queue_full"
+)
 
 // NewMetrics registers the proxy's collectors on reg (which may be nil).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -201,6 +227,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.connsRefused = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "smsfw_proxy_connections_refused_total", Help: "Peer connections closed at accept because max_connections were open.",
 	})
+	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_deliveries_total",
+		Help: "Deliveries (MO, receipts) toward a peer whose window was full: queued, or refused to the SMSC (queue_full, expired, session_ended, no_receiver).",
+	}, []string{"peer", "event"})
+	m.heldRelays = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_held_relays_total",
+		Help: "Segments of long messages answered by smsfw and relayed after the verdict: relayed, retried (temporary SMSC error), failed (permanent error or retries exhausted), lost (shutdown).",
+	}, []string{"result"})
+	for _, r := range []string{relayOK, relayRetried, relayFailed, relayLost} {
+		m.heldRelays.WithLabelValues(r)
+	}
+	m.ownReceipts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_own_receipts_total",
+		Help: "Receipts smsfw sends itself (dropped, rejected or failed messages): sent, or not sent (over_budget, no_receiver, queue_full).",
+	}, []string{"result"})
+	for _, r := range []string{rcptSent, rcptOverBudget, rcptNoReceiver, rcptQueueFull} {
+		m.ownReceipts.WithLabelValues(r)
+	}
+	m.panics = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "smsfw_proxy_inspector_panics_total", Help: "Panics recovered in inspection; the message got the on_filter_error fail mode.",
+	})
 	for _, sc := range []string{scopeSource, scopeSystemID} {
 		m.lockouts.WithLabelValues(sc)
 		m.lockedBinds.WithLabelValues(sc)
@@ -251,6 +298,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
 			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments, m.quarantine,
 			m.lockouts, m.lockedBinds, m.tlsReloads, m.tlsExpiry, m.connsRefused,
+			m.deliveries, m.heldRelays, m.ownReceipts, m.panics,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "smsfw_proxy_held_segments", Help: "Segments of long messages held for reassembly or awaiting relay.",
+			}, func() float64 {
+				if f := m.heldSegs; f != nil {
+					return f()
+				}
+				return 0
+			}),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "smsfw_proxy_queued_deliveries", Help: "Deliveries waiting for a slot in a peer's window.",
+			}, func() float64 { return float64(m.queuedDlv.Load()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "smsfw_proxy_connections", Help: "Open peer connections, bound or not.",
 			}, func() float64 {

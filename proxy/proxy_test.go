@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/internal/yamlx"
-	"github.com/smsfw/smsfw/proxy/pdu"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 func ctx5s(t *testing.T) context.Context {
@@ -63,7 +64,7 @@ func TestPassThroughByteExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 2*time.Second, func() bool { return cl.Unmatched() == 1 }) // our client did not send it via Send
-	if v := testutil.ToFloat64(e.m.pdus.WithLabelValues(legDownstream, dirIn, "submit_sm")); v != 2 {
+	if v := promtest.ToFloat64(e.m.pdus.WithLabelValues(legDownstream, dirIn, "submit_sm")); v != 2 {
 		t.Fatalf("submit_sm in = %v", v)
 	}
 }
@@ -138,8 +139,8 @@ func TestSlowUpstreamTimesOutAndDropsLateAnswers(t *testing.T) {
 			t.Fatalf("want timeout 0x08, got %+v", r)
 		}
 	}
-	eventually(t, 2*time.Second, func() bool { return testutil.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 20 })
-	if v := testutil.ToFloat64(e.m.timeouts.WithLabelValues(legUpstream)); v != 20 {
+	eventually(t, 2*time.Second, func() bool { return promtest.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 20 })
+	if v := promtest.ToFloat64(e.m.timeouts.WithLabelValues(legUpstream)); v != 20 {
 		t.Fatalf("timeouts = %v", v)
 	}
 	if cl.Unmatched() != 0 {
@@ -277,7 +278,7 @@ func TestUpstreamReconnects(t *testing.T) {
 		r, err := cl.Do(ctx5s(t), submit("again"))
 		return err == nil && r.Status == 0
 	})
-	if v := testutil.ToFloat64(e.m.reconnects.WithLabelValues("smsc")); v < 1 {
+	if v := promtest.ToFloat64(e.m.reconnects.WithLabelValues("smsc")); v < 1 {
 		t.Fatalf("reconnects = %v", v)
 	}
 }
@@ -295,7 +296,8 @@ func TestWindowBackPressure(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(200 * time.Millisecond)
+	eventually(t, 2*time.Second, func() bool { return e.sim.Stats().Messages == 5 })
+	testutil.Consistently(t, 200*time.Millisecond, "no more than the window upstream", func() bool { return e.sim.Stats().Messages == 5 })
 	if n := e.sim.Stats().Messages; n != 5 {
 		t.Fatalf("upstream saw %d in flight, window is 5", n)
 	}
@@ -375,7 +377,7 @@ func TestVerdictActions(t *testing.T) {
 			}
 		}
 	}
-	if v := testutil.ToFloat64(e.m.filterErrs); v != 1 {
+	if v := promtest.ToFloat64(e.m.filterErrs); v != 1 {
 		t.Fatalf("filter errors %v", v)
 	}
 }
@@ -469,7 +471,7 @@ func TestIdlePeerGetsEnquireLinkAndDeadPeerIsClosed(t *testing.T) {
 	if !sawEnquire {
 		t.Fatal("no enquire_link on an idle session")
 	}
-	eventually(t, 2*time.Second, func() bool { return testutil.ToFloat64(e.m.sessions.WithLabelValues(legDownstream)) == 0 })
+	eventually(t, 2*time.Second, func() bool { return promtest.ToFloat64(e.m.sessions.WithLabelValues(legDownstream)) == 0 })
 }
 
 func TestGracefulShutdownDrains(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // Errors of Release.
@@ -76,6 +76,11 @@ type heldPart struct {
 	d   *downstream
 	id  pdu.CommandID
 	seq uint32
+	// slot: the part holds a slot of its session's window until answered.
+	slot bool
+	// answered: a long-message part smsfw already accepted with msgID.
+	answered bool
+	msgID    string
 }
 
 // canHold says whether quarantine verdicts hold messages (a sink stores
@@ -93,11 +98,18 @@ func (s *Server) quarantineMT(v filter.Verdict, parts []heldPart, pdus []pdu.PDU
 	q := s.cfg.quarantine()
 	ids := make([]string, len(parts))
 	st := q.status
-	if q.accept {
-		for i := range ids {
+	for i, p := range parts {
+		switch {
+		case p.answered:
+			ids[i] = p.msgID
+		case q.accept:
 			ids[i] = s.newMessageID()
 		}
+	}
+	if q.accept || parts[0].answered {
 		ev.MessageID = strings.Join(ids, ",")
+	}
+	if q.accept {
 		st = pdu.StatusOK
 	}
 	ev.Status = uint32(st)
@@ -105,14 +117,20 @@ func (s *Server) quarantineMT(v filter.Verdict, parts []heldPart, pdus []pdu.PDU
 		if err != nil {
 			s.m.quarantine.WithLabelValues(quarStoreFailed).Inc()
 			s.log.Warn("quarantined message not stored; peer asked to retry", zap.Int64("event", ev.ID), zap.Error(err))
-			for _, p := range parts {
-				p.d.respond(p.id, pdu.StatusThrottled, p.seq, "")
-			}
-			return
+		} else {
+			s.m.quarantine.WithLabelValues(quarHeld).Add(float64(len(parts)))
 		}
-		s.m.quarantine.WithLabelValues(quarHeld).Add(float64(len(parts)))
 		for i, p := range parts {
-			p.d.respond(p.id, st, p.seq, ids[i])
+			switch {
+			case p.answered: // accepted already; the analyst's decision follows with a receipt
+			case err != nil:
+				p.d.respond(p.id, pdu.StatusThrottled, p.seq, "")
+			default:
+				p.d.respond(p.id, st, p.seq, ids[i])
+			}
+			if p.slot {
+				p.d.releaseHold()
+			}
 		}
 	})
 }
@@ -333,8 +351,9 @@ func (s *Server) RejectHeld(ev *filter.Event) {
 	}
 }
 
-// releasedIDs maps the SMSC's message ids of released messages to the ids
-// the peers were given when the messages were held, so their receipts reach
+// releasedIDs maps the SMSC's message ids of released messages (and of
+// long-message parts smsfw answered itself) to the ids the peers were
+// given, so their receipts reach
 // the peers under the ids they know. In memory, bounded, kept for
 // releasedTTL (receipts of messages released before a restart keep the
 // SMSC's id).
@@ -351,7 +370,7 @@ type releasedID struct {
 
 const (
 	releasedTTL = 72 * time.Hour
-	releasedMax = 100_000
+	releasedMax = 500_000
 )
 
 func (r *releasedIDs) add(up, ours string) {
@@ -365,10 +384,18 @@ func (r *releasedIDs) add(up, ours string) {
 		r.m = map[string]releasedID{}
 	}
 	if len(r.m) >= releasedMax {
+		// One pass frees an eighth, so the scan is paid once per
+		// releasedMax/8 additions: expired ids first, then any.
 		for k, v := range r.m {
-			if now-v.at > int64(releasedTTL) || len(r.m) >= releasedMax {
+			if now-v.at > int64(releasedTTL) {
 				delete(r.m, k)
 			}
+		}
+		for k := range r.m {
+			if len(r.m) <= releasedMax*7/8 {
+				break
+			}
+			delete(r.m, k)
 		}
 	}
 	r.m[up] = releasedID{ours: ours, at: now}
@@ -404,7 +431,7 @@ func (s *Server) receiptForPeer(p pdu.PDU, m *pdu.Message) pdu.PDU {
 	if !ok {
 		return p
 	}
-	if out, ok := pdu.RewriteReceiptID(p, m, string(id), ours); ok {
+	if out, ok := pdu.RewriteReceiptID(p, m, string(id), s.ids.inReceipt(ours)); ok {
 		return out
 	}
 	return p

@@ -9,9 +9,9 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/esme"
-	"github.com/smsfw/smsfw/proxy/link"
-	"github.com/smsfw/smsfw/proxy/pdu"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/link"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // fakeSMSC answers binds and hands every other PDU to handle, which may
@@ -132,7 +132,10 @@ func TestWrongResponseCommandAnswered(t *testing.T) {
 	}
 }
 
-func TestSMSCUnbindFailsInFlight(t *testing.T) {
+// The SMSC unbinds with a request in flight and never answers it: the
+// request gets 0x08 at response_timeout, then unbind_resp goes out and the
+// peer (pass-through) is unbound.
+func TestSMSCUnbindAnswersInFlightOnTimeout(t *testing.T) {
 	var once sync.Once
 	f := newFakeSMSC(t, func(c *link.Conn, p pdu.PDU) {
 		if p.ID() == pdu.SubmitSM {
@@ -140,7 +143,7 @@ func TestSMSCUnbindFailsInFlight(t *testing.T) {
 			once.Do(func() { _ = c.Write(pdu.AppendHeaderOnly(nil, pdu.Unbind, 0, 99)) })
 		}
 	})
-	_, addr := startProxy(t, f.ln.Addr().String(), nil)
+	_, addr := startProxy(t, f.ln.Addr().String(), &Config{ResponseTimeout: 300 * time.Millisecond})
 	cl, err := esme.Dial(ctx5s(t), addr, esme.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -154,6 +157,48 @@ func TestSMSCUnbindFailsInFlight(t *testing.T) {
 	case <-cl.Done(): // pass-through: the peer is unbound when its SMSC leg goes
 	case <-time.After(3 * time.Second):
 		t.Fatal("peer not unbound after the SMSC unbound")
+	}
+}
+
+// The SMSC unbinds, then answers what was in flight (as SMSCs draining
+// for maintenance do): the peer gets the SMSC's answer, not 0x08, and
+// unbind_resp follows it.
+func TestSMSCUnbindThenAnswersInFlight(t *testing.T) {
+	var mu sync.Mutex
+	var order []string
+	f := newFakeSMSC(t, func(c *link.Conn, p pdu.PDU) {
+		switch p.ID() {
+		case pdu.SubmitSM:
+			seq := p.Seq()
+			_ = c.Write(pdu.AppendHeaderOnly(nil, pdu.Unbind, 0, 99))
+			go func() {
+				time.Sleep(100 * time.Millisecond) // the SMSC's own latency, not synchronisation
+				mu.Lock()
+				order = append(order, "submit_sm_resp")
+				mu.Unlock()
+				_ = c.Write(pdu.AppendResp(nil, pdu.SubmitSM, 0, seq, "smsc-1"))
+			}()
+		case pdu.UnbindResp:
+			mu.Lock()
+			order = append(order, "unbind_resp")
+			mu.Unlock()
+		}
+	})
+	_, addr := startProxy(t, f.ln.Addr().String(), nil)
+	cl, err := esme.Dial(ctx5s(t), addr, esme.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	r, err := cl.Do(ctx5s(t), submit("x"))
+	if err != nil || r.Status != 0 || r.MessageID != "smsc-1" {
+		t.Fatalf("%v %+v", err, r)
+	}
+	eventually(t, 3*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == 2 })
+	mu.Lock()
+	defer mu.Unlock()
+	if order[0] != "submit_sm_resp" || order[1] != "unbind_resp" {
+		t.Fatalf("order at the SMSC: %v", order)
 	}
 }
 

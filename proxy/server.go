@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,12 +61,14 @@ type Server struct {
 	draining atomic.Bool
 	closed   chan struct{}
 	wg       sync.WaitGroup
-	ids      atomic.Uint64
+	ids      *msgIDs
 	conns    atomic.Int64 // open peer connections, bound or not
-	idBase   uint64
 	rr       atomic.Uint32
 
-	asm *assembler
+	asm        *assembler
+	owedN      atomic.Int64    // long-message parts answered by smsfw, not yet relayed
+	receipts   delayedReceipts // receipts of dropped messages waiting for their delay
+	panicSites sync.Map        // panic sites in inspection already logged with their stack
 
 	probeMu   sync.Mutex
 	probeAt   time.Time
@@ -86,13 +87,14 @@ func New(o Options) (*Server, error) {
 		cfg: cfg, upstream: o.Upstream, insp: o.Inspector, log: o.Logger, m: o.Metrics, sink: o.Events,
 		sessions: map[*downstream]struct{}{}, byPeer: map[string][]*downstream{},
 		pools: map[string]*pool{}, peers: map[string]*Peer{}, closed: make(chan struct{}),
-		idBase: uint64(time.Now().UnixNano()) << 20,
+		ids: newMsgIDs(cfg.MessageIDFormat, cfg.ReceiptIDFormat),
 	}
 	if s.insp == nil {
 		s.insp = filter.AllowAll{}
 	}
 	s.obs, _ = s.insp.(filter.AcceptObserver)
 	s.asm = newAssembler(s)
+	s.receipts.s = s
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
@@ -100,6 +102,7 @@ func New(o Options) (*Server, error) {
 		s.m = NewMetrics(nil)
 	}
 	s.m.connsOpen = func() float64 { return float64(s.conns.Load()) }
+	s.m.heldSegs = s.asm.heldSegments
 	s.auth = newAuthenticator(cfg.Auth, o.LockoutObserver, s.m, s.log)
 	if err := s.loadCerts(); err != nil {
 		return nil, err
@@ -114,7 +117,10 @@ func New(o Options) (*Server, error) {
 			}
 		}
 		if s.upstream == "" {
-			return nil, fmt.Errorf("%w: pass-through mode needs an upstream address", ErrConfig)
+			return nil, fmt.Errorf("%w: pass-through mode needs an upstream address (--upstream HOST:PORT)", ErrConfig)
+		}
+		if err := CheckHostPort(s.upstream); err != nil {
+			return nil, fmt.Errorf("%w: upstream: %v", ErrConfig, err)
 		}
 	} else {
 		for _, u := range cfg.Upstreams {
@@ -123,6 +129,9 @@ func New(o Options) (*Server, error) {
 			}
 			if u.Address == "" {
 				return nil, fmt.Errorf("%w: upstream without address", ErrConfig)
+			}
+			if err := CheckHostPort(u.Address); err != nil {
+				return nil, fmt.Errorf("%w: upstream: %v", ErrConfig, err)
 			}
 		}
 		for _, p := range cfg.Peers {
@@ -240,10 +249,8 @@ func (s *Server) Ready() (bool, string) {
 	return true, "all peer pools bound"
 }
 
-// newMessageID returns an id for a message smsfw accepts without relaying.
-func (s *Server) newMessageID() string {
-	return strconv.FormatUint(s.idBase+s.ids.Add(1), 16)
-}
+// newMessageID returns an id for a message smsfw answers itself.
+func (s *Server) newMessageID() string { return s.ids.next() }
 
 // register adds a bound session, unless its peer already has maxSessions
 // (0: no limit); check and add are one step, so concurrent binds cannot
@@ -281,7 +288,7 @@ func (s *Server) unregister(d *downstream) {
 // receiverFor picks a bound session of peer key that can receive
 // deliver_sm, preferring prefer.
 func (s *Server) receiverFor(key string, prefer *downstream) *downstream {
-	if prefer != nil && prefer.canReceive() && !prefer.isDone() {
+	if prefer != nil && prefer.canReceive() && !prefer.isDone() && !prefer.ending.Load() {
 		return prefer
 	}
 	s.mu.Lock()
@@ -294,7 +301,7 @@ func (s *Server) receiverFor(key string, prefer *downstream) *downstream {
 	start := int(s.rr.Add(1))
 	for i := 0; i < n; i++ {
 		d := list[(start+i)%n]
-		if d.canReceive() && !d.isDone() {
+		if d.canReceive() && !d.isDone() && !d.ending.Load() {
 			return d
 		}
 	}
@@ -380,7 +387,7 @@ func (s *Server) Close() error {
 
 // inflight counts relayed requests awaiting an answer on either leg.
 func (s *Server) inflight() int {
-	return int(s.m.inflightUp.Load() + s.m.inflightDn.Load() + s.holding.Load())
+	return int(s.m.inflightUp.Load() + s.m.inflightDn.Load() + s.holding.Load() + s.owedN.Load())
 }
 
 // dialUpstream connects to addr, with TLS when t is set.

@@ -21,8 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smsfw/smsfw/esme"
-	"github.com/smsfw/smsfw/proxy/pdu"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // testCA is a throw-away certificate authority whose files live in a test's

@@ -11,8 +11,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/proxy/link"
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/smpp/link"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // upPending is a request smsfw sent on an upstream leg.
@@ -26,7 +26,19 @@ type upPending struct {
 	peerSlot bool          // the request also holds a slot in the peer's window
 	ev       *filter.Event // recorded with the SMSC's answer
 	reply    chan reply    // a request smsfw originated (a released message): its answer goes here
+	owed     *owed         // a long-message part smsfw answered itself: its relay's outcome goes here
 }
+
+// lateEntry remembers a request answered on timeout, so that the SMSC's
+// late answer still tells the inspector which message id it accepted
+// (else that message's genuine receipts look fake).
+type lateEntry struct {
+	seq uint32
+	key string
+	cmd pdu.CommandID
+}
+
+const lateRemembered = 1024
 
 // upLeg is one bound session toward the SMSC. smsfw is the ESME here.
 type upLeg struct {
@@ -35,6 +47,7 @@ type upLeg struct {
 	name   string      // upstream name for metrics and logs
 	key    string      // peer key whose sessions get this leg's deliver_sm
 	owner  *downstream // pass-through: the peer session this leg belongs to
+	pool   *pool       // config mode: the pool this leg belongs to
 	window chan struct{}
 	log    *zap.Logger
 
@@ -47,6 +60,14 @@ type upLeg struct {
 	lastEnquire atomic.Int64
 	out         batch     // peer connections written to since the last flush (read loop only)
 	st          loopStats // per-PDU counts of the read loop, published per batch
+
+	// owedDn counts deliveries from this leg awaiting the peer (sent or
+	// queued): the SMSC is owed their answers before the leg may close.
+	owedDn atomic.Int64
+	// closing: the SMSC unbound (or the leg is being retired); no new
+	// requests go on it while what is in flight is answered.
+	closing atomic.Bool
+	late    [lateRemembered]lateEntry // under mu; indexed by seq
 }
 
 func newUpLeg(s *Server, c *link.Conn, name, key string, window int, owner *downstream) *upLeg {
@@ -142,12 +163,15 @@ func (l *upLeg) isDead() bool {
 func (l *upLeg) send(d *downstream, p pdu.PDU, start int64, peerSlot bool, ev *filter.Event, out *batch, st *loopStats) bool {
 	downSeq := p.Seq()
 	l.mu.Lock()
-	if l.dead {
+	if l.dead || l.closing.Load() {
 		l.mu.Unlock()
 		return false
 	}
 	seq, ok := l.pending.put(upPending{down: d, downSeq: downSeq, cmd: p.ID(), start: start,
 		deadline: start + int64(l.s.cfg.ResponseTimeout), peerSlot: peerSlot, ev: ev})
+	if ok {
+		d.inflightMT.Add(1)
+	}
 	l.mu.Unlock()
 	if !ok {
 		return false
@@ -163,6 +187,7 @@ func (l *upLeg) send(d *downstream, p pdu.PDU, start int64, peerSlot bool, ev *f
 		l.mu.Unlock()
 		if mine {
 			l.s.m.inflightUp.Add(-1)
+			d.inflightMT.Add(-1)
 			return false
 		}
 		// fail() took it and answered the peer already.
@@ -193,9 +218,16 @@ func (l *upLeg) sendLocal(id pdu.CommandID) {
 func (l *upLeg) onResponse(p pdu.PDU) {
 	l.mu.Lock()
 	e, ok := l.pending.take(p.Seq())
+	var le lateEntry
+	if !ok {
+		if x := &l.late[p.Seq()%lateRemembered]; x.seq == p.Seq() && x.seq != 0 {
+			le, *x = *x, lateEntry{}
+		}
+	}
 	l.mu.Unlock()
 	if !ok {
 		l.s.m.late.WithLabelValues(legUpstream).Inc()
+		l.learnLate(le, p)
 		if ce := l.log.Check(zap.DebugLevel, "response without request"); ce != nil {
 			ce.Write(zap.Stringer("command", p.ID()), zap.Uint32("seq", p.Seq()))
 		}
@@ -213,7 +245,7 @@ func (l *upLeg) onResponse(p pdu.PDU) {
 	// The SMSC's id of an accepted message: for fake-receipt detection,
 	// the event, and a released message's caller.
 	var accepted []byte
-	if !wrong && (l.s.obs != nil || e.ev != nil || e.reply != nil) && p.Status() == pdu.StatusOK &&
+	if !wrong && (l.s.obs != nil || e.ev != nil || e.reply != nil || e.owed != nil) && p.Status() == pdu.StatusOK &&
 		e.cmd != pdu.QuerySM && e.cmd.IsMessage() {
 		var mr pdu.MessageResp
 		if pdu.ParseMessageResp(p, &mr) == nil {
@@ -227,15 +259,20 @@ func (l *upLeg) onResponse(p pdu.PDU) {
 			}
 		}
 	}
-	if e.reply != nil {
+	if e.reply != nil || e.owed != nil {
 		r := reply{status: p.Status(), msgID: string(accepted)}
 		if wrong {
 			r.status = pdu.StatusSysErr
+		}
+		if e.owed != nil {
+			e.owed.done(r)
+			return
 		}
 		e.reply <- r
 		return
 	}
 	d := e.down
+	defer d.inflightMT.Add(-1) // after the answer is queued to the peer
 	if e.peerSlot {
 		d.releaseMT()
 	}
@@ -264,10 +301,25 @@ func (l *upLeg) onRequest(p pdu.PDU) bool {
 	case pdu.EnquireLink:
 		l.respond(id, pdu.StatusOK, p.Seq(), "")
 	case pdu.Unbind:
-		l.respond(id, pdu.StatusOK, p.Seq(), "")
+		if l.closing.Swap(true) {
+			l.respond(id, pdu.StatusOK, p.Seq(), "")
+			return true
+		}
 		l.log.Info("SMSC unbound")
 		l.s.m.binds.WithLabelValues(legUpstream, bindUnbound).Inc()
-		return false
+		if l.pool != nil {
+			l.pool.setLeg(l, false) // new requests go to the pool's other legs
+		}
+		// What is in flight on this leg is answered first, both ways: the
+		// SMSC's answers to our requests (this loop goes on reading them)
+		// and the peer's answers to the SMSC's deliveries.
+		seq := p.Seq()
+		l.out.flush()
+		go func() {
+			l.awaitIdle()
+			l.respond(pdu.Unbind, pdu.StatusOK, seq, "")
+			l.c.Close()
+		}()
 	case pdu.DeliverSM, pdu.DataSM:
 		l.onDeliver(p)
 	case pdu.AlertNotification:
@@ -317,6 +369,9 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 		peer = l.key
 	}
 	req := filter.Request{Direction: filter.MO, Peer: peer, PeerClass: class, SystemID: sysID, Msg: &m, Time: start}
+	if m.IsReceipt() {
+		req.AwaitingAnswers = l.s.awaitingAnswers(l)
+	}
 	v := l.s.inspect(&req, l.log, &l.st)
 	if l.s.canHold(v) {
 		l.quarantineMO(v, p)
@@ -336,11 +391,19 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 	case v.Action != filter.Allow && v.Action != filter.Flag: // Reject, and Quarantine when no store holds messages
 		answer(orStatus(v.Status, pdu.StatusXPAppn))
 	case target == nil:
+		l.s.m.deliveries.WithLabelValues(peer, dlvNoReceiver).Inc()
 		answer(pdu.StatusXTAppn)
-	case !target.tryAcquire(): // the peer has a window of deliveries unanswered: the SMSC retries
-		answer(pdu.StatusThrottled)
-	case !target.deliver(l, l.s.receiptForPeer(p, &m), start, ev, &l.out, &l.st):
-		answer(pdu.StatusXTAppn)
+	default:
+		// Sent now, or queued while the peer's window is full.
+		if ok, why := target.deliverOrQueue(l, l.s.receiptForPeer(p, &m), start, ev, &l.out, &l.st); !ok {
+			st := pdu.StatusXTAppn
+			if why == dlvQueueFull {
+				st = pdu.StatusThrottled
+			}
+			l.s.m.deliveries.WithLabelValues(peer, why).Inc()
+			target.noteRefused(why)
+			answer(st)
+		}
 	}
 }
 
@@ -414,7 +477,12 @@ func (l *upLeg) expire(now int64) {
 	var expired []upPending
 	l.mu.Lock()
 	l.pending.drain(func(e *upPending) bool { return e.deadline < now },
-		func(_ uint32, e upPending) { expired = append(expired, e) })
+		func(seq uint32, e upPending) {
+			expired = append(expired, e)
+			if !e.local {
+				l.rememberLate(seq, &e)
+			}
+		})
 	l.mu.Unlock()
 	for _, e := range expired {
 		if e.local {
@@ -425,11 +493,24 @@ func (l *upLeg) expire(now int64) {
 	}
 }
 
+// rememberLate keeps what a late answer to seq needs; the caller holds mu.
+func (l *upLeg) rememberLate(seq uint32, e *upPending) {
+	key := l.key
+	if e.down != nil {
+		key = e.down.key
+	}
+	l.late[seq%lateRemembered] = lateEntry{seq: seq, key: key, cmd: e.cmd}
+}
+
 // finish answers a relayed request the SMSC will not answer (timeout or
 // loss) with a temporary error and frees its window slots.
 func (l *upLeg) finish(e upPending) {
 	<-l.window
 	l.s.m.inflightUp.Add(-1)
+	if e.owed != nil {
+		e.owed.done(reply{status: pdu.StatusSysErr})
+		return
+	}
 	if e.reply != nil {
 		e.reply <- reply{status: pdu.StatusSysErr}
 		return
@@ -439,6 +520,57 @@ func (l *upLeg) finish(e upPending) {
 		e.down.releaseMT()
 	}
 	e.down.respondRelayed(e.cmd, pdu.StatusSysErr, e.downSeq)
+	e.down.inflightMT.Add(-1)
+}
+
+// learnLate tells the inspector the id the SMSC accepted in a response
+// that came after its request was answered on timeout.
+func (l *upLeg) learnLate(le lateEntry, p pdu.PDU) {
+	if le.seq == 0 || l.s.obs == nil || p.Status() != pdu.StatusOK || p.ID() != le.cmd.Resp() ||
+		!le.cmd.IsMessage() || le.cmd == pdu.QuerySM {
+		return
+	}
+	var mr pdu.MessageResp
+	if pdu.ParseMessageResp(p, &mr) == nil && len(mr.MessageID) > 0 {
+		l.s.obs.Accepted(le.key, mr.MessageID, l.c.ReadAt())
+	}
+}
+
+// awaitIdle waits until nothing is in flight on the leg either way (our
+// requests answered by the SMSC, its deliveries answered by the peer), at
+// most response_timeout and a second.
+func (l *upLeg) awaitIdle() {
+	busy := func() bool {
+		l.mu.Lock()
+		n := l.pending.len()
+		l.mu.Unlock()
+		return n > 0 || l.owedDn.Load() > 0
+	}
+	if !busy() {
+		return
+	}
+	deadline := time.NewTimer(l.s.cfg.ResponseTimeout + time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for busy() {
+		select {
+		case <-deadline.C:
+			return
+		case <-l.done:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// unbindWhenIdle retires a pass-through leg whose peer session ended: no
+// new requests, then unbind once what is in flight (long-message parts
+// smsfw answered itself, deliveries) is answered.
+func (l *upLeg) unbindWhenIdle() {
+	l.closing.Store(true)
+	l.awaitIdle()
+	l.unbind()
 }
 
 // unbind sends unbind, waits briefly for the answer, and closes.
@@ -567,6 +699,7 @@ func (p *pool) maintain(i int) {
 		log.Info("upstream bound")
 		backoff = 100 * time.Millisecond
 		l := newUpLeg(p.s, c, p.name, p.peer.Name, p.window, nil)
+		l.pool = p
 		p.setLeg(l, true)
 		l.run()
 		p.setLeg(l, false)
@@ -602,4 +735,23 @@ func (p *pool) acquire(cancel <-chan struct{}, pending *batch) *upLeg {
 			return nil
 		}
 	}
+}
+
+// awaitingAnswers reports whether the peer that leg l serves has requests
+// on their way to the SMSC: a receipt may overtake its submit_sm_resp
+// (on another session of the pool, or from a hasty SMSC).
+func (s *Server) awaitingAnswers(l *upLeg) bool {
+	legs := []*upLeg{l}
+	if l.pool != nil {
+		legs = l.pool.boundLegs()
+	}
+	for _, x := range legs {
+		x.mu.Lock()
+		n := x.pending.len()
+		x.mu.Unlock()
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -60,6 +60,8 @@ const (
 	ActBlock          Action = "block"
 	ActAllow          Action = "allow"
 	ActDeleteOverride Action = "delete_override"
+	// ActReload is a configuration reload (SIGHUP, a changed file, POST /-/reload).
+	ActReload Action = "reload"
 )
 
 // Metrics are the review API's Prometheus metrics.

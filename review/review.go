@@ -224,15 +224,26 @@ func (s *Service) pushOverrides(ctx context.Context) error {
 	return nil
 }
 
+// Audit records an action taken outside the review API (a configuration
+// reload) in the audit log, under a target name of the caller's.
+func (s *Service) Audit(ctx context.Context, actor string, action Action, target, reason string, detail map[string]any) {
+	s.m.action(action)
+	s.auditTarget(ctx, actor, string(action), target, reason, detail)
+}
+
 // audit writes one audit entry. A failure is logged and counted, not
 // returned: the action it records has already happened.
 func (s *Service) audit(ctx context.Context, actor, action string, target int64, reason string, detail map[string]any) {
+	s.auditTarget(ctx, actor, action, strconv.FormatInt(target, 10), reason, detail)
+}
+
+func (s *Service) auditTarget(ctx context.Context, actor, action, target, reason string, detail map[string]any) {
 	var d string
 	if len(detail) > 0 {
 		b, _ := json.Marshal(detail)
 		d = string(b)
 	}
-	a := &store.AuditEntry{Time: s.o.Now(), Actor: actor, Action: action, Target: strconv.FormatInt(target, 10), Reason: reason, Detail: d}
+	a := &store.AuditEntry{Time: s.o.Now(), Actor: actor, Action: action, Target: target, Reason: reason, Detail: d}
 	// The request may be gone (client hung up) once the action is done:
 	// the audit line is written regardless.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -240,7 +251,7 @@ func (s *Service) audit(ctx context.Context, actor, action string, target int64,
 	if err := s.o.Store.AddAudit(ctx, a); err != nil {
 		s.m.failure(Action(action))
 		s.log.Error("audit entry not written", zap.String("actor", actor), zap.String("action", action),
-			zap.Int64("target", target), zap.Error(err))
+			zap.String("target", target), zap.Error(err))
 	}
 }
 

@@ -14,11 +14,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/review"
 	"github.com/smsfw/smsfw/review/reviewtest"
 	"github.com/smsfw/smsfw/store"
@@ -346,7 +347,7 @@ func testReleaseRejectAudit(t *testing.T, open func(testing.TB) store.Store) {
 	if audit.Entries[0].Action != "reject" || audit.Entries[0].Target != oid {
 		t.Fatalf("audit entry: %+v", audit.Entries[0])
 	}
-	if n := testutil.ToFloat64(mustCounter(t, e.reg, "smsfw_review_actions_total", "action", "release")); n != 1 {
+	if n := promtest.ToFloat64(mustCounter(t, e.reg, "smsfw_review_actions_total", "action", "release")); n != 1 {
 		t.Fatalf("release actions metric %v", n)
 	}
 }
@@ -512,16 +513,7 @@ func testExpiryLoop(t *testing.T, open func(testing.TB) store.Store) {
 	if err := svc.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, rej := q.Calls(); len(rej) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("held message not expired by the loop")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, "held message expired by the loop", func() bool { _, rej := q.Calls(); return len(rej) == 1 })
 	svc.Stop()
 	svc.Stop()
 }
@@ -556,7 +548,7 @@ func TestRequestMetrics(t *testing.T) {
 		route, code string
 		want        float64
 	}{{"events", "2xx", 1}, {"events", "4xx", 1}, {"event", "4xx", 1}} {
-		got := testutil.ToFloat64(mustCounter(t, e.reg, "smsfw_review_requests_total", "route", c.route, "code", c.code))
+		got := promtest.ToFloat64(mustCounter(t, e.reg, "smsfw_review_requests_total", "route", c.route, "code", c.code))
 		if got != c.want {
 			t.Errorf("%s %s: %v", c.route, c.code, got)
 		}

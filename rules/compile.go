@@ -1,12 +1,11 @@
 package rules
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -18,7 +17,7 @@ import (
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/lists"
 	"github.com/smsfw/smsfw/internal/yamlx"
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // ErrPolicy is wrapped by every policy error.
@@ -70,22 +69,21 @@ type Snapshot struct {
 	// RegistryNames maps a skeleton back to the sender ID as registered.
 	RegistryNames map[string]string
 	Tariffs       map[string]map[string]float64
+
+	inputs inputs // the files it was built from (policy and lists)
 }
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 
 // ParseFile reads and compiles a policy file.
-func ParseFile(path string) (*Snapshot, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return Parse(path, data)
-}
+func ParseFile(path string) (*Snapshot, error) { return ParseSource(FileSource(path)) }
 
 // Parse strictly decodes, validates and compiles a policy (file names it in
-// errors and anchors relative list files).
-func Parse(file string, data []byte) (*Snapshot, error) {
+// errors and anchors relative list files, read from the OS).
+func Parse(file string, data []byte) (*Snapshot, error) { return parse(FileSource(file), data) }
+
+func parse(src Source, data []byte) (*Snapshot, error) {
+	file := src.path
 	p := &Policy{}
 	lines, err := yamlx.Decode(file, data, p)
 	if err != nil {
@@ -95,11 +93,13 @@ func Parse(file string, data []byte) (*Snapshot, error) {
 		}
 		return nil, err
 	}
-	c := compiler{file: file, lines: lines, base: filepath.Dir(file)}
+	c := compiler{file: file, lines: lines, src: src, inputs: inputs{}}
+	c.inputs.add(file, data)
 	snap, err := c.compile(p)
 	if err != nil {
 		return nil, err
 	}
+	snap.inputs = c.inputs
 	sum := sha256.Sum256(data)
 	snap.Hash = hex.EncodeToString(sum[:8])
 	snap.File = file
@@ -108,9 +108,10 @@ func Parse(file string, data []byte) (*Snapshot, error) {
 }
 
 type compiler struct {
-	file  string
-	lines yamlx.Lines
-	base  string
+	file   string
+	lines  yamlx.Lines
+	src    Source
+	inputs inputs
 }
 
 func (c *compiler) errf(path, format string, args ...any) error {
@@ -152,8 +153,14 @@ func (c *compiler) compile(p *Policy) (*Snapshot, error) {
 		}
 		items := spec.Items
 		var fileLines []int
+		listFile := c.src.resolve(spec.File)
 		if spec.File != "" {
-			fi, fl, err := lists.ReadFile(c.base, spec.File)
+			data, err := c.src.read(listFile)
+			if err != nil {
+				return nil, c.errf(path+".file", "list %q: %v", name, err)
+			}
+			c.inputs.add(listFile, data)
+			fi, fl, err := lists.Read(bytes.NewReader(data))
 			if err != nil {
 				return nil, c.errf(path+".file", "list %q: %v", name, err)
 			}
@@ -165,7 +172,7 @@ func (c *compiler) compile(p *Policy) (*Snapshot, error) {
 			var ie *lists.ItemError
 			if errors.As(err, &ie) {
 				if n := len(spec.Items); ie.Index >= n && spec.File != "" {
-					return nil, &PolicyError{Pos: &yamlx.Error{File: filepath.Join(c.base, spec.File),
+					return nil, &PolicyError{Pos: &yamlx.Error{File: listFile,
 						Line: fileLines[ie.Index-n], Msg: fmt.Sprintf("list %q: %v", name, ie.Err)}}
 				}
 				return nil, c.errf(fmt.Sprintf("%s.items[%d]", path, ie.Index), "list %q: %v", name, ie.Err)

@@ -1,9 +1,7 @@
 package rules
 
 import (
-	"bytes"
 	"context"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,28 +14,36 @@ import (
 // validate, compile, swap. A bad file keeps the old snapshot. Counters and
 // caches live outside the snapshot and survive swaps.
 type Engine struct {
-	path string
-	log  *zap.Logger
-	m    *Metrics
+	src Source
+	log *zap.Logger
+	m   *Metrics
 
 	cur atomic.Pointer[Snapshot]
 
-	mu       sync.Mutex // serializes reloads
-	lastData []byte
+	mu sync.Mutex // serializes reloads
+	// failed are the inputs of the last load that failed: Watch reports a
+	// bad file once, not at every tick.
+	failed inputs
 	// OnSwap, if set, is called after each successful swap (detector state
 	// reuse, logging by callers).
 	OnSwap func(old, new *Snapshot)
 }
 
-// NewEngine loads path; the first load must succeed.
+// NewEngine loads the policy file at path; the first load must succeed.
 func NewEngine(path string, log *zap.Logger, m *Metrics) (*Engine, error) {
+	return NewEngineSource(FileSource(path), log, m)
+}
+
+// NewEngineSource loads the policy from src (a file, or an fs.FS such as
+// the policy embedded in the binary); the first load must succeed.
+func NewEngineSource(src Source, log *zap.Logger, m *Metrics) (*Engine, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	e := &Engine{path: path, log: log.Named("rules"), m: m}
+	e := &Engine{src: src, log: log.Named("rules"), m: m}
 	if err := e.Reload(); err != nil {
 		return nil, err
 	}
@@ -62,36 +68,61 @@ func (e *Engine) Snapshot() *Snapshot { return e.cur.Load() }
 func (e *Engine) Metrics() *Metrics { return e.m }
 
 // Path is the policy file.
-func (e *Engine) Path() string { return e.path }
+func (e *Engine) Path() string { return e.src.path }
 
-// Reload reads and compiles the file and swaps it in; on error the old
-// snapshot stays and smsfw_rules_last_reload_successful is 0.
+// Reload reads and compiles the policy and its list files and swaps it in;
+// on error the old snapshot stays and smsfw_rules_last_reload_successful
+// is 0.
 func (e *Engine) Reload() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	data, err := os.ReadFile(e.path)
+	s, err := e.load()
 	if err == nil {
-		var s *Snapshot
-		if s, err = Parse(e.path, data); err == nil {
-			old := e.cur.Swap(s)
-			e.lastData = data
-			e.m.reloaded(true, s)
-			e.log.Info("policy loaded", zap.String("file", e.path), zap.String("hash", s.Hash),
-				zap.Int("rules", len(s.Rules)), zap.Int("limits", len(s.Limits)), zap.Int("lists", len(s.Lists)))
-			if e.OnSwap != nil && old != nil {
-				e.OnSwap(old, s)
-			}
-			return nil
+		old := e.cur.Swap(s)
+		e.failed = nil
+		e.m.reloaded(true, s)
+		e.log.Info("policy loaded", zap.String("file", e.src.path), zap.String("hash", s.Hash),
+			zap.Int("rules", len(s.Rules)), zap.Int("limits", len(s.Limits)), zap.Int("lists", len(s.Lists)))
+		if e.OnSwap != nil && old != nil {
+			e.OnSwap(old, s)
 		}
+		return nil
+	}
+	if e.cur.Load() == nil {
+		return err // the first load: the caller says it could not start
 	}
 	e.m.reloaded(false, nil)
-	e.log.Error("policy reload failed; keeping the previous policy", zap.String("file", e.path), zap.Error(err))
+	e.log.Error("policy reload failed; keeping the previous policy", zap.String("file", e.src.path), zap.Error(err))
 	return err
 }
 
-// Watch reloads when the file's content changes, checking every interval,
-// until ctx ends. Polling the content (not inotify) also sees editors that
-// replace the file and config-map symlink swaps.
+// load builds a snapshot and remembers, on failure, which inputs failed.
+func (e *Engine) load() (*Snapshot, error) {
+	data, err := e.src.read(e.src.path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := parse(e.src, data)
+	if err != nil {
+		e.failed = inputs{}
+		e.failed.add(e.src.path, data)
+		if cur := e.cur.Load(); cur != nil {
+			for name := range cur.inputs { // list files: retried when they change too
+				if name != e.src.path {
+					if d, rerr := e.src.read(name); rerr == nil {
+						e.failed.add(name, d)
+					}
+				}
+			}
+		}
+	}
+	return s, err
+}
+
+// Watch reloads when the policy file or one of its list files changes,
+// checking their content every interval until ctx ends. Polling the
+// content (not inotify) also sees editors that replace files and
+// config-map symlink swaps. A bad file is reported once, not every tick.
 func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -100,18 +131,15 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			data, err := os.ReadFile(e.path)
-			if err != nil {
-				continue
-			}
 			e.mu.Lock()
-			same := bytes.Equal(data, e.lastData)
+			in := e.failed
+			if in == nil {
+				in = e.cur.Load().inputs
+			}
+			changed := in.changed(e.src)
 			e.mu.Unlock()
-			if !same {
+			if changed {
 				_ = e.Reload()
-				e.mu.Lock()
-				e.lastData = data // a bad file is reported once, not every tick
-				e.mu.Unlock()
 			}
 		}
 	}

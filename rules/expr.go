@@ -24,6 +24,7 @@ var detBits = map[string]uint{
 	"grey_route": 0, "sender_spoofed": 1, "sender_lookalike": 2, "keyword": 3, "regex": 4,
 	"blocked_domain": 5, "phishing": 6, "campaign": 7, "fanout": 8, "pumping": 9,
 	"new_dest_country": 10, "sim_farm": 11, "mo_spam": 12, "fake_receipt": 13, "rate_limited": 14,
+	"receipt_early": 15,
 }
 
 // fired returns the bit set of findings that are true.
@@ -49,6 +50,7 @@ func fired(d *filter.Detections) uint64 {
 	set(d.MOSpam, 12)
 	set(d.FakeReceipt, 13)
 	set(d.RateLimited, 14)
+	set(d.ReceiptEarly, 15)
 	return m
 }
 

@@ -12,15 +12,16 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/smsfw/smsfw/proxy/link"
-	"github.com/smsfw/smsfw/proxy/pdu"
-	"github.com/smsfw/smsfw/proxy/smstext"
+	"github.com/smsfw/smsfw/smpp/link"
+	"github.com/smsfw/smsfw/smpp/pdu"
+	smstext "github.com/smsfw/smsfw/smpp/text"
 )
 
 // Config tunes the simulator.
@@ -42,6 +43,18 @@ type Config struct {
 	Keep int
 	// OnPDU, when set, sees every PDU the simulator reads (tests check relayed bytes with it).
 	OnPDU func(systemID string, p pdu.PDU)
+	// Window bounds the deliveries (MO, receipts) unanswered per session
+	// (0: no bound).
+	Window int
+	// RetrySchedule is when a delivery the ESME refused with a temporary
+	// status (or did not answer, or had no receiver for) is tried again;
+	// empty: never (every attempt is final). MaxPending bounds deliveries
+	// waiting for a retry (default 100000); beyond it they expire.
+	RetrySchedule []time.Duration
+	MaxPending    int
+	// DeliveryTimeout is how long a delivery waits for the ESME's answer
+	// (default 30s).
+	DeliveryTimeout time.Duration
 }
 
 // Message is a message the simulator accepted.
@@ -64,9 +77,16 @@ type Stats struct {
 	Sessions   int    `json:"sessions"`
 	Messages   uint64 `json:"messages"`
 	Errors     uint64 `json:"errors"`
-	Receipts   uint64 `json:"receipts"`
-	MO         uint64 `json:"mo"`
+	Receipts   uint64 `json:"receipts"` // receipts the ESMEs accepted
+	MO         uint64 `json:"mo"`       // MO the ESMEs accepted
 	Duplicates uint64 `json:"duplicate_sequence_numbers"`
+	// Deliveries (MO and receipts) not accepted: retried (attempts after
+	// the first), refused for good, expired (the schedule ran out, or no
+	// schedule), and waiting for a retry now.
+	Retries uint64 `json:"delivery_retries"`
+	Refused uint64 `json:"deliveries_refused"`
+	Expired uint64 `json:"deliveries_expired"`
+	Pending int64  `json:"deliveries_pending"`
 }
 
 // ErrNoReceiver is returned by InjectMO when no receiver/transceiver is bound.
@@ -94,6 +114,10 @@ type Server struct {
 	receipts atomic.Uint64
 	mo       atomic.Uint64
 	dups     atomic.Uint64
+	retries  atomic.Uint64
+	refused  atomic.Uint64
+	expired  atomic.Uint64
+	pending  atomic.Int64
 	wg       sync.WaitGroup
 }
 
@@ -107,6 +131,12 @@ func New(cfg Config, log *zap.Logger) *Server {
 	}
 	if cfg.Keep == 0 {
 		cfg.Keep = 10000
+	}
+	if cfg.MaxPending == 0 {
+		cfg.MaxPending = 100000
+	}
+	if cfg.DeliveryTimeout == 0 {
+		cfg.DeliveryTimeout = 30 * time.Second
 	}
 	if log == nil {
 		log = zap.NewNop()
@@ -174,7 +204,8 @@ func (s *Server) Stats() Stats {
 	n := len(s.sessions)
 	s.mu.Unlock()
 	return Stats{Binds: s.binds.Load(), Sessions: n, Messages: s.messages.Load(), Errors: s.errs.Load(),
-		Receipts: s.receipts.Load(), MO: s.mo.Load(), Duplicates: s.dups.Load()}
+		Receipts: s.receipts.Load(), MO: s.mo.Load(), Duplicates: s.dups.Load(),
+		Retries: s.retries.Load(), Refused: s.refused.Load(), Expired: s.expired.Load(), Pending: s.pending.Load()}
 }
 
 // Messages returns the kept messages, oldest first.
@@ -219,6 +250,7 @@ type session struct {
 	waiting map[uint32]chan pdu.Status // MO and receipts awaiting deliver_sm_resp
 	open    map[uint32]struct{}        // messages not yet answered: a reused sequence number is a duplicate
 	done    chan struct{}              // closed when the connection ends: nobody will answer
+	window  chan struct{}              // deliveries unanswered (nil: no bound)
 }
 
 func (ss *session) canReceive() bool {
@@ -227,6 +259,9 @@ func (ss *session) canReceive() bool {
 
 func (s *Server) serve(nc net.Conn) {
 	ss := &session{s: s, c: link.New(nc, 0, 30*time.Second), waiting: map[uint32]chan pdu.Status{}, open: map[uint32]struct{}{}, done: make(chan struct{})}
+	if s.cfg.Window > 0 {
+		ss.window = make(chan struct{}, s.cfg.Window)
+	}
 	s.mu.Lock()
 	s.conns[ss] = struct{}{}
 	closed := s.closed
@@ -433,20 +468,32 @@ func text(m *pdu.Message) string {
 }
 
 // receiptText is the receipt's "text:" field: the first 20 characters of
-// the original, with anything outside printable ASCII as '?' because the
-// receipt itself is sent with data_coding 0.
+// the original. The receipt is sent with data_coding 0 (GSM 03.38,
+// unpacked), so only characters that are the same octet in GSM 03.38 and
+// ASCII are kept; anything else is written '?'.
 func receiptText(m *pdu.Message) string {
 	var b []byte
 	for _, r := range text(m) {
 		if len(b) == 20 {
 			break
 		}
-		if r < 0x20 || r > 0x7E {
+		if !sameInGSM(r) {
 			r = '?'
 		}
 		b = append(b, byte(r))
 	}
 	return string(b)
+}
+
+// sameInGSM reports whether r is the same octet in ASCII and in the GSM
+// 03.38 default alphabet ('@', '$', '_', '`' and the escape-table
+// characters [ \ ] ^ { | } ~ are not).
+func sameInGSM(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return true
+	}
+	return strings.ContainsRune(" !\"#%&'()*+,-./:;<=>?", r)
 }
 
 // receiver picks a bound session of systemID ("" = any) that can receive.
@@ -465,15 +512,8 @@ func (s *Server) receiver(systemID string, prefer *session) *session {
 }
 
 func (s *Server) sendReceipt(origin *session, r *pdu.Receipt) {
-	target := s.receiver(origin.systemID, origin)
-	if target == nil {
-		s.log.Debug("receipt dropped: no receiver bound", zap.String("system_id", origin.systemID))
-		return
-	}
 	r.Done = time.Now()
-	if _, err := target.request(context.Background(), pdu.AppendReceipt(nil, 0, r)); err == nil {
-		s.receipts.Add(1)
-	}
+	s.deliverAsync(&delivery{kind: kindReceipt, systemID: origin.systemID, prefer: origin, raw: pdu.AppendReceipt(nil, 0, r)})
 }
 
 // request sends a deliver_sm and waits for its response.
@@ -492,7 +532,7 @@ func (ss *session) request(ctx context.Context, raw []byte) (pdu.Status, error) 
 	if err := ss.c.Write(raw); err != nil {
 		return 0, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, ss.s.cfg.DeliveryTimeout)
 	defer cancel()
 	select {
 	case st := <-ch:
@@ -513,12 +553,9 @@ type MO struct {
 }
 
 // InjectMO sends a deliver_sm to a bound receiver (of mo.SystemID if set)
-// and returns the status it answered with.
+// and returns the status of the first attempt; with a RetrySchedule, a
+// temporary refusal is retried in the background.
 func (s *Server) InjectMO(ctx context.Context, mo MO) (pdu.Status, error) {
-	target := s.receiver(mo.SystemID, nil)
-	if target == nil {
-		return 0, ErrNoReceiver
-	}
 	f := &pdu.SMFields{SrcTON: 1, SrcNPI: 1, Src: mo.From, DstTON: 0, DstNPI: 1, Dst: mo.To}
 	var ud []byte
 	if smstext.CanGSM7(mo.Text) {
@@ -532,11 +569,7 @@ func (s *Server) InjectMO(ctx context.Context, mo MO) (pdu.Status, error) {
 	} else {
 		f.TLVs = pdu.AppendTLV(nil, pdu.TagMessagePayload, ud)
 	}
-	st, err := target.request(ctx, pdu.AppendSM(nil, pdu.DeliverSM, 0, f))
-	if err == nil {
-		s.mo.Add(1)
-	}
-	return st, err
+	return s.deliverSync(ctx, &delivery{kind: kindMO, systemID: mo.SystemID, raw: pdu.AppendSM(nil, pdu.DeliverSM, 0, f)})
 }
 
 // InjectReceipt sends a delivery receipt for messageID (which the simulator
@@ -550,5 +583,5 @@ func (s *Server) InjectReceipt(ctx context.Context, systemID, from, to, messageI
 	now := time.Now()
 	r := &pdu.Receipt{MessageID: messageID, SrcTON: 1, SrcNPI: 1, Src: from, DstTON: 5, Dst: to,
 		State: pdu.StateDelivered, Submitted: now, Done: now}
-	return target.request(ctx, pdu.AppendReceipt(nil, 0, r))
+	return s.deliverSync(ctx, &delivery{kind: kindReceipt, systemID: systemID, prefer: target, raw: pdu.AppendReceipt(nil, 0, r)})
 }

@@ -4,16 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/smsfw/smsfw/esme"
-	"github.com/smsfw/smsfw/proxy/pdu"
-	"github.com/smsfw/smsfw/proxy/smstext"
+	"github.com/smsfw/smsfw/internal/testutil"
+	"github.com/smsfw/smsfw/smpp/pdu"
+	smstext "github.com/smsfw/smsfw/smpp/text"
 )
 
 func startSim(t *testing.T, cfg Config) (*Server, string) {
@@ -139,5 +142,110 @@ func TestErrorsAndNoReceiver(t *testing.T) {
 	r, err = cl.Do(ctx(t), pdu.AppendHeaderOnly(nil, 0x1234, 0, 0))
 	if err != nil || r.ID != pdu.GenericNack || r.Status != pdu.StatusInvCmdID {
 		t.Fatalf("unknown command: %v %+v", err, r)
+	}
+}
+
+// retryESME binds as a transceiver and answers deliveries from script, in
+// order; past its end it accepts.
+func retryESME(t *testing.T, addr string, script ...pdu.Status) (*esme.Client, *atomic.Int32) {
+	t.Helper()
+	var n atomic.Int32
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cl, err := esme.Dial(ctx, addr, esme.Options{SystemID: "app", OnDeliver: func(pdu.PDU) pdu.Status {
+		i := int(n.Add(1)) - 1
+		if i < len(script) {
+			return script[i]
+		}
+		return pdu.StatusOK
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl, &n
+}
+
+// A delivery refused with temporary statuses is sent again on the
+// schedule and counted once, as accepted; a permanent refusal ends it; an
+// exhausted schedule expires it.
+func TestDeliveryRetries(t *testing.T) {
+	sched := []time.Duration{10 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond}
+	for _, tc := range []struct {
+		name                       string
+		script                     []pdu.Status
+		mo, refused, expired, sent int
+	}{
+		{"accepted after two throttles", []pdu.Status{pdu.StatusThrottled, pdu.StatusXTAppn}, 1, 0, 0, 3},
+		{"permanent refusal", []pdu.Status{pdu.StatusXRAppn}, 0, 1, 0, 1},
+		{"schedule runs out", []pdu.Status{0x58, 0x58, 0x58, 0x58, 0x58}, 0, 0, 1, 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, addr := startSim(t, Config{RetrySchedule: sched})
+			_, n := retryESME(t, addr, tc.script...)
+			st, err := s.InjectMO(context.Background(), MO{From: "4917600000001", To: "12345", Text: "hello"})
+			if err != nil || st != tc.script[0] {
+				t.Fatalf("first attempt: %v %v", st, err)
+			}
+			testutil.Eventually(t, 3*time.Second, "delivery settled", func() bool {
+				x := s.Stats()
+				return x.Pending == 0 && int(x.MO)+int(x.Refused)+int(x.Expired) == 1
+			})
+			x := s.Stats()
+			if int(x.MO) != tc.mo || int(x.Refused) != tc.refused || int(x.Expired) != tc.expired || int(n.Load()) != tc.sent {
+				t.Fatalf("stats %+v, ESME saw %d", x, n.Load())
+			}
+		})
+	}
+}
+
+// A delivery that finds no receiver waits for one: an ESME binding later
+// gets it.
+func TestDeliveryWaitsForReceiver(t *testing.T) {
+	s, addr := startSim(t, Config{RetrySchedule: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond, time.Second}})
+	if _, err := s.InjectMO(context.Background(), MO{SystemID: "app", From: "4917600000001", To: "12345", Text: "later"}); !errors.Is(err, ErrNoReceiver) {
+		t.Fatalf("no receiver bound: %v", err)
+	}
+	_, n := retryESME(t, addr)
+	testutil.Eventually(t, 3*time.Second, "delivered to the late receiver", func() bool { return s.Stats().MO == 1 })
+	if n.Load() != 1 {
+		t.Fatalf("ESME saw %d", n.Load())
+	}
+}
+
+// Deliveries unanswered per session stay within the window: an ESME that
+// answers nothing gets exactly Window of them until they time out.
+func TestDeliveryWindow(t *testing.T) {
+	s, addr := startSim(t, Config{Window: 3, DeliveryTimeout: 300 * time.Millisecond})
+	var arrived atomic.Int32
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cl, err := esme.Dial(ctx, addr, esme.Options{SystemID: "app", NoAutoRespond: true,
+		OnDeliver: func(pdu.PDU) pdu.Status { arrived.Add(1); return 0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := 0; i < 10; i++ {
+		go func() { _, _ = s.InjectMO(context.Background(), MO{From: "4917600000001", To: "12345", Text: "w"}) }()
+	}
+	testutil.Eventually(t, 3*time.Second, "a window of deliveries sent", func() bool { return arrived.Load() == 3 })
+	testutil.Consistently(t, 150*time.Millisecond, "no more than the window unanswered", func() bool { return arrived.Load() == 3 })
+	testutil.Eventually(t, 5*time.Second, "all tried as the window frees", func() bool { return s.Stats().Expired == 10 })
+	if n := arrived.Load(); n != 10 {
+		t.Fatalf("ESME saw %d", n)
+	}
+}
+
+// Receipt text is GSM 03.38-safe: characters that are not the same octet
+// in GSM and ASCII are written '?'.
+func TestReceiptTextGSMSafe(t *testing.T) {
+	f := &pdu.SMFields{Src: "a", Dst: "b", DataCoding: 8, ShortMessage: smstext.EncodeUCS2(nil, "Grüße @ $5_[ok]")}
+	var m pdu.Message
+	if err := pdu.ParseMessage(pdu.AppendSM(nil, pdu.SubmitSM, 1, f), &m); err != nil {
+		t.Fatal(err)
+	}
+	if got := receiptText(&m); got != "Gr??e ? ?5??ok?" {
+		t.Fatalf("%q", got)
 	}
 }

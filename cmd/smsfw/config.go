@@ -7,9 +7,18 @@ import (
 	"github.com/smsfw/smsfw/proxy"
 )
 
+const configUsage = `usage: smsfw config check FILE
+
+Validates a configuration file: unknown keys, wrong types and bad values are
+reported as file:line: message, every one of them; exit 1 when there is any.`
+
 func configCmd(args []string, stdout, stderr io.Writer) error {
+	if wantsHelp(args) {
+		fmt.Fprintln(stdout, configUsage)
+		return nil
+	}
 	if len(args) != 2 || args[0] != "check" {
-		fmt.Fprintln(stderr, "usage: smsfw config check FILE")
+		fmt.Fprintln(stderr, configUsage)
 		return errUsage
 	}
 	if _, err := proxy.LoadConfig(args[1]); err != nil {

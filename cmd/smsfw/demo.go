@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -14,14 +13,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/smsfw/smsfw/admin"
-	"github.com/smsfw/smsfw/console"
 	"github.com/smsfw/smsfw/deploy"
 	"github.com/smsfw/smsfw/esme"
+	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/proxy"
-	"github.com/smsfw/smsfw/proxy/pdu"
-	"github.com/smsfw/smsfw/proxy/smstext"
+	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
+	smstext "github.com/smsfw/smsfw/smpp/text"
 )
 
 // demoCmd runs an SMSC simulator, the proxy in front of it and an
@@ -65,7 +64,6 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	go func() { _ = simSrv.Serve(simLn) }()
 	defer simSrv.Close()
 
-	reg := newRegistry()
 	dir, err := os.MkdirTemp("", "smsfw-demo-")
 	if err != nil {
 		return err
@@ -74,65 +72,31 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	if *dbFlag == "" {
 		*dbFlag = filepath.Join(dir, "events.db")
 	}
-	an, err := openAnalysis(ctx, *dbFlag, &proxy.EventsConfig{SampleAllowed: 0.02}, log, reg)
+	policy, policyName := deploy.DefaultPolicySource(), "the shipped default policy (embedded)"
+	if *rulesFile != "" {
+		policy, policyName = rules.FileSource(*rulesFile), *rulesFile
+	}
+	// No credentials: the console is open on loopback only (the admin
+	// server refuses anything else).
+	a, err := app.New(ctx, app.Options{Listen: *listen, Admin: *adminAddr, Upstream: simLn.Addr().String(), Policy: &policy,
+		DB: *dbFlag, Events: &proxy.EventsConfig{SampleAllowed: 0.02}, Logger: log})
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (is another smsfw running? use --listen and --admin)", err)
 	}
-	defer func() { _ = an.close(context.Background()) }()
-	if *rulesFile == "" {
-		*rulesFile = filepath.Join(dir, "default.yaml")
-		if err := os.WriteFile(*rulesFile, deploy.DefaultPolicy, 0o644); err != nil {
-			return err
-		}
-	}
-	_, chain, err := newPolicy(*rulesFile, "DE", an.events, log, reg)
-	if err != nil {
-		return err
-	}
-	defer chain.Close()
-	px, err := proxy.New(proxy.Options{Upstream: simLn.Addr().String(), Logger: log, Metrics: proxy.NewMetrics(reg),
-		Inspector: chain, Events: an.sink()})
-	if err != nil {
-		return err
-	}
-	if err := an.startReview(ctx, px, chain, 24*time.Hour, reg); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("%w (is another smsfw running? use --listen)", err)
-	}
-	go func() { _ = px.Serve(ln) }()
+	a.Start()
 	defer func() {
 		// Drain first so every event reaches the store, then close it.
 		sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
 		defer c()
-		_ = px.Shutdown(sctx)
-		_ = an.close(sctx)
+		_ = a.Shutdown(sctx)
 	}()
-	aln, err := net.Listen("tcp", *adminAddr)
-	if err != nil {
-		return fmt.Errorf("%w (use --admin)", err)
-	}
-	mux := admin.Handler(admin.Options{Ready: px.Ready, Gatherer: reg})
-	an.mount(mux)
-	console.Mount(mux)
-	// No credentials: the console is open on loopback only (Protect
-	// refuses anything else).
-	handler, err := admin.Protect(mux, nil, aln.Addr())
-	if err != nil {
-		_ = aln.Close()
-		return err
-	}
-	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = hs.Serve(aln) }()
-	defer hs.Close()
+	ln, aln := a.Addr(), a.AdminAddr()
 
 	fmt.Fprintf(stdout, "smsfw demo\n  console:        http://%s/   (events: http://%s/api/v1/events)\n  proxy (SMPP):   %s   bind with any system_id/password\n  SMSC simulator: %s\n  policy:         %s\n  event store:    %s\n  metrics:        http://%s/metrics\n\n",
-		aln.Addr(), aln.Addr(), ln.Addr(), simLn.Addr(), *rulesFile, *dbFlag, aln.Addr())
+		aln, aln, ln, simLn.Addr(), policyName, *dbFlag, aln)
 
 	var receipts, mo atomic.Uint64
-	peer, err := esme.Dial(ctx, ln.Addr().String(), esme.Options{SystemID: "demoapp", Password: "demo",
+	peer, err := esme.Dial(ctx, ln, esme.Options{SystemID: "demoapp", Password: "demo",
 		OnDeliver: func(p pdu.PDU) pdu.Status {
 			var m pdu.Message
 			if pdu.ParseMessage(p, &m) == nil && m.IsReceipt() {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 
 	"go.uber.org/zap"
@@ -32,7 +34,10 @@ func commands() []command {
 		{"replay", "re-evaluate stored events against a candidate policy: smsfw replay --rules FILE --db DSN [--since T]", replayCmd},
 		{"events", "list or export stored events: smsfw events --db DSN | --api URL [filters] [--format csv]", eventsCmd},
 		{"rules", "check a policy (rules check FILE) or test a message against it (rules test FILE ...)", rulesCmd},
-		{"version", "print the version", func([]string, io.Writer, io.Writer) error { fmt.Println("smsfw", version); return nil }},
+		{"version", "print the version, commit and Go version", func(_ []string, stdout, _ io.Writer) error {
+			fmt.Fprintln(stdout, versionString())
+			return nil
+		}},
 	}
 }
 
@@ -71,6 +76,10 @@ func main() {
 		usage(os.Stdout)
 		return
 	}
+	if name == "--version" || name == "-version" || name == "-v" {
+		fmt.Println(versionString())
+		return
+	}
 	fmt.Fprintf(os.Stderr, "smsfw: unknown command %q\n\n", name)
 	usage(os.Stderr)
 	os.Exit(2)
@@ -104,6 +113,40 @@ func (l *logFlags) logger(stderr io.Writer) (*zap.Logger, error) {
 		return nil, fmt.Errorf("--log-format must be console or json, not %q", l.format)
 	}
 	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(stderr)), lvl)), nil
+}
+
+// wantsHelp reports whether args ask for help (-h, -help, --help).
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+// versionString is the version, the commit it was built from and the Go
+// version, from the build information the Go toolchain embeds.
+func versionString() string {
+	v, commit, modified, goVersion := version, "unknown", false, runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		goVersion = bi.GoVersion
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	if modified {
+		commit += " (modified)"
+	}
+	return fmt.Sprintf("smsfw %s\ncommit %s\n%s", v, commit, goVersion)
 }
 
 func parse(fs *flag.FlagSet, args []string) error {

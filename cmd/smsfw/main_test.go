@@ -27,8 +27,9 @@ import (
 	"time"
 
 	"github.com/smsfw/smsfw/esme"
-	"github.com/smsfw/smsfw/proxy/pdu"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 var smsfwBin string
@@ -311,13 +312,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 // eventually polls f every 20ms for up to d.
 func eventually(t *testing.T, d time.Duration, what string, f func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !f() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.Eventually(t, d, what, f)
 }
 
 func waitStatus(t *testing.T, url string, want int) string {

@@ -10,15 +10,23 @@ import (
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
-	"github.com/smsfw/smsfw/proxy/pdu"
-	"github.com/smsfw/smsfw/proxy/smstext"
 	"github.com/smsfw/smsfw/rules"
+	"github.com/smsfw/smsfw/smpp/pdu"
+	smstext "github.com/smsfw/smsfw/smpp/text"
 )
 
 // errFailed is returned after a command printed its own failure.
 var errFailed = errors.New("failed")
 
 func rulesCmd(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || len(args) == 1 && wantsHelp(args) || len(args) == 2 && args[0] == "check" && wantsHelp(args[1:]) {
+		w, err := stderr, errUsage
+		if len(args) > 0 {
+			w, err = stdout, nil
+		}
+		fmt.Fprintln(w, "usage: smsfw rules check FILE | smsfw rules test FILE --peer P --from S --to D --text T [--dcs N] [--peer-class C] [--mo]")
+		return err
+	}
 	if len(args) < 1 {
 		fmt.Fprintln(stderr, "usage: smsfw rules check FILE | smsfw rules test FILE --peer P --from S --to D --text T [--dcs N] [--peer-class C] [--mo]")
 		return errUsage
@@ -44,20 +52,19 @@ func rulesCmd(args []string, stdout, stderr io.Writer) error {
 }
 
 func rulesTest(args []string, stdout, stderr io.Writer) error {
+	if wantsHelp(args) {
+		fs, _ := rulesTestFlags(stdout)
+		fmt.Fprintln(stdout, "usage: smsfw rules test FILE --peer P --from S --to D --text T [--dcs N] [--peer-class C] [--mo]")
+		fs.PrintDefaults()
+		return nil
+	}
 	if len(args) < 1 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintln(stderr, "usage: smsfw rules test FILE --peer P --from S --to D --text T [--dcs N] [--peer-class C] [--mo]")
 		return errUsage
 	}
 	file := args[0]
-	fs := flag.NewFlagSet("smsfw rules test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	peer := fs.String("peer", "test", "peer name (as in the proxy config)")
-	peerClass := fs.String("peer-class", "", "the peer's contracted class: a2p, p2p, enterprise, interconnect")
-	from := fs.String("from", "", "source address (sender ID, short code or number)")
-	to := fs.String("to", "", "destination address")
-	text := fs.String("text", "", "message text")
-	dcs := fs.Int("dcs", -1, "data_coding (default: 0 if the text fits GSM 03.38, else 8)")
-	mo := fs.Bool("mo", false, "inspect as MO (deliver_sm from the network) instead of MT")
+	fs, o := rulesTestFlags(stderr)
+	peer, peerClass, from, to, text, dcs, mo := o.peer, o.peerClass, o.from, o.to, o.text, o.dcs, o.mo
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -131,4 +138,25 @@ func tonOf(a string) byte {
 		return 1
 	}
 	return 0
+}
+
+type rulesTestOpts struct {
+	peer, peerClass, from, to, text *string
+	dcs                             *int
+	mo                              *bool
+}
+
+// rulesTestFlags defines the flags of smsfw rules test.
+func rulesTestFlags(out io.Writer) (*flag.FlagSet, *rulesTestOpts) {
+	fs := flag.NewFlagSet("smsfw rules test", flag.ContinueOnError)
+	fs.SetOutput(out)
+	return fs, &rulesTestOpts{
+		peer:      fs.String("peer", "test", "peer name (as in the proxy config)"),
+		peerClass: fs.String("peer-class", "", "the peer's contracted class: a2p, p2p, enterprise, interconnect"),
+		from:      fs.String("from", "", "source address (sender ID, short code or number)"),
+		to:        fs.String("to", "", "destination address"),
+		text:      fs.String("text", "", "message text"),
+		dcs:       fs.Int("dcs", -1, "data_coding (default: 0 if the text fits GSM 03.38, else 8)"),
+		mo:        fs.Bool("mo", false, "inspect as MO (deliver_sm from the network) instead of MT"),
+	}
 }

@@ -1,32 +1,21 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
-	"github.com/smsfw/smsfw/admin"
-	"github.com/smsfw/smsfw/console"
-	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/rules"
-	"github.com/smsfw/smsfw/store"
 )
 
 func runCmd(args []string, stdout, stderr io.Writer) error {
@@ -59,159 +48,36 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	} else {
 		cfg = &proxy.Config{}
 	}
-	if !flagSet(fs, "listen") && cfg.Listen != "" {
-		*listen = cfg.Listen
+	o := app.Options{Config: cfg, ConfigFile: *configFile, Upstream: *upstream, Region: *region, DB: *dbFlag,
+		AdminCert: *adminCert, AdminKey: *adminKey, Logger: log}
+	if flagSet(fs, "listen") || cfg.Listen == "" {
+		o.Listen = *listen
 	}
-	if !flagSet(fs, "admin") && cfg.Admin != "" {
-		*adminAddr = cfg.Admin
+	if flagSet(fs, "admin") || cfg.Admin == "" {
+		o.Admin, o.NoAdmin = *adminAddr, *adminAddr == ""
 	}
-	reg := newRegistry()
-	if *rulesFile == "" && cfg.RulesFile != "" {
-		*rulesFile = cfg.RulesFile
-		if !filepath.IsAbs(*rulesFile) {
-			*rulesFile = filepath.Join(filepath.Dir(*configFile), *rulesFile)
-		}
-	}
-	var an *analysis
-	var evOpts pipeline.EventOptions
-	if dsn := eventsDSN(*dbFlag, cfg, *configFile); dsn != "" {
-		if an, err = openAnalysis(context.Background(), dsn, cfg.Events, log, reg); err != nil {
-			return err
-		}
-		evOpts = an.events
-		defer func() { _ = an.close(context.Background()) }() // a no-op after a clean shutdown
-		log.Info("event store open", zap.Bool("postgres", store.IsPostgres(dsn)))
-	} else {
-		log.Warn("no event store: blocked and flagged messages are counted, not recorded; quarantine answers like reject (set --db or events.db)")
-	}
-	var (
-		insp   filter.Inspector
-		engine *rules.Engine
-		chain  *pipeline.Chain
-	)
 	if *rulesFile != "" {
-		if engine, chain, err = newPolicy(*rulesFile, *region, evOpts, log, reg); err != nil {
-			return err
-		}
-		defer chain.Close()
-		insp = chain
+		src := rules.FileSource(*rulesFile)
+		o.Policy = &src
 	}
-	pm := proxy.NewMetrics(reg)
-	srv, err := proxy.New(proxy.Options{Config: cfg, Upstream: *upstream, Logger: log, Metrics: pm, Inspector: insp, Events: an.sink()})
+	a, err := app.New(context.Background(), o)
 	if err != nil {
 		return err
 	}
-	if an != nil {
-		if err := an.startReview(context.Background(), srv, chain, cfg.QuarantineTTL(), reg); err != nil {
-			return err
+	a.Start()
+	return serveUntilSignal(log, a.Done(), a.Shutdown, func() {
+		if err := a.Reload(context.Background(), "", "signal"); errors.Is(err, app.ErrNothingToReload) {
+			log.Info("SIGHUP: nothing to reload")
 		}
-	}
-	adminCerts, err := adminTLS(cfg, *adminCert, *adminKey, log, pm)
-	if err != nil {
-		return err
-	}
-	watchCtx, stopWatch := context.WithCancel(context.Background())
-	defer stopWatch()
-	if engine != nil {
-		go engine.Watch(watchCtx, 2*time.Second)
-	}
-	if adminCerts != nil && cfg.TLSReloadInterval >= 0 {
-		go adminCerts.Watch(watchCtx, cmp.Or(cfg.TLSReloadInterval, 5*time.Second))
-	}
-	var reload func() // SIGHUP: the policy and every certificate
-	if engine != nil || srv.HasTLS() || adminCerts != nil {
-		reload = func() {
-			if engine != nil {
-				_ = engine.Reload()
-			}
-			_ = srv.ReloadTLS()
-			if adminCerts != nil {
-				_ = adminCerts.Reload()
-			}
-		}
-	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return err
-	}
-	var adminSrv *http.Server
-	if *adminAddr != "" {
-		aln, err := net.Listen("tcp", *adminAddr)
-		if err != nil {
-			_ = ln.Close()
-			return err
-		}
-		if adminCerts != nil {
-			aln = tls.NewListener(aln, adminCerts.ServerConfig())
-		}
-		mux := admin.Handler(admin.Options{Ready: srv.Ready, Gatherer: reg})
-		mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
-			if engine == nil {
-				http.Error(w, "no policy loaded (start with --rules)", http.StatusConflict)
-				return
-			}
-			if err := engine.Reload(); err != nil {
-				http.Error(w, err.Error(), http.StatusInternalServerError)
-				return
-			}
-			fmt.Fprintln(w, "reloaded")
-		})
-		if an != nil {
-			an.mount(mux)
-		} else if chain != nil {
-			mux.Handle("GET /api/v1/leakage", chain.Ledger.Handler())
-		}
-		console.Mount(mux)
-		// Authentication (admin_auth) and CSRF protection for everything
-		// but /healthz; refuses an open admin server off loopback.
-		handler, err := admin.Protect(mux, cfg.AdminAuth, aln.Addr())
-		if err != nil {
-			_, _ = aln.Close(), ln.Close()
-			return err
-		}
-		adminSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ErrorLog: zap.NewStdLog(log.Named("admin"))}
-		go func() { _ = adminSrv.Serve(aln) }()
-		log.Info("admin listening", zap.String("addr", aln.Addr().String()), zap.Bool("tls", adminCerts != nil))
-	}
-	return serveUntilSignal(log, func() error { return srv.Serve(ln) }, func(ctx context.Context) error {
-		err := srv.Shutdown(ctx)
-		if adminSrv != nil {
-			_ = adminSrv.Shutdown(ctx)
-		}
-		// After the proxy drained: every event it emitted is queued; the
-		// writer stores them all before the store closes.
-		if cerr := an.close(ctx); cerr != nil {
-			err = errors.Join(err, cerr)
-		}
-		an = nil
-		return err
-	}, reload)
+	})
 }
 
-// adminTLS loads the admin server's certificates: --admin-cert/--admin-key,
-// else the config's admin_tls; nil without either.
-func adminTLS(cfg *proxy.Config, cert, key string, log *zap.Logger, m *proxy.Metrics) (*proxy.CertReloader, error) {
-	t := cfg.AdminTLS
-	if cert != "" || key != "" {
-		if cert == "" || key == "" {
-			return nil, errors.New("--admin-cert and --admin-key go together")
-		}
-		t = &proxy.TLSConfig{CertFile: cert, KeyFile: key}
-	}
-	if t == nil {
-		return nil, nil
-	}
-	return proxy.NewCertReloader(t, proxy.TLSAdmin, true, log, m)
-}
-
-// serveUntilSignal runs serve until SIGINT/SIGTERM, then shutdown; SIGHUP
-// calls reload (when set).
-func serveUntilSignal(log *zap.Logger, serve func() error, shutdown func(context.Context) error, reload func()) error {
+// serveUntilSignal waits for SIGINT/SIGTERM, then calls shutdown, or for
+// the server's end on errc; SIGHUP calls reload (when set).
+func serveUntilSignal(log *zap.Logger, errc <-chan error, shutdown func(context.Context) error, reload func()) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	errc := make(chan error, 1)
-	go func() { errc <- serve() }()
 	for {
 		select {
 		case err := <-errc:
@@ -245,26 +111,4 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 		}
 	})
 	return set
-}
-
-// newPolicy loads a policy file into a reloadable engine and the inspection
-// chain over it, with their metrics on reg.
-func newPolicy(path, region string, events pipeline.EventOptions, log *zap.Logger, reg prometheus.Registerer) (*rules.Engine, *pipeline.Chain, error) {
-	engine, err := rules.NewEngine(path, log, rules.NewMetrics(reg))
-	if err != nil {
-		return nil, nil, err
-	}
-	chain, err := pipeline.New(pipeline.Options{Engine: engine, DefaultRegion: region, Logger: log,
-		Metrics: pipeline.NewMetrics(reg), Events: events})
-	if err != nil {
-		return nil, nil, err
-	}
-	return engine, chain, nil
-}
-
-// newRegistry is a Prometheus registry with the Go runtime and process collectors.
-func newRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg
 }

@@ -13,8 +13,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/smsfw/smsfw/proxy/pdu"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 func simCmd(args []string, stdout, stderr io.Writer) error {
@@ -29,6 +29,8 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 	msgidFormat := fs.String("msgid-format", "dec", "message id format: dec or hex")
 	accounts := fs.String("accounts", "", "accepted binds as id:password,id:password (empty accepts all)")
 	moEvery := fs.Duration("mo-every", 0, "inject an MO to a bound receiver this often (0: only via the API)")
+	window := fs.Int("window", 100, "deliveries (MO, receipts) unanswered per session at most (0: no bound)")
+	retry := fs.String("retry-schedule", "1s,5s,30s,2m,10m", "when a delivery refused with a temporary status (0x58, 0x14, 0x08, 0x64) or unanswered is tried again; \"none\": never")
 	var lf logFlags
 	lf.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -59,8 +61,16 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 		}
 		acc[id] = pw
 	}
+	schedule, err := parseSchedule(*retry)
+	if err != nil {
+		return err
+	}
+	if *window < 0 {
+		return fmt.Errorf("--window must not be negative")
+	}
 	s := sim.New(sim.Config{Latency: *latency, ErrorRate: *errRate, ErrorStatus: pdu.Status(st),
-		ReceiptDelay: *receiptDelay, MessageIDFormat: *msgidFormat, Accounts: acc}, log)
+		ReceiptDelay: *receiptDelay, MessageIDFormat: *msgidFormat, Accounts: acc, Window: *window,
+		RetrySchedule: schedule}, log)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -93,7 +103,9 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 			}
 		}()
 	}
-	return serveUntilSignal(log, func() error { return s.Serve(ln) }, func(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(ln) }()
+	return serveUntilSignal(log, errc, func(ctx context.Context) error {
 		close(stop)
 		if hs != nil {
 			_ = hs.Shutdown(ctx)
@@ -101,4 +113,20 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 		s.Close()
 		return nil
 	}, nil)
+}
+
+// parseSchedule reads "1s,5s,30s" ("none": no retries).
+func parseSchedule(v string) ([]time.Duration, error) {
+	if v == "none" || v == "" {
+		return nil, nil
+	}
+	var out []time.Duration
+	for _, f := range strings.Split(v, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("--retry-schedule: %q is not a positive duration", f)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }

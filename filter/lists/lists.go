@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -91,9 +92,15 @@ func ReadFile(base, path string) ([]string, []int, error) {
 		return nil, nil, err
 	}
 	defer f.Close()
+	return Read(f)
+}
+
+// Read reads list items, one per line (blank lines and '#' comments
+// ignored), with the line number of each.
+func Read(r io.Reader) ([]string, []int, error) {
 	var items []string
 	var lines []int
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	n := 0
 	for sc.Scan() {

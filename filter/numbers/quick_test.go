@@ -3,6 +3,8 @@ package numbers
 import (
 	"testing"
 	"time"
+
+	"github.com/smsfw/smsfw/internal/testutil"
 )
 
 func TestLookupQuick(t *testing.T) {
@@ -32,19 +34,14 @@ func TestLookupQuick(t *testing.T) {
 			t.Fatalf("%s: quick %+v", c.addr, info)
 		}
 		want := r.Lookup(c.ton, 1, []byte(c.addr)) // the full answer
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			got, complete := r.LookupQuick(c.ton, 1, []byte(c.addr))
-			if complete {
-				if got != want {
-					t.Fatalf("%s: %+v, want %+v", c.addr, got, want)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: never completed", c.addr)
-			}
-			time.Sleep(5 * time.Millisecond)
+		var got Info
+		testutil.Eventually(t, 5*time.Second, c.addr+" parsed in the background", func() bool {
+			var complete bool
+			got, complete = r.LookupQuick(c.ton, 1, []byte(c.addr))
+			return complete
+		})
+		if got != want {
+			t.Fatalf("%s: %+v, want %+v", c.addr, got, want)
 		}
 	}
 	if info, complete := r.LookupQuick(5, 0, []byte("MyBank")); !complete || info.Valid {

@@ -7,8 +7,8 @@ import (
 	"github.com/smsfw/smsfw/bench"
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
-	"github.com/smsfw/smsfw/proxy/pdu"
 	"github.com/smsfw/smsfw/rules"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 func referenceChain(tb testing.TB) *pipeline.Chain {

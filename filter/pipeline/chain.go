@@ -316,6 +316,9 @@ func Evidence(f *filter.Facts, d *filter.Detections) string {
 	if d.FakeReceipt {
 		add("fake_receipt id=%q", f.ReceiptID)
 	}
+	if d.ReceiptEarly {
+		add("receipt_early id=%q", f.ReceiptID)
+	}
 	if d.RateLimited {
 		add("rate_limited limit=%s", d.LimitID)
 	}

@@ -15,11 +15,13 @@ import (
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/internal/app"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/proxy"
-	"github.com/smsfw/smsfw/proxy/pdu"
-	"github.com/smsfw/smsfw/proxy/smstext"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
+	smstext "github.com/smsfw/smsfw/smpp/text"
 )
 
 // world is a simulator, the proxy in config mode with the shipped default
@@ -57,34 +59,19 @@ peers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := zaptest.NewLogger(t)
-	if w.engine, err = rules.NewEngine(policy, log, nil); err != nil {
-		t.Fatal(err)
-	}
-	if w.chain, err = pipeline.New(pipeline.Options{Engine: w.engine, Logger: log}); err != nil {
-		t.Fatal(err)
-	}
-	if w.srv, err = proxy.New(proxy.Options{Config: cfg, Inspector: w.chain, Logger: log}); err != nil {
-		t.Fatal(err)
-	}
-	pln, err := net.Listen("tcp", "127.0.0.1:0")
+	src := rules.FileSource(policy)
+	a, err := app.New(context.Background(), app.Options{Config: cfg, Listen: "127.0.0.1:0", NoAdmin: true, Policy: &src,
+		DB: "none", Logger: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.addr = pln.Addr().String()
-	go func() { _ = w.srv.Serve(pln) }()
+	a.Start()
+	w.srv, w.engine, w.chain, w.addr = a.Proxy, a.Engine, a.Chain, a.Addr()
 	t.Cleanup(func() {
-		_ = w.srv.Close()
+		_ = a.Shutdown(context.Background())
 		w.sim.Close()
-		w.chain.Close()
 	})
-	deadline := time.Now().Add(5 * time.Second)
-	for ok, _ := w.srv.Ready(); !ok; ok, _ = w.srv.Ready() {
-		if time.Now().After(deadline) {
-			t.Fatal("proxy not ready")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 5*time.Second, "proxy ready", func() bool { ok, _ := w.srv.Ready(); return ok })
 	return w
 }
 
@@ -253,19 +240,7 @@ func TestMOSIMFarmAndFakeReceipts(t *testing.T) {
 	if r := send(t, app, mt("Shop", "4915112345678", "Your order shipped")); r.Status != 0 {
 		t.Fatal(r.Status)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		mu.Lock()
-		n := len(receipts)
-		mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("genuine receipt not delivered")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 3*time.Second, "genuine receipt delivered", func() bool { mu.Lock(); defer mu.Unlock(); return len(receipts) == 1 })
 	ctx := context.Background()
 	// SIM farm: many numbers, one text, one short code.
 	var refused int

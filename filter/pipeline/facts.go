@@ -5,9 +5,9 @@ import (
 	"github.com/smsfw/smsfw/filter/numbers"
 	"github.com/smsfw/smsfw/filter/textscan"
 	"github.com/smsfw/smsfw/internal/unsafex"
-	"github.com/smsfw/smsfw/proxy/pdu"
-	"github.com/smsfw/smsfw/proxy/smstext"
 	"github.com/smsfw/smsfw/rules"
+	"github.com/smsfw/smsfw/smpp/pdu"
+	smstext "github.com/smsfw/smsfw/smpp/text"
 )
 
 // scratch is one inspection's working memory, pooled so the steady state
@@ -44,6 +44,7 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch) {
 	f.DataCoding = int(m.DataCoding)
 	f.Segments = r.Segments()
 	f.Incomplete = r.Incomplete
+	f.AwaitingAnswers = r.AwaitingAnswers
 	f.DestCount = 1
 	if m.Cmd == pdu.SubmitMulti {
 		f.DestCount = m.NumDests

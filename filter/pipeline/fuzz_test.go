@@ -9,8 +9,8 @@ import (
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
-	"github.com/smsfw/smsfw/proxy/pdu"
 	"github.com/smsfw/smsfw/rules"
+	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
 // FuzzInspect: any message the PDU parser accepts (MT or MO, receipts

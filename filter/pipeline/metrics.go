@@ -13,13 +13,13 @@ import (
 
 // Finding label values, fixed.
 var findingNames = []string{"grey_route", "sender_spoofed", "sender_lookalike", "keyword", "regex",
-	"blocked_domain", "phishing", "campaign", "fanout", "pumping", "new_dest_country", "sim_farm", "mo_spam", "fake_receipt"}
+	"blocked_domain", "phishing", "campaign", "fanout", "pumping", "new_dest_country", "sim_farm", "mo_spam", "fake_receipt", "receipt_early"}
 
 // Metrics are the inspection chain's collectors.
 type Metrics struct {
 	classes  *prometheus.CounterVec
 	byClass  map[string]prometheus.Counter
-	findings [14]prometheus.Counter
+	findings [15]prometheus.Counter
 	leakMsgs *prometheus.CounterVec
 	leakAmt  *prometheus.CounterVec
 
@@ -66,7 +66,7 @@ func (m *Metrics) count(f *filter.Facts, d *filter.Detections) {
 		c.Add(float64(f.Segments))
 	}
 	for i, b := range []bool{d.GreyRoute, d.SenderSpoofed, d.SenderLookalike, d.Keyword, d.Regex, d.BlockedDomain,
-		d.Phishing, d.Campaign, d.Fanout, d.Pumping, d.NewDestCountry, d.SIMFarm, d.MOSpam, d.FakeReceipt} {
+		d.Phishing, d.Campaign, d.Fanout, d.Pumping, d.NewDestCountry, d.SIMFarm, d.MOSpam, d.FakeReceipt, d.ReceiptEarly} {
 		if b {
 			m.findings[i].Inc()
 		}

@@ -118,5 +118,11 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 			known = true
 		}
 	})
-	det.FakeReceipt = !known
+	switch {
+	case known:
+	case f.AwaitingAnswers:
+		det.ReceiptEarly = true
+	default:
+		det.FakeReceipt = true
+	}
 }

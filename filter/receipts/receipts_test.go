@@ -183,3 +183,27 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// A receipt for an unknown id while the peer has messages awaiting the
+// SMSC's answer may have overtaken its submit_sm_resp: it is "early", not
+// fake (the shipped policy refuses it temporarily); once nothing is in
+// flight, the same receipt is fake.
+func TestReceiptBeforeResponse(t *testing.T) {
+	d := receipts.New(receipts.NewState(1000), time.Hour)
+	f := receipt("acme", "777")
+	f.AwaitingAnswers = true
+	var det filter.Detections
+	d.Detect(f, &det, t0)
+	if det.FakeReceipt || !det.ReceiptEarly {
+		t.Fatalf("early receipt: %+v", det)
+	}
+	d.Observe("acme", []byte("777"), t0)
+	det = filter.Detections{}
+	d.Detect(f, &det, t0)
+	if det.FakeReceipt || det.ReceiptEarly {
+		t.Fatalf("known id: %+v", det)
+	}
+	if !fake(d, "acme", "778", t0) {
+		t.Fatal("unknown id with nothing in flight not fake")
+	}
+}

@@ -1,0 +1,386 @@
+// Package app builds a running smsfw from its configuration: the proxy,
+// the policy and its inspection chain, the event store with the review API,
+// and the admin server. It owns the program's life: New (build and bind),
+// Start, Reload (one path for SIGHUP, a changed file and POST /-/reload,
+// audited) and Shutdown (drain the proxy, then store every queued event).
+// `smsfw run`, `smsfw demo`, the end-to-end tests and the benchmarks build
+// smsfw through it, so they cannot disagree on the wiring.
+package app
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+
+	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/console"
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/proxy"
+	"github.com/smsfw/smsfw/review"
+	"github.com/smsfw/smsfw/rules"
+	"github.com/smsfw/smsfw/store"
+)
+
+// Options say what to build. Zero values take the configuration's value,
+// then the default.
+type Options struct {
+	// Config is the configuration (nil: pass-through with defaults);
+	// ConfigFile, when it was read from one, anchors relative paths.
+	Config     *proxy.Config
+	ConfigFile string
+	// Listen is the SMPP address (default: the config's listen, else
+	// 127.0.0.1:2775); Admin the admin HTTP address (default: the config's
+	// admin, else 127.0.0.1:9775). NoAdmin serves no admin address.
+	Listen  string
+	Admin   string
+	NoAdmin bool
+	// Upstream is the SMSC address in pass-through mode (--upstream).
+	Upstream string
+	// Policy is where the policy comes from (default: the config's rules
+	// file; without one every message is allowed).
+	Policy *rules.Source
+	// Region is the default region for national numbers (default DE).
+	Region string
+	// DB is the event store: an SQLite file or a postgres:// DSN (default:
+	// the config's events.db; "none" disables it). Events overrides the
+	// config's events section (the demo samples allowed traffic).
+	DB     string
+	Events *proxy.EventsConfig
+	// AdminCert and AdminKey serve the admin address over HTTPS (they win
+	// over the config's admin_tls).
+	AdminCert, AdminKey string
+	// Logger (default: none) and Registry (default: a new one with the Go
+	// runtime and process collectors).
+	Logger   *zap.Logger
+	Registry *prometheus.Registry
+	// WatchInterval is how often the policy and its list files are checked
+	// for changes (default 2s; negative: never).
+	WatchInterval time.Duration
+	// Hooks for tests and benchmarks: Writer tunes the event writer (its
+	// queue size comes from the events section), WrapStore sits between
+	// the writer and the store, WrapSink between the proxy and the writer.
+	Writer    store.WriterOptions
+	WrapStore func(store.Store) store.Store
+	WrapSink  func(filter.EventSink) filter.EventSink
+	// WrapInspector sits between the proxy and the inspection chain (the
+	// scenario benchmark attributes verdicts with it); it is called with
+	// nil when there is no policy.
+	WrapInspector func(filter.Inspector) filter.Inspector
+}
+
+// App is a built smsfw.
+type App struct {
+	Proxy    *proxy.Server
+	Engine   *rules.Engine   // nil without a policy
+	Chain    *pipeline.Chain // nil without a policy
+	Registry *prometheus.Registry
+
+	cfg        *proxy.Config
+	log        *zap.Logger
+	an         *analysis
+	adminCerts *proxy.CertReloader
+	ln, aln    net.Listener
+	adminSrv   *http.Server
+	watch      time.Duration
+	stopWatch  context.CancelFunc
+	serveErr   chan error
+
+	reloadMu     sync.Mutex
+	shutdownOnce sync.Once
+	shutdownErr  error
+	cleanup      []func()
+}
+
+// New builds smsfw and binds its listeners; nothing is served before Start.
+// On error everything built so far is closed.
+func New(ctx context.Context, o Options) (_ *App, err error) {
+	cfg := o.Config
+	if cfg == nil {
+		cfg = &proxy.Config{}
+	}
+	a := &App{cfg: cfg, log: o.Logger, Registry: o.Registry, watch: cmp.Or(o.WatchInterval, 2*time.Second),
+		serveErr: make(chan error, 1)}
+	if a.log == nil {
+		a.log = zap.NewNop()
+	}
+	if a.Registry == nil {
+		a.Registry = NewRegistry()
+	}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	var evOpts pipeline.EventOptions
+	if dsn := eventsDSN(o.DB, cfg, o.ConfigFile); dsn != "" {
+		ec := cfg.Events
+		if o.Events != nil {
+			ec = o.Events
+		}
+		if a.an, err = openAnalysis(ctx, dsn, ec, a.log, a.Registry, o); err != nil {
+			return nil, err
+		}
+		a.cleanup = append(a.cleanup, func() { _ = a.an.close(context.Background()) })
+		evOpts = a.an.events
+		a.log.Info("event store open", zap.Bool("postgres", store.IsPostgres(dsn)))
+	} else {
+		a.log.Warn("no event store: blocked and flagged messages are counted, not recorded; quarantine answers like reject (set --db or events.db)")
+	}
+	src := o.Policy
+	if src == nil && cfg.RulesFile != "" {
+		path := cfg.RulesFile
+		if !filepath.IsAbs(path) && o.ConfigFile != "" {
+			path = filepath.Join(filepath.Dir(o.ConfigFile), path)
+		}
+		s := rules.FileSource(path)
+		src = &s
+	}
+	var insp filter.Inspector
+	if src != nil {
+		if a.Engine, err = rules.NewEngineSource(*src, a.log, rules.NewMetrics(a.Registry)); err != nil {
+			return nil, err
+		}
+		a.Chain, err = pipeline.New(pipeline.Options{Engine: a.Engine, DefaultRegion: cmp.Or(o.Region, "DE"), Logger: a.log,
+			Metrics: pipeline.NewMetrics(a.Registry), Events: evOpts})
+		if err != nil {
+			return nil, err
+		}
+		a.cleanup = append(a.cleanup, a.Chain.Close)
+		insp = a.Chain
+	}
+	if o.WrapInspector != nil {
+		insp = o.WrapInspector(insp)
+	}
+	pm := proxy.NewMetrics(a.Registry)
+	sink := a.an.sink()
+	if sink != nil && o.WrapSink != nil {
+		sink = o.WrapSink(sink)
+	}
+	a.Proxy, err = proxy.New(proxy.Options{Config: cfg, Upstream: o.Upstream, Logger: a.log, Metrics: pm,
+		Inspector: insp, Events: sink})
+	if err != nil {
+		return nil, err
+	}
+	if a.an != nil {
+		if err = a.an.startReview(ctx, a.Proxy, a.Chain, cfg.QuarantineTTL(), a.Registry); err != nil {
+			return nil, err
+		}
+	}
+	if a.adminCerts, err = adminTLS(cfg, o.AdminCert, o.AdminKey, a.log, pm); err != nil {
+		return nil, err
+	}
+	listen := cmp.Or(o.Listen, cfg.Listen, "127.0.0.1:2775")
+	if a.ln, err = net.Listen("tcp", listen); err != nil {
+		return nil, err
+	}
+	a.cleanup = append(a.cleanup, func() { _ = a.ln.Close() })
+	if !o.NoAdmin {
+		if err = a.buildAdmin(cmp.Or(o.Admin, cfg.Admin, "127.0.0.1:9775")); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// buildAdmin binds the admin address and assembles its routes: health,
+// readiness, metrics, reload, the review API (or the leakage ledger alone
+// without a store), the console; authentication and CSRF protection over
+// everything but /healthz.
+func (a *App) buildAdmin(addr string) error {
+	aln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	a.cleanup = append(a.cleanup, func() { _ = aln.Close() })
+	if a.adminCerts != nil {
+		aln = tls.NewListener(aln, a.adminCerts.ServerConfig())
+	}
+	mux := admin.Handler(admin.Options{Ready: a.Proxy.Ready, Gatherer: a.Registry})
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if err := a.Reload(r.Context(), admin.Actor(r.Context()), "http"); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprintln(w, "reloaded")
+	})
+	switch {
+	case a.an != nil:
+		a.an.mount(mux) // /api/v1/, the leakage ledger included
+	case a.Chain != nil:
+		mux.Handle("GET /api/v1/leakage", a.Chain.Ledger.Handler())
+	}
+	console.Mount(mux)
+	handler, err := admin.Protect(mux, a.cfg.AdminAuth, aln.Addr())
+	if err != nil {
+		return err
+	}
+	a.aln = aln
+	a.adminSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute,
+		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(a.log.Named("admin"))}
+	return nil
+}
+
+// Store is the event store (nil without one); Review the analysts' API
+// over it.
+func (a *App) Store() store.Store {
+	if a.an == nil {
+		return nil
+	}
+	return a.an.store
+}
+
+// Review is the analysts' service (nil without an event store).
+func (a *App) Review() *review.Service {
+	if a.an == nil {
+		return nil
+	}
+	return a.an.svc
+}
+
+// Addr is the SMPP listener's address.
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// AdminAddr is the admin server's address ("" without one).
+func (a *App) AdminAddr() string {
+	if a.aln == nil {
+		return ""
+	}
+	return a.aln.Addr().String()
+}
+
+// Start serves SMPP and the admin address, and watches the policy and the
+// certificates for changes. Errors of the SMPP listener arrive on Done.
+func (a *App) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopWatch = cancel
+	if a.Engine != nil && a.watch > 0 {
+		go a.Engine.Watch(ctx, a.watch)
+	}
+	if a.adminCerts != nil && a.cfg.TLSReloadInterval >= 0 {
+		go a.adminCerts.Watch(ctx, cmp.Or(a.cfg.TLSReloadInterval, 5*time.Second))
+	}
+	if a.adminSrv != nil {
+		go func() { _ = a.adminSrv.Serve(a.aln) }()
+		a.log.Info("admin listening", zap.String("addr", a.aln.Addr().String()), zap.Bool("tls", a.adminCerts != nil))
+	}
+	go func() { a.serveErr <- a.Proxy.Serve(a.ln) }()
+}
+
+// Done delivers the SMPP listener's end: nil after Shutdown, else the error.
+func (a *App) Done() <-chan error { return a.serveErr }
+
+// ErrNothingToReload: no policy and no certificates to reload.
+var ErrNothingToReload = errors.New("app: nothing to reload (no policy, no certificates)")
+
+// Reload re-reads the policy (with its list files) and every certificate,
+// key and CA file; whatever fails keeps its previous version. Every trigger
+// comes here; the reload is logged and, with an event store, audited with
+// who asked (actor) and how (trigger: signal, http, ...).
+func (a *App) Reload(ctx context.Context, actor, trigger string) error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	if a.Engine == nil && !a.Proxy.HasTLS() && a.adminCerts == nil {
+		return ErrNothingToReload
+	}
+	var errs []error
+	detail := map[string]any{"trigger": trigger}
+	if a.Engine != nil {
+		err := a.Engine.Reload()
+		errs = append(errs, err)
+		detail["policy"] = result(err)
+		detail["policy_hash"] = a.Engine.Snapshot().Hash
+	}
+	if a.Proxy.HasTLS() {
+		err := a.Proxy.ReloadTLS()
+		errs = append(errs, err)
+		detail["tls"] = result(err)
+	}
+	if a.adminCerts != nil {
+		err := a.adminCerts.Reload()
+		errs = append(errs, err)
+		detail["admin_tls"] = result(err)
+	}
+	err := errors.Join(errs...)
+	a.log.Info("reload", zap.String("actor", actor), zap.String("trigger", trigger), zap.Any("result", detail))
+	if a.an != nil && a.an.svc != nil {
+		reason := "ok"
+		if err != nil {
+			reason = err.Error()
+		}
+		a.an.svc.Audit(ctx, cmp.Or(actor, "system"), review.ActReload, "config", reason, detail)
+	}
+	return err
+}
+
+func result(err error) string {
+	if err != nil {
+		return "failed"
+	}
+	return "ok"
+}
+
+// Shutdown stops accepting, drains the proxy (in-flight requests answered,
+// held messages decided), stops the admin server, then writes every queued
+// event before the store closes. Later calls return the first's result.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.shutdownOnce.Do(func() {
+		err := a.Proxy.Shutdown(ctx)
+		if a.adminSrv != nil {
+			_ = a.adminSrv.Shutdown(ctx)
+		}
+		if a.stopWatch != nil {
+			a.stopWatch()
+		}
+		// After the proxy drained, every event it emitted is queued: the
+		// writer stores them all before the store closes.
+		if cerr := a.an.close(ctx); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+		a.close()
+		a.shutdownErr = err
+	})
+	return a.shutdownErr
+}
+
+// close releases what New built, in reverse order.
+func (a *App) close() {
+	for i := len(a.cleanup) - 1; i >= 0; i-- {
+		a.cleanup[i]()
+	}
+	a.cleanup = nil
+}
+
+// adminTLS loads the admin server's certificates: cert/key, else the
+// config's admin_tls; nil without either.
+func adminTLS(cfg *proxy.Config, cert, key string, log *zap.Logger, m *proxy.Metrics) (*proxy.CertReloader, error) {
+	t := cfg.AdminTLS
+	if cert != "" || key != "" {
+		if cert == "" || key == "" {
+			return nil, errors.New("--admin-cert and --admin-key go together")
+		}
+		t = &proxy.TLSConfig{CertFile: cert, KeyFile: key}
+	}
+	if t == nil {
+		return nil, nil
+	}
+	return proxy.NewCertReloader(t, proxy.TLSAdmin, true, log, m)
+}
+
+// NewRegistry is a Prometheus registry with the Go runtime and process collectors.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}

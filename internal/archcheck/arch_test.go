@@ -1,0 +1,121 @@
+// Package archcheck holds the import rules of the code's layout: the wire
+// layer, the filters and the policy never depend on the proxy or the
+// binary, and the binary holds flags and output only.
+package archcheck
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/smsfw/smsfw"
+
+// imports maps each package of the module to the module packages its
+// non-test files import.
+func imports(t *testing.T) map[string][]string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "node_modules") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		pkg := module
+		if rel != "." {
+			pkg += "/" + filepath.ToSlash(rel)
+		}
+		if _, ok := out[pkg]; !ok {
+			out[pkg] = nil
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if strings.HasPrefix(p, module+"/") {
+				out[pkg] = append(out[pkg], p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func under(pkg, prefix string) bool {
+	return pkg == module+"/"+prefix || strings.HasPrefix(pkg, module+"/"+prefix+"/")
+}
+
+// No arrow from filter/, rules/ or smpp/ (transitively) up to proxy/ or cmd/.
+func TestImportGraph(t *testing.T) {
+	g := imports(t)
+	if len(g) < 20 {
+		t.Fatalf("only %d packages found", len(g))
+	}
+	for pkg := range g {
+		if !under(pkg, "filter") && !under(pkg, "rules") && !under(pkg, "smpp") {
+			continue
+		}
+		seen := map[string]bool{}
+		var walk func(p string, path []string)
+		walk = func(p string, path []string) {
+			if seen[p] {
+				return
+			}
+			seen[p] = true
+			for _, dep := range g[p] {
+				if under(dep, "proxy") || under(dep, "cmd") || under(dep, "internal/app") {
+					t.Errorf("%s imports %s (via %s)", pkg, dep, strings.Join(append(path, p), " -> "))
+				}
+				walk(dep, append(path, p))
+			}
+		}
+		walk(pkg, nil)
+	}
+}
+
+// The binary holds flags and output: the running program is wired in
+// internal/app only (run and demo build it there; the offline tools, rules
+// test and replay, use the chain directly).
+func TestBinaryDoesNotWire(t *testing.T) {
+	files, err := filepath.Glob("../../cmd/smsfw/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no files: %v", err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, call := range []string{"proxy.New(", "store.NewWriter(", "review.New(", "admin.Protect(", "console.Mount(", "admin.Handler("} {
+			if strings.Contains(string(data), call) {
+				t.Errorf("%s calls %s: wiring belongs in internal/app", filepath.Base(f), call)
+			}
+		}
+	}
+}

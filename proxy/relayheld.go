@@ -1,0 +1,178 @@
+package proxy
+
+import (
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfw/smsfw/smpp/pdu"
+)
+
+// relaySchedule is when a held part the SMSC refused with a temporary
+// error (or did not answer) is sent again: smsfw accepted it from the peer,
+// so smsfw owes its delivery. After the last try the part has failed: its
+// sender gets an UNDELIV receipt when it asked for receipts.
+var relaySchedule = []time.Duration{time.Second, 5 * time.Second, 15 * time.Second, time.Minute, 2 * time.Minute}
+
+// owed is one long-message part smsfw answered itself and relays after the
+// verdict. It holds its copy and its share of the held budget until the
+// SMSC accepts it, refuses it for good, or the retries run out.
+type owed struct {
+	s     *Server
+	key   string      // the peer's key: its upstream pool or sessions carry the part
+	from  *downstream // the session it came from (pass-through: its leg first)
+	buf   *pdu.Buf
+	size  int
+	ours  string // the id the peer was given
+	tries int
+}
+
+// relayHeld sends a held part to the SMSC; ownership of h's copy and
+// budget passes to the relay.
+// out is the caller's pending batch, flushed before any wait.
+func (s *Server) relayHeld(key string, h heldSeg, out *batch) {
+	o := &owed{s: s, key: key, from: h.from, buf: h.buf, size: len(h.buf.PDU()), ours: h.id}
+	s.owedN.Add(1)
+	o.sendWith(out)
+}
+
+// send puts the part on a leg of its peer, waiting for a window slot
+// (back-pressure, as for relayed requests), or schedules a retry.
+func (o *owed) send() {
+	var out batch
+	o.sendWith(&out)
+}
+
+func (o *owed) sendWith(out *batch) {
+	l := o.leg(out)
+	if l == nil {
+		o.retry()
+		return
+	}
+	now := time.Now().UnixNano()
+	p := o.buf.PDU()
+	l.mu.Lock()
+	if l.dead || l.closing.Load() {
+		l.mu.Unlock()
+		<-l.window
+		o.retry()
+		return
+	}
+	seq, ok := l.pending.put(upPending{cmd: p.ID(), start: now, deadline: now + int64(o.s.cfg.ResponseTimeout), owed: o})
+	l.mu.Unlock()
+	if !ok {
+		<-l.window
+		o.retry()
+		return
+	}
+	o.s.m.inflightUp.Add(1)
+	p.SetSeq(seq)
+	if err := l.c.Write(p); err != nil {
+		l.mu.Lock()
+		_, mine := l.pending.take(seq)
+		l.mu.Unlock()
+		if mine {
+			o.s.m.inflightUp.Add(-1)
+			<-l.window
+			o.retry()
+		}
+		return
+	}
+	o.s.m.out(1, p.ID())
+}
+
+// leg returns a leg of the peer with a window slot taken, or nil.
+func (o *owed) leg(out *batch) *upLeg {
+	s := o.s
+	if pl := s.pools[o.key]; pl != nil { // config mode: set at New, read-only after
+		return pl.acquire(s.closed, out)
+	}
+	var legs []*upLeg
+	if o.from.leg != nil {
+		legs = append(legs, o.from.leg)
+	}
+	s.mu.Lock()
+	for _, d := range s.byPeer[o.key] {
+		if d.leg != nil && d.leg != o.from.leg {
+			legs = append(legs, d.leg)
+		}
+	}
+	s.mu.Unlock()
+	for _, l := range legs {
+		if l.closing.Load() {
+			continue
+		}
+		select {
+		case l.window <- struct{}{}:
+			return l
+		default:
+		}
+		out.flush()
+		select {
+		case l.window <- struct{}{}:
+			return l
+		case <-l.done:
+		case <-s.closed:
+			return nil
+		}
+	}
+	return nil
+}
+
+// done takes the SMSC's answer (or 0x08 for a timeout or a lost leg). It
+// runs on a leg's read loop or timer: it never waits.
+func (o *owed) done(r reply) {
+	switch {
+	case r.status == pdu.StatusOK:
+		o.s.released.add(r.msgID, o.ours)
+		o.end(relayOK)
+	case temporary(r.status) && o.tries < len(relaySchedule):
+		o.s.m.heldRelays.WithLabelValues(relayRetried).Inc()
+		d := relaySchedule[o.tries]
+		o.tries++
+		time.AfterFunc(d, o.send)
+	default:
+		o.fail(r.status)
+	}
+}
+
+// retry schedules the next try when no leg could take the part.
+func (o *owed) retry() {
+	select {
+	case <-o.s.closed:
+		o.s.log.Warn("long-message part not relayed before shutdown", zap.String("peer", o.key), zap.String("message_id", o.ours))
+		o.end(relayLost)
+		return
+	default:
+	}
+	o.done(reply{status: pdu.StatusSysErr})
+}
+
+// fail ends a part the SMSC will not take: its sender learns of it by an
+// UNDELIV receipt when it asked for receipts.
+func (o *owed) fail(st pdu.Status) {
+	var m pdu.Message
+	if pdu.ParseMessage(o.buf.PDU(), &m) == nil && m.RegisteredDelivery&0x03 != 0 {
+		o.s.sendReceipt(o.key, o.from, receiptFor(&m, o.ours, pdu.StateUndeliverable, time.Now()))
+	}
+	if ce := o.s.log.Check(zap.WarnLevel, "long-message part refused by the SMSC after smsfw accepted it"); ce != nil {
+		ce.Write(zap.String("peer", o.key), zap.String("message_id", o.ours), zap.Stringer("status", st), zap.Int("tries", o.tries+1))
+	}
+	o.end(relayFailed)
+}
+
+func (o *owed) end(result string) {
+	o.s.m.heldRelays.WithLabelValues(result).Inc()
+	o.s.asm.release(o.key, o.size)
+	o.buf.Release()
+	o.s.owedN.Add(-1)
+}
+
+// temporary reports whether an SMSC status asks the sender to try again.
+func temporary(st pdu.Status) bool {
+	switch st {
+	case pdu.StatusThrottled, pdu.StatusMsgQFul, pdu.StatusSysErr, pdu.StatusXTAppn:
+		return true
+	}
+	return false
+}
