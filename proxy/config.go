@@ -392,20 +392,20 @@ func (c *Config) validate() error {
 			fail(c.errAt("events.queue", "events.queue %d outside [1, 10000000]", e.Queue))
 		}
 		if e.QueueBytes != 0 && (e.QueueBytes < yamlx.MiB || e.QueueBytes > 64*yamlx.GiB) {
-			return c.errAt("events.queue_bytes", "events.queue_bytes %s outside [1MiB, 64GiB]", e.QueueBytes)
+			fail(c.errAt("events.queue_bytes", "events.queue_bytes %s outside [1MiB, 64GiB]", e.QueueBytes))
 		}
 		qb := e.QueueBytes
 		if qb == 0 {
 			qb = DefaultEventQueueBytes
 		}
 		if e.PeerQueueBytes != 0 && (e.PeerQueueBytes < 64*yamlx.KiB || e.PeerQueueBytes > qb) {
-			return c.errAt("events.peer_queue_bytes", "events.peer_queue_bytes %s outside [64KiB, events.queue_bytes]", e.PeerQueueBytes)
+			fail(c.errAt("events.peer_queue_bytes", "events.peer_queue_bytes %s outside [64KiB, events.queue_bytes]", e.PeerQueueBytes))
 		}
 		if e.TextMaxBytes != 0 && (e.TextMaxBytes < 64 || e.TextMaxBytes > 64*yamlx.KiB) {
-			return c.errAt("events.text_max_bytes", "events.text_max_bytes %s outside [64, 64KiB]", e.TextMaxBytes)
+			fail(c.errAt("events.text_max_bytes", "events.text_max_bytes %s outside [64, 64KiB]", e.TextMaxBytes))
 		}
 		if e.RawMaxBytes != 0 && e.RawMaxBytes != -1 && (e.RawMaxBytes < 256 || e.RawMaxBytes > 16*yamlx.MiB) {
-			return c.errAt("events.raw_max_bytes", "events.raw_max_bytes %s: want -1 (none) or [256, 16MiB]", e.RawMaxBytes)
+			fail(c.errAt("events.raw_max_bytes", "events.raw_max_bytes %s: want -1 (none) or [256, 16MiB]", e.RawMaxBytes))
 		}
 		if e.Retention < 0 || e.MaxEvents < 0 {
 			fail(c.errAt("events", "events.retention and events.max_events must not be negative"))
