@@ -724,7 +724,10 @@ func (d *downstream) close(reason string) {
 	if d.leg != nil {
 		// Long-message parts this session was answered for may still be
 		// on their way to the SMSC on this leg: unbind once they are.
-		go d.leg.unbindWhenIdle()
+		// Tracked: Shutdown waits for it (close runs on a session
+		// goroutine, so the group is not at zero here).
+		d.s.wg.Add(1)
+		go func() { defer d.s.wg.Done(); d.leg.unbindWhenIdle() }()
 	}
 	if d.bind != unbound {
 		d.log.Info("session closed", zap.String("reason", reason))
@@ -898,7 +901,9 @@ func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
 	d.bound(p.ID(), log, 0)
 	_ = d.c.Write(resp)
 	d.s.m.out(0, resp.ID())
+	d.s.wg.Add(1) // on the session's goroutine: the group is not at zero
 	go func() {
+		defer d.s.wg.Done()
 		d.leg.run()
 		// The SMSC side is gone: the peer's bind no longer means anything.
 		if !d.isDone() {

@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	fsmpp "github.com/fiorix/go-smpp/smpp"
+	fpdu "github.com/fiorix/go-smpp/smpp/pdu"
+	fpdufield "github.com/fiorix/go-smpp/smpp/pdu/pdufield"
+	fpdutext "github.com/fiorix/go-smpp/smpp/pdu/pdutext"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smsfw/smsfw/esme"
@@ -489,4 +493,68 @@ func TestLatePartJudgedWithEarlierText(t *testing.T) {
 		t.Fatalf("late part inspected as %q", got)
 	}
 	testutil.Consistently(t, 50*time.Millisecond, "the refused part never reaches the SMSC", func() bool { return rec.n() == 1 })
+}
+
+// fiorix/go-smpp's SubmitLongMsg (a third-party client) sends each part
+// only after the previous part's answer, with its default 1 s response
+// timeout: UCS-2 and GSM 7-bit three-part messages all succeed, the SMSC
+// gets every part whole, and each part's receipt reaches the client under
+// the id it was given.
+func TestLongMessageFiorix(t *testing.T) {
+	var rec recorder
+	e := start(t, sim.Config{OnPDU: rec.onPDU, ReceiptDelay: 20 * time.Millisecond}, nil, nil)
+	receipts := make(chan string, 64)
+	tx := &fsmpp.Transceiver{Addr: e.addr, User: "fiorix", Passwd: "pw", Handler: func(p fpdu.Body) {
+		if p.Header().ID != fpdu.DeliverSMID {
+			return
+		}
+		if txt, ok := p.Fields()[fpdufield.ShortMessage]; ok {
+			if s := txt.String(); strings.HasPrefix(s, "id:") {
+				receipts <- strings.Fields(strings.TrimPrefix(s, "id:"))[0]
+			}
+		}
+	}}
+	conn := tx.Bind()
+	defer tx.Close()
+	select {
+	case st := <-conn:
+		if st.Error() != nil {
+			t.Fatal(st.Error())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("fiorix did not bind")
+	}
+	long := strings.Repeat("Grüße aus Köln, ", 11)           // UCS-2: 176 chars, 352 octets: 3 parts of 132
+	gsm := strings.Repeat("Your parcel is on its way. ", 15) // GSM 7-bit: 405 chars, 3 parts
+	given := map[string]bool{}
+	parts := 0
+	for _, text := range []fpdutext.Codec{fpdutext.UCS2(long), fpdutext.GSM7(gsm)} {
+		sms, err := tx.SubmitLongMsg(&fsmpp.ShortMessage{Src: "4917600000001", Dst: "4915112345678", Text: text,
+			Register: fpdufield.FinalDeliveryReceipt})
+		if err != nil {
+			t.Fatalf("SubmitLongMsg: %v", err)
+		}
+		if len(sms) != 3 {
+			t.Fatalf("%d parts answered, want 3", len(sms))
+		}
+		for i := range sms {
+			id := sms[i].RespID()
+			if id == "" {
+				t.Fatal("part answered without id")
+			}
+			given[id] = true
+		}
+		parts += len(sms)
+	}
+	eventually(t, 5*time.Second, func() bool { return rec.n() == parts })
+	for i := 0; i < parts; i++ {
+		select {
+		case id := <-receipts:
+			if !given[id] {
+				t.Fatalf("receipt for %q, an id the client was never given", id)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d of %d receipts", i, parts)
+		}
+	}
 }

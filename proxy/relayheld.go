@@ -67,6 +67,7 @@ func (o *owed) sendWith(out *batch) {
 	}
 	o.s.m.inflightUp.Add(1)
 	p.SetSeq(seq)
+	id := p.ID() // p may be released by the answer as soon as it is written
 	if err := l.c.Write(p); err != nil {
 		l.mu.Lock()
 		_, mine := l.pending.take(seq)
@@ -78,7 +79,7 @@ func (o *owed) sendWith(out *batch) {
 		}
 		return
 	}
-	o.s.m.out(1, p.ID())
+	o.s.m.out(1, id)
 }
 
 // leg returns a leg of the peer with a window slot taken, or nil.

@@ -559,6 +559,8 @@ func (l *upLeg) awaitIdle() {
 			return
 		case <-l.done:
 			return
+		case <-l.s.closed: // shutting down: its own drain already waited
+			return
 		case <-tick.C:
 		}
 	}
