@@ -184,6 +184,12 @@ type EventsConfig struct {
 	// again. Sizes are integers or take B, KiB, MiB, GiB.
 	QueueBytes     yamlx.ByteSize `yaml:"queue_bytes"`
 	PeerQueueBytes yamlx.ByteSize `yaml:"peer_queue_bytes"`
+	// PeerRate bounds the events a second one peer may have recorded
+	// (default 2000, bursts of two seconds; -1: no bound); beyond it they
+	// are dropped and counted (reason "peer_rate"). Quarantine events are
+	// never dropped for it. Writing an event costs the store far more than
+	// refusing the message costs the proxy.
+	PeerRate float64 `yaml:"peer_rate"`
 	// TextMaxBytes bounds the text one event keeps (default 8KiB): longer
 	// text is cut and marked "…[truncated N bytes]".
 	TextMaxBytes yamlx.ByteSize `yaml:"text_max_bytes"`
@@ -390,6 +396,9 @@ func (c *Config) validate() error {
 		}
 		if e.Queue < 0 || e.Queue > 10_000_000 {
 			fail(c.errAt("events.queue", "events.queue %d outside [1, 10000000]", e.Queue))
+		}
+		if e.PeerRate < -1 || e.PeerRate > 1e6 {
+			fail(c.errAt("events.peer_rate", "events.peer_rate %g outside [1, 1000000] (or -1: no bound)", e.PeerRate))
 		}
 		if e.QueueBytes != 0 && (e.QueueBytes < yamlx.MiB || e.QueueBytes > 64*yamlx.GiB) {
 			fail(c.errAt("events.queue_bytes", "events.queue_bytes %s outside [1MiB, 64GiB]", e.QueueBytes))

@@ -12,6 +12,7 @@ const (
 	DropStoreError DropReason = "store_error" // the store refused the batch after the retries
 	DropPeerBudget DropReason = "peer_budget" // the event's peer had its byte budget (events.peer_queue_bytes) queued
 	DropBytes      DropReason = "bytes"       // the queue held its byte budget (events.queue_bytes)
+	DropPeerRate   DropReason = "peer_rate"   // the event's peer was over its event rate (events.peer_rate)
 )
 
 // WriterMetrics are the event writer's (and retention's) metrics.
@@ -63,7 +64,7 @@ func NewWriterMetrics(reg prometheus.Registerer) *WriterMetrics {
 		}),
 	}
 	// Label values exist from the start, so dashboards see zeros, not gaps.
-	for _, r := range []DropReason{DropQueueFull, DropClosed, DropStoreError, DropPeerBudget, DropBytes} {
+	for _, r := range []DropReason{DropQueueFull, DropClosed, DropStoreError, DropPeerBudget, DropBytes, DropPeerRate} {
 		m.Dropped.WithLabelValues(string(r))
 	}
 	if reg != nil {

@@ -26,7 +26,13 @@ var (
 	// ErrQueueBytes: the queue already holds QueueBytes of events; the event
 	// was dropped.
 	ErrQueueBytes = errors.New("store: event queue byte budget exhausted")
+	// ErrPeerRate: the event's peer is over PeerRate events a second; the
+	// event was dropped (quarantine events never are).
+	ErrPeerRate = errors.New("store: peer's event rate exceeded")
 )
+
+// DefaultPeerRate is the events a second one peer may have recorded.
+const DefaultPeerRate = 2000
 
 // Defaults of the byte budgets.
 const (
@@ -45,8 +51,15 @@ type WriterOptions struct {
 	// queue) has nothing queued: the bounds are the budget plus one event.
 	QueueBytes     int64
 	PeerQueueBytes int64
-	BatchSize      int           // events per insert at most (default 1000)
-	FlushInterval  time.Duration // longest wait before a partial batch is written (default 200ms)
+	// PeerRate bounds the events a second one peer may have recorded
+	// (default DefaultPeerRate, bursts of two seconds; negative: no
+	// bound): writing events costs the store far more than answering a
+	// blocked message costs the proxy, so a peer whose every message is
+	// refused must not keep the store's CPU for itself. Quarantine events
+	// (they hold messages) are always taken.
+	PeerRate      float64
+	BatchSize     int           // events per insert at most (default 1000)
+	FlushInterval time.Duration // longest wait before a partial batch is written (default 200ms)
 	// Retries after a failed insert before the batch is dropped (default 3;
 	// negative: none), waiting RetryBackoff (default 100ms), doubling.
 	Retries      int
@@ -78,6 +91,7 @@ type Writer struct {
 	bmu    sync.Mutex
 	qbytes int64
 	peers  map[string]int64
+	rates  map[string]*bucket // per-peer event rate (under bmu)
 
 	// ctx is the writer goroutine's; Close cancels it when its own context
 	// ends before the drain does.
@@ -122,6 +136,9 @@ func NewWriter(s Store, o WriterOptions) *Writer {
 	if o.RetryBackoff <= 0 {
 		o.RetryBackoff = 100 * time.Millisecond
 	}
+	if o.PeerRate == 0 {
+		o.PeerRate = DefaultPeerRate
+	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
@@ -131,7 +148,7 @@ func NewWriter(s Store, o WriterOptions) *Writer {
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Writer{
 		s: s, o: o, log: o.Logger.Named("store").Named("writer"), m: o.Metrics,
-		ch: make(chan queued, o.QueueSize), peers: map[string]int64{}, ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		ch: make(chan queued, o.QueueSize), peers: map[string]int64{}, rates: map[string]*bucket{}, ctx: ctx, cancel: cancel, done: make(chan struct{}),
 	}
 	go w.run()
 	return w
@@ -153,12 +170,15 @@ func (w *Writer) Emit(ev *filter.Event) bool {
 		return false
 	}
 	size := int64(ev.Size())
-	if r := w.reserve(ev.Peer, size); r != "" {
+	if r := w.reserve(ev.Peer, size, ev.Quarantine == ""); r != "" {
 		w.mu.RUnlock()
 		w.m.dropped(r, 1)
 		err := ErrQueueBytes
-		if r == DropPeerBudget {
+		switch r {
+		case DropPeerBudget:
 			err = ErrPeerBudget
+		case DropPeerRate:
+			err = ErrPeerRate
 		}
 		w.logDrop(&w.lastBudgetLog, "event byte budget exhausted: dropping events (see smsfw_events_dropped_total)",
 			zap.String("reason", string(r)), zap.String("peer", ev.Peer), zap.Int64("queue_bytes", w.o.QueueBytes),
@@ -190,10 +210,14 @@ func (w *Writer) logDrop(last *atomic.Int64, msg string, fields ...zap.Field) {
 	}
 }
 
-// reserve counts size bytes for peer, or says which budget refuses them.
-func (w *Writer) reserve(peer string, size int64) DropReason {
+// reserve counts size bytes for peer, or says which budget refuses them;
+// rated events also take a token of the peer's event rate.
+func (w *Writer) reserve(peer string, size int64, rated bool) DropReason {
 	w.bmu.Lock()
 	defer w.bmu.Unlock()
+	if rated && w.o.PeerRate > 0 && !w.rate(peer).take(w.o.PeerRate, time.Now().UnixNano()) {
+		return DropPeerRate
+	}
 	p := w.peers[peer]
 	if p > 0 && p+size > w.o.PeerQueueBytes {
 		return DropPeerBudget
@@ -394,4 +418,34 @@ func (w *Writer) RunRetention(ctx context.Context, every, maxAge time.Duration, 
 		case <-t.C:
 		}
 	}
+}
+
+// bucket is a token bucket of events: rate a second, at most two seconds'
+// worth saved up.
+type bucket struct {
+	tokens float64
+	at     int64
+}
+
+// rate returns peer's bucket (bounded: past 65536 peers the idle ones go).
+func (w *Writer) rate(peer string) *bucket {
+	b := w.rates[peer]
+	if b == nil {
+		if len(w.rates) >= 65536 {
+			clear(w.rates)
+		}
+		b = &bucket{tokens: 2 * w.o.PeerRate, at: time.Now().UnixNano()}
+		w.rates[peer] = b
+	}
+	return b
+}
+
+func (b *bucket) take(rate float64, now int64) bool {
+	b.tokens = min(b.tokens+float64(now-b.at)/1e9*rate, 2*rate)
+	b.at = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }

@@ -457,3 +457,43 @@ func TestWriterOversizedEvent(t *testing.T) {
 		t.Fatalf("stored: %v", got)
 	}
 }
+
+// One peer's events beyond its rate are dropped (counted, Stored told);
+// another peer's and quarantine events are taken.
+func TestWriterPeerRate(t *testing.T) {
+	s := &gateStore{Store: sqliteStore(t), entered: make(chan int, 1000), release: make(chan struct{})}
+	m := NewWriterMetrics(nil)
+	w := NewWriter(s, WriterOptions{PeerRate: 100, BatchSize: 1, Metrics: m, Logger: zaptest.NewLogger(t)})
+	l := newStoredLog(t)
+	var taken, refused int
+	for id := int64(1); id <= 1000; id++ {
+		e := l.event(id)
+		e.Peer = "flood"
+		if w.Emit(e) {
+			taken++
+		} else {
+			refused++
+			if err := l.snapshot()[id]; !errors.Is(err, ErrPeerRate) {
+				t.Fatalf("event %d: Stored(%v), want ErrPeerRate", id, err)
+			}
+		}
+	}
+	// Two seconds' worth of burst (200) plus what refilled meanwhile.
+	if taken < 200 || taken > 260 {
+		t.Fatalf("flood: %d taken, %d refused", taken, refused)
+	}
+	other := l.event(5000)
+	other.Peer = "quiet"
+	held := l.event(5001)
+	held.Peer, held.Quarantine = "flood", filter.QuarantineHeld
+	if !w.Emit(other) || !w.Emit(held) {
+		t.Fatal("another peer's event or a quarantine event refused")
+	}
+	if v := testutil.ToFloat64(m.Dropped.WithLabelValues(string(DropPeerRate))); int(v) != refused {
+		t.Fatalf("dropped{peer_rate} = %v, refused %d", v, refused)
+	}
+	close(s.release)
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -73,6 +73,7 @@ func openAnalysis(ctx context.Context, dsn string, ec *proxy.EventsConfig, log *
 	wo.QueueSize = cmp.Or(ec.Queue, wo.QueueSize)
 	wo.QueueBytes = cmp.Or(int64(ec.QueueBytes), wo.QueueBytes)
 	wo.PeerQueueBytes = cmp.Or(int64(ec.PeerQueueBytes), wo.PeerQueueBytes)
+	wo.PeerRate = cmp.Or(ec.PeerRate, wo.PeerRate)
 	wo.Logger, wo.Metrics = log, store.NewWriterMetrics(reg)
 	wst := st
 	if o.WrapStore != nil {
