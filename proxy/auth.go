@@ -133,9 +133,98 @@ func (k lockKey) scope() int {
 }
 
 type lockEntry struct {
-	first int64 // start of the current counting window
-	n     int   // failures in it
-	until int64 // locked out until (unix nanoseconds)
+	first    int64 // start of the current counting window
+	n        int   // failures in it
+	until    int64 // locked out until (unix nanoseconds)
+	inflight int   // guesses under way (binds admitted, not yet answered)
+}
+
+// Results of admit.
+const (
+	admitOK     = iota
+	admitLocked // the source or system_id is locked out
+	admitBusy   // failures plus guesses under way stayed at the limit for check_wait
+)
+
+// admit reserves a guess: a bind whose password will be checked (by smsfw
+// or, in pass-through mode, by the SMSC). Failures plus guesses under way
+// never exceed a lockout's threshold, so concurrent binds cannot put more
+// guesses through than the lockout allows; a bind over it waits up to
+// check_wait for one under way to end (legitimate pools binding at once
+// are serialised, not refused). Each admitted bind must call settle.
+func (a *authenticator) admit(remote netip.Addr, peer *Peer) (int, string) {
+	deadline := a.now().Add(a.wait)
+	for {
+		r, scope := a.tryAdmit(remote, peer)
+		if r != admitBusy || !a.now().Before(deadline) {
+			if r == admitLocked {
+				a.m.lockedBinds.WithLabelValues(scope).Inc()
+			}
+			return r, scope
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (a *authenticator) tryAdmit(remote netip.Addr, peer *Peer) (int, string) {
+	now := a.now().UnixNano()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	keys := a.keys(remote, peer)
+	for _, k := range keys {
+		e := a.entries[k]
+		if e == nil {
+			continue
+		}
+		scope := scopeSource
+		if k.scope() == 1 {
+			scope = scopeSystemID
+		}
+		if e.until > now {
+			return admitLocked, scope
+		}
+		cfg := a.cfg[k.scope()]
+		n := e.n
+		if now-e.first > int64(cfg.Window) {
+			n = 0
+		}
+		if n+e.inflight >= cfg.Failures {
+			return admitBusy, scope
+		}
+	}
+	for _, k := range keys {
+		e := a.entries[k]
+		if e == nil {
+			if len(a.entries) >= a.max && !a.makeRoom(now) {
+				continue
+			}
+			e = &lockEntry{first: now}
+			a.entries[k] = e
+		}
+		e.inflight++
+	}
+	return admitOK, ""
+}
+
+// settle ends an admitted guess: a failure counts toward the lockouts, a
+// success forgets the source's failures.
+func (a *authenticator) settle(remote netip.Addr, peer *Peer, failed bool) {
+	now := a.now().UnixNano()
+	a.mu.Lock()
+	for _, k := range a.keys(remote, peer) {
+		if e := a.entries[k]; e != nil && e.inflight > 0 {
+			e.inflight--
+			if !failed && e.inflight == 0 && e.n == 0 && e.until <= now {
+				delete(a.entries, k) // it carries nothing: the table stays small
+			}
+		}
+	}
+	a.mu.Unlock()
+	if failed {
+		a.failed(remote, peer)
+	} else {
+		a.succeeded(remote)
+	}
 }
 
 func newAuthenticator(a AuthConfig, obs LockoutObserver, m *Metrics, log *zap.Logger) *authenticator {
@@ -245,7 +334,7 @@ func (a *authenticator) makeRoom(now int64) bool {
 	if now-a.swept > int64(time.Second) {
 		a.swept = now
 		for k, e := range a.entries {
-			if e.until <= now && now-e.first > int64(a.cfg[k.scope()].Window) {
+			if e.until <= now && e.inflight == 0 && now-e.first > int64(a.cfg[k.scope()].Window) {
 				delete(a.entries, k)
 			}
 		}
@@ -255,7 +344,7 @@ func (a *authenticator) makeRoom(now int64) bool {
 	}
 	checked := 0
 	for k, e := range a.entries {
-		if e.until <= now {
+		if e.until <= now && e.inflight == 0 {
 			delete(a.entries, k)
 			return true
 		}
@@ -275,7 +364,11 @@ func (a *authenticator) succeeded(remote netip.Addr) {
 	k := sourceKey(remote)
 	a.mu.Lock()
 	if e := a.entries[k]; e != nil && e.until <= a.now().UnixNano() {
-		delete(a.entries, k)
+		if e.inflight > 0 {
+			e.n = 0 // others' guesses are still counted
+		} else {
+			delete(a.entries, k)
+		}
 	}
 	a.mu.Unlock()
 }

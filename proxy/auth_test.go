@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -459,5 +460,87 @@ func TestPassThroughSourceLockout(t *testing.T) {
 	}
 	if v := promtest.ToFloat64(e.m.binds.WithLabelValues(legDownstream, bindLockedOut)); v != 3 {
 		t.Fatalf("locked_out refusals %v", v)
+	}
+}
+
+// concurrentBinds dials n binds at once and returns how many got each status.
+func concurrentBinds(t *testing.T, addr, sys, pw string, n int) map[pdu.Status]int {
+	t.Helper()
+	var mu sync.Mutex
+	got := map[pdu.Status]int{}
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			st := pdu.StatusOK
+			cl, err := esme.Dial(ctx, addr, esme.Options{SystemID: sys, Password: pw})
+			if err == nil {
+				cl.Close()
+			} else {
+				var be *esme.BindError
+				if !errors.As(err, &be) {
+					st = 0xFFFFFFFF // connection-level failure
+				} else {
+					st = be.Status
+				}
+			}
+			mu.Lock()
+			got[st]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return got
+}
+
+// 1,000 concurrent wrong binds from one source in pass-through mode put no
+// more guesses through to the SMSC than the lockout allows, and a right
+// password is refused once the source is locked out.
+func TestPassThroughConcurrentGuessesBounded(t *testing.T) {
+	var smscBinds atomic.Int32
+	e := start(t, sim.Config{Accounts: map[string]string{"acme": "secret"}, OnPDU: func(_ string, p pdu.PDU) {
+		if p.ID().IsBind() {
+			smscBinds.Add(1)
+		}
+	}}, &Config{Auth: AuthConfig{SourceLockout: LockoutConfig{Failures: 5}, CheckWait: 200 * time.Millisecond}}, nil)
+	got := concurrentBinds(t, e.addr, "acme", "guess", 1000)
+	if n := smscBinds.Load(); n > 5 {
+		t.Fatalf("%d guesses reached the SMSC (lockout after 5); answers %v", n, got)
+	}
+	if got[pdu.StatusOK] != 0 {
+		t.Fatalf("answers %v", got)
+	}
+	if st := bindStatus(t, e, "acme", "secret"); st != pdu.StatusBindFail {
+		t.Fatalf("right password from a locked-out source: %v", st)
+	}
+	t.Logf("answers %v; %d binds reached the SMSC", got, smscBinds.Load())
+}
+
+// The same in config mode with a bcrypt hash: at most the threshold of
+// password checks fail before the lockout.
+func TestConfigModeConcurrentGuessesBounded(t *testing.T) {
+	e := start(t, sim.Config{}, hashedPeer(t, AuthConfig{SourceLockout: LockoutConfig{Failures: 5}, CheckWait: 200 * time.Millisecond}, 0), nil)
+	e.waitReady()
+	got := concurrentBinds(t, e.addr, "acme", "guess", 1000)
+	if n := got[pdu.StatusInvPaswd]; n > 5 {
+		t.Fatalf("%d passwords checked and refused (lockout after 5); answers %v", n, got)
+	}
+	if got[pdu.StatusOK] != 0 {
+		t.Fatalf("answers %v", got)
+	}
+	t.Logf("answers %v", got)
+}
+
+// A legitimate pool binding many sessions at once from one source is
+// serialised by the guess reservation, not refused.
+func TestConcurrentGoodBindsAdmitted(t *testing.T) {
+	e := start(t, sim.Config{}, hashedPeer(t, AuthConfig{SourceLockout: LockoutConfig{Failures: 2}}, 0), nil)
+	e.waitReady()
+	got := concurrentBinds(t, e.addr, "acme", "pw", 20)
+	if got[pdu.StatusOK] != 20 {
+		t.Fatalf("answers %v", got)
 	}
 }

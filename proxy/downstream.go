@@ -818,16 +818,28 @@ func (d *downstream) authenticate(peer *Peer, password []byte, fail func(pdu.Sta
 		fail(pdu.StatusBindFail, bindNotAllowed)
 		return false
 	}
+	// A guess is admitted only while failures plus guesses under way stay
+	// under the lockout thresholds: a burst of concurrent binds cannot put
+	// more guesses through than the lockout allows.
+	switch r, _ := a.admit(d.remote, peer); r {
+	case admitLocked:
+		fail(pdu.StatusBindFail, bindLockedOut)
+		return false
+	case admitBusy:
+		fail(pdu.StatusThrottled, bindAuthBusy)
+		return false
+	}
 	switch a.verify(peer, password) {
 	case authBusy:
+		a.settle(d.remote, peer, false)
 		fail(pdu.StatusThrottled, bindAuthBusy)
 		return false
 	case authMismatch:
-		a.failed(d.remote, peer)
+		a.settle(d.remote, peer, true)
 		fail(pdu.StatusInvPaswd, bindBadPassword)
 		return false
 	}
-	a.succeeded(d.remote)
+	a.settle(d.remote, peer, false)
 	return true
 }
 
@@ -871,11 +883,25 @@ func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
 		d.respond(p.ID(), pdu.StatusBindFail, p.Seq(), "")
 		return
 	}
+	// The guess is reserved before the round trip, so concurrent binds
+	// from one source cannot put more guesses through than the lockout
+	// allows (failures are known only when the SMSC answers).
+	switch r, _ := d.s.auth.admit(d.remote, nil); r {
+	case admitLocked:
+		d.s.m.binds.WithLabelValues(legDownstream, bindLockedOut).Inc()
+		d.respond(p.ID(), pdu.StatusBindFail, p.Seq(), "")
+		return
+	case admitBusy:
+		d.s.m.binds.WithLabelValues(legDownstream, bindAuthBusy).Inc()
+		d.respond(p.ID(), pdu.StatusThrottled, p.Seq(), "")
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.s.cfg.BindTimeout)
 	defer cancel()
 	bind := append([]byte(nil), p...)
 	c, resp, err := bindUpstream(ctx, d.s, d.s.upstream, d.s.upTLS, bind)
 	if err != nil {
+		d.s.auth.settle(d.remote, nil, false)
 		d.s.m.binds.WithLabelValues(legDownstream, bindUpstreamError).Inc()
 		log.Warn("upstream bind failed", zap.Error(err))
 		d.respond(p.ID(), pdu.StatusBindFail, p.Seq(), "")
@@ -887,14 +913,16 @@ func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
 		log.Info("SMSC refused bind", zap.Stringer("status", resp.Status()))
 		switch resp.Status() {
 		case pdu.StatusInvPaswd, pdu.StatusInvSysID, pdu.StatusBindFail:
-			d.s.auth.failed(d.remote, nil)
+			d.s.auth.settle(d.remote, nil, true)
+		default:
+			d.s.auth.settle(d.remote, nil, false)
 		}
 		c.Abort()
 		_ = d.c.Write(resp)
 		d.s.m.out(0, resp.ID())
 		return
 	}
-	d.s.auth.succeeded(d.remote)
+	d.s.auth.settle(d.remote, nil, false)
 	d.key, d.systemID = sysID, sysID
 	d.window = make(chan struct{}, d.s.cfg.DefaultWindow)
 	d.leg = newUpLeg(d.s, c, "passthrough", sysID, d.s.cfg.DefaultWindow, d)
