@@ -417,7 +417,7 @@ func TestMaxConnections(t *testing.T) {
 	if _, err := over.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatal("connection over max_connections not closed")
 	}
-	if v := promtest.ToFloat64(e.m.connsRefused); v != 1 {
+	if v := promtest.ToFloat64(e.m.connsRefused.WithLabelValues(refusedTotal)); v != 1 {
 		t.Fatalf("refused %v", v)
 	}
 	_ = open[0].Close()
@@ -543,4 +543,46 @@ func TestConcurrentGoodBindsAdmitted(t *testing.T) {
 	if got[pdu.StatusOK] != 20 {
 		t.Fatalf("answers %v", got)
 	}
+}
+
+// One source holding its share of connections cannot keep another out.
+func TestMaxConnectionsPerSource(t *testing.T) {
+	e := start(t, sim.Config{}, &Config{MaxConnections: 10, MaxConnectionsPerSource: 3}, nil)
+	var hog []net.Conn
+	defer func() {
+		for _, c := range hog {
+			_ = c.Close()
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		nc, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hog = append(hog, nc)
+	}
+	eventually(t, 2*time.Second, func() bool { return e.srv.conns.Load() == 3 })
+	over, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	_ = over.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := over.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("fourth connection from one source not closed")
+	}
+	eventually(t, 2*time.Second, func() bool {
+		return promtest.ToFloat64(e.m.connsRefused.WithLabelValues(refusedPerSource)) == 1
+	})
+	// Another source (127.0.0.2 is loopback too) binds.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}
+	nc, err := d.Dial("tcp", e.addr)
+	if err != nil {
+		t.Skipf("no second loopback source here: %v", err)
+	}
+	cl, err := esme.Bind(ctx5s(t), nc, esme.Options{SystemID: "other"})
+	if err != nil {
+		t.Fatalf("another source could not bind: %v", err)
+	}
+	cl.Close()
 }

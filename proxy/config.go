@@ -36,6 +36,10 @@ type Config struct {
 	// MaxConnections caps open peer connections, bound or not (default
 	// 10000); connections over it are closed at once and counted.
 	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerSource caps open connections from one source (an
+	// IPv4 address or an IPv6 /64; default 100, negative: no cap), so one
+	// source cannot hold every slot of max_connections.
+	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
 	// MaxPDUSize caps command_length (default 65536).
 	MaxPDUSize int `yaml:"max_pdu_size"`
 	// Timers; zero means the default shown.
@@ -658,6 +662,9 @@ func (c *Config) withDefaults() *Config {
 	}
 	if d.MaxConnections == 0 {
 		d.MaxConnections = 10000
+	}
+	if d.MaxConnectionsPerSource == 0 {
+		d.MaxConnectionsPerSource = 100
 	}
 	if d.TLSReloadInterval == 0 {
 		d.TLSReloadInterval = 5 * time.Second

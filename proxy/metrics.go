@@ -63,6 +63,12 @@ const (
 	badUnexpected = "unexpected_response"
 )
 
+// Connection limits (label values).
+const (
+	refusedTotal     = "total"
+	refusedPerSource = "per_source"
+)
+
 // Segment events.
 // Quarantine outcomes (label values).
 const (
@@ -140,7 +146,7 @@ type Metrics struct {
 	lockedBinds  *prometheus.CounterVec
 	tlsReloads   *prometheus.CounterVec
 	tlsExpiry    *prometheus.GaugeVec
-	connsRefused prometheus.Counter
+	connsRefused *prometheus.CounterVec
 	connsOpen    func() float64 // set by the server that owns these metrics
 	// inline without harm
 	deliveries  *prometheus.CounterVec // deliveries toward peers that waited or were refused, by peer and event
@@ -224,9 +230,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.tlsExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "smsfw_proxy_tls_certificate_expiry_timestamp_seconds", Help: "NotAfter of the certificate in use, by target.",
 	}, []string{"target"})
-	m.connsRefused = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "smsfw_proxy_connections_refused_total", Help: "Peer connections closed at accept because max_connections were open.",
-	})
+	m.connsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_connections_refused_total",
+		Help: "Peer connections closed at accept, by the limit reached: total (max_connections) or per_source (max_connections_per_source).",
+	}, []string{"limit"})
+	for _, r := range []string{refusedTotal, refusedPerSource} {
+		m.connsRefused.WithLabelValues(r)
+	}
 	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smsfw_proxy_deliveries_total",
 		Help: "Deliveries (MO, receipts) toward a peer whose window was full: queued, or refused to the SMSC (queue_full, expired, session_ended, no_receiver).",

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -58,12 +59,14 @@ type Server struct {
 	pools    map[string]*pool         // config mode: one pool per peer
 	peers    map[string]*Peer         // by system_id
 
-	draining atomic.Bool
-	closed   chan struct{}
-	wg       sync.WaitGroup
-	ids      *msgIDs
-	conns    atomic.Int64 // open peer connections, bound or not
-	rr       atomic.Uint32
+	draining   atomic.Bool
+	closed     chan struct{}
+	wg         sync.WaitGroup
+	ids        *msgIDs
+	conns      atomic.Int64 // open peer connections, bound or not
+	perSource  sourceConns  // open connections per source
+	refusedLog atomic.Int64 // last "connection limit" log
+	rr         atomic.Uint32
 
 	asm        *assembler
 	owedN      atomic.Int64    // long-message parts answered by smsfw, not yet relayed
@@ -188,20 +191,73 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		if n := s.conns.Add(1); s.cfg.MaxConnections > 0 && n > int64(s.cfg.MaxConnections) {
 			s.conns.Add(-1)
-			s.m.connsRefused.Inc()
-			if ce := s.log.Check(zap.WarnLevel, "connection limit reached; closing new connection"); ce != nil {
-				ce.Write(zap.Int("max_connections", s.cfg.MaxConnections), zap.Stringer("remote", nc.RemoteAddr()))
-			}
-			_ = nc.Close()
+			s.refuseConn(nc, refusedTotal)
+			continue
+		}
+		src, ok := s.perSource.take(nc.RemoteAddr(), s.cfg.MaxConnectionsPerSource)
+		if !ok {
+			s.conns.Add(-1)
+			s.refuseConn(nc, refusedPerSource)
 			continue
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			defer s.conns.Add(-1)
+			defer s.perSource.give(src)
 			s.serveDownstream(nc)
 		}()
 	}
+}
+
+// refuseConn closes a connection over a limit: counted, logged at most
+// once a second (a flood must not flood the log).
+func (s *Server) refuseConn(nc net.Conn, reason string) {
+	s.m.connsRefused.WithLabelValues(reason).Inc()
+	now := time.Now().UnixNano()
+	if last := s.refusedLog.Load(); now-last > int64(time.Second) && s.refusedLog.CompareAndSwap(last, now) {
+		s.log.Warn("connection limit reached; closing new connections", zap.String("limit", reason),
+			zap.Int("max_connections", s.cfg.MaxConnections), zap.Int("max_connections_per_source", s.cfg.MaxConnectionsPerSource),
+			zap.Stringer("remote", nc.RemoteAddr()))
+	}
+	_ = nc.Close()
+}
+
+// sourceConns counts open connections per source (IPv4 address, IPv6 /64).
+type sourceConns struct {
+	mu sync.Mutex
+	n  map[netip.Prefix]int
+}
+
+// take counts a connection from addr unless the source has max open
+// (max <= 0: no cap); the key is for give.
+func (c *sourceConns) take(addr net.Addr, max int) (netip.Prefix, bool) {
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return netip.Prefix{}, true
+	}
+	k := sourceKey(ap.Addr()).source
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[netip.Prefix]int{}
+	}
+	if max > 0 && c.n[k] >= max {
+		return netip.Prefix{}, false
+	}
+	c.n[k]++
+	return k, true
+}
+
+func (c *sourceConns) give(k netip.Prefix) {
+	if !k.IsValid() {
+		return
+	}
+	c.mu.Lock()
+	if c.n[k]--; c.n[k] <= 0 {
+		delete(c.n, k)
+	}
+	c.mu.Unlock()
 }
 
 func isTemporary(err error) bool {
