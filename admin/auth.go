@@ -9,10 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/smsfw/smsfw/internal/bcryptx"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -55,10 +59,11 @@ func CheckToken(h string) error {
 	return nil
 }
 
-// CheckPasswordHash validates a bcrypt hash.
+// CheckPasswordHash validates a bcrypt hash: the same check as peers'
+// password_hash (prefix, length, cost 4 to 14).
 func CheckPasswordHash(h string) error {
-	if _, err := bcrypt.Cost([]byte(h)); err != nil {
-		return fmt.Errorf("%w: password_hash is not a bcrypt hash (%v)", ErrBadCredential, err)
+	if _, err := bcryptx.Check(h); err != nil {
+		return fmt.Errorf("%w: password_hash: %v", ErrBadCredential, err)
 	}
 	return nil
 }
@@ -92,7 +97,7 @@ func WithActor(ctx context.Context, actor string) context.Context {
 // Sec-Fetch-Site and Origin headers browsers send, and lets non-browser
 // clients (curl, smsfw events) through.
 func Protect(h http.Handler, cfg *AuthConfig, addr net.Addr) (http.Handler, error) {
-	a := &authenticator{cache: map[[32]byte]time.Time{}}
+	a := newAuthenticator()
 	if cfg.Empty() {
 		if !isLoopback(addr) {
 			return nil, ErrInsecureAdmin
@@ -109,11 +114,19 @@ func Protect(h http.Handler, cfg *AuthConfig, addr net.Addr) (http.Handler, erro
 			a.tokens[k] = t.Name
 		}
 		a.users = map[string][]byte{}
+		dummyCost := 0
 		for _, u := range cfg.Users {
 			if err := CheckPasswordHash(u.PasswordHash); err != nil {
 				return nil, fmt.Errorf("user %q: %w", u.Name, err)
 			}
 			a.users[u.Name] = []byte(u.PasswordHash)
+			c, _ := bcryptx.Check(u.PasswordHash)
+			dummyCost = max(dummyCost, c)
+		}
+		if len(cfg.Users) > 0 {
+			// An unknown user costs what a known one does: user names
+			// cannot be told apart by timing.
+			a.dummy, _ = bcrypt.GenerateFromPassword([]byte("no such user"), dummyCost)
 		}
 	}
 	csrf := http.NewCrossOriginProtection()
@@ -124,8 +137,17 @@ func Protect(h http.Handler, cfg *AuthConfig, addr net.Addr) (http.Handler, erro
 			h.ServeHTTP(w, r)
 			return
 		}
-		actor, ok := a.authenticate(r)
-		if !ok {
+		actor, res := a.authenticate(r)
+		switch res {
+		case authBusy:
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "too many password checks at once; retry"})
+			return
+		case authLocked:
+			w.Header().Set("Retry-After", strconv.Itoa(int(loginLockout.Seconds())))
+			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many failed logins from this address; retry later"})
+			return
+		case authFailed:
 			w.Header().Set("WWW-Authenticate", `Basic realm="smsfw", charset="UTF-8"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "authentication required (Bearer token or basic auth)"})
 			return
@@ -138,6 +160,17 @@ type authenticator struct {
 	open   bool
 	tokens map[[32]byte]string // sha256(token) -> name
 	users  map[string][]byte   // name -> bcrypt hash
+	dummy  []byte              // a hash at the users' cost, checked for unknown names
+
+	// bcrypt checks run at most cap(checks) at once; a request that finds
+	// no slot within checkWait is answered 503 at once. Failed logins are
+	// counted per source: too many lock it out for loginLockout (429,
+	// without a check), so neither a flood nor a guesser can take the
+	// CPU from the relay.
+	checks  chan struct{}
+	fmu     sync.Mutex
+	failed  map[netip.Prefix]*loginRecord
+	checked atomic.Int64 // bcrypt checks run (tests)
 
 	// bcrypt costs ~50-100 ms by design; the console makes several API
 	// calls a page, each with basic auth. Successful checks are remembered
@@ -149,45 +182,85 @@ type authenticator struct {
 const (
 	authCacheTTL  = 5 * time.Minute
 	authCacheSize = 1024
+
+	checkWait     = 500 * time.Millisecond // for a bcrypt slot
+	loginFailures = 10                     // failed logins from one source within loginWindow ...
+	loginWindow   = time.Minute
+	loginLockout  = 5 * time.Minute // ... lock it out this long
+	maxSources    = 65536
 )
 
-func (a *authenticator) authenticate(r *http.Request) (string, bool) {
+// Results of authenticate.
+const (
+	authOK = iota
+	authFailed
+	authBusy   // no bcrypt slot in time: 503, retry
+	authLocked // too many failures from the source: 429
+)
+
+type loginRecord struct {
+	first    int64
+	n        int
+	until    int64
+	inflight int // checks under way: failures plus these stay under the limit
+}
+
+func newAuthenticator() *authenticator {
+	return &authenticator{cache: map[[32]byte]time.Time{}, checks: make(chan struct{}, max(runtime.NumCPU()/2, 1)),
+		failed: map[netip.Prefix]*loginRecord{}}
+}
+
+func (a *authenticator) authenticate(r *http.Request) (string, int) {
 	if a.open {
 		// Protect refused a non-loopback listener; checking the peer as
 		// well guards against a proxy in front relaying remote clients, and
 		// checking Host against DNS rebinding (a hostile page whose name
 		// resolves to 127.0.0.1 would otherwise be same-origin).
-		return LocalActor, isLoopbackRemote(r.RemoteAddr) && isLoopbackHost(r.Host)
+		if isLoopbackRemote(r.RemoteAddr) && isLoopbackHost(r.Host) {
+			return LocalActor, authOK
+		}
+		return "", authFailed
 	}
 	h := r.Header.Get("Authorization")
 	if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
 		sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
 		// Map lookup by hash: the hash of a guess reveals nothing through
 		// timing about the configured tokens' preimages.
-		name, ok := a.tokens[sum]
-		return name, ok
+		if name, ok := a.tokens[sum]; ok {
+			return name, authOK
+		}
+		return "", authFailed
 	}
 	user, pass, ok := r.BasicAuth()
 	if !ok {
-		return "", false
+		return "", authFailed
 	}
 	hash, known := a.users[user]
-	if !known {
-		// Spend the same time as for a known user, so user names cannot be
-		// probed by timing.
-		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(pass))
-		return "", false
-	}
 	key := sha256.Sum256([]byte(user + "\x00" + pass + "\x00" + string(hash)))
 	now := time.Now()
-	a.mu.Lock()
-	exp, hit := a.cache[key]
-	a.mu.Unlock()
-	if hit && now.Before(exp) {
-		return user, true
+	if known {
+		a.mu.Lock()
+		exp, hit := a.cache[key]
+		a.mu.Unlock()
+		if hit && now.Before(exp) {
+			return user, authOK
+		}
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil {
-		return "", false
+	src := loginSource(r.RemoteAddr)
+	if !a.reserve(src, now) {
+		return "", authLocked
+	}
+	if !known {
+		hash = a.dummy // the same time as for a known user
+	}
+	match, ran := a.check(hash, pass)
+	failed := ran && (!known || !match)
+	a.settle(src, time.Now(), failed)
+	switch {
+	case !ran:
+		return "", authBusy
+	case failed:
+		return "", authFailed
 	}
 	a.mu.Lock()
 	if len(a.cache) >= authCacheSize {
@@ -195,14 +268,103 @@ func (a *authenticator) authenticate(r *http.Request) (string, bool) {
 	}
 	a.cache[key] = now.Add(authCacheTTL)
 	a.mu.Unlock()
-	return user, true
+	return user, authOK
 }
 
-// dummyHash is a bcrypt hash at the default cost, made on first use.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("no such user"), bcrypt.DefaultCost)
-	return h
-})
+// check runs one bcrypt comparison within the concurrency bound; ran is
+// false when no slot came within checkWait.
+func (a *authenticator) check(hash []byte, pass string) (match, ran bool) {
+	t := time.NewTimer(checkWait)
+	defer t.Stop()
+	select {
+	case a.checks <- struct{}{}:
+	case <-t.C:
+		return false, false
+	}
+	a.checked.Add(1)
+	err := bcrypt.CompareHashAndPassword(hash, []byte(pass))
+	<-a.checks
+	return err == nil, true
+}
+
+func loginSource(remote string) netip.Prefix {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	bits := 32
+	if ap.Addr().Is6() && !ap.Addr().Is4In6() {
+		bits = 64
+	}
+	p, _ := ap.Addr().Unmap().Prefix(bits)
+	return p
+}
+
+// reserve admits a password check from src unless it is locked out or its
+// failures plus checks under way reach the limit (so concurrent guesses
+// cannot exceed it).
+func (a *authenticator) reserve(src netip.Prefix, now time.Time) bool {
+	ns := now.UnixNano()
+	a.fmu.Lock()
+	defer a.fmu.Unlock()
+	f := a.record(src, ns)
+	if f == nil {
+		return false // table full of lockouts: refuse rather than track nothing
+	}
+	if f.until > ns {
+		return false
+	}
+	if ns-f.first > int64(loginWindow) {
+		f.first, f.n = ns, 0
+	}
+	if f.n+f.inflight >= loginFailures {
+		return false
+	}
+	f.inflight++
+	return true
+}
+
+// settle ends a check reserve admitted, counting a failure.
+func (a *authenticator) settle(src netip.Prefix, now time.Time, failed bool) {
+	ns := now.UnixNano()
+	a.fmu.Lock()
+	defer a.fmu.Unlock()
+	f := a.failed[src]
+	if f == nil {
+		return
+	}
+	f.inflight--
+	if !failed {
+		if f.inflight == 0 && f.until <= ns {
+			delete(a.failed, src)
+		}
+		return
+	}
+	if f.n++; f.n >= loginFailures {
+		f.until, f.first, f.n = ns+int64(loginLockout), ns+int64(loginLockout), 0
+	}
+}
+
+// record returns src's entry, made if needed (nil when the table is full
+// of entries that cannot go).
+func (a *authenticator) record(src netip.Prefix, ns int64) *loginRecord {
+	f := a.failed[src]
+	if f == nil {
+		if len(a.failed) >= maxSources {
+			for k, v := range a.failed {
+				if v.until <= ns && v.inflight == 0 {
+					delete(a.failed, k)
+				}
+			}
+			if len(a.failed) >= maxSources {
+				return nil
+			}
+		}
+		f = &loginRecord{first: ns}
+		a.failed[src] = f
+	}
+	return f
+}
 
 func isLoopback(addr net.Addr) bool {
 	if addr == nil {

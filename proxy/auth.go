@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/smsfw/smsfw/internal/bcryptx"
 	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -20,15 +20,15 @@ const (
 	// DefaultHashCost is the bcrypt cost smsfw passwd uses (~60 ms a check on
 	// a current core).
 	DefaultHashCost = 10
-	maxHashCost     = 14
+	maxHashCost     = bcryptx.MaxCost
 	// MaxPasswordLen is the longest SMPP password (a 9-octet C-string).
 	MaxPasswordLen = 8
 )
 
 // Errors of password hashing and hash validation.
 var (
-	ErrNotBcrypt       = errors.New("not a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters)")
-	ErrHashCost        = fmt.Errorf("bcrypt cost outside [%d, %d]", bcrypt.MinCost, maxHashCost)
+	ErrNotBcrypt       = bcryptx.ErrNotBcrypt
+	ErrHashCost        = bcryptx.ErrCost
 	ErrPasswordTooLong = fmt.Errorf("password longer than %d characters (SMPP limit)", MaxPasswordLen)
 	ErrPasswordEmpty   = errors.New("empty password")
 )
@@ -55,19 +55,11 @@ func HashPassword(password []byte, cost int) (string, error) {
 	return string(h), nil
 }
 
-// checkPasswordHash validates a configured password_hash.
+// checkPasswordHash validates a configured password_hash (the same check
+// as the console users').
 func checkPasswordHash(h string) error {
-	if len(h) != 60 || !(strings.HasPrefix(h, "$2a$") || strings.HasPrefix(h, "$2b$") || strings.HasPrefix(h, "$2y$")) {
-		return ErrNotBcrypt
-	}
-	cost, err := bcrypt.Cost([]byte(h))
-	if err != nil {
-		return ErrNotBcrypt
-	}
-	if cost < bcrypt.MinCost || cost > maxHashCost {
-		return ErrHashCost
-	}
-	return nil
+	_, err := bcryptx.Check(h)
+	return err
 }
 
 // Lockout is a lockout that just began. Source is the address block the

@@ -86,6 +86,9 @@ type Config struct {
 	// AdminAuth are the admin server's credentials (API tokens, console
 	// users); without any, the admin server must listen on loopback.
 	AdminAuth *admin.AuthConfig `yaml:"admin_auth"`
+	// AdminMaxConnections caps the admin server's open connections
+	// (default 256); more are closed at once and counted.
+	AdminMaxConnections int `yaml:"admin_max_connections"`
 
 	Upstreams map[string]*Upstream `yaml:"upstreams"`
 	Peers     []*Peer              `yaml:"peers"`
@@ -346,6 +349,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxPDUSize != 0 && (c.MaxPDUSize < 256 || c.MaxPDUSize > 1<<20) {
 		fail(c.errAt("max_pdu_size", "max_pdu_size %d outside [256, 1048576]", c.MaxPDUSize))
+	}
+	if c.AdminMaxConnections < 0 || c.AdminMaxConnections > 100000 {
+		fail(c.errAt("admin_max_connections", "admin_max_connections %d outside [1, 100000]", c.AdminMaxConnections))
 	}
 	if c.MaxConnections < 0 {
 		fail(c.errAt("max_connections", "max_connections must not be negative"))

@@ -204,6 +204,10 @@ func (a *App) buildAdmin(addr string) error {
 		return err
 	}
 	a.cleanup = append(a.cleanup, func() { _ = aln.Close() })
+	refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "smsfw_admin_connections_refused_total",
+		Help: "Admin HTTP connections closed at accept because admin_max_connections were open."})
+	a.Registry.MustRegister(refused)
+	aln = admin.NewListener(aln, a.cfg.AdminMaxConnections, refused)
 	if a.adminCerts != nil {
 		aln = tls.NewListener(aln, a.adminCerts.ServerConfig())
 	}
@@ -227,8 +231,8 @@ func (a *App) buildAdmin(addr string) error {
 		return err
 	}
 	a.aln = aln
-	a.adminSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: time.Minute,
-		IdleTimeout: 2 * time.Minute, ErrorLog: zap.NewStdLog(a.log.Named("admin"))}
+	a.adminSrv = &http.Server{Handler: handler, ReadHeaderTimeout: admin.ReadHeaderTimeout, ReadTimeout: admin.ReadTimeout,
+		IdleTimeout: admin.IdleTimeout, ErrorLog: zap.NewStdLog(a.log.Named("admin"))}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -128,4 +129,62 @@ func TestAppStartErrors(t *testing.T) {
 		t.Fatalf("reload without policy or certificates: %v", err)
 	}
 	_ = a.Shutdown(context.Background())
+}
+
+// Idle admin connections beyond admin_max_connections are closed at once
+// and counted, and SMPP binds go on meanwhile.
+func TestAdminConnectionCap(t *testing.T) {
+	cfg, err := proxy.ParseConfig("c.yaml", []byte("admin_max_connections: 5\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(context.Background(), app.Options{Config: cfg, Upstream: startSim(t), Listen: "127.0.0.1:0",
+		Admin: "127.0.0.1:0", DB: "none", Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	defer func() { _ = a.Shutdown(context.Background()) }()
+	var idle []net.Conn
+	defer func() {
+		for _, c := range idle {
+			_ = c.Close()
+		}
+	}()
+	for i := 0; i < 5; i++ {
+		c, err := net.Dial("tcp", a.AdminAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		idle = append(idle, c)
+	}
+	over, err := net.Dial("tcp", a.AdminAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	_ = over.SetReadDeadline(time.Now().Add(3 * time.Second))
+	if _, err := over.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("sixth admin connection not closed: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cl, err := esme.Dial(ctx, a.Addr(), esme.Options{SystemID: "acme", Password: "x"})
+	if err != nil {
+		t.Fatalf("SMPP bind while the admin side is full: %v", err)
+	}
+	cl.Close()
+	mfs, err := a.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "smsfw_admin_connections_refused_total" {
+			if v := mf.GetMetric()[0].GetCounter().GetValue(); v != 1 {
+				t.Fatalf("refused %v", v)
+			}
+			return
+		}
+	}
+	t.Fatal("smsfw_admin_connections_refused_total missing")
 }
