@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"runtime"
 	"strings"
 	"sync"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
@@ -46,6 +49,13 @@ type hostileNode struct {
 	wg   sync.WaitGroup
 }
 
+// hostileHash is the console user's bcrypt hash (cost 10, as
+// `smsfw passwd` makes them).
+var hostileHash = func() string {
+	h, _ := bcrypt.GenerateFromPassword([]byte("right"), bcrypt.DefaultCost)
+	return string(h)
+}()
+
 func newHostileNode(t testing.TB) *hostileNode {
 	t.Helper()
 	n := &hostileNode{t: t, stop: make(chan struct{})}
@@ -64,7 +74,9 @@ peers:
   - {system_id: evil, password: pw, class: a2p, window: 50, upstream_system_id: evil}
 response_timeout: 2s
 events: {}
-`, sln.Addr().String())))
+admin_auth:
+  users: [{name: analyst, password_hash: %q}]
+`, sln.Addr().String(), hostileHash)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,11 +150,13 @@ const (
 	atkHolds                  // quarantined messages
 	atkBig                    // 60 KB blocked messages
 	atkBinds                  // failed binds
+	atkAdmin                  // wrong basic-auth logins on the admin address
+	atkConns                  // idle admin connections and unbound SMPP connections, beyond the caps
 	atkAll        = 1<<iota - 1
 )
 
 var attackNames = map[int]string{atkDeliveries: "deliveries", atkSegments: "segments", atkDrops: "drops",
-	atkHolds: "holds", atkBig: "big-blocked", atkBinds: "binds", atkAll: "all"}
+	atkHolds: "holds", atkBig: "big-blocked", atkBinds: "binds", atkAdmin: "admin-logins", atkConns: "idle-connections", atkAll: "all"}
 
 // attack starts the attacks in mask.
 func (n *hostileNode) attack(mask int) {
@@ -173,6 +187,36 @@ messages:
 	big := strings.Repeat("block me ", 60_000/9)
 	if len(kinds) > 0 {
 		n.loop(func(i int) { sendKind(send, kinds[i%len(kinds)], i, big) })
+	}
+	if mask&atkAdmin != 0 {
+		client := &http.Client{Timeout: 2 * time.Second}
+		n.loop(func(i int) {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+n.app.AdminAddr()+"/api/v1/events", nil)
+			req.SetBasicAuth("analyst", fmt.Sprintf("guess-%d", i))
+			if resp, err := client.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	if mask&atkConns != 0 {
+		var conns []net.Conn
+		for i := 0; i < 300; i++ {
+			if c, err := net.Dial("tcp", n.app.AdminAddr()); err == nil {
+				conns = append(conns, c)
+			}
+			if c, err := net.Dial("tcp", n.app.Addr()); err == nil {
+				conns = append(conns, c)
+			}
+		}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			<-n.stop
+			for _, c := range conns {
+				_ = c.Close()
+			}
+		}()
 	}
 	if mask&atkBinds != 0 {
 		n.loop(func(int) {
@@ -248,8 +292,13 @@ func TestHostilePeerCombined(t *testing.T) {
 	runtime.ReadMemStats(&ms)
 	g := runtime.NumGoroutine()
 	t.Logf("under attack: goroutines %d (quiet %d), heap %d MiB", g, baseG, ms.HeapAlloc>>20)
-	if g > baseG+400 {
+	// One goroutine per connection within the caps (admin_max_connections
+	// 256, max_connections_per_source 100) plus the attacks' own loops.
+	if g > baseG+256+100+100 {
 		t.Errorf("goroutines %d under attack (quiet %d)", g, baseG)
+	}
+	if open := n.app.Proxy.OpenConnections(); open > 100+5 {
+		t.Errorf("%d SMPP connections open from one source (cap 100)", open)
 	}
 	if ms.HeapAlloc > 512<<20 {
 		t.Errorf("heap %d MiB under attack", ms.HeapAlloc>>20)
@@ -267,7 +316,7 @@ func TestHostilePeerCombined(t *testing.T) {
 // spends on them.
 func BenchmarkHostilePeer(b *testing.B) {
 	for _, rate := range []float64{0, 5000} {
-		for _, mask := range []int{atkAll, atkDeliveries, atkSegments, atkDrops, atkHolds, atkBig, atkBinds} {
+		for _, mask := range []int{atkAll, atkDeliveries, atkSegments, atkDrops, atkHolds, atkBig, atkBinds, atkAdmin, atkConns} {
 			name := attackNames[mask]
 			if rate > 0 {
 				name = fmt.Sprintf("%s/paced-%.0f", name, rate)

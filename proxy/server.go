@@ -265,6 +265,9 @@ func isTemporary(err error) bool {
 	return ok && t.Temporary()
 }
 
+// OpenConnections is the number of peer connections open, bound or not.
+func (s *Server) OpenConnections() int64 { return s.conns.Load() }
+
 // Ready reports whether smsfw can relay: in config mode every peer pool has
 // a bound upstream session; in pass-through mode the SMSC accepts TCP.
 func (s *Server) Ready() (bool, string) {
