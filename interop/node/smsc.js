@@ -1,0 +1,51 @@
+// A node-smpp SMSC that does not retry: when an ESME binds, it sends
+// COUNT MO and COUNT receipts at once, without a window of its own, and
+// prints one JSON line with the statuses they were answered with. It
+// answers submit_sm with increasing ids. It prints its port first.
+'use strict';
+const smpp = require('smpp');
+
+const count = parseInt(process.argv[2] || '3000', 10);
+const statuses = {};
+let answered = 0, burstStarted = false;
+const deadline = setTimeout(() => finish('timeout'), 60000);
+
+const server = smpp.createServer({}, (session) => {
+  session.on('error', () => {});
+  const bind = (pdu) => {
+    session.send(pdu.response({system_id: 'nodesmsc'}));
+    if (!burstStarted) {
+      burstStarted = true;
+      setTimeout(() => burst(session), 50);
+    }
+  };
+  session.on('bind_transceiver', bind);
+  session.on('bind_receiver', bind);
+  let id = 5000000;
+  session.on('submit_sm', (pdu) => session.send(pdu.response({message_id: String(id++)})));
+  session.on('enquire_link', (pdu) => session.send(pdu.response()));
+  session.on('unbind', (pdu) => { session.send(pdu.response()); session.close(); });
+});
+server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({port: server.address().port})));
+
+function burst(session) {
+  for (let i = 0; i < count; i++) {
+    session.deliver_sm({source_addr: '4917' + String(i).padStart(8, '0'), source_addr_ton: 1, source_addr_npi: 1,
+      destination_addr: '12345', short_message: 'MO number ' + i}, answer);
+    const mid = String(9000000 + i);
+    session.deliver_sm({source_addr: '4915112345678', destination_addr: 'NodeShop', esm_class: 0x04,
+      short_message: 'id:' + mid + ' sub:001 dlvrd:001 submit date:2612040000 done date:2612040000 stat:DELIVRD err:000 text:x',
+      receipted_message_id: mid, message_state: 2}, answer);
+  }
+}
+
+function answer(resp) {
+  statuses[resp.command_status] = (statuses[resp.command_status] || 0) + 1;
+  if (++answered === 2 * count) finish('ok');
+}
+
+function finish(result) {
+  clearTimeout(deadline);
+  console.log(JSON.stringify({result, sent: 2 * count, answered, statuses}));
+  setTimeout(() => process.exit(0), 100);
+}
