@@ -11,6 +11,7 @@ import (
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/browsertest"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/store"
 )
@@ -48,7 +49,7 @@ func TestAnalystWorkflowInBrowser(t *testing.T) {
 	if heldEv.MessageID != held.MessageID || heldEv.RuleID != "prize-hold" || heldEv.Text != textQuarantined || len(heldEv.Raw) != 1 {
 		t.Fatalf("held event %+v (answered id %q)", heldEv, held.MessageID)
 	}
-	w.eventually("three events stored", 5*time.Second, func() bool { return w.count() == 3 })
+	testutil.Eventually(w.t, 5*time.Second, "three events stored", func() bool { return w.count() == 3 })
 	blocked := w.one(store.Query{Action: "reject"})
 	if blocked.RuleID != "casino-spam" || blocked.Highlight == "" || blocked.Sender != sender || blocked.Fingerprint == 0 {
 		t.Fatalf("blocked event %+v", blocked)

@@ -13,6 +13,7 @@ import (
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/store"
 )
@@ -147,7 +148,7 @@ func TestEventBudgetOneHostilePeer(t *testing.T) {
 		t.Fatalf("queued at most %d bytes, hostile peer's budget %d", maxTotal.Load(), peerBytes)
 	}
 	// Every one of the good peer's events is stored.
-	w.eventually("the good peer's events stored", 30*time.Second, func() bool {
+	testutil.Eventually(w.t, 30*time.Second, "the good peer's events stored", func() bool {
 		p, err := w.st.Search(context.Background(), store.Query{Peer: "good", Limit: store.MaxLimit})
 		return err == nil && len(p.Events) == goodN
 	})

@@ -8,6 +8,7 @@ import (
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/store"
 )
@@ -104,7 +105,7 @@ func shutdownTraffic(t *testing.T, w *world, gate *gatedStore, cl *esme.Client, 
 		t.Fatal(err)
 	}
 	// Its event is queued first, so it is in the batch the gate holds.
-	w.eventually("quarantined event emitted", 5*time.Second, func() bool { return w.sink.emitted.Load() == before+1 })
+	testutil.Eventually(w.t, 5*time.Second, "quarantined event emitted", func() bool { return w.sink.emitted.Load() == before+1 })
 	const n = 40
 	for i := range n {
 		text := textBlocked
@@ -115,7 +116,7 @@ func shutdownTraffic(t *testing.T, w *world, gate *gatedStore, cl *esme.Client, 
 			t.Fatal(err)
 		}
 	}
-	w.eventually("blocked and flagged answered", 10*time.Second, func() bool { return ans.len() == n })
+	testutil.Eventually(w.t, 10*time.Second, "blocked and flagged answered", func() bool { return ans.len() == n })
 	if _, ok := ans.get(qseq); ok {
 		t.Fatal("the quarantined message was answered before the store had it")
 	}

@@ -150,7 +150,7 @@ peers:
 	if !o.noAdmin {
 		w.admin = "http://" + w.app.AdminAddr()
 	}
-	w.eventually("proxy ready", 10*time.Second, func() bool { ok, _ := w.srv.Ready(); return ok })
+	testutil.Eventually(w.t, 10*time.Second, "proxy ready", func() bool { ok, _ := w.srv.Ready(); return ok })
 	return w
 }
 
@@ -199,11 +199,6 @@ func (w *world) delivered(text string) []sim.Message {
 		}
 	}
 	return out
-}
-
-func (w *world) eventually(what string, d time.Duration, f func() bool) {
-	w.t.Helper()
-	testutil.Eventually(w.t, d, what, f)
 }
 
 // count is the number of stored events.

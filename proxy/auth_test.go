@@ -381,7 +381,7 @@ func TestPeerWindowLimitsInFlight(t *testing.T) {
 		}
 		seqs = append(seqs, s)
 	}
-	eventually(t, 2*time.Second, func() bool { return e.sim.Stats().Messages == 3 })
+	testutil.Eventually(t, 2*time.Second, "condition", func() bool { return e.sim.Stats().Messages == 3 })
 	testutil.Consistently(t, 100*time.Millisecond, "no more than the window upstream", func() bool { return e.sim.Stats().Messages == 3 })
 	if n := e.sim.Stats().Messages; n != 3 {
 		t.Fatalf("upstream saw %d in flight, peer window is 3", n)
@@ -407,7 +407,7 @@ func TestMaxConnections(t *testing.T) {
 		}
 		open = append(open, nc)
 	}
-	eventually(t, 2*time.Second, func() bool { return e.srv.conns.Load() == 2 })
+	testutil.Eventually(t, 2*time.Second, "condition", func() bool { return e.srv.conns.Load() == 2 })
 	over, err := net.Dial("tcp", e.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -421,7 +421,7 @@ func TestMaxConnections(t *testing.T) {
 		t.Fatalf("refused %v", v)
 	}
 	_ = open[0].Close()
-	eventually(t, 2*time.Second, func() bool { return e.srv.conns.Load() == 1 })
+	testutil.Eventually(t, 2*time.Second, "condition", func() bool { return e.srv.conns.Load() == 1 })
 	cl := e.dial(esme.Options{SystemID: "acme"})
 	if r, err := cl.Do(ctx5s(t), submit("fits again")); err != nil || r.Status != 0 {
 		t.Fatalf("%v %+v", err, r)
@@ -561,7 +561,7 @@ func TestMaxConnectionsPerSource(t *testing.T) {
 		}
 		hog = append(hog, nc)
 	}
-	eventually(t, 2*time.Second, func() bool { return e.srv.conns.Load() == 3 })
+	testutil.Eventually(t, 2*time.Second, "condition", func() bool { return e.srv.conns.Load() == 3 })
 	over, err := net.Dial("tcp", e.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -571,7 +571,7 @@ func TestMaxConnectionsPerSource(t *testing.T) {
 	if _, err := over.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatal("fourth connection from one source not closed")
 	}
-	eventually(t, 2*time.Second, func() bool {
+	testutil.Eventually(t, 2*time.Second, "condition", func() bool {
 		return promtest.ToFloat64(e.m.connsRefused.WithLabelValues(refusedPerSource)) == 1
 	})
 	// Another source (127.0.0.2 is loopback too) binds.

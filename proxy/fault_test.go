@@ -314,11 +314,6 @@ func allStatus(t *testing.T, rs []esme.Resp, want pdu.Status) {
 	}
 }
 
-func waitFor(t *testing.T, what string, f func() bool) {
-	t.Helper()
-	testutil.Eventually(t, 5*time.Second, what, f)
-}
-
 // The SMSC dies with a full window of MT and deliver_sm awaiting the peer.
 func TestFaultUpstreamKilledMidWindow(t *testing.T) {
 	checkHeap := guard(t)
@@ -335,22 +330,22 @@ func TestFaultUpstreamKilledMidWindow(t *testing.T) {
 	}})
 	col := newCollector(40)
 	seqs, _ := sendN(t, cl, col, "mt", 40)
-	waitFor(t, "40 at the SMSC", func() bool { r, _, _ := f.stats(); return r == 40 })
+	testutil.Eventually(t, 5*time.Second, "40 at the SMSC", func() bool { r, _, _ := f.stats(); return r == 40 })
 	for i := 0; i < 5; i++ {
 		f.deliver(fmt.Sprintf("mo-%d", i))
 	}
-	waitFor(t, "first deliver_sm at the peer", func() bool { return delivered.Load() == 1 })
+	testutil.Eventually(t, 5*time.Second, "first deliver_sm at the peer", func() bool { return delivered.Load() == 1 })
 	f.kill()
 	close(releaseAcks) // the peer acks after the SMSC is gone
 	rs := col.wait(t, 40, 5*time.Second)
 	exactlyOnce(t, seqs, rs)
 	allStatus(t, rs, pdu.StatusSysErr)
-	waitFor(t, "deliveries settled", func() bool { return e.m.inflightDn.Load() == 0 && e.m.inflightUp.Load() == 0 })
+	testutil.Eventually(t, 5*time.Second, "deliveries settled", func() bool { return e.m.inflightDn.Load() == 0 && e.m.inflightUp.Load() == 0 })
 	f.checkDeliveries(-1) // the connection is gone: nothing may be acked early, nothing twice
 	// The pool reconnects and traffic flows again.
 	f.mode.Store(answerNow)
 	e.waitReady()
-	waitFor(t, "submit after reconnect", func() bool {
+	testutil.Eventually(t, 5*time.Second, "submit after reconnect", func() bool {
 		r, err := cl.Do(ctx5s(t), submit("again"))
 		return err == nil && r.Status == 0 && r.MessageID == "id-again"
 	})
@@ -382,8 +377,8 @@ func TestFaultUpstreamStalls(t *testing.T) {
 	if n := f.release(nil, false); n != 20 { // far too late
 		t.Fatalf("held %d", n)
 	}
-	waitFor(t, "late answers dropped", func() bool { return promtest.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 20 })
-	waitFor(t, "deliver_sm timed out", func() bool { return f.answers() == 4 })
+	testutil.Eventually(t, 5*time.Second, "late answers dropped", func() bool { return promtest.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 20 })
+	testutil.Eventually(t, 5*time.Second, "deliver_sm timed out", func() bool { return f.answers() == 4 })
 	if v := promtest.ToFloat64(e.m.timeouts.WithLabelValues(legUpstream)); v != 20 {
 		t.Fatalf("upstream timeouts %v", v) // each timeout freed a slot of the window of 5
 	}
@@ -433,7 +428,7 @@ func TestFaultUpstreamGarbage(t *testing.T) {
 			cl := e.dial(esme.Options{SystemID: "acme", Password: "pw", OnDeliver: func(pdu.PDU) pdu.Status { delivered.Add(1); return 0 }})
 			col := newCollector(10)
 			seqs, texts := sendN(t, cl, col, "g", 10)
-			waitFor(t, "10 at the SMSC", func() bool { r, _, _ := f.stats(); return r == 10 })
+			testutil.Eventually(t, 5*time.Second, "10 at the SMSC", func() bool { r, _, _ := f.stats(); return r == 10 })
 			conn := f.conn()
 			if err := conn.Write(c.bytes); err != nil {
 				t.Fatal(err)
@@ -474,7 +469,7 @@ func TestFaultUpstreamGarbage(t *testing.T) {
 			}
 			e.waitReady()
 			f.mode.Store(answerNow)
-			waitFor(t, "traffic after garbage", func() bool {
+			testutil.Eventually(t, 5*time.Second, "traffic after garbage", func() bool {
 				r, err := cl.Do(ctx5s(t), submit("after"))
 				return err == nil && r.Status == 0
 			})
@@ -507,7 +502,7 @@ func TestFaultReorderedAndDuplicated(t *testing.T) {
 	} {
 		col := newCollector(50)
 		seqs, texts := sendN(t, cl, col, fmt.Sprintf("r%d", round), 50)
-		waitFor(t, "50 held", func() bool { _, h, _ := f.stats(); return h == 50 })
+		testutil.Eventually(t, 5*time.Second, "50 held", func() bool { _, h, _ := f.stats(); return h == 50 })
 		f.release(order, true)
 		rs := col.wait(t, 50, 5*time.Second)
 		exactlyOnce(t, seqs, rs)
@@ -517,11 +512,11 @@ func TestFaultReorderedAndDuplicated(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, "duplicates dropped", func() bool { return promtest.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 100 })
+	testutil.Eventually(t, 5*time.Second, "duplicates dropped", func() bool { return promtest.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 100 })
 	for i := 0; i < 20; i++ {
 		f.deliver(fmt.Sprintf("mo-%d", i))
 	}
-	waitFor(t, "20 deliver_sm at the peer", func() bool { mu.Lock(); defer mu.Unlock(); return len(dlvs) == 20 })
+	testutil.Eventually(t, 5*time.Second, "20 deliver_sm at the peer", func() bool { mu.Lock(); defer mu.Unlock(); return len(dlvs) == 20 })
 	mu.Lock()
 	got := dlvs
 	mu.Unlock()
@@ -531,7 +526,7 @@ func TestFaultReorderedAndDuplicated(t *testing.T) {
 		resp := pdu.AppendResp(nil, pdu.DeliverSM, 0, p.Seq(), "")
 		_ = cl.Write(append(resp, resp...)) // answered twice
 	}
-	waitFor(t, "deliver_sm answered", func() bool { return f.answers() == 20 })
+	testutil.Eventually(t, 5*time.Second, "deliver_sm answered", func() bool { return f.answers() == 20 })
 	testutil.Consistently(t, 20*time.Millisecond, "each deliver_sm answered once", func() bool { return f.answers() == 20 })
 	f.checkDeliveries(0)
 	if cl.Unmatched() != 0 {
@@ -583,20 +578,20 @@ func TestFaultDownstreamDisconnects(t *testing.T) {
 		OnDeliver: func(pdu.PDU) pdu.Status { got.Add(1); return 0 }})
 	col := newCollector(20)
 	seqs, _ := sendN(t, cl, col, "gone", 20)
-	waitFor(t, "20 at the SMSC", func() bool { r, _, _ := f.stats(); return r == 20 })
+	testutil.Eventually(t, 5*time.Second, "20 at the SMSC", func() bool { r, _, _ := f.stats(); return r == 20 })
 	for i := 0; i < 10; i++ {
 		f.deliver(fmt.Sprintf("mo-%d", i))
 	}
-	waitFor(t, "10 deliver_sm at the peer", func() bool { return got.Load() == 10 })
+	testutil.Eventually(t, 5*time.Second, "10 deliver_sm at the peer", func() bool { return got.Load() == 10 })
 	cl.Close()
 	// The client itself reports its unanswered requests as cut off.
 	rs := col.wait(t, 20, 5*time.Second)
 	exactlyOnce(t, seqs, rs)
-	waitFor(t, "SMSC told to retry", func() bool { return f.answers() == 10 })
+	testutil.Eventually(t, 5*time.Second, "SMSC told to retry", func() bool { return f.answers() == 10 })
 	f.checkDeliveries(int(pdu.StatusXTAppn))
 	f.release(nil, false) // answers for a peer that is gone (written while its socket may take them: a half-close)
-	waitFor(t, "answers for the gone peer settled", func() bool { return e.m.inflightUp.Load() == 0 })
-	waitFor(t, "session gone", func() bool { return promtest.ToFloat64(e.m.sessions.WithLabelValues(legDownstream)) == 0 })
+	testutil.Eventually(t, 5*time.Second, "answers for the gone peer settled", func() bool { return e.m.inflightUp.Load() == 0 })
+	testutil.Eventually(t, 5*time.Second, "session gone", func() bool { return promtest.ToFloat64(e.m.sessions.WithLabelValues(legDownstream)) == 0 })
 	// Others still get served.
 	f.mode.Store(answerNow)
 	other := e.dial(esme.Options{SystemID: "acme", Password: "pw"})
@@ -760,7 +755,7 @@ func TestFaultShutdownUnderLoad(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	}()
-	waitFor(t, "load flowing", func() bool { r, _, _ := f.stats(); return r > 500 })
+	testutil.Eventually(t, 5*time.Second, "load flowing", func() bool { r, _, _ := f.stats(); return r > 500 })
 	shuttingDown.Store(true)
 	mos.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -809,7 +804,7 @@ func TestFaultShutdownDrainTimeout(t *testing.T) {
 	cl := e.dial(esme.Options{SystemID: "acme", Password: "pw"})
 	col := newCollector(30)
 	seqs, _ := sendN(t, cl, col, "stuck", 30)
-	waitFor(t, "30 at the SMSC", func() bool { r, _, _ := f.stats(); return r == 30 })
+	testutil.Eventually(t, 5*time.Second, "30 at the SMSC", func() bool { r, _, _ := f.stats(); return r == 30 })
 	if err := e.srv.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -835,7 +830,7 @@ func TestFaultDeliveryWindowFull(t *testing.T) {
 	for i := range seqs {
 		seqs[i] = f.deliver(fmt.Sprintf("mo-%d", i))
 	}
-	waitFor(t, "two delivered, two queued", func() bool {
+	testutil.Eventually(t, 5*time.Second, "two delivered, two queued", func() bool {
 		return got.Load() == 2 && promtest.ToFloat64(e.m.deliveries.WithLabelValues("acme", dlvQueued)) == 2
 	})
 	if n := f.answers(); n != 0 {
@@ -844,7 +839,7 @@ func TestFaultDeliveryWindowFull(t *testing.T) {
 	if r, err := cl.Do(ctx5s(t), submit("MT meanwhile")); err != nil || r.Status != 0 {
 		t.Fatalf("MT while deliveries wait: %v %+v", err, r)
 	}
-	waitFor(t, "all four answered at the timeout", func() bool { return f.answers() == 4 })
+	testutil.Eventually(t, 5*time.Second, "all four answered at the timeout", func() bool { return f.answers() == 4 })
 	f.mu.Lock()
 	for _, s := range seqs[:2] {
 		if a := f.dlvAnswers[s]; len(a) != 1 || a[0] != pdu.StatusXTAppn {
@@ -877,7 +872,7 @@ func TestFaultDeliveryBurstBeyondWindow(t *testing.T) {
 	for i := 0; i < n; i++ {
 		f.deliver(fmt.Sprintf("mo-%d", i))
 	}
-	waitFor(t, "every delivery answered", func() bool { return f.answers() == n })
+	testutil.Eventually(t, 5*time.Second, "every delivery answered", func() bool { return f.answers() == n })
 	if got.Load() != n {
 		t.Fatalf("peer got %d of %d", got.Load(), n)
 	}

@@ -119,12 +119,7 @@ func (e *env) dial(o esme.Options) *esme.Client {
 
 func (e *env) waitReady() {
 	e.t.Helper()
-	eventually(e.t, 5*time.Second, func() bool { ok, _ := e.srv.Ready(); return ok })
-}
-
-func eventually(t *testing.T, d time.Duration, f func() bool) {
-	t.Helper()
-	testutil.Eventually(t, d, "condition", f)
+	testutil.Eventually(e.t, 5*time.Second, "proxy ready", func() bool { ok, _ := e.srv.Ready(); return ok })
 }
 
 func submit(text string) []byte {

@@ -18,9 +18,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smsfw/smsfw/esme"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
@@ -216,8 +217,8 @@ func TestTLSListener(t *testing.T) {
 	}
 	// Counters are published per read batch, after the relayed bytes left:
 	// the answer may overtake the count.
-	eventually(t, 2*time.Second, func() bool {
-		return testutil.ToFloat64(e.m.pdus.WithLabelValues(legDownstream, dirIn, "submit_sm")) == 1
+	testutil.Eventually(t, 2*time.Second, "condition", func() bool {
+		return promtest.ToFloat64(e.m.pdus.WithLabelValues(legDownstream, dirIn, "submit_sm")) == 1
 	})
 	// Graceful shutdown unbinds a TLS peer as it does a plain one.
 	if err := e.srv.Shutdown(context.Background()); err != nil {
@@ -365,8 +366,8 @@ func TestTLSUpstreamUntrusted(t *testing.T) {
 	for name, up := range cases {
 		t.Run(name, func(t *testing.T) {
 			e := startTLSUpstream(t, smsc, nil, up)
-			failed := func() float64 { return testutil.ToFloat64(e.m.binds.WithLabelValues(legUpstream, bindUpstreamError)) }
-			eventually(t, 5*time.Second, func() bool { return failed() >= 2 }) // it retries
+			failed := func() float64 { return promtest.ToFloat64(e.m.binds.WithLabelValues(legUpstream, bindUpstreamError)) }
+			testutil.Eventually(t, 5*time.Second, "condition", func() bool { return failed() >= 2 }) // it retries
 			if ok, why := e.srv.Ready(); ok || !strings.Contains(why, "acme") {
 				t.Fatalf("Ready() = %v, %q with an untrusted upstream", ok, why)
 			}

@@ -11,9 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smsfw/smsfw/esme"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/sim"
 )
 
@@ -96,13 +97,13 @@ func TestTLSListenerReload(t *testing.T) {
 	if c, err := servedCert(t, e.addr, ca.pool, nil); err != nil || c.Subject.CommonName != "smsfw-2" {
 		t.Fatalf("after a bad file: %v %v", c.Subject, err)
 	}
-	if v := testutil.ToFloat64(e.m.tlsReloads.WithLabelValues(string(TLSListener), reloadError)); v != 1 {
+	if v := promtest.ToFloat64(e.m.tlsReloads.WithLabelValues(string(TLSListener), reloadError)); v != 1 {
 		t.Fatalf("reload errors %v", v)
 	}
-	if v := testutil.ToFloat64(e.m.tlsReloads.WithLabelValues(string(TLSListener), reloadOK)); v != 1 {
+	if v := promtest.ToFloat64(e.m.tlsReloads.WithLabelValues(string(TLSListener), reloadOK)); v != 1 {
 		t.Fatalf("reloads %v", v)
 	}
-	if v := testutil.ToFloat64(e.m.tlsExpiry.WithLabelValues(string(TLSListener))); v != float64(second.tls.Leaf.NotAfter.Unix()) {
+	if v := promtest.ToFloat64(e.m.tlsExpiry.WithLabelValues(string(TLSListener))); v != float64(second.tls.Leaf.NotAfter.Unix()) {
 		t.Fatalf("expiry gauge %v", v)
 	}
 	submitFlows(t, e, old, "still flowing")
@@ -127,7 +128,7 @@ func TestTLSListenerReloadPolledWithClientCA(t *testing.T) {
 		t.Fatal("client of ca2 accepted before the CA rotation")
 	}
 	copyFile(t, ca2.file, caFile)
-	eventually(t, 5*time.Second, func() bool {
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool {
 		cl, err := dialTLS(t, e.addr, ca1.pool, []tls.Certificate{client2.tls}, esme.Options{SystemID: "two"})
 		if err == nil {
 			cl.Close()
@@ -182,9 +183,9 @@ func TestTLSUpstreamReload(t *testing.T) {
 	current.Store(smscConf(ca2)) // the SMSC rotates
 	submitFlows(t, e, cl, "established upstream session unaffected")
 
-	failedBinds := func() float64 { return testutil.ToFloat64(e.m.binds.WithLabelValues(legUpstream, bindUpstreamError)) }
+	failedBinds := func() float64 { return promtest.ToFloat64(e.m.binds.WithLabelValues(legUpstream, bindUpstreamError)) }
 	e.sim.DropConnections()
-	eventually(t, 5*time.Second, func() bool { return failedBinds() >= 1 }) // old CA: new sessions fail
+	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return failedBinds() >= 1 }) // old CA: new sessions fail
 
 	copyFile(t, ca2.file, caFile)
 	install(t, ca2.issue("smsfw-client-2", false), certFile, keyFile)
@@ -193,7 +194,7 @@ func TestTLSUpstreamReload(t *testing.T) {
 	}
 	e.waitReady() // reconnect with backoff, now with the new CA and client certificate
 	submitFlows(t, e, cl, "after reload")
-	if v := testutil.ToFloat64(e.m.tlsReloads.WithLabelValues(string(TLSUpstream), reloadOK)); v != 1 {
+	if v := promtest.ToFloat64(e.m.tlsReloads.WithLabelValues(string(TLSUpstream), reloadOK)); v != 1 {
 		t.Fatalf("upstream reloads %v", v)
 	}
 }

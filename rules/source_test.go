@@ -66,20 +66,15 @@ func TestWatchReloadsListFiles(t *testing.T) {
 	go e.Watch(ctx, 5*time.Millisecond)
 	first := e.Snapshot()
 	write(list, "free money\nclaim your prize\n")
-	waitUntil(t, func() bool { s := e.Snapshot(); return s != first && s.Lists["bad"].Len() == 2 })
+	testutil.Eventually(t, 5*time.Second, "policy reloaded", func() bool { s := e.Snapshot(); return s != first && s.Lists["bad"].Len() == 2 })
 	second := e.Snapshot()
 	write(list, "free money\n\n   \n!!!\n") // "!!!" normalizes to nothing: refused
-	waitUntil(t, func() bool { return reloadFailures(e) == 1 })
+	testutil.Eventually(t, 5*time.Second, "policy reloaded", func() bool { return reloadFailures(e) == 1 })
 	if e.Snapshot() != second {
 		t.Fatal("a broken list file replaced the policy")
 	}
 	write(list, "free money\nclaim your prize\nwin big\n")
-	waitUntil(t, func() bool { return e.Snapshot().Lists["bad"].Len() == 3 })
-}
-
-func waitUntil(t *testing.T, f func() bool) {
-	t.Helper()
-	testutil.Eventually(t, 5*time.Second, "policy reloaded", f)
+	testutil.Eventually(t, 5*time.Second, "policy reloaded", func() bool { return e.Snapshot().Lists["bad"].Len() == 3 })
 }
 
 func reloadFailures(e *Engine) float64 {

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smsfw/smsfw/internal/testutil"
 )
 
 // testIssuer is a throw-away CA that writes leaf certificates as PEM files.
@@ -131,7 +133,7 @@ func TestRunAdminTLS(t *testing.T) {
 		r := startRun(t, "--listen", "127.0.0.1:0", "--upstream", s.smpp, "--admin", "127.0.0.1:0", "--config", cfgFile)
 		first := adminCN(t, ca.pool, r.admin)
 		ca.write(t, first+"-next", certFile, keyFile, 4)
-		eventually(t, 5*time.Second, "new admin certificate", func() bool { return adminCN(t, ca.pool, r.admin) == first+"-next" })
+		testutil.Eventually(t, 5*time.Second, "new admin certificate", func() bool { return adminCN(t, ca.pool, r.admin) == first+"-next" })
 	})
 	t.Run("half a pair", func(t *testing.T) {
 		code, _, stderr := runProc(t, 10*time.Second, "run", "--listen", "127.0.0.1:0", "--upstream", s.smpp,

@@ -309,17 +309,11 @@ func httpGet(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// eventually polls f every 20ms for up to d.
-func eventually(t *testing.T, d time.Duration, what string, f func() bool) {
-	t.Helper()
-	testutil.Eventually(t, d, what, f)
-}
-
 func waitStatus(t *testing.T, url string, want int) string {
 	t.Helper()
 	var code int
 	var body string
-	eventually(t, 10*time.Second, "GET "+url+" "+strconv.Itoa(want), func() bool {
+	testutil.Eventually(t, 10*time.Second, "GET "+url+" "+strconv.Itoa(want), func() bool {
 		code, body = httpGet(t, url)
 		return code == want
 	})
@@ -469,7 +463,7 @@ func TestRunSIGTERMGraceful(t *testing.T) {
 	if _, err := cl.Send(submit("in flight at SIGTERM"), func(r esme.Resp) { resps <- r }); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 3*time.Second, "simulator has the message", func() bool { return s.stats(t).Messages == 2 })
+	testutil.Eventually(t, 3*time.Second, "simulator has the message", func() bool { return s.stats(t).Messages == 2 })
 	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -788,7 +782,7 @@ func TestRunRulesReload(t *testing.T) {
 	if err := r.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "SIGHUP reload", func() bool {
+	testutil.Eventually(t, 5*time.Second, "SIGHUP reload", func() bool {
 		resp, err := cl.Do(ctx5s(t), submit("lottery tonight"))
 		return err == nil && resp.Status == 0
 	})
