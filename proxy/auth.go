@@ -202,6 +202,7 @@ func (a *authenticator) tryAdmit(remote netip.Addr, peer *Peer) (int, string) {
 // success forgets the source's failures.
 func (a *authenticator) settle(remote netip.Addr, peer *Peer, failed bool) {
 	now := a.now().UnixNano()
+	var begun []Lockout
 	a.mu.Lock()
 	for _, k := range a.keys(remote, peer) {
 		if e := a.entries[k]; e != nil && e.inflight > 0 {
@@ -211,9 +212,14 @@ func (a *authenticator) settle(remote netip.Addr, peer *Peer, failed bool) {
 			}
 		}
 	}
+	if failed {
+		// In the same critical section as the release: a bind admitted
+		// in between would see neither this guess nor its failure.
+		begun = a.failedLocked(remote, peer, a.now())
+	}
 	a.mu.Unlock()
 	if failed {
-		a.failed(remote, peer)
+		a.announce(begun)
 	} else {
 		a.succeeded(remote)
 	}
@@ -274,10 +280,17 @@ func (a *authenticator) lockedOut(remote netip.Addr, peer *Peer) (bool, string) 
 // failed records a failed bind; lockouts that begin are counted, logged
 // and reported to the observer.
 func (a *authenticator) failed(remote netip.Addr, peer *Peer) {
-	now := a.now()
+	a.mu.Lock()
+	begun := a.failedLocked(remote, peer, a.now())
+	a.mu.Unlock()
+	a.announce(begun)
+}
+
+// failedLocked counts a failure; the caller holds mu and announces the
+// lockouts that began.
+func (a *authenticator) failedLocked(remote netip.Addr, peer *Peer, now time.Time) []Lockout {
 	ns := now.UnixNano()
 	var begun []Lockout
-	a.mu.Lock()
 	for _, k := range a.keys(remote, peer) {
 		cfg := a.cfg[k.scope()]
 		e := a.entries[k]
@@ -301,7 +314,11 @@ func (a *authenticator) failed(remote netip.Addr, peer *Peer) {
 			begun = append(begun, Lockout{Source: k.source, Peer: k.peer, Until: time.Unix(0, e.until)})
 		}
 	}
-	a.mu.Unlock()
+	return begun
+}
+
+// announce counts, logs and reports lockouts that began.
+func (a *authenticator) announce(begun []Lockout) {
 	for _, l := range begun {
 		scope := scopeSource
 		if l.Peer != "" {

@@ -505,7 +505,8 @@ func TestPassThroughConcurrentGuessesBounded(t *testing.T) {
 		if p.ID().IsBind() {
 			smscBinds.Add(1)
 		}
-	}}, &Config{Auth: AuthConfig{SourceLockout: LockoutConfig{Failures: 5}, CheckWait: 200 * time.Millisecond}}, nil)
+	}}, &Config{Auth: AuthConfig{SourceLockout: LockoutConfig{Failures: 5}, CheckWait: 200 * time.Millisecond},
+		MaxConnectionsPerSource: -1}, nil) // the guess bound, not the connection cap, is under test
 	got := concurrentBinds(t, e.addr, "acme", "guess", 1000)
 	if n := smscBinds.Load(); n > 5 {
 		t.Fatalf("%d guesses reached the SMSC (lockout after 5); answers %v", n, got)
@@ -522,7 +523,9 @@ func TestPassThroughConcurrentGuessesBounded(t *testing.T) {
 // The same in config mode with a bcrypt hash: at most the threshold of
 // password checks fail before the lockout.
 func TestConfigModeConcurrentGuessesBounded(t *testing.T) {
-	e := start(t, sim.Config{}, hashedPeer(t, AuthConfig{SourceLockout: LockoutConfig{Failures: 5}, CheckWait: 200 * time.Millisecond}, 0), nil)
+	cfg := hashedPeer(t, AuthConfig{SourceLockout: LockoutConfig{Failures: 5}, CheckWait: 200 * time.Millisecond}, 0)
+	cfg.MaxConnectionsPerSource = -1 // the guess bound, not the connection cap, is under test
+	e := start(t, sim.Config{}, cfg, nil)
 	e.waitReady()
 	got := concurrentBinds(t, e.addr, "acme", "guess", 1000)
 	if n := got[pdu.StatusInvPaswd]; n > 5 {

@@ -66,6 +66,14 @@ type Config struct {
 	MaxHeldSegments  int `yaml:"max_held_segments"`
 	PeerHeldSegments int `yaml:"peer_held_segments"`
 	PeerHeldBytes    int `yaml:"peer_held_bytes"`
+	// LocalAnswerRate bounds, per peer session, the messages a second
+	// smsfw answers itself instead of relaying (refused, throttled, dropped,
+	// quarantined): they cost inspection and events but meet no
+	// back-pressure from the SMSC, so a flood of them would take the CPU.
+	// Past it (bursts of two seconds) the session's messages are answered
+	// 0x58 before inspection until the budget refills (default 1000;
+	// negative: no bound).
+	LocalAnswerRate float64 `yaml:"local_answer_rate"`
 	// DeliveryQueue bounds the deliver_sm/data_sm (MO, receipts) waiting
 	// per peer session while the peer's window is full (default 20000);
 	// they wait up to response_timeout, then the SMSC gets 0x58.
@@ -349,6 +357,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxPDUSize != 0 && (c.MaxPDUSize < 256 || c.MaxPDUSize > 1<<20) {
 		fail(c.errAt("max_pdu_size", "max_pdu_size %d outside [256, 1048576]", c.MaxPDUSize))
+	}
+	if c.LocalAnswerRate < -1 || c.LocalAnswerRate > 1e7 {
+		fail(c.errAt("local_answer_rate", "local_answer_rate %g outside [1, 10000000] (or -1: no bound)", c.LocalAnswerRate))
 	}
 	if c.AdminMaxConnections < 0 || c.AdminMaxConnections > 100000 {
 		fail(c.errAt("admin_max_connections", "admin_max_connections %d outside [1, 100000]", c.AdminMaxConnections))
@@ -656,6 +667,9 @@ func (c *Config) withDefaults() *Config {
 	defInt(&d.PeerHeldSegments, 2000)
 	defInt(&d.PeerHeldBytes, 4<<20)
 	defInt(&d.DeliveryQueue, 20000)
+	if d.LocalAnswerRate == 0 {
+		d.LocalAnswerRate = 1000
+	}
 	defInt(&d.MaxPendingReceipts, 10000)
 	if d.MessageIDFormat == "" {
 		d.MessageIDFormat = idDecimal

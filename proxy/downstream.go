@@ -107,6 +107,32 @@ type downstream struct {
 	inflightMT atomic.Int64
 	holds      chan struct{}
 	ending     atomic.Bool // the peer unbound or half-closed: no new requests
+
+	// Budget of messages answered locally (read loop only).
+	localTokens float64
+	localAt     int64
+}
+
+// localBudget reports whether the session may have another message
+// inspected: false while its budget of locally answered messages is spent.
+func (d *downstream) localBudget(now int64) bool {
+	rate := d.s.cfg.LocalAnswerRate
+	if rate <= 0 {
+		return true
+	}
+	if d.localAt == 0 {
+		d.localTokens, d.localAt = 2*rate, now
+	}
+	d.localTokens = min(d.localTokens+float64(now-d.localAt)/1e9*rate, 2*rate)
+	d.localAt = now
+	return d.localTokens >= 1
+}
+
+// answeredLocally spends the budget for a message smsfw answered itself.
+func (d *downstream) answeredLocally(a filter.Action) {
+	if a != filter.Allow && a != filter.Flag && d.s.cfg.LocalAnswerRate > 0 {
+		d.localTokens--
+	}
 }
 
 func (s *Server) serveDownstream(nc net.Conn) {
@@ -308,8 +334,16 @@ func (d *downstream) onSubmit(p pdu.PDU) {
 	if c, ok, _ := d.msg.Concat(); ok && d.s.asm.holdMT(d, p, c, start, &d.out, &d.st) {
 		return // held until every segment is in (or the timeout); decided together
 	}
+	if !d.localBudget(start) {
+		// A flood of messages smsfw answers itself: throttled before
+		// inspection until the budget refills.
+		d.s.m.localThrottled.WithLabelValues(d.key).Inc()
+		d.respond(id, pdu.StatusThrottled, p.Seq(), "")
+		return
+	}
 	d.req = filter.Request{Direction: filter.MT, Peer: d.key, PeerClass: d.class, SystemID: d.systemID, Msg: &d.msg, Time: start}
 	v := d.s.inspect(&d.req, d.log, &d.st)
+	d.answeredLocally(v.Action)
 	if d.s.canHold(v) {
 		if !d.acquireHold(&d.out) {
 			d.respond(id, pdu.StatusThrottled, p.Seq(), "")

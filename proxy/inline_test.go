@@ -397,7 +397,7 @@ func TestDroppedReceiptsBounded(t *testing.T) {
 	insp := filter.Func(func(r *filter.Request) (filter.Verdict, error) {
 		return filter.Verdict{Action: filter.Drop, Receipt: filter.ReceiptDelivered}, nil
 	})
-	e := start(t, sim.Config{}, &Config{DropReceiptDelay: time.Hour, MaxPendingReceipts: 1000}, insp)
+	e := start(t, sim.Config{}, &Config{DropReceiptDelay: time.Hour, MaxPendingReceipts: 1000, LocalAnswerRate: -1}, insp)
 	cl := e.dial(esme.Options{})
 	before := runtime.NumGoroutine()
 	const n = 3000
@@ -555,6 +555,46 @@ func TestLongMessageFiorix(t *testing.T) {
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("%d of %d receipts", i, parts)
+		}
+	}
+}
+
+// A session whose messages smsfw keeps refusing is throttled before
+// inspection once its budget of locally answered messages is spent; a
+// session relaying normally is not.
+func TestLocalAnswerRate(t *testing.T) {
+	var inspected atomic.Int32
+	insp := filter.Func(func(r *filter.Request) (filter.Verdict, error) {
+		inspected.Add(1)
+		if string(r.Msg.Payload()) == "spam" {
+			return filter.Verdict{Action: filter.Reject}, nil
+		}
+		return filter.AllowVerdict, nil
+	})
+	e := start(t, sim.Config{}, &Config{LocalAnswerRate: 50}, insp)
+	bad := e.dial(esme.Options{SystemID: "bad"})
+	col := newCollector(500)
+	for i := 0; i < 500; i++ {
+		if _, err := bad.Queue(submit("spam"), col.cb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad.Flush()
+	codes := map[pdu.Status]int{}
+	for _, r := range col.wait(t, 500, 5*time.Second) {
+		codes[r.Status]++
+	}
+	// A burst of two seconds' worth (100), plus what refilled meanwhile.
+	if codes[pdu.StatusSubmitFail] < 100 || codes[pdu.StatusSubmitFail] > 150 || codes[pdu.StatusThrottled] < 350 {
+		t.Fatalf("answers %v", codes)
+	}
+	if n := int(inspected.Load()); n != codes[pdu.StatusSubmitFail] {
+		t.Fatalf("inspected %d, refused after inspection %d", n, codes[pdu.StatusSubmitFail])
+	}
+	good := e.dial(esme.Options{SystemID: "good"})
+	for i := 0; i < 200; i++ {
+		if r, err := good.Do(ctx5s(t), submit("hello")); err != nil || r.Status != 0 {
+			t.Fatalf("good session: %v %+v", err, r)
 		}
 	}
 }

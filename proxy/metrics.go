@@ -153,8 +153,11 @@ type Metrics struct {
 	heldRelays  *prometheus.CounterVec // long messages answered by smsfw and relayed after their verdict
 	ownReceipts *prometheus.CounterVec // receipts smsfw sends itself
 	panics      prometheus.Counter
-	heldSegs    func() float64
-	queuedDlv   atomic.Int64
+	// localThrottled counts messages answered 0x58 before inspection
+	// because their session's budget of locally answered messages was spent.
+	localThrottled *prometheus.CounterVec
+	heldSegs       func() float64
+	queuedDlv      atomic.Int64
 }
 
 // Delivery events (label values of smsfw_proxy_deliveries_total besides the refusal reasons).
@@ -255,6 +258,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{rcptSent, rcptOverBudget, rcptNoReceiver, rcptQueueFull} {
 		m.ownReceipts.WithLabelValues(r)
 	}
+	m.localThrottled = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_local_answer_throttled_total",
+		Help: "Messages answered 0x58 before inspection: their session had local_answer_rate messages refused, dropped or held already.",
+	}, []string{"peer"})
 	m.panics = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "smsfw_proxy_inspector_panics_total", Help: "Panics recovered in inspection; the message got the on_filter_error fail mode.",
 	})
@@ -308,7 +315,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
 			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments, m.quarantine,
 			m.lockouts, m.lockedBinds, m.tlsReloads, m.tlsExpiry, m.connsRefused,
-			m.deliveries, m.heldRelays, m.ownReceipts, m.panics,
+			m.deliveries, m.heldRelays, m.ownReceipts, m.panics, m.localThrottled,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "smsfw_proxy_held_segments", Help: "Segments of long messages held for reassembly or awaiting relay.",
 			}, func() float64 {
