@@ -198,16 +198,25 @@ func (a *authenticator) tryAdmit(remote netip.Addr, peer *Peer) (int, string) {
 	return admitOK, ""
 }
 
+// Outcomes of an admitted guess.
+const (
+	guessUnchecked = iota // no answer on the password (busy, SMSC unreachable)
+	guessFailed
+	guessOK
+)
+
 // settle ends an admitted guess: a failure counts toward the lockouts, a
-// success forgets the source's failures.
-func (a *authenticator) settle(remote netip.Addr, peer *Peer, failed bool) {
+// success forgets the source's failures, an unchecked guess only gives
+// its reservation back.
+func (a *authenticator) settle(remote netip.Addr, peer *Peer, outcome int) {
+	failed := outcome == guessFailed
 	now := a.now().UnixNano()
 	var begun []Lockout
 	a.mu.Lock()
 	for _, k := range a.keys(remote, peer) {
 		if e := a.entries[k]; e != nil && e.inflight > 0 {
 			e.inflight--
-			if !failed && e.inflight == 0 && e.n == 0 && e.until <= now {
+			if outcome == guessOK && e.inflight == 0 && e.n == 0 && e.until <= now {
 				delete(a.entries, k) // it carries nothing: the table stays small
 			}
 		}
@@ -218,9 +227,10 @@ func (a *authenticator) settle(remote netip.Addr, peer *Peer, failed bool) {
 		begun = a.failedLocked(remote, peer, a.now())
 	}
 	a.mu.Unlock()
-	if failed {
+	switch outcome {
+	case guessFailed:
 		a.announce(begun)
-	} else {
+	case guessOK:
 		a.succeeded(remote)
 	}
 }

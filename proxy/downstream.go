@@ -865,15 +865,15 @@ func (d *downstream) authenticate(peer *Peer, password []byte, fail func(pdu.Sta
 	}
 	switch a.verify(peer, password) {
 	case authBusy:
-		a.settle(d.remote, peer, false)
+		a.settle(d.remote, peer, guessUnchecked)
 		fail(pdu.StatusThrottled, bindAuthBusy)
 		return false
 	case authMismatch:
-		a.settle(d.remote, peer, true)
+		a.settle(d.remote, peer, guessFailed)
 		fail(pdu.StatusInvPaswd, bindBadPassword)
 		return false
 	}
-	a.settle(d.remote, peer, false)
+	a.settle(d.remote, peer, guessOK)
 	return true
 }
 
@@ -935,7 +935,7 @@ func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
 	bind := append([]byte(nil), p...)
 	c, resp, err := bindUpstream(ctx, d.s, d.s.upstream, d.s.upTLS, bind)
 	if err != nil {
-		d.s.auth.settle(d.remote, nil, false)
+		d.s.auth.settle(d.remote, nil, guessUnchecked)
 		d.s.m.binds.WithLabelValues(legDownstream, bindUpstreamError).Inc()
 		log.Warn("upstream bind failed", zap.Error(err))
 		d.respond(p.ID(), pdu.StatusBindFail, p.Seq(), "")
@@ -947,16 +947,16 @@ func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
 		log.Info("SMSC refused bind", zap.Stringer("status", resp.Status()))
 		switch resp.Status() {
 		case pdu.StatusInvPaswd, pdu.StatusInvSysID, pdu.StatusBindFail:
-			d.s.auth.settle(d.remote, nil, true)
+			d.s.auth.settle(d.remote, nil, guessFailed)
 		default:
-			d.s.auth.settle(d.remote, nil, false)
+			d.s.auth.settle(d.remote, nil, guessUnchecked)
 		}
 		c.Abort()
 		_ = d.c.Write(resp)
 		d.s.m.out(0, resp.ID())
 		return
 	}
-	d.s.auth.settle(d.remote, nil, false)
+	d.s.auth.settle(d.remote, nil, guessOK)
 	d.key, d.systemID = sysID, sysID
 	d.window = make(chan struct{}, d.s.cfg.DefaultWindow)
 	d.leg = newUpLeg(d.s, c, "passthrough", sysID, d.s.cfg.DefaultWindow, d)
