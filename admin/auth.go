@@ -255,7 +255,7 @@ func (a *authenticator) authenticate(r *http.Request) (string, int) {
 	}
 	match, ran := a.check(hash, pass)
 	failed := ran && (!known || !match)
-	a.settle(src, time.Now(), failed)
+	a.settle(src, time.Now(), ran, failed)
 	switch {
 	case !ran:
 		return "", authBusy
@@ -324,8 +324,10 @@ func (a *authenticator) reserve(src netip.Prefix, now time.Time) bool {
 	return true
 }
 
-// settle ends a check reserve admitted, counting a failure.
-func (a *authenticator) settle(src netip.Prefix, now time.Time, failed bool) {
+// settle ends a check reserve admitted: a failure counts, a success
+// forgets the source, a check that did not run (busy) only gives the
+// reservation back.
+func (a *authenticator) settle(src netip.Prefix, now time.Time, ran, failed bool) {
 	ns := now.UnixNano()
 	a.fmu.Lock()
 	defer a.fmu.Unlock()
@@ -334,6 +336,9 @@ func (a *authenticator) settle(src netip.Prefix, now time.Time, failed bool) {
 		return
 	}
 	f.inflight--
+	if !ran {
+		return
+	}
 	if !failed {
 		if f.inflight == 0 && f.until <= ns {
 			delete(a.failed, src)
