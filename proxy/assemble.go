@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -51,8 +50,7 @@ type assembler struct {
 	stop  chan struct{}
 	done  chan struct{}
 
-	overflowN   atomic.Int64
-	overflowLog atomic.Int64
+	overflowLog sampledLog
 }
 
 type peerUse struct{ segs, bytes int }
@@ -200,13 +198,10 @@ func (a *assembler) holdMT(d *downstream, p pdu.PDU, c pdu.Concat, start int64, 
 // once per 10 s.
 func (a *assembler) overflow(d *downstream) {
 	a.s.m.segments.WithLabelValues(segOverflow).Inc()
-	n := a.overflowN.Add(1)
-	now := time.Now().UnixNano()
-	last := a.overflowLog.Load()
-	if now-last < int64(10*time.Second) || !a.overflowLog.CompareAndSwap(last, now) {
+	n, ok := a.overflowLog.tick(10 * time.Second)
+	if !ok {
 		return
 	}
-	a.overflowN.Store(0)
 	d.log.Warn("long-message segments over the held budget; answered 0x58 for the peer to retry",
 		zap.Int64("count", n), zap.Int("peer_held_segments", a.peerMax), zap.Int("peer_held_bytes", a.peerBytes),
 		zap.Int("max_held_segments", a.max))

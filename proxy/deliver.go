@@ -210,13 +210,10 @@ func (d *downstream) closeQueue() {
 
 // noteRefused logs refused deliveries at most once per 10 s per session.
 func (d *downstream) noteRefused(reason string) {
-	n := d.refusedN.Add(1)
-	now := time.Now().UnixNano()
-	last := d.refusedLog.Load()
-	if now-last < int64(10*time.Second) || !d.refusedLog.CompareAndSwap(last, now) {
+	n, ok := d.refusedLog.tick(10 * time.Second)
+	if !ok {
 		return
 	}
-	d.refusedN.Store(0)
 	d.log.Warn("deliveries to peer refused; the SMSC will retry them", zap.String("reason", reason), zap.Int64("count", n),
 		zap.Int("delivery_queue", d.s.cfg.DeliveryQueue))
 }

@@ -97,8 +97,7 @@ type downstream struct {
 	queue      []queued
 	qhead      int
 	qclosed    bool
-	refusedN   atomic.Int64
-	refusedLog atomic.Int64
+	refusedLog sampledLog
 
 	// inflightMT counts this session's requests relayed upstream and not yet
 	// answered; holds, its quarantined messages waiting for the store (each
@@ -426,21 +425,10 @@ func (d *downstream) upstreamLeg(out *batch) *upLeg {
 	if d.pool != nil {
 		return d.pool.acquire(d.done, out)
 	}
-	l := d.leg
-	select {
-	case l.window <- struct{}{}:
-		return l
-	default:
+	if d.leg.acquire(out, d.done) {
+		return d.leg
 	}
-	out.flush()
-	select {
-	case l.window <- struct{}{}:
-		return l
-	case <-l.done:
-		return nil
-	case <-d.done:
-		return nil
-	}
+	return nil
 }
 
 // acquire takes a slot in the peer's window, blocking (which stops reading

@@ -246,12 +246,12 @@ func (s *Server) originateMT(ctx context.Context, peer string, p pdu.PDU) (reply
 		}
 	case owner != nil:
 		l = owner.leg
-		select {
-		case l.window <- struct{}{}:
-		case <-l.done:
+		var none batch
+		if !l.acquire(&none, ctx.Done()) {
+			if err := ctx.Err(); err != nil {
+				return reply{}, err
+			}
 			return reply{}, ErrNoRoute
-		case <-ctx.Done():
-			return reply{}, ctx.Err()
 		}
 	default:
 		return reply{}, ErrNoRoute

@@ -103,18 +103,13 @@ func (o *owed) leg(out *batch) *upLeg {
 		if l.closing.Load() {
 			continue
 		}
-		select {
-		case l.window <- struct{}{}:
+		if l.acquire(out, s.closed) {
 			return l
-		default:
 		}
-		out.flush()
 		select {
-		case l.window <- struct{}{}:
-			return l
-		case <-l.done:
 		case <-s.closed:
 			return nil
+		default: // the leg ended: try the next
 		}
 	}
 	return nil

@@ -65,7 +65,7 @@ type Server struct {
 	ids        *msgIDs
 	conns      atomic.Int64 // open peer connections, bound or not
 	perSource  sourceConns  // open connections per source
-	refusedLog atomic.Int64 // last "connection limit" log
+	refusedLog sampledLog   // "connection limit" logs
 	rr         atomic.Uint32
 
 	asm        *assembler
@@ -214,9 +214,8 @@ func (s *Server) Serve(ln net.Listener) error {
 // once a second (a flood must not flood the log).
 func (s *Server) refuseConn(nc net.Conn, reason string) {
 	s.m.connsRefused.WithLabelValues(reason).Inc()
-	now := time.Now().UnixNano()
-	if last := s.refusedLog.Load(); now-last > int64(time.Second) && s.refusedLog.CompareAndSwap(last, now) {
-		s.log.Warn("connection limit reached; closing new connections", zap.String("limit", reason),
+	if n, ok := s.refusedLog.tick(time.Second); ok {
+		s.log.Warn("connection limit reached; closing new connections", zap.String("limit", reason), zap.Int64("count", n),
 			zap.Int("max_connections", s.cfg.MaxConnections), zap.Int("max_connections_per_source", s.cfg.MaxConnectionsPerSource),
 			zap.Stringer("remote", nc.RemoteAddr()))
 	}

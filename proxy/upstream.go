@@ -197,6 +197,25 @@ func (l *upLeg) send(d *downstream, p pdu.PDU, start int64, peerSlot bool, ev *f
 	return true
 }
 
+// acquire takes a slot of the leg's window, flushing out before it waits
+// (back-pressure); false when the leg ends or cancel fires first.
+func (l *upLeg) acquire(out *batch, cancel <-chan struct{}) bool {
+	select {
+	case l.window <- struct{}{}:
+		return true
+	default:
+	}
+	out.flush()
+	select {
+	case l.window <- struct{}{}:
+		return true
+	case <-l.done:
+		return false
+	case <-cancel:
+		return false
+	}
+}
+
 // sendLocal sends a request of smsfw's own (enquire_link, unbind).
 func (l *upLeg) sendLocal(id pdu.CommandID) {
 	l.mu.Lock()
