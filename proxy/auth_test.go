@@ -399,22 +399,8 @@ func TestPeerWindowLimitsInFlight(t *testing.T) {
 // or not, and counted; a slot frees when a connection ends.
 func TestMaxConnections(t *testing.T) {
 	e := start(t, sim.Config{}, &Config{MaxConnections: 2}, nil)
-	var open []net.Conn
-	for i := 0; i < 2; i++ {
-		nc, err := net.Dial("tcp", e.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		open = append(open, nc)
-	}
-	testutil.Eventually(t, 2*time.Second, "condition", func() bool { return e.srv.conns.Load() == 2 })
-	over, err := net.Dial("tcp", e.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer over.Close()
-	_ = over.SetReadDeadline(time.Now().Add(3 * time.Second))
-	if _, err := over.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
+	open := fillConnections(t, e, 2)
+	if !overLimitClosed(t, e.addr) {
 		t.Fatal("connection over max_connections not closed")
 	}
 	if v := promtest.ToFloat64(e.m.connsRefused.WithLabelValues(refusedTotal)); v != 1 {
@@ -551,27 +537,8 @@ func TestConcurrentGoodBindsAdmitted(t *testing.T) {
 // One source holding its share of connections cannot keep another out.
 func TestMaxConnectionsPerSource(t *testing.T) {
 	e := start(t, sim.Config{}, &Config{MaxConnections: 10, MaxConnectionsPerSource: 3}, nil)
-	var hog []net.Conn
-	defer func() {
-		for _, c := range hog {
-			_ = c.Close()
-		}
-	}()
-	for i := 0; i < 3; i++ {
-		nc, err := net.Dial("tcp", e.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hog = append(hog, nc)
-	}
-	testutil.Eventually(t, 2*time.Second, "condition", func() bool { return e.srv.conns.Load() == 3 })
-	over, err := net.Dial("tcp", e.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer over.Close()
-	_ = over.SetReadDeadline(time.Now().Add(3 * time.Second))
-	if _, err := over.Read(make([]byte, 1)); errors.Is(err, os.ErrDeadlineExceeded) {
+	fillConnections(t, e, 3)
+	if !overLimitClosed(t, e.addr) {
 		t.Fatal("fourth connection from one source not closed")
 	}
 	testutil.Eventually(t, 2*time.Second, "condition", func() bool {
@@ -588,4 +555,35 @@ func TestMaxConnectionsPerSource(t *testing.T) {
 		t.Fatalf("another source could not bind: %v", err)
 	}
 	cl.Close()
+}
+
+// fillConnections opens n idle connections to the proxy (closed when the
+// test ends) and waits until it holds them.
+func fillConnections(t *testing.T, e *env, n int) []net.Conn {
+	t.Helper()
+	var open []net.Conn
+	for i := 0; i < n; i++ {
+		nc, err := net.Dial("tcp", e.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = nc.Close() })
+		open = append(open, nc)
+	}
+	testutil.Eventually(t, 2*time.Second, "connections open", func() bool { return e.srv.conns.Load() == int64(n) })
+	return open
+}
+
+// overLimitClosed dials once more and reports whether the proxy closed
+// that connection at once.
+func overLimitClosed(t *testing.T, addr string) bool {
+	t.Helper()
+	over, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer over.Close()
+	_ = over.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_, err = over.Read(make([]byte, 1))
+	return !errors.Is(err, os.ErrDeadlineExceeded)
 }
