@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/smsfw/smsfw/internal/bcryptx"
+	"github.com/smsfw/smsfw/internal/guard"
 )
 
 // AuthConfig is the admin_auth section of the configuration: API tokens
@@ -148,7 +149,7 @@ type authenticator struct {
 	fmu       sync.Mutex
 	failed    map[netip.Prefix]*loginRecord
 	checked   atomic.Int64 // bcrypt checks run (tests)
-	lockedLog sampledLog
+	lockedLog guard.SampledLog
 
 	// bcrypt costs ~50-100 ms by design; the console makes several API
 	// calls a page, each with basic auth. Successful checks are remembered
@@ -178,18 +179,10 @@ const (
 	maxSources    = 65536
 )
 
-type loginRecord struct {
-	first    int64
-	n        int
-	until    int64
-	inflight int // checks under way: failures plus these stay under the limit
-	// user is the name all n failures were for; mixed when they were for
-	// more than one. A good login forgets the failures only when they were
-	// all for its own name, so one user cannot wipe guesses at another's
-	// password by logging in between them.
-	user  string
-	mixed bool
-}
+// loginRecord is a source's failed logins: guard.Failures, with the user
+// name as the name (one user cannot wipe guesses at another's password by
+// logging in between them).
+type loginRecord struct{ guard.Failures }
 
 // newAuthenticator checks cfg and builds its authenticator: the one
 // construction Protect and the tests use.
@@ -290,7 +283,7 @@ func (a *authenticator) authenticate(r *http.Request) (string, string) {
 	a.flights[key] = f
 	a.mu.Unlock()
 
-	f.res = a.check(sourceOf(r.RemoteAddr), user, pass, hash, known, now)
+	f.res = a.check(guard.SourceOf(r.RemoteAddr), user, pass, hash, known, now)
 	a.mu.Lock()
 	delete(a.flights, key)
 	if f.res == loginOK {
@@ -355,16 +348,10 @@ func (a *authenticator) reserve(src netip.Prefix, now time.Time) bool {
 	if f == nil {
 		return false // table full of lockouts: refuse rather than track nothing
 	}
-	if f.until > ns {
+	if f.Locked(ns) || f.Full(ns, loginWindow, loginFailures) {
 		return false
 	}
-	if ns-f.first > int64(loginWindow) {
-		f.first, f.n = ns, 0
-	}
-	if f.n+f.inflight >= loginFailures {
-		return false
-	}
-	f.inflight++
+	f.Inflight++
 	return true
 }
 
@@ -379,39 +366,24 @@ func (a *authenticator) settle(src netip.Prefix, now time.Time, ran, failed bool
 		a.fmu.Unlock()
 		return
 	}
-	f.inflight--
+	f.Inflight--
 	if !ran {
 		a.fmu.Unlock()
 		return
 	}
 	if !failed {
-		if f.n == 0 || !f.mixed && f.user == user || ns-f.first > int64(loginWindow) {
-			f.n = 0
-		}
-		if f.n == 0 && f.inflight == 0 && f.until <= ns {
+		f.Succeeded(user, ns, loginWindow)
+		if f.N == 0 && f.Inflight == 0 && f.Until <= ns {
 			delete(a.failed, src)
 		}
 		a.fmu.Unlock()
 		return
 	}
-	if ns-f.first > int64(loginWindow) {
-		f.first, f.n = ns, 0
-	}
-	switch {
-	case f.n == 0:
-		f.user, f.mixed = user, false
-	case f.user != user:
-		f.mixed = true
-	}
-	f.n++
-	locked := f.n >= loginFailures
-	if locked {
-		f.until, f.first, f.n, f.mixed = ns+int64(loginLockout), ns+int64(loginLockout), 0, false
-	}
+	locked := f.Fail(user, ns, loginWindow, loginLockout, loginFailures)
 	a.fmu.Unlock()
 	if locked {
 		a.m.lockouts.Inc()
-		if n, ok := a.lockedLog.tick(10 * time.Second); ok {
+		if n, ok := a.lockedLog.Tick(10 * time.Second); ok {
 			a.log.Warn("admin login lockout begins", zap.Stringer("source", src),
 				zap.Duration("for", loginLockout), zap.Int64("lockouts", n))
 		}
@@ -425,7 +397,7 @@ func (a *authenticator) record(src netip.Prefix, ns int64) *loginRecord {
 	if f == nil {
 		if len(a.failed) >= maxSources {
 			for k, v := range a.failed {
-				if v.until <= ns && v.inflight == 0 {
+				if v.Until <= ns && v.Inflight == 0 {
 					delete(a.failed, k)
 				}
 			}
@@ -433,7 +405,7 @@ func (a *authenticator) record(src netip.Prefix, ns int64) *loginRecord {
 				return nil
 			}
 		}
-		f = &loginRecord{first: ns}
+		f = &loginRecord{guard.Failures{First: ns}}
 		a.failed[src] = f
 	}
 	return f

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/smsfw/smsfw/internal/guard"
 	"go.uber.org/zap"
 )
 
@@ -35,7 +36,7 @@ type Listener struct {
 	max, perSource int
 	m              *Metrics
 	log            *zap.Logger
-	refusedLog     sampledLog
+	refusedLog     guard.SampledLog
 
 	mu     sync.Mutex
 	open   int
@@ -67,10 +68,10 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		src := sourceOf(c.RemoteAddr().String())
+		src := guard.SourceOf(c.RemoteAddr().String())
 		if limit := l.take(src); limit != "" {
 			l.m.connsRefused.WithLabelValues(limit).Inc()
-			if n, ok := l.refusedLog.tick(10 * time.Second); ok {
+			if n, ok := l.refusedLog.Tick(10 * time.Second); ok {
 				l.log.Warn("admin connection limit reached; closing new connections", zap.String("limit", limit),
 					zap.Int("max_connections", l.max), zap.Int("max_connections_per_source", l.perSource),
 					zap.Stringer("remote", c.RemoteAddr()), zap.Int64("count", n))
@@ -127,23 +128,6 @@ type countedConn struct {
 func (c *countedConn) Close() error {
 	c.once.Do(func() { c.l.give(c.src) })
 	return c.Conn.Close()
-}
-
-// sourceOf is the address block connection and login limits apply to: an
-// IPv4 address or an IPv6 /64 (a host usually owns the whole /64); the
-// zero Prefix when remote is not an address.
-func sourceOf(remote string) netip.Prefix {
-	ap, err := netip.ParseAddrPort(remote)
-	if err != nil {
-		return netip.Prefix{}
-	}
-	a := ap.Addr().Unmap()
-	bits := 32
-	if a.Is6() {
-		bits = 64
-	}
-	p, _ := a.Prefix(bits)
-	return p
 }
 
 // Timeouts of the admin HTTP server: a slow or idle client holds a

@@ -1,9 +1,6 @@
 package admin
 
 import (
-	"sync/atomic"
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -55,22 +52,4 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.logins, m.lockouts, m.connsRefused)
 	}
 	return m
-}
-
-// sampledLog lets a flood be logged without flooding the log: at most
-// once per period, with the number of occurrences since the last time.
-type sampledLog struct {
-	n, last atomic.Int64
-}
-
-// tick counts one occurrence; ok means log now, n occurrences.
-func (s *sampledLog) tick(period time.Duration) (n int64, ok bool) {
-	n = s.n.Add(1)
-	now := time.Now().UnixNano()
-	last := s.last.Load()
-	if now-last < int64(period) || !s.last.CompareAndSwap(last, now) {
-		return n, false
-	}
-	s.n.Store(0)
-	return n, true
 }

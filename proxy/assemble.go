@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/internal/guard"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
@@ -50,7 +51,7 @@ type assembler struct {
 	stop  chan struct{}
 	done  chan struct{}
 
-	overflowLog sampledLog
+	overflowLog guard.SampledLog
 }
 
 type peerUse struct{ segs, bytes int }
@@ -198,7 +199,7 @@ func (a *assembler) holdMT(d *downstream, p pdu.PDU, c pdu.Concat, start int64, 
 // once per 10 s.
 func (a *assembler) overflow(d *downstream) {
 	a.s.m.segments.WithLabelValues(segOverflow).Inc()
-	n, ok := a.overflowLog.tick(10 * time.Second)
+	n, ok := a.overflowLog.Tick(10 * time.Second)
 	if !ok {
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smsfw/smsfw/internal/bcryptx"
+	"github.com/smsfw/smsfw/internal/guard"
 	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -110,8 +111,8 @@ type authenticator struct {
 	swept   int64
 	now     func() time.Time
 
-	checking, peak atomic.Int32 // bcrypt checks running now, and at most so far
-	fullLog        sampledLog   // "lockout table full" logs
+	checking, peak atomic.Int32     // bcrypt checks running now, and at most so far
+	fullLog        guard.SampledLog // "lockout table full" logs
 }
 
 type lockKey struct {
@@ -126,18 +127,10 @@ func (k lockKey) scope() int {
 	return 0
 }
 
-type lockEntry struct {
-	first    int64 // start of the current counting window
-	n        int   // failures in it
-	until    int64 // locked out until (unix nanoseconds)
-	inflight int   // guesses under way (binds admitted, not yet answered)
-	// id is the system_id all n failures were for; mixed when they were
-	// for more than one. A success forgets a source's failures only when
-	// they were all for its own system_id: a source that binds with one
-	// account cannot wipe the guesses it made at another's.
-	id    string
-	mixed bool
-}
+// lockEntry is a key's failures: guard.Failures, with the system_id as
+// the name (a source that binds with one account cannot wipe the guesses
+// it made at another's).
+type lockEntry struct{ guard.Failures }
 
 // Results of admit.
 const (
@@ -180,21 +173,16 @@ func (a *authenticator) tryAdmit(remote netip.Addr, peer *Peer) (int, string) {
 		if k.scope() == 1 {
 			scope = scopeSystemID
 		}
-		if e.until > now {
+		if e.Locked(now) {
 			return admitLocked, scope
 		}
-		cfg := a.cfg[k.scope()]
-		n := e.n
-		if now-e.first > int64(cfg.Window) {
-			n = 0
-		}
-		if n+e.inflight >= cfg.Failures {
+		if cfg := a.cfg[k.scope()]; e.Full(now, cfg.Window, cfg.Failures) {
 			return admitBusy, scope
 		}
 	}
 	for _, k := range keys {
 		if e := a.entry(k, now); e != nil {
-			e.inflight++
+			e.Inflight++
 		}
 	}
 	return admitOK, ""
@@ -211,13 +199,13 @@ func (a *authenticator) entry(k lockKey, now int64) *lockEntry {
 	}
 	if k.peer == "" && a.sources >= a.max && !a.makeRoom(now) {
 		a.m.lockUntracked.Inc()
-		if n, ok := a.fullLog.tick(10 * time.Second); ok {
+		if n, ok := a.fullLog.Tick(10 * time.Second); ok {
 			a.log.Warn("lockout table full of active lockouts; sources not tracked",
 				zap.Stringer("source", k.source), zap.Int("max_tracked", a.max), zap.Int64("count", n))
 		}
 		return nil
 	}
-	e := &lockEntry{first: now}
+	e := &lockEntry{guard.Failures{First: now}}
 	a.entries[k] = e
 	if k.peer == "" {
 		a.sources++
@@ -254,8 +242,8 @@ func (a *authenticator) settle(remote netip.Addr, peer *Peer, id string, outcome
 	a.mu.Lock()
 	keys := a.keys(remote, peer)
 	for _, k := range keys {
-		if e := a.entries[k]; e != nil && e.inflight > 0 {
-			e.inflight--
+		if e := a.entries[k]; e != nil && e.Inflight > 0 {
+			e.Inflight--
 		}
 	}
 	switch outcome {
@@ -265,7 +253,7 @@ func (a *authenticator) settle(remote netip.Addr, peer *Peer, id string, outcome
 		begun = a.failedLocked(remote, peer, id, a.now())
 	case guessOK:
 		for _, k := range keys {
-			if e := a.entries[k]; e != nil && e.until > now {
+			if e := a.entries[k]; e != nil && e.Until > now {
 				ok, scope = false, scopeSource
 				if k.scope() == 1 {
 					scope = scopeSystemID
@@ -292,19 +280,8 @@ func newAuthenticator(a AuthConfig, obs LockoutObserver, m *Metrics, log *zap.Lo
 	}
 }
 
-// sourceKey is the address block lockouts apply to: one IPv4 address, one
-// IPv6 /64 (a host usually owns the whole /64).
-func sourceKey(a netip.Addr) lockKey {
-	bits := 32
-	if a.Is6() && !a.Is4In6() {
-		bits = 64
-	}
-	p, err := a.Unmap().Prefix(bits)
-	if err != nil {
-		return lockKey{}
-	}
-	return lockKey{source: p}
-}
+// sourceKey is the lockout key of a source address (guard.Source).
+func sourceKey(a netip.Addr) lockKey { return lockKey{source: guard.Source(a)} }
 
 func (a *authenticator) keys(remote netip.Addr, peer *Peer) []lockKey {
 	ks := make([]lockKey, 0, 2)
@@ -324,7 +301,7 @@ func (a *authenticator) lockedOut(remote netip.Addr, peer *Peer) (bool, string) 
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, k := range a.keys(remote, peer) {
-		if e := a.entries[k]; e != nil && e.until > now {
+		if e := a.entries[k]; e != nil && e.Until > now {
 			scope := scopeSource
 			if k.scope() == 1 {
 				scope = scopeSystemID
@@ -353,23 +330,11 @@ func (a *authenticator) failedLocked(remote netip.Addr, peer *Peer, id string, n
 	for _, k := range a.keys(remote, peer) {
 		cfg := a.cfg[k.scope()]
 		e := a.entry(k, ns)
-		if e == nil || e.until > ns {
+		if e == nil || e.Locked(ns) {
 			continue // not tracked (table full), or already locked out
 		}
-		if ns-e.first > int64(cfg.Window) {
-			e.first, e.n = ns, 0
-		}
-		switch {
-		case e.n == 0:
-			e.id, e.mixed = id, false
-		case e.id != id:
-			e.mixed = true
-		}
-		e.n++
-		if e.n >= cfg.Failures {
-			e.until = ns + int64(cfg.Duration)
-			e.first, e.n, e.mixed = e.until, 0, false // counting starts again after the lockout
-			begun = append(begun, Lockout{Source: k.source, Peer: k.peer, Until: time.Unix(0, e.until)})
+		if e.Fail(id, ns, cfg.Window, cfg.Duration, cfg.Failures) {
+			begun = append(begun, Lockout{Source: k.source, Peer: k.peer, Until: time.Unix(0, e.Until)})
 		}
 	}
 	return begun
@@ -402,7 +367,7 @@ func (a *authenticator) makeRoom(now int64) bool {
 	if now-a.swept > int64(time.Second) {
 		a.swept = now
 		for k, e := range a.entries {
-			if e.until <= now && e.inflight == 0 && now-e.first > int64(a.cfg[k.scope()].Window) {
+			if e.Until <= now && e.Inflight == 0 && now-e.First > int64(a.cfg[k.scope()].Window) {
 				a.forget(k)
 			}
 		}
@@ -412,7 +377,7 @@ func (a *authenticator) makeRoom(now int64) bool {
 	}
 	checked := 0
 	for k, e := range a.entries {
-		if k.peer == "" && e.until <= now && e.inflight == 0 {
+		if k.peer == "" && e.Until <= now && e.Inflight == 0 {
 			a.forget(k)
 			return true
 		}
@@ -430,14 +395,15 @@ func (a *authenticator) makeRoom(now int64) bool {
 func (a *authenticator) succeededLocked(keys []lockKey, id string, now int64) {
 	for _, k := range keys {
 		e := a.entries[k]
-		if e == nil || e.until > now {
+		if e == nil || e.Locked(now) {
 			continue
 		}
-		stale := now-e.first > int64(a.cfg[k.scope()].Window)
-		if k.peer == "" && (stale || !e.mixed && e.id == id) {
-			e.n = 0
+		window := a.cfg[k.scope()].Window
+		stale := now-e.First > int64(window)
+		if k.peer == "" {
+			e.Succeeded(id, now, window)
 		}
-		if e.inflight == 0 && (e.n == 0 || stale) {
+		if e.Inflight == 0 && (e.N == 0 || stale) {
 			a.forget(k) // it carries nothing: the table stays small
 		}
 	}

@@ -210,7 +210,7 @@ func (d *downstream) closeQueue() {
 
 // noteRefused logs refused deliveries at most once per 10 s per session.
 func (d *downstream) noteRefused(reason string) {
-	n, ok := d.refusedLog.tick(10 * time.Second)
+	n, ok := d.refusedLog.Tick(10 * time.Second)
 	if !ok {
 		return
 	}

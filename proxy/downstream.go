@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/internal/guard"
 	"github.com/smsfw/smsfw/smpp/link"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
@@ -97,7 +98,7 @@ type downstream struct {
 	queue      []queued
 	qhead      int
 	qclosed    bool
-	refusedLog sampledLog
+	refusedLog guard.SampledLog
 
 	// inflightMT counts this session's requests relayed upstream and not yet
 	// answered; holds, its quarantined messages waiting for the store (each

@@ -36,7 +36,7 @@ import (
 // guard checks, at the very end of the test (after every cleanup), that no
 // goroutine started by it is left, and returns a function that checks the
 // heap grew by less than limit since the call.
-func guard(t *testing.T) (checkHeap func(limit uint64)) {
+func heapGuard(t *testing.T) (checkHeap func(limit uint64)) {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // registered first: runs last
@@ -316,7 +316,7 @@ func allStatus(t *testing.T, rs []esme.Resp, want pdu.Status) {
 
 // The SMSC dies with a full window of MT and deliver_sm awaiting the peer.
 func TestFaultUpstreamKilledMidWindow(t *testing.T) {
-	checkHeap := guard(t)
+	checkHeap := heapGuard(t)
 	f := newFaultSMSC(t)
 	f.mode.Store(answerHold)
 	e := faultProxy(t, f, nil, 100, 40)
@@ -359,7 +359,7 @@ func TestFaultUpstreamKilledMidWindow(t *testing.T) {
 // response_timeout, late answers are dropped; deliver_sm that the peer
 // never answers are answered 0x64 to the SMSC.
 func TestFaultUpstreamStalls(t *testing.T) {
-	checkHeap := guard(t)
+	checkHeap := heapGuard(t)
 	f := newFaultSMSC(t)
 	f.mode.Store(answerHold)
 	e := faultProxy(t, f, &Config{ResponseTimeout: 150 * time.Millisecond}, 100, 5)
@@ -420,7 +420,7 @@ func TestFaultUpstreamGarbage(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			checkHeap := guard(t)
+			checkHeap := heapGuard(t)
 			f := newFaultSMSC(t)
 			f.mode.Store(answerHold)
 			e := faultProxy(t, f, nil, 100, 100)
@@ -484,7 +484,7 @@ func TestFaultUpstreamGarbage(t *testing.T) {
 // Responses come back reversed or shuffled, each twice; the peer answers
 // deliver_sm out of order and twice too.
 func TestFaultReorderedAndDuplicated(t *testing.T) {
-	checkHeap := guard(t)
+	checkHeap := heapGuard(t)
 	f := newFaultSMSC(t)
 	f.mode.Store(answerHold)
 	e := faultProxy(t, f, nil, 100, 100)
@@ -539,7 +539,7 @@ func TestFaultReorderedAndDuplicated(t *testing.T) {
 // stops reading, the SMSC never sees more than the window, every request
 // is answered once, and memory stays bounded.
 func TestFaultDownstreamFloodsPastWindow(t *testing.T) {
-	checkHeap := guard(t)
+	checkHeap := heapGuard(t)
 	f := newFaultSMSC(t)
 	f.mode.Store(answerTick)
 	e := faultProxy(t, f, nil, 8, 100)
@@ -569,7 +569,7 @@ func TestFaultDownstreamFloodsPastWindow(t *testing.T) {
 
 // The peer vanishes with MT in flight and deliver_sm it has not answered.
 func TestFaultDownstreamDisconnects(t *testing.T) {
-	checkHeap := guard(t)
+	checkHeap := heapGuard(t)
 	f := newFaultSMSC(t)
 	f.mode.Store(answerHold)
 	e := faultProxy(t, f, nil, 100, 100)
@@ -610,7 +610,7 @@ const (
 // every request is answered once and no message is judged without a
 // policy. filter/pipeline's TestReloadUnderLoad runs the shipped policy.
 func TestFaultRulesReloadUnderLoad(t *testing.T) {
-	checkHeap := guard(t)
+	checkHeap := heapGuard(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(file, []byte(policyA), 0o600); err != nil {
@@ -698,7 +698,7 @@ func TestFaultRulesReloadUnderLoad(t *testing.T) {
 // response (relayed, or 0x58 while draining); nothing is acked to the
 // SMSC before the peer acked it; Shutdown ends in time and leaves nothing.
 func TestFaultShutdownUnderLoad(t *testing.T) {
-	checkHeap := guard(t)
+	checkHeap := heapGuard(t)
 	f := newFaultSMSC(t)
 	f.mode.Store(answerTick)
 	e := faultProxy(t, f, &Config{DrainTimeout: 3 * time.Second}, 50, 100)
@@ -797,7 +797,7 @@ func TestFaultShutdownUnderLoad(t *testing.T) {
 // Shutdown whose drain times out (the SMSC never answers): the requests
 // still in flight are answered 0x08 before the peer is unbound.
 func TestFaultShutdownDrainTimeout(t *testing.T) {
-	checkHeap := guard(t)
+	checkHeap := heapGuard(t)
 	f := newFaultSMSC(t)
 	f.mode.Store(answerNever)
 	e := faultProxy(t, f, &Config{DrainTimeout: 100 * time.Millisecond}, 100, 100)
@@ -819,7 +819,7 @@ func TestFaultShutdownDrainTimeout(t *testing.T) {
 // keeps relaying MT answers, and a delivery that waited response_timeout
 // is answered 0x58 (the SMSC retries), never refused at once.
 func TestFaultDeliveryWindowFull(t *testing.T) {
-	checkHeap := guard(t)
+	checkHeap := heapGuard(t)
 	f := newFaultSMSC(t)
 	f.mode.Store(answerNow)
 	e := faultProxy(t, f, &Config{ResponseTimeout: 300 * time.Millisecond}, 2, 100)

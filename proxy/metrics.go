@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -161,25 +160,6 @@ type Metrics struct {
 	queuedDlv      atomic.Int64
 
 	lockUntracked prometheus.Counter // binds from sources the lockout table had no room for
-}
-
-// sampledLog lets a flood be logged without flooding the log: it counts
-// occurrences and, at most once per period, says how many there were
-// since it last said so.
-type sampledLog struct {
-	n, last atomic.Int64
-}
-
-// tick counts one occurrence; ok means log now, n occurrences.
-func (s *sampledLog) tick(period time.Duration) (n int64, ok bool) {
-	n = s.n.Add(1)
-	now := time.Now().UnixNano()
-	last := s.last.Load()
-	if now-last < int64(period) || !s.last.CompareAndSwap(last, now) {
-		return n, false
-	}
-	s.n.Store(0)
-	return n, true
 }
 
 // Delivery events (label values of smsfw_proxy_deliveries_total besides the refusal reasons).

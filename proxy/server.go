@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/internal/guard"
 )
 
 // Options wire a Server to its collaborators.
@@ -63,9 +64,9 @@ type Server struct {
 	closed     chan struct{}
 	wg         sync.WaitGroup
 	ids        *msgIDs
-	conns      atomic.Int64 // open peer connections, bound or not
-	perSource  sourceConns  // open connections per source
-	refusedLog sampledLog   // "connection limit" logs
+	conns      atomic.Int64     // open peer connections, bound or not
+	perSource  sourceConns      // open connections per source
+	refusedLog guard.SampledLog // "connection limit" logs
 	rr         atomic.Uint32
 
 	asm        *assembler
@@ -214,7 +215,7 @@ func (s *Server) Serve(ln net.Listener) error {
 // once a second (a flood must not flood the log).
 func (s *Server) refuseConn(nc net.Conn, reason string) {
 	s.m.connsRefused.WithLabelValues(reason).Inc()
-	if n, ok := s.refusedLog.tick(time.Second); ok {
+	if n, ok := s.refusedLog.Tick(time.Second); ok {
 		s.log.Warn("connection limit reached; closing new connections", zap.String("limit", reason), zap.Int64("count", n),
 			zap.Int("max_connections", s.cfg.MaxConnections), zap.Int("max_connections_per_source", s.cfg.MaxConnectionsPerSource),
 			zap.Stringer("remote", nc.RemoteAddr()))
@@ -235,7 +236,7 @@ func (c *sourceConns) take(addr net.Addr, max int) (netip.Prefix, bool) {
 	if err != nil {
 		return netip.Prefix{}, true
 	}
-	k := sourceKey(ap.Addr()).source
+	k := guard.Source(ap.Addr())
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.n == nil {

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/internal/guard"
 )
 
 // Errors the writer hands to Event.Stored.
@@ -99,8 +99,8 @@ type Writer struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	lastFullLog   atomic.Int64 // unix nanos of the last "queue full" log
-	lastBudgetLog atomic.Int64 // and of the last "over budget" log
+	fullLog   guard.SampledLog // "queue full" logs
+	budgetLog guard.SampledLog // "over budget" logs
 }
 
 // queued is an event in the queue with the bytes it was counted for.
@@ -180,7 +180,7 @@ func (w *Writer) Emit(ev *filter.Event) bool {
 		case DropPeerRate:
 			err = ErrPeerRate
 		}
-		w.logDrop(&w.lastBudgetLog, "event byte budget exhausted: dropping events (see smsfw_events_dropped_total)",
+		w.logDrop(&w.budgetLog, "event byte budget exhausted: dropping events (see smsfw_events_dropped_total)",
 			zap.String("reason", string(r)), zap.String("peer", ev.Peer), zap.Int64("queue_bytes", w.o.QueueBytes),
 			zap.Int64("peer_queue_bytes", w.o.PeerQueueBytes))
 		stored(ev, err)
@@ -196,17 +196,16 @@ func (w *Writer) Emit(ev *filter.Event) bool {
 	w.mu.RUnlock()
 	w.release(ev.Peer, size)
 	w.m.dropped(DropQueueFull, 1)
-	w.logDrop(&w.lastFullLog, "event queue full: dropping events (see smsfw_events_dropped_total)", zap.Int("queue_size", w.o.QueueSize))
+	w.logDrop(&w.fullLog, "event queue full: dropping events (see smsfw_events_dropped_total)", zap.Int("queue_size", w.o.QueueSize))
 	stored(ev, ErrQueueFull)
 	return false
 }
 
-// logDrop logs a drop once per few seconds: drops come by the thousand,
-// the counter has the numbers.
-func (w *Writer) logDrop(last *atomic.Int64, msg string, fields ...zap.Field) {
-	now := time.Now().UnixNano()
-	if l := last.Load(); now-l > int64(5*time.Second) && last.CompareAndSwap(l, now) {
-		w.log.Warn(msg, fields...)
+// logDrop logs a drop once per few seconds, with how many there were:
+// drops come by the thousand, the counter has the numbers.
+func (w *Writer) logDrop(sl *guard.SampledLog, msg string, fields ...zap.Field) {
+	if n, ok := sl.Tick(5 * time.Second); ok {
+		w.log.Warn(msg, append(fields, zap.Int64("count", n))...)
 	}
 }
 
