@@ -12,10 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/esme"
-	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
@@ -45,23 +43,6 @@ func needNode(t *testing.T) string {
 		t.Skipf("node-smpp: %v", err)
 	}
 	return node
-}
-
-// startSmsfw runs smsfw pass-through in front of upstream.
-func startSmsfw(t *testing.T, upstream string) *app.App {
-	t.Helper()
-	a, err := app.New(context.Background(), app.Options{Upstream: upstream, Listen: "127.0.0.1:0", NoAdmin: true, DB: "none",
-		Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Start()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = a.Shutdown(ctx)
-	})
-	return a
 }
 
 type nodeESMEResult struct {
