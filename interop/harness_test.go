@@ -344,8 +344,8 @@ func (tp *tap) pending() int {
 	return n
 }
 
-// sent returns the PDUs with command id id that the client sent (up) or
-// received (!up), over all connections.
+// sent returns the PDUs with command id id (0: all) that the client sent
+// (up) or received (!up), over all connections, each in stream order.
 func (tp *tap) sent(id pdu.CommandID, up bool) [][]byte {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
@@ -356,7 +356,7 @@ func (tp *tap) sent(id pdu.CommandID, up bool) [][]byte {
 			l = c.up
 		}
 		for _, p := range l {
-			if pdu.PDU(p).ID() == id {
+			if id == 0 || pdu.PDU(p).ID() == id {
 				out = append(out, p)
 			}
 		}
