@@ -424,12 +424,15 @@ func sameMultiset(want, got [][]byte) error {
 		m[key(p)]--
 	}
 	var missing, extra []string
+	nMissing, nExtra := 0, 0
 	for k, n := range m {
 		switch {
 		case n > 0:
 			missing = append(missing, fmt.Sprintf("%d× %x", n, k))
+			nMissing += n
 		case n < 0:
 			extra = append(extra, fmt.Sprintf("%d× %x", -n, k))
+			nExtra -= n
 		}
 	}
 	if len(missing) == 0 && len(extra) == 0 {
@@ -438,7 +441,7 @@ func sameMultiset(want, got [][]byte) error {
 	sort.Strings(missing)
 	sort.Strings(extra)
 	return fmt.Errorf("%d of %d sent PDUs missing or changed, %d unexpected received (sequence numbers ignored)\nmissing: %s\nunexpected: %s",
-		len(missing), len(want), len(extra), firstN(missing, 3), firstN(extra, 3))
+		nMissing, len(want), nExtra, firstN(missing, 3), firstN(extra, 3))
 }
 
 func firstN(s []string, n int) string {
