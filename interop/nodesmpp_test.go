@@ -79,6 +79,19 @@ func connect(t *testing.T, r route, smscAddr, extra string) legs {
 	return legs{peer: newTap(t, fw.Addr()), smsc: up}
 }
 
+// waitUpstreamBound waits, through smsfw, until smsfw's upstream session
+// (which a node SMSC sends its deliveries to) is bound; the peer must be
+// bound already.
+func (l legs) waitUpstreamBound(t *testing.T) {
+	t.Helper()
+	if l.smsc == nil {
+		return
+	}
+	testutil.Eventually(t, 5*time.Second, "smsfw bound to the SMSC", func() bool {
+		return len(l.smsc.sent(pdu.BindTransceiverResp, false))+len(l.smsc.sent(pdu.BindReceiverResp, false)) > 0
+	})
+}
+
 // checkRelayed checks that every request on every tapped connection was
 // answered exactly once, and that smsfw relayed the PDUs of the given
 // kinds unchanged but for the sequence number, none lost or added:
@@ -177,16 +190,16 @@ type nodeSMSCResult struct {
 	Ms       int            `json:"ms"`
 }
 
-// nodeSMSC is the node-smpp SMSC process.
-type nodeSMSC struct {
-	addr  string
+// nodeProc is a running node script: its stdin, and its stdout by line.
+type nodeProc struct {
 	stdin io.WriteCloser
 	lines chan string
 }
 
-func startNodeSMSC(t *testing.T, node string, count int) *nodeSMSC {
+// startNode starts a node script, killed at the end of the test.
+func startNode(t *testing.T, node string, args ...string) *nodeProc {
 	t.Helper()
-	cmd := exec.Command(node, "node/smsc.js", strconv.Itoa(count))
+	cmd := exec.Command(node, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -200,25 +213,33 @@ func startNodeSMSC(t *testing.T, node string, count int) *nodeSMSC {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	s := &nodeSMSC{stdin: stdin, lines: make(chan string, 2)}
+	p := &nodeProc{stdin: stdin, lines: make(chan string, 4)}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			s.lines <- sc.Text()
+			p.lines <- sc.Text()
 		}
-		close(s.lines)
+		close(p.lines)
 	}()
+	return p
+}
+
+// nodeSMSC is a node SMSC script and its address.
+type nodeSMSC struct {
+	*nodeProc
+	addr string
+}
+
+// startNodeSMSC starts a node SMSC script, which prints its port first.
+func startNodeSMSC(t *testing.T, node string, args ...string) *nodeSMSC {
+	t.Helper()
+	p := startNode(t, node, args...)
 	var port struct{ Port int }
-	select {
-	case l := <-s.lines:
-		if err := json.Unmarshal([]byte(l), &port); err != nil || port.Port == 0 {
-			t.Fatalf("node smsc: %q", l)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("node smsc did not start within 10 s")
+	readLine(t, p.lines, &port)
+	if port.Port == 0 {
+		t.Fatal("node smsc printed no port")
 	}
-	s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port.Port))
-	return s
+	return &nodeSMSC{nodeProc: p, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port.Port))}
 }
 
 // node-smpp as an SMSC that does not retry bursts 3,000 MO and 3,000
@@ -231,7 +252,7 @@ func TestNodeSMPPNonRetryingSMSCBurst(t *testing.T) {
 	const count = 3000
 	for _, r := range routes {
 		t.Run(r.name, func(t *testing.T) {
-			smsc := startNodeSMSC(t, node, count)
+			smsc := startNodeSMSC(t, node, "node/smsc.js", strconv.Itoa(count))
 			l := connect(t, r, smsc.addr, "")
 			var got atomic.Int32
 			ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
@@ -242,26 +263,13 @@ func TestNodeSMPPNonRetryingSMSCBurst(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer cl.Close()
-			if !r.direct {
-				// The ESME is bound through smsfw; smsfw's upstream session
-				// (which the SMSC bursts at) is bound too.
-				testutil.Eventually(t, 5*time.Second, "smsfw bound to the SMSC", func() bool {
-					return len(l.smsc.sent(pdu.BindTransceiverResp, false))+len(l.smsc.sent(pdu.BindReceiverResp, false)) > 0
-				})
-			}
+			l.waitUpstreamBound(t)
 			start := time.Now()
 			if _, err := io.WriteString(smsc.stdin, "go\n"); err != nil {
 				t.Fatal(err)
 			}
 			var res nodeSMSCResult
-			select {
-			case line := <-smsc.lines:
-				if err := json.Unmarshal([]byte(line), &res); err != nil {
-					t.Fatalf("node smsc: %q", line)
-				}
-			case <-time.After(100 * time.Second):
-				t.Fatal("node smsc did not finish within 100 s")
-			}
+			readLine(t, smsc.lines, &res)
 			wall := time.Since(start)
 			t.Logf("%s: %+v, ESME got %d, in %v", r.name, res, got.Load(), wall.Round(time.Millisecond))
 			if res.Result != "ok" || res.Answered != 2*count || res.Statuses["0"] != 2*count {
@@ -331,5 +339,68 @@ func TestNodeSMPPUnbindWithRequestsInFlight(t *testing.T) {
 			testutil.Eventually(t, 5*time.Second, "smsfw's upstream requests answered", func() bool { return l.smsc.pending() == 0 })
 			l.checkRelayed(t, r.name, []pdu.CommandID{pdu.SubmitSM}, []pdu.CommandID{pdu.SubmitSMResp})
 		})
+	}
+}
+
+// node-smpp as an SMSC unbinds with 20 MO in flight toward an ESME that
+// answers each 500 ms after it arrives: the SMSC gets all 20 answers (the
+// ESME's, byte for byte but the sequence number) before its unbind_resp.
+func TestNodeSMPPSMSCUnbindWithDeliveriesInFlight(t *testing.T) {
+	node := needNode(t)
+	const count = 20
+	for _, r := range routes {
+		t.Run(r.name, func(t *testing.T) {
+			smsc := startNodeSMSC(t, node, "node/smsc_unbind.js", strconv.Itoa(count))
+			l := connect(t, r, smsc.addr, "")
+			peer := startNode(t, node, "node/slow_esme.js", l.peer.addr(), "500", peerSystemID, peerPassword)
+			var bound struct{ Bound bool }
+			if readLine(t, peer.lines, &bound); !bound.Bound {
+				t.Fatal("the node ESME did not bind")
+			}
+			l.waitUpstreamBound(t)
+			if _, err := io.WriteString(smsc.stdin, "go\n"); err != nil {
+				t.Fatal(err)
+			}
+			var res struct {
+				Result     string         `json:"result"`
+				Answers    int            `json:"answers"`
+				Statuses   map[string]int `json:"statuses"`
+				UnbindMs   int            `json:"unbindMs"`
+				UnbindLast bool           `json:"unbindLast"`
+			}
+			readLine(t, smsc.lines, &res)
+			t.Logf("%s: SMSC %+v", r.name, res)
+			logFigure(t, figure{test: "node-smpp SMSC unbind with 20 in flight", path: r.name, n: res.Answers, d: time.Duration(res.UnbindMs) * time.Millisecond,
+				note: fmt.Sprintf("answers before unbind_resp: %v; statuses %v (ESME answers after 500 ms)", res.UnbindLast, res.Statuses)})
+			if res.Result != "ok" || res.Answers != count || res.Statuses["0"] != count || !res.UnbindLast {
+				t.Errorf("%s: SMSC %+v: want %d deliveries answered 0, then unbind_resp", r.name, res, count)
+			}
+			// Pass-through, smsfw unbinds the ESME after its answers (its
+			// session was the SMSC's); in config mode the ESME stays bound
+			// to smsfw, whose upstream pool reconnects.
+			testutil.Eventually(t, 5*time.Second, "every request answered on the tapped connections", func() bool {
+				return l.peer.pending() == 0 && (l.smsc == nil || l.smsc.pending() == 0)
+			})
+			if n := len(l.peer.sent(pdu.DeliverSMResp, true)); n != count {
+				t.Errorf("%s: the ESME answered %d deliveries, want %d", r.name, n, count)
+			}
+			l.checkRelayed(t, r.name, []pdu.CommandID{pdu.DeliverSMResp}, []pdu.CommandID{pdu.DeliverSM})
+		})
+	}
+}
+
+// readLine decodes the next JSON line from lines (bounded).
+func readLine(t *testing.T, lines <-chan string, out any) {
+	t.Helper()
+	select {
+	case line, ok := <-lines:
+		if !ok {
+			t.Fatal("node process ended without a result")
+		}
+		if err := json.Unmarshal([]byte(line), out); err != nil {
+			t.Fatalf("node: %v: %q", err, line)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("node process gave no result within 60 s")
 	}
 }
