@@ -12,12 +12,14 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/internal/app"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
@@ -120,6 +122,16 @@ func startSmsfw(t *testing.T, upstream string) *app.App {
 // module root ("": none, every message allowed).
 func startSmsfwMode(t *testing.T, mode smsfwMode, upstream, extra, policy string) *app.App {
 	t.Helper()
+	a := startSmsfwApp(t, mode, upstream, extra, policy)
+	// As a deployment behind /readyz: peers come once smsfw is ready (in
+	// config mode, its upstream pools are bound).
+	testutil.Eventually(t, 5*time.Second, "smsfw ready", func() bool { ok, _ := a.Proxy.Ready(); return ok })
+	return a
+}
+
+// startSmsfwApp is startSmsfwMode without waiting until smsfw is ready.
+func startSmsfwApp(t *testing.T, mode smsfwMode, upstream, extra, policy string) *app.App {
+	t.Helper()
 	o := app.Options{Listen: "127.0.0.1:0", NoAdmin: true, DB: "none", Logger: zaptest.NewLogger(t), WatchInterval: -1}
 	if policy != "" {
 		src := rules.FileSource(filepath.Join(moduleRoot(t), policy))
@@ -163,6 +175,37 @@ peers:
 	return a
 }
 
+// metric returns the value of the counter or gauge name whose label has
+// value (label "" for a metric without labels), 0 when absent.
+func metric(t *testing.T, a *app.App, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := a.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			match := label == ""
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == label && lp.GetValue() == value {
+					match = true
+				}
+			}
+			if !match {
+				continue
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	return 0
+}
+
 // ---------------------------------------------------------------------------
 // Tap
 
@@ -174,6 +217,10 @@ type tap struct {
 	t      *testing.T
 	ln     net.Listener
 	target string
+
+	// down: connections are accepted and closed at once (the server is
+	// unreachable), as while an SMSC restarts.
+	down atomic.Bool
 
 	mu       sync.Mutex
 	conns    []*tapConn
@@ -233,6 +280,10 @@ func (tp *tap) accept() {
 		c, err := tp.ln.Accept()
 		if err != nil {
 			return
+		}
+		if tp.down.Load() {
+			_ = c.Close()
+			continue
 		}
 		s, err := net.DialTimeout("tcp", tp.target, 5*time.Second)
 		if err != nil {
