@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -109,12 +108,6 @@ const (
 	peerSystemID = "interop"
 	peerPassword = "pw"
 )
-
-// startSmsfw runs smsfw pass-through in front of upstream.
-func startSmsfw(t *testing.T, upstream string) *app.App {
-	t.Helper()
-	return startSmsfwMode(t, passThrough, upstream, "", "")
-}
 
 // startSmsfwMode runs smsfw in front of upstream. In configMode one peer
 // (peerSystemID/peerPassword) is configured; extra is appended to the
@@ -502,11 +495,6 @@ func firstN(s []string, n int) string {
 		return strings.Join(s[:n], "\n  ") + fmt.Sprintf("\n  … %d more", len(s)-n)
 	}
 	return strings.Join(s, "\n  ")
-}
-
-// bodyEqual compares two PDUs but for the sequence number.
-func bodyEqual(a, b []byte) bool {
-	return len(a) == len(b) && len(a) >= pdu.HeaderLen && bytes.Equal(a[:12], b[:12]) && bytes.Equal(a[16:], b[16:])
 }
 
 // ---------------------------------------------------------------------------
