@@ -295,3 +295,102 @@ func checkPartOrder(t *testing.T, path string, atSMSC [][]byte) {
 func randomMSISDN(rnd *rand.Rand) string {
 	return fmt.Sprintf("49151%08d", rnd.IntN(100000000))
 }
+
+// fiorix/go-smpp as an ESME sends fiorixReceiptCount MT asking for
+// receipts (50 at a time); the receipts come back in a burst once every MT
+// is answered (the simulator's receipt delay), so a window of deliveries
+// toward fiorix fills at once. Every MT is answered once, every receipt
+// reaches fiorix once under the SMSC's id, byte-exact but the sequence
+// number.
+func TestFiorixReceiptBurst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("interop test; skipped in -short mode")
+	}
+	receiptDelay := 2 * time.Second
+	if raceEnabled {
+		receiptDelay = 8 * time.Second
+	}
+	for _, r := range routes {
+		t.Run(r.name, func(t *testing.T) {
+			smsc := startSMSC(t, sim.Config{ReceiptDelay: receiptDelay})
+			l := connect(t, r, smsc.addr, "")
+			rc := &fiorixReceipts{byID: map[string]int{}}
+			tx := &fsmpp.Transceiver{Addr: l.peer.addr(), User: peerSystemID, Passwd: peerPassword, Handler: rc.handle}
+			conn := tx.Bind()
+			defer tx.Close()
+			select {
+			case st := <-conn:
+				if st.Error() != nil {
+					t.Fatalf("fiorix bind: %v", st.Error())
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("fiorix did not bind within 5 s")
+			}
+			start := time.Now()
+			ids := make([]string, fiorixReceiptCount)
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			var errs []string
+			work := make(chan int)
+			for w := 0; w < 50; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range work {
+						sm, err := tx.Submit(&fsmpp.ShortMessage{Src: "FioShop", SourceAddrTON: 5, Dst: fmt.Sprintf("49151%08d", i),
+							DestAddrTON: 1, DestAddrNPI: 1, Text: fpdutext.Raw(fmt.Sprintf("Your code is %06d", i)),
+							Register: fpdufield.FinalDeliveryReceipt})
+						if err != nil {
+							mu.Lock()
+							errs = append(errs, fmt.Sprintf("MT %d: %v", i, err))
+							mu.Unlock()
+							continue
+						}
+						ids[i] = sm.RespID()
+					}
+				}()
+			}
+			for i := 0; i < fiorixReceiptCount; i++ {
+				work <- i
+			}
+			close(work)
+			wg.Wait()
+			submitted := time.Since(start)
+			if len(errs) > 0 {
+				t.Fatalf("%s: %d of %d MT failed, e.g. %s", r.name, len(errs), fiorixReceiptCount, errs[0])
+			}
+			if submitted >= receiptDelay {
+				// fiorix takes a deliver_sm whose sequence number matches one
+				// of its own requests in flight for that request's answer, so
+				// receipts must not arrive while it is still submitting.
+				t.Fatalf("%s: submitting took %v, longer than the receipt delay %v: the test cannot keep receipts apart from submits", r.name, submitted, receiptDelay)
+			}
+			testutil.Eventually(t, 30*time.Second, "every receipt at fiorix", func() bool { return rc.total() >= fiorixReceiptCount })
+			all := time.Since(start)
+			testutil.Eventually(t, 5*time.Second, "every request answered on the tapped connections", func() bool {
+				return l.peer.pending() == 0 && (l.smsc == nil || l.smsc.pending() == 0)
+			})
+			rc.mu.Lock()
+			for _, b := range rc.bad {
+				t.Errorf("%s: %s", r.name, b)
+			}
+			for _, id := range ids {
+				if n := rc.byID[id]; n != 1 {
+					t.Errorf("%s: %d receipts for message id %q, want 1", r.name, n, id)
+				}
+			}
+			if len(rc.byID) != fiorixReceiptCount {
+				t.Errorf("%s: receipts for %d ids, want %d", r.name, len(rc.byID), fiorixReceiptCount)
+			}
+			rc.mu.Unlock()
+			if n := len(l.peer.sent(pdu.DeliverSM, false)); n != fiorixReceiptCount {
+				t.Errorf("%s: %d deliver_sm reached fiorix, want %d", r.name, n, fiorixReceiptCount)
+			}
+			l.checkRelayed(t, r.name, []pdu.CommandID{pdu.SubmitSM, pdu.DeliverSMResp}, []pdu.CommandID{pdu.SubmitSMResp, pdu.DeliverSM})
+			logFigure(t, figure{test: "fiorix receipt burst", path: r.name, n: fiorixReceiptCount, d: submitted,
+				note: fmt.Sprintf("MT answered (50 at a time); all receipts at fiorix %v after the first MT (receipt delay %v)", all.Round(time.Millisecond), receiptDelay)})
+		})
+	}
+}
+
+const fiorixReceiptCount = 5000
