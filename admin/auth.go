@@ -16,8 +16,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/smsfw/smsfw/internal/bcryptx"
+	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/smsfw/smsfw/internal/bcryptx"
 )
 
 // AuthConfig is the admin_auth section of the configuration: API tokens
@@ -63,7 +65,7 @@ func CheckToken(h string) error {
 // password_hash (prefix, length, cost 4 to 14).
 func CheckPasswordHash(h string) error {
 	if _, err := bcryptx.Check(h); err != nil {
-		return fmt.Errorf("%w: password_hash: %v", ErrBadCredential, err)
+		return fmt.Errorf("%w: password_hash: %w", ErrBadCredential, err)
 	}
 	return nil
 }
@@ -95,39 +97,11 @@ func WithActor(ctx context.Context, actor string) context.Context {
 // otherwise make an analyst's browser release messages; Go's
 // CrossOriginProtection refuses cross-origin non-safe requests using the
 // Sec-Fetch-Site and Origin headers browsers send, and lets non-browser
-// clients (curl, smsfw events) through.
-func Protect(h http.Handler, cfg *AuthConfig, addr net.Addr) (http.Handler, error) {
-	a := newAuthenticator()
-	if cfg.Empty() {
-		if !isLoopback(addr) {
-			return nil, ErrInsecureAdmin
-		}
-		a.open = true
-	} else {
-		a.tokens = map[[32]byte]string{}
-		for _, t := range cfg.Tokens {
-			if err := CheckToken(t.TokenSHA256); err != nil {
-				return nil, fmt.Errorf("token %q: %w", t.Name, err)
-			}
-			var k [32]byte
-			_, _ = hex.Decode(k[:], []byte(strings.ToLower(t.TokenSHA256)))
-			a.tokens[k] = t.Name
-		}
-		a.users = map[string][]byte{}
-		dummyCost := 0
-		for _, u := range cfg.Users {
-			if err := CheckPasswordHash(u.PasswordHash); err != nil {
-				return nil, fmt.Errorf("user %q: %w", u.Name, err)
-			}
-			a.users[u.Name] = []byte(u.PasswordHash)
-			c, _ := bcryptx.Check(u.PasswordHash)
-			dummyCost = max(dummyCost, c)
-		}
-		if len(cfg.Users) > 0 {
-			// An unknown user costs what a known one does: user names
-			// cannot be told apart by timing.
-			a.dummy, _ = bcrypt.GenerateFromPassword([]byte("no such user"), dummyCost)
-		}
+// clients (curl, smsfw events) through. m and log may be nil.
+func Protect(h http.Handler, cfg *AuthConfig, addr net.Addr, m *Metrics, log *zap.Logger) (http.Handler, error) {
+	a, err := newAuthenticator(cfg, addr, m, log)
+	if err != nil {
+		return nil, err
 	}
 	csrf := http.NewCrossOriginProtection()
 	inner := csrf.Handler(h)
@@ -138,16 +112,17 @@ func Protect(h http.Handler, cfg *AuthConfig, addr net.Addr) (http.Handler, erro
 			return
 		}
 		actor, res := a.authenticate(r)
+		a.m.logins.WithLabelValues(res).Inc()
 		switch res {
-		case authBusy:
+		case loginBusy:
 			w.Header().Set("Retry-After", "1")
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "too many password checks at once; retry"})
 			return
-		case authLocked:
+		case loginLocked:
 			w.Header().Set("Retry-After", strconv.Itoa(int(loginLockout.Seconds())))
 			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many failed logins from this address; retry later"})
 			return
-		case authFailed:
+		case loginFailed:
 			w.Header().Set("WWW-Authenticate", `Basic realm="smsfw", charset="UTF-8"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "authentication required (Bearer token or basic auth)"})
 			return
@@ -160,23 +135,36 @@ type authenticator struct {
 	open   bool
 	tokens map[[32]byte]string // sha256(token) -> name
 	users  map[string][]byte   // name -> bcrypt hash
-	dummy  []byte              // a hash at the users' cost, checked for unknown names
+	dummy  []byte              // a hash at the users' highest cost, checked for unknown names
+	m      *Metrics
+	log    *zap.Logger
 
 	// bcrypt checks run at most cap(checks) at once; a request that finds
 	// no slot within checkWait is answered 503 at once. Failed logins are
 	// counted per source: too many lock it out for loginLockout (429,
 	// without a check), so neither a flood nor a guesser can take the
 	// CPU from the relay.
-	checks  chan struct{}
-	fmu     sync.Mutex
-	failed  map[netip.Prefix]*loginRecord
-	checked atomic.Int64 // bcrypt checks run (tests)
+	checks    chan struct{}
+	fmu       sync.Mutex
+	failed    map[netip.Prefix]*loginRecord
+	checked   atomic.Int64 // bcrypt checks run (tests)
+	lockedLog sampledLog
 
 	// bcrypt costs ~50-100 ms by design; the console makes several API
 	// calls a page, each with basic auth. Successful checks are remembered
-	// for a while by the SHA-256 of user and password (never the password).
-	mu    sync.Mutex
-	cache map[[32]byte]time.Time
+	// for a while by the SHA-256 of user and password (never the password),
+	// and requests with the same credentials while one is being checked
+	// wait for its result instead of running bcrypt again.
+	mu      sync.Mutex
+	cache   map[[32]byte]time.Time
+	flights map[[32]byte]*flight
+}
+
+// flight is a password check under way; others with the same credentials
+// wait for done and take res.
+type flight struct {
+	done chan struct{}
+	res  string
 }
 
 const (
@@ -190,36 +178,79 @@ const (
 	maxSources    = 65536
 )
 
-// Results of authenticate.
-const (
-	authOK = iota
-	authFailed
-	authBusy   // no bcrypt slot in time: 503, retry
-	authLocked // too many failures from the source: 429
-)
-
 type loginRecord struct {
 	first    int64
 	n        int
 	until    int64
 	inflight int // checks under way: failures plus these stay under the limit
+	// user is the name all n failures were for; mixed when they were for
+	// more than one. A good login forgets the failures only when they were
+	// all for its own name, so one user cannot wipe guesses at another's
+	// password by logging in between them.
+	user  string
+	mixed bool
 }
 
-func newAuthenticator() *authenticator {
-	return &authenticator{cache: map[[32]byte]time.Time{}, checks: make(chan struct{}, max(runtime.NumCPU()/2, 1)),
-		failed: map[netip.Prefix]*loginRecord{}}
+// newAuthenticator checks cfg and builds its authenticator: the one
+// construction Protect and the tests use.
+func newAuthenticator(cfg *AuthConfig, addr net.Addr, m *Metrics, log *zap.Logger) (*authenticator, error) {
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	a := &authenticator{m: m, log: log.Named("admin"), cache: map[[32]byte]time.Time{}, flights: map[[32]byte]*flight{},
+		checks: make(chan struct{}, max(runtime.NumCPU()/2, 1)), failed: map[netip.Prefix]*loginRecord{}}
+	if cfg.Empty() {
+		if !isLoopback(addr) {
+			return nil, ErrInsecureAdmin
+		}
+		a.open = true
+		return a, nil
+	}
+	a.tokens = map[[32]byte]string{}
+	for _, t := range cfg.Tokens {
+		if err := CheckToken(t.TokenSHA256); err != nil {
+			return nil, fmt.Errorf("token %q: %w", t.Name, err)
+		}
+		var k [32]byte
+		_, _ = hex.Decode(k[:], []byte(strings.ToLower(t.TokenSHA256)))
+		a.tokens[k] = t.Name
+	}
+	a.users = map[string][]byte{}
+	dummyCost := 0
+	for _, u := range cfg.Users {
+		if err := CheckPasswordHash(u.PasswordHash); err != nil {
+			return nil, fmt.Errorf("user %q: %w", u.Name, err)
+		}
+		a.users[u.Name] = []byte(u.PasswordHash)
+		c, _ := bcryptx.Check(u.PasswordHash)
+		dummyCost = max(dummyCost, c)
+	}
+	if len(cfg.Users) > 0 {
+		// An unknown user costs what a known one does: user names cannot
+		// be told apart by timing (when the users share one cost; see
+		// SECURITY.md).
+		var err error
+		if a.dummy, err = bcrypt.GenerateFromPassword([]byte("no such user"), dummyCost); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
 }
 
-func (a *authenticator) authenticate(r *http.Request) (string, int) {
+// authenticate returns the request's actor and a login result.
+func (a *authenticator) authenticate(r *http.Request) (string, string) {
 	if a.open {
 		// Protect refused a non-loopback listener; checking the peer as
 		// well guards against a proxy in front relaying remote clients, and
 		// checking Host against DNS rebinding (a hostile page whose name
 		// resolves to 127.0.0.1 would otherwise be same-origin).
 		if isLoopbackRemote(r.RemoteAddr) && isLoopbackHost(r.Host) {
-			return LocalActor, authOK
+			return LocalActor, loginOK
 		}
-		return "", authFailed
+		return "", loginFailed
 	}
 	h := r.Header.Get("Authorization")
 	if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
@@ -227,53 +258,79 @@ func (a *authenticator) authenticate(r *http.Request) (string, int) {
 		// Map lookup by hash: the hash of a guess reveals nothing through
 		// timing about the configured tokens' preimages.
 		if name, ok := a.tokens[sum]; ok {
-			return name, authOK
+			return name, loginOK
 		}
-		return "", authFailed
+		return "", loginFailed
 	}
 	user, pass, ok := r.BasicAuth()
 	if !ok {
-		return "", authFailed
+		return "", loginFailed
 	}
 	hash, known := a.users[user]
 	key := sha256.Sum256([]byte(user + "\x00" + pass + "\x00" + string(hash)))
 	now := time.Now()
-	if known {
-		a.mu.Lock()
-		exp, hit := a.cache[key]
+	a.mu.Lock()
+	if exp, hit := a.cache[key]; known && hit && now.Before(exp) {
 		a.mu.Unlock()
-		if hit && now.Before(exp) {
-			return user, authOK
-		}
+		return user, loginOK
 	}
-	src := loginSource(r.RemoteAddr)
+	if f := a.flights[key]; f != nil {
+		a.mu.Unlock()
+		select {
+		case <-f.done:
+		case <-r.Context().Done():
+			return "", loginBusy
+		}
+		if f.res == loginOK {
+			return user, loginOK
+		}
+		return "", f.res
+	}
+	f := &flight{done: make(chan struct{})}
+	a.flights[key] = f
+	a.mu.Unlock()
+
+	f.res = a.check(sourceOf(r.RemoteAddr), user, pass, hash, known, now)
+	a.mu.Lock()
+	delete(a.flights, key)
+	if f.res == loginOK {
+		if len(a.cache) >= authCacheSize {
+			clear(a.cache)
+		}
+		a.cache[key] = now.Add(authCacheTTL)
+	}
+	a.mu.Unlock()
+	close(f.done)
+	if f.res == loginOK {
+		return user, loginOK
+	}
+	return "", f.res
+}
+
+// check runs one password check for src: reserved against the source's
+// failures, within the bcrypt bound, and counted.
+func (a *authenticator) check(src netip.Prefix, user, pass string, hash []byte, known bool, now time.Time) string {
 	if !a.reserve(src, now) {
-		return "", authLocked
+		return loginLocked
 	}
 	if !known {
 		hash = a.dummy // the same time as for a known user
 	}
-	match, ran := a.check(hash, pass)
+	match, ran := a.compare(hash, pass)
 	failed := ran && (!known || !match)
-	a.settle(src, time.Now(), ran, failed)
+	a.settle(src, time.Now(), ran, failed, user)
 	switch {
 	case !ran:
-		return "", authBusy
+		return loginBusy
 	case failed:
-		return "", authFailed
+		return loginFailed
 	}
-	a.mu.Lock()
-	if len(a.cache) >= authCacheSize {
-		clear(a.cache)
-	}
-	a.cache[key] = now.Add(authCacheTTL)
-	a.mu.Unlock()
-	return user, authOK
+	return loginOK
 }
 
-// check runs one bcrypt comparison within the concurrency bound; ran is
+// compare runs one bcrypt comparison within the concurrency bound; ran is
 // false when no slot came within checkWait.
-func (a *authenticator) check(hash []byte, pass string) (match, ran bool) {
+func (a *authenticator) compare(hash []byte, pass string) (match, ran bool) {
 	t := time.NewTimer(checkWait)
 	defer t.Stop()
 	select {
@@ -285,19 +342,6 @@ func (a *authenticator) check(hash []byte, pass string) (match, ran bool) {
 	err := bcrypt.CompareHashAndPassword(hash, []byte(pass))
 	<-a.checks
 	return err == nil, true
-}
-
-func loginSource(remote string) netip.Prefix {
-	ap, err := netip.ParseAddrPort(remote)
-	if err != nil {
-		return netip.Prefix{}
-	}
-	bits := 32
-	if ap.Addr().Is6() && !ap.Addr().Is4In6() {
-		bits = 64
-	}
-	p, _ := ap.Addr().Unmap().Prefix(bits)
-	return p
 }
 
 // reserve admits a password check from src unless it is locked out or its
@@ -325,28 +369,52 @@ func (a *authenticator) reserve(src netip.Prefix, now time.Time) bool {
 }
 
 // settle ends a check reserve admitted: a failure counts, a success
-// forgets the source, a check that did not run (busy) only gives the
-// reservation back.
-func (a *authenticator) settle(src netip.Prefix, now time.Time, ran, failed bool) {
+// forgets the source's failures if they were all for user, a check that
+// did not run (busy) only gives the reservation back.
+func (a *authenticator) settle(src netip.Prefix, now time.Time, ran, failed bool, user string) {
 	ns := now.UnixNano()
 	a.fmu.Lock()
-	defer a.fmu.Unlock()
 	f := a.failed[src]
 	if f == nil {
+		a.fmu.Unlock()
 		return
 	}
 	f.inflight--
 	if !ran {
+		a.fmu.Unlock()
 		return
 	}
 	if !failed {
-		if f.inflight == 0 && f.until <= ns {
+		if f.n == 0 || !f.mixed && f.user == user || ns-f.first > int64(loginWindow) {
+			f.n = 0
+		}
+		if f.n == 0 && f.inflight == 0 && f.until <= ns {
 			delete(a.failed, src)
 		}
+		a.fmu.Unlock()
 		return
 	}
-	if f.n++; f.n >= loginFailures {
-		f.until, f.first, f.n = ns+int64(loginLockout), ns+int64(loginLockout), 0
+	if ns-f.first > int64(loginWindow) {
+		f.first, f.n = ns, 0
+	}
+	switch {
+	case f.n == 0:
+		f.user, f.mixed = user, false
+	case f.user != user:
+		f.mixed = true
+	}
+	f.n++
+	locked := f.n >= loginFailures
+	if locked {
+		f.until, f.first, f.n, f.mixed = ns+int64(loginLockout), ns+int64(loginLockout), 0, false
+	}
+	a.fmu.Unlock()
+	if locked {
+		a.m.lockouts.Inc()
+		if n, ok := a.lockedLog.tick(10 * time.Second); ok {
+			a.log.Warn("admin login lockout begins", zap.Stringer("source", src),
+				zap.Duration("for", loginLockout), zap.Int64("lockouts", n))
+		}
 	}
 }
 

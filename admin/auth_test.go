@@ -28,18 +28,18 @@ func TestProtect(t *testing.T) {
 	loop := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9775}
 	public := &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 9775}
 
-	open, err := Protect(mux, nil, loop)
+	open, err := Protect(mux, nil, loop, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	secured, err := Protect(mux, cfg, public)
+	secured, err := Protect(mux, cfg, public, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Protect(mux, &AuthConfig{}, public); !errors.Is(err, ErrInsecureAdmin) {
+	if _, err := Protect(mux, &AuthConfig{}, public, nil, nil); !errors.Is(err, ErrInsecureAdmin) {
 		t.Fatalf("open non-loopback: %v", err)
 	}
-	if _, err := Protect(mux, &AuthConfig{Users: []User{{Name: "x", PasswordHash: "plain"}}}, loop); !errors.Is(err, ErrBadCredential) {
+	if _, err := Protect(mux, &AuthConfig{Users: []User{{Name: "x", PasswordHash: "plain"}}}, loop, nil, nil); !errors.Is(err, ErrBadCredential) {
 		t.Fatalf("bad hash: %v", err)
 	}
 

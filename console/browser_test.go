@@ -49,7 +49,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := admin.Protect(mux, nil, ln.Addr())
+	h, err := admin.Protect(mux, nil, ln.Addr(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,12 +104,14 @@ type authenticator struct {
 
 	mu      sync.Mutex
 	cfg     [2]LockoutConfig // [scope]: 0 source, 1 system_id
-	max     int
+	max     int              // source entries at most (system_id entries are bounded by the peers)
+	sources int              // source entries now
 	entries map[lockKey]*lockEntry
 	swept   int64
 	now     func() time.Time
 
 	checking, peak atomic.Int32 // bcrypt checks running now, and at most so far
+	fullLog        sampledLog   // "lockout table full" logs
 }
 
 type lockKey struct {
@@ -129,6 +131,12 @@ type lockEntry struct {
 	n        int   // failures in it
 	until    int64 // locked out until (unix nanoseconds)
 	inflight int   // guesses under way (binds admitted, not yet answered)
+	// id is the system_id all n failures were for; mixed when they were
+	// for more than one. A success forgets a source's failures only when
+	// they were all for its own system_id: a source that binds with one
+	// account cannot wipe the guesses it made at another's.
+	id    string
+	mixed bool
 }
 
 // Results of admit.
@@ -185,17 +193,44 @@ func (a *authenticator) tryAdmit(remote netip.Addr, peer *Peer) (int, string) {
 		}
 	}
 	for _, k := range keys {
-		e := a.entries[k]
-		if e == nil {
-			if len(a.entries) >= a.max && !a.makeRoom(now) {
-				continue
-			}
-			e = &lockEntry{first: now}
-			a.entries[k] = e
+		if e := a.entry(k, now); e != nil {
+			e.inflight++
 		}
-		e.inflight++
 	}
 	return admitOK, ""
+}
+
+// entry returns k's entry, made if needed; nil when the table is full of
+// sources that cannot go (active lockouts, guesses under way). System_id
+// keys always get one: there are only as many as configured peers, and a
+// flood of sources must not stop the system_id lockout from counting.
+// The caller holds mu.
+func (a *authenticator) entry(k lockKey, now int64) *lockEntry {
+	if e := a.entries[k]; e != nil {
+		return e
+	}
+	if k.peer == "" && a.sources >= a.max && !a.makeRoom(now) {
+		a.m.lockUntracked.Inc()
+		if n, ok := a.fullLog.tick(10 * time.Second); ok {
+			a.log.Warn("lockout table full of active lockouts; sources not tracked",
+				zap.Stringer("source", k.source), zap.Int("max_tracked", a.max), zap.Int64("count", n))
+		}
+		return nil
+	}
+	e := &lockEntry{first: now}
+	a.entries[k] = e
+	if k.peer == "" {
+		a.sources++
+	}
+	return e
+}
+
+// forget deletes k's entry. The caller holds mu.
+func (a *authenticator) forget(k lockKey) {
+	if _, ok := a.entries[k]; ok && k.peer == "" {
+		a.sources--
+	}
+	delete(a.entries, k)
 }
 
 // Outcomes of an admitted guess.
@@ -205,34 +240,48 @@ const (
 	guessOK
 )
 
-// settle ends an admitted guess: a failure counts toward the lockouts, a
-// success forgets the source's failures, an unchecked guess only gives
-// its reservation back.
-func (a *authenticator) settle(remote netip.Addr, peer *Peer, outcome int) {
-	failed := outcome == guessFailed
+// settle ends an admitted guess for system_id id: a failure counts
+// toward the lockouts, a success forgets the source's failures if they
+// were all for id, an unchecked guess only gives its reservation back.
+// For a success it reports whether the bind may complete: false when the
+// source or system_id was locked out while the password was being checked
+// (by failures that took no reservation, such as unknown system_ids), so a
+// right password is never accepted from a locked-out source.
+func (a *authenticator) settle(remote netip.Addr, peer *Peer, id string, outcome int) bool {
 	now := a.now().UnixNano()
 	var begun []Lockout
+	ok, scope := true, ""
 	a.mu.Lock()
-	for _, k := range a.keys(remote, peer) {
+	keys := a.keys(remote, peer)
+	for _, k := range keys {
 		if e := a.entries[k]; e != nil && e.inflight > 0 {
 			e.inflight--
-			if outcome == guessOK && e.inflight == 0 && e.n == 0 && e.until <= now {
-				delete(a.entries, k) // it carries nothing: the table stays small
-			}
 		}
 	}
-	if failed {
-		// In the same critical section as the release: a bind admitted
-		// in between would see neither this guess nor its failure.
-		begun = a.failedLocked(remote, peer, a.now())
-	}
-	a.mu.Unlock()
 	switch outcome {
 	case guessFailed:
-		a.announce(begun)
+		// In the same critical section as the release: a bind admitted
+		// in between would see neither this guess nor its failure.
+		begun = a.failedLocked(remote, peer, id, a.now())
 	case guessOK:
-		a.succeeded(remote)
+		for _, k := range keys {
+			if e := a.entries[k]; e != nil && e.until > now {
+				ok, scope = false, scopeSource
+				if k.scope() == 1 {
+					scope = scopeSystemID
+				}
+			}
+		}
+		if ok {
+			a.succeededLocked(keys, id, now)
+		}
 	}
+	a.mu.Unlock()
+	a.announce(begun)
+	if !ok {
+		a.m.lockedBinds.WithLabelValues(scope).Inc()
+	}
+	return ok
 }
 
 func newAuthenticator(a AuthConfig, obs LockoutObserver, m *Metrics, log *zap.Logger) *authenticator {
@@ -287,40 +336,39 @@ func (a *authenticator) lockedOut(remote netip.Addr, peer *Peer) (bool, string) 
 	return false, ""
 }
 
-// failed records a failed bind; lockouts that begin are counted, logged
-// and reported to the observer.
-func (a *authenticator) failed(remote netip.Addr, peer *Peer) {
+// failed records a failed bind that took no reservation (unknown
+// system_id, source outside allowed_cidrs); id is the system_id tried.
+func (a *authenticator) failed(remote netip.Addr, peer *Peer, id string) {
 	a.mu.Lock()
-	begun := a.failedLocked(remote, peer, a.now())
+	begun := a.failedLocked(remote, peer, id, a.now())
 	a.mu.Unlock()
 	a.announce(begun)
 }
 
 // failedLocked counts a failure; the caller holds mu and announces the
 // lockouts that began.
-func (a *authenticator) failedLocked(remote netip.Addr, peer *Peer, now time.Time) []Lockout {
+func (a *authenticator) failedLocked(remote netip.Addr, peer *Peer, id string, now time.Time) []Lockout {
 	ns := now.UnixNano()
 	var begun []Lockout
 	for _, k := range a.keys(remote, peer) {
 		cfg := a.cfg[k.scope()]
-		e := a.entries[k]
-		if e == nil {
-			if len(a.entries) >= a.max && !a.makeRoom(ns) {
-				continue // table full of active lockouts: do not track more
-			}
-			e = &lockEntry{first: ns}
-			a.entries[k] = e
-		}
-		if e.until > ns {
-			continue
+		e := a.entry(k, ns)
+		if e == nil || e.until > ns {
+			continue // not tracked (table full), or already locked out
 		}
 		if ns-e.first > int64(cfg.Window) {
 			e.first, e.n = ns, 0
 		}
+		switch {
+		case e.n == 0:
+			e.id, e.mixed = id, false
+		case e.id != id:
+			e.mixed = true
+		}
 		e.n++
 		if e.n >= cfg.Failures {
 			e.until = ns + int64(cfg.Duration)
-			e.first, e.n = e.until, 0 // counting starts again after the lockout
+			e.first, e.n, e.mixed = e.until, 0, false // counting starts again after the lockout
 			begun = append(begun, Lockout{Source: k.source, Peer: k.peer, Until: time.Unix(0, e.until)})
 		}
 	}
@@ -346,25 +394,26 @@ func (a *authenticator) announce(begun []Lockout) {
 	}
 }
 
-// makeRoom frees a slot in a full table: entries neither locked nor
-// counting are swept (at most once a second); otherwise one unlocked entry
-// goes. False when every entry is an active lockout.
+// makeRoom frees a source slot in a full table: entries neither locked,
+// counting nor in use are swept (at most once a second); otherwise one
+// unlocked source entry without guesses under way goes. False when none
+// can. The caller holds mu.
 func (a *authenticator) makeRoom(now int64) bool {
 	if now-a.swept > int64(time.Second) {
 		a.swept = now
 		for k, e := range a.entries {
 			if e.until <= now && e.inflight == 0 && now-e.first > int64(a.cfg[k.scope()].Window) {
-				delete(a.entries, k)
+				a.forget(k)
 			}
 		}
-		if len(a.entries) < a.max {
+		if a.sources < a.max {
 			return true
 		}
 	}
 	checked := 0
 	for k, e := range a.entries {
-		if e.until <= now && e.inflight == 0 {
-			delete(a.entries, k)
+		if k.peer == "" && e.until <= now && e.inflight == 0 {
+			a.forget(k)
 			return true
 		}
 		if checked++; checked >= 64 {
@@ -374,22 +423,24 @@ func (a *authenticator) makeRoom(now int64) bool {
 	return false
 }
 
-// succeeded forgets the failures of a source that authenticated (those of
-// the system_id stay: they may come from elsewhere).
-func (a *authenticator) succeeded(remote netip.Addr) {
-	if a.cfg[0].Disabled || !remote.IsValid() {
-		return
-	}
-	k := sourceKey(remote)
-	a.mu.Lock()
-	if e := a.entries[k]; e != nil && e.until <= a.now().UnixNano() {
-		if e.inflight > 0 {
-			e.n = 0 // others' guesses are still counted
-		} else {
-			delete(a.entries, k)
+// succeededLocked ends what a successful bind for id clears: the source's
+// failures when they were all for id (those of the system_id stay: they
+// may come from elsewhere), and entries that no longer carry anything.
+// The caller holds mu.
+func (a *authenticator) succeededLocked(keys []lockKey, id string, now int64) {
+	for _, k := range keys {
+		e := a.entries[k]
+		if e == nil || e.until > now {
+			continue
+		}
+		stale := now-e.first > int64(a.cfg[k.scope()].Window)
+		if k.peer == "" && (stale || !e.mixed && e.id == id) {
+			e.n = 0
+		}
+		if e.inflight == 0 && (e.n == 0 || stale) {
+			a.forget(k) // it carries nothing: the table stays small
 		}
 	}
-	a.mu.Unlock()
 }
 
 // verify checks password against the peer's password or bcrypt hash. bcrypt

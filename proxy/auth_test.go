@@ -341,8 +341,8 @@ func TestLockoutTableBounded(t *testing.T) {
 		SystemIDLockout: LockoutConfig{Disabled: true}}, nil, NewMetrics(nil), zap.NewNop())
 	base := netip.MustParseAddr("2001:db8::1")
 	// IPv6 sources in one /64 share a key.
-	a.failed(base, nil)
-	a.failed(netip.MustParseAddr("2001:db8::ffff"), nil)
+	a.failed(base, nil, "")
+	a.failed(netip.MustParseAddr("2001:db8::ffff"), nil, "")
 	if n := a.tracked(); n != 1 {
 		t.Fatalf("one /64 tracked as %d keys", n)
 	}
@@ -350,7 +350,7 @@ func TestLockoutTableBounded(t *testing.T) {
 		t.Fatal("neighbour in the /64 not locked out")
 	}
 	for i := 0; i < 1000; i++ {
-		a.failed(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), nil)
+		a.failed(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), nil, "")
 		if n := a.tracked(); n > 8 {
 			t.Fatalf("%d keys tracked, max 8", n)
 		}

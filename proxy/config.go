@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/internal/bcryptx"
 	"github.com/smsfw/smsfw/internal/yamlx"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
@@ -97,6 +98,10 @@ type Config struct {
 	// AdminMaxConnections caps the admin server's open connections
 	// (default 256); more are closed at once and counted.
 	AdminMaxConnections int `yaml:"admin_max_connections"`
+	// AdminMaxConnectionsPerSource caps those from one source (an IPv4
+	// address or an IPv6 /64; default 32, negative: no cap), so one client
+	// cannot take every admin slot from the operators and Prometheus.
+	AdminMaxConnectionsPerSource int `yaml:"admin_max_connections_per_source"`
 
 	Upstreams map[string]*Upstream `yaml:"upstreams"`
 	Peers     []*Peer              `yaml:"peers"`
@@ -364,6 +369,9 @@ func (c *Config) validate() error {
 	if c.AdminMaxConnections < 0 || c.AdminMaxConnections > 100000 {
 		fail(c.errAt("admin_max_connections", "admin_max_connections %d outside [1, 100000]", c.AdminMaxConnections))
 	}
+	if c.AdminMaxConnectionsPerSource > 100000 {
+		fail(c.errAt("admin_max_connections_per_source", "admin_max_connections_per_source %d outside [1, 100000] (or negative: no cap)", c.AdminMaxConnectionsPerSource))
+	}
 	if c.MaxConnections < 0 {
 		fail(c.errAt("max_connections", "max_connections must not be negative"))
 	}
@@ -602,8 +610,8 @@ func (c *Config) validateAdminAuth() error {
 		if err := name(p, u.Name); err != nil {
 			return err
 		}
-		if err := admin.CheckPasswordHash(u.PasswordHash); err != nil {
-			return c.errAt(p+".password_hash", "admin_auth: user %q: password_hash is not a bcrypt hash (htpasswd -nbB USER PASSWORD)", u.Name)
+		if _, err := bcryptx.Check(u.PasswordHash); err != nil {
+			return c.errAt(p+".password_hash", "admin_auth: user %q: password_hash: %v (smsfw passwd, or htpasswd -nbB USER PASSWORD)", u.Name, err)
 		}
 	}
 	return nil

@@ -25,7 +25,13 @@ func TestAdminAuthConfig(t *testing.T) {
 		{"token too short", "admin_auth:\n  tokens:\n    - name: ci\n      token_sha256: abcd\n", `a.yaml:4: admin_auth: token "ci": token_sha256`},
 		{"token without name", "admin_auth:\n  tokens:\n    - token_sha256: " + testSHA256 + "\n", "a.yaml:3: admin_auth: name is required"},
 		{"plain password", "admin_auth:\n  users:\n    - name: alice\n      password_hash: hunter2\n",
-			`a.yaml:4: admin_auth: user "alice": password_hash is not a bcrypt hash (htpasswd -nbB USER PASSWORD)`},
+			`a.yaml:4: admin_auth: user "alice": password_hash: not a bcrypt hash ($2a$, $2b$ or $2y$, 60 characters) (smsfw passwd, or htpasswd -nbB USER PASSWORD)`},
+		// The same bounds as peers' password_hash: cost 31 would make one
+		// login cost minutes of CPU.
+		{"cost 31", "admin_auth:\n  users:\n    - name: alice\n      password_hash: \"$2a$31$" + testBcrypt[7:] + "\"\n",
+			`a.yaml:4: admin_auth: user "alice": password_hash: bcrypt cost outside [4, 14] (smsfw passwd, or htpasswd -nbB USER PASSWORD)`},
+		{"admin connections per source", "admin_max_connections_per_source: 1000000\n",
+			"a.yaml:1: admin_max_connections_per_source 1000000 outside [1, 100000] (or negative: no cap)"},
 		{"duplicate name", "admin_auth:\n  tokens:\n    - name: alice\n      token_sha256: " + testSHA256 +
 			"\n  users:\n    - name: alice\n      password_hash: \"" + testBcrypt + "\"\n",
 			`a.yaml:6: admin_auth: duplicate name "alice" (also admin_auth.tokens[0])`},

@@ -830,13 +830,13 @@ func (d *downstream) authenticate(peer *Peer, password []byte, fail func(pdu.Sta
 	}
 	switch {
 	case peer == nil:
-		a.failed(d.remote, nil)
+		a.failed(d.remote, nil, "")
 		fail(pdu.StatusInvSysID, bindBadSystemID)
 		return false
 	case !peer.allows(d.remote):
 		// Counts against the source only: binds from outside allowed_cidrs
 		// can never succeed, and must not lock the real peer out.
-		a.failed(d.remote, nil)
+		a.failed(d.remote, nil, peer.Name)
 		fail(pdu.StatusBindFail, bindNotAllowed)
 		return false
 	}
@@ -853,15 +853,18 @@ func (d *downstream) authenticate(peer *Peer, password []byte, fail func(pdu.Sta
 	}
 	switch a.verify(peer, password) {
 	case authBusy:
-		a.settle(d.remote, peer, guessUnchecked)
+		a.settle(d.remote, peer, peer.Name, guessUnchecked)
 		fail(pdu.StatusThrottled, bindAuthBusy)
 		return false
 	case authMismatch:
-		a.settle(d.remote, peer, guessFailed)
+		a.settle(d.remote, peer, peer.Name, guessFailed)
 		fail(pdu.StatusInvPaswd, bindBadPassword)
 		return false
 	}
-	a.settle(d.remote, peer, guessOK)
+	if !a.settle(d.remote, peer, peer.Name, guessOK) { // locked out meanwhile
+		fail(pdu.StatusBindFail, bindLockedOut)
+		return false
+	}
 	return true
 }
 
@@ -923,7 +926,7 @@ func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
 	bind := append([]byte(nil), p...)
 	c, resp, err := bindUpstream(ctx, d.s, d.s.upstream, d.s.upTLS, bind)
 	if err != nil {
-		d.s.auth.settle(d.remote, nil, guessUnchecked)
+		d.s.auth.settle(d.remote, nil, sysID, guessUnchecked)
 		d.s.m.binds.WithLabelValues(legDownstream, bindUpstreamError).Inc()
 		log.Warn("upstream bind failed", zap.Error(err))
 		d.respond(p.ID(), pdu.StatusBindFail, p.Seq(), "")
@@ -935,16 +938,22 @@ func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
 		log.Info("SMSC refused bind", zap.Stringer("status", resp.Status()))
 		switch resp.Status() {
 		case pdu.StatusInvPaswd, pdu.StatusInvSysID, pdu.StatusBindFail:
-			d.s.auth.settle(d.remote, nil, guessFailed)
+			d.s.auth.settle(d.remote, nil, sysID, guessFailed)
 		default:
-			d.s.auth.settle(d.remote, nil, guessUnchecked)
+			d.s.auth.settle(d.remote, nil, sysID, guessUnchecked)
 		}
 		c.Abort()
 		_ = d.c.Write(resp)
 		d.s.m.out(0, resp.ID())
 		return
 	}
-	d.s.auth.settle(d.remote, nil, guessOK)
+	if !d.s.auth.settle(d.remote, nil, sysID, guessOK) {
+		// Locked out while the SMSC checked: its yes must not bind.
+		d.s.m.binds.WithLabelValues(legDownstream, bindLockedOut).Inc()
+		c.Abort()
+		d.respond(p.ID(), pdu.StatusBindFail, p.Seq(), "")
+		return
+	}
 	d.key, d.systemID = sysID, sysID
 	d.window = make(chan struct{}, d.s.cfg.DefaultWindow)
 	d.leg = newUpLeg(d.s, c, "passthrough", sysID, d.s.cfg.DefaultWindow, d)

@@ -159,6 +159,8 @@ type Metrics struct {
 	localThrottled *prometheus.CounterVec
 	heldSegs       func() float64
 	queuedDlv      atomic.Int64
+
+	lockUntracked prometheus.Counter // binds from sources the lockout table had no room for
 }
 
 // sampledLog lets a flood be logged without flooding the log: it counts
@@ -247,6 +249,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.lockedBinds = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smsfw_proxy_locked_out_binds_total", Help: "Binds refused with 0x0D without a password check because the source or system_id was locked out.",
 	}, []string{"scope"})
+	m.lockUntracked = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "smsfw_proxy_lockout_untracked_total",
+		Help: "Binds from a source the lockout table had no room for (auth.max_tracked sources all locked out); their guesses are bounded only by the system_id lockout and the bcrypt bound.",
+	})
 	m.tlsReloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smsfw_proxy_tls_reloads_total", Help: "Certificate/key/CA reloads by target and result; on error the previous certificates stay.",
 	}, []string{"target", "result"})
@@ -334,7 +340,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(inflight(legUpstream, &m.inflightUp), inflight(legDownstream, &m.inflightDn))
 		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
 			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments, m.quarantine,
-			m.lockouts, m.lockedBinds, m.tlsReloads, m.tlsExpiry, m.connsRefused,
+			m.lockouts, m.lockedBinds, m.lockUntracked, m.tlsReloads, m.tlsExpiry, m.connsRefused,
 			m.deliveries, m.heldRelays, m.ownReceipts, m.panics, m.localThrottled,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "smsfw_proxy_held_segments", Help: "Segments of long messages held for reassembly or awaiting relay.",

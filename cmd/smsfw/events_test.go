@@ -44,7 +44,7 @@ func eventsFixture(t *testing.T, st store.Store) string {
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", svc.Handler())
 	h, err := admin.Protect(mux, &admin.AuthConfig{Tokens: []admin.Token{{Name: "cli", TokenSHA256: hex.EncodeToString(sum[:])}}},
-		&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -204,10 +204,8 @@ func (a *App) buildAdmin(addr string) error {
 		return err
 	}
 	a.cleanup = append(a.cleanup, func() { _ = aln.Close() })
-	refused := prometheus.NewCounter(prometheus.CounterOpts{Name: "smsfw_admin_connections_refused_total",
-		Help: "Admin HTTP connections closed at accept because admin_max_connections were open."})
-	a.Registry.MustRegister(refused)
-	aln = admin.NewListener(aln, a.cfg.AdminMaxConnections, refused)
+	am := admin.NewMetrics(a.Registry)
+	aln = admin.NewListener(aln, admin.Limits{Max: a.cfg.AdminMaxConnections, PerSource: a.cfg.AdminMaxConnectionsPerSource}, am, a.log)
 	if a.adminCerts != nil {
 		aln = tls.NewListener(aln, a.adminCerts.ServerConfig())
 	}
@@ -226,13 +224,12 @@ func (a *App) buildAdmin(addr string) error {
 		mux.Handle("GET /api/v1/leakage", a.Chain.Ledger.Handler())
 	}
 	console.Mount(mux)
-	handler, err := admin.Protect(mux, a.cfg.AdminAuth, aln.Addr())
+	handler, err := admin.Protect(mux, a.cfg.AdminAuth, aln.Addr(), am, a.log)
 	if err != nil {
 		return err
 	}
 	a.aln = aln
-	a.adminSrv = &http.Server{Handler: handler, ReadHeaderTimeout: admin.ReadHeaderTimeout, ReadTimeout: admin.ReadTimeout,
-		IdleTimeout: admin.IdleTimeout, ErrorLog: zap.NewStdLog(a.log.Named("admin"))}
+	a.adminSrv = admin.NewServer(handler, a.log)
 	return nil
 }
 

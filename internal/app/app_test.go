@@ -179,11 +179,16 @@ func TestAdminConnectionCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == "smsfw_admin_connections_refused_total" {
-			if v := mf.GetMetric()[0].GetCounter().GetValue(); v != 1 {
-				t.Fatalf("refused %v", v)
+		if mf.GetName() != "smsfw_admin_connections_refused_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if m.GetLabel()[0].GetValue() == "total" {
+				if v := m.GetCounter().GetValue(); v != 1 {
+					t.Fatalf("refused %v", v)
+				}
+				return
 			}
-			return
 		}
 	}
 	t.Fatal("smsfw_admin_connections_refused_total missing")

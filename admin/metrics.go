@@ -1,0 +1,76 @@
+package admin
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Login results (the result label of smsfw_admin_logins_total).
+const (
+	loginOK     = "ok"     // authenticated (a token, a password, or a remembered password)
+	loginFailed = "failed" // wrong or missing credentials: 401
+	loginBusy   = "busy"   // no bcrypt slot in time: 503
+	loginLocked = "locked" // the source is locked out or has too many checks under way: 429
+)
+
+// Connection limits (the limit label of smsfw_admin_connections_refused_total).
+const (
+	limitTotal     = "total"      // admin_max_connections
+	limitPerSource = "per_source" // admin_max_connections_per_source
+)
+
+// Metrics are the admin server's collectors.
+type Metrics struct {
+	logins       *prometheus.CounterVec
+	lockouts     prometheus.Counter
+	connsRefused *prometheus.CounterVec
+}
+
+// NewMetrics registers the admin server's collectors on reg (which may be
+// nil).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsfw_admin_logins_total",
+			Help: "Authentication of admin requests (everything but /healthz) by result: ok, failed (401), busy (503: no bcrypt slot in time), locked (429: too many failed logins from the source).",
+		}, []string{"result"}),
+		lockouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smsfw_admin_login_lockouts_total",
+			Help: "Sources locked out of the admin server after too many failed logins.",
+		}),
+		connsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smsfw_admin_connections_refused_total",
+			Help: "Admin HTTP connections closed at accept, by the limit reached: total (admin_max_connections) or per_source (admin_max_connections_per_source).",
+		}, []string{"limit"}),
+	}
+	for _, r := range []string{loginOK, loginFailed, loginBusy, loginLocked} {
+		m.logins.WithLabelValues(r)
+	}
+	for _, l := range []string{limitTotal, limitPerSource} {
+		m.connsRefused.WithLabelValues(l)
+	}
+	if reg != nil {
+		reg.MustRegister(m.logins, m.lockouts, m.connsRefused)
+	}
+	return m
+}
+
+// sampledLog lets a flood be logged without flooding the log: at most
+// once per period, with the number of occurrences since the last time.
+type sampledLog struct {
+	n, last atomic.Int64
+}
+
+// tick counts one occurrence; ok means log now, n occurrences.
+func (s *sampledLog) tick(period time.Duration) (n int64, ok bool) {
+	n = s.n.Add(1)
+	now := time.Now().UnixNano()
+	last := s.last.Load()
+	if now-last < int64(period) || !s.last.CompareAndSwap(last, now) {
+		return n, false
+	}
+	s.n.Store(0)
+	return n, true
+}
