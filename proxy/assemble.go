@@ -338,9 +338,7 @@ func (a *assembler) decide(asm *assembly, last *heldSeg, out *batch, st *loopSta
 			last.from.respond(pdus[len(pdus)-1].ID(), pdu.StatusOK, seqOf(last), last.id)
 		}
 		a.s.record(ev, pdu.StatusOK, strings.Join(ids, ","))
-		for _, h := range held {
-			a.s.relayHeld(peer, h, out)
-		}
+		a.s.relayHeld(peer, held, out)
 	case filter.Drop:
 		if open {
 			last.from.respond(pdus[len(pdus)-1].ID(), pdu.StatusOK, seqOf(last), last.id)

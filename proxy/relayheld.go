@@ -27,27 +27,45 @@ type owed struct {
 	tries int
 }
 
-// relayHeld sends a held part to the SMSC; ownership of h's copy and
-// budget passes to the relay.
+// relayHeld sends the held parts of one message to the SMSC, in order;
+// ownership of their copies and budget passes to the relay. A part that
+// finds no leg (no session bound, a leg ending) is tried again with the
+// parts after it, in order, so no part overtakes an earlier one.
 // out is the caller's pending batch, flushed before any wait.
-func (s *Server) relayHeld(key string, h heldSeg, out *batch) {
-	o := &owed{s: s, key: key, from: h.from, buf: h.buf, size: len(h.buf.PDU()), ours: h.id}
-	s.owedN.Add(1)
-	o.sendWith(out)
+func (s *Server) relayHeld(key string, held []heldSeg, out *batch) {
+	chain := make([]*owed, len(held))
+	for i, h := range held {
+		chain[i] = &owed{s: s, key: key, from: h.from, buf: h.buf, size: len(h.buf.PDU()), ours: h.id}
+	}
+	s.owedN.Add(int64(len(chain)))
+	sendChain(chain, out)
 }
 
-// send puts the part on a leg of its peer, waiting for a window slot
-// (back-pressure, as for relayed requests), or schedules a retry.
+// sendChain sends parts in order until one finds no leg; that one and the
+// rest are tried again together.
+func sendChain(chain []*owed, out *batch) {
+	for i, o := range chain {
+		if !o.sendWith(out) {
+			retryChain(chain[i:])
+			return
+		}
+	}
+}
+
+// send sends a part again after the SMSC refused it with a temporary
+// error or did not answer.
 func (o *owed) send() {
 	var out batch
-	o.sendWith(&out)
+	sendChain([]*owed{o}, &out)
 }
 
-func (o *owed) sendWith(out *batch) {
+// sendWith puts the part on a leg of its peer, waiting for a window slot
+// (back-pressure, as for relayed requests). It reports false when no leg
+// took the part: the caller schedules its retry.
+func (o *owed) sendWith(out *batch) bool {
 	l := o.leg(out)
 	if l == nil {
-		o.retry()
-		return
+		return false
 	}
 	now := time.Now().UnixNano()
 	p := o.buf.PDU()
@@ -55,15 +73,13 @@ func (o *owed) sendWith(out *batch) {
 	if l.dead || l.closing.Load() {
 		l.mu.Unlock()
 		<-l.window
-		o.retry()
-		return
+		return false
 	}
 	seq, ok := l.pending.put(upPending{cmd: p.ID(), start: now, deadline: now + int64(o.s.cfg.ResponseTimeout), owed: o})
 	l.mu.Unlock()
 	if !ok {
 		<-l.window
-		o.retry()
-		return
+		return false
 	}
 	o.s.m.inflightUp.Add(1)
 	p.SetSeq(seq)
@@ -75,11 +91,12 @@ func (o *owed) sendWith(out *batch) {
 		if mine {
 			o.s.m.inflightUp.Add(-1)
 			<-l.window
-			o.retry()
+			return false
 		}
-		return
+		return true // the leg's end answered it (0x08) and scheduled its retry
 	}
 	o.s.m.out(1, id)
+	return true
 }
 
 // leg returns a leg of the peer with a window slot taken, or nil.
@@ -132,16 +149,36 @@ func (o *owed) done(r reply) {
 	}
 }
 
-// retry schedules the next try when no leg could take the part.
-func (o *owed) retry() {
+// retryChain schedules the next try of parts no leg took, in order, on
+// the first part's schedule; at shutdown they are lost, and out of tries
+// they have failed.
+func retryChain(rest []*owed) {
+	first := rest[0]
 	select {
-	case <-o.s.closed:
-		o.s.log.Warn("long-message part not relayed before shutdown", zap.String("peer", o.key), zap.String("message_id", o.ours))
-		o.end(relayLost)
+	case <-first.s.closed:
+		first.s.log.Warn("long-message parts not relayed before shutdown", zap.String("peer", first.key),
+			zap.String("message_id", first.ours), zap.Int("parts", len(rest)))
+		for _, o := range rest {
+			o.end(relayLost)
+		}
 		return
 	default:
 	}
-	o.done(reply{status: pdu.StatusSysErr})
+	if first.tries >= len(relaySchedule) {
+		for _, o := range rest {
+			o.fail(pdu.StatusSysErr)
+		}
+		return
+	}
+	d := relaySchedule[first.tries]
+	for _, o := range rest {
+		o.s.m.heldRelays.WithLabelValues(relayRetried).Inc()
+		o.tries = first.tries + 1
+	}
+	time.AfterFunc(d, func() {
+		var out batch
+		sendChain(rest, &out)
+	})
 }
 
 // fail ends a part the SMSC will not take: its sender learns of it by an
