@@ -262,6 +262,14 @@ func (a *authenticator) authenticate(r *http.Request) (string, string) {
 	hash, known := a.users[user]
 	key := sha256.Sum256([]byte(user + "\x00" + pass + "\x00" + string(hash)))
 	now := time.Now()
+	src := guard.SourceOf(r.RemoteAddr)
+	// A locked-out source gets no answer on any password, not even from
+	// the cache or another client's check under way: its guesses are no
+	// longer counted, so 429 for a wrong one and 200 for the right one
+	// would be a free oracle.
+	if a.lockedOut(src, now) {
+		return "", loginLocked
+	}
 	a.mu.Lock()
 	if exp, hit := a.cache[key]; known && hit && now.Before(exp) {
 		a.mu.Unlock()
@@ -283,7 +291,7 @@ func (a *authenticator) authenticate(r *http.Request) (string, string) {
 	a.flights[key] = f
 	a.mu.Unlock()
 
-	f.res = a.check(guard.SourceOf(r.RemoteAddr), user, pass, hash, known, now)
+	f.res = a.check(src, user, pass, hash, known, now)
 	a.mu.Lock()
 	delete(a.flights, key)
 	if f.res == loginOK {
@@ -388,6 +396,14 @@ func (a *authenticator) settle(src netip.Prefix, now time.Time, ran, failed bool
 				zap.Duration("for", loginLockout), zap.Int64("lockouts", n))
 		}
 	}
+}
+
+// lockedOut reports whether src is locked out now.
+func (a *authenticator) lockedOut(src netip.Prefix, now time.Time) bool {
+	a.fmu.Lock()
+	defer a.fmu.Unlock()
+	f := a.failed[src]
+	return f != nil && f.Until > now.UnixNano()
 }
 
 // record returns src's entry, made if needed (nil when the table is full

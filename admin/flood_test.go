@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -200,5 +201,46 @@ func TestSameCredentialsCheckedOnce(t *testing.T) {
 	wg.Wait()
 	if ok.Load() != 8 || a.checked.Load() != 1 {
 		t.Fatalf("%d of 8 logins accepted with %d bcrypt checks; want 8 with 1", ok.Load(), a.checked.Load())
+	}
+}
+
+// A locked-out source gets no answers at all on passwords, not even from
+// the cache of other clients' good logins or from their checks under way:
+// else, while its guesses are no longer counted, a wrong one would get 429
+// and the right one 200, and the lockout would become a free oracle.
+func TestLockedSourceNotAnsweredFromCache(t *testing.T) {
+	a := mustAuth(t, User{Name: "alice", PasswordHash: mustHash(t, "right", 4)})
+	if res := login(a, "192.0.2.1:1000", "alice", "right"); res != loginOK { // alice works; her login is cached
+		t.Fatalf("alice: %s", res)
+	}
+	const attacker = "192.0.2.9:2000"
+	for i := 0; i < loginFailures; i++ {
+		if res := login(a, attacker, "alice", fmt.Sprint("guess-", i)); res != loginFailed {
+			t.Fatalf("guess %d: %s", i, res)
+		}
+	}
+	checked := a.checked.Load()
+	for _, pw := range []string{"wrong-1", "right", "wrong-2"} {
+		if res := login(a, attacker, "alice", pw); res != loginLocked {
+			t.Fatalf("%q from the locked-out source: %s, want %s", pw, res, loginLocked)
+		}
+	}
+	// A check under way for the same credentials from elsewhere does not
+	// answer the locked-out source either.
+	a.mu.Lock()
+	clear(a.cache)
+	f := &flight{done: make(chan struct{}), res: loginOK}
+	key := sha256.Sum256([]byte("alice\x00right\x00" + string(a.users["alice"])))
+	a.flights[key] = f
+	a.mu.Unlock()
+	close(f.done)
+	if res := login(a, attacker, "alice", "right"); res != loginLocked {
+		t.Fatalf("joining a check under way while locked out: %s", res)
+	}
+	if n := a.checked.Load(); n != checked {
+		t.Fatalf("%d bcrypt checks for a locked-out source", n-checked)
+	}
+	if res := login(a, "192.0.2.1:1001", "alice", "right"); res != loginOK {
+		t.Fatalf("alice from her own address: %s", res)
 	}
 }
