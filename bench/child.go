@@ -48,7 +48,18 @@ func StartChild(ctx context.Context, o ChildOptions) (*Child, error) {
 	if o.Ready == 0 {
 		o.Ready = 2 * time.Minute
 	}
-	args := []string{"run", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", o.Upstream,
+	// All load comes from loopback: no per-source connection cap (a
+	// config without peers is still pass-through).
+	cf, err := os.CreateTemp("", "smsfw-bench-*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	_, werr := cf.WriteString("max_connections_per_source: 1048576\n")
+	if err := errors.Join(werr, cf.Close()); err != nil {
+		_ = os.Remove(cf.Name())
+		return nil, err
+	}
+	args := []string{"run", "--config", cf.Name(), "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream", o.Upstream,
 		"--log-format", "json", "--log-level", "info"}
 	if o.Rules != "" {
 		args = append(args, "--rules", o.Rules)
@@ -58,9 +69,11 @@ func StartChild(ctx context.Context, o ChildOptions) (*Child, error) {
 	cmd := exec.Command(o.Binary, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
+		_ = os.Remove(cf.Name())
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		_ = os.Remove(cf.Name())
 		return nil, fmt.Errorf("start %s: %w", o.Binary, err)
 	}
 	c := &Child{cmd: cmd, PID: cmd.Process.Pid, done: make(chan struct{})}
@@ -68,6 +81,7 @@ func StartChild(ctx context.Context, o ChildOptions) (*Child, error) {
 	go c.readLog(stderr, addrs)
 	go func() {
 		err := cmd.Wait()
+		_ = os.Remove(cf.Name())
 		c.mu.Lock()
 		c.err = err
 		c.mu.Unlock()

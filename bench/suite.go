@@ -366,7 +366,8 @@ func newRig(targets []string, window int, insp filter.Inspector, ref Reference) 
 
 	startProxy := func(name string, insp filter.Inspector) error {
 		px, err := proxy.New(proxy.Options{Upstream: simAddr, Inspector: insp, Logger: zap.NewNop(),
-			Config: &proxy.Config{DefaultWindow: max(window, 100)}})
+			// All load comes from loopback: no per-source connection cap.
+			Config: &proxy.Config{DefaultWindow: max(window, 100), MaxConnectionsPerSource: 1 << 20}})
 		if err != nil {
 			return err
 		}
