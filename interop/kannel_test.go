@@ -285,8 +285,11 @@ func runScenario(ctx context.Context, t *testing.T, sc scenario) {
 			return false, err.Error()
 		}
 		if code == http.StatusServiceUnavailable {
-			// No receiver bound (yet); retry.
+			// No receiver bound (yet), and not queued; retry.
 			return false, fmt.Sprintf("POST /v1/mo: 503 %s", body)
+		}
+		if code == http.StatusAccepted {
+			return true, "" // queued for Kannel's bind: posting again would deliver it twice
 		}
 		if code != http.StatusOK {
 			t.Fatalf("POST /v1/mo: %d %s", code, body)

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -14,8 +15,9 @@ import (
 // a real SMSC sends them: at most Window unanswered per session, and, with
 // a RetrySchedule, again after a temporary refusal (0x58, 0x14, 0x08,
 // 0x64), no answer, or no receiver bound, until the schedule runs out
-// (expired). A permanent refusal ends it (refused). A delivery is counted
-// once, by its outcome.
+// (expired). A permanent refusal ends it (refused). Past MaxPending
+// deliveries waiting for a retry, more are dropped. A delivery is counted
+// once, by its outcome, in total and per kind.
 
 // Delivery kinds (counters).
 const (
@@ -26,6 +28,32 @@ const (
 // ErrGaveUp is returned by a synchronous delivery that was not accepted
 // and will not be tried again.
 var ErrGaveUp = errors.New("sim: delivery not accepted")
+
+// DeliveryStats count the deliveries of one kind by outcome.
+type DeliveryStats struct {
+	Accepted uint64 `json:"accepted"`
+	// Retries are attempts after the first.
+	Retries uint64 `json:"retries"`
+	Refused uint64 `json:"refused"`
+	Expired uint64 `json:"expired"`
+	// Dropped were refused or unanswered for now but not kept for a retry:
+	// MaxPending deliveries were waiting already.
+	Dropped uint64 `json:"dropped"`
+}
+
+type kindCounters struct{ accepted, retries, refused, expired, dropped atomic.Uint64 }
+
+func (c *kindCounters) snapshot() DeliveryStats {
+	return DeliveryStats{Accepted: c.accepted.Load(), Retries: c.retries.Load(), Refused: c.refused.Load(),
+		Expired: c.expired.Load(), Dropped: c.dropped.Load()}
+}
+
+func (s *Server) counters(kind string) *kindCounters {
+	if kind == kindReceipt {
+		return &s.receiptCounts
+	}
+	return &s.moCounts
+}
 
 // delivery is one MO or receipt on its way to an ESME.
 type delivery struct {
@@ -61,9 +89,10 @@ func (s *Server) attempt(ctx context.Context, d *delivery) (pdu.Status, error) {
 }
 
 // settle counts a finished attempt and schedules the next one when the
-// schedule allows: true when the delivery is over (accepted, refused or
-// expired).
+// schedule allows: true when the delivery is over (accepted, refused,
+// expired or dropped).
 func (s *Server) settle(d *delivery, st pdu.Status, err error) bool {
+	c := s.counters(d.kind)
 	switch {
 	case err == nil && st == pdu.StatusOK:
 		if d.kind == kindMO {
@@ -71,36 +100,42 @@ func (s *Server) settle(d *delivery, st pdu.Status, err error) bool {
 		} else {
 			s.receipts.Add(1)
 		}
+		c.accepted.Add(1)
 		return true
 	case err == nil && !temporary(st):
-		s.refused.Add(1)
+		c.refused.Add(1)
 		s.log.Debug("delivery refused for good", zap.String("kind", d.kind), zap.Stringer("status", st))
 		return true
 	}
 	if d.tries > len(s.cfg.RetrySchedule) {
-		s.expired.Add(1)
+		c.expired.Add(1)
 		return true
 	}
 	if s.pending.Add(1) > int64(s.cfg.MaxPending) {
 		s.pending.Add(-1)
-		s.expired.Add(1)
+		c.dropped.Add(1)
 		return true
 	}
-	s.retries.Add(1)
+	c.retries.Add(1)
 	delay := s.cfg.RetrySchedule[d.tries-1]
 	time.AfterFunc(delay, func() {
 		defer s.pending.Add(-1)
-		if s.isClosed() {
-			return
-		}
 		s.deliverAsync(d)
 	})
 	return false
 }
 
-// deliverAsync runs one attempt in the background.
+// deliverAsync runs one attempt in the background (none once the simulator
+// is closed: Close waits for the attempts under way, so none may start
+// after it).
 func (s *Server) deliverAsync(d *delivery) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
 	s.wg.Add(1)
+	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
 		st, err := s.attempt(context.Background(), d)
@@ -109,17 +144,11 @@ func (s *Server) deliverAsync(d *delivery) {
 }
 
 // deliverSync makes the first attempt on the caller's goroutine and returns
-// its status; retries, if any, go on in the background.
-func (s *Server) deliverSync(ctx context.Context, d *delivery) (pdu.Status, error) {
-	st, err := s.attempt(ctx, d)
-	s.settle(d, st, err)
-	return st, err
-}
-
-func (s *Server) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
+// its status, and whether the delivery goes on: retries, if any, run in
+// the background.
+func (s *Server) deliverSync(ctx context.Context, d *delivery) (st pdu.Status, retrying bool, err error) {
+	st, err = s.attempt(ctx, d)
+	return st, !s.settle(d, st, err), err
 }
 
 // acquire takes a slot of the session's delivery window (none: unlimited).

@@ -82,11 +82,16 @@ type Stats struct {
 	Duplicates uint64 `json:"duplicate_sequence_numbers"`
 	// Deliveries (MO and receipts) not accepted: retried (attempts after
 	// the first), refused for good, expired (the schedule ran out, or no
-	// schedule), and waiting for a retry now.
+	// schedule), dropped (MaxPending were waiting for a retry), and waiting
+	// for a retry now.
 	Retries uint64 `json:"delivery_retries"`
 	Refused uint64 `json:"deliveries_refused"`
 	Expired uint64 `json:"deliveries_expired"`
+	Dropped uint64 `json:"deliveries_dropped"`
 	Pending int64  `json:"deliveries_pending"`
+	// The same per kind.
+	MODelivery      DeliveryStats `json:"mo_delivery"`
+	ReceiptDelivery DeliveryStats `json:"receipt_delivery"`
 }
 
 // ErrNoReceiver is returned by InjectMO when no receiver/transceiver is bound.
@@ -114,11 +119,10 @@ type Server struct {
 	receipts atomic.Uint64
 	mo       atomic.Uint64
 	dups     atomic.Uint64
-	retries  atomic.Uint64
-	refused  atomic.Uint64
-	expired  atomic.Uint64
 	pending  atomic.Int64
 	wg       sync.WaitGroup
+
+	moCounts, receiptCounts kindCounters
 }
 
 // New returns a simulator.
@@ -203,9 +207,11 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	n := len(s.sessions)
 	s.mu.Unlock()
+	mo, rc := s.moCounts.snapshot(), s.receiptCounts.snapshot()
 	return Stats{Binds: s.binds.Load(), Sessions: n, Messages: s.messages.Load(), Errors: s.errs.Load(),
 		Receipts: s.receipts.Load(), MO: s.mo.Load(), Duplicates: s.dups.Load(),
-		Retries: s.retries.Load(), Refused: s.refused.Load(), Expired: s.expired.Load(), Pending: s.pending.Load()}
+		Retries: mo.Retries + rc.Retries, Refused: mo.Refused + rc.Refused, Expired: mo.Expired + rc.Expired,
+		Dropped: mo.Dropped + rc.Dropped, Pending: s.pending.Load(), MODelivery: mo, ReceiptDelivery: rc}
 }
 
 // Messages returns the kept messages, oldest first.
@@ -556,6 +562,17 @@ type MO struct {
 // and returns the status of the first attempt; with a RetrySchedule, a
 // temporary refusal is retried in the background.
 func (s *Server) InjectMO(ctx context.Context, mo MO) (pdu.Status, error) {
+	st, _, err := s.deliverSync(ctx, &delivery{kind: kindMO, systemID: mo.SystemID, raw: moPDU(mo)})
+	return st, err
+}
+
+// DeliverMO is InjectMO that also says whether the MO is still on its way
+// (retrying: a retry is scheduled) when the first attempt was not accepted.
+func (s *Server) DeliverMO(ctx context.Context, mo MO) (st pdu.Status, retrying bool, err error) {
+	return s.deliverSync(ctx, &delivery{kind: kindMO, systemID: mo.SystemID, raw: moPDU(mo)})
+}
+
+func moPDU(mo MO) []byte {
 	f := &pdu.SMFields{SrcTON: 1, SrcNPI: 1, Src: mo.From, DstTON: 0, DstNPI: 1, Dst: mo.To}
 	var ud []byte
 	if smstext.CanGSM7(mo.Text) {
@@ -569,7 +586,7 @@ func (s *Server) InjectMO(ctx context.Context, mo MO) (pdu.Status, error) {
 	} else {
 		f.TLVs = pdu.AppendTLV(nil, pdu.TagMessagePayload, ud)
 	}
-	return s.deliverSync(ctx, &delivery{kind: kindMO, systemID: mo.SystemID, raw: pdu.AppendSM(nil, pdu.DeliverSM, 0, f)})
+	return pdu.AppendSM(nil, pdu.DeliverSM, 0, f)
 }
 
 // InjectReceipt sends a delivery receipt for messageID (which the simulator
@@ -583,5 +600,6 @@ func (s *Server) InjectReceipt(ctx context.Context, systemID, from, to, messageI
 	now := time.Now()
 	r := &pdu.Receipt{MessageID: messageID, SrcTON: 1, SrcNPI: 1, Src: from, DstTON: 5, Dst: to,
 		State: pdu.StateDelivered, Submitted: now, Done: now}
-	return s.deliverSync(ctx, &delivery{kind: kindReceipt, systemID: systemID, prefer: target, raw: pdu.AppendReceipt(nil, 0, r)})
+	st, _, err := s.deliverSync(ctx, &delivery{kind: kindReceipt, systemID: systemID, prefer: target, raw: pdu.AppendReceipt(nil, 0, r)})
+	return st, err
 }
