@@ -36,7 +36,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	soak := fs.Bool("soak", false, "soak: a steady open-loop --rate through smsfw (a child process) for --duration, counting lost and duplicated responses and sampling its RSS and goroutines")
 	soakRules := fs.Bool("soak-rules", true, "--soak runs smsfw with the reference ruleset (false: allow-all)")
 	grace := fs.Duration("grace", 5*time.Second, "--soak: how long requests unanswered at the end may take before they count as lost")
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if *cpuProfile != "" {

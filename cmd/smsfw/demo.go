@@ -38,7 +38,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	var lf logFlags
 	lf.register(fs)
 	lf.level = "warn"
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if *rate <= 0 {

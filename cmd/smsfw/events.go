@@ -62,10 +62,10 @@ func eventsCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("smsfw events", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: smsfw events [--db DSN | --api URL [--token T]] [filters] [--format table|csv|json] [--limit N] [--all]")
-		fmt.Fprintln(stderr, "\nLists or exports stored events, newest first. --db reads the store directly;")
-		fmt.Fprintln(stderr, "--api asks a running smsfw (token also from $SMSFW_TOKEN). json is one event per line.")
-		fmt.Fprintln(stderr)
+		fmt.Fprintln(fs.Output(), "usage: smsfw events [--db DSN | --api URL [--token T]] [filters] [--format table|csv|json] [--limit N] [--all]")
+		fmt.Fprintln(fs.Output(), "\nLists or exports stored events, newest first. --db reads the store directly;")
+		fmt.Fprintln(fs.Output(), "--api asks a running smsfw (token also from $SMSFW_TOKEN). json is one event per line.")
+		fmt.Fprintln(fs.Output())
 		fs.PrintDefaults()
 	}
 	dsn := fs.String("db", "", "event store DSN (a SQLite file, or postgres://...)")
@@ -79,7 +79,7 @@ func eventsCmd(args []string, stdout, stderr io.Writer) error {
 	for _, f := range eventFilters {
 		vals[f.name] = fs.String(f.name, "", f.usage)
 	}
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if (*dsn == "") == (*api == "") {

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -46,43 +47,50 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nsmsfw <command> -h shows a command's flags.")
+	fmt.Fprintln(w, "\nsmsfw <command> -h (or smsfw help <command>) shows a command's flags.")
 }
 
 // errUsage marks errors already explained by a flag set's usage output.
 var errUsage = errors.New("usage")
 
-func main() {
-	if len(os.Args) < 2 {
-		usage(os.Stderr)
-		os.Exit(2)
+func main() { os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// cli runs the command line args and returns the exit status: 0, 1 when
+// the command failed, 2 for an unknown command. Help goes to stdout.
+func cli(args []string, stdout, stderr io.Writer) int {
+	if len(args) < 1 {
+		usage(stderr)
+		return 2
 	}
-	name := os.Args[1]
+	name := args[0]
+	if name == "help" && len(args) > 1 { // smsfw help CMD: CMD --help
+		return cli([]string{args[1], "--help"}, stdout, stderr)
+	}
 	for _, c := range commands() {
 		if c.name == name {
-			if err := c.run(os.Args[2:], os.Stdout, os.Stderr); err != nil {
+			if err := c.run(args[1:], stdout, stderr); err != nil {
 				if errors.Is(err, flag.ErrHelp) {
-					os.Exit(0)
+					return 0
 				}
 				if !errors.Is(err, errUsage) && !errors.Is(err, errFailed) {
-					fmt.Fprintln(os.Stderr, "smsfw "+name+":", err)
+					fmt.Fprintln(stderr, "smsfw "+name+":", err)
 				}
-				os.Exit(1)
+				return 1
 			}
-			return
+			return 0
 		}
 	}
 	if name == "-h" || name == "--help" || name == "help" {
-		usage(os.Stdout)
-		return
+		usage(stdout)
+		return 0
 	}
 	if name == "--version" || name == "-version" || name == "-v" {
-		fmt.Println(versionString())
-		return
+		fmt.Fprintln(stdout, versionString())
+		return 0
 	}
-	fmt.Fprintf(os.Stderr, "smsfw: unknown command %q\n\n", name)
-	usage(os.Stderr)
-	os.Exit(2)
+	fmt.Fprintf(stderr, "smsfw: unknown command %q\n\n", name)
+	usage(stderr)
+	return 2
 }
 
 // logFlags adds --log-format and --log-level to fs.
@@ -149,11 +157,20 @@ func versionString() string {
 	return fmt.Sprintf("smsfw %s\ncommit %s\n%s", v, commit, goVersion)
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	// -h/--help: the usage goes to stdout; a bad flag's error and the usage
+	// to the flag set's output (stderr).
+	errOut := fs.Output()
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	err := fs.Parse(args)
+	fs.SetOutput(errOut)
+	if errors.Is(err, flag.ErrHelp) {
+		_, _ = stdout.Write(buf.Bytes())
+		return err
+	}
+	_, _ = errOut.Write(buf.Bytes())
+	if err != nil {
 		return errUsage
 	}
 	if fs.NArg() > 0 {

@@ -676,7 +676,7 @@ func TestUsageErrors(t *testing.T) {
 		{args: []string{"run", "--config", "testdata/invalid-unknown-key.yaml", "--admin", ""}, code: 1, stderr: "testdata/invalid-unknown-key.yaml:7: field passwd"},
 		{args: []string{"sim", "--error-rate", "2"}, code: 1, stderr: "--error-rate must be within 0..1"},
 		{args: []string{"demo", "--rate", "0"}, code: 1, stderr: "--rate must be positive"},
-		{args: []string{"run", "-h"}, code: 0, stderr: "-listen"},
+		{args: []string{"run", "-h"}, code: 0, stdout: "-listen"},
 		{args: []string{"help"}, code: 0, stdout: "commands:"},
 		{args: []string{"version"}, code: 0, stdout: "smsfw dev"},
 	}

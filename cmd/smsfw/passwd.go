@@ -30,10 +30,10 @@ func passwd(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fromStdin := fs.Bool("password-stdin", false, "read the password as one line from standard input")
 	cost := fs.Int("cost", proxy.DefaultHashCost, "bcrypt cost (4-14; each step doubles the time of a bind)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: smsfw passwd [--password-stdin] [--cost N]\n\nPrints a bcrypt hash for a peer's password_hash.")
+		fmt.Fprintln(fs.Output(), "usage: smsfw passwd [--password-stdin] [--cost N]\n\nPrints a bcrypt hash for a peer's password_hash.")
 		fs.PrintDefaults()
 	}
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
 	var pw []byte

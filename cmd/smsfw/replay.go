@@ -58,7 +58,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	region := fs.String("region", "DE", "default region for national numbers")
 	format := fs.String("format", "table", "table or json")
 	show := fs.Int("show", 50, "list at most this many changed events in the table")
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if *rulesFile == "" || *dsn == "" {

@@ -19,7 +19,7 @@ import (
 var errFailed = errors.New("failed")
 
 func rulesCmd(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || len(args) == 1 && wantsHelp(args) || len(args) == 2 && args[0] == "check" && wantsHelp(args[1:]) {
+	if len(args) == 0 || len(args) == 1 && wantsHelp(args) || args[0] == "check" && wantsHelp(args[1:]) {
 		w, err := stderr, errUsage
 		if len(args) > 0 {
 			w, err = stdout, nil
@@ -65,7 +65,7 @@ func rulesTest(args []string, stdout, stderr io.Writer) error {
 	file := args[0]
 	fs, o := rulesTestFlags(stderr)
 	peer, peerClass, from, to, text, dcs, mo := o.peer, o.peerClass, o.from, o.to, o.text, o.dcs, o.mo
-	if err := parse(fs, args[1:]); err != nil {
+	if err := parse(fs, args[1:], stdout); err != nil {
 		return err
 	}
 	snap, err := rules.ParseFile(file)

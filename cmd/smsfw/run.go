@@ -32,7 +32,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	dbFlag := fs.String("db", "", "event store: an SQLite file or a postgres:// DSN (default: the config's events.db; \"none\" disables)")
 	var lf logFlags
 	lf.register(fs)
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
 	log, err := lf.logger(stderr)
