@@ -116,3 +116,36 @@ func TestPostMOQueuedIsNotAnError(t *testing.T) {
 		}
 	})
 }
+
+// A delivery cut off by its session's end (sent, never answered) is sent
+// again to the next session of the same system_id, not to another's.
+func TestDeliveryOutlivesItsSession(t *testing.T) {
+	s, addr := startSim(t, Config{ReceiptDelay: time.Millisecond,
+		RetrySchedule: []time.Duration{20 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond, 5 * time.Second}})
+	var other atomic.Int32
+	oc, err := esme.Dial(ctx(t), addr, esme.Options{SystemID: "other", OnDeliver: func(pdu.PDU) pdu.Status { other.Add(1); return 0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oc.Close()
+	in := make(chan struct{}, 1)
+	gone, err := esme.Dial(ctx(t), addr, esme.Options{SystemID: "app", NoAutoRespond: true,
+		OnDeliver: func(pdu.PDU) pdu.Status { in <- struct{}{}; return 0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := gone.Do(ctx(t), pdu.AppendSM(nil, pdu.SubmitSM, 0, &pdu.SMFields{Src: "Shop", Dst: "4915", RegisteredDelivery: 1, ShortMessage: []byte("x")}))
+	if err != nil || r.Status != 0 {
+		t.Fatalf("submit: %v %+v", err, r)
+	}
+	<-in // the receipt, unanswered
+	gone.Close()
+	_, n := retryESME(t, addr) // binds as "app"
+	testutil.Eventually(t, 3*time.Second, "the receipt at the new session", func() bool { return s.Stats().Receipts == 1 })
+	if n.Load() != 1 || other.Load() != 0 {
+		t.Fatalf("new session saw %d, another system_id %d", n.Load(), other.Load())
+	}
+	if got := s.Stats().ReceiptDelivery; got.Accepted != 1 || got.Retries < 1 || got.Expired != 0 {
+		t.Fatalf("%+v", got)
+	}
+}
