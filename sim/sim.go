@@ -255,6 +255,7 @@ type session struct {
 	mu      sync.Mutex
 	waiting map[uint32]chan pdu.Status // MO and receipts awaiting deliver_sm_resp
 	open    map[uint32]struct{}        // messages not yet answered: a reused sequence number is a duplicate
+	drained chan struct{}              // signalled when a delayed answer leaves open (unbind waits for it)
 	done    chan struct{}              // closed when the connection ends: nobody will answer
 	window  chan struct{}              // deliveries unanswered (nil: no bound)
 }
@@ -264,7 +265,7 @@ func (ss *session) canReceive() bool {
 }
 
 func (s *Server) serve(nc net.Conn) {
-	ss := &session{s: s, c: link.New(nc, 0, 30*time.Second), waiting: map[uint32]chan pdu.Status{}, open: map[uint32]struct{}{}, done: make(chan struct{})}
+	ss := &session{s: s, c: link.New(nc, 0, 30*time.Second), waiting: map[uint32]chan pdu.Status{}, open: map[uint32]struct{}{}, done: make(chan struct{}), drained: make(chan struct{}, 1)}
 	if s.cfg.Window > 0 {
 		ss.window = make(chan struct{}, s.cfg.Window)
 	}
@@ -360,6 +361,8 @@ func (ss *session) handle(p pdu.PDU) bool {
 	case id == pdu.EnquireLink:
 		ss.respond(id, pdu.StatusOK, p.Seq(), "")
 	case id == pdu.Unbind:
+		// Like a real SMSC, answer what was accepted before confirming.
+		ss.awaitAnswers()
 		ss.respond(id, pdu.StatusOK, p.Seq(), "")
 		return false
 	case ss.bind == 0:
@@ -452,10 +455,39 @@ func (s *Server) latency() time.Duration {
 
 // answer writes a delayed response (from a timer, not the read loop).
 func (ss *session) answer(id pdu.CommandID, st pdu.Status, seq uint32, msgID string) {
+	// Written before it leaves open, so an unbind_resp never overtakes it.
+	_ = ss.c.WriteWith(func(b []byte) []byte { return pdu.AppendResp(b, id, st, seq, msgID) })
 	ss.mu.Lock()
 	delete(ss.open, seq)
 	ss.mu.Unlock()
-	_ = ss.c.WriteWith(func(b []byte) []byte { return pdu.AppendResp(b, id, st, seq, msgID) })
+	select {
+	case ss.drained <- struct{}{}:
+	default:
+	}
+}
+
+// awaitAnswers waits until every message of the session has had its
+// (delayed) answer, for at most the latency plus a second; stalled
+// messages are never answered, so it does not wait for them.
+func (ss *session) awaitAnswers() {
+	if ss.s.stalled.Load() {
+		return
+	}
+	deadline := time.NewTimer(ss.s.latency() + time.Second)
+	defer deadline.Stop()
+	for {
+		ss.mu.Lock()
+		n := len(ss.open)
+		ss.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-ss.drained:
+		case <-deadline.C:
+			return
+		}
+	}
 }
 
 // text decodes a message's text for display (UDH stripped).

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -247,5 +249,45 @@ func TestReceiptTextGSMSafe(t *testing.T) {
 	}
 	if got := receiptText(&m); got != "Gr??e ? ?5??ok?" {
 		t.Fatalf("%q", got)
+	}
+}
+
+// An ESME that unbinds with messages in flight gets their (delayed)
+// answers before unbind_resp, as from a real SMSC.
+func TestUnbindAnswersInFlightFirst(t *testing.T) {
+	_, addr := startSim(t, Config{Latency: 200 * time.Millisecond, Keep: -1})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	out := pdu.AppendBind(nil, pdu.BindTransceiver, 1, pdu.BindFields{SystemID: "app", Password: "pw"})
+	for i := uint32(2); i < 7; i++ {
+		out = pdu.AppendSM(out, pdu.SubmitSM, i, &pdu.SMFields{Src: "1", Dst: "2"})
+	}
+	out = pdu.AppendHeaderOnly(out, pdu.Unbind, 0, 7)
+	if _, err := c.Write(out); err != nil {
+		t.Fatal(err)
+	}
+	r := pdu.NewReader(c, 1<<16)
+	var got []string
+	for {
+		p, err := r.Next()
+		if err != nil {
+			break
+		}
+		got = append(got, fmt.Sprintf("%s %d %d", p.ID(), p.Seq(), uint32(p.Status())))
+	}
+	if len(got) > 2 {
+		sort.Strings(got[1 : len(got)-1]) // delayed answers come in any order
+	}
+	want := []string{"bind_transceiver_resp 1 0"}
+	for i := 2; i < 7; i++ {
+		want = append(want, fmt.Sprintf("submit_sm_resp %d 0", i))
+	}
+	want = append(want, "unbind_resp 7 0")
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
