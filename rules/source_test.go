@@ -49,9 +49,14 @@ func TestWatchReloadsListFiles(t *testing.T) {
 	dir := t.TempDir()
 	policy := filepath.Join(dir, "p.yaml")
 	list := filepath.Join(dir, "bad.txt")
+	// Written aside and renamed, as editors and config management do: the
+	// watcher never sees a half-written (empty, hence valid) file.
 	write := func(name, s string) {
 		t.Helper()
-		if err := os.WriteFile(name, []byte(s), 0o644); err != nil {
+		if err := os.WriteFile(name+".tmp", []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(name+".tmp", name); err != nil {
 			t.Fatal(err)
 		}
 	}

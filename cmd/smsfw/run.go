@@ -64,20 +64,22 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	a.Start()
-	return serveUntilSignal(log, a.Done(), a.Shutdown, func() {
+	return serveUntilSignal(log, a.Start, a.Done(), a.Shutdown, func() {
 		if err := a.Reload(context.Background(), "", "signal"); errors.Is(err, app.ErrNothingToReload) {
 			log.Info("SIGHUP: nothing to reload")
 		}
 	})
 }
 
-// serveUntilSignal waits for SIGINT/SIGTERM, then calls shutdown, or for
-// the server's end on errc; SIGHUP calls reload (when set).
-func serveUntilSignal(log *zap.Logger, errc <-chan error, shutdown func(context.Context) error, reload func()) error {
+// serveUntilSignal calls start once the signals are caught (a client served
+// by start must never meet the default SIGTERM action), then waits for
+// SIGINT/SIGTERM and calls shutdown, or for the server's end on errc;
+// SIGHUP calls reload (when set).
+func serveUntilSignal(log *zap.Logger, start func(), errc <-chan error, shutdown func(context.Context) error, reload func()) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	start()
 	for {
 		select {
 		case err := <-errc:

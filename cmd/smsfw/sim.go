@@ -104,8 +104,8 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 		}()
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- s.Serve(ln) }()
-	return serveUntilSignal(log, errc, func(ctx context.Context) error {
+	serve := func() { go func() { errc <- s.Serve(ln) }() }
+	return serveUntilSignal(log, serve, errc, func(ctx context.Context) error {
 		close(stop)
 		if hs != nil {
 			_ = hs.Shutdown(ctx)
