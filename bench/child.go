@@ -78,8 +78,15 @@ func StartChild(ctx context.Context, o ChildOptions) (*Child, error) {
 	}
 	c := &Child{cmd: cmd, PID: cmd.Process.Pid, done: make(chan struct{})}
 	addrs := make(chan [2]string, 8)
-	go c.readLog(stderr, addrs)
+	logged := make(chan struct{})
 	go func() {
+		c.readLog(stderr, addrs)
+		close(logged)
+	}()
+	go func() {
+		// Wait closes the pipe: read it to its end first, or the child's
+		// last lines (why it failed) are lost.
+		<-logged
 		err := cmd.Wait()
 		_ = os.Remove(cf.Name())
 		c.mu.Lock()
