@@ -99,50 +99,6 @@ func ReasonNames(r uint32) []string {
 	return out
 }
 
-// Detections are the detectors' findings for one message, read by rules as
-// det.<name>. Numbers carry the counter value behind a finding.
-type Detections struct {
-	GreyRoute     bool    `expr:"grey_route" json:"grey_route"`         // A2P traffic on a route billed as P2P
-	LeakageAmount float64 `expr:"leakage_amount" json:"leakage_amount"` // estimated revenue lost on this message
-
-	SenderSpoofed   bool   `expr:"sender_spoofed" json:"sender_spoofed"`     // a protected sender ID from a peer not allowed to use it
-	SenderLookalike bool   `expr:"sender_lookalike" json:"sender_lookalike"` // a near copy of a protected sender ID
-	ProtectedSender string `expr:"protected_sender" json:"protected_sender"` // the registry entry involved
-
-	Keyword        bool   `expr:"keyword" json:"keyword"` // a blocked keyword
-	KeywordHit     string `expr:"keyword_hit" json:"keyword_hit"`
-	Regex          bool   `expr:"regex" json:"regex"`
-	RegexHit       string `expr:"regex_hit" json:"regex_hit"`
-	BlockedDomain  bool   `expr:"blocked_domain" json:"blocked_domain"`
-	AllowedDomains bool   `expr:"allowed_domains" json:"allowed_domains"` // every URL's domain is on the allow list
-	Phishing       bool   `expr:"phishing" json:"phishing"`               // shortener + brand word, IP-literal URL, lookalike domain
-	PhishingWhy    string `expr:"phishing_why" json:"phishing_why"`
-
-	Campaign         bool `expr:"campaign" json:"campaign"`                   // one fingerprint from many senders
-	CampaignSenders  int  `expr:"campaign_senders" json:"campaign_senders"`   // distinct senders of this fingerprint in the window
-	Fanout           bool `expr:"fanout" json:"fanout"`                       // one P2P sender to many recipients
-	FanoutRecipients int  `expr:"fanout_recipients" json:"fanout_recipients"` // distinct recipients of this sender in the window
-
-	Pumping        bool   `expr:"pumping" json:"pumping"` // artificially inflated traffic
-	PumpingWhy     string `expr:"pumping_why" json:"pumping_why"`
-	PremiumBurst   int    `expr:"premium_burst" json:"premium_burst"`       // messages to premium ranges from this peer in the window
-	SequentialRun  int    `expr:"sequential_run" json:"sequential_run"`     // consecutive destination numbers
-	NewDestCountry bool   `expr:"new_dest_country" json:"new_dest_country"` // a country this peer never sent to before
-
-	SIMFarm   bool `expr:"sim_farm" json:"sim_farm"`     // many MSISDNs sending one text to one short code
-	MOSenders int  `expr:"mo_senders" json:"mo_senders"` // distinct MO senders of this text to this destination
-	MOSpam    bool `expr:"mo_spam" json:"mo_spam"`
-
-	FakeReceipt bool `expr:"fake_receipt" json:"fake_receipt"` // a receipt for a message id never accepted for this peer
-	// ReceiptEarly: a receipt for an id not known yet while the peer has
-	// messages awaiting the SMSC's answer (the receipt may have overtaken
-	// its submit_sm_resp); refuse it temporarily, never deliver it.
-	ReceiptEarly bool `expr:"receipt_early" json:"receipt_early"`
-
-	RateLimited bool   `expr:"rate_limited" json:"rate_limited"`
-	LimitID     string `expr:"limit_id" json:"limit_id"`
-}
-
 // SenderHash returns counters.KeyString(f.Sender), computed once per message.
 func (f *Facts) SenderHash() uint64 {
 	if f.senderKey == 0 {

@@ -69,6 +69,10 @@ type Snapshot struct {
 	// RegistryNames maps a skeleton back to the sender ID as registered.
 	RegistryNames map[string]string
 	Tariffs       map[string]map[string]float64
+	// Settings are every registered detector's checked settings, by
+	// detector name; Memory is the counters' byte budget.
+	Settings map[string]filter.Settings
+	Memory   Memory
 
 	inputs inputs // the files it was built from (policy and lists)
 }
@@ -181,9 +185,6 @@ func (c *compiler) compile(p *Policy) (*Snapshot, error) {
 		}
 		s.Lists[name] = l
 	}
-	if err := c.detectors(p, s); err != nil {
-		return nil, err
-	}
 	for i, e := range p.SenderRegistry {
 		path := fmt.Sprintf("sender_registry[%d]", i)
 		if e == nil || strings.TrimSpace(e.Sender) == "" {
@@ -208,6 +209,9 @@ func (c *compiler) compile(p *Policy) (*Snapshot, error) {
 				return nil, c.errf("tariffs."+class+"."+country, "tariffs: %q is not an ISO country code or default", country)
 			}
 		}
+	}
+	if err := c.detectors(p, s); err != nil {
+		return nil, err
 	}
 	seen := map[string]int{}
 	for i, r := range p.Rules {
@@ -369,4 +373,9 @@ func status(s string) (pdu.Status, error) {
 		return 0, fmt.Errorf("status 0 is success, not a refusal")
 	}
 	return pdu.Status(v), nil
+}
+
+// Data is what detectors read from the policy besides their own section.
+func (s *Snapshot) Data() *filter.PolicyData {
+	return &filter.PolicyData{Lists: s.Lists, Registry: s.Registry, RegistryNames: s.RegistryNames, Tariffs: s.Tariffs}
 }

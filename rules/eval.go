@@ -1,100 +1,117 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
-	"time"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/filter/lists"
 	"github.com/smsfw/smsfw/filter/textscan"
 	"github.com/smsfw/smsfw/internal/yamlx"
 )
 
 func skeletonKey(s string) string { return string(textscan.Skeleton(nil, []byte(s))) }
 
-// detectors validates the detector settings and their list references.
+// detectors decodes and checks every registered detector's section (one
+// without a section gets its defaults) and the memory section.
 func (c *compiler) detectors(p *Policy, s *Snapshot) error {
 	d := &p.Detectors
-	ref := func(path, name string, t lists.Type) error {
-		if name == "" {
-			return nil
+	for _, name := range d.order {
+		if name != "memory" && filter.LookupPlugin(name) == nil {
+			return c.errf("detectors."+name, "unknown detector %q (known: %s)", name, pluginNames())
 		}
-		if _, err := s.Lists.Get(name, t); err != nil {
-			return c.errf(path, "%v", err)
-		}
-		return nil
 	}
-	for _, r := range []struct {
-		path, name string
-		t          lists.Type
-	}{
-		{"detectors.content.keywords", d.Content.Keywords, lists.Keywords},
-		{"detectors.content.regexes", d.Content.Regexes, lists.Regexes},
-		{"detectors.content.block_domains", d.Content.BlockDomains, lists.Domains},
-		{"detectors.content.allow_domains", d.Content.AllowDomains, lists.Domains},
-		{"detectors.content.brands", d.Content.Brands, lists.Keywords},
-		{"detectors.pumping.premium_ranges", d.Pumping.PremiumRanges, lists.Prefixes},
-	} {
-		if err := ref(r.path, r.name, r.t); err != nil {
+	if n := d.sections["memory"]; n != nil {
+		if err := c.memory(n, &s.Memory); err != nil {
 			return err
 		}
 	}
-	for _, n := range []struct {
-		path string
-		v    int
-	}{
-		{"detectors.classification.fanout_recipients", d.Classification.FanoutRecipients},
-		{"detectors.classification.sender_velocity", d.Classification.SenderVelocity},
-		{"detectors.sender_id.lookalike_distance", d.SenderID.LookalikeDistance},
-		{"detectors.campaign.distinct_senders", d.Campaign.DistinctSenders},
-		{"detectors.campaign.fanout_recipients", d.Campaign.FanoutRecipients},
-		{"detectors.pumping.premium_burst", d.Pumping.PremiumBurst},
-		{"detectors.pumping.sequential_run", d.Pumping.SequentialRun},
-		{"detectors.sim_farm.distinct_senders", d.SIMFarm.DistinctSenders},
-		{"detectors.sim_farm.spam_senders", d.SIMFarm.SpamSenders},
-		{"detectors.receipts.max_ids", d.Receipts.MaxIDs},
-	} {
-		if n.v < 0 {
-			return c.errf(n.path, "%s must not be negative", n.path[len("detectors."):])
+	s.Settings = map[string]filter.Settings{}
+	for _, pl := range filter.Plugins() {
+		path := "detectors." + pl.Name
+		n := d.sections[pl.Name]
+		if pl.Settings == nil {
+			if n != nil {
+				return c.errf(path, "detector %q has no settings", pl.Name)
+			}
+			continue
 		}
-	}
-	if m := d.Memory.Total; m != 0 && (m < yamlx.MiB || m > 1024*yamlx.GiB) {
-		return c.errf("detectors.memory.total", "memory.total %s outside [1MiB, 1024GiB]", m)
-	}
-	for _, m := range []struct {
-		path string
-		v    yamlx.ByteSize
-	}{
-		{"detectors.memory.classification", d.Memory.Classification},
-		{"detectors.memory.campaign", d.Memory.Campaign},
-		{"detectors.memory.pumping", d.Memory.Pumping},
-		{"detectors.memory.sim_farm", d.Memory.SIMFarm},
-		{"detectors.memory.rate_limits", d.Memory.RateLimits},
-	} {
-		if m.v != 0 && (m.v < 64*yamlx.KiB || m.v > 1024*yamlx.GiB) {
-			return c.errf(m.path, "%s %s outside [64KiB, 1024GiB]", m.path[len("detectors."):], m.v)
+		set := pl.Settings()
+		if n != nil {
+			if err := yamlx.DecodeNode(c.file, n, set); err != nil {
+				return positioned(err)
+			}
 		}
+		var first error
+		set.Check(&filter.SettingsCheck{Section: path, Lists: s.Lists, Report: func(key, msg string) {
+			if first == nil {
+				first = c.errf(strings.TrimSuffix(path+"."+key, "."), "%s", msg)
+			}
+		}})
+		if first != nil {
+			return first
+		}
+		s.Settings[pl.Name] = set
 	}
-	if d.SenderID.LookalikeDistance > 3 {
-		return c.errf("detectors.sender_id.lookalike_distance", "sender_id.lookalike_distance above 3 matches unrelated names")
+	return nil
+}
+
+func pluginNames() string {
+	var names []string
+	for _, p := range filter.Plugins() {
+		names = append(names, p.Name)
 	}
-	for _, w := range []struct {
-		path string
-		v    time.Duration
-	}{
-		{"detectors.classification.window", d.Classification.Window},
-		{"detectors.campaign.window", d.Campaign.Window},
-		{"detectors.pumping.window", d.Pumping.Window},
-		{"detectors.sim_farm.window", d.SIMFarm.Window},
-		{"detectors.receipts.remember", d.Receipts.Remember},
-	} {
-		if w.v < 0 {
-			return c.errf(w.path, "%s must not be negative", w.path[len("detectors."):])
+	return strings.Join(append(names, "memory"), ", ")
+}
+
+// memory decodes detectors.memory: total and a size per counter owner.
+func (c *compiler) memory(n *yaml.Node, m *Memory) error {
+	if n.Kind != yaml.MappingNode {
+		return c.errf("detectors.memory", "detectors.memory must be a mapping (total, or a detector's name, to a size)")
+	}
+	owners := MemoryOwners()
+	m.Sizes = map[string]yamlx.ByteSize{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, path := n.Content[i].Value, "detectors.memory."+n.Content[i].Value
+		var v yamlx.ByteSize
+		if err := yamlx.DecodeNode(c.file, n.Content[i+1], &v); err != nil {
+			return positioned(err)
+		}
+		switch _, known := owners[key]; {
+		case key == "total":
+			if v != 0 && (v < yamlx.MiB || v > 1024*yamlx.GiB) {
+				return c.errf(path, "memory.total %s outside [1MiB, 1024GiB]", v)
+			}
+			m.Total = v
+		case known:
+			if v != 0 && (v < 64*yamlx.KiB || v > 1024*yamlx.GiB) {
+				return c.errf(path, "memory.%s %s outside [64KiB, 1024GiB]", key, v)
+			}
+			m.Sizes[key] = v
+		default:
+			names := []string{"total"}
+			for o := range owners {
+				names = append(names, o)
+			}
+			sort.Strings(names[1:])
+			return c.errf(path, "memory: unknown key %q (%s)", key, strings.Join(names, ", "))
 		}
 	}
 	return nil
+}
+
+// positioned turns a yamlx error into a PolicyError.
+func positioned(err error) error {
+	var ye *yamlx.Error
+	if errors.As(err, &ye) {
+		return &PolicyError{Pos: ye}
+	}
+	return err
 }
 
 // Decision is the outcome of the rules for one message.
@@ -115,7 +132,7 @@ type Decision struct {
 // env is the caller's (pooled): its Msg and Det are the message's facts and
 // findings. Keeping it out of this frame keeps the evaluation allocation-free.
 func (s *Snapshot) Evaluate(v *vm.VM, env *Env, dir filter.Direction, out *Decision) {
-	mask := fired(env.Det)
+	mask := env.Det.Fired
 	for _, r := range s.Rules {
 		if r.Direction >= 0 && r.Direction != int(dir) {
 			continue

@@ -9,6 +9,7 @@ import (
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/lists"
+	"github.com/smsfw/smsfw/filter/textscan"
 )
 
 // Env is what a rule condition sees: msg.* (facts) and det.* (findings).
@@ -17,54 +18,78 @@ type Env struct {
 	Det *filter.Detections `expr:"det"`
 }
 
-// detBits numbers the boolean findings so a rule that can only be true when
-// one of them fired is skipped, without running its program, when none did:
-// on the allow path most rules cost nothing.
-var detBits = map[string]uint{
-	"grey_route": 0, "sender_spoofed": 1, "sender_lookalike": 2, "keyword": 3, "regex": 4,
-	"blocked_domain": 5, "phishing": 6, "campaign": 7, "fanout": 8, "pumping": 9,
-	"new_dest_country": 10, "sim_farm": 11, "mo_spam": 12, "fake_receipt": 13, "rate_limited": 14,
-	"receipt_early": 15,
+// findingArrays are the Detections arrays holding each kind of finding.
+var findingArrays = map[filter.FindingKind]string{
+	filter.KindFlag: "Flags", filter.KindCount: "Counts", filter.KindAmount: "Amounts", filter.KindText: "Texts",
 }
 
-// fired returns the bit set of findings that are true.
-func fired(d *filter.Detections) uint64 {
-	var m uint64
-	set := func(b bool, bit uint) {
-		if b {
-			m |= 1 << bit
+// findingPatcher turns det.<name> into the finding's slot, det.Flags[3]:
+// findings are declared by the detectors (filter.NewFlag ...), not fields
+// of a struct, so a new detector adds them without touching the rules.
+type findingPatcher struct{ err error }
+
+func (p *findingPatcher) Visit(node *ast.Node) {
+	m, ok := (*node).(*ast.MemberNode)
+	if !ok {
+		return
+	}
+	id, ok := m.Node.(*ast.IdentifierNode)
+	prop, ok2 := m.Property.(*ast.StringNode)
+	if !ok || !ok2 || id.Value != "det" {
+		return
+	}
+	f, known := filter.LookupFinding(prop.Value)
+	if !known {
+		if p.err == nil && !isArrayName(prop.Value) {
+			p.err = fmt.Errorf("unknown finding det.%s%s", prop.Value, didYouMean(prop.Value))
+		}
+		return
+	}
+	arr := &ast.MemberNode{Node: &ast.IdentifierNode{Value: "det"}, Property: &ast.StringNode{Value: findingArrays[f.Kind]}}
+	ast.Patch(node, &ast.MemberNode{Node: arr, Property: &ast.IntegerNode{Value: f.Slot}})
+}
+
+func isArrayName(s string) bool {
+	for _, a := range findingArrays {
+		if a == s {
+			return true
 		}
 	}
-	set(d.GreyRoute, 0)
-	set(d.SenderSpoofed, 1)
-	set(d.SenderLookalike, 2)
-	set(d.Keyword, 3)
-	set(d.Regex, 4)
-	set(d.BlockedDomain, 5)
-	set(d.Phishing, 6)
-	set(d.Campaign, 7)
-	set(d.Fanout, 8)
-	set(d.Pumping, 9)
-	set(d.NewDestCountry, 10)
-	set(d.SIMFarm, 11)
-	set(d.MOSpam, 12)
-	set(d.FakeReceipt, 13)
-	set(d.RateLimited, 14)
-	set(d.ReceiptEarly, 15)
-	return m
+	return s == "Fired"
+}
+
+// findingSlot recognises a patched det.<Array>[slot].
+func findingSlot(n ast.Node) (filter.FindingKind, int, bool) {
+	m, ok := n.(*ast.MemberNode)
+	if !ok {
+		return 0, 0, false
+	}
+	idx, ok := m.Property.(*ast.IntegerNode)
+	arr, ok2 := m.Node.(*ast.MemberNode)
+	if !ok || !ok2 {
+		return 0, 0, false
+	}
+	id, ok := arr.Node.(*ast.IdentifierNode)
+	name, ok2 := arr.Property.(*ast.StringNode)
+	if !ok || !ok2 || id.Value != "det" {
+		return 0, 0, false
+	}
+	for k, a := range findingArrays {
+		if a == name.Value {
+			return k, idx.Value, true
+		}
+	}
+	return 0, 0, false
 }
 
 // needs returns a bit set N such that the expression can only be true if
-// some finding in N fired; 0 means "unknown: always evaluate".
+// some flag in N fired (Detections.Fired); 0 means "unknown: always
+// evaluate". On the allow path most rules then cost nothing.
 func needs(n ast.Node) uint64 {
 	switch n := n.(type) {
 	case *ast.MemberNode:
-		if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == "det" {
-			if s, ok := n.Property.(*ast.StringNode); ok {
-				if bit, ok := detBits[s.Value]; ok {
-					return 1 << bit
-				}
-			}
+		if k, slot, ok := findingSlot(n); ok && k == filter.KindFlag {
+			return 1 << slot
 		}
 	case *ast.BinaryNode:
 		l, r := needs(n.Left), needs(n.Right)
@@ -95,7 +120,8 @@ var listFuncs = map[string]lists.Type{
 // list functions must name an existing list of a fitting type as a string
 // literal, so a typo is a load error, not a silent false.
 func compileExpr(src string, set lists.Set) (*vm.Program, uint64, error) {
-	opts := []expr.Option{expr.Env(Env{}), expr.AsBool(),
+	patch := &findingPatcher{}
+	opts := []expr.Option{expr.Env(Env{}), expr.AsBool(), expr.Patch(patch),
 		expr.Function("in_list", func(p ...any) (any, error) {
 			return inList(set, p[0].(string), p[1].(string)), nil
 		}, new(func(string, string) bool)),
@@ -109,6 +135,9 @@ func compileExpr(src string, set lists.Set) (*vm.Program, uint64, error) {
 		}, new(func(string, string) bool)),
 	}
 	prog, err := expr.Compile(src, opts...)
+	if patch.err != nil {
+		return nil, 0, patch.err
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -172,4 +201,18 @@ func inList(set lists.Set, v, name string) bool {
 		return ok
 	}
 	return false
+}
+
+// didYouMean names the declared finding closest to a misspelt one.
+func didYouMean(name string) string {
+	best, bestDist := "", 3
+	for _, f := range filter.Findings() {
+		if d := textscan.Distance([]byte(name), []byte(f.Name), 2); d < bestDist {
+			best, bestDist = f.Name, d
+		}
+	}
+	if best == "" {
+		return " (docs/policy.md lists the findings)"
+	}
+	return fmt.Sprintf(" (did you mean det.%s?)", best)
 }

@@ -39,12 +39,11 @@ type nfn func(e *Env) val
 type accessor struct {
 	k     kind
 	index []int
-	det   bool
 }
 
 var accessors = func() map[string]accessor {
 	m := map[string]accessor{}
-	add := func(prefix string, t reflect.Type, det bool) {
+	add := func(prefix string, t reflect.Type) {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			name := f.Tag.Get("expr")
@@ -64,11 +63,10 @@ var accessors = func() map[string]accessor {
 			default:
 				continue
 			}
-			m[prefix+name] = accessor{k: k, index: f.Index, det: det}
+			m[prefix+name] = accessor{k: k, index: f.Index}
 		}
 	}
-	add("msg.", reflect.TypeOf(filter.Facts{}), false)
-	add("det.", reflect.TypeOf(filter.Detections{}), true)
+	add("msg.", reflect.TypeOf(filter.Facts{}))
 	return m
 }()
 
@@ -93,10 +91,20 @@ func (a accessor) fn() nfn {
 }
 
 func (a accessor) field(e *Env, idx int) reflect.Value {
-	if a.det {
-		return reflect.ValueOf(e.Det).Elem().Field(idx)
-	}
 	return reflect.ValueOf(e.Msg).Elem().Field(idx)
+}
+
+// findingFn reads a finding's slot (det.<name>, patched to det.<Array>[slot]).
+func findingFn(k filter.FindingKind, slot int) nfn {
+	switch k {
+	case filter.KindFlag:
+		return func(e *Env) val { return val{k: kBool, b: e.Det.Flags[slot]} }
+	case filter.KindCount:
+		return func(e *Env) val { return val{k: kInt, n: float64(e.Det.Counts[slot])} }
+	case filter.KindAmount:
+		return func(e *Env) val { return val{k: kFloat, n: e.Det.Amounts[slot]} }
+	}
+	return func(e *Env) val { return val{k: kString, s: e.Det.Texts[slot]} }
 }
 
 // compileNative returns a closure for n, or false when n has a shape the
@@ -116,6 +124,9 @@ func compileNative(n ast.Node, set lists.Set) (nfn, bool) {
 		v := val{k: kFloat, n: n.Value}
 		return func(*Env) val { return v }, true
 	case *ast.MemberNode:
+		if k, slot, ok := findingSlot(n); ok {
+			return findingFn(k, slot), true
+		}
 		id, ok := n.Node.(*ast.IdentifierNode)
 		prop, ok2 := n.Property.(*ast.StringNode)
 		if !ok || !ok2 || n.Optional || n.Method {

@@ -7,8 +7,11 @@
 package rules
 
 import (
-	"time"
+	"fmt"
 
+	"gopkg.in/yaml.v3"
+
+	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/yamlx"
 )
 
@@ -75,149 +78,86 @@ type LimitSpec struct {
 	Status    string  `yaml:"status"`
 }
 
-// Detectors are the detector settings.
+// Detectors is the detectors: section: one section per detector, named
+// after it (detectors.campaign ...), whose settings the detector's own
+// package declares, decodes strictly and checks (filter.Plugin); and
+// memory, the counters' byte budget. Sections are kept as written here and
+// decoded when the policy is compiled, so errors carry their lines.
 type Detectors struct {
-	Classification Classification `yaml:"classification"`
-	SenderID       SenderID       `yaml:"sender_id"`
-	Content        Content        `yaml:"content"`
-	Campaign       Campaign       `yaml:"campaign"`
-	Pumping        Pumping        `yaml:"pumping"`
-	SIMFarm        SIMFarm        `yaml:"sim_farm"`
-	Receipts       Receipts       `yaml:"receipts"`
-	// Memory bounds the detectors' counter tables by bytes.
-	Memory Memory `yaml:"memory"`
+	sections map[string]*yaml.Node
+	order    []string // as written
+}
+
+// UnmarshalYAML keeps each section's node.
+func (d *Detectors) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.MappingNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: detectors must be a mapping of detector names to settings", n.Line)}}
+	}
+	d.sections = map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i].Value
+		d.sections[k] = n.Content[i+1]
+		d.order = append(d.order, k)
+	}
+	return nil
 }
 
 // Memory bounds the detectors' counter tables (the per-sender,
 // per-destination, per-text and per-limit-key state) by estimated bytes
 // (filter/counters: about 100 bytes a key for a rate limit, 180 for a
 // velocity window, 370 for a distinct-count sketch). Total is shared by the
-// detectors in the proportions of MemoryShares; a detector given a size of
-// its own takes that instead of its share. A full table evicts the least
-// recently used key of a sample (smsfw_filter_counter_evictions_total).
-// Changing a detector's size on reload starts its counters afresh, as a new
-// window does. Sizes are integers or take B, KiB, MiB, GiB.
+// detectors that keep counters in the proportions of their MemoryShare
+// (filter.Plugin) and the rate limits' RateLimitShare; a detector given a
+// size of its own (memory.<detector>: 64MiB) takes that instead. A full
+// table evicts the least recently used key of a sample
+// (smsfw_filter_counter_evictions_total). Changing a detector's size on
+// reload starts its counters afresh, as a new window does. Sizes are
+// integers or take B, KiB, MiB, GiB.
 type Memory struct {
-	Total          yamlx.ByteSize `yaml:"total"` // default DefaultDetectorMemory
-	Classification yamlx.ByteSize `yaml:"classification"`
-	Campaign       yamlx.ByteSize `yaml:"campaign"`
-	Pumping        yamlx.ByteSize `yaml:"pumping"`
-	SIMFarm        yamlx.ByteSize `yaml:"sim_farm"`
-	RateLimits     yamlx.ByteSize `yaml:"rate_limits"` // the limits: section
+	Total yamlx.ByteSize            // memory.total; default DefaultDetectorMemory
+	Sizes map[string]yamlx.ByteSize // memory.<owner>
 }
 
-// CounterOwner names a detector that owns counter tables (also the
-// detector label of the counter metrics).
-type CounterOwner string
+// RateLimitsOwner is the memory key and counter-metrics detector label of
+// the limits: section's counters.
+const RateLimitsOwner = "rate_limits"
 
-// The detectors with counter tables.
-const (
-	OwnerClassification CounterOwner = "classification"
-	OwnerCampaign       CounterOwner = "campaign"
-	OwnerPumping        CounterOwner = "pumping"
-	OwnerSIMFarm        CounterOwner = "sim_farm"
-	OwnerRateLimits     CounterOwner = "rate_limits"
-)
+// RateLimitShare is the limits' weight in memory.total, beside the
+// detectors' MemoryShare.
+const RateLimitShare = 20
 
 // DefaultDetectorMemory is detectors.memory.total when not set.
 const DefaultDetectorMemory = 256 * yamlx.MiB
 
-// MemoryShares is each detector's part of detectors.memory.total, in
-// percent: the detectors keyed by sender, destination or text get the most;
-// pumping is keyed by peer.
-var MemoryShares = []struct {
-	Owner   CounterOwner
-	Percent int64
-}{
-	{OwnerClassification, 25}, {OwnerCampaign, 30}, {OwnerSIMFarm, 20}, {OwnerPumping, 5}, {OwnerRateLimits, 20},
+// MemoryOwners returns the owners of counter tables with their weights:
+// every registered detector with a memory share, and the rate limits.
+func MemoryOwners() map[string]int64 {
+	out := map[string]int64{RateLimitsOwner: RateLimitShare}
+	for _, p := range filter.Plugins() {
+		if p.MemoryShare > 0 {
+			out[p.Name] = p.MemoryShare
+		}
+	}
+	return out
 }
 
-// Budget returns a detector's byte budget: its own size, or its share of
-// the total.
-func (m Memory) Budget(o CounterOwner) int64 {
-	var own yamlx.ByteSize
-	switch o {
-	case OwnerClassification:
-		own = m.Classification
-	case OwnerCampaign:
-		own = m.Campaign
-	case OwnerPumping:
-		own = m.Pumping
-	case OwnerSIMFarm:
-		own = m.SIMFarm
-	case OwnerRateLimits:
-		own = m.RateLimits
-	}
-	if own > 0 {
+// Budget returns an owner's byte budget: its own size, or its share of the
+// total.
+func (m Memory) Budget(owner string) int64 {
+	if own := m.Sizes[owner]; own > 0 {
 		return int64(own)
 	}
 	total := m.Total
 	if total <= 0 {
 		total = DefaultDetectorMemory
 	}
-	for _, s := range MemoryShares {
-		if s.Owner == o {
-			return int64(total) * s.Percent / 100
-		}
+	shares := MemoryOwners()
+	var sum int64
+	for _, w := range shares {
+		sum += w
 	}
-	return 0
-}
-
-// Classification thresholds.
-type Classification struct {
-	// FanoutRecipients: one fingerprint to more recipients than this in Window is A2P (default 20).
-	FanoutRecipients int `yaml:"fanout_recipients"`
-	// SenderVelocity: a numeric sender sending more segments than this in Window is beyond a consumer (default 60).
-	SenderVelocity int           `yaml:"sender_velocity"`
-	Window         time.Duration `yaml:"window"` // default 10m
-}
-
-// SenderID settings.
-type SenderID struct {
-	// LookalikeDistance is the edit distance on skeletons that counts as a lookalike (default 1; 0 = skeleton equality only).
-	LookalikeDistance int `yaml:"lookalike_distance"`
-}
-
-// Content settings: list names.
-type Content struct {
-	Keywords     string `yaml:"keywords"`
-	Regexes      string `yaml:"regexes"`
-	BlockDomains string `yaml:"block_domains"`
-	AllowDomains string `yaml:"allow_domains"`
-	Brands       string `yaml:"brands"` // brand words: with a shortener link, phishing
-}
-
-// Campaign settings.
-type Campaign struct {
-	Window time.Duration `yaml:"window"` // default 10m
-	// DistinctSenders: one fingerprint from at least this many senders is a campaign (default 10).
-	DistinctSenders int `yaml:"distinct_senders"`
-	// FanoutRecipients: one P2P sender to at least this many recipients (default 30).
-	FanoutRecipients int `yaml:"fanout_recipients"`
-}
-
-// Pumping settings.
-type Pumping struct {
-	PremiumRanges string        `yaml:"premium_ranges"` // prefixes list of premium / high-cost ranges
-	Window        time.Duration `yaml:"window"`         // default 1m
-	PremiumBurst  int           `yaml:"premium_burst"`  // more segments than this to premium ranges per peer in Window (default 20)
-	SequentialRun int           `yaml:"sequential_run"` // at least this many consecutive destination numbers (default 5)
-	// NewCountryAfter: a peer's first message to a country counts as new only after this warm-up (default 24h).
-	NewCountryAfter time.Duration `yaml:"new_country_after"`
-}
-
-// SIMFarm settings (MO).
-type SIMFarm struct {
-	Window          time.Duration `yaml:"window"`           // default 10m
-	DistinctSenders int           `yaml:"distinct_senders"` // at least this many MSISDNs sending one text to one short code (default 20)
-	SpamSenders     int           `yaml:"spam_senders"`     // one MO text from at least this many senders (default 50)
-}
-
-// Receipts settings.
-type Receipts struct {
-	// Remember is how long accepted message ids are remembered per peer (default 72h).
-	Remember time.Duration `yaml:"remember"`
-	// MaxIDs sizes the id filter: ids per remember period at ~1% false
-	// positives (default 1,000,000; about 2 MiB per million). Read at start.
-	MaxIDs int `yaml:"max_ids"`
+	if sum == 0 {
+		return 0
+	}
+	return int64(total) * shares[owner] / sum
 }

@@ -18,7 +18,7 @@ func TestInvalidPolicies(t *testing.T) {
 		"invalid-duplicate-id.yaml":          "testdata/invalid-duplicate-id.yaml:7: rule \"a\": duplicate id (also rules[0])",
 		"invalid-unknown-list.yaml":          "testdata/invalid-unknown-list.yaml:5: rule \"a\": unknown list \"nowhere\"",
 		"invalid-unknown-detector-list.yaml": "testdata/invalid-unknown-detector-list.yaml:5: unknown list \"missing\"",
-		"invalid-unknown-field.yaml":         "testdata/invalid-unknown-field.yaml:5: rule \"a\": type filter.Detections has no field nonsense (1:5)",
+		"invalid-unknown-field.yaml":         "testdata/invalid-unknown-field.yaml:5: rule \"a\": unknown finding det.nonsense (docs/policy.md lists the findings)",
 		"invalid-action.yaml":                "testdata/invalid-action.yaml:6: rule \"a\": action must be allow, block, drop, throttle, flag or quarantine, not \"explode\"",
 		"invalid-default.yaml":               "testdata/invalid-default.yaml:2: default must be allow or flag, not \"block\"",
 		"invalid-status.yaml":                "testdata/invalid-status.yaml:7: rule \"a\": status \"0xZZ\" is not a number (e.g. 0x45)",
@@ -101,7 +101,8 @@ rules:
 		{Sender: "4917600000", SenderKind: "number", Dest: "449001", Text: "you win", Norm: "you win", Segments: 3, URLCount: 1, FirstDomain: "evil.com", DataCoding: 8, Class: "p2p", Direction: "mt"},
 		{Sender: "PAYPAL", SenderKind: "alphanumeric", Text: "", Direction: "mo", Class: "mo", Receipt: true},
 	}
-	dets := []filter.Detections{{}, {Keyword: true, LeakageAmount: 0.5, PremiumBurst: 9, GreyRoute: true}, {FakeReceipt: true, Phishing: true, Campaign: true, SIMFarm: true, Pumping: true, Fanout: true}}
+	dets := []filter.Detections{{}, filter.Found("keyword", true, "leakage_amount", 0.5, "premium_burst", 9, "grey_route", true),
+		filter.Found("fake_receipt", true, "phishing", true, "campaign", true, "sim_farm", true, "pumping", true, "fanout", true)}
 	var v vm.VM
 	for _, snap := range []*Snapshot{s, s2} {
 		for _, r := range snap.Rules {
@@ -183,25 +184,25 @@ detectors:
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := s.Policy.Detectors.Memory
+	m := s.Memory
 	var sum int64
-	for _, sh := range MemoryShares {
-		sum += sh.Percent
+	for _, w := range MemoryOwners() {
+		sum += w
 	}
 	if sum != 100 {
 		t.Fatalf("shares add up to %d%%", sum)
 	}
-	for o, want := range map[CounterOwner]int64{
-		OwnerCampaign:       100 << 20,     // its own
-		OwnerClassification: (1 << 30) / 4, // 25% of the total
-		OwnerRateLimits:     (1 << 30) / 5,
-		"unknown":           0,
+	for o, want := range map[string]int64{
+		"campaign":       100 << 20,     // its own
+		"classification": (1 << 30) / 4, // 25% of the total
+		RateLimitsOwner:  (1 << 30) / 5,
+		"unknown":        0,
 	} {
 		if got := m.Budget(o); got != want {
 			t.Errorf("Budget(%s) = %d, want %d", o, got, want)
 		}
 	}
-	if got := (Memory{}).Budget(OwnerPumping); got != int64(DefaultDetectorMemory)*5/100 {
+	if got := (Memory{}).Budget("pumping"); got != int64(DefaultDetectorMemory)*5/100 {
 		t.Errorf("default pumping budget %d", got)
 	}
 }

@@ -10,11 +10,13 @@ import (
 	"github.com/smsfw/smsfw/filter/counters"
 )
 
-// Config holds the thresholds.
+// Config is the detectors.campaign section.
 type Config struct {
-	Window           time.Duration
-	DistinctSenders  int
-	FanoutRecipients int
+	Window time.Duration `yaml:"window"` // default 10m
+	// DistinctSenders: one fingerprint from at least this many senders is a campaign (default 10).
+	DistinctSenders int `yaml:"distinct_senders"`
+	// FanoutRecipients: one P2P sender to at least this many recipients (default 30).
+	FanoutRecipients int `yaml:"fanout_recipients"`
 }
 
 // Defaults fills zero values.
@@ -74,12 +76,12 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	sender := f.SenderHash()
 	if f.Fingerprint != 0 {
 		n := int(d.st.senders.Add(f.Fingerprint, sender, now))
-		det.CampaignSenders = n
-		det.Campaign = n >= d.cfg.DistinctSenders
+		det.SetCount(Senders, n)
+		det.Set(Campaign, n >= d.cfg.DistinctSenders)
 	}
 	if f.Class == filter.ClassP2P || f.SenderKind == filter.KindNumber {
 		n := int(d.st.recipients.Add(sender, f.DestHash(), now))
-		det.FanoutRecipients = n
-		det.Fanout = n >= d.cfg.FanoutRecipients
+		det.SetCount(FanoutRecipients, n)
+		det.Set(Fanout, n >= d.cfg.FanoutRecipients)
 	}
 }

@@ -58,31 +58,31 @@ func TestCampaign(t *testing.T) {
 			fmt.Sprintf("You have won %d EUR! Claim with code %d", 100+sender, 9000+dest)), now)
 	}
 	for i := 1; i < n; i++ {
-		if det := spam(i, i); det.Campaign || det.CampaignSenders != i {
-			t.Fatalf("sender %d: campaign=%v senders=%d", i, det.Campaign, det.CampaignSenders)
+		if det := spam(i, i); det.Has(campaign.Campaign) || det.Count(campaign.Senders) != i {
+			t.Fatalf("sender %d: campaign=%v senders=%d", i, det.Has(campaign.Campaign), det.Count(campaign.Senders))
 		}
 	}
 	// The same sender again does not count.
-	if det := spam(1, 50); det.Campaign || det.CampaignSenders != n-1 {
+	if det := spam(1, 50); det.Has(campaign.Campaign) || det.Count(campaign.Senders) != n-1 {
 		t.Fatalf("repeat sender: %+v", det)
 	}
-	if det := spam(n, n); !det.Campaign || det.CampaignSenders != n {
-		t.Fatalf("sender %d: campaign=%v senders=%d", n, det.Campaign, det.CampaignSenders)
+	if det := spam(n, n); !det.Has(campaign.Campaign) || det.Count(campaign.Senders) != n {
+		t.Fatalf("sender %d: campaign=%v senders=%d", n, det.Has(campaign.Campaign), det.Count(campaign.Senders))
 	}
-	if det := spam(n+1, n+1); !det.Campaign || det.CampaignSenders != n+1 {
+	if det := spam(n+1, n+1); !det.Has(campaign.Campaign) || det.Count(campaign.Senders) != n+1 {
 		t.Fatalf("sender %d: %+v", n+1, det)
 	}
 	// Another text has its own count.
-	if det := detect(d, facts("p2p", filter.KindNumber, num(1), dst(1), "see you at the station at 8"), now); det.Campaign || det.CampaignSenders != 1 {
+	if det := detect(d, facts("p2p", filter.KindNumber, num(1), dst(1), "see you at the station at 8"), now); det.Has(campaign.Campaign) || det.Count(campaign.Senders) != 1 {
 		t.Fatalf("unrelated text: %+v", det)
 	}
 	// The sender set is a tumbling window anchored at its first sender.
 	now = t0 + int64(10*time.Minute) - 1
-	if det := spam(20, 20); !det.Campaign {
+	if det := spam(20, 20); !det.Has(campaign.Campaign) {
 		t.Fatal("window ended early")
 	}
 	now = t0 + int64(10*time.Minute)
-	if det := spam(21, 21); det.Campaign || det.CampaignSenders != 1 {
+	if det := spam(21, 21); det.Has(campaign.Campaign) || det.Count(campaign.Senders) != 1 {
 		t.Fatalf("after the window: %+v", det)
 	}
 }
@@ -93,7 +93,7 @@ func TestLegitimateOTP(t *testing.T) {
 	d := newDetector(campaign.Config{DistinctSenders: 3, FanoutRecipients: 3})
 	for i := 0; i < 50; i++ {
 		det := detect(d, facts("a2p", filter.KindAlphanumeric, "MyBank", dst(i), fmt.Sprintf("Your code is %06d", i*7919%1000000)), t0)
-		if det.Campaign || det.Fanout || det.CampaignSenders != 1 || det.FanoutRecipients != 0 {
+		if det.Has(campaign.Campaign) || det.Has(campaign.Fanout) || det.Count(campaign.Senders) != 1 || det.Count(campaign.FanoutRecipients) != 0 {
 			t.Fatalf("message %d: %+v", i, det)
 		}
 	}
@@ -109,41 +109,41 @@ func TestFanout(t *testing.T) {
 		return detect(d, facts("p2p", filter.KindNumber, num(sender), dst(dest), fmt.Sprintf("hello friend %c", 'a'+dest%26)), now)
 	}
 	for i := 1; i < n; i++ {
-		if det := send(1, i); det.Fanout || det.FanoutRecipients != i {
+		if det := send(1, i); det.Has(campaign.Fanout) || det.Count(campaign.FanoutRecipients) != i {
 			t.Fatalf("recipient %d: %+v", i, det)
 		}
 	}
-	if det := send(1, 1); det.Fanout || det.FanoutRecipients != n-1 {
+	if det := send(1, 1); det.Has(campaign.Fanout) || det.Count(campaign.FanoutRecipients) != n-1 {
 		t.Fatalf("repeat recipient: %+v", det)
 	}
-	if det := send(1, n); !det.Fanout || det.FanoutRecipients != n {
+	if det := send(1, n); !det.Has(campaign.Fanout) || det.Count(campaign.FanoutRecipients) != n {
 		t.Fatalf("recipient %d: %+v", n, det)
 	}
 	// Another sender starts at 1.
-	if det := send(2, 1); det.Fanout || det.FanoutRecipients != 1 {
+	if det := send(2, 1); det.Has(campaign.Fanout) || det.Count(campaign.FanoutRecipients) != 1 {
 		t.Fatalf("other sender: %+v", det)
 	}
 	// A numeric sender classified A2P (say, by velocity) still counts.
 	for i := 1; i <= n; i++ {
 		det := detect(d, facts("a2p", filter.KindNumber, num(3), dst(i), "x"), now)
-		if det.Fanout != (i == n) {
+		if det.Has(campaign.Fanout) != (i == n) {
 			t.Fatalf("numeric A2P sender, recipient %d: %+v", i, det)
 		}
 	}
 	// A P2P-classified alphanumeric sender counts too.
 	for i := 1; i <= n; i++ {
 		det := detect(d, facts("p2p", filter.KindAlphanumeric, "Bob", dst(i), "y"), now)
-		if det.Fanout != (i == n) {
+		if det.Has(campaign.Fanout) != (i == n) {
 			t.Fatalf("p2p alphanumeric sender, recipient %d: %+v", i, det)
 		}
 	}
 	// No text: fan-out is still counted, campaigns are not.
-	if det := detect(d, facts("p2p", filter.KindNumber, num(1), dst(100), ""), now); !det.Fanout || det.CampaignSenders != 0 {
+	if det := detect(d, facts("p2p", filter.KindNumber, num(1), dst(100), ""), now); !det.Has(campaign.Fanout) || det.Count(campaign.Senders) != 0 {
 		t.Fatalf("empty text: %+v", det)
 	}
 	// Window expiry restarts the recipient set.
 	now = t0 + int64(10*time.Minute)
-	if det := send(1, 200); det.Fanout || det.FanoutRecipients != 1 {
+	if det := send(1, 200); det.Has(campaign.Fanout) || det.Count(campaign.FanoutRecipients) != 1 {
 		t.Fatalf("after the window: %+v", det)
 	}
 }
@@ -175,7 +175,7 @@ func TestReuse(t *testing.T) {
 	if st2 != st {
 		t.Fatal("same window: state not reused")
 	}
-	if det := detect(campaign.New(cfg2, st2), facts("p2p", filter.KindNumber, num(2), dst(2), text), t0); !det.Campaign || det.CampaignSenders != 3 {
+	if det := detect(campaign.New(cfg2, st2), facts("p2p", filter.KindNumber, num(2), dst(2), text), t0); !det.Has(campaign.Campaign) || det.Count(campaign.Senders) != 3 {
 		t.Fatalf("counts lost across the reload: %+v", det)
 	}
 	// A new window: a new state.
@@ -188,7 +188,7 @@ func TestReuse(t *testing.T) {
 	if campaign.Reuse(st3, cfg3, 2*testBytes) == st3 {
 		t.Fatal("memory budget changed: state reused")
 	}
-	if det := detect(campaign.New(cfg3, st3), facts("p2p", filter.KindNumber, num(3), dst(3), text), t0); det.Campaign || det.CampaignSenders != 1 {
+	if det := detect(campaign.New(cfg3, st3), facts("p2p", filter.KindNumber, num(3), dst(3), text), t0); det.Has(campaign.Campaign) || det.Count(campaign.Senders) != 1 {
 		t.Fatalf("fresh state: %+v", det)
 	}
 }

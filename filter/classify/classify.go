@@ -10,13 +10,13 @@ import (
 	"github.com/smsfw/smsfw/filter/counters"
 )
 
-// Config holds the thresholds.
+// Config is the detectors.classification section.
 type Config struct {
-	// FanoutRecipients: one text template to more recipients than this within Window is A2P.
-	FanoutRecipients int
-	// SenderVelocity: a numeric sender sending more segments than this within Window is beyond a consumer.
-	SenderVelocity int
-	Window         time.Duration
+	// FanoutRecipients: one text template to more recipients than this within Window is A2P (default 20).
+	FanoutRecipients int `yaml:"fanout_recipients"`
+	// SenderVelocity: a numeric sender sending more segments than this within Window is beyond a consumer (default 60).
+	SenderVelocity int           `yaml:"sender_velocity"`
+	Window         time.Duration `yaml:"window"` // default 10m
 }
 
 // Defaults fills zero values.

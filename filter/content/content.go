@@ -44,12 +44,12 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 	}
 	norm := unsafex.Bytes(f.Norm)
 	if i := d.cfg.Keywords.FirstKeyword(norm); i >= 0 {
-		det.Keyword = true
-		det.KeywordHit = d.cfg.Keywords.Items[i]
+		det.Raise(Keyword)
+		det.SetText(KeywordHit, d.cfg.Keywords.Items[i])
 	}
 	if i := d.cfg.Regexes.FirstRegex(unsafex.Bytes(f.Text)); i >= 0 {
-		det.Regex = true
-		det.RegexHit = d.cfg.Regexes.Items[i]
+		det.Raise(Regex)
+		det.SetText(RegexHit, d.cfg.Regexes.Items[i])
 	}
 	if f.URLCount == 0 {
 		return
@@ -58,7 +58,8 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 	allAllowed := d.cfg.AllowDomains != nil
 	textscan.FindURLs(unsafex.Bytes(f.Text), func(u textscan.URL) bool {
 		if u.IPLiteral {
-			det.Phishing, det.PhishingWhy = true, WhyIPLiteral
+			det.Raise(Phishing)
+			det.SetText(PhishingWhy, WhyIPLiteral)
 			allAllowed = false
 			return true
 		}
@@ -67,14 +68,15 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 			return true
 		}
 		if d.cfg.BlockDomains.HasDomain(dom) {
-			det.BlockedDomain = true
+			det.Raise(BlockedDomain)
 		}
 		allowed := d.cfg.AllowDomains.HasDomain(dom)
 		if !allowed {
 			allAllowed = false
 		}
 		if brand >= 0 && !allowed && textscan.IsShortener(dom) {
-			det.Phishing, det.PhishingWhy = true, WhyShortenerBrand
+			det.Raise(Phishing)
+			det.SetText(PhishingWhy, WhyShortenerBrand)
 		}
 		if !allowed && d.cfg.Brands != nil {
 			// The host is folded like the text (case, confusables,
@@ -86,12 +88,13 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 			for _, b := range d.cfg.Brands.Items {
 				if len(b) >= 4 && strings.IndexByte(b, ' ') < 0 && bytes.Contains(host, unsafex.Bytes(b)) &&
 					!(strings.HasPrefix(dom, b) && len(dom) > len(b) && dom[len(b)] == '.') {
-					det.Phishing, det.PhishingWhy = true, WhyBrandDomain
+					det.Raise(Phishing)
+					det.SetText(PhishingWhy, WhyBrandDomain)
 					break
 				}
 			}
 		}
 		return true
 	})
-	det.AllowedDomains = allAllowed
+	det.Set(AllowedDomains, allAllowed)
 }

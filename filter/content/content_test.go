@@ -61,56 +61,43 @@ func TestContent(t *testing.T) {
 		{"brand word alone", "Your PayPal payment of 12 EUR was received", filter.Detections{}},
 		{"empty", "", filter.Detections{}},
 		// Keywords: normalized, whole words.
-		{"keyword", "get free viagra today", filter.Detections{Keyword: true, KeywordHit: "free viagra"}},
-		{"obfuscated keyword", "FR33 V1AGRA!! order now", filter.Detections{Keyword: true, KeywordHit: "free viagra"}},
-		{"keyword across punctuation", "Free...Viagra", filter.Detections{Keyword: true, KeywordHit: "free viagra"}},
-		{"keyword, zero-width space", "free vi\u200Bagra", filter.Detections{Keyword: true, KeywordHit: "free viagra"}},
-		{"keyword, Cyrillic confusable", "c\u0430sino bonus inside", filter.Detections{Keyword: true, KeywordHit: "casino bonus"}},
+		{"keyword", "get free viagra today", filter.Found("keyword", true, "keyword_hit", "free viagra")},
+		{"obfuscated keyword", "FR33 V1AGRA!! order now", filter.Found("keyword", true, "keyword_hit", "free viagra")},
+		{"keyword across punctuation", "Free...Viagra", filter.Found("keyword", true, "keyword_hit", "free viagra")},
+		{"keyword, zero-width space", "free vi\u200Bagra", filter.Found("keyword", true, "keyword_hit", "free viagra")},
+		{"keyword, Cyrillic confusable", "c\u0430sino bonus inside", filter.Found("keyword", true, "keyword_hit", "casino bonus")},
 		{"not a whole word (suffix)", "free viagras", filter.Detections{}},
 		{"not a whole word (glued)", "freeviagra", filter.Detections{}},
 		{"not a whole word (prefix)", "carefree viagra", filter.Detections{}},
 		// Regexes run over the decoded text.
-		{"regex", "Your ACCOUNT has been suspended. Call us.", filter.Detections{Regex: true,
-			RegexHit: `(?i)your (account|card) (has been|is) (suspended|locked|blocked)`}},
-		{"second regex", "Please verify your identity now", filter.Detections{Regex: true,
-			RegexHit: `(?i)verify your (identity|account) (now|immediately|within)`}},
+		{"regex", "Your ACCOUNT has been suspended. Call us.", filter.Found("regex", true, "regex_hit", `(?i)your (account|card) (has been|is) (suspended|locked|blocked)`)},
+		{"second regex", "Please verify your identity now", filter.Found("regex", true, "regex_hit", `(?i)verify your (identity|account) (now|immediately|within)`)},
 		{"regex near miss", "Your account is active", filter.Detections{}},
-		{"keyword and regex", "You have won! Your card is blocked", filter.Detections{Keyword: true,
-			KeywordHit: "you have won", Regex: true, RegexHit: `(?i)your (account|card) (has been|is) (suspended|locked|blocked)`}},
+		{"keyword and regex", "You have won! Your card is blocked", filter.Found("keyword", true, "keyword_hit", "you have won", "regex", true, "regex_hit", `(?i)your (account|card) (has been|is) (suspended|locked|blocked)`)},
 		// Domains.
-		{"blocked domain", "Log in at https://secure-login.xyz/a", filter.Detections{BlockedDomain: true}},
-		{"blocked domain, subdomain", "Log in at http://www.accounts.secure-login.xyz/a", filter.Detections{BlockedDomain: true}},
-		{"blocked domain, bare", "go to verify-account.top now", filter.Detections{BlockedDomain: true}},
-		{"blocked domain, second URL", "dhl.com/track or secure-login.xyz", filter.Detections{BlockedDomain: true}},
+		{"blocked domain", "Log in at https://secure-login.xyz/a", filter.Found("blocked_domain", true)},
+		{"blocked domain, subdomain", "Log in at http://www.accounts.secure-login.xyz/a", filter.Found("blocked_domain", true)},
+		{"blocked domain, bare", "go to verify-account.top now", filter.Found("blocked_domain", true)},
+		{"blocked domain, second URL", "dhl.com/track or secure-login.xyz", filter.Found("blocked_domain", true)},
 		{"similar domain not blocked", "see not-secure-login.xyz", filter.Detections{}},
-		{"allowed domain", "Track at https://www.dhl.com/track?id=42", filter.Detections{AllowedDomains: true}},
-		{"allowed domains, all", "dhl.com and https://online.example-bank.com", filter.Detections{AllowedDomains: true}},
+		{"allowed domain", "Track at https://www.dhl.com/track?id=42", filter.Found("allowed_domains", true)},
+		{"allowed domains, all", "dhl.com and https://online.example-bank.com", filter.Found("allowed_domains", true)},
 		{"one URL not allowed", "dhl.com and example.org", filter.Detections{}},
 		{"unlisted domain", "Menu at https://pizza-roma.de", filter.Detections{}},
 		// Phishing.
-		{"IP literal", "Login http://192.168.10.5/paypal", filter.Detections{Phishing: true, PhishingWhy: content.WhyIPLiteral}},
-		{"IP literal beside allowed domain", "dhl.com or 10.0.0.1/track", filter.Detections{Phishing: true,
-			PhishingWhy: content.WhyIPLiteral}},
-		{"shortener with brand", "PayPal: your account is limited, see bit.ly/3xYz", filter.Detections{Phishing: true,
-			PhishingWhy: content.WhyShortenerBrand}},
-		{"shortener with obfuscated brand", "P@yP@l alert: tinyurl.com/abcd", filter.Detections{Phishing: true,
-			PhishingWhy: content.WhyShortenerBrand}},
+		{"IP literal", "Login http://192.168.10.5/paypal", filter.Found("phishing", true, "phishing_why", content.WhyIPLiteral)},
+		{"IP literal beside allowed domain", "dhl.com or 10.0.0.1/track", filter.Found("phishing", true, "phishing_why", content.WhyIPLiteral)},
+		{"shortener with brand", "PayPal: your account is limited, see bit.ly/3xYz", filter.Found("phishing", true, "phishing_why", content.WhyShortenerBrand)},
+		{"shortener with obfuscated brand", "P@yP@l alert: tinyurl.com/abcd", filter.Found("phishing", true, "phishing_why", content.WhyShortenerBrand)},
 		{"shortener without brand", "Party pics: bit.ly/3xYz", filter.Detections{}},
-		{"brand in foreign domain", "PayPal: confirm at https://paypal.com.secure-login.xyz/signin", filter.Detections{
-			BlockedDomain: true, Phishing: true, PhishingWhy: content.WhyBrandDomain}},
-		{"brand in foreign domain, no brand word", "confirm at https://netflix-billing.info/update", filter.Detections{
-			Phishing: true, PhishingWhy: content.WhyBrandDomain}},
-		{"brand in foreign domain, upper case", "see WWW.AMAZON-REFUNDS.COM", filter.Detections{
-			Phishing: true, PhishingWhy: content.WhyBrandDomain}},
-		{"homograph of the brand's domain", "PayPal: log in at https://p\u0430ypal.com/signin", filter.Detections{
-			Phishing: true, PhishingWhy: content.WhyBrandDomain}},
-		{"leetspeak brand in a domain", "Refund: amaz0n-refunds.com/claim", filter.Detections{
-			Phishing: true, PhishingWhy: content.WhyBrandDomain}},
-		{"brand's own domain, allow-listed", "PayPal: log in at https://www.paypal.com/signin", filter.Detections{
-			AllowedDomains: true}},
+		{"brand in foreign domain", "PayPal: confirm at https://paypal.com.secure-login.xyz/signin", filter.Found("blocked_domain", true, "phishing", true, "phishing_why", content.WhyBrandDomain)},
+		{"brand in foreign domain, no brand word", "confirm at https://netflix-billing.info/update", filter.Found("phishing", true, "phishing_why", content.WhyBrandDomain)},
+		{"brand in foreign domain, upper case", "see WWW.AMAZON-REFUNDS.COM", filter.Found("phishing", true, "phishing_why", content.WhyBrandDomain)},
+		{"homograph of the brand's domain", "PayPal: log in at https://p\u0430ypal.com/signin", filter.Found("phishing", true, "phishing_why", content.WhyBrandDomain)},
+		{"leetspeak brand in a domain", "Refund: amaz0n-refunds.com/claim", filter.Found("phishing", true, "phishing_why", content.WhyBrandDomain)},
+		{"brand's own domain, allow-listed", "PayPal: log in at https://www.paypal.com/signin", filter.Found("allowed_domains", true)},
 		{"brand's own domain, not listed", "Your order: https://www.amazon.co.uk/orders", filter.Detections{}},
-		{"brand's own domain, shortener beside it", "PayPal receipt www.paypal.com/r and bit.ly/x", filter.Detections{
-			Phishing: true, PhishingWhy: content.WhyShortenerBrand}},
+		{"brand's own domain, shortener beside it", "PayPal receipt www.paypal.com/r and bit.ly/x", filter.Found("phishing", true, "phishing_why", content.WhyShortenerBrand)},
 		{"short brand not searched in domains", "dhlparcel-fees.com/pay", filter.Detections{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -141,7 +128,7 @@ func TestMO(t *testing.T) {
 	f.Direction = "mo"
 	var det filter.Detections
 	d.Detect(f, &det, 0)
-	if !det.Keyword {
+	if !det.Has(content.Keyword) {
 		t.Fatal("MO keyword missed")
 	}
 }
@@ -154,7 +141,7 @@ func TestNilLists(t *testing.T) {
 		d.Detect(facts(text), &det, 0)
 		want := filter.Detections{}
 		if text == "http://10.0.0.1/x" {
-			want = filter.Detections{Phishing: true, PhishingWhy: content.WhyIPLiteral}
+			want = filter.Found("phishing", true, "phishing_why", content.WhyIPLiteral)
 		}
 		if det != want {
 			t.Errorf("%q: %+v", text, det)
@@ -177,7 +164,7 @@ func TestNilLists(t *testing.T) {
 	cfg.AllowDomains = nil
 	var det filter.Detections
 	content.New(cfg).Detect(facts("https://www.dhl.com/track"), &det, 0)
-	if det.AllowedDomains {
+	if det.Has(content.AllowedDomains) {
 		t.Fatal("AllowedDomains without an allow list")
 	}
 }

@@ -33,9 +33,9 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 	if f.Class != filter.ClassA2P || f.PeerClass != filter.ClassP2P {
 		return
 	}
-	det.GreyRoute = true
+	det.Raise(GreyRoute)
 	loss := d.tariffs.price(filter.ClassA2P, f.DestCountry) - d.tariffs.price(filter.ClassP2P, f.DestCountry)
 	if loss > 0 {
-		det.LeakageAmount = loss * float64(f.Segments)
+		det.SetAmount(Leakage, loss*float64(f.Segments))
 	}
 }

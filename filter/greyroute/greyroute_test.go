@@ -44,10 +44,10 @@ func TestGreyRoute(t *testing.T) {
 				DestCountry: tc.country, Segments: tc.segments}
 			var det filter.Detections
 			d.Detect(f, &det, 0)
-			if det.GreyRoute != tc.grey || math.Abs(det.LeakageAmount-tc.amount) > 1e-12 {
-				t.Fatalf("grey_route=%v leakage=%v, want %v %v", det.GreyRoute, det.LeakageAmount, tc.grey, tc.amount)
+			if det.Has(greyroute.GreyRoute) != tc.grey || math.Abs(det.Amount(greyroute.Leakage)-tc.amount) > 1e-12 {
+				t.Fatalf("grey_route=%v leakage=%v, want %v %v", det.Has(greyroute.GreyRoute), det.Amount(greyroute.Leakage), tc.grey, tc.amount)
 			}
-			want := filter.Detections{GreyRoute: det.GreyRoute, LeakageAmount: det.LeakageAmount}
+			want := filter.Found("grey_route", det.Has(greyroute.GreyRoute), "leakage_amount", det.Amount(greyroute.Leakage))
 			if det != want {
 				t.Fatalf("other findings set: %+v", det)
 			}

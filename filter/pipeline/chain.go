@@ -15,15 +15,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/filter/campaign"
-	"github.com/smsfw/smsfw/filter/classify"
-	"github.com/smsfw/smsfw/filter/content"
+	"github.com/smsfw/smsfw/filter/counters"
 	"github.com/smsfw/smsfw/filter/greyroute"
 	"github.com/smsfw/smsfw/filter/numbers"
-	"github.com/smsfw/smsfw/filter/pumping"
-	"github.com/smsfw/smsfw/filter/receipts"
-	"github.com/smsfw/smsfw/filter/senderid"
-	"github.com/smsfw/smsfw/filter/simfarm"
 	"github.com/smsfw/smsfw/filter/velocity"
 	"github.com/smsfw/smsfw/rules"
 )
@@ -42,6 +36,9 @@ type Options struct {
 	SyncNumbers bool
 	// Events says which verdicts carry an analysts' record (Verdict.Event).
 	Events EventOptions
+	// Detectors replaces the chain's detectors (default: Order), e.g. to
+	// try a detector before it has its line in Order.
+	Detectors []*filter.Plugin
 }
 
 // Chain is the inspector.
@@ -54,12 +51,11 @@ type Chain struct {
 
 	built atomic.Pointer[built]
 	mu    sync.Mutex // rebuilds
-	// Detector state survives policy swaps.
-	classify *classify.State
-	campaign *campaign.State
-	pumping  *pumping.State
-	simfarm  *simfarm.State
-	receipts *receipts.State
+	// Detector state survives policy swaps: what each plugin's last build
+	// returned, by name, and its counter tables.
+	plugins  []*filter.Plugin
+	states   map[string]any
+	tables   map[string][]counters.Named
 	velocity *velocity.State
 
 	scratch sync.Pool
@@ -76,7 +72,8 @@ type Chain struct {
 type built struct {
 	snap      *rules.Snapshot
 	detectors []filter.Detector
-	receipts  *receipts.Detector
+	names     []string // the detectors' plugin names
+	observers []filter.Observer
 	limits    []velocity.Limit
 	velocity  *velocity.State // the limits' state for this snapshot's budget
 }
@@ -95,12 +92,20 @@ func New(o Options) (*Chain, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	plugins := o.Detectors
+	if plugins == nil {
+		plugins = Order
+	}
+	if err := checkOrder(plugins); err != nil {
+		return nil, err
+	}
 	nums, err := numbers.NewResolver(o.DefaultRegion, 1<<20)
 	if err != nil {
 		return nil, err
 	}
 	c := &Chain{eng: o.Engine, nums: nums, log: o.Logger.Named("filter"), m: o.Metrics, now: o.Now,
-		Ledger: newLedger(o.Metrics), fps: newFPCache(), events: o.Events}
+		Ledger: newLedger(o.Metrics), fps: newFPCache(), events: o.Events,
+		plugins: plugins, states: map[string]any{}, tables: map[string][]counters.Named{}}
 	c.numc = newNumCache(nums)
 	c.numc.sync = o.SyncNumbers
 	c.scratch.New = func() any { return &scratch{text: make([]byte, 0, 1024), norm: make([]byte, 0, 1024)} }
@@ -120,48 +125,21 @@ func (c *Chain) rebuild(snap *rules.Snapshot) *built {
 	if b := c.built.Load(); b != nil && b.snap == snap {
 		return b
 	}
-	p := snap.Policy.Detectors
-	mem := p.Memory
-	ccfg := classify.Config{FanoutRecipients: p.Classification.FanoutRecipients,
-		SenderVelocity: p.Classification.SenderVelocity, Window: p.Classification.Window}.Defaults()
-	c.classify = classify.Reuse(c.classify, ccfg, mem.Budget(rules.OwnerClassification))
-	kcfg := campaign.Config{Window: p.Campaign.Window, DistinctSenders: p.Campaign.DistinctSenders,
-		FanoutRecipients: p.Campaign.FanoutRecipients}.Defaults()
-	c.campaign = campaign.Reuse(c.campaign, kcfg, mem.Budget(rules.OwnerCampaign))
-	pcfg := pumping.Config{Premium: snap.Lists[p.Pumping.PremiumRanges], Window: p.Pumping.Window,
-		PremiumBurst: p.Pumping.PremiumBurst, SequentialRun: p.Pumping.SequentialRun,
-		NewCountryAfter: p.Pumping.NewCountryAfter}.Defaults()
-	c.pumping = pumping.Reuse(c.pumping, pcfg, mem.Budget(rules.OwnerPumping))
-	scfg := simfarm.Config{Window: p.SIMFarm.Window, DistinctSenders: p.SIMFarm.DistinctSenders,
-		SpamSenders: p.SIMFarm.SpamSenders}.Defaults()
-	c.simfarm = simfarm.Reuse(c.simfarm, scfg, mem.Budget(rules.OwnerSIMFarm))
-	c.velocity = velocity.Reuse(c.velocity, mem.Budget(rules.OwnerRateLimits))
-	dist := p.SenderID.LookalikeDistance
-	if dist == 0 {
-		dist = 1
-	}
-	if c.receipts == nil { // sized once, from the first policy
-		n := p.Receipts.MaxIDs
-		if n == 0 {
-			n = 1_000_000
+	b := &built{snap: snap}
+	data := snap.Data()
+	for _, pl := range c.plugins {
+		out := pl.Build(&filter.BuildEnv{Settings: snap.Settings[pl.Name], Policy: data,
+			Budget: snap.Memory.Budget(pl.Name), Prev: c.states[pl.Name]})
+		c.states[pl.Name], c.tables[pl.Name] = out.State, out.Tables
+		b.detectors = append(b.detectors, out.Detector)
+		b.names = append(b.names, pl.Name)
+		if o, ok := out.Detector.(filter.Observer); ok {
+			b.observers = append(b.observers, o)
 		}
-		c.receipts = receipts.NewState(n)
 	}
-	rc := receipts.New(c.receipts, p.Receipts.Remember)
-	b := &built{snap: snap, receipts: rc, velocity: c.velocity}
-	// The chain, in order: classification first (the others read f.Class).
-	b.detectors = []filter.Detector{
-		classify.New(ccfg, c.classify),
-		greyroute.New(greyroute.Tariffs(snap.Tariffs)),
-		senderid.New(snap.Registry, snap.RegistryNames, dist),
-		content.New(content.Config{Keywords: snap.Lists[p.Content.Keywords], Brands: snap.Lists[p.Content.Brands],
-			Regexes: snap.Lists[p.Content.Regexes], BlockDomains: snap.Lists[p.Content.BlockDomains],
-			AllowDomains: snap.Lists[p.Content.AllowDomains]}),
-		campaign.New(kcfg, c.campaign),
-		pumping.New(pcfg, c.pumping),
-		simfarm.New(scfg, c.simfarm),
-		rc,
-	}
+	c.velocity = velocity.Reuse(c.velocity, snap.Memory.Budget(velocity.Owner))
+	c.tables[velocity.Owner] = c.velocity.Tables()
+	b.velocity = c.velocity
 	for _, l := range snap.Limits {
 		b.limits = append(b.limits, velocity.Limit{ID: l.ID, Key: l.Key, Rate: l.Rate, Burst: l.Burst,
 			Direction: l.Direction, Monitor: l.Monitor, Status: l.Status})
@@ -184,7 +162,9 @@ func (c *Chain) Accepted(peer string, id []byte, now int64) {
 	if now == 0 {
 		now = c.now().UnixNano()
 	}
-	c.current().receipts.Observe(peer, id, now)
+	for _, o := range c.current().observers {
+		o.Observe(peer, id, now)
+	}
 }
 
 // Inspect implements filter.Inspector.
@@ -244,21 +224,22 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 			c.eng.Metrics().Hit(l.ID, true)
 		}); l != nil {
 			c.eng.Metrics().Hit(l.ID, false)
-			det.RateLimited, det.LimitID = true, l.ID
+			det.Raise(velocity.RateLimited)
+			det.SetText(velocity.LimitID, l.ID)
 			verdict = filter.Verdict{Action: filter.Throttle, Status: l.Status, RuleID: l.ID, Reason: "rate_limit"}
 		}
 	}
-	if det.GreyRoute {
-		c.Ledger.add(f.Peer, f.Segments, det.LeakageAmount)
+	if det.Has(greyroute.GreyRoute) {
+		c.Ledger.add(f.Peer, f.Segments, det.Amount(greyroute.Leakage))
 	}
 	if verdict.Action != filter.Allow {
-		verdict.Evidence = Evidence(f, det)
+		verdict.Evidence = b.evidence(f, det)
 	}
 	if c.events.Enabled {
 		if verdict.Action != filter.Allow || len(dec.Monitor) > 0 {
-			verdict.Event = c.newEvent(r, f, det, verdict, dec.Monitor, false)
+			verdict.Event = c.newEvent(b, r, f, det, verdict, dec.Monitor, false)
 		} else if c.sample() {
-			verdict.Event = c.newEvent(r, f, det, verdict, nil, true)
+			verdict.Event = c.newEvent(b, r, f, det, verdict, nil, true)
 		}
 	}
 	if hook != nil {
@@ -267,62 +248,55 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 	return verdict
 }
 
-// Evidence explains the findings behind a verdict (only built for non-allow
-// verdicts, so it may allocate). It never includes the message text beyond
-// the matched keyword.
-func Evidence(f *filter.Facts, d *filter.Detections) string {
+// evidence explains the findings behind a verdict (only built for non-allow
+// verdicts, so it may allocate): each detector's part in chain order, then
+// the rate limit. It never includes the message text beyond the matched
+// keyword.
+func (b *built) evidence(f *filter.Facts, d *filter.Detections) string {
 	var parts []string
 	add := func(format string, args ...any) { parts = append(parts, fmt.Sprintf(format, args...)) }
-	add("class=%s(%s)", f.Class, strings.Join(filter.ReasonNames(f.ClassReasons), ","))
-	if d.GreyRoute {
-		add("grey_route peer_class=%s leakage=%.4f", f.PeerClass, d.LeakageAmount)
+	for i, det := range b.detectors {
+		if e, ok := det.(filter.Explainer); ok {
+			e.Explain(f, d, add)
+			continue
+		}
+		explainSet(d, b.names[i], add)
 	}
-	if d.SenderSpoofed {
-		add("sender_spoofed registry=%q", d.ProtectedSender)
-	}
-	if d.SenderLookalike {
-		add("sender_lookalike of=%q", d.ProtectedSender)
-	}
-	if d.Keyword {
-		add("keyword=%q", d.KeywordHit)
-	}
-	if d.Regex {
-		add("regex=%q", d.RegexHit)
-	}
-	if d.BlockedDomain {
-		add("blocked_domain=%q", f.FirstDomain)
-	}
-	if d.Phishing {
-		add("phishing=%s domain=%q", d.PhishingWhy, f.FirstDomain)
-	}
-	if d.Campaign {
-		add("campaign senders=%d", d.CampaignSenders)
-	}
-	if d.Fanout {
-		add("fanout recipients=%d", d.FanoutRecipients)
-	}
-	if d.Pumping {
-		add("pumping=%s premium_burst=%d sequential_run=%d", d.PumpingWhy, d.PremiumBurst, d.SequentialRun)
-	}
-	if d.NewDestCountry {
-		add("new_dest_country=%s", f.DestCountry)
-	}
-	if d.SIMFarm {
-		add("sim_farm senders=%d", d.MOSenders)
-	}
-	if d.MOSpam {
-		add("mo_spam")
-	}
-	if d.FakeReceipt {
-		add("fake_receipt id=%q", f.ReceiptID)
-	}
-	if d.ReceiptEarly {
-		add("receipt_early id=%q", f.ReceiptID)
-	}
-	if d.RateLimited {
-		add("rate_limited limit=%s", d.LimitID)
+	if d.Has(velocity.RateLimited) {
+		add("rate_limited limit=%s", d.Text(velocity.LimitID))
 	}
 	return strings.Join(parts, "; ")
+}
+
+// explainSet lists an owner's findings that are set, for detectors without
+// an Explain of their own: "name" for a flag, "name=value" otherwise; only
+// when one of its flags fired.
+func explainSet(d *filter.Detections, owner string, add func(string, ...any)) {
+	var fired bool
+	var kv []string
+	d.Each(owner, func(f filter.Finding, v any) {
+		if f.Kind == filter.KindFlag {
+			fired = true
+			kv = append(kv, f.Name)
+			return
+		}
+		kv = append(kv, fmt.Sprintf("%s=%v", f.Name, v))
+	})
+	if fired {
+		add("%s", strings.Join(kv, " "))
+	}
+}
+
+// highlight is the part of the text the findings point at, for the console.
+func (b *built) highlight(f *filter.Facts, d *filter.Detections) string {
+	for _, det := range b.detectors {
+		if h, ok := det.(filter.Highlighter); ok {
+			if s := h.Highlight(f, d); s != "" {
+				return s
+			}
+		}
+	}
+	return ""
 }
 
 // Explain inspects r like Inspect and also returns copies of the facts and
@@ -331,7 +305,7 @@ func (c *Chain) Explain(r *filter.Request) (filter.Verdict, filter.Facts, filter
 	var facts filter.Facts
 	var det filter.Detections
 	hook := func(f *filter.Facts, d *filter.Detections) {
-		facts, det = *f, *d
+		facts, det = *f, d.Clone()
 		facts.Text = strings.Clone(f.Text)
 		facts.Norm = strings.Clone(f.Norm)
 		facts.Sender = strings.Clone(f.Sender)

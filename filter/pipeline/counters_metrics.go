@@ -1,35 +1,35 @@
 package pipeline
 
 import (
+	"sort"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smsfw/smsfw/filter/counters"
-	"github.com/smsfw/smsfw/rules"
 )
 
 // ownedTable is a counter table and the detector it belongs to.
 type ownedTable struct {
-	owner rules.CounterOwner
+	owner string
 	counters.Named
 }
 
-// counterTables lists the live counter tables (for metrics).
+// counterTables lists the live counter tables (for metrics), by owner.
 func (c *Chain) counterTables() []ownedTable {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	owners := make([]string, 0, len(c.tables))
+	for o := range c.tables {
+		owners = append(owners, o)
+	}
+	sort.Strings(owners)
 	var out []ownedTable
-	add := func(o rules.CounterOwner, ts []counters.Named) {
-		for _, t := range ts {
+	for _, o := range owners {
+		for _, t := range c.tables[o] {
 			out = append(out, ownedTable{owner: o, Named: t})
 		}
 	}
-	add(rules.OwnerClassification, c.classify.Tables())
-	add(rules.OwnerCampaign, c.campaign.Tables())
-	add(rules.OwnerPumping, c.pumping.Tables())
-	add(rules.OwnerSIMFarm, c.simfarm.Tables())
-	add(rules.OwnerRateLimits, c.velocity.Tables())
 	return out
 }
 

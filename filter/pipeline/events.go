@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/greyroute"
 	"github.com/smsfw/smsfw/rules"
 )
 
@@ -92,7 +93,7 @@ func clip(s string, max int, conv func(string) string) string {
 
 // newEvent records a verdict with the facts behind it. Off the allow path
 // (or for a sample), so it allocates.
-func (c *Chain) newEvent(r *filter.Request, f *filter.Facts, d *filter.Detections, v filter.Verdict, monitor []*rules.Rule, sampled bool) *filter.Event {
+func (c *Chain) newEvent(b *built, r *filter.Request, f *filter.Facts, d *filter.Detections, v filter.Verdict, monitor []*rules.Rule, sampled bool) *filter.Event {
 	t := time.Unix(0, r.Time)
 	if r.Time == 0 {
 		t = c.now()
@@ -102,14 +103,14 @@ func (c *Chain) newEvent(r *filter.Request, f *filter.Facts, d *filter.Detection
 		PeerClass: f.PeerClass, Class: f.Class, Sender: f.Sender, SenderKind: f.SenderKind, Dest: f.Dest,
 		DestCountry: f.DestCountry, DestCount: f.DestCount, DataCoding: f.DataCoding, Segments: f.Segments,
 		Fingerprint: filter.Fingerprint(f.Fingerprint), RuleID: v.RuleID, Action: v.Action.String(), Reason: v.Reason,
-		Evidence: v.Evidence, Leakage: d.LeakageAmount, Sampled: sampled,
+		Evidence: v.Evidence, Leakage: d.Amount(greyroute.Leakage), Sampled: sampled,
 	}
 	ev.Sender, ev.Dest, ev.SystemID = strings.Clone(ev.Sender), strings.Clone(ev.Dest), strings.Clone(ev.SystemID)
 	if v.Action == filter.Allow && len(monitor) > 0 {
 		mr := monitor[0]
 		ev.Monitor, ev.Sampled = true, false
 		ev.RuleID, ev.Action, ev.Reason = mr.ID, mr.Verdict.Action.String(), mr.Reason
-		ev.Evidence = Evidence(f, d)
+		ev.Evidence = b.evidence(f, d)
 	}
 	ev.Evidence = clip(ev.Evidence, MaxEvidence, nil)
 	// A throttled message is answered 0x58 and sent again: its PDUs are
@@ -125,27 +126,14 @@ func (c *Chain) newEvent(r *filter.Request, f *filter.Facts, d *filter.Detection
 	switch c.events.Text {
 	case TextFull:
 		ev.Text = clip(f.Text, textMax, strings.Clone)
-		ev.Highlight = clip(highlight(f, d), MaxEvidence, strings.Clone)
+		ev.Highlight = clip(b.highlight(f, d), MaxEvidence, strings.Clone)
 	case TextMaskDigits:
 		ev.Text, ev.TextMasked = clip(f.Text, textMax, maskDigits), true
-		ev.Highlight = clip(highlight(f, d), MaxEvidence, maskDigits)
+		ev.Highlight = clip(b.highlight(f, d), MaxEvidence, maskDigits)
 	case TextNone:
 		ev.TextMasked = true
 	}
 	return ev
-}
-
-// highlight is the part of the text the findings point at, for the console.
-func highlight(f *filter.Facts, d *filter.Detections) string {
-	switch {
-	case d.Keyword && d.KeywordHit != "":
-		return d.KeywordHit
-	case d.Regex && d.RegexHit != "":
-		return d.RegexHit
-	case (d.BlockedDomain || d.Phishing) && f.FirstDomain != "":
-		return f.FirstDomain
-	}
-	return ""
 }
 
 func maskDigits(s string) string {

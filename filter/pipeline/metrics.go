@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"encoding/json"
+	"math/bits"
 	"net/http"
 	"sort"
 	"sync"
@@ -11,15 +12,11 @@ import (
 	"github.com/smsfw/smsfw/filter"
 )
 
-// Finding label values, fixed.
-var findingNames = []string{"grey_route", "sender_spoofed", "sender_lookalike", "keyword", "regex",
-	"blocked_domain", "phishing", "campaign", "fanout", "pumping", "new_dest_country", "sim_farm", "mo_spam", "fake_receipt", "receipt_early"}
-
 // Metrics are the inspection chain's collectors.
 type Metrics struct {
 	classes  *prometheus.CounterVec
 	byClass  map[string]prometheus.Counter
-	findings [15]prometheus.Counter
+	findings [filter.MaxFlags]prometheus.Counter // by flag slot
 	leakMsgs *prometheus.CounterVec
 	leakAmt  *prometheus.CounterVec
 
@@ -41,8 +38,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	findings := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_filter_findings_total",
 		Help: "Detector findings by kind."}, []string{"finding"})
-	for i, n := range findingNames {
-		m.findings[i] = findings.WithLabelValues(n)
+	// Label values: the flags the detectors declare (filter.NewFlag).
+	for _, f := range filter.Findings() {
+		if f.Kind == filter.KindFlag {
+			m.findings[f.Slot] = findings.WithLabelValues(f.Name)
+		}
 	}
 	m.overrides = prometheus.NewGauge(prometheus.GaugeOpts{Name: "smsfw_filter_overrides",
 		Help: "Analysts' overrides (allow or block a sender or text fingerprint) in force."})
@@ -65,10 +65,9 @@ func (m *Metrics) count(f *filter.Facts, d *filter.Detections) {
 	if c := m.byClass[f.Class]; c != nil {
 		c.Add(float64(f.Segments))
 	}
-	for i, b := range []bool{d.GreyRoute, d.SenderSpoofed, d.SenderLookalike, d.Keyword, d.Regex, d.BlockedDomain,
-		d.Phishing, d.Campaign, d.Fanout, d.Pumping, d.NewDestCountry, d.SIMFarm, d.MOSpam, d.FakeReceipt, d.ReceiptEarly} {
-		if b {
-			m.findings[i].Inc()
+	for x := d.Fired; x != 0; x &= x - 1 {
+		if c := m.findings[bits.TrailingZeros64(x)]; c != nil {
+			c.Inc()
 		}
 	}
 }

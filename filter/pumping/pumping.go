@@ -13,13 +13,17 @@ import (
 	"github.com/smsfw/smsfw/filter/lists"
 )
 
-// Config holds the thresholds.
+// Config is the detectors.pumping section.
 type Config struct {
-	Premium         *lists.List
-	Window          time.Duration
-	PremiumBurst    int
-	SequentialRun   int
-	NewCountryAfter time.Duration
+	PremiumRanges string        `yaml:"premium_ranges"` // prefixes list of premium / high-cost ranges
+	Window        time.Duration `yaml:"window"`         // default 1m
+	PremiumBurst  int           `yaml:"premium_burst"`  // more segments than this to premium ranges per peer in Window (default 20)
+	SequentialRun int           `yaml:"sequential_run"` // at least this many consecutive destination numbers (default 5)
+	// NewCountryAfter: a peer's first message to a country counts as new only after this warm-up (default 24h).
+	NewCountryAfter time.Duration `yaml:"new_country_after"`
+
+	// Premium is the premium_ranges list, resolved.
+	Premium *lists.List `yaml:"-"`
 }
 
 // Defaults fills zero values.
@@ -98,23 +102,25 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	if _, ok := d.cfg.Premium.MatchPrefix(unsafex.Bytes(f.Dest)); ok {
 		f.DestPremium = true
 		n := int(d.st.premium.Add(peer, now, uint32(f.Segments)))
-		det.PremiumBurst = n
+		det.SetCount(PremiumBurst, n)
 		if n > d.cfg.PremiumBurst {
-			det.Pumping, det.PumpingWhy = true, WhyPremiumBurst
+			det.Raise(Pumping)
+			det.SetText(PumpingWhy, WhyPremiumBurst)
 		}
 	}
 	if num, err := strconv.ParseUint(f.Dest, 10, 64); err == nil {
 		run := d.st.seq.Observe(peer, num, now)
-		det.SequentialRun = run
+		det.SetCount(SequentialRun, run)
 		if run >= d.cfg.SequentialRun {
-			det.Pumping, det.PumpingWhy = true, WhySequential
+			det.Raise(Pumping)
+			det.SetText(PumpingWhy, WhySequential)
 		}
 	}
 	if f.DestCountry != "" {
 		vol := d.st.volume.Add(peer, now, 1)
 		key := counters.Key(unsafex.Bytes(f.Peer), []byte{0}, unsafex.Bytes(f.DestCountry))
 		if !d.st.countries.Has(key, now) {
-			det.NewDestCountry = vol > established
+			det.Set(NewDestCountry, vol > established)
 		}
 		// Every message refreshes the country: one in steady use never
 		// turns new again; one unused for NewCountryAfter does.

@@ -70,21 +70,21 @@ func TestPremiumBurst(t *testing.T) {
 	// 2 + 2 + 2 segments: at the threshold.
 	for i := 1; i <= 3; i++ {
 		det, f := send("acme", i, 2)
-		if det.Pumping || det.PremiumBurst != 2*i || !f.DestPremium {
+		if det.Has(pumping.Pumping) || det.Count(pumping.PremiumBurst) != 2*i || !f.DestPremium {
 			t.Fatalf("message %d: %+v premium=%v", i, det, f.DestPremium)
 		}
 	}
 	det, _ := send("acme", 4, 1)
-	if !det.Pumping || det.PumpingWhy != pumping.WhyPremiumBurst || det.PremiumBurst != burst+1 {
+	if !det.Has(pumping.Pumping) || det.Text(pumping.PumpingWhy) != pumping.WhyPremiumBurst || det.Count(pumping.PremiumBurst) != burst+1 {
 		t.Fatalf("over the burst: %+v", det)
 	}
 	// Per peer.
-	if det, _ := send("other", 5, 1); det.Pumping || det.PremiumBurst != 1 {
+	if det, _ := send("other", 5, 1); det.Has(pumping.Pumping) || det.Count(pumping.PremiumBurst) != 1 {
 		t.Fatalf("other peer: %+v", det)
 	}
 	// Ordinary destinations are not counted and not premium.
 	f := facts("acme", "4915112345678", "DE")
-	if det := detect(d, f, now); det.PremiumBurst != 0 || det.Pumping || f.DestPremium {
+	if det := detect(d, f, now); det.Count(pumping.PremiumBurst) != 0 || det.Has(pumping.Pumping) || f.DestPremium {
 		t.Fatalf("ordinary destination: %+v premium=%v", det, f.DestPremium)
 	}
 	// Every listed range counts.
@@ -97,11 +97,11 @@ func TestPremiumBurst(t *testing.T) {
 	// The window slides in 6 s buckets: the burst still counts one
 	// nanosecond before the minute is over, not after it.
 	now = t0 + int64(time.Minute) - 1
-	if det, _ := send("acme", 6, 1); !det.Pumping || det.PremiumBurst != burst+2 {
+	if det, _ := send("acme", 6, 1); !det.Has(pumping.Pumping) || det.Count(pumping.PremiumBurst) != burst+2 {
 		t.Fatalf("before the window ended: %+v", det)
 	}
 	now = t0 + int64(time.Minute)
-	if det, _ := send("acme", 7, 1); det.Pumping || det.PremiumBurst != 2 {
+	if det, _ := send("acme", 7, 1); det.Has(pumping.Pumping) || det.Count(pumping.PremiumBurst) != 2 {
 		t.Fatalf("after the window: %+v", det)
 	}
 }
@@ -111,7 +111,7 @@ func TestLegitimate(t *testing.T) {
 	d := newDetector(t, pumping.Config{})
 	for i := 0; i < 200; i++ {
 		dest := fmt.Sprintf("49151%08d", (i*7919*7919)%100000000)
-		if det := detect(d, facts("acme", dest, "DE"), t0+int64(i)*int64(time.Second)); det.Pumping || det.NewDestCountry {
+		if det := detect(d, facts("acme", dest, "DE"), t0+int64(i)*int64(time.Second)); det.Has(pumping.Pumping) || det.Has(pumping.NewDestCountry) {
 			t.Fatalf("message %d to %s: %+v", i, dest, det)
 		}
 	}
@@ -123,16 +123,16 @@ func TestSequential(t *testing.T) {
 	now := t0
 	for i := 1; i <= 5; i++ {
 		det := detect(d, facts("acme", fmt.Sprintf("4915100000%03d", i*3), "DE"), now)
-		if det.SequentialRun != i || det.Pumping != (i == 5) {
+		if det.Count(pumping.SequentialRun) != i || det.Has(pumping.Pumping) != (i == 5) {
 			t.Fatalf("number %d: %+v", i, det)
 		}
-		if i == 5 && det.PumpingWhy != pumping.WhySequential {
-			t.Fatalf("why %q", det.PumpingWhy)
+		if i == 5 && det.Text(pumping.PumpingWhy) != pumping.WhySequential {
+			t.Fatalf("why %q", det.Text(pumping.PumpingWhy))
 		}
 		now += int64(time.Second)
 	}
 	// A far number restarts the run.
-	if det := detect(d, facts("acme", "4917099999999", "DE"), now); det.SequentialRun != 1 || det.Pumping {
+	if det := detect(d, facts("acme", "4917099999999", "DE"), now); det.Count(pumping.SequentialRun) != 1 || det.Has(pumping.Pumping) {
 		t.Fatalf("unrelated number: %+v", det)
 	}
 	// A gap longer than the window restarts it too.
@@ -141,18 +141,18 @@ func TestSequential(t *testing.T) {
 	detect(d, facts("acme", "4915100000001", "DE"), now)
 	detect(d, facts("acme", "4915100000002", "DE"), now)
 	now += int64(time.Minute) + 1
-	if det := detect(d, facts("acme", "4915100000003", "DE"), now); det.SequentialRun != 1 || det.Pumping {
+	if det := detect(d, facts("acme", "4915100000003", "DE"), now); det.Count(pumping.SequentialRun) != 1 || det.Has(pumping.Pumping) {
 		t.Fatalf("after a gap: %+v", det)
 	}
 	// Runs are per peer.
 	d = newDetector(t, pumping.Config{SequentialRun: 3})
 	for i := 1; i <= 4; i++ {
-		if det := detect(d, facts(fmt.Sprintf("peer%d", i), fmt.Sprintf("4915100000%03d", i), "DE"), t0); det.SequentialRun != 1 {
+		if det := detect(d, facts(fmt.Sprintf("peer%d", i), fmt.Sprintf("4915100000%03d", i), "DE"), t0); det.Count(pumping.SequentialRun) != 1 {
 			t.Fatalf("peer %d: %+v", i, det)
 		}
 	}
 	// Non-numeric destinations are not observed.
-	if det := detect(d, facts("acme", "+4915100000001", "DE"), t0); det.SequentialRun != 0 {
+	if det := detect(d, facts("acme", "+4915100000001", "DE"), t0); det.Count(pumping.SequentialRun) != 0 {
 		t.Fatalf("non-numeric: %+v", det)
 	}
 }
@@ -164,7 +164,7 @@ func TestPremiumAndSequential(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		det = detect(d, facts("acme", fmt.Sprintf("4490000000%02d", i), "GB"), t0)
 	}
-	if !det.Pumping || det.PumpingWhy != pumping.WhySequential || det.PremiumBurst != 3 || det.SequentialRun != 3 {
+	if !det.Has(pumping.Pumping) || det.Text(pumping.PumpingWhy) != pumping.WhySequential || det.Count(pumping.PremiumBurst) != 3 || det.Count(pumping.SequentialRun) != 3 {
 		t.Fatalf("%+v", det)
 	}
 }
@@ -180,29 +180,29 @@ func TestNewDestCountry(t *testing.T) {
 			d := newDetector(t, pumping.Config{})
 			now := t0
 			for i := 0; i < tc.before; i++ {
-				if det := detect(d, facts("acme", fmt.Sprintf("49151%08d", i*1000), "DE"), now); det.NewDestCountry {
+				if det := detect(d, facts("acme", fmt.Sprintf("49151%08d", i*1000), "DE"), now); det.Has(pumping.NewDestCountry) {
 					t.Fatalf("message %d: DE new", i)
 				}
 				now += int64(time.Second)
 			}
 			// Message before+1 goes to France.
-			if det := detect(d, facts("acme", "33612345678", "FR"), now); det.NewDestCountry != tc.want {
-				t.Fatalf("after %d messages: new=%v", tc.before, det.NewDestCountry)
+			if det := detect(d, facts("acme", "33612345678", "FR"), now); det.Has(pumping.NewDestCountry) != tc.want {
+				t.Fatalf("after %d messages: new=%v", tc.before, det.Has(pumping.NewDestCountry))
 			}
 			// The second message to France is not new any more.
-			if det := detect(d, facts("acme", "33612345000", "FR"), now); det.NewDestCountry {
+			if det := detect(d, facts("acme", "33612345000", "FR"), now); det.Has(pumping.NewDestCountry) {
 				t.Fatal("second message to FR new")
 			}
 			// Nor is a country learnt during the warm-up.
-			if det := detect(d, facts("acme", "49151777777", "DE"), now); det.NewDestCountry {
+			if det := detect(d, facts("acme", "49151777777", "DE"), now); det.Has(pumping.NewDestCountry) {
 				t.Fatal("DE new")
 			}
 			// Messages without a country are not counted.
-			if det := detect(d, facts("acme", "12345", ""), now); det.NewDestCountry {
+			if det := detect(d, facts("acme", "12345", ""), now); det.Has(pumping.NewDestCountry) {
 				t.Fatal("empty country new")
 			}
 			// Countries are per peer: another peer is not established.
-			if det := detect(d, facts("other", "34612345678", "ES"), now); det.NewDestCountry {
+			if det := detect(d, facts("other", "34612345678", "ES"), now); det.Has(pumping.NewDestCountry) {
 				t.Fatal("unestablished peer flagged")
 			}
 		})
@@ -216,11 +216,11 @@ func TestNewDestCountrySteadyTraffic(t *testing.T) {
 	now := t0
 	// Three days of one message to DE every 5 minutes, one to AT every hour.
 	for i := 0; i < 3*24*12; i++ {
-		if det := detect(d, facts("acme", fmt.Sprintf("49151%08d", i*1000), "DE"), now); det.NewDestCountry && i > 0 {
+		if det := detect(d, facts("acme", fmt.Sprintf("49151%08d", i*1000), "DE"), now); det.Has(pumping.NewDestCountry) && i > 0 {
 			t.Fatalf("DE new again after %v", time.Duration(now-t0))
 		}
 		if i%12 == 0 {
-			if det := detect(d, facts("acme", fmt.Sprintf("43664%07d", i*1000), "AT"), now); det.NewDestCountry && i > 0 {
+			if det := detect(d, facts("acme", fmt.Sprintf("43664%07d", i*1000), "AT"), now); det.Has(pumping.NewDestCountry) && i > 0 {
 				t.Fatalf("AT new again after %v", time.Duration(now-t0))
 			}
 		}
@@ -231,7 +231,7 @@ func TestNewDestCountrySteadyTraffic(t *testing.T) {
 		detect(d, facts("acme", fmt.Sprintf("49152%08d", i*1000), "DE"), now)
 		now += int64(5 * time.Minute)
 	}
-	if det := detect(d, facts("acme", "43664999999", "AT"), now); !det.NewDestCountry {
+	if det := detect(d, facts("acme", "43664999999", "AT"), now); !det.Has(pumping.NewDestCountry) {
 		t.Fatal("AT unused for 25h not new")
 	}
 }
@@ -252,7 +252,7 @@ func TestIgnored(t *testing.T) {
 	cfg := pumping.Config{}.Defaults()
 	nd := pumping.New(cfg, pumping.Reuse(nil, cfg, testBytes))
 	f := facts("acme", premiumDest(1), "GB")
-	if det := detect(nd, f, t0); det.PremiumBurst != 0 || f.DestPremium {
+	if det := detect(nd, f, t0); det.Count(pumping.PremiumBurst) != 0 || f.DestPremium {
 		t.Fatalf("nil list: %+v", det)
 	}
 }
@@ -270,7 +270,7 @@ func TestReuse(t *testing.T) {
 	if pumping.Reuse(st, cfg2, testBytes) != st {
 		t.Fatal("same windows: state not reused")
 	}
-	if det := detect(pumping.New(cfg2, st), facts("acme", premiumDest(5), "GB"), t0); !det.Pumping || det.PremiumBurst != 3 {
+	if det := detect(pumping.New(cfg2, st), facts("acme", premiumDest(5), "GB"), t0); !det.Has(pumping.Pumping) || det.Count(pumping.PremiumBurst) != 3 {
 		t.Fatalf("counts lost across the reload: %+v", det)
 	}
 	cfg3 := cfg2
@@ -279,7 +279,7 @@ func TestReuse(t *testing.T) {
 	if st3 == st {
 		t.Fatal("window changed: state reused")
 	}
-	if det := detect(pumping.New(cfg3, st3), facts("acme", premiumDest(6), "GB"), t0); det.PremiumBurst != 1 {
+	if det := detect(pumping.New(cfg3, st3), facts("acme", premiumDest(6), "GB"), t0); det.Count(pumping.PremiumBurst) != 1 {
 		t.Fatalf("fresh state: %+v", det)
 	}
 	cfg4 := cfg2

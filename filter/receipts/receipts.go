@@ -121,8 +121,8 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	switch {
 	case known:
 	case f.AwaitingAnswers:
-		det.ReceiptEarly = true
+		det.Raise(Early)
 	default:
-		det.FakeReceipt = true
+		det.Raise(Fake)
 	}
 }

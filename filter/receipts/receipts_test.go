@@ -19,10 +19,10 @@ func receipt(peer, id string) *filter.Facts {
 func fake(d *receipts.Detector, peer, id string, now int64) bool {
 	var det filter.Detections
 	d.Detect(receipt(peer, id), &det, now)
-	if (det != filter.Detections{FakeReceipt: det.FakeReceipt}) {
+	if det != filter.Found("fake_receipt", det.Has(receipts.Fake)) {
 		panic("other findings set")
 	}
-	return det.FakeReceipt
+	return det.Has(receipts.Fake)
 }
 
 func TestReadings(t *testing.T) {
@@ -169,7 +169,7 @@ func TestConcurrent(t *testing.T) {
 				d.Observe("acme", []byte(ids[i%4]), t0)
 				var det filter.Detections
 				d.Detect(receipt("acme", ids[i%4]), &det, t0)
-				if det.FakeReceipt {
+				if det.Has(receipts.Fake) {
 					done <- false
 					return
 				}
@@ -194,13 +194,13 @@ func TestReceiptBeforeResponse(t *testing.T) {
 	f.AwaitingAnswers = true
 	var det filter.Detections
 	d.Detect(f, &det, t0)
-	if det.FakeReceipt || !det.ReceiptEarly {
+	if det.Has(receipts.Fake) || !det.Has(receipts.Early) {
 		t.Fatalf("early receipt: %+v", det)
 	}
 	d.Observe("acme", []byte("777"), t0)
 	det = filter.Detections{}
 	d.Detect(f, &det, t0)
-	if det.FakeReceipt || det.ReceiptEarly {
+	if det.Has(receipts.Fake) || det.Has(receipts.Early) {
 		t.Fatalf("known id: %+v", det)
 	}
 	if !fake(d, "acme", "778", t0) {

@@ -62,8 +62,8 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 		e := &d.entries[i]
 		if string(norm) == string(e.norm) {
 			if !e.peers[f.Peer] {
-				det.SenderSpoofed = true
-				det.ProtectedSender = e.name
+				det.Raise(Spoofed)
+				det.SetText(Protected, e.name)
 			}
 			return
 		}
@@ -78,7 +78,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 		}
 	}
 	if best >= 0 {
-		det.SenderLookalike = true
-		det.ProtectedSender = d.entries[best].name
+		det.Raise(Lookalike)
+		det.SetText(Protected, d.entries[best].name)
 	}
 }

@@ -47,18 +47,17 @@ func check(t *testing.T, d *senderid.Detector, f *filter.Facts, finding, protect
 	d.Detect(f, &det, 0)
 	got := none
 	switch {
-	case det.SenderSpoofed && det.SenderLookalike:
+	case det.Has(senderid.Spoofed) && det.Has(senderid.Lookalike):
 		got = "both"
-	case det.SenderSpoofed:
+	case det.Has(senderid.Spoofed):
 		got = spoof
-	case det.SenderLookalike:
+	case det.Has(senderid.Lookalike):
 		got = look
 	}
-	if got != finding || det.ProtectedSender != protected {
-		t.Fatalf("peer %s sender %q: %q of %q, want %q of %q", f.Peer, f.Sender, got, det.ProtectedSender, finding, protected)
+	if got != finding || det.Text(senderid.Protected) != protected {
+		t.Fatalf("peer %s sender %q: %q of %q, want %q of %q", f.Peer, f.Sender, got, det.Text(senderid.Protected), finding, protected)
 	}
-	want := filter.Detections{SenderSpoofed: det.SenderSpoofed, SenderLookalike: det.SenderLookalike,
-		ProtectedSender: det.ProtectedSender}
+	want := filter.Found("sender_spoofed", det.Has(senderid.Spoofed), "sender_lookalike", det.Has(senderid.Lookalike), "protected_sender", det.Text(senderid.Protected))
 	if det != want {
 		t.Fatalf("other findings set: %+v", det)
 	}

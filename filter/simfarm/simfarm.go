@@ -11,11 +11,11 @@ import (
 	"github.com/smsfw/smsfw/filter/counters"
 )
 
-// Config holds the thresholds.
+// Config is the detectors.sim_farm section (MO).
 type Config struct {
-	Window          time.Duration
-	DistinctSenders int
-	SpamSenders     int
+	Window          time.Duration `yaml:"window"`           // default 10m
+	DistinctSenders int           `yaml:"distinct_senders"` // at least this many MSISDNs sending one text to one short code (default 20)
+	SpamSenders     int           `yaml:"spam_senders"`     // one MO text from at least this many senders (default 50)
 }
 
 // Defaults fills zero values.
@@ -78,11 +78,11 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 		fp[i] = byte(f.Fingerprint >> (8 * i))
 	}
 	n := int(d.st.byDest.Add(counters.Key(fp[:], unsafex.Bytes(f.Dest)), sender, now))
-	det.MOSenders = n
+	det.SetCount(Senders, n)
 	if n >= d.cfg.DistinctSenders && len(f.Dest) <= 8 {
-		det.SIMFarm = true
+		det.Raise(SIMFarm)
 	}
 	if int(d.st.byText.Add(f.Fingerprint, sender, now)) >= d.cfg.SpamSenders {
-		det.MOSpam = true
+		det.Raise(MOSpam)
 	}
 }

@@ -54,43 +54,43 @@ func TestSIMFarm(t *testing.T) {
 	now := t0
 	vote := func(i int, dest string) filter.Detections { return detect(d, mo(num(i), dest, "VOTE 7 for Anna"), now) }
 	for i := 1; i < n; i++ {
-		if det := vote(i, "12345"); det.SIMFarm || det.MOSenders != i || det.MOSpam {
+		if det := vote(i, "12345"); det.Has(simfarm.SIMFarm) || det.Count(simfarm.Senders) != i || det.Has(simfarm.MOSpam) {
 			t.Fatalf("sender %d: %+v", i, det)
 		}
 	}
-	if det := vote(1, "12345"); det.SIMFarm || det.MOSenders != n-1 {
+	if det := vote(1, "12345"); det.Has(simfarm.SIMFarm) || det.Count(simfarm.Senders) != n-1 {
 		t.Fatalf("repeat sender: %+v", det)
 	}
-	if det := vote(n, "12345"); !det.SIMFarm || det.MOSenders != n {
+	if det := vote(n, "12345"); !det.Has(simfarm.SIMFarm) || det.Count(simfarm.Senders) != n {
 		t.Fatalf("sender %d: %+v", n, det)
 	}
 	// Other short code: its own count.
-	if det := vote(1, "54321"); det.SIMFarm || det.MOSenders != 1 {
+	if det := vote(1, "54321"); det.Has(simfarm.SIMFarm) || det.Count(simfarm.Senders) != 1 {
 		t.Fatalf("other short code: %+v", det)
 	}
 	// Other text to the same short code: its own count.
-	if det := detect(d, mo(num(1), "12345", "STOP"), now); det.SIMFarm || det.MOSenders != 1 {
+	if det := detect(d, mo(num(1), "12345", "STOP"), now); det.Has(simfarm.SIMFarm) || det.Count(simfarm.Senders) != 1 {
 		t.Fatalf("other text: %+v", det)
 	}
 	// A long number is counted but is not a short code: no SIM farm.
 	for i := 1; i <= 2*n; i++ {
-		if det := vote(i, "4915112345678"); det.SIMFarm || det.MOSenders != i {
+		if det := vote(i, "4915112345678"); det.Has(simfarm.SIMFarm) || det.Count(simfarm.Senders) != i {
 			t.Fatalf("long number, sender %d: %+v", i, det)
 		}
 	}
 	// An 8-digit destination still counts as a short code.
 	for i := 1; i <= n; i++ {
-		if det := vote(i, "12345678"); det.SIMFarm != (i == n) {
+		if det := vote(i, "12345678"); det.Has(simfarm.SIMFarm) != (i == n) {
 			t.Fatalf("8 digits, sender %d: %+v", i, det)
 		}
 	}
 	// Tumbling window from the first sender.
 	now = t0 + int64(10*time.Minute) - 1
-	if det := vote(100, "12345"); !det.SIMFarm || det.MOSenders != n+1 {
+	if det := vote(100, "12345"); !det.Has(simfarm.SIMFarm) || det.Count(simfarm.Senders) != n+1 {
 		t.Fatalf("window ended early: %+v", det)
 	}
 	now = t0 + int64(10*time.Minute)
-	if det := vote(101, "12345"); det.SIMFarm || det.MOSenders != 1 {
+	if det := vote(101, "12345"); det.Has(simfarm.SIMFarm) || det.Count(simfarm.Senders) != 1 {
 		t.Fatalf("after the window: %+v", det)
 	}
 }
@@ -101,14 +101,14 @@ func TestMOSpam(t *testing.T) {
 	d := newDetector(simfarm.Config{DistinctSenders: 1000, SpamSenders: n})
 	for i := 1; i <= n+1; i++ {
 		det := detect(d, mo(num(i), fmt.Sprintf("4917000%06d", i), "Cheap loans, reply YES"), t0)
-		if det.MOSpam != (i >= n) || det.SIMFarm || det.MOSenders != 1 {
+		if det.Has(simfarm.MOSpam) != (i >= n) || det.Has(simfarm.SIMFarm) || det.Count(simfarm.Senders) != 1 {
 			t.Fatalf("sender %d: %+v", i, det)
 		}
 	}
 	// The same sender repeating to many destinations is not many senders.
 	d = newDetector(simfarm.Config{DistinctSenders: 1000, SpamSenders: n})
 	for i := 1; i <= 3*n; i++ {
-		if det := detect(d, mo(num(1), fmt.Sprintf("4917000%06d", i), "Cheap loans, reply YES"), t0); det.MOSpam {
+		if det := detect(d, mo(num(1), fmt.Sprintf("4917000%06d", i), "Cheap loans, reply YES"), t0); det.Has(simfarm.MOSpam) {
 			t.Fatalf("one sender flagged as spam at %d", i)
 		}
 	}
@@ -120,7 +120,7 @@ func TestLegitimate(t *testing.T) {
 	texts := []string{"YES", "STOP", "Hi, is the flat still available?", "Thanks, see you tomorrow", "HELP"}
 	for i := 0; i < 200; i++ {
 		det := detect(d, mo(num(i), fmt.Sprintf("%d", 10000+i%37), texts[i%len(texts)]), t0)
-		if det.SIMFarm || det.MOSpam {
+		if det.Has(simfarm.SIMFarm) || det.Has(simfarm.MOSpam) {
 			t.Fatalf("message %d: %+v", i, det)
 		}
 	}
@@ -153,7 +153,7 @@ func TestReuse(t *testing.T) {
 	if simfarm.Reuse(st, cfg2, testBytes) != st {
 		t.Fatal("same window: state not reused")
 	}
-	if det := detect(simfarm.New(cfg2, st), mo(num(3), "12345", "VOTE B"), t0); !det.SIMFarm || det.MOSpam {
+	if det := detect(simfarm.New(cfg2, st), mo(num(3), "12345", "VOTE B"), t0); !det.Has(simfarm.SIMFarm) || det.Has(simfarm.MOSpam) {
 		t.Fatalf("counts lost across the reload: %+v", det)
 	}
 	cfg3 := cfg2
@@ -165,7 +165,7 @@ func TestReuse(t *testing.T) {
 	if simfarm.Reuse(st3, cfg3, 2*testBytes) == st3 {
 		t.Fatal("memory budget changed: state reused")
 	}
-	if det := detect(simfarm.New(cfg3, st3), mo(num(4), "12345", "VOTE B"), t0); det.SIMFarm || det.MOSenders != 1 {
+	if det := detect(simfarm.New(cfg3, st3), mo(num(4), "12345", "VOTE B"), t0); det.Has(simfarm.SIMFarm) || det.Count(simfarm.Senders) != 1 {
 		t.Fatalf("fresh state: %+v", det)
 	}
 }

@@ -100,3 +100,13 @@ func Check(st *State, limits []Limit, f *filter.Facts, dir filter.Direction, now
 	}
 	return nil
 }
+
+// Owner is the counter-metrics detector label and memory key of the limits.
+const Owner = "rate_limits"
+
+// Findings of the limits (checked after the rules, for messages they let
+// through).
+var (
+	RateLimited = filter.NewFlag(Owner, "rate_limited", "a rate limit refused the message")
+	LimitID     = filter.NewText(Owner, "limit_id", "the limit that refused it")
+)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -176,3 +177,83 @@ func (b ByteSize) String() string {
 	}
 	return strconv.FormatInt(int64(b), 10)
 }
+
+// DecodeNode strictly decodes one node of a document already decoded (a
+// section kept as a yaml.Node so its owner decodes it): keys that v's
+// struct types do not declare are errors at their line, as with Decode.
+func DecodeNode(file string, n *yaml.Node, v any) error {
+	if err := knownKeys(file, n, reflect.TypeOf(v)); err != nil {
+		return err
+	}
+	if err := n.Decode(v); err != nil {
+		return convert(file, err)
+	}
+	return nil
+}
+
+// knownKeys checks a mapping node's keys against t's yaml field names,
+// recursively through structs, pointers, slices and maps.
+func knownKeys(file string, n *yaml.Node, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode || n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 && n.Alias == nil {
+			return nil
+		}
+		if n.Alias != nil {
+			return knownKeys(file, n.Alias, t)
+		}
+		return knownKeys(file, n.Content[0], t)
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil // decodes itself
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			return nil // the decoder reports the type mismatch
+		}
+		fields := map[string]reflect.Type{}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			if name == "" {
+				name = strings.ToLower(f.Name)
+			}
+			fields[name] = f.Type
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			ft, ok := fields[k.Value]
+			if !ok {
+				return &Error{File: file, Line: k.Line, Msg: fmt.Sprintf("field %s not found in type %s", k.Value, t)}
+			}
+			if err := knownKeys(file, n.Content[i+1], ft); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if n.Kind == yaml.SequenceNode {
+			for _, c := range n.Content {
+				if err := knownKeys(file, c, t.Elem()); err != nil {
+					return err
+				}
+			}
+		}
+	case reflect.Map:
+		if n.Kind == yaml.MappingNode {
+			for i := 1; i < len(n.Content); i += 2 {
+				if err := knownKeys(file, n.Content[i], t.Elem()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()

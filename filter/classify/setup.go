@@ -1,0 +1,33 @@
+package classify
+
+import (
+	"strings"
+
+	"github.com/smsfw/smsfw/filter"
+)
+
+// Plugin registers the classifier: detectors.classification.
+var Plugin = filter.Register(&filter.Plugin{
+	Name:        "classification",
+	MemoryShare: 25,
+	Settings:    func() filter.Settings { return &Config{} },
+	Build: func(env *filter.BuildEnv) filter.Built {
+		cfg := *env.Settings.(*Config)
+		prev, _ := env.Prev.(*State)
+		st := Reuse(prev, cfg, env.Budget)
+		return filter.Built{Detector: New(cfg, st), State: st, Tables: st.Tables()}
+	},
+})
+
+// Check implements filter.Settings.
+func (c *Config) Check(k *filter.SettingsCheck) {
+	k.NotNegative("fanout_recipients", int64(c.FanoutRecipients))
+	k.NotNegative("sender_velocity", int64(c.SenderVelocity))
+	k.NotNegative("window", int64(c.Window))
+	*c = c.Defaults()
+}
+
+// Explain implements filter.Explainer: the class and why.
+func (d *Detector) Explain(f *filter.Facts, _ *filter.Detections, add func(string, ...any)) {
+	add("class=%s(%s)", f.Class, strings.Join(filter.ReasonNames(f.ClassReasons), ","))
+}
