@@ -75,13 +75,3 @@ peers:
 		t.Fatalf("empty config: %v", err)
 	}
 }
-
-func FuzzParseConfig(f *testing.F) {
-	f.Add([]byte("upstreams:\n  s:\n    address: 1.2.3.4:5\npeers:\n  - system_id: a\n"))
-	f.Add([]byte("peers: [{system_id: x, allowed_cidrs: [1.2.3.4/33]}]"))
-	f.Add([]byte("auth: {source_lockout: {failures: 3, window: 1m}}\npeers: [{system_id: y, password_hash: \"$2a$04$b8OVcjiBcoU8U3zK8hThku2Ed1t9c7eaU.8JyzU7B4UvarN9tbUnG\"}]"))
-	f.Add([]byte("tls: {cert_file: a, key_file: b, ca_file: c}\ntls_reload_interval: -1s"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = parseConfig("fuzz.yaml", data)
-	})
-}

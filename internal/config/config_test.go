@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"testing"
 
 	"github.com/smsfw/smsfw/internal/testutil"
@@ -37,8 +38,13 @@ func TestValidConfig(t *testing.T) {
 
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("upstreams:\n  s:\n    address: 1.2.3.4:5\npeers:\n  - system_id: a\n"))
+	f.Add([]byte("peers: [{system_id: x, allowed_cidrs: [1.2.3.4/33]}]"))
+	f.Add([]byte("auth: {source_lockout: {failures: 3, window: 1m}}\npeers: [{system_id: y, password_hash: \"$2a$04$b8OVcjiBcoU8U3zK8hThku2Ed1t9c7eaU.8JyzU7B4UvarN9tbUnG\"}]"))
 	f.Add([]byte("admin_tls: {cert_file: a, key_file: b, ca_file: c}\ntls_reload_interval: -1s\nevents: {queue_bytes: 2MiB}"))
 	f.Add([]byte("admin_auth: {users: [{name: a, password_hash: x}]}\nrules: r.yaml\n"))
+	if data, err := os.ReadFile("testdata/valid-full.yaml"); err == nil {
+		f.Add(data)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = Parse("fuzz.yaml", data)
 	})
