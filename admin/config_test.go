@@ -16,7 +16,7 @@ const (
 )
 
 func TestInvalidConfigs(t *testing.T) {
-	testutil.InvalidConfigs(t, func(path string) error { return yamlx.LoadConfig(path, &Config{}) }, map[string]string{
+	testutil.InvalidConfigs(t, func(path string) error { _, err := yamlx.LoadConfig[Config](path); return err }, map[string]string{
 		"invalid-admin-tls.yaml": `testdata/invalid-admin-tls.yaml:2: tls: cert_file and key_file are required on a listener`,
 	})
 }
@@ -49,8 +49,7 @@ func TestAdminAuthConfig(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg := &Config{}
-			err := yamlx.DecodeConfig("a.yaml", []byte(c.yaml), cfg)
+			cfg, err := yamlx.ParseConfig[Config]("a.yaml", []byte(c.yaml))
 			if c.want == "" {
 				if err != nil {
 					t.Fatal(err)

@@ -11,15 +11,11 @@ import (
 // parseConfig decodes a file holding the proxy's keys only (the whole
 // file is internal/config's).
 func parseConfig(file string, data []byte) (*Config, error) {
-	c := &Config{}
-	if err := yamlx.DecodeConfig(file, data, c); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return yamlx.ParseConfig[Config](file, data)
 }
 
 func TestInvalidConfigs(t *testing.T) {
-	testutil.InvalidConfigs(t, func(path string) error { return yamlx.LoadConfig(path, &Config{}) }, map[string]string{
+	testutil.InvalidConfigs(t, func(path string) error { _, err := yamlx.LoadConfig[Config](path); return err }, map[string]string{
 		"invalid-unknown-key.yaml":             "testdata/invalid-unknown-key.yaml:6: field bogus not found in type proxy.Upstream",
 		"invalid-duplicate-peer.yaml":          `testdata/invalid-duplicate-peer.yaml:7: peer "acme": duplicate system_id (also peers[0])`,
 		"invalid-unknown-upstream.yaml":        `testdata/invalid-unknown-upstream.yaml:8: peer "acme": unknown upstream "c"`,

@@ -14,16 +14,8 @@ type eventsFile struct {
 
 func (f *eventsFile) Validate(at yamlx.At) error { return f.Events.Validate(at.In("events")) }
 
-func parseEvents(file string, data []byte) (*eventsFile, error) {
-	f := &eventsFile{}
-	if err := yamlx.DecodeConfig(file, data, f); err != nil {
-		return nil, err
-	}
-	return f, nil
-}
-
 func TestInvalidConfigs(t *testing.T) {
-	testutil.InvalidConfigs(t, func(path string) error { return yamlx.LoadConfig(path, &eventsFile{}) }, map[string]string{
+	testutil.InvalidConfigs(t, func(path string) error { _, err := yamlx.LoadConfig[eventsFile](path); return err }, map[string]string{
 		"invalid-events-text.yaml":       `testdata/invalid-events-text.yaml:3: events.text must be full, mask_digits or none, not "redacted"`,
 		"invalid-events-sample.yaml":     "testdata/invalid-events-sample.yaml:2: events.sample_allowed 2 outside [0, 1]",
 		"invalid-events-peer-bytes.yaml": "testdata/invalid-events-peer-bytes.yaml:3: events.peer_queue_bytes 128MiB outside [64KiB, events.queue_bytes]",
@@ -33,7 +25,7 @@ func TestInvalidConfigs(t *testing.T) {
 }
 
 func TestEventsBudgetConfig(t *testing.T) {
-	c, err := parseEvents("events.yaml", []byte(`
+	c, err := yamlx.ParseConfig[eventsFile]("events.yaml", []byte(`
 events:
   queue_bytes: 256MiB
   peer_queue_bytes: 16777216
@@ -49,7 +41,7 @@ events:
 	}
 	// peer_queue_bytes is checked against the default queue_bytes when that
 	// is not set.
-	if _, err := parseEvents("events.yaml", []byte("events:\n  peer_queue_bytes: 65MiB\n")); err == nil ||
+	if _, err := yamlx.ParseConfig[eventsFile]("events.yaml", []byte("events:\n  peer_queue_bytes: 65MiB\n")); err == nil ||
 		err.Error() != "events.yaml:2: events.peer_queue_bytes 65MiB outside [64KiB, events.queue_bytes]" {
 		t.Fatalf("got %v", err)
 	}

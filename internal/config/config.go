@@ -26,24 +26,12 @@ type Config struct {
 }
 
 // Load reads, strictly decodes and validates a configuration file.
-func Load(path string) (*Config, error) {
-	c := &Config{}
-	if err := yamlx.LoadConfig(path, c); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
+func Load(path string) (*Config, error) { return yamlx.LoadConfig[Config](path) }
 
 // Parse decodes data (named file in errors): unknown keys, wrong types and
 // invalid values are errors with line numbers, all of them, wrapping
 // yamlx.ErrConfig.
-func Parse(file string, data []byte) (*Config, error) {
-	c := &Config{}
-	if err := yamlx.DecodeConfig(file, data, c); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
+func Parse(file string, data []byte) (*Config, error) { return yamlx.ParseConfig[Config](file, data) }
 
 // Validate has every section check itself.
 func (c *Config) Validate(at yamlx.At) error {

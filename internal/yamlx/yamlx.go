@@ -229,13 +229,29 @@ func DecodeConfig(file string, data []byte, v Validator) error {
 	return Join(v.Validate(At{File: file, Lines: lines}))
 }
 
-// LoadConfig reads the configuration file at path, then DecodeConfig.
-func LoadConfig(path string, v Validator) error {
+// ParseConfig decodes data (named file in errors) into a new T and
+// validates it (DecodeConfig).
+func ParseConfig[T any, P interface {
+	*T
+	Validator
+}](file string, data []byte) (*T, error) {
+	v := P(new(T))
+	if err := DecodeConfig(file, data, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// LoadConfig reads the configuration file at path, then ParseConfig.
+func LoadConfig[T any, P interface {
+	*T
+	Validator
+}](path string) (*T, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return DecodeConfig(path, data, v)
+	return ParseConfig[T, P](path, data)
 }
 
 // ByteSize is a size in bytes written as an integer or as a number with a
