@@ -62,15 +62,6 @@ func CheckToken(h string) error {
 	return nil
 }
 
-// CheckPasswordHash validates a bcrypt hash: the same check as peers'
-// password_hash (prefix, length, cost 4 to 14).
-func CheckPasswordHash(h string) error {
-	if _, err := bcryptx.Check(h); err != nil {
-		return fmt.Errorf("%w: password_hash: %w", ErrBadCredential, err)
-	}
-	return nil
-}
-
 // LocalActor is the actor of unauthenticated requests on a loopback-only
 // admin server (the demo).
 const LocalActor = "local"
@@ -214,11 +205,11 @@ func newAuthenticator(cfg *AuthConfig, addr net.Addr, m *Metrics, log *zap.Logge
 	a.users = map[string][]byte{}
 	dummyCost := 0
 	for _, u := range cfg.Users {
-		if err := CheckPasswordHash(u.PasswordHash); err != nil {
-			return nil, fmt.Errorf("user %q: %w", u.Name, err)
+		c, err := bcryptx.Check(u.PasswordHash) // the peers' check: prefix, length, cost 4 to 14
+		if err != nil {
+			return nil, fmt.Errorf("user %q: %w: password_hash: %w", u.Name, ErrBadCredential, err)
 		}
 		a.users[u.Name] = []byte(u.PasswordHash)
-		c, _ := bcryptx.Check(u.PasswordHash)
 		dummyCost = max(dummyCost, c)
 	}
 	if len(cfg.Users) > 0 {

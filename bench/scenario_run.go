@@ -19,7 +19,7 @@ import (
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/app"
-	"github.com/smsfw/smsfw/proxy"
+	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
@@ -203,7 +203,7 @@ func (r ScenarioRun) Run(ctx context.Context) (*ScenarioReport, error) {
 	for _, p := range f.Peers {
 		fmt.Fprintf(&cfg, "  - {system_id: %q, password: pw, class: %s, upstream_system_id: %q}\n", p.SystemID, p.Class, p.SystemID)
 	}
-	pcfg, err := proxy.ParseConfig("scenario-peers.yaml", []byte(cfg.String()))
+	pcfg, err := config.Parse("scenario-peers.yaml", []byte(cfg.String()))
 	if err != nil {
 		return nil, fmt.Errorf("bench: peers of %s: %w", f.path, err)
 	}

@@ -19,8 +19,8 @@ import (
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
+	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/internal/testutil"
-	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
@@ -66,7 +66,7 @@ func newHostileNode(t testing.TB) *hostileNode {
 	}
 	go func() { _ = n.sim.Serve(sln) }()
 	t.Cleanup(n.sim.Close)
-	cfg, err := proxy.ParseConfig("hostile.yaml", []byte(fmt.Sprintf(`
+	cfg, err := config.Parse("hostile.yaml", []byte(fmt.Sprintf(`
 upstreams:
   smsc: {address: %q, sessions: 2}
 peers:

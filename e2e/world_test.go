@@ -18,6 +18,7 @@ import (
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/internal/app"
+	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/review"
@@ -108,7 +109,7 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	for _, p := range o.peers {
 		fmt.Fprintf(&more, "  - {system_id: %s, password: pw, class: a2p}\n", p)
 	}
-	cfg, err := proxy.ParseConfig("e2e.yaml", []byte(fmt.Sprintf(`
+	cfg, err := config.Parse("e2e.yaml", []byte(fmt.Sprintf(`
 upstreams:
   smsc: {address: %q, system_id: fw, password: pw}
 peers:

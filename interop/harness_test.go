@@ -18,8 +18,8 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/internal/app"
+	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/internal/testutil"
-	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
@@ -134,14 +134,14 @@ func startSmsfwApp(t *testing.T, mode smsfwMode, upstream, extra, policy string)
 	case passThrough:
 		o.Upstream = upstream
 		if extra != "" {
-			cfg, err := proxy.ParseConfig("interop.yaml", []byte(extra))
+			cfg, err := config.Parse("interop.yaml", []byte(extra))
 			if err != nil {
 				t.Fatal(err)
 			}
 			o.Config = cfg
 		}
 	case configMode:
-		cfg, err := proxy.ParseConfig("interop.yaml", []byte(fmt.Sprintf(`
+		cfg, err := config.Parse("interop.yaml", []byte(fmt.Sprintf(`
 upstreams:
   smsc: {address: %q, system_id: fw, password: fwpw}
 peers:

@@ -56,13 +56,6 @@ func HashPassword(password []byte, cost int) (string, error) {
 	return string(h), nil
 }
 
-// checkPasswordHash validates a configured password_hash (the same check
-// as the console users').
-func checkPasswordHash(h string) error {
-	_, err := bcryptx.Check(h)
-	return err
-}
-
 // Lockout is a lockout that just began. Source is the address block the
 // failed binds came from (/32 for IPv4, /64 for IPv6); Peer is set instead
 // for a lockout of a configured peer's system_id.

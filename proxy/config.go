@@ -1,33 +1,27 @@
 package proxy
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"runtime"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/internal/bcryptx"
+	"github.com/smsfw/smsfw/internal/tlsfiles"
 	"github.com/smsfw/smsfw/internal/yamlx"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
-// Config is the proxy's configuration file. Without a file (or with no
-// peers in it) smsfw runs pass-through: each peer's bind credentials are used
-// for its own upstream bind and the SMSC's answer is the peer's answer.
+// Config is the proxy's section of the configuration: its keys sit at the
+// top level of the file (internal/config composes it with the others).
+// Without peers smsfw runs pass-through: each peer's bind credentials are
+// used for its own upstream bind and the SMSC's answer is the peer's answer.
 type Config struct {
-	Listen string     `yaml:"listen"`
-	Admin  string     `yaml:"admin"`
-	TLS    *TLSConfig `yaml:"tls"` // on the peer-facing listener
-	// AdminTLS serves the admin HTTP address over HTTPS (cert_file, key_file;
-	// ca_file requires client certificates).
-	AdminTLS *TLSConfig `yaml:"admin_tls"`
+	Listen string           `yaml:"listen"`
+	TLS    *tlsfiles.Config `yaml:"tls"` // on the peer-facing listener
 	// TLSReloadInterval is how often certificate, key and CA files are
 	// checked for changes (default 5s; negative: only on SIGHUP / ReloadTLS).
 	TLSReloadInterval time.Duration `yaml:"tls_reload_interval"`
@@ -88,42 +82,24 @@ type Config struct {
 	// lower-case digits). ReceiptIDFormat writes the same ids in receipts
 	// (default: as MessageIDFormat), for receivers that read the two
 	// differently (Kannel msg-id-type 1 and 2).
-	MessageIDFormat string `yaml:"message_id_format"`
-	ReceiptIDFormat string `yaml:"receipt_id_format"`
-	// RulesFile is a policy file (loaded by the rules engine when present).
-	RulesFile string `yaml:"rules"`
-	// AdminAuth are the admin server's credentials (API tokens, console
-	// users); without any, the admin server must listen on loopback.
-	AdminAuth *admin.AuthConfig `yaml:"admin_auth"`
-	// AdminMaxConnections caps the admin server's open connections
-	// (default 256); more are closed at once and counted.
-	AdminMaxConnections int `yaml:"admin_max_connections"`
-	// AdminMaxConnectionsPerSource caps those from one source (an IPv4
-	// address or an IPv6 /64; default 32, negative: no cap), so one client
-	// cannot take every admin slot from the operators and Prometheus.
-	AdminMaxConnectionsPerSource int `yaml:"admin_max_connections_per_source"`
+	MessageIDFormat string               `yaml:"message_id_format"`
+	ReceiptIDFormat string               `yaml:"receipt_id_format"`
+	Upstreams       map[string]*Upstream `yaml:"upstreams"`
+	Peers           []*Peer              `yaml:"peers"`
 
-	Upstreams map[string]*Upstream `yaml:"upstreams"`
-	Peers     []*Peer              `yaml:"peers"`
-
-	// Events configure the analysts' event store (read by `smsfw run`).
-	Events *EventsConfig `yaml:"events"`
 	// Quarantine says how held messages are answered and how long they wait.
 	Quarantine *QuarantineConfig `yaml:"quarantine"`
-
-	file  string
-	lines yamlx.Lines
 }
 
 // Upstream is an SMSC smsfw binds to.
 type Upstream struct {
-	Address    string     `yaml:"address"`
-	SystemID   string     `yaml:"system_id"`
-	Password   string     `yaml:"password"`
-	SystemType string     `yaml:"system_type"`
-	Sessions   int        `yaml:"sessions"` // binds per peer pool (default 1)
-	Window     int        `yaml:"window"`   // in-flight per session (default DefaultWindow)
-	TLS        *TLSConfig `yaml:"tls"`
+	Address    string           `yaml:"address"`
+	SystemID   string           `yaml:"system_id"`
+	Password   string           `yaml:"password"`
+	SystemType string           `yaml:"system_type"`
+	Sessions   int              `yaml:"sessions"` // binds per peer pool (default 1)
+	Window     int              `yaml:"window"`   // in-flight per session (default DefaultWindow)
+	TLS        *tlsfiles.Config `yaml:"tls"`
 }
 
 // Peer is an external ESME allowed to bind.
@@ -175,60 +151,6 @@ type LockoutConfig struct {
 	Duration time.Duration `yaml:"duration"`
 }
 
-// TLSConfig enables TLS on a listener or toward an upstream.
-type TLSConfig struct {
-	CertFile           string `yaml:"cert_file"`
-	KeyFile            string `yaml:"key_file"`
-	CAFile             string `yaml:"ca_file"`
-	ServerName         string `yaml:"server_name"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-}
-
-// EventsConfig is the `events:` section: where blocked, flagged, monitored
-// and sampled messages are recorded for analysts.
-type EventsConfig struct {
-	// DB is an SQLite file path (default smsfw-events.db next to the
-	// config) or a postgres:// DSN.
-	DB string `yaml:"db"`
-	// Text: full (default), mask_digits or none: how much message text is kept.
-	Text string `yaml:"text"`
-	// SampleAllowed is the fraction of allowed messages recorded (0..1, default 0).
-	SampleAllowed float64 `yaml:"sample_allowed"`
-	// Queue bounds events waiting for the store (default 65536); beyond it
-	// events are dropped and counted, never waited for.
-	Queue int `yaml:"queue"`
-	// QueueBytes bounds the memory of the events waiting (default 64MiB),
-	// PeerQueueBytes one peer's part of it (default 8MiB): beyond either an
-	// event is dropped and counted (smsfw_events_dropped_total{reason=
-	// "bytes"|"peer_budget"}), a held message answered 0x58 so it is sent
-	// again. Sizes are integers or take B, KiB, MiB, GiB.
-	QueueBytes     yamlx.ByteSize `yaml:"queue_bytes"`
-	PeerQueueBytes yamlx.ByteSize `yaml:"peer_queue_bytes"`
-	// PeerRate bounds the events a second one peer may have recorded
-	// (default 2000, bursts of two seconds; -1: no bound); beyond it they
-	// are dropped and counted (reason "peer_rate"). Quarantine events are
-	// never dropped for it. Writing an event costs the store far more than
-	// refusing the message costs the proxy.
-	PeerRate float64 `yaml:"peer_rate"`
-	// TextMaxBytes bounds the text one event keeps (default 8KiB): longer
-	// text is cut and marked "…[truncated N bytes]".
-	TextMaxBytes yamlx.ByteSize `yaml:"text_max_bytes"`
-	// RawMaxBytes bounds the PDUs an event that is not quarantined keeps
-	// (default 16KiB; -1: none): all of a message's PDUs when they fit,
-	// none otherwise. Quarantined messages keep theirs whatever the size
-	// (release needs them); throttled ones never do.
-	RawMaxBytes yamlx.ByteSize `yaml:"raw_max_bytes"`
-	// Retention deletes events older than this (default 30 days; held
-	// quarantined messages are kept until decided or expired).
-	Retention time.Duration `yaml:"retention"`
-	// MaxEvents bounds the stored events (0: no bound), oldest deleted first.
-	MaxEvents int64 `yaml:"max_events"`
-}
-
-// DefaultEventQueueBytes is events.queue_bytes when not set (the store
-// writer's default).
-const DefaultEventQueueBytes = 64 * yamlx.MiB
-
 // QuarantineConfig is the `quarantine:` section.
 type QuarantineConfig struct {
 	// Answer: accept (default: the sender gets a message_id as if the
@@ -270,90 +192,10 @@ func (c *Config) QuarantineTTL() time.Duration {
 // Peer classes known to the firewall.
 var peerClasses = map[string]bool{"": true, "a2p": true, "p2p": true, "enterprise": true, "interconnect": true}
 
-// ConfigError is a configuration problem with its position ("file:line: message").
-type ConfigError struct{ Pos *yamlx.Error }
-
-func (e *ConfigError) Error() string { return e.Pos.Error() }
-
-// ErrConfig is wrapped by every configuration error.
-var ErrConfig = errors.New("invalid configuration")
-
-func (e *ConfigError) Unwrap() error { return ErrConfig }
-
-// ConfigErrors are every problem found in a configuration file, in line
-// order, one per line of Error().
-type ConfigErrors []*ConfigError
-
-func (e ConfigErrors) Error() string {
-	lines := make([]string, len(e))
-	for i, x := range e {
-		lines[i] = x.Error()
-	}
-	return strings.Join(lines, "\n")
-}
-
-// Unwrap lets errors.Is and errors.As see each problem (and ErrConfig).
-func (e ConfigErrors) Unwrap() []error {
-	out := make([]error, len(e))
-	for i, x := range e {
-		out[i] = x
-	}
-	return out
-}
-
-// joinConfigErrors returns nil, the one error, or all of them in line order.
-func joinConfigErrors(errs []error) error {
-	var ces ConfigErrors
-	for _, err := range errs {
-		var ce *ConfigError
-		if !errors.As(err, &ce) {
-			return errors.Join(errs...) // not positioned: keep them as they are
-		}
-		ces = append(ces, ce)
-	}
-	switch len(ces) {
-	case 0:
-		return nil
-	case 1:
-		return ces[0]
-	}
-	sort.SliceStable(ces, func(i, j int) bool { return ces[i].Pos.Line < ces[j].Pos.Line })
-	return ces
-}
-
-// LoadConfig reads, strictly decodes and validates a configuration file.
-func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return ParseConfig(path, data)
-}
-
-// ParseConfig decodes data (named file in errors): unknown keys, wrong types
-// and invalid values are errors with line numbers.
-func ParseConfig(file string, data []byte) (*Config, error) {
-	c := &Config{file: file}
-	lines, err := yamlx.Decode(file, data, c)
-	if err != nil {
-		var ye *yamlx.Error
-		if errors.As(err, &ye) {
-			return nil, &ConfigError{Pos: ye}
-		}
-		return nil, err
-	}
-	c.lines = lines
-	if err := c.validate(); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-func (c *Config) errAt(path, format string, args ...any) error {
-	return &ConfigError{Pos: c.lines.Errorf(c.file, path, format, args...)}
-}
-
-func (c *Config) validate() error {
+// Validate checks the proxy's keys; at is the file's top level. It
+// resolves what depends on other keys (a peer's name and upstream, its
+// CIDRs and hash). Every problem is returned, each at its key's line.
+func (c *Config) Validate(at yamlx.At) error {
 	var errs []error
 	fail := func(err error) {
 		if err != nil {
@@ -361,19 +203,13 @@ func (c *Config) validate() error {
 		}
 	}
 	if c.MaxPDUSize != 0 && (c.MaxPDUSize < 256 || c.MaxPDUSize > 1<<20) {
-		fail(c.errAt("max_pdu_size", "max_pdu_size %d outside [256, 1048576]", c.MaxPDUSize))
+		fail(at.Errorf("max_pdu_size", "max_pdu_size %d outside [256, 1048576]", c.MaxPDUSize))
 	}
 	if c.LocalAnswerRate < -1 || c.LocalAnswerRate > 1e7 {
-		fail(c.errAt("local_answer_rate", "local_answer_rate %g outside [1, 10000000] (or -1: no bound)", c.LocalAnswerRate))
-	}
-	if c.AdminMaxConnections < 0 || c.AdminMaxConnections > 100000 {
-		fail(c.errAt("admin_max_connections", "admin_max_connections %d outside [1, 100000]", c.AdminMaxConnections))
-	}
-	if c.AdminMaxConnectionsPerSource > 100000 {
-		fail(c.errAt("admin_max_connections_per_source", "admin_max_connections_per_source %d outside [1, 100000] (or negative: no cap)", c.AdminMaxConnectionsPerSource))
+		fail(at.Errorf("local_answer_rate", "local_answer_rate %g outside [1, 10000000] (or -1: no bound)", c.LocalAnswerRate))
 	}
 	if c.MaxConnections < 0 {
-		fail(c.errAt("max_connections", "max_connections must not be negative"))
+		fail(at.Errorf("max_connections", "max_connections must not be negative"))
 	}
 	for _, n := range []struct {
 		name string
@@ -381,23 +217,23 @@ func (c *Config) validate() error {
 	}{{"max_held_segments", c.MaxHeldSegments}, {"peer_held_segments", c.PeerHeldSegments},
 		{"peer_held_bytes", c.PeerHeldBytes}, {"delivery_queue", c.DeliveryQueue}, {"max_pending_receipts", c.MaxPendingReceipts}} {
 		if n.v < 0 {
-			fail(c.errAt(n.name, "%s must not be negative", n.name))
+			fail(at.Errorf(n.name, "%s must not be negative", n.name))
 		}
 	}
 	for _, f := range []struct{ name, v string }{{"message_id_format", c.MessageIDFormat}, {"receipt_id_format", c.ReceiptIDFormat}} {
 		switch f.v {
 		case "", idDecimal, idHex:
 		default:
-			fail(c.errAt(f.name, "%s must be decimal or hex, not %q", f.name, f.v))
+			fail(at.Errorf(f.name, "%s must be decimal or hex, not %q", f.name, f.v))
 		}
 	}
 	if c.DefaultWindow < 0 || c.DefaultWindow > 10000 {
-		fail(c.errAt("default_window", "default_window %d outside [1, 10000]", c.DefaultWindow))
+		fail(at.Errorf("default_window", "default_window %d outside [1, 10000]", c.DefaultWindow))
 	}
 	switch c.OnFilterError {
 	case "", "allow", "tempfail":
 	default:
-		fail(c.errAt("on_filter_error", "on_filter_error must be allow or tempfail, not %q", c.OnFilterError))
+		fail(at.Errorf("on_filter_error", "on_filter_error must be allow or tempfail, not %q", c.OnFilterError))
 	}
 	for _, d := range []struct {
 		name string
@@ -409,72 +245,35 @@ func (c *Config) validate() error {
 		{"auth.source_lockout.window", c.Auth.SourceLockout.Window}, {"auth.source_lockout.duration", c.Auth.SourceLockout.Duration},
 		{"auth.system_id_lockout.window", c.Auth.SystemIDLockout.Window}, {"auth.system_id_lockout.duration", c.Auth.SystemIDLockout.Duration}} {
 		if d.v < 0 {
-			fail(c.errAt(d.name, "%s must not be negative", d.name))
+			fail(at.Errorf(d.name, "%s must not be negative", d.name))
 		}
 	}
-	fail(c.TLS.validate(c, "tls", true))
-	fail(c.validateAdminAuth())
-	if e := c.Events; e != nil {
-		switch e.Text {
-		case "", "full", "mask_digits", "none":
-		default:
-			fail(c.errAt("events.text", "events.text must be full, mask_digits or none, not %q", e.Text))
-		}
-		if e.SampleAllowed < 0 || e.SampleAllowed > 1 {
-			fail(c.errAt("events.sample_allowed", "events.sample_allowed %g outside [0, 1]", e.SampleAllowed))
-		}
-		if e.Queue < 0 || e.Queue > 10_000_000 {
-			fail(c.errAt("events.queue", "events.queue %d outside [1, 10000000]", e.Queue))
-		}
-		if e.PeerRate < -1 || e.PeerRate > 1e6 {
-			fail(c.errAt("events.peer_rate", "events.peer_rate %g outside [1, 1000000] (or -1: no bound)", e.PeerRate))
-		}
-		if e.QueueBytes != 0 && (e.QueueBytes < yamlx.MiB || e.QueueBytes > 64*yamlx.GiB) {
-			fail(c.errAt("events.queue_bytes", "events.queue_bytes %s outside [1MiB, 64GiB]", e.QueueBytes))
-		}
-		qb := e.QueueBytes
-		if qb == 0 {
-			qb = DefaultEventQueueBytes
-		}
-		if e.PeerQueueBytes != 0 && (e.PeerQueueBytes < 64*yamlx.KiB || e.PeerQueueBytes > qb) {
-			fail(c.errAt("events.peer_queue_bytes", "events.peer_queue_bytes %s outside [64KiB, events.queue_bytes]", e.PeerQueueBytes))
-		}
-		if e.TextMaxBytes != 0 && (e.TextMaxBytes < 64 || e.TextMaxBytes > 64*yamlx.KiB) {
-			fail(c.errAt("events.text_max_bytes", "events.text_max_bytes %s outside [64, 64KiB]", e.TextMaxBytes))
-		}
-		if e.RawMaxBytes != 0 && e.RawMaxBytes != -1 && (e.RawMaxBytes < 256 || e.RawMaxBytes > 16*yamlx.MiB) {
-			fail(c.errAt("events.raw_max_bytes", "events.raw_max_bytes %s: want -1 (none) or [256, 16MiB]", e.RawMaxBytes))
-		}
-		if e.Retention < 0 || e.MaxEvents < 0 {
-			fail(c.errAt("events", "events.retention and events.max_events must not be negative"))
-		}
-	}
+	fail(c.TLS.Validate(at.In("tls"), true))
 	if q := c.Quarantine; q != nil {
 		switch q.Answer {
 		case "", "accept", "reject":
 		default:
-			fail(c.errAt("quarantine.answer", "quarantine.answer must be accept or reject, not %q", q.Answer))
+			fail(at.Errorf("quarantine.answer", "quarantine.answer must be accept or reject, not %q", q.Answer))
 		}
 		if q.Status != 0 && (q.Answer != "reject" || pdu.Status(q.Status) == pdu.StatusOK) {
-			fail(c.errAt("quarantine.status", "quarantine.status needs answer: reject and a non-zero status"))
+			fail(at.Errorf("quarantine.status", "quarantine.status needs answer: reject and a non-zero status"))
 		}
 		if q.TTL < 0 {
-			fail(c.errAt("quarantine.ttl", "quarantine.ttl must not be negative"))
+			fail(at.Errorf("quarantine.ttl", "quarantine.ttl must not be negative"))
 		}
 	}
-	fail(c.AdminTLS.validate(c, "admin_tls", true))
 	if n := c.Auth.MaxConcurrentChecks; n < 0 || n > 64 {
-		fail(c.errAt("auth.max_concurrent_checks", "auth.max_concurrent_checks %d outside [1, 64]", n))
+		fail(at.Errorf("auth.max_concurrent_checks", "auth.max_concurrent_checks %d outside [1, 64]", n))
 	}
 	if c.Auth.MaxTracked < 0 {
-		fail(c.errAt("auth.max_tracked", "auth.max_tracked must not be negative"))
+		fail(at.Errorf("auth.max_tracked", "auth.max_tracked must not be negative"))
 	}
 	for _, l := range []struct {
 		name string
 		v    LockoutConfig
 	}{{"auth.source_lockout", c.Auth.SourceLockout}, {"auth.system_id_lockout", c.Auth.SystemIDLockout}} {
 		if l.v.Failures < 0 || l.v.Failures > 1000 {
-			fail(c.errAt(l.name+".failures", "%s.failures %d outside [1, 1000]", l.name, l.v.Failures))
+			fail(at.Errorf(l.name+".failures", "%s.failures %d outside [1, 1000]", l.name, l.v.Failures))
 		}
 	}
 	names := make([]string, 0, len(c.Upstreams))
@@ -486,70 +285,70 @@ func (c *Config) validate() error {
 		u := c.Upstreams[name]
 		p := "upstreams." + name
 		if u == nil {
-			fail(c.errAt(p, "upstream %q is empty", name))
+			fail(at.Errorf(p, "upstream %q is empty", name))
 			continue
 		}
 		if u.Address != "" {
 			if err := CheckHostPort(u.Address); err != nil {
-				fail(c.errAt(p+".address", "upstream %q: %v", name, err))
+				fail(at.Errorf(p+".address", "upstream %q: %v", name, err))
 			}
 		}
 		if len(u.SystemID) > 15 {
-			fail(c.errAt(p+".system_id", "upstream %q: system_id longer than 15 characters", name))
+			fail(at.Errorf(p+".system_id", "upstream %q: system_id longer than 15 characters", name))
 		}
 		if len(u.Password) > 8 {
-			fail(c.errAt(p+".password", "upstream %q: password longer than 8 characters", name))
+			fail(at.Errorf(p+".password", "upstream %q: password longer than 8 characters", name))
 		}
 		if u.Sessions < 0 || u.Sessions > 64 {
-			fail(c.errAt(p+".sessions", "upstream %q: sessions %d outside [1, 64]", name, u.Sessions))
+			fail(at.Errorf(p+".sessions", "upstream %q: sessions %d outside [1, 64]", name, u.Sessions))
 		}
 		if u.Window < 0 || u.Window > 10000 {
-			fail(c.errAt(p+".window", "upstream %q: window %d outside [1, 10000]", name, u.Window))
+			fail(at.Errorf(p+".window", "upstream %q: window %d outside [1, 10000]", name, u.Window))
 		}
-		fail(u.TLS.validate(c, p+".tls", false))
+		fail(u.TLS.Validate(at.In(p+".tls"), false))
 	}
 	seen := map[string]int{}
 	for i, peer := range c.Peers {
 		p := fmt.Sprintf("peers[%d]", i)
 		if peer == nil {
-			fail(c.errAt(p, "peer %d is empty", i))
+			fail(at.Errorf(p, "peer %d is empty", i))
 			continue
 		}
 		if peer.SystemID == "" {
-			fail(c.errAt(p, "peer %d: system_id is required", i))
+			fail(at.Errorf(p, "peer %d: system_id is required", i))
 			continue
 		}
 		if len(peer.SystemID) > 15 {
-			fail(c.errAt(p+".system_id", "peer %q: system_id longer than 15 characters", peer.SystemID))
+			fail(at.Errorf(p+".system_id", "peer %q: system_id longer than 15 characters", peer.SystemID))
 		}
 		if len(peer.Password) > 8 {
-			fail(c.errAt(p+".password", "peer %q: password longer than 8 characters", peer.SystemID))
+			fail(at.Errorf(p+".password", "peer %q: password longer than 8 characters", peer.SystemID))
 		}
 		peer.hash = nil
 		if peer.PasswordHash != "" {
 			if peer.Password != "" {
-				fail(c.errAt(p+".password_hash", "peer %q: password and password_hash are exclusive", peer.SystemID))
+				fail(at.Errorf(p+".password_hash", "peer %q: password and password_hash are exclusive", peer.SystemID))
 			}
-			if err := checkPasswordHash(peer.PasswordHash); err != nil {
-				fail(c.errAt(p+".password_hash", "peer %q: password_hash: %v", peer.SystemID, err))
+			if _, err := bcryptx.Check(peer.PasswordHash); err != nil {
+				fail(at.Errorf(p+".password_hash", "peer %q: password_hash: %v", peer.SystemID, err))
 			}
 			peer.hash = []byte(peer.PasswordHash)
 		}
 		if j, dup := seen[peer.SystemID]; dup {
-			fail(c.errAt(p+".system_id", "peer %q: duplicate system_id (also peers[%d])", peer.SystemID, j))
+			fail(at.Errorf(p+".system_id", "peer %q: duplicate system_id (also peers[%d])", peer.SystemID, j))
 		}
 		seen[peer.SystemID] = i
 		if peer.Name == "" {
 			peer.Name = peer.SystemID
 		}
 		if !peerClasses[peer.Class] {
-			fail(c.errAt(p+".class", "peer %q: unknown class %q (a2p, p2p, enterprise, interconnect)", peer.SystemID, peer.Class))
+			fail(at.Errorf(p+".class", "peer %q: unknown class %q (a2p, p2p, enterprise, interconnect)", peer.SystemID, peer.Class))
 		}
 		if peer.Window < 0 || peer.Window > 10000 {
-			fail(c.errAt(p+".window", "peer %q: window %d outside [1, 10000]", peer.SystemID, peer.Window))
+			fail(at.Errorf(p+".window", "peer %q: window %d outside [1, 10000]", peer.SystemID, peer.Window))
 		}
 		if peer.MaxSessions < 0 {
-			fail(c.errAt(p+".max_sessions", "peer %q: max_sessions must not be negative", peer.SystemID))
+			fail(at.Errorf(p+".max_sessions", "peer %q: max_sessions must not be negative", peer.SystemID))
 		}
 		peer.prefixes = peer.prefixes[:0]
 		for j, s := range peer.AllowedCIDRs {
@@ -557,7 +356,7 @@ func (c *Config) validate() error {
 			if err != nil {
 				a, err2 := netip.ParseAddr(s)
 				if err2 != nil {
-					fail(c.errAt(fmt.Sprintf("%s.allowed_cidrs[%d]", p, j), "peer %q: bad CIDR %q", peer.SystemID, s))
+					fail(at.Errorf(fmt.Sprintf("%s.allowed_cidrs[%d]", p, j), "peer %q: bad CIDR %q", peer.SystemID, s))
 					continue
 				}
 				pfx = netip.PrefixFrom(a, a.BitLen())
@@ -567,67 +366,18 @@ func (c *Config) validate() error {
 		switch {
 		case peer.Upstream != "":
 			if _, ok := c.Upstreams[peer.Upstream]; !ok {
-				fail(c.errAt(p+".upstream", "peer %q: unknown upstream %q", peer.SystemID, peer.Upstream))
+				fail(at.Errorf(p+".upstream", "peer %q: unknown upstream %q", peer.SystemID, peer.Upstream))
 			}
 		case len(c.Upstreams) == 1:
 			peer.Upstream = names[0]
 		default:
-			fail(c.errAt(p, "peer %q: upstream is required when %d upstreams are configured", peer.SystemID, len(c.Upstreams)))
+			fail(at.Errorf(p, "peer %q: upstream is required when %d upstreams are configured", peer.SystemID, len(c.Upstreams)))
 		}
 		if len(peer.UpstreamSystemID) > 15 || len(peer.UpstreamPassword) > 8 {
-			fail(c.errAt(p+".upstream_system_id", "peer %q: upstream credentials too long", peer.SystemID))
+			fail(at.Errorf(p+".upstream_system_id", "peer %q: upstream credentials too long", peer.SystemID))
 		}
 	}
-	return joinConfigErrors(errs)
-}
-
-func (c *Config) validateAdminAuth() error {
-	if c.AdminAuth == nil {
-		return nil
-	}
-	names := map[string]string{}
-	name := func(path, n string) error {
-		if n == "" {
-			return c.errAt(path, "admin_auth: name is required")
-		}
-		if prev, dup := names[n]; dup {
-			return c.errAt(path+".name", "admin_auth: duplicate name %q (also %s)", n, prev)
-		}
-		names[n] = path
-		return nil
-	}
-	for i, t := range c.AdminAuth.Tokens {
-		p := fmt.Sprintf("admin_auth.tokens[%d]", i)
-		if err := name(p, t.Name); err != nil {
-			return err
-		}
-		if err := admin.CheckToken(t.TokenSHA256); err != nil {
-			return c.errAt(p+".token_sha256", "admin_auth: token %q: token_sha256 must be 64 hex digits (printf %%s TOKEN | sha256sum)", t.Name)
-		}
-	}
-	for i, u := range c.AdminAuth.Users {
-		p := fmt.Sprintf("admin_auth.users[%d]", i)
-		if err := name(p, u.Name); err != nil {
-			return err
-		}
-		if _, err := bcryptx.Check(u.PasswordHash); err != nil {
-			return c.errAt(p+".password_hash", "admin_auth: user %q: password_hash: %v (smsfw passwd, or htpasswd -nbB USER PASSWORD)", u.Name, err)
-		}
-	}
-	return nil
-}
-
-func (t *TLSConfig) validate(c *Config, path string, server bool) error {
-	if t == nil {
-		return nil
-	}
-	if server && (t.CertFile == "" || t.KeyFile == "") {
-		return c.errAt(path, "tls: cert_file and key_file are required on a listener")
-	}
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		return c.errAt(path, "tls: cert_file and key_file go together")
-	}
-	return nil
+	return yamlx.Join(errs...)
 }
 
 // CheckHostPort checks that addr is host:port with a port in 1..65535.
@@ -645,7 +395,9 @@ func CheckHostPort(addr string) error {
 // PassThrough reports whether no peers are configured.
 func (c *Config) PassThrough() bool { return len(c.Peers) == 0 }
 
-func (c *Config) withDefaults() *Config {
+// WithDefaults is a copy of c with every unset key at its default: the
+// configuration as the proxy runs it.
+func (c *Config) WithDefaults() *Config {
 	d := *c
 	def := func(v *time.Duration, x time.Duration) {
 		if *v == 0 {

@@ -28,10 +28,7 @@ func FuzzSession(f *testing.F) {
 		Auth:      AuthConfig{SourceLockout: LockoutConfig{Disabled: true}, SystemIDLockout: LockoutConfig{Disabled: true}},
 		Upstreams: map[string]*Upstream{"smsc": {Address: sln.Addr().String()}},
 		Peers:     []*Peer{{SystemID: "fuzz", Password: "pw", Window: 10}}}
-	cfg.file, cfg.lines = "fuzz", nil
-	if err := cfg.validate(); err != nil {
-		f.Fatal(err)
-	}
+	mustValidate(f, cfg)
 	srv, err := New(Options{Config: cfg, Logger: zap.NewNop()})
 	if err != nil {
 		f.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/testutil"
+	"github.com/smsfw/smsfw/internal/tlsfiles"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
@@ -27,6 +28,7 @@ type env struct {
 	srv   *Server
 	addr  string
 	m     *Metrics
+	tm    *tlsfiles.Metrics
 }
 
 // start runs a simulator and a proxy on loopback; cfg nil = pass-through.
@@ -47,9 +49,9 @@ func start(t *testing.T, simCfg sim.Config, cfg *Config, insp filter.Inspector, 
 			}
 		}
 	}
-	e.m = NewMetrics(nil)
+	e.m, e.tm = NewMetrics(nil), tlsfiles.NewMetrics(nil)
 	o := Options{Config: cfg, Upstream: ln.Addr().String(), Inspector: insp,
-		Logger: zaptest.NewLogger(t), Metrics: e.m}
+		Logger: zaptest.NewLogger(t), Metrics: e.m, TLSMetrics: e.tm}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -77,8 +79,8 @@ func start(t *testing.T, simCfg sim.Config, cfg *Config, insp filter.Inspector, 
 func (e *env) serveProxy(cfg *Config, after func()) {
 	t := e.t
 	t.Helper()
-	e.m = NewMetrics(nil)
-	srv, err := New(Options{Config: cfg, Logger: zaptest.NewLogger(t), Metrics: e.m})
+	e.m, e.tm = NewMetrics(nil), tlsfiles.NewMetrics(nil)
+	srv, err := New(Options{Config: cfg, Logger: zaptest.NewLogger(t), Metrics: e.m, TLSMetrics: e.tm})
 	if err != nil {
 		if after != nil {
 			after()

@@ -369,7 +369,7 @@ func TestInspectorPanicRecovered(t *testing.T) {
 // and receipts may write them in the other base (Kannel msg-id-type 1/2).
 func TestMessageIDFormats(t *testing.T) {
 	for _, tc := range []struct{ resp, rcpt string }{{"", ""}, {idHex, ""}, {idHex, idDecimal}, {idDecimal, idHex}} {
-		c := (&Config{MessageIDFormat: tc.resp, ReceiptIDFormat: tc.rcpt}).withDefaults()
+		c := (&Config{MessageIDFormat: tc.resp, ReceiptIDFormat: tc.rcpt}).WithDefaults()
 		g := newMsgIDs(c.MessageIDFormat, c.ReceiptIDFormat)
 		id := g.next()
 		v, err := strconv.ParseUint(id, base(c.MessageIDFormat), 64)
@@ -385,7 +385,7 @@ func TestMessageIDFormats(t *testing.T) {
 			t.Fatal("ids repeat")
 		}
 	}
-	if _, err := ParseConfig("x.yaml", []byte("message_id_format: octal\n")); err == nil ||
+	if _, err := parseConfig("x.yaml", []byte("message_id_format: octal\n")); err == nil ||
 		!strings.Contains(err.Error(), "x.yaml:1: message_id_format must be decimal or hex") {
 		t.Fatalf("got %v", err)
 	}

@@ -38,22 +38,6 @@ const (
 	bindAuthBusy      = "auth_busy"
 )
 
-// TLSTarget names a TLS endpoint whose files are reloaded (the target label).
-type TLSTarget string
-
-// TLS targets.
-const (
-	TLSListener TLSTarget = "listener" // the peer-facing SMPP listener
-	TLSUpstream TLSTarget = "upstream" // client side toward an SMSC
-	TLSAdmin    TLSTarget = "admin"    // the admin HTTP server
-)
-
-// TLS reload results.
-const (
-	reloadOK    = "ok"
-	reloadError = "error"
-)
-
 // Reasons for malformed / dropped PDUs.
 const (
 	badFrame      = "frame"
@@ -141,11 +125,9 @@ type Metrics struct {
 	segments   *prometheus.CounterVec
 	reconnects *prometheus.CounterVec
 	quarantine *prometheus.CounterVec
-	// authentication and TLS (hardening)
+	// authentication (hardening)
 	lockouts     *prometheus.CounterVec
 	lockedBinds  *prometheus.CounterVec
-	tlsReloads   *prometheus.CounterVec
-	tlsExpiry    *prometheus.GaugeVec
 	connsRefused *prometheus.CounterVec
 	connsOpen    func() float64 // set by the server that owns these metrics
 	// inline without harm
@@ -233,12 +215,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "smsfw_proxy_lockout_untracked_total",
 		Help: "Binds from a source the lockout table had no room for (auth.max_tracked sources all locked out); their guesses are bounded only by the system_id lockout and the bcrypt bound.",
 	})
-	m.tlsReloads = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "smsfw_proxy_tls_reloads_total", Help: "Certificate/key/CA reloads by target and result; on error the previous certificates stay.",
-	}, []string{"target", "result"})
-	m.tlsExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "smsfw_proxy_tls_certificate_expiry_timestamp_seconds", Help: "NotAfter of the certificate in use, by target.",
-	}, []string{"target"})
 	m.connsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smsfw_proxy_connections_refused_total",
 		Help: "Peer connections closed at accept, by the limit reached: total (max_connections) or per_source (max_connections_per_source).",
@@ -320,7 +296,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(inflight(legUpstream, &m.inflightUp), inflight(legDownstream, &m.inflightDn))
 		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
 			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments, m.quarantine,
-			m.lockouts, m.lockedBinds, m.lockUntracked, m.tlsReloads, m.tlsExpiry, m.connsRefused,
+			m.lockouts, m.lockedBinds, m.lockUntracked, m.connsRefused,
 			m.deliveries, m.heldRelays, m.ownReceipts, m.panics, m.localThrottled,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "smsfw_proxy_held_segments", Help: "Segments of long messages held for reassembly or awaiting relay.",

@@ -212,11 +212,9 @@ func TestDownstreamDropAnswersSMSC(t *testing.T) {
 	}
 }
 
-func mustValidate(t *testing.T, c *Config) {
+func mustValidate(t testing.TB, c *Config) {
 	t.Helper()
-	c.file = "test"
-	c.lines = yamlx.Lines{}
-	if err := c.validate(); err != nil {
+	if err := c.Validate(yamlx.At{File: "test", Lines: yamlx.Lines{}}); err != nil {
 		t.Fatal(err)
 	}
 }

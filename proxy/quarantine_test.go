@@ -81,7 +81,7 @@ func quarantineEnv(t *testing.T, sink *memSink, q *QuarantineConfig) (*env, *esm
 
 func quarantineEnvSim(t *testing.T, sc sim.Config, sink *memSink, q *QuarantineConfig) (*env, *esme.Client) {
 	t.Helper()
-	cfg, err := ParseConfig("q.yaml", []byte(`
+	cfg, err := parseConfig("q.yaml", []byte(`
 upstreams:
   smsc: {address: "", system_id: fw, password: pw}
 peers:

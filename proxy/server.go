@@ -16,6 +16,8 @@ import (
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/guard"
+	"github.com/smsfw/smsfw/internal/tlsfiles"
+	"github.com/smsfw/smsfw/internal/yamlx"
 )
 
 // Options wire a Server to its collaborators.
@@ -26,6 +28,9 @@ type Options struct {
 	Inspector filter.Inspector // nil: allow all
 	Logger    *zap.Logger
 	Metrics   *Metrics
+	// TLSMetrics count certificate reloads (registered once per process:
+	// the admin server's certificates share them); nil: unregistered.
+	TLSMetrics *tlsfiles.Metrics
 	// Events receives the analysts' records the inspector attaches to
 	// verdicts, completed with the answers; with it, quarantine verdicts
 	// hold messages. nil: events are dropped and quarantine answers like
@@ -40,7 +45,7 @@ type Options struct {
 type Server struct {
 	cfg      *Config
 	upstream string
-	upTLS    *TLSConfig // pass-through: TLS toward the SMSC
+	upTLS    *tlsfiles.Config // pass-through: TLS toward the SMSC
 	insp     filter.Inspector
 	obs      filter.AcceptObserver // nil unless the inspector wants accepted ids
 	sink     filter.EventSink
@@ -50,8 +55,9 @@ type Server struct {
 	m        *Metrics
 	srvTLS   *tls.Config
 	auth     *authenticator
-	certs    []*CertReloader // listener and upstream TLS files, reloaded on change
-	upCerts  map[*TLSConfig]*CertReloader
+	tlsm     *tlsfiles.Metrics
+	certs    []*tlsfiles.CertReloader // listener and upstream TLS files, reloaded on change
+	upCerts  map[*tlsfiles.Config]*tlsfiles.CertReloader
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -86,7 +92,7 @@ func New(o Options) (*Server, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	s := &Server{
 		cfg: cfg, upstream: o.Upstream, insp: o.Inspector, log: o.Logger, m: o.Metrics, sink: o.Events,
 		sessions: map[*downstream]struct{}{}, byPeer: map[string][]*downstream{},
@@ -105,6 +111,9 @@ func New(o Options) (*Server, error) {
 	if s.m == nil {
 		s.m = NewMetrics(nil)
 	}
+	if s.tlsm = o.TLSMetrics; s.tlsm == nil {
+		s.tlsm = tlsfiles.NewMetrics(nil)
+	}
 	s.m.connsOpen = func() float64 { return float64(s.conns.Load()) }
 	s.m.heldSegs = s.asm.heldSegments
 	s.auth = newAuthenticator(cfg.Auth, o.LockoutObserver, s.m, s.log)
@@ -121,10 +130,10 @@ func New(o Options) (*Server, error) {
 			}
 		}
 		if s.upstream == "" {
-			return nil, fmt.Errorf("%w: pass-through mode needs an upstream address (--upstream HOST:PORT)", ErrConfig)
+			return nil, fmt.Errorf("%w: pass-through mode needs an upstream address (--upstream HOST:PORT)", yamlx.ErrConfig)
 		}
 		if err := CheckHostPort(s.upstream); err != nil {
-			return nil, fmt.Errorf("%w: upstream: %v", ErrConfig, err)
+			return nil, fmt.Errorf("%w: upstream: %v", yamlx.ErrConfig, err)
 		}
 	} else {
 		for _, u := range cfg.Upstreams {
@@ -132,10 +141,10 @@ func New(o Options) (*Server, error) {
 				u.Address = s.upstream
 			}
 			if u.Address == "" {
-				return nil, fmt.Errorf("%w: upstream without address", ErrConfig)
+				return nil, fmt.Errorf("%w: upstream without address", yamlx.ErrConfig)
 			}
 			if err := CheckHostPort(u.Address); err != nil {
-				return nil, fmt.Errorf("%w: upstream: %v", ErrConfig, err)
+				return nil, fmt.Errorf("%w: upstream: %v", yamlx.ErrConfig, err)
 			}
 		}
 		for _, p := range cfg.Peers {
@@ -450,12 +459,12 @@ func (s *Server) inflight() int {
 }
 
 // dialUpstream connects to addr, with TLS when t is set.
-func (s *Server) dialUpstream(ctx context.Context, addr string, t *TLSConfig) (net.Conn, error) {
+func (s *Server) dialUpstream(ctx context.Context, addr string, t *tlsfiles.Config) (net.Conn, error) {
 	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	if t == nil {
 		return d.DialContext(ctx, "tcp", addr)
 	}
-	tc := s.upCerts[t].clientConfig(addr)
+	tc := s.upCerts[t].ClientConfig(addr)
 	td := tls.Dialer{NetDialer: &d, Config: tc}
 	return td.DialContext(ctx, "tcp", addr)
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/testutil"
+	"github.com/smsfw/smsfw/internal/tlsfiles"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
@@ -176,7 +177,7 @@ func submitFlows(t *testing.T, e *env, cl *esme.Client, text string) {
 func TestTLSListener(t *testing.T) {
 	ca := newTestCA(t, "ca")
 	srvCert := ca.issue("smsfw", true)
-	e := start(t, sim.Config{}, &Config{TLS: &TLSConfig{CertFile: srvCert.certFile, KeyFile: srvCert.keyFile}}, nil)
+	e := start(t, sim.Config{}, &Config{TLS: &tlsfiles.Config{CertFile: srvCert.certFile, KeyFile: srvCert.keyFile}}, nil)
 
 	// Plain SMPP to a TLS listener: the bind PDU is not a TLS ClientHello,
 	// so the connection is closed without an SMPP answer.
@@ -236,7 +237,7 @@ func TestTLSListenerHandshakeTimeout(t *testing.T) {
 	ca := newTestCA(t, "ca")
 	srvCert := ca.issue("smsfw", true)
 	e := start(t, sim.Config{}, &Config{BindTimeout: 200 * time.Millisecond,
-		TLS: &TLSConfig{CertFile: srvCert.certFile, KeyFile: srvCert.keyFile}}, nil)
+		TLS: &tlsfiles.Config{CertFile: srvCert.certFile, KeyFile: srvCert.keyFile}}, nil)
 	nc, err := net.Dial("tcp", e.addr)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +259,7 @@ func TestTLSListenerHandshakeTimeout(t *testing.T) {
 func TestTLSListenerMutual(t *testing.T) {
 	ca := newTestCA(t, "ca")
 	srvCert := ca.issue("smsfw", true)
-	e := start(t, sim.Config{}, &Config{TLS: &TLSConfig{CertFile: srvCert.certFile, KeyFile: srvCert.keyFile, CAFile: ca.file}}, nil)
+	e := start(t, sim.Config{}, &Config{TLS: &tlsfiles.Config{CertFile: srvCert.certFile, KeyFile: srvCert.keyFile, CAFile: ca.file}}, nil)
 
 	refused := func(name string, certs []tls.Certificate) {
 		t.Helper()
@@ -294,7 +295,7 @@ func TestTLSListenerMutual(t *testing.T) {
 // requiring client certificates of clientCAs when set) and a config-mode
 // proxy with one peer "acme" whose upstream is that simulator, with up as
 // the upstream's TLS settings.
-func startTLSUpstream(t *testing.T, srvCert keyPair, clientCAs *x509.CertPool, up *TLSConfig) *env {
+func startTLSUpstream(t *testing.T, srvCert keyPair, clientCAs *x509.CertPool, up *tlsfiles.Config) *env {
 	t.Helper()
 	e := &env{t: t}
 	e.sim = sim.New(sim.Config{}, nil)
@@ -323,12 +324,12 @@ func TestTLSUpstream(t *testing.T) {
 	smsc := ca.issue("smsc", true)
 	cases := []struct {
 		name string
-		tls  func(t *testing.T) *TLSConfig
+		tls  func(t *testing.T) *tlsfiles.Config
 	}{
-		{"ca-servername", func(*testing.T) *TLSConfig { return &TLSConfig{CAFile: ca.file, ServerName: "localhost"} }},
+		{"ca-servername", func(*testing.T) *tlsfiles.Config { return &tlsfiles.Config{CAFile: ca.file, ServerName: "localhost"} }},
 		// Without server_name the host of the address (an IP SAN) is verified.
-		{"ca+ip", func(*testing.T) *TLSConfig { return &TLSConfig{CAFile: ca.file} }},
-		{"insecure", func(*testing.T) *TLSConfig { return &TLSConfig{InsecureSkipVerify: true} }},
+		{"ca+ip", func(*testing.T) *tlsfiles.Config { return &tlsfiles.Config{CAFile: ca.file} }},
+		{"insecure", func(*testing.T) *tlsfiles.Config { return &tlsfiles.Config{InsecureSkipVerify: true} }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -344,7 +345,7 @@ func TestTLSUpstream(t *testing.T) {
 	t.Run("client-cert", func(t *testing.T) {
 		// The SMSC requires a client certificate: cert_file/key_file on the upstream.
 		client := ca.issue("smsfw-client", false)
-		e := startTLSUpstream(t, smsc, ca.pool, &TLSConfig{CAFile: ca.file, ServerName: "localhost",
+		e := startTLSUpstream(t, smsc, ca.pool, &tlsfiles.Config{CAFile: ca.file, ServerName: "localhost",
 			CertFile: client.certFile, KeyFile: client.keyFile})
 		e.waitReady()
 		cl := e.dial(esme.Options{SystemID: "acme", Password: "pw"})
@@ -358,7 +359,7 @@ func TestTLSUpstreamUntrusted(t *testing.T) {
 	ca := newTestCA(t, "ca")
 	smsc := ca.issue("smsc", true)
 	other := newTestCA(t, "other")
-	cases := map[string]*TLSConfig{
+	cases := map[string]*tlsfiles.Config{
 		"wrong-ca":          {CAFile: other.file, ServerName: "localhost"},
 		"wrong-server-name": {CAFile: ca.file, ServerName: "smsc.example.com"},
 		"system-roots":      {ServerName: "localhost"},
@@ -404,7 +405,7 @@ func TestTLSUpstreamPassThrough(t *testing.T) {
 		_ = e.sim.Serve(tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{smsc.tls}}))
 	}()
 	cfg := &Config{Upstreams: map[string]*Upstream{"smsc": {Address: ln.Addr().String(),
-		TLS: &TLSConfig{CAFile: ca.file, ServerName: "localhost"}}}}
+		TLS: &tlsfiles.Config{CAFile: ca.file, ServerName: "localhost"}}}}
 	mustValidate(t, cfg)
 	e.serveProxy(cfg, func() { e.sim.Close(); <-simDone })
 	cl, err := esme.Dial(ctx5s(t), e.addr, esme.Options{SystemID: "acme", Password: "pw"})
@@ -425,14 +426,14 @@ func TestTLSConfigFileErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := map[string]struct {
-		tls  *TLSConfig
+		tls  *tlsfiles.Config
 		want string
 	}{
-		"missing cert":  {&TLSConfig{CertFile: filepath.Join(t.TempDir(), "nope.crt"), KeyFile: kp.keyFile}, "no such file"},
-		"key mismatch":  {&TLSConfig{CertFile: kp.certFile, KeyFile: ca.issue("other", true).keyFile}, "private key does not match"},
-		"missing CA":    {&TLSConfig{CertFile: kp.certFile, KeyFile: kp.keyFile, CAFile: filepath.Join(t.TempDir(), "ca.pem")}, "no such file"},
-		"CA not PEM":    {&TLSConfig{CertFile: kp.certFile, KeyFile: kp.keyFile, CAFile: notPEM}, "no certificates in"},
-		"cert is a key": {&TLSConfig{CertFile: kp.keyFile, KeyFile: kp.keyFile}, "tls:"},
+		"missing cert":  {&tlsfiles.Config{CertFile: filepath.Join(t.TempDir(), "nope.crt"), KeyFile: kp.keyFile}, "no such file"},
+		"key mismatch":  {&tlsfiles.Config{CertFile: kp.certFile, KeyFile: ca.issue("other", true).keyFile}, "private key does not match"},
+		"missing CA":    {&tlsfiles.Config{CertFile: kp.certFile, KeyFile: kp.keyFile, CAFile: filepath.Join(t.TempDir(), "ca.pem")}, "no such file"},
+		"CA not PEM":    {&tlsfiles.Config{CertFile: kp.certFile, KeyFile: kp.keyFile, CAFile: notPEM}, "no certificates in"},
+		"cert is a key": {&tlsfiles.Config{CertFile: kp.keyFile, KeyFile: kp.keyFile}, "tls:"},
 	}
 	for name, c := range cases {
 		_, err := New(Options{Config: &Config{TLS: c.tls}, Upstream: "127.0.0.1:1"})

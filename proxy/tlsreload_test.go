@@ -15,6 +15,7 @@ import (
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/testutil"
+	"github.com/smsfw/smsfw/internal/tlsfiles"
 	"github.com/smsfw/smsfw/sim"
 )
 
@@ -63,7 +64,7 @@ func TestTLSListenerReload(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "srv.crt"), filepath.Join(dir, "srv.key")
 	install(t, first, certFile, keyFile)
-	e := start(t, sim.Config{}, &Config{TLSReloadInterval: -1, TLS: &TLSConfig{CertFile: certFile, KeyFile: keyFile}}, nil)
+	e := start(t, sim.Config{}, &Config{TLSReloadInterval: -1, TLS: &tlsfiles.Config{CertFile: certFile, KeyFile: keyFile}}, nil)
 
 	old, err := dialTLS(t, e.addr, ca.pool, nil, esme.Options{SystemID: "before"})
 	if err != nil {
@@ -97,13 +98,13 @@ func TestTLSListenerReload(t *testing.T) {
 	if c, err := servedCert(t, e.addr, ca.pool, nil); err != nil || c.Subject.CommonName != "smsfw-2" {
 		t.Fatalf("after a bad file: %v %v", c.Subject, err)
 	}
-	if v := promtest.ToFloat64(e.m.tlsReloads.WithLabelValues(string(TLSListener), reloadError)); v != 1 {
+	if v := promtest.ToFloat64(e.tm.Reloads(tlsfiles.Listener, tlsfiles.ReloadError)); v != 1 {
 		t.Fatalf("reload errors %v", v)
 	}
-	if v := promtest.ToFloat64(e.m.tlsReloads.WithLabelValues(string(TLSListener), reloadOK)); v != 1 {
+	if v := promtest.ToFloat64(e.tm.Reloads(tlsfiles.Listener, tlsfiles.ReloadOK)); v != 1 {
 		t.Fatalf("reloads %v", v)
 	}
-	if v := promtest.ToFloat64(e.m.tlsExpiry.WithLabelValues(string(TLSListener))); v != float64(second.tls.Leaf.NotAfter.Unix()) {
+	if v := promtest.ToFloat64(e.tm.Expiry(tlsfiles.Listener)); v != float64(second.tls.Leaf.NotAfter.Unix()) {
 		t.Fatalf("expiry gauge %v", v)
 	}
 	submitFlows(t, e, old, "still flowing")
@@ -117,7 +118,7 @@ func TestTLSListenerReloadPolledWithClientCA(t *testing.T) {
 	caFile := filepath.Join(dir, "clients.pem")
 	copyFile(t, ca1.file, caFile)
 	e := start(t, sim.Config{}, &Config{TLSReloadInterval: 10 * time.Millisecond,
-		TLS: &TLSConfig{CertFile: srv.certFile, KeyFile: srv.keyFile, CAFile: caFile}}, nil)
+		TLS: &tlsfiles.Config{CertFile: srv.certFile, KeyFile: srv.keyFile, CAFile: caFile}}, nil)
 	client1, client2 := ca1.issue("client-1", false), ca2.issue("client-2", false)
 	old, err := dialTLS(t, e.addr, ca1.pool, []tls.Certificate{client1.tls}, esme.Options{SystemID: "one"})
 	if err != nil {
@@ -172,7 +173,7 @@ func TestTLSUpstreamReload(t *testing.T) {
 	install(t, ca1.issue("smsfw-client-1", false), certFile, keyFile)
 	cfg := &Config{TLSReloadInterval: -1,
 		Upstreams: map[string]*Upstream{"smsc": {Address: ln.Addr().String(),
-			TLS: &TLSConfig{CAFile: caFile, CertFile: certFile, KeyFile: keyFile, ServerName: "localhost"}}},
+			TLS: &tlsfiles.Config{CAFile: caFile, CertFile: certFile, KeyFile: keyFile, ServerName: "localhost"}}},
 		Peers: []*Peer{{SystemID: "acme", Password: "pw"}}}
 	mustValidate(t, cfg)
 	e.serveProxy(cfg, func() { e.sim.Close(); <-simDone })
@@ -194,7 +195,7 @@ func TestTLSUpstreamReload(t *testing.T) {
 	}
 	e.waitReady() // reconnect with backoff, now with the new CA and client certificate
 	submitFlows(t, e, cl, "after reload")
-	if v := promtest.ToFloat64(e.m.tlsReloads.WithLabelValues(string(TLSUpstream), reloadOK)); v != 1 {
+	if v := promtest.ToFloat64(e.tm.Reloads(tlsfiles.Upstream, tlsfiles.ReloadOK)); v != 1 {
 		t.Fatalf("upstream reloads %v", v)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/internal/tlsfiles"
 	"github.com/smsfw/smsfw/smpp/link"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
@@ -80,7 +81,7 @@ func newUpLeg(s *Server, c *link.Conn, name, key string, window int, owner *down
 
 // bindUpstream dials addr and binds with the given bind PDU (relayed as is in
 // pass-through mode), returning the connection and the raw bind response.
-func bindUpstream(ctx context.Context, s *Server, addr string, t *TLSConfig, bind []byte) (*link.Conn, pdu.PDU, error) {
+func bindUpstream(ctx context.Context, s *Server, addr string, t *tlsfiles.Config, bind []byte) (*link.Conn, pdu.PDU, error) {
 	nc, err := s.dialUpstream(ctx, addr, t)
 	if err != nil {
 		return nil, nil, err

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/smsfw/smsfw/proxy"
+	"github.com/smsfw/smsfw/internal/config"
 )
 
 const configUsage = `usage: smsfw config check FILE
@@ -21,7 +21,7 @@ func configCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, configUsage)
 		return errUsage
 	}
-	if _, err := proxy.LoadConfig(args[1]); err != nil {
+	if _, err := config.Load(args[1]); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, args[1]+": ok")

@@ -16,11 +16,11 @@ import (
 	"github.com/smsfw/smsfw/deploy"
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
-	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
 	smstext "github.com/smsfw/smsfw/smpp/text"
+	"github.com/smsfw/smsfw/store"
 )
 
 // demoCmd runs an SMSC simulator, the proxy in front of it and an
@@ -79,7 +79,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	// No credentials: the console is open on loopback only (the admin
 	// server refuses anything else).
 	a, err := app.New(ctx, app.Options{Listen: *listen, Admin: *adminAddr, Upstream: simLn.Addr().String(), Policy: &policy,
-		DB: *dbFlag, Events: &proxy.EventsConfig{SampleAllowed: 0.02}, Logger: log})
+		DB: *dbFlag, Events: &store.EventsConfig{SampleAllowed: 0.02}, Logger: log})
 	if err != nil {
 		return fmt.Errorf("%w (is another smsfw running? use --listen and --admin)", err)
 	}

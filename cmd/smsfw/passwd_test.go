@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/proxy"
 )
 
@@ -46,7 +47,7 @@ func TestPasswd(t *testing.T) {
 			}
 			// The hash is accepted by the config loader.
 			cfg := "upstreams: {smsc: {address: \"127.0.0.1:1\"}}\npeers:\n  - system_id: acme\n    password_hash: \"" + h + "\"\n"
-			if _, err := proxy.ParseConfig("t.yaml", []byte(cfg)); err != nil {
+			if _, err := config.Parse("t.yaml", []byte(cfg)); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -14,7 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/internal/app"
-	"github.com/smsfw/smsfw/proxy"
+	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/rules"
 )
 
@@ -40,20 +40,18 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	var cfg *proxy.Config
+	cfg := &config.Config{}
 	if *configFile != "" {
-		if cfg, err = proxy.LoadConfig(*configFile); err != nil {
+		if cfg, err = config.Load(*configFile); err != nil {
 			return err
 		}
-	} else {
-		cfg = &proxy.Config{}
 	}
 	o := app.Options{Config: cfg, ConfigFile: *configFile, Upstream: *upstream, Region: *region, DB: *dbFlag,
 		AdminCert: *adminCert, AdminKey: *adminKey, Logger: log}
-	if flagSet(fs, "listen") || cfg.Listen == "" {
+	if flagSet(fs, "listen") || cfg.Proxy.Listen == "" {
 		o.Listen = *listen
 	}
-	if flagSet(fs, "admin") || cfg.Admin == "" {
+	if flagSet(fs, "admin") || cfg.Admin.Addr == "" {
 		o.Admin, o.NoAdmin = *adminAddr, *adminAddr == ""
 	}
 	if *rulesFile != "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/internal/app"
+	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/rules"
@@ -55,7 +56,7 @@ peers:
   - {system_id: p2pnet, password: pw, class: p2p}
   - {system_id: app, password: pw, class: enterprise, upstream_system_id: appup}
 `, sln.Addr().String())
-	cfg, err := proxy.ParseConfig("test.yaml", []byte(cfgText))
+	cfg, err := config.Parse("test.yaml", []byte(cfgText))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/review"
 	"github.com/smsfw/smsfw/store"
@@ -36,7 +37,7 @@ type analysis struct {
 // eventsDSN resolves where events go: --db, else the config's events.db
 // (relative to the config file), else the default file next to the config
 // when an events section exists; "" disables the store.
-func eventsDSN(flagDB string, cfg *proxy.Config, configFile string) string {
+func eventsDSN(flagDB string, cfg *config.Config, configFile string) string {
 	if flagDB != "" {
 		if flagDB == "none" {
 			return ""
@@ -57,9 +58,9 @@ func eventsDSN(flagDB string, cfg *proxy.Config, configFile string) string {
 }
 
 // openAnalysis opens the store and starts the writer and retention.
-func openAnalysis(ctx context.Context, dsn string, ec *proxy.EventsConfig, log *zap.Logger, reg prometheus.Registerer, o Options) (*analysis, error) {
+func openAnalysis(ctx context.Context, dsn string, ec *store.EventsConfig, log *zap.Logger, reg prometheus.Registerer, o Options) (*analysis, error) {
 	if ec == nil {
-		ec = &proxy.EventsConfig{}
+		ec = &store.EventsConfig{}
 	}
 	text, err := pipeline.ParseTextMode(ec.Text)
 	if err != nil {

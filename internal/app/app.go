@@ -27,6 +27,8 @@ import (
 	"github.com/smsfw/smsfw/console"
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/internal/config"
+	"github.com/smsfw/smsfw/internal/tlsfiles"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/review"
 	"github.com/smsfw/smsfw/rules"
@@ -38,7 +40,7 @@ import (
 type Options struct {
 	// Config is the configuration (nil: pass-through with defaults);
 	// ConfigFile, when it was read from one, anchors relative paths.
-	Config     *proxy.Config
+	Config     *config.Config
 	ConfigFile string
 	// Listen is the SMPP address (default: the config's listen, else
 	// 127.0.0.1:2775); Admin the admin HTTP address (default: the config's
@@ -57,7 +59,7 @@ type Options struct {
 	// the config's events.db; "none" disables it). Events overrides the
 	// config's events section (the demo samples allowed traffic).
 	DB     string
-	Events *proxy.EventsConfig
+	Events *store.EventsConfig
 	// AdminCert and AdminKey serve the admin address over HTTPS (they win
 	// over the config's admin_tls).
 	AdminCert, AdminKey string
@@ -87,10 +89,10 @@ type App struct {
 	Chain    *pipeline.Chain // nil without a policy
 	Registry *prometheus.Registry
 
-	cfg        *proxy.Config
+	cfg        *config.Config
 	log        *zap.Logger
 	an         *analysis
-	adminCerts *proxy.CertReloader
+	adminCerts *tlsfiles.CertReloader
 	ln, aln    net.Listener
 	adminSrv   *http.Server
 	watch      time.Duration
@@ -108,7 +110,7 @@ type App struct {
 func New(ctx context.Context, o Options) (_ *App, err error) {
 	cfg := o.Config
 	if cfg == nil {
-		cfg = &proxy.Config{}
+		cfg = &config.Config{}
 	}
 	a := &App{cfg: cfg, log: o.Logger, Registry: o.Registry, watch: cmp.Or(o.WatchInterval, 2*time.Second),
 		serveErr: make(chan error, 1)}
@@ -139,8 +141,8 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		a.log.Warn("no event store: blocked and flagged messages are counted, not recorded; quarantine answers like reject (set --db or events.db)")
 	}
 	src := o.Policy
-	if src == nil && cfg.RulesFile != "" {
-		path := cfg.RulesFile
+	if src == nil && cfg.Rules != "" {
+		path := cfg.Rules
 		if !filepath.IsAbs(path) && o.ConfigFile != "" {
 			path = filepath.Join(filepath.Dir(o.ConfigFile), path)
 		}
@@ -163,31 +165,31 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if o.WrapInspector != nil {
 		insp = o.WrapInspector(insp)
 	}
-	pm := proxy.NewMetrics(a.Registry)
+	pm, tm := proxy.NewMetrics(a.Registry), tlsfiles.NewMetrics(a.Registry)
 	sink := a.an.sink()
 	if sink != nil && o.WrapSink != nil {
 		sink = o.WrapSink(sink)
 	}
-	a.Proxy, err = proxy.New(proxy.Options{Config: cfg, Upstream: o.Upstream, Logger: a.log, Metrics: pm,
-		Inspector: insp, Events: sink})
+	a.Proxy, err = proxy.New(proxy.Options{Config: &cfg.Proxy, Upstream: o.Upstream, Logger: a.log, Metrics: pm,
+		TLSMetrics: tm, Inspector: insp, Events: sink})
 	if err != nil {
 		return nil, err
 	}
 	if a.an != nil {
-		if err = a.an.startReview(ctx, a.Proxy, a.Chain, cfg.QuarantineTTL(), a.Registry); err != nil {
+		if err = a.an.startReview(ctx, a.Proxy, a.Chain, cfg.Proxy.QuarantineTTL(), a.Registry); err != nil {
 			return nil, err
 		}
 	}
-	if a.adminCerts, err = adminTLS(cfg, o.AdminCert, o.AdminKey, a.log, pm); err != nil {
+	if a.adminCerts, err = adminTLS(cfg.Admin.TLS, o.AdminCert, o.AdminKey, a.log, tm); err != nil {
 		return nil, err
 	}
-	listen := cmp.Or(o.Listen, cfg.Listen, "127.0.0.1:2775")
+	listen := cmp.Or(o.Listen, cfg.Proxy.Listen, "127.0.0.1:2775")
 	if a.ln, err = net.Listen("tcp", listen); err != nil {
 		return nil, err
 	}
 	a.cleanup = append(a.cleanup, func() { _ = a.ln.Close() })
 	if !o.NoAdmin {
-		if err = a.buildAdmin(cmp.Or(o.Admin, cfg.Admin, "127.0.0.1:9775")); err != nil {
+		if err = a.buildAdmin(cmp.Or(o.Admin, cfg.Admin.Addr, "127.0.0.1:9775")); err != nil {
 			return nil, err
 		}
 	}
@@ -205,7 +207,7 @@ func (a *App) buildAdmin(addr string) error {
 	}
 	a.cleanup = append(a.cleanup, func() { _ = aln.Close() })
 	am := admin.NewMetrics(a.Registry)
-	aln = admin.NewListener(aln, admin.Limits{Max: a.cfg.AdminMaxConnections, PerSource: a.cfg.AdminMaxConnectionsPerSource}, am, a.log)
+	aln = admin.NewListener(aln, a.cfg.Admin.Limits(), am, a.log)
 	if a.adminCerts != nil {
 		aln = tls.NewListener(aln, a.adminCerts.ServerConfig())
 	}
@@ -224,7 +226,7 @@ func (a *App) buildAdmin(addr string) error {
 		mux.Handle("GET /api/v1/leakage", a.Chain.Ledger.Handler())
 	}
 	console.Mount(mux)
-	handler, err := admin.Protect(mux, a.cfg.AdminAuth, aln.Addr(), am, a.log)
+	handler, err := admin.Protect(mux, a.cfg.Admin.Auth, aln.Addr(), am, a.log)
 	if err != nil {
 		return err
 	}
@@ -269,8 +271,8 @@ func (a *App) Start() {
 	if a.Engine != nil && a.watch > 0 {
 		go a.Engine.Watch(ctx, a.watch)
 	}
-	if a.adminCerts != nil && a.cfg.TLSReloadInterval >= 0 {
-		go a.adminCerts.Watch(ctx, cmp.Or(a.cfg.TLSReloadInterval, 5*time.Second))
+	if every := a.cfg.Proxy.WithDefaults().TLSReloadInterval; a.adminCerts != nil && every > 0 {
+		go a.adminCerts.Watch(ctx, every)
 	}
 	if a.adminSrv != nil {
 		go func() { _ = a.adminSrv.Serve(a.aln) }()
@@ -364,19 +366,18 @@ func (a *App) close() {
 }
 
 // adminTLS loads the admin server's certificates: cert/key, else the
-// config's admin_tls; nil without either.
-func adminTLS(cfg *proxy.Config, cert, key string, log *zap.Logger, m *proxy.Metrics) (*proxy.CertReloader, error) {
-	t := cfg.AdminTLS
+// config's admin_tls (t); nil without either.
+func adminTLS(t *tlsfiles.Config, cert, key string, log *zap.Logger, m *tlsfiles.Metrics) (*tlsfiles.CertReloader, error) {
 	if cert != "" || key != "" {
 		if cert == "" || key == "" {
 			return nil, errors.New("--admin-cert and --admin-key go together")
 		}
-		t = &proxy.TLSConfig{CertFile: cert, KeyFile: key}
+		t = &tlsfiles.Config{CertFile: cert, KeyFile: key}
 	}
 	if t == nil {
 		return nil, nil
 	}
-	return proxy.NewCertReloader(t, proxy.TLSAdmin, true, log, m)
+	return tlsfiles.NewCertReloader(t, tlsfiles.Admin, true, log, m)
 }
 
 // NewRegistry is a Prometheus registry with the Go runtime and process collectors.

@@ -16,7 +16,7 @@ import (
 	"github.com/smsfw/smsfw/deploy"
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
-	"github.com/smsfw/smsfw/proxy"
+	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
@@ -117,7 +117,7 @@ func TestAppStartErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "bad.yaml:2: default must be allow or flag") {
 		t.Fatalf("got %v", err)
 	}
-	cfg, err := proxy.ParseConfig("c.yaml", []byte("listen: 127.0.0.1:0\n"))
+	cfg, err := config.Parse("c.yaml", []byte("listen: 127.0.0.1:0\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestAppStartErrors(t *testing.T) {
 // Idle admin connections beyond admin_max_connections are closed at once
 // and counted, and SMPP binds go on meanwhile.
 func TestAdminConnectionCap(t *testing.T) {
-	cfg, err := proxy.ParseConfig("c.yaml", []byte("admin_max_connections: 5\n"))
+	cfg, err := config.Parse("c.yaml", []byte("admin_max_connections: 5\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

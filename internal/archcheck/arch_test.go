@@ -96,6 +96,49 @@ func TestImportGraph(t *testing.T) {
 	}
 }
 
+// Configuration sections are owned by the packages that use them and
+// composed in internal/config only: no section imports the composition,
+// and the proxy knows nothing of the admin server's or the event store's
+// sections (nor, transitively, of those packages).
+func TestConfigSections(t *testing.T) {
+	g := imports(t)
+	deps := func(pkg string) map[string]bool {
+		seen := map[string]bool{}
+		var walk func(p string)
+		walk = func(p string) {
+			for _, d := range g[p] {
+				if !seen[d] {
+					seen[d] = true
+					walk(d)
+				}
+			}
+		}
+		walk(module + "/" + pkg)
+		return seen
+	}
+	for _, r := range []struct {
+		pkg       string
+		forbidden []string
+	}{
+		{"proxy", []string{"admin", "store", "internal/config"}},
+		{"admin", []string{"internal/config"}},
+		{"store", []string{"internal/config"}},
+		{"internal/tlsfiles", []string{"internal/config"}},
+		{"internal/yamlx", []string{"internal/config"}},
+	} {
+		if _, ok := g[module+"/"+r.pkg]; !ok {
+			t.Fatalf("package %s not found", r.pkg)
+		}
+		for d := range deps(r.pkg) {
+			for _, f := range r.forbidden {
+				if under(d, f) {
+					t.Errorf("%s imports %s", r.pkg, d)
+				}
+			}
+		}
+	}
+}
+
 // The binary holds flags and output: the running program is wired in
 // internal/app only (run and demo build it there; the offline tools, rules
 // test and replay, use the chain directly).

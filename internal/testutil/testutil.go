@@ -1,10 +1,15 @@
 // Package testutil holds what smsfw's tests share: waiting on a condition
-// instead of sleeping, and checking that a condition holds for a while.
+// instead of sleeping, checking that a condition holds for a while, and
+// checking the errors of invalid configuration files.
 package testutil
 
 import (
+	"errors"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/smsfw/smsfw/internal/yamlx"
 )
 
 // poll is how often conditions are checked.
@@ -34,5 +39,33 @@ func Consistently(t testing.TB, d time.Duration, what string, cond func() bool) 
 			t.Fatalf("%s: stopped holding", what)
 		}
 		time.Sleep(poll)
+	}
+}
+
+// InvalidConfigs loads every testdata/invalid-*.yaml of the package with
+// load and checks its error: exactly want[base name] (every problem,
+// "file:line: message"), wrapping yamlx.ErrConfig. A file without an
+// expectation, or an expectation without a file, fails the test.
+func InvalidConfigs(t *testing.T, load func(path string) error, want map[string]string) {
+	t.Helper()
+	files, _ := filepath.Glob("testdata/invalid-*.yaml")
+	if len(files) != len(want) {
+		t.Fatalf("%d invalid files, %d cases", len(files), len(want))
+	}
+	for _, f := range files {
+		w, ok := want[filepath.Base(f)]
+		if !ok {
+			t.Fatalf("no expectation for %s", f)
+		}
+		err := load(f)
+		if err == nil {
+			t.Fatalf("%s: no error", f)
+		}
+		if err.Error() != w {
+			t.Errorf("%s:\n got %s\nwant %s", f, err, w)
+		}
+		if !errors.Is(err, yamlx.ErrConfig) {
+			t.Errorf("%s: not ErrConfig", f)
+		}
 	}
 }

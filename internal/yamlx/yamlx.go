@@ -9,19 +9,26 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-// Error is a problem at a position in a file.
+// Error is a problem at a position in a file. Err, when set, is what the
+// problem is a case of (ErrConfig for configuration files).
 type Error struct {
 	File string
 	Line int
 	Msg  string
+	Err  error
 }
+
+// Unwrap returns Err.
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	if e.Line > 0 {
@@ -111,6 +118,141 @@ func (l Lines) Line(path string) int {
 // Errorf returns an *Error at path's line.
 func (l Lines) Errorf(file, path, format string, args ...any) *Error {
 	return &Error{File: file, Line: l.Line(path), Msg: fmt.Sprintf(format, args...)}
+}
+
+// ErrConfig is wrapped by every problem of a configuration file (At's
+// errors and DecodeConfig's).
+var ErrConfig = errors.New("invalid configuration")
+
+// At is where a section of a configuration file sits: the file, the lines
+// of its keys and the key path of the section ("" at the top level,
+// "events", "upstreams.main.tls"). A section validates itself with it
+// without knowing where it is mounted.
+type At struct {
+	File   string
+	Lines  Lines
+	Prefix string
+}
+
+// Path is the full key path of path, a key path inside the section
+// ("" is the section itself).
+func (a At) Path(path string) string {
+	switch {
+	case a.Prefix == "":
+		return path
+	case path == "":
+		return a.Prefix
+	case path[0] == '[':
+		return a.Prefix + path
+	}
+	return a.Prefix + "." + path
+}
+
+// In is the position of the sub-section at path.
+func (a At) In(path string) At { return At{File: a.File, Lines: a.Lines, Prefix: a.Path(path)} }
+
+// Errorf is a configuration problem (it wraps ErrConfig) at the line of
+// path, a key path inside the section (or of its closest ancestor in the
+// file).
+func (a At) Errorf(path, format string, args ...any) *Error {
+	e := a.Lines.Errorf(a.File, a.Path(path), format, args...)
+	e.Err = ErrConfig
+	return e
+}
+
+// Errors are every problem found in a file, in line order, one a line of
+// Error().
+type Errors []*Error
+
+func (e Errors) Error() string {
+	lines := make([]string, len(e))
+	for i, x := range e {
+		lines[i] = x.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap lets errors.Is and errors.As see each problem (and ErrConfig).
+func (e Errors) Unwrap() []error {
+	out := make([]error, len(e))
+	for i, x := range e {
+		out[i] = x
+	}
+	return out
+}
+
+// Join returns nil, the one problem, or every problem in line order
+// (Errors); nil errors are skipped and Errors are flattened. An error
+// without a position keeps them all as they are (errors.Join).
+func Join(errs ...error) error {
+	var all Errors
+	for _, err := range errs {
+		var e *Error
+		var es Errors
+		switch {
+		case err == nil:
+		case errors.As(err, &es):
+			all = append(all, es...)
+		case errors.As(err, &e):
+			all = append(all, e)
+		default:
+			return errors.Join(errs...)
+		}
+	}
+	switch len(all) {
+	case 0:
+		return nil
+	case 1:
+		return all[0]
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Line < all[j].Line })
+	return all
+}
+
+// Validator is a configuration section, or a whole file, that checks
+// itself (and may resolve defaults that depend on other keys).
+type Validator interface {
+	Validate(at At) error
+}
+
+// DecodeConfig strictly decodes a configuration file into v, then
+// validates it: unknown keys, wrong types and invalid values are errors
+// with their lines, all of them in line order, wrapping ErrConfig.
+func DecodeConfig(file string, data []byte, v Validator) error {
+	lines, err := Decode(file, data, v)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			e.Err = ErrConfig
+		}
+		return err
+	}
+	return Join(v.Validate(At{File: file, Lines: lines}))
+}
+
+// ParseConfig decodes data (named file in errors) into a new T and
+// validates it (DecodeConfig).
+func ParseConfig[T any, P interface {
+	*T
+	Validator
+}](file string, data []byte) (*T, error) {
+	v := P(new(T))
+	if err := DecodeConfig(file, data, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// LoadConfig reads the configuration file at path, then ParseConfig.
+func LoadConfig[T any, P interface {
+	*T
+	Validator
+}](path string) (*T, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig[T, P](path, data)
 }
 
 // ByteSize is a size in bytes written as an integer or as a number with a

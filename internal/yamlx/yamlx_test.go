@@ -1,6 +1,7 @@
 package yamlx
 
 import (
+	"errors"
 	"testing"
 )
 
@@ -66,4 +67,34 @@ func FuzzParseByteSize(f *testing.F) {
 			t.Fatalf("%q -> %d -> %q -> %d, %v", s, b, b.String(), back, err)
 		}
 	})
+}
+
+// A section validates with its own key paths; Join puts every problem of
+// every section in line order, flattened, each wrapping ErrConfig.
+func TestAtAndJoin(t *testing.T) {
+	lines, err := Decode("c.yaml", []byte("a: 1\nevents:\n  text: x\n  list:\n    - 1\n    - 2\n"), &map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := At{File: "c.yaml", Lines: lines}
+	ev := top.In("events")
+	if p := ev.In("list").Path("[1]"); p != "events.list[1]" {
+		t.Fatalf("path %q", p)
+	}
+	inner := Join(ev.Errorf("list[1]", "second"), ev.Errorf("text", "%s bad", ev.Path("text")))
+	err = Join(nil, inner, top.Errorf("a", "first"), ev.Errorf("", "section"))
+	want := "c.yaml:1: first\nc.yaml:2: section\nc.yaml:3: events.text bad\nc.yaml:6: second"
+	if err == nil || err.Error() != want || !errors.Is(err, ErrConfig) {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+	if Join() != nil || Join(nil, nil) != nil {
+		t.Fatal("no problems, an error")
+	}
+	if one := Join(nil, top.Errorf("a", "one")); one.Error() != "c.yaml:1: one" {
+		t.Fatalf("one problem: %v", one)
+	}
+	plain := errors.New("plain")
+	if err := Join(top.Errorf("a", "one"), plain); !errors.Is(err, plain) || !errors.Is(err, ErrConfig) {
+		t.Fatalf("unpositioned: %v", err)
+	}
 }

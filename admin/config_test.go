@@ -1,9 +1,12 @@
-package proxy
+package admin
 
 import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/smsfw/smsfw/internal/testutil"
+	"github.com/smsfw/smsfw/internal/yamlx"
 )
 
 // A bcrypt hash of "pw" (cost 4) and the SHA-256 of "token".
@@ -11,6 +14,12 @@ const (
 	testBcrypt = "$2a$04$uvkmlN8y1kok1XR0scZgieg2jtcH4Rn1YYpy/myBMXFEbxA14JB8."
 	testSHA256 = "3c469e9d6c5875d37a43f353d4f88e61fcf812c66eee3457465a40b0da4153e0"
 )
+
+func TestInvalidConfigs(t *testing.T) {
+	testutil.InvalidConfigs(t, func(path string) error { _, err := yamlx.LoadConfig[Config](path); return err }, map[string]string{
+		"invalid-admin-tls.yaml": `testdata/invalid-admin-tls.yaml:2: tls: cert_file and key_file are required on a listener`,
+	})
+}
 
 func TestAdminAuthConfig(t *testing.T) {
 	cases := []struct {
@@ -40,17 +49,17 @@ func TestAdminAuthConfig(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			cfg, err := ParseConfig("a.yaml", []byte(c.yaml))
+			cfg, err := yamlx.ParseConfig[Config]("a.yaml", []byte(c.yaml))
 			if c.want == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if strings.Contains(c.yaml, "alice") && (len(cfg.AdminAuth.Users) != 1 || cfg.AdminAuth.Empty()) {
-					t.Fatalf("%+v", cfg.AdminAuth)
+				if strings.Contains(c.yaml, "alice") && (len(cfg.Auth.Users) != 1 || cfg.Auth.Empty()) {
+					t.Fatalf("%+v", cfg.Auth)
 				}
 				return
 			}
-			if err == nil || !strings.HasPrefix(err.Error(), c.want) || !errors.Is(err, ErrConfig) {
+			if err == nil || !strings.HasPrefix(err.Error(), c.want) || !errors.Is(err, yamlx.ErrConfig) {
 				t.Fatalf("got %v\nwant %s", err, c.want)
 			}
 		})

@@ -1,4 +1,4 @@
-package proxy
+package config
 
 import (
 	"fmt"
@@ -8,12 +8,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smsfw/smsfw/proxy"
 )
 
-// Every configuration key is in docs/configuration.md, and every default
-// the code fills in is the one the document gives.
+// Every configuration key of every section is in docs/configuration.md,
+// and every default the code fills in is the one the document gives.
 func TestConfigurationDocumented(t *testing.T) {
-	doc, err := os.ReadFile("../docs/configuration.md")
+	doc, err := os.ReadFile("../../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +28,7 @@ func TestConfigurationDocumented(t *testing.T) {
 		key := strings.Trim(strings.TrimSpace(cells[1]), "`")
 		rows[key] = strings.Trim(strings.TrimSpace(cells[2]), "`")
 	}
-	defaults := reflect.ValueOf((&Config{}).withDefaults()).Elem()
+	defaults := reflect.ValueOf(&Config{Proxy: *(&proxy.Config{}).WithDefaults()}).Elem()
 	var keys []docKey
 	configKeys(reflect.TypeOf(Config{}), "", nil, &keys)
 	for _, k := range keys {
@@ -74,17 +76,21 @@ func configKeys(t reflect.Type, prefix string, index []int, out *[]docKey) {
 	}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		tag := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		tag, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		var idx []int
+		if index != nil || prefix == "" {
+			idx = append(append([]int(nil), index...), i)
+		}
+		if opts == "inline" { // a section whose keys sit where it is
+			configKeys(f.Type, prefix, idx, out)
+			continue
+		}
 		if tag == "" || tag == "-" {
 			continue
 		}
 		path := tag
 		if prefix != "" {
 			path = prefix + "." + tag
-		}
-		var idx []int
-		if index != nil || prefix == "" {
-			idx = append(append([]int(nil), index...), i)
 		}
 		*out = append(*out, docKey{path: path, index: idx})
 		configKeys(f.Type, path, idx, out)

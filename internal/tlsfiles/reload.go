@@ -1,4 +1,8 @@
-package proxy
+// Package tlsfiles is TLS from files: the tls sections of the
+// configuration (a listener's or a client's certificate, key and CA files)
+// and their reloading when the files change, with the metrics of both. The
+// proxy's listener and upstreams and the admin server use it.
+package tlsfiles
 
 import (
 	"context"
@@ -23,8 +27,8 @@ import (
 // PEM, key not matching) is logged and counted and the previous
 // certificates stay in use.
 type CertReloader struct {
-	t      *TLSConfig
-	target TLSTarget
+	t      *Config
+	target Target
 	server bool
 	log    *zap.Logger
 	m      *Metrics
@@ -45,7 +49,7 @@ type certSnapshot struct {
 // server selects the listener side (cert and key required, ca_file
 // requires client certificates) or the client side (ca_file verifies the
 // server, cert_file/key_file are the client certificate). m may be nil.
-func NewCertReloader(t *TLSConfig, target TLSTarget, server bool, log *zap.Logger, m *Metrics) (*CertReloader, error) {
+func NewCertReloader(t *Config, target Target, server bool, log *zap.Logger, m *Metrics) (*CertReloader, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
@@ -126,7 +130,7 @@ func (r *CertReloader) parse(f tlsFiles) (*certSnapshot, error) {
 func (r *CertReloader) install(s *certSnapshot) {
 	r.cur.Store(s)
 	if s.cert != nil && s.cert.Leaf != nil {
-		r.m.tlsExpiry.WithLabelValues(string(r.target)).Set(float64(s.cert.Leaf.NotAfter.Unix()))
+		r.m.Expiry(r.target).Set(float64(s.cert.Leaf.NotAfter.Unix()))
 	}
 }
 
@@ -137,9 +141,9 @@ func (r *CertReloader) Reload() error {
 	return err
 }
 
-// check reloads when the files' content changed since the last attempt;
+// Check reloads when the files' content changed since the last attempt;
 // a bad file is reported once per distinct content.
-func (r *CertReloader) check() (bool, error) { return r.load(false) }
+func (r *CertReloader) Check() (bool, error) { return r.load(false) }
 
 func (r *CertReloader) load(force bool) (bool, error) {
 	r.mu.Lock()
@@ -154,12 +158,12 @@ func (r *CertReloader) load(force bool) (bool, error) {
 		snap, err = r.parse(f)
 	}
 	if err != nil {
-		r.m.tlsReloads.WithLabelValues(string(r.target), reloadError).Inc()
+		r.m.Reloads(r.target, ReloadError).Inc()
 		r.log.Error("certificate reload failed; keeping the previous certificates", zap.Error(err))
 		return false, err
 	}
 	r.install(snap)
-	r.m.tlsReloads.WithLabelValues(string(r.target), reloadOK).Inc()
+	r.m.Reloads(r.target, ReloadOK).Inc()
 	fields := []zap.Field{zap.String("cert_file", r.t.CertFile), zap.String("ca_file", r.t.CAFile)}
 	if snap.cert != nil && snap.cert.Leaf != nil {
 		fields = append(fields, zap.Time("not_after", snap.cert.Leaf.NotAfter))
@@ -177,7 +181,7 @@ func (r *CertReloader) Watch(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			_, _ = r.check()
+			_, _ = r.Check()
 		}
 	}
 }
@@ -190,9 +194,9 @@ func (r *CertReloader) ServerConfig() *tls.Config {
 	}}
 }
 
-// clientConfig is a tls.Config for one dial toward addr with the current
+// ClientConfig is a tls.Config for one dial toward addr with the current
 // CA pool and client certificate.
-func (r *CertReloader) clientConfig(addr string) *tls.Config {
+func (r *CertReloader) ClientConfig(addr string) *tls.Config {
 	s := r.cur.Load()
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: r.t.ServerName, InsecureSkipVerify: r.t.InsecureSkipVerify, RootCAs: s.pool}
 	if tc.ServerName == "" {
@@ -203,60 +207,4 @@ func (r *CertReloader) clientConfig(addr string) *tls.Config {
 		tc.Certificates = []tls.Certificate{*s.cert}
 	}
 	return tc
-}
-
-// loadCerts builds the reloaders of the listener and of every upstream.
-func (s *Server) loadCerts() error {
-	if s.cfg.TLS != nil {
-		r, err := NewCertReloader(s.cfg.TLS, TLSListener, true, s.log, s.m)
-		if err != nil {
-			return err
-		}
-		s.srvTLS = r.ServerConfig()
-		s.certs = append(s.certs, r)
-	}
-	s.upCerts = map[*TLSConfig]*CertReloader{}
-	for _, u := range s.cfg.Upstreams {
-		if u == nil || u.TLS == nil {
-			continue
-		}
-		r, err := NewCertReloader(u.TLS, TLSUpstream, false, s.log, s.m)
-		if err != nil {
-			return err
-		}
-		s.upCerts[u.TLS] = r
-		s.certs = append(s.certs, r)
-	}
-	return nil
-}
-
-// HasTLS reports whether the listener or an upstream uses TLS files.
-func (s *Server) HasTLS() bool { return len(s.certs) > 0 }
-
-// ReloadTLS re-reads every certificate, key and CA file now (SIGHUP).
-// Files that fail keep their previous certificates; the errors are joined.
-func (s *Server) ReloadTLS() error {
-	var errs []error
-	for _, r := range s.certs {
-		if err := r.Reload(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// watchCerts polls the TLS files until the server closes.
-func (s *Server) watchCerts() {
-	t := time.NewTicker(s.cfg.TLSReloadInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.closed:
-			return
-		case <-t.C:
-			for _, r := range s.certs {
-				_, _ = r.check()
-			}
-		}
-	}
 }

@@ -1,0 +1,39 @@
+// Package config is smsfw's configuration file: the sections owned by the
+// packages that use them (proxy, admin, store's events), composed here and
+// nowhere else. The file is decoded strictly once; each section validates
+// itself against the same positions, and every problem of every section
+// is reported in line order as "file:line: message".
+package config
+
+import (
+	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/internal/yamlx"
+	"github.com/smsfw/smsfw/proxy"
+	"github.com/smsfw/smsfw/store"
+)
+
+// Config is the whole file. The proxy's and the admin server's keys sit at
+// its top level.
+type Config struct {
+	Proxy proxy.Config `yaml:",inline"`
+	Admin admin.Config `yaml:",inline"`
+	// Events configure the analysts' event store (nil: no store unless
+	// --db names one).
+	Events *store.EventsConfig `yaml:"events"`
+	// Rules is a policy file, relative to the config file (loaded by the
+	// rules engine when present).
+	Rules string `yaml:"rules"`
+}
+
+// Load reads, strictly decodes and validates a configuration file.
+func Load(path string) (*Config, error) { return yamlx.LoadConfig[Config](path) }
+
+// Parse decodes data (named file in errors): unknown keys, wrong types and
+// invalid values are errors with line numbers, all of them, wrapping
+// yamlx.ErrConfig.
+func Parse(file string, data []byte) (*Config, error) { return yamlx.ParseConfig[Config](file, data) }
+
+// Validate has every section check itself.
+func (c *Config) Validate(at yamlx.At) error {
+	return yamlx.Join(c.Proxy.Validate(at), c.Admin.Validate(at), c.Events.Validate(at.In("events")))
+}

@@ -1,0 +1,64 @@
+package proxy
+
+import (
+	"errors"
+	"time"
+
+	"github.com/smsfw/smsfw/internal/tlsfiles"
+)
+
+// loadCerts builds the reloaders of the listener and of every upstream.
+func (s *Server) loadCerts() error {
+	if s.cfg.TLS != nil {
+		r, err := tlsfiles.NewCertReloader(s.cfg.TLS, tlsfiles.Listener, true, s.log, s.tlsm)
+		if err != nil {
+			return err
+		}
+		s.srvTLS = r.ServerConfig()
+		s.certs = append(s.certs, r)
+	}
+	s.upCerts = map[*tlsfiles.Config]*tlsfiles.CertReloader{}
+	for _, u := range s.cfg.Upstreams {
+		if u == nil || u.TLS == nil {
+			continue
+		}
+		r, err := tlsfiles.NewCertReloader(u.TLS, tlsfiles.Upstream, false, s.log, s.tlsm)
+		if err != nil {
+			return err
+		}
+		s.upCerts[u.TLS] = r
+		s.certs = append(s.certs, r)
+	}
+	return nil
+}
+
+// HasTLS reports whether the listener or an upstream uses TLS files.
+func (s *Server) HasTLS() bool { return len(s.certs) > 0 }
+
+// ReloadTLS re-reads every certificate, key and CA file now (SIGHUP).
+// Files that fail keep their previous certificates; the errors are joined.
+func (s *Server) ReloadTLS() error {
+	var errs []error
+	for _, r := range s.certs {
+		if err := r.Reload(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// watchCerts polls the TLS files until the server closes.
+func (s *Server) watchCerts() {
+	t := time.NewTicker(s.cfg.TLSReloadInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closed:
+			return
+		case <-t.C:
+			for _, r := range s.certs {
+				_, _ = r.Check()
+			}
+		}
+	}
+}
