@@ -96,7 +96,7 @@ func TestSegmentsInspectedTogether(t *testing.T) {
 	if len(sn.reqs) != 2 || sn.reqs[0] != "Fine text" || sn.reqs[1] != "Hello, this is spam!" {
 		t.Fatalf("inspected %q", sn.reqs)
 	}
-	testutil.Eventually(t, 3*time.Second, "condition", func() bool { return e.sim.Stats().Messages == 2 })
+	testutil.Eventually(t, 3*time.Second, "two messages at the SMSC", func() bool { return e.sim.Stats().Messages == 2 })
 }
 
 func TestSegmentTimeoutDecidesIncomplete(t *testing.T) {
@@ -110,8 +110,8 @@ func TestSegmentTimeoutDecidesIncomplete(t *testing.T) {
 			t.Fatalf("%+v", r)
 		}
 	}
-	testutil.Eventually(t, 3*time.Second, "condition", func() bool { sn.mu.Lock(); defer sn.mu.Unlock(); return len(sn.reqs) == 1 })
-	testutil.Eventually(t, 3*time.Second, "condition", func() bool { return e.sim.Stats().Messages == 2 })
+	testutil.Eventually(t, 3*time.Second, "one request at the SMSC", func() bool { sn.mu.Lock(); defer sn.mu.Unlock(); return len(sn.reqs) == 1 })
+	testutil.Eventually(t, 3*time.Second, "two messages at the SMSC", func() bool { return e.sim.Stats().Messages == 2 })
 	sn.mu.Lock()
 	defer sn.mu.Unlock()
 	if len(sn.reqs) != 1 || sn.reqs[0] != "part one part three" || !sn.inc[0] {
@@ -146,7 +146,7 @@ func TestShutdownDecidesHeldSegments(t *testing.T) {
 	e := start(t, sim.Config{}, &Config{SegmentTimeout: time.Minute}, sn.inspector(""))
 	cl := e.dial(esme.Options{})
 	col := sendAll(t, cl, segment(3, 2, 1, "only the first"))
-	testutil.Eventually(t, 2*time.Second, "condition", func() bool { e.srv.asm.mu.Lock(); defer e.srv.asm.mu.Unlock(); return e.srv.asm.held == 1 })
+	testutil.Eventually(t, 2*time.Second, "one segment held", func() bool { e.srv.asm.mu.Lock(); defer e.srv.asm.mu.Unlock(); return e.srv.asm.held == 1 })
 	go func() { _ = e.srv.Close() }()
 	rs := col.wait(t, 1, 3*time.Second)
 	if rs[0].Err == nil && rs[0].Status != 0 && rs[0].Status != pdu.StatusSysErr {

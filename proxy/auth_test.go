@@ -382,7 +382,7 @@ func TestPeerWindowLimitsInFlight(t *testing.T) {
 		}
 		seqs = append(seqs, s)
 	}
-	testutil.Eventually(t, 2*time.Second, "condition", func() bool { return e.sim.Stats().Messages == 3 })
+	testutil.Eventually(t, 2*time.Second, "three messages at the SMSC", func() bool { return e.sim.Stats().Messages == 3 })
 	testutil.Consistently(t, 100*time.Millisecond, "no more than the window upstream", func() bool { return e.sim.Stats().Messages == 3 })
 	if n := e.sim.Stats().Messages; n != 3 {
 		t.Fatalf("upstream saw %d in flight, peer window is 3", n)
@@ -408,7 +408,7 @@ func TestMaxConnections(t *testing.T) {
 		t.Fatalf("refused %v", v)
 	}
 	_ = open[0].Close()
-	testutil.Eventually(t, 2*time.Second, "condition", func() bool { return e.srv.conns.Load() == 1 })
+	testutil.Eventually(t, 2*time.Second, "one connection open", func() bool { return e.srv.conns.Load() == 1 })
 	cl := e.dial(esme.Options{SystemID: "acme"})
 	if r, err := cl.Do(ctx5s(t), submit("fits again")); err != nil || r.Status != 0 {
 		t.Fatalf("%v %+v", err, r)
@@ -542,7 +542,7 @@ func TestMaxConnectionsPerSource(t *testing.T) {
 	if !overLimitClosed(t, e.addr) {
 		t.Fatal("fourth connection from one source not closed")
 	}
-	testutil.Eventually(t, 2*time.Second, "condition", func() bool {
+	testutil.Eventually(t, 2*time.Second, "the per-source refusal counted", func() bool {
 		return promtest.ToFloat64(e.m.connsRefused.WithLabelValues(refusedPerSource)) == 1
 	})
 	// Another source (127.0.0.2 is loopback too) binds.

@@ -99,7 +99,7 @@ func TestLongMessageStopAndWait(t *testing.T) {
 		}
 	}
 	t.Logf("%d three-part messages stop-and-wait in %v", messages, time.Since(start))
-	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return rec.n() == len(sent) })
+	testutil.Eventually(t, 5*time.Second, "every part at the SMSC", func() bool { return rec.n() == len(sent) })
 	rec.mu.Lock()
 	for _, want := range sent {
 		found := 0
@@ -208,7 +208,7 @@ func TestLongMessageThrottledThenRetried(t *testing.T) {
 	if r, err := cl.Do(ctx5s(t), segment(4, 2, 2, "second")); err != nil || r.Status != 0 {
 		t.Fatalf("retried part: %v %+v", err, r)
 	}
-	testutil.Eventually(t, 3*time.Second, "condition", func() bool { return rec.n() == 2 })
+	testutil.Eventually(t, 3*time.Second, "two parts at the SMSC", func() bool { return rec.n() == 2 })
 }
 
 // One peer filling the held budget with never-completed messages cannot
@@ -240,7 +240,7 @@ func TestHeldBudgetPerPeer(t *testing.T) {
 			t.Fatalf("good peer part %d: %v %+v", part, err, r)
 		}
 	}
-	testutil.Eventually(t, 3*time.Second, "condition", func() bool { return rec.n() == 2 })
+	testutil.Eventually(t, 3*time.Second, "two parts at the SMSC", func() bool { return rec.n() == 2 })
 	if v := promtest.ToFloat64(e.m.segments.WithLabelValues(segOverflow)); v != 10 {
 		t.Fatalf("overflow counted %v", v)
 	}
@@ -260,7 +260,7 @@ func TestUnbindAnswersInFlightFirst(t *testing.T) {
 		}
 		seqs = append(seqs, seq)
 	}
-	testutil.Eventually(t, 3*time.Second, "condition", func() bool { return e.m.inflightUp.Load() == 20 })
+	testutil.Eventually(t, 3*time.Second, "20 requests in flight upstream", func() bool { return e.m.inflightUp.Load() == 20 })
 	unbound := make(chan esme.Resp, 1)
 	if _, err := cl.Send(pdu.AppendHeaderOnly(nil, pdu.Unbind, 0, 0), func(r esme.Resp) { unbound <- r }); err != nil {
 		t.Fatal(err)
@@ -440,7 +440,7 @@ func TestQuarantineHoldsTakeWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	testutil.Eventually(t, 3*time.Second, "condition", func() bool { return sink.count() == 5 })
+	testutil.Eventually(t, 3*time.Second, "five events recorded", func() bool { return sink.count() == 5 })
 	// The read loop waits for a slot: no more than the window are held.
 	testutil.Consistently(t, 100*time.Millisecond, "at most a window of held messages", func() bool { return sink.count() == 5 })
 	close(sink.release)
@@ -481,11 +481,11 @@ func TestLatePartJudgedWithEarlierText(t *testing.T) {
 	if r, err := cl.Do(ctx5s(t), segment(5, 2, 1, "claim your ")); err != nil || r.Status != 0 {
 		t.Fatalf("%v %+v", err, r)
 	}
-	testutil.Eventually(t, 3*time.Second, "condition", func() bool { return rec.n() == 1 }) // decided incomplete, relayed
+	testutil.Eventually(t, 3*time.Second, "the incomplete message relayed", func() bool { return rec.n() == 1 }) // decided incomplete, relayed
 	if r, err := cl.Do(ctx5s(t), segment(5, 2, 2, "prize")); err != nil || r.Status != 0 {
 		t.Fatalf("%v %+v", err, r)
 	}
-	testutil.Eventually(t, 3*time.Second, "condition", func() bool { sn.mu.Lock(); defer sn.mu.Unlock(); return len(sn.reqs) == 2 })
+	testutil.Eventually(t, 3*time.Second, "two requests at the SMSC", func() bool { sn.mu.Lock(); defer sn.mu.Unlock(); return len(sn.reqs) == 2 })
 	sn.mu.Lock()
 	got := sn.reqs[1]
 	sn.mu.Unlock()
@@ -546,7 +546,7 @@ func TestLongMessageFiorix(t *testing.T) {
 		}
 		parts += len(sms)
 	}
-	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return rec.n() == parts })
+	testutil.Eventually(t, 5*time.Second, "every part at the SMSC", func() bool { return rec.n() == parts })
 	for i := 0; i < parts; i++ {
 		select {
 		case id := <-receipts:

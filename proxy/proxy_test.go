@@ -63,7 +63,7 @@ func TestPassThroughByteExact(t *testing.T) {
 	if err := cl.Write(hi); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 2*time.Second, "condition", func() bool { return cl.Unmatched() == 1 }) // our client did not send it via Send
+	testutil.Eventually(t, 2*time.Second, "the unsolicited PDU seen", func() bool { return cl.Unmatched() == 1 }) // our client did not send it via Send
 	if v := promtest.ToFloat64(e.m.pdus.WithLabelValues(legDownstream, dirIn, "submit_sm")); v != 2 {
 		t.Fatalf("submit_sm in = %v", v)
 	}
@@ -108,7 +108,7 @@ func TestEveryRequestAnsweredOnUpstreamDrop(t *testing.T) {
 		}
 		seqs = append(seqs, s)
 	}
-	testutil.Eventually(t, 2*time.Second, "condition", func() bool { return e.sim.Stats().Messages == 50 })
+	testutil.Eventually(t, 2*time.Second, "50 messages at the SMSC", func() bool { return e.sim.Stats().Messages == 50 })
 	e.sim.DropConnections()
 	rs := col.wait(t, 50, 3*time.Second)
 	exactlyOnce(t, seqs, rs)
@@ -139,7 +139,7 @@ func TestSlowUpstreamTimesOutAndDropsLateAnswers(t *testing.T) {
 			t.Fatalf("want timeout 0x08, got %+v", r)
 		}
 	}
-	testutil.Eventually(t, 2*time.Second, "condition", func() bool { return promtest.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 20 })
+	testutil.Eventually(t, 2*time.Second, "20 late answers counted", func() bool { return promtest.ToFloat64(e.m.late.WithLabelValues(legUpstream)) == 20 })
 	if v := promtest.ToFloat64(e.m.timeouts.WithLabelValues(legUpstream)); v != 20 {
 		t.Fatalf("timeouts = %v", v)
 	}
@@ -272,7 +272,7 @@ func TestUpstreamReconnects(t *testing.T) {
 	e.waitReady()
 	cl := e.dial(esme.Options{SystemID: "acme"})
 	e.sim.DropConnections()
-	testutil.Eventually(t, 5*time.Second, "condition", func() bool {
+	testutil.Eventually(t, 5*time.Second, "sessions reconnected", func() bool {
 		r, err := cl.Do(ctx5s(t), submit("again"))
 		return err == nil && r.Status == 0
 	})
@@ -294,7 +294,7 @@ func TestWindowBackPressure(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	testutil.Eventually(t, 2*time.Second, "condition", func() bool { return e.sim.Stats().Messages == 5 })
+	testutil.Eventually(t, 2*time.Second, "five messages at the SMSC", func() bool { return e.sim.Stats().Messages == 5 })
 	testutil.Consistently(t, 200*time.Millisecond, "no more than the window upstream", func() bool { return e.sim.Stats().Messages == 5 })
 	if n := e.sim.Stats().Messages; n != 5 {
 		t.Fatalf("upstream saw %d in flight, window is 5", n)
@@ -469,7 +469,7 @@ func TestIdlePeerGetsEnquireLinkAndDeadPeerIsClosed(t *testing.T) {
 	if !sawEnquire {
 		t.Fatal("no enquire_link on an idle session")
 	}
-	testutil.Eventually(t, 2*time.Second, "condition", func() bool { return promtest.ToFloat64(e.m.sessions.WithLabelValues(legDownstream)) == 0 })
+	testutil.Eventually(t, 2*time.Second, "no downstream session left", func() bool { return promtest.ToFloat64(e.m.sessions.WithLabelValues(legDownstream)) == 0 })
 }
 
 func TestGracefulShutdownDrains(t *testing.T) {
@@ -479,7 +479,7 @@ func TestGracefulShutdownDrains(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		_, _ = cl.Send(submit("drain"), col.cb)
 	}
-	testutil.Eventually(t, 2*time.Second, "condition", func() bool { return e.sim.Stats().Messages == 10 })
+	testutil.Eventually(t, 2*time.Second, "ten messages at the SMSC", func() bool { return e.sim.Stats().Messages == 10 })
 	done := make(chan error, 1)
 	go func() { done <- e.srv.Shutdown(context.Background()) }()
 	rs := col.wait(t, 10, 3*time.Second)

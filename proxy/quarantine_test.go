@@ -195,7 +195,7 @@ func TestEventsCarryAnswers(t *testing.T) {
 	rFlag := do(t, cl, submit("flag me"))
 	rBad := do(t, cl, submit("bad one"))
 	do(t, cl, submit("fine"))
-	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return len(sink.all()) == 2 })
+	testutil.Eventually(t, 5*time.Second, "two events recorded", func() bool { return len(sink.all()) == 2 })
 	by := map[string]*filter.Event{}
 	for _, ev := range sink.all() {
 		by[ev.RuleID] = ev
@@ -242,7 +242,7 @@ func TestReleaseMO(t *testing.T) {
 	sink := &memSink{}
 	e, first := quarantineEnv(t, sink, nil)
 	first.Close() // the receiver below is the peer's only session
-	testutil.Eventually(t, 5*time.Second, "condition", func() bool { e.srv.mu.Lock(); defer e.srv.mu.Unlock(); return len(e.srv.byPeer["acme"]) == 0 })
+	testutil.Eventually(t, 5*time.Second, "acme's sessions gone", func() bool { e.srv.mu.Lock(); defer e.srv.mu.Unlock(); return len(e.srv.byPeer["acme"]) == 0 })
 	got := make(chan string, 2)
 	e.dial(esme.Options{SystemID: "acme", Password: "pw", OnDeliver: func(p pdu.PDU) pdu.Status {
 		var m pdu.Message

@@ -195,7 +195,7 @@ func TestSMSCUnbindThenAnswersInFlight(t *testing.T) {
 	if err != nil || r.Status != 0 || r.MessageID != "smsc-1" {
 		t.Fatalf("%v %+v", err, r)
 	}
-	testutil.Eventually(t, 3*time.Second, "condition", func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == 2 })
+	testutil.Eventually(t, 3*time.Second, "both answers relayed", func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == 2 })
 	mu.Lock()
 	defer mu.Unlock()
 	if order[0] != "submit_sm_resp" || order[1] != "unbind_resp" {
@@ -265,7 +265,7 @@ func TestMODataSMAndAlertNotification(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	testutil.Eventually(t, 2*time.Second, "condition", func() bool { return f.conn() != nil })
+	testutil.Eventually(t, 2*time.Second, "SMSC connection up", func() bool { return f.conn() != nil })
 	smsc := f.conn()
 	data := pdu.NewBuilder(nil, pdu.DataSM, 0, 4242)
 	data.CString("").Addr(1, 1, "4917").Addr(0, 1, "123").Byte(0).Byte(0).Byte(0).TLV(pdu.TagMessagePayload, []byte("mo"))

@@ -218,7 +218,7 @@ func TestTLSListener(t *testing.T) {
 	}
 	// Counters are published per read batch, after the relayed bytes left:
 	// the answer may overtake the count.
-	testutil.Eventually(t, 2*time.Second, "condition", func() bool {
+	testutil.Eventually(t, 2*time.Second, "the submit counted", func() bool {
 		return promtest.ToFloat64(e.m.pdus.WithLabelValues(legDownstream, dirIn, "submit_sm")) == 1
 	})
 	// Graceful shutdown unbinds a TLS peer as it does a plain one.
@@ -368,7 +368,7 @@ func TestTLSUpstreamUntrusted(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := startTLSUpstream(t, smsc, nil, up)
 			failed := func() float64 { return promtest.ToFloat64(e.m.binds.WithLabelValues(legUpstream, bindUpstreamError)) }
-			testutil.Eventually(t, 5*time.Second, "condition", func() bool { return failed() >= 2 }) // it retries
+			testutil.Eventually(t, 5*time.Second, "the upstream dial retried", func() bool { return failed() >= 2 }) // it retries
 			if ok, why := e.srv.Ready(); ok || !strings.Contains(why, "acme") {
 				t.Fatalf("Ready() = %v, %q with an untrusted upstream", ok, why)
 			}

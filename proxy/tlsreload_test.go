@@ -129,7 +129,7 @@ func TestTLSListenerReloadPolledWithClientCA(t *testing.T) {
 		t.Fatal("client of ca2 accepted before the CA rotation")
 	}
 	copyFile(t, ca2.file, caFile)
-	testutil.Eventually(t, 5*time.Second, "condition", func() bool {
+	testutil.Eventually(t, 5*time.Second, "the new client CA trusted", func() bool {
 		cl, err := dialTLS(t, e.addr, ca1.pool, []tls.Certificate{client2.tls}, esme.Options{SystemID: "two"})
 		if err == nil {
 			cl.Close()
@@ -186,7 +186,7 @@ func TestTLSUpstreamReload(t *testing.T) {
 
 	failedBinds := func() float64 { return promtest.ToFloat64(e.m.binds.WithLabelValues(legUpstream, bindUpstreamError)) }
 	e.sim.DropConnections()
-	testutil.Eventually(t, 5*time.Second, "condition", func() bool { return failedBinds() >= 1 }) // old CA: new sessions fail
+	testutil.Eventually(t, 5*time.Second, "a bind with the old CA failed", func() bool { return failedBinds() >= 1 }) // old CA: new sessions fail
 
 	copyFile(t, ca2.file, caFile)
 	install(t, ca2.issue("smsfw-client-2", false), certFile, keyFile)

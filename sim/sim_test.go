@@ -106,21 +106,17 @@ func TestSubmitReceiptAndMO(t *testing.T) {
 		t.Fatalf("bad MO JSON: %v", resp.Status)
 	}
 	resp.Body.Close()
-	// The counters move after the ESME's answer arrives: poll.
-	deadline := time.Now().Add(2 * time.Second)
-	for {
+	// The counters move after the ESME's answer arrives.
+	testutil.Eventually(t, 2*time.Second, "stats count the message, receipt, MO and bind", func() bool {
 		var st Stats
-		resp, _ = http.Get(h.URL + "/v1/stats")
+		resp, err := http.Get(h.URL + "/v1/stats")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
 		_ = json.NewDecoder(resp.Body).Decode(&st)
-		resp.Body.Close()
-		if st.Messages == 1 && st.Receipts == 1 && st.MO == 1 && st.Binds == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stats %+v", st)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return st.Messages == 1 && st.Receipts == 1 && st.MO == 1 && st.Binds == 1
+	})
 }
 
 func TestErrorsAndNoReceiver(t *testing.T) {
