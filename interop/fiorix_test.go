@@ -368,7 +368,7 @@ func TestFiorixReceiptBurst(t *testing.T) {
 			testutil.Eventually(t, 30*time.Second, "every receipt at fiorix", func() bool { return rc.total() >= fiorixReceiptCount })
 			all := time.Since(start)
 			testutil.Eventually(t, 5*time.Second, "every request answered on the tapped connections", func() bool {
-				return l.peer.pending() == 0 && (l.smsc == nil || l.smsc.pending() == 0)
+				return l.pending() == 0
 			})
 			rc.mu.Lock()
 			for _, b := range rc.bad {
