@@ -259,13 +259,18 @@ func runFiorixLong(t *testing.T, path string, tp *tap, smsc *smsc, afterSubmit f
 			len(msgs), nParts, total.Round(time.Millisecond))})
 }
 
-// checkPartOrder checks that the parts of each concatenated message
-// reached the SMSC in order (1, 2, 3) and that every message is complete.
+// checkPartOrder checks that the parts of each concatenated message (by
+// destination and reference) reached the SMSC in order (1, 2, 3) and that
+// every message is complete.
 func checkPartOrder(t *testing.T, path string, atSMSC [][]byte) {
 	t.Helper()
-	next := map[uint16]uint8{} // the last part seen
-	seen := map[uint16]int{}   // parts seen
-	totals := map[uint16]uint8{}
+	type msgKey struct {
+		dst string
+		ref uint16
+	}
+	next := map[msgKey]uint8{} // the last part seen
+	seen := map[msgKey]int{}   // parts seen
+	totals := map[msgKey]uint8{}
 	for _, p := range atSMSC {
 		var m pdu.Message
 		if err := pdu.ParseMessage(p, &m); err != nil {
@@ -277,16 +282,17 @@ func checkPartOrder(t *testing.T, path string, atSMSC [][]byte) {
 			t.Errorf("%s: SMSC got a submit_sm without concatenation: %x", path, p)
 			continue
 		}
-		if c.Part != next[c.Ref]+1 {
-			t.Errorf("%s: message ref %d: part %d after part %d", path, c.Ref, c.Part, next[c.Ref])
+		k := msgKey{string(m.Dst.Addr), c.Ref}
+		if c.Part != next[k]+1 {
+			t.Errorf("%s: message to %s ref %d: part %d after part %d", path, k.dst, k.ref, c.Part, next[k])
 		}
-		next[c.Ref] = c.Part
-		seen[c.Ref]++
-		totals[c.Ref] = c.Total
+		next[k] = c.Part
+		seen[k]++
+		totals[k] = c.Total
 	}
-	for ref, n := range seen {
-		if n != int(totals[ref]) {
-			t.Errorf("%s: message ref %d: %d parts of %d reached the SMSC", path, ref, n, totals[ref])
+	for k, n := range seen {
+		if n != int(totals[k]) {
+			t.Errorf("%s: message to %s ref %d: %d parts of %d reached the SMSC", path, k.dst, k.ref, n, totals[k])
 		}
 	}
 }

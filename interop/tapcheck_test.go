@@ -30,7 +30,9 @@ type frame struct {
 // c is a request or response from the client, s one from the server;
 // text is the short_message of a submit_sm or deliver_sm, or the
 // message_id of a response to one.
-func c(id pdu.CommandID, seq uint32, text string) frame { return frame{up: true, p: fakePDU(id, seq, text)} }
+func c(id pdu.CommandID, seq uint32, text string) frame {
+	return frame{up: true, p: fakePDU(id, seq, text)}
+}
 func s(id pdu.CommandID, seq uint32, text string) frame { return frame{p: fakePDU(id, seq, text)} }
 
 func fakePDU(id pdu.CommandID, seq uint32, text string) []byte {
