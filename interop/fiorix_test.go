@@ -260,35 +260,38 @@ func runFiorixLong(t *testing.T, path string, tp *tap, smsc *smsc, afterSubmit f
 }
 
 // checkPartOrder checks that the parts of each concatenated message (by
-// destination and reference) reached the SMSC in order (1, 2, 3) and that
-// every message is complete.
-func checkPartOrder(t *testing.T, path string, atSMSC [][]byte) {
+// destination and reference) that reached the SMSC on one connection
+// (each of streams) came in order, no part before an earlier one, and
+// that every message is complete over all connections.
+func checkPartOrder(t reporter, path string, streams ...[][]byte) {
 	t.Helper()
 	type msgKey struct {
 		dst string
 		ref uint16
 	}
-	next := map[msgKey]uint8{} // the last part seen
-	seen := map[msgKey]int{}   // parts seen
+	seen := map[msgKey]int{} // parts seen
 	totals := map[msgKey]uint8{}
-	for _, p := range atSMSC {
-		var m pdu.Message
-		if err := pdu.ParseMessage(p, &m); err != nil {
-			t.Errorf("%s: SMSC got an unparsable submit_sm: %v", path, err)
-			continue
+	for _, stream := range streams {
+		last := map[msgKey]uint8{} // the last part seen on this connection
+		for _, p := range stream {
+			var m pdu.Message
+			if err := pdu.ParseMessage(p, &m); err != nil {
+				t.Errorf("%s: SMSC got an unparsable submit_sm: %v", path, err)
+				continue
+			}
+			c, ok, _ := m.Concat()
+			if !ok {
+				t.Errorf("%s: SMSC got a submit_sm without concatenation: %x", path, p)
+				continue
+			}
+			k := msgKey{string(m.Dst.Addr), c.Ref}
+			if c.Part <= last[k] {
+				t.Errorf("%s: message to %s ref %d: part %d after part %d", path, k.dst, k.ref, c.Part, last[k])
+			}
+			last[k] = c.Part
+			seen[k]++
+			totals[k] = c.Total
 		}
-		c, ok, _ := m.Concat()
-		if !ok {
-			t.Errorf("%s: SMSC got a submit_sm without concatenation: %x", path, p)
-			continue
-		}
-		k := msgKey{string(m.Dst.Addr), c.Ref}
-		if c.Part != next[k]+1 {
-			t.Errorf("%s: message to %s ref %d: part %d after part %d", path, k.dst, k.ref, c.Part, next[k])
-		}
-		next[k] = c.Part
-		seen[k]++
-		totals[k] = c.Total
 	}
 	for k, n := range seen {
 		if n != int(totals[k]) {

@@ -84,6 +84,35 @@ func (r *recorder) of(id pdu.CommandID) [][]byte {
 
 func (r *recorder) count(id pdu.CommandID) int { return len(r.of(id)) }
 
+// checkHeld checks the answers a peer got to the parts of long messages
+// (resps): straight to the SMSC each carries an id the SMSC issued;
+// through smsfw, which holds the parts and answers each at once, none
+// does. It returns how many carry an id the SMSC did not issue.
+func checkHeld(t *testing.T, name string, s *smsc, resps [][]byte, direct bool) int {
+	t.Helper()
+	smscIDs := map[string]bool{}
+	for _, m := range s.Messages() {
+		smscIDs[m.MessageID] = true
+	}
+	held := 0
+	for _, p := range resps {
+		var mr pdu.MessageResp
+		if err := pdu.ParseMessageResp(p, &mr); err != nil || len(mr.MessageID) == 0 {
+			t.Errorf("%s: a part answered without a message id (%v): %x", name, err, p)
+		} else if !smscIDs[string(mr.MessageID)] {
+			held++
+		}
+	}
+	want := len(resps)
+	if direct {
+		want = 0
+	}
+	if held != want {
+		t.Errorf("%s: %d of %d parts answered with an id the SMSC did not issue, want %d", name, held, len(resps), want)
+	}
+	return held
+}
+
 // ---------------------------------------------------------------------------
 // smsfw
 
@@ -424,9 +453,18 @@ func (tp *tap) sent(id pdu.CommandID, up bool) [][]byte { return tp.sentOn(0, id
 // sentOn is sent over the connections the client opened with bind (0:
 // all), such as only its receiver session.
 func (tp *tap) sentOn(bind, id pdu.CommandID, up bool) [][]byte {
+	var out [][]byte
+	for _, l := range tp.byConn(bind, id, up) {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// byConn is sentOn by connection, in the order the tap accepted them.
+func (tp *tap) byConn(bind, id pdu.CommandID, up bool) [][][]byte {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	var out [][]byte
+	var out [][][]byte
 	for _, c := range tp.conns {
 		if bind != 0 && (len(c.up) == 0 || pdu.PDU(c.up[0]).ID() != bind) {
 			continue
@@ -435,11 +473,13 @@ func (tp *tap) sentOn(bind, id pdu.CommandID, up bool) [][]byte {
 		if up {
 			l = c.up
 		}
+		var ps [][]byte
 		for _, p := range l {
 			if id == 0 || pdu.PDU(p).ID() == id {
-				out = append(out, p)
+				ps = append(ps, p)
 			}
 		}
+		out = append(out, ps)
 	}
 	return out
 }
