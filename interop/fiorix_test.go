@@ -259,34 +259,43 @@ func runFiorixLong(t *testing.T, path string, tp *tap, smsc *smsc, afterSubmit f
 			len(msgs), nParts, total.Round(time.Millisecond))})
 }
 
-// checkPartOrder checks that the parts of each concatenated message
-// reached the SMSC in order (1, 2, 3) and that every message is complete.
-func checkPartOrder(t *testing.T, path string, atSMSC [][]byte) {
+// checkPartOrder checks that the parts of each concatenated message (by
+// destination and reference) that reached the SMSC on one connection
+// (each of streams) came in order, no part before an earlier one, and
+// that every message is complete over all connections.
+func checkPartOrder(t reporter, path string, streams ...[][]byte) {
 	t.Helper()
-	next := map[uint16]uint8{} // the last part seen
-	seen := map[uint16]int{}   // parts seen
-	totals := map[uint16]uint8{}
-	for _, p := range atSMSC {
-		var m pdu.Message
-		if err := pdu.ParseMessage(p, &m); err != nil {
-			t.Errorf("%s: SMSC got an unparsable submit_sm: %v", path, err)
-			continue
-		}
-		c, ok, _ := m.Concat()
-		if !ok {
-			t.Errorf("%s: SMSC got a submit_sm without concatenation: %x", path, p)
-			continue
-		}
-		if c.Part != next[c.Ref]+1 {
-			t.Errorf("%s: message ref %d: part %d after part %d", path, c.Ref, c.Part, next[c.Ref])
-		}
-		next[c.Ref] = c.Part
-		seen[c.Ref]++
-		totals[c.Ref] = c.Total
+	type msgKey struct {
+		dst string
+		ref uint16
 	}
-	for ref, n := range seen {
-		if n != int(totals[ref]) {
-			t.Errorf("%s: message ref %d: %d parts of %d reached the SMSC", path, ref, n, totals[ref])
+	seen := map[msgKey]int{} // parts seen
+	totals := map[msgKey]uint8{}
+	for _, stream := range streams {
+		last := map[msgKey]uint8{} // the last part seen on this connection
+		for _, p := range stream {
+			var m pdu.Message
+			if err := pdu.ParseMessage(p, &m); err != nil {
+				t.Errorf("%s: SMSC got an unparsable submit_sm: %v", path, err)
+				continue
+			}
+			c, ok, _ := m.Concat()
+			if !ok {
+				t.Errorf("%s: SMSC got a submit_sm without concatenation: %x", path, p)
+				continue
+			}
+			k := msgKey{string(m.Dst.Addr), c.Ref}
+			if c.Part <= last[k] {
+				t.Errorf("%s: message to %s ref %d: part %d after part %d", path, k.dst, k.ref, c.Part, last[k])
+			}
+			last[k] = c.Part
+			seen[k]++
+			totals[k] = c.Total
+		}
+	}
+	for k, n := range seen {
+		if n != int(totals[k]) {
+			t.Errorf("%s: message to %s ref %d: %d parts of %d reached the SMSC", path, k.dst, k.ref, n, totals[k])
 		}
 	}
 }
@@ -368,7 +377,7 @@ func TestFiorixReceiptBurst(t *testing.T) {
 			testutil.Eventually(t, 30*time.Second, "every receipt at fiorix", func() bool { return rc.total() >= fiorixReceiptCount })
 			all := time.Since(start)
 			testutil.Eventually(t, 5*time.Second, "every request answered on the tapped connections", func() bool {
-				return l.peer.pending() == 0 && (l.smsc == nil || l.smsc.pending() == 0)
+				return l.pending() == 0
 			})
 			rc.mu.Lock()
 			for _, b := range rc.bad {

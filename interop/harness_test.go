@@ -84,6 +84,35 @@ func (r *recorder) of(id pdu.CommandID) [][]byte {
 
 func (r *recorder) count(id pdu.CommandID) int { return len(r.of(id)) }
 
+// checkHeld checks the answers a peer got to the parts of long messages
+// (resps): straight to the SMSC each carries an id the SMSC issued;
+// through smsfw, which holds the parts and answers each at once, none
+// does. It returns how many carry an id the SMSC did not issue.
+func checkHeld(t *testing.T, name string, s *smsc, resps [][]byte, direct bool) int {
+	t.Helper()
+	smscIDs := map[string]bool{}
+	for _, m := range s.Messages() {
+		smscIDs[m.MessageID] = true
+	}
+	held := 0
+	for _, p := range resps {
+		var mr pdu.MessageResp
+		if err := pdu.ParseMessageResp(p, &mr); err != nil || len(mr.MessageID) == 0 {
+			t.Errorf("%s: a part answered without a message id (%v): %x", name, err, p)
+		} else if !smscIDs[string(mr.MessageID)] {
+			held++
+		}
+	}
+	want := len(resps)
+	if direct {
+		want = 0
+	}
+	if held != want {
+		t.Errorf("%s: %d of %d parts answered with an id the SMSC did not issue, want %d", name, held, len(resps), want)
+	}
+	return held
+}
+
 // ---------------------------------------------------------------------------
 // smsfw
 
@@ -226,16 +255,26 @@ type tapConn struct {
 	// up: PDUs the client sent (toward the server); down: PDUs the server
 	// sent, each in stream order.
 	up, down [][]byte
-	// fromClient: the client's requests awaiting the server's answer;
-	// fromServer: the server's requests awaiting the client's answer.
+	// fromClient: the client's requests and the server's answers to them;
+	// fromServer: the server's requests and the client's answers.
 	fromClient, fromServer ledger
+}
+
+func newTapConn() *tapConn {
+	return &tapConn{fromClient: ledger{open: map[uint32]*exchange{}}, fromServer: ledger{open: map[uint32]*exchange{}}}
 }
 
 // ledger tracks one side's requests by sequence number.
 type ledger struct {
-	open      map[uint32]pdu.CommandID
-	requests  int
+	open      map[uint32]*exchange // awaiting their answer
+	all       []*exchange          // every request, in stream order
 	responses int
+}
+
+// exchange is a request a tap saw and the response that answered it.
+type exchange struct {
+	req, resp pdu.PDU // resp is nil while the request is unanswered
+	n         int     // the request's place in its ledger
 }
 
 func newTap(t *testing.T, target string) *tap {
@@ -286,7 +325,7 @@ func (tp *tap) accept() {
 			_ = c.Close()
 			continue
 		}
-		tc := &tapConn{fromClient: ledger{open: map[uint32]pdu.CommandID{}}, fromServer: ledger{open: map[uint32]pdu.CommandID{}}}
+		tc := newTapConn()
 		tp.mu.Lock()
 		tp.conns = append(tp.conns, tc)
 		tp.mu.Unlock()
@@ -355,21 +394,38 @@ func (tp *tap) record(tc *tapConn, p pdu.PDU, up bool) {
 	switch {
 	case id.IsResponse(): // generic_nack included
 		resps.responses++
-		want, ok := resps.open[seq]
+		e, ok := resps.open[seq]
 		if !ok {
 			tp.problems = append(tp.problems, fmt.Sprintf("%s: %v seq %d answers no open request (a duplicate or a stray)", dir, id, seq))
 			return
 		}
+		want := e.req.ID()
 		if id != pdu.GenericNack && id != want.Resp() {
 			tp.problems = append(tp.problems, fmt.Sprintf("%s: %v seq %d answers a %v", dir, id, seq, want))
 		}
 		delete(resps.open, seq)
-	case id.HasResponse():
-		reqs.requests++
-		if prev, ok := reqs.open[seq]; ok {
-			tp.problems = append(tp.problems, fmt.Sprintf("%s: %v seq %d sent while %v seq %d is unanswered", dir, id, seq, prev, seq))
+		e.resp = p
+		if id == pdu.UnbindResp {
+			// An unbind is answered after everything sent before it.
+			var late []string
+			for _, o := range resps.open {
+				if o.n < e.n {
+					late = append(late, fmt.Sprintf("%v seq %d", o.req.ID(), o.req.Seq()))
+				}
+			}
+			if len(late) > 0 {
+				sort.Strings(late)
+				tp.problems = append(tp.problems, fmt.Sprintf("%s: unbind_resp seq %d before the answers to %d request(s) in flight at the unbind: %s",
+					dir, seq, len(late), firstN(late, 3)))
+			}
 		}
-		reqs.open[seq] = id
+	case id.HasResponse():
+		if prev, ok := reqs.open[seq]; ok {
+			tp.problems = append(tp.problems, fmt.Sprintf("%s: %v seq %d sent while %v seq %d is unanswered", dir, id, seq, prev.req.ID(), seq))
+		}
+		e := &exchange{req: p, n: len(reqs.all)}
+		reqs.all = append(reqs.all, e)
+		reqs.open[seq] = e
 	}
 }
 
@@ -392,20 +448,38 @@ func (tp *tap) pending() int {
 
 // sent returns the PDUs with command id id (0: all) that the client sent
 // (up) or received (!up), over all connections, each in stream order.
-func (tp *tap) sent(id pdu.CommandID, up bool) [][]byte {
+func (tp *tap) sent(id pdu.CommandID, up bool) [][]byte { return tp.sentOn(0, id, up) }
+
+// sentOn is sent over the connections the client opened with bind (0:
+// all), such as only its receiver session.
+func (tp *tap) sentOn(bind, id pdu.CommandID, up bool) [][]byte {
+	var out [][]byte
+	for _, l := range tp.byConn(bind, id, up) {
+		out = append(out, l...)
+	}
+	return out
+}
+
+// byConn is sentOn by connection, in the order the tap accepted them.
+func (tp *tap) byConn(bind, id pdu.CommandID, up bool) [][][]byte {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	var out [][]byte
+	var out [][][]byte
 	for _, c := range tp.conns {
+		if bind != 0 && (len(c.up) == 0 || pdu.PDU(c.up[0]).ID() != bind) {
+			continue
+		}
 		l := c.down
 		if up {
 			l = c.up
 		}
+		var ps [][]byte
 		for _, p := range l {
 			if id == 0 || pdu.PDU(p).ID() == id {
-				out = append(out, p)
+				ps = append(ps, p)
 			}
 		}
+		out = append(out, ps)
 	}
 	return out
 }
@@ -422,18 +496,59 @@ func (tp *tap) counts() tapCounts {
 	defer tp.mu.Unlock()
 	var c tapCounts
 	for _, tc := range tp.conns {
-		c.ClientRequests += tc.fromClient.requests
+		c.ClientRequests += len(tc.fromClient.all)
 		c.ClientAnswered += tc.fromClient.responses
-		c.ServerRequests += tc.fromServer.requests
+		c.ServerRequests += len(tc.fromServer.all)
 		c.ServerAnswered += tc.fromServer.responses
 		c.Open += len(tc.fromClient.open) + len(tc.fromServer.open)
 	}
 	return c
 }
 
+// exchanges returns the requests with command id id that the client
+// (up) or the server (!up) sent, over all connections, each with the
+// answer it got so far.
+func (tp *tap) exchanges(id pdu.CommandID, up bool) []exchange {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	var out []exchange
+	for _, c := range tp.conns {
+		l := c.fromServer
+		if up {
+			l = c.fromClient
+		}
+		for _, e := range l.all {
+			if e.req.ID() == id {
+				out = append(out, *e)
+			}
+		}
+	}
+	return out
+}
+
+// answers counts the answers to the requests with command id id that the
+// client (up) or the server (!up) sent, by status; generic_nack counts
+// under its status too.
+func (tp *tap) answers(id pdu.CommandID, up bool) map[pdu.Status]int {
+	out := map[pdu.Status]int{}
+	for _, e := range tp.exchanges(id, up) {
+		if e.resp != nil {
+			out[e.resp.Status()]++
+		}
+	}
+	return out
+}
+
+// reporter is the part of *testing.T the checks use, so that the checks'
+// own tests can record what they report.
+type reporter interface {
+	Helper()
+	Errorf(format string, args ...any)
+}
+
 // check fails the test for every request not answered exactly once
 // (both ways) and every relay problem seen.
-func (tp *tap) check(t *testing.T, name string) {
+func (tp *tap) check(t reporter, name string) {
 	t.Helper()
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
@@ -441,11 +556,11 @@ func (tp *tap) check(t *testing.T, name string) {
 		t.Errorf("%s: %s", name, p)
 	}
 	for i, c := range tp.conns {
-		for seq, id := range c.fromClient.open {
-			t.Errorf("%s: connection %d: the client's %v seq %d never answered", name, i, id, seq)
+		for seq, e := range c.fromClient.open {
+			t.Errorf("%s: connection %d: the client's %v seq %d never answered", name, i, e.req.ID(), seq)
 		}
-		for seq, id := range c.fromServer.open {
-			t.Errorf("%s: connection %d: the server's %v seq %d never answered", name, i, id, seq)
+		for seq, e := range c.fromServer.open {
+			t.Errorf("%s: connection %d: the server's %v seq %d never answered", name, i, e.req.ID(), seq)
 		}
 	}
 }
@@ -488,6 +603,53 @@ func sameMultiset(want, got [][]byte) error {
 	sort.Strings(extra)
 	return fmt.Errorf("%d of %d sent PDUs missing or changed, %d unexpected received (sequence numbers ignored)\nmissing: %s\nunexpected: %s",
 		nMissing, len(want), nExtra, firstN(missing, 3), firstN(extra, 3))
+}
+
+// sameAnswers reports whether every request relayed (in: as received,
+// out: as sent on) got the answer the other side gave to its copy, byte
+// for byte but the sequence number: answers swapped between requests, or
+// one changed, show here though the answers as a multiset may be intact.
+// Requests with the same bytes may share their answers in any order.
+func sameAnswers(in, out []exchange) error {
+	key := func(p []byte) string {
+		if p == nil {
+			return "unanswered"
+		}
+		k := append([]byte(nil), p...)
+		binary.BigEndian.PutUint32(k[12:16], 0)
+		return string(k)
+	}
+	answers := map[string]map[string]int{} // request -> answer -> count
+	for _, e := range in {
+		k := key(e.req)
+		if answers[k] == nil {
+			answers[k] = map[string]int{}
+		}
+		answers[k][key(e.resp)]++
+	}
+	for _, e := range out {
+		k := key(e.req)
+		if answers[k] == nil {
+			answers[k] = map[string]int{}
+		}
+		answers[k][key(e.resp)]--
+	}
+	var diff []string
+	n := 0
+	for req, m := range answers {
+		for resp, c := range m {
+			if c > 0 { // an answer relayed that the other side did not give to this request
+				n += c
+				diff = append(diff, fmt.Sprintf("%d× %x answered %x", c, req, resp))
+			}
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	sort.Strings(diff)
+	return fmt.Errorf("%d of %d requests got another answer than the other side gave to their copy (sequence numbers ignored): %s",
+		n, len(in), firstN(diff, 3))
 }
 
 func firstN(s []string, n int) string {

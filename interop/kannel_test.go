@@ -350,11 +350,15 @@ type kannelOpts struct {
 	msgIDType         string // value of msg-id-type, "" to leave it unset
 	moURL             string // base of the sms-service get-url
 	user, pass        string // smsc-username and smsc-password (default smscUser, smscPass)
+	maxParts          int    // sendsms-user max-messages: parts a long text may be split into (default 1)
+	separateRX        bool   // bind_transmitter and bind_receiver (two connections) instead of one transceiver
 }
 
 type kannel struct {
 	statusURL  string
 	sendsmsURL string
+	boxPort    int // bearerbox's smsbox port (mtbatch connects there)
+	links      int // SMPP connections to the SMSC: 1, or 2 with separateRX
 	bearerbox  *proc
 	smsbox     *proc
 }
@@ -371,6 +375,11 @@ func startKannel(ctx context.Context, t *testing.T, o kannelOpts) *kannel {
 	k := &kannel{
 		statusURL:  fmt.Sprintf("http://%s/status.txt?password=%s", addr(adminPort), statusPass),
 		sendsmsURL: fmt.Sprintf("http://%s/cgi-bin/sendsms", addr(sendsmsPort)),
+		boxPort:    boxPort,
+		links:      1,
+	}
+	if o.separateRX {
+		k.links = 2
 	}
 	// Debug output goes to the log-file; -v 2 keeps only warnings and
 	// errors (and early config errors) on stderr, captured in bearerbox.out.
@@ -435,28 +444,42 @@ func kannelConf(o kannelOpts, adminPort, boxPort, sendsmsPort int) string {
 	w("access-log = %s", logf("bearerbox-access.log"))
 	w("dlr-storage = internal")
 	w("")
-	w("group = smsc")
-	w("smsc = smpp")
-	w("smsc-id = %s", smscID)
-	w("host = 127.0.0.1")
-	w("port = %d", o.smscPort)
-	w("transceiver-mode = true")
+	// One transceiver group, or (separateRX) a transmitter group and a
+	// receiver group under the same smsc-id: Kannel 1.4.5 refuses port and
+	// receive-port in one group.
 	user, pass := smscUser, smscPass
 	if o.user != "" {
 		user, pass = o.user, o.pass
 	}
-	w("smsc-username = %s", user)
-	w("smsc-password = %s", pass)
-	w("system-type = \"\"")
-	if o.msgIDType != "" {
-		w("msg-id-type = %s", o.msgIDType)
+	type link struct{ port, receivePort int }
+	links := []link{{o.smscPort, 0}}
+	if o.separateRX {
+		links = []link{{o.smscPort, 0}, {0, o.smscPort}}
 	}
-	w("enquire-link-interval = 5")
-	w("reconnect-delay = 1")
-	w("wait-ack = 30")
-	w("log-file = %s", logf("smsc.log"))
-	w("log-level = 0")
-	w("")
+	for _, l := range links {
+		w("group = smsc")
+		w("smsc = smpp")
+		w("smsc-id = %s", smscID)
+		w("host = 127.0.0.1")
+		w("port = %d", l.port)
+		if o.separateRX {
+			w("receive-port = %d", l.receivePort)
+		} else {
+			w("transceiver-mode = true")
+		}
+		w("smsc-username = %s", user)
+		w("smsc-password = %s", pass)
+		w("system-type = \"\"")
+		if o.msgIDType != "" {
+			w("msg-id-type = %s", o.msgIDType)
+		}
+		w("enquire-link-interval = 5")
+		w("reconnect-delay = 1")
+		w("wait-ack = 30")
+		w("log-file = %s", logf("smsc.log"))
+		w("log-level = 0")
+		w("")
+	}
 	w("group = smsbox")
 	w("bearerbox-host = 127.0.0.1")
 	w("bearerbox-port = %d", boxPort)
@@ -469,7 +492,10 @@ func kannelConf(o kannelOpts, adminPort, boxPort, sendsmsPort int) string {
 	w("group = sendsms-user")
 	w("username = %s", sendUser)
 	w("password = %s", sendPass)
-	w("max-messages = 1")
+	w("max-messages = %d", max(o.maxParts, 1))
+	if o.maxParts > 1 {
+		w("concatenation = true") // split long texts into concatenated parts (UDH), not separate SMS
+	}
 	w("")
 	w("group = sms-service")
 	w("keyword = default")
@@ -479,16 +505,21 @@ func kannelConf(o kannelOpts, adminPort, boxPort, sendsmsPort int) string {
 	return b.String()
 }
 
-// smscOnline reports whether bearerbox lists the smsc as online.
+// smscOnline reports whether bearerbox lists every SMPP connection of
+// the smsc as online.
 func (k *kannel) smscOnline(ctx context.Context) (bool, string) {
 	body, code, err := httpGet(ctx, k.statusURL)
 	if err != nil || code != http.StatusOK {
 		return false, fmt.Sprintf("status.txt: code %d err %v", code, err)
 	}
+	var online []string
 	for _, line := range strings.Split(body, "\n") {
 		if strings.Contains(line, smscID) && strings.Contains(line, "(online") {
-			return true, strings.TrimSpace(line)
+			online = append(online, strings.TrimSpace(line))
 		}
+	}
+	if len(online) >= k.links {
+		return true, strings.Join(online, "; ")
 	}
 	return false, "status.txt:\n" + body
 }
@@ -497,19 +528,8 @@ func (k *kannel) smscOnline(ctx context.Context) (bool, string) {
 // /usr/sbin, which is not on every user's PATH).
 func findKannel(t *testing.T) (bearerbox, smsbox string) {
 	t.Helper()
-	find := func(name string) string {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-		for _, d := range []string{"/usr/sbin", "/usr/local/sbin", "/sbin"} {
-			p := filepath.Join(d, name)
-			if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-				return p
-			}
-		}
-		return ""
-	}
-	bearerbox, smsbox = find("bearerbox"), find("smsbox")
+	bearerbox = lookTool("bearerbox", "/usr/sbin", "/usr/local/sbin", "/sbin")
+	smsbox = lookTool("smsbox", "/usr/sbin", "/usr/local/sbin", "/sbin")
 	if bearerbox == "" || smsbox == "" {
 		msg := "Kannel not installed (bearerbox/smsbox not found on PATH or in /usr/sbin); install it with: apt-get install -y kannel"
 		if os.Getenv("CI") == "true" {
@@ -518,6 +538,20 @@ func findKannel(t *testing.T) (bearerbox, smsbox string) {
 		t.Skip(msg)
 	}
 	return bearerbox, smsbox
+}
+
+// lookTool finds an executable on PATH, then in dirs; "" if nowhere.
+func lookTool(name string, dirs ...string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
 }
 
 // ---------------------------------------------------------------------------
