@@ -116,6 +116,9 @@ type EvalTotals struct {
 	LegitStopped int `json:"legit_stopped"`
 	LegitFlagged int `json:"legit_flagged"`
 	Unanswered   int `json:"unanswered"`
+	// Inspected: messages whose verdict was seen (attributed); all of them
+	// unless smsfw answered some without inspecting them.
+	Inspected int `json:"inspected"`
 	// Percentages (0-100).
 	CaughtPct       float64 `json:"caught_pct"`
 	LegitStoppedPct float64 `json:"legit_stopped_pct"`
@@ -390,7 +393,9 @@ type frontier struct {
 	advance chan struct{} // closed when next moves
 }
 
-func newFrontier(n int) *frontier { return &frontier{done: make([]bool, n), advance: make(chan struct{})} }
+func newFrontier(n int) *frontier {
+	return &frontier{done: make([]bool, n), advance: make(chan struct{})}
+}
 
 func (f *frontier) complete(i int) {
 	f.mu.Lock()
@@ -482,6 +487,9 @@ func (r *EvalReport) score(msgs []corpus.Message, states []evalState) {
 		m, st := &msgs[i], &states[i]
 		out := st.outcome(m.Direction)
 		r.Outcome[i] = out
+		if st.inspected {
+			t.Inspected++
+		}
 		s := byName[m.Scenario]
 		if s == nil {
 			s = &EvalScenario{Name: m.Scenario, Label: m.Label, Outcomes: map[string]int{}, Rules: map[string]int{}}
@@ -621,7 +629,8 @@ func (r *EvalReport) WriteTable(w io.Writer) {
 		TargetLegitStoppedPct, mark(t.LegitStoppedPct <= TargetLegitStoppedPct))
 	fmt.Fprintf(w, "legit flagged    %6d of %6d  %6.2f%%  (target <= %g%%: %s)\n", t.LegitFlagged, t.Legit, t.LegitFlaggedPct,
 		TargetLegitFlaggedPct, mark(t.LegitFlaggedPct <= TargetLegitFlaggedPct))
-	fmt.Fprintf(w, "precision %.3f  recall %.3f  unanswered %d\n", t.Precision, t.Recall, t.Unanswered)
+	fmt.Fprintf(w, "precision %.3f  recall %.3f  unanswered %d  inspected %d of %d\n", t.Precision, t.Recall, t.Unanswered,
+		t.Inspected, t.Messages)
 	writeGroups(w, "top false positives (legitimate messages stopped or flagged)", r.FalsePositives)
 	writeGroups(w, "missed fraud (neither stopped nor, for grey routes, flagged)", r.MissedFraud)
 }

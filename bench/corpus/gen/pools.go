@@ -187,7 +187,7 @@ var commonShared = []string{
 
 var commonTuning = []string{"Meeting moved to 3pm, same room", "Dinner's ready", "Sto arrivando", "Já vou", "Już jadę"}
 var commonHeldout = []string{"Meeting moved to 4pm", "Running 10 min late", "Buon compleanno!", "Parabéns!", "Wszystkiego najlepszego!",
-	"Bin in 5 Minuten da", "On est en bas", "ok, on my way", "Доброе утро ☀️", "到家了"}
+	"Bin gleich unten", "On est en bas", "ok, on my way", "Доброе утро ☀️", "到家了"}
 
 // New Year greetings: near-identical texts from thousands of people within
 // minutes of midnight.
