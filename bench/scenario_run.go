@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -13,17 +12,13 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/smsfw/smsfw/deploy"
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
-	smstext "github.com/smsfw/smsfw/smpp/text"
 )
 
 // ScenarioRun puts a scenario file's traffic mix through smsfw (in this
@@ -83,51 +78,9 @@ func (r *ScenarioReport) Met() bool {
 	return true
 }
 
-// tagTLV is a vendor-specific TLV (0x1400-0x3FFF are reserved for vendors)
-// carrying the scenario's index in every MT message the runner sends, so
-// the inspector wrapper can attribute verdicts that the sender cannot see
-// (flag, drop) to scenarios. smsfw relays unknown TLVs untouched and no
-// detector reads them.
-const tagTLV = 0x14BE
-
 // vehicle marks the MT messages that genuine-receipt scenarios send to get
 // a real message id: their verdicts are not the scenario's outcome.
 const vehicle = 0x80
-
-// counting wraps the inspector and counts non-allow verdicts per scenario.
-type counting struct {
-	next filter.Inspector
-	obs  filter.AcceptObserver
-	sc   []*scenarioState
-	// mo maps the source address of an MO or receipt being injected to its
-	// scenario: deliver_sm come from the simulator, which cannot tag them.
-	mo sync.Map
-}
-
-func (c *counting) Inspect(r *filter.Request) (filter.Verdict, error) {
-	v, err := c.next.Inspect(r)
-	if err != nil || v.Action == filter.Allow {
-		return v, err
-	}
-	var st *scenarioState
-	if r.Direction == filter.MT {
-		if b, ok := r.Msg.TLVs.Get(tagTLV); ok && len(b) == 1 && int(b[0]) < len(c.sc) {
-			st = c.sc[b[0]]
-		}
-	} else if x, ok := c.mo.Load(string(r.Msg.Src.Addr)); ok {
-		st = x.(*scenarioState)
-	}
-	if st != nil {
-		st.verdict(v, uint64(r.Segments()))
-	}
-	return v, err
-}
-
-func (c *counting) Accepted(peer string, id []byte, now int64) {
-	if c.obs != nil {
-		c.obs.Accepted(peer, id, now)
-	}
-}
 
 // scenarioState counts one scenario during a run.
 type scenarioState struct {
@@ -189,24 +142,6 @@ func (r ScenarioRun) Run(ctx context.Context) (*ScenarioReport, error) {
 		rep.Policy = "deploy/rules/default.yaml (embedded)"
 	}
 
-	// The simulator, smsfw in config mode with the scenario file's peers,
-	// and the policy.
-	simSrv := sim.New(sim.Config{Keep: -1}, nil)
-	simLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	go func() { _ = simSrv.Serve(simLn) }()
-	defer simSrv.Close()
-	var cfg strings.Builder
-	fmt.Fprintf(&cfg, "upstreams:\n  smsc: {address: %q, sessions: 1}\npeers:\n", simLn.Addr().String())
-	for _, p := range f.Peers {
-		fmt.Fprintf(&cfg, "  - {system_id: %q, password: pw, class: %s, upstream_system_id: %q}\n", p.SystemID, p.Class, p.SystemID)
-	}
-	pcfg, err := config.Parse("scenario-peers.yaml", []byte(cfg.String()))
-	if err != nil {
-		return nil, fmt.Errorf("bench: peers of %s: %w", f.path, err)
-	}
 	states := make([]*scenarioState, len(f.Scenarios))
 	total := 0.0
 	for i := range f.Scenarios {
@@ -217,37 +152,38 @@ func (r ScenarioRun) Run(ctx context.Context) (*ScenarioReport, error) {
 		sc.rate = rate * sc.Share / total
 		states[i] = &scenarioState{sc: &sc, idx: i, statuses: map[pdu.Status]uint64{}, rules: map[string]uint64{}}
 	}
-	var insp *counting
-	a, err := app.New(ctx, app.Options{Config: pcfg, Listen: "127.0.0.1:0", NoAdmin: true, Policy: &policy, DB: "none",
-		Logger: zap.NewNop(), WatchInterval: -1, WrapInspector: func(next filter.Inspector) filter.Inspector {
-			obs, _ := next.(filter.AcceptObserver)
-			insp = &counting{next: next, obs: obs, sc: states}
-			return insp
+	// Verdicts the sender cannot see (flag, drop) are counted per scenario;
+	// the tag is the scenario's index (receipt vehicles marked).
+	insp := &tap{
+		tagged: func(b []byte) any {
+			if len(b) == 1 && int(b[0]) < len(states) {
+				return states[b[0]]
+			}
+			return nil
+		},
+		seen: func(owner any, r *filter.Request, v filter.Verdict) {
+			if v.Action != filter.Allow {
+				owner.(*scenarioState).verdict(v, uint64(r.Segments()))
+			}
+		},
+	}
+	ids, classes := make([]string, len(f.Peers)), make([]string, len(f.Peers))
+	for i, p := range f.Peers {
+		ids[i], classes[i] = p.SystemID, p.Class
+	}
+	rg, err := startSMSFWRig(ctx, smsfwRigOptions{policy: policy, peers: ids, tap: insp,
+		config: func(simAddr string) (*config.Config, error) {
+			cfg, err := peersConfig(simAddr, ids, classes, "")
+			if err != nil {
+				return nil, fmt.Errorf("bench: peers of %s: %w", f.path, err)
+			}
+			return cfg, nil
 		}})
 	if err != nil {
 		return nil, err
 	}
-	a.Start()
-	defer func() { _ = a.Shutdown(context.Background()) }()
-	px := a.Proxy
-	deadline := time.Now().Add(10 * time.Second)
-	for ok, _ := px.Ready(); !ok; ok, _ = px.Ready() {
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("bench: smsfw's upstream pools did not bind within 10s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-
-	// One session per peer (MT goes out on it; MO and receipts come in on it).
-	clients := map[string]*esme.Client{}
-	for _, p := range f.Peers {
-		c, err := esme.Dial(ctx, a.Addr(), esme.Options{SystemID: p.SystemID, Password: "pw"})
-		if err != nil {
-			return nil, fmt.Errorf("bench: bind as %s: %w", p.SystemID, err)
-		}
-		defer c.Close()
-		clients[p.SystemID] = c
-	}
+	defer rg.close()
+	clients, simSrv := rg.clients, rg.sim
 
 	r.Progress.Step(fmt.Sprintf("scenarios: %d at %.0f/s for %v", len(f.Scenarios), rate, dur), dur)
 	runCtx, cancel := context.WithTimeout(ctx, dur)
@@ -276,12 +212,7 @@ func (r ScenarioRun) Run(ctx context.Context) (*ScenarioReport, error) {
 	tick.Stop()
 	wg.Wait()
 	// Everything sent gets its answer or is lost after a grace period.
-	grace := time.Now().Add(10 * time.Second)
-	for _, c := range clients {
-		for c.Pending() > 0 && time.Now().Before(grace) {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	rg.waitAnswered(10 * time.Second)
 	inject.Wait()
 	for _, st := range states {
 		res := ScenarioResult{Name: st.sc.Name, Kind: st.sc.Kind, Peer: st.sc.Peer, Sent: st.sent.Load(),
@@ -337,7 +268,7 @@ func (r ScenarioRun) Run(ctx context.Context) (*ScenarioReport, error) {
 
 // drive sends one scenario's traffic on its schedule until ctx ends.
 func (r ScenarioRun) drive(ctx context.Context, st *scenarioState, seed uint64, c *esme.Client, simSrv *sim.Server,
-	insp *counting, inject *sync.WaitGroup) {
+	insp *tap, inject *sync.WaitGroup) {
 	sc := st.sc
 	rng := rand.New(rand.NewPCG(seed+1, 0x5ce4a210))
 	var rmu sync.Mutex // rng is used by inject goroutines too
@@ -434,56 +365,6 @@ func (r ScenarioRun) drive(ctx context.Context, st *scenarioState, seed uint64, 
 			}
 		}
 	}
-}
-
-// buildMT encodes a submit_sm, or its segments (UDH, 8-bit reference) when
-// the text does not fit one message, each tagged with the scenario.
-func buildMT(from, to, text string, tag, ref byte) [][]byte {
-	f := pdu.SMFields{Src: from, SrcTON: 5, Dst: to, DstTON: 1, DstNPI: 1, TLVs: pdu.AppendTLV(nil, tagTLV, []byte{tag})}
-	if isDigits(from) {
-		f.SrcTON, f.SrcNPI = 1, 1
-		if len(from) <= 6 {
-			f.SrcTON = 3 // network-specific: a short code
-		}
-	}
-	var ud []byte
-	single, part := 160, 153
-	if smstext.CanGSM7(text) {
-		ud, _ = smstext.EncodeGSM7(nil, text)
-	} else {
-		f.DataCoding = 8
-		ud = smstext.EncodeUCS2(nil, text)
-		single, part = 140, 134
-	}
-	if len(ud) <= single {
-		f.ShortMessage = ud
-		return [][]byte{pdu.AppendSM(nil, pdu.SubmitSM, 0, &f)}
-	}
-	var chunks [][]byte
-	for len(ud) > 0 {
-		n := min(part, len(ud))
-		if f.DataCoding == 0 && n < len(ud) && ud[n-1] == 0x1B {
-			n-- // never split a GSM escape from the character it escapes
-		}
-		chunks = append(chunks, ud[:n])
-		ud = ud[n:]
-	}
-	out := make([][]byte, len(chunks))
-	f.ESMClass = 0x40 // UDHI
-	for i, ch := range chunks {
-		f.ShortMessage = append([]byte{5, 0, 3, ref, byte(len(chunks)), byte(i + 1)}, ch...)
-		out[i] = pdu.AppendSM(nil, pdu.SubmitSM, 0, &f)
-	}
-	return out
-}
-
-func isDigits(s string) bool {
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // WriteTable prints the outcomes per scenario.

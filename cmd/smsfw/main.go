@@ -34,6 +34,7 @@ func commands() []command {
 		{"passwd", "print a bcrypt hash of a peer password for password_hash (reads it without echo)", passwdCmd},
 		{"replay", "re-evaluate stored events against a candidate policy: smsfw replay --rules FILE --db DSN [--since T]", replayCmd},
 		{"events", "list or export stored events: smsfw events --db DSN | --api URL [filters] [--format csv]", eventsCmd},
+		{"eval", "play a labelled corpus through smsfw and score its verdicts: smsfw eval --corpus FILE.jsonl [--operator F] [--compressed]", evalCmd},
 		{"rules", "check a policy (rules check FILE) or test a message against it (rules test FILE ...)", rulesCmd},
 		{"version", "print the version, commit and Go version", func(_ []string, stdout, _ io.Writer) error {
 			fmt.Fprintln(stdout, versionString())
