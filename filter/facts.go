@@ -59,6 +59,15 @@ type Facts struct {
 	// AwaitingAnswers: the peer has requests awaiting the SMSC's answer.
 	AwaitingAnswers bool `expr:"awaiting_answers" json:"awaiting_answers"`
 
+	// Text shape (textscan.ShapeOf): words, and numbers that read as a
+	// one-time code (4-8 digits) or a phone number (9-15 digits), e-mail
+	// addresses: a callback number or address makes a text actionable.
+	Words  int `expr:"words" json:"words"`
+	Codes  int `expr:"codes" json:"codes"`
+	Phones int `expr:"phones" json:"phones"`
+	Emails int `expr:"emails" json:"emails"`
+	Money  int `expr:"money" json:"money"` // currencies beside amounts
+
 	URLCount    int    `expr:"url_count" json:"url_count"`
 	FirstDomain string `expr:"domain" json:"domain"` // registrable domain of the first URL
 	Fingerprint uint64 `expr:"-" json:"fingerprint"`
@@ -82,11 +91,12 @@ const (
 	ReasonURL
 	ReasonMultiDest
 	ReasonConsumerProfile
+	ReasonBusinessText
 )
 
 var reasonNames = []string{"alphanumeric_sender", "short_code_sender", "binary_or_flash_coding",
 	"template_to_many_recipients", "sender_velocity", "contains_url", "multiple_destinations",
-	"consumer_profile"}
+	"consumer_profile", "business_text"}
 
 // ReasonNames lists the reasons in r (for evidence, not the hot path).
 func ReasonNames(r uint32) []string {

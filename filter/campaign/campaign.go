@@ -4,6 +4,7 @@
 package campaign
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/smsfw/smsfw/filter"
@@ -17,6 +18,10 @@ type Config struct {
 	DistinctSenders int `yaml:"distinct_senders"`
 	// FanoutRecipients: one P2P sender to at least this many recipients (default 30).
 	FanoutRecipients int `yaml:"fanout_recipients"`
+	// RangeSenders: one text from at least this many numbers of one block
+	// of 100 (consecutive SIMs of a farm) is a campaign from a range
+	// (default 3).
+	RangeSenders int `yaml:"range_senders"`
 }
 
 // Defaults fills zero values.
@@ -30,6 +35,9 @@ func (c Config) Defaults() Config {
 	if c.FanoutRecipients == 0 {
 		c.FanoutRecipients = 30
 	}
+	if c.RangeSenders == 0 {
+		c.RangeSenders = 3
+	}
 	return c
 }
 
@@ -39,21 +47,24 @@ type State struct {
 	maxBytes   int64
 	senders    *counters.Distinct // fingerprint -> senders
 	recipients *counters.Distinct // sender -> recipients
+	ranges     *counters.Distinct // fingerprint + sender block of 100 -> senders
 }
 
 // Reuse returns prev when it fits cfg and the memory budget, else a new
-// state whose two tables share maxBytes equally.
+// state whose three tables share maxBytes equally.
 func Reuse(prev *State, cfg Config, maxBytes int64) *State {
 	if prev != nil && prev.window == cfg.Window && prev.maxBytes == maxBytes {
 		return prev
 	}
-	return &State{window: cfg.Window, maxBytes: maxBytes, senders: counters.NewDistinct(cfg.Window, counters.Bytes(maxBytes/2)),
-		recipients: counters.NewDistinct(cfg.Window, counters.Bytes(maxBytes/2))}
+	each := counters.Bytes(maxBytes / 3)
+	return &State{window: cfg.Window, maxBytes: maxBytes, senders: counters.NewDistinct(cfg.Window, each),
+		recipients: counters.NewDistinct(cfg.Window, each), ranges: counters.NewDistinct(cfg.Window, each)}
 }
 
 // Tables lists the counter tables for metrics.
 func (s *State) Tables() []counters.Named {
-	return []counters.Named{{Name: "senders", Table: s.senders}, {Name: "recipients", Table: s.recipients}}
+	return []counters.Named{{Name: "senders", Table: s.senders}, {Name: "recipients", Table: s.recipients},
+		{Name: "ranges", Table: s.ranges}}
 }
 
 // Detector is the campaign detector.
@@ -68,6 +79,12 @@ func New(cfg Config, st *State) *Detector { return &Detector{cfg: cfg, st: st} }
 // Name implements filter.Detector.
 func (d *Detector) Name() string { return "campaign" }
 
+// actionable reports whether a text asks its reader to do something a
+// campaign profits from.
+func actionable(f *filter.Facts) bool {
+	return f.URLCount+f.Phones+f.Emails+f.Money > 0 || f.ClassReasons&filter.ReasonBusinessText != 0
+}
+
 // Detect counts and flags.
 func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	if f.Direction != filter.MT.String() || f.Sender == "" {
@@ -77,7 +94,19 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	if f.Fingerprint != 0 {
 		n := int(d.st.senders.Add(f.Fingerprint, sender, now))
 		det.SetCount(Senders, n)
-		det.Set(Campaign, n >= d.cfg.DistinctSenders)
+		// One text from many phones is a campaign only when it asks for
+		// something: a link, a number or address to answer, an amount, a
+		// business text. "Happy New Year" and "on my way" come from
+		// thousands of phones and ask for nothing.
+		act := actionable(f)
+		det.Set(Campaign, n >= d.cfg.DistinctSenders && act)
+		if f.SenderKind == filter.KindNumber {
+			if num, err := strconv.ParseUint(f.Sender, 10, 64); err == nil {
+				r := int(d.st.ranges.Add(counters.KeyUint64(f.Fingerprint, num/100), sender, now))
+				det.SetCount(RangeSenders, r)
+				det.Set(Range, r >= d.cfg.RangeSenders && (act || f.Words >= 6))
+			}
+		}
 	}
 	if f.Class == filter.ClassP2P || f.SenderKind == filter.KindNumber {
 		n := int(d.st.recipients.Add(sender, f.DestHash(), now))

@@ -7,19 +7,15 @@ import (
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/campaign"
-	"github.com/smsfw/smsfw/filter/textscan"
+	"github.com/smsfw/smsfw/filter/filtertest"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC).UnixNano()
 
 func facts(class, kind, sender, dest, text string) *filter.Facts {
 	f := &filter.Facts{Direction: "mt", Peer: "p2pnet", PeerClass: "p2p", Class: class, Sender: sender, SenderKind: kind,
-		Dest: dest, Text: text, Segments: 1, DestCount: 1}
-	if text != "" {
-		f.Norm = string(textscan.Normalize(nil, []byte(text)))
-		f.Fingerprint = textscan.Fingerprint([]byte(text))
-	}
-	return f
+		Dest: dest, Segments: 1, DestCount: 1}
+	return filtertest.SetText(f, text)
 }
 
 func num(i int) string { return fmt.Sprintf("4915100%06d", i) }
@@ -37,11 +33,11 @@ func detect(d *campaign.Detector, f *filter.Facts, now int64) filter.Detections 
 }
 
 func TestDefaults(t *testing.T) {
-	want := campaign.Config{Window: 10 * time.Minute, DistinctSenders: 10, FanoutRecipients: 30}
+	want := campaign.Config{Window: 10 * time.Minute, DistinctSenders: 10, FanoutRecipients: 30, RangeSenders: 3}
 	if got := (campaign.Config{}).Defaults(); got != want {
 		t.Fatalf("Defaults() = %+v", got)
 	}
-	set := campaign.Config{Window: time.Second, DistinctSenders: 2, FanoutRecipients: 3}
+	set := campaign.Config{Window: time.Second, DistinctSenders: 2, FanoutRecipients: 3, RangeSenders: 4}
 	if got := set.Defaults(); got != set {
 		t.Fatalf("Defaults() changed set values: %+v", got)
 	}
@@ -164,7 +160,7 @@ func TestReuse(t *testing.T) {
 	cfg := campaign.Config{Window: time.Minute, DistinctSenders: 3, FanoutRecipients: 3}.Defaults()
 	st := campaign.Reuse(nil, cfg, testBytes)
 	d := campaign.New(cfg, st)
-	text := "Claim your prize now at prize.example"
+	text := "Claim your prize now at prize-claim.com"
 	for i := 0; i < 2; i++ {
 		detect(d, facts("p2p", filter.KindNumber, num(i), dst(i), text), t0)
 	}

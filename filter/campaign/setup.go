@@ -10,6 +10,8 @@ var (
 	Senders          = filter.NewCount(name, "campaign_senders", "distinct senders of this fingerprint in the window")
 	Fanout           = filter.NewFlag(name, "fanout", "one P2P sender to many recipients")
 	FanoutRecipients = filter.NewCount(name, "fanout_recipients", "distinct recipients of this sender in the window")
+	Range            = filter.NewFlag(name, "campaign_range", "one text from several numbers of one block of 100 (consecutive SIMs)")
+	RangeSenders     = filter.NewCount(name, "campaign_range_senders", "distinct senders of this text in the sender's block of 100 numbers")
 )
 
 // Plugin registers the campaign detector.
@@ -30,6 +32,7 @@ func (c *Config) Check(k *filter.SettingsCheck) {
 	k.NotNegative("window", int64(c.Window))
 	k.NotNegative("distinct_senders", int64(c.DistinctSenders))
 	k.NotNegative("fanout_recipients", int64(c.FanoutRecipients))
+	k.NotNegative("range_senders", int64(c.RangeSenders))
 	*c = c.Defaults()
 }
 
@@ -37,6 +40,9 @@ func (c *Config) Check(k *filter.SettingsCheck) {
 func (d *Detector) Explain(_ *filter.Facts, det *filter.Detections, add func(string, ...any)) {
 	if det.Has(Campaign) {
 		add("campaign senders=%d", det.Count(Senders))
+	}
+	if det.Has(Range) {
+		add("campaign_range senders_in_block=%d", det.Count(RangeSenders))
 	}
 	if det.Has(Fanout) {
 		add("fanout recipients=%d", det.Count(FanoutRecipients))

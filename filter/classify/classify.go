@@ -8,6 +8,7 @@ import (
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/counters"
+	"github.com/smsfw/smsfw/internal/unsafex"
 )
 
 // Config is the detectors.classification section.
@@ -64,19 +65,24 @@ func (s *State) Tables() []counters.Named {
 type Detector struct {
 	cfg Config
 	st  *State
+	lex *lexicon
 }
 
 // New returns a classifier.
-func New(cfg Config, st *State) *Detector { return &Detector{cfg: cfg, st: st} }
+func New(cfg Config, st *State) *Detector { return &Detector{cfg: cfg, st: st, lex: builtinLexicon()} }
 
 // Name implements filter.Detector.
 func (d *Detector) Name() string { return "classification" }
 
+// Strong reasons make a message A2P alone. One text to many recipients is
+// not one of them: "Happy New Year" and "on my way" reach hundreds of
+// people from hundreds of phones. It counts only with a link or a code, the
+// marks of a business template.
 const strong = filter.ReasonAlphaSender | filter.ReasonShortCode | filter.ReasonBinaryCoding |
-	filter.ReasonTemplateFanout | filter.ReasonSenderVelocity | filter.ReasonMultiDest
+	filter.ReasonSenderVelocity | filter.ReasonMultiDest | filter.ReasonBusinessText
 
 // Detect sets f.Class and f.ClassReasons.
-func (d *Detector) Detect(f *filter.Facts, _ *filter.Detections, now int64) {
+func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	if f.Direction == filter.MO.String() {
 		if f.Receipt {
 			f.Class = filter.ClassReceipt
@@ -101,6 +107,10 @@ func (d *Detector) Detect(f *filter.Facts, _ *filter.Detections, now int64) {
 	if f.URLCount > 0 {
 		r |= filter.ReasonURL
 	}
+	if kind := d.lex.kind(f, unsafex.Bytes(f.Norm)); kind != "" {
+		r |= filter.ReasonBusinessText
+		det.SetText(Business, kind)
+	}
 	if f.Fingerprint != 0 {
 		n := d.st.recipients.Add(f.Fingerprint, f.DestHash(), now)
 		if int(n) > d.cfg.FanoutRecipients {
@@ -113,7 +123,7 @@ func (d *Detector) Detect(f *filter.Facts, _ *filter.Detections, now int64) {
 			r |= filter.ReasonSenderVelocity
 		}
 	}
-	if r&strong != 0 {
+	if r&strong != 0 || r&filter.ReasonTemplateFanout != 0 && (f.URLCount > 0 || f.Codes > 0) {
 		f.Class = filter.ClassA2P
 	} else {
 		f.Class = filter.ClassP2P

@@ -8,7 +8,7 @@ import (
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/classify"
-	"github.com/smsfw/smsfw/filter/textscan"
+	"github.com/smsfw/smsfw/filter/filtertest"
 )
 
 // t0 is aligned to the minute, so window buckets start exactly on it.
@@ -18,13 +18,8 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC).UnixNano()
 // classifier reads.
 func msg(kind, sender, dest, text string) *filter.Facts {
 	f := &filter.Facts{Direction: "mt", Peer: "acme", Sender: sender, SenderKind: kind, Dest: dest,
-		Text: text, Segments: 1, DestCount: 1}
-	if text != "" {
-		f.Norm = string(textscan.Normalize(nil, []byte(text)))
-		f.Fingerprint = textscan.Fingerprint([]byte(text))
-		textscan.FindURLs([]byte(text), func(textscan.URL) bool { f.URLCount++; return true })
-	}
-	return f
+		Segments: 1, DestCount: 1}
+	return filtertest.SetText(f, text)
 }
 
 func newDetector(cfg classify.Config) *classify.Detector {
@@ -63,9 +58,9 @@ func TestReasons(t *testing.T) {
 		reasons uint32
 	}{
 		{"alphanumeric OTP", msg(filter.KindAlphanumeric, "MyBank", "4915112345678", "Your code is 123456"),
-			a2p, filter.ReasonAlphaSender},
+			a2p, filter.ReasonAlphaSender | filter.ReasonBusinessText},
 		{"short code", msg(filter.KindShortCode, "12345", "4915112345678", "Reply STOP to end"),
-			a2p, filter.ReasonShortCode},
+			a2p, filter.ReasonShortCode | filter.ReasonBusinessText},
 		{"binary coding", func() *filter.Facts {
 			f := msg(filter.KindNumber, "4915100000001", "4915112345678", "")
 			f.Binary = true
@@ -98,8 +93,13 @@ func TestReasons(t *testing.T) {
 				t.Fatalf("class %s %v, want %s %v", tc.f.Class, filter.ReasonNames(tc.f.ClassReasons),
 					tc.class, filter.ReasonNames(tc.reasons))
 			}
+			// Its one finding is the business text kind, with the reason.
+			if (det.Text(classify.Business) != "") != (tc.reasons&filter.ReasonBusinessText != 0) {
+				t.Fatalf("business_text %q with reasons %v", det.Text(classify.Business), filter.ReasonNames(tc.reasons))
+			}
+			det.SetText(classify.Business, "")
 			if det != (filter.Detections{}) {
-				t.Fatalf("classifier wrote detections: %+v", det)
+				t.Fatalf("classifier wrote other detections: %+v", det)
 			}
 		})
 	}
@@ -122,8 +122,9 @@ func TestMO(t *testing.T) {
 	}
 }
 
-// One template to more than FanoutRecipients distinct recipients is A2P,
-// even from a phone number; exactly FanoutRecipients is not.
+// One template with a link or a code to more than FanoutRecipients distinct
+// recipients is A2P, even from a phone number; exactly FanoutRecipients is
+// not. A plain phrase stays P2P however far it goes ("Happy New Year").
 func TestTemplateFanout(t *testing.T) {
 	const n = 5
 	d := newDetector(classify.Config{FanoutRecipients: n})
@@ -132,7 +133,7 @@ func TestTemplateFanout(t *testing.T) {
 		// A different sender each time keeps sender velocity out of it;
 		// the codes differ, the fingerprint does not.
 		f := msg(filter.KindNumber, fmt.Sprintf("49151000%05d", i), fmt.Sprintf("49170000%05d", dest),
-			fmt.Sprintf("Your code is %06d, do not share it", 100000+i))
+			fmt.Sprintf("Deals of the week %d at shop-deals.com/w", 100000+i))
 		d.Detect(f, &filter.Detections{}, now)
 		return f
 	}
@@ -299,3 +300,44 @@ func TestConcurrent(t *testing.T) {
 // testBytes is the counters' memory budget in tests: room for thousands of
 // keys.
 const testBytes = 4 << 20
+
+func TestCommonPhraseStaysP2P(t *testing.T) {
+	d := newDetector(classify.Config{FanoutRecipients: 5})
+	for i := 0; i < 50; i++ {
+		f := msg(filter.KindNumber, fmt.Sprintf("49151000%05d", i), fmt.Sprintf("49170000%05d", i), "Happy New Year! 🎉")
+		d.Detect(f, &filter.Detections{}, t0)
+		if f.Class != filter.ClassP2P {
+			t.Fatalf("message %d: %s %v", i, f.Class, filter.ReasonNames(f.ClassReasons))
+		}
+	}
+}
+
+// Business texts are A2P on first sight, in any language, from any sender.
+func TestBusinessText(t *testing.T) {
+	for _, tc := range []struct{ text, kind string }{
+		{"Your code is 482913. Do not share it.", classify.BusinessOTP},
+		{"Ваш код PayPal: 527071. Никому его не сообщайте.", classify.BusinessOTP},
+		{"Tu código de PayPal es 188130. No lo compartas.", classify.BusinessOTP},
+		{"您的验证码是 482913，请勿泄露", classify.BusinessOTP},
+		{"DHL OTP 863146 है। इसे किसी के साथ साझा न करें।", classify.BusinessOTP},
+		{"20% off everything this weekend! Reply STOP to opt out", classify.BusinessMarketing},
+		{"Sommer-Sale: 30% auf alles. Abmelden: SMS STOP an 72524", classify.BusinessMarketing},
+		{"DHL: Your parcel JJD840436816651 will be delivered today. Track: https://www.dhl.com/t", classify.BusinessNotification},
+		{"Ihre Bestellung 12345 ist unterwegs, Zustellung morgen", classify.BusinessNotification},
+		// Not business: chat, a single notice word, a code word without a code.
+		{"Hochzeitsfotos sind online, Passwort bekommt ihr von Jana", ""},
+		{"Did you get the parcel?", ""},
+		{"Kids are asleep finally. Wine at 9:15?", ""},
+		{"the meeting moved to 3pm, same room", ""},
+	} {
+		f := msg(filter.KindNumber, "4915100000001", "4917000000001", tc.text)
+		var det filter.Detections
+		newDetector(classify.Config{}).Detect(f, &det, t0)
+		if got := det.Text(classify.Business); got != tc.kind {
+			t.Errorf("%q: business %q, want %q", tc.text, got, tc.kind)
+		}
+		if (f.Class == filter.ClassA2P) != (tc.kind != "") {
+			t.Errorf("%q: class %s", tc.text, f.Class)
+		}
+	}
+}

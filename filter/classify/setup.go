@@ -6,6 +6,10 @@ import (
 	"github.com/smsfw/smsfw/filter"
 )
 
+// Business is the kind of business text recognised on first sight (otp,
+// marketing, notification), "" when none: det.business_text.
+var Business = filter.NewText("classification", "business_text", "the kind of business text recognised from its words: otp, marketing or notification")
+
 // Plugin registers the classifier: detectors.classification.
 var Plugin = filter.Register(&filter.Plugin{
 	Name:        "classification",

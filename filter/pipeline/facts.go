@@ -93,6 +93,8 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch) {
 		sc.norm = textscan.Normalize(sc.norm[:0], sc.text)
 		f.Norm = str(sc.norm)
 		f.Fingerprint = c.fps.fingerprint(sc.text, sc.norm)
+		shape := textscan.ShapeOf(sc.text)
+		f.Words, f.Codes, f.Phones, f.Emails, f.Money = shape.Words, shape.Codes, shape.Phones, shape.Emails, shape.Money
 		first := true
 		textscan.FindURLs(sc.text, func(u textscan.URL) bool {
 			f.URLCount++

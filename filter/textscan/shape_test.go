@@ -1,0 +1,44 @@
+package textscan
+
+import "testing"
+
+func TestShapeOf(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want Shape
+	}{
+		{"", Shape{}},
+		{"on my way", Shape{Words: 3, Letters: 7}},
+		{"Your code is 482913. Do not share it.", Shape{Words: 8, Letters: 22, Codes: 1}},
+		{"Your code is 482 913", Shape{Words: 5, Letters: 10, Codes: 1}},
+		{"Call +49 151 2345 6789 now", Shape{Words: 6, Letters: 7, Phones: 1}},
+		{"Call 0151-23456789", Shape{Words: 3, Letters: 4, Phones: 1}},
+		{"meeting at 3pm, room 12", Shape{Words: 5, Letters: 15}},
+		{"Ваш код: 4821", Shape{Words: 3, Letters: 6, Codes: 1}},
+		{"您的验证码是482913", Shape{Words: 1, Letters: 6, Codes: 1}},
+		{"write to anna@example.com", Shape{Words: 5, Letters: 21, Emails: 1}},
+		{"Happy New Year!! 🎉🎉", Shape{Words: 3, Letters: 12}},
+		{"2024 and 2025", Shape{Words: 3, Letters: 3, Codes: 2}},
+		{"gagnez 296.07 EUR par jour", Shape{Words: 6, Letters: 16, Money: 1}},
+		{"prize of €97,45!", Shape{Words: 4, Letters: 7, Money: 1}},
+		{"euro trip", Shape{Words: 2, Letters: 8}},
+		{"Europe 2025", Shape{Words: 2, Letters: 6, Codes: 1}},
+	} {
+		if got := ShapeOf([]byte(tc.text)); got != tc.want {
+			t.Errorf("%q: %+v, want %+v", tc.text, got, tc.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { ShapeOf([]byte("Your code is 482913. Do not share it.")) }); n != 0 {
+		t.Fatalf("%v allocations", n)
+	}
+}
+
+func FuzzShapeOf(f *testing.F) {
+	f.Add([]byte("Call +49 151 2345 6789 now, code 4821"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := ShapeOf(b)
+		if s.Words < 0 || s.Letters > len(b) || s.Codes+s.Phones > len(b) {
+			t.Fatalf("%+v for %d bytes", s, len(b))
+		}
+	})
+}
