@@ -47,7 +47,7 @@ type State struct {
 	maxBytes   int64
 	senders    *counters.Distinct // fingerprint -> senders
 	recipients *counters.Distinct // sender -> recipients
-	ranges     *counters.Distinct // fingerprint + sender block of 100 -> senders
+	ranges     *counters.Blocks   // fingerprint -> senders per block of 100 numbers
 }
 
 // Reuse returns prev when it fits cfg and the memory budget, else a new
@@ -58,13 +58,13 @@ func Reuse(prev *State, cfg Config, maxBytes int64) *State {
 	}
 	each := counters.Bytes(maxBytes / 3)
 	return &State{window: cfg.Window, maxBytes: maxBytes, senders: counters.NewDistinct(cfg.Window, each),
-		recipients: counters.NewDistinct(cfg.Window, each), ranges: counters.NewDistinct(cfg.Window, each)}
+		recipients: counters.NewDistinct(cfg.Window, each), ranges: counters.NewBlocks(cfg.Window, each)}
 }
 
 // Tables lists the counter tables for metrics.
 func (s *State) Tables() []counters.Named {
-	return []counters.Named{{Name: "senders", Table: s.senders}, {Name: "recipients", Table: s.recipients},
-		{Name: "ranges", Table: s.ranges}}
+	return append([]counters.Named{{Name: "senders", Table: s.senders}, {Name: "recipients", Table: s.recipients}},
+		s.ranges.Tables("ranges")...)
 }
 
 // Detector is the campaign detector.
@@ -102,9 +102,9 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 		det.Set(Campaign, n >= d.cfg.DistinctSenders && act)
 		if f.SenderKind == filter.KindNumber {
 			if num, err := strconv.ParseUint(f.Sender, 10, 64); err == nil {
-				r := int(d.st.ranges.Add(counters.KeyUint64(f.Fingerprint, num/100), sender, now))
+				r, flagged := d.st.ranges.Add(f.Fingerprint, num, d.cfg.RangeSenders, now)
 				det.SetCount(RangeSenders, r)
-				det.Set(Range, r >= d.cfg.RangeSenders && (act || f.Words >= 6))
+				det.Set(Range, flagged && (act || f.Words >= 6))
 			}
 		}
 	}

@@ -4,8 +4,11 @@
 package simfarm
 
 import (
-	"github.com/smsfw/smsfw/internal/unsafex"
+	"strconv"
 	"time"
+
+	"github.com/smsfw/smsfw/filter/lists"
+	"github.com/smsfw/smsfw/internal/unsafex"
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/counters"
@@ -16,6 +19,16 @@ type Config struct {
 	Window          time.Duration `yaml:"window"`           // default 10m
 	DistinctSenders int           `yaml:"distinct_senders"` // at least this many MSISDNs sending one text to one short code (default 20)
 	SpamSenders     int           `yaml:"spam_senders"`     // one MO text from at least this many senders (default 50)
+	// RangeSenders: one text to one destination from at least this many
+	// numbers of one block of 100 is a farm of consecutive SIMs (default 3);
+	// the blocks beside it are flagged from their first message.
+	RangeSenders int `yaml:"range_senders"`
+	// OwnShortCodes names a senders list of the operator's own short codes:
+	// bursts to them (TV votes, keyword campaigns, opt-outs) are expected,
+	// so only the range signal applies to them.
+	OwnShortCodes string `yaml:"own_short_codes"`
+
+	own *lists.List
 }
 
 // Defaults fills zero values.
@@ -29,6 +42,9 @@ func (c Config) Defaults() Config {
 	if c.SpamSenders == 0 {
 		c.SpamSenders = 50
 	}
+	if c.RangeSenders == 0 {
+		c.RangeSenders = 3
+	}
 	return c
 }
 
@@ -38,6 +54,7 @@ type State struct {
 	maxBytes int64
 	byDest   *counters.Distinct // fingerprint+destination -> senders
 	byText   *counters.Distinct // fingerprint -> senders
+	ranges   *counters.Blocks   // fingerprint+destination -> senders per block of 100 numbers
 }
 
 // Reuse returns prev when it fits cfg and the memory budget, else a new
@@ -46,13 +63,15 @@ func Reuse(prev *State, cfg Config, maxBytes int64) *State {
 	if prev != nil && prev.window == cfg.Window && prev.maxBytes == maxBytes {
 		return prev
 	}
-	return &State{window: cfg.Window, maxBytes: maxBytes, byDest: counters.NewDistinct(cfg.Window, counters.Bytes(maxBytes/2)),
-		byText: counters.NewDistinct(cfg.Window, counters.Bytes(maxBytes/2))}
+	each := counters.Bytes(maxBytes / 3)
+	return &State{window: cfg.Window, maxBytes: maxBytes, byDest: counters.NewDistinct(cfg.Window, each),
+		byText: counters.NewDistinct(cfg.Window, each), ranges: counters.NewBlocks(cfg.Window, each)}
 }
 
 // Tables lists the counter tables for metrics.
 func (s *State) Tables() []counters.Named {
-	return []counters.Named{{Name: "by_dest", Table: s.byDest}, {Name: "by_text", Table: s.byText}}
+	return append([]counters.Named{{Name: "by_dest", Table: s.byDest}, {Name: "by_text", Table: s.byText}},
+		s.ranges.Tables("ranges")...)
 }
 
 // Detector is the MO detector.
@@ -77,12 +96,21 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	for i := range fp {
 		fp[i] = byte(f.Fingerprint >> (8 * i))
 	}
-	n := int(d.st.byDest.Add(counters.Key(fp[:], unsafex.Bytes(f.Dest)), sender, now))
+	key := counters.Key(fp[:], unsafex.Bytes(f.Dest))
+	n := int(d.st.byDest.Add(key, sender, now))
 	det.SetCount(Senders, n)
-	if n >= d.cfg.DistinctSenders && len(f.Dest) <= 8 {
+	var scratch [32]byte
+	own := d.cfg.own.HasSender(unsafex.Bytes(f.Dest), scratch[:0])
+	det.Set(OwnShortCode, own)
+	if !own && n >= d.cfg.DistinctSenders && len(f.Dest) <= 8 {
 		det.Raise(SIMFarm)
 	}
-	if int(d.st.byText.Add(f.Fingerprint, sender, now)) >= d.cfg.SpamSenders {
+	if num, err := strconv.ParseUint(f.Sender, 10, 64); err == nil {
+		r, flagged := d.st.ranges.Add(key, num, d.cfg.RangeSenders, now)
+		det.SetCount(RangeSenders, r)
+		det.Set(Range, flagged)
+	}
+	if int(d.st.byText.Add(f.Fingerprint, sender, now)) >= d.cfg.SpamSenders && !own {
 		det.Raise(MOSpam)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/filtertest"
+	"github.com/smsfw/smsfw/filter/lists"
 	"github.com/smsfw/smsfw/filter/simfarm"
 	"github.com/smsfw/smsfw/filter/textscan"
 )
@@ -36,11 +38,11 @@ func detect(d *simfarm.Detector, f *filter.Facts, now int64) filter.Detections {
 }
 
 func TestDefaults(t *testing.T) {
-	want := simfarm.Config{Window: 10 * time.Minute, DistinctSenders: 20, SpamSenders: 50}
+	want := simfarm.Config{Window: 10 * time.Minute, DistinctSenders: 20, SpamSenders: 50, RangeSenders: 3}
 	if got := (simfarm.Config{}).Defaults(); got != want {
 		t.Fatalf("Defaults() = %+v", got)
 	}
-	set := simfarm.Config{Window: time.Second, DistinctSenders: 1, SpamSenders: 2}
+	set := simfarm.Config{Window: time.Second, DistinctSenders: 1, SpamSenders: 2, RangeSenders: 5}
 	if got := set.Defaults(); got != set {
 		t.Fatalf("Defaults() changed set values: %+v", got)
 	}
@@ -179,3 +181,47 @@ func TestName(t *testing.T) {
 // testBytes is the counters' memory budget in tests: room for thousands of
 // keys.
 const testBytes = 4 << 20
+
+// Consecutive SIMs voting are a farm after range_senders of one block, and
+// the next block is flagged from its first message; real viewers from all
+// over the number plan voting the same are not, on the operator's own
+// short code not even by volume.
+func TestRangeAndOwnShortCodes(t *testing.T) {
+	own, err := lists.Compile("own", lists.Senders, []string{"8844"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &simfarm.Config{OwnShortCodes: "own"}
+	cfg.Check(&filter.SettingsCheck{Section: "detectors.sim_farm", Lists: lists.Set{"own": own},
+		Report: func(k, m string) { t.Fatalf("%s: %s", k, m) }})
+	d := simfarm.New(*cfg, simfarm.Reuse(nil, *cfg, 1<<20))
+	vote := func(sender, dest string) filter.Detections {
+		f := filtertest.SetText(&filter.Facts{Direction: "mo", Sender: sender, SenderKind: filter.KindNumber, Dest: dest, Segments: 1}, "VOTE 5")
+		var det filter.Detections
+		d.Detect(f, &det, t0)
+		return det
+	}
+	for i := 0; i < 200; i++ { // viewers from all over the number plan
+		det := vote(fmt.Sprintf("491%02d%08d", 50+i%30, i*7919), "8844")
+		if det.Has(simfarm.Range) || det.Has(simfarm.SIMFarm) || det.Has(simfarm.MOSpam) || !det.Has(simfarm.OwnShortCode) {
+			t.Fatalf("viewer %d: %+v", i, det)
+		}
+	}
+	passed := 0
+	for i := 0; i < 200; i++ { // a farm: 4915950581000 to 4915950581199
+		if det := vote(fmt.Sprintf("4915950581%03d", i), "8844"); !det.Has(simfarm.Range) {
+			passed++
+		}
+	}
+	if passed != cfg.RangeSenders-1 {
+		t.Fatalf("%d of the farm's 200 votes passed, want %d", passed, cfg.RangeSenders-1)
+	}
+	// Another short code, not the operator's: volume counts.
+	var det filter.Detections
+	for i := 0; i < cfg.DistinctSenders; i++ {
+		det = vote(fmt.Sprintf("491%02d%08d", 50+i%30, i*7919), "99999")
+	}
+	if !det.Has(simfarm.SIMFarm) || det.Has(simfarm.OwnShortCode) {
+		t.Fatalf("%d senders to a foreign short code: %+v", cfg.DistinctSenders, det)
+	}
+}
