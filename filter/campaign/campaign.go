@@ -111,6 +111,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	if f.Class == filter.ClassP2P || f.SenderKind == filter.KindNumber {
 		n := int(d.st.recipients.Add(sender, f.DestHash(), now))
 		det.SetCount(FanoutRecipients, n)
-		det.Set(Fanout, n >= d.cfg.FanoutRecipients)
+		// A person greeting 40 contacts at New Year asks for nothing.
+		det.Set(Fanout, n >= d.cfg.FanoutRecipients && actionable(f))
 	}
 }

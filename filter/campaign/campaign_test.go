@@ -97,12 +97,23 @@ func TestLegitimateOTP(t *testing.T) {
 
 // One P2P sender writing to FanoutRecipients distinct recipients is a
 // fan-out (inclusive); different texts, so no campaign is involved.
+// One sender asking many people for something is fan-out; a greeting to
+// many contacts is not.
+func TestFanoutGreeting(t *testing.T) {
+	d := newDetector(campaign.Config{DistinctSenders: 1000, FanoutRecipients: 5})
+	for i := 1; i <= 50; i++ {
+		if det := detect(d, facts("p2p", filter.KindNumber, num(1), dst(i), "Happy New Year! 🎉"), t0); det.Has(campaign.Fanout) {
+			t.Fatalf("greeting %d flagged", i)
+		}
+	}
+}
+
 func TestFanout(t *testing.T) {
 	const n = 5
 	d := newDetector(campaign.Config{DistinctSenders: 1000, FanoutRecipients: n})
 	now := t0
 	send := func(sender, dest int) filter.Detections {
-		return detect(d, facts("p2p", filter.KindNumber, num(sender), dst(dest), fmt.Sprintf("hello friend %c", 'a'+dest%26)), now)
+		return detect(d, facts("p2p", filter.KindNumber, num(sender), dst(dest), fmt.Sprintf("hello friend %c, see gift-deal.com", 'a'+dest%26)), now)
 	}
 	for i := 1; i < n; i++ {
 		if det := send(1, i); det.Has(campaign.Fanout) || det.Count(campaign.FanoutRecipients) != i {
@@ -121,20 +132,21 @@ func TestFanout(t *testing.T) {
 	}
 	// A numeric sender classified A2P (say, by velocity) still counts.
 	for i := 1; i <= n; i++ {
-		det := detect(d, facts("a2p", filter.KindNumber, num(3), dst(i), "x"), now)
+		det := detect(d, facts("a2p", filter.KindNumber, num(3), dst(i), "call me on +49 151 23456789"), now)
 		if det.Has(campaign.Fanout) != (i == n) {
 			t.Fatalf("numeric A2P sender, recipient %d: %+v", i, det)
 		}
 	}
 	// A P2P-classified alphanumeric sender counts too.
 	for i := 1; i <= n; i++ {
-		det := detect(d, facts("p2p", filter.KindAlphanumeric, "Bob", dst(i), "y"), now)
+		det := detect(d, facts("p2p", filter.KindAlphanumeric, "Bob", dst(i), "pay 20 EUR today"), now)
 		if det.Has(campaign.Fanout) != (i == n) {
 			t.Fatalf("p2p alphanumeric sender, recipient %d: %+v", i, det)
 		}
 	}
-	// No text: fan-out is still counted, campaigns are not.
-	if det := detect(d, facts("p2p", filter.KindNumber, num(1), dst(100), ""), now); !det.Has(campaign.Fanout) || det.Count(campaign.Senders) != 0 {
+	// No text: recipients are still counted, nothing is flagged (it asks
+	// for nothing).
+	if det := detect(d, facts("p2p", filter.KindNumber, num(1), dst(100), ""), now); det.Has(campaign.Fanout) || det.Count(campaign.FanoutRecipients) != n+1 || det.Count(campaign.Senders) != 0 {
 		t.Fatalf("empty text: %+v", det)
 	}
 	// Window expiry restarts the recipient set.

@@ -19,6 +19,9 @@ type Config struct {
 	Keywords, Brands           *lists.List
 	Regexes                    *lists.List
 	BlockDomains, AllowDomains *lists.List
+	// SuspiciousScore: a link's domain with at least this many lure signs
+	// (textscan.DomainRisk) is suspicious (default 2).
+	SuspiciousScore int
 }
 
 // Detector is the content detector.
@@ -73,6 +76,11 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 		allowed := d.cfg.AllowDomains.HasDomain(dom)
 		if !allowed {
 			allAllowed = false
+			if score, why := textscan.DomainRisk(dom); score > det.Count(DomainRisk) {
+				det.SetCount(DomainRisk, score)
+				det.SetText(DomainRiskWhy, why)
+				det.Set(SuspiciousDomain, score >= d.cfg.SuspiciousScore)
+			}
 		}
 		if brand >= 0 && !allowed && textscan.IsShortener(dom) {
 			det.Raise(Phishing)

@@ -17,6 +17,11 @@ var (
 	AllowedDomains = filter.NewFlag(name, "allowed_domains", "every link's domain is on the allow list")
 	Phishing       = filter.NewFlag(name, "phishing", "shortener beside a brand word, IP-literal link, brand inside a foreign domain")
 	PhishingWhy    = filter.NewText(name, "phishing_why", "which phishing sign")
+	// SuspiciousDomain: a link to a domain not on the allow list that looks
+	// registered to lure (a cheap TLD, a lure word, digits glued to a word).
+	SuspiciousDomain = filter.NewFlag(name, "suspicious_domain", "a link's domain carries suspicious_domain_score lure signs or more")
+	DomainRisk       = filter.NewCount(name, "domain_risk", "the most lure signs of a link's domain (0-3)")
+	DomainRiskWhy    = filter.NewText(name, "domain_risk_why", "the signs: tld, lure_word, digits")
 )
 
 // Settings is the detectors.content section: the names of the lists the
@@ -27,6 +32,9 @@ type Settings struct {
 	BlockDomains string `yaml:"block_domains"` // domains list
 	AllowDomains string `yaml:"allow_domains"` // domains list
 	Brands       string `yaml:"brands"`        // keywords list: with a shortener link, phishing
+	// SuspiciousDomainScore: lure signs that make a link's domain
+	// suspicious (default 2 of 3).
+	SuspiciousDomainScore int `yaml:"suspicious_domain_score"`
 
 	resolved Config
 }
@@ -40,6 +48,11 @@ func (s *Settings) Check(k *filter.SettingsCheck) {
 		AllowDomains: k.List("allow_domains", s.AllowDomains, lists.Domains),
 		Brands:       k.List("brands", s.Brands, lists.Keywords),
 	}
+	k.NotNegative("suspicious_domain_score", int64(s.SuspiciousDomainScore))
+	if s.SuspiciousDomainScore == 0 {
+		s.SuspiciousDomainScore = 2
+	}
+	s.resolved.SuspiciousScore = s.SuspiciousDomainScore
 }
 
 // Plugin registers the content detector.
@@ -65,6 +78,9 @@ func (d *Detector) Explain(f *filter.Facts, det *filter.Detections, add func(str
 	if det.Has(Phishing) {
 		add("phishing=%s domain=%q", det.Text(PhishingWhy), f.FirstDomain)
 	}
+	if det.Has(SuspiciousDomain) {
+		add("suspicious_domain=%s", det.Text(DomainRiskWhy))
+	}
 }
 
 // Highlight implements filter.Highlighter: the keyword, pattern or domain.
@@ -74,7 +90,7 @@ func (d *Detector) Highlight(f *filter.Facts, det *filter.Detections) string {
 		return det.Text(KeywordHit)
 	case det.Has(Regex) && det.Text(RegexHit) != "":
 		return det.Text(RegexHit)
-	case (det.Has(BlockedDomain) || det.Has(Phishing)) && f.FirstDomain != "":
+	case (det.Has(BlockedDomain) || det.Has(Phishing) || det.Has(SuspiciousDomain)) && f.FirstDomain != "":
 		return f.FirstDomain
 	}
 	return ""

@@ -61,9 +61,11 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 	for i := range d.entries {
 		e := &d.entries[i]
 		if string(norm) == string(e.norm) {
-			if !e.peers[f.Peer] {
+			det.SetText(Protected, e.name)
+			if e.peers[f.Peer] {
+				det.Raise(Registered)
+			} else {
 				det.Raise(Spoofed)
-				det.SetText(Protected, e.name)
 			}
 			return
 		}

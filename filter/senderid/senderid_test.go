@@ -39,6 +39,7 @@ const (
 	none  = ""
 	spoof = "spoofed"
 	look  = "lookalike"
+	reg   = "registered"
 )
 
 func check(t *testing.T, d *senderid.Detector, f *filter.Facts, finding, protected string) {
@@ -53,11 +54,14 @@ func check(t *testing.T, d *senderid.Detector, f *filter.Facts, finding, protect
 		got = spoof
 	case det.Has(senderid.Lookalike):
 		got = look
+	case det.Has(senderid.Registered):
+		got = reg
 	}
 	if got != finding || det.Text(senderid.Protected) != protected {
 		t.Fatalf("peer %s sender %q: %q of %q, want %q of %q", f.Peer, f.Sender, got, det.Text(senderid.Protected), finding, protected)
 	}
-	want := filter.Found("sender_spoofed", det.Has(senderid.Spoofed), "sender_lookalike", det.Has(senderid.Lookalike), "protected_sender", det.Text(senderid.Protected))
+	want := filter.Found("sender_spoofed", det.Has(senderid.Spoofed), "sender_lookalike", det.Has(senderid.Lookalike),
+		"sender_registered", det.Has(senderid.Registered), "protected_sender", det.Text(senderid.Protected))
 	if det != want {
 		t.Fatalf("other findings set: %+v", det)
 	}
@@ -74,10 +78,10 @@ func TestSenderID(t *testing.T) {
 		{"spoof, other case", "acme", "PAYPAL", alpha, spoof, "PayPal"},
 		{"spoof, Cyrillic a", "acme", "P\u0430yP\u0430l", alpha, spoof, "PayPal"},
 		{"spoof, leetspeak that normalizes equal", "acme", "P@yP@l", alpha, spoof, "PayPal"},
-		{"registered peer", "paypal-gw", "PayPal", alpha, none, ""},
-		{"registered peer, other case", "paypal-gw", "paypal", alpha, none, ""},
-		{"second registered peer", "acme", "DHL", alpha, none, ""},
-		{"first registered peer", "dhl-gw", "DHL", alpha, none, ""},
+		{"registered peer", "paypal-gw", "PayPal", alpha, reg, "PayPal"},
+		{"registered peer, other case", "paypal-gw", "paypal", alpha, reg, "PayPal"},
+		{"second registered peer", "acme", "DHL", alpha, reg, "DHL"},
+		{"first registered peer", "dhl-gw", "DHL", alpha, reg, "DHL"},
 		{"peer registered for another ID", "paypal-gw", "DHL", alpha, spoof, "DHL"},
 		{"exact spoof, other entry", "acme", "BankOfX", alpha, spoof, "BankOfX"},
 		{"short code sender counts too", "acme", "PayPal", filter.KindShortCode, spoof, "PayPal"},

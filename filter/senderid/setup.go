@@ -9,6 +9,9 @@ var (
 	Spoofed   = filter.NewFlag(name, "sender_spoofed", "a protected sender ID from a peer not allowed to use it")
 	Lookalike = filter.NewFlag(name, "sender_lookalike", "a near copy of a protected sender ID")
 	Protected = filter.NewText(name, "protected_sender", "the registry entry involved")
+	// Registered: a protected sender ID from a peer registered for it (the
+	// brand's own traffic on its contracted route).
+	Registered = filter.NewFlag(name, "sender_registered", "a protected sender ID from a peer registered for it")
 )
 
 // Config is the detectors.sender_id section.
