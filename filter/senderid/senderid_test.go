@@ -39,7 +39,7 @@ const (
 	none  = ""
 	spoof = "spoofed"
 	look  = "lookalike"
-	reg   = "registered"
+	okReg = "registered"
 )
 
 func check(t *testing.T, d *senderid.Detector, f *filter.Facts, finding, protected string) {
@@ -55,7 +55,7 @@ func check(t *testing.T, d *senderid.Detector, f *filter.Facts, finding, protect
 	case det.Has(senderid.Lookalike):
 		got = look
 	case det.Has(senderid.Registered):
-		got = reg
+		got = okReg
 	}
 	if got != finding || det.Text(senderid.Protected) != protected {
 		t.Fatalf("peer %s sender %q: %q of %q, want %q of %q", f.Peer, f.Sender, got, det.Text(senderid.Protected), finding, protected)
@@ -78,10 +78,10 @@ func TestSenderID(t *testing.T) {
 		{"spoof, other case", "acme", "PAYPAL", alpha, spoof, "PayPal"},
 		{"spoof, Cyrillic a", "acme", "P\u0430yP\u0430l", alpha, spoof, "PayPal"},
 		{"spoof, leetspeak that normalizes equal", "acme", "P@yP@l", alpha, spoof, "PayPal"},
-		{"registered peer", "paypal-gw", "PayPal", alpha, reg, "PayPal"},
-		{"registered peer, other case", "paypal-gw", "paypal", alpha, reg, "PayPal"},
-		{"second registered peer", "acme", "DHL", alpha, reg, "DHL"},
-		{"first registered peer", "dhl-gw", "DHL", alpha, reg, "DHL"},
+		{"registered peer", "paypal-gw", "PayPal", alpha, okReg, "PayPal"},
+		{"registered peer, other case", "paypal-gw", "paypal", alpha, okReg, "PayPal"},
+		{"second registered peer", "acme", "DHL", alpha, okReg, "DHL"},
+		{"first registered peer", "dhl-gw", "DHL", alpha, okReg, "DHL"},
 		{"peer registered for another ID", "paypal-gw", "DHL", alpha, spoof, "DHL"},
 		{"exact spoof, other entry", "acme", "BankOfX", alpha, spoof, "BankOfX"},
 		{"short code sender counts too", "acme", "PayPal", filter.KindShortCode, spoof, "PayPal"},
