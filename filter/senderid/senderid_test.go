@@ -150,8 +150,8 @@ func TestEmptyRegistry(t *testing.T) {
 func TestNeighbouringEntries(t *testing.T) {
 	d := build(1, reg{"Wise", []string{"wise-gw"}}, reg{"Wish", []string{"wish-gw"}})
 	for i := 0; i < 20; i++ { // registry order is map order: repeat
-		check(t, d, facts("wise-gw", "Wise", alpha), none, "")
-		check(t, d, facts("wish-gw", "WISH", alpha), none, "")
+		check(t, d, facts("wise-gw", "Wise", alpha), okReg, "Wise")
+		check(t, d, facts("wish-gw", "WISH", alpha), okReg, "Wish")
 		check(t, d, facts("acme", "Wise", alpha), spoof, "Wise")
 		check(t, d, facts("acme", "Wish", alpha), spoof, "Wish")
 		check(t, d, facts("acme", "Wlse", alpha), look, "Wise")
