@@ -190,6 +190,25 @@ func (d *Detections) Get(name string) (any, bool) {
 	return v, true
 }
 
+// Clear unsets the finding called name (tools and tests).
+func (d *Detections) Clear(name string) {
+	f, ok := LookupFinding(name)
+	if !ok {
+		return
+	}
+	switch f.Kind {
+	case KindFlag:
+		d.Flags[f.Slot] = false
+		d.Fired &^= 1 << f.Slot
+	case KindCount:
+		d.Counts[f.Slot] = 0
+	case KindAmount:
+		d.Amounts[f.Slot] = 0
+	case KindText:
+		d.Texts[f.Slot] = ""
+	}
+}
+
 // Each calls fn for every finding that is set (raised, non-zero,
 // non-empty) and owned by owner ("" for all), in declaration order.
 func (d *Detections) Each(owner string, fn func(f Finding, v any)) {

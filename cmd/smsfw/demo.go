@@ -128,7 +128,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 		{"PAYPA1", "Confirm your details now"},
 		{"Promo", "CL41M Y0UR PR1ZE today!"},
 		// From a mobile number with a link nobody vetted: quarantined.
-		{"4917055501234", "Hey, new number! Photos from Saturday: photo-share.example.net/a8Kd2"},
+		{"4917055501234", "Hey, new number! Photos from Saturday: photos-2024.xyz/a8Kd2"},
 		// One phone number writing to one new person after another: flagged as fan-out.
 		{"4917055509876", "Hi, are you coming tonight?"},
 	}

@@ -44,7 +44,7 @@ func TestRunRecordsEventsAndQuarantine(t *testing.T) {
 	if resp := send("Parcels", "DHL: your parcel is on hold, pay the fee at bit.ly/3xYzAb"); resp.Status != pdu.StatusSubmitFail {
 		t.Fatalf("phishing answered %v", resp.Status)
 	}
-	held := send("4917055501234", "New number! Photos: photo-share.example.net/a8Kd2")
+	held := send("4917055501234", "New number! Photos: photos-2024.xyz/a8Kd2")
 	if held.Status != pdu.StatusOK || held.MessageID == "" {
 		t.Fatalf("quarantined message answered %v %q, want accepted", held.Status, held.MessageID)
 	}
@@ -84,7 +84,7 @@ func TestRunRecordsEventsAndQuarantine(t *testing.T) {
 	if ev := by["phishing-link"]; ev == nil || ev.Action != "reject" || ev.Status != uint32(pdu.StatusSubmitFail) || ev.Evidence == "" {
 		t.Fatalf("phishing event %+v (all: %d)", ev, len(page.Events))
 	}
-	q := by["unvetted-link-from-number"]
+	q := by["risky-link-from-number"]
 	if q == nil || q.Quarantine != filter.QuarantineHeld || q.MessageID != held.MessageID {
 		t.Fatalf("quarantine event %+v", q)
 	}

@@ -28,7 +28,12 @@ type Config struct {
 type Detector struct{ cfg Config }
 
 // New returns a content detector.
-func New(cfg Config) *Detector { return &Detector{cfg: cfg} }
+func New(cfg Config) *Detector {
+	if cfg.SuspiciousScore == 0 {
+		cfg.SuspiciousScore = 2
+	}
+	return &Detector{cfg: cfg}
+}
 
 // Name implements filter.Detector.
 func (d *Detector) Name() string { return "content" }

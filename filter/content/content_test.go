@@ -103,6 +103,7 @@ func TestContent(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var det filter.Detections
 			d.Detect(facts(tc.text), &det, 0)
+			clearDomainRisk(&det) // TestSuspiciousDomain checks it
 			if det != tc.want {
 				t.Fatalf("%q:\n got %+v\nwant %+v", tc.text, det, tc.want)
 			}
@@ -139,6 +140,7 @@ func TestNilLists(t *testing.T) {
 	for _, text := range []string{"free viagra", "PayPal bit.ly/x", "paypal.com.secure-login.xyz", "http://10.0.0.1/x", "dhl.com"} {
 		var det filter.Detections
 		d.Detect(facts(text), &det, 0)
+		clearDomainRisk(&det) // built in, not a list
 		want := filter.Detections{}
 		if text == "http://10.0.0.1/x" {
 			want = filter.Found("phishing", true, "phishing_why", content.WhyIPLiteral)
@@ -156,6 +158,7 @@ func TestNilLists(t *testing.T) {
 		cfg.AllowDomains = nil
 		var det filter.Detections
 		content.New(cfg).Detect(facts(text), &det, 0)
+		clearDomainRisk(&det)
 		if det != (filter.Detections{}) {
 			t.Errorf("%q: %+v", text, det)
 		}
@@ -172,5 +175,35 @@ func TestNilLists(t *testing.T) {
 func TestName(t *testing.T) {
 	if n := content.New(content.Config{}).Name(); n != "content" {
 		t.Fatalf("Name() = %q", n)
+	}
+}
+
+func clearDomainRisk(det *filter.Detections) {
+	for _, name := range []string{"suspicious_domain", "domain_risk", "domain_risk_why"} {
+		det.Clear(name)
+	}
+}
+
+// Links to domains that look registered to lure are suspicious, whoever
+// sends them; shared news and video links, and allow-listed domains, are not.
+func TestSuspiciousDomain(t *testing.T) {
+	d := content.New(content.Config{AllowDomains: compile(t, "allow", lists.Domains, "example-bank.com"), SuspiciousScore: 2})
+	for _, tc := range []struct {
+		text string
+		want bool
+	}{
+		{"You have an unpaid toll. Pay: update-login48.buzz/x", true},
+		{"Paket: dhl-sendung01.icu/?id=7", true},
+		{"Log in at https://secure-login.xyz/a", true},
+		{"Rezept für morgen https://www.spiegel.de/panorama/a-4t3nxeb4kj4", false},
+		{"look https://open.spotify.com/track/c5M5", false},
+		{"Programm: https://www.stadtfest-33nw.de/programm", false},
+		{"secure-login.example-bank.com", false},
+	} {
+		var det filter.Detections
+		d.Detect(facts(tc.text), &det, 0)
+		if det.Has(content.SuspiciousDomain) != tc.want {
+			t.Errorf("%q: suspicious=%v (%d: %s)", tc.text, !tc.want, det.Count(content.DomainRisk), det.Text(content.DomainRiskWhy))
+		}
 	}
 }
