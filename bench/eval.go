@@ -163,8 +163,12 @@ type EvalReport struct {
 	// first (at most 15); MissedFraud: fraud not caught (at most 15).
 	FalsePositives []EvalGroup `json:"false_positives"`
 	MissedFraud    []EvalGroup `json:"missed_fraud"`
-	// Outcome is every message's outcome, in corpus order (not in JSON).
-	Outcome []string `json:"-"`
+	// Outcome is every message's outcome, in corpus order, with the rule
+	// that decided it and the verdict's evidence (not in JSON; smsfw eval
+	// --outcomes writes them).
+	Outcome  []string `json:"-"`
+	Rule     []string `json:"-"`
+	Evidence []string `json:"-"`
 }
 
 // evalState is one message during a run.
@@ -483,10 +487,11 @@ func (r *EvalReport) score(msgs []corpus.Message, states []evalState) {
 	fp, missed := map[gkey]*EvalGroup{}, map[gkey]*EvalGroup{}
 	t := &r.Totals
 	r.Outcome = make([]string, len(msgs))
+	r.Rule, r.Evidence = make([]string, len(msgs)), make([]string, len(msgs))
 	for i := range msgs {
 		m, st := &msgs[i], &states[i]
 		out := st.outcome(m.Direction)
-		r.Outcome[i] = out
+		r.Outcome[i], r.Rule[i], r.Evidence[i] = out, st.verdict.RuleID, st.verdict.Evidence
 		if st.inspected {
 			t.Inspected++
 		}

@@ -67,6 +67,8 @@ type Facts struct {
 	Phones int `expr:"phones" json:"phones"`
 	Emails int `expr:"emails" json:"emails"`
 	Money  int `expr:"money" json:"money"` // currencies beside amounts
+	// Handoffs: messengers named to move the talk off SMS (WhatsApp, ...).
+	Handoffs int `expr:"handoffs" json:"handoffs"`
 
 	URLCount    int    `expr:"url_count" json:"url_count"`
 	FirstDomain string `expr:"domain" json:"domain"` // registrable domain of the first URL

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,7 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	speed := fs.Float64("speed", 1, "play the corpus this many times faster than recorded (detectors see the recorded timing either way)")
 	compressed := fs.Bool("compressed", false, "play the corpus as fast as smsfw answers (detectors see the recorded timing)")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of a table")
+	outcomes := fs.String("outcomes", "", "also write every message's outcome, rule and evidence to this file, JSON lines in corpus order")
 	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
@@ -54,6 +56,11 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *outcomes != "" {
+		if err := writeOutcomes(*outcomes, msgs, rep); err != nil {
+			return err
+		}
+	}
 	if *jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -62,4 +69,30 @@ func evalCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	rep.WriteTable(stdout)
 	return nil
+}
+
+// writeOutcomes writes one JSON line per corpus message.
+func writeOutcomes(path string, msgs []corpus.Message, rep *bench.EvalReport) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for i, m := range msgs {
+		_ = enc.Encode(struct {
+			Line     int    `json:"line"`
+			Scenario string `json:"scenario"`
+			Label    string `json:"label"`
+			Outcome  string `json:"outcome"`
+			Rule     string `json:"rule,omitempty"`
+			Evidence string `json:"evidence,omitempty"`
+		}{i + 1, m.Scenario, m.Label, rep.Outcome[i], rep.Rule[i], rep.Evidence[i]})
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

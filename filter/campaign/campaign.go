@@ -82,7 +82,7 @@ func (d *Detector) Name() string { return "campaign" }
 // actionable reports whether a text asks its reader to do something a
 // campaign profits from.
 func actionable(f *filter.Facts) bool {
-	return f.URLCount+f.Phones+f.Emails+f.Money > 0 || f.ClassReasons&filter.ReasonBusinessText != 0
+	return f.URLCount+f.Phones+f.Emails+f.Money+f.Handoffs > 0 || f.ClassReasons&filter.ReasonBusinessText != 0
 }
 
 // Detect counts and flags.
@@ -95,8 +95,8 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 		n := int(d.st.senders.Add(f.Fingerprint, sender, now))
 		det.SetCount(Senders, n)
 		// One text from many phones is a campaign only when it asks for
-		// something: a link, a number or address to answer, an amount, a
-		// business text. "Happy New Year" and "on my way" come from
+		// something: a link, a number or address to answer, a messenger to
+		// move to, an amount, a business text. "Happy New Year" and "on my way" come from
 		// thousands of phones and ask for nothing.
 		act := actionable(f)
 		det.Set(Campaign, n >= d.cfg.DistinctSenders && act)

@@ -4,10 +4,13 @@
 package classify
 
 import (
+	"strings"
 	"time"
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/counters"
+	"github.com/smsfw/smsfw/filter/lists"
+	"github.com/smsfw/smsfw/filter/textscan"
 	"github.com/smsfw/smsfw/internal/unsafex"
 )
 
@@ -18,6 +21,12 @@ type Config struct {
 	// SenderVelocity: a numeric sender sending more segments than this within Window is beyond a consumer (default 60).
 	SenderVelocity int           `yaml:"sender_velocity"`
 	Window         time.Duration `yaml:"window"` // default 10m
+	// Brands names a keywords list of brand names: a text that opens with
+	// one ("PayPal: New sign-in ...", "【Telegram】") is business. The
+	// sender registry's IDs count as brands too.
+	Brands string `yaml:"brands"`
+
+	brands *lists.List
 }
 
 // Defaults fills zero values.
@@ -65,11 +74,27 @@ func (s *State) Tables() []counters.Named {
 type Detector struct {
 	cfg Config
 	st  *State
-	lex *lexicon
+	lex    *lexicon
+	brands *textscan.Matcher
 }
 
 // New returns a classifier.
 func New(cfg Config, st *State) *Detector { return &Detector{cfg: cfg, st: st, lex: builtinLexicon()} }
+
+// WithBrands returns a classifier that also recognises texts opening with
+// one of the brands (normalized names).
+func (d *Detector) WithBrands(brands []string) *Detector {
+	var norm []string
+	for _, b := range brands {
+		if n := textscan.Normalize(nil, []byte(b)); len(n) >= 2 {
+			norm = append(norm, string(n))
+		}
+	}
+	if len(norm) > 0 {
+		d.brands, _ = textscan.NewMatcher(norm) // non-empty patterns: no error
+	}
+	return d
+}
 
 // Name implements filter.Detector.
 func (d *Detector) Name() string { return "classification" }
@@ -107,7 +132,11 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	if f.URLCount > 0 {
 		r |= filter.ReasonURL
 	}
-	if kind := d.lex.kind(f, unsafex.Bytes(f.Norm)); kind != "" {
+	kind := d.lex.kind(f, unsafex.Bytes(f.Norm))
+	if kind == "" && d.opensWithBrand(f.Text) {
+		kind = BusinessNotification
+	}
+	if kind != "" {
 		r |= filter.ReasonBusinessText
 		det.SetText(Business, kind)
 	}
@@ -130,4 +159,34 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 		r |= filter.ReasonConsumerProfile
 	}
 	f.ClassReasons = r
+}
+
+// opensWithBrand reports whether text opens with a brand as its label:
+// "PayPal: ...", "PayPal : ...", "【PayPal】...", "[PayPal] ...".
+func (d *Detector) opensWithBrand(text string) bool {
+	if d.brands == nil || text == "" {
+		return false
+	}
+	label := ""
+	switch {
+	case strings.HasPrefix(text, "【"):
+		if i := strings.Index(text, "】"); i > 0 && i <= 64 {
+			label = text[len("【"):i]
+		}
+	case text[0] == '[':
+		if i := strings.IndexByte(text, ']'); i > 0 && i <= 48 {
+			label = text[1:i]
+		}
+	default:
+		if i := strings.IndexAny(text, ":："); i > 0 && i <= 48 {
+			label = text[:i]
+		}
+	}
+	if label == "" {
+		return false
+	}
+	var b [128]byte
+	n := textscan.Normalize(b[:0], unsafex.Bytes(label))
+	i, start, end := d.brands.First(n, true)
+	return i >= 0 && start == 0 && end == len(n)
 }

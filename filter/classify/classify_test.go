@@ -341,3 +341,28 @@ func TestBusinessText(t *testing.T) {
 		}
 	}
 }
+
+// A text labelled with a brand ("PayPal: ...") is business, from any
+// sender; the brand elsewhere in the text, or an unknown label, is not.
+func TestBrandLabel(t *testing.T) {
+	d := newDetector(classify.Config{}).WithBrands([]string{"PayPal", "Deutsche Bahn", "Telegram"})
+	for _, tc := range []struct {
+		text string
+		a2p  bool
+	}{
+		{"PayPal: New sign-in to your account from Chrome on Windows.", true},
+		{"paypal : Sie haben EUR 119.86 erhalten", true},
+		{"Deutsche Bahn: Ihr Zug fällt aus", true},
+		{"【Telegram】验证码已发送", true},
+		{"[Telegram] new login", true},
+		{"I paid you on PayPal: check it", false},
+		{"Mum: call me", false},
+		{"PayPalX: hello", false},
+	} {
+		f := msg(filter.KindNumber, "4915100000001", "4917000000001", tc.text)
+		d.Detect(f, &filter.Detections{}, t0)
+		if (f.Class == filter.ClassA2P) != tc.a2p {
+			t.Errorf("%q: class %s %v", tc.text, f.Class, filter.ReasonNames(f.ClassReasons))
+		}
+	}
+}

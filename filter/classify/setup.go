@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/lists"
 )
 
 // Business is the kind of business text recognised on first sight (otp,
@@ -19,7 +20,14 @@ var Plugin = filter.Register(&filter.Plugin{
 		cfg := *env.Settings.(*Config)
 		prev, _ := env.Prev.(*State)
 		st := Reuse(prev, cfg, env.Budget)
-		return filter.Built{Detector: New(cfg, st), State: st, Tables: st.Tables()}
+		var brands []string
+		if cfg.brands != nil {
+			brands = append(brands, cfg.brands.Items...)
+		}
+		for _, name := range env.Policy.RegistryNames {
+			brands = append(brands, name)
+		}
+		return filter.Built{Detector: New(cfg, st).WithBrands(brands), State: st, Tables: st.Tables()}
 	},
 })
 
@@ -28,6 +36,7 @@ func (c *Config) Check(k *filter.SettingsCheck) {
 	k.NotNegative("fanout_recipients", int64(c.FanoutRecipients))
 	k.NotNegative("sender_velocity", int64(c.SenderVelocity))
 	k.NotNegative("window", int64(c.Window))
+	c.brands = k.List("brands", c.Brands, lists.Keywords)
 	*c = c.Defaults()
 }
 

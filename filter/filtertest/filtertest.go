@@ -29,6 +29,6 @@ func SetText(f *filter.Facts, text string) *filter.Facts {
 		return true
 	})
 	s := textscan.ShapeOf(b)
-	f.Words, f.Codes, f.Phones, f.Emails, f.Money = s.Words, s.Codes, s.Phones, s.Emails, s.Money
+	f.Words, f.Codes, f.Phones, f.Emails, f.Money, f.Handoffs = s.Words, s.Codes, s.Phones, s.Emails, s.Money, s.Handoffs
 	return f
 }

@@ -95,6 +95,7 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch) {
 		f.Fingerprint = c.fps.fingerprint(sc.text, sc.norm)
 		shape := textscan.ShapeOf(sc.text)
 		f.Words, f.Codes, f.Phones, f.Emails, f.Money = shape.Words, shape.Codes, shape.Phones, shape.Emails, shape.Money
+		f.Handoffs = shape.Handoffs
 		first := true
 		textscan.FindURLs(sc.text, func(u textscan.URL) bool {
 			f.URLCount++

@@ -21,6 +21,13 @@ type Config struct {
 	SequentialRun int           `yaml:"sequential_run"` // at least this many consecutive destination numbers (default 5)
 	// NewCountryAfter: a peer's first message to a country counts as new only after this warm-up (default 24h).
 	NewCountryAfter time.Duration `yaml:"new_country_after"`
+	// PremiumDestinations: messages from one peer to at least this many
+	// distinct numbers of the premium ranges within PremiumWindow are
+	// pumping (default 3 in 1h): the slow pumping that stays under
+	// premium_burst, and the tail of a burst, are caught from the third
+	// number on.
+	PremiumDestinations int           `yaml:"premium_destinations"`
+	PremiumWindow       time.Duration `yaml:"premium_window"`
 
 	// Premium is the premium_ranges list, resolved.
 	Premium *lists.List `yaml:"-"`
@@ -40,13 +47,20 @@ func (c Config) Defaults() Config {
 	if c.NewCountryAfter == 0 {
 		c.NewCountryAfter = 24 * time.Hour
 	}
+	if c.PremiumDestinations == 0 {
+		c.PremiumDestinations = 3
+	}
+	if c.PremiumWindow == 0 {
+		c.PremiumWindow = time.Hour
+	}
 	return c
 }
 
 // Why values.
 const (
-	WhyPremiumBurst = "premium_burst"
-	WhySequential   = "sequential_destinations"
+	WhyPremiumBurst  = "premium_burst"
+	WhySequential    = "sequential_destinations"
+	WhyPremiumSpread = "premium_destinations"
 )
 
 // established is how many messages a peer sends before a new country counts.
@@ -56,29 +70,32 @@ const established = 100
 type State struct {
 	window    time.Duration
 	learn     time.Duration
+	spread    time.Duration
 	maxBytes  int64
 	premium   *counters.Window   // peer -> premium segments
 	seq       *counters.Sequence // peer -> destination runs
 	volume    *counters.Window   // peer -> messages over the learning period
 	countries *counters.Seen     // peer+country
+	dests     *counters.Distinct // peer -> premium destinations over PremiumWindow
 }
 
 // Reuse returns prev when it fits cfg and the memory budget, else a new
 // state whose four tables share maxBytes equally.
 func Reuse(prev *State, cfg Config, maxBytes int64) *State {
-	if prev != nil && prev.window == cfg.Window && prev.learn == cfg.NewCountryAfter && prev.maxBytes == maxBytes {
+	if prev != nil && prev.window == cfg.Window && prev.learn == cfg.NewCountryAfter && prev.spread == cfg.PremiumWindow && prev.maxBytes == maxBytes {
 		return prev
 	}
-	each := counters.Bytes(maxBytes / 4)
-	return &State{window: cfg.Window, learn: cfg.NewCountryAfter, maxBytes: maxBytes,
+	each := counters.Bytes(maxBytes / 5)
+	return &State{window: cfg.Window, learn: cfg.NewCountryAfter, spread: cfg.PremiumWindow, maxBytes: maxBytes,
 		premium: counters.NewWindow(cfg.Window, 10, each), seq: counters.NewSequence(cfg.Window, each),
-		volume: counters.NewWindow(cfg.NewCountryAfter, 24, each), countries: counters.NewSeen(each)}
+		volume: counters.NewWindow(cfg.NewCountryAfter, 24, each), countries: counters.NewSeen(each),
+		dests: counters.NewDistinct(cfg.PremiumWindow, each)}
 }
 
 // Tables lists the counter tables for metrics.
 func (s *State) Tables() []counters.Named {
 	return []counters.Named{{Name: "premium", Table: s.premium}, {Name: "sequence", Table: s.seq},
-		{Name: "volume", Table: s.volume}, {Name: "countries", Table: s.countries}}
+		{Name: "volume", Table: s.volume}, {Name: "countries", Table: s.countries}, {Name: "premium_destinations", Table: s.dests}}
 }
 
 // Detector is the pumping detector.
@@ -103,9 +120,15 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 		f.DestPremium = true
 		n := int(d.st.premium.Add(peer, now, uint32(f.Segments)))
 		det.SetCount(PremiumBurst, n)
-		if n > d.cfg.PremiumBurst {
+		spread := int(d.st.dests.Add(peer, f.DestHash(), now))
+		det.SetCount(PremiumDests, spread)
+		switch {
+		case n > d.cfg.PremiumBurst:
 			det.Raise(Pumping)
 			det.SetText(PumpingWhy, WhyPremiumBurst)
+		case spread >= d.cfg.PremiumDestinations:
+			det.Raise(Pumping)
+			det.SetText(PumpingWhy, WhyPremiumSpread)
 		}
 	}
 	if num, err := strconv.ParseUint(f.Dest, 10, 64); err == nil {

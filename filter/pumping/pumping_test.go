@@ -46,7 +46,11 @@ func TestDefaults(t *testing.T) {
 	if got.Window != time.Minute || got.PremiumBurst != 20 || got.SequentialRun != 5 || got.NewCountryAfter != 24*time.Hour || got.Premium != nil {
 		t.Fatalf("Defaults() = %+v", got)
 	}
-	set := pumping.Config{Window: time.Second, PremiumBurst: 1, SequentialRun: 2, NewCountryAfter: time.Hour}
+	if got.PremiumDestinations != 3 || got.PremiumWindow != time.Hour {
+		t.Fatalf("Defaults() = %+v", got)
+	}
+	set := pumping.Config{Window: time.Second, PremiumBurst: 1, SequentialRun: 2, NewCountryAfter: time.Hour,
+		PremiumDestinations: 7, PremiumWindow: time.Minute}
 	if got := set.Defaults(); got != set {
 		t.Fatalf("Defaults() changed set values: %+v", got)
 	}
@@ -60,7 +64,7 @@ func premiumDest(i int) string { return fmt.Sprintf("44900%07d", 1000*i) }
 // the window is pumping; exactly PremiumBurst is not.
 func TestPremiumBurst(t *testing.T) {
 	const burst = 6
-	d := newDetector(t, pumping.Config{PremiumBurst: burst, Window: time.Minute})
+	d := newDetector(t, pumping.Config{PremiumBurst: burst, Window: time.Minute, PremiumDestinations: 1000})
 	now := t0
 	send := func(peer string, i, segs int) (filter.Detections, *filter.Facts) {
 		f := facts(peer, premiumDest(i), "GB")
@@ -301,3 +305,34 @@ func TestName(t *testing.T) {
 // testBytes is the counters' memory budget in tests: room for thousands of
 // keys.
 const testBytes = 4 << 20
+
+// Slow pumping stays under the burst: the third distinct premium number
+// from one peer within premium_window is pumping, however slowly it comes;
+// repeats of one number do not count, and another peer counts apart.
+func TestPremiumDestinations(t *testing.T) {
+	d := newDetector(t, pumping.Config{PremiumDestinations: 3, PremiumWindow: time.Hour})
+	now := t0
+	send := func(peer string, i int) filter.Detections {
+		now += int64(5 * time.Minute) // far below any burst
+		return detect(d, facts(peer, premiumDest(i), "GB"), now)
+	}
+	for i := 1; i <= 2; i++ {
+		if det := send("acme", i); det.Has(pumping.Pumping) || det.Count(pumping.PremiumDests) != i {
+			t.Fatalf("number %d: %+v", i, det)
+		}
+	}
+	if det := send("acme", 1); det.Has(pumping.Pumping) {
+		t.Fatal("a repeated number counted")
+	}
+	if det := send("other", 3); det.Has(pumping.Pumping) {
+		t.Fatal("another peer counted with acme")
+	}
+	det := send("acme", 3)
+	if !det.Has(pumping.Pumping) || det.Text(pumping.PumpingWhy) != pumping.WhyPremiumSpread {
+		t.Fatalf("third number: %+v", det)
+	}
+	// An ordinary destination is not counted.
+	if det := detect(d, facts("acme", "4915112345678", "DE"), now); det.Count(pumping.PremiumDests) != 0 || det.Has(pumping.Pumping) {
+		t.Fatalf("ordinary number: %+v", det)
+	}
+}

@@ -13,6 +13,7 @@ var (
 	PumpingWhy     = filter.NewText(name, "pumping_why", "premium_burst or sequential_destinations")
 	PremiumBurst   = filter.NewCount(name, "premium_burst", "segments to premium ranges from this peer in the window")
 	SequentialRun  = filter.NewCount(name, "sequential_run", "consecutive destination numbers")
+	PremiumDests   = filter.NewCount(name, "premium_destinations", "distinct premium-range numbers this peer sent to in premium_window")
 	NewDestCountry = filter.NewFlag(name, "new_dest_country", "a country this peer never sent to before")
 )
 
@@ -36,13 +37,16 @@ func (c *Config) Check(k *filter.SettingsCheck) {
 	k.NotNegative("premium_burst", int64(c.PremiumBurst))
 	k.NotNegative("sequential_run", int64(c.SequentialRun))
 	k.NotNegative("new_country_after", int64(c.NewCountryAfter))
+	k.NotNegative("premium_destinations", int64(c.PremiumDestinations))
+	k.NotNegative("premium_window", int64(c.PremiumWindow))
 	*c = c.Defaults()
 }
 
 // Explain implements filter.Explainer.
 func (d *Detector) Explain(f *filter.Facts, det *filter.Detections, add func(string, ...any)) {
 	if det.Has(Pumping) {
-		add("pumping=%s premium_burst=%d sequential_run=%d", det.Text(PumpingWhy), det.Count(PremiumBurst), det.Count(SequentialRun))
+		add("pumping=%s premium_burst=%d premium_destinations=%d sequential_run=%d", det.Text(PumpingWhy),
+			det.Count(PremiumBurst), det.Count(PremiumDests), det.Count(SequentialRun))
 	}
 	if det.Has(NewDestCountry) {
 		add("new_dest_country=%s", f.DestCountry)

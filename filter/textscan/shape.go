@@ -14,7 +14,13 @@ type Shape struct {
 	// Money: a currency (€ $ £ ₹ ¥ ₽ ₺ or EUR, USD, GBP, euro, dollar, ...)
 	// in a text that has digits: amounts are how prizes, jobs and fees lure.
 	Money int
+	// Handoffs: messengers named to move the talk off SMS (WhatsApp,
+	// Telegram, Viber, WeChat): how job, romance and "hi mum" scams ask
+	// to be answered.
+	Handoffs int
 }
+
+var handoffWords = []string{"whatsapp", "telegram", "viber", "wechat"}
 
 // currencyWords are matched as whole ASCII words, case-insensitive.
 var currencyWords = []string{"eur", "euro", "euros", "usd", "dollar", "dollars", "gbp", "chf", "inr", "rs", "tl", "pln", "zl"}
@@ -74,8 +80,13 @@ func ShapeOf(text []byte) Shape {
 				inWord = true
 				wordStart = i
 			}
-			if r < utf8.RuneSelf && (i+1 == len(text) || !isASCIILetter(text[i+1])) && wordStart >= 0 && isCurrencyWord(text[wordStart:i+1]) {
-				currency++
+			if r < utf8.RuneSelf && (i+1 == len(text) || !isASCIILetter(text[i+1])) && wordStart >= 0 {
+				w := text[wordStart : i+1]
+				if isCurrencyWord(w) {
+					currency++
+				} else if isWordIn(w, handoffWords) {
+					s.Handoffs++
+				}
 			}
 		case r == '@':
 			if i > 0 && i+1 < len(text) && isWordByte(text[i-1]) && isWordByte(text[i+1]) {
@@ -106,11 +117,11 @@ func ShapeOf(text []byte) Shape {
 
 func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
-func isCurrencyWord(w []byte) bool {
-	if len(w) > 7 {
-		return false
-	}
-	for _, c := range currencyWords {
+func isCurrencyWord(w []byte) bool { return isWordIn(w, currencyWords) }
+
+// isWordIn reports whether ASCII word w is one of words, ignoring case.
+func isWordIn(w []byte, words []string) bool {
+	for _, c := range words {
 		if len(c) == len(w) && hasPrefixFold(w, c) {
 			return true
 		}

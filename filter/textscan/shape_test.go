@@ -22,6 +22,7 @@ func TestShapeOf(t *testing.T) {
 		{"gagnez 296.07 EUR par jour", Shape{Words: 6, Letters: 16, Money: 1}},
 		{"prize of €97,45!", Shape{Words: 4, Letters: 7, Money: 1}},
 		{"euro trip", Shape{Words: 2, Letters: 8}},
+		{"schreib mir bitte auf WhatsApp", Shape{Words: 5, Letters: 26, Handoffs: 1}},
 		{"Europe 2025", Shape{Words: 2, Letters: 6, Codes: 1}},
 	} {
 		if got := ShapeOf([]byte(tc.text)); got != tc.want {
