@@ -72,8 +72,8 @@ func (s *State) Tables() []counters.Named {
 
 // Detector classifies.
 type Detector struct {
-	cfg Config
-	st  *State
+	cfg    Config
+	st     *State
 	lex    *lexicon
 	brands *textscan.Matcher
 }
