@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/console"
+	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/browsertest"
 	"github.com/smsfw/smsfw/review"
 	"github.com/smsfw/smsfw/review/reviewtest"
@@ -28,17 +30,16 @@ import (
 func TestConsoleInBrowser(t *testing.T) {
 	st := reviewtest.NewStore()
 	evs := reviewtest.Seed(time.Now())
-	if err := st.Insert(context.Background(), evs); err != nil {
+	// A delivered grey-route message for the leakage ledger.
+	grey := &filter.Event{ID: filter.NewEventID(), Time: time.Now(), Direction: "mt", Peer: "acme", Class: "a2p",
+		Action: "flag", RuleID: "grey-route", Segments: 12, Leakage: 0.84}
+	if err := st.Insert(context.Background(), append(slices.Clone(evs), grey)); err != nil {
 		t.Fatal(err)
 	}
 	held := evs[len(evs)-1]
 	hostile := evs[6] // its text has a <script> tag
 	q := &reviewtest.Quarantiner{}
-	svc, err := review.New(review.Options{Store: st, Quarantine: q, Overrides: &reviewtest.OverrideSetter{}, Logger: zaptest.NewLogger(t),
-		Leakage: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write([]byte(`{"peers":[{"peer":"acme","segments":12,"amount":0.84}]}`))
-		})})
+	svc, err := review.New(review.Options{Store: st, Quarantine: q, Overrides: &reviewtest.OverrideSetter{}, Logger: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,11 +70,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`.cards .barrow`)))
 	shot("dashboard")
 
-	// Events: all eight, then filtered to peer beta (three).
+	// Events: all nine, then filtered to peer beta (three).
 	do("events", chromedp.Navigate(srv.URL+"/#/events"),
 		chromedp.WaitVisible(chromedp.CSS(`#events-table tbody tr[data-id]`)))
-	if n := count(`#events-table tbody tr[data-id]`); n != len(evs) {
-		t.Fatalf("%d rows, want %d", n, len(evs))
+	if n := count(`#events-table tbody tr[data-id]`); n != len(evs)+1 { // and the grey-route one
+		t.Fatalf("%d rows, want %d", n, len(evs)+1)
 	}
 	do("filter", chromedp.SendKeys(chromedp.CSS(`#filters input[name=peer]`), "beta"),
 		chromedp.Click(chromedp.CSS(`#apply`)),

@@ -90,6 +90,8 @@ type worldOptions struct {
 	noAdmin bool
 	proxy   string   // more top-level lines of the proxy's configuration
 	peers   []string // more peers (system_id; password pw, class a2p) beside acme
+	p2p     []string // peers of class p2p (routes billed as person-to-person)
+	policy  string   // the policy (default: policy)
 }
 
 func newWorld(t *testing.T, o worldOptions) *world {
@@ -109,6 +111,9 @@ func newWorld(t *testing.T, o worldOptions) *world {
 	for _, p := range o.peers {
 		fmt.Fprintf(&more, "  - {system_id: %s, password: pw, class: a2p}\n", p)
 	}
+	for _, p := range o.p2p {
+		fmt.Fprintf(&more, "  - {system_id: %s, password: pw, class: p2p}\n", p)
+	}
 	cfg, err := config.Parse("e2e.yaml", []byte(fmt.Sprintf(`
 upstreams:
   smsc: {address: %q, system_id: fw, password: pw}
@@ -126,7 +131,11 @@ peers:
 			_ = w.st.Close()
 		}
 	})
-	src := rules.FSSource(fstest.MapFS{"policy.yaml": {Data: []byte(policy)}}, "policy.yaml")
+	pol := policy
+	if o.policy != "" {
+		pol = o.policy
+	}
+	src := rules.FSSource(fstest.MapFS{"policy.yaml": {Data: []byte(pol)}}, "policy.yaml")
 	w.app, err = app.New(context.Background(), app.Options{Config: cfg, Listen: "127.0.0.1:0", Admin: "127.0.0.1:0",
 		NoAdmin: o.noAdmin, Policy: &src, DB: w.dbPath, Logger: log, Writer: o.writer, WrapStore: o.wrap,
 		WrapSink: func(s filter.EventSink) filter.EventSink { w.sink = &countingSink{w: s}; return w.sink }})

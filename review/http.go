@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -57,9 +58,7 @@ func (s *Service) routes() http.Handler {
 		w.Header().Set("Allow", "GET, HEAD, POST")
 		return http.StatusMethodNotAllowed, nil, errors.New("method not allowed (allowed: GET, POST)")
 	}))
-	if s.o.Leakage != nil {
-		mux.Handle("GET /api/v1/leakage", s.count(RouteLeakage, s.o.Leakage))
-	}
+	handle("GET", "/api/v1/leakage", RouteLeakage, s.getLeakage)
 	mux.Handle("/", s.wrap(RouteUnknown, func(_ http.ResponseWriter, r *http.Request) (int, any, error) {
 		return http.StatusNotFound, nil, fmt.Errorf("no such API endpoint: %s", r.URL.Path)
 	}))
@@ -455,4 +454,61 @@ func (s *Service) getAudit(_ http.ResponseWriter, r *http.Request) (int, any, er
 		entries = []store.AuditEntry{}
 	}
 	return 0, map[string]any{"entries": entries}, err
+}
+
+// maxLeakageDays bounds one ledger query.
+const maxLeakageDays = 366
+
+// getLeakage serves the leakage ledger: delivered grey-route traffic per
+// peer and UTC day, ?from=YYYY-MM-DD&to=YYYY-MM-DD (default the last 30
+// days), with each peer's total over the range, largest first.
+func (s *Service) getLeakage(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	q := r.URL.Query()
+	to := s.o.Now().UTC()
+	if v := q.Get("to"); v != "" {
+		t, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			return 0, nil, fmt.Errorf("%w: to: want YYYY-MM-DD, not %q", store.ErrBadQuery, v)
+		}
+		to = t
+	}
+	from := to.AddDate(0, 0, -29)
+	if v := q.Get("from"); v != "" {
+		t, err := time.Parse(time.DateOnly, v)
+		if err != nil {
+			return 0, nil, fmt.Errorf("%w: from: want YYYY-MM-DD, not %q", store.ErrBadQuery, v)
+		}
+		from = t
+	}
+	if from.After(to) || to.Sub(from) > maxLeakageDays*24*time.Hour {
+		return 0, nil, fmt.Errorf("%w: from..to must be in order and at most %d days", store.ErrBadQuery, maxLeakageDays)
+	}
+	days, err := s.o.Store.Leakage(r.Context(), from.Format(time.DateOnly), to.Format(time.DateOnly))
+	if err != nil {
+		return 0, nil, err
+	}
+	type total struct {
+		Peer     string  `json:"peer"`
+		Messages int64   `json:"messages"`
+		Segments int64   `json:"segments"`
+		Amount   float64 `json:"amount"`
+	}
+	byPeer := map[string]*total{}
+	peers := []*total{}
+	for _, d := range days {
+		t := byPeer[d.Peer]
+		if t == nil {
+			t = &total{Peer: d.Peer}
+			byPeer[d.Peer] = t
+			peers = append(peers, t)
+		}
+		t.Messages += d.Messages
+		t.Segments += d.Segments
+		t.Amount += d.Amount
+	}
+	sort.SliceStable(peers, func(i, j int) bool { return peers[i].Amount > peers[j].Amount })
+	if days == nil {
+		days = []store.LeakageDay{}
+	}
+	return 0, map[string]any{"from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "peers": peers, "days": days}, nil
 }

@@ -39,8 +39,6 @@ type Options struct {
 	Store      store.Store
 	Quarantine Quarantiner           // nil: release and reject answer 503
 	Overrides  filter.OverrideSetter // nil: overrides are stored but not applied live
-	// Leakage, when set, serves GET /api/v1/leakage (the ledger's handler).
-	Leakage    http.Handler
 	Logger     *zap.Logger
 	Registerer prometheus.Registerer
 	Now        func() time.Time

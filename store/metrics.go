@@ -27,6 +27,11 @@ type WriterMetrics struct {
 
 	RetentionDeleted prometheus.Counter
 	RetentionErrors  prometheus.Counter
+
+	// The leakage ledger's traffic as it is stored (grey-route messages the
+	// SMSC accepted), by peer.
+	LeakageSegments *prometheus.CounterVec
+	LeakageAmount   *prometheus.CounterVec
 }
 
 // NewWriterMetrics creates the metrics and registers them with reg (nil:
@@ -62,6 +67,10 @@ func NewWriterMetrics(reg prometheus.Registerer) *WriterMetrics {
 		RetentionErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "smsfw_events_retention_errors_total", Help: "Failed retention runs.",
 		}),
+		LeakageSegments: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_leakage_segments_total",
+			Help: "Segments of A2P traffic on routes billed as P2P that the SMSC accepted, by peer (the leakage ledger)."}, []string{"peer"}),
+		LeakageAmount: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_leakage_amount_total",
+			Help: "Estimated revenue lost to delivered grey-route traffic (A2P minus P2P tariff), by peer, in the tariff currency."}, []string{"peer"}),
 	}
 	// Label values exist from the start, so dashboards see zeros, not gaps.
 	for _, r := range []DropReason{DropQueueFull, DropClosed, DropStoreError, DropPeerBudget, DropBytes, DropPeerRate} {
@@ -69,7 +78,7 @@ func NewWriterMetrics(reg prometheus.Registerer) *WriterMetrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Queued, m.Written, m.Dropped, m.WriteErrors, m.QueueLength, m.QueueBytes, m.BatchTime,
-			m.RetentionDeleted, m.RetentionErrors)
+			m.RetentionDeleted, m.RetentionErrors, m.LeakageSegments, m.LeakageAmount)
 	}
 	return m
 }

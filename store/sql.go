@@ -148,6 +148,7 @@ func (s *sqlStore) insert(ctx context.Context, evs []*filter.Event, careful bool
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	args := make([]any, 0, min(len(evs), insertChunk)*nEventCols)
+	var ledger []*filter.Event // inserted now (not stored before) and counted in the leakage ledger
 	for start := 0; start < len(evs); start += insertChunk {
 		chunk := evs[start:min(start+insertChunk, len(evs))]
 		args = args[:0]
@@ -159,9 +160,17 @@ func (s *sqlStore) insert(ctx context.Context, evs []*filter.Event, careful bool
 			q += " ON CONFLICT (id) DO NOTHING"
 		}
 		if !s.d.fts {
-			if _, err := tx.ExecContext(ctx, s.d.rebind(q), args...); err != nil {
-				return fmt.Errorf("store: insert: %w", err)
+			if !anyDelivered(chunk) {
+				if _, err := tx.ExecContext(ctx, s.d.rebind(q), args...); err != nil {
+					return fmt.Errorf("store: insert: %w", err)
+				}
+				continue
 			}
+			inserted, err := insertReturning(ctx, tx, s.d.rebind(q), args)
+			if err != nil {
+				return err
+			}
+			ledger = appendDelivered(ledger, chunk, inserted)
 			continue
 		}
 		var inserted map[int64]bool // nil: all of chunk
@@ -178,25 +187,11 @@ func (s *sqlStore) insert(ctx context.Context, evs []*filter.Event, careful bool
 				return errStoredIDs
 			}
 		} else {
-			// RETURNING lists only the rows actually inserted.
-			rows, err := tx.QueryContext(ctx, q+" RETURNING id", args...)
-			if err != nil {
-				return fmt.Errorf("store: insert: %w", err)
-			}
-			inserted = make(map[int64]bool, len(chunk))
-			for rows.Next() {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return fmt.Errorf("store: insert: %w", err)
-				}
-				inserted[id] = true
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("store: insert: %w", err)
+			if inserted, err = insertReturning(ctx, tx, q, args); err != nil {
+				return err
 			}
 		}
+		ledger = appendDelivered(ledger, chunk, inserted)
 		args = args[:0]
 		n := 0
 		for _, ev := range chunk {
@@ -215,10 +210,79 @@ func (s *sqlStore) insert(ctx context.Context, evs []*filter.Event, careful bool
 			}
 		}
 	}
+	for _, r := range LedgerRows(ledger) {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO leakage (day, peer, messages, segments, amount) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (day, peer) DO UPDATE SET messages = leakage.messages + excluded.messages,
+	segments = leakage.segments + excluded.segments, amount = leakage.amount + excluded.amount`),
+			r.Day, r.Peer, r.Messages, r.Segments, r.Amount); err != nil {
+			return fmt.Errorf("store: insert: leakage ledger: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: insert: commit: %w", err)
 	}
 	return nil
+}
+
+// insertReturning runs an INSERT ... ON CONFLICT DO NOTHING and returns the
+// ids it actually inserted (RETURNING lists only those).
+func insertReturning(ctx context.Context, tx *sql.Tx, q string, args []any) (map[int64]bool, error) {
+	rows, err := tx.QueryContext(ctx, q+" RETURNING id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: insert: %w", err)
+	}
+	defer rows.Close()
+	inserted := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: insert: %w", err)
+		}
+		inserted[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: insert: %w", err)
+	}
+	return inserted, nil
+}
+
+func anyDelivered(evs []*filter.Event) bool {
+	for _, ev := range evs {
+		if Delivered(ev) {
+			return true
+		}
+	}
+	return false
+}
+
+// appendDelivered adds the ledger's events of chunk that were inserted
+// (inserted nil: all of them).
+func appendDelivered(out, chunk []*filter.Event, inserted map[int64]bool) []*filter.Event {
+	for _, ev := range chunk {
+		if Delivered(ev) && (inserted == nil || inserted[ev.ID]) {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// Leakage implements Store.
+func (s *sqlStore) Leakage(ctx context.Context, from, to string) ([]LeakageDay, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT day, peer, messages, segments, amount FROM leakage
+WHERE day >= ? AND day <= ? ORDER BY day, peer`), from, to)
+	if err != nil {
+		return nil, fmt.Errorf("store: leakage: %w", err)
+	}
+	defer rows.Close()
+	var out []LeakageDay
+	for rows.Next() {
+		var r LeakageDay
+		if err := rows.Scan(&r.Day, &r.Peer, &r.Messages, &r.Segments, &r.Amount); err != nil {
+			return nil, fmt.Errorf("store: leakage: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
 
 // denseMatches: a text search matching at least this many events is

@@ -54,6 +54,9 @@ type Store interface {
 	Retain(ctx context.Context, before time.Time, maxEvents int64) (deleted int64, err error)
 	// Count returns the number of stored events.
 	Count(ctx context.Context) (int64, error)
+	// Leakage returns the leakage ledger's rows for the UTC days from to
+	// to, inclusive ("YYYY-MM-DD"), by day then peer.
+	Leakage(ctx context.Context, from, to string) ([]LeakageDay, error)
 	Close() error
 }
 
@@ -134,4 +137,47 @@ type AuditQuery struct {
 	From, To time.Time
 	Actor    string
 	Limit    int
+}
+
+// LeakageDay is one peer's delivered grey-route traffic on one UTC day.
+type LeakageDay struct {
+	Day      string  `json:"day"` // YYYY-MM-DD
+	Peer     string  `json:"peer"`
+	Messages int64   `json:"messages"`
+	Segments int64   `json:"segments"`
+	Amount   float64 `json:"amount"`
+}
+
+// Delivered reports whether an event counts in the leakage ledger: an MT
+// message with a grey-route leakage amount that went on to the SMSC (allowed,
+// flagged, or only matched by a monitor rule) and was accepted by it. A
+// message blocked, dropped, quarantined or refused by the SMSC cost nothing.
+func Delivered(ev *filter.Event) bool {
+	return ev.Direction == "mt" && ev.Leakage > 0 && ev.Status == 0 && ev.Quarantine == "" &&
+		(ev.Monitor || ev.Action == filter.Allow.String() || ev.Action == filter.Flag.String())
+}
+
+// LeakageDayOf is the ledger day of an event (UTC).
+func LeakageDayOf(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// LedgerRows sums the delivered events among evs by day and peer.
+func LedgerRows(evs []*filter.Event) []LeakageDay {
+	var out []LeakageDay
+	idx := map[[2]string]int{}
+	for _, ev := range evs {
+		if !Delivered(ev) {
+			continue
+		}
+		k := [2]string{LeakageDayOf(ev.Time), ev.Peer}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, LeakageDay{Day: k[0], Peer: k[1]})
+		}
+		out[i].Messages++
+		out[i].Segments += int64(max(ev.Segments, 1))
+		out[i].Amount += ev.Leakage
+	}
+	return out
 }

@@ -365,6 +365,10 @@ func (w *Writer) flush(batch []queued, evs []*filter.Event) {
 	switch {
 	case err == nil:
 		w.m.Written.Add(float64(len(batch)))
+		for _, r := range LedgerRows(evs) {
+			w.m.LeakageSegments.WithLabelValues(r.Peer).Add(float64(r.Segments))
+			w.m.LeakageAmount.WithLabelValues(r.Peer).Add(r.Amount)
+		}
 	case w.ctx.Err() != nil:
 		// Close's deadline: the events were abandoned, not refused.
 		w.m.dropped(DropClosed, len(batch))

@@ -415,8 +415,8 @@ export async function leakage(main) {
   try {
     data = await get('leakage');
   } catch (err) {
-    if (err.status === 404) {
-      replace(main, h('h2', {}, 'Revenue leakage'), h('p', {class: 'muted'}, 'No ledger: smsfw runs without a policy.'));
+    if (err.status === 404 || err.status === 503) {
+      replace(main, h('h2', {}, 'Revenue leakage'), h('p', {class: 'muted'}, 'No ledger: it is kept in the event store, and smsfw runs without one.'));
       return;
     }
     throw err;
@@ -425,9 +425,11 @@ export async function leakage(main) {
   const sum = peers.reduce((a, p) => a + p.amount, 0);
   const segs = peers.reduce((a, p) => a + p.segments, 0);
   replace(main,
-    h('div', {class: 'toolbar'}, h('h2', {}, 'Revenue leakage'), h('span', {class: 'muted'}, 'grey-route traffic per peer since start, largest first')),
+    h('div', {class: 'toolbar'}, h('h2', {}, 'Revenue leakage'),
+      h('span', {class: 'muted'}, `grey-route traffic the SMSC accepted, ${data.from} to ${data.to} (UTC), per peer, largest first`)),
     table('leakage-table', [
       {label: 'Peer', cell: (p) => h('a', {href: go('events', {peer: p.peer})}, p.peer)},
+      {label: 'Messages', cls: 'num', cell: (p) => String(p.messages)},
       {label: 'Segments', cls: 'num', cell: (p) => String(p.segments)},
       {label: 'Estimated loss', cls: 'num', cell: (p) => p.amount.toFixed(2)},
     ], peers),

@@ -62,7 +62,6 @@ type Chain struct {
 	vms     sync.Pool
 	fps     *fpCache
 	numc    *numCache
-	Ledger  *Ledger
 
 	events    EventOptions
 	overrides atomic.Pointer[overrideSet] // the analysts' overrides; nil: none
@@ -104,7 +103,7 @@ func New(o Options) (*Chain, error) {
 		return nil, err
 	}
 	c := &Chain{eng: o.Engine, nums: nums, log: o.Logger.Named("filter"), m: o.Metrics, now: o.Now,
-		Ledger: newLedger(o.Metrics), fps: newFPCache(), events: o.Events,
+		fps: newFPCache(), events: o.Events,
 		plugins: plugins, states: map[string]any{}, tables: map[string][]counters.Named{}}
 	c.numc = newNumCache(nums)
 	c.numc.sync = o.SyncNumbers
@@ -229,14 +228,13 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 			verdict = filter.Verdict{Action: filter.Throttle, Status: l.Status, RuleID: l.ID, Reason: "rate_limit"}
 		}
 	}
-	if det.Has(greyroute.GreyRoute) {
-		c.Ledger.add(f.Peer, f.Segments, det.Amount(greyroute.Leakage))
-	}
 	if verdict.Action != filter.Allow {
 		verdict.Evidence = b.evidence(f, det)
 	}
 	if c.events.Enabled {
-		if verdict.Action != filter.Allow || len(dec.Monitor) > 0 {
+		// Delivered grey-route traffic is counted in the leakage ledger from
+		// its event: it gets one even when nothing refuses it.
+		if verdict.Action != filter.Allow || len(dec.Monitor) > 0 || det.Amount(greyroute.Leakage) > 0 {
 			verdict.Event = c.newEvent(b, r, f, det, verdict, dec.Monitor, false)
 		} else if c.sample() {
 			verdict.Event = c.newEvent(b, r, f, det, verdict, nil, true)

@@ -159,17 +159,14 @@ func TestDefaultPolicyEndToEnd(t *testing.T) {
 		}
 	}
 	// Grey route: an alphanumeric (A2P) sender on the P2P-billed peer is
-	// relayed but flagged, and the ledger counts the leakage.
+	// relayed but flagged (the leakage ledger, kept in the event store,
+	// is tested in store and review).
 	before := w.sim.Stats().Messages
 	if r := send(t, p2p, mt("BigBrand", user, "Sale! 50% off everything this weekend")); r.Status != 0 {
 		t.Fatalf("grey route: %v", r.Status)
 	}
 	if w.sim.Stats().Messages != before+1 {
 		t.Fatal("grey-route message not relayed")
-	}
-	led := w.chain.Ledger.Entries()
-	if len(led) != 1 || led[0].Peer != "p2pnet" || led[0].Segments != 1 || led[0].Amount <= 0 {
-		t.Fatalf("ledger %+v", led)
 	}
 }
 

@@ -1,11 +1,7 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"math/bits"
-	"net/http"
-	"sort"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,8 +13,6 @@ type Metrics struct {
 	classes  *prometheus.CounterVec
 	byClass  map[string]prometheus.Counter
 	findings [filter.MaxFlags]prometheus.Counter // by flag slot
-	leakMsgs *prometheus.CounterVec
-	leakAmt  *prometheus.CounterVec
 
 	overrides    prometheus.Gauge
 	overrideHits [2]prometheus.Counter // [block, allow]
@@ -31,10 +25,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		classes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_filter_messages_total",
 			Help: "Inspected messages by class (a2p, p2p, mo, receipt)."}, []string{"class"}),
-		leakMsgs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_leakage_segments_total",
-			Help: "Segments of A2P traffic on routes billed as P2P, by peer."}, []string{"peer"}),
-		leakAmt: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_leakage_amount_total",
-			Help: "Estimated revenue lost to grey routes (A2P minus P2P tariff), by peer, in the tariff currency."}, []string{"peer"}),
 	}
 	findings := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_filter_findings_total",
 		Help: "Detector findings by kind."}, []string{"finding"})
@@ -56,7 +46,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.byClass[c] = m.classes.WithLabelValues(c)
 	}
 	if reg != nil {
-		reg.MustRegister(m.classes, findings, m.leakMsgs, m.leakAmt, m.overrides, hits, m.counters)
+		reg.MustRegister(m.classes, findings, m.overrides, hits, m.counters)
 	}
 	return m
 }
@@ -70,54 +60,4 @@ func (m *Metrics) count(f *filter.Facts, d *filter.Detections) {
 			c.Inc()
 		}
 	}
-}
-
-// Ledger totals revenue leakage per peer for the API and the console.
-type Ledger struct {
-	m     *Metrics
-	mu    sync.Mutex
-	peers map[string]*LedgerEntry
-}
-
-// LedgerEntry is one peer's total.
-type LedgerEntry struct {
-	Peer     string  `json:"peer"`
-	Segments int     `json:"segments"`
-	Amount   float64 `json:"amount"`
-}
-
-func newLedger(m *Metrics) *Ledger { return &Ledger{m: m, peers: map[string]*LedgerEntry{}} }
-
-func (l *Ledger) add(peer string, segments int, amount float64) {
-	l.mu.Lock()
-	e := l.peers[peer]
-	if e == nil {
-		e = &LedgerEntry{Peer: string([]byte(peer))} // peer may alias a buffer: copy
-		l.peers[e.Peer] = e
-	}
-	e.Segments += segments
-	e.Amount += amount
-	l.mu.Unlock()
-	l.m.leakMsgs.WithLabelValues(peer).Add(float64(segments))
-	l.m.leakAmt.WithLabelValues(peer).Add(amount)
-}
-
-// Entries returns the totals, largest amount first.
-func (l *Ledger) Entries() []LedgerEntry {
-	l.mu.Lock()
-	out := make([]LedgerEntry, 0, len(l.peers))
-	for _, e := range l.peers {
-		out = append(out, *e)
-	}
-	l.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Amount > out[j].Amount })
-	return out
-}
-
-// Handler serves GET /api/v1/leakage.
-func (l *Ledger) Handler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"peers": l.Entries()})
-	})
 }

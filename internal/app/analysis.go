@@ -98,7 +98,6 @@ func (a *analysis) startReview(ctx context.Context, srv *proxy.Server, chain *pi
 	o := review.Options{Store: a.store, Quarantine: srv, Logger: a.log, Registerer: reg, QuarantineTTL: ttl}
 	if chain != nil { // a nil *Chain in the interface would not be nil
 		o.Overrides = chain
-		o.Leakage = chain.Ledger.Handler()
 	}
 	svc, err := review.New(o)
 	if err != nil {

@@ -219,11 +219,14 @@ func (a *App) buildAdmin(addr string) error {
 		}
 		fmt.Fprintln(w, "reloaded")
 	})
-	switch {
-	case a.an != nil:
+	if a.an != nil {
 		a.an.mount(mux) // /api/v1/, the leakage ledger included
-	case a.Chain != nil:
-		mux.Handle("GET /api/v1/leakage", a.Chain.Ledger.Handler())
+	} else {
+		mux.HandleFunc("GET /api/v1/leakage", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, `{"error":"the leakage ledger is kept in the event store: run with events.db or --db"}`)
+		})
 	}
 	console.Mount(mux)
 	handler, err := admin.Protect(mux, a.cfg.Admin.Auth, aln.Addr(), am, a.log)

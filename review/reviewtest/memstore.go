@@ -463,3 +463,23 @@ func Seed(now time.Time) []*filter.Event {
 	held.MessageID = "fw-1"
 	return evs
 }
+
+// Leakage implements store.Store from the stored events.
+func (s *Store) Leakage(_ context.Context, from, to string) ([]store.LeakageDay, error) {
+	s.mu.Lock()
+	var evs []*filter.Event
+	for _, ev := range s.events {
+		if d := store.LeakageDayOf(ev.Time); d >= from && d <= to {
+			evs = append(evs, ev)
+		}
+	}
+	s.mu.Unlock()
+	rows := store.LedgerRows(evs)
+	slices.SortFunc(rows, func(a, b store.LeakageDay) int {
+		if a.Day != b.Day {
+			return strings.Compare(a.Day, b.Day)
+		}
+		return strings.Compare(a.Peer, b.Peer)
+	})
+	return rows, nil
+}
