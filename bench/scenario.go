@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/yamlx"
 )
 
@@ -129,8 +130,8 @@ func ParseScenarios(file string, data []byte) (*ScenarioFile, error) {
 			return nil, errAt(at, "peer system_id must be 1 to 15 characters")
 		case peers[p.SystemID]:
 			return nil, errAt(at, "peer %q defined twice", p.SystemID)
-		case !slices.Contains([]string{"a2p", "p2p", "enterprise", "interconnect"}, p.Class):
-			return nil, errAt(at+".class", "peer class %q: want a2p, p2p, enterprise or interconnect", p.Class)
+		case !slices.Contains(filter.PeerClasses, p.Class):
+			return nil, errAt(at+".class", "peer class %q: want one of %s", p.Class, strings.Join(filter.PeerClasses, ", "))
 		}
 		peers[p.SystemID] = true
 	}

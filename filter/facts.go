@@ -10,6 +10,23 @@ const (
 	ClassReceipt = "receipt"
 )
 
+// Peer classes: what a route is contracted and billed as (a peer's class in
+// the configuration, msg.peer_class).
+const (
+	PeerA2P          = "a2p"          // application-to-person aggregators
+	PeerP2P          = "p2p"          // person-to-person routes (billed as retail P2P)
+	PeerEnterprise   = "enterprise"   // a business's own connection
+	PeerInterconnect = "interconnect" // another operator's or a hub's interconnect
+	PeerMNO          = "mno"          // the home network's own core: the operator's subscribers
+)
+
+// PeerClasses lists the peer classes.
+var PeerClasses = []string{PeerA2P, PeerP2P, PeerEnterprise, PeerInterconnect, PeerMNO}
+
+// BilledAsP2P reports whether traffic on a peer of this class is billed as
+// person-to-person: A2P traffic on it is a grey route.
+func BilledAsP2P(class string) bool { return class == PeerP2P || class == PeerMNO }
+
 // Sender kinds.
 const (
 	KindAlphanumeric = "alphanumeric"

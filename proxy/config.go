@@ -5,10 +5,13 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/bcryptx"
 	"github.com/smsfw/smsfw/internal/tlsfiles"
 	"github.com/smsfw/smsfw/internal/yamlx"
@@ -189,9 +192,6 @@ func (c *Config) QuarantineTTL() time.Duration {
 	return 24 * time.Hour
 }
 
-// Peer classes known to the firewall.
-var peerClasses = map[string]bool{"": true, "a2p": true, "p2p": true, "enterprise": true, "interconnect": true}
-
 // Validate checks the proxy's keys; at is the file's top level. It
 // resolves what depends on other keys (a peer's name and upstream, its
 // CIDRs and hash). Every problem is returned, each at its key's line.
@@ -341,8 +341,8 @@ func (c *Config) Validate(at yamlx.At) error {
 		if peer.Name == "" {
 			peer.Name = peer.SystemID
 		}
-		if !peerClasses[peer.Class] {
-			fail(at.Errorf(p+".class", "peer %q: unknown class %q (a2p, p2p, enterprise, interconnect)", peer.SystemID, peer.Class))
+		if peer.Class != "" && !slices.Contains(filter.PeerClasses, peer.Class) {
+			fail(at.Errorf(p+".class", "peer %q: unknown class %q (%s)", peer.SystemID, peer.Class, strings.Join(filter.PeerClasses, ", ")))
 		}
 		if peer.Window < 0 || peer.Window > 10000 {
 			fail(at.Errorf(p+".window", "peer %q: window %d outside [1, 10000]", peer.SystemID, peer.Window))

@@ -21,7 +21,7 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-unknown-upstream.yaml":        `testdata/invalid-unknown-upstream.yaml:8: peer "acme": unknown upstream "c"`,
 		"invalid-cidr.yaml":                    `testdata/invalid-cidr.yaml:8: peer "acme": bad CIDR "not-a-cidr"`,
 		"invalid-duration.yaml":                "testdata/invalid-duration.yaml:1: cannot unmarshal !!str `soon` into time.Duration",
-		"invalid-class.yaml":                   `testdata/invalid-class.yaml:6: peer "acme": unknown class "bulk" (a2p, p2p, enterprise, interconnect)`,
+		"invalid-class.yaml":                   `testdata/invalid-class.yaml:6: peer "acme": unknown class "bulk" (a2p, p2p, enterprise, interconnect, mno)`,
 		"invalid-fail-mode.yaml":               `testdata/invalid-fail-mode.yaml:1: on_filter_error must be allow or tempfail, not "block"`,
 		"invalid-password-length.yaml":         `testdata/invalid-password-length.yaml:4: peer "acme": password longer than 8 characters`,
 		"invalid-password-hash-exclusive.yaml": `testdata/invalid-password-hash-exclusive.yaml:5: peer "acme": password and password_hash are exclusive`,
@@ -37,7 +37,7 @@ func TestInvalidConfigs(t *testing.T) {
 		"invalid-many.yaml": "testdata/invalid-many.yaml:2: max_pdu_size 10 outside [256, 1048576]\n" +
 			"testdata/invalid-many.yaml:3: on_filter_error must be allow or tempfail, not \"block\"\n" +
 			"testdata/invalid-many.yaml:5: upstream \"smsc\": address \"10.0.0.5\" is not host:port\n" +
-			"testdata/invalid-many.yaml:8: peer \"acme\": unknown class \"bulk\" (a2p, p2p, enterprise, interconnect)\n" +
+			"testdata/invalid-many.yaml:8: peer \"acme\": unknown class \"bulk\" (a2p, p2p, enterprise, interconnect, mno)\n" +
 			"testdata/invalid-many.yaml:9: peer \"acme\": window -1 outside [1, 10000]",
 		"invalid-message-id-format.yaml": `testdata/invalid-message-id-format.yaml:1: message_id_format must be decimal or hex, not "base64"`,
 		"invalid-peer-held-bytes.yaml":   "testdata/invalid-peer-held-bytes.yaml:2: peer_held_bytes must not be negative",

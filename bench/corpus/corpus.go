@@ -16,6 +16,7 @@ import (
 	"os"
 	"slices"
 
+	"github.com/smsfw/smsfw/filter"
 	smstext "github.com/smsfw/smsfw/smpp/text"
 )
 
@@ -31,9 +32,6 @@ const (
 	Fraud     = "fraud"
 	GreyRoute = "greyroute" // A2P traffic on a route billed as P2P: caught when stopped or flagged
 )
-
-// PeerClasses are the classes a corpus peer may have (proxy peer classes).
-var PeerClasses = []string{"a2p", "p2p", "enterprise", "interconnect"}
 
 // Message is one labelled message.
 type Message struct {
@@ -64,7 +62,7 @@ func (m *Message) Check() error {
 		return fmt.Errorf("direction %q: want mt or mo", m.Direction)
 	case m.Peer == "" || len(m.Peer) > 15:
 		return fmt.Errorf("peer %q: want 1 to 15 characters", m.Peer)
-	case !slices.Contains(PeerClasses, m.PeerClass):
+	case !slices.Contains(filter.PeerClasses, m.PeerClass):
 		return fmt.Errorf("peer_class %q: want a2p, p2p, enterprise or interconnect", m.PeerClass)
 	case m.Sender == "" || len(m.Sender) > 20:
 		return fmt.Errorf("sender %q: want 1 to 20 bytes", m.Sender)

@@ -30,7 +30,7 @@ func (d *Detector) Name() string { return "grey_route" }
 
 // Detect flags an A2P message on a peer whose contracted class is P2P.
 func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
-	if f.Class != filter.ClassA2P || f.PeerClass != filter.ClassP2P {
+	if f.Class != filter.ClassA2P || !filter.BilledAsP2P(f.PeerClass) {
 		return
 	}
 	det.Raise(GreyRoute)

@@ -31,6 +31,8 @@ func TestGreyRoute(t *testing.T) {
 		{"p2p dearer than a2p: flagged, no amount", tariffs, "a2p", "p2p", "GB", 1, true, 0},
 		{"no tariffs: flagged, no amount", nil, "a2p", "p2p", "DE", 1, true, 0},
 		{"only an a2p tariff", greyroute.Tariffs{"a2p": {"default": 0.03}}, "a2p", "p2p", "DE", 1, true, 0.03},
+		{"a2p on the home network's core", tariffs, "a2p", "mno", "DE", 1, true, 0.065 - 0.005},
+		{"a2p on an interconnect", tariffs, "a2p", "interconnect", "DE", 1, false, 0},
 		{"a2p on a2p peer", tariffs, "a2p", "a2p", "DE", 1, false, 0},
 		{"a2p on enterprise peer", tariffs, "a2p", "enterprise", "DE", 1, false, 0},
 		{"a2p, unknown peer class", tariffs, "a2p", "", "DE", 1, false, 0},
