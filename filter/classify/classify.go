@@ -25,8 +25,14 @@ type Config struct {
 	// one ("PayPal: New sign-in ...", "【Telegram】") is business. The
 	// sender registry's IDs count as brands too.
 	Brands string `yaml:"brands"`
+	// HomePrefixes names a prefixes list of the operator's own number
+	// ranges: an MO from one of them is from a home subscriber
+	// (det.mo_origin "home"), else "foreign" (roaming in, interconnect,
+	// spoofed).
+	HomePrefixes string `yaml:"home_prefixes"`
 
 	brands *lists.List
+	home   *lists.List
 }
 
 // Defaults fills zero values.
@@ -111,8 +117,15 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	if f.Direction == filter.MO.String() {
 		if f.Receipt {
 			f.Class = filter.ClassReceipt
-		} else {
-			f.Class = filter.ClassMO
+			return
+		}
+		f.Class = filter.ClassMO
+		if d.cfg.home != nil && f.Sender != "" {
+			if _, ok := d.cfg.home.MatchPrefix(unsafex.Bytes(f.Sender)); ok {
+				det.SetText(Origin, OriginHome)
+			} else {
+				det.SetText(Origin, OriginForeign)
+			}
 		}
 		return
 	}

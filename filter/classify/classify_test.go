@@ -9,6 +9,7 @@ import (
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/classify"
 	"github.com/smsfw/smsfw/filter/filtertest"
+	"github.com/smsfw/smsfw/filter/lists"
 )
 
 // t0 is aligned to the minute, so window buckets start exactly on it.
@@ -364,5 +365,35 @@ func TestBrandLabel(t *testing.T) {
 		if (f.Class == filter.ClassA2P) != tc.a2p {
 			t.Errorf("%q: class %s %v", tc.text, f.Class, filter.ReasonNames(f.ClassReasons))
 		}
+	}
+}
+
+// With home_prefixes, an MO says whether it came from a home subscriber.
+func TestMOOrigin(t *testing.T) {
+	home, err := lists.Compile("home", lists.Prefixes, []string{"49151", "49160"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &classify.Config{HomePrefixes: "home"}
+	cfg.Check(&filter.SettingsCheck{Section: "detectors.classification", Lists: lists.Set{"home": home},
+		Report: func(k, m string) { t.Fatalf("%s: %s", k, m) }})
+	d := classify.New(*cfg, classify.NewState(cfg.Window, testBytes))
+	for _, tc := range []struct{ sender, origin string }{
+		{"4915112345678", classify.OriginHome},
+		{"4916012345678", classify.OriginHome},
+		{"447700900123", classify.OriginForeign},
+	} {
+		f := &filter.Facts{Direction: "mo", Sender: tc.sender, SenderKind: filter.KindNumber, Dest: "12345", Segments: 1}
+		var det filter.Detections
+		d.Detect(f, &det, t0)
+		if f.Class != filter.ClassMO || det.Text(classify.Origin) != tc.origin {
+			t.Errorf("%s: class %s origin %q, want %q", tc.sender, f.Class, det.Text(classify.Origin), tc.origin)
+		}
+	}
+	// Without the list: no origin.
+	var det filter.Detections
+	newDetector(classify.Config{}).Detect(&filter.Facts{Direction: "mo", Sender: "4915112345678"}, &det, t0)
+	if det.Text(classify.Origin) != "" {
+		t.Fatal("origin without home_prefixes")
 	}
 }

@@ -11,6 +11,16 @@ import (
 // marketing, notification), "" when none: det.business_text.
 var Business = filter.NewText("classification", "business_text", "the kind of business text recognised from its words: otp, marketing or notification")
 
+// Origin is where an MO came from, when home_prefixes is set: home (the
+// operator's own subscriber) or foreign.
+var Origin = filter.NewText("classification", "mo_origin", "where an MO came from: home (the operator's own ranges) or foreign")
+
+// MO origins.
+const (
+	OriginHome    = "home"
+	OriginForeign = "foreign"
+)
+
 // Plugin registers the classifier: detectors.classification.
 var Plugin = filter.Register(&filter.Plugin{
 	Name:        "classification",
@@ -37,6 +47,7 @@ func (c *Config) Check(k *filter.SettingsCheck) {
 	k.NotNegative("sender_velocity", int64(c.SenderVelocity))
 	k.NotNegative("window", int64(c.Window))
 	c.brands = k.List("brands", c.Brands, lists.Keywords)
+	c.home = k.List("home_prefixes", c.HomePrefixes, lists.Prefixes)
 	*c = c.Defaults()
 }
 

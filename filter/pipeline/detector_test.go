@@ -175,7 +175,7 @@ func TestDetectorREADMEs(t *testing.T) {
 			if d, ok := v.Field(i).Interface().(time.Duration); ok {
 				def = shortDuration(d)
 			}
-			if def == "" {
+			if fv := v.Field(i); def == "" || (fv.Kind() == reflect.Map || fv.Kind() == reflect.Slice) && fv.Len() == 0 {
 				def = "none"
 			}
 			row := fmt.Sprintf("| `detectors.%s.%s` | %s", p.Name, key, def) // the cell may explain on

@@ -24,6 +24,23 @@ type entry struct {
 type Detector struct {
 	entries  []entry
 	distance int
+	peers    map[string]map[string]bool // peer -> normalized sender IDs it may use
+}
+
+// WithPeerSenders returns d checking each listed peer's sender IDs.
+func (d *Detector) WithPeerSenders(m map[string][]string) *Detector {
+	if len(m) == 0 {
+		return d
+	}
+	d.peers = make(map[string]map[string]bool, len(m))
+	for peer, ids := range m {
+		set := make(map[string]bool, len(ids))
+		for _, id := range ids {
+			set[string(textscan.Normalize(nil, []byte(id)))] = true
+		}
+		d.peers[peer] = set
+	}
+	return d
 }
 
 // New builds the registry: sender -> peers allowed to use it.
@@ -48,11 +65,17 @@ func (d *Detector) Name() string { return "sender_id" }
 
 // Detect sets SenderSpoofed / SenderLookalike and ProtectedSender.
 func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
-	if len(d.entries) == 0 || f.Direction != filter.MT.String() || f.Sender == "" || f.SenderKind == filter.KindNumber {
+	if f.Direction != filter.MT.String() || f.Sender == "" || f.SenderKind == filter.KindNumber {
 		return
 	}
 	var nb, sb [64]byte
 	norm := textscan.Normalize(nb[:0], unsafex.Bytes(f.Sender))
+	if ids := d.peers[f.Peer]; ids != nil && !ids[string(norm)] {
+		det.Raise(NotAllowed)
+	}
+	if len(d.entries) == 0 {
+		return
+	}
 	sk := textscan.Skeleton(sb[:0], unsafex.Bytes(f.Sender))
 	// An exact protected ID decides alone (allowed for its peers, spoofed
 	// for the others): it is never a lookalike of a neighbouring entry.

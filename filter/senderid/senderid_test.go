@@ -186,3 +186,27 @@ func TestAllocs(t *testing.T) {
 		t.Fatalf("%v allocations", n)
 	}
 }
+
+// An aggregator with a peer_senders list may use only those sender IDs
+// (case and look-alikes folded); others are not checked.
+func TestPeerSenders(t *testing.T) {
+	d := senderid.New(nil, nil, 1).WithPeerSenders(map[string][]string{"acme": {"ShopA", "12345"}})
+	for _, tc := range []struct {
+		peer, sender, kind string
+		notAllowed         bool
+	}{
+		{"acme", "ShopA", alpha, false},
+		{"acme", "SHOPA", alpha, false},
+		{"acme", "12345", filter.KindShortCode, false},
+		{"acme", "ShopB", alpha, true},
+		{"acme", "54321", filter.KindShortCode, true},
+		{"acme", "4915112345678", filter.KindNumber, false}, // numbers are not sender IDs
+		{"other", "ShopB", alpha, false},                     // no list: not checked
+	} {
+		var det filter.Detections
+		d.Detect(facts(tc.peer, tc.sender, tc.kind), &det, 0)
+		if det.Has(senderid.NotAllowed) != tc.notAllowed {
+			t.Errorf("%s from %s: not allowed = %v", tc.sender, tc.peer, !tc.notAllowed)
+		}
+	}
+}
