@@ -201,7 +201,7 @@ func TestPeerSenders(t *testing.T) {
 		{"acme", "ShopB", alpha, true},
 		{"acme", "54321", filter.KindShortCode, true},
 		{"acme", "4915112345678", filter.KindNumber, false}, // numbers are not sender IDs
-		{"other", "ShopB", alpha, false},                     // no list: not checked
+		{"other", "ShopB", alpha, false},                    // no list: not checked
 	} {
 		var det filter.Detections
 		d.Detect(facts(tc.peer, tc.sender, tc.kind), &det, 0)
