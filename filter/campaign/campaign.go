@@ -82,7 +82,13 @@ func (d *Detector) Name() string { return "campaign" }
 // actionable reports whether a text asks its reader to do something a
 // campaign profits from.
 func actionable(f *filter.Facts) bool {
-	return f.URLCount+f.Phones+f.Emails+f.Money+f.Handoffs > 0 || f.ClassReasons&filter.ReasonBusinessText != 0
+	if f.URLCount+f.Money > 0 || f.ClassReasons&filter.ReasonBusinessText != 0 {
+		return true
+	}
+	// A number, address or messenger to answer on makes a crafted text
+	// actionable; a short note with one ("call me: 0151 2345678", "on
+	// WhatsApp now") is personal, however many people write it.
+	return f.Phones+f.Emails+f.Handoffs > 0 && f.Words >= 6
 }
 
 // Detect counts and flags.

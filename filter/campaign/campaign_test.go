@@ -210,3 +210,21 @@ func TestName(t *testing.T) {
 // testBytes is the counters' memory budget in tests: room for thousands of
 // keys.
 const testBytes = 4 << 20
+
+// Short personal notes with a number are not campaigns however many people
+// write them; a crafted lure with one is.
+func TestShortNoteWithNumber(t *testing.T) {
+	d := newDetector(campaign.Config{DistinctSenders: 3})
+	for i := 1; i <= 10; i++ {
+		if det := detect(d, facts("p2p", filter.KindNumber, num(i*1000), dst(i), fmt.Sprintf("Ruf mich an: 0151 %07d", i)), t0); det.Has(campaign.Campaign) {
+			t.Fatalf("note %d flagged", i)
+		}
+	}
+	var det filter.Detections
+	for i := 1; i <= 3; i++ {
+		det = detect(d, facts("p2p", filter.KindNumber, num(i*1000), dst(i), fmt.Sprintf("URGENT: your account will be closed today. Call +44 7811 %06d now.", i)), t0)
+	}
+	if !det.Has(campaign.Campaign) {
+		t.Fatal("lure from three phones not a campaign")
+	}
+}
