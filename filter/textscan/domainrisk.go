@@ -35,7 +35,8 @@ var lureWords = map[string]bool{
 }
 
 // DomainRisk returns how many lure signs a registrable domain carries and
-// a short reason naming them ("tld+lure_word+digits").
+// a short reason naming them ("tld+lure_word+digits"). It does not
+// allocate.
 func DomainRisk(domain string) (score int, why string) {
 	name, tld, ok := strings.Cut(domain, ".")
 	if !ok {
@@ -44,27 +45,29 @@ func DomainRisk(domain string) (score int, why string) {
 	if i := strings.LastIndexByte(domain, '.'); i >= 0 {
 		tld = domain[i+1:]
 	}
-	var signs [3]string
-	if abusedTLDs[tld] {
-		signs[0] = "tld"
-	}
-	for _, tok := range strings.FieldsFunc(name, func(r rune) bool { return r == '-' || r == '_' }) {
+	var signs [3]bool // tld, lure_word, digits
+	signs[0] = abusedTLDs[tld]
+	for rest := name; rest != ""; {
+		tok := rest
+		if i := strings.IndexAny(rest, "-_"); i >= 0 {
+			tok, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
 		word := strings.TrimRightFunc(tok, func(r rune) bool { return r >= '0' && r <= '9' })
-		if lureWords[word] {
-			signs[1] = "lure_word"
-		}
-		if word != tok && len(word) >= 3 {
-			signs[2] = "digits"
-		}
+		signs[1] = signs[1] || lureWords[word]
+		signs[2] = signs[2] || word != tok && len(word) >= 3
 	}
-	for _, s := range signs {
-		if s != "" {
+	var mask int
+	for i, sign := range signs {
+		if sign {
 			score++
-			if why != "" {
-				why += "+"
-			}
-			why += s
+			mask |= 1 << i
 		}
 	}
+	why = riskReasons[mask]
 	return score, why
 }
+
+// riskReasons names each combination of signs (bit 0 tld, 1 lure_word, 2 digits).
+var riskReasons = [8]string{"", "tld", "lure_word", "tld+lure_word", "digits", "tld+digits", "lure_word+digits", "tld+lure_word+digits"}

@@ -26,3 +26,9 @@ func TestDomainRisk(t *testing.T) {
 		}
 	}
 }
+
+func TestDomainRiskAllocs(t *testing.T) {
+	if n := testing.AllocsPerRun(100, func() { DomainRisk("update-login48.buzz") }); n != 0 {
+		t.Fatalf("%v allocations", n)
+	}
+}
