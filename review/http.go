@@ -65,41 +65,6 @@ func (s *Service) routes() http.Handler {
 	return mux
 }
 
-// statusWriter records the status for the metrics.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 {
-		w.code = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.code == 0 {
-		w.code = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (s *Service) count(r Route, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
-		h.ServeHTTP(sw, req)
-		s.m.request(r, cmpOr(sw.code, http.StatusOK))
-	})
-}
-
-func cmpOr(a, b int) int {
-	if a != 0 {
-		return a
-	}
-	return b
-}
-
 // wrap turns a handler returning (status, value, error) into JSON answers:
 // the value on success, {"error": "..."} otherwise. Errors map to statuses
 // by their sentinel; unexpected ones are logged and answered without detail.
