@@ -152,7 +152,7 @@ func rulesTestFlags(out io.Writer) (*flag.FlagSet, *rulesTestOpts) {
 	fs.SetOutput(out)
 	return fs, &rulesTestOpts{
 		peer:      fs.String("peer", "test", "peer name (as in the proxy config)"),
-		peerClass: fs.String("peer-class", "", "the peer's contracted class: a2p, p2p, enterprise, interconnect"),
+		peerClass: fs.String("peer-class", "", "the peer's contracted class: a2p, p2p, enterprise, interconnect, mno"),
 		from:      fs.String("from", "", "source address (sender ID, short code or number)"),
 		to:        fs.String("to", "", "destination address"),
 		text:      fs.String("text", "", "message text"),
