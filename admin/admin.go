@@ -36,6 +36,10 @@ func Handler(o Options) *http.ServeMux {
 		if !ok {
 			code, status = http.StatusServiceUnavailable, "not ready"
 		}
+		if anonymousProbe(r.Context()) {
+			writeJSON(w, code, map[string]string{"status": status})
+			return
+		}
 		writeJSON(w, code, map[string]string{"status": status, "reason": why})
 	})
 	if o.Gatherer != nil {

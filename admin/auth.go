@@ -68,6 +68,14 @@ const LocalActor = "local"
 
 type actorKey struct{}
 
+// probeKey marks an unauthenticated readiness probe (see Protect).
+type probeKey struct{}
+
+func anonymousProbe(ctx context.Context) bool {
+	b, _ := ctx.Value(probeKey{}).(bool)
+	return b
+}
+
 // Actor returns the authenticated name of the request's client ("" when the
 // request did not pass through Protect).
 func Actor(ctx context.Context) string {
@@ -82,7 +90,8 @@ func WithActor(ctx context.Context, actor string) context.Context {
 }
 
 // Protect wraps the admin handler h: authentication (unless the config is
-// empty and addr is a loopback address) for everything but GET /healthz,
+// empty and addr is a loopback address) for everything but GET /healthz
+// and an anonymous GET /readyz (status only),
 // the caller's name in the request context (Actor), and protection against
 // cross-site request forgery. The browser remembers basic-auth credentials
 // and sends them with any request to this origin, so a page elsewhere could
@@ -99,8 +108,16 @@ func Protect(h http.Handler, cfg *AuthConfig, addr net.Addr, m *Metrics, log *za
 	inner := csrf.Handler(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Liveness probes carry no credentials.
-		if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		get := r.Method == http.MethodGet || r.Method == http.MethodHead
+		if r.URL.Path == "/healthz" && get {
 			h.ServeHTTP(w, r)
+			return
+		}
+		// Neither do readiness probes (the kubelet's, a load balancer's):
+		// without credentials /readyz answers its status code and status
+		// only, not the reason (which names peers and upstreams).
+		if r.URL.Path == "/readyz" && get && !a.open && r.Header.Get("Authorization") == "" {
+			h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), probeKey{}, true)))
 			return
 		}
 		actor, res := a.authenticate(r)

@@ -31,7 +31,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smsfw_admin_logins_total",
-			Help: "Authentication of admin requests (everything but /healthz) by result: ok, failed (401), busy (503: no bcrypt slot in time), locked (429: too many failed logins from the source).",
+			Help: "Authentication of admin requests (everything but /healthz and anonymous /readyz probes) by result: ok, failed (401), busy (503: no bcrypt slot in time), locked (429: too many failed logins from the source).",
 		}, []string{"result"}),
 		lockouts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "smsfw_admin_login_lockouts_total",

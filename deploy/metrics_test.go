@@ -1,0 +1,240 @@
+package deploy_test
+
+// The metrics smsfw registers, from a running smsfw built the way `smsfw
+// run` builds it (internal/app: app.NewRegistry, app.New with a
+// pass-through config, the shipped policy and an SQLite event store):
+// the dashboard, the alerts and docs/operations.md name only those, the
+// docs name all of them, and promlint finds nothing wrong with them.
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap"
+
+	"github.com/smsfw/smsfw/deploy"
+	"github.com/smsfw/smsfw/esme"
+	"github.com/smsfw/smsfw/internal/app"
+	"github.com/smsfw/smsfw/internal/config"
+	"github.com/smsfw/smsfw/sim"
+	"github.com/smsfw/smsfw/smpp/pdu"
+)
+
+// runningApp starts a simulated SMSC and smsfw in front of it, sends a few
+// messages through it (allowed and refused, so most labelled series
+// exist), and returns smsfw.
+func runningApp(t *testing.T) *app.App {
+	t.Helper()
+	s := sim.New(sim.Config{}, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(s.Close)
+	src := deploy.DefaultPolicySource()
+	a, err := app.New(context.Background(), app.Options{Config: &config.Config{}, Upstream: ln.Addr().String(),
+		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Policy: &src, DB: filepath.Join(t.TempDir(), "events.db"),
+		Registry: app.NewRegistry(), Logger: zap.NewNop(), WatchInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := esme.Dial(ctx, a.Addr(), esme.Options{SystemID: "acme", Password: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for _, m := range []pdu.SMFields{
+		{SrcTON: 5, Src: "AcmeShop", DstTON: 1, Dst: "4915112345678", ShortMessage: []byte("AcmeShop: your order 1234 has shipped"), RegisteredDelivery: 1},
+		{SrcTON: 5, Src: "PAYPA1", DstTON: 1, Dst: "4915112345678", ShortMessage: []byte("Confirm your details now")},
+	} {
+		if _, err := cl.Do(ctx, pdu.AppendSM(nil, pdu.SubmitSM, 0, &m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a
+}
+
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// registered is every metric name a's registry describes (labelled
+// metrics without series included), and the types of those it gathers.
+func registered(t *testing.T, a *app.App) (names map[string]bool, types map[string]dto.MetricType) {
+	t.Helper()
+	ch := make(chan *prometheus.Desc)
+	go func() { a.Registry.Describe(ch); close(ch) }()
+	names = map[string]bool{}
+	for d := range ch {
+		m := fqName.FindStringSubmatch(d.String())
+		if m == nil {
+			t.Fatalf("no name in %s", d)
+		}
+		names[m[1]] = true
+	}
+	mfs, err := a.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	types = map[string]dto.MetricType{}
+	for _, mf := range mfs {
+		types[mf.GetName()] = mf.GetType()
+		if !names[mf.GetName()] {
+			t.Errorf("%s gathered but not described", mf.GetName())
+		}
+	}
+	if len(names) < 60 || !names["smsfw_leakage_amount_total"] || !names["smsfw_admin_logins_total"] {
+		t.Fatalf("only %d metrics described: the app is not fully built", len(names))
+	}
+	return names, types
+}
+
+var metricName = regexp.MustCompile(`\bsmsfw_[a-zA-Z0-9_]+`)
+
+// TestDeployFilesUseRegisteredMetrics: every smsfw_ name in the dashboard,
+// the alerts and their tests (queries, descriptions and series alike) is
+// one smsfw registers, or a histogram's _bucket, _sum or _count.
+func TestDeployFilesUseRegisteredMetrics(t *testing.T) {
+	names, types := registered(t, runningApp(t))
+	for _, f := range []string{"grafana/smsfw.json", "prometheus/alerts.yaml", "prometheus/alerts_test.yaml"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		used := map[string]bool{}
+		for _, n := range metricName.FindAllString(string(data), -1) {
+			used[n] = true
+		}
+		if len(used) < 5 {
+			t.Fatalf("%s: only %d metric names found", f, len(used))
+		}
+		for n := range used {
+			if names[n] {
+				continue
+			}
+			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(n, "_bucket"), "_sum"), "_count")
+			if base != n && types[base] == dto.MetricType_HISTOGRAM {
+				continue
+			}
+			t.Errorf("%s names %s, which smsfw does not register", f, n)
+		}
+	}
+}
+
+// TestOperationsDocListsEveryMetric: docs/operations.md's metrics table
+// names every smsfw_ metric smsfw registers, and no other.
+func TestOperationsDocListsEveryMetric(t *testing.T) {
+	names, _ := registered(t, runningApp(t))
+	data, err := os.ReadFile("../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(line, "| `smsfw_") {
+			continue
+		}
+		first, _, _ := strings.Cut(strings.TrimPrefix(line, "| "), " |")
+		for _, n := range metricName.FindAllString(first, -1) {
+			documented[n] = true
+		}
+	}
+	var missing, unknown []string
+	for n := range names {
+		if strings.HasPrefix(n, "smsfw_") && !documented[n] {
+			missing = append(missing, n)
+		}
+	}
+	for n := range documented {
+		if !names[n] {
+			unknown = append(unknown, n)
+		}
+	}
+	sort.Strings(missing)
+	sort.Strings(unknown)
+	if len(missing) > 0 {
+		t.Errorf("docs/operations.md's metrics table lacks %s", strings.Join(missing, ", "))
+	}
+	if len(unknown) > 0 {
+		t.Errorf("docs/operations.md's metrics table names %s, which smsfw does not register", strings.Join(unknown, ", "))
+	}
+}
+
+// lintExceptions are promlint's findings that are not naming mistakes,
+// each with why; any other finding fails.
+var lintExceptions = map[string]string{
+	// "counter" names the detectors' counter tables (filter/counters), not
+	// the metric type; the family is smsfw_filter_counter_{keys,bytes,
+	// max_bytes,evictions_total}.
+	"smsfw_filter_counter_evictions_total: metric name should not include type 'counter'": "detector counter tables",
+}
+
+var descHelp = regexp.MustCompile(`help: "((?:[^"\\]|\\.)*)"`)
+
+// TestMetricLint runs promlint (Prometheus' naming conventions: units,
+// _total on counters only, help text, no camel case, ...) on every metric
+// a running smsfw serves. Labelled metrics without a series in this run
+// are linted from their description, typed by name (_total: counter, else
+// gauge), which checks everything but a counter missing its _total.
+func TestMetricLint(t *testing.T) {
+	a := runningApp(t)
+	names, _ := registered(t, a)
+	mfs, err := a.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := map[string]bool{}
+	for _, mf := range mfs {
+		gathered[mf.GetName()] = true
+	}
+	ch := make(chan *prometheus.Desc)
+	go func() { a.Registry.Describe(ch); close(ch) }()
+	var described []string
+	for d := range ch {
+		name := fqName.FindStringSubmatch(d.String())[1]
+		if gathered[name] {
+			continue
+		}
+		gathered[name] = true
+		described = append(described, name)
+		help := ""
+		if m := descHelp.FindStringSubmatch(d.String()); m != nil {
+			help = m[1]
+		}
+		mf := &dto.MetricFamily{Name: &name, Help: &help}
+		zero := 0.0
+		if strings.HasSuffix(name, "_total") {
+			mf.Type = dto.MetricType_COUNTER.Enum()
+			mf.Metric = []*dto.Metric{{Counter: &dto.Counter{Value: &zero}}}
+		} else {
+			mf.Type = dto.MetricType_GAUGE.Enum()
+			mf.Metric = []*dto.Metric{{Gauge: &dto.Gauge{Value: &zero}}}
+		}
+		mfs = append(mfs, mf)
+	}
+	problems, err := promlint.NewWithMetricFamilies(mfs).Lint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		if _, ok := lintExceptions[p.Metric+": "+p.Text]; !ok {
+			t.Errorf("%s: %s", p.Metric, p.Text)
+		}
+	}
+	slices.Sort(described)
+	t.Logf("%d metrics linted (of %d registered); from their description only: %s", len(mfs), len(names), strings.Join(described, ", "))
+}
