@@ -153,6 +153,7 @@ type Metrics struct {
 	ruleCount  prometheus.Gauge
 	hits       *prometheus.CounterVec
 	evalErrors prometheus.Counter
+	policy     *prometheus.GaugeVec // 1 for the hash of the policy in force
 }
 
 // NewMetrics registers the engine's collectors on reg (may be nil).
@@ -170,9 +171,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Rule and limit matches by rule id (from the policy file) and mode."}, []string{"rule", "mode"}),
 		evalErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "smsfw_rules_eval_errors_total",
 			Help: "Rule conditions that failed to evaluate (the rule was skipped)."}),
+		policy: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "smsfw_rules_policy_info",
+			Help: "The policy in force: 1 with its content hash (the first 16 hex digits of its SHA-256), so nodes running different policies show."}, []string{"hash"}),
+	}
+	for _, r := range []string{"success", "failure"} {
+		m.reloads.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.lastOK, m.lastOKTime, m.reloads, m.ruleCount, m.hits, m.evalErrors)
+		reg.MustRegister(m.lastOK, m.lastOKTime, m.reloads, m.ruleCount, m.hits, m.evalErrors, m.policy)
 	}
 	return m
 }
@@ -191,6 +197,8 @@ func (m *Metrics) observe(s *Snapshot) {
 	m.lastOK.Set(1)
 	m.lastOKTime.Set(float64(s.Loaded.Unix()))
 	m.ruleCount.Set(float64(len(s.Rules)))
+	m.policy.Reset()
+	m.policy.WithLabelValues(s.Hash).Set(1)
 }
 
 // Hit counts a rule or limit match.
