@@ -11,6 +11,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -218,6 +219,11 @@ func (a *App) buildAdmin(addr string) error {
 			return
 		}
 		fmt.Fprintln(w, "reloaded")
+	})
+	// The peers, their sessions and upstream pools, live.
+	mux.HandleFunc("GET /api/v1/peers", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"time": time.Now().UTC(), "peers": a.Proxy.Peers()})
 	})
 	if a.an != nil {
 		a.an.mount(mux) // /api/v1/, the leakage ledger included
