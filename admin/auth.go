@@ -35,12 +35,14 @@ type AuthConfig struct {
 type Token struct {
 	Name        string `yaml:"name"`
 	TokenSHA256 string `yaml:"token_sha256"` // hex SHA-256 of the token
+	Role        string `yaml:"role"`         // metrics, viewer, analyst or admin (default)
 }
 
 // User is a console user: HTTP basic auth, bcrypt hash of the password.
 type User struct {
 	Name         string `yaml:"name"`
 	PasswordHash string `yaml:"password_hash"`
+	Role         string `yaml:"role"` // metrics, viewer, analyst or admin (default)
 }
 
 // Empty reports whether no credential is configured.
@@ -136,6 +138,12 @@ func Protect(h http.Handler, cfg *AuthConfig, addr net.Addr, m *Metrics, log *za
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "authentication required (Bearer token or basic auth)"})
 			return
 		}
+		if role := a.role(actor); !allowed(role, r) {
+			a.m.forbidden.Inc()
+			writeJSON(w, http.StatusForbidden, map[string]string{
+				"error": fmt.Sprintf("%s has the %s role; %s %s needs %s", actor, role, r.Method, r.URL.Path, needs(r))})
+			return
+		}
 		inner.ServeHTTP(w, r.WithContext(WithActor(r.Context(), actor)))
 	}), nil
 }
@@ -144,6 +152,7 @@ type authenticator struct {
 	open   bool
 	tokens map[[32]byte]string // sha256(token) -> name
 	users  map[string][]byte   // name -> bcrypt hash
+	roles  map[string]Role     // name -> role
 	dummy  []byte              // a hash at the users' highest cost, checked for unknown names
 	m      *Metrics
 	log    *zap.Logger
@@ -211,10 +220,16 @@ func newAuthenticator(cfg *AuthConfig, addr net.Addr, m *Metrics, log *zap.Logge
 		return a, nil
 	}
 	a.tokens = map[[32]byte]string{}
+	a.roles = map[string]Role{}
 	for _, t := range cfg.Tokens {
 		if err := CheckToken(t.TokenSHA256); err != nil {
 			return nil, fmt.Errorf("token %q: %w", t.Name, err)
 		}
+		role, err := roleOf(t.Role)
+		if err != nil {
+			return nil, fmt.Errorf("token %q: %w: %w", t.Name, ErrBadCredential, err)
+		}
+		a.roles[t.Name] = role
 		var k [32]byte
 		_, _ = hex.Decode(k[:], []byte(strings.ToLower(t.TokenSHA256)))
 		a.tokens[k] = t.Name
@@ -227,6 +242,11 @@ func newAuthenticator(cfg *AuthConfig, addr net.Addr, m *Metrics, log *zap.Logge
 			return nil, fmt.Errorf("user %q: %w: password_hash: %w", u.Name, ErrBadCredential, err)
 		}
 		a.users[u.Name] = []byte(u.PasswordHash)
+		role, err := roleOf(u.Role)
+		if err != nil {
+			return nil, fmt.Errorf("user %q: %w: %w", u.Name, ErrBadCredential, err)
+		}
+		a.roles[u.Name] = role
 		dummyCost = max(dummyCost, c)
 	}
 	if len(cfg.Users) > 0 {

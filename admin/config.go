@@ -72,6 +72,9 @@ func (a *AuthConfig) validate(at yamlx.At) error {
 		if err := CheckToken(t.TokenSHA256); err != nil {
 			return at.Errorf(p+".token_sha256", "admin_auth: token %q: token_sha256 must be 64 hex digits (printf %%s TOKEN | sha256sum)", t.Name)
 		}
+		if _, err := roleOf(t.Role); err != nil {
+			return at.Errorf(p+".role", "admin_auth: token %q: %v", t.Name, err)
+		}
 	}
 	for i, u := range a.Users {
 		p := fmt.Sprintf("users[%d]", i)
@@ -80,6 +83,9 @@ func (a *AuthConfig) validate(at yamlx.At) error {
 		}
 		if _, err := bcryptx.Check(u.PasswordHash); err != nil {
 			return at.Errorf(p+".password_hash", "admin_auth: user %q: password_hash: %v (smsfw passwd, or htpasswd -nbB USER PASSWORD)", u.Name, err)
+		}
+		if _, err := roleOf(u.Role); err != nil {
+			return at.Errorf(p+".role", "admin_auth: user %q: %v", u.Name, err)
 		}
 	}
 	return nil

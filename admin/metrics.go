@@ -23,6 +23,7 @@ type Metrics struct {
 	logins       *prometheus.CounterVec
 	lockouts     prometheus.Counter
 	connsRefused *prometheus.CounterVec
+	forbidden    prometheus.Counter
 }
 
 // NewMetrics registers the admin server's collectors on reg (which may be
@@ -41,6 +42,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "smsfw_admin_connections_refused_total",
 			Help: "Admin HTTP connections closed at accept, by the limit reached: total (admin_max_connections) or per_source (admin_max_connections_per_source).",
 		}, []string{"limit"}),
+		forbidden: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smsfw_admin_forbidden_total",
+			Help: "Authenticated admin requests refused 403 because the credential's role does not allow them.",
+		}),
 	}
 	for _, r := range []string{loginOK, loginFailed, loginBusy, loginLocked} {
 		m.logins.WithLabelValues(r)
@@ -49,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.connsRefused.WithLabelValues(l)
 	}
 	if reg != nil {
-		reg.MustRegister(m.logins, m.lockouts, m.connsRefused)
+		reg.MustRegister(m.logins, m.lockouts, m.connsRefused, m.forbidden)
 	}
 	return m
 }
