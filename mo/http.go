@@ -111,7 +111,7 @@ func (s *Service) getPull(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	wait, limit := time.Duration(0), DefaultLimit
+	wait := time.Duration(0)
 	if v := q.Get("wait"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || d > MaxWait {
@@ -120,13 +120,9 @@ func (s *Service) getPull(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = d
 	}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > store.MaxLimit {
-			writeJSON(w, http.StatusBadRequest, errBody(fmt.Sprintf("limit %q outside [1, %d]", v, store.MaxLimit)))
-			return
-		}
-		limit = n
+	limit, ok := queryLimit(w, q.Get("limit"))
+	if !ok {
+		return
 	}
 	if c := q.Get("cursor"); c != "" {
 		if _, err := s.ack(r.Context(), rt, c); err != nil {
@@ -213,14 +209,9 @@ func (s *Service) getDead(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, errBody(fmt.Sprintf("no route %q", name)))
 		return
 	}
-	limit := DefaultLimit
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > store.MaxLimit {
-			writeJSON(w, http.StatusBadRequest, errBody(fmt.Sprintf("limit %q outside [1, %d]", v, store.MaxLimit)))
-			return
-		}
-		limit = n
+	limit, ok := queryLimit(w, q.Get("limit"))
+	if !ok {
+		return
 	}
 	msgs, err := s.q.DeadMO(r.Context(), name, limit)
 	if err != nil {
@@ -270,6 +261,19 @@ func (s *Service) postReplay(w http.ResponseWriter, r *http.Request) {
 		s.wakeRoute(rt, m.Target)
 	}
 	writeJSON(w, http.StatusOK, messageOf(m))
+}
+
+// queryLimit reads a limit parameter (default DefaultLimit); false: answered.
+func queryLimit(w http.ResponseWriter, v string) (int, bool) {
+	if v == "" {
+		return DefaultLimit, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > store.MaxLimit {
+		writeJSON(w, http.StatusBadRequest, errBody(fmt.Sprintf("limit %q outside [1, %d]", v, store.MaxLimit)))
+		return 0, false
+	}
+	return n, true
 }
 
 func (s *Service) internal(w http.ResponseWriter, err error) {

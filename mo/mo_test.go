@@ -404,15 +404,27 @@ func TestQueueFailureReported(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, url, token string) *http.Response {
+func get(t *testing.T, url, token string) *http.Response { return do(t, http.MethodGet, url, token, "") }
+
+func post(t *testing.T, url, token, body string) *http.Response {
+	return do(t, http.MethodPost, url, token, body)
+}
+
+// do sends a request (from any goroutine: a failure is an error, and the
+// answer a 599 without body).
+func do(t *testing.T, method, url, token, body string) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req, _ := http.NewRequest(method, url, bytes.NewReader([]byte(body)))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return &http.Response{StatusCode: 599, Body: io.NopCloser(bytes.NewReader(nil))}
 	}
 	t.Cleanup(func() { resp.Body.Close() })
 	return resp
@@ -429,19 +441,4 @@ func getJSON(t *testing.T, url, token string, v any) {
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Error(err)
 	}
-}
-
-func post(t *testing.T, url, token, body string) *http.Response {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader([]byte(body)))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { resp.Body.Close() })
-	return resp
 }
