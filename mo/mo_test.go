@@ -389,7 +389,9 @@ func TestPullTwoConsumersAndACrash(t *testing.T) {
 // failingQueue fails every enqueue.
 type failingQueue struct{ store.MOQueue }
 
-func (failingQueue) EnqueueMO(context.Context, []*store.MOMessage) error { return errors.New("disk I/O error") }
+func (failingQueue) EnqueueMO(context.Context, []*store.MOMessage) error {
+	return errors.New("disk I/O error")
+}
 
 // When the store cannot queue, done gets the error (the proxy answers the
 // SMSC 0x58) and the failure is counted.
@@ -404,7 +406,9 @@ func TestQueueFailureReported(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, url, token string) *http.Response { return do(t, http.MethodGet, url, token, "") }
+func get(t *testing.T, url, token string) *http.Response {
+	return do(t, http.MethodGet, url, token, "")
+}
 
 func post(t *testing.T, url, token, body string) *http.Response {
 	return do(t, http.MethodPost, url, token, body)
