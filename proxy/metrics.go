@@ -134,6 +134,7 @@ type Metrics struct {
 	deliveries  *prometheus.CounterVec // deliveries toward peers that waited or were refused, by peer and event
 	heldRelays  *prometheus.CounterVec // long messages answered by smsfw and relayed after their verdict
 	ownReceipts *prometheus.CounterVec // receipts smsfw sends itself
+	moRouted    *prometheus.CounterVec // MO queued for routes beyond SMPP (MORouter)
 	panics      prometheus.Counter
 	// localThrottled counts messages answered 0x58 before inspection
 	// because their session's budget of locally answered messages was spent.
@@ -226,6 +227,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "smsfw_proxy_deliveries_total",
 		Help: "Deliveries (MO, receipts) toward a peer whose window was full: queued, or refused to the SMSC (queue_full, expired, session_ended, no_receiver).",
 	}, []string{"peer", "event"})
+	m.moRouted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_mo_routed_total",
+		Help: "MO messages of a route with a durable target (mo_routes): queued (the SMSC answered 0), queued_smpp (on to the peer's receiver, whose answer the SMSC gets), queue_failed (the SMSC answered 0x58).",
+	}, []string{"result"})
+	for _, r := range []string{moQueued, moQueuedSMPP, moQueueFailed} {
+		m.moRouted.WithLabelValues(r)
+	}
 	m.heldRelays = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smsfw_proxy_held_relays_total",
 		Help: "Segments of long messages answered by smsfw and relayed after the verdict: relayed, retried (temporary SMSC error), failed (permanent error or retries exhausted), lost (shutdown).",
@@ -297,7 +305,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
 			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments, m.quarantine,
 			m.lockouts, m.lockedBinds, m.lockUntracked, m.connsRefused,
-			m.deliveries, m.heldRelays, m.ownReceipts, m.panics, m.localThrottled,
+			m.deliveries, m.heldRelays, m.ownReceipts, m.moRouted, m.panics, m.localThrottled,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "smsfw_proxy_held_segments", Help: "Segments of long messages held for reassembly or awaiting relay.",
 			}, func() float64 {

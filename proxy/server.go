@@ -36,6 +36,9 @@ type Options struct {
 	// hold messages. nil: events are dropped and quarantine answers like
 	// reject.
 	Events filter.EventSink
+	// MO, when set, routes MO messages beyond SMPP: those matching a
+	// route with a durable target are queued before the SMSC is answered.
+	MO MORouter
 	// LockoutObserver, when set, is told of each bind lockout as it begins
 	// (e.g. to ban the source in the kernel).
 	LockoutObserver LockoutObserver
@@ -49,8 +52,10 @@ type Server struct {
 	insp     filter.Inspector
 	obs      filter.AcceptObserver // nil unless the inspector wants accepted ids
 	sink     filter.EventSink
-	holding  atomic.Int64 // quarantined messages waiting for the store before their answer
-	released releasedIDs  // SMSC ids of released messages -> the ids their peers know
+	mo       MORouter         // nil: MO go to SMPP receivers only
+	moLog    guard.SampledLog // "MO not queued" logs
+	holding  atomic.Int64     // quarantined and routed MO messages waiting for the store before their answer
+	released releasedIDs      // SMSC ids of released messages -> the ids their peers know
 	log      *zap.Logger
 	m        *Metrics
 	srvTLS   *tls.Config
@@ -94,7 +99,7 @@ func New(o Options) (*Server, error) {
 	}
 	cfg = cfg.WithDefaults()
 	s := &Server{
-		cfg: cfg, upstream: o.Upstream, insp: o.Inspector, log: o.Logger, m: o.Metrics, sink: o.Events,
+		cfg: cfg, upstream: o.Upstream, insp: o.Inspector, log: o.Logger, m: o.Metrics, sink: o.Events, mo: o.MO,
 		sessions: map[*downstream]struct{}{}, byPeer: map[string][]*downstream{},
 		pools: map[string]*pool{}, peers: map[string]*Peer{}, closed: make(chan struct{}),
 		ids: newMsgIDs(cfg.MessageIDFormat, cfg.ReceiptIDFormat),

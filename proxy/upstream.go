@@ -410,6 +410,8 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 		answer(orStatus(v.Status, pdu.StatusThrottled))
 	case v.Action != filter.Allow && v.Action != filter.Flag: // Reject, and Quarantine when no store holds messages
 		answer(orStatus(v.Status, pdu.StatusXPAppn))
+	case l.s.mo != nil && !m.IsReceipt() && l.routeMO(p, &m, peer, v, start, ev):
+		// Queued for the route's durable targets first; answered once it is (mo.go).
 	case target == nil:
 		l.s.m.deliveries.WithLabelValues(peer, dlvNoReceiver).Inc()
 		answer(pdu.StatusXTAppn)

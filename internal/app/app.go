@@ -30,6 +30,7 @@ import (
 	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/internal/tlsfiles"
+	"github.com/smsfw/smsfw/mo"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/review"
 	"github.com/smsfw/smsfw/rules"
@@ -88,6 +89,7 @@ type App struct {
 	Proxy    *proxy.Server
 	Engine   *rules.Engine   // nil without a policy
 	Chain    *pipeline.Chain // nil without a policy
+	MO       *mo.Service     // nil without mo_routes
 	Registry *prometheus.Registry
 
 	cfg        *config.Config
@@ -166,13 +168,20 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if o.WrapInspector != nil {
 		insp = o.WrapInspector(insp)
 	}
+	var router proxy.MORouter
+	if len(cfg.MORoutes) > 0 {
+		if a.MO, err = a.buildMO(cfg.MORoutes); err != nil {
+			return nil, err
+		}
+		router = a.MO
+	}
 	pm, tm := proxy.NewMetrics(a.Registry), tlsfiles.NewMetrics(a.Registry)
 	sink := a.an.sink()
 	if sink != nil && o.WrapSink != nil {
 		sink = o.WrapSink(sink)
 	}
 	a.Proxy, err = proxy.New(proxy.Options{Config: &cfg.Proxy, Upstream: o.Upstream, Logger: a.log, Metrics: pm,
-		TLSMetrics: tm, Inspector: insp, Events: sink})
+		TLSMetrics: tm, Inspector: insp, Events: sink, MO: router})
 	if err != nil {
 		return nil, err
 	}
@@ -234,10 +243,24 @@ func (a *App) buildAdmin(addr string) error {
 			fmt.Fprintln(w, `{"error":"the leakage ledger is kept in the event store: run with events.db or --db"}`)
 		})
 	}
+	if a.MO != nil {
+		h := a.MO.AdminHandler()
+		mux.Handle("GET /api/v1/mo/dead", h)
+		mux.Handle("POST /api/v1/mo/{id}/replay", h)
+	}
 	console.Mount(mux)
 	handler, err := admin.Protect(mux, a.cfg.Admin.Auth, aln.Addr(), am, a.log)
 	if err != nil {
 		return err
+	}
+	if a.MO != nil {
+		// The pull API authenticates consumers by their routes' tokens,
+		// not by the admin credentials.
+		outer := http.NewServeMux()
+		outer.Handle("/api/v1/mo", a.MO.PullHandler())
+		outer.Handle("/api/v1/mo/ack", a.MO.PullHandler())
+		outer.Handle("/", handler)
+		handler = outer
 	}
 	a.aln = aln
 	a.adminSrv = admin.NewServer(handler, a.log)
@@ -287,7 +310,32 @@ func (a *App) Start() {
 		go func() { _ = a.adminSrv.Serve(a.aln) }()
 		a.log.Info("admin listening", zap.String("addr", a.aln.Addr().String()), zap.Bool("tls", a.adminCerts != nil))
 	}
+	if a.MO != nil {
+		a.MO.Start()
+	}
 	go func() { a.serveErr <- a.Proxy.Serve(a.ln) }()
+}
+
+// buildMO builds the MO routes' delivery over the event store.
+func (a *App) buildMO(routes mo.Routes) (*mo.Service, error) {
+	if a.an == nil {
+		return nil, errors.New("mo_routes need the event store: set events.db or --db")
+	}
+	q, ok := store.MOQueueOf(a.an.store)
+	if !ok {
+		return nil, errors.New("mo_routes: the event store has no MO queue")
+	}
+	svc, err := mo.New(mo.Options{Routes: routes, Queue: q, Logger: a.log, Registerer: a.Registry,
+		Audit: func(ctx context.Context, actor, action, target, reason string, detail map[string]any) {
+			if a.an.svc != nil {
+				a.an.svc.Audit(ctx, cmp.Or(actor, review.SystemActor), review.Action(action), target, reason, detail)
+			}
+		}})
+	if err != nil {
+		return nil, err
+	}
+	a.cleanup = append(a.cleanup, svc.Close)
+	return svc, nil
 }
 
 // Done delivers the SMPP listener's end: nil after Shutdown, else the error.
@@ -354,6 +402,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		if a.stopWatch != nil {
 			a.stopWatch()
+		}
+		// After the proxy drained, no MO waits for the MO queue: store
+		// what the writer holds, stop delivering.
+		if a.MO != nil {
+			a.MO.Close()
 		}
 		// After the proxy drained, every event it emitted is queued: the
 		// writer stores them all before the store closes.

@@ -1,0 +1,46 @@
+package mo
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the MO delivery's Prometheus metrics, per route and target
+// (http, pull).
+type Metrics struct {
+	queued      *prometheus.CounterVec
+	delivered   *prometheus.CounterVec
+	retries     *prometheus.CounterVec
+	dead        *prometheus.CounterVec
+	replayed    *prometheus.CounterVec
+	queueFailed *prometheus.CounterVec
+}
+
+// NewMetrics registers the metrics on reg (nil: unregistered).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	rt := []string{"route", "target"}
+	m := &Metrics{
+		queued: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_queued_total",
+			Help: "MO messages queued in the event store, per route and target, before the SMSC was answered."}, rt),
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_delivered_total",
+			Help: "MO messages delivered: pushes answered 2xx (http), messages acknowledged by a consumer (pull)."}, rt),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_retries_total",
+			Help: "Failed pushes scheduled for another attempt."}, rt),
+		dead: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_dead_letters_total",
+			Help: "MO messages that became dead letters (max_attempts or max_age reached)."}, rt),
+		replayed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_replayed_total",
+			Help: "Dead letters queued again by an operator."}, rt),
+		queueFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_queue_failures_total",
+			Help: "MO messages that could not be queued (store error, too many waiting, shutdown): the SMSC got 0x58 and sends them again."},
+			[]string{"route"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.queued, m.delivered, m.retries, m.dead, m.replayed, m.queueFailed)
+	}
+	return m
+}
+
+// init makes a route's series visible at zero.
+func (m *Metrics) init(route, target string) {
+	for _, v := range []*prometheus.CounterVec{m.queued, m.delivered, m.retries, m.dead, m.replayed} {
+		v.WithLabelValues(route, target)
+	}
+	m.queueFailed.WithLabelValues(route)
+}

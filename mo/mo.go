@@ -1,0 +1,369 @@
+// Package mo delivers MO messages beyond SMPP: routes (`mo_routes:`)
+// select MO by destination, keyword and sender; a matching MO is queued in
+// the event store before the SMSC's deliver_sm is answered (proxy.MORouter),
+// then pushed to an HTTP endpoint (signed, retried with backoff, dead
+// letters replayable) and/or kept for consumers that pull it.
+package mo
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/smsfw/smsfw/internal/guard"
+	"github.com/smsfw/smsfw/proxy"
+	"github.com/smsfw/smsfw/smpp/pdu"
+	smstext "github.com/smsfw/smsfw/smpp/text"
+	"github.com/smsfw/smsfw/store"
+)
+
+// Targets served from the queue.
+const (
+	TargetHTTP = "http"
+	TargetPull = "pull"
+)
+
+// Errors of QueueMO (the SMSC gets a temporary error and retries).
+var (
+	ErrQueueFull = errors.New("mo: too many MO waiting for the store")
+	ErrClosed    = errors.New("mo: shutting down")
+)
+
+// Options wire a Service.
+type Options struct {
+	Routes Routes
+	Queue  store.MOQueue
+	Logger *zap.Logger
+	// Registerer takes the metrics (nil: unregistered).
+	Registerer prometheus.Registerer
+	// Audit records an operator's action (dead-letter replays); nil: none.
+	Audit func(ctx context.Context, actor, action, target, reason string, detail map[string]any)
+	// Client posts to HTTP targets (default: one refusing redirects to
+	// other hosts).
+	Client *http.Client
+	// Pending bounds MO waiting for the store (default 4096); beyond it the
+	// SMSC gets 0x58.
+	Pending int
+}
+
+// Service routes, queues and delivers MO. It implements proxy.MORouter.
+type Service struct {
+	o      Options
+	log    *zap.Logger
+	m      *Metrics
+	q      store.MOQueue
+	routes []*route
+	byName map[string]*route
+	client *http.Client
+
+	mu     sync.RWMutex // closed and in: a send never meets a closed channel
+	closed bool
+	in     chan request
+	wg     sync.WaitGroup // writer, push loops and pushes
+	stop   context.CancelFunc
+	ctx    context.Context
+	errLog guard.SampledLog
+}
+
+// route is a configured route with its secrets and wake-ups.
+type route struct {
+	Route
+	http   HTTPTarget // with defaults
+	secret []byte
+	token  [32]byte // sha256 of the pull token
+	wake   chan struct{}
+
+	pmu      sync.Mutex
+	pullWake chan struct{} // closed when pull messages were queued
+}
+
+var _ proxy.MORouter = (*Service)(nil)
+
+// request is one MO waiting for the store.
+type request struct {
+	rows []*store.MOMessage
+	done func(error)
+}
+
+// New builds a Service; Start runs its delivery.
+func New(o Options) (*Service, error) {
+	if o.Queue == nil {
+		return nil, errors.New("mo: mo_routes need the event store (events.db or --db)")
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Pending <= 0 {
+		o.Pending = 4096
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Service{o: o, log: o.Logger.Named("mo"), m: NewMetrics(o.Registerer), q: o.Queue, byName: map[string]*route{},
+		client: o.Client, in: make(chan request, o.Pending), ctx: ctx, stop: cancel}
+	if s.client == nil {
+		s.client = newClient()
+	}
+	for _, rc := range o.Routes {
+		r := &route{Route: rc, wake: make(chan struct{}, 1), pullWake: make(chan struct{})}
+		if rc.HTTP != nil {
+			r.http = rc.HTTP.withDefaults()
+			b, err := readSecret(rc.HTTP.SecretFile)
+			if err != nil {
+				cancel()
+				return nil, err
+			}
+			r.secret = b
+			s.m.init(r.Name, TargetHTTP)
+		}
+		if rc.Pull {
+			b, err := readSecret(rc.PullTokenFile)
+			if err != nil {
+				cancel()
+				return nil, err
+			}
+			r.token = sha256.Sum256(b)
+			if r.PullVisibility == 0 {
+				r.PullVisibility = DefaultPullVisibility
+			}
+			s.m.init(r.Name, TargetPull)
+		}
+		s.routes = append(s.routes, r)
+		s.byName[r.Name] = r
+	}
+	return s, nil
+}
+
+// Start runs the store writer, the push workers and the purge of delivered
+// messages.
+func (s *Service) Start() {
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.writer() }()
+	for _, r := range s.routes {
+		if r.HTTP != nil {
+			s.wg.Add(1)
+			go func() { defer s.wg.Done(); s.pushLoop(r) }()
+		}
+	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.purgeLoop() }()
+}
+
+// Close stores what waits for the store (the proxy has drained: nothing
+// new comes), then stops delivery; pushes under way are cut and their
+// messages stay queued.
+func (s *Service) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	close(s.in)
+	s.mu.Unlock()
+	s.stop()
+	s.wg.Wait()
+}
+
+// MatchMO picks the first route mo matches (proxy.MORouter).
+func (s *Service) MatchMO(mo *proxy.MO) proxy.MOMatch {
+	m := mo.Msg
+	var word []byte
+	for i, r := range s.routes {
+		if !matchAddr(r.Match.To, m.Dst.Addr) || !matchAddr(r.Match.From, m.Src.Addr) {
+			continue
+		}
+		if len(r.Match.Keyword) > 0 {
+			if word == nil {
+				word = firstWord(m)
+			}
+			if !matchWord(r.Match.Keyword, word) {
+				continue
+			}
+		}
+		return proxy.MOMatch{Route: i, Queue: r.Durable(), SMPP: r.SendsSMPP()}
+	}
+	return proxy.MOMatch{}
+}
+
+// QueueMO hands mo to the store writer (proxy.MORouter): one row per
+// durable target of the route; done runs once they are committed.
+func (s *Service) QueueMO(match proxy.MOMatch, mo *proxy.MO, done func(error)) {
+	r := s.routes[match.Route]
+	m := mo.Msg
+	base := store.MOMessage{Route: r.Name, Received: time.Unix(0, mo.Time).UTC(), Peer: mo.Peer,
+		Sender: string(m.Src.Addr), Dest: string(m.Dst.Addr), DataCoding: int(m.DataCoding),
+		Action: mo.Action.String(), RuleID: mo.RuleID, Raw: append([]byte(nil), mo.PDU...)}
+	if txt, err := smstext.Decode(nil, m.DataCoding, userData(m)); err == nil || errors.Is(err, smstext.ErrTruncated) {
+		base.Text = string(txt)
+	}
+	if c, ok, _ := m.Concat(); ok {
+		base.PartRef, base.PartTotal, base.PartSeq = int(c.Ref), int(c.Total), int(c.Part)
+	}
+	var rows []*store.MOMessage
+	for _, t := range r.targets() {
+		row := base
+		row.Target = t
+		rows = append(rows, &row)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		s.m.queueFailed.WithLabelValues(r.Name).Inc()
+		done(ErrClosed)
+		return
+	}
+	select {
+	case s.in <- request{rows: rows, done: done}:
+	default:
+		s.m.queueFailed.WithLabelValues(r.Name).Inc()
+		done(ErrQueueFull)
+	}
+}
+
+func (r *route) targets() []string {
+	var ts []string
+	if r.HTTP != nil {
+		ts = append(ts, TargetHTTP)
+	}
+	if r.Pull {
+		ts = append(ts, TargetPull)
+	}
+	return ts
+}
+
+// writer stores waiting MO in batches, one transaction each, and answers
+// each one's done; after Close it stores what is left.
+func (s *Service) writer() {
+	const maxBatch = 256
+	for req := range s.in {
+		batch := []request{req}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-s.in:
+				if !ok {
+					break more
+				}
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		var rows []*store.MOMessage
+		for _, r := range batch {
+			rows = append(rows, r.rows...)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := s.q.EnqueueMO(ctx, rows)
+		cancel()
+		if err != nil {
+			if n, ok := s.errLog.Tick(10 * time.Second); ok {
+				s.log.Error("MO not queued; the SMSC is asked to retry", zap.Int64("count", n), zap.Error(err))
+			}
+		}
+		for _, r := range batch {
+			if err != nil {
+				s.m.queueFailed.WithLabelValues(r.rows[0].Route).Inc()
+			}
+			r.done(err)
+		}
+		if err == nil {
+			for _, row := range rows {
+				s.m.queued.WithLabelValues(row.Route, row.Target).Inc()
+				s.wakeRoute(s.byName[row.Route], row.Target)
+			}
+		}
+	}
+}
+
+func (s *Service) wakeRoute(r *route, target string) {
+	if target == TargetHTTP {
+		select {
+		case r.wake <- struct{}{}:
+		default:
+		}
+		return
+	}
+	r.pmu.Lock()
+	close(r.pullWake)
+	r.pullWake = make(chan struct{})
+	r.pmu.Unlock()
+}
+
+// purgeLoop deletes messages delivered more than a week ago, hourly.
+func (s *Service) purgeLoop() {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.q.PurgeMO(s.ctx, time.Now().Add(-7*24*time.Hour)); err != nil {
+				s.log.Warn("purge of delivered MO failed", zap.Error(err))
+			} else if n > 0 {
+				s.log.Info("purged delivered MO", zap.Int64("count", n))
+			}
+		}
+	}
+}
+
+func matchAddr(pats []string, addr []byte) bool {
+	if len(pats) == 0 {
+		return true
+	}
+	for _, p := range pats {
+		if pre, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.HasPrefix(string(addr), pre) {
+				return true
+			}
+		} else if p == string(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchWord(words []string, w []byte) bool {
+	for _, k := range words {
+		if strings.EqualFold(k, string(w)) {
+			return true
+		}
+	}
+	return false
+}
+
+// userData is the message's user data without its UDH.
+func userData(m *pdu.Message) []byte {
+	ud := m.Payload()
+	if m.UDHI() {
+		if n, _, _, err := smstext.ParseUDH(ud); n > 0 && n <= len(ud) && err == nil {
+			ud = ud[n:]
+		}
+	}
+	return ud
+}
+
+// firstWord decodes the start of the text and returns its first word
+// (empty, not nil, when there is none).
+func firstWord(m *pdu.Message) []byte {
+	ud := userData(m)
+	if len(ud) > 96 {
+		ud = ud[:96] // a keyword is short; UCS-2 stays whole
+	}
+	txt, _ := smstext.Decode(make([]byte, 0, 192), m.DataCoding, ud)
+	txt = []byte(strings.TrimLeft(string(txt), " \t\r\n"))
+	if i := strings.IndexAny(string(txt), " \t\r\n"); i >= 0 {
+		txt = txt[:i]
+	}
+	if txt == nil {
+		txt = []byte{}
+	}
+	return txt
+}

@@ -1,0 +1,241 @@
+package mo
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	crand "crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/smsfw/smsfw/smpp/pdu"
+	smstext "github.com/smsfw/smsfw/smpp/text"
+	"github.com/smsfw/smsfw/store"
+)
+
+// Message is an MO as HTTP targets and pull consumers get it. The body of
+// a push is the same for every attempt.
+type Message struct {
+	// ID is the message's id toward this target: the Idempotency-Key of
+	// its pushes.
+	ID          string `json:"id"`
+	Route       string `json:"route"`
+	Peer        string `json:"peer"`
+	Sender      string `json:"sender"`
+	Destination string `json:"destination"`
+	// Text is the decoded text (UTF-8); Binary the user data (base64) of
+	// a message whose data_coding is not text.
+	Text       string `json:"text"`
+	Binary     []byte `json:"binary,omitempty"`
+	DataCoding int    `json:"data_coding"`
+	// Part is set on a part of a concatenated message: parts come one by
+	// one (smsfw does not reassemble MO); ref, total and seq join them.
+	Part     *Part     `json:"part,omitempty"`
+	Received time.Time `json:"received"`
+	Verdict  Verdict   `json:"verdict"`
+}
+
+// Part places a part of a concatenated message.
+type Part struct {
+	Ref   int `json:"ref"`
+	Total int `json:"total"`
+	Seq   int `json:"seq"`
+}
+
+// Verdict is what the policy decided (allow or flag).
+type Verdict struct {
+	Action string `json:"action"`
+	Rule   string `json:"rule,omitempty"`
+}
+
+// Headers of a push.
+const (
+	HeaderSignature   = "X-Smsfw-Signature" // "sha256=" + hex HMAC-SHA256 of the body
+	HeaderIdempotency = "Idempotency-Key"
+)
+
+func messageOf(m *store.MOMessage) Message {
+	out := Message{ID: strconv.FormatInt(m.ID, 10), Route: m.Route, Peer: m.Peer, Sender: m.Sender, Destination: m.Dest,
+		Text: m.Text, DataCoding: m.DataCoding, Received: m.Received, Verdict: Verdict{Action: m.Action, Rule: m.RuleID}}
+	if m.PartTotal > 1 {
+		out.Part = &Part{Ref: m.PartRef, Total: m.PartTotal, Seq: m.PartSeq}
+	}
+	switch smstext.AlphabetOf(byte(m.DataCoding)) {
+	case smstext.Binary, smstext.Unknown:
+		var pm pdu.Message
+		if p, err := pdu.FromBytes(m.Raw); err == nil && pdu.ParseMessage(p, &pm) == nil {
+			out.Binary = append([]byte{}, userData(&pm)...)
+		}
+	}
+	return out
+}
+
+// Sign is the X-Smsfw-Signature of body under secret.
+func Sign(secret, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// newClient posts without following redirects to other hosts, nor ones
+// that would turn the POST into a GET (301, 302, 303).
+func newClient() *http.Client {
+	return &http.Client{CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		switch {
+		case len(via) >= 3:
+			return errors.New("too many redirects")
+		case req.URL.Host != via[0].URL.Host:
+			return fmt.Errorf("redirect to another host (%s) refused", req.URL.Host)
+		case req.Response != nil && req.Response.StatusCode != http.StatusTemporaryRedirect &&
+			req.Response.StatusCode != http.StatusPermanentRedirect:
+			return fmt.Errorf("redirect %d would drop the body; refused", req.Response.StatusCode)
+		}
+		return nil
+	}}
+}
+
+func newLease() string {
+	var b [12]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// pushLoop claims the route's due messages while a worker is free and
+// posts each on its own goroutine.
+func (s *Service) pushLoop(r *route) {
+	sem := make(chan struct{}, r.http.Workers)
+	poll := min(max(r.http.Backoff/2, 5*time.Millisecond), time.Second)
+	for {
+		claimed, free := 0, cap(sem)-len(sem)
+		if free > 0 {
+			now := time.Now()
+			lease := newLease()
+			// The lease outlives a POST: a crash mid-way leaves the message
+			// due again once it ends.
+			msgs, err := s.q.ClaimMO(s.ctx, r.Name, TargetHTTP, lease, now, now.Add(r.http.Timeout+5*time.Second), free)
+			if err != nil && s.ctx.Err() == nil {
+				if n, ok := s.errLog.Tick(10 * time.Second); ok {
+					s.log.Error("MO queue unreadable", zap.String("route", r.Name), zap.Int64("count", n), zap.Error(err))
+				}
+			}
+			for _, m := range msgs {
+				sem <- struct{}{}
+				s.wg.Add(1)
+				go func() {
+					defer s.wg.Done()
+					s.push(r, m)
+					<-sem
+					s.wakeRoute(r, TargetHTTP)
+				}()
+			}
+			claimed = len(msgs)
+		}
+		if claimed > 0 && claimed == free {
+			continue // more may be due
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-r.wake:
+		case <-time.After(poll):
+		}
+	}
+}
+
+// push posts one message and settles it: delivered on a 2xx, else queued
+// for a later attempt, or dead past max_attempts or max_age.
+func (s *Service) push(r *route, m *store.MOMessage) {
+	err := s.post(r, m)
+	now := time.Now()
+	state, next, why := store.MODelivered, now, ""
+	switch {
+	case err == nil:
+		s.m.delivered.WithLabelValues(r.Name, TargetHTTP).Inc()
+	case s.ctx.Err() != nil:
+		// Shutting down: the message stays due, this attempt not counted
+		// against it beyond the claim.
+		state, why = store.MOQueued, "interrupted by shutdown"
+	case m.Attempts >= r.http.MaxAttempts || now.Sub(m.QueuedAt) >= r.http.MaxAge:
+		state, why = store.MODead, err.Error()
+		s.m.dead.WithLabelValues(r.Name, TargetHTTP).Inc()
+		s.log.Warn("MO dead-lettered; replay it with POST /api/v1/mo/{id}/replay", zap.String("route", r.Name),
+			zap.Int64("id", m.ID), zap.Int("attempts", m.Attempts), zap.Error(err))
+	default:
+		state, why = store.MOQueued, err.Error()
+		next = now.Add(backoff(r.http, m.Attempts, err))
+		s.m.retries.WithLabelValues(r.Name, TargetHTTP).Inc()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := s.q.SettleMO(ctx, m.ID, m.Lease, state, next, why); serr != nil {
+		// The lease ends by itself: the message is tried again (the same
+		// Idempotency-Key lets the endpoint drop a repeat).
+		s.log.Warn("MO delivery not recorded; it will be tried again", zap.Int64("id", m.ID), zap.Error(serr))
+	}
+}
+
+// retryAfter is an endpoint's Retry-After, honoured up to max_backoff.
+type retryAfter struct {
+	status int
+	after  time.Duration
+}
+
+func (e *retryAfter) Error() string { return fmt.Sprintf("HTTP %d", e.status) }
+
+func (s *Service) post(r *route, m *store.MOMessage) error {
+	body, err := json.Marshal(messageOf(m))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, r.http.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.http.URL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "smsfw-mo")
+	req.Header.Set(HeaderIdempotency, "smsfw-mo-"+strconv.FormatInt(m.ID, 10))
+	req.Header.Set(HeaderSignature, Sign(r.secret, body))
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	e := &retryAfter{status: resp.StatusCode}
+	if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+		e.after = time.Duration(secs) * time.Second
+	}
+	return e
+}
+
+// backoff is the wait after the attempts-th failed attempt: backoff
+// doubled per attempt up to max_backoff, the upper half drawn at random
+// (jitter), at least an endpoint's Retry-After (within max_backoff).
+func backoff(h HTTPTarget, attempts int, err error) time.Duration {
+	d := h.Backoff
+	for i := 1; i < attempts && d < h.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, h.MaxBackoff)
+	d = d/2 + rand.N(d/2+1)
+	var ra *retryAfter
+	if errors.As(err, &ra) && ra.after > d {
+		d = min(ra.after, h.MaxBackoff)
+	}
+	return d
+}

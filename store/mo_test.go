@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// The MO queue's life on both dialects: enqueue, claims that do not
+// overlap, a lease that runs out, settling, acks by lease, dead letters and
+// their replay, the purge of delivered messages.
+func TestMOQueue(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		q, ok := MOQueueOf(s)
+		if !ok {
+			t.Fatal("no MO queue")
+		}
+		t0 := time.Now()
+		var msgs []*MOMessage
+		for i := range 4 {
+			msgs = append(msgs, &MOMessage{Route: "votes", Target: "pull", Received: t0, Peer: "acme", Sender: "491", Dest: "80080",
+				Text: "VOTE " + string(rune('A'+i)), Action: "allow", Raw: []byte{1, 2, 3}, QueuedAt: t0})
+		}
+		msgs = append(msgs, &MOMessage{Route: "votes", Target: "http", Received: t0, Peer: "acme", Text: "x\x00\xff", Raw: []byte{9}, QueuedAt: t0})
+		if err := q.EnqueueMO(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.ID == 0 {
+				t.Fatal("no id")
+			}
+		}
+		now := t0.Add(time.Millisecond)
+		a, err := q.ClaimMO(ctx, "votes", "pull", "lease-a", now, now.Add(time.Minute), 3)
+		if err != nil || len(a) != 3 || a[0].Text != "VOTE A" || a[2].Text != "VOTE C" || a[0].Attempts != 1 || a[0].Lease != "lease-a" {
+			t.Fatalf("claim a: %v %+v", err, a)
+		}
+		b, err := q.ClaimMO(ctx, "votes", "pull", "lease-b", now, now.Add(time.Second), 3)
+		if err != nil || len(b) != 1 || b[0].Text != "VOTE D" {
+			t.Fatalf("claim b: %v %+v", err, b)
+		}
+		// b's lease runs out: its message is due again, under a new lease.
+		later := now.Add(2 * time.Second)
+		c, err := q.ClaimMO(ctx, "votes", "pull", "lease-c", later, later.Add(time.Minute), 10)
+		if err != nil || len(c) != 1 || c[0].ID != b[0].ID || c[0].Attempts != 2 {
+			t.Fatalf("claim c: %v %+v", err, c)
+		}
+		if n, err := q.AckMO(ctx, "votes", "pull", "lease-b", later); err != nil || n != 0 {
+			t.Fatalf("ack of a lost lease: %d %v", n, err)
+		}
+		if n, err := q.AckMO(ctx, "votes", "pull", "lease-a", later); err != nil || n != 3 {
+			t.Fatalf("ack a: %d %v", n, err)
+		}
+		h, err := q.ClaimMO(ctx, "votes", "http", "w1", later, later.Add(time.Minute), 5)
+		if err != nil || len(h) != 1 || h[0].Text != "x\uFFFD\uFFFD" || string(h[0].Raw) != "\x09" {
+			t.Fatalf("claim http: %v %+v", err, h)
+		}
+		if err := q.SettleMO(ctx, h[0].ID, "other", MODead, later, "boom"); !errors.Is(err, ErrConflict) {
+			t.Fatalf("settle with another lease: %v", err)
+		}
+		if err := q.SettleMO(ctx, h[0].ID, "w1", MODead, later, "500 Internal Server Error"); err != nil {
+			t.Fatal(err)
+		}
+		dead, err := q.DeadMO(ctx, "votes", 10)
+		if err != nil || len(dead) != 1 || dead[0].LastError != "500 Internal Server Error" {
+			t.Fatalf("dead: %v %+v", err, dead)
+		}
+		if _, err := q.ReplayMO(ctx, c[0].ID, later); !errors.Is(err, ErrConflict) {
+			t.Fatalf("replay of a queued message: %v", err)
+		}
+		if _, err := q.ReplayMO(ctx, 1<<40, later); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("replay of nothing: %v", err)
+		}
+		r, err := q.ReplayMO(ctx, h[0].ID, later)
+		if err != nil || r.State != MOQueued || r.Attempts != 0 {
+			t.Fatalf("replay: %v %+v", err, r)
+		}
+		if h, err = q.ClaimMO(ctx, "votes", "http", "w2", later, later.Add(time.Minute), 5); err != nil || len(h) != 1 {
+			t.Fatalf("claim after replay: %v %+v", err, h)
+		}
+		if err := q.SettleMO(ctx, h[0].ID, "w2", MODelivered, later, ""); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := q.PurgeMO(ctx, time.Now().Add(time.Minute)); err != nil || n != 4 {
+			t.Fatalf("purge: %d %v", n, err)
+		}
+	})
+}
