@@ -996,7 +996,7 @@ func (s *Server) inspect(r *filter.Request, log *zap.Logger, st *loopStats) filt
 		log.Error("inspector returned an unknown action", zap.Uint8("action", uint8(v.Action)))
 		v = filter.AllowVerdict
 	}
-	st.verdicts[r.Direction][v.Action]++
+	st.verdicts[verdictKind(r)][v.Action]++
 	st.dirty = true
 	if v.Action != filter.Allow {
 		if ce := log.Check(zap.InfoLevel, "verdict"); ce != nil {

@@ -38,6 +38,24 @@ const (
 	bindAuthBusy      = "auth_busy"
 )
 
+// Verdict kinds (the direction label of smsfw_proxy_verdicts_total):
+// filter.MT and filter.MO index the first two; receipts are counted apart
+// from the MO they travel with.
+const (
+	verdictReceipt  = 2
+	numVerdictKinds = 3
+)
+
+var verdictKindNames = [numVerdictKinds]string{filter.MT.String(), filter.MO.String(), "receipt"}
+
+// verdictKind is the kind a request's verdict is counted under.
+func verdictKind(r *filter.Request) int {
+	if r.Direction == filter.MO && r.Msg != nil && r.Msg.IsReceipt() {
+		return verdictReceipt
+	}
+	return int(r.Direction)
+}
+
 // Reasons for malformed / dropped PDUs.
 const (
 	badFrame      = "frame"
@@ -119,7 +137,7 @@ type Metrics struct {
 	timeouts   *prometheus.CounterVec
 	failed     *prometheus.CounterVec
 	malformed  *prometheus.CounterVec
-	verdicts   [2][filter.NumActions]prometheus.Counter
+	verdicts   [numVerdictKinds][filter.NumActions]prometheus.Counter
 	filterErrs prometheus.Counter
 	upstreamUp *prometheus.GaugeVec
 	segments   *prometheus.CounterVec
@@ -271,7 +289,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.quarantine.WithLabelValues(r)
 	}
 	verdicts := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "smsfw_proxy_verdicts_total", Help: "Verdicts carried out, by message direction and action.",
+		Name: "smsfw_proxy_verdicts_total", Help: "Verdicts carried out, by direction (mt, mo, or receipt: delivery receipts apart from MO) and action.",
 	}, []string{"direction", "action"})
 	for li, leg := range []string{legDownstream, legUpstream} {
 		for c := 0; c < pdu.NumCommands; c++ {
@@ -286,9 +304,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			}
 		}
 	}
-	for d := filter.MT; d <= filter.MO; d++ {
+	for k, name := range verdictKindNames {
 		for a := 0; a < filter.NumActions; a++ {
-			m.verdicts[d][a] = verdicts.WithLabelValues(d.String(), filter.Action(a).String())
+			m.verdicts[k][a] = verdicts.WithLabelValues(name, filter.Action(a).String())
 		}
 	}
 	inflight := func(leg string, v *atomic.Int64) prometheus.Collector {
@@ -355,7 +373,7 @@ type loopStats struct {
 	in       [pdu.NumCommands]uint32
 	out      [2][pdu.NumCommands]uint32
 	resps    [2][pdu.NumCommands][len(statusClasses)]uint32
-	verdicts [2][filter.NumActions]uint32
+	verdicts [numVerdictKinds][filter.NumActions]uint32
 	dirty    bool
 }
 

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/smsfw/smsfw/esme"
+	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
@@ -132,4 +135,20 @@ func TestMORouterSkipsReceipts(t *testing.T) {
 	if f.offered != 0 {
 		t.Fatalf("receipt offered to the router %d times", f.offered)
 	}
+}
+
+// Receipts are counted apart from MO in smsfw_proxy_verdicts_total.
+func TestVerdictsCountReceiptsApart(t *testing.T) {
+	e := start(t, sim.Config{}, nil, filter.AllowAll{})
+	e.dial(esme.Options{SystemID: "app"})
+	if st, err := e.sim.InjectMO(ctx5s(t), sim.MO{From: "491", To: "12345", Text: "hello"}); err != nil || st != 0 {
+		t.Fatalf("mo: %v %v", st, err)
+	}
+	if st, err := e.sim.InjectReceipt(ctx5s(t), "", "80080", "491", "abc"); err != nil || st != 0 {
+		t.Fatalf("receipt: %v %v", st, err)
+	}
+	count := func(kind int) float64 { return promtest.ToFloat64(e.m.verdicts[kind][filter.Allow]) }
+	testutil.Eventually(t, 5*time.Second, "one MO and one receipt counted", func() bool {
+		return count(int(filter.MO)) == 1 && count(verdictReceipt) == 1
+	})
 }

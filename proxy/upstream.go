@@ -672,7 +672,11 @@ func (p *pool) setLeg(l *upLeg, add bool) {
 	close(p.change)
 	p.change = make(chan struct{})
 	p.mu.Unlock()
-	p.s.m.upstreamUp.WithLabelValues(p.name).Set(float64(len(next)))
+	// Every peer's pool binds to its upstream: the gauge is their sum, so
+	// each pool adds what it changed (a Set would keep the last pool's).
+	if d := len(next) - len(old); d != 0 {
+		p.s.m.upstreamUp.WithLabelValues(p.name).Add(float64(d))
+	}
 }
 
 func (p *pool) changed() <-chan struct{} {
