@@ -304,6 +304,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			}
 		}
 	}
+	// Every error and event series exists from the start, at zero:
+	// dashboards and alerts see a rate of 0, not a gap.
+	for _, leg := range []string{legDownstream, legUpstream} {
+		m.sessions.WithLabelValues(leg)
+		m.late.WithLabelValues(leg)
+		m.timeouts.WithLabelValues(leg)
+		m.failed.WithLabelValues(leg)
+		for _, r := range []string{badFrame, badBody, badCommand, badState, badUnexpected} {
+			m.malformed.WithLabelValues(leg, r)
+		}
+		for _, r := range []string{bindOK, bindBadSystemID, bindBadPassword, bindNotAllowed, bindTooMany, bindAlreadyBound,
+			bindUpstreamError, bindRejected, bindTimeout, bindUnbound, bindLost, bindLockedOut, bindAuthBusy} {
+			m.binds.WithLabelValues(leg, r)
+		}
+	}
+	for _, sc := range []string{scopeSource, scopeSystemID} {
+		m.lockouts.WithLabelValues(sc)
+		m.lockedBinds.WithLabelValues(sc)
+	}
 	for k, name := range verdictKindNames {
 		for a := 0; a < filter.NumActions; a++ {
 			m.verdicts[k][a] = verdicts.WithLabelValues(name, filter.Action(a).String())
