@@ -12,6 +12,7 @@ import (
 type Metrics struct {
 	classes  *prometheus.CounterVec
 	byClass  map[string]prometheus.Counter
+	segments map[string]prometheus.Counter
 	findings [filter.MaxFlags]prometheus.Counter // by flag slot
 
 	overrides    prometheus.Gauge
@@ -41,19 +42,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.overrideHits[0] = hits.WithLabelValues(filter.OverrideBlock)
 	m.overrideHits[1] = hits.WithLabelValues(filter.OverrideAllow)
 	m.counters = newCounterCollector()
-	m.byClass = map[string]prometheus.Counter{}
+	segs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_filter_segments_total",
+		Help: "Segments of the inspected messages by class (a long message counts its parts)."}, []string{"class"})
+	m.byClass, m.segments = map[string]prometheus.Counter{}, map[string]prometheus.Counter{}
 	for _, c := range []string{filter.ClassA2P, filter.ClassP2P, filter.ClassMO, filter.ClassReceipt} {
 		m.byClass[c] = m.classes.WithLabelValues(c)
+		m.segments[c] = segs.WithLabelValues(c)
 	}
 	if reg != nil {
-		reg.MustRegister(m.classes, findings, m.overrides, hits, m.counters)
+		reg.MustRegister(m.classes, segs, findings, m.overrides, hits, m.counters)
 	}
 	return m
 }
 
 func (m *Metrics) count(f *filter.Facts, d *filter.Detections) {
 	if c := m.byClass[f.Class]; c != nil {
-		c.Add(float64(f.Segments))
+		c.Inc()
+		m.segments[f.Class].Add(float64(max(f.Segments, 1)))
 	}
 	for x := d.Fired; x != 0; x &= x - 1 {
 		if c := m.findings[bits.TrailingZeros64(x)]; c != nil {
