@@ -4,6 +4,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -46,6 +47,16 @@ func Handler(o Options) *http.ServeMux {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	}
 	return mux
+}
+
+// PublicHandler serves /metrics, /healthz and /readyz (status only, as to
+// an anonymous probe) and nothing else, without authentication: the
+// handler of the metrics_listen address.
+func PublicHandler(o Options) http.Handler {
+	h := Handler(o)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), probeKey{}, true)))
+	})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"fmt"
+	"net"
 
 	"github.com/smsfw/smsfw/internal/bcryptx"
 	"github.com/smsfw/smsfw/internal/tlsfiles"
@@ -27,6 +28,11 @@ type Config struct {
 	// or an IPv6 /64; default 32, negative: no cap), so one client cannot
 	// take every admin slot from the operators and Prometheus.
 	MaxConnectionsPerSource int `yaml:"admin_max_connections_per_source"`
+	// MetricsAddr, when set, serves /metrics, /healthz and /readyz (status
+	// only) on an address of their own without authentication: for a
+	// Prometheus server and probes on a private network, with no credential
+	// to hand out.
+	MetricsAddr string `yaml:"metrics_listen"`
 }
 
 // Limits are the connection caps of the section.
@@ -43,6 +49,11 @@ func (c *Config) Validate(at yamlx.At) error {
 	}
 	if c.MaxConnectionsPerSource > 100000 {
 		errs = append(errs, at.Errorf("admin_max_connections_per_source", "admin_max_connections_per_source %d outside [1, 100000] (or negative: no cap)", c.MaxConnectionsPerSource))
+	}
+	if c.MetricsAddr != "" {
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
+			errs = append(errs, at.Errorf("metrics_listen", "metrics_listen %q is not host:port", c.MetricsAddr))
+		}
 	}
 	errs = append(errs, c.TLS.Validate(at.In("admin_tls"), true), c.Auth.validate(at.In("admin_auth")))
 	return yamlx.Join(errs...)

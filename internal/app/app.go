@@ -98,6 +98,8 @@ type App struct {
 	adminCerts *tlsfiles.CertReloader
 	ln, aln    net.Listener
 	adminSrv   *http.Server
+	mln        net.Listener // metrics_listen
+	metricsSrv *http.Server
 	watch      time.Duration
 	stopWatch  context.CancelFunc
 	serveErr   chan error
@@ -264,6 +266,15 @@ func (a *App) buildAdmin(addr string) error {
 	}
 	a.aln = aln
 	a.adminSrv = admin.NewServer(handler, a.log)
+	if m := a.cfg.Admin.MetricsAddr; m != "" {
+		mln, err := net.Listen("tcp", m)
+		if err != nil {
+			return fmt.Errorf("metrics_listen: %w", err)
+		}
+		a.cleanup = append(a.cleanup, func() { _ = mln.Close() })
+		a.mln = admin.NewListener(mln, a.cfg.Admin.Limits(), am, a.log)
+		a.metricsSrv = admin.NewServer(admin.PublicHandler(admin.Options{Ready: a.Proxy.Ready, Gatherer: a.Registry}), a.log)
+	}
 	return nil
 }
 
@@ -288,6 +299,14 @@ func (a *App) Review() *review.Service {
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
 // AdminAddr is the admin server's address ("" without one).
+// MetricsAddr is the metrics_listen address ("" when not configured).
+func (a *App) MetricsAddr() string {
+	if a.mln == nil {
+		return ""
+	}
+	return a.mln.Addr().String()
+}
+
 func (a *App) AdminAddr() string {
 	if a.aln == nil {
 		return ""
@@ -309,6 +328,10 @@ func (a *App) Start() {
 	if a.adminSrv != nil {
 		go func() { _ = a.adminSrv.Serve(a.aln) }()
 		a.log.Info("admin listening", zap.String("addr", a.aln.Addr().String()), zap.Bool("tls", a.adminCerts != nil))
+	}
+	if a.metricsSrv != nil {
+		go func() { _ = a.metricsSrv.Serve(a.mln) }()
+		a.log.Info("metrics listening", zap.String("addr", a.mln.Addr().String()))
 	}
 	if a.MO != nil {
 		a.MO.Start()
@@ -399,6 +422,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		err := a.Proxy.Shutdown(ctx)
 		if a.adminSrv != nil {
 			_ = a.adminSrv.Shutdown(ctx)
+		}
+		if a.metricsSrv != nil {
+			_ = a.metricsSrv.Shutdown(ctx)
 		}
 		if a.stopWatch != nil {
 			a.stopWatch()

@@ -2,7 +2,11 @@ package app_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -192,4 +196,50 @@ func TestAdminConnectionCap(t *testing.T) {
 		}
 	}
 	t.Fatal("smsfw_admin_connections_refused_total missing")
+}
+
+// metrics_listen serves /metrics and the probes without credentials, and
+// nothing else; the admin address still asks for them.
+func TestMetricsListen(t *testing.T) {
+	sum := sha256.Sum256([]byte("operator-token"))
+	cfg, err := config.Parse("m.yaml", []byte(fmt.Sprintf(`
+metrics_listen: 127.0.0.1:0
+admin_auth:
+  tokens:
+    - {name: ops, token_sha256: %q}
+`, hex.EncodeToString(sum[:]))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(context.Background(), app.Options{Config: cfg, Upstream: startSim(t), Listen: "127.0.0.1:0",
+		Admin: "127.0.0.1:0", DB: "none", Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	defer func() { _ = a.Shutdown(context.Background()) }()
+	get := func(base, path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get("http://" + base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(a.MetricsAddr(), "/metrics"); code != 200 || !strings.Contains(body, "smsfw_build_info") {
+		t.Fatalf("/metrics on metrics_listen: %d", code)
+	}
+	if code, body := get(a.MetricsAddr(), "/readyz"); strings.Contains(body, "reason") || (code != 200 && code != 503) {
+		t.Fatalf("/readyz on metrics_listen: %d %s", code, body)
+	}
+	for _, p := range []string{"/api/v1/peers", "/api/v1/events", "/"} {
+		if code, _ := get(a.MetricsAddr(), p); code != http.StatusNotFound {
+			t.Errorf("%s on metrics_listen: %d", p, code)
+		}
+	}
+	if code, _ := get(a.AdminAddr(), "/metrics"); code != http.StatusUnauthorized {
+		t.Fatalf("/metrics on the admin address without a token: %d", code)
+	}
 }
