@@ -28,6 +28,7 @@ import (
 	"github.com/smsfw/smsfw/console"
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/internal/apidoc"
 	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/internal/tlsfiles"
 	"github.com/smsfw/smsfw/mo"
@@ -231,6 +232,7 @@ func (a *App) buildAdmin(addr string) error {
 		}
 		fmt.Fprintln(w, "reloaded")
 	})
+	mux.Handle("GET /api/v1/openapi.yaml", apidoc.Handler())
 	// The peers, their sessions and upstream pools, live.
 	mux.HandleFunc("GET /api/v1/peers", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
