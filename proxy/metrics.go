@@ -124,7 +124,11 @@ type Metrics struct {
 	pduIn      [2][pdu.NumCommands]prometheus.Counter // [leg][cmd]
 	pduOut     [2][pdu.NumCommands]prometheus.Counter
 	responses  *prometheus.CounterVec
-	respByCls  [2][pdu.NumCommands][len(statusClasses)]prometheus.Counter
+	// respByCls: the series of smsfw_proxy_responses_total, made on first
+	// use (most of the 320 leg x command x status combinations never
+	// happen and would only be exported zeros); the ok series of the
+	// requests each leg answers exist from the start.
+	respByCls [2][pdu.NumCommands][len(statusClasses)]atomic.Pointer[prometheus.Counter]
 	inflightUp atomic.Int64
 	inflightDn atomic.Int64
 	sessions   *prometheus.GaugeVec
@@ -297,11 +301,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.pduOut[li][c] = m.pdus.WithLabelValues(leg, dirOut, pdu.CommandName(c))
 		}
 	}
-	for li, leg := range []string{legDownstream, legUpstream} {
-		for c := 0; c < pdu.NumCommands; c++ {
-			for k, cls := range statusClasses {
-				m.respByCls[li][c][k] = m.responses.WithLabelValues(leg, pdu.CommandName(c), cls)
-			}
+	for li, reqs := range [2][]pdu.CommandID{
+		{pdu.BindTransmitter, pdu.BindReceiver, pdu.BindTransceiver, pdu.SubmitSM, pdu.SubmitMulti, pdu.DataSM,
+			pdu.QuerySM, pdu.CancelSM, pdu.ReplaceSM, pdu.EnquireLink, pdu.Unbind}, // what peers send smsfw
+		{pdu.DeliverSM, pdu.DataSM, pdu.EnquireLink, pdu.Unbind}, // what the SMSC sends smsfw
+	} {
+		for _, c := range reqs {
+			m.respCounter(li, c.Index(), 0)
 		}
 	}
 	// Every error and event series exists from the start, at zero:
@@ -370,7 +376,21 @@ func (m *Metrics) in(leg int, id pdu.CommandID) { m.pduIn[leg][id.Index()].Inc()
 
 // response counts a response sent on leg (0 downstream, 1 upstream) to a request id.
 func (m *Metrics) response(leg int, req pdu.CommandID, st pdu.Status) {
-	m.respByCls[leg][req.Index()][statusClass(st)].Inc()
+	m.respCounter(leg, req.Index(), statusClass(st)).Inc()
+}
+
+var legNames = [2]string{legDownstream, legUpstream}
+
+// respCounter returns the responses series of (leg, command, class),
+// making it on first use.
+func (m *Metrics) respCounter(leg, c, k int) prometheus.Counter {
+	p := &m.respByCls[leg][c][k]
+	if ctr := p.Load(); ctr != nil {
+		return *ctr
+	}
+	ctr := m.responses.WithLabelValues(legNames[leg], pdu.CommandName(c), statusClasses[k]) // the same child for every caller
+	p.Store(&ctr)
+	return ctr
 }
 func (m *Metrics) out(leg int, id pdu.CommandID) { m.pduOut[leg][id.Index()].Inc() }
 
@@ -433,7 +453,7 @@ func (s *loopStats) publish(m *Metrics, readLeg int) {
 		for c := range s.resps[leg] {
 			for k, n := range s.resps[leg][c] {
 				if n > 0 {
-					m.respByCls[leg][c][k].Add(float64(n))
+					m.respCounter(leg, c, k).Add(float64(n))
 					s.resps[leg][c][k] = 0
 				}
 			}

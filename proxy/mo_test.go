@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter"
@@ -151,4 +152,14 @@ func TestVerdictsCountReceiptsApart(t *testing.T) {
 	testutil.Eventually(t, 5*time.Second, "one MO and one receipt counted", func() bool {
 		return count(int(filter.MO)) == 1 && count(verdictReceipt) == 1
 	})
+}
+
+// smsfw_proxy_responses_total starts with the ok series of the requests
+// each leg answers, not every leg x command x status (320 series).
+func TestResponseSeriesAtStart(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	NewMetrics(reg)
+	if n := promtest.CollectAndCount(reg, "smsfw_proxy_responses_total"); n != 15 {
+		t.Fatalf("%d series at start, want 15", n)
+	}
 }
