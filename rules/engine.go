@@ -165,7 +165,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "When the policy in force was loaded."}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_rules_reloads_total",
 			Help: "Policy loads by result."}, []string{"result"}),
-		ruleCount: prometheus.NewGauge(prometheus.GaugeOpts{Name: "smsfw_rules_rules",
+		ruleCount: prometheus.NewGauge(prometheus.GaugeOpts{Name: "smsfw_rules_policy_rules",
 			Help: "Rules in the policy in force."}),
 		hits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_rules_hits_total",
 			Help: "Rule and limit matches by rule id (from the policy file) and mode."}, []string{"rule", "mode"}),
