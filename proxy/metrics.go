@@ -51,6 +51,7 @@ const (
 const (
 	refusedTotal     = "total"
 	refusedPerSource = "per_source"
+	refusedBanned    = "banned"
 )
 
 // Segment events.
@@ -219,7 +220,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "smsfw_proxy_connections_refused_total",
 		Help: "Peer connections closed at accept, by the limit reached: total (max_connections) or per_source (max_connections_per_source).",
 	}, []string{"limit"})
-	for _, r := range []string{refusedTotal, refusedPerSource} {
+	for _, r := range []string{refusedTotal, refusedPerSource, refusedBanned} {
 		m.connsRefused.WithLabelValues(r)
 	}
 	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
