@@ -1,5 +1,5 @@
 // Package config is smsfw's configuration file: the sections owned by the
-// packages that use them (proxy, admin, store's events), composed here and
+// packages that use them (proxy, admin, store's events, bpf), composed here and
 // nowhere else. The file is decoded strictly once; each section validates
 // itself against the same positions, and every problem of every section
 // is reported in line order as "file:line: message".
@@ -7,6 +7,7 @@ package config
 
 import (
 	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/bpf"
 	"github.com/smsfw/smsfw/internal/yamlx"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/store"
@@ -20,6 +21,8 @@ type Config struct {
 	// Events configure the analysts' event store (nil: no store unless
 	// --db names one).
 	Events *store.EventsConfig `yaml:"events"`
+	// BPF is the eBPF shield and the ban list (the bpf package's section).
+	BPF bpf.Config `yaml:"bpf"`
 	// Rules is a policy file, relative to the config file (loaded by the
 	// rules engine when present).
 	Rules string `yaml:"rules"`
@@ -35,5 +38,6 @@ func Parse(file string, data []byte) (*Config, error) { return yamlx.ParseConfig
 
 // Validate has every section check itself.
 func (c *Config) Validate(at yamlx.At) error {
-	return yamlx.Join(c.Proxy.Validate(at), c.Admin.Validate(at), c.Events.Validate(at.In("events")))
+	return yamlx.Join(c.Proxy.Validate(at), c.Admin.Validate(at), c.Events.Validate(at.In("events")),
+		c.BPF.Validate(at.In("bpf")))
 }
