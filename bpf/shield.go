@@ -40,6 +40,7 @@ type Status struct {
 	Kernel      bool         `json:"kernel"`
 	Attachments []Attachment `json:"attachments,omitempty"`
 	Reason      string       `json:"reason,omitempty"`
+	err         error        // why the program is not attached
 }
 
 // Shield is the ban list and, where the kernel allows it, the eBPF program
@@ -141,7 +142,7 @@ func (s *Shield) startKernel(addrs []netip.AddrPort) {
 		}
 	}
 	if err != nil {
-		s.status = Status{Reason: err.Error()}
+		s.status = Status{Reason: err.Error(), err: err}
 		s.log.Warn("eBPF shield not loaded: banned sources are refused when their connections are accepted, "+
 			"without kernel drops or the SYN rate (needs Linux 6.6+ for TCX, root or CAP_BPF+CAP_NET_ADMIN+CAP_PERFMON)",
 			zap.Error(err), zap.Strings("interfaces", ifaces), zap.String("mode", s.cfg.Mode))
