@@ -122,10 +122,10 @@ func ParseSource(s string) (netip.Prefix, error) {
 		if aerr != nil {
 			return netip.Prefix{}, fmt.Errorf("%q is neither a CIDR nor an address", s)
 		}
+		if a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("%q: zones are not allowed", s)
+		}
 		p = netip.PrefixFrom(a, a.BitLen())
-	}
-	if p.Addr().Zone() != "" {
-		return netip.Prefix{}, fmt.Errorf("%q: zones are not allowed", s)
 	}
 	if p.Addr().Is4In6() && p.Bits() >= 96 {
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
