@@ -24,10 +24,10 @@ func skipIfRefused(t *testing.T, st Status) {
 	if st.Kernel {
 		return
 	}
-	if errors.Is(st.err, ebpf.ErrNotSupported) || errors.Is(st.err, os.ErrPermission) {
-		t.Skipf("kernel refused the eBPF program: %v", st.err)
+	if errors.Is(st.Err(), ebpf.ErrNotSupported) || errors.Is(st.Err(), os.ErrPermission) {
+		t.Skipf("kernel refused the eBPF program: %v", st.Err())
 	}
-	t.Fatalf("not attached: %v", st.err)
+	t.Fatalf("not attached: %v", st.Err())
 }
 
 // dial connects from local to remote inside ns; a dropped SYN shows as a

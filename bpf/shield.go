@@ -43,6 +43,10 @@ type Status struct {
 	err         error        // why the program is not attached
 }
 
+// Err is why the program is not attached (the kernel's error, when it
+// refused), nil when it is.
+func (st Status) Err() error { return st.err }
+
 // Shield is the ban list and, where the kernel allows it, the eBPF program
 // enforcing it with the SYN rate in front of the SMPP listener. Without
 // the program the same bans are enforced when connections are accepted
