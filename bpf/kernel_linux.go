@@ -75,10 +75,6 @@ func loadObjects(cfg *Config) (*kernel, error) {
 	spec.Maps[shieldMapBans].MaxEntries = uint32(cfg.MaxBans)
 	k := &kernel{}
 	if err := spec.LoadAndAssign(&k.objs, nil); err != nil {
-		var ve *ebpf.VerifierError
-		if errors.As(err, &ve) {
-			return nil, fmt.Errorf("loading the program: %+v", ve)
-		}
 		return nil, fmt.Errorf("loading the program: %w", err)
 	}
 	var st shieldSettings
