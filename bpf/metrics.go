@@ -73,11 +73,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	if attached {
 		on = 1
 	}
-	if counts != nil {
-		for i, n := range counts {
-			if i < len(reasons) {
-				ch <- prometheus.MustNewConstMetric(m.packets, prometheus.CounterValue, float64(n), reasons[i].action, reasons[i].reason)
-			}
+	for i, n := range counts {
+		if i < len(reasons) {
+			ch <- prometheus.MustNewConstMetric(m.packets, prometheus.CounterValue, float64(n), reasons[i].action, reasons[i].reason)
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(m.enabled, prometheus.GaugeValue, on)
