@@ -41,26 +41,6 @@ func isTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
-// listen serves TCP on addr inside ns, accepting and closing.
-func listen(t *testing.T, ns netns.NS, addr string) netip.AddrPort {
-	t.Helper()
-	var ln net.Listener
-	if err := ns.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).AddrPort()
-}
-
 // The program attached for real, in each mode: a banned source's SYNs are
 // dropped (IPv4 and IPv6), an allowed source connects, a lifted ban lets
 // the source in again, and Close detaches.
@@ -89,8 +69,8 @@ func TestAttach(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			a4 := listen(t, p.Server, netip.AddrPortFrom(srv4, 0).String())
-			a6 := listen(t, p.Server, netip.AddrPortFrom(srv6, a4.Port()).String())
+			a4 := netns.Serve(t, p.Server, netip.AddrPortFrom(srv4, 0).String())
+			a6 := netns.Serve(t, p.Server, netip.AddrPortFrom(srv6, a4.Port()).String())
 			_ = p.Server.Do(func() error { s.Start(a4, a6); return nil })
 			st := s.Status()
 			skipIfRefused(t, st)

@@ -51,20 +51,7 @@ const (
 // reason the stats map counted.
 func run(t *testing.T, k *kernel, frame []byte) (drop bool, reason string) {
 	t.Helper()
-	before, err := k.packets()
-	if err != nil {
-		t.Fatal(err)
-	}
-	xv, err := k.objs.XdpShield.Run(&ebpf.RunOptions{Data: frame})
-	if err != nil {
-		t.Fatalf("xdp test run: %v", err)
-	}
-	after, _ := k.packets()
-	for i := range after {
-		if after[i] != before[i] {
-			reason = reasons[i].reason
-		}
-	}
+	xv, reason := runXDP(t, k, frame)
 	tv, err := k.objs.TcxShield.Run(&ebpf.RunOptions{Data: frame})
 	if errors.Is(err, unix.EINVAL) && reason == "malformed" {
 		// The skb test run refuses frames whose IP header is cut (as the
@@ -193,9 +180,13 @@ func TestProgramSynRate(t *testing.T) {
 	}
 }
 
+// runXDP runs the XDP program on frame: its verdict and the reason counted.
 func runXDP(t testing.TB, k *kernel, frame []byte) (uint32, string) {
 	t.Helper()
-	before, _ := k.packets()
+	before, err := k.packets()
+	if err != nil {
+		t.Fatal(err)
+	}
 	v, err := k.objs.XdpShield.Run(&ebpf.RunOptions{Data: frame})
 	if err != nil {
 		t.Fatalf("xdp test run: %v", err)

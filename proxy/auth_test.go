@@ -546,12 +546,19 @@ func TestMaxConnectionsPerSource(t *testing.T) {
 		return promtest.ToFloat64(e.m.connsRefused.WithLabelValues(refusedPerSource)) == 1
 	})
 	// Another source (127.0.0.2 is loopback too) binds.
+	bindFromSecondSource(t, e, "other")
+}
+
+// bindFromSecondSource binds systemID from 127.0.0.2 (loopback too; the
+// test is skipped where it is not) and unbinds.
+func bindFromSecondSource(t *testing.T, e *env, systemID string) {
+	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}
 	nc, err := d.Dial("tcp", e.addr)
 	if err != nil {
 		t.Skipf("no second loopback source here: %v", err)
 	}
-	cl, err := esme.Bind(ctx5s(t), nc, esme.Options{SystemID: "other"})
+	cl, err := esme.Bind(ctx5s(t), nc, esme.Options{SystemID: systemID})
 	if err != nil {
 		t.Fatalf("another source could not bind: %v", err)
 	}
@@ -607,14 +614,5 @@ func TestBannedSourceClosedAtAccept(t *testing.T) {
 	if n := e.srv.OpenConnections(); n != 0 {
 		t.Fatalf("%d connections open", n)
 	}
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}
-	nc, err := d.Dial("tcp", e.addr)
-	if err != nil {
-		t.Skipf("no second loopback source here: %v", err)
-	}
-	cl, err := esme.Bind(ctx5s(t), nc, esme.Options{SystemID: "acme"})
-	if err != nil {
-		t.Fatalf("an allowed source could not bind: %v", err)
-	}
-	cl.Close()
+	bindFromSecondSource(t, e, "acme")
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/config"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/internal/testutil/netns"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
@@ -109,10 +110,10 @@ bpf:
 	if _, err := dial(banned); !timedOut(err) {
 		t.Fatalf("banned source: %v, want a timeout (SYN dropped)", err)
 	}
-	if v := metric(t, a.Registry, "smsfw_bpf_packets_total", "action", "drop", "reason", "banned"); v < 1 {
+	if v := testutil.Metric(t, a.Registry, "smsfw_bpf_packets_total", "action", "drop", "reason", "banned"); v < 1 {
 		t.Fatalf("drops counted: %v", v)
 	}
-	if v := metric(t, a.Registry, "smsfw_bpf_enabled"); v != 1 {
+	if v := testutil.Metric(t, a.Registry, "smsfw_bpf_enabled"); v != 1 {
 		t.Fatalf("smsfw_bpf_enabled %v", v)
 	}
 	// Two wrong passwords lock the IPv6 source out: its /64 is banned.

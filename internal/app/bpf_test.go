@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/esme"
@@ -21,39 +20,6 @@ import (
 	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/store"
 )
-
-// metric is the value of the series name{labels} (-1: none).
-func metric(t *testing.T, g prometheus.Gatherer, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, l := range m.GetLabel() {
-					found = found || l.GetName() == labels[i] && l.GetValue() == labels[i+1]
-				}
-				if !found {
-					continue series
-				}
-			}
-			switch {
-			case m.GetCounter() != nil:
-				return m.GetCounter().GetValue()
-			case m.GetGauge() != nil:
-				return m.GetGauge().GetValue()
-			}
-		}
-	}
-	return -1
-}
 
 func postJSON(t *testing.T, c *http.Client, url, body string) (int, string) {
 	t.Helper()
@@ -86,7 +52,7 @@ func TestBansEnforcedAtAcceptWithoutKernel(t *testing.T) {
 	if st := a.Shield.Status(); st.Kernel || !strings.Contains(st.Reason, "smsfw-none0") && !strings.Contains(st.Reason, "loading") {
 		t.Fatalf("status %+v", st)
 	}
-	if v := metric(t, a.Registry, "smsfw_bpf_enabled"); v != 0 {
+	if v := testutil.Metric(t, a.Registry, "smsfw_bpf_enabled"); v != 0 {
 		t.Fatalf("smsfw_bpf_enabled %v", v)
 	}
 	code, body := postJSON(t, http.DefaultClient, "http://"+a.AdminAddr()+"/api/v1/bans",
@@ -105,7 +71,7 @@ func TestBansEnforcedAtAcceptWithoutKernel(t *testing.T) {
 		t.Fatalf("banned source's connection not closed: %v", err)
 	}
 	testutil.Eventually(t, 2*time.Second, "the banned connection counted", func() bool {
-		return metric(t, a.Registry, "smsfw_proxy_connections_refused_total", "limit", "banned") == 1
+		return testutil.Metric(t, a.Registry, "smsfw_proxy_connections_refused_total", "limit", "banned") == 1
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -114,7 +80,7 @@ func TestBansEnforcedAtAcceptWithoutKernel(t *testing.T) {
 		t.Fatalf("allowed source: %v", err)
 	}
 	cl.Close()
-	if v := metric(t, a.Registry, "smsfw_bpf_bans"); v != 1 {
+	if v := testutil.Metric(t, a.Registry, "smsfw_bpf_bans"); v != 1 {
 		t.Fatalf("smsfw_bpf_bans %v", v)
 	}
 	entries, err := a.Store().Audit(ctx, store.AuditQuery{Limit: 10})

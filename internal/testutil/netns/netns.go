@@ -107,21 +107,7 @@ func New(t testing.TB) *Pair {
 // drops the first packets for a moment after the link comes up.
 func (p *Pair) waitReady(t testing.TB) {
 	t.Helper()
-	var ln net.Listener
-	if err := p.Server.Do(func() (err error) { ln, err = net.Listen("tcp", "[::]:0"); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			_ = c.Close()
-		}
-	}()
-	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	port := Serve(t, p.Server, "[::]:0").Port()
 	testutil.Eventually(t, 10*time.Second, "the veth pair carries IPv4 and IPv6", func() bool {
 		for _, from := range append(p.Client4[:], p.Client6[:]...) {
 			to := p.Server4
@@ -134,6 +120,27 @@ func (p *Pair) waitReady(t testing.TB) {
 		}
 		return true
 	})
+}
+
+// Serve listens on addr inside ns, accepting and closing every connection,
+// until the test ends; it returns the address it listens on.
+func Serve(t testing.TB, ns NS, addr string) netip.AddrPort {
+	t.Helper()
+	var ln net.Listener
+	if err := ns.Do(func() (err error) { ln, err = net.Listen("tcp", addr); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).AddrPort()
 }
 
 // Dial connects from the address local to remote and closes (run it
