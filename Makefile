@@ -4,7 +4,7 @@ BIN     ?= bin/smsfw
 PKGS    ?= ./...
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build test test-race fuzz bench bench-micro lint generate demo clean
+.PHONY: help build test test-race fuzz bench bench-micro lint generate generate-check demo clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,8 +36,12 @@ lint: ## go vet and staticcheck
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 
-generate: ## regenerate generated code (bpf2go needs clang)
+generate: ## regenerate generated code: the eBPF object and its Go bindings (bpf2go: clang, llvm-strip, libbpf-dev)
 	$(GO) generate $(PKGS)
+
+generate-check: ## regenerate, then fail if the committed generated files differ
+	$(GO) generate ./bpf/
+	git diff --exit-code -- 'bpf/*_bpfel.*' 'bpf/*_bpfeb.*'
 
 demo: build ## simulator + proxy + traffic with live counts
 	$(BIN) demo

@@ -49,7 +49,7 @@ func needs(r *http.Request) Role {
 	switch {
 	case read && (p == "/metrics" || p == "/healthz" || p == "/readyz"):
 		return RoleMetrics
-	case strings.HasPrefix(p, "/-/") || strings.HasPrefix(p, "/debug/") || strings.HasPrefix(p, "/api/v1/bans"):
+	case strings.HasPrefix(p, "/-/") || strings.HasPrefix(p, "/debug/") || !read && strings.HasPrefix(p, "/api/v1/bans"):
 		return RoleAdmin
 	case read:
 		return RoleViewer

@@ -46,7 +46,8 @@ func TestRoles(t *testing.T) {
 		{"DELETE", "/api/v1/overrides/3", "analyst"},
 		{"POST", "/-/reload", "admin"},
 		{"POST", "/api/v1/bans", "admin"},
-		{"GET", "/api/v1/bans", "admin"},
+		{"GET", "/api/v1/bans", "viewer"},
+		{"DELETE", "/api/v1/bans/10.0.0.0%2F24", "admin"},
 		{"GET", "/debug/pprof/", "admin"},
 	} {
 		least := Role(tc.least).rank()

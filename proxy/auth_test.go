@@ -546,12 +546,19 @@ func TestMaxConnectionsPerSource(t *testing.T) {
 		return promtest.ToFloat64(e.m.connsRefused.WithLabelValues(refusedPerSource)) == 1
 	})
 	// Another source (127.0.0.2 is loopback too) binds.
+	bindFromSecondSource(t, e, "other")
+}
+
+// bindFromSecondSource binds systemID from 127.0.0.2 (loopback too; the
+// test is skipped where it is not) and unbinds.
+func bindFromSecondSource(t *testing.T, e *env, systemID string) {
+	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}, Timeout: 5 * time.Second}
 	nc, err := d.Dial("tcp", e.addr)
 	if err != nil {
 		t.Skipf("no second loopback source here: %v", err)
 	}
-	cl, err := esme.Bind(ctx5s(t), nc, esme.Options{SystemID: "other"})
+	cl, err := esme.Bind(ctx5s(t), nc, esme.Options{SystemID: systemID})
 	if err != nil {
 		t.Fatalf("another source could not bind: %v", err)
 	}
@@ -587,4 +594,25 @@ func overLimitClosed(t *testing.T, addr string) bool {
 	_ = over.SetReadDeadline(time.Now().Add(3 * time.Second))
 	_, err = over.Read(make([]byte, 1))
 	return !errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// bannedSet is a SourceBans over a fixed set.
+type bannedSet map[netip.Addr]bool
+
+func (b bannedSet) Banned(a netip.Addr) bool { return b[a] }
+
+// A banned source's connections are closed at accept and counted; another
+// source binds (the user-space side of the eBPF shield's ban list).
+func TestBannedSourceClosedAtAccept(t *testing.T) {
+	e := start(t, sim.Config{}, nil, nil, func(o *Options) { o.Bans = bannedSet{netip.MustParseAddr("127.0.0.1"): true} })
+	if !overLimitClosed(t, e.addr) {
+		t.Fatal("connection from a banned source not closed")
+	}
+	testutil.Eventually(t, 2*time.Second, "the ban refusal counted", func() bool {
+		return promtest.ToFloat64(e.m.connsRefused.WithLabelValues(refusedBanned)) == 1
+	})
+	if n := e.srv.OpenConnections(); n != 0 {
+		t.Fatalf("%d connections open", n)
+	}
+	bindFromSecondSource(t, e, "acme")
 }

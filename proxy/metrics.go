@@ -69,6 +69,7 @@ const (
 const (
 	refusedTotal     = "total"
 	refusedPerSource = "per_source"
+	refusedBanned    = "banned"
 )
 
 // Segment events.
@@ -120,15 +121,15 @@ func statusClass(s pdu.Status) int {
 // Metrics are the proxy's Prometheus collectors. Per-PDU counters are
 // resolved once into arrays so the hot path does no label lookups.
 type Metrics struct {
-	pdus       *prometheus.CounterVec
-	pduIn      [2][pdu.NumCommands]prometheus.Counter // [leg][cmd]
-	pduOut     [2][pdu.NumCommands]prometheus.Counter
-	responses  *prometheus.CounterVec
+	pdus      *prometheus.CounterVec
+	pduIn     [2][pdu.NumCommands]prometheus.Counter // [leg][cmd]
+	pduOut    [2][pdu.NumCommands]prometheus.Counter
+	responses *prometheus.CounterVec
 	// respByCls: the series of smsfw_proxy_responses_total, made on first
 	// use (most of the 320 leg x command x status combinations never
 	// happen and would only be exported zeros); the ok series of the
 	// requests each leg answers exist from the start.
-	respByCls [2][pdu.NumCommands][len(statusClasses)]atomic.Pointer[prometheus.Counter]
+	respByCls  [2][pdu.NumCommands][len(statusClasses)]atomic.Pointer[prometheus.Counter]
 	inflightUp atomic.Int64
 	inflightDn atomic.Int64
 	sessions   *prometheus.GaugeVec
@@ -242,7 +243,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Name: "smsfw_proxy_connections_refused_total",
 		Help: "Peer connections closed at accept, by the limit reached: total (max_connections) or per_source (max_connections_per_source).",
 	}, []string{"limit"})
-	for _, r := range []string{refusedTotal, refusedPerSource} {
+	for _, r := range []string{refusedTotal, refusedPerSource, refusedBanned} {
 		m.connsRefused.WithLabelValues(r)
 	}
 	m.deliveries = prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -42,6 +42,15 @@ type Options struct {
 	// LockoutObserver, when set, is told of each bind lockout as it begins
 	// (e.g. to ban the source in the kernel).
 	LockoutObserver LockoutObserver
+	// Bans, when set, close connections from banned sources at accept
+	// (counted as refused, limit "banned"): the user-space side of the
+	// eBPF shield's ban list.
+	Bans SourceBans
+}
+
+// SourceBans says whether a source is banned.
+type SourceBans interface {
+	Banned(netip.Addr) bool
 }
 
 // Server is the inline proxy: a listener for peers and the upstream legs.
@@ -60,6 +69,7 @@ type Server struct {
 	m        *Metrics
 	srvTLS   *tls.Config
 	auth     *authenticator
+	bans     SourceBans
 	tlsm     *tlsfiles.Metrics
 	certs    []*tlsfiles.CertReloader // listener and upstream TLS files, reloaded on change
 	upCerts  map[*tlsfiles.Config]*tlsfiles.CertReloader
@@ -78,6 +88,7 @@ type Server struct {
 	conns      atomic.Int64     // open peer connections, bound or not
 	perSource  sourceConns      // open connections per source
 	refusedLog guard.SampledLog // "connection limit" logs
+	bannedLog  guard.SampledLog // "banned source" logs
 	rr         atomic.Uint32
 
 	asm        *assembler
@@ -99,7 +110,7 @@ func New(o Options) (*Server, error) {
 	}
 	cfg = cfg.WithDefaults()
 	s := &Server{
-		cfg: cfg, upstream: o.Upstream, insp: o.Inspector, log: o.Logger, m: o.Metrics, sink: o.Events, mo: o.MO,
+		cfg: cfg, upstream: o.Upstream, insp: o.Inspector, log: o.Logger, m: o.Metrics, sink: o.Events, mo: o.MO, bans: o.Bans,
 		sessions: map[*downstream]struct{}{}, byPeer: map[string][]*downstream{},
 		pools: map[string]*pool{}, peers: map[string]*Peer{}, closed: make(chan struct{}),
 		ids: newMsgIDs(cfg.MessageIDFormat, cfg.ReceiptIDFormat),
@@ -204,6 +215,10 @@ func (s *Server) Serve(ln net.Listener) error {
 			_ = nc.Close()
 			continue
 		}
+		if s.bans != nil && s.bans.Banned(remoteAddr(nc)) {
+			s.refuseConn(nc, refusedBanned)
+			continue
+		}
 		if n := s.conns.Add(1); s.cfg.MaxConnections > 0 && n > int64(s.cfg.MaxConnections) {
 			s.conns.Add(-1)
 			s.refuseConn(nc, refusedTotal)
@@ -225,10 +240,25 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-// refuseConn closes a connection over a limit: counted, logged at most
-// once a second (a flood must not flood the log).
+// remoteAddr is nc's peer address (invalid when it is not TCP).
+func remoteAddr(nc net.Conn) netip.Addr {
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// refuseConn closes a connection over a limit or from a banned source:
+// counted, logged at most once a second (a flood must not flood the log).
 func (s *Server) refuseConn(nc net.Conn, reason string) {
 	s.m.connsRefused.WithLabelValues(reason).Inc()
+	if reason == refusedBanned {
+		if n, ok := s.bannedLog.Tick(time.Second); ok {
+			s.log.Info("connection from a banned source closed", zap.Int64("count", n), zap.Stringer("remote", nc.RemoteAddr()))
+		}
+		_ = nc.Close()
+		return
+	}
 	if n, ok := s.refusedLog.Tick(time.Second); ok {
 		s.log.Warn("connection limit reached; closing new connections", zap.String("limit", reason), zap.Int64("count", n),
 			zap.Int("max_connections", s.cfg.MaxConnections), zap.Int("max_connections_per_source", s.cfg.MaxConnectionsPerSource),

@@ -38,7 +38,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 
 	// Registered routes, from the sources that register them.
 	re := regexp.MustCompile(`(?:handle\("(GET|POST|DELETE|PUT)", "(/api/v1/[^"]*)"|Handle(?:Func)?\("(GET|POST|DELETE|PUT) (/api/v1/[^"]*)")`)
-	for _, f := range []string{"../../review/http.go", "app.go", "../../mo/http.go"} {
+	for _, f := range []string{"../../review/http.go", "app.go", "../../mo/http.go", "../../bpf/http.go"} {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -48,6 +48,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 			if m[1] == "" {
 				route = m[3] + " " + m[4]
 			}
+			route = strings.ReplaceAll(route, "...}", "}") // a wildcard taking the rest of the path
 			if !described[route] {
 				t.Errorf("%s registers %s, which internal/apidoc/openapi.yaml does not describe", filepath.Base(f), route)
 			}
@@ -78,7 +79,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 	sort.Strings(ops)
 	for _, op := range ops {
 		method, path, _ := strings.Cut(op, " ")
-		url := "http://" + a.AdminAddr() + strings.ReplaceAll(path, "{id}", "1")
+		url := "http://" + a.AdminAddr() + strings.NewReplacer("{id}", "1", "{cidr}", "10.9.9.0%2F24").Replace(path)
 		if path == "/api/v1/mo" {
 			url += "?route=app&wait=0s"
 		}

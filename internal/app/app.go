@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/bpf"
 	"github.com/smsfw/smsfw/console"
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
@@ -91,6 +92,7 @@ type App struct {
 	Engine   *rules.Engine   // nil without a policy
 	Chain    *pipeline.Chain // nil without a policy
 	MO       *mo.Service     // nil without mo_routes
+	Shield   *bpf.Shield     // the ban list, and the eBPF program when bpf.enabled
 	Registry *prometheus.Registry
 
 	cfg        *config.Config
@@ -183,9 +185,16 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if sink != nil && o.WrapSink != nil {
 		sink = o.WrapSink(sink)
 	}
-	a.Proxy, err = proxy.New(proxy.Options{Config: &cfg.Proxy, Upstream: o.Upstream, Logger: a.log, Metrics: pm,
-		TLSMetrics: tm, Inspector: insp, Events: sink, MO: router})
-	if err != nil {
+	if a.Shield, err = bpf.New(bpf.Options{Config: &cfg.BPF, Logger: a.log, Registerer: a.Registry}); err != nil {
+		return nil, err
+	}
+	a.cleanup = append(a.cleanup, func() { _ = a.Shield.Close() })
+	po := proxy.Options{Config: &cfg.Proxy, Upstream: o.Upstream, Logger: a.log, Metrics: pm,
+		TLSMetrics: tm, Inspector: insp, Events: sink, MO: router, Bans: a.Shield}
+	if cfg.BPF.Enabled { // with the shield on, a bind lockout bans its source
+		po.LockoutObserver = a.Shield
+	}
+	if a.Proxy, err = proxy.New(po); err != nil {
 		return nil, err
 	}
 	if a.an != nil {
@@ -201,6 +210,9 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		return nil, err
 	}
 	a.cleanup = append(a.cleanup, func() { _ = a.ln.Close() })
+	// The program goes on before anything is served; it never fails New
+	// (without it, bans are enforced at accept time).
+	a.Shield.Start(a.ln.Addr().(*net.TCPAddr).AddrPort())
 	if !o.NoAdmin {
 		if err = a.buildAdmin(cmp.Or(o.Admin, cfg.Admin.Addr, "127.0.0.1:9775")); err != nil {
 			return nil, err
@@ -252,6 +264,7 @@ func (a *App) buildAdmin(addr string) error {
 		mux.Handle("GET /api/v1/mo/dead", h)
 		mux.Handle("POST /api/v1/mo/{id}/replay", h)
 	}
+	a.Shield.Mount(mux, a.auditBan)
 	console.Mount(mux)
 	handler, err := admin.Protect(mux, a.cfg.Admin.Auth, aln.Addr(), am, a.log)
 	if err != nil {
@@ -407,6 +420,16 @@ func (a *App) Reload(ctx context.Context, actor, trigger string) error {
 		a.an.svc.Audit(ctx, cmp.Or(actor, "system"), review.ActReload, "config", reason, detail)
 	}
 	return err
+}
+
+// auditBan logs a change of the ban list and, with an event store, writes
+// it to the audit log.
+func (a *App) auditBan(ctx context.Context, actor, action, target, reason string, detail map[string]any) {
+	a.log.Info("ban list changed", zap.String("actor", actor), zap.String("action", action), zap.String("source", target),
+		zap.String("reason", reason))
+	if a.an != nil && a.an.svc != nil {
+		a.an.svc.Audit(ctx, cmp.Or(actor, "system"), review.Action(action), target, reason, detail)
+	}
 }
 
 func result(err error) string {

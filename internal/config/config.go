@@ -1,5 +1,5 @@
 // Package config is smsfw's configuration file: the sections owned by the
-// packages that use them (proxy, admin, store's events, mo's routes), composed here and
+// packages that use them (proxy, admin, store's events, mo's routes, bpf), composed here and
 // nowhere else. The file is decoded strictly once; each section validates
 // itself against the same positions, and every problem of every section
 // is reported in line order as "file:line: message".
@@ -7,6 +7,7 @@ package config
 
 import (
 	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/bpf"
 	"github.com/smsfw/smsfw/internal/yamlx"
 	"github.com/smsfw/smsfw/mo"
 	"github.com/smsfw/smsfw/proxy"
@@ -23,6 +24,8 @@ type Config struct {
 	Events *store.EventsConfig `yaml:"events"`
 	// MORoutes send MO messages beyond SMPP (HTTP push, pull).
 	MORoutes mo.Routes `yaml:"mo_routes"`
+	// BPF is the eBPF shield and the ban list (the bpf package's section).
+	BPF bpf.Config `yaml:"bpf"`
 	// Rules is a policy file, relative to the config file (loaded by the
 	// rules engine when present).
 	Rules string `yaml:"rules"`
@@ -39,5 +42,5 @@ func Parse(file string, data []byte) (*Config, error) { return yamlx.ParseConfig
 // Validate has every section check itself.
 func (c *Config) Validate(at yamlx.At) error {
 	return yamlx.Join(c.Proxy.Validate(at), c.Admin.Validate(at), c.Events.Validate(at.In("events")),
-		c.MORoutes.Validate(at.In("mo_routes")))
+		c.MORoutes.Validate(at.In("mo_routes")), c.BPF.Validate(at.In("bpf")))
 }

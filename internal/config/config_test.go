@@ -14,7 +14,9 @@ func TestInvalidConfigs(t *testing.T) {
 			"testdata/invalid-sections.yaml:5: admin_max_connections -1 outside [1, 100000]\n" +
 			"testdata/invalid-sections.yaml:6: max_pdu_size 10 outside [256, 1048576]\n" +
 			"testdata/invalid-sections.yaml:7: tls: cert_file and key_file are required on a listener\n" +
-			"testdata/invalid-sections.yaml:12: tls: cert_file and key_file go together",
+			"testdata/invalid-sections.yaml:12: tls: cert_file and key_file go together\n" +
+			`testdata/invalid-sections.yaml:14: bpf.mode must be auto, xdp or tcx, not "kernel"` + "\n" +
+			`testdata/invalid-sections.yaml:15: bpf.bans[0] "10.0.0.1/8" has host bits set (did you mean 10.0.0.0/8?)`,
 	})
 	if _, err := Parse("x.yaml", []byte("listen: 127.0.0.1:2775\nbogus: 1\n")); err == nil ||
 		err.Error() != "x.yaml:2: field bogus not found in type config.Config" {
@@ -27,7 +29,8 @@ func TestValidConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Proxy.PassThrough() || len(c.Proxy.Peers) != 2 || c.Proxy.Peers[0].Upstream != "smsc" || c.Admin.Addr != "127.0.0.1:9775" {
+	if c.Proxy.PassThrough() || len(c.Proxy.Peers) != 2 || c.Proxy.Peers[0].Upstream != "smsc" || c.Admin.Addr != "127.0.0.1:9775" ||
+		len(c.BPF.Bans) != 2 || c.BPF.Mode != "auto" {
 		t.Fatalf("%+v", c)
 	}
 	empty, err := Parse("empty.yaml", nil)

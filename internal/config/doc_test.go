@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsfw/smsfw/bpf"
 	"github.com/smsfw/smsfw/proxy"
 )
 
@@ -28,7 +29,7 @@ func TestConfigurationDocumented(t *testing.T) {
 		key := strings.Trim(strings.TrimSpace(cells[1]), "`")
 		rows[key] = strings.Trim(strings.TrimSpace(cells[2]), "`")
 	}
-	defaults := reflect.ValueOf(&Config{Proxy: *(&proxy.Config{}).WithDefaults()}).Elem()
+	defaults := reflect.ValueOf(&Config{Proxy: *(&proxy.Config{}).WithDefaults(), BPF: *(&bpf.Config{}).WithDefaults()}).Elem()
 	var keys []docKey
 	configKeys(reflect.TypeOf(Config{}), "", nil, &keys)
 	for _, k := range keys {
