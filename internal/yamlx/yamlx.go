@@ -399,3 +399,28 @@ func knownKeys(file string, n *yaml.Node, t reflect.Type) error {
 }
 
 var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+
+// ChangedKeys lists the keys of a and b, values of one struct type, whose
+// values differ: the yaml names of their fields, those of inline sections
+// at the same level, in field order. Fields without a yaml name and
+// unexported ones (derived values) are not compared.
+func ChangedKeys(a, b any) []string {
+	var out []string
+	changedKeys(reflect.ValueOf(a), reflect.ValueOf(b), &out)
+	return out
+}
+
+func changedKeys(a, b reflect.Value, out *[]string) {
+	t := a.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case !f.IsExported():
+		case opts == "inline" && f.Type.Kind() == reflect.Struct:
+			changedKeys(a.Field(i), b.Field(i), out)
+		case name != "" && name != "-" && !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()):
+			*out = append(*out, name)
+		}
+	}
+}
