@@ -19,7 +19,7 @@ type PeerStatus struct {
 // SessionStatus is one bound peer session.
 type SessionStatus struct {
 	Remote string `json:"remote"` // the peer's address
-	Bind   string `json:"bind"` // transmitter, receiver, transceiver
+	Bind   string `json:"bind"`   // transmitter, receiver, transceiver
 	// InFlight: the session's requests relayed upstream and not answered;
 	// Deliveries: deliver_sm in flight toward the peer (of Window), Queued:
 	// waiting for a slot.

@@ -758,7 +758,7 @@ func TestRunRulesReload(t *testing.T) {
 		t.Fatalf("after reload: %v %+v", err, resp)
 	}
 	write("version: 1\ndefault: allow\nrules: [{id: x}]\n")
-	if code := post(); code != http.StatusInternalServerError {
+	if code := post(); code != http.StatusUnprocessableEntity {
 		t.Fatalf("bad policy reload: %d", code)
 	}
 	_, metrics := httpGet(t, admin+"/metrics")

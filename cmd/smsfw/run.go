@@ -63,7 +63,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return serveUntilSignal(log, a.Start, a.Done(), a.Shutdown, func() {
-		if err := a.Reload(context.Background(), "", "signal"); errors.Is(err, app.ErrNothingToReload) {
+		if _, err := a.Reload(context.Background(), "", "signal"); errors.Is(err, app.ErrNothingToReload) {
 			log.Info("SIGHUP: nothing to reload")
 		}
 	})
