@@ -1000,10 +1000,7 @@ func (s *Server) inspect(r *filter.Request, log *zap.Logger, st *loopStats) filt
 	st.verdicts[r.Direction][v.Action]++
 	st.dirty = true
 	if v.Action != filter.Allow {
-		if ce := log.Check(zap.InfoLevel, "verdict"); ce != nil {
-			ce.Write(zap.Stringer("direction", r.Direction), zap.Stringer("action", v.Action),
-				zap.String("rule", v.RuleID), zap.String("reason", v.Reason), zap.String("peer", r.Peer))
-		}
+		s.verdicts.log(log, r, &v)
 	}
 	return v
 }

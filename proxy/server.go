@@ -87,6 +87,7 @@ type Server struct {
 	owedN      atomic.Int64    // long-message parts answered by smsfw, not yet relayed
 	receipts   delayedReceipts // receipts of dropped messages waiting for their delay
 	panicSites sync.Map        // panic sites in inspection already logged with their stack
+	verdicts   verdictLog      // verdict lines, sampled per rule
 
 	probeMu   sync.Mutex
 	probeAt   time.Time

@@ -130,8 +130,11 @@ type logFlags struct {
 	format, level string
 }
 
-func (l *logFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&l.format, "log-format", "console", "log format: console or json")
+// register adds the flags; format is the default: json for a service
+// (run: one object a line for the log pipeline), console for commands a
+// person watches (demo, sim).
+func (l *logFlags) register(fs *flag.FlagSet, format string) {
+	fs.StringVar(&l.format, "log-format", format, "log format: console or json")
 	fs.StringVar(&l.level, "log-level", "info", "log level: debug, info, warn, error")
 }
 

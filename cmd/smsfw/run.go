@@ -32,7 +32,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	var db dbFlags
 	db.register(fs, "event store: an SQLite file or a postgres:// DSN (wins over the config's events.db; \"none\" disables)")
 	var lf logFlags
-	lf.register(fs)
+	lf.register(fs, "json")
 	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}

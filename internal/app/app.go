@@ -269,7 +269,8 @@ func (a *App) buildAdmin(addr string) error {
 		mux.Handle("POST /api/v1/mo/{id}/replay", h)
 	}
 	console.Mount(mux)
-	handler, err := admin.Protect(mux, a.cfg.Admin.Auth, aln.Addr(), am, a.log)
+	admin.Pprof(mux)
+	handler, err := admin.Protect(admin.JSONErrors(mux), a.cfg.Admin.Auth, aln.Addr(), am, a.log)
 	if err != nil {
 		return err
 	}

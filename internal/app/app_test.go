@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -73,6 +74,29 @@ func TestAppLifecycle(t *testing.T) {
 	}
 	if _, err := a.Reload(ctx, "", "signal"); err != nil {
 		t.Fatal(err)
+	}
+	// The admin server's own answers: the profiler, and JSON for a path
+	// it does not have or a method it does not take.
+	for _, c := range []struct {
+		method, path string
+		code         int
+		want         string
+	}{
+		{"GET", "/debug/pprof/", http.StatusOK, "goroutine"},
+		{"GET", "/debug/pprof/cmdline", http.StatusOK, ""},
+		{"GET", "/nope", http.StatusNotFound, `{"error":"no such path: /nope"}`},
+		{"GET", "/-/reload", http.StatusMethodNotAllowed, `{"error":"method not allowed (allowed: POST)"}`},
+	} {
+		req, _ := http.NewRequest(c.method, "http://"+a.AdminAddr()+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || !strings.Contains(string(body), c.want) {
+			t.Errorf("%s %s: %d %s, want %d with %s", c.method, c.path, resp.StatusCode, body, c.code, c.want)
+		}
 	}
 	if err := a.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
