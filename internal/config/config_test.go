@@ -73,7 +73,9 @@ func TestSecrets(t *testing.T) {
 				c.Events.DB == "postgres://u:p@db/smsfw"
 		}},
 		{"environment", head + "peers:\n  - {system_id: a, password: \"${SMSFW_TEST_PW}\"}\n  - {system_id: b, password: \"a$${b}\"}\n", "",
-			func(c *Config) bool { return c.Proxy.Peers[0].Password == "envpw" && c.Proxy.Peers[1].Password == "a${b}" }},
+			func(c *Config) bool {
+				return c.Proxy.Peers[0].Password == "envpw" && c.Proxy.Peers[1].Password == "a${b}"
+			}},
 		{"missing file", head + "peers:\n  - {system_id: a, password_file: nope.pw}\n",
 			"c.yaml:4: peers[0].password_file: open " + filepath.Join(dir, "nope.pw") + ": no such file or directory", nil},
 		{"missing dsn file", "events:\n  dsn_file: nope.dsn\n",
