@@ -179,10 +179,7 @@ func TestReconfigureRemovePeerInFlight(t *testing.T) {
 	e.waitReady()
 	acme := e.dial(esme.Options{SystemID: "acme", Password: "pw"})
 	beta := e.dial(esme.Options{SystemID: "beta", Password: "pw"})
-	f.mode.Store(answerHold)
-	col := newCollector(20)
-	seqs, _ := sendN(t, acme, col, "acme", 20)
-	testutil.Eventually(t, 5*time.Second, "requests at the SMSC", func() bool { _, held, _ := f.stats(); return held == 20 })
+	col, seqs := sendHeld(t, f, acme, 20)
 	pool := e.srv.poolOf("acme")
 	r := reconfigure(t, e, reloadCfg(t, addr, &Peer{SystemID: "beta"}))
 	if !slices.Equal(r.Removed, []string{"acme"}) {
@@ -219,10 +216,7 @@ func TestReconfigureUpstreamAddress(t *testing.T) {
 	e.serveProxy(reloadCfg(t, a.ln.Addr().String(), &Peer{SystemID: "acme"}), nil)
 	e.waitReady()
 	acme := e.dial(esme.Options{SystemID: "acme", Password: "pw"})
-	a.mode.Store(answerHold)
-	col := newCollector(10)
-	seqs, _ := sendN(t, acme, col, "old", 10)
-	testutil.Eventually(t, 5*time.Second, "requests at the old SMSC", func() bool { _, held, _ := a.stats(); return held == 10 })
+	col, seqs := sendHeld(t, a, acme, 10)
 	old := e.srv.poolOf("acme")
 	r := reconfigure(t, e, reloadCfg(t, b.ln.Addr().String(), &Peer{SystemID: "acme"}))
 	if !slices.Equal(r.Rebuilt, []string{"acme"}) || !slices.Equal(r.Upstreams["smsc"], []string{"address"}) {
@@ -270,4 +264,15 @@ func TestReconfigureAuthAndModeSwitch(t *testing.T) {
 	if got := e.srv.PeerNames(); !slices.Equal(got, []string{"acme"}) {
 		t.Errorf("peers after a refused reconfigure: %v", got)
 	}
+}
+
+// sendHeld has f hold what it gets, sends n submit_sm on cl and waits
+// until f holds them all.
+func sendHeld(t *testing.T, f *faultSMSC, cl *esme.Client, n int) (*collector, []uint32) {
+	t.Helper()
+	f.mode.Store(answerHold)
+	col := newCollector(n)
+	seqs, _ := sendN(t, cl, col, "held", n)
+	testutil.Eventually(t, 5*time.Second, "requests held at the SMSC", func() bool { _, held, _ := f.stats(); return held == n })
+	return col, seqs
 }

@@ -98,18 +98,7 @@ func TestAppLifecycle(t *testing.T) {
 			t.Errorf("%s %s: %d %s, want %d with %s", c.method, c.path, resp.StatusCode, body, c.code, c.want)
 		}
 	}
-	if err := a.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	entries, err := st.Audit(context.Background(), store.AuditQuery{Limit: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, entries := shutdownAudit(t, a, db)
 	triggers := map[string]bool{}
 	for _, e := range entries {
 		if e.Action == "reload" {
@@ -329,18 +318,7 @@ func TestAppConfigReload(t *testing.T) {
 		return errors.As(err, &be) && be.Status == pdu.StatusInvSysID
 	})
 	send(cl)
-	if err := a.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	entries, err := st.Audit(context.Background(), store.AuditQuery{Limit: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, entries := shutdownAudit(t, a, db)
 	var details []string
 	for _, e := range entries {
 		if e.Action == "reload" {
@@ -353,4 +331,23 @@ func TestAppConfigReload(t *testing.T) {
 			t.Errorf("audit lacks %s:\n%s", w, all)
 		}
 	}
+}
+
+// shutdownAudit shuts a down, then opens its store db: the store (closed
+// when the test ends) and its last audit entries.
+func shutdownAudit(t *testing.T, a *app.App, db string) (store.Store, []store.AuditEntry) {
+	t.Helper()
+	if err := a.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	entries, err := st.Audit(context.Background(), store.AuditQuery{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, entries
 }
