@@ -253,6 +253,7 @@ func TestAppConfigReload(t *testing.T) {
 			t.Fatalf("submit: %v %+v", err, r)
 		}
 	}
+	testutil.Eventually(t, 5*time.Second, "acme's pool bound", func() bool { ok, _ := a.Proxy.Ready(); return ok })
 	cl, err := bind("acme")
 	if err != nil {
 		t.Fatal(err)
