@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -58,6 +60,57 @@ func PublicHandler(o Options) http.Handler {
 		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), probeKey{}, true)))
 	})
 }
+
+// Pprof mounts the Go profiler under /debug/pprof/ (Protect lets only the
+// admin role in).
+func Pprof(mux *http.ServeMux) {
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+}
+
+// JSONErrors answers the mux's own errors (no such path: 404, a path
+// without the method: 405, which http.ServeMux writes as plain text) as
+// JSON {"error": "..."} like every other answer of the admin API.
+func JSONErrors(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(&jsonErrorWriter{ResponseWriter: w, path: r.URL.Path}, r)
+	})
+}
+
+type jsonErrorWriter struct {
+	http.ResponseWriter
+	path     string
+	replaced bool
+}
+
+func (w *jsonErrorWriter) WriteHeader(code int) {
+	if (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) &&
+		strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		w.replaced = true
+		msg := "no such path: " + w.path
+		if code == http.StatusMethodNotAllowed {
+			msg = "method not allowed (allowed: " + w.Header().Get("Allow") + ")"
+		}
+		writeJSON(w.ResponseWriter, code, map[string]string{"error": msg})
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *jsonErrorWriter) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil // the plain-text body the JSON replaced
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (profiles
+// stream for seconds).
+func (w *jsonErrorWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

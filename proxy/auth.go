@@ -90,13 +90,13 @@ const (
 // authenticator checks peer passwords with bounded bcrypt concurrency and
 // tracks failed binds per source and per configured system_id.
 type authenticator struct {
-	sem  chan struct{}
-	wait time.Duration
-	obs  LockoutObserver
-	m    *Metrics
-	log  *zap.Logger
+	obs LockoutObserver
+	m   *Metrics
+	log *zap.Logger
 
 	mu      sync.Mutex
+	sem     chan struct{} // replaced by a reload; a check releases the one it took
+	wait    time.Duration
 	cfg     [2]LockoutConfig // [scope]: 0 source, 1 system_id
 	max     int              // source entries at most (system_id entries are bounded by the peers)
 	sources int              // source entries now
@@ -139,7 +139,8 @@ const (
 // check_wait for one under way to end (legitimate pools binding at once
 // are serialised, not refused). Each admitted bind must call settle.
 func (a *authenticator) admit(remote netip.Addr, peer *Peer) (int, string) {
-	deadline := a.now().Add(a.wait)
+	_, wait := a.limits()
+	deadline := a.now().Add(wait)
 	for {
 		r, scope := a.tryAdmit(remote, peer)
 		if r != admitBusy || !a.now().Before(deadline) {
@@ -266,11 +267,28 @@ func (a *authenticator) settle(remote netip.Addr, peer *Peer, id string, outcome
 }
 
 func newAuthenticator(a AuthConfig, obs LockoutObserver, m *Metrics, log *zap.Logger) *authenticator {
-	return &authenticator{
-		sem: make(chan struct{}, a.MaxConcurrentChecks), wait: a.CheckWait, obs: obs, m: m,
-		log: log.Named("auth"), cfg: [2]LockoutConfig{a.SourceLockout, a.SystemIDLockout}, max: a.MaxTracked,
-		entries: map[lockKey]*lockEntry{}, now: time.Now,
+	x := &authenticator{obs: obs, m: m, log: log.Named("auth"), entries: map[lockKey]*lockEntry{}, now: time.Now}
+	x.update(a)
+	return x
+}
+
+// update applies auth settings (a reload): lockout thresholds apply to the
+// next failure, the check bound to the next check. Failures counted so far
+// and lockouts under way are kept.
+func (a *authenticator) update(c AuthConfig) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.sem == nil || cap(a.sem) != c.MaxConcurrentChecks {
+		a.sem = make(chan struct{}, c.MaxConcurrentChecks)
 	}
+	a.wait, a.cfg, a.max = c.CheckWait, [2]LockoutConfig{c.SourceLockout, c.SystemIDLockout}, c.MaxTracked
+}
+
+// limits are the bcrypt bound and check_wait now.
+func (a *authenticator) limits() (chan struct{}, time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sem, a.wait
 }
 
 // sourceKey is the lockout key of a source address (guard.Source).
@@ -412,15 +430,16 @@ func (a *authenticator) verify(peer *Peer, password []byte) authResult {
 		}
 		return authMismatch
 	}
+	sem, wait := a.limits()
 	select {
-	case a.sem <- struct{}{}:
+	case sem <- struct{}{}:
 	default:
-		if a.wait <= 0 {
+		if wait <= 0 {
 			return authBusy
 		}
-		t := time.NewTimer(a.wait)
+		t := time.NewTimer(wait)
 		select {
-		case a.sem <- struct{}{}:
+		case sem <- struct{}{}:
 			t.Stop()
 		case <-t.C:
 			return authBusy
@@ -431,7 +450,7 @@ func (a *authenticator) verify(peer *Peer, password []byte) authResult {
 	}
 	err := bcrypt.CompareHashAndPassword(peer.hash, password)
 	a.checking.Add(-1)
-	<-a.sem
+	<-sem
 	if err != nil {
 		return authMismatch
 	}

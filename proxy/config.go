@@ -96,13 +96,18 @@ type Config struct {
 
 // Upstream is an SMSC smsfw binds to.
 type Upstream struct {
-	Address    string           `yaml:"address"`
-	SystemID   string           `yaml:"system_id"`
-	Password   string           `yaml:"password"`
-	SystemType string           `yaml:"system_type"`
-	Sessions   int              `yaml:"sessions"` // binds per peer pool (default 1)
-	Window     int              `yaml:"window"`   // in-flight per session (default DefaultWindow)
-	TLS        *tlsfiles.Config `yaml:"tls"`
+	Address  string `yaml:"address"`
+	SystemID string `yaml:"system_id"`
+	Password string `yaml:"password"`
+	// PasswordFile holds the password instead (relative to the config
+	// file; its trailing newline dropped); exclusive with Password.
+	PasswordFile string           `yaml:"password_file"`
+	SystemType   string           `yaml:"system_type"`
+	Sessions     int              `yaml:"sessions"` // binds per peer pool (default 1)
+	Window       int              `yaml:"window"`   // in-flight per session (default DefaultWindow)
+	TLS          *tlsfiles.Config `yaml:"tls"`
+
+	pwFromFile bool // Password was read from PasswordFile
 }
 
 // Peer is an external ESME allowed to bind.
@@ -112,7 +117,10 @@ type Peer struct {
 	Password string `yaml:"password"`
 	// PasswordHash is a bcrypt hash of the password (smsfw passwd prints
 	// one); exclusive with Password.
-	PasswordHash string   `yaml:"password_hash"`
+	PasswordHash string `yaml:"password_hash"`
+	// PasswordFile holds the password instead (relative to the config
+	// file; its trailing newline dropped); exclusive with the other two.
+	PasswordFile string   `yaml:"password_file"`
 	Class        string   `yaml:"class"` // a2p, p2p, enterprise, ...
 	AllowedCIDRs []string `yaml:"allowed_cidrs"`
 	Window       int      `yaml:"window"`       // in-flight requests per session (default DefaultWindow)
@@ -123,8 +131,26 @@ type Peer struct {
 	UpstreamSystemID string `yaml:"upstream_system_id"`
 	UpstreamPassword string `yaml:"upstream_password"`
 
-	prefixes []netip.Prefix
-	hash     []byte // PasswordHash, validated
+	prefixes   []netip.Prefix
+	hash       []byte // PasswordHash, validated
+	pwFromFile bool   // Password was read from PasswordFile
+}
+
+// secretFile sets *password from the file at key, exclusive with the
+// other ways to give it (others: set), reading it again on each Validate.
+func secretFile(at yamlx.At, key, file string, password *string, fromFile *bool, others bool) error {
+	if *fromFile {
+		*password, *fromFile = "", false
+	}
+	if file == "" {
+		return nil
+	}
+	if *password != "" || others {
+		return at.Errorf(key, "%s: give the password one way only", at.Path(key))
+	}
+	pw, err := at.Secret(key, file)
+	*password, *fromFile = pw, err == nil
+	return err
 }
 
 // AuthConfig tunes peer authentication (config mode).
@@ -293,6 +319,7 @@ func (c *Config) Validate(at yamlx.At) error {
 				fail(at.Errorf(p+".address", "upstream %q: %v", name, err))
 			}
 		}
+		fail(secretFile(at, p+".password_file", u.PasswordFile, &u.Password, &u.pwFromFile, false))
 		if len(u.SystemID) > 15 {
 			fail(at.Errorf(p+".system_id", "upstream %q: system_id longer than 15 characters", name))
 		}
@@ -321,6 +348,7 @@ func (c *Config) Validate(at yamlx.At) error {
 		if len(peer.SystemID) > 15 {
 			fail(at.Errorf(p+".system_id", "peer %q: system_id longer than 15 characters", peer.SystemID))
 		}
+		fail(secretFile(at, p+".password_file", peer.PasswordFile, &peer.Password, &peer.pwFromFile, peer.PasswordHash != ""))
 		if len(peer.Password) > 8 {
 			fail(at.Errorf(p+".password", "peer %q: password longer than 8 characters", peer.SystemID))
 		}

@@ -68,10 +68,8 @@ type downstream struct {
 	bind     bindType
 	key      string // peer name (config) or system_id (pass-through)
 	systemID string
-	class    string
-	peer     *Peer
-	pool     *pool  // config mode
-	leg      *upLeg // pass-through: the session's own upstream leg
+	lp       *livePeer // config mode: the peer's settings and pool, as reloads change them
+	leg      *upLeg    // pass-through: the session's own upstream leg
 
 	window chan struct{} // deliver_sm (and receipts of smsfw's own) in flight toward the peer
 	msg    pdu.Message   // reused per message: the read loop owns it
@@ -341,7 +339,7 @@ func (d *downstream) onSubmit(p pdu.PDU) {
 		d.respond(id, pdu.StatusThrottled, p.Seq(), "")
 		return
 	}
-	d.req = filter.Request{Direction: filter.MT, Peer: d.key, PeerClass: d.class, SystemID: d.systemID, Msg: &d.msg, Time: start}
+	d.req = filter.Request{Direction: filter.MT, Peer: d.key, PeerClass: d.class(), SystemID: d.systemID, Msg: &d.msg, Time: start}
 	v := d.s.inspect(&d.req, d.log, &d.st)
 	d.answeredLocally(v.Action)
 	if d.s.canHold(v) {
@@ -390,7 +388,7 @@ func (d *downstream) forward(p pdu.PDU, start int64, ev *filter.Event, out *batc
 	// A pass-through leg serves this session alone: its window is the
 	// session's window. Pooled legs are shared, so the peer's own window
 	// applies as well.
-	peerSlot := d.pool != nil
+	peerSlot := d.lp != nil
 	if peerSlot && !d.acquireMT(out) {
 		d.respond(id, pdu.StatusSysErr, p.Seq(), "")
 		d.s.record(ev, pdu.StatusSysErr, "")
@@ -423,8 +421,8 @@ func (d *downstream) malformed(p pdu.PDU, err error) {
 
 // upstreamLeg returns a leg with a window slot taken, or nil.
 func (d *downstream) upstreamLeg(out *batch) *upLeg {
-	if d.pool != nil {
-		return d.pool.acquire(d.done, out)
+	if d.lp != nil {
+		return d.lp.pool.Load().acquire(d.done, out)
 	}
 	if d.leg.acquire(out, d.done) {
 		return d.leg
@@ -788,7 +786,11 @@ func (d *downstream) onBind(p pdu.PDU) {
 		d.bindPassThrough(p, sysID, log)
 		return
 	}
-	peer := d.s.peers[sysID]
+	lp := d.s.peerBySystemID(sysID)
+	var peer *Peer
+	if lp != nil {
+		peer = lp.cfg.Load()
+	}
 	fail := func(st pdu.Status, result string) {
 		d.s.m.binds.WithLabelValues(legDownstream, result).Inc()
 		lvl := zap.WarnLevel
@@ -807,8 +809,7 @@ func (d *downstream) onBind(p pdu.PDU) {
 	if w == 0 {
 		w = d.s.cfg.DefaultWindow
 	}
-	d.peer, d.key, d.systemID, d.class = peer, peer.Name, sysID, peer.Class
-	d.pool = d.s.pools[peer.Name]
+	d.lp, d.key, d.systemID = lp, peer.Name, sysID
 	d.window = make(chan struct{}, w)
 	d.mt = make(chan struct{}, w)
 	d.holds = make(chan struct{}, w)
@@ -999,10 +1000,7 @@ func (s *Server) inspect(r *filter.Request, log *zap.Logger, st *loopStats) filt
 	st.verdicts[verdictKind(r)][v.Action]++
 	st.dirty = true
 	if v.Action != filter.Allow {
-		if ce := log.Check(zap.InfoLevel, "verdict"); ce != nil {
-			ce.Write(zap.Stringer("direction", r.Direction), zap.Stringer("action", v.Action),
-				zap.String("rule", v.RuleID), zap.String("reason", v.Reason), zap.String("peer", r.Peer))
-		}
+		s.verdicts.log(log, r, &v)
 	}
 	return v
 }

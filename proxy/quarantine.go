@@ -228,7 +228,10 @@ func (s *Server) Release(ctx context.Context, ev *filter.Event) (string, error) 
 func (s *Server) originateMT(ctx context.Context, peer string, p pdu.PDU) (reply, error) {
 	var l *upLeg
 	s.mu.Lock()
-	pl := s.pools[peer]
+	var pl *pool
+	if lp := s.live[peer]; lp != nil {
+		pl = lp.pool.Load()
+	}
 	var owner *downstream
 	if pl == nil {
 		for _, d := range s.byPeer[peer] {

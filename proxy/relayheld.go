@@ -102,7 +102,7 @@ func (o *owed) sendWith(out *batch) bool {
 // leg returns a leg of the peer with a window slot taken, or nil.
 func (o *owed) leg(out *batch) *upLeg {
 	s := o.s
-	if pl := s.pools[o.key]; pl != nil { // config mode: set at New, read-only after
+	if pl := s.poolOf(o.key); pl != nil { // config mode
 		return pl.acquire(s.closed, out)
 	}
 	var legs []*upLeg

@@ -71,15 +71,18 @@ type Server struct {
 	auth     *authenticator
 	bans     SourceBans
 	tlsm     *tlsfiles.Metrics
+	certMu   sync.Mutex               // certs and upCerts: a reload adds upstreams
 	certs    []*tlsfiles.CertReloader // listener and upstream TLS files, reloaded on change
 	upCerts  map[*tlsfiles.Config]*tlsfiles.CertReloader
+	reconfMu sync.Mutex // one Reconfigure at a time
+	authNow  AuthConfig // the auth settings in force (under reconfMu)
 
 	mu       sync.Mutex
 	ln       net.Listener
 	sessions map[*downstream]struct{}
 	byPeer   map[string][]*downstream // bound sessions by peer key
-	pools    map[string]*pool         // config mode: one pool per peer
-	peers    map[string]*Peer         // by system_id
+	live     map[string]*livePeer     // config mode: the configured peers by name (Reconfigure changes it)
+	bySysID  map[string]*livePeer     // the same by system_id
 
 	draining   atomic.Bool
 	closed     chan struct{}
@@ -95,6 +98,7 @@ type Server struct {
 	owedN      atomic.Int64    // long-message parts answered by smsfw, not yet relayed
 	receipts   delayedReceipts // receipts of dropped messages waiting for their delay
 	panicSites sync.Map        // panic sites in inspection already logged with their stack
+	verdicts   verdictLog      // verdict lines, sampled per rule
 
 	probeMu   sync.Mutex
 	probeAt   time.Time
@@ -112,7 +116,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		cfg: cfg, upstream: o.Upstream, insp: o.Inspector, log: o.Logger, m: o.Metrics, sink: o.Events, mo: o.MO, bans: o.Bans,
 		sessions: map[*downstream]struct{}{}, byPeer: map[string][]*downstream{},
-		pools: map[string]*pool{}, peers: map[string]*Peer{}, closed: make(chan struct{}),
+		live: map[string]*livePeer{}, bySysID: map[string]*livePeer{}, closed: make(chan struct{}),
 		ids: newMsgIDs(cfg.MessageIDFormat, cfg.ReceiptIDFormat),
 	}
 	if s.insp == nil {
@@ -132,7 +136,7 @@ func New(o Options) (*Server, error) {
 	}
 	s.m.connsOpen = func() float64 { return float64(s.conns.Load()) }
 	s.m.heldSegs = s.asm.heldSegments
-	s.auth = newAuthenticator(cfg.Auth, o.LockoutObserver, s.m, s.log)
+	s.auth, s.authNow = newAuthenticator(cfg.Auth, o.LockoutObserver, s.m, s.log), cfg.Auth
 	if err := s.loadCerts(); err != nil {
 		return nil, err
 	}
@@ -164,9 +168,7 @@ func New(o Options) (*Server, error) {
 			}
 		}
 		for _, p := range cfg.Peers {
-			s.peers[p.SystemID] = p
-			u := cfg.Upstreams[p.Upstream]
-			s.pools[p.Name] = newPool(s, p, p.Upstream, u)
+			s.addPeer(p, newPool(s, p, p.Upstream, cfg.Upstreams[p.Upstream]))
 		}
 	}
 	return s, nil
@@ -179,7 +181,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.mu.Lock()
 	s.ln = ln
-	for _, p := range s.pools {
+	for _, p := range s.allPools() {
 		p.start()
 	}
 	if s.asm.timeout > 0 {
@@ -344,8 +346,8 @@ func (s *Server) Ready() (bool, string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for name, p := range s.pools {
-		if len(p.boundLegs()) == 0 {
+	for name, lp := range s.live {
+		if len(lp.pool.Load().boundLegs()) == 0 {
 			return false, "no upstream session bound for peer " + name
 		}
 	}
@@ -360,6 +362,11 @@ func (s *Server) newMessageID() string { return s.ids.next() }
 // both take the last slot.
 func (s *Server) register(d *downstream, maxSessions int) bool {
 	s.mu.Lock()
+	if d.lp != nil && (s.live[d.key] != d.lp || !d.lp.cfg.Load().allows(d.remote)) {
+		// A reload removed the peer (or the source) while it was binding.
+		s.mu.Unlock()
+		return false
+	}
 	if maxSessions > 0 && len(s.byPeer[d.key]) >= maxSessions {
 		s.mu.Unlock()
 		return false
@@ -449,7 +456,7 @@ unbind:
 	// the peers are unbound.
 	var wg sync.WaitGroup
 	s.mu.Lock()
-	for _, p := range s.pools {
+	for _, p := range s.allPools() {
 		wg.Add(1)
 		go func() { defer wg.Done(); p.stop() }()
 	}
@@ -499,7 +506,10 @@ func (s *Server) dialUpstream(ctx context.Context, addr string, t *tlsfiles.Conf
 	if t == nil {
 		return d.DialContext(ctx, "tcp", addr)
 	}
-	tc := s.upCerts[t].ClientConfig(addr)
+	s.certMu.Lock()
+	r := s.upCerts[t]
+	s.certMu.Unlock()
+	tc := r.ClientConfig(addr)
 	td := tls.Dialer{NetDialer: &d, Config: tc}
 	return td.DialContext(ctx, "tcp", addr)
 }

@@ -51,14 +51,16 @@ func (s *Server) Peers() []PeerStatus {
 	for k, list := range s.byPeer {
 		byKey[k] = append([]*downstream(nil), list...)
 	}
+	live := make([]*livePeer, 0, len(s.live))
+	for _, lp := range s.live {
+		live = append(live, lp)
+	}
 	s.mu.Unlock()
 	out := map[string]*PeerStatus{}
-	for _, p := range s.peers {
+	for _, lp := range live {
+		p := lp.cfg.Load()
 		ps := &PeerStatus{Name: p.Name, SystemID: p.SystemID, Class: p.Class, Configured: true, MaxSessions: p.MaxSessions,
-			Sessions: []SessionStatus{}}
-		if pl := s.pools[p.Name]; pl != nil {
-			ps.Upstream = pl.status()
-		}
+			Sessions: []SessionStatus{}, Upstream: lp.pool.Load().status()}
 		out[p.Name] = ps
 	}
 	for key, list := range byKey {
@@ -70,7 +72,7 @@ func (s *Server) Peers() []PeerStatus {
 		for _, d := range list {
 			ps.Sessions = append(ps.Sessions, d.status())
 			if ps.Class == "" {
-				ps.Class = d.class
+				ps.Class = d.class()
 			}
 		}
 	}

@@ -22,24 +22,45 @@ func (s *Server) loadCerts() error {
 		if u == nil || u.TLS == nil {
 			continue
 		}
-		r, err := tlsfiles.NewCertReloader(u.TLS, tlsfiles.Upstream, false, s.log, s.tlsm)
-		if err != nil {
+		if err := s.upstreamCerts(u.TLS); err != nil {
 			return err
 		}
-		s.upCerts[u.TLS] = r
-		s.certs = append(s.certs, r)
 	}
 	return nil
 }
 
 // HasTLS reports whether the listener or an upstream uses TLS files.
-func (s *Server) HasTLS() bool { return len(s.certs) > 0 }
+func (s *Server) HasTLS() bool { return len(s.certFiles()) > 0 }
+
+// certFiles are the reloaders of the listener and of every upstream.
+func (s *Server) certFiles() []*tlsfiles.CertReloader {
+	s.certMu.Lock()
+	defer s.certMu.Unlock()
+	return s.certs
+}
+
+// upstreamCerts returns the reloader of t, made if needed (an upstream a
+// reload added or changed).
+func (s *Server) upstreamCerts(t *tlsfiles.Config) error {
+	s.certMu.Lock()
+	defer s.certMu.Unlock()
+	if _, ok := s.upCerts[t]; ok {
+		return nil
+	}
+	r, err := tlsfiles.NewCertReloader(t, tlsfiles.Upstream, false, s.log, s.tlsm)
+	if err != nil {
+		return err
+	}
+	s.upCerts[t] = r
+	s.certs = append(s.certs[:len(s.certs):len(s.certs)], r)
+	return nil
+}
 
 // ReloadTLS re-reads every certificate, key and CA file now (SIGHUP).
 // Files that fail keep their previous certificates; the errors are joined.
 func (s *Server) ReloadTLS() error {
 	var errs []error
-	for _, r := range s.certs {
+	for _, r := range s.certFiles() {
 		if err := r.Reload(); err != nil {
 			errs = append(errs, err)
 		}
@@ -56,7 +77,7 @@ func (s *Server) watchCerts() {
 		case <-s.closed:
 			return
 		case <-t.C:
-			for _, r := range s.certs {
+			for _, r := range s.certFiles() {
 				_, _ = r.Check()
 			}
 		}

@@ -384,7 +384,7 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 	target := l.s.receiverFor(l.key, l.owner)
 	var peer, class, sysID string
 	if target != nil {
-		peer, class, sysID = target.key, target.class, target.systemID
+		peer, class, sysID = target.key, target.class(), target.systemID
 	} else {
 		peer = l.key
 	}
@@ -622,6 +622,8 @@ type pool struct {
 	rr     atomic.Uint32
 	mu     sync.Mutex
 	change chan struct{}
+	bound  chan struct{} // closed at the first bind
+	once   sync.Once
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -633,7 +635,8 @@ func newPool(s *Server, p *Peer, name string, u *Upstream) *pool {
 		w = s.cfg.DefaultWindow
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	pl := &pool{s: s, peer: p, name: name, up: u, window: w, change: make(chan struct{}), ctx: ctx, cancel: cancel}
+	pl := &pool{s: s, peer: p, name: name, up: u, window: w, change: make(chan struct{}), bound: make(chan struct{}),
+		ctx: ctx, cancel: cancel}
 	pl.legs.Store(&[]*upLeg{})
 	return pl
 }
@@ -656,6 +659,20 @@ func (p *pool) stop() {
 	p.wg.Wait()
 }
 
+// retire ends a pool a reload replaced or removed: no reconnects, no new
+// requests on its legs, each unbound once what is in flight on it (both
+// ways) is answered.
+func (p *pool) retire() {
+	p.cancel()
+	var wg sync.WaitGroup
+	for _, l := range p.boundLegs() {
+		wg.Add(1)
+		go func() { defer wg.Done(); l.unbindWhenIdle() }()
+	}
+	wg.Wait()
+	p.wg.Wait()
+}
+
 func (p *pool) setLeg(l *upLeg, add bool) {
 	p.mu.Lock()
 	old := p.boundLegs()
@@ -669,6 +686,9 @@ func (p *pool) setLeg(l *upLeg, add bool) {
 		next = append(next, l)
 	}
 	p.legs.Store(&next)
+	if add {
+		p.once.Do(func() { close(p.bound) })
+	}
 	close(p.change)
 	p.change = make(chan struct{})
 	p.mu.Unlock()
@@ -728,6 +748,11 @@ func (p *pool) maintain(i int) {
 		backoff = 100 * time.Millisecond
 		l := newUpLeg(p.s, c, p.name, p.peer.Name, p.window, nil)
 		l.pool = p
+		if p.ctx.Err() != nil { // stopped while binding: unbind at once
+			go l.run()
+			l.unbind()
+			return
+		}
 		p.setLeg(l, true)
 		l.run()
 		p.setLeg(l, false)

@@ -72,7 +72,14 @@ func (s *Service) wrap(r Route, h func(http.ResponseWriter, *http.Request) (int,
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		code, v, err := h(w, req)
-		if err != nil {
+		switch {
+		case err != nil && code >= 400 && code < 500:
+			// The handler's own answer (unknown path, wrong method): the
+			// client's mistake, said as it is and logged at debug only.
+			s.log.Debug("review API client error", zap.String("route", string(r)), zap.String("method", req.Method),
+				zap.Int("status", code), zap.Error(err))
+			v = map[string]string{"error": err.Error()}
+		case err != nil:
 			code2, msg := s.errorStatus(r, req, err)
 			if code == 0 || code < 400 {
 				code = code2

@@ -16,7 +16,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/filter"
@@ -38,6 +41,7 @@ type env struct {
 	reg   *prometheus.Registry
 	evs   []*filter.Event
 	clock time.Time
+	logs  *observer.ObservedLogs // what the service logged at warn and above
 }
 
 // eachStore runs a test against the in-memory fake and the real store
@@ -55,7 +59,10 @@ func newEnv(t *testing.T, open func(testing.TB) store.Store) *env {
 	if err := e.st.Insert(context.Background(), e.evs); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := review.New(review.Options{Store: e.st, Quarantine: e.q, Overrides: e.ov, Logger: zaptest.NewLogger(t),
+	obs, logs := observer.New(zap.WarnLevel)
+	e.logs = logs
+	log := zap.New(zapcore.NewTee(zaptest.NewLogger(t).Core(), obs))
+	svc, err := review.New(review.Options{Store: e.st, Quarantine: e.q, Overrides: e.ov, Logger: log,
 		Registerer: e.reg, Now: func() time.Time { return e.clock }})
 	if err != nil {
 		t.Fatal(err)
@@ -164,10 +171,16 @@ func testBadRequests(t *testing.T, open func(testing.TB) store.Store) {
 			if code != c.code || !strings.Contains(body, c.want) || !strings.Contains(body, `"error"`) {
 				t.Fatalf("%s %s: got %d %s, want %d containing %s", c.method, c.path, code, body, c.code, c.want)
 			}
+			if code < 500 && strings.Contains(body, "internal error") {
+				t.Errorf("%s %s: a client error answered as an internal one: %s", c.method, c.path, body)
+			}
 		})
 	}
 	if rel, rej := e.q.Calls(); len(rel)+len(rej) != 0 {
 		t.Fatalf("bad requests reached the proxy: %v %v", rel, rej)
+	}
+	for _, l := range e.logs.All() {
+		t.Errorf("a client error logged at %s: %s %v", l.Level, l.Message, l.ContextMap())
 	}
 }
 

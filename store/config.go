@@ -13,6 +13,10 @@ type EventsConfig struct {
 	// DB is an SQLite file path (default smsfw-events.db next to the
 	// config) or a postgres:// DSN.
 	DB string `yaml:"db"`
+	// DSNFile holds DB instead (a postgres:// DSN with its password stays
+	// out of the config file); relative to the config file, its trailing
+	// newline dropped; exclusive with DB.
+	DSNFile string `yaml:"dsn_file"`
 	// Text: full (default), mask_digits or none: how much message text is kept.
 	Text string `yaml:"text"`
 	// SampleAllowed is the fraction of allowed messages recorded (0..1, default 0).
@@ -47,6 +51,8 @@ type EventsConfig struct {
 	Retention time.Duration `yaml:"retention"`
 	// MaxEvents bounds the stored events (0: no bound), oldest deleted first.
 	MaxEvents int64 `yaml:"max_events"`
+
+	dbFromFile bool // DB was read from DSNFile
 }
 
 // Validate checks the section at at (a nil section is valid); every
@@ -58,6 +64,18 @@ func (e *EventsConfig) Validate(at yamlx.At) error {
 	var errs []error
 	fail := func(key, format string, args ...any) {
 		errs = append(errs, at.Errorf(key, "%s "+format, append([]any{at.Path(key)}, args...)...))
+	}
+	if e.dbFromFile {
+		e.DB, e.dbFromFile = "", false
+	}
+	if e.DSNFile != "" {
+		if e.DB != "" {
+			errs = append(errs, at.Errorf("dsn_file", "%s and %s are exclusive", at.Path("db"), at.Path("dsn_file")))
+		} else if dsn, err := at.Secret("dsn_file", e.DSNFile); err != nil {
+			errs = append(errs, err)
+		} else {
+			e.DB, e.dbFromFile = dsn, true
+		}
 	}
 	switch e.Text {
 	case "", "full", "mask_digits", "none":

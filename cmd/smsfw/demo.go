@@ -36,7 +36,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	rulesFile := fs.String("rules", "", "policy file (default: the shipped deploy/rules/default.yaml)")
 	dbFlag := fs.String("db", "", "event store: SQLite file or postgres:// DSN (default: a file in a temporary directory, removed at the end)")
 	var lf logFlags
-	lf.register(fs)
+	lf.register(fs, "console")
 	lf.level = "warn"
 	if err := parse(fs, args, stdout); err != nil {
 		return err

@@ -68,7 +68,8 @@ func eventsCmd(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(fs.Output())
 		fs.PrintDefaults()
 	}
-	dsn := fs.String("db", "", "event store DSN (a SQLite file, or postgres://...)")
+	var db dbFlags
+	db.register(fs, "event store DSN (a SQLite file, or postgres://...)")
 	api := fs.String("api", "", "URL of a running smsfw admin server (http://127.0.0.1:9775)")
 	token := fs.String("token", "", "API bearer token for --api (default $SMSFW_TOKEN)")
 	format := fs.String("format", "table", "output: table, csv or json (JSON lines)")
@@ -82,7 +83,14 @@ func eventsCmd(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
-	if (*dsn == "") == (*api == "") {
+	var dsn string
+	if *api == "" || db.given() { // $SMSFW_DB does not conflict with --api
+		var err error
+		if dsn, err = db.value(); err != nil {
+			return err
+		}
+	}
+	if (dsn == "") == (*api == "") {
 		fmt.Fprintln(stderr, "smsfw events: give --db DSN or --api URL (one of them)")
 		return errUsage
 	}
@@ -112,8 +120,8 @@ func eventsCmd(args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 
 	var src eventSource
-	if *dsn != "" {
-		st, err := openStore(ctx, *dsn)
+	if dsn != "" {
+		st, err := openStore(ctx, dsn)
 		if err != nil {
 			return err
 		}

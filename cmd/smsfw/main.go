@@ -94,13 +94,47 @@ func cli(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
+// dbFlags are --db and --db-file: the event store's DSN on the command
+// line (fine for an SQLite file), or in a file, so that a postgres:// DSN
+// with its password stays out of the process list and shell history;
+// $SMSFW_DB when neither is given.
+type dbFlags struct{ dsn, file string }
+
+func (d *dbFlags) register(fs *flag.FlagSet, usage string) {
+	fs.StringVar(&d.dsn, "db", "", usage+" (default $SMSFW_DB)")
+	fs.StringVar(&d.file, "db-file", "", "file holding the --db value (a DSN with a password stays off the command line)")
+}
+
+// given reports whether --db or --db-file was.
+func (d *dbFlags) given() bool { return d.dsn != "" || d.file != "" }
+
+// value is the DSN: --db, --db-file's content, else $SMSFW_DB.
+func (d *dbFlags) value() (string, error) {
+	switch {
+	case d.dsn != "" && d.file != "":
+		return "", errors.New("--db and --db-file are exclusive")
+	case d.file != "":
+		b, err := os.ReadFile(d.file)
+		if err != nil {
+			return "", fmt.Errorf("--db-file: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	case d.dsn != "":
+		return d.dsn, nil
+	}
+	return os.Getenv("SMSFW_DB"), nil
+}
+
 // logFlags adds --log-format and --log-level to fs.
 type logFlags struct {
 	format, level string
 }
 
-func (l *logFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&l.format, "log-format", "console", "log format: console or json")
+// register adds the flags; format is the default: json for a service
+// (run: one object a line for the log pipeline), console for commands a
+// person watches (demo, sim).
+func (l *logFlags) register(fs *flag.FlagSet, format string) {
+	fs.StringVar(&l.format, "log-format", format, "log format: console or json")
 	fs.StringVar(&l.level, "log-level", "info", "log level: debug, info, warn, error")
 }
 

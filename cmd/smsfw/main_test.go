@@ -288,7 +288,7 @@ type runProcess struct {
 // startRun starts `smsfw run` with JSON logs and waits until it listens.
 func startRun(t *testing.T, args ...string) runProcess {
 	t.Helper()
-	p := startProc(t, append([]string{"run", "--log-format", "json"}, args...)...)
+	p := startProc(t, append([]string{"run"}, args...)...) // JSON lines by default
 	admin := p.addr("admin listening")
 	return runProcess{proc: p, admin: admin, smpp: p.addr("listening")}
 }
@@ -758,7 +758,7 @@ func TestRunRulesReload(t *testing.T) {
 		t.Fatalf("after reload: %v %+v", err, resp)
 	}
 	write("version: 1\ndefault: allow\nrules: [{id: x}]\n")
-	if code := post(); code != http.StatusInternalServerError {
+	if code := post(); code != http.StatusUnprocessableEntity {
 		t.Fatalf("bad policy reload: %d", code)
 	}
 	_, metrics := httpGet(t, admin+"/metrics")

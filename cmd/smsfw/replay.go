@@ -51,7 +51,8 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("smsfw replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	rulesFile := fs.String("rules", "", "candidate policy file (required)")
-	dsn := fs.String("db", "", "event store: SQLite file or postgres:// DSN (required)")
+	var db dbFlags
+	db.register(fs, "event store: SQLite file or postgres:// DSN (required)")
 	since := fs.String("since", "", "only events that arrived at or after this time (RFC 3339 or unix seconds; default: 24h ago)")
 	until := fs.String("until", "", "only events that arrived before this time")
 	limit := fs.Int("limit", 100_000, "replay at most this many events (the newest)")
@@ -61,14 +62,17 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
-	if *rulesFile == "" || *dsn == "" {
+	dsn, err := db.value()
+	if err != nil {
+		return err
+	}
+	if *rulesFile == "" || dsn == "" {
 		return errors.New("--rules and --db are required")
 	}
 	if *format != "table" && *format != "json" {
 		return fmt.Errorf("--format must be table or json, not %q", *format)
 	}
 	q := store.Query{From: time.Now().Add(-24 * time.Hour), Limit: store.MaxLimit}
-	var err error
 	if *since != "" {
 		if q.From, err = review.ParseTime(*since); err != nil {
 			return fmt.Errorf("--since: %w", err)
@@ -89,7 +93,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	defer chain.Close()
 	ctx := context.Background()
-	st, err := openStore(ctx, *dsn) // refuses a mistyped SQLite path instead of creating it
+	st, err := openStore(ctx, dsn) // refuses a mistyped SQLite path instead of creating it
 	if err != nil {
 		return err
 	}

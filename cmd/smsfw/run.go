@@ -29,10 +29,15 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 	region := fs.String("region", "DE", "default region (ISO code) for national numbers")
 	adminCert := fs.String("admin-cert", "", "serve the admin address over HTTPS with this certificate (PEM; reloaded on change and SIGHUP; overrides admin_tls)")
 	adminKey := fs.String("admin-key", "", "private key of --admin-cert (PEM)")
-	dbFlag := fs.String("db", "", "event store: an SQLite file or a postgres:// DSN (default: the config's events.db; \"none\" disables)")
+	var db dbFlags
+	db.register(fs, "event store: an SQLite file or a postgres:// DSN (wins over the config's events.db; \"none\" disables)")
 	var lf logFlags
-	lf.register(fs)
+	lf.register(fs, "json")
 	if err := parse(fs, args, stdout); err != nil {
+		return err
+	}
+	dsn, err := db.value()
+	if err != nil {
 		return err
 	}
 	log, err := lf.logger(stderr)
@@ -46,7 +51,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	o := app.Options{Config: cfg, ConfigFile: *configFile, Upstream: *upstream, Region: *region, DB: *dbFlag,
+	o := app.Options{Config: cfg, ConfigFile: *configFile, Upstream: *upstream, Region: *region, DB: dsn,
 		AdminCert: *adminCert, AdminKey: *adminKey, Logger: log}
 	if flagSet(fs, "listen") || cfg.Proxy.Listen == "" {
 		o.Listen = *listen
@@ -63,7 +68,7 @@ func runCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return serveUntilSignal(log, a.Start, a.Done(), a.Shutdown, func() {
-		if err := a.Reload(context.Background(), "", "signal"); errors.Is(err, app.ErrNothingToReload) {
+		if _, err := a.Reload(context.Background(), "", "signal"); errors.Is(err, app.ErrNothingToReload) {
 			log.Info("SIGHUP: nothing to reload")
 		}
 	})

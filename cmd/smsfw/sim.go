@@ -32,7 +32,7 @@ func simCmd(args []string, stdout, stderr io.Writer) error {
 	window := fs.Int("window", 100, "deliveries (MO, receipts) unanswered per session at most (0: no bound)")
 	retry := fs.String("retry-schedule", "1s,5s,30s,2m,10m", "when a delivery refused with a temporary status (0x58, 0x14, 0x08, 0x64) or unanswered is tried again; \"none\": never")
 	var lf logFlags
-	lf.register(fs)
+	lf.register(fs, "console")
 	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}

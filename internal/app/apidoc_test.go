@@ -91,7 +91,7 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode == http.StatusMethodNotAllowed || strings.Contains(string(body), "no such API endpoint") ||
+		if resp.StatusCode == http.StatusMethodNotAllowed || strings.Contains(string(body), "no such API endpoint") || strings.Contains(string(body), "no such path") ||
 			strings.Contains(string(body), "404 page not found") {
 			t.Errorf("%s: %d %s", op, resp.StatusCode, body)
 		}

@@ -10,13 +10,16 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,6 +35,7 @@ import (
 	"github.com/smsfw/smsfw/internal/apidoc"
 	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/internal/tlsfiles"
+	"github.com/smsfw/smsfw/internal/yamlx"
 	"github.com/smsfw/smsfw/mo"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/review"
@@ -108,6 +112,8 @@ type App struct {
 	serveErr   chan error
 
 	reloadMu     sync.Mutex
+	configFile   string   // "" when the configuration was not read from a file
+	cfgSum       [32]byte // of the configuration file as last read (under reloadMu)
 	shutdownOnce sync.Once
 	shutdownErr  error
 	cleanup      []func()
@@ -121,7 +127,12 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		cfg = &config.Config{}
 	}
 	a := &App{cfg: cfg, log: o.Logger, Registry: o.Registry, watch: cmp.Or(o.WatchInterval, 2*time.Second),
-		serveErr: make(chan error, 1)}
+		serveErr: make(chan error, 1), configFile: o.ConfigFile}
+	if a.configFile != "" {
+		if data, err := os.ReadFile(a.configFile); err == nil {
+			a.cfgSum = sha256.Sum256(data)
+		}
+	}
 	if a.log == nil {
 		a.log = zap.NewNop()
 	}
@@ -237,12 +248,21 @@ func (a *App) buildAdmin(addr string) error {
 		aln = tls.NewListener(aln, a.adminCerts.ServerConfig())
 	}
 	mux := admin.Handler(admin.Options{Ready: a.Proxy.Ready, Gatherer: a.Registry})
+	// The reload's result as JSON: 200, or 422 when a part failed (a file
+	// that does not parse or validate: the running version stays).
 	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
-		if err := a.Reload(r.Context(), admin.Actor(r.Context()), "http"); err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
+		res, err := a.Reload(r.Context(), admin.Actor(r.Context()), "http")
+		code := http.StatusOK
+		var body any = res
+		switch {
+		case errors.Is(err, ErrNothingToReload):
+			code, body = http.StatusConflict, map[string]string{"error": err.Error()}
+		case err != nil:
+			code = http.StatusUnprocessableEntity
 		}
-		fmt.Fprintln(w, "reloaded")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(body)
 	})
 	mux.Handle("GET /api/v1/openapi.yaml", apidoc.Handler())
 	// The peers, their sessions and upstream pools, live.
@@ -266,7 +286,8 @@ func (a *App) buildAdmin(addr string) error {
 	}
 	a.Shield.Mount(mux, a.auditBan)
 	console.Mount(mux)
-	handler, err := admin.Protect(mux, a.cfg.Admin.Auth, aln.Addr(), am, a.log)
+	admin.Pprof(mux)
+	handler, err := admin.Protect(admin.JSONErrors(mux), a.cfg.Admin.Auth, aln.Addr(), am, a.log)
 	if err != nil {
 		return err
 	}
@@ -337,6 +358,9 @@ func (a *App) Start() {
 	if a.Engine != nil && a.watch > 0 {
 		go a.Engine.Watch(ctx, a.watch)
 	}
+	if a.configFile != "" && a.watch > 0 {
+		go a.watchConfig(ctx)
+	}
 	if every := a.cfg.Proxy.WithDefaults().TLSReloadInterval; a.adminCerts != nil && every > 0 {
 		go a.adminCerts.Watch(ctx, every)
 	}
@@ -379,47 +403,147 @@ func (a *App) buildMO(routes mo.Routes) (*mo.Service, error) {
 // Done delivers the SMPP listener's end: nil after Shutdown, else the error.
 func (a *App) Done() <-chan error { return a.serveErr }
 
-// ErrNothingToReload: no policy and no certificates to reload.
-var ErrNothingToReload = errors.New("app: nothing to reload (no policy, no certificates)")
+// ErrNothingToReload: no configuration file, no policy and no
+// certificates to reload.
+var ErrNothingToReload = errors.New("app: nothing to reload (no configuration file, no policy, no certificates)")
 
-// Reload re-reads the policy (with its list files) and every certificate,
-// key and CA file; whatever fails keeps its previous version. Every trigger
-// comes here; the reload is logged and, with an event store, audited with
-// who asked (actor) and how (trigger: signal, http, ...).
-func (a *App) Reload(ctx context.Context, actor, trigger string) error {
+// ReloadResult is what a reload did, part by part: "ok" or "failed" for
+// each part there is; for the configuration file, the peers, upstreams
+// and auth settings it changed, and the keys that changed but take effect
+// only at the next start.
+type ReloadResult struct {
+	Actor      string              `json:"actor,omitempty"`
+	Trigger    string              `json:"trigger"`
+	Config     string              `json:"config,omitempty"`
+	Peers      *proxy.Reconfigured `json:"peers,omitempty"`
+	Restart    []string            `json:"restart_required,omitempty"`
+	Policy     string              `json:"policy,omitempty"`
+	PolicyHash string              `json:"policy_hash,omitempty"`
+	TLS        string              `json:"tls,omitempty"`
+	AdminTLS   string              `json:"admin_tls,omitempty"`
+	Error      string              `json:"error,omitempty"`
+}
+
+// liveKeys are the configuration keys a reload applies; a change of any
+// other key is reported as needing a restart.
+var liveKeys = []string{"peers", "upstreams", "auth"}
+
+// Reload re-reads the configuration file (peers, upstreams and auth
+// settings apply at once, see proxy.Reconfigure; other changed keys are
+// reported in Restart and logged), the policy (with its list files) and
+// every certificate, key and CA file; whatever fails keeps its previous
+// version. Every trigger comes here; the reload is logged and, with an
+// event store, audited with who asked (actor), how (trigger: signal, http,
+// file) and what changed.
+func (a *App) Reload(ctx context.Context, actor, trigger string) (*ReloadResult, error) {
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
-	if a.Engine == nil && !a.Proxy.HasTLS() && a.adminCerts == nil {
-		return ErrNothingToReload
+	if a.configFile == "" && a.Engine == nil && !a.Proxy.HasTLS() && a.adminCerts == nil {
+		return nil, ErrNothingToReload
 	}
 	var errs []error
-	detail := map[string]any{"trigger": trigger}
+	res := &ReloadResult{Actor: actor, Trigger: trigger}
+	if a.configFile != "" {
+		err := a.reloadConfig(ctx, res)
+		errs = append(errs, err)
+		res.Config = result(err)
+	}
 	if a.Engine != nil {
 		err := a.Engine.Reload()
 		errs = append(errs, err)
-		detail["policy"] = result(err)
-		detail["policy_hash"] = a.Engine.Snapshot().Hash
+		res.Policy = result(err)
+		res.PolicyHash = a.Engine.Snapshot().Hash
 	}
 	if a.Proxy.HasTLS() {
 		err := a.Proxy.ReloadTLS()
 		errs = append(errs, err)
-		detail["tls"] = result(err)
+		res.TLS = result(err)
 	}
 	if a.adminCerts != nil {
 		err := a.adminCerts.Reload()
 		errs = append(errs, err)
-		detail["admin_tls"] = result(err)
+		res.AdminTLS = result(err)
 	}
 	err := errors.Join(errs...)
-	a.log.Info("reload", zap.String("actor", actor), zap.String("trigger", trigger), zap.Any("result", detail))
+	reason := "ok"
+	if err != nil {
+		reason = err.Error()
+		res.Error = reason
+	}
+	lvl := zap.InfoLevel
+	if err != nil {
+		lvl = zap.WarnLevel
+	}
+	a.log.Log(lvl, "reload", zap.String("actor", actor), zap.String("trigger", trigger), zap.Any("result", res))
+	if len(res.Restart) > 0 {
+		a.log.Warn("configuration keys changed that take effect only after a restart; running with the old values",
+			zap.Strings("keys", res.Restart))
+	}
 	if a.an != nil && a.an.svc != nil {
-		reason := "ok"
-		if err != nil {
-			reason = err.Error()
+		var detail map[string]any
+		if b, jerr := json.Marshal(res); jerr == nil {
+			_ = json.Unmarshal(b, &detail)
 		}
 		a.an.svc.Audit(ctx, cmp.Or(actor, "system"), review.ActReload, "config", reason, detail)
 	}
-	return err
+	return res, err
+}
+
+// reloadConfig reads the configuration file again and applies what can
+// change while running. A file that does not parse or validate changes
+// nothing (the error has its file:line).
+func (a *App) reloadConfig(ctx context.Context, res *ReloadResult) error {
+	data, err := os.ReadFile(a.configFile)
+	if err != nil {
+		return err
+	}
+	a.cfgSum = sha256.Sum256(data)
+	next, err := config.Parse(a.configFile, data)
+	if err != nil {
+		return err
+	}
+	for _, k := range yamlx.ChangedKeys(*a.cfg, *next) {
+		if !slices.Contains(liveKeys, k) {
+			res.Restart = append(res.Restart, k)
+		}
+	}
+	rc, err := a.Proxy.Reconfigure(ctx, &next.Proxy)
+	switch {
+	case errors.Is(err, proxy.ErrNeedsRestart):
+		res.Restart = append(res.Restart, err.Error())
+		return nil
+	case err != nil:
+		return err
+	}
+	// The running configuration: the live sections are the new ones.
+	a.cfg.Proxy.Peers, a.cfg.Proxy.Upstreams, a.cfg.Proxy.Auth = next.Proxy.Peers, next.Proxy.Upstreams, next.Proxy.Auth
+	if !rc.Empty() {
+		res.Peers = rc
+	}
+	return nil
+}
+
+// watchConfig reloads when the configuration file's content changes.
+func (a *App) watchConfig(ctx context.Context) {
+	t := time.NewTicker(a.watch)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		data, err := os.ReadFile(a.configFile)
+		if err != nil {
+			continue // being replaced; the next tick sees it
+		}
+		a.reloadMu.Lock()
+		changed := sha256.Sum256(data) != a.cfgSum
+		a.reloadMu.Unlock()
+		if changed {
+			_, _ = a.Reload(ctx, "", "file")
+		}
+	}
 }
 
 // auditBan logs a change of the ban list and, with an event store, writes

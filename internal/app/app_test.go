@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/config"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
@@ -73,21 +75,33 @@ func TestAppLifecycle(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST /-/reload: %s", resp.Status)
 	}
-	if err := a.Reload(ctx, "", "signal"); err != nil {
+	if _, err := a.Reload(ctx, "", "signal"); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
+	// The admin server's own answers: the profiler, and JSON for a path
+	// it does not have or a method it does not take.
+	for _, c := range []struct {
+		method, path string
+		code         int
+		want         string
+	}{
+		{"GET", "/debug/pprof/", http.StatusOK, "goroutine"},
+		{"GET", "/debug/pprof/cmdline", http.StatusOK, ""},
+		{"GET", "/nope", http.StatusNotFound, `{"error":"no such path: /nope"}`},
+		{"GET", "/-/reload", http.StatusMethodNotAllowed, `{"error":"method not allowed (allowed: POST)"}`},
+	} {
+		req, _ := http.NewRequest(c.method, "http://"+a.AdminAddr()+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || !strings.Contains(string(body), c.want) {
+			t.Errorf("%s %s: %d %s, want %d with %s", c.method, c.path, resp.StatusCode, body, c.code, c.want)
+		}
 	}
-	st, err := store.Open(context.Background(), db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	entries, err := st.Audit(context.Background(), store.AuditQuery{Limit: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, entries := shutdownAudit(t, a, db)
 	triggers := map[string]bool{}
 	for _, e := range entries {
 		if e.Action == "reload" {
@@ -129,7 +143,7 @@ func TestAppStartErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Reload(context.Background(), "", "signal"); err != app.ErrNothingToReload {
+	if _, err := a.Reload(context.Background(), "", "signal"); err != app.ErrNothingToReload {
 		t.Fatalf("reload without policy or certificates: %v", err)
 	}
 	_ = a.Shutdown(context.Background())
@@ -196,6 +210,150 @@ func TestAdminConnectionCap(t *testing.T) {
 		}
 	}
 	t.Fatal("smsfw_admin_connections_refused_total missing")
+}
+
+// The configuration file reloads on POST /-/reload and when it changes:
+// a peer added binds at once and the bound one goes on; a key that needs
+// a restart is reported, not applied; a bad file is refused with its
+// file:line and the running configuration stays; every reload is audited
+// with what changed.
+func TestAppConfigReload(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "smsfw.yaml")
+	db := filepath.Join(dir, "events.db")
+	up := startSim(t)
+	write := func(peers string, extra string) {
+		t.Helper()
+		body := "upstreams:\n  smsc: {address: " + up + "}\npeers:\n" + peers + extra
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const acme = "  - {system_id: acme, password: pw}\n"
+	const beta = "  - {system_id: beta, password: pw}\n"
+	write(acme, "")
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(context.Background(), app.Options{Config: cfg, ConfigFile: file, Listen: "127.0.0.1:0", Admin: "127.0.0.1:0",
+		DB: db, Logger: zaptest.NewLogger(t), WatchInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	defer func() { _ = a.Shutdown(context.Background()) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	bind := func(sys string) (*esme.Client, error) {
+		return esme.Dial(ctx, a.Addr(), esme.Options{SystemID: sys, Password: "pw"})
+	}
+	send := func(cl *esme.Client) {
+		t.Helper()
+		r, err := cl.Do(ctx, pdu.AppendSM(nil, pdu.SubmitSM, 0, &pdu.SMFields{SrcTON: 5, Src: "Shop", DstTON: 1, Dst: "4915112345678",
+			ShortMessage: []byte("hello")}))
+		if err != nil || r.Status != 0 {
+			t.Fatalf("submit: %v %+v", err, r)
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, "acme's pool bound", func() bool { ok, _ := a.Proxy.Ready(); return ok })
+	cl, err := bind("acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	send(cl)
+	post := func() (int, map[string]any) {
+		t.Helper()
+		resp, err := http.Post("http://"+a.AdminAddr()+"/-/reload", "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, body
+	}
+
+	cases := []struct {
+		name, peers, extra string
+		code               int
+		want               []string // in the JSON result
+		betaBinds          bool
+	}{
+		{"onboard beta, listen needs a restart", acme + beta, "listen: 127.0.0.1:1\n", http.StatusOK,
+			[]string{`"added":["beta"]`, `"restart_required":["listen"]`, `"config":"ok"`}, true},
+		{"bad file refused with file:line", acme + "  - {system_id: gamma, window: -1}\n", "", http.StatusUnprocessableEntity,
+			[]string{`"config":"failed"`, "smsfw.yaml:5: peer \\\"gamma\\\": window -1"}, true},
+	}
+	for _, c := range cases {
+		write(c.peers, c.extra)
+		code, body := post()
+		js, _ := json.Marshal(body)
+		if code != c.code {
+			t.Fatalf("%s: %d %s", c.name, code, js)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(string(js), w) {
+				t.Errorf("%s: result %s lacks %s", c.name, js, w)
+			}
+		}
+		b, err := bind("beta")
+		if (err == nil) != c.betaBinds {
+			t.Fatalf("%s: beta bind: %v", c.name, err)
+		}
+		if err == nil {
+			send(b)
+			b.Close()
+		}
+		send(cl) // the bound session is not affected
+	}
+
+	// The watcher: the file changes, beta is removed without a request.
+	write(acme, "")
+	testutil.Eventually(t, 5*time.Second, "beta removed by the file watcher", func() bool {
+		b, err := bind("beta")
+		if err == nil {
+			b.Close()
+		}
+		var be *esme.BindError
+		return errors.As(err, &be) && be.Status == pdu.StatusInvSysID
+	})
+	send(cl)
+	_, entries := shutdownAudit(t, a, db)
+	var details []string
+	for _, e := range entries {
+		if e.Action == "reload" {
+			details = append(details, e.Detail)
+		}
+	}
+	all := strings.Join(details, "\n")
+	for _, w := range []string{`"added":["beta"]`, `"removed":["beta"]`, `"trigger":"file"`, `"trigger":"http"`, `smsfw.yaml:5`} {
+		if !strings.Contains(all, w) {
+			t.Errorf("audit lacks %s:\n%s", w, all)
+		}
+	}
+}
+
+// shutdownAudit shuts a down, then opens its store db: the store (closed
+// when the test ends) and its last audit entries.
+func shutdownAudit(t *testing.T, a *app.App, db string) (store.Store, []store.AuditEntry) {
+	t.Helper()
+	if err := a.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	entries, err := st.Audit(context.Background(), store.AuditQuery{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, entries
 }
 
 // metrics_listen serves /metrics and the probes without credentials, and

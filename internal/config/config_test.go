@@ -2,6 +2,8 @@ package config
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/smsfw/smsfw/internal/testutil"
@@ -51,4 +53,53 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = Parse("fuzz.yaml", data)
 	})
+}
+
+// Secrets come from files (password_file, dsn_file) or from ${NAME} in
+// string values; a missing file or an unset variable is an error at its
+// line, and the values reach the sections.
+func TestSecrets(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{"peer.pw": "s3cret\n", "up.pw": "uppw\r\n", "db.dsn": "postgres://u:p@db/smsfw\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("SMSFW_TEST_PW", "envpw")
+	const head = "upstreams:\n  smsc: {address: 127.0.0.1:2775, password_file: up.pw}\n"
+	cases := []struct {
+		name, body, err string
+		check           func(*Config) bool
+	}{
+		{"files", head + "peers:\n  - {system_id: a, password_file: peer.pw}\nevents: {dsn_file: db.dsn}\n", "", func(c *Config) bool {
+			return c.Proxy.Peers[0].Password == "s3cret" && c.Proxy.Upstreams["smsc"].Password == "uppw" &&
+				c.Events.DB == "postgres://u:p@db/smsfw"
+		}},
+		{"environment", head + "peers:\n  - {system_id: a, password: \"${SMSFW_TEST_PW}\"}\n  - {system_id: b, password: \"a$${b}\"}\n", "",
+			func(c *Config) bool {
+				return c.Proxy.Peers[0].Password == "envpw" && c.Proxy.Peers[1].Password == "a${b}"
+			}},
+		{"missing file", head + "peers:\n  - {system_id: a, password_file: nope.pw}\n",
+			"c.yaml:4: peers[0].password_file: open " + filepath.Join(dir, "nope.pw") + ": no such file or directory", nil},
+		{"missing dsn file", "events:\n  dsn_file: nope.dsn\n",
+			"c.yaml:2: events.dsn_file: open " + filepath.Join(dir, "nope.dsn") + ": no such file or directory", nil},
+		{"two ways", head + "peers:\n  - {system_id: a, password: x, password_file: peer.pw}\n",
+			"c.yaml:4: peers[0].password_file: give the password one way only", nil},
+		{"unset variable", head + "peers:\n  - system_id: a\n    password: ${SMSFW_TEST_UNSET}\n",
+			"c.yaml:5: ${SMSFW_TEST_UNSET}: environment variable SMSFW_TEST_UNSET is not set", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Parse(filepath.Join(dir, "c.yaml"), []byte(c.body))
+			if c.err != "" {
+				if err == nil || strings.TrimPrefix(err.Error(), dir+"/") != c.err {
+					t.Fatalf("got %v, want %s", err, c.err)
+				}
+				return
+			}
+			if err != nil || !c.check(cfg) {
+				t.Fatalf("%v %+v", err, cfg)
+			}
+		})
+	}
 }

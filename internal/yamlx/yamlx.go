@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
@@ -215,8 +216,9 @@ type Validator interface {
 	Validate(at At) error
 }
 
-// DecodeConfig strictly decodes a configuration file into v, then
-// validates it: unknown keys, wrong types and invalid values are errors
+// DecodeConfig strictly decodes a configuration file into v, expands
+// ${NAME} in its string values from the environment, then validates it:
+// unknown keys, wrong types, unset variables and invalid values are errors
 // with their lines, all of them in line order, wrapping ErrConfig.
 func DecodeConfig(file string, data []byte, v Validator) error {
 	lines, err := Decode(file, data, v)
@@ -225,6 +227,9 @@ func DecodeConfig(file string, data []byte, v Validator) error {
 		if errors.As(err, &e) {
 			e.Err = ErrConfig
 		}
+		return err
+	}
+	if err := expandEnv(file, data, v); err != nil {
 		return err
 	}
 	return Join(v.Validate(At{File: file, Lines: lines}))
@@ -399,3 +404,134 @@ func knownKeys(file string, n *yaml.Node, t reflect.Type) error {
 }
 
 var unmarshalerType = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
+
+// ChangedKeys lists the keys of a and b, values of one struct type, whose
+// values differ: the yaml names of their fields, those of inline sections
+// at the same level, in field order. Fields without a yaml name and
+// unexported ones (derived values) are not compared.
+func ChangedKeys(a, b any) []string {
+	var out []string
+	changedKeys(reflect.ValueOf(a), reflect.ValueOf(b), &out)
+	return out
+}
+
+func changedKeys(a, b reflect.Value, out *[]string) {
+	t := a.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		switch {
+		case !f.IsExported():
+		case opts == "inline" && f.Type.Kind() == reflect.Struct:
+			changedKeys(a.Field(i), b.Field(i), out)
+		case name != "" && name != "-" && !reflect.DeepEqual(a.Field(i).Interface(), b.Field(i).Interface()):
+			*out = append(*out, name)
+		}
+	}
+}
+
+// Secret reads the secret file name, given at key path of the section:
+// a relative name is resolved against the configuration file's directory,
+// and the trailing newline is dropped. A file that cannot be read, or is
+// empty, is a configuration error at path's line.
+func (a At) Secret(path, name string) (string, error) {
+	if !filepath.IsAbs(name) && a.File != "" {
+		name = filepath.Join(filepath.Dir(a.File), name)
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return "", a.Errorf(path, "%s: %v", a.Path(path), err)
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", a.Errorf(path, "%s: %s is empty", a.Path(path), name)
+	}
+	return s, nil
+}
+
+// expandEnv replaces ${NAME} in the string values of the document in data
+// with the environment variable NAME ($${ stands for a literal ${), then
+// decodes the document into v again when anything was replaced. An unset
+// variable is an error at its line. Keys, and values of other types, are
+// not expanded.
+func expandEnv(file string, data []byte, v any) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return convert(file, err)
+	}
+	changed := false
+	var errs []error
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		switch n.Kind {
+		case yaml.ScalarNode:
+			if n.Tag != "!!str" || !strings.Contains(n.Value, "${") {
+				return
+			}
+			out, err := expandString(n.Value)
+			if err != nil {
+				errs = append(errs, &Error{File: file, Line: n.Line, Msg: err.Error(), Err: ErrConfig})
+				return
+			}
+			n.Value, changed = out, true
+		case yaml.MappingNode:
+			for i := 1; i < len(n.Content); i += 2 {
+				walk(n.Content[i])
+			}
+		default:
+			for _, c := range n.Content {
+				walk(c)
+			}
+		}
+	}
+	walk(&root)
+	if len(errs) > 0 || !changed {
+		return Join(errs...)
+	}
+	rv := reflect.ValueOf(v).Elem()
+	rv.Set(reflect.Zero(rv.Type()))
+	if err := root.Decode(v); err != nil {
+		return convert(file, err)
+	}
+	return nil
+}
+
+// expandString expands ${NAME} and $${ in s.
+func expandString(s string) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		if i > 0 && s[i-1] == '$' { // $${: a literal ${
+			b.WriteString(s[:i-1] + "${")
+			s = s[i+2:]
+			continue
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return "", fmt.Errorf("unterminated ${ in a string value (write $${ for a literal ${)")
+		}
+		name := s[i+2 : i+j]
+		if !envName(name) {
+			return "", fmt.Errorf("${%s}: not an environment variable name (write $${ for a literal ${)", name)
+		}
+		val, ok := os.LookupEnv(name)
+		if !ok {
+			return "", fmt.Errorf("${%s}: environment variable %s is not set", name, name)
+		}
+		b.WriteString(s[:i] + val)
+		s = s[i+j+1:]
+	}
+}
+
+func envName(s string) bool {
+	for i, c := range s {
+		if c != '_' && !(c >= 'A' && c <= 'Z') && !(c >= 'a' && c <= 'z') && !(i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
