@@ -43,7 +43,7 @@ type banBody struct {
 //	DELETE /api/v1/bans/{cidr}   lift a ban (optional {"reason": "..."})
 func (s *Shield) Mount(mux *http.ServeMux, audit AuditFunc) {
 	mux.HandleFunc("GET /api/v1/bans", func(w http.ResponseWriter, _ *http.Request) {
-		reply(w, http.StatusOK, map[string]any{"bans": s.Bans(), "enforcement": s.Status()})
+		reply(w, http.StatusOK, map[string]any{"bans": s.Bans(), "enforcement": s.Status(), "packets": s.Packets()})
 	})
 	mux.HandleFunc("POST /api/v1/bans", func(w http.ResponseWriter, r *http.Request) {
 		var b banBody

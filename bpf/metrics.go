@@ -80,3 +80,28 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(m.enabled, prometheus.GaugeValue, on)
 }
+
+// PacketCount is one counter of the kernel program.
+type PacketCount struct {
+	Action  string `json:"action"`
+	Reason  string `json:"reason"`
+	Packets uint64 `json:"packets"`
+}
+
+// Packets returns the kernel program's counters by action and reason (nil
+// when it is not attached), for the ban API and the console.
+func (s *Shield) Packets() []PacketCount {
+	s.mu.Lock()
+	var counts []uint64
+	if s.k != nil {
+		counts, _ = s.k.packets() // an error is logged at scrape time
+	}
+	s.mu.Unlock()
+	out := make([]PacketCount, 0, len(counts))
+	for i, n := range counts {
+		if i < len(reasons) {
+			out = append(out, PacketCount{Action: reasons[i].action, Reason: reasons[i].reason, Packets: n})
+		}
+	}
+	return out
+}

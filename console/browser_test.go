@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/bpf"
 	"github.com/smsfw/smsfw/console"
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/browsertest"
@@ -46,6 +48,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	mux := http.NewServeMux()
 	console.Mount(mux)
 	mux.Handle("/api/v1/", svc.Handler())
+	// The ban list without the kernel program (bans refused at accept).
+	shield, err := bpf.New(bpf.Options{Config: &bpf.Config{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shield.Close()
+	if _, err := shield.Ban(netip.MustParsePrefix("203.0.113.0/24"), time.Hour, "scanning the SMPP port", bpf.OriginAPI, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	shield.Mount(mux, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +138,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	do("campaigns", chromedp.Navigate(srv.URL+"/#/campaigns"), chromedp.WaitVisible(chromedp.CSS(`#campaigns-table tbody tr`)))
 	shot("campaigns")
 	do("leakage", chromedp.Navigate(srv.URL+"/#/leakage"), chromedp.WaitVisible(chromedp.CSS(`#leakage-table tbody tr`)))
+	do("bans", chromedp.Navigate(srv.URL+"/#/bans"), chromedp.WaitVisible(chromedp.CSS(`#bans-table tbody tr`)))
+	if got := text(`#bans-table tbody tr`); !strings.Contains(got, "203.0.113.0/24") || !strings.Contains(got, "scanning the SMPP port") {
+		t.Fatalf("bans page: %q", got)
+	}
 	do("overrides", chromedp.Navigate(srv.URL+"/#/overrides"), chromedp.WaitVisible(chromedp.CSS(`#overrides-table`)))
 	shot("overrides")
 

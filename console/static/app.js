@@ -12,6 +12,7 @@ const routes = {
   quarantine: pages.quarantine,
   overrides: pages.overrides,
   leakage: pages.leakage,
+  bans: pages.bans,
   audit: pages.audit,
 };
 

@@ -436,6 +436,44 @@ export async function leakage(main) {
     h('p', {class: 'total'}, `Total: ${segs} segments, ${sum.toFixed(2)} estimated.`));
 }
 
+// ---------- bans ----------
+
+export async function bans(main) {
+  let data;
+  try {
+    data = await get('bans');
+  } catch (err) {
+    if (err.status === 404) {
+      replace(main, h('h2', {}, 'Bans'), h('p', {class: 'muted'}, 'No ban list on this node.'));
+      return;
+    }
+    throw err;
+  }
+  const enf = data.enforcement || {};
+  const where = enf.kernel
+    ? 'dropped in the kernel (' + (enf.attachments || []).map((a) => a.interface + ' ' + a.mode).join(', ') + ') and refused at accept'
+    : 'refused when connections are accepted (the kernel program is not attached' + (enf.reason ? ': ' + enf.reason : '') + ')';
+  const packets = (data.packets || []).filter((p) => p.packets > 0);
+  replace(main,
+    h('div', {class: 'toolbar'}, h('h2', {}, 'Bans'), h('span', {class: 'muted'}, 'banned sources are ' + where)),
+    table('bans-table', [
+      {label: 'Source', cell: (b) => b.source},
+      {label: 'Origin', cell: (b) => b.origin},
+      {label: 'Reason', cell: (b) => b.reason},
+      {label: 'By', cell: (b) => b.actor || ''},
+      {label: 'Since', cls: 'time', cell: (b) => fmtTime(b.created)},
+      {label: 'Until', cls: 'time', cell: (b) => b.expires ? fmtTime(b.expires) : 'no expiry'},
+    ], data.bans || []),
+    h('h3', {}, 'Packets seen by the kernel program'),
+    packets.length
+      ? table('bans-packets', [
+        {label: 'Action', cell: (p) => p.action},
+        {label: 'Reason', cell: (p) => p.reason},
+        {label: 'Packets', cls: 'num', cell: (p) => String(p.packets)},
+      ], packets)
+      : h('p', {class: 'muted'}, enf.kernel ? 'none yet' : 'no kernel program attached'));
+}
+
 // ---------- audit ----------
 
 export async function audit(main, ctx) {
