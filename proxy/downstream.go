@@ -997,7 +997,9 @@ func (s *Server) inspect(r *filter.Request, log *zap.Logger, st *loopStats) filt
 		log.Error("inspector returned an unknown action", zap.Uint8("action", uint8(v.Action)))
 		v = filter.AllowVerdict
 	}
-	st.verdicts[verdictKind(r)][v.Action]++
+	kind := verdictKind(r)
+	st.verdicts[kind][v.Action]++
+	s.m.peerVerdict(r.Peer, kind, v.Action)
 	st.dirty = true
 	if v.Action != filter.Allow {
 		s.verdicts.log(log, r, &v)

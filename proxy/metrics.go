@@ -1,6 +1,8 @@
 package proxy
 
 import (
+	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -166,6 +168,57 @@ type Metrics struct {
 	queuedDlv      atomic.Int64
 
 	lockUntracked prometheus.Counter // binds from sources the lockout table had no room for
+
+	// Verdicts by peer: the peer label is bounded by the configuration
+	// (config mode) or by maxPeerLabels (pass-through system_ids; the rest
+	// count as "other").
+	peerVerdicts *prometheus.CounterVec
+	peerMu       sync.RWMutex
+	peerCtr      map[string]*peerCounters
+	peerOther    *peerCounters
+}
+
+type peerCounters [numVerdictKinds][filter.NumActions]prometheus.Counter
+
+// maxPeerLabels bounds the peer label values of the per-peer metrics.
+const maxPeerLabels = 1000
+
+// peerVerdict counts one message's verdict for its peer.
+func (m *Metrics) peerVerdict(peer string, kind int, a filter.Action) {
+	m.peerMu.RLock()
+	c := m.peerCtr[peer]
+	m.peerMu.RUnlock()
+	if c == nil {
+		c = m.peerCounters(peer)
+	}
+	c[kind][a].Inc()
+}
+
+func (m *Metrics) peerCounters(peer string) *peerCounters {
+	m.peerMu.Lock()
+	defer m.peerMu.Unlock()
+	if c := m.peerCtr[peer]; c != nil {
+		return c
+	}
+	label := peer
+	if len(m.peerCtr) >= maxPeerLabels {
+		if m.peerOther != nil {
+			return m.peerOther
+		}
+		label = "other"
+	}
+	c := new(peerCounters)
+	for k, name := range verdictKindNames {
+		for a := 0; a < filter.NumActions; a++ {
+			c[k][a] = m.peerVerdicts.WithLabelValues(label, name, filter.Action(a).String())
+		}
+	}
+	if label == "other" {
+		m.peerOther = c
+	} else {
+		m.peerCtr[strings.Clone(peer)] = c
+	}
+	return c
 }
 
 // Delivery events (label values of smsfw_proxy_deliveries_total besides the refusal reasons).
@@ -293,6 +346,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{quarHeld, quarStoreFailed, quarReleased, quarReleaseFailed, quarRejected} {
 		m.quarantine.WithLabelValues(r)
 	}
+	m.peerVerdicts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "smsfw_proxy_peer_verdicts_total",
+		Help: "Messages by peer (the configured name, or the pass-through system_id; beyond 1000 of them \"other\"), direction (mt, mo, receipt) and action.",
+	}, []string{"peer", "direction", "action"})
+	m.peerCtr = map[string]*peerCounters{}
 	verdicts := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smsfw_proxy_verdicts_total", Help: "Verdicts carried out, by direction (mt, mo, or receipt: delivery receipts apart from MO) and action.",
 	}, []string{"direction", "action"})
@@ -347,7 +405,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg != nil {
 		reg.MustRegister(inflight(legUpstream, &m.inflightUp), inflight(legDownstream, &m.inflightDn))
 		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
-			m.timeouts, m.failed, m.malformed, verdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments, m.quarantine,
+			m.timeouts, m.failed, m.malformed, verdicts, m.peerVerdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments, m.quarantine,
 			m.lockouts, m.lockedBinds, m.lockUntracked, m.connsRefused,
 			m.deliveries, m.heldRelays, m.ownReceipts, m.moRouted, m.panics, m.localThrottled,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{

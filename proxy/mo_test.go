@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -161,5 +162,22 @@ func TestResponseSeriesAtStart(t *testing.T) {
 	NewMetrics(reg)
 	if n := promtest.CollectAndCount(reg, "smsfw_proxy_responses_total"); n != 15 {
 		t.Fatalf("%d series at start, want 15", n)
+	}
+}
+
+// Beyond maxPeerLabels peers (pass-through system_ids), the rest share
+// the "other" series: the label stays bounded.
+func TestPeerLabelsBounded(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	for i := 0; i < maxPeerLabels+50; i++ {
+		m.peerVerdict(fmt.Sprintf("sys%d", i), int(filter.MT), filter.Allow)
+	}
+	series := promtest.CollectAndCount(reg, "smsfw_proxy_peer_verdicts_total")
+	if want := (maxPeerLabels + 1) * numVerdictKinds * filter.NumActions; series != want {
+		t.Fatalf("%d series, want %d", series, want)
+	}
+	if n := promtest.ToFloat64(m.peerVerdicts.WithLabelValues("other", "mt", "allow")); n != 50 {
+		t.Fatalf("other: %v", n)
 	}
 }
