@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"github.com/smsfw/smsfw/console"
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/browsertest"
+	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/review"
 	"github.com/smsfw/smsfw/review/reviewtest"
 )
@@ -58,6 +60,14 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	shield.Mount(mux, nil)
+	// The live peers status (the proxy's types, so the JSON names agree).
+	mux.HandleFunc("GET /api/v1/peers", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(map[string]any{"time": time.Now(), "peers": []proxy.PeerStatus{{
+			Name: "acme", SystemID: "acme", Class: "a2p", Configured: true,
+			Sessions: []proxy.SessionStatus{{Remote: "192.0.2.7", Bind: "transceiver", InFlight: 2, Deliveries: 1, Window: 100}},
+			Upstream: &proxy.PoolStatus{Upstream: "smsc", Address: "10.0.0.5:2775", Sessions: 2, Bound: 2, Window: 100, InFlight: 3},
+		}}})
+	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -138,6 +148,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	do("campaigns", chromedp.Navigate(srv.URL+"/#/campaigns"), chromedp.WaitVisible(chromedp.CSS(`#campaigns-table tbody tr`)))
 	shot("campaigns")
 	do("leakage", chromedp.Navigate(srv.URL+"/#/leakage"), chromedp.WaitVisible(chromedp.CSS(`#leakage-table tbody tr`)))
+	do("peers", chromedp.Navigate(srv.URL+"/#/peers"), chromedp.WaitVisible(chromedp.CSS(`#peers-table tbody tr`)))
+	if got := text(`#peers-table tbody`); !strings.Contains(got, "acme") || !strings.Contains(got, "192.0.2.7") || !strings.Contains(got, "smsc 2/2 bound") {
+		t.Fatalf("peers page: %q", got)
+	}
 	do("bans", chromedp.Navigate(srv.URL+"/#/bans"), chromedp.WaitVisible(chromedp.CSS(`#bans-table tbody tr`)))
 	if got := text(`#bans-table tbody tr`); !strings.Contains(got, "203.0.113.0/24") || !strings.Contains(got, "scanning the SMPP port") {
 		t.Fatalf("bans page: %q", got)

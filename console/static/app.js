@@ -13,6 +13,7 @@ const routes = {
   overrides: pages.overrides,
   leakage: pages.leakage,
   bans: pages.bans,
+  peers: pages.peers,
   audit: pages.audit,
 };
 

@@ -436,6 +436,41 @@ export async function leakage(main) {
     h('p', {class: 'total'}, `Total: ${segs} segments, ${sum.toFixed(2)} estimated.`));
 }
 
+// ---------- peers ----------
+
+// peers shows every peer with its sessions and upstream pool, refreshed
+// every 5 s (a live status page).
+export async function peers(main, ctx) {
+  const draw = async () => {
+    const data = await get('peers');
+    const list = data.peers || [];
+    const rows = [];
+    for (const p of list) {
+      const up = p.upstream;
+      rows.push({peer: p, session: null, pool: up});
+      for (const s of p.sessions || []) rows.push({peer: p, session: s});
+    }
+    replace(main,
+      h('div', {class: 'toolbar'}, h('h2', {}, 'Peers'), h('span', {class: 'muted'}, 'live, ' + fmtTime(data.time))),
+      table('peers-table', [
+        {label: 'Peer', cell: (r) => r.session ? '' : h('a', {href: go('events', {peer: r.peer.name})}, r.peer.name)},
+        {label: 'Class', cell: (r) => r.session ? '' : (r.peer.class || '')},
+        {label: 'Sessions', cls: 'num', cell: (r) => r.session ? r.session.bind : String((r.peer.sessions || []).length) +
+          (r.peer.max_sessions ? ' of ' + r.peer.max_sessions : '')},
+        {label: 'Address', cell: (r) => r.session ? r.session.remote : ''},
+        {label: 'In flight', cls: 'num', cell: (r) => r.session ? String(r.session.in_flight) : ''},
+        {label: 'Deliveries', cls: 'num', cell: (r) => r.session
+          ? r.session.deliveries_in_flight + ' / ' + r.session.window + (r.session.deliveries_queued ? ' (+' + r.session.deliveries_queued + ' queued)' : '')
+          : ''},
+        {label: 'Upstream', cell: (r) => !r.session && r.pool
+          ? r.pool.upstream + ' ' + r.pool.bound + '/' + r.pool.sessions + ' bound, ' + r.pool.in_flight + ' in flight'
+          : ''},
+      ], rows, (r) => r.session ? {class: 'sub'} : (r.pool && r.pool.bound === 0 ? {class: 'warn'} : {})));
+  };
+  await draw();
+  ctx.every(5000, () => draw().catch(() => {}));
+}
+
 // ---------- bans ----------
 
 export async function bans(main) {
