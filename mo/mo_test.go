@@ -158,7 +158,11 @@ func (h *harness) offer(to, text string) (proxy.MOMatch, error) {
 }
 
 func fast(url string, attempts int) *HTTPTarget {
-	return &HTTPTarget{URL: url, Workers: 2, Timeout: 300 * time.Millisecond, Backoff: 5 * time.Millisecond,
+	return &HTTPTarget{URL: url, Retry: fastRetry(attempts)}
+}
+
+func fastRetry(attempts int) Retry {
+	return Retry{Workers: 2, Timeout: 300 * time.Millisecond, Backoff: 5 * time.Millisecond,
 		MaxBackoff: 20 * time.Millisecond, MaxAttempts: attempts}
 }
 

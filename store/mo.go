@@ -15,6 +15,9 @@ const (
 	MOQueued    = "queued"
 	MODelivered = "delivered"
 	MODead      = "dead"
+	// MOSkipped: not delivered on purpose (an automatic reply stopped by
+	// its limits); neither retried nor a dead letter.
+	MOSkipped = "skipped"
 )
 
 // MOMessage is one MO message queued for one durable target (http, pull)
