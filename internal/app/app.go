@@ -34,6 +34,7 @@ import (
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/review"
 	"github.com/smsfw/smsfw/rules"
+	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/store"
 )
 
@@ -325,7 +326,7 @@ func (a *App) buildMO(routes mo.Routes) (*mo.Service, error) {
 	if !ok {
 		return nil, errors.New("mo_routes: the event store has no MO queue")
 	}
-	svc, err := mo.New(mo.Options{Routes: routes, Queue: q, Logger: a.log, Registerer: a.Registry,
+	svc, err := mo.New(mo.Options{Routes: routes, Queue: q, Logger: a.log, Registerer: a.Registry, SMTP: a.cfg.SMTP, Replier: replier{a},
 		Audit: func(ctx context.Context, actor, action, target, reason string, detail map[string]any) {
 			if a.an.svc != nil {
 				a.an.svc.Audit(ctx, cmp.Or(actor, review.SystemActor), review.Action(action), target, reason, detail)
@@ -336,6 +337,33 @@ func (a *App) buildMO(routes mo.Routes) (*mo.Service, error) {
 	}
 	a.cleanup = append(a.cleanup, svc.Close)
 	return svc, nil
+}
+
+// replier sends the MO routes' automatic replies: inspected by the policy
+// like any MT of the peer (a reply it would not let through is not sent,
+// and not retried), then on the peer's upstream by the proxy's release
+// path.
+type replier struct{ a *App }
+
+func (r replier) SubmitReply(ctx context.Context, peer string, p pdu.PDU) (string, error) {
+	if r.a.Chain != nil {
+		var m pdu.Message
+		if err := pdu.ParseMessage(p, &m); err != nil {
+			return "", err
+		}
+		v, err := r.a.Chain.Inspect(&filter.Request{Direction: filter.MT, Peer: peer, Msg: &m, Time: time.Now().UnixNano()})
+		if err != nil {
+			return "", err
+		}
+		if v.Action != filter.Allow && v.Action != filter.Flag {
+			return "", fmt.Errorf("%w: the policy answers %s (rule %q)", mo.ErrReplyRefused, v.Action, v.RuleID)
+		}
+	}
+	id, err := r.a.Proxy.SubmitMT(ctx, peer, p)
+	if se := (*proxy.StatusError)(nil); errors.As(err, &se) && !se.Status.Temporary() {
+		return id, fmt.Errorf("%w: %v", mo.ErrReplyRefused, err)
+	}
+	return id, err
 }
 
 // Done delivers the SMPP listener's end: nil after Shutdown, else the error.

@@ -23,6 +23,8 @@ type Config struct {
 	Events *store.EventsConfig `yaml:"events"`
 	// MORoutes send MO messages beyond SMPP (HTTP push, pull).
 	MORoutes mo.Routes `yaml:"mo_routes"`
+	// SMTP is the mail server of the routes' email targets and of alerts.
+	SMTP *mo.SMTP `yaml:"smtp"`
 	// Rules is a policy file, relative to the config file (loaded by the
 	// rules engine when present).
 	Rules string `yaml:"rules"`
@@ -39,5 +41,5 @@ func Parse(file string, data []byte) (*Config, error) { return yamlx.ParseConfig
 // Validate has every section check itself.
 func (c *Config) Validate(at yamlx.At) error {
 	return yamlx.Join(c.Proxy.Validate(at), c.Admin.Validate(at), c.Events.Validate(at.In("events")),
-		c.MORoutes.Validate(at.In("mo_routes")))
+		c.MORoutes.Validate(at.In("mo_routes")), c.SMTP.Validate(at.In("smtp")), mo.CheckEmail(c.MORoutes, c.SMTP, at.In("mo_routes")))
 }
