@@ -12,6 +12,7 @@ const routes = {
   quarantine: pages.quarantine,
   overrides: pages.overrides,
   leakage: pages.leakage,
+  inbound: pages.inbound,
   audit: pages.audit,
 };
 

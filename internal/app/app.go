@@ -246,8 +246,9 @@ func (a *App) buildAdmin(addr string) error {
 	}
 	if a.MO != nil {
 		h := a.MO.AdminHandler()
-		mux.Handle("GET /api/v1/mo/dead", h)
-		mux.Handle("POST /api/v1/mo/{id}/replay", h)
+		for _, p := range mo.AdminPatterns {
+			mux.Handle(p, h)
+		}
 	}
 	console.Mount(mux)
 	handler, err := admin.Protect(mux, a.cfg.Admin.Auth, aln.Addr(), am, a.log)
