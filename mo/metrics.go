@@ -21,7 +21,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		queued: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_queued_total",
 			Help: "MO messages queued in the event store, per route and target, before the SMSC was answered."}, rt),
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_delivered_total",
-			Help: "MO messages delivered: pushes answered 2xx (http), messages acknowledged by a consumer (pull)."}, rt),
+			Help: "MO messages delivered: pushes answered 2xx (http, webhook), messages acknowledged by a consumer (pull), mails the server took (email), replies the SMSC accepted (reply)."}, rt),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_retries_total",
 			Help: "Failed pushes scheduled for another attempt."}, rt),
 		dead: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_dead_letters_total",
