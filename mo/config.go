@@ -160,7 +160,7 @@ func (rs Routes) Validate(at yamlx.At) error {
 			if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				fail(key+".url", "want an http:// or https:// URL, not %q", h.URL)
 			}
-			if err := readableFile(&h.SecretFile, at.File, 1); err != nil {
+			if err := ResolveSecret(&h.SecretFile, at.File, 1); err != nil {
 				fail(key+".secret_file", "%v", err)
 			}
 			h.Retry.validate(key, fail)
@@ -193,7 +193,7 @@ func (rs Routes) Validate(at yamlx.At) error {
 		}
 		switch {
 		case r.Pull:
-			if err := readableFile(&r.PullTokenFile, at.File, minTokenLen); err != nil {
+			if err := ResolveSecret(&r.PullTokenFile, at.File, minTokenLen); err != nil {
 				fail("pull_token_file", "%v (pull: true needs the consumers' token)", err)
 			}
 		case r.PullTokenFile != "":
@@ -226,16 +226,16 @@ func (r *Route) Durable() bool {
 	return r.HTTP != nil || r.Pull || r.Email != nil || r.Reply != nil || r.Webhook != nil
 }
 
-// readableFile resolves *path against the configuration file's directory
+// ResolveSecret resolves *path against the configuration file's directory
 // and checks that it holds a secret of at least min bytes.
-func readableFile(path *string, configFile string, min int) error {
+func ResolveSecret(path *string, configFile string, min int) error {
 	if *path == "" {
 		return fmt.Errorf("a file is required")
 	}
 	if !filepath.IsAbs(*path) && configFile != "" {
 		*path = filepath.Join(filepath.Dir(configFile), *path)
 	}
-	b, err := readSecret(*path)
+	b, err := ReadSecret(*path)
 	if err != nil {
 		return err
 	}
@@ -245,8 +245,8 @@ func readableFile(path *string, configFile string, min int) error {
 	return nil
 }
 
-// readSecret reads a secret file without its trailing newline.
-func readSecret(path string) ([]byte, error) {
+// ReadSecret reads a secret file without its trailing newline.
+func ReadSecret(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

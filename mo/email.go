@@ -75,7 +75,7 @@ func (c *SMTP) Validate(at yamlx.At) error {
 		fail("username", "username and password_file go together")
 	}
 	if c.PasswordFile != "" {
-		if err := readableFile(&c.PasswordFile, at.File, 1); err != nil {
+		if err := ResolveSecret(&c.PasswordFile, at.File, 1); err != nil {
 			fail("password_file", "%v", err)
 		}
 	}
@@ -149,7 +149,7 @@ func NewMailer(c *SMTP) (*Mailer, error) {
 	}
 	m.opts = append(m.opts, gomail.WithPort(port), gomail.WithTLSConfig(tc), gomail.WithHELO("smsfw"))
 	if c.Username != "" {
-		pw, err := readSecret(c.PasswordFile)
+		pw, err := ReadSecret(c.PasswordFile)
 		if err != nil {
 			return nil, err
 		}

@@ -72,7 +72,9 @@ func (mb *mailbox) got() ([]*mail.Message, []string) {
 	return append([]*mail.Message(nil), mb.mails...), append([]string(nil), mb.bodies...)
 }
 
-func (mb *mailbox) NewSession(c *smtp.Conn) (smtp.Session, error) { return &mailSession{mb: mb, c: c}, nil }
+func (mb *mailbox) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &mailSession{mb: mb, c: c}, nil
+}
 
 type mailSession struct {
 	mb     *mailbox

@@ -168,7 +168,7 @@ func (s *Service) newRoute(rc Route, own map[string]bool) (*route, error) {
 		if h.t == nil {
 			continue
 		}
-		secret, err := readSecret(h.t.SecretFile)
+		secret, err := ReadSecret(h.t.SecretFile)
 		if err != nil {
 			return nil, err
 		}
@@ -204,7 +204,7 @@ func (s *Service) newRoute(rc Route, own map[string]bool) (*route, error) {
 		s.m.initSkipped(r.Name)
 	}
 	if rc.Pull {
-		b, err := readSecret(rc.PullTokenFile)
+		b, err := ReadSecret(rc.PullTokenFile)
 		if err != nil {
 			return nil, err
 		}

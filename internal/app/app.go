@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/alerts"
 	"github.com/smsfw/smsfw/console"
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
@@ -91,6 +92,7 @@ type App struct {
 	Engine   *rules.Engine   // nil without a policy
 	Chain    *pipeline.Chain // nil without a policy
 	MO       *mo.Service     // nil without mo_routes
+	Alerts   *alerts.Service // nil without alerts
 	Registry *prometheus.Registry
 
 	cfg        *config.Config
@@ -175,6 +177,11 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 			return nil, err
 		}
 		router = a.MO
+	}
+	if cfg.Alerts != nil {
+		if a.Alerts, err = a.buildAlerts(cfg.Alerts); err != nil {
+			return nil, err
+		}
 	}
 	pm, tm := proxy.NewMetrics(a.Registry), tlsfiles.NewMetrics(a.Registry)
 	sink := a.an.sink()
@@ -315,6 +322,9 @@ func (a *App) Start() {
 	if a.MO != nil {
 		a.MO.Start()
 	}
+	if a.Alerts != nil {
+		a.Alerts.Start()
+	}
 	go func() { a.serveErr <- a.Proxy.Serve(a.ln) }()
 }
 
@@ -333,6 +343,27 @@ func (a *App) buildMO(routes mo.Routes) (*mo.Service, error) {
 				a.an.svc.Audit(ctx, cmp.Or(actor, review.SystemActor), review.Action(action), target, reason, detail)
 			}
 		}})
+	if err != nil {
+		return nil, err
+	}
+	a.cleanup = append(a.cleanup, svc.Close)
+	return svc, nil
+}
+
+// buildAlerts builds the alerts over the event store.
+func (a *App) buildAlerts(c *alerts.Config) (*alerts.Service, error) {
+	if a.an == nil {
+		return nil, errors.New("alerts need the event store: set events.db or --db")
+	}
+	o := alerts.Options{Config: *c, Store: a.an.store, Logger: a.log, Registerer: a.Registry}
+	if c.Email != nil && a.cfg.SMTP != nil {
+		m, err := mo.NewMailer(a.cfg.SMTP)
+		if err != nil {
+			return nil, err
+		}
+		o.Mailer = m
+	}
+	svc, err := alerts.New(o)
 	if err != nil {
 		return nil, err
 	}
@@ -436,6 +467,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		// what the writer holds, stop delivering.
 		if a.MO != nil {
 			a.MO.Close()
+		}
+		if a.Alerts != nil {
+			a.Alerts.Close() // before the store closes
 		}
 		// After the proxy drained, every event it emitted is queued: the
 		// writer stores them all before the store closes.

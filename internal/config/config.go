@@ -7,6 +7,7 @@ package config
 
 import (
 	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/alerts"
 	"github.com/smsfw/smsfw/internal/yamlx"
 	"github.com/smsfw/smsfw/mo"
 	"github.com/smsfw/smsfw/proxy"
@@ -25,6 +26,8 @@ type Config struct {
 	MORoutes mo.Routes `yaml:"mo_routes"`
 	// SMTP is the mail server of the routes' email targets and of alerts.
 	SMTP *mo.SMTP `yaml:"smtp"`
+	// Alerts watch the event store (campaigns, rule hit jumps, leakage).
+	Alerts *alerts.Config `yaml:"alerts"`
 	// Rules is a policy file, relative to the config file (loaded by the
 	// rules engine when present).
 	Rules string `yaml:"rules"`
@@ -41,5 +44,6 @@ func Parse(file string, data []byte) (*Config, error) { return yamlx.ParseConfig
 // Validate has every section check itself.
 func (c *Config) Validate(at yamlx.At) error {
 	return yamlx.Join(c.Proxy.Validate(at), c.Admin.Validate(at), c.Events.Validate(at.In("events")),
-		c.MORoutes.Validate(at.In("mo_routes")), c.SMTP.Validate(at.In("smtp")), mo.CheckEmail(c.MORoutes, c.SMTP, at.In("mo_routes")))
+		c.MORoutes.Validate(at.In("mo_routes")), c.SMTP.Validate(at.In("smtp")), mo.CheckEmail(c.MORoutes, c.SMTP, at.In("mo_routes")),
+		c.Alerts.Validate(at.In("alerts")), alerts.CheckEmail(c.Alerts, c.SMTP != nil, at.In("alerts")))
 }
