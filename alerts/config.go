@@ -1,7 +1,6 @@
 package alerts
 
 import (
-	"net/mail"
 	"net/url"
 	"time"
 
@@ -116,14 +115,7 @@ func (c *Config) Validate(at yamlx.At) error {
 		}
 	}
 	if e := c.Email; e != nil {
-		if len(e.To) == 0 {
-			fail("email.to", "at least one address is required")
-		}
-		for _, to := range e.To {
-			if _, err := mail.ParseAddress(to); err != nil {
-				fail("email.to", "%q: %v", to, err)
-			}
-		}
+		mo.CheckRecipients("email.to", e.To, fail)
 	}
 	if c.Campaign.MinEvents < 0 || c.Campaign.Window < 0 || (c.Campaign.Window > 0 && c.Campaign.Window < time.Minute) {
 		fail("campaign", "min_events must not be negative, window at least 1m")

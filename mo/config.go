@@ -166,14 +166,7 @@ func (rs Routes) Validate(at yamlx.At) error {
 			h.Retry.validate(key, fail)
 		}
 		if e := r.Email; e != nil {
-			if len(e.To) == 0 {
-				fail("email.to", "at least one address is required")
-			}
-			for _, to := range e.To {
-				if _, err := mail.ParseAddress(to); err != nil {
-					fail("email.to", "%q: %v", to, err)
-				}
-			}
+			CheckRecipients("email.to", e.To, fail)
 			if e.Digest < 0 || (e.Digest > 0 && e.Digest < time.Second) || e.Digest > 24*time.Hour {
 				fail("email.digest", "%s outside [1s, 24h] (0: one mail per MO)", e.Digest)
 			}
@@ -204,6 +197,19 @@ func (rs Routes) Validate(at yamlx.At) error {
 		}
 	}
 	return yamlx.Join(errs...)
+}
+
+// CheckRecipients reports at key (through fail) an empty list of mail
+// recipients and each address that does not parse.
+func CheckRecipients(key string, to []string, fail func(key, format string, args ...any)) {
+	if len(to) == 0 {
+		fail(key, "at least one address is required")
+	}
+	for _, a := range to {
+		if _, err := mail.ParseAddress(a); err != nil {
+			fail(key, "%q: %v", a, err)
+		}
+	}
 }
 
 func (rt *Retry) validate(key string, fail func(key, format string, args ...any)) {

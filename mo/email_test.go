@@ -169,7 +169,7 @@ func testCert(t *testing.T) (tls.Certificate, string) {
 
 // Email targets through a real SMTP server with STARTTLS and PLAIN: one
 // mail per MO, or a digest per interval; a server refusing for a while
-// delays mails, loses none; a permanent refusal is a dead letter.
+// delays mails, loses none.
 func TestEmailTarget(t *testing.T) {
 	for _, tc := range []struct {
 		name          string

@@ -374,22 +374,16 @@ func (s *Service) wakeRoute(r *route, target string) {
 	r.pmu.Unlock()
 }
 
-// purgeLoop deletes messages delivered more than a week ago, hourly.
+// purgeLoop deletes messages delivered (or skipped) more than a week
+// ago, hourly.
 func (s *Service) purgeLoop() {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			if n, err := s.q.PurgeMO(s.ctx, time.Now().Add(-7*24*time.Hour)); err != nil {
-				s.log.Warn("purge of delivered MO failed", zap.Error(err))
-			} else if n > 0 {
-				s.log.Info("purged delivered MO", zap.Int64("count", n))
-			}
+	s.every(time.Hour, func() {
+		if n, err := s.q.PurgeMO(s.ctx, time.Now().Add(-7*24*time.Hour)); err != nil {
+			s.log.Warn("purge of delivered MO failed", zap.Error(err))
+		} else if n > 0 {
+			s.log.Info("purged delivered MO", zap.Int64("count", n))
 		}
-	}
+	})
 }
 
 func matchAddr(pats []string, addr []byte) bool {

@@ -155,22 +155,29 @@ func (s *Service) deliverLoop(r *route, t *target) {
 // digestLoop sends what is due as one delivery per interval.
 func (s *Service) digestLoop(r *route, t *target) {
 	const maxDigest = 500
-	tick := time.NewTicker(t.digest)
-	defer tick.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-tick.C:
-		}
+	s.every(t.digest, func() {
 		for {
 			msgs := s.claim(r, t, maxDigest)
 			if len(msgs) > 0 {
 				s.deliver(r, t, msgs)
 			}
 			if len(msgs) < maxDigest || s.ctx.Err() != nil {
-				break
+				return
 			}
+		}
+	})
+}
+
+// every runs fn every d until the service stops.
+func (s *Service) every(d time.Duration, fn func()) {
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-tick.C:
+			fn()
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/smsfw/smsfw/bench"
 	"github.com/smsfw/smsfw/deploy"
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
@@ -198,7 +199,7 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	defer t.Stop()
 	start := time.Now()
 	lineEnd, lineStart := "\n", ""
-	if isTerminal(stdout) {
+	if bench.IsTerminal(stdout) {
 		lineEnd, lineStart = "", "\r" // a terminal: one live line
 	}
 	for {
@@ -238,7 +239,7 @@ type demoReceiver struct {
 
 func startDemoReceiver(dir string, out io.Writer) (*demoReceiver, error) {
 	r := &demoReceiver{secretFile: filepath.Join(dir, "mo.key"), secret: []byte("smsfw-demo-mo-secret"), out: out}
-	if isTerminal(out) {
+	if bench.IsTerminal(out) {
 		r.lead = "\r"
 	}
 	if err := os.WriteFile(r.secretFile, r.secret, 0o600); err != nil {
@@ -286,12 +287,3 @@ func (r *demoReceiver) stop() int {
 }
 
 func (r *demoReceiver) close() { _ = r.srv.Close() }
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
