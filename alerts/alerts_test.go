@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/internal/smtptest"
 	"github.com/smsfw/smsfw/internal/yamlx"
 	"github.com/smsfw/smsfw/mo"
 	"github.com/smsfw/smsfw/store"
@@ -154,5 +155,53 @@ func TestInvalidConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.c, err, tc.want)
 		}
+	}
+}
+
+// Alerts by mail through a real SMTP server (STARTTLS, PLAIN): one mail
+// per alert, with the console link, however many checks see it.
+func TestAlertsByEmail(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), filepath.Join(dir, "ev.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	var evs []*filter.Event
+	for range 3 {
+		evs = append(evs, &filter.Event{ID: filter.NewEventID(), Time: now.Add(-time.Minute), Direction: "mt", Peer: "acme",
+			Class: "a2p", Sender: "Bank", Dest: "4915100000001", Text: "verify your account", Fingerprint: 0x5eed, RuleID: "phishing",
+			Action: "reject", Segments: 1})
+	}
+	if err := st.Insert(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	mb := smtptest.New(t, 0)
+	pw := filepath.Join(dir, "smtp.password")
+	if err := os.WriteFile(pw, []byte(smtptest.Password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mailer, err := mo.NewMailer(&mo.SMTP{Host: "127.0.0.1", Port: mb.Port, Username: smtptest.User, PasswordFile: pw,
+		From: "smsfw@example.net", CAFile: mb.CAFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Store: st, Mailer: mailer, Logger: zaptest.NewLogger(t), Config: Config{ConsoleURL: "https://fw.example.net",
+		Email: &Email{To: []string{"soc@example.net"}}, Campaign: Campaign{MinEvents: 3}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Check(context.Background())
+	s.Check(context.Background())
+	mails, bodies := mb.Got()
+	if len(mails) != 1 || mb.WithoutTLS() {
+		t.Fatalf("%d mails (without TLS: %v)", len(mails), mb.WithoutTLS())
+	}
+	subj := mails[0].Header.Get("Subject")
+	if !strings.HasPrefix(subj, "smsfw alert: campaign: 3 messages with one text") ||
+		!strings.Contains(bodies[0], "Console: https://fw.example.net/#/events?fingerprint=5eed") ||
+		mails[0].Header.Get("X-Smsfw-Alert") != "campaign" {
+		t.Fatalf("mail %q\n%s", subj, bodies[0])
 	}
 }
