@@ -3,10 +3,13 @@ package console_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,9 +24,12 @@ import (
 	"github.com/smsfw/smsfw/console"
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/browsertest"
+	"github.com/smsfw/smsfw/mo"
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/review"
 	"github.com/smsfw/smsfw/review/reviewtest"
+	"github.com/smsfw/smsfw/smpp/pdu"
+	"github.com/smsfw/smsfw/store"
 )
 
 // TestConsoleInBrowser drives the console in headless Chromium against the
@@ -68,6 +74,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			Upstream: &proxy.PoolStatus{Upstream: "smsc", Address: "10.0.0.5:2775", Sessions: 2, Bound: 2, Window: 100, InFlight: 3},
 		}}})
 	})
+	deadID := seedMO(t, mux)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -159,5 +166,88 @@ func TestConsoleInBrowser(t *testing.T) {
 	do("overrides", chromedp.Navigate(srv.URL+"/#/overrides"), chromedp.WaitVisible(chromedp.CSS(`#overrides-table`)))
 	shot("overrides")
 
+	// Inbound: per-route counts, the MO with their delivery states; the
+	// dead letter replayed is queued again.
+	do("inbound", chromedp.Navigate(srv.URL+"/#/inbound"),
+		chromedp.WaitVisible(chromedp.CSS(`#mo-table tbody tr[data-id]`)))
+	shot("inbound")
+	if n := count(`#mo-table tbody tr[data-id]`); n != 4 {
+		t.Fatalf("%d MO rows, want 4", n)
+	}
+	for sel, want := range map[string]string{
+		`#mo-routes-table tr[data-target="webhook"]`: "helpwebhook1110", // route, target, queued, delivered, dead, skipped
+		`#mo-routes-table tr[data-target="reply"]`:   "helpreply0001",
+		`#mo-table tr[data-id="` + deadID + `"]`:     "dead-lettered",
+		`#mo-table tr[data-state="queued"]`:          "retrying",
+	} {
+		if got := strings.Join(strings.Fields(text(sel)), " "); !strings.Contains(got, want) {
+			t.Errorf("%s: %q lacks %q", sel, got, want)
+		}
+	}
+	do("replay", chromedp.Click(chromedp.CSS(`#mo-table tr[data-id="`+deadID+`"] .btn-replay`)),
+		chromedp.WaitVisible(chromedp.CSS(`#ask textarea[name=reason]`)),
+		chromedp.SendKeys(chromedp.CSS(`#ask textarea[name=reason]`), "ticketing system is back"),
+		chromedp.Click(chromedp.CSS(`#ask-ok`)),
+		poll(`(document.querySelector('#mo-table tr[data-id="`+deadID+`"]')||{dataset:{}}).dataset.state === 'queued'`))
+	do("inbound-filter", chromedp.Navigate(srv.URL+"/#/inbound?state=skipped"),
+		poll(`document.querySelectorAll('#mo-table tbody tr[data-id]').length === 1`))
+
 	b.CheckProblems()
+}
+
+// seedMO mounts the MO API over a store holding one route's messages:
+// webhook delivered, retrying and dead (whose id it returns), a reply
+// skipped. The service is not started: nothing is delivered.
+func seedMO(t *testing.T, mux *http.ServeMux) string {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), filepath.Join(dir, "mo.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	q, _ := store.MOQueueOf(st)
+	if err := os.WriteFile(filepath.Join(dir, "key"), []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := mo.New(mo.Options{Queue: q, Replier: noReplier{}, Routes: mo.Routes{{Name: "help",
+		Webhook: &mo.HTTPTarget{URL: "http://127.0.0.1:1/", SecretFile: filepath.Join(dir, "key")},
+		Reply:   &mo.ReplyAction{Text: "thanks", From: "80080"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	for _, p := range mo.AdminPatterns {
+		mux.Handle(p, svc.AdminHandler())
+	}
+	ctx := context.Background()
+	var rows []*store.MOMessage
+	for i, target := range []string{"webhook", "webhook", "webhook", "reply"} {
+		rows = append(rows, &store.MOMessage{Route: "help", Target: target, Received: time.Now(), Peer: "acme",
+			Sender: "4917600000001", Dest: "80080", Text: "help me " + strconv.Itoa(i), Action: "allow", Raw: []byte{0}})
+	}
+	if err := q.EnqueueMO(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	settle := func(target, state, why string) {
+		now := time.Now()
+		ms, err := q.ClaimMO(ctx, "help", target, "lease", now, now.Add(time.Minute), 1)
+		if err != nil || len(ms) != 1 {
+			t.Fatal(ms, err)
+		}
+		if err := q.SettleMO(ctx, ms[0].ID, "lease", state, now.Add(time.Hour), why); err != nil {
+			t.Fatal(err)
+		}
+	}
+	settle("webhook", store.MODelivered, "")
+	settle("webhook", store.MODead, "HTTP 502")
+	settle("webhook", store.MOQueued, "HTTP 503")
+	settle("reply", store.MOSkipped, "not replied: per_sender")
+	return strconv.FormatInt(rows[1].ID, 10)
+}
+
+type noReplier struct{}
+
+func (noReplier) SubmitReply(context.Context, string, pdu.PDU) (string, error) {
+	return "", errors.New("not in this test")
 }

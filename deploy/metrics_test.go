@@ -23,10 +23,12 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap"
 
+	"github.com/smsfw/smsfw/alerts"
 	"github.com/smsfw/smsfw/deploy"
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/config"
+	"github.com/smsfw/smsfw/mo"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
@@ -44,8 +46,19 @@ func runningApp(t *testing.T) *app.App {
 	go func() { _ = s.Serve(ln) }()
 	t.Cleanup(s.Close)
 	src := deploy.DefaultPolicySource()
-	a, err := app.New(context.Background(), app.Options{Config: &config.Config{}, Upstream: ln.Addr().String(),
-		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Policy: &src, DB: filepath.Join(t.TempDir(), "events.db"),
+	// An MO route and alerts: their metrics are registered with them.
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key")
+	if err := os.WriteFile(key, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &config.Config{
+		MORoutes: mo.Routes{{Name: "lint", Match: mo.Match{To: []string{"80080"}},
+			HTTP: &mo.HTTPTarget{URL: "http://127.0.0.1:1/", SecretFile: key}, Reply: &mo.ReplyAction{Text: "ok", From: "80080"}}},
+		Alerts: &alerts.Config{Webhook: &alerts.Webhook{URL: "http://127.0.0.1:1/", SecretFile: key}},
+	}
+	a, err := app.New(context.Background(), app.Options{Config: cfg, Upstream: ln.Addr().String(),
+		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Policy: &src, DB: filepath.Join(dir, "events.db"),
 		Registry: app.NewRegistry(), Logger: zap.NewNop(), WatchInterval: -1})
 	if err != nil {
 		t.Fatal(err)

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/filter"
@@ -199,6 +202,15 @@ func TestEventBudgetOneHostilePeer(t *testing.T) {
 // metric reads one series of the app's registry: the family name and, for
 // labelled families, the value of its one label ("" for none).
 func (w *world) metric(name, label string) float64 {
+	if label == "" {
+		return w.series(name, nil)
+	}
+	return w.series(name, []string{label})
+}
+
+// series reads the series of family name whose label values are values
+// (in the labels' order; nil: the first series).
+func (w *world) series(name string, values []string) float64 {
 	w.t.Helper()
 	mfs, err := w.app.Registry.Gather()
 	if err != nil {
@@ -209,7 +221,7 @@ func (w *world) metric(name, label string) float64 {
 			continue
 		}
 		for _, m := range mf.Metric {
-			if label != "" && (len(m.Label) != 1 || m.Label[0].GetValue() != label) {
+			if values != nil && !slices.EqualFunc(m.Label, values, func(l *dto.LabelPair, v string) bool { return l.GetValue() == v }) {
 				continue
 			}
 			return m.GetGauge().GetValue() + m.GetCounter().GetValue()

@@ -13,13 +13,16 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/mo"
+	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
@@ -131,5 +134,75 @@ func TestMORoutesEndToEnd(t *testing.T) {
 	dead.Body.Close()
 	if dead.StatusCode != http.StatusOK {
 		t.Fatalf("dead letters: %d", dead.StatusCode)
+	}
+}
+
+// Two routes with automatic replies and a network that turns their MT
+// back into MO (each route's number texting the other's, and an echo bot
+// at 3000 answering everything): the loop stops at once. A reply to
+// smsfw's own reply address is skipped; the echo bot gets one reply per
+// route, its echoes are skipped by per_sender.
+func TestMOAutoReplyLoop(t *testing.T) {
+	w := newWorld(t, worldOptions{proxy: `mo_routes:
+  - name: a
+    match: {to: ["1000"]}
+    reply: {text: "A got it", from: "1000", backoff: 10ms}
+    smpp: false
+  - name: b
+    match: {to: ["2000"]}
+    reply: {text: "B got it", from: "2000", backoff: 10ms}
+    smpp: false
+`})
+	cl := w.dial() // binds the peer's upstream, which the replies take
+	defer cl.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mts atomic.Int64
+	done := make(chan struct{})
+	go func() { // the network: each MT comes back as an MO
+		defer close(done)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		seen := 0
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			msgs := w.sim.Messages()
+			for _, m := range msgs[seen:] {
+				mts.Add(1)
+				in := sim.MO{SystemID: "fw", From: m.From, To: m.To, Text: m.Text}
+				if m.To == "3000" {
+					in.From, in.To = "3000", m.From // the echo bot answers
+				}
+				_, _ = w.sim.InjectMO(ctx, in)
+			}
+			seen = len(msgs)
+		}
+	}()
+	for _, in := range []sim.MO{{From: "2000", To: "1000", Text: "hi A"}, {From: "3000", To: "1000", Text: "hi A"}, {From: "3000", To: "2000", Text: "hi B"}} {
+		in.SystemID = "fw"
+		if st, err := w.sim.InjectMO(ctx, in); err != nil || st != pdu.StatusOK {
+			t.Fatalf("inject %+v: %v %v", in, st, err)
+		}
+	}
+	skipped := func(route, reason string) float64 {
+		return w.series("smsfw_mo_replies_skipped_total", []string{reason, route}) // labels sorted by name
+	}
+	testutil.Eventually(t, 10*time.Second, "the echoes skipped", func() bool {
+		return skipped("a", mo.SkipOwnAddress) == 1 && skipped("a", mo.SkipSender) >= 1 && skipped("b", mo.SkipSender) >= 1
+	})
+	testutil.Consistently(t, 300*time.Millisecond, "no more replies", func() bool { return mts.Load() == 2 })
+	cancel()
+	<-done
+	var to []string
+	for _, m := range w.sim.Messages() {
+		to = append(to, m.From+">"+m.To+":"+m.Text)
+	}
+	slices.Sort(to)
+	if fmt.Sprint(to) != "[1000>3000:A got it 2000>3000:B got it]" {
+		t.Fatalf("MT sent: %v", to)
 	}
 }

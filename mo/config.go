@@ -2,6 +2,7 @@ package mo
 
 import (
 	"fmt"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -33,6 +34,15 @@ type Route struct {
 	// SMPP also delivers the MO to the peer's receiver sessions as before
 	// (default true).
 	SMPP *bool `yaml:"smpp"`
+	// Email mails each MO (or a digest per interval) through the smtp
+	// section's server.
+	Email *EmailTarget `yaml:"email"`
+	// Reply sends an automatic MT back to the MO's sender through the
+	// peer's upstream (rate-limited per sender and per route).
+	Reply *ReplyAction `yaml:"reply"`
+	// Webhook posts each MO to a ticketing or SIEM endpoint, exactly as
+	// http does (signed, retried, dead letters).
+	Webhook *HTTPTarget `yaml:"webhook"`
 }
 
 // Match selects MO messages; an empty list matches everything, and every
@@ -46,11 +56,39 @@ type Match struct {
 	Keyword []string `yaml:"keyword"`
 }
 
-// HTTPTarget is an HTTP push endpoint.
+// HTTPTarget is an HTTP push endpoint (http and webhook).
 type HTTPTarget struct {
 	URL string `yaml:"url"`
 	// SecretFile holds the HMAC-SHA256 key of X-Smsfw-Signature (required).
 	SecretFile string `yaml:"secret_file"`
+	Retry      `yaml:",inline"`
+}
+
+// EmailTarget mails MO messages.
+type EmailTarget struct {
+	To []string `yaml:"to"`
+	// Digest, when set, sends one mail per interval with every MO queued
+	// meanwhile instead of one mail per MO.
+	Digest time.Duration `yaml:"digest"`
+	Retry  `yaml:",inline"`
+}
+
+// ReplyAction answers an MO with an MT from From to the MO's sender.
+type ReplyAction struct {
+	Text string `yaml:"text"`
+	From string `yaml:"from"`
+	// PerSender is the least time between two replies of the route to one
+	// sender (default 1h); PerRoute the most replies of the route per
+	// minute (default 60). Replies beyond them are skipped, as are replies
+	// to a sender that is one of smsfw's own reply addresses.
+	PerSender time.Duration `yaml:"per_sender"`
+	PerRoute  int           `yaml:"per_route"`
+	Retry     `yaml:",inline"`
+}
+
+// Retry is how a queued target is delivered: concurrency, time bounds,
+// backoff and when a message becomes a dead letter.
+type Retry struct {
 	// Workers bounds the route's concurrent POSTs (default 4).
 	Workers int `yaml:"workers"`
 	// Timeout bounds one POST (default 10s).
@@ -74,6 +112,8 @@ const (
 	DefaultMaxAttempts    = 12
 	DefaultMaxAge         = 24 * time.Hour
 	DefaultPullVisibility = 30 * time.Second
+	DefaultPerSender      = time.Hour
+	DefaultPerRoute       = 60
 	minTokenLen           = 16
 )
 
@@ -110,29 +150,43 @@ func (rs Routes) Validate(at yamlx.At) error {
 				fail("match.keyword", "%q: want one word", k)
 			}
 		}
-		if !r.SendsSMPP() && r.HTTP == nil && !r.Pull {
-			fail("", "no target: set http, pull: true, or smpp: true")
+		if !r.SendsSMPP() && !r.Durable() {
+			fail("", "no target: set http, email, webhook, reply, pull: true, or smpp: true")
 		}
-		if h := r.HTTP; h != nil {
+		for key, h := range map[string]*HTTPTarget{"http": r.HTTP, "webhook": r.Webhook} {
+			if h == nil {
+				continue
+			}
 			if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				fail("http.url", "want an http:// or https:// URL, not %q", h.URL)
+				fail(key+".url", "want an http:// or https:// URL, not %q", h.URL)
 			}
-			if err := readableFile(&h.SecretFile, at.File, 1); err != nil {
-				fail("http.secret_file", "%v", err)
+			if err := ResolveSecret(&h.SecretFile, at.File, 1); err != nil {
+				fail(key+".secret_file", "%v", err)
 			}
-			if h.Workers < 0 || h.Workers > 256 {
-				fail("http.workers", "%d outside [1, 256]", h.Workers)
+			h.Retry.validate(key, fail)
+		}
+		if e := r.Email; e != nil {
+			CheckRecipients("email.to", e.To, fail)
+			if e.Digest < 0 || (e.Digest > 0 && e.Digest < time.Second) || e.Digest > 24*time.Hour {
+				fail("email.digest", "%s outside [1s, 24h] (0: one mail per MO)", e.Digest)
 			}
-			if h.MaxAttempts < 0 || h.MaxAttempts > 1000 {
-				fail("http.max_attempts", "%d outside [1, 1000]", h.MaxAttempts)
+			e.Retry.validate("email", fail)
+		}
+		if p := r.Reply; p != nil {
+			if strings.TrimSpace(p.Text) == "" || !replyFits(p.Text) {
+				fail("reply.text", "want a text of one SMS (160 GSM characters, 70 others), not %q", p.Text)
 			}
-			if h.Timeout < 0 || h.Backoff < 0 || h.MaxBackoff < 0 || h.MaxAge < 0 {
-				fail("http", "durations must not be negative")
+			if p.From == "" || len(p.From) > 20 {
+				fail("reply.from", "%q: want the reply's sender address (1 to 20 characters)", p.From)
 			}
+			if p.PerSender < 0 || p.PerRoute < 0 || p.PerRoute > 100000 {
+				fail("reply", "per_sender and per_route must not be negative (per_route up to 100000)")
+			}
+			p.Retry.validate("reply", fail)
 		}
 		switch {
 		case r.Pull:
-			if err := readableFile(&r.PullTokenFile, at.File, minTokenLen); err != nil {
+			if err := ResolveSecret(&r.PullTokenFile, at.File, minTokenLen); err != nil {
 				fail("pull_token_file", "%v (pull: true needs the consumers' token)", err)
 			}
 		case r.PullTokenFile != "":
@@ -145,22 +199,49 @@ func (rs Routes) Validate(at yamlx.At) error {
 	return yamlx.Join(errs...)
 }
 
+// CheckRecipients reports at key (through fail) an empty list of mail
+// recipients and each address that does not parse.
+func CheckRecipients(key string, to []string, fail func(key, format string, args ...any)) {
+	if len(to) == 0 {
+		fail(key, "at least one address is required")
+	}
+	for _, a := range to {
+		if _, err := mail.ParseAddress(a); err != nil {
+			fail(key, "%q: %v", a, err)
+		}
+	}
+}
+
+func (rt *Retry) validate(key string, fail func(key, format string, args ...any)) {
+	if rt.Workers < 0 || rt.Workers > 256 {
+		fail(key+".workers", "%d outside [1, 256]", rt.Workers)
+	}
+	if rt.MaxAttempts < 0 || rt.MaxAttempts > 1000 {
+		fail(key+".max_attempts", "%d outside [1, 1000]", rt.MaxAttempts)
+	}
+	if rt.Timeout < 0 || rt.Backoff < 0 || rt.MaxBackoff < 0 || rt.MaxAge < 0 {
+		fail(key, "durations must not be negative")
+	}
+}
+
 // SendsSMPP reports whether the route's messages go to SMPP receivers too.
 func (r *Route) SendsSMPP() bool { return r.SMPP == nil || *r.SMPP }
 
 // Durable reports whether the route has a target served from the queue.
-func (r *Route) Durable() bool { return r.HTTP != nil || r.Pull }
+func (r *Route) Durable() bool {
+	return r.HTTP != nil || r.Pull || r.Email != nil || r.Reply != nil || r.Webhook != nil
+}
 
-// readableFile resolves *path against the configuration file's directory
+// ResolveSecret resolves *path against the configuration file's directory
 // and checks that it holds a secret of at least min bytes.
-func readableFile(path *string, configFile string, min int) error {
+func ResolveSecret(path *string, configFile string, min int) error {
 	if *path == "" {
 		return fmt.Errorf("a file is required")
 	}
 	if !filepath.IsAbs(*path) && configFile != "" {
 		*path = filepath.Join(filepath.Dir(configFile), *path)
 	}
-	b, err := readSecret(*path)
+	b, err := ReadSecret(*path)
 	if err != nil {
 		return err
 	}
@@ -170,8 +251,8 @@ func readableFile(path *string, configFile string, min int) error {
 	return nil
 }
 
-// readSecret reads a secret file without its trailing newline.
-func readSecret(path string) ([]byte, error) {
+// ReadSecret reads a secret file without its trailing newline.
+func ReadSecret(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -180,7 +261,7 @@ func readSecret(path string) ([]byte, error) {
 }
 
 // withDefaults fills the zero values.
-func (h HTTPTarget) withDefaults() HTTPTarget {
+func (h Retry) withDefaults() Retry {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
 			*d = v

@@ -55,9 +55,14 @@ func (s *Service) PullHandler() http.Handler {
 func (s *Service) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/mo/dead", s.getDead)
+	mux.HandleFunc("GET /api/v1/mo/messages", s.getMessages)
+	mux.HandleFunc("GET /api/v1/mo/routes", s.getRoutes)
 	mux.HandleFunc("POST /api/v1/mo/{id}/replay", s.postReplay)
 	return mux
 }
+
+// AdminPatterns are the patterns AdminHandler serves, for the admin mux.
+var AdminPatterns = []string{"GET /api/v1/mo/dead", "GET /api/v1/mo/messages", "GET /api/v1/mo/routes", "POST /api/v1/mo/{id}/replay"}
 
 // Batch is a GET /api/v1/mo answer.
 type Batch struct {
@@ -73,10 +78,11 @@ type Ack struct {
 	Cursor string `json:"cursor"`
 }
 
-// DeadLetter is an entry of GET /api/v1/mo/dead.
+// DeadLetter is an entry of GET /api/v1/mo/dead and /api/v1/mo/messages.
 type DeadLetter struct {
 	Message
 	Target    string    `json:"target"`
+	State     string    `json:"state"` // queued (due or retrying), delivered, dead, skipped
 	Attempts  int       `json:"attempts"`
 	LastError string    `json:"last_error"`
 	QueuedAt  time.Time `json:"queued_at"`
@@ -218,11 +224,92 @@ func (s *Service) getDead(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, map[string]any{"dead": entries(msgs)})
+}
+
+func entries(msgs []*store.MOMessage) []DeadLetter {
 	out := []DeadLetter{}
 	for _, m := range msgs {
-		out = append(out, DeadLetter{Message: messageOf(m), Target: m.Target, Attempts: m.Attempts, LastError: m.LastError, QueuedAt: m.QueuedAt})
+		out = append(out, DeadLetter{Message: messageOf(m), Target: m.Target, State: m.State, Attempts: m.Attempts,
+			LastError: m.LastError, QueuedAt: m.QueuedAt})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"dead": out})
+	return out
+}
+
+// getMessages lists messages newest first:
+// GET /api/v1/mo/messages[?route=R][&target=T][&state=S][&cursor=ID][&limit=N]
+// answers {"messages": [...], "next": "ID"} (next: the cursor of the
+// following, older page; "" at the end).
+func (s *Service) getMessages(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.MOFilter{Route: q.Get("route"), Target: q.Get("target"), State: q.Get("state")}
+	if v := q.Get("cursor"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			writeJSON(w, http.StatusBadRequest, errBody(fmt.Sprintf("cursor %q is not a positive number", v)))
+			return
+		}
+		f.BeforeID = n
+	}
+	switch f.State {
+	case "", store.MOQueued, store.MODelivered, store.MODead, store.MOSkipped:
+	default:
+		writeJSON(w, http.StatusBadRequest, errBody(fmt.Sprintf("state %q: want queued, delivered, dead or skipped", f.State)))
+		return
+	}
+	limit, ok := queryLimit(w, q.Get("limit"))
+	if !ok {
+		return
+	}
+	f.Limit = limit
+	msgs, err := s.q.ListMO(r.Context(), f)
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
+	next := ""
+	if len(msgs) == limit {
+		next = strconv.FormatInt(msgs[len(msgs)-1].ID, 10)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"messages": entries(msgs), "next": next})
+}
+
+// RouteStatus is an entry of GET /api/v1/mo/routes: a route, its
+// targets and how many of its messages are in each state per target.
+type RouteStatus struct {
+	Name    string                    `json:"name"`
+	Targets []string                  `json:"targets"`
+	SMPP    bool                      `json:"smpp"`
+	Counts  map[string]map[string]int `json:"counts"` // target -> state -> messages
+}
+
+func (s *Service) getRoutes(w http.ResponseWriter, r *http.Request) {
+	counts, err := s.q.CountMO(r.Context())
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
+	out := []RouteStatus{}
+	idx := map[string]int{}
+	for _, rt := range s.routes {
+		st := RouteStatus{Name: rt.Name, Targets: rt.queued(), SMPP: rt.SendsSMPP(), Counts: map[string]map[string]int{}}
+		for _, t := range st.Targets {
+			st.Counts[t] = map[string]int{}
+		}
+		idx[rt.Name] = len(out)
+		out = append(out, st)
+	}
+	for _, c := range counts {
+		i, ok := idx[c.Route]
+		if !ok {
+			continue // a route no longer configured
+		}
+		if out[i].Counts[c.Target] == nil {
+			out[i].Counts[c.Target] = map[string]int{}
+		}
+		out[i].Counts[c.Target][c.State] = c.N
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"routes": out})
 }
 
 func (s *Service) postReplay(w http.ResponseWriter, r *http.Request) {

@@ -3,7 +3,7 @@ package mo
 import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics are the MO delivery's Prometheus metrics, per route and target
-// (http, pull).
+// (http, pull, email, webhook, reply).
 type Metrics struct {
 	queued      *prometheus.CounterVec
 	delivered   *prometheus.CounterVec
@@ -11,6 +11,7 @@ type Metrics struct {
 	dead        *prometheus.CounterVec
 	replayed    *prometheus.CounterVec
 	queueFailed *prometheus.CounterVec
+	skipped     *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics on reg (nil: unregistered).
@@ -20,7 +21,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		queued: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_queued_total",
 			Help: "MO messages queued in the event store, per route and target, before the SMSC was answered."}, rt),
 		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_delivered_total",
-			Help: "MO messages delivered: pushes answered 2xx (http), messages acknowledged by a consumer (pull)."}, rt),
+			Help: "MO messages delivered: pushes answered 2xx (http, webhook), messages acknowledged by a consumer (pull), mails the server took (email), replies the SMSC accepted (reply)."}, rt),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_retries_total",
 			Help: "Failed pushes scheduled for another attempt."}, rt),
 		dead: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_dead_letters_total",
@@ -30,9 +31,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		queueFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_queue_failures_total",
 			Help: "MO messages that could not be queued (store error, too many waiting, shutdown): the SMSC got 0x58 and sends them again."},
 			[]string{"route"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_replies_skipped_total",
+			Help: "Automatic replies not sent on purpose: per_sender, per_route, own_address (the sender is smsfw's own reply address)."},
+			[]string{"route", "reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.queued, m.delivered, m.retries, m.dead, m.replayed, m.queueFailed)
+		reg.MustRegister(m.queued, m.delivered, m.retries, m.dead, m.replayed, m.queueFailed, m.skipped)
 	}
 	return m
 }
@@ -43,4 +47,10 @@ func (m *Metrics) init(route, target string) {
 		v.WithLabelValues(route, target)
 	}
 	m.queueFailed.WithLabelValues(route)
+}
+
+func (m *Metrics) initSkipped(route string) {
+	for _, why := range []string{SkipOwnAddress, SkipSender, SkipRoute} {
+		m.skipped.WithLabelValues(route, why)
+	}
 }

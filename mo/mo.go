@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -26,8 +27,11 @@ import (
 
 // Targets served from the queue.
 const (
-	TargetHTTP = "http"
-	TargetPull = "pull"
+	TargetHTTP    = "http"
+	TargetPull    = "pull"
+	TargetEmail   = "email"
+	TargetWebhook = "webhook"
+	TargetReply   = "reply"
 )
 
 // Errors of QueueMO (the SMSC gets a temporary error and retries).
@@ -51,6 +55,10 @@ type Options struct {
 	// Pending bounds MO waiting for the store (default 4096); beyond it the
 	// SMSC gets 0x58.
 	Pending int
+	// SMTP is the mail server of email targets (required with them).
+	SMTP *SMTP
+	// Replier sends the routes' automatic replies (required with reply).
+	Replier Replier
 }
 
 // Service routes, queues and delivers MO. It implements proxy.MORouter.
@@ -62,6 +70,7 @@ type Service struct {
 	routes []*route
 	byName map[string]*route
 	client *http.Client
+	mailer *Mailer
 
 	mu     sync.RWMutex // closed and in: a send never meets a closed channel
 	closed bool
@@ -75,13 +84,30 @@ type Service struct {
 // route is a configured route with its secrets and wake-ups.
 type route struct {
 	Route
-	http   HTTPTarget // with defaults
-	secret []byte
-	token  [32]byte // sha256 of the pull token
-	wake   chan struct{}
+	targets []*target // served from the queue by delivery loops, in order
+	token   [32]byte  // sha256 of the pull token
+	limit   *replyLimit
 
 	pmu      sync.Mutex
 	pullWake chan struct{} // closed when pull messages were queued
+}
+
+// target is a queued target delivered by a loop: http, webhook, email,
+// reply. They share the queue, the retries and the dead letters; send
+// is what differs.
+type target struct {
+	name   string
+	retry  Retry // with defaults
+	digest time.Duration
+	wake   chan struct{}
+	send   func(ctx context.Context, msgs []*store.MOMessage) error
+}
+
+func (t *target) signal() {
+	select {
+	case t.wake <- struct{}{}:
+	default:
+	}
 }
 
 var _ proxy.MORouter = (*Service)(nil)
@@ -109,34 +135,86 @@ func New(o Options) (*Service, error) {
 	if s.client == nil {
 		s.client = newClient()
 	}
+	own := map[string]bool{} // smsfw's reply addresses: never replied to
 	for _, rc := range o.Routes {
-		r := &route{Route: rc, wake: make(chan struct{}, 1), pullWake: make(chan struct{})}
-		if rc.HTTP != nil {
-			r.http = rc.HTTP.withDefaults()
-			b, err := readSecret(rc.HTTP.SecretFile)
-			if err != nil {
-				cancel()
-				return nil, err
-			}
-			r.secret = b
-			s.m.init(r.Name, TargetHTTP)
+		if rc.Reply != nil {
+			own[rc.Reply.From] = true
 		}
-		if rc.Pull {
-			b, err := readSecret(rc.PullTokenFile)
-			if err != nil {
-				cancel()
-				return nil, err
-			}
-			r.token = sha256.Sum256(b)
-			if r.PullVisibility == 0 {
-				r.PullVisibility = DefaultPullVisibility
-			}
-			s.m.init(r.Name, TargetPull)
+	}
+	for _, rc := range o.Routes {
+		r, err := s.newRoute(rc, own)
+		if err != nil {
+			cancel()
+			return nil, err
 		}
 		s.routes = append(s.routes, r)
 		s.byName[r.Name] = r
 	}
 	return s, nil
+}
+
+func (s *Service) newRoute(rc Route, own map[string]bool) (*route, error) {
+	r := &route{Route: rc, pullWake: make(chan struct{})}
+	add := func(name string, rt Retry, send func(ctx context.Context, msgs []*store.MOMessage) error) *target {
+		t := &target{name: name, retry: rt.withDefaults(), wake: make(chan struct{}, 1), send: send}
+		r.targets = append(r.targets, t)
+		s.m.init(r.Name, name)
+		return t
+	}
+	for _, h := range []struct {
+		name string
+		t    *HTTPTarget
+	}{{TargetHTTP, rc.HTTP}, {TargetWebhook, rc.Webhook}} {
+		if h.t == nil {
+			continue
+		}
+		secret, err := ReadSecret(h.t.SecretFile)
+		if err != nil {
+			return nil, err
+		}
+		url := h.t.URL
+		add(h.name, h.t.Retry, func(ctx context.Context, msgs []*store.MOMessage) error {
+			return s.post(ctx, url, secret, msgs[0])
+		})
+	}
+	if e := rc.Email; e != nil {
+		if s.o.SMTP == nil {
+			return nil, fmt.Errorf("mo: route %s: email needs the smtp section", rc.Name)
+		}
+		if s.mailer == nil {
+			m, err := NewMailer(s.o.SMTP)
+			if err != nil {
+				return nil, err
+			}
+			s.mailer = m
+		}
+		to := e.To
+		add(TargetEmail, e.Retry, func(ctx context.Context, msgs []*store.MOMessage) error {
+			return s.mailer.Send(ctx, mailOf(rc.Name, to, msgs))
+		}).digest = e.Digest
+	}
+	if p := rc.Reply; p != nil {
+		if s.o.Replier == nil {
+			return nil, fmt.Errorf("mo: route %s: reply needs the proxy's upstream", rc.Name)
+		}
+		r.limit = newReplyLimit(*p, own)
+		add(TargetReply, p.Retry, func(ctx context.Context, msgs []*store.MOMessage) error {
+			return s.reply(ctx, r, msgs[0])
+		})
+		s.m.initSkipped(r.Name)
+	}
+	if rc.Pull {
+		b, err := ReadSecret(rc.PullTokenFile)
+		if err != nil {
+			return nil, err
+		}
+		r.token = sha256.Sum256(b)
+		if r.PullVisibility == 0 {
+			r.PullVisibility = DefaultPullVisibility
+		}
+		s.m.init(r.Name, TargetPull)
+	}
+	return r, nil
 }
 
 // Start runs the store writer, the push workers and the purge of delivered
@@ -145,9 +223,9 @@ func (s *Service) Start() {
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.writer() }()
 	for _, r := range s.routes {
-		if r.HTTP != nil {
+		for _, t := range r.targets {
 			s.wg.Add(1)
-			go func() { defer s.wg.Done(); s.pushLoop(r) }()
+			go func() { defer s.wg.Done(); s.deliverLoop(r, t) }()
 		}
 	}
 	s.wg.Add(1)
@@ -206,7 +284,7 @@ func (s *Service) QueueMO(match proxy.MOMatch, mo *proxy.MO, done func(error)) {
 		base.PartRef, base.PartTotal, base.PartSeq = int(c.Ref), int(c.Total), int(c.Part)
 	}
 	var rows []*store.MOMessage
-	for _, t := range r.targets() {
+	for _, t := range r.queued() {
 		row := base
 		row.Target = t
 		rows = append(rows, &row)
@@ -226,10 +304,11 @@ func (s *Service) QueueMO(match proxy.MOMatch, mo *proxy.MO, done func(error)) {
 	}
 }
 
-func (r *route) targets() []string {
+// queued lists the route's targets served from the queue.
+func (r *route) queued() []string {
 	var ts []string
-	if r.HTTP != nil {
-		ts = append(ts, TargetHTTP)
+	for _, t := range r.targets {
+		ts = append(ts, t.name)
 	}
 	if r.Pull {
 		ts = append(ts, TargetPull)
@@ -283,12 +362,11 @@ func (s *Service) writer() {
 }
 
 func (s *Service) wakeRoute(r *route, target string) {
-	if target == TargetHTTP {
-		select {
-		case r.wake <- struct{}{}:
-		default:
+	for _, t := range r.targets {
+		if t.name == target {
+			t.signal()
+			return
 		}
-		return
 	}
 	r.pmu.Lock()
 	close(r.pullWake)
@@ -296,22 +374,16 @@ func (s *Service) wakeRoute(r *route, target string) {
 	r.pmu.Unlock()
 }
 
-// purgeLoop deletes messages delivered more than a week ago, hourly.
+// purgeLoop deletes messages delivered (or skipped) more than a week
+// ago, hourly.
 func (s *Service) purgeLoop() {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-			if n, err := s.q.PurgeMO(s.ctx, time.Now().Add(-7*24*time.Hour)); err != nil {
-				s.log.Warn("purge of delivered MO failed", zap.Error(err))
-			} else if n > 0 {
-				s.log.Info("purged delivered MO", zap.Int64("count", n))
-			}
+	s.every(time.Hour, func() {
+		if n, err := s.q.PurgeMO(s.ctx, time.Now().Add(-7*24*time.Hour)); err != nil {
+			s.log.Warn("purge of delivered MO failed", zap.Error(err))
+		} else if n > 0 {
+			s.log.Info("purged delivered MO", zap.Int64("count", n))
 		}
-	}
+	})
 }
 
 func matchAddr(pats []string, addr []byte) bool {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -107,6 +108,13 @@ type harness struct {
 
 func newHarness(t *testing.T, routes Routes, wrap func(store.MOQueue) store.MOQueue) *harness {
 	t.Helper()
+	return newHarnessWith(t, Options{Routes: routes}, wrap)
+}
+
+// newHarnessWith is newHarness with more options (o.Routes the routes).
+func newHarnessWith(t *testing.T, o Options, wrap func(store.MOQueue) store.MOQueue) *harness {
+	t.Helper()
+	routes := o.Routes
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "mo.db"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -117,14 +125,17 @@ func newHarness(t *testing.T, routes Routes, wrap func(store.MOQueue) store.MOQu
 		q = wrap(q)
 	}
 	for i := range routes {
-		if routes[i].HTTP != nil {
-			routes[i].HTTP.SecretFile = "testdata/mo.key"
+		for _, h := range []*HTTPTarget{routes[i].HTTP, routes[i].Webhook} {
+			if h != nil {
+				h.SecretFile = "testdata/mo.key"
+			}
 		}
 		if routes[i].Pull {
 			routes[i].PullTokenFile = "testdata/pull.token"
 		}
 	}
-	svc, err := New(Options{Routes: routes, Queue: q, Logger: zaptest.NewLogger(t)})
+	o.Queue, o.Logger = q, zaptest.NewLogger(t)
+	svc, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +147,12 @@ func newHarness(t *testing.T, routes Routes, wrap func(store.MOQueue) store.MOQu
 // offer hands an MO to the service as the proxy does and waits for done.
 func (h *harness) offer(to, text string) (proxy.MOMatch, error) {
 	h.t.Helper()
-	raw := pdu.AppendSM(nil, pdu.DeliverSM, 7, &pdu.SMFields{SrcTON: 1, SrcNPI: 1, Src: "4917600000001", DstNPI: 1, Dst: to,
+	return h.offerFrom("4917600000001", to, text)
+}
+
+func (h *harness) offerFrom(from, to, text string) (proxy.MOMatch, error) {
+	h.t.Helper()
+	raw := pdu.AppendSM(nil, pdu.DeliverSM, 7, &pdu.SMFields{SrcTON: 1, SrcNPI: 1, Src: from, DstNPI: 1, Dst: to,
 		DataCoding: 1, ShortMessage: []byte(text)})
 	p, err := pdu.FromBytes(raw)
 	if err != nil {
@@ -158,7 +174,11 @@ func (h *harness) offer(to, text string) (proxy.MOMatch, error) {
 }
 
 func fast(url string, attempts int) *HTTPTarget {
-	return &HTTPTarget{URL: url, Workers: 2, Timeout: 300 * time.Millisecond, Backoff: 5 * time.Millisecond,
+	return &HTTPTarget{URL: url, Retry: fastRetry(attempts)}
+}
+
+func fastRetry(attempts int) Retry {
+	return Retry{Workers: 2, Timeout: 300 * time.Millisecond, Backoff: 5 * time.Millisecond,
 		MaxBackoff: 20 * time.Millisecond, MaxAttempts: attempts}
 }
 
@@ -444,5 +464,75 @@ func getJSON(t *testing.T, url, token string, v any) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Error(err)
+	}
+}
+
+// fakeReplier records the replies it is asked to send.
+type fakeReplier struct {
+	mu   sync.Mutex
+	sent []string // "peer from->to text"
+	fail error
+}
+
+func (f *fakeReplier) SubmitReply(_ context.Context, peer string, p pdu.PDU) (string, error) {
+	var m pdu.Message
+	if err := pdu.ParseMessage(p, &m); err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return "", f.fail
+	}
+	f.sent = append(f.sent, fmt.Sprintf("%s %s->%s %s", peer, m.Src.Addr, m.Dst.Addr, m.ShortMessage))
+	return "id", nil
+}
+
+func (f *fakeReplier) replies() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.sent...)
+}
+
+// Replies and webhooks: a route's reply goes to the sender once per
+// per_sender, at most per_route a minute, never to smsfw's own reply
+// address; the webhook gets every MO, as http does; the skipped replies
+// are settled, not retried.
+func TestReplyAndWebhook(t *testing.T) {
+	rc := &receiver{t: t, byKey: map[string]Message{}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	rp := &fakeReplier{}
+	one := fastRetry(10)
+	one.Workers = 1 // in order: which three senders get a reply is certain
+	h := newHarnessWith(t, Options{Replier: rp, Routes: Routes{
+		{Name: "help", Match: Match{To: []string{"80080"}}, SMPP: new(bool), Webhook: fast(srv.URL, 10),
+			Reply: &ReplyAction{Text: "Thanks, we got it", From: "80080", PerSender: time.Hour, PerRoute: 3, Retry: one}},
+	}}, nil)
+	for _, from := range []string{"4917600000001", "4917600000001", "4917600000002", "80080", "4917600000003", "4917600000004"} {
+		if _, err := h.offerFrom(from, "80080", "HELP"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, "webhook gets all six", func() bool { return rc.n.Load() == 6 })
+	want := []string{"acme 80080->4917600000001 Thanks, we got it", "acme 80080->4917600000002 Thanks, we got it",
+		"acme 80080->4917600000003 Thanks, we got it"}
+	testutil.Eventually(t, 5*time.Second, "replies settled", func() bool {
+		n, err := h.q.CountMO(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, c := range n {
+			if c.Target == TargetReply {
+				got[c.State] += c.N
+			}
+		}
+		return got[store.MODelivered] == 3 && got[store.MOSkipped] == 3
+	})
+	got := rp.replies()
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("replies %q, want %q", got, want)
 	}
 }

@@ -87,6 +87,10 @@ func Sign(secret, body []byte) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
+// NewClient is an HTTP client for PostSigned: it does not follow
+// redirects to other hosts, nor ones that would turn the POST into a GET.
+func NewClient() *http.Client { return newClient() }
+
 // newClient posts without following redirects to other hosts, nor ones
 // that would turn the POST into a GET (301, 302, 303).
 func newClient() *http.Client {
@@ -110,32 +114,28 @@ func newLease() string {
 	return hex.EncodeToString(b[:])
 }
 
-// pushLoop claims the route's due messages while a worker is free and
-// posts each on its own goroutine.
-func (s *Service) pushLoop(r *route) {
-	sem := make(chan struct{}, r.http.Workers)
-	poll := min(max(r.http.Backoff/2, 5*time.Millisecond), time.Second)
+// deliverLoop claims the route's due messages of target t while a worker
+// is free and delivers each on its own goroutine; a digest target sends
+// what is due once per interval instead.
+func (s *Service) deliverLoop(r *route, t *target) {
+	if t.digest > 0 {
+		s.digestLoop(r, t)
+		return
+	}
+	sem := make(chan struct{}, t.retry.Workers)
+	poll := min(max(t.retry.Backoff/2, 5*time.Millisecond), time.Second)
 	for {
 		claimed, free := 0, cap(sem)-len(sem)
 		if free > 0 {
-			now := time.Now()
-			lease := newLease()
-			// The lease outlives a POST: a crash mid-way leaves the message
-			// due again once it ends.
-			msgs, err := s.q.ClaimMO(s.ctx, r.Name, TargetHTTP, lease, now, now.Add(r.http.Timeout+5*time.Second), free)
-			if err != nil && s.ctx.Err() == nil {
-				if n, ok := s.errLog.Tick(10 * time.Second); ok {
-					s.log.Error("MO queue unreadable", zap.String("route", r.Name), zap.Int64("count", n), zap.Error(err))
-				}
-			}
+			msgs := s.claim(r, t, free)
 			for _, m := range msgs {
 				sem <- struct{}{}
 				s.wg.Add(1)
 				go func() {
 					defer s.wg.Done()
-					s.push(r, m)
+					s.deliver(r, t, []*store.MOMessage{m})
 					<-sem
-					s.wakeRoute(r, TargetHTTP)
+					t.signal()
 				}()
 			}
 			claimed = len(msgs)
@@ -146,34 +146,92 @@ func (s *Service) pushLoop(r *route) {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-r.wake:
+		case <-t.wake:
 		case <-time.After(poll):
 		}
 	}
 }
 
-// push posts one message and settles it: delivered on a 2xx, else queued
-// for a later attempt, or dead past max_attempts or max_age.
-func (s *Service) push(r *route, m *store.MOMessage) {
-	err := s.post(r, m)
+// digestLoop sends what is due as one delivery per interval.
+func (s *Service) digestLoop(r *route, t *target) {
+	const maxDigest = 500
+	s.every(t.digest, func() {
+		for {
+			msgs := s.claim(r, t, maxDigest)
+			if len(msgs) > 0 {
+				s.deliver(r, t, msgs)
+			}
+			if len(msgs) < maxDigest || s.ctx.Err() != nil {
+				return
+			}
+		}
+	})
+}
+
+// every runs fn every d until the service stops.
+func (s *Service) every(d time.Duration, fn func()) {
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-tick.C:
+			fn()
+		}
+	}
+}
+
+// claim leases up to limit due messages of the route's target t.
+func (s *Service) claim(r *route, t *target, limit int) []*store.MOMessage {
+	now := time.Now()
+	// The lease outlives an attempt: a crash mid-way leaves the messages
+	// due again once it ends.
+	msgs, err := s.q.ClaimMO(s.ctx, r.Name, t.name, newLease(), now, now.Add(t.retry.Timeout+5*time.Second), limit)
+	if err != nil && s.ctx.Err() == nil {
+		if n, ok := s.errLog.Tick(10 * time.Second); ok {
+			s.log.Error("MO queue unreadable", zap.String("route", r.Name), zap.String("target", t.name), zap.Int64("count", n), zap.Error(err))
+		}
+	}
+	return msgs
+}
+
+// deliver makes one attempt at msgs (one, or a digest) and settles each:
+// delivered on success, skipped (a reply the limits or the loop guard
+// stopped), else queued for a later attempt, or dead past max_attempts or
+// max_age or on a permanent failure.
+func (s *Service) deliver(r *route, t *target, msgs []*store.MOMessage) {
+	ctx, cancel := context.WithTimeout(s.ctx, t.retry.Timeout)
+	err := t.send(ctx, msgs)
+	cancel()
+	for _, m := range msgs {
+		s.settle(r, t, m, err)
+	}
+}
+
+func (s *Service) settle(r *route, t *target, m *store.MOMessage, err error) {
 	now := time.Now()
 	state, next, why := store.MODelivered, now, ""
+	var skip *skipped
 	switch {
 	case err == nil:
-		s.m.delivered.WithLabelValues(r.Name, TargetHTTP).Inc()
+		s.m.delivered.WithLabelValues(r.Name, t.name).Inc()
+	case errors.As(err, &skip):
+		state, why = store.MOSkipped, err.Error()
+		s.m.skipped.WithLabelValues(r.Name, skip.reason).Inc()
 	case s.ctx.Err() != nil:
 		// Shutting down: the message stays due, this attempt not counted
 		// against it beyond the claim.
 		state, why = store.MOQueued, "interrupted by shutdown"
-	case m.Attempts >= r.http.MaxAttempts || now.Sub(m.QueuedAt) >= r.http.MaxAge:
+	case isPermanent(err) || m.Attempts >= t.retry.MaxAttempts || now.Sub(m.QueuedAt) >= t.retry.MaxAge:
 		state, why = store.MODead, err.Error()
-		s.m.dead.WithLabelValues(r.Name, TargetHTTP).Inc()
+		s.m.dead.WithLabelValues(r.Name, t.name).Inc()
 		s.log.Warn("MO dead-lettered; replay it with POST /api/v1/mo/{id}/replay", zap.String("route", r.Name),
-			zap.Int64("id", m.ID), zap.Int("attempts", m.Attempts), zap.Error(err))
+			zap.String("target", t.name), zap.Int64("id", m.ID), zap.Int("attempts", m.Attempts), zap.Error(err))
 	default:
 		state, why = store.MOQueued, err.Error()
-		next = now.Add(backoff(r.http, m.Attempts, err))
-		s.m.retries.WithLabelValues(r.Name, TargetHTTP).Inc()
+		next = now.Add(backoff(t.retry, m.Attempts, err))
+		s.m.retries.WithLabelValues(r.Name, t.name).Inc()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -192,22 +250,27 @@ type retryAfter struct {
 
 func (e *retryAfter) Error() string { return fmt.Sprintf("HTTP %d", e.status) }
 
-func (s *Service) post(r *route, m *store.MOMessage) error {
+// post pushes one message to an http or webhook target.
+func (s *Service) post(ctx context.Context, url string, secret []byte, m *store.MOMessage) error {
 	body, err := json.Marshal(messageOf(m))
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, r.http.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.http.URL, bytes.NewReader(body))
+	return PostSigned(ctx, s.client, url, secret, "smsfw-mo-"+strconv.FormatInt(m.ID, 10), body)
+}
+
+// PostSigned posts a JSON body signed under secret (X-Smsfw-Signature)
+// with an Idempotency-Key: nil on a 2xx answer.
+func PostSigned(ctx context.Context, client *http.Client, url string, secret []byte, key string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "smsfw-mo")
-	req.Header.Set(HeaderIdempotency, "smsfw-mo-"+strconv.FormatInt(m.ID, 10))
-	req.Header.Set(HeaderSignature, Sign(r.secret, body))
-	resp, err := s.client.Do(req)
+	req.Header.Set(HeaderIdempotency, key)
+	req.Header.Set(HeaderSignature, Sign(secret, body))
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -226,7 +289,7 @@ func (s *Service) post(r *route, m *store.MOMessage) error {
 // backoff is the wait after the attempts-th failed attempt: backoff
 // doubled per attempt up to max_backoff, the upper half drawn at random
 // (jitter), at least an endpoint's Retry-After (within max_backoff).
-func backoff(h HTTPTarget, attempts int, err error) time.Duration {
+func backoff(h Retry, attempts int, err error) time.Duration {
 	d := h.Backoff
 	for i := 1; i < attempts && d < h.MaxBackoff; i++ {
 		d *= 2

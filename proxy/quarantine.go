@@ -223,6 +223,17 @@ func (s *Server) Release(ctx context.Context, ev *filter.Event) (string, error) 
 	return strings.Join(ids, ","), nil
 }
 
+// SubmitMT sends a submit_sm of smsfw's own (an MO route's automatic
+// reply) on the peer's upstream, the way Release sends a held MT, and
+// returns the SMSC's message id. The caller inspects it first.
+func (s *Server) SubmitMT(ctx context.Context, peer string, p pdu.PDU) (string, error) {
+	r, err := s.originateMT(ctx, peer, p)
+	if err == nil && r.status != pdu.StatusOK {
+		err = &StatusError{Status: r.status}
+	}
+	return r.msgID, err
+}
+
 // originateMT sends one PDU of smsfw's own on the peer's upstream and
 // waits for the SMSC's answer.
 func (s *Server) originateMT(ctx context.Context, peer string, p pdu.PDU) (reply, error) {

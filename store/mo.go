@@ -15,6 +15,9 @@ const (
 	MOQueued    = "queued"
 	MODelivered = "delivered"
 	MODead      = "dead"
+	// MOSkipped: not delivered on purpose (an automatic reply stopped by
+	// its limits); neither retried nor a dead letter.
+	MOSkipped = "skipped"
 )
 
 // MOMessage is one MO message queued for one durable target (http, pull)
@@ -63,8 +66,29 @@ type MOQueue interface {
 	// ReplayMO queues a dead letter again, due now, with its attempts and
 	// age reset; ErrNotFound or ErrConflict (not dead).
 	ReplayMO(ctx context.Context, id int64, now time.Time) (*MOMessage, error)
-	// PurgeMO deletes delivered messages settled before before.
+	// PurgeMO deletes delivered (and skipped) messages settled before
+	// before.
 	PurgeMO(ctx context.Context, before time.Time) (int64, error)
+	// ListMO lists messages, newest first.
+	ListMO(ctx context.Context, f MOFilter) ([]*MOMessage, error)
+	// CountMO counts the messages per route, target and state.
+	CountMO(ctx context.Context) ([]MOCount, error)
+}
+
+// MOFilter selects messages for ListMO; empty fields select all.
+type MOFilter struct {
+	Route, Target, State string
+	// BeforeID pages: only messages with a smaller id (0: from the newest).
+	BeforeID int64
+	Limit    int // default and at most MaxLimit
+}
+
+// MOCount is the number of messages of a route's target in a state.
+type MOCount struct {
+	Route  string `json:"route"`
+	Target string `json:"target"`
+	State  string `json:"state"`
+	N      int    `json:"n"`
 }
 
 // MOQueueOf returns the MO queue of a store opened by Open.
@@ -159,25 +183,54 @@ func (s *sqlStore) AckMO(ctx context.Context, route, target, lease string, now t
 }
 
 func (s *sqlStore) DeadMO(ctx context.Context, route string, limit int) ([]*MOMessage, error) {
-	if limit <= 0 || limit > MaxLimit {
-		limit = MaxLimit
+	return s.ListMO(ctx, MOFilter{Route: route, State: MODead, Limit: limit})
+}
+
+func (s *sqlStore) ListMO(ctx context.Context, f MOFilter) ([]*MOMessage, error) {
+	if f.Limit <= 0 || f.Limit > MaxLimit {
+		f.Limit = MaxLimit
 	}
-	q := `SELECT ` + moCols + ` FROM mo_queue WHERE state = 'dead'`
+	q := `SELECT ` + moCols + ` FROM mo_queue WHERE 1 = 1`
 	args := []any{}
-	if route != "" {
-		q += ` AND route = ?`
-		args = append(args, route)
+	for _, c := range []struct{ col, v string }{{"route", f.Route}, {"target", f.Target}, {"state", f.State}} {
+		if c.v != "" {
+			q += ` AND ` + c.col + ` = ?`
+			args = append(args, c.v)
+		}
+	}
+	if f.BeforeID > 0 {
+		q += ` AND id < ?`
+		args = append(args, f.BeforeID)
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(q), append(args, limit)...)
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(q), append(args, f.Limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("store: dead mo: %w", err)
+		return nil, fmt.Errorf("store: list mo: %w", err)
 	}
 	msgs, err := scanMOs(rows)
 	if err != nil {
-		return nil, fmt.Errorf("store: dead mo: %w", err)
+		return nil, fmt.Errorf("store: list mo: %w", err)
 	}
 	return msgs, nil
+}
+
+func (s *sqlStore) CountMO(ctx context.Context) ([]MOCount, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT route, target, state, COUNT(*) FROM mo_queue GROUP BY route, target, state ORDER BY route, target, state`)
+	if err != nil {
+		return nil, fmt.Errorf("store: count mo: %w", err)
+	}
+	defer rows.Close()
+	var out []MOCount
+	for rows.Next() {
+		var c MOCount
+		var n int64
+		if err := rows.Scan(&c.Route, &c.Target, &c.State, &n); err != nil {
+			return nil, fmt.Errorf("store: count mo: %w", err)
+		}
+		c.N = int(n)
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 func (s *sqlStore) ReplayMO(ctx context.Context, id int64, now time.Time) (*MOMessage, error) {
@@ -207,7 +260,7 @@ func (s *sqlStore) ReplayMO(ctx context.Context, id int64, now time.Time) (*MOMe
 
 func (s *sqlStore) PurgeMO(ctx context.Context, before time.Time) (int64, error) {
 	defer s.lockWrite()()
-	res, err := s.db.ExecContext(ctx, s.d.rebind(`DELETE FROM mo_queue WHERE state = 'delivered' AND done_at < ?`), before.UnixMicro())
+	res, err := s.db.ExecContext(ctx, s.d.rebind(`DELETE FROM mo_queue WHERE state IN ('delivered', 'skipped') AND done_at < ?`), before.UnixMicro())
 	if err != nil {
 		return 0, fmt.Errorf("store: purge mo: %w", err)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -82,6 +83,20 @@ func TestMOQueue(t *testing.T) {
 		}
 		if err := q.SettleMO(ctx, h[0].ID, "w2", MODelivered, later, ""); err != nil {
 			t.Fatal(err)
+		}
+		// The console's view: counts per route, target and state; pages of
+		// messages newest first, filtered.
+		counts, err := q.CountMO(ctx)
+		if err != nil || fmt.Sprint(counts) != "[{votes http delivered 1} {votes pull delivered 3} {votes pull queued 1}]" {
+			t.Fatalf("counts: %v %v", counts, err)
+		}
+		page, err := q.ListMO(ctx, MOFilter{Route: "votes", Target: "pull", Limit: 2})
+		if err != nil || len(page) != 2 || page[0].Text != "VOTE D" || page[1].Text != "VOTE C" {
+			t.Fatalf("list: %v %+v", err, page)
+		}
+		if page, err = q.ListMO(ctx, MOFilter{Target: "pull", State: MODelivered, BeforeID: page[1].ID}); err != nil || len(page) != 2 ||
+			page[0].Text != "VOTE B" {
+			t.Fatalf("list older delivered: %v %+v", err, page)
 		}
 		if n, err := q.PurgeMO(ctx, time.Now().Add(time.Minute)); err != nil || n != 4 {
 			t.Fatalf("purge: %d %v", n, err)

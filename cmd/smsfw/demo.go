@@ -2,20 +2,27 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/smsfw/smsfw/bench"
 	"github.com/smsfw/smsfw/deploy"
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
+	"github.com/smsfw/smsfw/internal/config"
+	"github.com/smsfw/smsfw/mo"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
@@ -76,9 +83,18 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	if *rulesFile != "" {
 		policy, policyName = rules.FileSource(*rulesFile), *rulesFile
 	}
+	// The MO to the demo's short code go to an HTTP receiver of its own
+	// (signed pushes through the MO queue) and on to the demo peer.
+	recv, err := startDemoReceiver(dir, stdout)
+	if err != nil {
+		return err
+	}
+	defer recv.close()
+	cfg := &config.Config{MORoutes: mo.Routes{{Name: "demo-inbound", Match: mo.Match{To: []string{demoShortCode}},
+		HTTP: &mo.HTTPTarget{URL: recv.url, SecretFile: recv.secretFile}}}}
 	// No credentials: the console is open on loopback only (the admin
 	// server refuses anything else).
-	a, err := app.New(ctx, app.Options{Listen: *listen, Admin: *adminAddr, Upstream: simLn.Addr().String(), Policy: &policy,
+	a, err := app.New(ctx, app.Options{Config: cfg, Listen: *listen, Admin: *adminAddr, Upstream: simLn.Addr().String(), Policy: &policy,
 		DB: *dbFlag, Events: &store.EventsConfig{SampleAllowed: 0.02}, Logger: log})
 	if err != nil {
 		return fmt.Errorf("%w (is another smsfw running? use --listen and --admin)", err)
@@ -92,17 +108,17 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	}()
 	ln, aln := a.Addr(), a.AdminAddr()
 
-	fmt.Fprintf(stdout, "smsfw demo\n  console:        http://%s/   (events: http://%s/api/v1/events)\n  proxy (SMPP):   %s   bind with any system_id/password\n  SMSC simulator: %s\n  policy:         %s\n  event store:    %s\n  metrics:        http://%s/metrics\n\n",
-		aln, aln, ln, simLn.Addr(), policyName, *dbFlag, aln)
+	fmt.Fprintf(stdout, "smsfw demo\n  console:        http://%s/   (events: http://%s/api/v1/events, inbound: http://%s/#/inbound)\n  proxy (SMPP):   %s   bind with any system_id/password\n  SMSC simulator: %s\n  policy:         %s\n  event store:    %s\n  MO receiver:    %s   (route demo-inbound: MO to %s)\n  metrics:        http://%s/metrics\n\n",
+		aln, aln, aln, ln, simLn.Addr(), policyName, *dbFlag, recv.url, demoShortCode, aln)
 
-	var receipts, mo atomic.Uint64
+	var receipts, mos atomic.Uint64
 	peer, err := esme.Dial(ctx, ln, esme.Options{SystemID: "demoapp", Password: "demo",
 		OnDeliver: func(p pdu.PDU) pdu.Status {
 			var m pdu.Message
 			if pdu.ParseMessage(p, &m) == nil && m.IsReceipt() {
 				receipts.Add(1)
 			} else {
-				mo.Add(1)
+				mos.Add(1)
 			}
 			return pdu.StatusOK
 		}})
@@ -169,13 +185,13 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 		t := time.NewTicker(2 * time.Second)
 		defer t.Stop()
 		for i := 1; ; i++ {
+			c, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, _ = simSrv.InjectMO(c, sim.MO{From: fmt.Sprintf("4917%08d", i), To: demoShortCode, Text: "STOP"})
+			cancel()
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				c, cancel := context.WithTimeout(ctx, 5*time.Second)
-				_, _ = simSrv.InjectMO(c, sim.MO{From: fmt.Sprintf("4917%08d", i), To: "12345", Text: "STOP"})
-				cancel()
 			}
 		}
 	}()
@@ -183,21 +199,91 @@ func demoCmd(args []string, stdout, stderr io.Writer) error {
 	defer t.Stop()
 	start := time.Now()
 	lineEnd, lineStart := "\n", ""
-	if f, ok := stdout.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			lineEnd, lineStart = "", "\r" // a terminal: one live line
-		}
+	if bench.IsTerminal(stdout) {
+		lineEnd, lineStart = "", "\r" // a terminal: one live line
 	}
 	for {
 		select {
 		case <-ctx.Done():
+			pushed := recv.stop() // prints nothing after this
 			fmt.Fprintln(stdout)
-			fmt.Fprintf(stdout, "done after %s: %d MT sent, %d accepted, %d refused, %d receipts, %d MO\n",
-				time.Since(start).Round(time.Second), sent.Load(), accepted.Load(), refused.Load(), receipts.Load(), mo.Load())
+			fmt.Fprintf(stdout, "done after %s: %d MT sent, %d accepted, %d refused, %d receipts, %d MO, %d MO pushed\n",
+				time.Since(start).Round(time.Second), sent.Load(), accepted.Load(), refused.Load(), receipts.Load(), mos.Load(), pushed)
 			return nil
 		case <-t.C:
+			recv.mu.Lock()
 			fmt.Fprintf(stdout, "%s[%4ds] MT sent %-7d accepted %-7d refused %-5d receipts %-7d MO %-5d%s",
-				lineStart, int(time.Since(start).Seconds()), sent.Load(), accepted.Load(), refused.Load(), receipts.Load(), mo.Load(), lineEnd)
+				lineStart, int(time.Since(start).Seconds()), sent.Load(), accepted.Load(), refused.Load(), receipts.Load(), mos.Load(), lineEnd)
+			recv.mu.Unlock()
 		}
 	}
 }
+
+// demoShortCode is where the demo's MO go (its route sends them to the
+// demo's HTTP receiver).
+const demoShortCode = "12345"
+
+// demoReceiver is the demo's MO endpoint: it checks each push's signature
+// as docs/mo.md shows and prints what it receives.
+type demoReceiver struct {
+	url, secretFile string
+	srv             *http.Server
+	secret          []byte
+	out             io.Writer
+	lead            string // "\r" on a terminal: over the live line
+
+	mu      sync.Mutex // one line at a time on out; nothing once stopped
+	stopped bool
+	pushed  int
+}
+
+func startDemoReceiver(dir string, out io.Writer) (*demoReceiver, error) {
+	r := &demoReceiver{secretFile: filepath.Join(dir, "mo.key"), secret: []byte("smsfw-demo-mo-secret"), out: out}
+	if bench.IsTerminal(out) {
+		r.lead = "\r"
+	}
+	if err := os.WriteFile(r.secretFile, r.secret, 0o600); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	r.url = "http://" + ln.Addr().String() + "/mo"
+	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = r.srv.Serve(ln) }()
+	return r, nil
+}
+
+func (r *demoReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+	if err != nil || !hmac.Equal([]byte(req.Header.Get(mo.HeaderSignature)), []byte(mo.Sign(r.secret, body))) {
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	var m mo.Message
+	if err := json.Unmarshal(body, &m); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		http.Error(w, "stopping", http.StatusServiceUnavailable)
+		return
+	}
+	r.pushed++
+	fmt.Fprintf(r.out, "%s  MO receiver got #%s from %s to %s: %q (route %s, %s)\n", r.lead, m.ID, m.Sender, m.Destination, m.Text, m.Route,
+		req.Header.Get(mo.HeaderIdempotency))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// stop ends the printing and returns how many pushes were received.
+func (r *demoReceiver) stop() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = true
+	return r.pushed
+}
+
+func (r *demoReceiver) close() { _ = r.srv.Close() }

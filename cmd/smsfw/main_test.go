@@ -620,7 +620,7 @@ peers:
 	}
 }
 
-var doneLine = regexp.MustCompile(`^done after (\S+): (\d+) MT sent, (\d+) accepted, (\d+) refused, (\d+) receipts, (\d+) MO$`)
+var doneLine = regexp.MustCompile(`^done after (\S+): (\d+) MT sent, (\d+) accepted, (\d+) refused, (\d+) receipts, (\d+) MO, (\d+) MO pushed$`)
 
 func TestDemo(t *testing.T) {
 	t.Parallel()
@@ -643,6 +643,10 @@ func TestDemo(t *testing.T) {
 	// runs the shipped policy: both outcomes must show.
 	if accepted <= 0 || refused <= 0 || accepted+refused > sent {
 		t.Fatalf("summary %q: want accepted > 0, refused > 0, accepted+refused <= sent", last)
+	}
+	// The first MO is injected at once: the demo's receiver got it.
+	if n(7) < 1 || !strings.Contains(stdout, `MO receiver got #1 from 491700000001 to 12345: "STOP" (route demo-inbound, smsfw-mo-1)`) {
+		t.Fatalf("no MO pushed to the demo's receiver:\n%s", stdout)
 	}
 }
 

@@ -14,6 +14,7 @@ const routes = {
   leakage: pages.leakage,
   bans: pages.bans,
   peers: pages.peers,
+  inbound: pages.inbound,
   audit: pages.audit,
 };
 

@@ -126,6 +126,10 @@ function filterForm(route, params, names) {
     quarantine: () => h('select', {name: 'quarantine'}, ['', ...QSTATES].map((a) => h('option', {value: a, selected: params.get('quarantine') === a}, a || 'any'))),
     monitor: () => h('select', {name: 'monitor'}, [['', 'any'], ['true', 'monitor only'], ['false', 'enforced only']].map(([v, l]) =>
       h('option', {value: v, selected: params.get('monitor') === v}, l))),
+    route: () => h('input', {name: 'route', value: params.get('route') || '', size: 10}),
+    target: () => h('select', {name: 'target'}, ['', 'http', 'pull', 'email', 'webhook', 'reply'].map((a) =>
+      h('option', {value: a, selected: params.get('target') === a}, a || 'any'))),
+    state: () => h('select', {name: 'state'}, ['', ...MOSTATES].map((a) => h('option', {value: a, selected: params.get('state') === a}, a || 'any'))),
     limit: () => h('select', {name: 'limit'}, ['50', '100', '200', '500', '1000'].map((v) => h('option', {value: v, selected: (params.get('limit') || '50') === v}, v))),
   };
   const form = h('form', {id: 'filters', class: 'filters'},
@@ -480,6 +484,24 @@ export async function bans(main) {
   } catch (err) {
     if (err.status === 404) {
       replace(main, h('h2', {}, 'Bans'), h('p', {class: 'muted'}, 'No ban list on this node.'));
+// ---------- inbound (MO routes) ----------
+
+const MOSTATES = ['queued', 'delivered', 'dead', 'skipped'];
+
+// moState is what an operator reads: a queued message tried before is
+// retrying; dead letters are dead-lettered.
+function moState(m) {
+  if (m.state === 'queued') return m.attempts > 0 ? 'retrying' : 'queued';
+  return m.state === 'dead' ? 'dead-lettered' : m.state;
+}
+
+export async function inbound(main, ctx) {
+  let routes;
+  try {
+    routes = (await get('mo/routes')).routes;
+  } catch (err) {
+    if (err.status === 404) {
+      replace(main, h('h2', {}, 'Inbound'), h('p', {class: 'muted'}, 'No MO routes: MO go to the peers over SMPP only (see mo_routes).'));
       return;
     }
     throw err;
@@ -507,6 +529,51 @@ export async function bans(main) {
         {label: 'Packets', cls: 'num', cell: (p) => String(p.packets)},
       ], packets)
       : h('p', {class: 'muted'}, enf.kernel ? 'none yet' : 'no kernel program attached'));
+  const q = paramsObject(ctx.params, ['route', 'target', 'state', 'cursor', 'limit']);
+  if (q.state && !MOSTATES.includes(q.state)) delete q.state;
+  const page = await get('mo/messages', q);
+  const reload = () => inbound(main, ctx);
+  const replay = (m) => async (e) => {
+    e.stopPropagation();
+    const v = await ask(`Replay MO ${m.id} to ${m.route}/${m.target}`,
+      [{name: 'reason', label: 'Reason (kept in the audit log)', type: 'textarea', required: true}], 'Replay');
+    if (v) await act('replay', () => post(`mo/${m.id}/replay`, {reason: v.reason}), reload);
+  };
+  const n = (counts, st) => (counts && counts[st]) || 0;
+  const countRows = [];
+  for (const r of routes) {
+    for (const t of r.targets) countRows.push({route: r.name, target: t, c: r.counts[t] || {}});
+    if (r.targets.length === 0) countRows.push({route: r.name, target: r.smpp ? 'smpp' : '', c: null});
+  }
+  const countLink = (row, st) => row.c ? h('a', {href: go('inbound', {route: row.route, target: row.target, state: st})}, String(n(row.c, st))) : '';
+  replace(main,
+    h('div', {class: 'toolbar'},
+      h('h2', {}, 'Inbound'),
+      h('span', {class: 'muted'}, 'MO by route and target: queued, retrying, delivered, dead-lettered, skipped (automatic replies held back by their limits)')),
+    table('mo-routes-table', [
+      {label: 'Route', cell: (r) => h('a', {href: go('inbound', {route: r.route})}, r.route)},
+      {label: 'Target', cell: (r) => r.target},
+      {label: 'Queued', cls: 'num', cell: (r) => countLink(r, 'queued')},
+      {label: 'Delivered', cls: 'num', cell: (r) => countLink(r, 'delivered')},
+      {label: 'Dead-lettered', cls: 'num', cell: (r) => countLink(r, 'dead')},
+      {label: 'Skipped', cls: 'num', cell: (r) => countLink(r, 'skipped')},
+    ], countRows, (r) => ({dataset: {route: r.route, target: r.target}})),
+    filterForm('inbound', ctx.params, ['route', 'target', 'state']),
+    table('mo-table', [
+      {label: 'Id', cls: 'num', cell: (m) => m.id},
+      {label: 'Received', cell: (m) => fmtTime(m.received)},
+      {label: 'Route', cell: (m) => m.route},
+      {label: 'Target', cell: (m) => m.target},
+      {label: 'From', cell: (m) => m.sender},
+      {label: 'To', cell: (m) => m.destination},
+      {label: 'Text', cls: 'text', cell: (m) => truncate(m.text, 80)},
+      {label: 'State', cell: (m) => badge(moState(m))},
+      {label: 'Attempts', cls: 'num', cell: (m) => String(m.attempts)},
+      {label: 'Last error', cls: 'text', cell: (m) => truncate(m.last_error || '', 80)},
+      {label: '', cls: 'actions', cell: (m) => m.state === 'dead'
+        ? h('button', {class: 'primary small btn-replay', onclick: replay(m)}, 'Replay…') : ''},
+    ], page.messages, (m) => ({dataset: {id: m.id, state: m.state}})),
+    pager('inbound', ctx.params, page.next));
 }
 
 // ---------- audit ----------

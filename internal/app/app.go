@@ -28,6 +28,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/alerts"
 	"github.com/smsfw/smsfw/bpf"
 	"github.com/smsfw/smsfw/console"
 	"github.com/smsfw/smsfw/filter"
@@ -40,6 +41,7 @@ import (
 	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/review"
 	"github.com/smsfw/smsfw/rules"
+	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/store"
 )
 
@@ -97,6 +99,7 @@ type App struct {
 	Chain    *pipeline.Chain // nil without a policy
 	MO       *mo.Service     // nil without mo_routes
 	Shield   *bpf.Shield     // the ban list, and the eBPF program when bpf.enabled
+	Alerts   *alerts.Service // nil without alerts
 	Registry *prometheus.Registry
 
 	cfg        *config.Config
@@ -191,6 +194,11 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		}
 		router = a.MO
 	}
+	if cfg.Alerts != nil {
+		if a.Alerts, err = a.buildAlerts(cfg.Alerts); err != nil {
+			return nil, err
+		}
+	}
 	pm, tm := proxy.NewMetrics(a.Registry), tlsfiles.NewMetrics(a.Registry)
 	sink := a.an.sink()
 	if sink != nil && o.WrapSink != nil {
@@ -281,8 +289,9 @@ func (a *App) buildAdmin(addr string) error {
 	}
 	if a.MO != nil {
 		h := a.MO.AdminHandler()
-		mux.Handle("GET /api/v1/mo/dead", h)
-		mux.Handle("POST /api/v1/mo/{id}/replay", h)
+		for _, p := range mo.AdminPatterns {
+			mux.Handle(p, h)
+		}
 	}
 	a.Shield.Mount(mux, a.auditBan)
 	console.Mount(mux)
@@ -375,6 +384,9 @@ func (a *App) Start() {
 	if a.MO != nil {
 		a.MO.Start()
 	}
+	if a.Alerts != nil {
+		a.Alerts.Start()
+	}
 	go func() { a.serveErr <- a.Proxy.Serve(a.ln) }()
 }
 
@@ -387,7 +399,7 @@ func (a *App) buildMO(routes mo.Routes) (*mo.Service, error) {
 	if !ok {
 		return nil, errors.New("mo_routes: the event store has no MO queue")
 	}
-	svc, err := mo.New(mo.Options{Routes: routes, Queue: q, Logger: a.log, Registerer: a.Registry,
+	svc, err := mo.New(mo.Options{Routes: routes, Queue: q, Logger: a.log, Registerer: a.Registry, SMTP: a.cfg.SMTP, Replier: replier{a},
 		Audit: func(ctx context.Context, actor, action, target, reason string, detail map[string]any) {
 			if a.an.svc != nil {
 				a.an.svc.Audit(ctx, cmp.Or(actor, review.SystemActor), review.Action(action), target, reason, detail)
@@ -398,6 +410,54 @@ func (a *App) buildMO(routes mo.Routes) (*mo.Service, error) {
 	}
 	a.cleanup = append(a.cleanup, svc.Close)
 	return svc, nil
+}
+
+// buildAlerts builds the alerts over the event store.
+func (a *App) buildAlerts(c *alerts.Config) (*alerts.Service, error) {
+	if a.an == nil {
+		return nil, errors.New("alerts need the event store: set events.db or --db")
+	}
+	o := alerts.Options{Config: *c, Store: a.an.store, Logger: a.log, Registerer: a.Registry}
+	if c.Email != nil && a.cfg.SMTP != nil {
+		m, err := mo.NewMailer(a.cfg.SMTP)
+		if err != nil {
+			return nil, err
+		}
+		o.Mailer = m
+	}
+	svc, err := alerts.New(o)
+	if err != nil {
+		return nil, err
+	}
+	a.cleanup = append(a.cleanup, svc.Close)
+	return svc, nil
+}
+
+// replier sends the MO routes' automatic replies: inspected by the policy
+// like any MT of the peer (a reply it would not let through is not sent,
+// and not retried), then on the peer's upstream by the proxy's release
+// path.
+type replier struct{ a *App }
+
+func (r replier) SubmitReply(ctx context.Context, peer string, p pdu.PDU) (string, error) {
+	if r.a.Chain != nil {
+		var m pdu.Message
+		if err := pdu.ParseMessage(p, &m); err != nil {
+			return "", err
+		}
+		v, err := r.a.Chain.Inspect(&filter.Request{Direction: filter.MT, Peer: peer, Msg: &m, Time: time.Now().UnixNano()})
+		if err != nil {
+			return "", err
+		}
+		if v.Action != filter.Allow && v.Action != filter.Flag {
+			return "", fmt.Errorf("%w: the policy answers %s (rule %q)", mo.ErrReplyRefused, v.Action, v.RuleID)
+		}
+	}
+	id, err := r.a.Proxy.SubmitMT(ctx, peer, p)
+	if se := (*proxy.StatusError)(nil); errors.As(err, &se) && !se.Status.Temporary() {
+		return id, fmt.Errorf("%w: %v", mo.ErrReplyRefused, err)
+	}
+	return id, err
 }
 
 // Done delivers the SMPP listener's end: nil after Shutdown, else the error.
@@ -582,6 +642,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		// what the writer holds, stop delivering.
 		if a.MO != nil {
 			a.MO.Close()
+		}
+		if a.Alerts != nil {
+			a.Alerts.Close() // before the store closes
 		}
 		// After the proxy drained, every event it emitted is queued: the
 		// writer stores them all before the store closes.

@@ -7,6 +7,7 @@ package config
 
 import (
 	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/alerts"
 	"github.com/smsfw/smsfw/bpf"
 	"github.com/smsfw/smsfw/internal/yamlx"
 	"github.com/smsfw/smsfw/mo"
@@ -26,6 +27,10 @@ type Config struct {
 	MORoutes mo.Routes `yaml:"mo_routes"`
 	// BPF is the eBPF shield and the ban list (the bpf package's section).
 	BPF bpf.Config `yaml:"bpf"`
+	// SMTP is the mail server of the routes' email targets and of alerts.
+	SMTP *mo.SMTP `yaml:"smtp"`
+	// Alerts watch the event store (campaigns, rule hit jumps, leakage).
+	Alerts *alerts.Config `yaml:"alerts"`
 	// Rules is a policy file, relative to the config file (loaded by the
 	// rules engine when present).
 	Rules string `yaml:"rules"`
@@ -42,5 +47,7 @@ func Parse(file string, data []byte) (*Config, error) { return yamlx.ParseConfig
 // Validate has every section check itself.
 func (c *Config) Validate(at yamlx.At) error {
 	return yamlx.Join(c.Proxy.Validate(at), c.Admin.Validate(at), c.Events.Validate(at.In("events")),
-		c.MORoutes.Validate(at.In("mo_routes")), c.BPF.Validate(at.In("bpf")))
+		c.MORoutes.Validate(at.In("mo_routes")), c.SMTP.Validate(at.In("smtp")), mo.CheckEmail(c.MORoutes, c.SMTP, at.In("mo_routes")),
+		c.Alerts.Validate(at.In("alerts")), alerts.CheckEmail(c.Alerts, c.SMTP != nil, at.In("alerts")),
+		c.BPF.Validate(at.In("bpf")))
 }

@@ -20,6 +20,22 @@ func TestInvalidConfigs(t *testing.T) {
 			`testdata/invalid-sections.yaml:14: bpf.mode must be auto, xdp or tcx, not "kernel"` + "\n" +
 			`testdata/invalid-sections.yaml:15: bpf.bans[0] "10.0.0.1/8" has host bits set (did you mean 10.0.0.0/8?)`,
 	})
+	// Mail needs the smtp section; the sections check themselves.
+	if _, err := Parse("x.yaml", []byte(`mo_routes:
+  - name: help
+    email: {to: [help@example.net]}
+alerts:
+  email: {to: [soc@example.net]}
+  console_url: fw.example
+`)); err == nil || err.Error() != "x.yaml:3: mo_routes[0].email: needs the smtp section (the mail server)\n"+
+		"x.yaml:5: alerts.email: needs the smtp section (the mail server)\n"+
+		`x.yaml:6: alerts.console_url: want an http:// or https:// URL, not "fw.example"` {
+		t.Fatalf("mail without smtp: %v", err)
+	}
+	if _, err := Parse("x.yaml", []byte("smtp: {host: mail.example.net, from: smsfw@example.net, tls: none, username: u, password_file: /nonexistent}\n")); err == nil ||
+		!strings.Contains(err.Error(), "smtp.tls: none would send the password in clear") {
+		t.Fatalf("smtp: %v", err)
+	}
 	if _, err := Parse("x.yaml", []byte("listen: 127.0.0.1:2775\nbogus: 1\n")); err == nil ||
 		err.Error() != "x.yaml:2: field bogus not found in type config.Config" {
 		t.Fatalf("unknown top-level key: %v", err)
