@@ -484,24 +484,6 @@ export async function bans(main) {
   } catch (err) {
     if (err.status === 404) {
       replace(main, h('h2', {}, 'Bans'), h('p', {class: 'muted'}, 'No ban list on this node.'));
-// ---------- inbound (MO routes) ----------
-
-const MOSTATES = ['queued', 'delivered', 'dead', 'skipped'];
-
-// moState is what an operator reads: a queued message tried before is
-// retrying; dead letters are dead-lettered.
-function moState(m) {
-  if (m.state === 'queued') return m.attempts > 0 ? 'retrying' : 'queued';
-  return m.state === 'dead' ? 'dead-lettered' : m.state;
-}
-
-export async function inbound(main, ctx) {
-  let routes;
-  try {
-    routes = (await get('mo/routes')).routes;
-  } catch (err) {
-    if (err.status === 404) {
-      replace(main, h('h2', {}, 'Inbound'), h('p', {class: 'muted'}, 'No MO routes: MO go to the peers over SMPP only (see mo_routes).'));
       return;
     }
     throw err;
@@ -529,6 +511,30 @@ export async function inbound(main, ctx) {
         {label: 'Packets', cls: 'num', cell: (p) => String(p.packets)},
       ], packets)
       : h('p', {class: 'muted'}, enf.kernel ? 'none yet' : 'no kernel program attached'));
+}
+
+// ---------- inbound (MO routes) ----------
+
+const MOSTATES = ['queued', 'delivered', 'dead', 'skipped'];
+
+// moState is what an operator reads: a queued message tried before is
+// retrying; dead letters are dead-lettered.
+function moState(m) {
+  if (m.state === 'queued') return m.attempts > 0 ? 'retrying' : 'queued';
+  return m.state === 'dead' ? 'dead-lettered' : m.state;
+}
+
+export async function inbound(main, ctx) {
+  let routes;
+  try {
+    routes = (await get('mo/routes')).routes;
+  } catch (err) {
+    if (err.status === 404) {
+      replace(main, h('h2', {}, 'Inbound'), h('p', {class: 'muted'}, 'No MO routes: MO go to the peers over SMPP only (see mo_routes).'));
+      return;
+    }
+    throw err;
+  }
   const q = paramsObject(ctx.params, ['route', 'target', 'state', 'cursor', 'limit']);
   if (q.state && !MOSTATES.includes(q.state)) delete q.state;
   const page = await get('mo/messages', q);
