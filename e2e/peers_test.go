@@ -41,21 +41,6 @@ func TestPeersStatus(t *testing.T) {
 	}
 	// Both peers' pools bind to the one upstream: the gauge is their sum.
 	testutil.Eventually(t, 5*time.Second, "smsfw_proxy_upstream_sessions_bound{upstream=smsc} = 2", func() bool {
-		return gaugeValue(t, w, "smsfw_proxy_upstream_sessions_bound") == 2
+		return testutil.Metric(t, w.app.Registry, "smsfw_proxy_upstream_sessions_bound", "upstream", "smsc") == 2
 	})
-}
-
-// gaugeValue reads a single-series gauge from the app's registry.
-func gaugeValue(t *testing.T, w *world, name string) float64 {
-	t.Helper()
-	mfs, err := w.app.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	return -1
 }

@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/filter/pipeline/testdata/shouting"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
@@ -75,7 +75,7 @@ rules:
 	if !strings.Contains(v.Evidence, "shouting shouting_letters=11") {
 		t.Fatalf("evidence %q lacks the detector's findings", v.Evidence)
 	}
-	if n := promtest.ToFloat64(findingsCounter(t, reg, "shouting")); n != 1 {
+	if n := testutil.Metric(t, reg, "smsfw_filter_findings_total", "finding", "shouting"); n != 1 {
 		t.Fatalf("smsfw_filter_findings_total{finding=shouting} = %v", n)
 	}
 
@@ -89,26 +89,6 @@ rules:
 			t.Errorf("got %v\nwant %s", err, tc.want)
 		}
 	}
-}
-
-func findingsCounter(t *testing.T, reg *prometheus.Registry, finding string) prometheus.Collector {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "smsfw_filter_findings_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if m.GetLabel()[0].GetValue() == finding {
-				return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "x", Help: "x"}, func() float64 { return m.GetCounter().GetValue() })
-			}
-		}
-	}
-	t.Fatalf("no smsfw_filter_findings_total{finding=%q}", finding)
-	return nil
 }
 
 // Every folder under filter/ that registers a detector has its line in
