@@ -156,11 +156,12 @@ type Metrics struct {
 	connsRefused *prometheus.CounterVec
 	connsOpen    func() float64 // set by the server that owns these metrics
 	// inline without harm
-	deliveries  *prometheus.CounterVec // deliveries toward peers that waited or were refused, by peer and event
-	heldRelays  *prometheus.CounterVec // long messages answered by smsfw and relayed after their verdict
-	ownReceipts *prometheus.CounterVec // receipts smsfw sends itself
-	moRouted    *prometheus.CounterVec // MO queued for routes beyond SMPP (MORouter)
-	panics      prometheus.Counter
+	deliveries     *prometheus.CounterVec // deliveries toward peers that waited or were refused, by peer and event
+	heldRelays     *prometheus.CounterVec // long messages answered by smsfw and relayed after their verdict
+	receiptsParked prometheus.Counter     // receipts read before their held parts' answers
+	ownReceipts    *prometheus.CounterVec // receipts smsfw sends itself
+	moRouted       *prometheus.CounterVec // MO queued for routes beyond SMPP (MORouter)
+	panics         prometheus.Counter
 	// localThrottled counts messages answered 0x58 before inspection
 	// because their session's budget of locally answered messages was spent.
 	localThrottled *prometheus.CounterVec
@@ -317,6 +318,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{relayOK, relayRetried, relayFailed, relayLost} {
 		m.heldRelays.WithLabelValues(r)
 	}
+	m.receiptsParked = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "smsfw_proxy_receipts_parked_total",
+		Help: "Receipts the SMSC sent before answering a held long-message part in flight: they waited for the answers, to reach the peer under the id it knows.",
+	})
 	m.ownReceipts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smsfw_proxy_own_receipts_total",
 		Help: "Receipts smsfw sends itself (dropped, rejected or failed messages): sent, or not sent (over_budget, no_receiver, queue_full).",
@@ -407,7 +412,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
 			m.timeouts, m.failed, m.malformed, verdicts, m.peerVerdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments, m.quarantine,
 			m.lockouts, m.lockedBinds, m.lockUntracked, m.connsRefused,
-			m.deliveries, m.heldRelays, m.ownReceipts, m.moRouted, m.panics, m.localThrottled,
+			m.deliveries, m.heldRelays, m.receiptsParked, m.ownReceipts, m.moRouted, m.panics, m.localThrottled,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "smsfw_proxy_held_segments", Help: "Segments of long messages held for reassembly or awaiting relay.",
 			}, func() float64 {

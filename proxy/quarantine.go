@@ -416,6 +416,17 @@ func (r *releasedIDs) add(up, ours string) {
 	r.n.Store(int32(len(r.m)))
 }
 
+// has reports whether the SMSC id is known.
+func (r *releasedIDs) has(up []byte) bool {
+	if r.n.Load() == 0 {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.m[string(up)]
+	return ok
+}
+
 // lookup returns smsfw's id for an SMSC id, once: a final receipt ends it.
 func (r *releasedIDs) lookup(up []byte, final bool) (string, bool) {
 	if r.n.Load() == 0 {

@@ -18,13 +18,14 @@ var relaySchedule = []time.Duration{time.Second, 5 * time.Second, 15 * time.Seco
 // verdict. It holds its copy and its share of the held budget until the
 // SMSC accepts it, refuses it for good, or the retries run out.
 type owed struct {
-	s     *Server
-	key   string      // the peer's key: its upstream pool or sessions carry the part
-	from  *downstream // the session it came from (pass-through: its leg first)
-	buf   *pdu.Buf
-	size  int
-	ours  string // the id the peer was given
-	tries int
+	s      *Server
+	key    string      // the peer's key: its upstream pool or sessions carry the part
+	from   *downstream // the session it came from (pass-through: its leg first)
+	buf    *pdu.Buf
+	size   int
+	ours   string // the id the peer was given
+	tries  int
+	ticket uint64 // while sent and unanswered (receiptpark.go)
 }
 
 // relayHeld sends the held parts of one message to the SMSC, in order;
@@ -69,15 +70,18 @@ func (o *owed) sendWith(out *batch) bool {
 	}
 	now := time.Now().UnixNano()
 	p := o.buf.PDU()
+	o.ticket = o.s.park.fly(o.key) // before the answer can come
 	l.mu.Lock()
 	if l.dead || l.closing.Load() {
 		l.mu.Unlock()
+		o.land("")
 		<-l.window
 		return false
 	}
 	seq, ok := l.pending.put(upPending{cmd: p.ID(), start: now, deadline: now + int64(o.s.cfg.ResponseTimeout), owed: o})
 	l.mu.Unlock()
 	if !ok {
+		o.land("")
 		<-l.window
 		return false
 	}
@@ -90,6 +94,7 @@ func (o *owed) sendWith(out *batch) bool {
 		l.mu.Unlock()
 		if mine {
 			o.s.m.inflightUp.Add(-1)
+			o.land("")
 			<-l.window
 			return false
 		}
@@ -135,9 +140,14 @@ func (o *owed) leg(out *batch) *upLeg {
 // done takes the SMSC's answer (or 0x08 for a timeout or a lost leg). It
 // runs on a leg's read loop or timer: it never waits.
 func (o *owed) done(r reply) {
+	if r.status == pdu.StatusOK {
+		o.s.released.add(r.msgID, o.ours) // before a parked receipt looks for it
+		o.land(r.msgID)
+	} else {
+		o.land("")
+	}
 	switch {
 	case r.status == pdu.StatusOK:
-		o.s.released.add(r.msgID, o.ours)
 		o.end(relayOK)
 	case temporary(r.status) && o.tries < len(relaySchedule):
 		o.s.m.heldRelays.WithLabelValues(relayRetried).Inc()
@@ -147,6 +157,13 @@ func (o *owed) done(r reply) {
 	default:
 		o.fail(r.status)
 	}
+}
+
+// land ends the part's time in flight: receipts it held back go on.
+func (o *owed) land(msgID string) {
+	t := o.ticket
+	o.ticket = 0
+	o.s.landed(o.key, t, msgID)
 }
 
 // retryChain schedules the next try of parts no leg took, in order, on

@@ -65,6 +65,7 @@ type Server struct {
 	moLog    guard.SampledLog // "MO not queued" logs
 	holding  atomic.Int64     // quarantined and routed MO messages waiting for the store before their answer
 	released releasedIDs      // SMSC ids of released messages -> the ids their peers know
+	park     receiptPark      // receipts that came before their held parts' answers
 	log      *zap.Logger
 	m        *Metrics
 	srvTLS   *tls.Config

@@ -415,6 +415,8 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 	case target == nil:
 		l.s.m.deliveries.WithLabelValues(peer, dlvNoReceiver).Inc()
 		answer(pdu.StatusXTAppn)
+	case m.IsReceipt() && l.parkReceipt(p, &m, start, ev):
+		// Came before the answers of held parts in flight (receiptpark.go).
 	default:
 		// Sent now, or queued while the peer's window is full.
 		if ok, why := target.deliverOrQueue(l, l.s.receiptForPeer(p, &m), start, ev, &l.out, &l.st); !ok {
