@@ -62,6 +62,8 @@ type HTTPTarget struct {
 	// SecretFile holds the HMAC-SHA256 key of X-Smsfw-Signature (required).
 	SecretFile string `yaml:"secret_file"`
 	Retry      `yaml:",inline"`
+
+	secret []byte // read when a policy was loaded (rule actions); nil: read SecretFile
 }
 
 // EmailTarget mails MO messages.
@@ -83,7 +85,9 @@ type ReplyAction struct {
 	// to a sender that is one of smsfw's own reply addresses.
 	PerSender time.Duration `yaml:"per_sender"`
 	PerRoute  int           `yaml:"per_route"`
-	Retry     `yaml:",inline"`
+	// PerRule is PerRoute for a policy rule's reply (rules: actions:).
+	PerRule int `yaml:"per_rule"`
+	Retry   `yaml:",inline"`
 }
 
 // Retry is how a queued target is delivered: concurrency, time bounds,
@@ -154,35 +158,17 @@ func (rs Routes) Validate(at yamlx.At) error {
 			fail("", "no target: set http, email, webhook, reply, pull: true, or smpp: true")
 		}
 		for key, h := range map[string]*HTTPTarget{"http": r.HTTP, "webhook": r.Webhook} {
-			if h == nil {
-				continue
-			}
-			if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				fail(key+".url", "want an http:// or https:// URL, not %q", h.URL)
-			}
-			if err := ResolveSecret(&h.SecretFile, at.File, 1); err != nil {
-				fail(key+".secret_file", "%v", err)
-			}
-			h.Retry.validate(key, fail)
+			h.check(key, func(path *string) error { return ResolveSecret(path, at.File, 1) }, fail)
 		}
-		if e := r.Email; e != nil {
-			CheckRecipients("email.to", e.To, fail)
-			if e.Digest < 0 || (e.Digest > 0 && e.Digest < time.Second) || e.Digest > 24*time.Hour {
-				fail("email.digest", "%s outside [1s, 24h] (0: one mail per MO)", e.Digest)
-			}
-			e.Retry.validate("email", fail)
-		}
+		r.Email.check("email", fail)
 		if p := r.Reply; p != nil {
-			if strings.TrimSpace(p.Text) == "" || !replyFits(p.Text) {
-				fail("reply.text", "want a text of one SMS (160 GSM characters, 70 others), not %q", p.Text)
-			}
-			if p.From == "" || len(p.From) > 20 {
-				fail("reply.from", "%q: want the reply's sender address (1 to 20 characters)", p.From)
-			}
+			p.check("reply", fail)
 			if p.PerSender < 0 || p.PerRoute < 0 || p.PerRoute > 100000 {
 				fail("reply", "per_sender and per_route must not be negative (per_route up to 100000)")
 			}
-			p.Retry.validate("reply", fail)
+			if p.PerRule != 0 {
+				fail("reply.per_rule", "per_rule is for policy rules; a route takes per_route")
+			}
 		}
 		switch {
 		case r.Pull:
@@ -197,6 +183,45 @@ func (rs Routes) Validate(at yamlx.At) error {
 		}
 	}
 	return yamlx.Join(errs...)
+}
+
+// check reports a bad http or webhook target at key; secret resolves and
+// checks its secret file.
+func (h *HTTPTarget) check(key string, secret func(path *string) error, fail func(key, format string, args ...any)) {
+	if h == nil {
+		return
+	}
+	if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		fail(key+".url", "want an http:// or https:// URL, not %q", h.URL)
+	}
+	if err := secret(&h.SecretFile); err != nil {
+		fail(key+".secret_file", "%v", err)
+	}
+	h.Retry.validate(key, fail)
+}
+
+// check reports a bad email target at key.
+func (e *EmailTarget) check(key string, fail func(key, format string, args ...any)) {
+	if e == nil {
+		return
+	}
+	CheckRecipients(key+".to", e.To, fail)
+	if e.Digest < 0 || (e.Digest > 0 && e.Digest < time.Second) || e.Digest > 24*time.Hour {
+		fail(key+".digest", "%s outside [1s, 24h] (0: one mail per MO)", e.Digest)
+	}
+	e.Retry.validate(key, fail)
+}
+
+// check reports a bad reply at key (per_rule and per_route are checked by
+// the caller: each belongs to one place).
+func (p *ReplyAction) check(key string, fail func(key, format string, args ...any)) {
+	if strings.TrimSpace(p.Text) == "" || !replyFits(p.Text) {
+		fail(key+".text", "want a text of one SMS (160 GSM characters, 70 others), not %q", p.Text)
+	}
+	if p.From == "" || len(p.From) > 20 {
+		fail(key+".from", "%q: want the reply's sender address (1 to 20 characters)", p.From)
+	}
+	p.Retry.validate(key, fail)
 }
 
 // CheckRecipients reports at key (through fail) an empty list of mail

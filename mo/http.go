@@ -211,7 +211,7 @@ func (s *Service) ack(ctx context.Context, rt *route, cursor string) (int64, err
 func (s *Service) getDead(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	name := q.Get("route")
-	if name != "" && s.byName[name] == nil {
+	if name != "" && s.lookup(name) == nil {
 		writeJSON(w, http.StatusNotFound, errBody(fmt.Sprintf("no route %q", name)))
 		return
 	}
@@ -344,9 +344,7 @@ func (s *Service) postReplay(w http.ResponseWriter, r *http.Request) {
 		s.o.Audit(r.Context(), admin.Actor(r.Context()), ActReplay, strconv.FormatInt(id, 10), strings.TrimSpace(body.Reason),
 			map[string]any{"route": m.Route, "target": m.Target, "peer": m.Peer, "sender": m.Sender, "dest": m.Dest})
 	}
-	if rt := s.byName[m.Route]; rt != nil {
-		s.wakeRoute(rt, m.Target)
-	}
+	s.wakeRoute(s.lookup(m.Route), m.Target)
 	writeJSON(w, http.StatusOK, messageOf(m))
 }
 

@@ -122,8 +122,9 @@ func (s *Service) deliverLoop(r *route, t *target) {
 		s.digestLoop(r, t)
 		return
 	}
-	sem := make(chan struct{}, t.retry.Workers)
-	poll := min(max(t.retry.Backoff/2, 5*time.Millisecond), time.Second)
+	rt, _ := t.config()
+	sem := make(chan struct{}, rt.Workers)
+	poll := min(max(rt.Backoff/2, 5*time.Millisecond), time.Second)
 	for {
 		claimed, free := 0, cap(sem)-len(sem)
 		if free > 0 {
@@ -187,7 +188,8 @@ func (s *Service) claim(r *route, t *target, limit int) []*store.MOMessage {
 	now := time.Now()
 	// The lease outlives an attempt: a crash mid-way leaves the messages
 	// due again once it ends.
-	msgs, err := s.q.ClaimMO(s.ctx, r.Name, t.name, newLease(), now, now.Add(t.retry.Timeout+5*time.Second), limit)
+	rt, _ := t.config()
+	msgs, err := s.q.ClaimMO(s.ctx, r.Name, t.name, newLease(), now, now.Add(rt.Timeout+5*time.Second), limit)
 	if err != nil && s.ctx.Err() == nil {
 		if n, ok := s.errLog.Tick(10 * time.Second); ok {
 			s.log.Error("MO queue unreadable", zap.String("route", r.Name), zap.String("target", t.name), zap.Int64("count", n), zap.Error(err))
@@ -201,15 +203,16 @@ func (s *Service) claim(r *route, t *target, limit int) []*store.MOMessage {
 // stopped), else queued for a later attempt, or dead past max_attempts or
 // max_age or on a permanent failure.
 func (s *Service) deliver(r *route, t *target, msgs []*store.MOMessage) {
-	ctx, cancel := context.WithTimeout(s.ctx, t.retry.Timeout)
-	err := t.send(ctx, msgs)
+	rt, send := t.config()
+	ctx, cancel := context.WithTimeout(s.ctx, rt.Timeout)
+	err := send(ctx, msgs)
 	cancel()
 	for _, m := range msgs {
-		s.settle(r, t, m, err)
+		s.settle(r, t, rt, m, err)
 	}
 }
 
-func (s *Service) settle(r *route, t *target, m *store.MOMessage, err error) {
+func (s *Service) settle(r *route, t *target, rt Retry, m *store.MOMessage, err error) {
 	now := time.Now()
 	state, next, why := store.MODelivered, now, ""
 	var skip *skipped
@@ -223,14 +226,14 @@ func (s *Service) settle(r *route, t *target, m *store.MOMessage, err error) {
 		// Shutting down: the message stays due, this attempt not counted
 		// against it beyond the claim.
 		state, why = store.MOQueued, "interrupted by shutdown"
-	case isPermanent(err) || m.Attempts >= t.retry.MaxAttempts || now.Sub(m.QueuedAt) >= t.retry.MaxAge:
+	case isPermanent(err) || m.Attempts >= rt.MaxAttempts || now.Sub(m.QueuedAt) >= rt.MaxAge:
 		state, why = store.MODead, err.Error()
 		s.m.dead.WithLabelValues(r.Name, t.name).Inc()
 		s.log.Warn("MO dead-lettered; replay it with POST /api/v1/mo/{id}/replay", zap.String("route", r.Name),
 			zap.String("target", t.name), zap.Int64("id", m.ID), zap.Int("attempts", m.Attempts), zap.Error(err))
 	default:
 		state, why = store.MOQueued, err.Error()
-		next = now.Add(backoff(t.retry, m.Attempts, err))
+		next = now.Add(backoff(rt, m.Attempts, err))
 		s.m.retries.WithLabelValues(r.Name, t.name).Inc()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
