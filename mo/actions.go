@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"go.uber.org/zap"
@@ -170,6 +171,22 @@ func (s *Service) ruleRoute(id string, a *Actions) (*ruleRoute, error) {
 	}
 	s.rules[id] = rr
 	return rr, nil
+}
+
+// allRoutes is the configured routes, then the rules' routes by name.
+func (s *Service) allRoutes() []*route {
+	out := append([]*route(nil), s.routes...)
+	s.rmu.RLock()
+	ids := make([]string, 0, len(s.rules))
+	for id := range s.rules {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		out = append(out, s.rules[id].route)
+	}
+	s.rmu.RUnlock()
+	return out
 }
 
 var errActionGone = permanent(errSentinel("mo: the rule no longer has this action (replay it once it has)"))

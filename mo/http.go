@@ -291,7 +291,7 @@ func (s *Service) getRoutes(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []RouteStatus{}
 	idx := map[string]int{}
-	for _, rt := range s.routes {
+	for _, rt := range s.allRoutes() {
 		st := RouteStatus{Name: rt.Name, Targets: rt.queued(), SMPP: rt.SendsSMPP(), Counts: map[string]map[string]int{}}
 		for _, t := range st.Targets {
 			st.Counts[t] = map[string]int{}

@@ -31,6 +31,15 @@ func TestInvalidPolicies(t *testing.T) {
 		"invalid-mode.yaml":                  "testdata/invalid-mode.yaml:7: rule \"a\": mode must be enforce or monitor, not \"shadow\"",
 		"invalid-memory.yaml":                "testdata/invalid-memory.yaml:6: memory.campaign 1000 outside [64KiB, 1024GiB]",
 		"invalid-memory-size.yaml":           "testdata/invalid-memory-size.yaml:5: byte size \"lots\": want an integer or a number with B, KiB, MiB or GiB",
+		"invalid-actions-direction.yaml":     "testdata/invalid-actions-direction.yaml:7: rule \"stop\": actions need direction: mo (they answer and report MO messages)",
+		"invalid-actions-email.yaml":         "testdata/invalid-actions-email.yaml:10: rule \"desk\": actions.email.to: \"not an address\": mail: no angle-addr",
+		"invalid-actions-empty.yaml":         "testdata/invalid-actions-empty.yaml:8: rule \"desk\": actions: no action: set reply, webhook or email",
+		"invalid-actions-monitor.yaml":       "testdata/invalid-actions-monitor.yaml:9: rule \"stop\": actions do not go with mode: monitor (a monitor rule does nothing)",
+		"invalid-actions-per-route.yaml":     "testdata/invalid-actions-per-route.yaml:9: rule \"stop\": actions.reply.per_route: per_route is for mo_routes; a rule takes per_rule",
+		"invalid-actions-reply-text.yaml":    "testdata/invalid-actions-reply-text.yaml:9: rule \"stop\": actions.reply.text: want a text of one SMS (160 GSM characters, 70 others), not \"\"",
+		"invalid-actions-secret.yaml":        "testdata/invalid-actions-secret.yaml:11: rule \"tickets\": actions.webhook.secret_file: open testdata/no-such.key: no such file or directory",
+		"invalid-actions-unknown.yaml":       "testdata/invalid-actions-unknown.yaml:9: field sms not found in type mo.Actions",
+		"invalid-actions-webhook-url.yaml":   "testdata/invalid-actions-webhook-url.yaml:10: rule \"tickets\": actions.webhook.url: want an http:// or https:// URL, not \"ftp://tickets.example/smsfw\"",
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
 	if len(files) != len(cases) {
