@@ -157,9 +157,34 @@ func TestMOAutoReplyLoop(t *testing.T) {
 	defer cl.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var mts atomic.Int64
-	done := make(chan struct{})
-	go func() { // the network: each MT comes back as an MO
+	mts, done := echoNetwork(ctx, w)
+	for _, in := range []sim.MO{{From: "2000", To: "1000", Text: "hi A"}, {From: "3000", To: "1000", Text: "hi A"}, {From: "3000", To: "2000", Text: "hi B"}} {
+		in.SystemID = "fw"
+		if st, err := w.sim.InjectMO(ctx, in); err != nil || st != pdu.StatusOK {
+			t.Fatalf("inject %+v: %v %v", in, st, err)
+		}
+	}
+	skipped := func(route, reason string) float64 {
+		return w.series("smsfw_mo_replies_skipped_total", []string{reason, route}) // labels sorted by name
+	}
+	testutil.Eventually(t, 10*time.Second, "the echoes skipped", func() bool {
+		return skipped("a", mo.SkipOwnAddress) == 1 && skipped("a", mo.SkipSender) >= 1 && skipped("b", mo.SkipSender) >= 1
+	})
+	testutil.Consistently(t, 300*time.Millisecond, "no more replies", func() bool { return mts.Load() == 2 })
+	cancel()
+	<-done
+	if to := sentMT(w); fmt.Sprint(to) != "[1000>3000:A got it 2000>3000:B got it]" {
+		t.Fatalf("MT sent: %v", to)
+	}
+}
+
+// echoNetwork is a network that turns each MT the simulator takes back
+// into an MO: to the MT's destination from its sender, except that the
+// echo bot at 3000 answers what it gets (from 3000 to the MT's sender).
+// It counts the MT it saw; done closes once ctx ends.
+func echoNetwork(ctx context.Context, w *world) (mts *atomic.Int64, done chan struct{}) {
+	mts, done = new(atomic.Int64), make(chan struct{})
+	go func() {
 		defer close(done)
 		tick := time.NewTicker(5 * time.Millisecond)
 		defer tick.Stop()
@@ -182,14 +207,139 @@ func TestMOAutoReplyLoop(t *testing.T) {
 			seen = len(msgs)
 		}
 	}()
-	for _, in := range []sim.MO{{From: "2000", To: "1000", Text: "hi A"}, {From: "3000", To: "1000", Text: "hi A"}, {From: "3000", To: "2000", Text: "hi B"}} {
+	return mts, done
+}
+
+// sentMT is every MT the simulator took, as "from>to:text", sorted.
+func sentMT(w *world) []string {
+	var to []string
+	for _, m := range w.sim.Messages() {
+		to = append(to, m.From+">"+m.To+":"+m.Text)
+	}
+	slices.Sort(to)
+	return to
+}
+
+// A policy rule (not a route) answers an MO "STOP" to the operator's
+// short code: the automatic reply reaches the subscriber through the
+// upstream (the simulator takes it), a ticketing webhook gets the signed
+// event, and the MO itself goes on to the peer as before.
+func TestRuleActionsOptOut(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "siem.key")
+	if err := os.WriteFile(key, []byte("siem-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var events []mo.Message
+	var keys []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mac := hmac.New(sha256.New, []byte("siem-secret"))
+		mac.Write(body)
+		if !hmac.Equal([]byte(r.Header.Get("X-Smsfw-Signature")), []byte("sha256="+hex.EncodeToString(mac.Sum(nil)))) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var m mo.Message
+		_ = json.Unmarshal(body, &m)
+		mu.Lock()
+		events = append(events, m)
+		keys = append(keys, r.Header.Get("Idempotency-Key"))
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	w := newWorld(t, worldOptions{policy: fmt.Sprintf(`version: 1
+default: allow
+rules:
+  - id: opt-out
+    direction: mo
+    when: msg.dest == "80080" && msg.text_norm == "stop"
+    action: allow
+    actions:
+      reply: {text: "You will get no more messages from us.", from: "80080", backoff: 10ms}
+      webhook: {url: %q, secret_file: %q, backoff: 10ms}
+`, hook.URL, key)})
+	var dmu sync.Mutex
+	var toPeer []string
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := esme.Dial(ctx, w.addr, esme.Options{SystemID: "acme", Password: "pw", OnDeliver: func(p pdu.PDU) pdu.Status {
+		var m pdu.Message
+		_ = pdu.ParseMessage(p, &m)
+		dmu.Lock()
+		toPeer = append(toPeer, string(m.Src.Addr)+">"+string(m.Dst.Addr))
+		dmu.Unlock()
+		return pdu.StatusOK
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for _, in := range []sim.MO{{From: "4917600000009", To: "80080", Text: "STOP"}, {From: "4917600000008", To: "80080", Text: "hello"}} {
 		in.SystemID = "fw"
 		if st, err := w.sim.InjectMO(ctx, in); err != nil || st != pdu.StatusOK {
 			t.Fatalf("inject %+v: %v %v", in, st, err)
 		}
 	}
-	skipped := func(route, reason string) float64 {
-		return w.series("smsfw_mo_replies_skipped_total", []string{reason, route}) // labels sorted by name
+	testutil.Eventually(t, 10*time.Second, "the reply sent and the event posted", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(w.sim.Messages()) == 1 && len(events) == 1
+	})
+	if to := sentMT(w); fmt.Sprint(to) != "[80080>4917600000009:You will get no more messages from us.]" {
+		t.Fatalf("MT sent: %v", to)
+	}
+	mu.Lock()
+	if e := events[0]; e.Route != "rule:opt-out" || e.Sender != "4917600000009" || e.Destination != "80080" || e.Text != "STOP" ||
+		e.Peer != "acme" || e.Verdict.Action != "allow" || e.Verdict.Rule != "opt-out" || keys[0] != "smsfw-mo-"+e.ID {
+		t.Fatalf("webhook got %+v (key %s)", e, keys[0])
+	}
+	mu.Unlock()
+	dmu.Lock()
+	if fmt.Sprint(toPeer) != "[4917600000009>80080 4917600000008>80080]" {
+		t.Errorf("the peer got %v", toPeer)
+	}
+	dmu.Unlock()
+	for _, target := range []string{mo.TargetReply, mo.TargetWebhook} {
+		if n := w.series("smsfw_mo_delivered_total", []string{"rule:opt-out", target}); n != 1 {
+			t.Errorf("%s delivered %v", target, n)
+		}
+	}
+}
+
+// Two rules answering each other's short codes and an echo bot, as
+// TestMOAutoReplyLoop does with routes: the loop stops at once.
+func TestRuleActionsReplyLoop(t *testing.T) {
+	w := newWorld(t, worldOptions{policy: `version: 1
+default: allow
+rules:
+  - id: a
+    direction: mo
+    when: msg.dest == "1000"
+    action: allow
+    actions:
+      reply: {text: "A got it", from: "1000", backoff: 10ms}
+  - id: b
+    direction: mo
+    when: msg.dest == "2000"
+    action: allow
+    actions:
+      reply: {text: "B got it", from: "2000", backoff: 10ms}
+`})
+	cl := w.dial() // binds the peer's upstream, which the replies take
+	defer cl.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mts, done := echoNetwork(ctx, w)
+	for _, in := range []sim.MO{{From: "2000", To: "1000", Text: "hi A"}, {From: "3000", To: "1000", Text: "hi A"}, {From: "3000", To: "2000", Text: "hi B"}} {
+		in.SystemID = "fw"
+		if _, err := w.sim.InjectMO(ctx, in); err != nil {
+			t.Fatalf("inject %+v: %v", in, err)
+		}
+	}
+	skipped := func(rule, reason string) float64 {
+		return w.series("smsfw_mo_replies_skipped_total", []string{reason, mo.RulePrefix + rule}) // labels sorted by name
 	}
 	testutil.Eventually(t, 10*time.Second, "the echoes skipped", func() bool {
 		return skipped("a", mo.SkipOwnAddress) == 1 && skipped("a", mo.SkipSender) >= 1 && skipped("b", mo.SkipSender) >= 1
@@ -197,12 +347,7 @@ func TestMOAutoReplyLoop(t *testing.T) {
 	testutil.Consistently(t, 300*time.Millisecond, "no more replies", func() bool { return mts.Load() == 2 })
 	cancel()
 	<-done
-	var to []string
-	for _, m := range w.sim.Messages() {
-		to = append(to, m.From+">"+m.To+":"+m.Text)
-	}
-	slices.Sort(to)
-	if fmt.Sprint(to) != "[1000>3000:A got it 2000>3000:B got it]" {
+	if to := sentMT(w); fmt.Sprint(to) != "[1000>3000:A got it 2000>3000:B got it]" {
 		t.Fatalf("MT sent: %v", to)
 	}
 }

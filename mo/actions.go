@@ -204,7 +204,7 @@ func (s *Service) QueueAction(t Trigger) {
 		return
 	}
 	base := store.MOMessage{Route: rr.Name, Received: t.Received.UTC(), Peer: t.Peer, Sender: t.Sender, Dest: t.Dest,
-		DataCoding: t.DataCoding, Text: t.Text, Action: t.Action, RuleID: t.Rule}
+		DataCoding: t.DataCoding, Text: t.Text, Action: t.Action, RuleID: t.Rule, Raw: []byte{}}
 	var rows []*store.MOMessage
 	for _, target := range t.Actions.Targets() {
 		row := base

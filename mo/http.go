@@ -291,7 +291,10 @@ func (s *Service) getRoutes(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []RouteStatus{}
 	idx := map[string]int{}
-	for _, rt := range s.allRoutes() {
+	all := s.allRoutes()
+	s.rmu.RLock() // a rule's targets grow on reload
+	defer s.rmu.RUnlock()
+	for _, rt := range all {
 		st := RouteStatus{Name: rt.Name, Targets: rt.queued(), SMPP: rt.SendsSMPP(), Counts: map[string]map[string]int{}}
 		for _, t := range st.Targets {
 			st.Counts[t] = map[string]int{}

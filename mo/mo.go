@@ -442,6 +442,8 @@ func (s *Service) wakeRoute(r *route, target string) {
 	if r == nil {
 		return
 	}
+	s.rmu.RLock() // a rule's targets grow on reload
+	defer s.rmu.RUnlock()
 	for _, t := range r.targets {
 		if t.name == target {
 			t.signal()
