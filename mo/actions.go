@@ -167,7 +167,7 @@ func (s *Service) ruleRoute(id string, a *Actions) (*ruleRoute, error) {
 	}
 	for _, t := range have {
 		rt, _ := t.config()
-		t.set(rt, func(context.Context, []*store.MOMessage) error { return errActionGone })
+		t.set(rt, func(context.Context, []*item) error { return errActionGone })
 	}
 	s.rules[id] = rr
 	return rr, nil

@@ -142,22 +142,30 @@ func (s *Service) getPull(w http.ResponseWriter, r *http.Request) {
 		woken := rt.pullWake
 		rt.pmu.Unlock()
 		now := time.Now()
-		lease := newLease()
-		msgs, err := s.q.ClaimMO(r.Context(), rt.Name, TargetPull, lease, now, now.Add(rt.PullVisibility), limit)
+		lease, until := newLease(), now.Add(rt.PullVisibility)
+		// One consumer at a time joins parts: two would each hold half
+		// a message.
+		rt.amu.Lock()
+		msgs, err := s.q.ClaimMO(r.Context(), rt.Name, TargetPull, lease, now, until, limit)
+		items := s.assemble(rt.Name, TargetPull, lease, msgs, until)
+		rt.amu.Unlock()
 		if err != nil {
 			s.internal(w, err)
 			return
 		}
-		if len(msgs) > 0 || !now.Before(deadline) {
+		if len(items) > 0 || !now.Before(deadline) {
 			b := Batch{Messages: []Message{}}
-			for _, m := range msgs {
-				b.Messages = append(b.Messages, messageOf(m))
+			for _, it := range items {
+				b.Messages = append(b.Messages, it.message())
 			}
-			if len(msgs) > 0 {
+			if len(items) > 0 {
 				b.Cursor = lease
 			}
 			writeJSON(w, http.StatusOK, b)
 			return
+		}
+		if len(msgs) > 0 {
+			continue // parts went back to wait; more may be due
 		}
 		// Until a message is queued, or a lease may have run out.
 		t := time.NewTimer(min(time.Until(deadline), time.Second))
@@ -342,6 +350,7 @@ func (s *Service) postReplay(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, err)
 		return
 	}
+	s.replayParts(r.Context(), m)
 	s.m.replayed.WithLabelValues(m.Route, m.Target).Inc()
 	if s.o.Audit != nil {
 		s.o.Audit(r.Context(), admin.Actor(r.Context()), ActReplay, strconv.FormatInt(id, 10), strings.TrimSpace(body.Reason),

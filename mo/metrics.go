@@ -12,6 +12,8 @@ type Metrics struct {
 	replayed    *prometheus.CounterVec
 	queueFailed *prometheus.CounterVec
 	skipped     *prometheus.CounterVec
+	partsHeld   *prometheus.CounterVec
+	incomplete  *prometheus.CounterVec
 	// actionsDropped counts rule actions never queued, by reason.
 	actionsDropped *prometheus.CounterVec
 }
@@ -36,6 +38,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_replies_skipped_total",
 			Help: "Automatic replies not sent on purpose: per_sender, per_route, own_address (the sender is smsfw's own reply address)."},
 			[]string{"route", "reason"}),
+		partsHeld: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_parts_held_total",
+			Help: "Times a long MO's parts went back to wait for the rest of the message (up to a minute after its first part)."}, rt),
+		incomplete: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_incomplete_total",
+			Help: "Long MO delivered without all their parts (the rest did not come within a minute), marked incomplete."}, rt),
 		actionsDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_mo_actions_dropped_total",
 			Help: "Actions of policy rules never queued: queue_full (too many waiting for the store), store (still refused at shutdown), closed (stopping), config (could not be set up)."},
 			[]string{"reason"}),
@@ -44,14 +50,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.actionsDropped.WithLabelValues(why)
 	}
 	if reg != nil {
-		reg.MustRegister(m.queued, m.delivered, m.retries, m.dead, m.replayed, m.queueFailed, m.skipped, m.actionsDropped)
+		reg.MustRegister(m.queued, m.delivered, m.retries, m.dead, m.replayed, m.queueFailed, m.skipped, m.partsHeld, m.incomplete, m.actionsDropped)
 	}
 	return m
 }
 
 // init makes a route's series visible at zero.
 func (m *Metrics) init(route, target string) {
-	for _, v := range []*prometheus.CounterVec{m.queued, m.delivered, m.retries, m.dead, m.replayed} {
+	for _, v := range []*prometheus.CounterVec{m.queued, m.delivered, m.retries, m.dead, m.replayed, m.partsHeld, m.incomplete} {
 		v.WithLabelValues(route, target)
 	}
 	m.queueFailed.WithLabelValues(route)

@@ -59,6 +59,9 @@ type Options struct {
 	SMTP *SMTP
 	// Replier sends the routes' automatic replies (required with reply).
 	Replier Replier
+	// PartsWait is how long a long MO's parts wait for the rest of their
+	// message (default PartsWait).
+	PartsWait time.Duration
 }
 
 // Service routes, queues and delivers MO. It implements proxy.MORouter.
@@ -100,6 +103,7 @@ type route struct {
 
 	pmu      sync.Mutex
 	pullWake chan struct{} // closed when pull messages were queued
+	amu      sync.Mutex    // pull consumers' claims (assemble one at a time)
 }
 
 // target is a queued target delivered by a loop: http, webhook, email,
@@ -115,7 +119,8 @@ type target struct {
 	send  sendFunc
 }
 
-type sendFunc func(ctx context.Context, msgs []*store.MOMessage) error
+// sendFunc delivers items: one, or a digest's.
+type sendFunc func(ctx context.Context, items []*item) error
 
 // config is the target's retry settings and sender.
 func (t *target) config() (Retry, sendFunc) {
@@ -155,6 +160,9 @@ func New(o Options) (*Service, error) {
 	}
 	if o.Pending <= 0 {
 		o.Pending = 4096
+	}
+	if o.PartsWait <= 0 {
+		o.PartsWait = PartsWait
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{o: o, log: o.Logger.Named("mo"), m: NewMetrics(o.Registerer), q: o.Queue, byName: map[string]*route{},
@@ -230,8 +238,8 @@ func (s *Service) targetsOf(r *route, rc Route, rate string) ([]*target, error) 
 			}
 		}
 		url := h.t.URL
-		add(h.name, h.t.Retry, func(ctx context.Context, msgs []*store.MOMessage) error {
-			return s.post(ctx, url, secret, msgs[0])
+		add(h.name, h.t.Retry, func(ctx context.Context, items []*item) error {
+			return s.post(ctx, url, secret, items[0])
 		})
 	}
 	if e := rc.Email; e != nil {
@@ -246,8 +254,8 @@ func (s *Service) targetsOf(r *route, rc Route, rate string) ([]*target, error) 
 			s.mailer = m
 		}
 		to := e.To
-		add(TargetEmail, e.Retry, func(ctx context.Context, msgs []*store.MOMessage) error {
-			return s.mailer.Send(ctx, mailOf(rc.Name, to, msgs))
+		add(TargetEmail, e.Retry, func(ctx context.Context, items []*item) error {
+			return s.mailer.Send(ctx, mailOf(rc.Name, to, items))
 		}).digest = e.Digest
 	}
 	if p := rc.Reply; p != nil {
@@ -259,8 +267,8 @@ func (s *Service) targetsOf(r *route, rc Route, rate string) ([]*target, error) 
 		}
 		r.limit.configure(*p, rate)
 		reply := *p
-		add(TargetReply, p.Retry, func(ctx context.Context, msgs []*store.MOMessage) error {
-			return s.reply(ctx, r.limit, reply, msgs[0])
+		add(TargetReply, p.Retry, func(ctx context.Context, items []*item) error {
+			return s.reply(ctx, r.limit, reply, items[0].head())
 		})
 		s.m.initSkipped(r.Name, rate)
 	}
