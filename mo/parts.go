@@ -101,10 +101,26 @@ func (s *Service) assemble(route, target, lease string, rows []*store.MOMessage,
 			taken[m.ID] = true
 			continue
 		}
+		for _, p := range parts {
+			taken[p.ID] = true
+		}
+		// Parts tried before (this claim made it their second attempt or
+		// more) are retried as the message they were: a part that came
+		// since goes on its own, or the endpoint would get another body
+		// under the same Idempotency-Key.
+		tried := slices.DeleteFunc(slices.Clone(parts), func(p *store.MOMessage) bool { return p.Attempts <= 1 })
+		if len(tried) > 0 && len(tried) < len(parts) {
+			out = append(out, s.joined(route, target, tried))
+			for _, p := range parts {
+				if p.Attempts <= 1 {
+					out = append(out, s.joined(route, target, []*store.MOMessage{p}))
+				}
+			}
+			continue
+		}
 		seqs := map[int]bool{}
 		first := parts[0].QueuedAt
 		for _, p := range parts {
-			taken[p.ID] = true
 			seqs[p.PartSeq] = true
 			if p.QueuedAt.Before(first) {
 				first = p.QueuedAt
@@ -122,16 +138,27 @@ func (s *Service) assemble(route, target, lease string, rows []*store.MOMessage,
 			s.m.partsHeld.WithLabelValues(route, target).Inc()
 			continue
 		}
-		slices.SortFunc(parts, func(a, b *store.MOMessage) int {
-			return cmp.Or(cmp.Compare(a.PartSeq, b.PartSeq), cmp.Compare(a.ID, b.ID))
-		})
-		if !complete {
-			s.m.incomplete.WithLabelValues(route, target).Inc()
-		}
-		out = append(out, &item{rows: parts, incomplete: !complete})
+		out = append(out, s.joined(route, target, parts))
 	}
 	slices.SortFunc(out, func(a, b *item) int { return cmp.Compare(a.id(), b.id()) })
 	return out
+}
+
+// joined is parts as one item, in part order, incomplete (and counted)
+// when parts are missing.
+func (s *Service) joined(route, target string, parts []*store.MOMessage) *item {
+	slices.SortFunc(parts, func(a, b *store.MOMessage) int {
+		return cmp.Or(cmp.Compare(a.PartSeq, b.PartSeq), cmp.Compare(a.ID, b.ID))
+	})
+	seqs := map[int]bool{}
+	for _, p := range parts {
+		seqs[p.PartSeq] = true
+	}
+	it := &item{rows: parts, incomplete: len(seqs) < parts[0].PartTotal}
+	if it.incomplete {
+		s.m.incomplete.WithLabelValues(route, target).Inc()
+	}
+	return it
 }
 
 // replayParts queues again the dead parts of m's long message beside m

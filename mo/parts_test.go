@@ -140,3 +140,41 @@ func TestLongMODeadLetterReplay(t *testing.T) {
 		t.Fatalf("pushed %v", got)
 	}
 }
+
+// A part that comes after its message was tried incomplete is not slipped
+// into the retry (another body under the same Idempotency-Key): it goes
+// on its own.
+func TestLatePartNotInRetry(t *testing.T) {
+	var fail atomic.Bool
+	fail.Store(true)
+	rc := &receiver{t: t, byKey: map[string]Message{}, answer: func(int) int {
+		if fail.Load() {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	rt := fastRetry(100)
+	rt.Backoff, rt.MaxBackoff = 50*time.Millisecond, 50*time.Millisecond
+	h := newHarnessWith(t, Options{PartsWait: 100 * time.Millisecond, Routes: Routes{
+		{Name: "long", SMPP: new(bool), HTTP: &HTTPTarget{URL: srv.URL, Retry: rt}},
+	}}, nil)
+	for _, p := range []struct {
+		seq  int
+		text string
+	}{{1, "one "}, {3, "three"}} {
+		if _, err := h.offerPart("4917600000001", "80080", 5, 3, p.seq, p.text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, "tried incomplete", func() bool { return rc.n.Load() >= 1 })
+	if _, err := h.offerPart("4917600000001", "80080", 5, 3, 2, "two "); err != nil {
+		t.Fatal(err)
+	}
+	fail.Store(false)
+	testutil.Eventually(t, 5*time.Second, "both pushed", func() bool { return len(rc.texts()) == 2 })
+	if got := rc.texts(); got["one three"] != 1 || got["two "] != 1 {
+		t.Fatalf("pushed %v", got)
+	}
+}
