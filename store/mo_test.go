@@ -116,7 +116,7 @@ func TestMOParts(t *testing.T) {
 			return &MOMessage{Route: "long", Target: "http", Received: received, Peer: "acme", Sender: "491", Dest: "80080",
 				Text: fmt.Sprint(ref, "/", seq), PartRef: ref, PartTotal: 3, PartSeq: seq, Raw: []byte{}, QueuedAt: t0}
 		}
-		msgs := []*MOMessage{part(7, 1, t0), part(7, 2, t0.Add(time.Second)), part(8, 1, t0), part(7, 3, t0.Add(-2 * time.Hour))}
+		msgs := []*MOMessage{part(7, 1, t0), part(7, 2, t0.Add(time.Second)), part(8, 1, t0), part(7, 3, t0.Add(-2*time.Hour))}
 		if err := q.EnqueueMO(ctx, msgs); err != nil {
 			t.Fatal(err)
 		}
