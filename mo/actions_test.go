@@ -97,3 +97,44 @@ func TestRuleActions(t *testing.T) {
 		t.Fatalf("dropped %v", n)
 	}
 }
+
+// Reply limits outlive a restart: they are rebuilt from the replies the
+// queue delivered.
+func TestReplyLimitsSurviveRestart(t *testing.T) {
+	rp := &fakeReplier{}
+	routes := Routes{{Name: "stop", Match: Match{To: []string{"80080"}}, SMPP: new(bool),
+		Reply: &ReplyAction{Text: "bye", From: "80080", PerSender: time.Hour, PerRoute: 2, Retry: fastRetry(3)}}}
+	h := newHarnessWith(t, Options{Replier: rp, Routes: routes}, nil)
+	for _, from := range []string{"4917600000001", "4917600000002"} {
+		if _, err := h.offerFrom(from, "80080", "STOP"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, "two replies", func() bool { return len(rp.replies()) == 2 })
+	testutil.Eventually(t, 5*time.Second, "settled", func() bool {
+		sent, err := h.q.SentMO(t.Context(), TargetReply, time.Now().Add(-time.Hour))
+		return err == nil && len(sent) == 2
+	})
+	h.svc.Close()
+
+	reg := prometheus.NewRegistry()
+	svc, err := New(Options{Queue: h.q, Routes: routes, Replier: rp, Registerer: reg, Logger: h.svc.o.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Start()
+	defer svc.Close()
+	h.svc = svc
+	for _, from := range []string{"4917600000001", "4917600000003"} {
+		if _, err := h.offerFrom(from, "80080", "STOP"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 5*time.Second, "both skipped", func() bool {
+		return testutil.Metric(t, reg, "smsfw_mo_replies_skipped_total", "route", "stop", "reason", SkipSender) == 1 &&
+			testutil.Metric(t, reg, "smsfw_mo_replies_skipped_total", "route", "stop", "reason", SkipRoute) == 1
+	})
+	if n := len(rp.replies()); n != 2 {
+		t.Fatalf("%d replies", n)
+	}
+}

@@ -278,6 +278,7 @@ func (s *Service) targetsOf(r *route, rc Route, rate string) ([]*target, error) 
 // Start runs the store writer, the push workers and the purge of delivered
 // messages.
 func (s *Service) Start() {
+	s.restoreLimits()
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.writer() }()
 	go func() { defer s.wg.Done(); s.actionWriter() }()

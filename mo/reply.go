@@ -2,9 +2,12 @@ package mo
 
 import (
 	"context"
+
 	"strings"
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/smpp/pdu"
 	smstext "github.com/smsfw/smsfw/smpp/text"
@@ -76,8 +79,9 @@ func (o *ownSet) has(addr string) bool {
 	return o.m[addr]
 }
 
-// replyLimit keeps the reply limits of a route or a rule (in memory: a
-// restart forgets them).
+// replyLimit keeps the reply limits of a route or a rule, in memory; at
+// start they are rebuilt from the replies the queue delivered
+// (restoreLimits).
 type replyLimit struct {
 	own *ownSet
 
@@ -136,6 +140,37 @@ func (l *replyLimit) take(sender string, now time.Time) string {
 	}
 	l.last[sender] = now
 	return ""
+}
+
+// note records a reply delivered at at (rebuilt from the queue).
+func (l *replyLimit) note(sender string, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t, ok := l.last[sender]; !ok || at.After(t) {
+		l.last[sender] = at
+	}
+	if time.Since(at) < time.Minute {
+		l.recent = append(l.recent, at) // SentMO answers oldest first
+	}
+}
+
+// restoreLimits rebuilds the reply limits of the routes (and rules) with
+// replies from the replies delivered within a week (delivered rows are
+// kept that long): a restart does not reset per_sender nor the minute's
+// per_route/per_rule count.
+func (s *Service) restoreLimits() {
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+	defer cancel()
+	sent, err := s.q.SentMO(ctx, TargetReply, time.Now().Add(-7*24*time.Hour))
+	if err != nil {
+		s.log.Warn("reply limits not restored: they start empty", zap.Error(err))
+		return
+	}
+	for _, m := range sent {
+		if r := s.lookup(m.Route); r != nil && r.limit != nil {
+			r.limit.note(m.Sender, m.At)
+		}
+	}
 }
 
 // reply sends automatic reply p to m's sender within limits l; the limits

@@ -86,6 +86,16 @@ type MOQueue interface {
 	// PartsMO lists the parts of route and target's long message p in
 	// every state, oldest first.
 	PartsMO(ctx context.Context, route, target string, p MOPartKey) ([]*MOMessage, error)
+	// SentMO lists, for target, each route's and sender's last delivery
+	// at or after since (automatic replies: their limits outlive a
+	// restart), oldest first.
+	SentMO(ctx context.Context, target string, since time.Time) ([]MOSent, error)
+}
+
+// MOSent is a route's last delivery to a sender (SentMO).
+type MOSent struct {
+	Route, Sender string
+	At            time.Time
 }
 
 // MOPartKey names a long MO message: the parts of one message share the
@@ -353,6 +363,26 @@ func (s *sqlStore) PartsMO(ctx context.Context, route, target string, p MOPartKe
 		return nil, fmt.Errorf("store: mo parts: %w", err)
 	}
 	return msgs, nil
+}
+
+func (s *sqlStore) SentMO(ctx context.Context, target string, since time.Time) ([]MOSent, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT route, sender, MAX(done_at) AS at FROM mo_queue
+		WHERE target = ? AND state = 'delivered' AND done_at >= ? GROUP BY route, sender ORDER BY at`), clean(target), since.UnixMicro())
+	if err != nil {
+		return nil, fmt.Errorf("store: sent mo: %w", err)
+	}
+	defer rows.Close()
+	var out []MOSent
+	for rows.Next() {
+		var m MOSent
+		var at int64
+		if err := rows.Scan(&m.Route, &m.Sender, &at); err != nil {
+			return nil, fmt.Errorf("store: sent mo: %w", err)
+		}
+		m.At = time.UnixMicro(at).UTC()
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }
 
 func scanMOs(rows *sql.Rows) ([]*MOMessage, error) {

@@ -147,3 +147,39 @@ func TestMOParts(t *testing.T) {
 		}
 	})
 }
+
+// SentMO: each route's and sender's last delivery of a target.
+func TestMOSent(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		q, _ := MOQueueOf(s)
+		t0 := time.Now()
+		var msgs []*MOMessage
+		for _, from := range []string{"491", "491", "492"} {
+			msgs = append(msgs, &MOMessage{Route: "stop", Target: "reply", Received: t0, Peer: "acme", Sender: from, Raw: []byte{}, QueuedAt: t0})
+		}
+		msgs = append(msgs, &MOMessage{Route: "stop", Target: "http", Received: t0, Peer: "acme", Sender: "493", Raw: []byte{}, QueuedAt: t0})
+		if err := q.EnqueueMO(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		for _, target := range []string{"reply", "http"} {
+			got, err := q.ClaimMO(ctx, "stop", target, "l", t0, t0.Add(time.Minute), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, m := range got {
+				state := MODelivered
+				if i == 2 {
+					state = MOSkipped
+				}
+				if err := q.SettleMO(ctx, m.ID, "l", state, t0, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		sent, err := q.SentMO(ctx, "reply", t0.Add(-time.Minute))
+		if err != nil || len(sent) != 1 || sent[0].Sender != "491" || sent[0].Route != "stop" || time.Since(sent[0].At) > time.Minute {
+			t.Fatalf("sent %v %+v", err, sent)
+		}
+	})
+}
