@@ -183,3 +183,24 @@ func TestMOSent(t *testing.T) {
 		}
 	})
 }
+
+// The alert state is replaced as a whole and read back.
+func TestAlertState(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		a, ok := AlertStateOf(s)
+		if !ok {
+			t.Fatal("no alert state")
+		}
+		t0 := time.Now().Truncate(time.Microsecond).UTC()
+		for _, st := range []map[string]time.Time{{"campaign|9f": t0, "leakage|2026-12-04": t0.Add(-time.Hour)}, {"rule_hits|spam": t0}, {}} {
+			if err := a.SaveAlertState(ctx, st); err != nil {
+				t.Fatal(err)
+			}
+			got, err := a.LoadAlertState(ctx)
+			if err != nil || fmt.Sprint(got) != fmt.Sprint(st) {
+				t.Fatalf("loaded %v %v, want %v", got, err, st)
+			}
+		}
+	})
+}
