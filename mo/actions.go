@@ -12,89 +12,6 @@ import (
 	"github.com/smsfw/smsfw/store"
 )
 
-// Actions are what a policy rule triggers when it decides an MO message
-// (rules: actions: in the policy): an automatic reply to the sender, a
-// signed webhook POST (a ticket, a SIEM), a mail. They are served like a
-// route's targets, from the same durable queue under the route name
-// RulePrefix+ID: the same retries, dead letters, replay, metrics and
-// console.
-type Actions struct {
-	Reply   *ReplyAction `yaml:"reply"`
-	Webhook *HTTPTarget  `yaml:"webhook"`
-	Email   *EmailTarget `yaml:"email"`
-}
-
-// RulePrefix starts the queue's route name of a rule's actions
-// ("rule:opt-out"); configured route names cannot hold ':'.
-const RulePrefix = "rule:"
-
-// SecretReader resolves a secret file named in a policy (relative to the
-// policy's directory) and reads it.
-type SecretReader func(name string) (resolved string, data []byte, err error)
-
-// Check reports every problem of the actions through fail, at its key
-// below actions (reply.text, webhook.url, ...); read resolves and reads
-// the webhook's secret file, which is kept for delivery.
-func (a *Actions) Check(read SecretReader, fail func(key, format string, args ...any)) {
-	if a.Reply == nil && a.Webhook == nil && a.Email == nil {
-		fail("", "no action: set reply, webhook or email")
-	}
-	if p := a.Reply; p != nil {
-		p.check("reply", fail)
-		if p.PerSender < 0 || p.PerRule < 0 || p.PerRule > 100000 {
-			fail("reply", "per_sender and per_rule must not be negative (per_rule up to 100000)")
-		}
-		if p.PerRoute != 0 {
-			fail("reply.per_route", "per_route is for mo_routes; a rule takes per_rule")
-		}
-	}
-	if h := a.Webhook; h != nil {
-		h.check("webhook", func(path *string) error {
-			if *path == "" {
-				return errors.New("a file is required")
-			}
-			name, b, err := read(*path)
-			if err != nil {
-				return err
-			}
-			*path, h.secret = name, []byte(trimNewline(string(b)))
-			if len(h.secret) == 0 {
-				return fmt.Errorf("%s is empty", name)
-			}
-			return nil
-		}, fail)
-	}
-	a.Email.check("email", fail)
-}
-
-// Targets names the queued targets of the actions.
-func (a *Actions) Targets() []string {
-	var ts []string
-	if a.Webhook != nil {
-		ts = append(ts, TargetWebhook)
-	}
-	if a.Email != nil {
-		ts = append(ts, TargetEmail)
-	}
-	if a.Reply != nil {
-		ts = append(ts, TargetReply)
-	}
-	return ts
-}
-
-// Trigger is an MO message a rule with actions decided.
-type Trigger struct {
-	Rule    string
-	Actions *Actions
-	// The message: its peer (whose upstream a reply takes), addresses,
-	// decoded text (every part of a long message) and the verdict.
-	Peer, Sender, Dest string
-	Text               string
-	DataCoding         int
-	Action             string
-	Received           time.Time
-}
-
 // ruleRoute is the route of a rule's actions.
 type ruleRoute struct {
 	*route
@@ -278,11 +195,4 @@ func (s *Service) actionWriter() {
 			wait = min(wait*2, 5*time.Second)
 		}
 	}
-}
-
-func trimNewline(s string) string {
-	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
-		s = s[:len(s)-1]
-	}
-	return s
 }

@@ -25,15 +25,6 @@ import (
 	"github.com/smsfw/smsfw/store"
 )
 
-// Targets served from the queue.
-const (
-	TargetHTTP    = "http"
-	TargetPull    = "pull"
-	TargetEmail   = "email"
-	TargetWebhook = "webhook"
-	TargetReply   = "reply"
-)
-
 // Errors of QueueMO (the SMSC gets a temporary error and retries).
 var (
 	ErrQueueFull = errors.New("mo: too many MO waiting for the store")
@@ -131,7 +122,7 @@ func (t *target) config() (Retry, sendFunc) {
 
 func (t *target) set(rt Retry, send sendFunc) {
 	t.mu.Lock()
-	t.retry, t.send = rt.withDefaults(), send
+	t.retry, t.send = rt.WithDefaults(), send
 	t.mu.Unlock()
 }
 
@@ -230,7 +221,7 @@ func (s *Service) targetsOf(r *route, rc Route, rate string) ([]*target, error) 
 		if h.t == nil {
 			continue
 		}
-		secret := h.t.secret
+		secret := h.t.Secret()
 		if secret == nil {
 			var err error
 			if secret, err = ReadSecret(h.t.SecretFile); err != nil {

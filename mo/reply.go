@@ -200,12 +200,3 @@ func ReplyPDU(from, to, text string) pdu.PDU {
 	}
 	return pdu.PDU(pdu.AppendSM(nil, pdu.SubmitSM, 0, f))
 }
-
-// replyFits reports whether text goes in one SMS (a reply is never split).
-func replyFits(text string) bool {
-	if smstext.CanGSM7(text) {
-		b, _ := smstext.EncodeGSM7(nil, text)
-		return len(b) <= 160
-	}
-	return len(smstext.EncodeUCS2(nil, text)) <= 140
-}

@@ -19,7 +19,7 @@ import (
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/lists"
 	"github.com/smsfw/smsfw/internal/yamlx"
-	"github.com/smsfw/smsfw/mo"
+	"github.com/smsfw/smsfw/mo/action"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
@@ -42,7 +42,7 @@ type Rule struct {
 	Line      int
 	// Actions, when set, run for each MO message the rule decides (the
 	// pipeline hands them to package mo; never in monitor mode).
-	Actions *mo.Actions
+	Actions *action.Actions
 
 	prog   *vm.Program
 	native nfn // nil: run prog on the VM
@@ -419,8 +419,8 @@ func (s *Snapshot) RuleError(r *Rule, format string, args ...any) error {
 }
 
 // Actions maps each rule with actions to them.
-func (s *Snapshot) Actions() map[string]*mo.Actions {
-	out := map[string]*mo.Actions{}
+func (s *Snapshot) Actions() map[string]*action.Actions {
+	out := map[string]*action.Actions{}
 	for _, r := range s.Rules {
 		if r.Actions != nil {
 			out[r.ID] = r.Actions

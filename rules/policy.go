@@ -13,7 +13,7 @@ import (
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/yamlx"
-	"github.com/smsfw/smsfw/mo"
+	"github.com/smsfw/smsfw/mo/action"
 )
 
 // Policy is the file as written.
@@ -68,7 +68,7 @@ type RuleSpec struct {
 	// Actions run when the rule decides an MO message (direction: mo,
 	// enforce mode): an automatic reply, a webhook, a mail; see
 	// docs/policy.md and docs/mo.md.
-	Actions *mo.Actions `yaml:"actions"`
+	Actions *action.Actions `yaml:"actions"`
 }
 
 // LimitSpec is a rate limit (GCRA): rate per second with a burst.

@@ -38,7 +38,7 @@ func TestInvalidPolicies(t *testing.T) {
 		"invalid-actions-per-route.yaml":     "testdata/invalid-actions-per-route.yaml:9: rule \"stop\": actions.reply.per_route: per_route is for mo_routes; a rule takes per_rule",
 		"invalid-actions-reply-text.yaml":    "testdata/invalid-actions-reply-text.yaml:9: rule \"stop\": actions.reply.text: want a text of one SMS (160 GSM characters, 70 others), not \"\"",
 		"invalid-actions-secret.yaml":        "testdata/invalid-actions-secret.yaml:11: rule \"tickets\": actions.webhook.secret_file: open testdata/no-such.key: no such file or directory",
-		"invalid-actions-unknown.yaml":       "testdata/invalid-actions-unknown.yaml:9: field sms not found in type mo.Actions",
+		"invalid-actions-unknown.yaml":       "testdata/invalid-actions-unknown.yaml:9: field sms not found in type action.Actions",
 		"invalid-actions-webhook-url.yaml":   "testdata/invalid-actions-webhook-url.yaml:10: rule \"tickets\": actions.webhook.url: want an http:// or https:// URL, not \"ftp://tickets.example/smsfw\"",
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")

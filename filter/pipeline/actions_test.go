@@ -9,7 +9,7 @@ import (
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/pipeline"
-	"github.com/smsfw/smsfw/mo"
+	"github.com/smsfw/smsfw/mo/action"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
@@ -40,8 +40,8 @@ limits:
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []mo.Trigger
-	c, err := pipeline.New(pipeline.Options{Engine: eng, SyncNumbers: true, Actions: func(tr mo.Trigger) { got = append(got, tr) }})
+	var got []action.Trigger
+	c, err := pipeline.New(pipeline.Options{Engine: eng, SyncNumbers: true, Actions: func(tr action.Trigger) { got = append(got, tr) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/smsfw/smsfw/filter/greyroute"
 	"github.com/smsfw/smsfw/filter/numbers"
 	"github.com/smsfw/smsfw/filter/velocity"
-	"github.com/smsfw/smsfw/mo"
+	"github.com/smsfw/smsfw/mo/action"
 	"github.com/smsfw/smsfw/rules"
 )
 
@@ -43,7 +43,7 @@ type Options struct {
 	// Actions takes the actions of a rule that decided an MO message (not
 	// a receipt; Inspect only, not Explain). It is called on the hot path:
 	// it must queue them and return at once (mo.Service.QueueAction).
-	Actions func(mo.Trigger)
+	Actions func(action.Trigger)
 }
 
 // Chain is the inspector.
@@ -54,7 +54,7 @@ type Chain struct {
 	m    *Metrics
 	now  func() time.Time
 	// actions takes the rules' actions (nil: none run).
-	actions func(mo.Trigger)
+	actions func(action.Trigger)
 
 	built atomic.Pointer[built]
 	mu    sync.Mutex // rebuilds
@@ -251,7 +251,7 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 		hook(f, det)
 	} else if dec.Rule != nil && dec.Rule.Actions != nil && c.actions != nil && verdict.RuleID == dec.Rule.ID &&
 		r.Direction == filter.MO && !f.Receipt {
-		c.actions(mo.Trigger{Rule: dec.Rule.ID, Actions: dec.Rule.Actions, Peer: strings.Clone(f.Peer),
+		c.actions(action.Trigger{Rule: dec.Rule.ID, Actions: dec.Rule.Actions, Peer: strings.Clone(f.Peer),
 			Sender: strings.Clone(f.Sender), Dest: strings.Clone(f.Dest), Text: strings.Clone(f.Text),
 			DataCoding: f.DataCoding, Action: verdict.Action.String(), Received: time.Unix(0, now)})
 	}
