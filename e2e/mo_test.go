@@ -39,23 +39,7 @@ func TestMORoutesEndToEnd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "pull.token"), []byte(token), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var pushed []mo.Message
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write(body)
-		if !hmac.Equal([]byte(r.Header.Get("X-Smsfw-Signature")), []byte("sha256="+hex.EncodeToString(mac.Sum(nil)))) {
-			http.Error(w, "bad signature", http.StatusUnauthorized)
-			return
-		}
-		var m mo.Message
-		_ = json.Unmarshal(body, &m)
-		mu.Lock()
-		pushed = append(pushed, m)
-		mu.Unlock()
-	}))
-	defer app.Close()
+	app := newSignedReceiver(t, secret)
 	w := newWorld(t, worldOptions{proxy: fmt.Sprintf(`mo_routes:
   - name: votes
     match: {to: ["80080"], keyword: [VOTE]}
@@ -101,12 +85,8 @@ func TestMORoutesEndToEnd(t *testing.T) {
 			t.Fatalf("MO to %s: %s", tc[0], st)
 		}
 	}
-	testutil.Eventually(t, 5*time.Second, "vote pushed", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(pushed) == 1
-	})
-	if m := pushed[0]; m.Text != "vote blue" || m.Destination != "80080" || m.Sender != "4917600000009" || m.Route != "votes" ||
+	testutil.Eventually(t, 5*time.Second, "vote pushed", func() bool { return len(app.got()) == 1 })
+	if m := app.got()[0]; m.Text != "vote blue" || m.Destination != "80080" || m.Sender != "4917600000009" || m.Route != "votes" ||
 		m.Peer != "acme" || m.Verdict.Action != "allow" {
 		t.Fatalf("pushed %+v", m)
 	}
@@ -178,6 +158,49 @@ func TestMOAutoReplyLoop(t *testing.T) {
 	}
 }
 
+// signedReceiver is an HTTP endpoint that checks the signature as
+// docs/mo.md shows and keeps what it got.
+type signedReceiver struct {
+	*httptest.Server
+	mu   sync.Mutex
+	msgs []mo.Message
+	keys []string
+}
+
+func newSignedReceiver(t *testing.T, secret string) *signedReceiver {
+	rc := &signedReceiver{}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write(body)
+		if !hmac.Equal([]byte(r.Header.Get("X-Smsfw-Signature")), []byte("sha256="+hex.EncodeToString(mac.Sum(nil)))) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var m mo.Message
+		_ = json.Unmarshal(body, &m)
+		rc.mu.Lock()
+		rc.msgs = append(rc.msgs, m)
+		rc.keys = append(rc.keys, r.Header.Get("Idempotency-Key"))
+		rc.mu.Unlock()
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *signedReceiver) got() []mo.Message {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return slices.Clone(rc.msgs)
+}
+
+// idempotencyKeys are the pushes' Idempotency-Keys, in order.
+func (rc *signedReceiver) idempotencyKeys() []string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return slices.Clone(rc.keys)
+}
+
 // echoNetwork is a network that turns each MT the simulator takes back
 // into an MO: to the MT's destination from its sender, except that the
 // echo bot at 3000 answers what it gets (from 3000 to the MT's sender).
@@ -230,25 +253,7 @@ func TestRuleActionsOptOut(t *testing.T) {
 	if err := os.WriteFile(key, []byte("siem-secret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
-	var events []mo.Message
-	var keys []string
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mac := hmac.New(sha256.New, []byte("siem-secret"))
-		mac.Write(body)
-		if !hmac.Equal([]byte(r.Header.Get("X-Smsfw-Signature")), []byte("sha256="+hex.EncodeToString(mac.Sum(nil)))) {
-			http.Error(w, "bad signature", http.StatusUnauthorized)
-			return
-		}
-		var m mo.Message
-		_ = json.Unmarshal(body, &m)
-		mu.Lock()
-		events = append(events, m)
-		keys = append(keys, r.Header.Get("Idempotency-Key"))
-		mu.Unlock()
-	}))
-	defer hook.Close()
+	hook := newSignedReceiver(t, "siem-secret")
 	w := newWorld(t, worldOptions{policy: fmt.Sprintf(`version: 1
 default: allow
 rules:
@@ -283,19 +288,15 @@ rules:
 		}
 	}
 	testutil.Eventually(t, 10*time.Second, "the reply sent and the event posted", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(w.sim.Messages()) == 1 && len(events) == 1
+		return len(w.sim.Messages()) == 1 && len(hook.got()) == 1
 	})
 	if to := sentMT(w); fmt.Sprint(to) != "[80080>4917600000009:You will get no more messages from us.]" {
 		t.Fatalf("MT sent: %v", to)
 	}
-	mu.Lock()
-	if e := events[0]; e.Route != "rule:opt-out" || e.Sender != "4917600000009" || e.Destination != "80080" || e.Text != "STOP" ||
-		e.Peer != "acme" || e.Verdict.Action != "allow" || e.Verdict.Rule != "opt-out" || keys[0] != "smsfw-mo-"+e.ID {
-		t.Fatalf("webhook got %+v (key %s)", e, keys[0])
+	if e, key := hook.got()[0], hook.idempotencyKeys()[0]; e.Route != "rule:opt-out" || e.Sender != "4917600000009" || e.Destination != "80080" ||
+		e.Text != "STOP" || e.Peer != "acme" || e.Verdict.Action != "allow" || e.Verdict.Rule != "opt-out" || key != "smsfw-mo-"+e.ID {
+		t.Fatalf("webhook got %+v (key %s)", e, key)
 	}
-	mu.Unlock()
 	dmu.Lock()
 	if fmt.Sprint(toPeer) != "[4917600000009>80080 4917600000008>80080]" {
 		t.Errorf("the peer got %v", toPeer)

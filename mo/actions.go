@@ -122,12 +122,7 @@ func (s *Service) QueueAction(t Trigger) {
 	}
 	base := store.MOMessage{Route: rr.Name, Received: t.Received.UTC(), Peer: t.Peer, Sender: t.Sender, Dest: t.Dest,
 		DataCoding: t.DataCoding, Text: t.Text, Action: t.Action, RuleID: t.Rule, Raw: []byte{}}
-	var rows []*store.MOMessage
-	for _, target := range t.Actions.Targets() {
-		row := base
-		row.Target = target
-		rows = append(rows, &row)
-	}
+	rows := rowsFor(&base, t.Actions.Targets())
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {

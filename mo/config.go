@@ -95,13 +95,7 @@ func (rs Routes) Validate(at yamlx.At) error {
 		}
 		r.Email.Check("email", fail)
 		if p := r.Reply; p != nil {
-			p.Check("reply", fail)
-			if p.PerSender < 0 || p.PerRoute < 0 || p.PerRoute > 100000 {
-				fail("reply", "per_sender and per_route must not be negative (per_route up to 100000)")
-			}
-			if p.PerRule != 0 {
-				fail("reply.per_rule", "per_rule is for policy rules; a route takes per_route")
-			}
+			p.Check("reply", false, fail)
 		}
 		switch {
 		case r.Pull:

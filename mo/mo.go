@@ -347,12 +347,7 @@ func (s *Service) QueueMO(match proxy.MOMatch, mo *proxy.MO, done func(error)) {
 	if c, ok, _ := m.Concat(); ok {
 		base.PartRef, base.PartTotal, base.PartSeq = int(c.Ref), int(c.Total), int(c.Part)
 	}
-	var rows []*store.MOMessage
-	for _, t := range r.queued() {
-		row := base
-		row.Target = t
-		rows = append(rows, &row)
-	}
+	rows := rowsFor(&base, r.queued())
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
@@ -366,6 +361,17 @@ func (s *Service) QueueMO(match proxy.MOMatch, mo *proxy.MO, done func(error)) {
 		s.m.queueFailed.WithLabelValues(r.Name).Inc()
 		done(ErrQueueFull)
 	}
+}
+
+// rowsFor is base's queue row for each of targets.
+func rowsFor(base *store.MOMessage, targets []string) []*store.MOMessage {
+	rows := make([]*store.MOMessage, len(targets))
+	for i, t := range targets {
+		row := *base
+		row.Target = t
+		rows[i] = &row
+	}
+	return rows
 }
 
 // queued lists the route's targets served from the queue.

@@ -117,9 +117,9 @@ func (e *EmailTarget) Check(key string, fail func(key, format string, args ...an
 	e.Retry.Check(key, fail)
 }
 
-// Check reports a bad reply at key (per_rule and per_route are checked by
-// the caller: each belongs to one place).
-func (p *ReplyAction) Check(key string, fail func(key, format string, args ...any)) {
+// Check reports a bad reply at key: a policy rule's (rule: it takes
+// per_rule) or a route's (per_route).
+func (p *ReplyAction) Check(key string, rule bool, fail func(key, format string, args ...any)) {
 	if strings.TrimSpace(p.Text) == "" || !ReplyFits(p.Text) {
 		fail(key+".text", "want a text of one SMS (160 GSM characters, 70 others), not %q", p.Text)
 	}
@@ -127,6 +127,16 @@ func (p *ReplyAction) Check(key string, fail func(key, format string, args ...an
 		fail(key+".from", "%q: want the reply's sender address (1 to 20 characters)", p.From)
 	}
 	p.Retry.Check(key, fail)
+	per, perKey, other, otherKey, wrong := p.PerRoute, "per_route", p.PerRule, "per_rule", "per_rule is for policy rules; a route takes per_route"
+	if rule {
+		per, perKey, other, otherKey, wrong = p.PerRule, "per_rule", p.PerRoute, "per_route", "per_route is for mo_routes; a rule takes per_rule"
+	}
+	if p.PerSender < 0 || per < 0 || per > 100000 {
+		fail(key, "per_sender and %s must not be negative (%s up to 100000)", perKey, perKey)
+	}
+	if other != 0 {
+		fail(key+"."+otherKey, "%s", wrong)
+	}
 }
 
 // CheckRecipients reports at key (through fail) an empty list of mail
@@ -199,13 +209,7 @@ func (a *Actions) Check(read SecretReader, fail func(key, format string, args ..
 		fail("", "no action: set reply, webhook or email")
 	}
 	if p := a.Reply; p != nil {
-		p.Check("reply", fail)
-		if p.PerSender < 0 || p.PerRule < 0 || p.PerRule > 100000 {
-			fail("reply", "per_sender and per_rule must not be negative (per_rule up to 100000)")
-		}
-		if p.PerRoute != 0 {
-			fail("reply.per_route", "per_route is for mo_routes; a rule takes per_rule")
-		}
+		p.Check("reply", true, fail)
 	}
 	if h := a.Webhook; h != nil {
 		h.Check("webhook", func(path *string) error {
