@@ -135,27 +135,7 @@ func TestMOAutoReplyLoop(t *testing.T) {
 `})
 	cl := w.dial() // binds the peer's upstream, which the replies take
 	defer cl.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	mts, done := echoNetwork(ctx, w)
-	for _, in := range []sim.MO{{From: "2000", To: "1000", Text: "hi A"}, {From: "3000", To: "1000", Text: "hi A"}, {From: "3000", To: "2000", Text: "hi B"}} {
-		in.SystemID = "fw"
-		if st, err := w.sim.InjectMO(ctx, in); err != nil || st != pdu.StatusOK {
-			t.Fatalf("inject %+v: %v %v", in, st, err)
-		}
-	}
-	skipped := func(route, reason string) float64 {
-		return w.series("smsfw_mo_replies_skipped_total", []string{reason, route}) // labels sorted by name
-	}
-	testutil.Eventually(t, 10*time.Second, "the echoes skipped", func() bool {
-		return skipped("a", mo.SkipOwnAddress) == 1 && skipped("a", mo.SkipSender) >= 1 && skipped("b", mo.SkipSender) >= 1
-	})
-	testutil.Consistently(t, 300*time.Millisecond, "no more replies", func() bool { return mts.Load() == 2 })
-	cancel()
-	<-done
-	if to := sentMT(w); fmt.Sprint(to) != "[1000>3000:A got it 2000>3000:B got it]" {
-		t.Fatalf("MT sent: %v", to)
-	}
+	replyLoopContained(t, w, "")
 }
 
 // signedReceiver is an HTTP endpoint that checks the signature as
@@ -330,17 +310,25 @@ rules:
 `})
 	cl := w.dial() // binds the peer's upstream, which the replies take
 	defer cl.Close()
+	replyLoopContained(t, w, mo.RulePrefix)
+}
+
+// replyLoopContained runs the loop of TestMOAutoReplyLoop on w, whose
+// replies are configured on routes or rules (prefix: mo.RulePrefix) a and
+// b: the echoes are skipped and each side sends one reply.
+func replyLoopContained(t *testing.T, w *world, prefix string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	mts, done := echoNetwork(ctx, w)
 	for _, in := range []sim.MO{{From: "2000", To: "1000", Text: "hi A"}, {From: "3000", To: "1000", Text: "hi A"}, {From: "3000", To: "2000", Text: "hi B"}} {
 		in.SystemID = "fw"
-		if _, err := w.sim.InjectMO(ctx, in); err != nil {
-			t.Fatalf("inject %+v: %v", in, err)
+		if st, err := w.sim.InjectMO(ctx, in); err != nil || st != pdu.StatusOK {
+			t.Fatalf("inject %+v: %v %v", in, st, err)
 		}
 	}
-	skipped := func(rule, reason string) float64 {
-		return w.series("smsfw_mo_replies_skipped_total", []string{reason, mo.RulePrefix + rule}) // labels sorted by name
+	skipped := func(route, reason string) float64 {
+		return w.series("smsfw_mo_replies_skipped_total", []string{reason, prefix + route}) // labels sorted by name
 	}
 	testutil.Eventually(t, 10*time.Second, "the echoes skipped", func() bool {
 		return skipped("a", mo.SkipOwnAddress) == 1 && skipped("a", mo.SkipSender) >= 1 && skipped("b", mo.SkipSender) >= 1
