@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/fstest"
+	"time"
 
 	"github.com/expr-lang/expr/vm"
 
@@ -213,5 +215,44 @@ detectors:
 	}
 	if got := (Memory{}).Budget("pumping"); got != int64(DefaultDetectorMemory)*5/100 {
 		t.Errorf("default pumping budget %d", got)
+	}
+}
+
+// A rule's actions compile: the webhook's secret file is read relative to
+// the policy (in its source), the rule keeps its actions, the snapshot
+// lists them.
+func TestRuleActions(t *testing.T) {
+	fsys := fstest.MapFS{
+		"pol/policy.yaml": {Data: []byte(`version: 1
+default: allow
+rules:
+  - id: opt-out
+    direction: mo
+    when: msg.text_norm == "stop"
+    action: allow
+    actions:
+      reply: {text: "You will get no more messages from us.", from: "80080", per_sender: 24h, per_rule: 10}
+      webhook: {url: "https://tickets.example.net/smsfw", secret_file: keys/tickets.key}
+      email: {to: ["optout@example.net"], digest: 5m}
+  - id: plain
+    when: "true"
+    action: allow
+`)},
+		"pol/keys/tickets.key": {Data: []byte("ticket-secret\n")},
+	}
+	s, err := ParseSource(FSSource(fsys, "pol/policy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := s.Rules[0].Actions
+	if a == nil || a.Reply.PerRule != 10 || a.Reply.PerSender != 24*time.Hour || string(a.Webhook.Secret()) != "ticket-secret" ||
+		a.Webhook.SecretFile != "pol/keys/tickets.key" || a.Email.Digest != 5*time.Minute || s.Rules[1].Actions != nil {
+		t.Fatalf("actions %+v", a)
+	}
+	if all := s.Actions(); len(all) != 1 || all["opt-out"] != a {
+		t.Fatalf("snapshot actions %v", all)
+	}
+	if err := s.RuleError(s.Rules[0], "actions.email needs the smtp section"); err.Error() != `pol/policy.yaml:4: rule "opt-out": actions.email needs the smtp section` {
+		t.Fatalf("rule error %q", err)
 	}
 }
