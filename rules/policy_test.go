@@ -169,6 +169,13 @@ func TestEngineReloadKeepsOldOnError(t *testing.T) {
 	if v := gaugeValue(t, e.Metrics()); v != 1 {
 		t.Fatalf("last_reload_successful = %v", v)
 	}
+	// A policy the program cannot serve (Check: rule actions without what
+	// they need) is refused like a bad file.
+	e.Check = func(s *Snapshot) error { return s.RuleError(s.Rules[0], "no smtp") }
+	second := e.Snapshot()
+	if err := e.Reload(); err == nil || err.Error() != path+`:4: rule "a": no smtp` || e.Snapshot() != second {
+		t.Fatalf("refused reload: %v", err)
+	}
 }
 
 func FuzzParsePolicy(f *testing.F) {
