@@ -226,7 +226,8 @@ func sentMT(w *world) []string {
 // A policy rule (not a route) answers an MO "STOP" to the operator's
 // short code: the automatic reply reaches the subscriber through the
 // upstream (the simulator takes it), a ticketing webhook gets the signed
-// event, and the MO itself goes on to the peer as before.
+// event, and the MO itself goes on to the peer as before. Another rule's
+// reply, which the policy blocks as an MT, is never sent.
 func TestRuleActionsOptOut(t *testing.T) {
 	dir := t.TempDir()
 	key := filepath.Join(dir, "siem.key")
@@ -244,6 +245,16 @@ rules:
     actions:
       reply: {text: "You will get no more messages from us.", from: "80080", backoff: 10ms}
       webhook: {url: %q, secret_file: %q, backoff: 10ms}
+  - id: no-casino
+    direction: mt
+    when: msg.text contains "casino"
+    action: block
+  - id: promo
+    direction: mo
+    when: msg.dest == "80081"
+    action: allow
+    actions:
+      reply: {text: "casino bonus for you", from: "80081", backoff: 10ms}
 `, hook.URL, key)})
 	var dmu sync.Mutex
 	var toPeer []string
@@ -261,7 +272,8 @@ rules:
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	for _, in := range []sim.MO{{From: "4917600000009", To: "80080", Text: "STOP"}, {From: "4917600000008", To: "80080", Text: "hello"}} {
+	for _, in := range []sim.MO{{From: "4917600000009", To: "80080", Text: "STOP"}, {From: "4917600000008", To: "80080", Text: "hello"},
+		{From: "4917600000007", To: "80081", Text: "promo"}} {
 		in.SystemID = "fw"
 		if st, err := w.sim.InjectMO(ctx, in); err != nil || st != pdu.StatusOK {
 			t.Fatalf("inject %+v: %v %v", in, st, err)
@@ -278,7 +290,7 @@ rules:
 		t.Fatalf("webhook got %+v (key %s)", e, key)
 	}
 	dmu.Lock()
-	if fmt.Sprint(toPeer) != "[4917600000009>80080 4917600000008>80080]" {
+	if fmt.Sprint(toPeer) != "[4917600000009>80080 4917600000008>80080 4917600000007>80081]" {
 		t.Errorf("the peer got %v", toPeer)
 	}
 	dmu.Unlock()
@@ -286,6 +298,14 @@ rules:
 		if n := w.series("smsfw_mo_delivered_total", []string{"rule:opt-out", target}); n != 1 {
 			t.Errorf("%s delivered %v", target, n)
 		}
+	}
+	// The promo rule's reply is inspected as an MT and blocked: a dead
+	// letter at once, nothing sent.
+	testutil.Eventually(t, 5*time.Second, "the blocked reply dead-lettered", func() bool {
+		return w.series("smsfw_mo_dead_letters_total", []string{"rule:promo", mo.TargetReply}) == 1
+	})
+	if n := len(w.sim.Messages()); n != 1 {
+		t.Fatalf("%d MT sent", n)
 	}
 }
 
