@@ -24,7 +24,7 @@ func TestLongMOJoined(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	defer srv.Close()
 	mb := smtptest.New(t, 0)
-	h := newHarnessWith(t, Options{SMTP: smtpOf(mb), PartsWait: 400 * time.Millisecond, Routes: Routes{
+	h := newHarnessWith(t, Options{SMTP: smtpOf(mb), PartsWait: 2 * time.Second, Routes: Routes{
 		{Name: "long", Match: Match{To: []string{"80080"}}, SMPP: new(bool), HTTP: fast(srv.URL, 10), Pull: true,
 			Email: &EmailTarget{To: []string{"ops@example.net"}, Retry: fastRetry(10)}},
 	}}, nil)
@@ -39,7 +39,7 @@ func TestLongMOJoined(t *testing.T) {
 		}
 	}
 	text7 := "the quick lazy brown fox"
-	testutil.Eventually(t, 5*time.Second, "both pushed", func() bool { return len(rc.texts()) == 2 })
+	testutil.Eventually(t, 15*time.Second, "both pushed", func() bool { return len(rc.texts()) == 2 })
 	got := rc.texts()
 	if got[text7] != 1 || got["jumps dog"] != 1 {
 		t.Fatalf("pushed %v", got)
@@ -81,8 +81,8 @@ func TestLongMOJoined(t *testing.T) {
 	if _, err := h.offerPart(from, "80080", 8, 3, 2, "over the "); err != nil {
 		t.Fatal(err)
 	}
-	testutil.Eventually(t, 5*time.Second, "late part pushed", func() bool { return rc.texts()["over the "] == 1 })
-	testutil.Eventually(t, 5*time.Second, "every push and mail delivered", func() bool {
+	testutil.Eventually(t, 15*time.Second, "late part pushed", func() bool { return rc.texts()["over the "] == 1 })
+	testutil.Eventually(t, 15*time.Second, "every push and mail delivered", func() bool {
 		n, err := h.q.CountMO(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -157,7 +157,7 @@ func TestLatePartNotInRetry(t *testing.T) {
 	defer srv.Close()
 	rt := fastRetry(100)
 	rt.Backoff, rt.MaxBackoff = 50*time.Millisecond, 50*time.Millisecond
-	h := newHarnessWith(t, Options{PartsWait: 100 * time.Millisecond, Routes: Routes{
+	h := newHarnessWith(t, Options{PartsWait: time.Second, Routes: Routes{
 		{Name: "long", SMPP: new(bool), HTTP: &HTTPTarget{URL: srv.URL, Retry: rt}},
 	}}, nil)
 	for _, p := range []struct {
@@ -168,12 +168,12 @@ func TestLatePartNotInRetry(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	testutil.Eventually(t, 5*time.Second, "tried incomplete", func() bool { return rc.n.Load() >= 1 })
+	testutil.Eventually(t, 15*time.Second, "tried incomplete", func() bool { return rc.n.Load() >= 1 })
 	if _, err := h.offerPart("4917600000001", "80080", 5, 3, 2, "two "); err != nil {
 		t.Fatal(err)
 	}
 	fail.Store(false)
-	testutil.Eventually(t, 5*time.Second, "both pushed", func() bool { return len(rc.texts()) == 2 })
+	testutil.Eventually(t, 15*time.Second, "both pushed", func() bool { return len(rc.texts()) == 2 })
 	if got := rc.texts(); got["one three"] != 1 || got["two "] != 1 {
 		t.Fatalf("pushed %v", got)
 	}
