@@ -1,0 +1,458 @@
+package textscan
+
+import (
+	"bytes"
+	"strings"
+	"unicode/utf8"
+)
+
+// Lures: how fraud texts without a link are built, whatever their wording.
+// A scam text has a structure a personal or business text rarely has all of:
+// a story (an impersonated child with a new number; a prize; a job paying
+// per day; an account about to close; a parcel held; a refund; a code sent
+// "by mistake"; returns guaranteed), and a request (pay, transfer, do a
+// favour, answer on a messenger, call this number, reply YES), often with
+// an amount and urgency. The lexicon below names those parts in about
+// twenty languages; LureScore adds up the parts it finds. One part alone
+// ("hi mum", "new number", "call me", "urgent") is everyday speech and
+// scores nothing; the structure does.
+
+// LureKind is the story a lure tells.
+type LureKind uint8
+
+// Lure kinds.
+const (
+	LureNone    LureKind = iota
+	LureFamily           // "Hi Mum, my phone broke, this is my new number": family or friend impersonation
+	LurePrize            // prizes, lotteries, gift cards
+	LureJob              // task and recruitment scams: "earn 300 EUR a day from home"
+	LureAccount          // bank or account threats: "your account will be closed"
+	LureParcel           // parcels held, customs fees, redelivery
+	LureRefund           // tax refunds, overpayments, compensation
+	LureCode             // OTP theft: "I sent you a code by mistake, send it back"
+	LureInvest           // investment and crypto: "guaranteed returns"
+	lureKinds
+)
+
+var lureKindNames = [lureKinds]string{"", "family_new_number", "prize", "job", "account_threat", "parcel", "refund", "code_theft", "investment"}
+
+// String names the kind (the evidence's lure=).
+func (k LureKind) String() string {
+	if k < lureKinds {
+		return lureKindNames[k]
+	}
+	return ""
+}
+
+// Roles a cue plays in a lure.
+type lureRole uint16
+
+const (
+	roleCore   lureRole = 1 << iota // the story itself ("you have won", "account will be closed")
+	roleHint                        // part of a story; two hints (not overlapping) make a core
+	roleOpener                      // family or friend address: "hi mum", "papa", "it's me"
+	roleClaim                       // the new number or the lost phone
+	roleStory                       // why: "my phone broke", "lost my phone"
+	roleMoney                       // a request to pay or transfer money
+	roleFavour                      // "can you do me a favour", urgency from a relative
+	roleAnswer                      // "call", "reply", "text me", "save this number": where to answer
+	roleAmount                      // a currency in words of a script ShapeOf does not read (евро, يورو, 元)
+)
+
+// Generic cues belong to no kind.
+type lureCue struct {
+	kind LureKind
+	role lureRole
+}
+
+// lureGroup is a set of phrases of one kind and role. A trailing '*' makes
+// a phrase a stem (matched at a word start, any ending). Phrases are
+// normalized like message text (Normalize), so case, accents and
+// look-alikes do not matter.
+type lureGroup struct {
+	kind    LureKind
+	role    lureRole
+	phrases []string
+}
+
+var lureLexicon = []lureGroup{
+	// Family and friend impersonation ("hi mum" scam).
+	{LureFamily, roleOpener, []string{
+		// en
+		"mum", "mom", "mummy", "mommy", "mama", "mam", "dad", "daddy", "papa", "its me", "it s me", "this is your son", "this is your daughter",
+		// de nl
+		"mami", "mutti", "papi", "vati", "ich bin s", "ich bins", "ich bin es", "mam", "pap", "ik ben het",
+		// fr es it pt
+		"maman", "c est moi", "mamá", "mami", "papá", "soy yo", "mamma", "babbo", "sono io", "mãe", "mae", "mainha", "pai", "paizinho", "sou eu",
+		// pl cs ro sv da no
+		"mamo", "mamusiu", "tato", "tatusiu", "to ja", "mami", "tati", "eu sunt", "mamă", "tată", "mamma", "pappa", "det är jag", "det er mig", "det er meg", "mor", "far",
+		// tr el hu
+		"anne", "anneciğim", "baba", "babacım", "benim", "μαμά", "μπαμπά", "εγώ είμαι", "anya", "anyu", "apa", "én vagyok",
+		// ru uk ar hi zh ja ko id vi
+		"мам", "мама", "мамочка", "пап", "папа", "это я", "це я", "ماما", "أمي", "امي", "بابا", "أبي", "ابي", "انا ابنك", "انا بنتك",
+		"माँ", "मां", "मम्मी", "पापा", "मैं हूँ", "妈", "媽", "爸", "是我", "お母さん", "母さん", "お父さん", "엄마", "아빠", "나야",
+		"ibu", "ayah", "bunda", "ini aku", "mẹ", "bố", "ba ơi", "con đây",
+	}},
+	{LureFamily, roleClaim, []string{
+		"new number", "new phone number", "my new no", "new mobile number", "new cell number", "temporary number", "temporary phone", "friend s phone", "borrowed phone",
+		"neue nummer", "neue handynummer", "meine neue", "neues handy", "handy von einer freundin", "handy eines freundes",
+		"nieuw nummer", "nieuwe nummer", "nieuwe telefoon",
+		"nouveau numéro", "nouveau numero", "nouveau num", "mon nouveau", "nouveau téléphone", "nouveau portable",
+		"nuevo número", "número nuevo", "mi nuevo", "nuevo teléfono", "nuevo móvil", "nuevo celular",
+		"nuovo numero", "numero nuovo", "nuovo cellulare", "nuovo telefono",
+		"novo número", "número novo", "meu novo", "novo telemóvel", "novo celular", "novo telefone",
+		"nowy numer", "nowy telefon", "mój nowy", "nové číslo", "nový telefon", "număr nou", "noul număr", "noul meu", "telefon nou",
+		"nytt nummer", "nyt nummer", "ny telefon", "nya nummer", "uusi numero",
+		"yeni numara", "yeni numaram", "yeni telefon", "νέο νούμερο", "νέος αριθμός", "νέο αριθμό", "καινούργιο νούμερο", "új szám", "új számom", "új telefon",
+		"новый номер", "новий номер", "мой новый", "мій новий", "новый телефон", "новий телефон",
+		"رقمي الجديد", "رقم جديد", "الرقم الجديد", "هاتف جديد",
+		"नया नंबर", "नया नम्बर", "नए नंबर", "मेरा नया",
+		"新号码", "新號碼", "新手机号", "新手機號", "新电话", "換號", "换号", "新しい番号", "番号が変わ", "새 번호", "새번호", "번호 바꿨",
+		"nomor baru", "nomer baru", "số mới", "số điện thoại mới",
+	}},
+	{LureFamily, roleStory, []string{
+		"phone broke", "phone is broken", "phone broken", "broke my phone", "dropped my phone", "lost my phone", "phone was stolen", "phone got stolen", "phone died", "phone is dead", "phone fell", "smashed my phone", "cracked my phone",
+		"handy ist kaputt", "handy kaputt", "handy ist runtergefallen", "handy verloren", "handy wurde geklaut", "handy gestohlen", "handy ins wasser",
+		"telefoon is kapot", "telefoon kapot", "telefoon kwijt",
+		"téléphone est cassé", "téléphone cassé", "portable cassé", "cassé mon téléphone", "perdu mon téléphone", "téléphone volé", "tombé dans l eau",
+		"se me rompió", "se me cayó", "perdí mi teléfono", "perdí el móvil", "me robaron el", "teléfono roto", "móvil roto",
+		"telefono rotto", "si è rotto", "ho perso il telefono", "cellulare rotto", "mi hanno rubato",
+		"celular quebrou", "telemóvel avariou", "telemóvel partiu", "perdi o celular", "perdi o telemóvel", "roubaram meu", "celular caiu",
+		"telefon się zepsuł", "zepsuł mi się", "zgubiłem telefon", "zgubiłam telefon", "ukradli mi", "rozbiłem telefon",
+		"telefonum bozuldu", "telefonum kırıldı", "telefonumu kaybettim", "telefonum çalındı",
+		"телефон сломался", "телефон разбился", "потерял телефон", "потеряла телефон", "украли телефон", "телефон зламався", "загубив телефон",
+		"هاتفي تعطل", "هاتفي انكسر", "ضاع هاتفي", "سرق هاتفي", "تلفوني خربان",
+		"फोन खराब", "फ़ोन खराब", "फोन टूट", "फोन खो", "फोन चोरी",
+		"手机坏了", "手機壞了", "手机丢了", "手機丟了", "手机掉", "携帯が壊れ", "スマホが壊れ", "폰이 고장", "폰 잃어버",
+		"hp rusak", "hp hilang", "điện thoại bị hỏng", "mất điện thoại",
+	}},
+	// Requests a relative makes in the scam: pay, transfer, a favour.
+	{LureNone, roleMoney, []string{
+		"send money", "send me money", "transfer", "pay a bill", "pay this bill", "pay the bill", "pay an invoice", "pay for me", "lend me", "borrow", "need money", "need some money", "bank transfer", "sort code", "account number",
+		"überweis*", "rechnung bezahlen", "rechnung begleichen", "geld leihen", "brauche geld", "kontonummer", "iban",
+		"overmak*", "rekening betalen", "geld lenen",
+		"virement", "virer", "payer une facture", "payer la facture", "prêter de l argent", "besoin d argent", "rib",
+		"transferencia", "transferir", "pagar una factura", "pagar la factura", "préstame", "prestarme", "necesito dinero", "bizum",
+		"bonifico", "pagare una bolletta", "pagare la bolletta", "prestarmi", "ho bisogno di soldi", "ricarica",
+		"transferência", "transferir", "pagar um boleto", "pagar uma conta", "pagar a conta", "me empresta", "preciso de dinheiro", "pix",
+		"przelew*", "zapłacić rachunek", "zapłacić fakturę", "pożyczyć", "potrzebuję pieniędzy", "blik",
+		"havale", "eft", "fatura öde*", "borç ver*", "paraya ihtiyacım",
+		"перевед*", "перевест*", "перекин*", "скин*", "оплатить счёт", "оплатить счет", "одолжи", "нужны деньги", "займи",
+		"حول لي", "تحويل", "ادفع الفاتورة", "دفع فاتورة", "سلفني", "احتاج فلوس", "أحتاج مال",
+		"पैसे भेज", "पैसे ट्रांसफर", "बिल भर", "पैसों की ज़रूरत", "पैसे चाहिए", "पेमेंट कर",
+		"转账", "轉賬", "汇款", "匯款", "打钱", "借钱", "借我", "付款", "振り込", "송금", "입금",
+		"transfer uang", "kirim uang", "pinjam uang", "chuyển khoản", "chuyển tiền", "cho mượn tiền",
+		"virament", "plătească", "bani", "överför", "swisha", "swish", "mobilepay", "vipps",
+	}},
+	{LureNone, roleFavour, []string{
+		"favour", "favor", "urgent*", "asap", "emergency", "help me out", "can you help me", "quick question",
+		"gefallen", "dringend", "notfall", "kannst du mir helfen", "hilfe",
+		"plezier doen", "dringend",
+		"un service", "urgence", "rendre service", "aide moi", "aide-moi",
+		"un favor", "urgencia", "ayúdame", "favore", "urgenza", "aiutami", "um favor", "urgência", "me ajuda",
+		"przysług*", "pilne", "pilnie", "pomóż mi", "iyilik", "acil", "yardım eder misin",
+		"одолжение", "срочно", "терміново", "помоги", "допоможи",
+		"خدمة", "ضروري", "عاجل", "ساعدني", "मदद", "ज़रूरी", "जरूरी", "अर्जेंट",
+		"帮个忙", "幫個忙", "帮我", "幫我", "急", "お願い", "급해", "부탁",
+		"tolong", "darurat", "giúp", "gấp", "favoare", "urgent", "tjänst", "hjälp mig", "tjeneste", "pomoc", "segítség",
+	}},
+	// Where to answer: generic calls to act.
+	{LureNone, roleAnswer, []string{
+		"call", "call now", "call us", "call back", "reply", "reply yes", "text me", "message me", "write to me", "contact", "save this number", "save my number", "delete the old", "old number",
+		"anrufen", "rufen sie", "ruf an", "antworte*", "schreib mir", "schreiben sie", "melde dich", "speicher*", "alte nummer", "kontakt",
+		"bel ", "bellen", "antwoord", "stuur me", "sla dit nummer", "oude nummer",
+		"appelez", "appelle", "rappelez", "répondez", "réponds", "écris-moi", "écris moi", "écrivez", "enregistre", "ancien numéro", "contactez",
+		"llame", "llámanos", "llama", "responda", "responde", "escríbeme", "escribe", "guarda este", "número antiguo", "contacte",
+		"chiami", "chiama", "rispondi", "rispondete", "scrivimi", "scrivi", "salva questo", "vecchio numero", "contatta",
+		"ligue", "liga", "responda", "me manda", "manda mensagem", "escreva", "salva esse", "guarde este", "número antigo", "entre em contato",
+		"zadzwoń", "zadzwon", "odpowiedz", "napisz", "zapisz", "stary numer", "skontaktuj",
+		"arayın", "arayin", "ara", "yanıtla", "cevap ver", "yaz bana", "kaydet", "eski numara", "iletişime geç",
+		"позвоните", "позвони", "звоните", "ответьте", "ответь", "напиши", "пишите", "сохрани", "старый номер", "зателефонуй", "напишіть",
+		"اتصل", "اتصلوا", "رد", "راسلني", "اكتب لي", "احفظ", "الرقم القديم", "تواصل",
+		"कॉल कर", "फोन कर", "जवाब दे", "मैसेज कर", "सेव कर", "पुराना नंबर", "संपर्क कर",
+		"致电", "拨打", "回复", "回覆", "联系", "聯繫", "加我", "存一下", "旧号码", "電話して", "返信", "連絡", "전화", "답장", "연락",
+		"hubungi", "balas", "simpan nomor", "gọi", "trả lời", "nhắn tin", "lưu số",
+		"sună", "răspunde", "ring", "svara", "svar", "soita", "vastaa", "zavolej", "odpověz", "hívjon", "válaszoljon", "καλέστε", "απαντήστε",
+	}},
+	// Currencies in words ShapeOf does not know (it reads signs and ASCII
+	// words): an amount when the text has digits.
+	{LureNone, roleAmount, []string{
+		"евро", "рубл*", "руб", "доллар*", "гривен*", "грн", "тенге", "лир*", "يورو", "دولار", "ريال", "درهم", "جنيه", "دينار",
+		"रुपये", "रुपए", "रुपया", "रु", "元", "块", "萬", "万", "円", "원", "ευρώ", "złotych", "zloty", "forint", "ft", "lei", "kr", "kronor", "kroner",
+		"rupiah", "rp", "đồng", "vnd", "naira", "cedi", "ksh", "rand", "peso*", "reais", "real", "franc*", "lira",
+	}},
+	// Prizes.
+	{LurePrize, roleCore, []string{
+		"you have won", "you ve won", "you won", "you are selected", "you have been selected", "you ve been selected", "you are a winner", "you re a winner", "cash prize", "claim your prize", "claim your reward", "lottery", "jackpot",
+		"sie haben gewonnen", "du hast gewonnen", "gewinner", "hauptgewinn", "geldpreis", "lotterie", "gewinnspiel",
+		"u heeft gewonnen", "je hebt gewonnen", "prijs gewonnen",
+		"vous avez gagné", "tu as gagné", "gagnant", "vous avez été sélectionné", "loterie", "lot à réclamer",
+		"has ganado", "ha ganado", "usted ha ganado", "ganador", "ha sido seleccionado", "premio en efectivo", "lotería",
+		"hai vinto", "ha vinto", "vincitore", "sei stato selezionato", "premio in denaro", "lotteria",
+		"você ganhou", "voce ganhou", "ganhou um prémio", "ganhou um prêmio", "foi selecionado", "vencedor", "prémio em dinheiro", "prêmio em dinheiro", "sorteado",
+		"wygrałeś", "wygrałaś", "wygrana", "zwycięzca", "zostałeś wybrany", "nagroda pieniężna", "loteria",
+		"kazandınız", "kazandın", "ikramiye", "piyango", "talihli",
+		"вы выиграли", "ты выиграл", "ваш выигрыш", "победитель", "денежный приз", "лотерея", "ви виграли",
+		"لقد ربحت", "لقد فزت", "مبروك لقد", "فائز", "جائزة نقدية", "يانصيب",
+		"आपने जीता", "आपने जीते", "इनाम जीता", "लॉटरी", "विजेता",
+		"恭喜您中奖", "恭喜你中奖", "中奖", "中獎", "获奖", "当選", "당첨",
+		"anda menang", "selamat anda", "bạn đã trúng", "trúng thưởng", "ai câștigat", "du har vunnit", "du har vundet", "olet voittanut", "vyhráli jste", "ön nyert", "κερδίσατε",
+	}},
+	{LurePrize, roleHint, []string{
+		"congratulations", "prize", "reward", "gift card", "voucher", "winner", "free iphone", "claim",
+		"herzlichen glückwunsch", "gewinn", "preis", "gutschein", "félicitations", "cadeau", "felicidades", "enhorabuena", "premio", "regalo",
+		"congratulazioni", "parabéns", "prémio", "prêmio", "gratulacje", "nagroda", "tebrikler", "hediye", "поздравляем", "приз", "подарок",
+		"مبروك", "جائزة", "बधाई", "इनाम", "恭喜", "奖金", "獎金", "selamat", "hadiah", "chúc mừng", "giải thưởng",
+	}},
+	// Jobs paying per day.
+	{LureJob, roleCore, []string{
+		"job offer", "part time job", "part-time job", "no experience needed", "no experience required", "earn from home", "daily pay", "daily income", "paid daily", "recruitment agency", "we are hiring", "hiring now",
+		"nebenjob", "heimarbeit", "ohne erfahrung", "tagesverdienst", "pro tag verdienen", "stellenangebot",
+		"bijbaan", "zonder ervaring",
+		"offre d emploi", "télétravail rémunéré", "sans expérience", "suite à votre candidature", "revenu quotidien",
+		"oferta de empleo", "oferta de trabajo", "sin experiencia", "trabajo a tiempo parcial", "ingresos diarios",
+		"offerta di lavoro", "senza esperienza", "lavoro part time", "guadagno giornaliero",
+		"oferta de emprego", "sem experiência", "renda extra", "ganhos diários",
+		"oferta pracy", "praca zdalna", "bez doświadczenia", "dorywcza praca",
+		"iş teklifi", "deneyim gerekmez", "günlük kazanç", "ek iş",
+		"удалённая работа", "удаленная работа", "без опыта", "подработка", "доход от", "ежедневный доход", "віддалена робота",
+		"وظيفة", "بدون خبرة", "دخل يومي",
+		"घर बैठे", "पार्ट टाइम", "बिना अनुभव", "रोज़ाना कमाई", "रोजाना कमाई",
+		"兼职", "兼職", "日赚", "日賺", "无需经验", "高薪", "副業", "在宅ワーク", "부업",
+		"kerja paruh waktu", "lowongan", "việc làm thêm",
+		"loc de muncă", "deltidsjobb",
+	}},
+	{LureJob, roleHint, []string{
+		// Working from home is everyday speech; it is a lure beside pay per day.
+		"work from home", "von zu hause arbeiten", "thuiswerk", "travail à domicile", "trabajo desde casa", "lavoro da casa", "trabalho em casa", "trabalhe de casa", "praca z domu", "evden çalış*", "работа на дому", "робота вдома", "العمل من المنزل", "عمل من المنزل", "घर से काम", "在家工作", "재택근무", "kerja dari rumah", "việc làm tại nhà", "lucru de acasă", "jobb hemifrån", "práce z domova", "otthoni munka",
+		"earn", "a day", "per day", "daily", "per hour", "an hour", "from home", "part time", "part-time", "recruiter", "hiring", "salary", "commission", "tasks", "simple tasks",
+		"verdienen", "pro tag", "am tag", "täglich", "pro stunde", "gehalt", "gagnez", "gagner", "par jour", "par heure", "salaire",
+		"gana", "ganar", "al día", "por día", "por hora", "salario", "guadagna", "guadagnare", "al giorno", "all ora", "stipendio",
+		"ganhe", "ganhar", "por dia", "por hora", "salário", "zarabiaj", "zarabiać", "dziennie", "za godzinę", "kazan*", "günlük", "saatlik", "maaş",
+		"заработ*", "в день", "в час", "зарплата", "на дому", "على اليوم", "يوميا", "راتب", "प्रतिदिन", "रोज़", "कमाएं", "कमाई", "每天", "每日", "薪",
+		"candidature", "candidatura", "resume", "cv",
+	}},
+	// Bank and account threats.
+	{LureAccount, roleCore, []string{
+		"account will be closed", "account will be suspended", "account has been suspended", "account has been locked", "account has been blocked", "account is blocked", "account is suspended", "card has been blocked", "card is blocked", "card will be blocked", "unusual activity", "suspicious activity", "unauthorised transaction", "unauthorized transaction",
+		"konto wird gesperrt", "konto wurde gesperrt", "konto gesperrt", "karte gesperrt", "karte wurde gesperrt", "verdächtige aktivität", "ungewöhnliche aktivität",
+		"rekening geblokkeerd", "pas geblokkeerd",
+		"compte sera suspendu", "compte suspendu", "compte bloqué", "carte bloquée", "activité suspecte", "activité inhabituelle",
+		"cuenta será bloqueada", "cuenta bloqueada", "cuenta suspendida", "tarjeta bloqueada", "actividad sospechosa", "actividad inusual",
+		"conto bloccato", "conto sospeso", "carta bloccata", "attività sospetta", "attività insolita",
+		"conta bloqueada", "conta suspensa", "conta será bloqueada", "cartão bloqueado", "atividade suspeita", "atividade incomum",
+		"konto zostało zablokowane", "konto zablokowane", "karta zablokowana", "podejrzana aktywność",
+		"hesabınız bloke", "hesabınız askıya", "kartınız bloke", "şüpheli işlem",
+		"аккаунт заблокирован", "счёт заблокирован", "счет заблокирован", "карта заблокирована", "подозрительная операция", "рахунок заблоковано", "картку заблоковано",
+		"تم تعليق حسابك", "تم إيقاف حسابك", "حسابك موقوف", "بطاقتك محظورة", "نشاط مشبوه",
+		"खाता बंद", "खाता ब्लॉक", "कार्ड ब्लॉक", "केवाईसी", "kyc",
+		"账户冻结", "帳戶凍結", "账户异常", "帳戶異常", "银行卡冻结", "口座が凍結", "계좌 정지",
+		"akun anda diblokir", "rekening anda diblokir", "tài khoản của bạn bị khóa", "contul dvs a fost blocat", "ditt konto har spärrats",
+	}},
+	// Parcels.
+	{LureParcel, roleCore, []string{
+		"package could not be delivered", "parcel could not be delivered", "could not be delivered", "delivery failed", "failed delivery", "customs fee", "unpaid customs", "parcel is on hold", "package is on hold", "redelivery fee", "shipping fee",
+		"paket konnte nicht zugestellt", "nicht zugestellt werden", "zustellung fehlgeschlagen", "zollgebühr", "paket wartet", "sendung wartet",
+		"pakket kon niet worden bezorgd", "bezorging mislukt", "douanekosten",
+		"colis n a pas pu être livré", "colis en attente", "frais de douane", "livraison a échoué", "échec de livraison",
+		"paquete no pudo ser entregado", "paquete retenido", "tasas de aduana", "entrega fallida",
+		"pacco non è stato consegnato", "pacco in giacenza", "spese doganali", "consegna non riuscita",
+		"encomenda retida", "encomenda não pôde ser entregue", "taxa alfandegária", "taxas alfandegárias", "entrega falhou",
+		"paczka nie mogła zostać dostarczona", "paczka czeka", "opłata celna", "dopłata do przesyłki",
+		"kargonuz teslim edilemedi", "gümrük ücreti", "kargo bekliyor",
+		"посылка не может быть доставлена", "таможенная пошлина", "посылка ожидает", "посилка очікує",
+		"تعذر توصيل", "طردك", "رسوم جمركية", "पार्सल डिलीवर नहीं", "कस्टम शुल्क",
+		"包裹无法投递", "包裹無法投遞", "包裹滞留", "关税", "お荷物をお届けできません", "不在のため", "배송 실패", "관세",
+		"paket anda tertahan", "bưu kiện", "coletul dvs", "ditt paket", "din pakke",
+	}},
+	// Refunds and compensation.
+	{LureRefund, roleCore, []string{
+		"tax refund", "pending refund", "you are eligible for a refund", "overpayment refund",
+		"steuerrückerstattung", "steuererstattung", "belastingteruggave", "remboursement d impôt", "trop perçu",
+		"devolución de impuestos", "rimborso fiscale", "reembolso de imposto", "restituição do imposto",
+		"zwrot podatku", "zwrot nadpłaty", "vergi iadesi", "налоговый вычет", "возврат налога", "повернення податку",
+		"استرداد ضريبي", "टैक्स रिफंड", "退税", "退稅", "還付金", "환급금", "pengembalian pajak", "hoàn thuế", "skatteåterbäring",
+	}},
+	{LureRefund, roleHint, []string{
+		"refund", "compensation", "rückerstattung", "erstattung", "terugbetaling", "remboursement", "reembolso", "devolución", "rimborso", "restituição",
+		"zwrot", "iade", "возврат", "компенсация", "استرداد", "रिफंड", "退款", "tax", "steuer", "impôt", "impuestos", "imposto", "podatek", "vergi", "налог",
+	}},
+	// OTP theft.
+	{LureCode, roleCore, []string{
+		"sent you a code", "sent a code to your", "code by mistake", "code to you by mistake", "send me the code", "send the code", "forward the code", "read me the code", "what is the code", "the 6 digit code", "verification code i sent",
+		"code aus versehen", "schick mir den code", "code weiterleiten", "den code schicken", "code an dich geschickt",
+		"code per ongeluk", "stuur me de code",
+		"code par erreur", "envoie-moi le code", "envoie moi le code", "renvoie-moi le code", "transmets le code",
+		"código por error", "envíame el código", "reenvíame el código", "mándame el código", "pásame el código",
+		"codice per errore", "mandami il codice", "inviami il codice", "girami il codice",
+		"código por engano", "me manda o código", "me envia o código", "manda o código", "me passa o código",
+		"kod przez pomyłkę", "wyślij mi kod", "podaj mi kod", "prześlij kod",
+		"kodu yanlışlıkla", "kodu bana gönder", "kodu gönder*", "gelen kodu",
+		"код по ошибке", "пришли код", "отправь код", "скажи код", "продиктуй код", "перешли код", "надішли код",
+		"الرمز بالخطأ", "أرسل لي الرمز", "ارسل لي الكود", "ارسل الكود", "कोड गलती से", "कोड भेज", "ओटीपी भेज", "otp भेज", "otp bhej",
+		"验证码发给我", "把验证码", "驗證碼發給我", "认证码", "コードを送って", "인증번호 알려",
+		"kirim kodenya", "kode otp", "gửi mã", "mã otp", "trimite-mi codul",
+	}},
+	// Investment.
+	{LureInvest, roleCore, []string{
+		"guaranteed return", "guaranteed returns", "guaranteed profit", "double your money", "crypto investment", "bitcoin investment", "investment opportunity", "trading signals", "passive income",
+		"garantierte rendite", "garantierter gewinn", "krypto investition", "gegarandeerd rendement",
+		"rendement garanti", "profit garanti", "investissement crypto", "rentabilidad garantizada", "ganancias garantizadas", "inversión en cripto",
+		"rendimento garantito", "profitto garantito", "retorno garantido", "lucro garantido", "gwarantowany zysk", "garantili kazanç", "garantili getiri",
+		"гарантированный доход", "гарантированная прибыль", "инвестиции в крипт*", "гарантований дохід",
+		"ربح مضمون", "عائد مضمون", "गारंटीड रिटर्न", "保证收益", "稳赚", "穩賺", "高回报", "確実に儲か", "수익 보장",
+		"keuntungan dijamin", "lợi nhuận đảm bảo", "profit garantat",
+	}},
+	{LureInvest, roleHint, []string{"invest*", "crypto", "bitcoin", "btc", "usdt", "profit", "returns", "trading", "rendite", "rendement", "inversión", "investimento", "zysk", "yatırım", "инвест*", "прибыль", "استثمار", "निवेश", "投资", "投資"}},
+}
+
+// lureLex is the compiled lexicon.
+var lureLex = func() (x struct {
+	m     *Matcher
+	cues  []lureCue
+	start []bool // the phrase must start at a word boundary
+	end   []bool // the phrase must end at one (false for stems)
+}) {
+	var pats []string
+	for _, g := range lureLexicon {
+		for _, p := range g.phrases {
+			stem := strings.HasSuffix(p, "*")
+			n := string(Normalize(nil, []byte(strings.TrimSuffix(p, "*"))))
+			if n == "" {
+				continue
+			}
+			first, _ := utf8.DecodeRuneInString(n)
+			last, _ := utf8.DecodeLastRuneInString(n)
+			pats = append(pats, n)
+			x.cues = append(x.cues, lureCue{g.kind, g.role})
+			// Scripts written with spaces between words get boundaries;
+			// Chinese, Japanese, Thai, and the suffixes of Korean, Arabic
+			// and Devanagari words do not.
+			x.start = append(x.start, first < 0x0590)
+			x.end = append(x.end, !stem && last < 0x0590)
+		}
+	}
+	m, err := NewMatcher(pats)
+	if err != nil {
+		panic(err)
+	}
+	x.m = m
+	return x
+}()
+
+// Lure is what LureScore found.
+type Lure struct {
+	Kind  LureKind
+	Score int // 0: no lure structure; 2: a story with no request; 3: story and request; 4-5: the full scam shape
+	// Parts is the structure found, for evidence (a constant string).
+	Parts string
+}
+
+// LureScore scores the lure structure of a normalized text (Normalize)
+// with its shape (ShapeOf of the raw text). It does not allocate.
+//
+// Family impersonation: an address to a relative ("hi mum", "papa", "it's
+// me") together with a new number or a lost phone is 2; the story of the
+// phone lost or broken besides the new number adds 1; an answer on a
+// messenger, or a request to reply, adds 1; a request for money or a
+// favour adds 2. "Hi Mum, my phone broke, this is my new number, text me
+// on WhatsApp" is 4; "Hi Mum, new number, save it" is 3; "Mum, can you
+// send me 20 euros" is 0 (no new number).
+//
+// Other stories: a core phrase ("you have won", "your account will be
+// closed", "earn from home", "tax refund", "send me the code") or two
+// different hints of the kind is 2; a way to answer (a callback number,
+// a messenger, an address, "call", "reply") adds 1; an amount of money or
+// urgency adds 1.
+func LureScore(norm []byte, sh Shape) Lure {
+	var roles [lureKinds]lureRole
+	var hints [lureKinds]int
+	var hintEnd [lureKinds]int // where the last hint counted ended: overlapping hints count once
+	lureLex.m.Match(norm, false, func(i, start, end int) bool {
+		if lureLex.start[i] && start > 0 {
+			if r, _ := utf8.DecodeLastRune(norm[:start]); wordRune(r) {
+				return true
+			}
+		}
+		if lureLex.end[i] && end < len(norm) {
+			if r, _ := utf8.DecodeRune(norm[end:]); wordRune(r) {
+				return true
+			}
+		}
+		c := lureLex.cues[i]
+		roles[c.kind] |= c.role
+		if c.role == roleHint && start >= hintEnd[c.kind] {
+			hints[c.kind]++
+			hintEnd[c.kind] = end
+		}
+		return true
+	})
+	generic := roles[LureNone]
+	answer := generic&roleAnswer != 0 || sh.Phones+sh.Handoffs+sh.Emails > 0
+	money := sh.Money > 0 || generic&roleAmount != 0 && bytes.ContainsAny(norm, "0123456789")
+	best := Lure{}
+	// Family impersonation.
+	if fam := roles[LureFamily]; fam&(roleClaim|roleStory) != 0 {
+		base := -1
+		switch {
+		case fam&roleOpener != 0 && fam&roleClaim != 0:
+			base = 0
+		case fam&roleClaim != 0 && fam&roleStory != 0:
+			base = 1
+		case fam&roleClaim != 0 && generic&(roleMoney|roleFavour) != 0:
+			base = 2
+		}
+		if base >= 0 {
+			score, lost, req := 2, 0, 0
+			if base == 0 && fam&roleStory != 0 {
+				score, lost = score+1, 1
+			}
+			switch {
+			case generic&(roleMoney|roleFavour) != 0:
+				score, req = score+2, 1
+			case sh.Handoffs > 0 || generic&roleAnswer != 0:
+				score, req = score+1, 2
+			}
+			best = Lure{Kind: LureFamily, Score: score, Parts: familyPartNames[base*6+lost*3+req]}
+		}
+	}
+	for k := LurePrize; k < lureKinds; k++ {
+		if roles[k]&roleCore == 0 && hints[k] < 2 {
+			continue
+		}
+		score, p := 2, 0
+		if answer || k == LureCode { // asking for the code is the request
+
+			score++
+			p |= 1
+		}
+		if money || generic&roleFavour != 0 || generic&roleMoney != 0 {
+			score++
+			p |= 2
+		}
+		if score > best.Score {
+			best = Lure{Kind: k, Score: score, Parts: storyParts[p]}
+		}
+	}
+	return best
+}
+
+var storyParts = [4]string{"story", "story+answer", "story+money_or_urgency", "story+answer+money_or_urgency"}
+
+// familyPartNames[base*6+lost*3+req]: base opener+new_number,
+// new_number+lost_phone, new_number+request; lost: the story of a lost
+// phone; req: nothing, money or a favour, a way to answer.
+var familyPartNames = func() []string {
+	var out []string
+	for _, a := range []string{"opener+new_number", "new_number+lost_phone", "new_number+request"} {
+		for _, b := range []string{"", "+lost_phone"} {
+			for _, c := range []string{"", "+money_or_favour", "+answer"} {
+				out = append(out, a+b+c)
+			}
+		}
+	}
+	return out
+}()
+
+// wordRune: a letter or digit continues a word.
+func wordRune(r rune) bool { return r >= '0' && r <= '9' || isLetterRune(r) }
