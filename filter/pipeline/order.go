@@ -8,6 +8,7 @@ import (
 	"github.com/smsfw/smsfw/filter/classify"
 	"github.com/smsfw/smsfw/filter/content"
 	"github.com/smsfw/smsfw/filter/greyroute"
+	"github.com/smsfw/smsfw/filter/lure"
 	"github.com/smsfw/smsfw/filter/pumping"
 	"github.com/smsfw/smsfw/filter/receipts"
 	"github.com/smsfw/smsfw/filter/senderid"
@@ -23,6 +24,7 @@ var Order = []*filter.Plugin{
 	greyroute.Plugin,
 	senderid.Plugin,
 	content.Plugin,
+	lure.Plugin,
 	campaign.Plugin,
 	pumping.Plugin,
 	simfarm.Plugin,
