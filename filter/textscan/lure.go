@@ -31,10 +31,14 @@ const (
 	LureRefund           // tax refunds, overpayments, compensation
 	LureCode             // OTP theft: "I sent you a code by mistake, send it back"
 	LureInvest           // investment and crypto: "guaranteed returns"
+	// LureWrongNumber: the opener of romance and investment scams ("Hi, is
+	// this Jessica? It's Lisa from the yoga class"): a person could write
+	// it, so it scores 2 at most; a wave of it is the signal.
+	LureWrongNumber
 	lureKinds
 )
 
-var lureKindNames = [lureKinds]string{"", "family_new_number", "prize", "job", "account_threat", "parcel", "refund", "code_theft", "investment"}
+var lureKindNames = [lureKinds]string{"", "family_new_number", "prize", "job", "account_threat", "parcel", "refund", "code_theft", "investment", "wrong_number"}
 
 // String names the kind (the evidence's lure=).
 func (k LureKind) String() string {
@@ -94,6 +98,9 @@ var lureLexicon = []lureGroup{
 		"ibu", "ayah", "bunda", "ini aku", "mẹ", "bố", "ba ơi", "con đây",
 	}},
 	{LureFamily, roleClaim, []string{
+		"changed my number", "changed number", "nummer gewechselt", "nummer geändert", "changé de numéro", "changé de num", "cambié de número", "cambiado de número",
+		"cambiato numero", "mudei de número", "mudei o número", "zmieniłem numer", "zmieniłam numer", "numaramı değiştirdim", "сменил номер", "сменила номер", "поменял номер", "поменяла номер", "змінив номер",
+		"غيرت رقمي", "नंबर बदल", "换了号码", "換了號碼", "번호를 바꿨",
 		"new number", "new phone number", "my new no", "new mobile number", "new cell number", "temporary number", "temporary phone", "friend s phone", "borrowed phone",
 		"neue nummer", "neue handynummer", "meine neue", "neues handy", "handy von einer freundin", "handy eines freundes",
 		"nieuw nummer", "nieuwe nummer", "nieuwe telefoon",
@@ -225,12 +232,17 @@ var lureLexicon = []lureGroup{
 	{LureJob, roleHint, []string{
 		// Working from home is everyday speech; it is a lure beside pay per day.
 		"work from home", "von zu hause arbeiten", "thuiswerk", "travail à domicile", "trabajo desde casa", "lavoro da casa", "trabalho em casa", "trabalhe de casa", "praca z domu", "evden çalış*", "работа на дому", "робота вдома", "العمل من المنزل", "عمل من المنزل", "घर से काम", "在家工作", "재택근무", "kerja dari rumah", "việc làm tại nhà", "lucru de acasă", "jobb hemifrån", "práce z domova", "otthoni munka",
-		"earn", "a day", "per day", "daily", "per hour", "an hour", "from home", "part time", "part-time", "recruiter", "hiring", "salary", "commission", "tasks", "simple tasks",
+		"earn", "a day", "per day", "daily", "per hour", "an hour", "from home", "part time", "part-time", "recruiter", "hiring", "salary", "commission",
 		"verdienen", "pro tag", "am tag", "täglich", "pro stunde", "gehalt", "gagnez", "gagner", "par jour", "par heure", "salaire",
 		"gana", "ganar", "al día", "por día", "por hora", "salario", "guadagna", "guadagnare", "al giorno", "all ora", "stipendio",
 		"ganhe", "ganhar", "por dia", "por hora", "salário", "zarabiaj", "zarabiać", "dziennie", "za godzinę", "kazan*", "günlük", "saatlik", "maaş",
 		"заработ*", "в день", "в час", "зарплата", "на дому", "على اليوم", "يوميا", "راتب", "प्रतिदिन", "रोज़", "कमाएं", "कमाई", "每天", "每日", "薪",
 		"candidature", "candidatura", "resume", "cv",
+		// Task scams: "simple online tasks", and recruitment out of the blue.
+		"online tasks", "easy tasks", "simple tasks", "we are looking for", "einfache aufgaben", "online aufgaben", "wir suchen mitarbeiter", "mitarbeiter gesucht",
+		"tâches simples", "tâches en ligne", "nous recrutons", "tareas sencillas", "tareas en línea", "buscamos personal", "compiti semplici", "stiamo cercando",
+		"tarefas simples", "tarefas online", "estamos contratando", "proste zadania", "zadania online", "zatrudnimy", "basit görevler", "eleman arıyoruz",
+		"простые задания", "задания онлайн", "требуются сотрудники", "ищем сотрудников", "مهام بسيطة", "आसान काम", "简单任务", "招聘",
 	}},
 	// Bank and account threats.
 	{LureAccount, roleCore, []string{
@@ -279,6 +291,7 @@ var lureLexicon = []lureGroup{
 	}},
 	// OTP theft.
 	{LureCode, roleCore, []string{
+		"accidentally sent", "sent to your number by mistake", "sent to you by mistake", "send it back to me", "code to your number",
 		"sent you a code", "sent a code to your", "code by mistake", "code to you by mistake", "send me the code", "send the code", "forward the code", "read me the code", "what is the code", "the 6 digit code", "verification code i sent",
 		"code aus versehen", "schick mir den code", "code weiterleiten", "den code schicken", "code an dich geschickt",
 		"code per ongeluk", "stuur me de code",
@@ -302,6 +315,13 @@ var lureLexicon = []lureGroup{
 		"гарантированный доход", "гарантированная прибыль", "инвестиции в крипт*", "гарантований дохід",
 		"ربح مضمون", "عائد مضمون", "गारंटीड रिटर्न", "保证收益", "稳赚", "穩賺", "高回报", "確実に儲か", "수익 보장",
 		"keuntungan dijamin", "lợi nhuận đảm bảo", "profit garantat",
+	}},
+	{LureWrongNumber, roleHint, []string{
+		"is this", "is that you", "who is this", "wrong number", "we met", "do you remember me", "remember me", "long time no see", "it s", "this is", "from the",
+		"bist du das", "ist das", "falsche nummer", "wir haben uns", "erinnerst du dich", "c est bien", "c est toi", "mauvais numéro", "on s est rencontré", "tu te souviens",
+		"eres tú", "es usted", "número equivocado", "nos conocimos", "te acuerdas", "sei tu", "numero sbagliato", "ci siamo conosciuti", "ti ricordi",
+		"é você", "número errado", "nos conhecemos", "lembra de mim", "czy to ty", "zły numer", "poznaliśmy się", "pamiętasz mnie", "sen misin", "yanlış numara",
+		"это ты", "ошиблись номером", "не тот номер", "мы познакомились", "помнишь меня", "هل هذا", "رقم خطأ", "क्या ये", "गलत नंबर", "是你吗", "打错了", "还记得我吗",
 	}},
 	{LureInvest, roleHint, []string{"invest*", "crypto", "bitcoin", "btc", "usdt", "profit", "returns", "trading", "rendite", "rendement", "inversión", "investimento", "zysk", "yatırım", "инвест*", "прибыль", "استثمار", "निवेश", "投资", "投資"}},
 }
@@ -421,8 +441,13 @@ func LureScore(norm []byte, sh Shape) Lure {
 			continue
 		}
 		score, p := 2, 0
+		if k == LureWrongNumber {
+			if best.Score < 2 {
+				best = Lure{Kind: k, Score: 2, Parts: storyParts[0]}
+			}
+			continue
+		}
 		if answer || k == LureCode { // asking for the code is the request
-
 			score++
 			p |= 1
 		}

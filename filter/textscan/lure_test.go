@@ -45,6 +45,10 @@ func TestLureScore(t *testing.T) {
 		{"Sorry, I sent you a code by mistake, can you send me the code? It's urgent", LureCode, 4, 4},
 		{"Привет, тебе пришёл код по ошибке, пришли код пожалуйста", LureCode, 3, 4},
 		{"Guaranteed returns of 20% a week with our crypto investment. WhatsApp +447700900123", LureInvest, 3, 4},
+		{"Hi, is this Jessica? It's Lisa from the yoga class, are we still on for tea tomorrow?", LureWrongNumber, 2, 2},
+		{"Hi, I accidentally sent my WhatsApp code to your number. Can you send it back to me please?", LureCode, 3, 4},
+		{"Coucou papa, c'est moi, j'ai changé de numéro. Tu peux m'écrire sur WhatsApp ?", LureFamily, 3, 3},
+		{"Hallo! Wir suchen Mitarbeiter für einfache Online-Aufgaben, 300 € am Tag. Schreiben Sie uns auf Telegram", LureJob, 4, 4},
 		// Everyday texts.
 		{"Hi mum, can you send me 20 euros for the train?", LureNone, 0, 0},
 		{"Mama, kannst du mich um 18 Uhr abholen?", LureNone, 0, 0},
