@@ -53,13 +53,14 @@ type lureRole uint16
 
 const (
 	roleCore   lureRole = 1 << iota // the story itself ("you have won", "account will be closed")
-	roleHint                        // part of a story; two hints (not overlapping) make a core
+	roleHint                        // part of a story; two different hints (not overlapping) make a core
 	roleOpener                      // family or friend address: "hi mum", "papa", "it's me"
 	roleClaim                       // the new number or the lost phone
 	roleStory                       // why: "my phone broke", "lost my phone"
 	roleMoney                       // a request to pay or transfer money
 	roleFavour                      // "can you do me a favour", urgency from a relative
-	roleAnswer                      // "call", "reply", "text me", "save this number": where to answer
+	roleAnswer                      // "call", "text me", "save this number": where to answer, as friends say it
+	roleReply                       // "reply YES", "call us", "contact our", "rufen Sie an": as a business or a stranger says it
 	roleAmount                      // a currency in words of a script ShapeOf does not read (евро, يورو, 元)
 )
 
@@ -83,38 +84,40 @@ var lureLexicon = []lureGroup{
 	// Family and friend impersonation ("hi mum" scam).
 	{LureFamily, roleOpener, []string{
 		// en
-		"mum", "mom", "mummy", "mommy", "mama", "mam", "dad", "daddy", "papa", "its me", "it s me", "this is your son", "this is your daughter",
+		"mum", "mom", "mummy", "mommy", "mama", "dad", "daddy", "papa", "its me", "it s me", "this is your son", "this is your daughter",
 		// de nl
-		"mami", "mutti", "papi", "vati", "ich bin s", "ich bins", "ich bin es", "mam", "pap", "ik ben het",
+		"mami", "mutti", "papi", "vati", "ich bin s", "ich bins", "ich bin es", "pap", "ik ben het",
 		// fr es it pt
 		"maman", "c est moi", "mamá", "mami", "papá", "soy yo", "mamma", "babbo", "sono io", "mãe", "mae", "mainha", "pai", "paizinho", "sou eu",
 		// pl cs ro sv da no
-		"mamo", "mamusiu", "tato", "tatusiu", "to ja", "mami", "tati", "eu sunt", "mamă", "tată", "mamma", "pappa", "det är jag", "det er mig", "det er meg", "mor", "far",
+		"mamo", "mamusiu", "tato", "tatusiu", "to ja", "mami", "tati", "eu sunt", "mamă", "tată", "mamma", "pappa", "det är jag", "det er mig", "det er meg",
 		// tr el hu
-		"anne", "anneciğim", "baba", "babacım", "benim", "μαμά", "μπαμπά", "εγώ είμαι", "anya", "anyu", "apa", "én vagyok",
-		// ru uk ar hi zh ja ko id vi
-		"мам", "мама", "мамочка", "пап", "папа", "это я", "це я", "ماما", "أمي", "امي", "بابا", "أبي", "ابي", "انا ابنك", "انا بنتك",
+		"anneciğim", "annem", "baba", "babacım", "μαμά", "μπαμπά", "εγώ είμαι", "anya", "anyu", "én vagyok",
+		// ru uk ar hi zh ja ko id vi (a word that folds into another
+		// language's common word is left out: мам reads "mam", Polish for
+		// "I have"; mẹ reads "me"; anne is a name)
+		"мама", "мамочка", "пап", "папа", "это я", "це я", "ماما", "أمي", "امي", "بابا", "أبي", "ابي", "انا ابنك", "انا بنتك",
 		"माँ", "मां", "मम्मी", "पापा", "मैं हूँ", "妈", "媽", "爸", "是我", "お母さん", "母さん", "お父さん", "엄마", "아빠", "나야",
-		"ibu", "ayah", "bunda", "ini aku", "mẹ", "bố", "ba ơi", "con đây",
+		"ibu", "ayah", "bunda", "ini aku", "ba ơi", "con đây",
 	}},
 	{LureFamily, roleClaim, []string{
 		"changed my number", "changed number", "nummer gewechselt", "nummer geändert", "changé de numéro", "changé de num", "cambié de número", "cambiado de número",
 		"cambiato numero", "mudei de número", "mudei o número", "zmieniłem numer", "zmieniłam numer", "numaramı değiştirdim", "сменил номер", "сменила номер", "поменял номер", "поменяла номер", "змінив номер",
 		"غيرت رقمي", "नंबर बदल", "换了号码", "換了號碼", "번호를 바꿨",
 		"new number", "new phone number", "my new no", "new mobile number", "new cell number", "temporary number", "temporary phone", "friend s phone", "borrowed phone",
-		"neue nummer", "neue handynummer", "meine neue", "neues handy", "handy von einer freundin", "handy eines freundes",
-		"nieuw nummer", "nieuwe nummer", "nieuwe telefoon",
-		"nouveau numéro", "nouveau numero", "nouveau num", "mon nouveau", "nouveau téléphone", "nouveau portable",
-		"nuevo número", "número nuevo", "mi nuevo", "nuevo teléfono", "nuevo móvil", "nuevo celular",
-		"nuovo numero", "numero nuovo", "nuovo cellulare", "nuovo telefono",
-		"novo número", "número novo", "meu novo", "novo telemóvel", "novo celular", "novo telefone",
-		"nowy numer", "nowy telefon", "mój nowy", "nové číslo", "nový telefon", "număr nou", "noul număr", "noul meu", "telefon nou",
-		"nytt nummer", "nyt nummer", "ny telefon", "nya nummer", "uusi numero",
-		"yeni numara", "yeni numaram", "yeni telefon", "νέο νούμερο", "νέος αριθμός", "νέο αριθμό", "καινούργιο νούμερο", "új szám", "új számom", "új telefon",
-		"новый номер", "новий номер", "мой новый", "мій новий", "новый телефон", "новий телефон",
-		"رقمي الجديد", "رقم جديد", "الرقم الجديد", "هاتف جديد",
-		"नया नंबर", "नया नम्बर", "नए नंबर", "मेरा नया",
-		"新号码", "新號碼", "新手机号", "新手機號", "新电话", "換號", "换号", "新しい番号", "番号が変わ", "새 번호", "새번호", "번호 바꿨",
+		"neue nummer", "neue handynummer", "handy von einer freundin", "handy eines freundes",
+		"nieuw nummer", "nieuwe nummer",
+		"nouveau numéro", "nouveau numero", "nouveau num",
+		"nuevo número", "número nuevo",
+		"nuovo numero", "numero nuovo",
+		"novo número", "número novo",
+		"nowy numer", "nové číslo", "număr nou", "noul număr",
+		"nytt nummer", "nyt nummer", "nya nummer", "uusi numero",
+		"yeni numara", "yeni numaram", "νέο νούμερο", "νέος αριθμός", "νέο αριθμό", "καινούργιο νούμερο", "új szám", "új számom",
+		"новый номер", "новий номер",
+		"رقمي الجديد", "رقم جديد", "الرقم الجديد",
+		"नया नंबर", "नया नम्बर", "नए नंबर",
+		"新号码", "新號碼", "新手机号", "新手機號", "換號", "换号", "新しい番号", "番号が変わ", "새 번호", "새번호", "번호 바꿨",
 		"nomor baru", "nomer baru", "số mới", "số điện thoại mới",
 	}},
 	{LureFamily, roleStory, []string{
@@ -165,21 +168,37 @@ var lureLexicon = []lureGroup{
 	}},
 	// Where to answer: generic calls to act.
 	{LureNone, roleAnswer, []string{
-		"call", "call now", "call us", "call back", "reply", "reply yes", "text me", "message me", "write to me", "contact", "save this number", "save my number", "delete the old", "old number",
-		"anrufen", "rufen sie", "ruf an", "antworte*", "schreib mir", "schreiben sie", "melde dich", "speicher*", "alte nummer", "kontakt",
+		"call", "call me", "call back", "reply", "text me", "message me", "write to me", "save this number", "save my number", "delete the old", "old number",
+		"anrufen", "ruf an", "ruf mich", "antworte*", "schreib mir", "melde dich", "speicher*", "alte nummer",
 		"bel ", "bellen", "antwoord", "stuur me", "sla dit nummer", "oude nummer",
-		"appelez", "appelle", "rappelez", "répondez", "réponds", "écris-moi", "écris moi", "écrivez", "enregistre", "ancien numéro", "contactez",
-		"llame", "llámanos", "llama", "responda", "responde", "escríbeme", "escribe", "guarda este", "número antiguo", "contacte",
-		"chiami", "chiama", "rispondi", "rispondete", "scrivimi", "scrivi", "salva questo", "vecchio numero", "contatta",
-		"ligue", "liga", "responda", "me manda", "manda mensagem", "escreva", "salva esse", "guarde este", "número antigo", "entre em contato",
-		"zadzwoń", "zadzwon", "odpowiedz", "napisz", "zapisz", "stary numer", "skontaktuj",
-		"arayın", "arayin", "ara", "yanıtla", "cevap ver", "yaz bana", "kaydet", "eski numara", "iletişime geç",
-		"позвоните", "позвони", "звоните", "ответьте", "ответь", "напиши", "пишите", "сохрани", "старый номер", "зателефонуй", "напишіть",
-		"اتصل", "اتصلوا", "رد", "راسلني", "اكتب لي", "احفظ", "الرقم القديم", "تواصل",
-		"कॉल कर", "फोन कर", "जवाब दे", "मैसेज कर", "सेव कर", "पुराना नंबर", "संपर्क कर",
-		"致电", "拨打", "回复", "回覆", "联系", "聯繫", "加我", "存一下", "旧号码", "電話して", "返信", "連絡", "전화", "답장", "연락",
-		"hubungi", "balas", "simpan nomor", "gọi", "trả lời", "nhắn tin", "lưu số",
-		"sună", "răspunde", "ring", "svara", "svar", "soita", "vastaa", "zavolej", "odpověz", "hívjon", "válaszoljon", "καλέστε", "απαντήστε",
+		"appelle", "réponds", "écris-moi", "écris moi", "enregistre", "ancien numéro",
+		"llama", "llámame", "responde", "escríbeme", "escribe", "guarda este", "número antiguo",
+		"chiama", "chiamami", "rispondi", "scrivimi", "scrivi", "salva questo", "vecchio numero",
+		"liga", "me liga", "me manda", "manda mensagem", "salva esse", "número antigo",
+		"zadzwoń", "zadzwon", "odpowiedz", "napisz", "zapisz", "stary numer",
+		"ara", "ara beni", "yaz bana", "kaydet", "eski numara",
+		"позвони", "ответь", "напиши", "сохрани", "старый номер", "зателефонуй",
+		"رد", "راسلني", "اكتب لي", "احفظ", "الرقم القديم",
+		"कॉल कर", "फोन कर", "मैसेज कर", "सेव कर", "पुराना नंबर",
+		"回复", "回覆", "加我", "存一下", "旧号码", "電話して", "返信", "전화", "답장",
+		"balas", "simpan nomor", "gọi", "nhắn tin", "lưu số", "sună", "ring", "svara", "soita", "zavolej",
+	}},
+	// Answers as a business or a stranger asks for them: formal address,
+	// "reply YES", "contact our advisor"; messengers named in other
+	// scripts (ShapeOf counts WhatsApp, Telegram, Viber, WeChat in Latin).
+	{LureNone, roleReply, []string{
+		"微信", "电报", "飛機", "ワッツアップ", "ライン", "카톡", "카카오톡", "ватсап*", "вотсап*", "вайбер*", "телеграм*", "واتساب", "واتس اب", "تيليجرام", "तेलीग्राम", "टेलीग्राम", "व्हाट्सएप", "line id",
+		"call now", "call us", "call this number", "call the number", "reply yes", "reply with", "reply now", "contact us", "contact our", "text us", "message us", "for details", "for more info",
+		"rufen sie", "antworten sie", "schreiben sie", "kontaktieren sie", "melden sie sich", "antworte mit ja", "bel ons", "neem contact",
+		"appelez", "rappelez", "répondez", "écrivez", "contactez",
+		"llame", "llámanos", "responda", "escríbanos", "contacte", "contáctenos",
+		"chiami", "rispondete", "risponda", "contatta", "contattaci",
+		"ligue", "responda", "escreva", "entre em contato", "fale conosco",
+		"zadzwoń pod", "odpowiedz tak", "skontaktuj się", "napisz do nas",
+		"arayın", "arayin", "yanıtla", "cevap verin", "iletişime geç", "bize yazın",
+		"позвоните", "звоните", "ответьте", "пишите", "напишите нам", "свяжитесь", "напишіть",
+		"اتصل", "اتصلوا", "تواصل", "راسلنا", "संपर्क कर", "जवाब दें", "कॉल करें",
+		"致电", "拨打", "联系", "聯繫", "連絡", "연락", "hubungi", "trả lời", "liên hệ", "răspunde", "svar", "vastaa", "odpověz", "hívjon", "válaszoljon", "καλέστε", "απαντήστε",
 	}},
 	// Currencies in words ShapeOf does not know (it reads signs and ASCII
 	// words): an amount when the text has digits.
@@ -190,22 +209,23 @@ var lureLexicon = []lureGroup{
 	}},
 	// Prizes.
 	{LurePrize, roleCore, []string{
-		"you have won", "you ve won", "you won", "you are selected", "you have been selected", "you ve been selected", "you are a winner", "you re a winner", "cash prize", "claim your prize", "claim your reward", "lottery", "jackpot",
-		"sie haben gewonnen", "du hast gewonnen", "gewinner", "hauptgewinn", "geldpreis", "lotterie", "gewinnspiel",
-		"u heeft gewonnen", "je hebt gewonnen", "prijs gewonnen",
-		"vous avez gagné", "tu as gagné", "gagnant", "vous avez été sélectionné", "loterie", "lot à réclamer",
-		"has ganado", "ha ganado", "usted ha ganado", "ganador", "ha sido seleccionado", "premio en efectivo", "lotería",
-		"hai vinto", "ha vinto", "vincitore", "sei stato selezionato", "premio in denaro", "lotteria",
-		"você ganhou", "voce ganhou", "ganhou um prémio", "ganhou um prêmio", "foi selecionado", "vencedor", "prémio em dinheiro", "prêmio em dinheiro", "sorteado",
-		"wygrałeś", "wygrałaś", "wygrana", "zwycięzca", "zostałeś wybrany", "nagroda pieniężna", "loteria",
-		"kazandınız", "kazandın", "ikramiye", "piyango", "talihli",
-		"вы выиграли", "ты выиграл", "ваш выигрыш", "победитель", "денежный приз", "лотерея", "ви виграли",
-		"لقد ربحت", "لقد فزت", "مبروك لقد", "فائز", "جائزة نقدية", "يانصيب",
-		"आपने जीता", "आपने जीते", "इनाम जीता", "लॉटरी", "विजेता",
-		"恭喜您中奖", "恭喜你中奖", "中奖", "中獎", "获奖", "当選", "당첨",
+		"you have won", "you ve won", "you won", "you are selected", "you have been selected", "you ve been selected", "you are a winner", "you re a winner", "claim your prize", "claim your reward",
+		"sie haben gewonnen", "du hast gewonnen",
+		"u heeft gewonnen", "je hebt gewonnen",
+		"vous avez gagné", "tu as gagné", "vous avez été sélectionné", "lot à réclamer",
+		"has ganado", "ha ganado", "usted ha ganado", "ha sido seleccionado",
+		"hai vinto", "ha vinto", "sei stato selezionato",
+		"você ganhou", "voce ganhou", "ganhou um prémio", "ganhou um prêmio", "foi selecionado",
+		"wygrałeś", "wygrałaś", "zostałeś wybrany",
+		"kazandınız", "kazandın",
+		"вы выиграли", "ты выиграл", "ваш выигрыш", "ви виграли",
+		"لقد ربحت", "لقد فزت", "مبروك لقد",
+		"आपने जीता", "आपने जीते", "इनाम जीता",
+		"恭喜您中奖", "恭喜你中奖",
 		"anda menang", "selamat anda", "bạn đã trúng", "trúng thưởng", "ai câștigat", "du har vunnit", "du har vundet", "olet voittanut", "vyhráli jste", "ön nyert", "κερδίσατε",
 	}},
 	{LurePrize, roleHint, []string{
+		"cash prize", "lottery", "jackpot", "gewinner", "hauptgewinn", "geldpreis", "lotterie", "gewinnspiel", "gagnant", "loterie", "ganador", "lotería", "vincitore", "lotteria", "vencedor", "sorteado", "wygrana", "zwycięzca", "loteria", "ikramiye", "piyango", "talihli", "победитель", "денежный приз", "лотерея", "فائز", "جائزة نقدية", "يانصيب", "लॉटरी", "विजेता", "中奖", "中獎", "获奖", "当選", "당첨", "premio en efectivo", "premio in denaro", "prémio em dinheiro", "prêmio em dinheiro", "nagroda pieniężna", "prijs gewonnen",
 		"congratulations", "prize", "reward", "gift card", "voucher", "winner", "free iphone", "claim",
 		"herzlichen glückwunsch", "gewinn", "preis", "gutschein", "félicitations", "cadeau", "felicidades", "enhorabuena", "premio", "regalo",
 		"congratulazioni", "parabéns", "prémio", "prêmio", "gratulacje", "nagroda", "tebrikler", "hediye", "поздравляем", "приз", "подарок",
@@ -213,23 +233,22 @@ var lureLexicon = []lureGroup{
 	}},
 	// Jobs paying per day.
 	{LureJob, roleCore, []string{
-		"job offer", "part time job", "part-time job", "no experience needed", "no experience required", "earn from home", "daily pay", "daily income", "paid daily", "recruitment agency", "we are hiring", "hiring now",
-		"nebenjob", "heimarbeit", "ohne erfahrung", "tagesverdienst", "pro tag verdienen", "stellenangebot",
-		"bijbaan", "zonder ervaring",
-		"offre d emploi", "télétravail rémunéré", "sans expérience", "suite à votre candidature", "revenu quotidien",
-		"oferta de empleo", "oferta de trabajo", "sin experiencia", "trabajo a tiempo parcial", "ingresos diarios",
-		"offerta di lavoro", "senza esperienza", "lavoro part time", "guadagno giornaliero",
-		"oferta de emprego", "sem experiência", "renda extra", "ganhos diários",
-		"oferta pracy", "praca zdalna", "bez doświadczenia", "dorywcza praca",
-		"iş teklifi", "deneyim gerekmez", "günlük kazanç", "ek iş",
-		"удалённая работа", "удаленная работа", "без опыта", "подработка", "доход от", "ежедневный доход", "віддалена робота",
-		"وظيفة", "بدون خبرة", "دخل يومي",
-		"घर बैठे", "पार्ट टाइम", "बिना अनुभव", "रोज़ाना कमाई", "रोजाना कमाई",
-		"兼职", "兼職", "日赚", "日賺", "无需经验", "高薪", "副業", "在宅ワーク", "부업",
-		"kerja paruh waktu", "lowongan", "việc làm thêm",
-		"loc de muncă", "deltidsjobb",
+		"no experience needed", "no experience required", "earn from home", "daily pay", "daily income", "paid daily", "recruitment agency",
+		"heimarbeit", "ohne erfahrung", "tagesverdienst", "pro tag verdienen",
+		"zonder ervaring",
+		"télétravail rémunéré", "sans expérience", "suite à votre candidature", "revenu quotidien",
+		"sin experiencia", "ingresos diarios",
+		"senza esperienza", "guadagno giornaliero",
+		"sem experiência", "ganhos diários",
+		"bez doświadczenia",
+		"deneyim gerekmez", "günlük kazanç",
+		"без опыта", "доход от", "ежедневный доход",
+		"بدون خبرة", "دخل يومي",
+		"घर बैठे", "बिना अनुभव", "रोज़ाना कमाई", "रोजाना कमाई",
+		"日赚", "日賺", "无需经验",
 	}},
 	{LureJob, roleHint, []string{
+		"job offer", "part time job", "part-time job", "hiring now", "we are hiring", "nebenjob", "stellenangebot", "bijbaan", "offre d emploi", "oferta de empleo", "oferta de trabajo", "trabajo a tiempo parcial", "offerta di lavoro", "lavoro part time", "oferta de emprego", "renda extra", "oferta pracy", "praca zdalna", "dorywcza praca", "iş teklifi", "ek iş", "удалённая работа", "удаленная работа", "подработка", "віддалена робота", "وظيفة", "पार्ट टाइम", "兼职", "兼職", "高薪", "副業", "在宅ワーク", "부업", "kerja paruh waktu", "lowongan", "việc làm thêm", "loc de muncă", "deltidsjobb",
 		// Working from home is everyday speech; it is a lure beside pay per day.
 		"work from home", "von zu hause arbeiten", "thuiswerk", "travail à domicile", "trabajo desde casa", "lavoro da casa", "trabalho em casa", "trabalhe de casa", "praca z domu", "evden çalış*", "работа на дому", "робота вдома", "العمل من المنزل", "عمل من المنزل", "घर से काम", "在家工作", "재택근무", "kerja dari rumah", "việc làm tại nhà", "lucru de acasă", "jobb hemifrån", "práce z domova", "otthoni munka",
 		"earn", "a day", "per day", "daily", "per hour", "an hour", "from home", "part time", "part-time", "recruiter", "hiring", "salary", "commission",
@@ -246,20 +265,19 @@ var lureLexicon = []lureGroup{
 	}},
 	// Bank and account threats.
 	{LureAccount, roleCore, []string{
-		"account will be closed", "account will be suspended", "account has been suspended", "account has been locked", "account has been blocked", "account is blocked", "account is suspended", "card has been blocked", "card is blocked", "card will be blocked", "unusual activity", "suspicious activity", "unauthorised transaction", "unauthorized transaction",
-		"konto wird gesperrt", "konto wurde gesperrt", "konto gesperrt", "karte gesperrt", "karte wurde gesperrt", "verdächtige aktivität", "ungewöhnliche aktivität",
-		"rekening geblokkeerd", "pas geblokkeerd",
-		"compte sera suspendu", "compte suspendu", "compte bloqué", "carte bloquée", "activité suspecte", "activité inhabituelle",
-		"cuenta será bloqueada", "cuenta bloqueada", "cuenta suspendida", "tarjeta bloqueada", "actividad sospechosa", "actividad inusual",
-		"conto bloccato", "conto sospeso", "carta bloccata", "attività sospetta", "attività insolita",
-		"conta bloqueada", "conta suspensa", "conta será bloqueada", "cartão bloqueado", "atividade suspeita", "atividade incomum",
-		"konto zostało zablokowane", "konto zablokowane", "karta zablokowana", "podejrzana aktywność",
-		"hesabınız bloke", "hesabınız askıya", "kartınız bloke", "şüpheli işlem",
-		"аккаунт заблокирован", "счёт заблокирован", "счет заблокирован", "карта заблокирована", "подозрительная операция", "рахунок заблоковано", "картку заблоковано",
-		"تم تعليق حسابك", "تم إيقاف حسابك", "حسابك موقوف", "بطاقتك محظورة", "نشاط مشبوه",
-		"खाता बंद", "खाता ब्लॉक", "कार्ड ब्लॉक", "केवाईसी", "kyc",
-		"账户冻结", "帳戶凍結", "账户异常", "帳戶異常", "银行卡冻结", "口座が凍結", "계좌 정지",
-		"akun anda diblokir", "rekening anda diblokir", "tài khoản của bạn bị khóa", "contul dvs a fost blocat", "ditt konto har spärrats",
+		"your account will be closed", "your account will be suspended", "your account has been suspended", "your account has been locked", "your account has been blocked",
+		"your card has been blocked", "your card has been suspended", "ihr konto wurde gesperrt", "ihr konto wird gesperrt", "votre compte a été suspendu", "votre compte sera suspendu",
+		"su cuenta ha sido bloqueada", "su cuenta será bloqueada", "il tuo conto è stato bloccato", "sua conta foi bloqueada", "twoje konto zostało zablokowane",
+		"hesabınız bloke edildi", "ваш аккаунт заблокирован", "ваша карта заблокирована", "تم تعليق حسابك", "تم إيقاف حسابك", "आपका खाता बंद", "您的账户已被冻结", "您的帳戶已被凍結",
+	}},
+	// An account threat: whose account (the reader's) and what happens to it.
+	{LureAccount, roleHint, []string{
+		"your account", "your card", "your bank account", "ihr konto", "ihre karte", "dein konto", "deine karte", "votre compte", "votre carte", "su cuenta", "su tarjeta", "tu cuenta", "tu tarjeta",
+		"il tuo conto", "la tua carta", "il suo conto", "sua conta", "seu cartão", "seu cartao", "twoje konto", "twoja karta", "hesabınız", "kartınız", "uw rekening", "uw pas",
+		"ваш аккаунт", "ваш счёт", "ваш счет", "ваша карта", "ваш рахунок", "ваша картка", "حسابك", "بطاقتك", "आपका खाता", "आपका कार्ड", "您的账户", "你的账户", "您的帳戶", "お客様の口座", "고객님의 계좌",
+		"will be closed", "will be suspended", "has been suspended", "has been locked", "has been blocked", "is blocked", "is suspended", "unusual activity", "suspicious activity", "unauthorised", "unauthorized",
+		"gesperrt", "eingeschränkt", "suspendu", "bloqué", "bloquée", "bloqueada", "bloqueado", "suspendida", "bloccato", "bloccata", "sospeso", "suspensa", "zablokowane", "zablokowana",
+		"bloke", "askıya", "geblokkeerd", "заблокир*", "заблоковано", "موقوف", "تعليق", "محظورة", "ब्लॉक", "बंद हो", "冻结", "凍結", "정지", "activité suspecte", "actividad sospechosa", "verdächtige",
 	}},
 	// Parcels.
 	{LureParcel, roleCore, []string{
@@ -279,31 +297,32 @@ var lureLexicon = []lureGroup{
 	}},
 	// Refunds and compensation.
 	{LureRefund, roleCore, []string{
-		"tax refund", "pending refund", "you are eligible for a refund", "overpayment refund",
-		"steuerrückerstattung", "steuererstattung", "belastingteruggave", "remboursement d impôt", "trop perçu",
-		"devolución de impuestos", "rimborso fiscale", "reembolso de imposto", "restituição do imposto",
-		"zwrot podatku", "zwrot nadpłaty", "vergi iadesi", "налоговый вычет", "возврат налога", "повернення податку",
-		"استرداد ضريبي", "टैक्स रिफंड", "退税", "退稅", "還付金", "환급금", "pengembalian pajak", "hoàn thuế", "skatteåterbäring",
+		"you have a pending", "pending tax refund", "pending refund", "you are eligible for a refund", "you are entitled to a refund", "your tax refund", "your refund of",
+		"ihre steuerrückerstattung", "ihre rückerstattung", "sie haben anspruch auf", "votre remboursement", "vous avez droit à un remboursement", "su devolución", "su reembolso",
+		"il tuo rimborso", "hai diritto a un rimborso", "seu reembolso", "sua restituição", "twój zwrot", "vergi iadeniz", "iadeniz", "ваш возврат", "вам положен", "استردادك", "आपका रिफंड", "您的退税", "您有一笔退款",
 	}},
 	{LureRefund, roleHint, []string{
+		"tax refund", "steuerrückerstattung", "steuererstattung", "belastingteruggave", "remboursement d impôt", "devolución de impuestos", "rimborso fiscale", "reembolso de imposto",
+		"zwrot podatku", "vergi iadesi", "возврат налога", "налоговый вычет", "استرداد ضريبي", "टैक्स रिफंड", "退税", "退稅", "還付金",
 		"refund", "compensation", "rückerstattung", "erstattung", "terugbetaling", "remboursement", "reembolso", "devolución", "rimborso", "restituição",
-		"zwrot", "iade", "возврат", "компенсация", "استرداد", "रिफंड", "退款", "tax", "steuer", "impôt", "impuestos", "imposto", "podatek", "vergi", "налог",
+		"zwrot", "iade", "возврат", "компенсация", "استرداد", "रिफंड", "退款",
 	}},
 	// OTP theft.
 	{LureCode, roleCore, []string{
-		"accidentally sent", "sent to your number by mistake", "sent to you by mistake", "send it back to me", "code to your number",
-		"sent you a code", "sent a code to your", "code by mistake", "code to you by mistake", "send me the code", "send the code", "forward the code", "read me the code", "what is the code", "the 6 digit code", "verification code i sent",
-		"code aus versehen", "schick mir den code", "code weiterleiten", "den code schicken", "code an dich geschickt",
-		"code per ongeluk", "stuur me de code",
-		"code par erreur", "envoie-moi le code", "envoie moi le code", "renvoie-moi le code", "transmets le code",
-		"código por error", "envíame el código", "reenvíame el código", "mándame el código", "pásame el código",
-		"codice per errore", "mandami il codice", "inviami il codice", "girami il codice",
-		"código por engano", "me manda o código", "me envia o código", "manda o código", "me passa o código",
-		"kod przez pomyłkę", "wyślij mi kod", "podaj mi kod", "prześlij kod",
-		"kodu yanlışlıkla", "kodu bana gönder", "kodu gönder*", "gelen kodu",
-		"код по ошибке", "пришли код", "отправь код", "скажи код", "продиктуй код", "перешли код", "надішли код",
-		"الرمز بالخطأ", "أرسل لي الرمز", "ارسل لي الكود", "ارسل الكود", "कोड गलती से", "कोड भेज", "ओटीपी भेज", "otp भेज", "otp bhej",
-		"验证码发给我", "把验证码", "驗證碼發給我", "认证码", "コードを送って", "인증번호 알려",
+		"code by mistake", "code to you by mistake", "sent you a code by mistake",
+		"code aus versehen", "code per ongeluk", "code par erreur", "código por error", "codice per errore",
+		"código por engano", "kod przez pomyłkę", "kodu yanlışlıkla", "код по ошибке",
+		"الرمز بالخطأ", "कोड गलती से",
+	}},
+	// Asking for a code someone received: with a second sign (whose code,
+	// which messenger) a story.
+	{LureCode, roleHint, []string{
+		// "by mistake" alone is everyday speech
+		"versehentlich", "par erreur", "por error", "per errore", "por engano", "przez pomyłkę", "yanlışlıkla", "по ошибке", "помилково", "بالخطأ", "गलती से", "发错了", "不小心发", "誤って", "실수로", "accidentally sent", "sent to your number by mistake", "sent to you by mistake",
+		"send me the code", "send it back", "forward the code", "forward me the code", "the 6 digit code", "6 digit code", "verification code", "whatsapp code", "sms code", "otp",
+		"schick mir den code", "code weiterleiten", "stuur me de code", "envoie-moi le code", "envoie moi le code", "renvoie-moi le code", "envíame el código", "reenvíame el código", "mándame el código",
+		"mandami il codice", "inviami il codice", "me manda o código", "me envia o código", "wyślij mi kod", "prześlij kod", "kodu bana gönder", "kodu gönder*",
+		"пришли код", "отправь код", "перешли код", "продиктуй код", "надішли код", "أرسل لي الرمز", "ارسل لي الكود", "कोड भेज", "ओटीपी", "验证码发给我", "把验证码", "驗證碼", "验证码", "コードを送って", "인증번호",
 		"kirim kodenya", "kode otp", "gửi mã", "mã otp", "trimite-mi codul",
 	}},
 	// Investment.
@@ -387,7 +406,8 @@ type Lure struct {
 func LureScore(norm []byte, sh Shape) Lure {
 	var roles [lureKinds]lureRole
 	var hints [lureKinds]int
-	var hintEnd [lureKinds]int // where the last hint counted ended: overlapping hints count once
+	var hintEnd [lureKinds]int // where the last hint ended: overlapping hints count once
+	var hint1 [lureKinds]int   // the first hint counted (+1): a hint repeated counts once
 	lureLex.m.Match(norm, false, func(i, start, end int) bool {
 		if lureLex.start[i] && start > 0 {
 			if r, _ := utf8.DecodeLastRune(norm[:start]); wordRune(r) {
@@ -401,14 +421,22 @@ func LureScore(norm []byte, sh Shape) Lure {
 		}
 		c := lureLex.cues[i]
 		roles[c.kind] |= c.role
-		if c.role == roleHint && start >= hintEnd[c.kind] {
-			hints[c.kind]++
-			hintEnd[c.kind] = end
+		if c.role == roleHint {
+			if start >= hintEnd[c.kind] && hint1[c.kind] != i+1 {
+				hints[c.kind]++
+				if hint1[c.kind] == 0 {
+					hint1[c.kind] = i + 1
+				}
+			}
+			hintEnd[c.kind] = max(hintEnd[c.kind], end)
 		}
 		return true
 	})
 	generic := roles[LureNone]
-	answer := generic&roleAnswer != 0 || sh.Phones+sh.Handoffs+sh.Emails > 0
+	// A story's request: a number, messenger or address to answer on, or
+	// an answer asked as a business or a stranger asks ("reply YES",
+	// "rufen Sie an"); "call me" is how friends talk.
+	answer := generic&roleReply != 0 || sh.Phones+sh.Handoffs+sh.Emails > 0
 	money := sh.Money > 0 || generic&roleAmount != 0 && bytes.ContainsAny(norm, "0123456789")
 	best := Lure{}
 	// Family impersonation.
@@ -430,7 +458,7 @@ func LureScore(norm []byte, sh Shape) Lure {
 			switch {
 			case generic&(roleMoney|roleFavour) != 0:
 				score, req = score+2, 1
-			case sh.Handoffs > 0 || generic&roleAnswer != 0:
+			case sh.Handoffs > 0 || generic&(roleAnswer|roleReply) != 0:
 				score, req = score+1, 2
 			}
 			best = Lure{Kind: LureFamily, Score: score, Parts: familyPartNames[base*6+lost*3+req]}
