@@ -92,10 +92,10 @@ var lureLexicon = []lureGroup{
 		// pl cs ro sv da no
 		"mamo", "mamusiu", "tato", "tatusiu", "to ja", "mami", "tati", "eu sunt", "mamă", "tată", "mamma", "pappa", "det är jag", "det er mig", "det er meg",
 		// tr el hu
-		"anneciğim", "annem", "baba", "babacım", "μαμά", "μπαμπά", "εγώ είμαι", "anya", "anyu", "én vagyok",
+		"anne", "anneciğim", "annem", "baba", "babacım", "μαμά", "μπαμπά", "εγώ είμαι", "anya", "anyu", "én vagyok",
 		// ru uk ar hi zh ja ko id vi (a word that folds into another
 		// language's common word is left out: мам reads "mam", Polish for
-		// "I have"; mẹ reads "me"; anne is a name)
+		// "I have"; mẹ reads "me")
 		"мама", "мамочка", "пап", "папа", "это я", "це я", "ماما", "أمي", "امي", "بابا", "أبي", "ابي", "انا ابنك", "انا بنتك",
 		"माँ", "मां", "मम्मी", "पापा", "मैं हूँ", "妈", "媽", "爸", "是我", "お母さん", "母さん", "お父さん", "엄마", "아빠", "나야",
 		"ibu", "ayah", "bunda", "ini aku", "ba ơi", "con đây",
@@ -449,6 +449,10 @@ func LureScore(norm []byte, sh Shape) Lure {
 			base = 1
 		case fam&roleClaim != 0 && generic&(roleMoney|roleFavour) != 0:
 			base = 2
+		case fam&roleClaim != 0 && (sh.Handoffs > 0 || generic&(roleAnswer|roleReply) != 0):
+			// "This is my new number, save it": 2, never a lure alone,
+			// but a wave of it is (lure-wave rules).
+			best = Lure{Kind: LureFamily, Score: 2, Parts: "new_number+answer"}
 		}
 		if base >= 0 {
 			score, lost, req := 2, 0, 0
