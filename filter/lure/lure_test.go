@@ -1,10 +1,13 @@
 package lure_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/campaign"
 	"github.com/smsfw/smsfw/filter/filtertest"
 	"github.com/smsfw/smsfw/filter/lure"
 )
@@ -24,14 +27,14 @@ func detect(d *lure.Detector, f *filter.Facts, now int64) filter.Detections {
 }
 
 func TestDefaults(t *testing.T) {
-	want := lure.Config{NewSenderAge: 24 * time.Hour, SenderMemory: 720 * time.Hour}
+	want := lure.Config{NewSenderAge: 24 * time.Hour, SenderMemory: 720 * time.Hour, WaveSenders: 3, WaveWindow: time.Hour}
 	if got := (lure.Config{}).Defaults(); got != want {
 		t.Fatalf("Defaults() = %+v", got)
 	}
 }
 
 func TestFindings(t *testing.T) {
-	d := lure.New(lure.Config{}, lure.Reuse(nil, 1<<20))
+	d := lure.New(lure.Config{}, lure.Reuse(nil, lure.Config{}, 1<<20))
 	cases := []struct {
 		text  string
 		lure  bool
@@ -58,7 +61,7 @@ func TestFindings(t *testing.T) {
 // again. Only MT phone-number senders are tracked.
 func TestNewSender(t *testing.T) {
 	cfg := lure.Config{NewSenderAge: time.Hour, SenderMemory: 10 * time.Hour}
-	d := lure.New(cfg, lure.Reuse(nil, 1<<20))
+	d := lure.New(cfg, lure.Reuse(nil, cfg, 1<<20))
 	at := func(h float64) int64 { return t0 + int64(h*float64(time.Hour)) }
 	steps := []struct {
 		h      float64
@@ -86,19 +89,57 @@ func TestNewSender(t *testing.T) {
 	}
 }
 
-// The state survives a rebuild with the same budget.
+// A lure text's first messages are remembered until the campaign detector
+// has counted wave_senders senders of it; from then on each message of the
+// wave is marked and its evidence names them.
+func TestWave(t *testing.T) {
+	d := lure.New(lure.Config{}, lure.Reuse(nil, lure.Config{}, 1<<20))
+	text := "Hi Mum, this is my new number. Text me on WhatsApp"
+	send := func(i, senders int, now int64) (filter.Detections, string) {
+		f := facts("mt", filter.KindNumber, fmt.Sprintf("44770090%04d", i), text)
+		f.Dest = fmt.Sprintf("4915112%06d", i)
+		var det filter.Detections
+		det.SetCount(campaign.Senders, senders) // as the campaign detector, before this one, counted
+		d.Detect(f, &det, now)
+		var ev []string
+		d.Explain(f, &det, func(format string, args ...any) { ev = append(ev, fmt.Sprintf(format, args...)) })
+		return det, strings.Join(ev, "; ")
+	}
+	for i := 1; i <= 2; i++ {
+		if det, _ := send(i, i, t0+int64(i)*int64(time.Minute)); det.Has(lure.Wave) || det.Count(lure.WaveEarlier) != 0 {
+			t.Fatalf("message %d: wave before wave_senders", i)
+		}
+	}
+	det, ev := send(3, 3, t0+3*int64(time.Minute))
+	if !det.Has(lure.Wave) || det.Count(lure.WaveEarlier) != 2 {
+		t.Fatalf("third sender: wave=%v earlier=%d", det.Has(lure.Wave), det.Count(lure.WaveEarlier))
+	}
+	want := "lure_wave first_messages=447700900001>4915112000001@12:01:00,447700900002>4915112000002@12:02:00"
+	if !strings.Contains(ev, want) {
+		t.Fatalf("evidence %q lacks %q", ev, want)
+	}
+	// After the wave window the text starts afresh.
+	if det, _ := send(9, 1, t0+2*int64(time.Hour)); det.Has(lure.Wave) {
+		t.Fatal("wave after its window")
+	}
+}
+
+// The state survives a rebuild with the same budget and wave window.
 func TestReuse(t *testing.T) {
-	st := lure.Reuse(nil, 1<<20)
-	if lure.Reuse(st, 1<<20) != st {
+	st := lure.Reuse(nil, lure.Config{}, 1<<20)
+	if lure.Reuse(st, lure.Config{WaveWindow: time.Hour, WaveSenders: 5}, 1<<20) != st {
 		t.Fatal("same budget: state not reused")
 	}
-	if lure.Reuse(st, 2<<20) == st {
+	if lure.Reuse(st, lure.Config{}, 2<<20) == st {
 		t.Fatal("new budget: state reused")
+	}
+	if lure.Reuse(st, lure.Config{WaveWindow: time.Minute}, 1<<20) == st {
+		t.Fatal("new wave window: state reused")
 	}
 }
 
 func TestDetectAllocs(t *testing.T) {
-	d := lure.New(lure.Config{}, lure.Reuse(nil, 1<<20))
+	d := lure.New(lure.Config{}, lure.Reuse(nil, lure.Config{}, 1<<20))
 	f := facts("mt", filter.KindNumber, "447700900123", "Kids are asleep finally. Wine at 9:15?")
 	var det filter.Detections
 	d.Detect(f, &det, t0)

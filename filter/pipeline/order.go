@@ -24,8 +24,8 @@ var Order = []*filter.Plugin{
 	greyroute.Plugin,
 	senderid.Plugin,
 	content.Plugin,
-	lure.Plugin,
 	campaign.Plugin,
+	lure.Plugin, // reads det.campaign_senders
 	pumping.Plugin,
 	simfarm.Plugin,
 	receipts.Plugin,
