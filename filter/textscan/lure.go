@@ -391,18 +391,22 @@ type Lure struct {
 // with its shape (ShapeOf of the raw text). It does not allocate.
 //
 // Family impersonation: an address to a relative ("hi mum", "papa", "it's
-// me") together with a new number or a lost phone is 2; the story of the
-// phone lost or broken besides the new number adds 1; an answer on a
-// messenger, or a request to reply, adds 1; a request for money or a
-// favour adds 2. "Hi Mum, my phone broke, this is my new number, text me
-// on WhatsApp" is 4; "Hi Mum, new number, save it" is 3; "Mum, can you
-// send me 20 euros" is 0 (no new number).
+// me") together with a new number is 2; the story of the phone lost or
+// broken besides them adds 1; a request for money or a favour adds 2, or
+// else an answer on a messenger or a request to reply adds 1. "Hi Mum, my
+// phone broke, this is my new number, text me on WhatsApp" is 4; "Hi Mum,
+// new number, save it" is 3; "Mum, can you send me 20 euros" is 0 (no new
+// number). Without the address, a new number is 2 with the lost-phone
+// story (plus the request as above), 2 with a request for money or a
+// favour (plus 2), and 2 with a way to answer and nothing more. An address
+// and a lost phone without a new number score nothing.
 //
 // Other stories: a core phrase ("you have won", "your account will be
-// closed", "earn from home", "tax refund", "send me the code") or two
-// different hints of the kind is 2; a way to answer (a callback number,
-// a messenger, an address, "call", "reply") adds 1; an amount of money or
-// urgency adds 1.
+// closed", "no experience needed", "your tax refund", "code by mistake")
+// or two different hints of the kind is 2; a way to answer (a callback
+// number, a messenger, an address, or an answer asked as a business asks:
+// "reply YES", "call us") adds 1, and asking for a code is one; an amount
+// of money or urgency adds 1. The wrong-number opener is 2 at most.
 func LureScore(norm []byte, sh Shape) Lure {
 	var roles [lureKinds]lureRole
 	var hints [lureKinds]int
