@@ -387,8 +387,14 @@ type Lure struct {
 	Parts string
 }
 
+// LureScanMax is how much of a normalized text LureScore reads: the
+// opening 2 KiB, more than six segments of Latin text or three of
+// Cyrillic, Arabic or Chinese.
+const LureScanMax = 2048
+
 // LureScore scores the lure structure of a normalized text (Normalize)
-// with its shape (ShapeOf of the raw text). It does not allocate.
+// with its shape (ShapeOf of the raw text), reading its first LureScanMax
+// bytes. It does not allocate.
 //
 // Family impersonation: an address to a relative ("hi mum", "papa", "it's
 // me") together with a new number is 2; the story of the phone lost or
@@ -408,6 +414,11 @@ type Lure struct {
 // "reply YES", "call us") adds 1, and asking for a code is one; an amount
 // of money or urgency adds 1. The wrong-number opener is 2 at most.
 func LureScore(norm []byte, sh Shape) Lure {
+	// A lure is told in the opening of a text; a 64 KiB payload is not
+	// read whole for one (the campaign counters see the whole text).
+	if len(norm) > LureScanMax {
+		norm = norm[:LureScanMax]
+	}
 	var roles [lureKinds]lureRole
 	var hints [lureKinds]int
 	var hintEnd [lureKinds]int // where the last hint ended: overlapping hints count once

@@ -1,6 +1,9 @@
 package textscan
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func lureOf(text string) Lure {
 	return LureScore(Normalize(nil, []byte(text)), ShapeOf([]byte(text)))
@@ -115,5 +118,18 @@ func BenchmarkLureScore(b *testing.B) {
 	b.ReportAllocs()
 	for range b.N {
 		LureScore(norm, sh)
+	}
+}
+
+// Only the opening LureScanMax bytes are read: a payload of 60 KB costs
+// what 2 KiB do, and a lure in the opening is still found.
+func TestLureScoreLongText(t *testing.T) {
+	lure := "Hi Mum, my phone broke, this is my new number. Can you text me on WhatsApp? "
+	long := lure + strings.Repeat("x", 60_000)
+	if got := lureOf(long); got.Score != 4 {
+		t.Fatalf("lure before padding: %+v", got)
+	}
+	if got := lureOf(strings.Repeat("x ", LureScanMax) + lure); got.Score != 0 {
+		t.Fatalf("lure after %d bytes read: %+v", LureScanMax, got)
 	}
 }
