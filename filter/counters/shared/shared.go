@@ -80,10 +80,10 @@ type Sharer struct {
 
 // tableSync is one shared table.
 type tableSync interface {
-	// take moves the queued updates into commands on p and returns the
-	// function that reads their replies after Exec (nil: nothing queued),
-	// and how many keys it sent.
-	take(p redis.Pipeliner, now int64) (read func(), keys int)
+	// take moves the queued updates into commands on b and returns the
+	// function that reads their replies once b is sent (nil: nothing
+	// queued).
+	take(b *batch, now int64) (read func())
 	// discard forgets the queued updates, returning how many there were.
 	discard() int
 	// forget drops what was learned from the other nodes.
@@ -238,38 +238,77 @@ func (s *Sharer) sync() {
 		}
 		s.loaded = true
 	}
-	pipe := s.rdb.Pipeline()
+	b := &batch{s: s, pipe: s.rdb.Pipeline()}
 	now := s.now().UnixNano()
 	var reads []func()
-	keys := 0
 	for _, t := range tables {
-		if r, n := t.take(pipe, now); r != nil {
+		if r := t.take(b, now); r != nil {
 			reads = append(reads, r)
-			keys += n
 		}
 	}
 	if len(reads) == 0 {
 		return
 	}
-	start := time.Now()
-	cmds, err := pipe.Exec(ctx)
-	s.m.duration.Observe(time.Since(start).Seconds())
-	s.m.keys.Add(float64(keys))
-	if err != nil {
+	b.exec()
+	switch {
+	case b.err != nil:
 		s.m.syncs.WithLabelValues(resultError).Inc()
-		if !replyError(err) {
-			s.m.dropped.WithLabelValues(reasonSyncFailed).Add(float64(len(cmds)))
-			s.failed(err, nil)
-			return
-		}
-		if strings.HasPrefix(err.Error(), "NOSCRIPT") {
-			s.loaded = false // Redis restarted between two syncs: load again
-		}
-	} else {
+		s.fallBack(b.err)
+		return
+	case b.noscript:
+		s.loaded = false // Redis restarted between two syncs: load again
+		s.m.syncs.WithLabelValues(resultError).Inc()
+	default:
 		s.m.syncs.WithLabelValues(resultOK).Inc()
 	}
 	for _, r := range reads {
 		r() // commands that failed are skipped by their reader
+	}
+}
+
+// chunk is how many commands one round trip carries: a big sync goes out
+// in several, each with its own deadline (redis.timeout). A sync slower
+// than the interval delays the next one, which then carries more updates
+// a key (they are summed): the load on Redis adapts to what it answers.
+const chunk = 4096
+
+// batch is one sync's commands, sent a chunk at a time.
+type batch struct {
+	s        *Sharer
+	pipe     redis.Pipeliner
+	err      error // the connection failed: nothing more is sent
+	noscript bool
+}
+
+// queued is called after each key's commands.
+func (b *batch) queued() {
+	b.s.m.keys.Inc()
+	if b.pipe.Len() >= chunk {
+		b.exec()
+	}
+}
+
+func (b *batch) exec() {
+	if b.pipe.Len() == 0 {
+		return
+	}
+	if b.err != nil {
+		b.s.m.dropped.WithLabelValues(reasonSyncFailed).Add(float64(b.pipe.Len()))
+		b.pipe.Discard()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.s.cfg.Redis.Timeout)
+	defer cancel()
+	start := time.Now()
+	cmds, err := b.pipe.Exec(ctx)
+	b.s.m.duration.Observe(time.Since(start).Seconds())
+	switch {
+	case err == nil:
+	case replyError(err):
+		b.noscript = b.noscript || strings.HasPrefix(err.Error(), "NOSCRIPT")
+	default:
+		b.err = err
+		b.s.m.dropped.WithLabelValues(reasonSyncFailed).Add(float64(len(cmds)))
 	}
 }
 

@@ -27,7 +27,7 @@ type node struct {
 	dst *counters.Distinct
 }
 
-func newNode(t testing.TB, addr, prefix string) *node {
+func newNode(t testing.TB, addr, prefix string, keys int) *node {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	cfg := Config{Backend: BackendRedis, SyncInterval: testInterval, KeySecret: testSecret,
@@ -36,8 +36,8 @@ func newNode(t testing.TB, addr, prefix string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &node{s: s, reg: reg, lim: counters.NewLimiter(counters.Keys(1000)),
-		win: counters.NewWindow(time.Minute, 10, counters.Keys(1000)), dst: counters.NewDistinct(time.Hour, counters.Keys(1000))}
+	n := &node{s: s, reg: reg, lim: counters.NewLimiter(counters.Keys(keys)),
+		win: counters.NewWindow(time.Minute, 10, counters.Keys(keys)), dst: counters.NewDistinct(time.Hour, counters.Keys(keys))}
 	s.Share("test", []counters.Named{{Name: "limits", Table: n.lim}, {Name: "velocity", Table: n.win}, {Name: "senders", Table: n.dst}})
 	s.Start()
 	t.Cleanup(func() { _ = s.Close() })
@@ -52,7 +52,7 @@ func (n *node) fallback(t testing.TB) float64 {
 // the documented error: not twice the limit, and not much less than it.
 func TestTwoNodesOneRate(t *testing.T) {
 	r := testutil.StartRedis(t)
-	nodes := []*node{newNode(t, r.Addr, "rate"), newNode(t, r.Addr, "rate")}
+	nodes := []*node{newNode(t, r.Addr, "rate", 1000), newNode(t, r.Addr, "rate", 1000)}
 	const rate, burst = 200.0, 20
 	key := counters.KeyString("peer-a")
 	var admitted atomic.Int64
@@ -97,7 +97,7 @@ func TestTwoNodesOneRate(t *testing.T) {
 // A distinct count and a window split across two nodes add up on both.
 func TestTwoNodesCountTogether(t *testing.T) {
 	r := testutil.StartRedis(t)
-	a, b := newNode(t, r.Addr, "count"), newNode(t, r.Addr, "count")
+	a, b := newNode(t, r.Addr, "count", 1000), newNode(t, r.Addr, "count", 1000)
 	text := counters.KeyString("one campaign text")
 	for i := range 15 {
 		now := time.Now().UnixNano()
@@ -121,7 +121,7 @@ func TestTwoNodesCountTogether(t *testing.T) {
 // line), nothing waits; restarted: they share again.
 func TestRedisKilledAndRestarted(t *testing.T) {
 	r := testutil.StartRedis(t)
-	a, b := newNode(t, r.Addr, "kill"), newNode(t, r.Addr, "kill")
+	a, b := newNode(t, r.Addr, "kill", 1000), newNode(t, r.Addr, "kill", 1000)
 	key := counters.KeyString("peer-k")
 	now := time.Now().UnixNano()
 	a.dst.Add(key, 1, now)

@@ -153,7 +153,7 @@ func (ls *limiterSync) Charged(key uint64, _ int64, cost int64) {
 	sh.mu.Unlock()
 }
 
-func (ls *limiterSync) take(p redis.Pipeliner, _ int64) (func(), int) {
+func (ls *limiterSync) take(b *batch, _ int64) func() {
 	sum := map[uint64]int64{}
 	ls.drain(func(ops []limOp) {
 		for _, o := range ops {
@@ -161,7 +161,7 @@ func (ls *limiterSync) take(p redis.Pipeliner, _ int64) (func(), int) {
 		}
 	})
 	if len(sum) == 0 {
-		return nil, 0
+		return nil
 	}
 	type call struct {
 		key uint64
@@ -173,7 +173,8 @@ func (ls *limiterSync) take(p redis.Pipeliner, _ int64) (func(), int) {
 		if cost > 0 && us == 0 {
 			us = 1
 		}
-		calls = append(calls, call{k, gcraScript.EvalSha(ctxBackground, p, []string{ls.key(k, 0, false)}, us)})
+		calls = append(calls, call{k, gcraScript.EvalSha(ctxBackground, b.pipe, []string{ls.key(k, 0, false)}, us)})
+		b.queued()
 	}
 	return func() {
 		now := ls.s.now().UnixNano()
@@ -182,7 +183,7 @@ func (ls *limiterSync) take(p redis.Pipeliner, _ int64) (func(), int) {
 				ls.l.Raise(c.key, now, now+ahead*1000)
 			}
 		}
-	}, len(calls)
+	}
 }
 
 // windowSync shares a Window: events are summed per key and bucket and
@@ -201,12 +202,12 @@ type winOp struct {
 	key    uint64
 	bucket int64
 	n      uint32
+	local  uint64 // this node's count after the update
 }
 
 type winRemote struct {
 	others uint64 // the other nodes' events in the window, at bucket
 	bucket int64  // when learned
-	local  uint64 // this node's count at its last update
 }
 
 func newWindowSync(s *Sharer, name string, w *counters.Window) *windowSync {
@@ -216,7 +217,8 @@ func newWindowSync(s *Sharer, name string, w *counters.Window) *windowSync {
 	return ws
 }
 
-// Added implements counters.WindowSync.
+// Added implements counters.WindowSync. An update is queued for every
+// event, and for a key only read once a bucket (to learn the others').
 func (ws *windowSync) Added(key uint64, now int64, n uint32, local uint64) uint64 {
 	if ws.s.down.Load() {
 		return local
@@ -226,10 +228,8 @@ func (ws *windowSync) Added(key uint64, now int64, n uint32, local uint64) uint6
 	sh.mu.Lock()
 	r, ok := sh.remote[key]
 	if n > 0 || !ok || r.bucket < bucket {
-		ws.push(sh, winOp{key, bucket, n})
+		ws.push(sh, winOp{key, bucket, n, local})
 	}
-	r.local = local
-	ws.remember(sh, key, r)
 	sh.mu.Unlock()
 	if ok && bucket-r.bucket < ws.nb {
 		return local + r.others
@@ -237,32 +237,38 @@ func (ws *windowSync) Added(key uint64, now int64, n uint32, local uint64) uint6
 	return local
 }
 
-func (ws *windowSync) take(p redis.Pipeliner, _ int64) (func(), int) {
+func (ws *windowSync) take(b *batch, _ int64) func() {
 	sum := map[[2]int64]uint64{}
-	last := map[uint64]int64{} // newest bucket a key
+	type newest struct {
+		bucket int64
+		local  uint64 // this node's count then: the reply minus it is the others'
+	}
+	last := map[uint64]newest{}
 	ws.drain(func(ops []winOp) {
 		for _, o := range ops {
 			sum[[2]int64{int64(o.key), o.bucket}] += uint64(o.n)
-			if b, ok := last[o.key]; !ok || o.bucket > b {
-				last[o.key] = o.bucket
+			if l, ok := last[o.key]; !ok || o.bucket >= l.bucket {
+				last[o.key] = newest{o.bucket, o.local}
 			}
 		}
 	})
 	if len(sum) == 0 {
-		return nil, 0
+		return nil
 	}
 	type call struct {
 		key    uint64
 		bucket int64
+		local  uint64
 		cmd    *redis.Cmd
 	}
 	calls := make([]call, 0, len(sum))
 	for k, n := range sum {
 		key := uint64(k[0])
-		cmd := windowScript.EvalSha(ctxBackground, p, []string{ws.key(key, 0, false)}, k[1], n, ws.nb, ws.ttlMillis)
-		if last[key] == k[1] {
-			calls = append(calls, call{key, k[1], cmd})
+		cmd := windowScript.EvalSha(ctxBackground, b.pipe, []string{ws.key(key, 0, false)}, k[1], n, ws.nb, ws.ttlMillis)
+		if l := last[key]; l.bucket == k[1] {
+			calls = append(calls, call{key, k[1], l.local, cmd})
 		}
+		b.queued()
 	}
 	return func() {
 		for _, c := range calls {
@@ -272,15 +278,12 @@ func (ws *windowSync) take(p redis.Pipeliner, _ int64) (func(), int) {
 			}
 			sh := ws.shard(c.key)
 			sh.mu.Lock()
-			r := sh.remote[c.key]
-			if c.bucket >= r.bucket {
-				r.bucket = c.bucket
-				r.others = total - min(total, r.local)
-				ws.remember(sh, c.key, r)
+			if r, ok := sh.remote[c.key]; !ok || c.bucket >= r.bucket {
+				ws.remember(sh, c.key, winRemote{others: total - min(total, c.local), bucket: c.bucket})
 			}
 			sh.mu.Unlock()
 		}
-	}, len(sum)
+	}
 }
 
 // distinctSync shares a Distinct: values are sent with PFADD to a
@@ -327,7 +330,7 @@ func (ds *distinctSync) Added(key, value uint64, now int64, local uint32) uint32
 	return local
 }
 
-func (ds *distinctSync) take(p redis.Pipeliner, _ int64) (func(), int) {
+func (ds *distinctSync) take(b *batch, _ int64) func() {
 	vals := map[[2]int64][]any{}
 	ds.drain(func(ops []distOp) {
 		for _, o := range ops {
@@ -336,7 +339,7 @@ func (ds *distinctSync) take(p redis.Pipeliner, _ int64) (func(), int) {
 		}
 	})
 	if len(vals) == 0 {
-		return nil, 0
+		return nil
 	}
 	type call struct {
 		key   uint64
@@ -346,9 +349,10 @@ func (ds *distinctSync) take(p redis.Pipeliner, _ int64) (func(), int) {
 	calls := make([]call, 0, len(vals))
 	for k, v := range vals {
 		rk := ds.key(uint64(k[0]), k[1], true)
-		p.PFAdd(ctxBackground, rk, v...)
-		p.PExpire(ctxBackground, rk, msDuration(ds.ttl))
-		calls = append(calls, call{uint64(k[0]), k[1], p.PFCount(ctxBackground, rk)})
+		b.pipe.PFAdd(ctxBackground, rk, v...)
+		b.pipe.PExpire(ctxBackground, rk, msDuration(ds.ttl))
+		calls = append(calls, call{uint64(k[0]), k[1], b.pipe.PFCount(ctxBackground, rk)})
+		b.queued()
 	}
 	return func() {
 		for _, c := range calls {
@@ -363,5 +367,5 @@ func (ds *distinctSync) take(p redis.Pipeliner, _ int64) (func(), int) {
 			}
 			sh.mu.Unlock()
 		}
-	}, len(calls)
+	}
 }
