@@ -192,10 +192,10 @@ func (ls *limiterSync) take(b *batch, _ int64) func() {
 // next reply, while its bucket is live.
 type windowSync struct {
 	queues[winOp, winRemote]
-	w            *counters.Window
-	width, nb    int64
-	ttlMillis    int64
-	refreshEvery int64 // buckets: a key only read is refreshed at most this often
+	w         *counters.Window
+	width, nb int64
+	ttlMillis int64
+	every     int64 // a key only read is refreshed at most this often (ns)
 }
 
 type winOp struct {
@@ -203,22 +203,26 @@ type winOp struct {
 	bucket int64
 	n      uint32
 	local  uint64 // this node's count after the update
+	now    int64
 }
 
 type winRemote struct {
-	others uint64 // the other nodes' events in the window, at bucket
-	bucket int64  // when learned
+	others  uint64 // the other nodes' events in the window, at bucket
+	bucket  int64
+	learned int64 // the time of the update the reply answered
 }
 
 func newWindowSync(s *Sharer, name string, w *counters.Window) *windowSync {
 	win, width := w.Span()
-	ws := &windowSync{w: w, width: int64(width), nb: int64(win / width), ttlMillis: int64(win)/1e6 + 1000}
+	ws := &windowSync{w: w, width: int64(width), nb: int64(win / width), ttlMillis: int64(win)/1e6 + 1000,
+		every: int64(s.cfg.SyncInterval)}
 	ws.init(s, name, w.Stats().Capacity)
 	return ws
 }
 
 // Added implements counters.WindowSync. An update is queued for every
-// event, and for a key only read once a bucket (to learn the others').
+// event, and for a key only read at most once a sync interval (to learn
+// the others').
 func (ws *windowSync) Added(key uint64, now int64, n uint32, local uint64) uint64 {
 	if ws.s.down.Load() {
 		return local
@@ -227,8 +231,8 @@ func (ws *windowSync) Added(key uint64, now int64, n uint32, local uint64) uint6
 	sh := ws.shard(key)
 	sh.mu.Lock()
 	r, ok := sh.remote[key]
-	if n > 0 || !ok || r.bucket < bucket {
-		ws.push(sh, winOp{key, bucket, n, local})
+	if n > 0 || !ok || now-r.learned >= ws.every {
+		ws.push(sh, winOp{key, bucket, n, local, now})
 	}
 	sh.mu.Unlock()
 	if ok && bucket-r.bucket < ws.nb {
@@ -242,13 +246,14 @@ func (ws *windowSync) take(b *batch, _ int64) func() {
 	type newest struct {
 		bucket int64
 		local  uint64 // this node's count then: the reply minus it is the others'
+		now    int64
 	}
 	last := map[uint64]newest{}
 	ws.drain(func(ops []winOp) {
 		for _, o := range ops {
 			sum[[2]int64{int64(o.key), o.bucket}] += uint64(o.n)
 			if l, ok := last[o.key]; !ok || o.bucket >= l.bucket {
-				last[o.key] = newest{o.bucket, o.local}
+				last[o.key] = newest{o.bucket, o.local, o.now}
 			}
 		}
 	})
@@ -256,17 +261,16 @@ func (ws *windowSync) take(b *batch, _ int64) func() {
 		return nil
 	}
 	type call struct {
-		key    uint64
-		bucket int64
-		local  uint64
-		cmd    *redis.Cmd
+		key uint64
+		newest
+		cmd *redis.Cmd
 	}
 	calls := make([]call, 0, len(sum))
 	for k, n := range sum {
 		key := uint64(k[0])
 		cmd := windowScript.EvalSha(ctxBackground, b.pipe, []string{ws.key(key, 0, false)}, k[1], n, ws.nb, ws.ttlMillis)
 		if l := last[key]; l.bucket == k[1] {
-			calls = append(calls, call{key, k[1], l.local, cmd})
+			calls = append(calls, call{key, l, cmd})
 		}
 		b.queued()
 	}
@@ -279,7 +283,7 @@ func (ws *windowSync) take(b *batch, _ int64) func() {
 			sh := ws.shard(c.key)
 			sh.mu.Lock()
 			if r, ok := sh.remote[c.key]; !ok || c.bucket >= r.bucket {
-				ws.remember(sh, c.key, winRemote{others: total - min(total, c.local), bucket: c.bucket})
+				ws.remember(sh, c.key, winRemote{others: total - min(total, c.local), bucket: c.bucket, learned: c.now})
 			}
 			sh.mu.Unlock()
 		}
