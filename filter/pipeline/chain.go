@@ -39,6 +39,10 @@ type Options struct {
 	// Detectors replaces the chain's detectors (default: Order), e.g. to
 	// try a detector before it has its line in Order.
 	Detectors []*filter.Plugin
+	// ShareCounters, when set, is given every detector's counter tables
+	// (and the rate limits') after each build, before the build serves a
+	// message: shared counters (filter/counters/shared) attach to them.
+	ShareCounters func(owner string, tables []counters.Named)
 }
 
 // Chain is the inspector.
@@ -65,6 +69,7 @@ type Chain struct {
 
 	events    EventOptions
 	overrides atomic.Pointer[overrideSet] // the analysts' overrides; nil: none
+	share     func(owner string, tables []counters.Named)
 }
 
 // built is the detector chain configured for one snapshot.
@@ -103,7 +108,7 @@ func New(o Options) (*Chain, error) {
 		return nil, err
 	}
 	c := &Chain{eng: o.Engine, nums: nums, log: o.Logger.Named("filter"), m: o.Metrics, now: o.Now,
-		fps: newFPCache(), events: o.Events,
+		fps: newFPCache(), events: o.Events, share: o.ShareCounters,
 		plugins: plugins, states: map[string]any{}, tables: map[string][]counters.Named{}}
 	c.numc = newNumCache(nums)
 	c.numc.sync = o.SyncNumbers
@@ -138,6 +143,11 @@ func (c *Chain) rebuild(snap *rules.Snapshot) *built {
 	}
 	c.velocity = velocity.Reuse(c.velocity, snap.Memory.Budget(velocity.Owner))
 	c.tables[velocity.Owner] = c.velocity.Tables()
+	if c.share != nil {
+		for owner, tables := range c.tables {
+			c.share(owner, tables)
+		}
+	}
 	b.velocity = c.velocity
 	for _, l := range snap.Limits {
 		b.limits = append(b.limits, velocity.Limit{ID: l.ID, Key: l.Key, Rate: l.Rate, Burst: l.Burst,

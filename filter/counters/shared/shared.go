@@ -73,6 +73,7 @@ type Sharer struct {
 	tables map[string]tableSync // by owner/table
 	loaded bool                 // scripts loaded since the last fallback (sync goroutine)
 
+	started  atomic.Bool
 	stop     chan struct{}
 	done     chan struct{}
 	closeOne sync.Once
@@ -131,13 +132,20 @@ func Open(cfg Config, o Options) (*Sharer, error) {
 }
 
 // Start begins syncing every sync_interval until Close.
-func (s *Sharer) Start() { go s.run() }
+func (s *Sharer) Start() {
+	if s.started.CompareAndSwap(false, true) {
+		go s.run()
+	}
+}
 
 // Close stops syncing (the queued updates are sent first when Redis is
 // reachable) and closes the connections.
 func (s *Sharer) Close() error {
 	s.closeOne.Do(func() {
 		close(s.stop)
+		if !s.started.Load() {
+			return
+		}
 		select {
 		case <-s.done:
 		case <-time.After(2 * s.cfg.Redis.Timeout):
