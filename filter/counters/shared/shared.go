@@ -73,6 +73,7 @@ type Sharer struct {
 	tables map[string]tableSync // by owner/table
 	loaded bool                 // scripts loaded since the last fallback (sync goroutine)
 
+	rounds   atomic.Uint64 // syncs done, with or without updates
 	started  atomic.Bool
 	stop     chan struct{}
 	done     chan struct{}
@@ -153,6 +154,11 @@ func (s *Sharer) Close() error {
 	})
 	return s.rdb.Close()
 }
+
+// Rounds returns how many syncs ran to the end while Redis answered, with
+// or without updates to send: a test waits for two more to know that what
+// it counted before went out and the replies were applied.
+func (s *Sharer) Rounds() uint64 { return s.rounds.Load() }
 
 // Fallback reports whether the node counts alone (Redis unreachable).
 func (s *Sharer) Fallback() bool { return s.down.Load() }
@@ -255,6 +261,7 @@ func (s *Sharer) sync() {
 		}
 	}
 	if len(reads) == 0 {
+		s.rounds.Add(1)
 		return
 	}
 	b.exec()
@@ -272,6 +279,7 @@ func (s *Sharer) sync() {
 	for _, r := range reads {
 		r() // commands that failed are skipped by their reader
 	}
+	s.rounds.Add(1)
 }
 
 // chunk is how many commands one round trip carries: a big sync goes out
