@@ -49,7 +49,9 @@ func (f *fakeLimSync) Charged(_ uint64, _ int64, cost int64) { f.costs = append(
 
 type fakeWinSync struct{ others uint64 }
 
-func (f *fakeWinSync) Added(_ uint64, _ int64, _ uint32, local uint64) uint64 { return local + f.others }
+func (f *fakeWinSync) Added(_ uint64, _ int64, _ uint32, local uint64) uint64 {
+	return local + f.others
+}
 
 type fakeDistSync struct{ remote uint32 }
 
