@@ -90,3 +90,29 @@ func (r *Redis) ping() error {
 	}
 	return nil
 }
+
+// CPU returns the CPU time the running server used so far (user and
+// system, from /proc; 0 where there is none), for benchmarks that share
+// the machine with it.
+func (r *Redis) CPU() time.Duration {
+	if r.cmd == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", r.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+1:]
+	}
+	f := strings.Fields(s) // from field 3 (state) on
+	if len(f) < 13 {
+		return 0
+	}
+	var utime, stime int64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks
+}

@@ -47,10 +47,21 @@ if #all > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
 return sum
 `)
 
+// distinctScript adds ARGV[2..] to the HyperLogLog KEYS[1] (one key a
+// counter and wall-clock window), gives a new key its expiry (ARGV[1] ms)
+// and returns the estimate: one command where PFADD, PEXPIRE and PFCOUNT
+// were three.
+var distinctScript = redis.NewScript(`
+local new = redis.call('EXISTS', KEYS[1]) == 0
+redis.call('PFADD', KEYS[1], unpack(ARGV, 2))
+if new then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return redis.call('PFCOUNT', KEYS[1])
+`)
+
 // loadScripts loads the scripts (on every master of a cluster), so that
 // pipelines can call them by hash.
 func loadScripts(ctx context.Context, c redis.UniversalClient) error {
-	for _, s := range []*redis.Script{gcraScript, windowScript} {
+	for _, s := range []*redis.Script{gcraScript, windowScript, distinctScript} {
 		if err := s.Load(ctx, c).Err(); err != nil {
 			return err
 		}

@@ -361,5 +361,3 @@ func (s *Sharer) fallBack(err error) {
 // ctxBackground queues pipeline commands: the pipeline's Exec carries the
 // sync's deadline.
 var ctxBackground = context.Background()
-
-func msDuration(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }

@@ -290,9 +290,9 @@ func (ws *windowSync) take(b *batch, _ int64) func() {
 	}
 }
 
-// distinctSync shares a Distinct: values are sent with PFADD to a
-// HyperLogLog a key and wall-clock window (tumbling), and PFCOUNT's
-// answer is reported while it is larger than the local count.
+// distinctSync shares a Distinct: values are added (distinctScript) to a
+// HyperLogLog a key and wall-clock window (tumbling), and its estimate is
+// reported while it is larger than the local count.
 type distinctSync struct {
 	queues[distOp, distRemote]
 	d      *counters.Distinct
@@ -339,7 +339,11 @@ func (ds *distinctSync) take(b *batch, _ int64) func() {
 	ds.drain(func(ops []distOp) {
 		for _, o := range ops {
 			k := [2]int64{int64(o.key), o.epoch}
-			vals[k] = append(vals[k], o.value)
+			v, ok := vals[k]
+			if !ok {
+				v = append(make([]any, 0, 2), ds.ttl) // ARGV[1]: the expiry
+			}
+			vals[k] = append(v, o.value)
 		}
 	})
 	if len(vals) == 0 {
@@ -348,26 +352,24 @@ func (ds *distinctSync) take(b *batch, _ int64) func() {
 	type call struct {
 		key   uint64
 		epoch int64
-		cmd   *redis.IntCmd
+		cmd   *redis.Cmd
 	}
 	calls := make([]call, 0, len(vals))
 	for k, v := range vals {
-		rk := ds.key(uint64(k[0]), k[1], true)
-		b.pipe.PFAdd(ctxBackground, rk, v...)
-		b.pipe.PExpire(ctxBackground, rk, msDuration(ds.ttl))
-		calls = append(calls, call{uint64(k[0]), k[1], b.pipe.PFCount(ctxBackground, rk)})
+		cmd := distinctScript.EvalSha(ctxBackground, b.pipe, []string{ds.key(uint64(k[0]), k[1], true)}, v...)
+		calls = append(calls, call{uint64(k[0]), k[1], cmd})
 		b.queued()
 	}
 	return func() {
 		for _, c := range calls {
-			n, err := c.cmd.Result()
-			if err != nil {
+			n, err := c.cmd.Int64()
+			if err != nil || n < 0 {
 				continue
 			}
 			sh := ds.shard(c.key)
 			sh.mu.Lock()
 			if r, ok := sh.remote[c.key]; !ok || c.epoch >= r.epoch {
-				ds.remember(sh, c.key, distRemote{c.epoch, uint32(min(n, 1<<32-1))})
+				ds.remember(sh, c.key, distRemote{c.epoch, uint32(min(n, int64(1<<32-1)))})
 			}
 			sh.mu.Unlock()
 		}
