@@ -180,9 +180,12 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 			return nil, err
 		}
 		var share func(string, []counters.Named)
+		// Registered with local counters too (the fallback gauge stays 0):
+		// every node exports the same metrics.
+		sharedMetrics := shared.NewMetrics(a.Registry)
 		if cfg.Counters.Enabled() {
 			// Before the chain: keys must be stable between nodes from the first one.
-			if a.Counters, err = shared.Open(*cfg.Counters, shared.Options{Logger: a.log, Metrics: shared.NewMetrics(a.Registry)}); err != nil {
+			if a.Counters, err = shared.Open(*cfg.Counters, shared.Options{Logger: a.log, Metrics: sharedMetrics}); err != nil {
 				return nil, err
 			}
 			a.cleanup = append(a.cleanup, func() { _ = a.Counters.Close() })
