@@ -29,7 +29,7 @@
 // once, sets smsfw_counters_shared_fallback to 1 and counts alone, with the
 // full limits (N nodes may then admit N times a limit); it forgets what it
 // had learned from the others and queues nothing. It probes Redis every
-// interval and shares again as soon as it answers (a restarted, empty Redis
+// second and shares again as soon as it answers (a restarted, empty Redis
 // starts the shared counts afresh).
 package shared
 
@@ -47,6 +47,9 @@ import (
 
 	"github.com/smsfw/smsfw/filter/counters"
 )
+
+// probeEvery is how often a node that fell back tries Redis again.
+const probeEvery = time.Second
 
 // ErrDisabled: Open was given a configuration without backend redis.
 var ErrDisabled = errors.New("shared counters: backend is not redis")
@@ -72,6 +75,7 @@ type Sharer struct {
 	mu     sync.Mutex
 	tables map[string]tableSync // by owner/table
 	loaded bool                 // scripts loaded since the last fallback (sync goroutine)
+	probed time.Time            // last probe while down (sync goroutine)
 
 	rounds   atomic.Uint64 // syncs done, with or without updates
 	started  atomic.Bool
@@ -236,6 +240,12 @@ func (s *Sharer) sync() {
 		for _, t := range tables {
 			t.discard()
 		}
+		// A probe a second at most: a flapping Redis logs twice a second
+		// at most, and a dead one costs one connection attempt a second.
+		if time.Since(s.probed) < probeEvery {
+			return
+		}
+		s.probed = time.Now()
 		if err := s.rdb.Ping(ctx).Err(); err != nil {
 			return
 		}
@@ -348,6 +358,7 @@ func (s *Sharer) fallBack(err error) {
 	if !s.down.CompareAndSwap(false, true) {
 		return
 	}
+	s.probed = time.Now()
 	s.m.fallback.Set(1)
 	s.m.fallbacks.Inc()
 	s.log.Warn("redis unreachable: counting locally until it answers", zap.Error(err))

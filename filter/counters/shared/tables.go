@@ -177,10 +177,26 @@ func (ls *limiterSync) take(b *batch, _ int64) func() {
 		b.queued()
 	}
 	return func() {
+		// Charges made since the take are in the local TAT but not in the
+		// reply: add them, or raising the TAT to the reply would forget them.
+		inflight := make(map[uint64]int64, len(calls))
+		for _, c := range calls {
+			inflight[c.key] = 0
+		}
+		for i := range ls.shards {
+			sh := &ls.shards[i]
+			sh.mu.Lock()
+			for _, o := range sh.ops {
+				if v, ok := inflight[o.key]; ok {
+					inflight[o.key] = v + o.cost
+				}
+			}
+			sh.mu.Unlock()
+		}
 		now := ls.s.now().UnixNano()
 		for _, c := range calls {
 			if ahead, err := c.cmd.Int64(); err == nil && ahead > 0 {
-				ls.l.Raise(c.key, now, now+ahead*1000)
+				ls.l.Raise(c.key, now, now+ahead*1000+max(inflight[c.key], 0))
 			}
 		}
 	}
