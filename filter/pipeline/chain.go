@@ -44,6 +44,10 @@ type Options struct {
 	// a receipt; Inspect only, not Explain). It is called on the hot path:
 	// it must queue them and return at once (mo.Service.QueueAction).
 	Actions func(action.Trigger)
+	// ShareCounters, when set, is given every detector's counter tables
+	// (and the rate limits') after each build, before the build serves a
+	// message: shared counters (filter/counters/shared) attach to them.
+	ShareCounters func(owner string, tables []counters.Named)
 }
 
 // Chain is the inspector.
@@ -72,6 +76,7 @@ type Chain struct {
 
 	events    EventOptions
 	overrides atomic.Pointer[overrideSet] // the analysts' overrides; nil: none
+	share     func(owner string, tables []counters.Named)
 }
 
 // built is the detector chain configured for one snapshot.
@@ -110,7 +115,7 @@ func New(o Options) (*Chain, error) {
 		return nil, err
 	}
 	c := &Chain{eng: o.Engine, nums: nums, log: o.Logger.Named("filter"), m: o.Metrics, now: o.Now, actions: o.Actions,
-		fps: newFPCache(), events: o.Events,
+		fps: newFPCache(), events: o.Events, share: o.ShareCounters,
 		plugins: plugins, states: map[string]any{}, tables: map[string][]counters.Named{}}
 	c.numc = newNumCache(nums)
 	c.numc.sync = o.SyncNumbers
@@ -145,6 +150,11 @@ func (c *Chain) rebuild(snap *rules.Snapshot) *built {
 	}
 	c.velocity = velocity.Reuse(c.velocity, snap.Memory.Budget(velocity.Owner))
 	c.tables[velocity.Owner] = c.velocity.Tables()
+	if c.share != nil {
+		for owner, tables := range c.tables {
+			c.share(owner, tables)
+		}
+	}
 	b.velocity = c.velocity
 	for _, l := range snap.Limits {
 		b.limits = append(b.limits, velocity.Limit{ID: l.ID, Key: l.Key, Rate: l.Rate, Burst: l.Burst,

@@ -32,6 +32,8 @@ import (
 	"github.com/smsfw/smsfw/bpf"
 	"github.com/smsfw/smsfw/console"
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/counters"
+	"github.com/smsfw/smsfw/filter/counters/shared"
 	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/internal/apidoc"
 	"github.com/smsfw/smsfw/internal/config"
@@ -100,6 +102,7 @@ type App struct {
 	MO       *mo.Service     // nil without mo_routes
 	Shield   *bpf.Shield     // the ban list, and the eBPF program when bpf.enabled
 	Alerts   *alerts.Service // nil without alerts
+	Counters *shared.Sharer  // nil unless counters.backend is redis
 	Registry *prometheus.Registry
 
 	cfg        *config.Config
@@ -180,8 +183,20 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		if err = a.checkActions(a.Engine.Snapshot()); err != nil {
 			return nil, err
 		}
+		var share func(string, []counters.Named)
+		// Registered with local counters too (the fallback gauge stays 0):
+		// every node exports the same metrics.
+		sharedMetrics := shared.NewMetrics(a.Registry)
+		if cfg.Counters.Enabled() {
+			// Before the chain: keys must be stable between nodes from the first one.
+			if a.Counters, err = shared.Open(*cfg.Counters, shared.Options{Logger: a.log, Metrics: sharedMetrics}); err != nil {
+				return nil, err
+			}
+			a.cleanup = append(a.cleanup, func() { _ = a.Counters.Close() })
+			share = a.Counters.Share
+		}
 		a.Chain, err = pipeline.New(pipeline.Options{Engine: a.Engine, DefaultRegion: cmp.Or(o.Region, "DE"), Logger: a.log,
-			Metrics: pipeline.NewMetrics(a.Registry), Events: evOpts, Actions: func(t mo.Trigger) {
+			Metrics: pipeline.NewMetrics(a.Registry), Events: evOpts, ShareCounters: share, Actions: func(t mo.Trigger) {
 				if a.MO != nil {
 					a.MO.QueueAction(t)
 				}
@@ -403,6 +418,9 @@ func (a *App) Start() {
 	}
 	if a.Alerts != nil {
 		a.Alerts.Start()
+	}
+	if a.Counters != nil {
+		a.Counters.Start()
 	}
 	go func() { a.serveErr <- a.Proxy.Serve(a.ln) }()
 }
