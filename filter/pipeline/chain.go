@@ -107,7 +107,9 @@ func New(o Options) (*Chain, error) {
 		plugins: plugins, states: map[string]any{}, tables: map[string][]counters.Named{}}
 	c.numc = newNumCache(nums)
 	c.numc.sync = o.SyncNumbers
-	c.scratch.New = func() any { return &scratch{text: make([]byte, 0, 1024), norm: make([]byte, 0, 1024)} }
+	c.scratch.New = func() any {
+		return &scratch{text: make([]byte, 0, 1024), norm: make([]byte, 0, 1024), fpKey: make([]byte, 0, 1024)}
+	}
 	c.vms.New = func() any { return new(vm.VM) }
 	c.rebuild(o.Engine.Snapshot())
 	c.m.counters.set(c.counterTables)

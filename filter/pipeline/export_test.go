@@ -40,9 +40,8 @@ func (s *Stages) Detections() *filter.Detections { return &s.sc.det }
 func (s *Stages) Text() []byte { return s.sc.text }
 func (s *Stages) Norm() []byte { return s.sc.norm }
 
-// Fingerprint is the fingerprint step (with its cache) on text and its
-// normalised form.
-func (s *Stages) Fingerprint(text, norm []byte) uint64 { return s.c.fps.fingerprint(text, norm) }
+// Fingerprint is the fingerprint step (with its cache) on a normalised text.
+func (s *Stages) Fingerprint(norm []byte) uint64 { return s.c.fps.fingerprint(norm, s.sc.fpKey) }
 
 // Number is the number step (with its caches) for one address.
 func (s *Stages) Number(ton, npi byte, addr []byte) numbers.Info {

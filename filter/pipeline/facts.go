@@ -15,6 +15,7 @@ import (
 type scratch struct {
 	text  []byte
 	norm  []byte
+	fpKey []byte // the fingerprint's cache key (textscan.FingerprintKey)
 	facts filter.Facts
 	det   filter.Detections
 	env   rules.Env
@@ -92,7 +93,7 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch) {
 	if len(sc.text) > 0 {
 		sc.norm = textscan.Normalize(sc.norm[:0], sc.text)
 		f.Norm = str(sc.norm)
-		f.Fingerprint = c.fps.fingerprint(sc.text, sc.norm)
+		f.Fingerprint = c.fps.fingerprint(sc.norm, sc.fpKey)
 		shape := textscan.ShapeOf(sc.text)
 		f.Words, f.Codes, f.Phones, f.Emails, f.Money = shape.Words, shape.Codes, shape.Phones, shape.Emails, shape.Money
 		f.Handoffs = shape.Handoffs
