@@ -6,6 +6,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,6 +76,9 @@ type built struct {
 	observers []filter.Observer
 	limits    []velocity.Limit
 	velocity  *velocity.State // the limits' state for this snapshot's budget
+	// senderNumber: a rule or detector reads the sender's number facts
+	// (filter.OnDemandFacts); otherwise they are not looked up.
+	senderNumber bool
 }
 
 // New returns a chain over the engine's policy.
@@ -128,6 +132,12 @@ func (c *Chain) rebuild(snap *rules.Snapshot) *built {
 	}
 	b := &built{snap: snap}
 	data := snap.Data()
+	for _, name := range filter.OnDemandFacts {
+		b.senderNumber = b.senderNumber || snap.ReadsFact(name)
+		for _, pl := range c.plugins {
+			b.senderNumber = b.senderNumber || slices.Contains(pl.Reads, name)
+		}
+	}
 	for _, pl := range c.plugins {
 		out := pl.Build(&filter.BuildEnv{Settings: snap.Settings[pl.Name], Policy: data,
 			Budget: snap.Memory.Budget(pl.Name), Prev: c.states[pl.Name]})
@@ -177,7 +187,7 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 	b := c.current()
 	sc := c.scratch.Get().(*scratch)
 	defer c.scratch.Put(sc)
-	c.buildFacts(r, sc)
+	c.buildFacts(r, sc, b.senderNumber || hook != nil)
 	f, det := &sc.facts, &sc.det
 	*det = filter.Detections{}
 	if f.Receipt {

@@ -28,7 +28,7 @@ func NewStages(c *Chain) *Stages {
 
 // Facts computes every fact of r (the whole facts step) and clears the findings.
 func (s *Stages) Facts(r *filter.Request) *filter.Facts {
-	s.c.buildFacts(r, s.sc)
+	s.c.buildFacts(r, s.sc, s.b.senderNumber)
 	s.sc.det = filter.Detections{}
 	return &s.sc.facts
 }

@@ -32,8 +32,9 @@ func typeName(t numbers.Type) string {
 	return t.String()
 }
 
-// buildFacts fills sc.facts from the request.
-func (c *Chain) buildFacts(r *filter.Request, sc *scratch) {
+// buildFacts fills sc.facts from the request; the sender's number facts
+// only with senderNumber.
+func (c *Chain) buildFacts(r *filter.Request, sc *scratch, senderNumber bool) {
 	f := &sc.facts
 	*f = filter.Facts{}
 	m := r.Msg
@@ -60,7 +61,7 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch) {
 	default:
 		f.SenderKind = filter.KindEmpty
 	}
-	if f.SenderKind == filter.KindNumber {
+	if senderNumber && f.SenderKind == filter.KindNumber {
 		si := c.numc.lookup(m.Src.TON, m.Src.NPI, m.Src.Addr)
 		f.SenderValid, f.SenderCountry, f.SenderType = si.Valid, si.Region, typeName(si.Type)
 	}
