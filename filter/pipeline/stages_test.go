@@ -218,11 +218,13 @@ func TestStagesDoNotAllocate(t *testing.T) {
 					t.Errorf("%s: %v allocations per message, want 0", name, n)
 				}
 			}
-			guard("inspect", func() {
-				if v, _ := c.Inspect(same()); v.Action != filter.Allow {
-					t.Fatalf("verdict %v (%s)", v.Action, v.RuleID)
-				}
-			})
+			if !raceEnabled { // the race detector makes sync.Pool drop what it is given
+				guard("inspect", func() {
+					if v, _ := c.Inspect(same()); v.Action != filter.Allow {
+						t.Fatalf("verdict %v (%s)", v.Action, v.RuleID)
+					}
+				})
+			}
 			guard("facts", func() { st.Facts(same()) })
 			text, norm := st.Text(), make([]byte, 0, 1024)
 			guard("normalize", func() { norm = textscan.Normalize(norm[:0], text) })
