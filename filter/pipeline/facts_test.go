@@ -91,15 +91,7 @@ rules:
 		{"a detector reads it", ignores, append([]*filter.Plugin{&reader}, pipeline.Order[1:]...), "GB"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			eng, err := rules.NewEngineSource(rules.FSSource(fstest.MapFS{"p.yaml": {Data: []byte(tc.policy)}}, "p.yaml"), nil, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := pipeline.New(pipeline.Options{Engine: eng, SyncNumbers: true, Detectors: tc.order})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(c.Close)
+			c := chainFor(t, tc.policy, tc.order)
 			if got := pipeline.NewStages(c).Facts(req).SenderCountry; got != tc.want {
 				t.Errorf("inspected: sender_country %q, want %q", got, tc.want)
 			}
@@ -108,16 +100,23 @@ rules:
 			}
 		})
 	}
-	eng, err := rules.NewEngineSource(rules.FSSource(fstest.MapFS{"p.yaml": {Data: []byte(reads)}}, "p.yaml"), nil, nil)
+	if v, _ := chainFor(t, reads, nil).Inspect(req); v.Action != filter.Flag || v.RuleID != "gb-senders" {
+		t.Errorf("rule on msg.sender_country: %v %s, want flag gb-senders", v.Action, v.RuleID)
+	}
+}
+
+// chainFor is a chain over a policy text with the given detectors (nil:
+// Order) that parses numbers before answering.
+func chainFor(t *testing.T, policy string, order []*filter.Plugin) *pipeline.Chain {
+	t.Helper()
+	eng, err := rules.NewEngineSource(rules.FSSource(fstest.MapFS{"p.yaml": {Data: []byte(policy)}}, "p.yaml"), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := pipeline.New(pipeline.Options{Engine: eng, SyncNumbers: true})
+	c, err := pipeline.New(pipeline.Options{Engine: eng, SyncNumbers: true, Detectors: order})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	if v, _ := c.Inspect(req); v.Action != filter.Flag || v.RuleID != "gb-senders" {
-		t.Errorf("rule on msg.sender_country: %v %s, want flag gb-senders", v.Action, v.RuleID)
-	}
+	return c
 }
