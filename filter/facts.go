@@ -54,6 +54,8 @@ type Facts struct {
 	// number seen for the first time gets its country from the calling code
 	// at once and is parsed off the hot path: its type and validity are
 	// known from the next message on (Valid false, Type "" until then).
+	// The sender's are computed only when something reads them
+	// (OnDemandFacts).
 	Sender        string `expr:"sender" json:"sender"`
 	SenderKind    string `expr:"sender_kind" json:"sender_kind"` // alphanumeric, shortcode, number, empty
 	SenderCountry string `expr:"sender_country" json:"sender_country"`

@@ -29,7 +29,18 @@ type Plugin struct {
 	MemoryShare int64
 	// Build makes the detector for one policy snapshot.
 	Build func(env *BuildEnv) Built
+	// Reads names the on-demand facts (OnDemandFacts, by their expr name)
+	// the detector reads: the chain computes those only when a rule or a
+	// detector reads them.
+	Reads []string
 }
+
+// OnDemandFacts are the facts the inspection chain computes only when a
+// rule of the policy or a detector (Plugin.Reads) reads one of them: the
+// sender's number facts, which cost a number lookup per message and a
+// background phonenumbers parse per new sender. (Explain, for `smsfw rules
+// test` and the console, always computes them.)
+var OnDemandFacts = []string{"sender_country", "sender_type", "sender_valid"}
 
 // Settings are a detector's section of the policy.
 type Settings interface {

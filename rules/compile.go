@@ -81,7 +81,13 @@ type Snapshot struct {
 	Memory   Memory
 
 	inputs inputs // the files it was built from (policy and lists)
+	reads  msgReads
 }
+
+// ReadsFact reports whether a rule of the policy reads msg.<name> (the
+// fact's expr name, e.g. "sender_country"): the inspection skips facts no
+// rule and no detector reads.
+func (s *Snapshot) ReadsFact(name string) bool { return s.reads.all || s.reads.names[name] }
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 
@@ -239,6 +245,7 @@ func (c *compiler) compile(p *Policy) (*Snapshot, error) {
 		if cr.prog, cr.need, err = compileExpr(r.When, s.Lists); err != nil {
 			return nil, c.errf(path+".when", "rule %q: %s", r.ID, oneLine(err))
 		}
+		s.reads.add(cr.prog.Node())
 		if fn, ok := compileNative(cr.prog.Node(), s.Lists); ok {
 			cr.native = fn
 		}

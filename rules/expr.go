@@ -108,6 +108,48 @@ func needs(n ast.Node) uint64 {
 	return 0
 }
 
+// msgReads collects the facts (msg.<name>) an expression reads; all when
+// it uses msg otherwise than by a constant name (msg[x], msg alone), or
+// does not use it at all as "msg".
+type msgReads struct {
+	names map[string]bool
+	all   bool
+}
+
+func (m *msgReads) add(n ast.Node) {
+	bases := 0
+	ast.Find(n, func(n ast.Node) bool {
+		mem, ok := n.(*ast.MemberNode)
+		if !ok {
+			return false
+		}
+		id, ok := mem.Node.(*ast.IdentifierNode)
+		if !ok || id.Value != "msg" {
+			return false
+		}
+		bases++
+		if prop, ok := mem.Property.(*ast.StringNode); ok {
+			if m.names == nil {
+				m.names = map[string]bool{}
+			}
+			m.names[prop.Value] = true
+		} else {
+			m.all = true
+		}
+		return false
+	})
+	idents := 0
+	ast.Find(n, func(n ast.Node) bool {
+		if id, ok := n.(*ast.IdentifierNode); ok && id.Value == "msg" {
+			idents++
+		}
+		return false
+	})
+	if idents != bases {
+		m.all = true
+	}
+}
+
 // listFuncs are the functions conditions may call on lists, with the list
 // type each expects for its second argument.
 var listFuncs = map[string]lists.Type{

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -261,5 +262,45 @@ rules:
 	}
 	if err := s.RuleError(s.Rules[0], "actions.email needs the smtp section"); err.Error() != `pol/policy.yaml:4: rule "opt-out": actions.email needs the smtp section` {
 		t.Fatalf("rule error %q", err)
+	}
+}
+
+// ReadsFact names the facts the rules read, and every fact when a rule
+// uses msg otherwise than by a constant name.
+func TestReadsFact(t *testing.T) {
+	for _, tc := range []struct {
+		when       string
+		reads, not []string
+	}{
+		{`msg.sender_country == "DE"`, []string{"sender_country"}, []string{"sender_type", "dest_country"}},
+		{`msg.words <= 3 && contains_any(msg.text_norm, "kw")`, []string{"words", "text_norm"}, []string{"sender_valid"}},
+		{`det.keyword`, nil, []string{"sender_country", "words"}},
+		{`msg["sender_type"] == "mobile"`, []string{"sender_type"}, []string{"sender_valid"}},
+		{`msg != nil && det.keyword`, []string{"sender_valid", "sender_type"}, nil}, // msg as a whole: every fact
+	} {
+		s, err := Parse("p.yaml", []byte("version: 1\ndefault: allow\nlists:\n  kw: {type: keywords, items: [stop]}\nrules:\n  - id: r\n    when: '"+
+			strings.ReplaceAll(tc.when, "'", "''")+"'\n    action: flag\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.when, err)
+		}
+		for _, n := range tc.reads {
+			if !s.ReadsFact(n) {
+				t.Errorf("%s: does not read %s", tc.when, n)
+			}
+		}
+		for _, n := range tc.not {
+			if s.ReadsFact(n) {
+				t.Errorf("%s: reads %s", tc.when, n)
+			}
+		}
+	}
+	s, err := ParseFile("../deploy/rules/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"sender_country", "sender_type", "sender_valid"} {
+		if s.ReadsFact(n) {
+			t.Errorf("the default policy reads %s", n)
+		}
 	}
 }

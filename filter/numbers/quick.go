@@ -12,9 +12,12 @@ import (
 // tell (the calling code and its main region) and has them parsed in the
 // background, so the next message to the same number gets the full answer.
 
+// parseJob carries its digits in an array: queueing (or dropping) a job on
+// the hot path allocates nothing.
 type parseJob struct {
 	mode   uint8
-	digits string
+	n      uint8 // len of digits
+	digits [maxDigits]byte
 	h      uint64
 }
 
@@ -39,11 +42,13 @@ func (r *Resolver) startBackground() {
 				case <-r.bg.done:
 					return
 				case j := <-r.bg.jobs:
-					if c, ok := r.cache.Get(j.h); ok && c.digits == j.digits && c.mode == j.mode {
+					digits := j.digits[:j.n]
+					if c, ok := r.cache.Get(j.h); ok && c.digits == string(digits) && c.mode == j.mode {
 						continue // queued more than once before the first parse landed
 					}
-					info := r.resolve(j.mode, j.digits)
-					c := &cached{mode: j.mode, digits: j.digits, info: info}
+					s := string(digits)
+					info := r.resolve(j.mode, s)
+					c := &cached{mode: j.mode, digits: s, info: info}
 					if !r.cache.Set(j.h, c, 1) {
 						r.cache.Wait() // ristretto drops sets when its buffer is full
 						r.cache.Set(j.h, c, 1)
@@ -84,8 +89,10 @@ func (r *Resolver) LookupQuick(ton, npi byte, addr []byte) (info Info, complete 
 		return c.info, true
 	}
 	r.startBackground()
+	j := parseJob{mode: mode, n: uint8(len(digits)), h: h}
+	copy(j.digits[:], digits)
 	select {
-	case r.bg.jobs <- parseJob{mode: mode, digits: string(digits), h: h}:
+	case r.bg.jobs <- j:
 	default:
 	}
 	return quickInfo(r, mode, digits), false

@@ -48,3 +48,29 @@ func TestLookupQuick(t *testing.T) {
 		t.Fatalf("alphanumeric: %+v %v", info, complete)
 	}
 }
+
+// Answering a number never seen before allocates nothing on the caller's
+// side (the background parse does, on its own goroutine; it is kept from
+// starting here so that it does not count).
+func TestLookupQuickNewNumberDoesNotAllocate(t *testing.T) {
+	r, err := NewResolver("DE", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.bg.once.Do(func() {}) // no background parser: jobs are dropped
+	addr := []byte("4915100000000")
+	i := 0
+	n := testing.AllocsPerRun(200, func() {
+		i++
+		for j, v := len(addr)-1, i; j > 4; j-- {
+			addr[j], v = byte('0'+v%10), v/10
+		}
+		if info, complete := r.LookupQuick(1, 1, addr); complete || info.Region != "DE" {
+			t.Fatalf("%s: %+v %v", addr, info, complete)
+		}
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per new number", n)
+	}
+}

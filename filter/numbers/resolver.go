@@ -278,12 +278,20 @@ func parse(s, region string) (Info, bool) {
 		CountryCode: int(pn.GetCountryCode()),
 		E164:        phonenumbers.Format(&pn, phonenumbers.E164),
 	}
-	if !phonenumbers.IsValidNumber(&pn) {
+	// IsValidNumber is GetNumberType != UNKNOWN for the number's region,
+	// with that region's calling code: asked once here, not twice (the
+	// type's patterns are most of a parse).
+	t := phonenumbers.GetNumberType(&pn)
+	if t == phonenumbers.UNKNOWN {
+		return info, true
+	}
+	reg := phonenumbers.GetRegionCodeForNumber(&pn)
+	if reg != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY && phonenumbers.GetCountryCodeForRegion(reg) != int(pn.GetCountryCode()) {
 		return info, true
 	}
 	info.Valid = true
-	info.Type = typeOf(phonenumbers.GetNumberType(&pn))
-	if reg := phonenumbers.GetRegionCodeForNumber(&pn); len(reg) == 2 && reg != phonenumbers.UNKNOWN_REGION {
+	info.Type = typeOf(t)
+	if len(reg) == 2 && reg != phonenumbers.UNKNOWN_REGION {
 		info.Region = reg
 	}
 	return info, true

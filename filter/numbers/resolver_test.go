@@ -4,6 +4,8 @@ import (
 	"hash/maphash"
 	"runtime"
 	"testing"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 func newTestResolver(t testing.TB) *Resolver {
@@ -321,5 +323,87 @@ func BenchmarkLookupAlphanumeric(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Lookup(5, 0, addr)
+	}
+}
+
+// parseReference is parse as written before it asked for the number type
+// once: phonenumbers' IsValidNumber, GetNumberType and
+// GetRegionCodeForNumber each on their own.
+func parseReference(s, region string) (Info, bool) {
+	var pn phonenumbers.PhoneNumber
+	if err := phonenumbers.ParseToNumber(s, region, &pn); err != nil {
+		return Info{}, false
+	}
+	info := Info{CountryCode: int(pn.GetCountryCode()), E164: phonenumbers.Format(&pn, phonenumbers.E164)}
+	if !phonenumbers.IsValidNumber(&pn) {
+		return info, true
+	}
+	info.Valid = true
+	info.Type = typeOf(phonenumbers.GetNumberType(&pn))
+	if reg := phonenumbers.GetRegionCodeForNumber(&pn); len(reg) == 2 && reg != phonenumbers.UNKNOWN_REGION {
+		info.Region = reg
+	}
+	return info, true
+}
+
+// parse gives phonenumbers' own answers for every region's example numbers
+// of every type, the non-geographic codes' examples, and variants of them
+// one digit longer, shorter or changed (mostly invalid), read
+// internationally and nationally.
+func TestParseMatchesPhonenumbers(t *testing.T) {
+	var numbers []*phonenumbers.PhoneNumber
+	for region := range phonenumbers.GetSupportedRegions() {
+		for typ := phonenumbers.FIXED_LINE; typ <= phonenumbers.UNKNOWN; typ++ {
+			if n := phonenumbers.GetExampleNumberForType(region, typ); n != nil {
+				numbers = append(numbers, n)
+			}
+		}
+	}
+	for cc := range phonenumbers.GetSupportedGlobalNetworkCallingCodes() {
+		if n := phonenumbers.GetExampleNumberForNonGeoEntity(cc); n != nil {
+			numbers = append(numbers, n)
+		}
+	}
+	if len(numbers) < 1000 {
+		t.Fatalf("only %d example numbers", len(numbers))
+	}
+	checked, valid := 0, 0
+	for _, n := range numbers {
+		e164 := phonenumbers.Format(n, phonenumbers.E164)
+		nsn := phonenumbers.GetNationalSignificantNumber(n)
+		last := e164[len(e164)-1]
+		for _, v := range []string{e164, e164 + "5", e164[:len(e164)-1], e164[:len(e164)-1] + string('0'+(last-'0'+3)%10),
+			"+" + e164[1:3] + "9" + e164[3:], "0" + nsn, nsn} {
+			for _, region := range []string{phonenumbers.UNKNOWN_REGION, "DE"} {
+				got, gok := parse(v, region)
+				want, wok := parseReference(v, region)
+				if got != want || gok != wok {
+					t.Fatalf("%q in %s: %+v %v, want %+v %v", v, region, got, gok, want, wok)
+				}
+				checked++
+				if got.Valid {
+					valid++
+				}
+			}
+		}
+	}
+	t.Logf("%d readings of %d example numbers agree (%d valid)", checked, len(numbers), valid)
+}
+
+// BenchmarkParse is the background parse of a number never seen, against
+// the reference that asked phonenumbers for validity and type separately.
+func BenchmarkParse(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		fn   func(string, string) (Info, bool)
+	}{{"once", parse}, {"reference", parseReference}} {
+		for _, num := range []string{"+4915112345678", "+12025550123"} {
+			b.Run(bc.name+"/"+num[:3], func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					bc.fn(num, phonenumbers.UNKNOWN_REGION)
+				}
+			})
+		}
 	}
 }

@@ -6,6 +6,7 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,6 +88,9 @@ type built struct {
 	observers []filter.Observer
 	limits    []velocity.Limit
 	velocity  *velocity.State // the limits' state for this snapshot's budget
+	// senderNumber: a rule or detector reads the sender's number facts
+	// (filter.OnDemandFacts); otherwise they are not looked up.
+	senderNumber bool
 }
 
 // New returns a chain over the engine's policy.
@@ -119,7 +123,9 @@ func New(o Options) (*Chain, error) {
 		plugins: plugins, states: map[string]any{}, tables: map[string][]counters.Named{}}
 	c.numc = newNumCache(nums)
 	c.numc.sync = o.SyncNumbers
-	c.scratch.New = func() any { return &scratch{text: make([]byte, 0, 1024), norm: make([]byte, 0, 1024)} }
+	c.scratch.New = func() any {
+		return &scratch{text: make([]byte, 0, 1024), norm: make([]byte, 0, 1024), fpKey: make([]byte, 0, 1024)}
+	}
 	c.vms.New = func() any { return new(vm.VM) }
 	c.rebuild(o.Engine.Snapshot())
 	c.m.counters.set(c.counterTables)
@@ -138,6 +144,12 @@ func (c *Chain) rebuild(snap *rules.Snapshot) *built {
 	}
 	b := &built{snap: snap}
 	data := snap.Data()
+	for _, name := range filter.OnDemandFacts {
+		b.senderNumber = b.senderNumber || snap.ReadsFact(name)
+		for _, pl := range c.plugins {
+			b.senderNumber = b.senderNumber || slices.Contains(pl.Reads, name)
+		}
+	}
 	for _, pl := range c.plugins {
 		out := pl.Build(&filter.BuildEnv{Settings: snap.Settings[pl.Name], Policy: data,
 			Budget: snap.Memory.Budget(pl.Name), Prev: c.states[pl.Name]})
@@ -192,7 +204,7 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 	b := c.current()
 	sc := c.scratch.Get().(*scratch)
 	defer c.scratch.Put(sc)
-	c.buildFacts(r, sc)
+	c.buildFacts(r, sc, b.senderNumber || hook != nil)
 	f, det := &sc.facts, &sc.det
 	*det = filter.Detections{}
 	if f.Receipt {

@@ -15,6 +15,7 @@ import (
 type scratch struct {
 	text  []byte
 	norm  []byte
+	fpKey []byte // the fingerprint's cache key (textscan.FingerprintKey)
 	facts filter.Facts
 	det   filter.Detections
 	env   rules.Env
@@ -31,8 +32,9 @@ func typeName(t numbers.Type) string {
 	return t.String()
 }
 
-// buildFacts fills sc.facts from the request.
-func (c *Chain) buildFacts(r *filter.Request, sc *scratch) {
+// buildFacts fills sc.facts from the request; the sender's number facts
+// only with senderNumber.
+func (c *Chain) buildFacts(r *filter.Request, sc *scratch, senderNumber bool) {
 	f := &sc.facts
 	*f = filter.Facts{}
 	m := r.Msg
@@ -59,7 +61,7 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch) {
 	default:
 		f.SenderKind = filter.KindEmpty
 	}
-	if f.SenderKind == filter.KindNumber {
+	if senderNumber && f.SenderKind == filter.KindNumber {
 		si := c.numc.lookup(m.Src.TON, m.Src.NPI, m.Src.Addr)
 		f.SenderValid, f.SenderCountry, f.SenderType = si.Valid, si.Region, typeName(si.Type)
 	}
@@ -92,7 +94,7 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch) {
 	if len(sc.text) > 0 {
 		sc.norm = textscan.Normalize(sc.norm[:0], sc.text)
 		f.Norm = str(sc.norm)
-		f.Fingerprint = c.fps.fingerprint(sc.text, sc.norm)
+		f.Fingerprint = c.fps.fingerprint(sc.norm, sc.fpKey)
 		shape := textscan.ShapeOf(sc.text)
 		f.Words, f.Codes, f.Phones, f.Emails, f.Money = shape.Words, shape.Codes, shape.Phones, shape.Emails, shape.Money
 		f.Handoffs = shape.Handoffs

@@ -2,10 +2,13 @@ package pipeline_test
 
 import (
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/classify"
 	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
@@ -49,4 +52,71 @@ func TestReservedCodingsAreInspected(t *testing.T) {
 			t.Errorf("data_coding 0x%02X: event %+v", tc.dcs, v.Event)
 		}
 	}
+}
+
+// The sender's number facts are looked up only when a rule or a detector
+// reads them; Explain always shows them.
+func TestSenderNumberFactsOnDemand(t *testing.T) {
+	const reads = `version: 1
+default: allow
+rules:
+  - id: gb-senders
+    when: msg.sender_country == "GB"
+    action: flag
+`
+	const ignores = `version: 1
+default: allow
+rules:
+  - id: kw
+    when: det.keyword
+    action: block
+`
+	raw := pdu.AppendSM(nil, pdu.SubmitSM, 1, &pdu.SMFields{SrcTON: 1, SrcNPI: 1, Src: "447400123456",
+		DstTON: 1, DstNPI: 1, Dst: "4915112345678", ShortMessage: []byte("see you at 8")})
+	var m pdu.Message
+	if err := pdu.ParseMessage(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	req := &filter.Request{Direction: filter.MT, Peer: "acme", Msg: &m}
+	reader := *classify.Plugin
+	reader.Reads = []string{"sender_country"}
+	for _, tc := range []struct {
+		name   string
+		policy string
+		order  []*filter.Plugin
+		want   string
+	}{
+		{"a rule reads it", reads, nil, "GB"},
+		{"nothing reads it", ignores, nil, ""},
+		{"a detector reads it", ignores, append([]*filter.Plugin{&reader}, pipeline.Order[1:]...), "GB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := chainFor(t, tc.policy, tc.order)
+			if got := pipeline.NewStages(c).Facts(req).SenderCountry; got != tc.want {
+				t.Errorf("inspected: sender_country %q, want %q", got, tc.want)
+			}
+			if _, f, _, _ := c.Explain(req); f.SenderCountry != "GB" {
+				t.Errorf("explained: sender_country %q, want GB", f.SenderCountry)
+			}
+		})
+	}
+	if v, _ := chainFor(t, reads, nil).Inspect(req); v.Action != filter.Flag || v.RuleID != "gb-senders" {
+		t.Errorf("rule on msg.sender_country: %v %s, want flag gb-senders", v.Action, v.RuleID)
+	}
+}
+
+// chainFor is a chain over a policy text with the given detectors (nil:
+// Order) that parses numbers before answering.
+func chainFor(t *testing.T, policy string, order []*filter.Plugin) *pipeline.Chain {
+	t.Helper()
+	eng, err := rules.NewEngineSource(rules.FSSource(fstest.MapFS{"p.yaml": {Data: []byte(policy)}}, "p.yaml"), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := pipeline.New(pipeline.Options{Engine: eng, SyncNumbers: true, Detectors: order})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }

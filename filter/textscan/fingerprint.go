@@ -43,15 +43,36 @@ func Fingerprint(text []byte) uint64 {
 // ones it hashes the first 1 KiB of the normalized text instead of the
 // normalized first 640 bytes. norm is not modified.
 func FingerprintNormalized(norm []byte) uint64 {
-	var buf [1024]byte
+	var buf [fpMaxNorm]byte
+	return fingerprintNormalized(append(buf[:0], norm[:fpCut(norm)]...))
+}
+
+// fpMaxNorm is how much of a normalized text FingerprintNormalized hashes.
+const fpMaxNorm = 1024
+
+// fpCut is the length of the prefix of norm that FingerprintNormalized
+// hashes: all of it up to 1 KiB, else 1 KiB less a partial rune.
+func fpCut(norm []byte) int {
 	n := len(norm)
-	if n > len(buf) {
-		n = len(buf)
+	if n > fpMaxNorm {
+		n = fpMaxNorm
 		for n > 0 && norm[n]&0xC0 == 0x80 { // keep whole runes
 			n--
 		}
 	}
-	return fingerprintNormalized(append(buf[:0], norm[:n]...))
+	return n
+}
+
+// FingerprintKey appends to dst what FingerprintNormalized reads of the
+// normalized text norm: its hashed prefix with each digit run masked
+// (MaskDigits). The fingerprint is a function of the key alone, and
+// FingerprintNormalized(key) == FingerprintNormalized(norm): a cache of
+// fingerprints keyed by a hash of the key hits for every text of one
+// template whose codes, amounts or dates differ (a stream of one-time
+// codes), where a key on the text itself never would. The key is at most
+// 1 KiB; FingerprintKey does not allocate when dst has room for it.
+func FingerprintKey(dst, norm []byte) []byte {
+	return MaskDigits(dst, norm[:fpCut(norm)])
 }
 
 // fingerprintNormalized hashes normalized text b, masking digits in place.

@@ -159,6 +159,35 @@ func TestFingerprintNormalizedMatches(t *testing.T) {
 	}
 }
 
+// The fingerprint is a function of FingerprintKey: the key's own
+// fingerprint is the text's, and texts of one template share a key.
+func TestFingerprintKey(t *testing.T) {
+	long := strings.Repeat("wörd 12 ", 200) // > 1 KiB normalized, cut inside the text
+	texts := []string{"", "Your code is 482913. Do not share it.", "Hi John, your parcel 12-34-56 arrives today",
+		"ВАШ КОД 1234", "FR33 V1AGRA!! at http://203.0.113.9/x", strings.Repeat("word ", 300), long, long[1:],
+		"验证码123456", "code123456 x", "pay 1,000.50 EUR now"}
+	for _, x := range texts {
+		norm := Normalize(nil, []byte(x))
+		key := FingerprintKey(nil, norm)
+		if got, want := FingerprintNormalized(key), FingerprintNormalized(norm); got != want {
+			t.Errorf("%.20q: key fingerprint %x, text %x", x, got, want)
+		}
+		if len(key) > 1024 {
+			t.Errorf("%.20q: key of %d bytes", x, len(key))
+		}
+	}
+	a := FingerprintKey(nil, Normalize(nil, []byte("Your code is 482913. Valid until 12:30.")))
+	b := FingerprintKey(nil, Normalize(nil, []byte("Your code is 7. Valid until 09:05.")))
+	if string(a) != string(b) {
+		t.Errorf("one template, two keys: %q, %q", a, b)
+	}
+	buf := make([]byte, 0, 1024)
+	norm := Normalize(nil, []byte(long))
+	if n := testing.AllocsPerRun(100, func() { FingerprintKey(buf[:0], norm) }); n != 0 {
+		t.Fatalf("%v allocs", n)
+	}
+}
+
 func BenchmarkFingerprintNormalized160(b *testing.B) {
 	norm := Normalize(nil, []byte("Your verification code is 482913. Do not share it with anyone, our staff will never ask for it. Thanks, ExampleBank customer care team"))
 	b.ReportAllocs()

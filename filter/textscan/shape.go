@@ -82,7 +82,9 @@ func ShapeOf(text []byte) Shape {
 			}
 			if r < utf8.RuneSelf && (i+1 == len(text) || !isASCIILetter(text[i+1])) && wordStart >= 0 {
 				w := text[wordStart : i+1]
-				if isCurrencyWord(w) {
+				if !maybeShapeWord(w) {
+					// most words: no list word has this length and first letter
+				} else if isCurrencyWord(w) {
 					currency++
 				} else if isWordIn(w, handoffWords) {
 					s.Handoffs++
@@ -113,6 +115,26 @@ func ShapeOf(text []byte) Shape {
 		s.Money = currency
 	}
 	return s
+}
+
+// shapeWordFirst[n] has bit c-'a' set when a currency or handoff word of
+// n letters starts with c: a word that fails it is none of them, which spares
+// ShapeOf comparing most words with each list word.
+var shapeWordFirst = func() (t [32]uint32) {
+	for _, list := range [][]string{currencyWords, handoffWords} {
+		for _, w := range list {
+			t[len(w)] |= 1 << (w[0] - 'a')
+		}
+	}
+	return t
+}()
+
+func maybeShapeWord(w []byte) bool {
+	if len(w) >= len(shapeWordFirst) {
+		return false
+	}
+	c := w[0] | 0x20 // ASCII letters to lower case; anything else misses the list's a-z
+	return c >= 'a' && c <= 'z' && shapeWordFirst[len(w)]&(1<<(c-'a')) != 0
 }
 
 func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }

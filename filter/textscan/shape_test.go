@@ -1,6 +1,9 @@
 package textscan
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestShapeOf(t *testing.T) {
 	for _, tc := range []struct {
@@ -42,4 +45,17 @@ func FuzzShapeOf(f *testing.F) {
 			t.Fatalf("%+v for %d bytes", s, len(b))
 		}
 	})
+}
+
+// The first-letter table rejects no word of the lists, in any case.
+func TestMaybeShapeWord(t *testing.T) {
+	for _, list := range [][]string{currencyWords, handoffWords} {
+		for _, w := range list {
+			for _, v := range []string{w, strings.ToUpper(w), strings.ToUpper(w[:1]) + w[1:]} {
+				if !maybeShapeWord([]byte(v)) {
+					t.Errorf("%q rejected", v)
+				}
+			}
+		}
+	}
 }

@@ -2,7 +2,9 @@ package textscan
 
 import (
 	"bytes"
+	"hash/maphash"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -463,7 +465,9 @@ func init() {
 // public suffix list, lower-cased, e.g. "paypal.com.secure-login.xyz" ->
 // "secure-login.xyz", "www.bbc.co.uk" -> "bbc.co.uk"). It returns false for
 // IP literals, empty or malformed hosts, and hosts that are themselves a
-// public suffix ("co.uk"). It allocates the returned string.
+// public suffix ("co.uk"). The answers for the last few thousand hosts are
+// remembered: a host seen recently costs one hash and no allocation; a new
+// one allocates its lower-cased copy (and publicsuffix an error value).
 func RegistrableDomain(host []byte) (string, bool) {
 	for len(host) > 0 && host[len(host)-1] == '.' {
 		host = host[:len(host)-1]
@@ -471,12 +475,55 @@ func RegistrableDomain(host []byte) (string, bool) {
 	if len(host) == 0 || isIPv4(host) || bytes.IndexByte(host, ':') >= 0 || host[0] == '[' {
 		return "", false
 	}
+	if len(host) > maxCachedHost {
+		return registrableDomain(host)
+	}
+	h := maphash.Bytes(domains.seed, host)
+	sh := &domains.shards[h%uint64(len(domains.shards))]
+	slot := &sh.entries[(h>>16)%uint64(len(sh.entries))]
+	sh.mu.Lock()
+	if slot.host == string(host) && slot.host != "" {
+		d, ok := slot.domain, slot.ok
+		sh.mu.Unlock()
+		return d, ok
+	}
+	sh.mu.Unlock()
+	d, ok := registrableDomain(host)
+	e := domainEntry{host: string(host), domain: d, ok: ok}
+	sh.mu.Lock()
+	*slot = e
+	sh.mu.Unlock()
+	return d, ok
+}
+
+func registrableDomain(host []byte) (string, bool) {
 	h := strings.ToLower(string(host))
 	d, err := publicsuffix.EffectiveTLDPlusOne(h)
 	if err != nil {
 		return "", false
 	}
 	return d, true
+}
+
+// maxCachedHost bounds the hosts the domain cache keeps.
+const maxCachedHost = 128
+
+// domains is RegistrableDomain's cache: direct-mapped slots in locked
+// shards, keyed by a seeded hash of the host as written (a slot holds the
+// host itself, so a hit is exact). 64 x 64 hosts.
+var domains = &domainCache{seed: maphash.MakeSeed()}
+
+type domainCache struct {
+	seed   maphash.Seed
+	shards [64]struct {
+		mu      sync.Mutex
+		entries [64]domainEntry
+	}
+}
+
+type domainEntry struct {
+	host, domain string
+	ok           bool
 }
 
 // IsShortener reports whether a registrable domain (lower case) belongs to a

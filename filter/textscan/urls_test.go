@@ -1,6 +1,7 @@
 package textscan
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -189,6 +190,32 @@ func BenchmarkFindURLsOne(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
 		FindURLs(in, func(URL) bool { return true })
+	}
+}
+
+// RegistrableDomain remembers recent hosts: the same answers, without an
+// allocation the second time, whatever else shares the slot.
+func TestRegistrableDomainCache(t *testing.T) {
+	hosts := []string{"paypal.com.secure-login.xyz", "WWW.BBC.CO.UK", "co.uk", "bit.ly", "Example.COM.", "a..b.com",
+		"x.y.z.blogspot.com", "localhost", "dhl.com", strings.Repeat("a", 130) + ".com"}
+	for round := 0; round < 2; round++ {
+		for _, h := range hosts {
+			want, wantOK := registrableDomain(bytes.TrimRight([]byte(h), "."))
+			if got, ok := RegistrableDomain([]byte(h)); got != want || ok != wantOK {
+				t.Errorf("round %d, %q: %q %v, want %q %v", round, h, got, ok, want, wantOK)
+			}
+		}
+	}
+	for i := 0; i < 20_000; i++ { // far more hosts than slots
+		h := fmt.Sprintf("host%d.example%d.com", i, i%7)
+		if got, ok := RegistrableDomain([]byte(h)); !ok || got != fmt.Sprintf("example%d.com", i%7) {
+			t.Fatalf("%q: %q %v", h, got, ok)
+		}
+	}
+	h := []byte("track.dhl.com")
+	RegistrableDomain(h)
+	if n := testing.AllocsPerRun(100, func() { RegistrableDomain(h) }); n != 0 {
+		t.Errorf("%v allocations for a host seen before", n)
 	}
 }
 
