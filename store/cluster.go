@@ -64,7 +64,7 @@ type Cluster interface {
 	// BeginDecision records d for a held event in one statement: state
 	// claimed when d.Node is set (the caller carries it out until
 	// d.LeaseUntil), else pending. It fails with ErrConflict when another
-	// decision on the event is not over, with a *NotHeldError (which
+	// decision on the event has not failed (in progress, or done), with a *NotHeldError (which
 	// unwraps to ErrConflict) when the event is not held, and with
 	// ErrNotFound when there is no such event.
 	BeginDecision(ctx context.Context, d *Decision) error
@@ -138,14 +138,16 @@ func (s *sqlStore) BeginDecision(ctx context.Context, d *Decision) error {
 	}
 	defer s.lockWrite()()
 	// One statement: the event must be held, and a decision already on it
-	// must be over. On PostgreSQL a concurrent insert of the same event
+	// must have failed. A done one is never taken over: its event is not
+	// held any more, unless the node that sent it could not save the new
+	// state, and then sending it again would duplicate it. On PostgreSQL a concurrent insert of the same event
 	// waits for the other's commit, then sees its row and changes nothing.
 	res, err := s.db.ExecContext(ctx, s.d.rebind(`INSERT INTO quarantine_decisions (`+decisionCols+`)
 		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, '', '' FROM events WHERE id = ? AND quarantine = 'held'
 		ON CONFLICT (event_id) DO UPDATE SET action = excluded.action, state = excluded.state, actor = excluded.actor,
 			reason = excluded.reason, asked_on = excluded.asked_on, node = excluded.node, requested = excluded.requested,
 			lease_until = excluded.lease_until, finished = NULL, result = '', error = ''
-		WHERE quarantine_decisions.state IN ('done', 'failed')`),
+		WHERE quarantine_decisions.state = 'failed'`),
 		d.EventID, clean(d.Action), d.State, clean(d.Actor), clean(d.Reason), clean(d.AskedOn), clean(d.Node),
 		d.Requested.UnixMicro(), lease, d.EventID)
 	if err != nil {
@@ -163,6 +165,10 @@ func (s *sqlStore) BeginDecision(ctx context.Context, d *Decision) error {
 		return fmt.Errorf("store: begin decision on %d: %w", d.EventID, err)
 	case state != "held":
 		return &NotHeldError{ID: d.EventID, State: state}
+	}
+	if cur, err := s.Decision(ctx, d.EventID); err == nil && cur.State == DecisionDone {
+		return fmt.Errorf("event %d was decided (%s on node %q, result %q) but its state still says held: %w",
+			d.EventID, cur.Action, cur.Node, cur.Result, ErrConflict)
 	}
 	return fmt.Errorf("another decision on event %d is in progress: %w", d.EventID, ErrConflict)
 }
