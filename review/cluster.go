@@ -259,7 +259,6 @@ func (s *Service) Decision(ctx context.Context, id int64) (*store.Decision, erro
 }
 
 func (s *Service) clusterLoop() {
-	defer func() { s.done <- struct{}{} }()
 	t := time.NewTicker(s.c.PollInterval)
 	defer t.Stop()
 	for {

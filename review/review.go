@@ -83,7 +83,7 @@ type Service struct {
 	started  atomic.Bool
 	stopOnce sync.Once
 	stop     chan struct{}
-	done     chan struct{}
+	loops    sync.WaitGroup // the expiry and cluster loops
 }
 
 // Sentinel errors of the actions.
@@ -113,7 +113,7 @@ func New(o Options) (*Service, error) {
 		o.ExpiryInterval = time.Minute
 	}
 	s := &Service{o: o, log: o.Logger.Named("review"), m: NewMetrics(o.Registerer), busy: map[int64]bool{},
-		stop: make(chan struct{}), done: make(chan struct{}, 2)}
+		stop: make(chan struct{})}
 	if o.Cluster != nil {
 		if err := o.Cluster.init(); err != nil {
 			return nil, err
@@ -133,36 +133,23 @@ func (s *Service) Handler() http.Handler { return s.handler }
 func (s *Service) Start(ctx context.Context) error {
 	err := s.pushOverrides(ctx)
 	if s.started.CompareAndSwap(false, true) {
-		go s.expiryLoop()
+		s.loops.Go(s.expiryLoop)
 		if s.c != nil {
-			go s.clusterLoop()
+			s.loops.Go(s.clusterLoop)
 		}
 	}
 	return err
-}
-
-// startedLoops is how many loops Stop waits for.
-func (s *Service) startedLoops() int {
-	if s.c != nil {
-		return 2
-	}
-	return 1
 }
 
 // Stop ends the expiry loop and waits for it. Safe to call more than once,
 // and without Start.
 func (s *Service) Stop() {
 	s.stopOnce.Do(func() { close(s.stop) })
-	if s.started.Load() {
-		for range s.startedLoops() {
-			<-s.done
-		}
-	}
+	s.loops.Wait()
 	s.carrying.Wait()
 }
 
 func (s *Service) expiryLoop() {
-	defer func() { s.done <- struct{}{} }()
 	t := time.NewTicker(s.o.ExpiryInterval)
 	defer t.Stop()
 	for {
