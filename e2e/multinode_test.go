@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -21,7 +17,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/esme"
@@ -39,57 +34,18 @@ import (
 // front of one simulated SMSC. The test database comes from
 // SMSFW_TEST_POSTGRES (.ci/run starts one); each test gets its own schema.
 
-// pgSchema returns a DSN of a fresh schema of the test database, dropped
-// after the test.
-func pgSchema(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("SMSFW_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("SMSFW_TEST_POSTGRES is not set: CI must provide a PostgreSQL database")
-		}
-		t.Skip("SMSFW_TEST_POSTGRES not set: the multi-node tests need PostgreSQL")
-	}
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "smsfw_e2e_" + hex.EncodeToString(b[:])
-	if _, err := db.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("postgres: %v", err)
-	}
-	t.Cleanup(func() {
-		db, err := sql.Open("pgx", dsn)
-		if err == nil {
-			_, _ = db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
-			db.Close()
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema+",public")
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // cluster is the simulator and the nodes sharing one store.
 type cluster struct {
-	t   *testing.T
-	sim *sim.Server
+	t    *testing.T
+	sim  *sim.Server
 	smsc string // the simulator's address
-	dsn string
-	st  store.Store // the test's own connection
+	dsn  string
+	st   store.Store // the test's own connection
 }
 
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
-	c := &cluster{t: t, dsn: pgSchema(t)}
+	c := &cluster{t: t, dsn: testutil.PostgresSchema(t, "smsfw_e2e_")}
 	c.sim = sim.New(sim.Config{}, zaptest.NewLogger(t).Named("sim"))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
