@@ -35,7 +35,8 @@ import (
 //
 // Rejects and expiries take the same lock and act on the node asked (the
 // failure receipt goes out only if that node has a receiver session of the
-// peer). Overrides are re-read on every poll and notification and pushed
+// peer). A decision carried out at once (a reject, a release on a node that
+// can send it, an expiry) supersedes a pending release. Overrides are re-read on every poll and notification and pushed
 // when they changed.
 
 // ClusterOptions configure a Service as one node of several.
@@ -238,6 +239,10 @@ func (s *Service) await(ctx context.Context, ev *filter.Event, d *store.Decision
 				continue
 			}
 			return ev, err
+		}
+		if cur.Action != d.Action || cur.AskedOn != d.AskedOn || cur.Requested.UnixMicro() != d.Requested.UnixMicro() {
+			// A decision carried out on a node that could act took over.
+			return ev, fmt.Errorf("%w: the release was superseded by a %s on node %q", ErrBusy, cur.Action, cur.Node)
 		}
 		switch cur.State {
 		case store.DecisionDone:

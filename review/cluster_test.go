@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -116,9 +117,10 @@ func TestClusterPending(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Decision.State != store.DecisionPending {
 		t.Fatalf("want pending, got %v", err)
 	}
-	// Another decision meanwhile is refused: the pending one holds the lock.
-	if _, err := a.svc.Reject(context.Background(), held.ID, "ann", "no"); !errors.Is(err, review.ErrBusy) {
-		t.Fatalf("reject during a pending release: %v", err)
+	// Another release asked where nobody can send it is refused: the
+	// pending one holds the lock.
+	if _, err := b.svc.Release(context.Background(), held.ID, "bob", "again"); !errors.Is(err, review.ErrBusy) {
+		t.Fatalf("second pending release: %v", err)
 	}
 	a.q.routed.Store(true)
 	testutil.Eventually(t, 5*time.Second, "pending release carried out", func() bool {
@@ -171,4 +173,32 @@ func TestClusterOverrides(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestClusterRejectSupersedesPending: an analyst may reject a message
+// whose release is still waiting for a node; the release is then never
+// sent, and its asker learns it was superseded.
+func TestClusterRejectSupersedesPending(t *testing.T) {
+	a, b, held := twoNodes(t, 2*time.Second)
+	a.q.routed.Store(false)
+	errc := make(chan error, 1)
+	go func() { _, err := b.svc.Release(context.Background(), held.ID, "bob", "legit"); errc <- err }()
+	testutil.Eventually(t, 5*time.Second, "release pending", func() bool {
+		d, err := a.svc.Decision(context.Background(), held.ID)
+		return err == nil && d.State == store.DecisionPending
+	})
+	ev, err := a.svc.Reject(context.Background(), held.ID, "ann", "fraud after all")
+	if err != nil || ev.Quarantine != filter.QuarantineRejected {
+		t.Fatalf("reject over a pending release: %v %+v", err, ev)
+	}
+	if err := <-errc; !errors.Is(err, review.ErrBusy) || !strings.Contains(err.Error(), "superseded by a reject") {
+		t.Fatalf("the release's asker: %v", err)
+	}
+	a.q.routed.Store(true)
+	if err := a.svc.SyncCluster(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if rel, rej := a.q.Calls(); len(rel) != 0 || len(rej) != 1 {
+		t.Fatalf("released %v rejected %v", rel, rej)
+	}
 }

@@ -63,8 +63,9 @@ var ErrNotSupported = errors.New("store: not supported by this database")
 type Cluster interface {
 	// BeginDecision records d for a held event in one statement: state
 	// claimed when d.Node is set (the caller carries it out until
-	// d.LeaseUntil), else pending. It fails with ErrConflict when another
-	// decision on the event has not failed (in progress, or done), with a *NotHeldError (which
+	// d.LeaseUntil), else pending. A claimed decision supersedes a pending
+	// one. It fails with ErrConflict when another decision on the event has
+	// not failed (claimed, done, or pending while d is pending too), with a *NotHeldError (which
 	// unwraps to ErrConflict) when the event is not held, and with
 	// ErrNotFound when there is no such event.
 	BeginDecision(ctx context.Context, d *Decision) error
@@ -138,7 +139,9 @@ func (s *sqlStore) BeginDecision(ctx context.Context, d *Decision) error {
 	}
 	defer s.lockWrite()()
 	// One statement: the event must be held, and a decision already on it
-	// must have failed. A done one is never taken over: its event is not
+	// must have failed, or be pending while this one is carried out now (a
+	// node that can act supersedes a release nobody could send yet: its
+	// claim and this upsert both change only a pending row). A done one is never taken over: its event is not
 	// held any more, unless the node that sent it could not save the new
 	// state, and then sending it again would duplicate it. On PostgreSQL a concurrent insert of the same event
 	// waits for the other's commit, then sees its row and changes nothing.
@@ -147,7 +150,7 @@ func (s *sqlStore) BeginDecision(ctx context.Context, d *Decision) error {
 		ON CONFLICT (event_id) DO UPDATE SET action = excluded.action, state = excluded.state, actor = excluded.actor,
 			reason = excluded.reason, asked_on = excluded.asked_on, node = excluded.node, requested = excluded.requested,
 			lease_until = excluded.lease_until, finished = NULL, result = '', error = ''
-		WHERE quarantine_decisions.state = 'failed'`),
+		WHERE quarantine_decisions.state = 'failed' OR (quarantine_decisions.state = 'pending' AND excluded.state = 'claimed')`),
 		d.EventID, clean(d.Action), d.State, clean(d.Actor), clean(d.Reason), clean(d.AskedOn), clean(d.Node),
 		d.Requested.UnixMicro(), lease, d.EventID)
 	if err != nil {

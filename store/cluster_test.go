@@ -86,6 +86,24 @@ func TestDecisions(t *testing.T) {
 		if got, _ = c.Decision(ctx, 1); got.State != DecisionDone || got.Result != "smsc-1" || !got.Finished.Equal(t0.Add(time.Second)) {
 			t.Fatalf("done %+v", got)
 		}
+		// A decision carried out now supersedes a pending one, not the
+		// other way round.
+		if err := c.BeginDecision(ctx, &Decision{EventID: 2, Action: "release", AskedOn: "b"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.BeginDecision(ctx, &Decision{EventID: 2, Action: "release", AskedOn: "c"}); !errors.Is(err, ErrConflict) {
+			t.Fatalf("pending over pending: %v", err)
+		}
+		rej := &Decision{EventID: 2, Action: "reject", Node: "a", AskedOn: "a", LeaseUntil: t0.Add(time.Minute)}
+		if err := c.BeginDecision(ctx, rej); err != nil {
+			t.Fatalf("claimed over pending: %v", err)
+		}
+		if ok, _ := c.ClaimDecision(ctx, 2, "b", t0.Add(time.Minute)); ok {
+			t.Fatal("claimed a superseded decision")
+		}
+		if err := c.FinishDecision(ctx, 2, "a", DecisionFailed, "", "changed my mind", t0); err != nil {
+			t.Fatal(err)
+		}
 		// Expiry: a claim whose lease ended, a pending decision too old.
 		if err := c.BeginDecision(ctx, &Decision{EventID: 2, Action: "release", Node: "a", LeaseUntil: t0.Add(time.Second)}); err != nil {
 			t.Fatal(err)
