@@ -83,7 +83,8 @@ type Cluster interface {
 	// ExpireDecisions fails the claimed decisions whose lease ended before
 	// now (their node stopped while carrying them out: whether the SMSC got
 	// the message is unknown) and the pending ones asked before
-	// pendingBefore (no node could carry them out), and returns them.
+	// pendingBefore (no node could carry them out), and returns them; it
+	// deletes the decisions finished more than DecisionKeep before now.
 	ExpireDecisions(ctx context.Context, now, pendingBefore time.Time) ([]*Decision, error)
 
 	// PutBan adds or replaces the shared ban on b.Source.
@@ -259,8 +260,17 @@ func (s *sqlStore) ExpireDecisions(ctx context.Context, now, pendingBefore time.
 		}
 		out = append(out, ds...)
 	}
+	// Finished decisions are kept a while for GET .../decision and then
+	// go: the table stays the size of the recent decisions.
+	if _, err := s.db.ExecContext(ctx, s.d.rebind(`DELETE FROM quarantine_decisions WHERE state IN ('done', 'failed') AND finished < ?`),
+		now.Add(-DecisionKeep).UnixMicro()); err != nil {
+		return out, fmt.Errorf("store: expire decisions: %w", err)
+	}
 	return out, nil
 }
+
+// DecisionKeep is how long finished decisions are kept.
+const DecisionKeep = 30 * 24 * time.Hour
 
 func scanDecisions(rows *sql.Rows) ([]*Decision, error) {
 	defer rows.Close()

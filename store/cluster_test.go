@@ -123,6 +123,12 @@ func TestDecisions(t *testing.T) {
 		if err != nil || len(exp) != 1 || exp[0].Error != errTextNoNode {
 			t.Fatalf("pending too long: %+v %v", exp, err)
 		}
+		if _, err := c.ExpireDecisions(ctx, t0.Add(DecisionKeep+time.Hour), t0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Decision(ctx, 2); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("an old finished decision kept: %v", err)
+		}
 		// The event released: no new decision.
 		if err := s.SetQuarantine(ctx, 1, filter.QuarantineHeld, filter.QuarantineReleased, "bob", "smsc-1", t0); err != nil {
 			t.Fatal(err)
