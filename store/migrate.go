@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -78,11 +77,10 @@ func loadMigrations(d *dialect) ([]migration, error) {
 		ms = append(ms, *m)
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	// Versions are unique (the map) and applied in order. A gap is allowed:
-	// branches number their migrations apart (0004 and 0005 developed side
-	// by side), and a missing lower one is applied when it arrives.
-	if len(ms) == 0 || ms[0].version != 1 {
-		return nil, errors.New("store: migrations must start at 0001")
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("store: migrations are not numbered 1..n (found %d at position %d)", m.version, i+1)
+		}
 	}
 	return ms, nil
 }
@@ -163,8 +161,8 @@ func migrate(ctx context.Context, db *sql.DB, d *dialect, log *zap.Logger) error
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	// A newer binary migrated this database: this one would misread it.
-	if newest := ms[len(ms)-1].version; maxApplied > newest {
-		return fmt.Errorf("store: database schema version %d is newer than this build's %d", maxApplied, newest)
+	if maxApplied > len(ms) {
+		return fmt.Errorf("store: database schema version %d is newer than this build's %d", maxApplied, len(ms))
 	}
 	for _, m := range ms {
 		if applied[m.version] {

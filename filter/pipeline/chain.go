@@ -19,6 +19,7 @@ import (
 	"github.com/smsfw/smsfw/filter/greyroute"
 	"github.com/smsfw/smsfw/filter/numbers"
 	"github.com/smsfw/smsfw/filter/velocity"
+	"github.com/smsfw/smsfw/mo/action"
 	"github.com/smsfw/smsfw/rules"
 )
 
@@ -39,6 +40,10 @@ type Options struct {
 	// Detectors replaces the chain's detectors (default: Order), e.g. to
 	// try a detector before it has its line in Order.
 	Detectors []*filter.Plugin
+	// Actions takes the actions of a rule that decided an MO message (not
+	// a receipt; Inspect only, not Explain). It is called on the hot path:
+	// it must queue them and return at once (mo.Service.QueueAction).
+	Actions func(action.Trigger)
 }
 
 // Chain is the inspector.
@@ -48,6 +53,8 @@ type Chain struct {
 	log  *zap.Logger
 	m    *Metrics
 	now  func() time.Time
+	// actions takes the rules' actions (nil: none run).
+	actions func(action.Trigger)
 
 	built atomic.Pointer[built]
 	mu    sync.Mutex // rebuilds
@@ -102,7 +109,7 @@ func New(o Options) (*Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Chain{eng: o.Engine, nums: nums, log: o.Logger.Named("filter"), m: o.Metrics, now: o.Now,
+	c := &Chain{eng: o.Engine, nums: nums, log: o.Logger.Named("filter"), m: o.Metrics, now: o.Now, actions: o.Actions,
 		fps: newFPCache(), events: o.Events,
 		plugins: plugins, states: map[string]any{}, tables: map[string][]counters.Named{}}
 	c.numc = newNumCache(nums)
@@ -242,6 +249,11 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 	}
 	if hook != nil {
 		hook(f, det)
+	} else if dec.Rule != nil && dec.Rule.Actions != nil && c.actions != nil && verdict.RuleID == dec.Rule.ID &&
+		r.Direction == filter.MO && !f.Receipt {
+		c.actions(action.Trigger{Rule: dec.Rule.ID, Actions: dec.Rule.Actions, Peer: strings.Clone(f.Peer),
+			Sender: strings.Clone(f.Sender), Dest: strings.Clone(f.Dest), Text: strings.Clone(f.Text),
+			DataCoding: f.DataCoding, Action: verdict.Action.String(), Received: time.Unix(0, now)})
 	}
 	return verdict
 }

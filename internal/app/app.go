@@ -178,8 +178,16 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		if a.Engine, err = rules.NewEngineSource(*src, a.log, rules.NewMetrics(a.Registry)); err != nil {
 			return nil, err
 		}
+		a.Engine.Check = a.checkActions
+		if err = a.checkActions(a.Engine.Snapshot()); err != nil {
+			return nil, err
+		}
 		a.Chain, err = pipeline.New(pipeline.Options{Engine: a.Engine, DefaultRegion: cmp.Or(o.Region, "DE"), Logger: a.log,
-			Metrics: pipeline.NewMetrics(a.Registry), Events: evOpts})
+			Metrics: pipeline.NewMetrics(a.Registry), Events: evOpts, Actions: func(t mo.Trigger) {
+				if a.MO != nil {
+					a.MO.QueueAction(t)
+				}
+			}})
 		if err != nil {
 			return nil, err
 		}
@@ -190,11 +198,20 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		insp = o.WrapInspector(insp)
 	}
 	var router proxy.MORouter
-	if len(cfg.MORoutes) > 0 {
+	if len(cfg.MORoutes) > 0 || (a.Engine != nil && a.an != nil) {
+		// Without routes the service still runs the policy's rule actions
+		// (a reload may add some).
 		if a.MO, err = a.buildMO(cfg.MORoutes); err != nil {
 			return nil, err
 		}
-		router = a.MO
+		if len(cfg.MORoutes) > 0 {
+			router = a.MO
+		}
+		if a.Engine != nil {
+			if err = a.MO.SetRuleActions(a.Engine.Snapshot().Actions()); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if cfg.Alerts != nil {
 		if a.Alerts, err = a.buildAlerts(cfg.Alerts); err != nil {
@@ -449,6 +466,21 @@ func (a *App) buildMO(routes mo.Routes) (*mo.Service, error) {
 	return svc, nil
 }
 
+// checkActions refuses a policy whose rule actions this program cannot
+// serve: any without the event store, email without the smtp section.
+func (a *App) checkActions(s *rules.Snapshot) error {
+	for _, r := range s.Rules {
+		switch {
+		case r.Actions == nil:
+		case a.an == nil:
+			return s.RuleError(r, "actions need the event store (events.db or --db)")
+		case r.Actions.Email != nil && a.cfg.SMTP == nil:
+			return s.RuleError(r, "actions.email needs the smtp section of the configuration")
+		}
+	}
+	return nil
+}
+
 // buildAlerts builds the alerts over the event store.
 func (a *App) buildAlerts(c *alerts.Config) (*alerts.Service, error) {
 	if a.an == nil {
@@ -547,6 +579,10 @@ func (a *App) Reload(ctx context.Context, actor, trigger string) (*ReloadResult,
 	}
 	if a.Engine != nil {
 		err := a.Engine.Reload()
+		if err == nil && a.MO != nil {
+			// The new rules' actions get their routes now, not at their first hit.
+			err = a.MO.SetRuleActions(a.Engine.Snapshot().Actions())
+		}
 		errs = append(errs, err)
 		res.Policy = result(err)
 		res.PolicyHash = a.Engine.Snapshot().Hash
