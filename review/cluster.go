@@ -240,8 +240,9 @@ func (s *Service) await(ctx context.Context, ev *filter.Event, d *store.Decision
 			}
 			return ev, err
 		}
-		if cur.Action != d.Action || cur.AskedOn != d.AskedOn || cur.Requested.UnixMicro() != d.Requested.UnixMicro() {
-			// A decision carried out on a node that could act took over.
+		if cur.Action != d.Action {
+			// A reject or expiry carried out on another node took over
+			// (another release taking over is followed: same outcome).
 			return ev, fmt.Errorf("%w: the release was superseded by a %s on node %q", ErrBusy, cur.Action, cur.Node)
 		}
 		switch cur.State {
