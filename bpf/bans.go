@@ -70,6 +70,14 @@ func (l *banList) put(b Ban, extend bool) (Ban, bool, error) {
 	return b, true, nil
 }
 
+// get is the ban on exactly p.
+func (l *banList) get(p netip.Prefix) (Ban, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	b, ok := l.bans[p]
+	return b, ok
+}
+
 // remove deletes the ban on exactly p.
 func (l *banList) remove(p netip.Prefix) (Ban, bool) {
 	l.mu.Lock()

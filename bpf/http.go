@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.uber.org/zap"
+
 	"github.com/smsfw/smsfw/admin"
 )
 
@@ -69,12 +71,22 @@ func (s *Shield) Mount(mux *http.ServeMux, audit AuditFunc) {
 			return
 		}
 		actor := admin.Actor(r.Context())
+		s.share.mu.Lock()
+		defer s.share.mu.Unlock()
 		ban, err := s.Ban(src, ttl, reason, OriginAPI, actor)
 		if err != nil {
 			fail(w, err)
 			return
 		}
 		audit(r.Context(), actor, ActBan, src.String(), reason, map[string]any{"ttl": ttl.String(), "expires": ban.Expires})
+		if bs := s.share.store; bs != nil {
+			if err := bs.SaveBan(r.Context(), ban); err != nil {
+				s.m.shareErrors.Inc()
+				s.log.Error("ban not shared with the other nodes", zap.Stringer("source", src), zap.Error(err))
+				reply(w, http.StatusServiceUnavailable, map[string]string{"error": "banned on this node only, not shared with the other nodes: " + err.Error()})
+				return
+			}
+		}
 		reply(w, http.StatusCreated, ban)
 	})
 	mux.HandleFunc("DELETE /api/v1/bans/{cidr...}", func(w http.ResponseWriter, r *http.Request) {
@@ -97,7 +109,22 @@ func (s *Shield) Mount(mux *http.ServeMux, audit AuditFunc) {
 			fail(w, err)
 			return
 		}
+		s.share.mu.Lock()
+		defer s.share.mu.Unlock()
+		shared := false
+		if bs := s.share.store; bs != nil {
+			// Shared first: lifted here but still shared, the next sync
+			// would ban it again.
+			if shared, err = bs.DeleteBan(r.Context(), src); err != nil {
+				s.m.shareErrors.Inc()
+				reply(w, http.StatusServiceUnavailable, map[string]string{"error": "the shared ban list is unavailable; nothing lifted: " + err.Error()})
+				return
+			}
+		}
 		old, ok := s.Unban(src)
+		if !ok && shared {
+			old, ok = Ban{Source: src, Origin: OriginAPI}, true
+		}
 		if !ok {
 			reply(w, http.StatusNotFound, map[string]string{"error": "no ban on " + src.String()})
 			return

@@ -26,6 +26,8 @@ type Metrics struct {
 	enabled   *prometheus.Desc
 	mapErrors prometheus.Counter
 	full      prometheus.Counter
+	// shareErrors: API changes the shared ban list (several nodes) refused.
+	shareErrors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, s *Shield) *Metrics {
@@ -39,9 +41,11 @@ func newMetrics(reg prometheus.Registerer, s *Shield) *Metrics {
 			Help: "Ban list changes the kernel's map refused (the ban is then enforced at accept time only)."}),
 		full: prometheus.NewCounter(prometheus.CounterOpts{Name: "smsfw_bpf_bans_refused_total",
 			Help: "Bans refused because the ban list held max_bans entries."}),
+		shareErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "smsfw_bpf_share_errors_total",
+			Help: "Ban API changes not written to the shared ban list of several nodes (the event store)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m, m.mapErrors, m.full)
+		reg.MustRegister(m, m.mapErrors, m.full, m.shareErrors)
 	}
 	return m
 }

@@ -60,6 +60,7 @@ type Shield struct {
 	load  func(cfg *Config, ports []uint16, ifaces []string) (*kernel, error)
 	sweep time.Duration
 	bans  *banList
+	share sharing
 
 	mu     sync.Mutex // writes to the lists; k
 	k      *kernel

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/alerts"
+	"github.com/smsfw/smsfw/cluster"
 	"github.com/smsfw/smsfw/deploy"
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
@@ -46,7 +47,8 @@ func runningApp(t *testing.T) *app.App {
 	go func() { _ = s.Serve(ln) }()
 	t.Cleanup(s.Close)
 	src := deploy.DefaultPolicySource()
-	// An MO route and alerts: their metrics are registered with them.
+	// An MO route, alerts and the cluster link: their metrics are
+	// registered with them.
 	dir := t.TempDir()
 	key := filepath.Join(dir, "key")
 	if err := os.WriteFile(key, []byte("secret"), 0o600); err != nil {
@@ -55,7 +57,8 @@ func runningApp(t *testing.T) *app.App {
 	cfg := &config.Config{
 		MORoutes: mo.Routes{{Name: "lint", Match: mo.Match{To: []string{"80080"}},
 			HTTP: &mo.HTTPTarget{URL: "http://127.0.0.1:1/", SecretFile: key}, Reply: &mo.ReplyAction{Text: "ok", From: "80080"}}},
-		Alerts: &alerts.Config{Webhook: &alerts.Webhook{URL: "http://127.0.0.1:1/", SecretFile: key}},
+		Alerts:  &alerts.Config{Webhook: &alerts.Webhook{URL: "http://127.0.0.1:1/", SecretFile: key}},
+		Cluster: &cluster.Config{Node: "lint"},
 	}
 	a, err := app.New(context.Background(), app.Options{Config: cfg, Upstream: ln.Addr().String(),
 		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Policy: &src, DB: filepath.Join(dir, "events.db"),

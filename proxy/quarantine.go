@@ -223,6 +223,30 @@ func (s *Server) Release(ctx context.Context, ev *filter.Event) (string, error) 
 	return strings.Join(ids, ","), nil
 }
 
+// CanRelease reports whether this process could send a held message on
+// now: MT needs a bound upstream of its peer (the peer's pool, or one of
+// its sessions' own upstream in pass-through mode), MO a bound receiver
+// session of the peer. Several nodes sharing a store release a message on
+// a node that can (the message's PDUs are in the store).
+func (s *Server) CanRelease(ev *filter.Event) bool {
+	if ev.Direction == filter.MO.String() {
+		return s.receiverFor(ev.Peer, nil) != nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if lp := s.live[ev.Peer]; lp != nil {
+		if pl := lp.pool.Load(); pl != nil {
+			return len(pl.boundLegs()) > 0
+		}
+	}
+	for _, d := range s.byPeer[ev.Peer] {
+		if d.leg != nil && d.canTransmit() {
+			return true
+		}
+	}
+	return false
+}
+
 // SubmitMT sends a submit_sm of smsfw's own (an MO route's automatic
 // reply) on the peer's upstream, the way Release sends a held MT, and
 // returns the SMSC's message id. The caller inspects it first.

@@ -49,6 +49,7 @@ func (s *Service) routes() http.Handler {
 	handle("GET", "/api/v1/quarantine", RouteQuarantine, s.getQuarantine)
 	handle("POST", "/api/v1/quarantine/{id}/release", RouteRelease, s.postRelease)
 	handle("POST", "/api/v1/quarantine/{id}/reject", RouteReject, s.postReject)
+	handle("GET", "/api/v1/quarantine/{id}/decision", RouteDecision, s.getDecision)
 	handle("GET", "/api/v1/audit", RouteAudit, s.getAudit)
 	// /overrides has two methods: register them by hand.
 	mux.Handle("GET /api/v1/overrides", s.wrap(RouteOverrides, s.getOverrides))
@@ -298,10 +299,30 @@ func (s *Service) decide(w http.ResponseWriter, r *http.Request, do func(id int6
 		return 0, nil, err
 	}
 	ev, err := do(id, reason)
+	var pe *PendingError
+	if errors.As(err, &pe) {
+		// Another node will send it (cluster.go): the decision says where
+		// it stands; GET .../decision follows it.
+		return http.StatusAccepted, pe.Decision, nil
+	}
 	if err != nil {
 		return 0, nil, err
 	}
 	return 0, ev, nil
+}
+
+// getDecision is the shared decision on a quarantined message (several
+// nodes on one store): pending, claimed, done or failed.
+func (s *Service) getDecision(_ http.ResponseWriter, r *http.Request) (int, any, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	d, err := s.Decision(r.Context(), id)
+	if err != nil {
+		return 0, nil, err
+	}
+	return 0, d, nil
 }
 
 func (s *Service) postRelease(w http.ResponseWriter, r *http.Request) (int, any, error) {

@@ -16,6 +16,7 @@ const (
 	RouteStats          Route = "stats"
 	RouteQuarantine     Route = "quarantine"
 	RouteRelease        Route = "release"
+	RouteDecision       Route = "decision"
 	RouteReject         Route = "reject"
 	RouteOverrides      Route = "overrides"
 	RouteAddOverride    Route = "add_override"
@@ -69,6 +70,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	actions  *prometheus.CounterVec
 	failures *prometheus.CounterVec
+	clusterc *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics on reg (nil: unregistered).
@@ -80,9 +82,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Analyst actions carried out (and quarantine expiries)."}, []string{"action"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_review_action_failures_total",
 			Help: "Analyst actions that failed after validation (upstream, store or audit errors)."}, []string{"action"}),
+		clusterc: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_review_cluster_decisions_total",
+			Help: "Quarantine releases crossing nodes: forwarded, carried_out, pending (answered 202), stale (failed by the poll)."}, []string{"outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.requests, m.actions, m.failures)
+		reg.MustRegister(m.requests, m.actions, m.failures, m.clusterc)
 	}
 	return m
 }
@@ -93,3 +97,5 @@ func (m *Metrics) request(r Route, code int) {
 
 func (m *Metrics) action(a Action)  { m.actions.WithLabelValues(string(a)).Inc() }
 func (m *Metrics) failure(a Action) { m.failures.WithLabelValues(string(a)).Inc() }
+
+func (m *Metrics) cluster(o ClusterOutcome) { m.clusterc.WithLabelValues(string(o)).Inc() }

@@ -47,6 +47,10 @@ type Options struct {
 	// (default 24h); ExpiryInterval how often expiry runs (default 1m).
 	QuarantineTTL  time.Duration
 	ExpiryInterval time.Duration
+
+	// Cluster makes this Service one node of several sharing the store
+	// (nil: the only one). See cluster.go.
+	Cluster *ClusterOptions
 }
 
 // SystemActor is the audit actor of the expiry.
@@ -56,6 +60,7 @@ const SystemActor = "system"
 // quarantine expiry).
 type Service struct {
 	o       Options
+	c       *ClusterOptions // nil: a single node
 	log     *zap.Logger
 	m       *Metrics
 	handler http.Handler
@@ -68,13 +73,17 @@ type Service struct {
 	busy   map[int64]bool
 
 	// pushMu orders override pushes so a slow push of an older set cannot
-	// overwrite a newer one.
+	// overwrite a newer one; pushed is the set last pushed.
 	pushMu sync.Mutex
+	pushed []filter.Override
+
+	// carrying counts the releases this node carries out for other nodes.
+	carrying sync.WaitGroup
 
 	started  atomic.Bool
 	stopOnce sync.Once
 	stop     chan struct{}
-	done     chan struct{}
+	loops    sync.WaitGroup // the expiry and cluster loops
 }
 
 // Sentinel errors of the actions.
@@ -104,7 +113,13 @@ func New(o Options) (*Service, error) {
 		o.ExpiryInterval = time.Minute
 	}
 	s := &Service{o: o, log: o.Logger.Named("review"), m: NewMetrics(o.Registerer), busy: map[int64]bool{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{})}
+	if o.Cluster != nil {
+		if err := o.Cluster.init(); err != nil {
+			return nil, err
+		}
+		s.c = o.Cluster
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -118,7 +133,10 @@ func (s *Service) Handler() http.Handler { return s.handler }
 func (s *Service) Start(ctx context.Context) error {
 	err := s.pushOverrides(ctx)
 	if s.started.CompareAndSwap(false, true) {
-		go s.expiryLoop()
+		s.loops.Go(s.expiryLoop)
+		if s.c != nil {
+			s.loops.Go(s.clusterLoop)
+		}
 	}
 	return err
 }
@@ -127,13 +145,11 @@ func (s *Service) Start(ctx context.Context) error {
 // and without Start.
 func (s *Service) Stop() {
 	s.stopOnce.Do(func() { close(s.stop) })
-	if s.started.Load() {
-		<-s.done
-	}
+	s.loops.Wait()
+	s.carrying.Wait()
 }
 
 func (s *Service) expiryLoop() {
-	defer close(s.done)
 	t := time.NewTicker(s.o.ExpiryInterval)
 	defer t.Stop()
 	for {
@@ -168,7 +184,16 @@ func (s *Service) ExpireHeld(ctx context.Context) (int, error) {
 			if !s.acquire(ev.ID) {
 				continue // an analyst is deciding it right now
 			}
-			err := s.o.Store.SetQuarantine(ctx, ev.ID, filter.QuarantineHeld, filter.QuarantineExpired, SystemActor, "", s.o.Now())
+			finish, err := s.beginDecision(ctx, ev.ID, ActExpire, SystemActor, "")
+			if err != nil {
+				s.release(ev.ID)
+				if errors.Is(err, ErrBusy) || errors.Is(err, ErrNotHeld) {
+					continue // another node decides it, or did
+				}
+				return total + n, err
+			}
+			err = s.o.Store.SetQuarantine(ctx, ev.ID, filter.QuarantineHeld, filter.QuarantineExpired, SystemActor, "", s.o.Now())
+			finish("", err)
 			if err == nil {
 				if s.o.Quarantine != nil {
 					s.o.Quarantine.RejectHeld(ev)
@@ -219,6 +244,7 @@ func (s *Service) pushOverrides(ctx context.Context) error {
 		return fmt.Errorf("review: loading overrides: %w", err)
 	}
 	s.o.Overrides.SetOverrides(set)
+	s.pushed = set
 	return nil
 }
 
@@ -277,13 +303,27 @@ func actor(r *http.Request) string {
 
 // Release releases a held message: it must be held; the proxy sends it
 // upstream; the state becomes released with the SMSC's id; the audit log
-// records it. Exported for tests and tools; the API calls it.
+// records it. Exported for tests and tools; the API calls it. With a
+// cluster (Options.Cluster) a node that cannot send it asks another node
+// and may answer a *PendingError (see cluster.go).
 func (s *Service) Release(ctx context.Context, id int64, by, reason string) (*filter.Event, error) {
-	ev, done, err := s.lockHeld(ctx, id)
+	if s.c != nil {
+		return s.clusterRelease(ctx, id, by, reason)
+	}
+	ev, done, err := s.lockHeld(ctx, id, ActRelease, by, reason)
 	if err != nil {
 		return ev, err
 	}
-	defer done()
+	out, err := s.releaseHeld(ctx, ev, by, reason, nil)
+	done(releasedAs(out, err), err)
+	return out, err
+}
+
+// releaseHeld sends a held event's message upstream and records its new
+// state and the audit entry (extra: more audit detail). The caller holds
+// the decision lock.
+func (s *Service) releaseHeld(ctx context.Context, ev *filter.Event, by, reason string, extra map[string]any) (*filter.Event, error) {
+	id := ev.ID
 	upID, err := s.o.Quarantine.Release(ctx, ev)
 	if err != nil {
 		s.m.failure(ActRelease)
@@ -291,7 +331,7 @@ func (s *Service) Release(ctx context.Context, id int64, by, reason string) (*fi
 		// The attempt is part of the record: who tried, why, what the SMSC said.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		s.audit(actx, by, auditReleaseFailed, id, reason, eventDetail(ev, map[string]any{"error": err.Error()}))
+		s.audit(actx, by, auditReleaseFailed, id, reason, eventDetail(ev, withDetail(extra, "error", err.Error())))
 		return ev, fmt.Errorf("%w: %v", ErrReleaseFailed, err)
 	}
 	// The message is gone upstream: record it even if the client left.
@@ -303,12 +343,37 @@ func (s *Service) Release(ctx context.Context, id int64, by, reason string) (*fi
 		// operator must know, or a second release would send it twice.
 		s.log.Error("released upstream but the new state was not stored", zap.Int64("event", id),
 			zap.String("upstream_message_id", upID), zap.Error(err))
-		s.audit(sctx, by, string(ActRelease), id, reason, eventDetail(ev, map[string]any{"upstream_message_id": upID, "state_error": err.Error()}))
-		return ev, fmt.Errorf("released upstream as %q but the state was not saved: %w", upID, err)
+		s.audit(sctx, by, string(ActRelease), id, reason, eventDetail(ev, withDetail(extra, "upstream_message_id", upID, "state_error", err.Error())))
+		return ev, &StateNotSavedError{UpstreamID: upID, Err: err}
 	}
 	s.m.action(ActRelease)
-	s.audit(sctx, by, string(ActRelease), id, reason, eventDetail(ev, map[string]any{"upstream_message_id": upID}))
+	s.audit(sctx, by, string(ActRelease), id, reason, eventDetail(ev, withDetail(extra, "upstream_message_id", upID)))
 	return s.o.Store.Get(sctx, id)
+}
+
+// StateNotSavedError: the message was released upstream but its new state
+// was not stored.
+type StateNotSavedError struct {
+	UpstreamID string
+	Err        error
+}
+
+func (e *StateNotSavedError) Error() string {
+	return fmt.Sprintf("released upstream as %q but the state was not saved: %v", e.UpstreamID, e.Err)
+}
+
+func (e *StateNotSavedError) Unwrap() error { return e.Err }
+
+// withDetail returns extra plus the key/value pairs kv, in a new map.
+func withDetail(extra map[string]any, kv ...string) map[string]any {
+	d := make(map[string]any, len(extra)+len(kv)/2)
+	for k, v := range extra {
+		d[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		d[kv[i]] = kv[i+1]
+	}
+	return d
 }
 
 // auditReleaseFailed is the audit action of a release the SMSC (or the
@@ -318,12 +383,13 @@ const auditReleaseFailed = "release_failed"
 // Reject rejects a held message: the state becomes rejected first (so a
 // failure receipt goes out once), then the proxy tells the sender.
 func (s *Service) Reject(ctx context.Context, id int64, by, reason string) (*filter.Event, error) {
-	ev, done, err := s.lockHeld(ctx, id)
+	ev, done, err := s.lockHeld(ctx, id, ActReject, by, reason)
 	if err != nil {
 		return ev, err
 	}
-	defer done()
-	if err := s.o.Store.SetQuarantine(ctx, id, filter.QuarantineHeld, filter.QuarantineRejected, by, "", s.o.Now()); err != nil {
+	err = s.o.Store.SetQuarantine(ctx, id, filter.QuarantineHeld, filter.QuarantineRejected, by, "", s.o.Now())
+	done("", err)
+	if err != nil {
 		return ev, err
 	}
 	s.o.Quarantine.RejectHeld(ev)
@@ -333,8 +399,10 @@ func (s *Service) Reject(ctx context.Context, id int64, by, reason string) (*fil
 }
 
 // lockHeld takes the per-event decision lock and returns the event if it is
-// held; done releases the lock. On error the lock is not held.
-func (s *Service) lockHeld(ctx context.Context, id int64) (ev *filter.Event, done func(), err error) {
+// held; done(result, err) releases the lock (and, in a cluster, finishes
+// the shared decision: done unless err says the action did not happen).
+// On error the lock is not held.
+func (s *Service) lockHeld(ctx context.Context, id int64, act Action, by, reason string) (ev *filter.Event, done func(string, error), err error) {
 	if s.o.Quarantine == nil {
 		return nil, nil, ErrNoQuarantine
 	}
@@ -344,11 +412,18 @@ func (s *Service) lockHeld(ctx context.Context, id int64) (ev *filter.Event, don
 	if ev, err = s.o.Store.Get(ctx, id); err == nil && ev.Quarantine != filter.QuarantineHeld {
 		err = notHeld(ev)
 	}
+	var finish func(string, error)
+	if err == nil {
+		finish, err = s.beginDecision(ctx, id, act, by, reason)
+	}
 	if err != nil {
 		s.release(id)
 		return ev, nil, err
 	}
-	return ev, func() { s.release(id) }, nil
+	return ev, func(result string, err error) {
+		finish(result, err)
+		s.release(id)
+	}, nil
 }
 
 func notHeld(ev *filter.Event) error {
@@ -444,6 +519,7 @@ func (s *Service) addOverride(ctx context.Context, o *filter.Override, auditActi
 		target = o.EventID
 	}
 	s.audit(ctx, o.Author, auditAction, target, o.Reason, detail)
+	s.notify(ctx, notifyOverrides)
 	if err := s.pushOverrides(context.WithoutCancel(ctx)); err != nil {
 		s.m.failure(act)
 		s.log.Error("override stored but not applied", zap.Int64("override", o.ID), zap.Error(err))
@@ -474,6 +550,7 @@ func (s *Service) DeleteOverride(ctx context.Context, id int64, by, reason strin
 		}
 	}
 	s.audit(ctx, by, string(ActDeleteOverride), id, reason, detail)
+	s.notify(ctx, notifyOverrides)
 	if err := s.pushOverrides(context.WithoutCancel(ctx)); err != nil {
 		s.m.failure(ActDeleteOverride)
 		return fmt.Errorf("override %d deleted but the new set not applied: %w", id, err)

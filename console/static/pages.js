@@ -72,8 +72,10 @@ function ask(title, fields, confirmLabel) {
 // act runs an API call from a button, with feedback, then refreshes.
 async function act(label, fn, after) {
   try {
-    await fn();
-    toast(label + ': done');
+    const r = await fn();
+    // Several nodes: a release handed to another node answers its decision (202).
+    const pending = r && (r.state === 'pending' || r.state === 'claimed');
+    toast(label + (pending ? ': handed to another node, not sent yet (see the event later)' : ': done'));
     if (after) await after();
   } catch (err) {
     toast(label + ': ' + err.message, 'error');

@@ -93,9 +93,11 @@ func openAnalysis(ctx context.Context, dsn string, ec *store.EventsConfig, log *
 }
 
 // startReview starts the review API over the store: releases go through
-// srv, overrides to chain (nil without a policy).
-func (a *analysis) startReview(ctx context.Context, srv *proxy.Server, chain *pipeline.Chain, ttl time.Duration, reg prometheus.Registerer) error {
-	o := review.Options{Store: a.store, Quarantine: srv, Logger: a.log, Registerer: reg, QuarantineTTL: ttl}
+// srv, overrides to chain (nil without a policy); co makes it one node of
+// several (nil: alone).
+func (a *analysis) startReview(ctx context.Context, srv *proxy.Server, chain *pipeline.Chain, ttl time.Duration, reg prometheus.Registerer,
+	co *review.ClusterOptions) error {
+	o := review.Options{Store: a.store, Quarantine: srv, Logger: a.log, Registerer: reg, QuarantineTTL: ttl, Cluster: co}
 	if chain != nil { // a nil *Chain in the interface would not be nil
 		o.Overrides = chain
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/alerts"
 	"github.com/smsfw/smsfw/bpf"
+	"github.com/smsfw/smsfw/cluster"
 	"github.com/smsfw/smsfw/console"
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/counters"
@@ -103,6 +104,7 @@ type App struct {
 	Shield   *bpf.Shield     // the ban list, and the eBPF program when bpf.enabled
 	Alerts   *alerts.Service // nil without alerts
 	Counters *shared.Sharer  // nil unless counters.backend is redis
+	Cluster  *cluster.Node   // nil without the cluster section
 	Registry *prometheus.Registry
 
 	cfg        *config.Config
@@ -248,8 +250,12 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if a.Proxy, err = proxy.New(po); err != nil {
 		return nil, err
 	}
+	co, err := a.buildCluster(o.DB)
+	if err != nil {
+		return nil, err
+	}
 	if a.an != nil {
-		if err = a.an.startReview(ctx, a.Proxy, a.Chain, cfg.Proxy.QuarantineTTL(), a.Registry); err != nil {
+		if err = a.an.startReview(ctx, a.Proxy, a.Chain, cfg.Proxy.QuarantineTTL(), a.Registry, co); err != nil {
 			return nil, err
 		}
 	}
@@ -422,7 +428,38 @@ func (a *App) Start() {
 	if a.Counters != nil {
 		a.Counters.Start()
 	}
+	if a.Cluster != nil {
+		a.Cluster.Start()
+	}
 	go func() { a.serveErr <- a.Proxy.Serve(a.ln) }()
+}
+
+// buildCluster makes this node one of several sharing the event store
+// (the cluster section): shared bans now, the review service's decisions
+// and overrides through the options returned (nil without the section).
+func (a *App) buildCluster(flagDB string) (*review.ClusterOptions, error) {
+	if a.cfg.Cluster == nil {
+		return nil, nil
+	}
+	if a.an == nil {
+		return nil, errors.New("cluster: the nodes share the event store: set events.db (a postgres:// DSN) or --db")
+	}
+	cs, ok := store.ClusterOf(a.an.store)
+	if !ok {
+		return nil, errors.New("cluster: the event store cannot coordinate nodes")
+	}
+	if !store.IsPostgres(eventsDSN(flagDB, a.cfg, a.configFile)) {
+		a.log.Warn("cluster on an SQLite store: only processes on this host can share it, and they see each other's changes by polling")
+	}
+	n, err := cluster.New(cluster.Options{Config: a.cfg.Cluster, Store: cs, Shield: a.Shield, Logger: a.log, Registerer: a.Registry})
+	if err != nil {
+		return nil, err
+	}
+	a.Cluster = n
+	a.cleanup = append(a.cleanup, n.Close)
+	c := n.Config()
+	return &review.ClusterOptions{Node: c.Node, Store: cs, Wake: n.Subscribe(), PollInterval: c.PollInterval,
+		ReleaseWait: c.ReleaseWait, PendingTTL: c.PendingTTL, ReleaseLease: c.ReleaseLease}, nil
 }
 
 // buildMO builds the MO routes' delivery over the event store.
@@ -699,6 +736,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		if a.Alerts != nil {
 			a.Alerts.Close() // before the store closes
+		}
+		if a.Cluster != nil {
+			a.Cluster.Close() // before the store closes
 		}
 		// After the proxy drained, every event it emitted is queued: the
 		// writer stores them all before the store closes.

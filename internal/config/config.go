@@ -1,5 +1,5 @@
 // Package config is smsfw's configuration file: the sections owned by the
-// packages that use them (proxy, admin, store's events, mo's routes, bpf), composed here and
+// packages that use them (proxy, admin, store's events, mo's routes, bpf, cluster), composed here and
 // nowhere else. The file is decoded strictly once; each section validates
 // itself against the same positions, and every problem of every section
 // is reported in line order as "file:line: message".
@@ -9,6 +9,7 @@ import (
 	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/alerts"
 	"github.com/smsfw/smsfw/bpf"
+	"github.com/smsfw/smsfw/cluster"
 	"github.com/smsfw/smsfw/filter/counters/shared"
 	"github.com/smsfw/smsfw/internal/yamlx"
 	"github.com/smsfw/smsfw/mo"
@@ -32,6 +33,9 @@ type Config struct {
 	SMTP *mo.SMTP `yaml:"smtp"`
 	// Alerts watch the event store (campaigns, rule hit jumps, leakage).
 	Alerts *alerts.Config `yaml:"alerts"`
+	// Cluster makes this node one of several sharing the event store
+	// (nil: a single node).
+	Cluster *cluster.Config `yaml:"cluster"`
 	// Rules is a policy file, relative to the config file (loaded by the
 	// rules engine when present).
 	Rules string `yaml:"rules"`
@@ -53,5 +57,5 @@ func (c *Config) Validate(at yamlx.At) error {
 	return yamlx.Join(c.Proxy.Validate(at), c.Admin.Validate(at), c.Events.Validate(at.In("events")),
 		c.MORoutes.Validate(at.In("mo_routes")), c.SMTP.Validate(at.In("smtp")), mo.CheckEmail(c.MORoutes, c.SMTP, at.In("mo_routes")),
 		c.Alerts.Validate(at.In("alerts")), alerts.CheckEmail(c.Alerts, c.SMTP != nil, at.In("alerts")),
-		c.BPF.Validate(at.In("bpf")), c.Counters.Validate(at.In("counters")))
+		c.BPF.Validate(at.In("bpf")), c.Counters.Validate(at.In("counters")), c.Cluster.Validate(at.In("cluster")))
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smsfw/smsfw/internal/testutil"
 )
@@ -18,7 +19,9 @@ func TestInvalidConfigs(t *testing.T) {
 			"testdata/invalid-sections.yaml:7: tls: cert_file and key_file are required on a listener\n" +
 			"testdata/invalid-sections.yaml:12: tls: cert_file and key_file go together\n" +
 			`testdata/invalid-sections.yaml:14: bpf.mode must be auto, xdp or tcx, not "kernel"` + "\n" +
-			`testdata/invalid-sections.yaml:15: bpf.bans[0] "10.0.0.1/8" has host bits set (did you mean 10.0.0.0/8?)`,
+			`testdata/invalid-sections.yaml:15: bpf.bans[0] "10.0.0.1/8" has host bits set (did you mean 10.0.0.0/8?)` + "\n" +
+			"testdata/invalid-sections.yaml:17: cluster.poll_interval 10ms outside [100ms, 1m0s]\n" +
+			"testdata/invalid-sections.yaml:18: cluster.pending_ttl 30s outside [1m0s, 168h0m0s]",
 	})
 	// Mail needs the smtp section; the sections check themselves.
 	if _, err := Parse("x.yaml", []byte(`mo_routes:
@@ -48,7 +51,7 @@ func TestValidConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Proxy.PassThrough() || len(c.Proxy.Peers) != 2 || c.Proxy.Peers[0].Upstream != "smsc" || c.Admin.Addr != "127.0.0.1:9775" ||
-		len(c.BPF.Bans) != 2 || c.BPF.Mode != "auto" {
+		len(c.BPF.Bans) != 2 || c.BPF.Mode != "auto" || c.Cluster == nil || c.Cluster.Node != "fw-a" || c.Cluster.PollInterval != 2*time.Second {
 		t.Fatalf("%+v", c)
 	}
 	empty, err := Parse("empty.yaml", nil)
