@@ -71,7 +71,7 @@ var benchWords = []string{"alpha", "bravo", "charlie", "delta", "echo", "foxtrot
 	"kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu"}
 
 func BenchmarkWriterSQLite(b *testing.B) {
-	for _, bs := range []int{1000, 5000} {
+	for _, bs := range []int{1000, 5000, 20000} {
 		b.Run(fmt.Sprintf("batch%d", bs), func(b *testing.B) { benchWriter(b, bs) })
 	}
 }
