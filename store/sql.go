@@ -27,6 +27,13 @@ type sqlStore struct {
 	// stmts caches prepared statements by text (SQLite's single-row
 	// inserts, see txStmt).
 	stmts sync.Map // string -> *sql.Stmt
+	// carefulOnly skips the fast insert paths (benchmarks compare them
+	// with the careful path in one run).
+	carefulOnly bool
+	// stopCkpt stops the SQLite checkpointer (startCheckpointer), which
+	// then closes ckptDone; both nil without one.
+	stopCkpt context.CancelFunc
+	ckptDone chan struct{}
 }
 
 // errStoredIDs: the fast insert path met ids already stored.
@@ -102,6 +109,8 @@ func (s *sqlStore) Insert(ctx context.Context, evs []*filter.Event) error {
 	// stored ids.
 	var err error
 	switch {
+	case s.carefulOnly:
+		err = errStoredIDs
 	case s.d.fts:
 		err = s.insertFast(ctx, evs)
 	case s.d.name == "postgres":
@@ -872,6 +881,10 @@ func (s *sqlStore) Count(ctx context.Context) (int64, error) {
 }
 
 func (s *sqlStore) Close() error {
+	if s.stopCkpt != nil {
+		s.stopCkpt()
+		<-s.ckptDone
+	}
 	s.stmts.Range(func(_, v any) bool {
 		v.(*sql.Stmt).Close()
 		return true
