@@ -17,7 +17,7 @@ import (
 )
 
 // Benchmarks (figures in docs/benchmarks.md and store/README.md; `make
-// bench-store`, `make bench-search1m`):
+// bench-store`, `make bench-search`):
 //
 //	go test -run '^$' -bench Writer -benchtime 100000x ./store/   # writer
 //	go test -run '^$' -bench Search1M -benchtime 20x ./store/     # queries on 1M events
