@@ -24,9 +24,10 @@ import (
 //
 // The writer benchmarks run each batch size twice in one run: path=fast is
 // what Insert does (SQLite: single-row statements; PostgreSQL: COPY),
-// path=careful the INSERT ... ON CONFLICT path every batch took before
-// (multi-row statements), so the ratio of the two is measured under the
-// same load. The 1M-event database is built once with the fast path (about
+// path=careful the multi-row INSERT ... ON CONFLICT path (PostgreSQL's
+// only path before; SQLite's previous fast path was the same multi-row
+// statement as INSERT OR IGNORE), so the ratio of the two is measured under
+// the same load. The 1M-event database is built once with the fast path (about
 // a minute) and kept in $SMSFW_BENCH_DB (default
 // $TMPDIR/smsfw-bench-1m-v2.db); a postgres:// DSN there benchmarks
 // PostgreSQL instead. Benchmarks never run in `go test` without -bench.
