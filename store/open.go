@@ -90,29 +90,42 @@ func Open(ctx context.Context, dsn string, log *zap.Logger) (Store, error) {
 	return s, nil
 }
 
-// checkpointEvery is how often the checkpointer copies the WAL into the
-// database.
-const checkpointEvery = time.Second
+// The checkpointer looks every checkpointTick and checkpoints once
+// checkpointEvents events were stored since the last checkpoint (about the
+// 64 MiB of WAL at which SQLite's own automatic checkpoint used to run, so
+// the same pages are not copied again and again), or checkpointIdle has
+// passed (the other writes: MO queue, quarantine decisions, audit).
+var (
+	checkpointTick         = time.Second
+	checkpointEvents int64 = 20_000
+	checkpointIdle         = 30 * time.Second
+)
 
-// startCheckpointer runs a PASSIVE checkpoint every checkpointEvery on a
-// connection of its own until Close: it copies what readers no longer need
-// from the WAL into the database and syncs it, on the other core, while the
-// writer goes on appending (a PASSIVE checkpoint takes no write lock). With
-// SQLite's automatic checkpoint the committing writer did that work itself
-// (~5% of its CPU in the profile, and the fsync).
+// startCheckpointer runs PASSIVE checkpoints on a connection of its own
+// until Close: it copies what readers no longer need from the WAL into the
+// database and syncs it, beside the writer, which goes on appending (a
+// PASSIVE checkpoint takes no write lock). With SQLite's automatic
+// checkpoint the committing writer did that work itself (~5% of its CPU in
+// the profile, and the fsync).
 func (s *sqlStore) startCheckpointer() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopCkpt, s.ckptDone = cancel, make(chan struct{})
 	go func() {
 		defer close(s.ckptDone)
-		t := time.NewTicker(checkpointEvery)
+		t := time.NewTicker(checkpointTick)
 		defer t.Stop()
+		last := time.Now()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
+			if s.walEvents.Load() < checkpointEvents && time.Since(last) < checkpointIdle {
+				continue
+			}
+			s.walEvents.Store(0)
+			last = time.Now()
 			if _, err := s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`); err != nil && ctx.Err() == nil {
 				s.log.Warn("wal checkpoint failed", zap.Error(err))
 			}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -34,6 +35,8 @@ type sqlStore struct {
 	// then closes ckptDone; both nil without one.
 	stopCkpt context.CancelFunc
 	ckptDone chan struct{}
+	// walEvents counts the events stored since the last checkpoint.
+	walEvents atomic.Int64
 }
 
 // errStoredIDs: the fast insert path met ids already stored.
@@ -118,10 +121,13 @@ func (s *sqlStore) Insert(ctx context.Context, evs []*filter.Event) error {
 	default: // SQLite without FTS5
 		err = errStoredIDs
 	}
-	if err == nil || ctx.Err() != nil {
-		return err
+	if err != nil && ctx.Err() == nil {
+		err = s.insertCareful(ctx, evs)
 	}
-	return s.insertCareful(ctx, evs)
+	if err == nil {
+		s.walEvents.Add(int64(len(evs)))
+	}
+	return err
 }
 
 // insertFast is SQLite's fast path: one prepared single-row INSERT per event

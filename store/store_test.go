@@ -773,10 +773,14 @@ func TestRaw(t *testing.T) {
 	}
 }
 
-// The checkpointer copies the WAL into the database file by itself: the
-// writer's own automatic checkpoint starts only past 256 MiB of WAL, so a
-// growing database file shows the checkpointer's work.
+// The checkpointer copies the WAL into the database file by itself once
+// enough events were stored: the writer's own automatic checkpoint starts
+// only past 256 MiB of WAL, so a growing database file shows the
+// checkpointer's work.
 func TestSQLiteCheckpointer(t *testing.T) {
+	old := checkpointEvents
+	checkpointEvents = 1000
+	t.Cleanup(func() { checkpointEvents = old })
 	path := filepath.Join(t.TempDir(), "events.db")
 	s := openTest(t, path)
 	size := func() int64 {
