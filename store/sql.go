@@ -173,13 +173,7 @@ func (s *sqlStore) insertFast(ctx context.Context, evs []*filter.Event) error {
 			return fmt.Errorf("store: insert: text index: %w", err)
 		}
 	}
-	if err := s.addLedger(ectx, tx, evs); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: insert: commit: %w", err)
-	}
-	return nil
+	return s.commitCounted(ectx, tx, evs)
 }
 
 // prepared returns q prepared once (database/sql then prepares it once per
@@ -204,13 +198,16 @@ const ledgerUpsert = `INSERT INTO leakage (day, peer, messages, segments, amount
 ON CONFLICT (day, peer) DO UPDATE SET messages = leakage.messages + excluded.messages,
 	segments = leakage.segments + excluded.segments, amount = leakage.amount + excluded.amount`
 
-// addLedger counts evs (all of them newly stored) in the leakage ledger,
-// in the transaction that stores them.
-func (s *sqlStore) addLedger(ctx context.Context, tx *sql.Tx, evs []*filter.Event) error {
+// commitCounted counts evs (all of them newly stored) in the leakage
+// ledger, in the transaction that stores them, and commits it.
+func (s *sqlStore) commitCounted(ctx context.Context, tx *sql.Tx, evs []*filter.Event) error {
 	for _, r := range LedgerRows(evs) {
 		if _, err := tx.ExecContext(ctx, s.d.rebind(ledgerUpsert), r.Day, r.Peer, r.Messages, r.Segments, r.Amount); err != nil {
 			return fmt.Errorf("store: insert: leakage ledger: %w", err)
 		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: insert: commit: %w", err)
 	}
 	return nil
 }
@@ -263,13 +260,7 @@ func (s *sqlStore) insertCareful(ctx context.Context, evs []*filter.Event) error
 			}
 		}
 	}
-	if err := s.addLedger(ctx, tx, ledger); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: insert: commit: %w", err)
-	}
-	return nil
+	return s.commitCounted(ctx, tx, ledger)
 }
 
 // insertReturning runs an INSERT ... ON CONFLICT DO NOTHING and returns the
