@@ -4,7 +4,7 @@ BIN     ?= bin/smsfw
 PKGS    ?= ./...
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help build test test-race fuzz bench bench-micro lint generate generate-check demo clean
+.PHONY: help build test test-race fuzz bench bench-micro bench-store bench-search lint generate generate-check demo clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -29,7 +29,20 @@ BENCH_PKGS ?= ./smpp/pdu/ ./smpp/text/ ./proxy/ ./filter/pipeline/ ./filter/text
 bench-micro: ## hot-path micro-benchmarks, benchstat-comparable
 	$(GO) test -run '^$$' -bench . -benchmem -count=6 $(BENCH_PKGS)
 
-bench: build bench-micro ## micro-benchmarks, then throughput, added p99 at half rate and RSS alone vs a plain TCP relay
+# The event store: sustained writes through the batching writer (SQLite, and
+# PostgreSQL when SMSFW_TEST_POSTGRES is set), each batch size through the
+# fast insert path and the careful one in the same run (their ratio is the
+# comparable figure on a shared machine).
+bench-store: ## event store writer, events/s and CPU per event, fast vs careful insert path
+	$(GO) test -run '^$$' -bench Writer -benchtime 100000x ./store/
+
+# Searches on 1M events; the fixture is built once (1-3 minutes) and kept in
+# $$SMSFW_BENCH_DB (default $$TMPDIR/smsfw-bench-1m-v2.db; a postgres:// DSN
+# benchmarks PostgreSQL). Never part of `go test` without -bench.
+bench-search: ## event store searches on 1M events (target <= 200 ms)
+	$(GO) test -run '^$$' -bench Search1M -benchtime 20x -timeout 30m ./store/
+
+bench: build bench-micro bench-store ## micro-benchmarks, the event writer, then throughput, added p99 at half rate and RSS alone vs a plain TCP relay
 	$(BIN) bench --sessions 4 --window 100 --duration 5s --rounds 3 --json bench/results/latest.json
 
 lint: ## go vet and staticcheck

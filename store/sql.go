@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -24,47 +25,22 @@ type sqlStore struct {
 	log *zap.Logger
 	// wmu serializes writes on SQLite (nil on PostgreSQL).
 	wmu *sync.Mutex
-	// stmts caches prepared statements by text (SQLite's full-chunk
-	// inserts): a 500-row INSERT has 16000 parameters, and parsing it for
-	// every chunk cost ~8% of the writer's CPU. database/sql keeps one
-	// preparation per connection.
+	// stmts caches prepared statements by text (SQLite's single-row
+	// inserts, see txStmt).
 	stmts sync.Map // string -> *sql.Stmt
+	// carefulOnly skips the fast insert paths (benchmarks compare them
+	// with the careful path in one run).
+	carefulOnly bool
+	// stopCkpt stops the SQLite checkpointer (startCheckpointer), which
+	// then closes ckptDone; both nil without one.
+	stopCkpt context.CancelFunc
+	ckptDone chan struct{}
+	// walEvents counts the events stored since the last checkpoint.
+	walEvents atomic.Int64
 }
 
 // errStoredIDs: the fast insert path met ids already stored.
 var errStoredIDs = errors.New("store: batch holds stored ids")
-
-// exec runs q in tx, prepared once per connection when cache is set, and
-// returns the number of rows affected.
-func (s *sqlStore) exec(ctx context.Context, tx *sql.Tx, q string, cache bool, args ...any) (int64, error) {
-	var (
-		res sql.Result
-		err error
-	)
-	if !cache {
-		res, err = tx.ExecContext(ctx, q, args...)
-	} else {
-		res, err = s.execCached(ctx, tx, q, args...)
-	}
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
-}
-
-func (s *sqlStore) execCached(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
-	st, ok := s.stmts.Load(q)
-	if !ok {
-		p, err := s.db.PrepareContext(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		if st, ok = s.stmts.LoadOrStore(q, p); ok {
-			p.Close()
-		}
-	}
-	return tx.StmtContext(ctx, st.(*sql.Stmt)).ExecContext(ctx, args...)
-}
 
 var _ Store = (*sqlStore)(nil)
 
@@ -129,19 +105,117 @@ func (s *sqlStore) Insert(ctx context.Context, evs []*filter.Event) error {
 		return nil
 	}
 	defer s.lockWrite()()
-	// The fast path assumes no id is stored yet (plain INSERT, then the
-	// text index from the batch itself); should one be, the INSERT fails on
-	// the primary key and the careful path redoes the batch, skipping the
-	// stored ids. PostgreSQL has no separate text index: always careful.
-	if s.d.fts {
-		if err := s.insert(ctx, evs, false); err == nil {
-			return nil
-		}
+	// The fast paths assume no id is stored yet (SQLite: single-row INSERT
+	// OR IGNORE and the text index from the batch itself; PostgreSQL: COPY);
+	// should one be, the fast path fails (a row ignored, a unique violation)
+	// and rolls back, and the careful path redoes the batch, skipping the
+	// stored ids.
+	var err error
+	switch {
+	case s.carefulOnly:
+		err = errStoredIDs
+	case s.d.fts:
+		err = s.insertFast(ctx, evs)
+	case s.d.name == "postgres":
+		err = s.copyEvents(ctx, evs)
+	default: // SQLite without FTS5
+		err = errStoredIDs
 	}
-	return s.insert(ctx, evs, true)
+	if err != nil && ctx.Err() == nil {
+		err = s.insertCareful(ctx, evs)
+	}
+	if err == nil {
+		s.walEvents.Add(int64(len(evs)))
+	}
+	return err
 }
 
-func (s *sqlStore) insert(ctx context.Context, evs []*filter.Event, careful bool) error {
+// insertFast is SQLite's fast path: one prepared single-row INSERT per event
+// and per text-index row. A single-row INSERT OR IGNORE cannot abort, so
+// SQLite keeps no statement journal for it (a multi-row one copied every
+// index page it touched first: ~10% of the writer's CPU), and statements
+// run without a cancellable context (modernc starts a goroutine and a
+// progress handler per call for one): the batch checks ctx between rows.
+func (s *sqlStore) insertFast(ctx context.Context, evs []*filter.Event) error {
+	// Prepared before the transaction takes a connection (":memory:" has
+	// only one).
+	evSt, err := s.prepared(ctx, "INSERT OR IGNORE INTO events ("+eventCols+", raw) VALUES "+valuesList(1, nEventCols))
+	if err != nil {
+		return fmt.Errorf("store: insert: %w", err)
+	}
+	ftsSt, err := s.prepared(ctx, "INSERT INTO events_fts (rowid, text) VALUES (?, ?)")
+	if err != nil {
+		return fmt.Errorf("store: insert: %w", err)
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: insert: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	ectx := context.WithoutCancel(ctx)
+	evSt, ftsSt = tx.StmtContext(ectx, evSt), tx.StmtContext(ectx, ftsSt)
+	args := make([]any, 0, nEventCols)
+	for i, ev := range evs {
+		if i%256 == 0 && ctx.Err() != nil {
+			return fmt.Errorf("store: insert: %w", ctx.Err())
+		}
+		res, err := evSt.ExecContext(ectx, eventArgs(ev, args[:0])...)
+		if err != nil {
+			return fmt.Errorf("store: insert: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return errStoredIDs
+		}
+		if ev.Text == "" {
+			continue
+		}
+		if _, err := ftsSt.ExecContext(ectx, ev.ID, strings.ToLower(clean(ev.Text))); err != nil {
+			return fmt.Errorf("store: insert: text index: %w", err)
+		}
+	}
+	return s.commitCounted(ectx, tx, evs)
+}
+
+// prepared returns q prepared once (database/sql then prepares it once per
+// connection it runs on).
+func (s *sqlStore) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	p, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	st, loaded := s.stmts.LoadOrStore(q, p)
+	if loaded {
+		p.Close()
+	}
+	return st.(*sql.Stmt), nil
+}
+
+// ledgerUpsert adds one LedgerRows row to the leakage ledger.
+const ledgerUpsert = `INSERT INTO leakage (day, peer, messages, segments, amount) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (day, peer) DO UPDATE SET messages = leakage.messages + excluded.messages,
+	segments = leakage.segments + excluded.segments, amount = leakage.amount + excluded.amount`
+
+// commitCounted counts evs (all of them newly stored) in the leakage
+// ledger, in the transaction that stores them, and commits it.
+func (s *sqlStore) commitCounted(ctx context.Context, tx *sql.Tx, evs []*filter.Event) error {
+	for _, r := range LedgerRows(evs) {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(ledgerUpsert), r.Day, r.Peer, r.Messages, r.Segments, r.Amount); err != nil {
+			return fmt.Errorf("store: insert: leakage ledger: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: insert: commit: %w", err)
+	}
+	return nil
+}
+
+// insertCareful inserts the batch skipping ids already stored (ON
+// CONFLICT DO NOTHING), and counts in the ledger and the text index only
+// the events it inserted.
+func (s *sqlStore) insertCareful(ctx context.Context, evs []*filter.Event) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: insert: %w", err)
@@ -155,73 +229,38 @@ func (s *sqlStore) insert(ctx context.Context, evs []*filter.Event, careful bool
 		for _, ev := range chunk {
 			args = eventArgs(ev, args)
 		}
-		q := "INSERT INTO events (" + eventCols + ", raw) VALUES " + valuesList(len(chunk), nEventCols)
-		if careful {
-			q += " ON CONFLICT (id) DO NOTHING"
-		}
-		if !s.d.fts {
-			if !anyDelivered(chunk) {
-				if _, err := tx.ExecContext(ctx, s.d.rebind(q), args...); err != nil {
-					return fmt.Errorf("store: insert: %w", err)
-				}
-				continue
-			}
-			inserted, err := insertReturning(ctx, tx, s.d.rebind(q), args)
-			if err != nil {
-				return err
-			}
-			ledger = appendDelivered(ledger, chunk, inserted)
-			continue
-		}
-		var inserted map[int64]bool // nil: all of chunk
-		if !careful {
-			// OR IGNORE: a statement that cannot abort needs no statement
-			// journal (SQLite copies every page it touches first, ~10% of
-			// the writer's CPU). A row ignored on a stored id shows in the
-			// count, and the careful path takes over.
-			n, err := s.exec(ctx, tx, "INSERT OR IGNORE"+strings.TrimPrefix(q, "INSERT"), len(chunk) == insertChunk, args...)
-			if err != nil {
+		q := s.d.rebind("INSERT INTO events (" + eventCols + ", raw) VALUES " + valuesList(len(chunk), nEventCols) + " ON CONFLICT (id) DO NOTHING")
+		if !s.d.fts && !anyDelivered(chunk) {
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return fmt.Errorf("store: insert: %w", err)
 			}
-			if n != int64(len(chunk)) {
-				return errStoredIDs
-			}
-		} else {
-			if inserted, err = insertReturning(ctx, tx, q, args); err != nil {
-				return err
-			}
+			continue
+		}
+		inserted, err := insertReturning(ctx, tx, q, args)
+		if err != nil {
+			return err
 		}
 		ledger = appendDelivered(ledger, chunk, inserted)
+		if !s.d.fts {
+			continue
+		}
 		args = args[:0]
 		n := 0
 		for _, ev := range chunk {
-			if ev.Text == "" || (inserted != nil && !inserted[ev.ID]) {
+			if ev.Text == "" || !inserted[ev.ID] {
 				continue
 			}
-			if inserted != nil {
-				delete(inserted, ev.ID) // once per id, should a batch hold one twice
-			}
+			delete(inserted, ev.ID) // once per id, should a batch hold one twice
 			args = append(args, ev.ID, strings.ToLower(clean(ev.Text)))
 			n++
 		}
 		if n > 0 {
-			if _, err := s.exec(ctx, tx, "INSERT INTO events_fts (rowid, text) VALUES "+valuesList(n, 2), n == insertChunk, args...); err != nil {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO events_fts (rowid, text) VALUES "+valuesList(n, 2), args...); err != nil {
 				return fmt.Errorf("store: insert: text index: %w", err)
 			}
 		}
 	}
-	for _, r := range LedgerRows(ledger) {
-		if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO leakage (day, peer, messages, segments, amount) VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (day, peer) DO UPDATE SET messages = leakage.messages + excluded.messages,
-	segments = leakage.segments + excluded.segments, amount = leakage.amount + excluded.amount`),
-			r.Day, r.Peer, r.Messages, r.Segments, r.Amount); err != nil {
-			return fmt.Errorf("store: insert: leakage ledger: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: insert: commit: %w", err)
-	}
-	return nil
+	return s.commitCounted(ctx, tx, ledger)
 }
 
 // insertReturning runs an INSERT ... ON CONFLICT DO NOTHING and returns the
@@ -255,11 +294,13 @@ func anyDelivered(evs []*filter.Event) bool {
 	return false
 }
 
-// appendDelivered adds the ledger's events of chunk that were inserted
-// (inserted nil: all of them).
+// appendDelivered adds the ledger's events of chunk that were inserted,
+// each id once (a batch may hold an event twice; RETURNING lists it once).
 func appendDelivered(out, chunk []*filter.Event, inserted map[int64]bool) []*filter.Event {
+	counted := map[int64]bool{}
 	for _, ev := range chunk {
-		if Delivered(ev) && (inserted == nil || inserted[ev.ID]) {
+		if Delivered(ev) && inserted[ev.ID] && !counted[ev.ID] {
+			counted[ev.ID] = true
 			out = append(out, ev)
 		}
 	}
@@ -837,6 +878,10 @@ func (s *sqlStore) Count(ctx context.Context) (int64, error) {
 }
 
 func (s *sqlStore) Close() error {
+	if s.stopCkpt != nil {
+		s.stopCkpt()
+		<-s.ckptDone
+	}
 	s.stmts.Range(func(_, v any) bool {
 		v.(*sql.Stmt).Close()
 		return true

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/internal/testutil"
 )
 
 var t0 = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -768,4 +771,34 @@ func TestRaw(t *testing.T) {
 			t.Errorf("%v: %v", b, err)
 		}
 	}
+}
+
+// The checkpointer copies the WAL into the database file by itself once
+// enough events were stored: the writer's own automatic checkpoint starts
+// only past 256 MiB of WAL, so a growing database file shows the
+// checkpointer's work.
+func TestSQLiteCheckpointer(t *testing.T) {
+	old := checkpointEvents
+	checkpointEvents = 1000
+	t.Cleanup(func() { checkpointEvents = old })
+	path := filepath.Join(t.TempDir(), "events.db")
+	s := openTest(t, path)
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	if err := s.Insert(context.Background(), dataset(2000)); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the database file grows by the checkpointed events", func() bool {
+		return size() > before+256<<10
+	})
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close() // twice is harmless
 }
