@@ -76,6 +76,7 @@ type downstream struct {
 	req    filter.Request
 	out    batch     // upstream connections written to since the last flush (read loop only)
 	st     loopStats // per-PDU counts of the read loop, published per batch
+	shard  uint8     // the session's shard of the sharded metrics
 
 	mu      sync.Mutex
 	pending *table[downPending]
@@ -136,7 +137,8 @@ func (d *downstream) answeredLocally(a filter.Action) {
 func (s *Server) serveDownstream(nc net.Conn) {
 	d := &downstream{s: s, c: link.New(nc, s.cfg.MaxPDUSize, s.cfg.WriteTimeout),
 		pending: newTable[downPending](s.cfg.DefaultWindow), done: make(chan struct{}), unbound: make(chan struct{}),
-		holds: make(chan struct{}, s.cfg.DefaultWindow)}
+		holds: make(chan struct{}, s.cfg.DefaultWindow), shard: s.m.shard()}
+	d.st.shard = d.shard
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		d.remote = ap.Addr().Unmap()
 	}
@@ -538,7 +540,7 @@ func (d *downstream) deliver(l *upLeg, p pdu.PDU, start int64, ev *filter.Event,
 	if !ok {
 		return false
 	}
-	d.s.m.inflightDn.Add(1)
+	d.s.m.inflightDn.Add(d.shard, 1)
 	l.owedDn.Add(1)
 	p.SetSeq(seq)
 	err := d.c.Append(p)
@@ -549,7 +551,7 @@ func (d *downstream) deliver(l *upLeg, p pdu.PDU, start int64, ev *filter.Event,
 		_, mine := d.pending.take(seq)
 		d.mu.Unlock()
 		if mine {
-			d.s.m.inflightDn.Add(-1)
+			d.s.m.inflightDn.Add(d.shard, -1)
 			l.owedDn.Add(-1)
 			return false
 		}
@@ -586,7 +588,7 @@ func (d *downstream) onResponse(p pdu.PDU) {
 		}
 		return
 	}
-	d.s.m.inflightDn.Add(-1)
+	d.s.m.inflightDn.Add(d.shard, -1)
 	e.leg.owedDn.Add(-1)
 	d.releaseWindow()
 	if p.ID() != e.cmd.Resp() && p.ID() != pdu.GenericNack {
@@ -603,7 +605,7 @@ func (d *downstream) onResponse(p pdu.PDU) {
 	}
 	d.st.out[1][p.ID().Index()]++
 	d.st.resp(1, e.cmd, p.Status())
-	d.s.m.observe(e.cmd, float64(d.c.ReadAt()-e.start)/1e9)
+	d.st.observe(e.cmd, d.c.ReadAt()-e.start)
 }
 
 // sendLocal sends a request of smsfw's own to the peer.
@@ -674,7 +676,7 @@ func (d *downstream) expire(now int64) {
 			}
 			continue
 		}
-		d.s.m.inflightDn.Add(-1)
+		d.s.m.inflightDn.Add(d.shard, -1)
 		d.s.m.timeouts.WithLabelValues(legDownstream).Inc()
 		e.leg.owedDn.Add(-1)
 		d.releaseWindow()
@@ -694,7 +696,7 @@ func (d *downstream) failDeliveries() {
 	d.mu.Unlock()
 	d.closeQueue()
 	for _, e := range pending {
-		d.s.m.inflightDn.Add(-1)
+		d.s.m.inflightDn.Add(d.shard, -1)
 		e.leg.owedDn.Add(-1)
 		e.leg.respond(e.cmd, pdu.StatusXTAppn, e.upSeq, "")
 		d.s.record(e.ev, pdu.StatusXTAppn, "")
@@ -733,7 +735,7 @@ func (d *downstream) close(reason string) {
 			continue
 		}
 		n++
-		d.s.m.inflightDn.Add(-1)
+		d.s.m.inflightDn.Add(d.shard, -1)
 		e.leg.owedDn.Add(-1)
 		e.leg.respond(e.cmd, pdu.StatusXTAppn, e.upSeq, "")
 		d.s.record(e.ev, pdu.StatusXTAppn, "")
@@ -999,7 +1001,7 @@ func (s *Server) inspect(r *filter.Request, log *zap.Logger, st *loopStats) filt
 	}
 	kind := verdictKind(r)
 	st.verdicts[kind][v.Action]++
-	s.m.peerVerdict(r.Peer, kind, v.Action)
+	st.peerVerdict(s.m, r.Peer, kind, v.Action)
 	st.dirty = true
 	if v.Action != filter.Allow {
 		s.verdicts.log(log, r, &v)

@@ -132,14 +132,11 @@ type Metrics struct {
 	// happen and would only be exported zeros); the ok series of the
 	// requests each leg answers exist from the start.
 	respByCls  [2][pdu.NumCommands][len(statusClasses)]atomic.Pointer[prometheus.Counter]
-	inflightUp atomic.Int64
-	inflightDn atomic.Int64
+	inflightUp shardedCount
+	inflightDn shardedCount
 	sessions   *prometheus.GaugeVec
 	binds      *prometheus.CounterVec
-	latency    *prometheus.HistogramVec
-	latSubmit  prometheus.Observer
-	latDeliver prometheus.Observer
-	latOther   prometheus.Observer
+	latency    *latencyHist
 	late       *prometheus.CounterVec
 	timeouts   *prometheus.CounterVec
 	failed     *prometheus.CounterVec
@@ -177,6 +174,39 @@ type Metrics struct {
 	peerMu       sync.RWMutex
 	peerCtr      map[string]*peerCounters
 	peerOther    *peerCounters
+
+	nextShard atomic.Uint32 // round robin of the read loops over the shards
+}
+
+// metricShards is how many shards the counts that every read loop changes
+// (requests in flight, relay latency) are split into: each loop writes its
+// own shard, a cache line no other loop writes (unless there are more
+// loops than shards), and a scrape sums them. One shared counter would be
+// a cache line bounced between the cores for every message.
+const metricShards = 64
+
+// shard returns the shard of a new read loop.
+func (m *Metrics) shard() uint8 { return uint8(m.nextShard.Add(1) % metricShards) }
+
+// shardedCount is a count changed by many goroutines: each adds on a shard
+// of its own (a request may be counted in on one shard and out on
+// another: only the sum means anything).
+type shardedCount struct {
+	s [metricShards]struct {
+		n atomic.Int64
+		_ [56]byte // one cache line per shard
+	}
+}
+
+func (c *shardedCount) Add(shard uint8, n int64) { c.s[shard%metricShards].n.Add(n) }
+
+// Load returns the sum of the shards.
+func (c *shardedCount) Load() int64 {
+	var n int64
+	for i := range c.s {
+		n += c.s[i].n.Load()
+	}
+	return n
 }
 
 type peerCounters [numVerdictKinds][filter.NumActions]prometheus.Counter
@@ -186,13 +216,18 @@ const maxPeerLabels = 1000
 
 // peerVerdict counts one message's verdict for its peer.
 func (m *Metrics) peerVerdict(peer string, kind int, a filter.Action) {
+	m.countersOf(peer)[kind][a].Inc()
+}
+
+// countersOf returns the verdict counters of peer.
+func (m *Metrics) countersOf(peer string) *peerCounters {
 	m.peerMu.RLock()
 	c := m.peerCtr[peer]
 	m.peerMu.RUnlock()
 	if c == nil {
 		c = m.peerCounters(peer)
 	}
-	c[kind][a].Inc()
+	return c
 }
 
 func (m *Metrics) peerCounters(peer string) *peerCounters {
@@ -256,11 +291,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		binds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smsfw_proxy_bind_events_total", Help: "Bind attempts and session ends, by leg and result.",
 		}, []string{"leg", "result"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "smsfw_proxy_relay_latency_seconds",
-			Help:    "Time from reading a request to writing its response back, for relayed requests.",
-			Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1, 5, 30},
-		}, []string{"command"}),
+		latency: newLatencyHist(),
 		late: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smsfw_proxy_late_responses_total", Help: "Responses that arrived after their request was answered (timeout, leg loss) and were dropped.",
 		}, []string{"leg"}),
@@ -398,15 +429,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.verdicts[k][a] = verdicts.WithLabelValues(name, filter.Action(a).String())
 		}
 	}
-	inflight := func(leg string, v *atomic.Int64) prometheus.Collector {
+	inflight := func(leg string, v *shardedCount) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "smsfw_proxy_inflight_requests", Help: "Relayed requests awaiting a response, by the leg they were sent on.",
 			ConstLabels: prometheus.Labels{"leg": leg},
 		}, func() float64 { return float64(v.Load()) })
 	}
-	m.latSubmit = m.latency.WithLabelValues("submit_sm")
-	m.latDeliver = m.latency.WithLabelValues("deliver_sm")
-	m.latOther = m.latency.WithLabelValues("other")
 	if reg != nil {
 		reg.MustRegister(inflight(legUpstream, &m.inflightUp), inflight(legDownstream, &m.inflightDn))
 		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
@@ -458,15 +486,118 @@ func (m *Metrics) respCounter(leg, c, k int) prometheus.Counter {
 }
 func (m *Metrics) out(leg int, id pdu.CommandID) { m.pduOut[leg][id.Index()].Inc() }
 
-func (m *Metrics) observe(id pdu.CommandID, seconds float64) {
+// Relay latency: smsfw_proxy_relay_latency_seconds by command.
+const (
+	latSubmit = iota
+	latDeliver
+	latOther
+	numLatKinds
+)
+
+var latKindNames = [numLatKinds]string{"submit_sm", "deliver_sm", "other"}
+
+// latBounds are the upper bounds of the latency buckets, in seconds and in
+// nanoseconds (what the read loops compare).
+var (
+	latBounds   = []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1, 5, 30}
+	latBoundsNS = func() (ns [numLatBounds]int64) {
+		for i, b := range latBounds {
+			ns[i] = int64(b * 1e9)
+		}
+		return ns
+	}()
+)
+
+const numLatBounds = 15 // len(latBounds)
+
+func latKind(id pdu.CommandID) int {
 	switch id.Request() {
 	case pdu.SubmitSM:
-		m.latSubmit.Observe(seconds)
+		return latSubmit
 	case pdu.DeliverSM:
-		m.latDeliver.Observe(seconds)
-	default:
-		m.latOther.Observe(seconds)
+		return latDeliver
 	}
+	return latOther
+}
+
+// latencyHist is the relay latency histogram. Read loops count their
+// observations locally (loopStats) and add them here once per batch, each
+// loop into its own shard: no cache line is shared per message, which a
+// prometheus.Histogram (one set of atomics for every session) would be.
+type latencyHist struct {
+	desc   *prometheus.Desc
+	shards [metricShards]latencyShard
+}
+
+type latencyShard struct {
+	mu     sync.Mutex
+	counts [numLatKinds][numLatBounds + 1]uint64 // per bucket, not cumulative; the last is +Inf
+	sum    [numLatKinds]float64                  // seconds
+	_      [64]byte                              // the next shard's lock starts on another cache line
+}
+
+func newLatencyHist() *latencyHist {
+	return &latencyHist{desc: prometheus.NewDesc("smsfw_proxy_relay_latency_seconds",
+		"Time from reading a request to writing its response back, for relayed requests.", []string{"command"}, nil)}
+}
+
+func (h *latencyHist) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
+
+func (h *latencyHist) Collect(ch chan<- prometheus.Metric) {
+	var counts [numLatKinds][numLatBounds + 1]uint64
+	var sums [numLatKinds]float64
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.Lock()
+		for k := range counts {
+			for b, n := range sh.counts[k] {
+				counts[k][b] += n
+			}
+			sums[k] += sh.sum[k]
+		}
+		sh.mu.Unlock()
+	}
+	for k, name := range latKindNames {
+		buckets := make(map[float64]uint64, numLatBounds)
+		var cum uint64
+		for b, le := range latBounds {
+			cum += counts[k][b]
+			buckets[le] = cum
+		}
+		ch <- prometheus.MustNewConstHistogram(h.desc, cum+counts[k][numLatBounds], sums[k], buckets, name)
+	}
+}
+
+// add merges a read loop's observations into shard.
+func (h *latencyHist) add(shard uint8, l *loopLatency) {
+	sh := &h.shards[shard%metricShards]
+	sh.mu.Lock()
+	for k := range l.counts {
+		for b, n := range l.counts[k] {
+			sh.counts[k][b] += uint64(n)
+		}
+		sh.sum[k] += float64(l.sumNS[k]) / 1e9
+	}
+	sh.mu.Unlock()
+	*l = loopLatency{}
+}
+
+// loopLatency is a read loop's latency observations since its last publish.
+type loopLatency struct {
+	n      uint32
+	counts [numLatKinds][numLatBounds + 1]uint32
+	sumNS  [numLatKinds]int64
+}
+
+func (l *loopLatency) observe(id pdu.CommandID, ns int64) {
+	k := latKind(id)
+	b := 0
+	for b < numLatBounds && ns > latBoundsNS[b] {
+		b++
+	}
+	l.counts[k][b]++
+	l.sumNS[k] += ns
+	l.n++
 }
 
 // loopStats counts what one read loop reads and writes without atomics; the
@@ -478,6 +609,42 @@ type loopStats struct {
 	resps    [2][pdu.NumCommands][len(statusClasses)]uint32
 	verdicts [numVerdictKinds][filter.NumActions]uint32
 	dirty    bool
+	lat      loopLatency
+	// The peer whose verdicts the loop counts (a read loop serves one) and
+	// its counts since the last publish.
+	peer       string
+	peerCtr    *peerCounters
+	peerCounts [numVerdictKinds][filter.NumActions]uint32
+	// shard is the loop's shard of the sharded metrics (0 for the
+	// short-lived loopStats of timers and background work).
+	shard uint8
+}
+
+// observe counts the relay latency of a response to a request id.
+func (s *loopStats) observe(id pdu.CommandID, ns int64) { s.lat.observe(id, ns) }
+
+// peerVerdict counts a verdict for peer.
+func (s *loopStats) peerVerdict(m *Metrics, peer string, kind int, a filter.Action) {
+	if s.peerCtr == nil || peer != s.peer {
+		s.publishPeer()
+		s.peer, s.peerCtr = peer, m.countersOf(peer)
+	}
+	s.peerCounts[kind][a]++
+	s.dirty = true
+}
+
+func (s *loopStats) publishPeer() {
+	if s.peerCtr == nil {
+		return
+	}
+	for k := range s.peerCounts {
+		for a, n := range s.peerCounts[k] {
+			if n > 0 {
+				s.peerCtr[k][a].Add(float64(n))
+				s.peerCounts[k][a] = 0
+			}
+		}
+	}
 }
 
 func (s *loopStats) resp(leg int, req pdu.CommandID, st pdu.Status) {
@@ -501,10 +668,14 @@ func (s *loopStats) publish(m *Metrics, readLeg int) {
 			}
 		}
 	}
+	if s.lat.n > 0 {
+		m.latency.add(s.shard, &s.lat)
+	}
 	if !s.dirty {
 		return
 	}
 	s.dirty = false
+	s.publishPeer()
 	for d := range s.verdicts {
 		for a, n := range s.verdicts[d] {
 			if n > 0 {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -29,6 +30,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	rssAlone := fs.Bool("rss-alone", true, "also measure the RSS of smsfw alone (this binary as a child process, reference ruleset + 1M numbers)")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	mutexProfile := fs.String("mutexprofile", "", "write a mutex contention profile of the whole run to this file")
+	blockProfile := fs.String("blockprofile", "", "write a blocking profile of the whole run to this file (waits of 10 µs or more)")
 	curves := fs.Bool("curves", false, "measure cost curves (sessions, window, ruleset size) and memory instead; writes curves.json and SVG charts to --out")
 	out := fs.String("out", "bench/results", "directory for --curves output")
 	scenario := fs.String("scenario", "", `run a traffic mix from a scenario file through smsfw with a policy and print the outcome per scenario ("default": the shipped bench/scenarios/default.yaml)`)
@@ -49,6 +52,14 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *mutexProfile != "" {
+		runtime.SetMutexProfileFraction(1)
+		defer writeProfile("mutex", *mutexProfile, stderr)
+	}
+	if *blockProfile != "" {
+		runtime.SetBlockProfileRate(int((10 * time.Microsecond).Nanoseconds()))
+		defer writeProfile("block", *blockProfile, stderr)
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -120,6 +131,21 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return rep.WriteJSON(*jsonOut)
 	}
 	return nil
+}
+
+// writeProfile writes the named runtime profile to path; a failure is
+// reported, not returned: the benchmark's own result stands.
+func writeProfile(name, path string, stderr io.Writer) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup(name).WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "smsfw bench: %s profile: %v\n", name, err)
+	}
 }
 
 // scenarioCmd runs `smsfw bench --scenario FILE`. --rate and --duration
