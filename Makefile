@@ -29,8 +29,8 @@ BENCH_PKGS ?= ./smpp/pdu/ ./smpp/text/ ./proxy/ ./filter/pipeline/ ./filter/text
 bench-micro: ## hot-path micro-benchmarks, benchstat-comparable
 	$(GO) test -run '^$$' -bench . -benchmem -count=6 $(BENCH_PKGS)
 
-bench: build bench-micro ## micro-benchmarks, then throughput, added p99 at half rate and RSS alone vs a plain TCP relay
-	$(BIN) bench --sessions 4 --window 100 --duration 5s --rounds 3 --json bench/results/latest.json
+bench: build bench-micro ## micro-benchmarks, then throughput (4x100 and 64x10), added p99 at half rate and RSS alone vs a plain TCP relay, with issue 16's targets
+	$(BIN) bench --sessions 4 --window 100 --scale 64x10 --duration 5s --rounds 3 --json bench/results/latest.json
 
 lint: ## go vet and staticcheck
 	$(GO) vet $(PKGS)

@@ -25,6 +25,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	warmup := fs.Duration("warmup", time.Second, "unmeasured warm-up per target")
 	rate := fs.Float64("rate", 0, "open-loop rate in msg/s (0: closed loop; --scenario: total events/s; --soak: default 5000)")
 	targets := fs.String("targets", "direct,relay,smsfw,smsfw-rules", "targets in order: direct, relay, smsfw (allow-all), smsfw-rules (reference ruleset)")
+	scale := fs.String("scale", "", "also measure closed-loop throughput of every target at these SESSIONSxWINDOW shapes, comma-separated (e.g. 64x10,256x10)")
 	rounds := fs.Int("rounds", 1, "repeat each target this many times (rotating order) and report the median")
 	halfRate := fs.Bool("half-rate", true, "also measure added p99 at half of the relay's maximum rate (open loop, every target but direct)")
 	rssAlone := fs.Bool("rss-alone", true, "also measure the RSS of smsfw alone (this binary as a child process, reference ruleset + 1M numbers)")
@@ -112,8 +113,12 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		rep.WriteTables(stdout)
 		return rep.WriteFiles(*out)
 	}
+	shapes, err := bench.ParseShapes(*scale)
+	if err != nil {
+		return err
+	}
 	s := bench.Suite{Sessions: *sessions, Window: *window, Duration: *duration, Warmup: *warmup, Rate: *rate, Rounds: *rounds,
-		Targets: strings.Split(*targets, ","), HalfRate: *halfRate, Log: stderr}
+		Targets: strings.Split(*targets, ","), HalfRate: *halfRate, Scale: shapes, Log: stderr}
 	if *rssAlone {
 		exe, err := self()
 		if err != nil {
