@@ -176,6 +176,7 @@ type Metrics struct {
 	peerOther    *peerCounters
 
 	nextShard atomic.Uint32 // round robin of the read loops over the shards
+	counts    [metricShards]countShard
 }
 
 // metricShards is how many shards the counts that every read loop changes
@@ -437,8 +438,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(inflight(legUpstream, &m.inflightUp), inflight(legDownstream, &m.inflightDn))
-		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
-			m.timeouts, m.failed, m.malformed, verdicts, m.peerVerdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments, m.quarantine,
+		reg.MustRegister(foldingCollector{fold: m.fold, cs: []prometheus.Collector{m.pdus, m.responses, verdicts, m.peerVerdicts}},
+			m.sessions, m.binds, m.latency, m.late,
+			m.timeouts, m.failed, m.malformed, m.filterErrs, m.upstreamUp, m.reconnects, m.segments, m.quarantine,
 			m.lockouts, m.lockedBinds, m.lockUntracked, m.connsRefused,
 			m.deliveries, m.heldRelays, m.receiptsParked, m.ownReceipts, m.moRouted, m.panics, m.localThrottled,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -626,23 +628,39 @@ func (s *loopStats) observe(id pdu.CommandID, ns int64) { s.lat.observe(id, ns) 
 // peerVerdict counts a verdict for peer.
 func (s *loopStats) peerVerdict(m *Metrics, peer string, kind int, a filter.Action) {
 	if s.peerCtr == nil || peer != s.peer {
-		s.publishPeer()
+		if s.peerCtr != nil {
+			sh := &m.counts[s.shard%metricShards]
+			sh.mu.Lock()
+			s.movePeer(sh)
+			sh.mu.Unlock()
+		}
 		s.peer, s.peerCtr = peer, m.countersOf(peer)
 	}
 	s.peerCounts[kind][a]++
 	s.dirty = true
 }
 
-func (s *loopStats) publishPeer() {
+// movePeer adds the loop's verdicts by peer to sh (locked).
+func (s *loopStats) movePeer(sh *countShard) {
 	if s.peerCtr == nil {
 		return
 	}
+	to := sh.peers[s.peerCtr]
 	for k := range s.peerCounts {
 		for a, n := range s.peerCounts[k] {
-			if n > 0 {
-				s.peerCtr[k][a].Add(float64(n))
-				s.peerCounts[k][a] = 0
+			if n == 0 {
+				continue
 			}
+			if to == nil {
+				if sh.peers == nil {
+					sh.peers = map[*peerCounters]*[numVerdictKinds][filter.NumActions]uint64{}
+				}
+				to = new([numVerdictKinds][filter.NumActions]uint64)
+				sh.peers[s.peerCtr] = to
+			}
+			to[k][a] += uint64(n)
+			s.peerCounts[k][a] = 0
+			sh.dirty = true
 		}
 	}
 }
@@ -652,34 +670,58 @@ func (s *loopStats) resp(leg int, req pdu.CommandID, st pdu.Status) {
 	s.dirty = true
 }
 
-// publish adds the counts to m; readLeg is the leg the loop reads from.
+// countShard is one shard of the counts read loops publish: a loop adds
+// each batch to its own shard (a lock no other loop takes, unless there
+// are more loops than shards); a scrape folds every shard into the
+// Prometheus counters (Metrics.fold). Shared counters would put a cache
+// line written by every session on the path of every batch, which with
+// many sessions and small windows is every message or two.
+type countShard struct {
+	mu       sync.Mutex
+	dirty    bool
+	in       [2][pdu.NumCommands]uint64
+	out      [2][pdu.NumCommands]uint64
+	resps    [2][pdu.NumCommands][len(statusClasses)]uint64
+	verdicts [numVerdictKinds][filter.NumActions]uint64
+	peers    map[*peerCounters]*[numVerdictKinds][filter.NumActions]uint64
+	_        [64]byte // the next shard's lock starts on another cache line
+}
+
+// publish moves the loop's counts to its shard; readLeg is the leg the
+// loop reads from.
 func (s *loopStats) publish(m *Metrics, readLeg int) {
+	if s.lat.n > 0 {
+		m.latency.add(s.shard, &s.lat)
+	}
+	sh := &m.counts[s.shard%metricShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	for c, n := range s.in {
 		if n > 0 {
-			m.pduIn[readLeg][c].Add(float64(n))
+			sh.in[readLeg][c] += uint64(n)
 			s.in[c] = 0
+			sh.dirty = true
 		}
 	}
 	for leg := range s.out {
 		for c, n := range s.out[leg] {
 			if n > 0 {
-				m.pduOut[leg][c].Add(float64(n))
+				sh.out[leg][c] += uint64(n)
 				s.out[leg][c] = 0
+				sh.dirty = true
 			}
 		}
-	}
-	if s.lat.n > 0 {
-		m.latency.add(s.shard, &s.lat)
 	}
 	if !s.dirty {
 		return
 	}
 	s.dirty = false
-	s.publishPeer()
+	sh.dirty = true
+	s.movePeer(sh)
 	for d := range s.verdicts {
 		for a, n := range s.verdicts[d] {
 			if n > 0 {
-				m.verdicts[d][a].Add(float64(n))
+				sh.verdicts[d][a] += uint64(n)
 				s.verdicts[d][a] = 0
 			}
 		}
@@ -688,10 +730,82 @@ func (s *loopStats) publish(m *Metrics, readLeg int) {
 		for c := range s.resps[leg] {
 			for k, n := range s.resps[leg][c] {
 				if n > 0 {
-					m.respCounter(leg, c, k).Add(float64(n))
+					sh.resps[leg][c][k] += uint64(n)
 					s.resps[leg][c][k] = 0
 				}
 			}
 		}
+	}
+}
+
+// fold adds what the read loops published to the Prometheus counters.
+// Scrapes call it first (foldingCollector); tests that read the counters
+// directly call it too.
+func (m *Metrics) fold() {
+	for i := range m.counts {
+		sh := &m.counts[i]
+		sh.mu.Lock()
+		if !sh.dirty {
+			sh.mu.Unlock()
+			continue
+		}
+		sh.dirty = false
+		for leg := range sh.in {
+			for c := range sh.in[leg] {
+				if n := sh.in[leg][c]; n > 0 {
+					m.pduIn[leg][c].Add(float64(n))
+					sh.in[leg][c] = 0
+				}
+				if n := sh.out[leg][c]; n > 0 {
+					m.pduOut[leg][c].Add(float64(n))
+					sh.out[leg][c] = 0
+				}
+				for k, n := range sh.resps[leg][c] {
+					if n > 0 {
+						m.respCounter(leg, c, k).Add(float64(n))
+						sh.resps[leg][c][k] = 0
+					}
+				}
+			}
+		}
+		for d := range sh.verdicts {
+			for a, n := range sh.verdicts[d] {
+				if n > 0 {
+					m.verdicts[d][a].Add(float64(n))
+					sh.verdicts[d][a] = 0
+				}
+			}
+		}
+		for pc, counts := range sh.peers {
+			for k := range counts {
+				for a, n := range counts[k] {
+					if n > 0 {
+						pc[k][a].Add(float64(n))
+						counts[k][a] = 0
+					}
+				}
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// foldingCollector is collectors whose counts read loops publish in
+// shards: a scrape folds the shards in first.
+type foldingCollector struct {
+	fold func()
+	cs   []prometheus.Collector
+}
+
+func (f foldingCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range f.cs {
+		c.Describe(ch)
+	}
+}
+
+func (f foldingCollector) Collect(ch chan<- prometheus.Metric) {
+	f.fold()
+	for _, c := range f.cs {
+		c.Collect(ch)
 	}
 }
