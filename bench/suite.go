@@ -321,10 +321,17 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprint(w, ", closed loop")
 	}
 	fmt.Fprintln(w)
-	writeResults(w, r.Results)
+	inflight := 0
+	if r.Rate == 0 {
+		inflight = r.Sessions * r.Window
+	}
+	writeResults(w, r.Results, inflight)
 	for _, sh := range r.Scale {
 		fmt.Fprintf(w, "\n%d sessions x window %d, closed loop\n", sh.Sessions, sh.Window)
-		writeResults(w, sh.Results)
+		writeResults(w, sh.Results, sh.Sessions*sh.Window)
+	}
+	if inflight > 0 || len(r.Scale) > 0 {
+		fmt.Fprintln(w, "\nin flight/rate: requests in flight over throughput, what Little's law makes the mean latency of a closed loop")
 	}
 	if hr := r.HalfRate; hr != nil {
 		fmt.Fprintf(w, "\nlatency at half of the relay's maximum: open loop at %.0f msg/s, added p99 target <= %v\n", hr.Rate, hr.Target)
@@ -366,19 +373,28 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 }
 
-// writeResults prints closed-loop results as a table.
-func writeResults(w io.Writer, rs []TargetResult) {
+// writeResults prints results as a table; with inflight (closed loop:
+// sessions x window) it adds in-flight requests over the rate.
+func writeResults(w io.Writer, rs []TargetResult, inflight int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tmsg/s\tvs relay\tp50\tp99\tp99.9\tmax\tlost\tcpu/msg\t")
+	head := "target\tmsg/s\tvs relay\tp50\tp99\tp99.9\tmax\tlost\tcpu/msg\t"
+	if inflight > 0 {
+		head += "in flight/rate\t"
+	}
+	fmt.Fprintln(tw, head)
 	for _, t := range rs {
 		ratio := "-"
 		if t.Ratio > 0 {
 			ratio = fmt.Sprintf("%.2f", t.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%v\t%v\t%v\t%v\t%d\t%v\t\n", t.Target, t.Result.Rate, ratio,
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%v\t%v\t%v\t%v\t%d\t%v\t", t.Target, t.Result.Rate, ratio,
 			t.Result.P50.Round(time.Microsecond), t.Result.P99.Round(time.Microsecond),
 			t.Result.P999.Round(time.Microsecond), t.Result.Max.Round(time.Microsecond), t.Result.Lost,
 			t.Result.CPU.Round(10*time.Nanosecond))
+		if inflight > 0 && t.Result.Rate > 0 {
+			fmt.Fprintf(tw, "%v\t", time.Duration(float64(inflight)/t.Result.Rate*1e9).Round(time.Microsecond))
+		}
+		fmt.Fprintln(tw)
 	}
 	_ = tw.Flush()
 }

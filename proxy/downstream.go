@@ -195,13 +195,44 @@ func (d *downstream) readLoop() {
 		if d.c.Buffered() == 0 {
 			d.out.flush()
 			d.st.publish(d.s.m, 0)
+		} else {
+			d.out.late(d.c.ReadAt())
 		}
 	}
 }
 
+// maxBatchWait bounds how long a read loop holds what it relayed before
+// writing it. A batch leaves when the loop's socket has nothing more
+// buffered; a long batch (a 16 KiB read is some 200 submit_sm) under a
+// costly policy would otherwise hold its first message while every other
+// one is inspected. With it, a message waits at most about this long plus
+// the inspection of the few PDUs read before the clock is looked at.
+const maxBatchWait = 100 * time.Microsecond
+
 // batch collects the connections a read loop appended to (link.Conn.Append)
 // so that one batch read becomes one write per destination.
-type batch struct{ dirty []*link.Conn }
+type batch struct {
+	dirty []*link.Conn
+	start int64  // arrival of the batch's first PDU (unix nanos; 0: none yet)
+	n     uint32 // PDUs since start
+}
+
+// late is called after each PDU of a batch whose socket has more
+// buffered, with the PDU's arrival time: it writes what the batch holds
+// once its first PDU has waited maxBatchWait. The clock is read every
+// eighth PDU only: on the allow path reading it costs more than a PDU.
+func (b *batch) late(readAt int64) {
+	if b.start == 0 {
+		b.start = readAt
+	}
+	if b.n++; b.n&7 != 0 {
+		return
+	}
+	if now := time.Now().UnixNano(); now-b.start > int64(maxBatchWait) {
+		b.flush()
+		b.start = now
+	}
+}
 
 func (b *batch) add(c *link.Conn) {
 	for _, x := range b.dirty {
@@ -218,6 +249,7 @@ func (b *batch) flush() {
 		b.dirty[i] = nil
 	}
 	b.dirty = b.dirty[:0]
+	b.start, b.n = 0, 0
 }
 
 func (d *downstream) readError(err error) {

@@ -138,6 +138,8 @@ func (l *upLeg) run() {
 		if l.c.Buffered() == 0 {
 			l.out.flush()
 			l.st.publish(l.s.m, 1)
+		} else {
+			l.out.late(l.c.ReadAt())
 		}
 	}
 }
