@@ -186,7 +186,7 @@ func (d *downstream) readLoop() {
 			}
 			return
 		}
-		d.st.in[p.ID().Index()]++
+		d.st.countIn(p.ID())
 		if p.ID().IsResponse() {
 			d.onResponse(p)
 		} else if !d.onRequest(p) {
@@ -589,7 +589,7 @@ func (d *downstream) deliver(l *upLeg, p pdu.PDU, start int64, ev *filter.Event,
 		}
 		return true
 	}
-	st.out[0][p.ID().Index()]++
+	st.countOut(0, p.ID())
 	return true
 }
 
@@ -635,7 +635,7 @@ func (d *downstream) onResponse(p pdu.PDU) {
 		d.s.m.late.WithLabelValues(legUpstream).Inc()
 		return
 	}
-	d.st.out[1][p.ID().Index()]++
+	d.st.countOut(1, p.ID())
 	d.st.resp(1, e.cmd, p.Status())
 	d.st.observe(e.cmd, d.c.ReadAt()-e.start)
 }
@@ -1032,9 +1032,8 @@ func (s *Server) inspect(r *filter.Request, log *zap.Logger, st *loopStats) filt
 		v = filter.AllowVerdict
 	}
 	kind := verdictKind(r)
-	st.verdicts[kind][v.Action]++
+	st.verdict(kind, v.Action, 1)
 	st.peerVerdict(s.m, r.Peer, kind, v.Action)
-	st.dirty = true
 	if v.Action != filter.Allow {
 		s.verdicts.log(log, r, &v)
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"math/bits"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -292,7 +293,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		binds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smsfw_proxy_bind_events_total", Help: "Bind attempts and session ends, by leg and result.",
 		}, []string{"leg", "result"}),
-		latency: newLatencyHist(),
 		late: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smsfw_proxy_late_responses_total", Help: "Responses that arrived after their request was answered (timeout, leg loss) and were dropped.",
 		}, []string{"leg"}),
@@ -388,6 +388,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Messages by peer (the configured name, or the pass-through system_id; beyond 1000 of them \"other\"), direction (mt, mo, receipt) and action.",
 	}, []string{"peer", "direction", "action"})
 	m.peerCtr = map[string]*peerCounters{}
+	m.latency = newLatencyHist(&m.counts)
 	verdicts := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smsfw_proxy_verdicts_total", Help: "Verdicts carried out, by direction (mt, mo, or receipt: delivery receipts apart from MO) and action.",
 	}, []string{"direction", "action"})
@@ -523,23 +524,17 @@ func latKind(id pdu.CommandID) int {
 }
 
 // latencyHist is the relay latency histogram. Read loops count their
-// observations locally (loopStats) and add them here once per batch, each
-// loop into its own shard: no cache line is shared per message, which a
-// prometheus.Histogram (one set of atomics for every session) would be.
+// observations locally (loopStats) and add them to their shard of
+// Metrics.counts once per batch: no cache line is shared per message,
+// which a prometheus.Histogram (one set of atomics for every session)
+// would be. A scrape sums the shards.
 type latencyHist struct {
 	desc   *prometheus.Desc
-	shards [metricShards]latencyShard
+	shards *[metricShards]countShard
 }
 
-type latencyShard struct {
-	mu     sync.Mutex
-	counts [numLatKinds][numLatBounds + 1]uint64 // per bucket, not cumulative; the last is +Inf
-	sum    [numLatKinds]float64                  // seconds
-	_      [64]byte                              // the next shard's lock starts on another cache line
-}
-
-func newLatencyHist() *latencyHist {
-	return &latencyHist{desc: prometheus.NewDesc("smsfw_proxy_relay_latency_seconds",
+func newLatencyHist(shards *[metricShards]countShard) *latencyHist {
+	return &latencyHist{shards: shards, desc: prometheus.NewDesc("smsfw_proxy_relay_latency_seconds",
 		"Time from reading a request to writing its response back, for relayed requests.", []string{"command"}, nil)}
 }
 
@@ -547,15 +542,15 @@ func (h *latencyHist) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
 
 func (h *latencyHist) Collect(ch chan<- prometheus.Metric) {
 	var counts [numLatKinds][numLatBounds + 1]uint64
-	var sums [numLatKinds]float64
+	var sums [numLatKinds]int64
 	for i := range h.shards {
 		sh := &h.shards[i]
 		sh.mu.Lock()
 		for k := range counts {
-			for b, n := range sh.counts[k] {
+			for b, n := range sh.lat[k] {
 				counts[k][b] += n
 			}
-			sums[k] += sh.sum[k]
+			sums[k] += sh.latSum[k]
 		}
 		sh.mu.Unlock()
 	}
@@ -566,69 +561,82 @@ func (h *latencyHist) Collect(ch chan<- prometheus.Metric) {
 			cum += counts[k][b]
 			buckets[le] = cum
 		}
-		ch <- prometheus.MustNewConstHistogram(h.desc, cum+counts[k][numLatBounds], sums[k], buckets, name)
+		ch <- prometheus.MustNewConstHistogram(h.desc, cum+counts[k][numLatBounds], float64(sums[k])/1e9, buckets, name)
 	}
 }
 
-// add merges a read loop's observations into shard.
-func (h *latencyHist) add(shard uint8, l *loopLatency) {
-	sh := &h.shards[shard%metricShards]
-	sh.mu.Lock()
-	for k := range l.counts {
-		for b, n := range l.counts[k] {
-			sh.counts[k][b] += uint64(n)
-		}
-		sh.sum[k] += float64(l.sumNS[k]) / 1e9
-	}
-	sh.mu.Unlock()
-	*l = loopLatency{}
+// Row masks have a bit per command index.
+var _ [32 - pdu.NumCommands]struct{} // pdu.NumCommands <= 32
+
+// loopStats counts what one read loop reads and writes, and its verdicts
+// and relay latencies, without atomics; the loop publishes the counts to
+// its shard of Metrics.counts once per batch (when its socket has nothing
+// more buffered), which keeps shared counters off the per-PDU path. The
+// masks mark the rows touched since the last publish: batches are often a
+// message or two, and publish visits only those rows.
+type loopStats struct {
+	in         [pdu.NumCommands]uint32
+	out        [2][pdu.NumCommands]uint32
+	resps      [2][pdu.NumCommands][len(statusClasses)]uint32
+	verdicts   [numVerdictKinds][filter.NumActions]uint32
+	lat        [numLatKinds][numLatBounds + 1]uint32
+	latSum     [numLatKinds]int64
+	peerCounts [numVerdictKinds][filter.NumActions]uint32
+
+	inMask      uint32
+	outMask     [2]uint32
+	respMask    [2]uint32
+	verdictMask uint8
+	latMask     uint8
+	peerMask    uint8
+	peer        string        // the peer whose verdicts the loop counts (a read loop serves one)
+	peerCtr     *peerCounters // its counters
+	shard       uint8         // the loop's shard (0 for the short-lived loopStats of background work)
 }
 
-// loopLatency is a read loop's latency observations since its last publish.
-type loopLatency struct {
-	n      uint32
-	counts [numLatKinds][numLatBounds + 1]uint32
-	sumNS  [numLatKinds]int64
+// countIn counts a PDU read.
+func (s *loopStats) countIn(id pdu.CommandID) {
+	c := id.Index()
+	s.in[c]++
+	s.inMask |= 1 << c
 }
 
-func (l *loopLatency) observe(id pdu.CommandID, ns int64) {
+// countOut counts a PDU written on leg (0 downstream, 1 upstream).
+func (s *loopStats) countOut(leg int, id pdu.CommandID) {
+	c := id.Index()
+	s.out[leg][c]++
+	s.outMask[leg] |= 1 << c
+}
+
+// resp counts a response sent on leg to a request req.
+func (s *loopStats) resp(leg int, req pdu.CommandID, st pdu.Status) {
+	c := req.Index()
+	s.resps[leg][c][statusClass(st)]++
+	s.respMask[leg] |= 1 << c
+}
+
+// verdict counts n verdicts (segments) of a kind.
+func (s *loopStats) verdict(kind int, a filter.Action, n uint32) {
+	s.verdicts[kind][a] += n
+	s.verdictMask |= 1 << kind
+}
+
+// observe counts the relay latency of a response to a request id.
+func (s *loopStats) observe(id pdu.CommandID, ns int64) {
 	k := latKind(id)
 	b := 0
 	for b < numLatBounds && ns > latBoundsNS[b] {
 		b++
 	}
-	l.counts[k][b]++
-	l.sumNS[k] += ns
-	l.n++
+	s.lat[k][b]++
+	s.latSum[k] += ns
+	s.latMask |= 1 << k
 }
-
-// loopStats counts what one read loop reads and writes without atomics; the
-// loop publishes the counts to Prometheus once per batch (when its socket
-// has nothing more buffered), which keeps counters off the per-PDU path.
-type loopStats struct {
-	in       [pdu.NumCommands]uint32
-	out      [2][pdu.NumCommands]uint32
-	resps    [2][pdu.NumCommands][len(statusClasses)]uint32
-	verdicts [numVerdictKinds][filter.NumActions]uint32
-	dirty    bool
-	lat      loopLatency
-	// The peer whose verdicts the loop counts (a read loop serves one) and
-	// its counts since the last publish.
-	peer       string
-	peerCtr    *peerCounters
-	peerCounts [numVerdictKinds][filter.NumActions]uint32
-	// shard is the loop's shard of the sharded metrics (0 for the
-	// short-lived loopStats of timers and background work).
-	shard uint8
-}
-
-// observe counts the relay latency of a response to a request id.
-func (s *loopStats) observe(id pdu.CommandID, ns int64) { s.lat.observe(id, ns) }
 
 // peerVerdict counts a verdict for peer.
 func (s *loopStats) peerVerdict(m *Metrics, peer string, kind int, a filter.Action) {
 	if s.peerCtr == nil || peer != s.peer {
-		if s.peerCtr != nil {
+		if s.peerMask != 0 {
 			sh := &m.counts[s.shard%metricShards]
 			sh.mu.Lock()
 			s.movePeer(sh)
@@ -637,104 +645,101 @@ func (s *loopStats) peerVerdict(m *Metrics, peer string, kind int, a filter.Acti
 		s.peer, s.peerCtr = peer, m.countersOf(peer)
 	}
 	s.peerCounts[kind][a]++
-	s.dirty = true
+	s.peerMask |= 1 << kind
 }
 
 // movePeer adds the loop's verdicts by peer to sh (locked).
 func (s *loopStats) movePeer(sh *countShard) {
-	if s.peerCtr == nil {
-		return
-	}
 	to := sh.peers[s.peerCtr]
-	for k := range s.peerCounts {
+	if to == nil {
+		if sh.peers == nil {
+			sh.peers = map[*peerCounters]*[numVerdictKinds][filter.NumActions]uint64{}
+		}
+		to = new([numVerdictKinds][filter.NumActions]uint64)
+		sh.peers[s.peerCtr] = to
+	}
+	for mask := s.peerMask; mask != 0; mask &= mask - 1 {
+		k := bits.TrailingZeros8(mask)
 		for a, n := range s.peerCounts[k] {
-			if n == 0 {
-				continue
-			}
-			if to == nil {
-				if sh.peers == nil {
-					sh.peers = map[*peerCounters]*[numVerdictKinds][filter.NumActions]uint64{}
-				}
-				to = new([numVerdictKinds][filter.NumActions]uint64)
-				sh.peers[s.peerCtr] = to
-			}
 			to[k][a] += uint64(n)
 			s.peerCounts[k][a] = 0
-			sh.dirty = true
 		}
 	}
-}
-
-func (s *loopStats) resp(leg int, req pdu.CommandID, st pdu.Status) {
-	s.resps[leg][req.Index()][statusClass(st)]++
-	s.dirty = true
+	s.peerMask = 0
 }
 
 // countShard is one shard of the counts read loops publish: a loop adds
 // each batch to its own shard (a lock no other loop takes, unless there
 // are more loops than shards); a scrape folds every shard into the
-// Prometheus counters (Metrics.fold). Shared counters would put a cache
-// line written by every session on the path of every batch, which with
-// many sessions and small windows is every message or two.
+// Prometheus counters (Metrics.fold) and sums the latencies. Shared
+// counters would put a cache line written by every session on the path of
+// every batch, which with many sessions and small windows is every message
+// or two.
 type countShard struct {
 	mu       sync.Mutex
-	dirty    bool
+	dirty    bool // counts to fold
 	in       [2][pdu.NumCommands]uint64
 	out      [2][pdu.NumCommands]uint64
 	resps    [2][pdu.NumCommands][len(statusClasses)]uint64
 	verdicts [numVerdictKinds][filter.NumActions]uint64
 	peers    map[*peerCounters]*[numVerdictKinds][filter.NumActions]uint64
-	_        [64]byte // the next shard's lock starts on another cache line
+	lat      [numLatKinds][numLatBounds + 1]uint64 // per bucket, not cumulative; the last is +Inf; never folded
+	latSum   [numLatKinds]int64                    // nanoseconds
+	_        [64]byte                              // the next shard's lock starts on another cache line
 }
 
 // publish moves the loop's counts to its shard; readLeg is the leg the
 // loop reads from.
 func (s *loopStats) publish(m *Metrics, readLeg int) {
-	if s.lat.n > 0 {
-		m.latency.add(s.shard, &s.lat)
+	if s.inMask|s.outMask[0]|s.outMask[1]|s.respMask[0]|s.respMask[1]|uint32(s.verdictMask|s.latMask|s.peerMask) == 0 {
+		return
 	}
 	sh := &m.counts[s.shard%metricShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	for c, n := range s.in {
-		if n > 0 {
-			sh.in[readLeg][c] += uint64(n)
-			s.in[c] = 0
-			sh.dirty = true
-		}
-	}
-	for leg := range s.out {
-		for c, n := range s.out[leg] {
-			if n > 0 {
-				sh.out[leg][c] += uint64(n)
-				s.out[leg][c] = 0
-				sh.dirty = true
-			}
-		}
-	}
-	if !s.dirty {
-		return
-	}
-	s.dirty = false
 	sh.dirty = true
-	s.movePeer(sh)
-	for d := range s.verdicts {
-		for a, n := range s.verdicts[d] {
-			if n > 0 {
-				sh.verdicts[d][a] += uint64(n)
-				s.verdicts[d][a] = 0
+	for mask := s.inMask; mask != 0; mask &= mask - 1 {
+		c := bits.TrailingZeros32(mask)
+		sh.in[readLeg][c] += uint64(s.in[c])
+		s.in[c] = 0
+	}
+	s.inMask = 0
+	for leg := range s.outMask {
+		for mask := s.outMask[leg]; mask != 0; mask &= mask - 1 {
+			c := bits.TrailingZeros32(mask)
+			sh.out[leg][c] += uint64(s.out[leg][c])
+			s.out[leg][c] = 0
+		}
+		s.outMask[leg] = 0
+		for mask := s.respMask[leg]; mask != 0; mask &= mask - 1 {
+			c := bits.TrailingZeros32(mask)
+			for k, n := range s.resps[leg][c] {
+				sh.resps[leg][c][k] += uint64(n)
+				s.resps[leg][c][k] = 0
 			}
+		}
+		s.respMask[leg] = 0
+	}
+	for mask := s.verdictMask; mask != 0; mask &= mask - 1 {
+		k := bits.TrailingZeros8(mask)
+		for a, n := range s.verdicts[k] {
+			sh.verdicts[k][a] += uint64(n)
+			s.verdicts[k][a] = 0
 		}
 	}
-	for leg := range s.resps {
-		for c := range s.resps[leg] {
-			for k, n := range s.resps[leg][c] {
-				if n > 0 {
-					sh.resps[leg][c][k] += uint64(n)
-					s.resps[leg][c][k] = 0
-				}
-			}
+	s.verdictMask = 0
+	for mask := s.latMask; mask != 0; mask &= mask - 1 {
+		k := bits.TrailingZeros8(mask)
+		for b, n := range s.lat[k] {
+			sh.lat[k][b] += uint64(n)
+			s.lat[k][b] = 0
 		}
+		sh.latSum[k] += s.latSum[k]
+		s.latSum[k] = 0
+	}
+	s.latMask = 0
+	if s.peerMask != 0 {
+		s.movePeer(sh)
 	}
 }
 

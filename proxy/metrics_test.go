@@ -6,9 +6,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/smsfw/smsfw/esme"
+	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
@@ -92,13 +94,56 @@ func TestLoopLatencyBuckets(t *testing.T) {
 	}{
 		{0, 0}, {50_000, 0}, {50_001, 1}, {1_000_000, 4}, {30e9, numLatBounds - 1}, {31e9, numLatBounds},
 	} {
-		var l loopLatency
-		l.observe(pdu.SubmitSM, tc.ns)
-		if l.counts[latSubmit][tc.bucket] != 1 || l.n != 1 || l.sumNS[latSubmit] != tc.ns {
-			t.Errorf("%d ns: counts %v, want bucket %d", tc.ns, l.counts[latSubmit], tc.bucket)
+		var s loopStats
+		s.observe(pdu.SubmitSM, tc.ns)
+		if s.lat[latSubmit][tc.bucket] != 1 || s.latSum[latSubmit] != tc.ns || s.latMask != 1<<latSubmit {
+			t.Errorf("%d ns: counts %v, want bucket %d", tc.ns, s.lat[latSubmit], tc.bucket)
 		}
 	}
 	if len(latBounds) != numLatBounds {
 		t.Fatalf("numLatBounds %d, latBounds has %d", numLatBounds, len(latBounds))
+	}
+}
+
+// publish moves exactly what was counted to the loop's shard, whichever
+// rows the batch touched, and leaves the loop's counts at zero.
+func TestPublishMovesTouchedRows(t *testing.T) {
+	m := NewMetrics(nil)
+	s := loopStats{shard: 3}
+	s.countIn(pdu.SubmitSM)
+	s.countIn(pdu.SubmitSM)
+	s.countIn(pdu.EnquireLink)
+	s.countOut(1, pdu.SubmitSM)
+	s.countOut(0, pdu.DeliverSM)
+	s.resp(0, pdu.SubmitSM, pdu.StatusOK)
+	s.resp(1, pdu.DeliverSM, pdu.StatusXTAppn)
+	s.verdict(int(filter.MT), filter.Reject, 2)
+	s.observe(pdu.DeliverSM, 2_000_000)
+	s.peerVerdict(m, "p", int(filter.MO), filter.Allow)
+	s.publish(m, 0)
+	if s != (loopStats{shard: 3, peer: "p", peerCtr: s.peerCtr}) {
+		t.Fatalf("loop counts left after publish: %+v", s)
+	}
+	sh := &m.counts[3]
+	switch {
+	case sh.in[0][pdu.SubmitSM.Index()] != 2 || sh.in[0][pdu.EnquireLink.Index()] != 1:
+		t.Fatalf("in %v", sh.in)
+	case sh.out[1][pdu.SubmitSM.Index()] != 1 || sh.out[0][pdu.DeliverSM.Index()] != 1:
+		t.Fatalf("out %v", sh.out)
+	case sh.resps[0][pdu.SubmitSM.Index()][statusClass(pdu.StatusOK)] != 1 || sh.resps[1][pdu.DeliverSM.Index()][statusClass(pdu.StatusXTAppn)] != 1:
+		t.Fatalf("resps %v", sh.resps)
+	case sh.verdicts[filter.MT][filter.Reject] != 2:
+		t.Fatalf("verdicts %v", sh.verdicts)
+	case sh.lat[latDeliver][5] != 1 || sh.latSum[latDeliver] != 2_000_000:
+		t.Fatalf("latency %v %v", sh.lat[latDeliver], sh.latSum)
+	case sh.peers[s.peerCtr][filter.MO][filter.Allow] != 1:
+		t.Fatalf("peer verdicts %v", sh.peers)
+	}
+	m.fold()
+	if v := promtest.ToFloat64(m.pduIn[0][pdu.SubmitSM.Index()]); v != 2 {
+		t.Fatalf("folded submit_sm in %v", v)
+	}
+	if v := promtest.ToFloat64(m.peerVerdicts.WithLabelValues("p", "mo", "allow")); v != 1 {
+		t.Fatalf("folded peer verdicts %v", v)
 	}
 }

@@ -129,7 +129,7 @@ func (l *upLeg) run() {
 			l.readError(err)
 			return
 		}
-		l.st.in[p.ID().Index()]++
+		l.st.countIn(p.ID())
 		if p.ID().IsResponse() {
 			l.onResponse(p)
 		} else if !l.onRequest(p) {
@@ -199,7 +199,7 @@ func (l *upLeg) send(d *downstream, p pdu.PDU, start int64, peerSlot bool, ev *f
 		// fail() took it and answered the peer already.
 		return true
 	}
-	st.out[1][p.ID().Index()]++
+	st.countOut(1, p.ID())
 	return true
 }
 
@@ -314,7 +314,7 @@ func (l *upLeg) onResponse(p pdu.PDU) {
 	if d.c.Append(p) != nil {
 		l.s.m.late.WithLabelValues(legDownstream).Inc()
 	} else {
-		l.st.out[0][p.ID().Index()]++
+		l.st.countOut(0, p.ID())
 		l.st.resp(0, e.cmd, p.Status())
 	}
 	l.st.observe(e.cmd, l.c.ReadAt()-e.start)
