@@ -5,9 +5,10 @@
 // and/or by mail, with a link to the console.
 //
 // It reads the store periodically (it does not hook into the filters) and
-// delivers with package mo's signed POST and mailer. Its memory of what
-// it alerted is not persisted: after a restart an ongoing condition is
-// alerted once more.
+// delivers with package mo's signed POST and mailer. What it alerted
+// (and delivered) is kept in the event store (store.AlertState): a
+// restart does not alert a condition still holding once more; an alert
+// still undelivered at a restart is sent again.
 package alerts
 
 import (
@@ -15,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"sort"
 	"strconv"
@@ -78,6 +80,8 @@ type Service struct {
 	mu      sync.Mutex
 	active  map[string]time.Time // condition key -> last time it held
 	pending []*pending           // alerts whose delivery failed, retried next check
+	state   store.AlertState     // nil: active is not saved
+	saved   string               // what was saved last (fmt of the map)
 	stop    context.CancelFunc
 	done    chan struct{}
 }
@@ -117,7 +121,26 @@ func New(o Options) (*Service, error) {
 		}
 		s.secret = b
 	}
+	s.load()
 	return s, nil
+}
+
+// load reads what was alerted before a restart.
+func (s *Service) load() {
+	st, ok := store.AlertStateOf(s.o.Store)
+	if !ok {
+		return
+	}
+	s.state = st
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	active, err := st.LoadAlertState(ctx)
+	if err != nil {
+		s.log.Warn("alert state not loaded: conditions still holding are alerted again", zap.Error(err))
+		return
+	}
+	maps.Copy(s.active, active)
+	s.saved = fmt.Sprint(active)
 }
 
 // Start checks the store every interval until Close.
@@ -201,6 +224,32 @@ func (s *Service) Check(ctx context.Context) {
 	s.mu.Lock()
 	s.pending = append(keep, s.pending...)
 	s.mu.Unlock()
+	s.save(ctx)
+}
+
+// save keeps the alerted conditions in the store when they changed, but
+// not those whose alert is still undelivered (after a restart they are
+// alerted again rather than lost).
+func (s *Service) save(ctx context.Context) {
+	if s.state == nil {
+		return
+	}
+	s.mu.Lock()
+	out := maps.Clone(s.active)
+	for _, p := range s.pending {
+		delete(out, p.a.ID)
+	}
+	s.mu.Unlock()
+	if fmt.Sprint(out) == s.saved {
+		return
+	}
+	if err := s.state.SaveAlertState(ctx, out); err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("alert state not saved; it is tried again next check", zap.Error(err))
+		}
+		return
+	}
+	s.saved = fmt.Sprint(out)
 }
 
 // firing records that condition key holds at now and reports whether it

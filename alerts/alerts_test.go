@@ -140,6 +140,15 @@ func TestAlerts(t *testing.T) {
 	if a := got[1]; a.Detail["amount"] != 120.0 || a.Summary != "leakage on 2026-12-04: 120.00 estimated over 4 segments, past 100.00" {
 		t.Fatalf("leakage alert %+v", a)
 	}
+	// A restart: what was alerted is in the store, nothing is alerted again.
+	again, err := New(Options{Store: st, Logger: zaptest.NewLogger(t), Now: func() time.Time { return now.Add(time.Minute) }, Config: s.o.Config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.Check(ctx)
+	if hk.calls != 4 {
+		t.Fatalf("%d webhook calls after a restart", hk.calls)
+	}
 }
 
 func TestInvalidConfig(t *testing.T) {

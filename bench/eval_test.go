@@ -164,10 +164,9 @@ func b2i(b bool) int {
 }
 
 // HeldoutCaughtFloor is the fraud caught on the held-out corpus that the
-// shipped policy must not fall below: the 98% is missed there by
-// 0.8 points (docs/evaluation.md says by what), and a change that loses
-// more is a regression.
-const HeldoutCaughtFloor = 97.0
+// shipped policy must not fall below: the 98% target, met there
+// since the lure detector (98.88%, docs/evaluation.md).
+const HeldoutCaughtFloor = TargetCaughtPct
 
 // The targets on the two corpora, played whole through smsfw with the
 // shipped policy and the operator's knowledge (about 15 s each with -race):

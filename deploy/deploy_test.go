@@ -565,3 +565,19 @@ func TestPrometheusRules(t *testing.T) {
 		}
 	}
 }
+
+// The shared counters snippet is a valid counters: section.
+func TestMultinodeCounters(t *testing.T) {
+	data, err := os.ReadFile("multinode/counters.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SMSFW_COUNTERS_SECRET", "0123456789abcdef0123456789abcdef")
+	cfg, err := config.Parse("multinode/counters.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Counters.Enabled() || len(cfg.Counters.Redis.Addrs) != 1 || cfg.Counters.KeySecret != "0123456789abcdef0123456789abcdef" {
+		t.Fatalf("counters section: %+v", cfg.Counters)
+	}
+}

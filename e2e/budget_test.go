@@ -21,18 +21,31 @@ import (
 	"github.com/smsfw/smsfw/store"
 )
 
-// slowStore makes every insert take a while: a store slower than the
-// traffic, so the writer's queue fills.
+// slowStore is a store slower than the traffic, whatever the machine's
+// speed: each insert waits until the flood has sent step more messages
+// since the insert before it (or sent all it will), so the writer's queue
+// fills on a fast machine and on a loaded one alike.
 type slowStore struct {
 	store.Store
-	delay time.Duration
+	sent      *atomic.Int64 // messages the flood has sent
+	step, all int64
+	last      int64 // sent when the previous insert went on
+	mu        sync.Mutex
 }
 
 func (s *slowStore) Insert(ctx context.Context, evs []*filter.Event) error {
-	select {
-	case <-time.After(s.delay):
-	case <-ctx.Done():
+	s.mu.Lock()
+	for n := s.sent.Load(); n < s.all && n < s.last+s.step; n = s.sent.Load() {
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return s.Store.Insert(ctx, evs)
+		case <-time.After(time.Millisecond):
+		}
+		s.mu.Lock()
 	}
+	s.last = s.sent.Load()
+	s.mu.Unlock()
 	return s.Store.Insert(ctx, evs)
 }
 
@@ -49,9 +62,12 @@ func TestEventBudgetOneHostilePeer(t *testing.T) {
 		hostileN   = 1000
 		goodN      = 100
 	)
+	var sent atomic.Int64 // hostile messages sent: the store's pace
 	w := newWorld(t, worldOptions{noAdmin: true, peers: []string{"good"},
 		writer: store.WriterOptions{QueueBytes: queueBytes, PeerQueueBytes: peerBytes, BatchSize: 20},
-		wrap:   func(st store.Store) store.Store { return &slowStore{Store: st, delay: 20 * time.Millisecond} }})
+		wrap: func(st store.Store) store.Store {
+			return &slowStore{Store: st, sent: &sent, step: 100, all: hostileN}
+		}})
 	hostile, good := w.dial(), w.dialAs("good")
 
 	// The writer's queue (smsfw_events_queue_bytes), sampled while the
@@ -90,9 +106,11 @@ func TestEventBudgetOneHostilePeer(t *testing.T) {
 	floodDone := make(chan struct{})
 	go func() {
 		defer close(floodDone)
+		defer sent.Store(hostileN) // a failed send lets the store go on
 		for i := range hostileN {
 			slots <- struct{}{}
 			inflight.Add(1)
+			sent.Add(1)
 			if i%50 == 25 {
 				text := fmt.Sprintf("%s (q%d)", textQuarantined, i)
 				if _, err := hostile.Send(submit(sender, text), func(r esme.Resp) {

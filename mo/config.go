@@ -2,8 +2,6 @@ package mo
 
 import (
 	"fmt"
-	"net/mail"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -56,67 +54,6 @@ type Match struct {
 	Keyword []string `yaml:"keyword"`
 }
 
-// HTTPTarget is an HTTP push endpoint (http and webhook).
-type HTTPTarget struct {
-	URL string `yaml:"url"`
-	// SecretFile holds the HMAC-SHA256 key of X-Smsfw-Signature (required).
-	SecretFile string `yaml:"secret_file"`
-	Retry      `yaml:",inline"`
-}
-
-// EmailTarget mails MO messages.
-type EmailTarget struct {
-	To []string `yaml:"to"`
-	// Digest, when set, sends one mail per interval with every MO queued
-	// meanwhile instead of one mail per MO.
-	Digest time.Duration `yaml:"digest"`
-	Retry  `yaml:",inline"`
-}
-
-// ReplyAction answers an MO with an MT from From to the MO's sender.
-type ReplyAction struct {
-	Text string `yaml:"text"`
-	From string `yaml:"from"`
-	// PerSender is the least time between two replies of the route to one
-	// sender (default 1h); PerRoute the most replies of the route per
-	// minute (default 60). Replies beyond them are skipped, as are replies
-	// to a sender that is one of smsfw's own reply addresses.
-	PerSender time.Duration `yaml:"per_sender"`
-	PerRoute  int           `yaml:"per_route"`
-	Retry     `yaml:",inline"`
-}
-
-// Retry is how a queued target is delivered: concurrency, time bounds,
-// backoff and when a message becomes a dead letter.
-type Retry struct {
-	// Workers bounds the route's concurrent POSTs (default 4).
-	Workers int `yaml:"workers"`
-	// Timeout bounds one POST (default 10s).
-	Timeout time.Duration `yaml:"timeout"`
-	// Backoff is the wait before the first retry, doubled per attempt up
-	// to MaxBackoff (defaults 1s, 10m), with jitter.
-	Backoff    time.Duration `yaml:"backoff"`
-	MaxBackoff time.Duration `yaml:"max_backoff"`
-	// A message is a dead letter after MaxAttempts failed attempts or once
-	// MaxAge old (defaults 12, 24h).
-	MaxAttempts int           `yaml:"max_attempts"`
-	MaxAge      time.Duration `yaml:"max_age"`
-}
-
-// Defaults.
-const (
-	DefaultWorkers        = 4
-	DefaultTimeout        = 10 * time.Second
-	DefaultBackoff        = time.Second
-	DefaultMaxBackoff     = 10 * time.Minute
-	DefaultMaxAttempts    = 12
-	DefaultMaxAge         = 24 * time.Hour
-	DefaultPullVisibility = 30 * time.Second
-	DefaultPerSender      = time.Hour
-	DefaultPerRoute       = 60
-	minTokenLen           = 16
-)
-
 var routeName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // Validate checks the section at at; every problem is returned at its
@@ -154,35 +91,11 @@ func (rs Routes) Validate(at yamlx.At) error {
 			fail("", "no target: set http, email, webhook, reply, pull: true, or smpp: true")
 		}
 		for key, h := range map[string]*HTTPTarget{"http": r.HTTP, "webhook": r.Webhook} {
-			if h == nil {
-				continue
-			}
-			if u, err := url.Parse(h.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				fail(key+".url", "want an http:// or https:// URL, not %q", h.URL)
-			}
-			if err := ResolveSecret(&h.SecretFile, at.File, 1); err != nil {
-				fail(key+".secret_file", "%v", err)
-			}
-			h.Retry.validate(key, fail)
+			h.Check(key, func(path *string) error { return ResolveSecret(path, at.File, 1) }, fail)
 		}
-		if e := r.Email; e != nil {
-			CheckRecipients("email.to", e.To, fail)
-			if e.Digest < 0 || (e.Digest > 0 && e.Digest < time.Second) || e.Digest > 24*time.Hour {
-				fail("email.digest", "%s outside [1s, 24h] (0: one mail per MO)", e.Digest)
-			}
-			e.Retry.validate("email", fail)
-		}
+		r.Email.Check("email", fail)
 		if p := r.Reply; p != nil {
-			if strings.TrimSpace(p.Text) == "" || !replyFits(p.Text) {
-				fail("reply.text", "want a text of one SMS (160 GSM characters, 70 others), not %q", p.Text)
-			}
-			if p.From == "" || len(p.From) > 20 {
-				fail("reply.from", "%q: want the reply's sender address (1 to 20 characters)", p.From)
-			}
-			if p.PerSender < 0 || p.PerRoute < 0 || p.PerRoute > 100000 {
-				fail("reply", "per_sender and per_route must not be negative (per_route up to 100000)")
-			}
-			p.Retry.validate("reply", fail)
+			p.Check("reply", false, fail)
 		}
 		switch {
 		case r.Pull:
@@ -197,31 +110,6 @@ func (rs Routes) Validate(at yamlx.At) error {
 		}
 	}
 	return yamlx.Join(errs...)
-}
-
-// CheckRecipients reports at key (through fail) an empty list of mail
-// recipients and each address that does not parse.
-func CheckRecipients(key string, to []string, fail func(key, format string, args ...any)) {
-	if len(to) == 0 {
-		fail(key, "at least one address is required")
-	}
-	for _, a := range to {
-		if _, err := mail.ParseAddress(a); err != nil {
-			fail(key, "%q: %v", a, err)
-		}
-	}
-}
-
-func (rt *Retry) validate(key string, fail func(key, format string, args ...any)) {
-	if rt.Workers < 0 || rt.Workers > 256 {
-		fail(key+".workers", "%d outside [1, 256]", rt.Workers)
-	}
-	if rt.MaxAttempts < 0 || rt.MaxAttempts > 1000 {
-		fail(key+".max_attempts", "%d outside [1, 1000]", rt.MaxAttempts)
-	}
-	if rt.Timeout < 0 || rt.Backoff < 0 || rt.MaxBackoff < 0 || rt.MaxAge < 0 {
-		fail(key, "durations must not be negative")
-	}
 }
 
 // SendsSMPP reports whether the route's messages go to SMPP receivers too.
@@ -258,24 +146,4 @@ func ReadSecret(path string) ([]byte, error) {
 		return nil, err
 	}
 	return []byte(strings.TrimRight(string(b), "\r\n")), nil
-}
-
-// withDefaults fills the zero values.
-func (h Retry) withDefaults() Retry {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
-	}
-	def(&h.Timeout, DefaultTimeout)
-	def(&h.Backoff, DefaultBackoff)
-	def(&h.MaxBackoff, DefaultMaxBackoff)
-	def(&h.MaxAge, DefaultMaxAge)
-	if h.Workers == 0 {
-		h.Workers = DefaultWorkers
-	}
-	if h.MaxAttempts == 0 {
-		h.MaxAttempts = DefaultMaxAttempts
-	}
-	return h
 }

@@ -16,7 +16,6 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/smsfw/smsfw/internal/yamlx"
-	"github.com/smsfw/smsfw/store"
 )
 
 // SMTP is the `smtp:` section: the mail server of email targets and
@@ -206,37 +205,44 @@ func (m *Mailer) Send(ctx context.Context, ml Mail) error {
 }
 
 // mailOf is the mail of one MO (digest false) or of a digest of several.
-func mailOf(route string, to []string, msgs []*store.MOMessage) Mail {
+func mailOf(route string, to []string, items []*item) Mail {
 	var b strings.Builder
-	one := func(m *store.MOMessage) {
-		fmt.Fprintf(&b, "From:     %s\nTo:       %s\nPeer:     %s\nReceived: %s\nVerdict:  %s", m.Sender, m.Dest, m.Peer,
-			m.Received.Format(time.RFC3339), m.Action)
-		if m.RuleID != "" {
-			fmt.Fprintf(&b, " (%s)", m.RuleID)
+	one := func(m Message) {
+		fmt.Fprintf(&b, "From:     %s\nTo:       %s\nPeer:     %s\nReceived: %s\nVerdict:  %s", m.Sender, m.Destination, m.Peer,
+			m.Received.Format(time.RFC3339), m.Verdict.Action)
+		if m.Verdict.Rule != "" {
+			fmt.Fprintf(&b, " (%s)", m.Verdict.Rule)
 		}
-		if m.PartTotal > 1 {
-			fmt.Fprintf(&b, "\nPart:     %d of %d (ref %d)", m.PartSeq, m.PartTotal, m.PartRef)
+		if p := m.Part; p != nil {
+			fmt.Fprintf(&b, "\nParts:    %s of %d (ref %d), incomplete", joinInts(p.Seqs), p.Total, p.Ref)
 		}
-		fmt.Fprintf(&b, "\nId:       %d\n\n%s\n", m.ID, m.Text)
+		fmt.Fprintf(&b, "\nId:       %s\n\n%s\n", m.ID, m.Text)
 	}
-	first := msgs[0]
-	ml := Mail{To: to, ID: "smsfw-mo-" + strconv.FormatInt(first.ID, 10), Headers: map[string]string{"X-Smsfw-Route": route}}
-	if len(msgs) == 1 {
-		ml.Subject = fmt.Sprintf("SMS from %s to %s (%s)", first.Sender, first.Dest, route)
+	first := items[0].message()
+	ml := Mail{To: to, ID: "smsfw-mo-" + first.ID, Headers: map[string]string{"X-Smsfw-Route": route}}
+	if len(items) == 1 {
+		ml.Subject = fmt.Sprintf("SMS from %s to %s (%s)", first.Sender, first.Destination, route)
 		one(first)
 	} else {
-		last := msgs[len(msgs)-1]
-		ml.ID += "-" + strconv.FormatInt(last.ID, 10)
-		ml.Subject = fmt.Sprintf("%d SMS on route %s", len(msgs), route)
-		for i, m := range msgs {
+		ml.ID += "-" + strconv.FormatInt(items[len(items)-1].id(), 10)
+		ml.Subject = fmt.Sprintf("%d SMS on route %s", len(items), route)
+		for i, it := range items {
 			if i > 0 {
 				b.WriteString("\n----\n\n")
 			}
-			one(m)
+			one(it.message())
 		}
 	}
 	ml.Body = b.String()
 	return ml
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ",")
 }
 
 // permanentError is a failure no retry can mend: the message is a dead

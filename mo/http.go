@@ -142,22 +142,30 @@ func (s *Service) getPull(w http.ResponseWriter, r *http.Request) {
 		woken := rt.pullWake
 		rt.pmu.Unlock()
 		now := time.Now()
-		lease := newLease()
-		msgs, err := s.q.ClaimMO(r.Context(), rt.Name, TargetPull, lease, now, now.Add(rt.PullVisibility), limit)
+		lease, until := newLease(), now.Add(rt.PullVisibility)
+		// One consumer at a time joins parts: two would each hold half
+		// a message.
+		rt.amu.Lock()
+		msgs, err := s.q.ClaimMO(r.Context(), rt.Name, TargetPull, lease, now, until, limit)
+		items := s.assemble(rt.Name, TargetPull, lease, msgs, until)
+		rt.amu.Unlock()
 		if err != nil {
 			s.internal(w, err)
 			return
 		}
-		if len(msgs) > 0 || !now.Before(deadline) {
+		if len(items) > 0 || !now.Before(deadline) {
 			b := Batch{Messages: []Message{}}
-			for _, m := range msgs {
-				b.Messages = append(b.Messages, messageOf(m))
+			for _, it := range items {
+				b.Messages = append(b.Messages, it.message())
 			}
-			if len(msgs) > 0 {
+			if len(items) > 0 {
 				b.Cursor = lease
 			}
 			writeJSON(w, http.StatusOK, b)
 			return
+		}
+		if len(msgs) > 0 {
+			continue // parts went back to wait; more may be due
 		}
 		// Until a message is queued, or a lease may have run out.
 		t := time.NewTimer(min(time.Until(deadline), time.Second))
@@ -211,7 +219,7 @@ func (s *Service) ack(ctx context.Context, rt *route, cursor string) (int64, err
 func (s *Service) getDead(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	name := q.Get("route")
-	if name != "" && s.byName[name] == nil {
+	if name != "" && s.lookup(name) == nil {
 		writeJSON(w, http.StatusNotFound, errBody(fmt.Sprintf("no route %q", name)))
 		return
 	}
@@ -291,7 +299,10 @@ func (s *Service) getRoutes(w http.ResponseWriter, r *http.Request) {
 	}
 	out := []RouteStatus{}
 	idx := map[string]int{}
-	for _, rt := range s.routes {
+	all := s.allRoutes()
+	s.rmu.RLock() // a rule's targets grow on reload
+	defer s.rmu.RUnlock()
+	for _, rt := range all {
 		st := RouteStatus{Name: rt.Name, Targets: rt.queued(), SMPP: rt.SendsSMPP(), Counts: map[string]map[string]int{}}
 		for _, t := range st.Targets {
 			st.Counts[t] = map[string]int{}
@@ -339,14 +350,13 @@ func (s *Service) postReplay(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, err)
 		return
 	}
+	s.replayParts(r.Context(), m)
 	s.m.replayed.WithLabelValues(m.Route, m.Target).Inc()
 	if s.o.Audit != nil {
 		s.o.Audit(r.Context(), admin.Actor(r.Context()), ActReplay, strconv.FormatInt(id, 10), strings.TrimSpace(body.Reason),
 			map[string]any{"route": m.Route, "target": m.Target, "peer": m.Peer, "sender": m.Sender, "dest": m.Dest})
 	}
-	if rt := s.byName[m.Route]; rt != nil {
-		s.wakeRoute(rt, m.Target)
-	}
+	s.wakeRoute(s.lookup(m.Route), m.Target)
 	writeJSON(w, http.StatusOK, messageOf(m))
 }
 

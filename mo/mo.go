@@ -25,15 +25,6 @@ import (
 	"github.com/smsfw/smsfw/store"
 )
 
-// Targets served from the queue.
-const (
-	TargetHTTP    = "http"
-	TargetPull    = "pull"
-	TargetEmail   = "email"
-	TargetWebhook = "webhook"
-	TargetReply   = "reply"
-)
-
 // Errors of QueueMO (the SMSC gets a temporary error and retries).
 var (
 	ErrQueueFull = errors.New("mo: too many MO waiting for the store")
@@ -59,6 +50,9 @@ type Options struct {
 	SMTP *SMTP
 	// Replier sends the routes' automatic replies (required with reply).
 	Replier Replier
+	// PartsWait is how long a long MO's parts wait for the rest of their
+	// message (default PartsWait).
+	PartsWait time.Duration
 }
 
 // Service routes, queues and delivers MO. It implements proxy.MORouter.
@@ -79,6 +73,16 @@ type Service struct {
 	stop   context.CancelFunc
 	ctx    context.Context
 	errLog guard.SampledLog
+
+	own ownSet // smsfw's reply addresses (routes' and rules'): never replied to
+	// Rule actions (rules: actions:): a route per rule, named "rule:ID",
+	// made when the rule first fires (or by SetRuleActions), its targets
+	// re-set when a policy reload changes them.
+	rmu     sync.RWMutex
+	started bool
+	rules   map[string]*ruleRoute
+	acts    chan []*store.MOMessage
+	actLog  guard.SampledLog
 }
 
 // route is a configured route with its secrets and wake-ups.
@@ -90,6 +94,7 @@ type route struct {
 
 	pmu      sync.Mutex
 	pullWake chan struct{} // closed when pull messages were queued
+	amu      sync.Mutex    // pull consumers' claims (assemble one at a time)
 }
 
 // target is a queued target delivered by a loop: http, webhook, email,
@@ -97,10 +102,28 @@ type route struct {
 // is what differs.
 type target struct {
 	name   string
-	retry  Retry // with defaults
 	digest time.Duration
 	wake   chan struct{}
-	send   func(ctx context.Context, msgs []*store.MOMessage) error
+
+	mu    sync.RWMutex // a rule's actions change on policy reload
+	retry Retry        // with defaults
+	send  sendFunc
+}
+
+// sendFunc delivers items: one, or a digest's.
+type sendFunc func(ctx context.Context, items []*item) error
+
+// config is the target's retry settings and sender.
+func (t *target) config() (Retry, sendFunc) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.retry, t.send
+}
+
+func (t *target) set(rt Retry, send sendFunc) {
+	t.mu.Lock()
+	t.retry, t.send = rt.WithDefaults(), send
+	t.mu.Unlock()
 }
 
 func (t *target) signal() {
@@ -129,20 +152,23 @@ func New(o Options) (*Service, error) {
 	if o.Pending <= 0 {
 		o.Pending = 4096
 	}
+	if o.PartsWait <= 0 {
+		o.PartsWait = PartsWait
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{o: o, log: o.Logger.Named("mo"), m: NewMetrics(o.Registerer), q: o.Queue, byName: map[string]*route{},
-		client: o.Client, in: make(chan request, o.Pending), ctx: ctx, stop: cancel}
+		client: o.Client, in: make(chan request, o.Pending), ctx: ctx, stop: cancel,
+		rules: map[string]*ruleRoute{}, acts: make(chan []*store.MOMessage, o.Pending)}
 	if s.client == nil {
 		s.client = newClient()
 	}
-	own := map[string]bool{} // smsfw's reply addresses: never replied to
 	for _, rc := range o.Routes {
 		if rc.Reply != nil {
-			own[rc.Reply.From] = true
+			s.own.add(rc.Reply.From)
 		}
 	}
 	for _, rc := range o.Routes {
-		r, err := s.newRoute(rc, own)
+		r, err := s.newRoute(rc)
 		if err != nil {
 			cancel()
 			return nil, err
@@ -153,55 +179,15 @@ func New(o Options) (*Service, error) {
 	return s, nil
 }
 
-func (s *Service) newRoute(rc Route, own map[string]bool) (*route, error) {
+func (s *Service) newRoute(rc Route) (*route, error) {
 	r := &route{Route: rc, pullWake: make(chan struct{})}
-	add := func(name string, rt Retry, send func(ctx context.Context, msgs []*store.MOMessage) error) *target {
-		t := &target{name: name, retry: rt.withDefaults(), wake: make(chan struct{}, 1), send: send}
+	ts, err := s.targetsOf(r, rc, SkipRoute)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
 		r.targets = append(r.targets, t)
-		s.m.init(r.Name, name)
-		return t
-	}
-	for _, h := range []struct {
-		name string
-		t    *HTTPTarget
-	}{{TargetHTTP, rc.HTTP}, {TargetWebhook, rc.Webhook}} {
-		if h.t == nil {
-			continue
-		}
-		secret, err := ReadSecret(h.t.SecretFile)
-		if err != nil {
-			return nil, err
-		}
-		url := h.t.URL
-		add(h.name, h.t.Retry, func(ctx context.Context, msgs []*store.MOMessage) error {
-			return s.post(ctx, url, secret, msgs[0])
-		})
-	}
-	if e := rc.Email; e != nil {
-		if s.o.SMTP == nil {
-			return nil, fmt.Errorf("mo: route %s: email needs the smtp section", rc.Name)
-		}
-		if s.mailer == nil {
-			m, err := NewMailer(s.o.SMTP)
-			if err != nil {
-				return nil, err
-			}
-			s.mailer = m
-		}
-		to := e.To
-		add(TargetEmail, e.Retry, func(ctx context.Context, msgs []*store.MOMessage) error {
-			return s.mailer.Send(ctx, mailOf(rc.Name, to, msgs))
-		}).digest = e.Digest
-	}
-	if p := rc.Reply; p != nil {
-		if s.o.Replier == nil {
-			return nil, fmt.Errorf("mo: route %s: reply needs the proxy's upstream", rc.Name)
-		}
-		r.limit = newReplyLimit(*p, own)
-		add(TargetReply, p.Retry, func(ctx context.Context, msgs []*store.MOMessage) error {
-			return s.reply(ctx, r, msgs[0])
-		})
-		s.m.initSkipped(r.Name)
+		s.m.init(r.Name, t.name)
 	}
 	if rc.Pull {
 		b, err := ReadSecret(rc.PullTokenFile)
@@ -217,19 +203,96 @@ func (s *Service) newRoute(rc Route, own map[string]bool) (*route, error) {
 	return r, nil
 }
 
+// targetsOf builds the queued targets of rc (http, webhook, email, reply)
+// for route r, not yet attached to it; a reply sets up r's limits (rate
+// is the reason of its per-minute limit: per_route or per_rule).
+func (s *Service) targetsOf(r *route, rc Route, rate string) ([]*target, error) {
+	var ts []*target
+	add := func(name string, rt Retry, send sendFunc) *target {
+		t := &target{name: name, wake: make(chan struct{}, 1)}
+		t.set(rt, send)
+		ts = append(ts, t)
+		return t
+	}
+	for _, h := range []struct {
+		name string
+		t    *HTTPTarget
+	}{{TargetHTTP, rc.HTTP}, {TargetWebhook, rc.Webhook}} {
+		if h.t == nil {
+			continue
+		}
+		secret := h.t.Secret()
+		if secret == nil {
+			var err error
+			if secret, err = ReadSecret(h.t.SecretFile); err != nil {
+				return nil, err
+			}
+		}
+		url := h.t.URL
+		add(h.name, h.t.Retry, func(ctx context.Context, items []*item) error {
+			return s.post(ctx, url, secret, items[0])
+		})
+	}
+	if e := rc.Email; e != nil {
+		if s.o.SMTP == nil {
+			return nil, fmt.Errorf("mo: %s: email needs the smtp section", rc.Name)
+		}
+		if s.mailer == nil {
+			m, err := NewMailer(s.o.SMTP)
+			if err != nil {
+				return nil, err
+			}
+			s.mailer = m
+		}
+		to := e.To
+		add(TargetEmail, e.Retry, func(ctx context.Context, items []*item) error {
+			return s.mailer.Send(ctx, mailOf(rc.Name, to, items))
+		}).digest = e.Digest
+	}
+	if p := rc.Reply; p != nil {
+		if s.o.Replier == nil {
+			return nil, fmt.Errorf("mo: %s: reply needs the proxy's upstream", rc.Name)
+		}
+		if r.limit == nil {
+			r.limit = &replyLimit{own: &s.own, last: map[string]time.Time{}}
+		}
+		r.limit.configure(*p, rate)
+		reply := *p
+		add(TargetReply, p.Retry, func(ctx context.Context, items []*item) error {
+			return s.reply(ctx, r.limit, reply, items[0].head())
+		})
+		s.m.initSkipped(r.Name, rate)
+	}
+	return ts, nil
+}
+
 // Start runs the store writer, the push workers and the purge of delivered
 // messages.
 func (s *Service) Start() {
-	s.wg.Add(1)
+	s.restoreLimits()
+	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.writer() }()
+	go func() { defer s.wg.Done(); s.actionWriter() }()
 	for _, r := range s.routes {
 		for _, t := range r.targets {
-			s.wg.Add(1)
-			go func() { defer s.wg.Done(); s.deliverLoop(r, t) }()
+			s.startTarget(r, t)
 		}
 	}
+	s.rmu.Lock()
+	s.started = true
+	for _, rr := range s.rules {
+		for _, t := range rr.targets {
+			s.startTarget(rr.route, t)
+		}
+	}
+	s.rmu.Unlock()
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.purgeLoop() }()
+}
+
+func (s *Service) startTarget(r *route, t *target) {
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.deliverLoop(r, t) }()
 }
 
 // Close stores what waits for the store (the proxy has drained: nothing
@@ -243,6 +306,7 @@ func (s *Service) Close() {
 	}
 	s.closed = true
 	close(s.in)
+	close(s.acts)
 	s.mu.Unlock()
 	s.stop()
 	s.wg.Wait()
@@ -283,12 +347,7 @@ func (s *Service) QueueMO(match proxy.MOMatch, mo *proxy.MO, done func(error)) {
 	if c, ok, _ := m.Concat(); ok {
 		base.PartRef, base.PartTotal, base.PartSeq = int(c.Ref), int(c.Total), int(c.Part)
 	}
-	var rows []*store.MOMessage
-	for _, t := range r.queued() {
-		row := base
-		row.Target = t
-		rows = append(rows, &row)
-	}
+	rows := rowsFor(&base, r.queued())
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
@@ -302,6 +361,17 @@ func (s *Service) QueueMO(match proxy.MOMatch, mo *proxy.MO, done func(error)) {
 		s.m.queueFailed.WithLabelValues(r.Name).Inc()
 		done(ErrQueueFull)
 	}
+}
+
+// rowsFor is base's queue row for each of targets.
+func rowsFor(base *store.MOMessage, targets []string) []*store.MOMessage {
+	rows := make([]*store.MOMessage, len(targets))
+	for i, t := range targets {
+		row := *base
+		row.Target = t
+		rows[i] = &row
+	}
+	return rows
 }
 
 // queued lists the route's targets served from the queue.
@@ -355,13 +425,31 @@ func (s *Service) writer() {
 		if err == nil {
 			for _, row := range rows {
 				s.m.queued.WithLabelValues(row.Route, row.Target).Inc()
-				s.wakeRoute(s.byName[row.Route], row.Target)
+				s.wakeRoute(s.lookup(row.Route), row.Target)
 			}
 		}
 	}
 }
 
+// lookup finds a route or a rule's route by name (nil: none).
+func (s *Service) lookup(name string) *route {
+	if r := s.byName[name]; r != nil {
+		return r
+	}
+	s.rmu.RLock()
+	defer s.rmu.RUnlock()
+	if rr := s.rules[strings.TrimPrefix(name, RulePrefix)]; rr != nil && strings.HasPrefix(name, RulePrefix) {
+		return rr.route
+	}
+	return nil
+}
+
 func (s *Service) wakeRoute(r *route, target string) {
+	if r == nil {
+		return
+	}
+	s.rmu.RLock() // a rule's targets grow on reload
+	defer s.rmu.RUnlock()
 	for _, t := range r.targets {
 		if t.name == target {
 			t.signal()

@@ -152,8 +152,20 @@ func (h *harness) offer(to, text string) (proxy.MOMatch, error) {
 
 func (h *harness) offerFrom(from, to, text string) (proxy.MOMatch, error) {
 	h.t.Helper()
-	raw := pdu.AppendSM(nil, pdu.DeliverSM, 7, &pdu.SMFields{SrcTON: 1, SrcNPI: 1, Src: from, DstNPI: 1, Dst: to,
-		DataCoding: 1, ShortMessage: []byte(text)})
+	return h.offerSM(&pdu.SMFields{SrcTON: 1, SrcNPI: 1, Src: from, DstNPI: 1, Dst: to, DataCoding: 1, ShortMessage: []byte(text)})
+}
+
+// offerPart offers part seq of total of long message ref.
+func (h *harness) offerPart(from, to string, ref, total, seq int, text string) (proxy.MOMatch, error) {
+	h.t.Helper()
+	udh := []byte{5, 0, 3, byte(ref), byte(total), byte(seq)}
+	return h.offerSM(&pdu.SMFields{SrcTON: 1, SrcNPI: 1, Src: from, DstNPI: 1, Dst: to, DataCoding: 1, ESMClass: 0x40,
+		ShortMessage: append(udh, text...)})
+}
+
+func (h *harness) offerSM(f *pdu.SMFields) (proxy.MOMatch, error) {
+	h.t.Helper()
+	raw := pdu.AppendSM(nil, pdu.DeliverSM, 7, f)
 	p, err := pdu.FromBytes(raw)
 	if err != nil {
 		h.t.Fatal(err)

@@ -38,18 +38,23 @@ type Message struct {
 	Text       string `json:"text"`
 	Binary     []byte `json:"binary,omitempty"`
 	DataCoding int    `json:"data_coding"`
-	// Part is set on a part of a concatenated message: parts come one by
-	// one (smsfw does not reassemble MO); ref, total and seq join them.
-	Part     *Part     `json:"part,omitempty"`
-	Received time.Time `json:"received"`
-	Verdict  Verdict   `json:"verdict"`
+	// A long message's parts are joined into one message (Text and
+	// Binary in part order); Part is set only when they are not all
+	// there: delivered PartsWait after the first part came, Incomplete,
+	// holding the parts Seqs.
+	Part       *Part     `json:"part,omitempty"`
+	Incomplete bool      `json:"incomplete,omitempty"`
+	Received   time.Time `json:"received"`
+	Verdict    Verdict   `json:"verdict"`
 }
 
-// Part places a part of a concatenated message.
+// Part places the parts of an incomplete long message (or, in the
+// dead-letter and message listings, a queue row's part).
 type Part struct {
-	Ref   int `json:"ref"`
-	Total int `json:"total"`
-	Seq   int `json:"seq"`
+	Ref   int   `json:"ref"`
+	Total int   `json:"total"`
+	Seq   int   `json:"seq"`            // the (first) part
+	Seqs  []int `json:"seqs,omitempty"` // the parts the message holds
 }
 
 // Verdict is what the policy decided (allow or flag).
@@ -122,23 +127,24 @@ func (s *Service) deliverLoop(r *route, t *target) {
 		s.digestLoop(r, t)
 		return
 	}
-	sem := make(chan struct{}, t.retry.Workers)
-	poll := min(max(t.retry.Backoff/2, 5*time.Millisecond), time.Second)
+	rt, _ := t.config()
+	sem := make(chan struct{}, rt.Workers)
+	poll := min(max(rt.Backoff/2, 5*time.Millisecond), time.Second)
 	for {
 		claimed, free := 0, cap(sem)-len(sem)
 		if free > 0 {
-			msgs := s.claim(r, t, free)
-			for _, m := range msgs {
+			items, n := s.claim(r, t, free)
+			for _, it := range items {
 				sem <- struct{}{}
 				s.wg.Add(1)
 				go func() {
 					defer s.wg.Done()
-					s.deliver(r, t, []*store.MOMessage{m})
+					s.deliver(r, t, []*item{it})
 					<-sem
 					t.signal()
 				}()
 			}
-			claimed = len(msgs)
+			claimed = n
 		}
 		if claimed > 0 && claimed == free {
 			continue // more may be due
@@ -157,11 +163,11 @@ func (s *Service) digestLoop(r *route, t *target) {
 	const maxDigest = 500
 	s.every(t.digest, func() {
 		for {
-			msgs := s.claim(r, t, maxDigest)
-			if len(msgs) > 0 {
-				s.deliver(r, t, msgs)
+			items, n := s.claim(r, t, maxDigest)
+			if len(items) > 0 {
+				s.deliver(r, t, items)
 			}
-			if len(msgs) < maxDigest || s.ctx.Err() != nil {
+			if n < maxDigest || s.ctx.Err() != nil {
 				return
 			}
 		}
@@ -182,35 +188,50 @@ func (s *Service) every(d time.Duration, fn func()) {
 	}
 }
 
-// claim leases up to limit due messages of the route's target t.
-func (s *Service) claim(r *route, t *target, limit int) []*store.MOMessage {
+// claim leases up to limit due rows of the route's target t and returns
+// them as messages to deliver (long messages' parts joined, see
+// assemble) and how many rows it claimed.
+func (s *Service) claim(r *route, t *target, limit int) ([]*item, int) {
 	now := time.Now()
 	// The lease outlives an attempt: a crash mid-way leaves the messages
 	// due again once it ends.
-	msgs, err := s.q.ClaimMO(s.ctx, r.Name, t.name, newLease(), now, now.Add(t.retry.Timeout+5*time.Second), limit)
+	rt, _ := t.config()
+	lease, until := newLease(), now.Add(rt.Timeout+5*time.Second)
+	msgs, err := s.q.ClaimMO(s.ctx, r.Name, t.name, lease, now, until, limit)
 	if err != nil && s.ctx.Err() == nil {
 		if n, ok := s.errLog.Tick(10 * time.Second); ok {
 			s.log.Error("MO queue unreadable", zap.String("route", r.Name), zap.String("target", t.name), zap.Int64("count", n), zap.Error(err))
 		}
 	}
-	return msgs
+	return s.assemble(r.Name, t.name, lease, msgs, until), len(msgs)
 }
 
 // deliver makes one attempt at msgs (one, or a digest) and settles each:
 // delivered on success, skipped (a reply the limits or the loop guard
 // stopped), else queued for a later attempt, or dead past max_attempts or
 // max_age or on a permanent failure.
-func (s *Service) deliver(r *route, t *target, msgs []*store.MOMessage) {
-	ctx, cancel := context.WithTimeout(s.ctx, t.retry.Timeout)
-	err := t.send(ctx, msgs)
+func (s *Service) deliver(r *route, t *target, items []*item) {
+	rt, send := t.config()
+	ctx, cancel := context.WithTimeout(s.ctx, rt.Timeout)
+	err := send(ctx, items)
 	cancel()
-	for _, m := range msgs {
-		s.settle(r, t, m, err)
+	for _, it := range items {
+		s.settle(r, t, rt, it, err)
 	}
 }
 
-func (s *Service) settle(r *route, t *target, m *store.MOMessage, err error) {
+// settle records the attempt at it: every row of a long message gets the
+// same outcome, decided on its most tried, oldest row.
+func (s *Service) settle(r *route, t *target, rt Retry, it *item, err error) {
 	now := time.Now()
+	m := *it.head()
+	for _, p := range it.rows[1:] {
+		m.Attempts = max(m.Attempts, p.Attempts)
+		if p.QueuedAt.Before(m.QueuedAt) {
+			m.QueuedAt = p.QueuedAt
+		}
+	}
+	m.ID = it.id()
 	state, next, why := store.MODelivered, now, ""
 	var skip *skipped
 	switch {
@@ -223,22 +244,24 @@ func (s *Service) settle(r *route, t *target, m *store.MOMessage, err error) {
 		// Shutting down: the message stays due, this attempt not counted
 		// against it beyond the claim.
 		state, why = store.MOQueued, "interrupted by shutdown"
-	case isPermanent(err) || m.Attempts >= t.retry.MaxAttempts || now.Sub(m.QueuedAt) >= t.retry.MaxAge:
+	case isPermanent(err) || m.Attempts >= rt.MaxAttempts || now.Sub(m.QueuedAt) >= rt.MaxAge:
 		state, why = store.MODead, err.Error()
 		s.m.dead.WithLabelValues(r.Name, t.name).Inc()
 		s.log.Warn("MO dead-lettered; replay it with POST /api/v1/mo/{id}/replay", zap.String("route", r.Name),
 			zap.String("target", t.name), zap.Int64("id", m.ID), zap.Int("attempts", m.Attempts), zap.Error(err))
 	default:
 		state, why = store.MOQueued, err.Error()
-		next = now.Add(backoff(t.retry, m.Attempts, err))
+		next = now.Add(backoff(rt, m.Attempts, err))
 		s.m.retries.WithLabelValues(r.Name, t.name).Inc()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if serr := s.q.SettleMO(ctx, m.ID, m.Lease, state, next, why); serr != nil {
-		// The lease ends by itself: the message is tried again (the same
-		// Idempotency-Key lets the endpoint drop a repeat).
-		s.log.Warn("MO delivery not recorded; it will be tried again", zap.Int64("id", m.ID), zap.Error(serr))
+	for _, p := range it.rows {
+		if serr := s.q.SettleMO(ctx, p.ID, p.Lease, state, next, why); serr != nil {
+			// The lease ends by itself: the message is tried again (the same
+			// Idempotency-Key lets the endpoint drop a repeat).
+			s.log.Warn("MO delivery not recorded; it will be tried again", zap.Int64("id", p.ID), zap.Error(serr))
+		}
 	}
 }
 
@@ -251,12 +274,13 @@ type retryAfter struct {
 func (e *retryAfter) Error() string { return fmt.Sprintf("HTTP %d", e.status) }
 
 // post pushes one message to an http or webhook target.
-func (s *Service) post(ctx context.Context, url string, secret []byte, m *store.MOMessage) error {
-	body, err := json.Marshal(messageOf(m))
+func (s *Service) post(ctx context.Context, url string, secret []byte, it *item) error {
+	m := it.message()
+	body, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	return PostSigned(ctx, s.client, url, secret, "smsfw-mo-"+strconv.FormatInt(m.ID, 10), body)
+	return PostSigned(ctx, s.client, url, secret, "smsfw-mo-"+m.ID, body)
 }
 
 // PostSigned posts a JSON body signed under secret (X-Smsfw-Signature)

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -17,6 +19,7 @@ import (
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/lists"
 	"github.com/smsfw/smsfw/internal/yamlx"
+	"github.com/smsfw/smsfw/mo/action"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
@@ -37,6 +40,9 @@ type Rule struct {
 	Monitor   bool
 	Verdict   filter.Verdict
 	Line      int
+	// Actions, when set, run for each MO message the rule decides (the
+	// pipeline hands them to package mo; never in monitor mode).
+	Actions *action.Actions
 
 	prog   *vm.Program
 	native nfn // nil: run prog on the VM
@@ -339,7 +345,38 @@ func (c *compiler) rule(path string, r *RuleSpec) (*Rule, error) {
 		return nil, c.errf(path+".receipt", "rule %q: receipt only goes with drop", r.ID)
 	}
 	cr.Verdict = v
+	if a := r.Actions; a != nil {
+		switch {
+		case cr.Direction != int(filter.MO):
+			return nil, c.errf(path+".actions", "rule %q: actions need direction: mo (they answer and report MO messages)", r.ID)
+		case cr.Monitor:
+			return nil, c.errf(path+".actions", "rule %q: actions do not go with mode: monitor (a monitor rule does nothing)", r.ID)
+		}
+		var first error
+		a.Check(c.secret, func(key, format string, args ...any) {
+			if first == nil {
+				at := strings.TrimSuffix("actions."+key, ".")
+				first = c.errf(path+"."+at, "rule %q: %s: "+format, append([]any{r.ID, at}, args...)...)
+			}
+		})
+		if first != nil {
+			return nil, first
+		}
+		cr.Actions = a
+	}
 	return cr, nil
+}
+
+// secret reads a secret file a policy names (a webhook's key): relative
+// to the policy, in its source; an absolute name from the OS.
+func (c *compiler) secret(name string) (string, []byte, error) {
+	if filepath.IsAbs(name) {
+		b, err := os.ReadFile(name)
+		return name, b, err
+	}
+	name = c.src.resolve(name)
+	b, err := c.src.read(name)
+	return name, b, err
 }
 
 func direction(s string) (int, error) {
@@ -373,6 +410,23 @@ func status(s string) (pdu.Status, error) {
 		return 0, fmt.Errorf("status 0 is success, not a refusal")
 	}
 	return pdu.Status(v), nil
+}
+
+// RuleError is a problem of rule r found after the policy compiled (by
+// what serves it): "file:line: rule "id": message".
+func (s *Snapshot) RuleError(r *Rule, format string, args ...any) error {
+	return &PolicyError{Pos: &yamlx.Error{File: s.File, Line: r.Line, Msg: fmt.Sprintf("rule %q: ", r.ID) + fmt.Sprintf(format, args...)}}
+}
+
+// Actions maps each rule with actions to them.
+func (s *Snapshot) Actions() map[string]*action.Actions {
+	out := map[string]*action.Actions{}
+	for _, r := range s.Rules {
+		if r.Actions != nil {
+			out[r.ID] = r.Actions
+		}
+	}
+	return out
 }
 
 // Data is what detectors read from the policy besides their own section.

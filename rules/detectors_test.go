@@ -8,6 +8,7 @@ import (
 	_ "github.com/smsfw/smsfw/filter/classify"
 	_ "github.com/smsfw/smsfw/filter/content"
 	_ "github.com/smsfw/smsfw/filter/greyroute"
+	_ "github.com/smsfw/smsfw/filter/lure"
 	_ "github.com/smsfw/smsfw/filter/pumping"
 	_ "github.com/smsfw/smsfw/filter/receipts"
 	_ "github.com/smsfw/smsfw/filter/senderid"

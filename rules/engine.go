@@ -27,6 +27,10 @@ type Engine struct {
 	// OnSwap, if set, is called after each successful swap (detector state
 	// reuse, logging by callers).
 	OnSwap func(old, new *Snapshot)
+	// Check, if set, refuses a policy the program cannot serve (rule
+	// actions without what they need: the event store, the smtp
+	// section); the first load is the caller's to check.
+	Check func(*Snapshot) error
 }
 
 // NewEngine loads the policy file at path; the first load must succeed.
@@ -77,6 +81,9 @@ func (e *Engine) Reload() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s, err := e.load()
+	if err == nil && e.Check != nil {
+		err = e.Check(s)
+	}
 	if err == nil {
 		old := e.cur.Swap(s)
 		e.failed = nil

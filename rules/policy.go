@@ -13,6 +13,7 @@ import (
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/yamlx"
+	"github.com/smsfw/smsfw/mo/action"
 )
 
 // Policy is the file as written.
@@ -64,6 +65,10 @@ type RuleSpec struct {
 	// Mode: enforce (default) or monitor (record what it would do, do nothing).
 	Mode   string `yaml:"mode"`
 	Reason string `yaml:"reason"`
+	// Actions run when the rule decides an MO message (direction: mo,
+	// enforce mode): an automatic reply, a webhook, a mail; see
+	// docs/policy.md and docs/mo.md.
+	Actions *action.Actions `yaml:"actions"`
 }
 
 // LimitSpec is a rate limit (GCRA): rate per second with a burst.

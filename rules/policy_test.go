@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/fstest"
+	"time"
 
 	"github.com/expr-lang/expr/vm"
 
@@ -31,6 +33,15 @@ func TestInvalidPolicies(t *testing.T) {
 		"invalid-mode.yaml":                  "testdata/invalid-mode.yaml:7: rule \"a\": mode must be enforce or monitor, not \"shadow\"",
 		"invalid-memory.yaml":                "testdata/invalid-memory.yaml:6: memory.campaign 1000 outside [64KiB, 1024GiB]",
 		"invalid-memory-size.yaml":           "testdata/invalid-memory-size.yaml:5: byte size \"lots\": want an integer or a number with B, KiB, MiB or GiB",
+		"invalid-actions-direction.yaml":     "testdata/invalid-actions-direction.yaml:7: rule \"stop\": actions need direction: mo (they answer and report MO messages)",
+		"invalid-actions-email.yaml":         "testdata/invalid-actions-email.yaml:10: rule \"desk\": actions.email.to: \"not an address\": mail: no angle-addr",
+		"invalid-actions-empty.yaml":         "testdata/invalid-actions-empty.yaml:8: rule \"desk\": actions: no action: set reply, webhook or email",
+		"invalid-actions-monitor.yaml":       "testdata/invalid-actions-monitor.yaml:9: rule \"stop\": actions do not go with mode: monitor (a monitor rule does nothing)",
+		"invalid-actions-per-route.yaml":     "testdata/invalid-actions-per-route.yaml:9: rule \"stop\": actions.reply.per_route: per_route is for mo_routes; a rule takes per_rule",
+		"invalid-actions-reply-text.yaml":    "testdata/invalid-actions-reply-text.yaml:9: rule \"stop\": actions.reply.text: want a text of one SMS (160 GSM characters, 70 others), not \"\"",
+		"invalid-actions-secret.yaml":        "testdata/invalid-actions-secret.yaml:11: rule \"tickets\": actions.webhook.secret_file: open testdata/no-such.key: no such file or directory",
+		"invalid-actions-unknown.yaml":       "testdata/invalid-actions-unknown.yaml:9: field sms not found in type action.Actions",
+		"invalid-actions-webhook-url.yaml":   "testdata/invalid-actions-webhook-url.yaml:10: rule \"tickets\": actions.webhook.url: want an http:// or https:// URL, not \"ftp://tickets.example/smsfw\"",
 	}
 	files, _ := filepath.Glob("testdata/invalid-*.yaml")
 	if len(files) != len(cases) {
@@ -158,6 +169,13 @@ func TestEngineReloadKeepsOldOnError(t *testing.T) {
 	if v := gaugeValue(t, e.Metrics()); v != 1 {
 		t.Fatalf("last_reload_successful = %v", v)
 	}
+	// A policy the program cannot serve (Check: rule actions without what
+	// they need) is refused like a bad file.
+	e.Check = func(s *Snapshot) error { return s.RuleError(s.Rules[0], "no smtp") }
+	second := e.Snapshot()
+	if err := e.Reload(); err == nil || err.Error() != path+`:4: rule "a": no smtp` || e.Snapshot() != second {
+		t.Fatalf("refused reload: %v", err)
+	}
 }
 
 func FuzzParsePolicy(f *testing.F) {
@@ -204,5 +222,44 @@ detectors:
 	}
 	if got := (Memory{}).Budget("pumping"); got != int64(DefaultDetectorMemory)*5/100 {
 		t.Errorf("default pumping budget %d", got)
+	}
+}
+
+// A rule's actions compile: the webhook's secret file is read relative to
+// the policy (in its source), the rule keeps its actions, the snapshot
+// lists them.
+func TestRuleActions(t *testing.T) {
+	fsys := fstest.MapFS{
+		"pol/policy.yaml": {Data: []byte(`version: 1
+default: allow
+rules:
+  - id: opt-out
+    direction: mo
+    when: msg.text_norm == "stop"
+    action: allow
+    actions:
+      reply: {text: "You will get no more messages from us.", from: "80080", per_sender: 24h, per_rule: 10}
+      webhook: {url: "https://tickets.example.net/smsfw", secret_file: keys/tickets.key}
+      email: {to: ["optout@example.net"], digest: 5m}
+  - id: plain
+    when: "true"
+    action: allow
+`)},
+		"pol/keys/tickets.key": {Data: []byte("ticket-secret\n")},
+	}
+	s, err := ParseSource(FSSource(fsys, "pol/policy.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := s.Rules[0].Actions
+	if a == nil || a.Reply.PerRule != 10 || a.Reply.PerSender != 24*time.Hour || string(a.Webhook.Secret()) != "ticket-secret" ||
+		a.Webhook.SecretFile != "pol/keys/tickets.key" || a.Email.Digest != 5*time.Minute || s.Rules[1].Actions != nil {
+		t.Fatalf("actions %+v", a)
+	}
+	if all := s.Actions(); len(all) != 1 || all["opt-out"] != a {
+		t.Fatalf("snapshot actions %v", all)
+	}
+	if err := s.RuleError(s.Rules[0], "actions.email needs the smtp section"); err.Error() != `pol/policy.yaml:4: rule "opt-out": actions.email needs the smtp section` {
+		t.Fatalf("rule error %q", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -73,6 +74,43 @@ type MOQueue interface {
 	ListMO(ctx context.Context, f MOFilter) ([]*MOMessage, error)
 	// CountMO counts the messages per route, target and state.
 	CountMO(ctx context.Context) ([]MOCount, error)
+	// ClaimPartsMO leases to lease, as ClaimMO does but whether due or
+	// not, the queued parts of route and target's long message p that no
+	// one else holds (not leased, or their lease ended at now) and
+	// returns every queued part of it leased with lease, oldest first.
+	ClaimPartsMO(ctx context.Context, route, target string, p MOPartKey, lease string, now, until time.Time) ([]*MOMessage, error)
+	// HoldMO gives back messages ids leased with lease without counting
+	// the attempt: queued again, due at until (parts waiting for the
+	// rest of their message).
+	HoldMO(ctx context.Context, ids []int64, lease string, until time.Time) error
+	// PartsMO lists the parts of route and target's long message p in
+	// every state, oldest first.
+	PartsMO(ctx context.Context, route, target string, p MOPartKey) ([]*MOMessage, error)
+	// SentMO lists, for target, each route's and sender's last delivery
+	// at or after since (automatic replies: their limits outlive a
+	// restart), oldest first.
+	SentMO(ctx context.Context, target string, since time.Time) ([]MOSent, error)
+}
+
+// MOSent is a route's last delivery to a sender (SentMO).
+type MOSent struct {
+	Route, Sender string
+	At            time.Time
+}
+
+// MOPartKey names a long MO message: the parts of one message share the
+// peer, the addresses, the reference and the count, and were received
+// within [From, To] (a reference is a byte: a sender reuses it).
+type MOPartKey struct {
+	Peer, Sender, Dest string
+	Ref, Total         int
+	From, To           time.Time
+}
+
+// PartKey is m's long message's key with the window around its receipt.
+func (m *MOMessage) PartKey(window time.Duration) MOPartKey {
+	return MOPartKey{Peer: m.Peer, Sender: m.Sender, Dest: m.Dest, Ref: m.PartRef, Total: m.PartTotal,
+		From: m.Received.Add(-window), To: m.Received.Add(window)}
 }
 
 // MOFilter selects messages for ListMO; empty fields select all.
@@ -265,6 +303,86 @@ func (s *sqlStore) PurgeMO(ctx context.Context, before time.Time) (int64, error)
 		return 0, fmt.Errorf("store: purge mo: %w", err)
 	}
 	return res.RowsAffected()
+}
+
+const moPartWhere = `route = ? AND target = ? AND peer = ? AND sender = ? AND dest = ? AND part_ref = ? AND part_total = ?
+	AND received >= ? AND received <= ?`
+
+func moPartArgs(route, target string, p MOPartKey) []any {
+	return []any{clean(route), clean(target), clean(p.Peer), clean(p.Sender), clean(p.Dest), int64(p.Ref), int64(p.Total),
+		p.From.UnixMicro(), p.To.UnixMicro()}
+}
+
+func (s *sqlStore) ClaimPartsMO(ctx context.Context, route, target string, p MOPartKey, lease string, now, until time.Time) ([]*MOMessage, error) {
+	defer s.lockWrite()()
+	_, err := s.db.ExecContext(ctx, s.d.rebind(`UPDATE mo_queue SET lease = ?, next_at = ?, attempts = attempts + 1
+		WHERE `+moPartWhere+` AND state = 'queued' AND (lease = '' OR next_at <= ?)`),
+		append(append([]any{lease, until.UnixMicro()}, moPartArgs(route, target, p)...), now.UnixMicro())...)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim mo parts: %w", err)
+	}
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT `+moCols+` FROM mo_queue WHERE `+moPartWhere+
+		` AND state = 'queued' AND lease = ? ORDER BY id`), append(moPartArgs(route, target, p), lease)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim mo parts: %w", err)
+	}
+	msgs, err := scanMOs(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim mo parts: %w", err)
+	}
+	return msgs, nil
+}
+
+func (s *sqlStore) HoldMO(ctx context.Context, ids []int64, lease string, until time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	defer s.lockWrite()()
+	args := []any{until.UnixMicro(), lease}
+	marks := make([]string, len(ids))
+	for i, id := range ids {
+		marks[i] = "?"
+		args = append(args, id)
+	}
+	_, err := s.db.ExecContext(ctx, s.d.rebind(`UPDATE mo_queue SET lease = '', next_at = ?, attempts = attempts - 1
+		WHERE lease = ? AND state = 'queued' AND id IN (`+strings.Join(marks, ", ")+`)`), args...)
+	if err != nil {
+		return fmt.Errorf("store: hold mo: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) PartsMO(ctx context.Context, route, target string, p MOPartKey) ([]*MOMessage, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT `+moCols+` FROM mo_queue WHERE `+moPartWhere+` ORDER BY id`),
+		moPartArgs(route, target, p)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: mo parts: %w", err)
+	}
+	msgs, err := scanMOs(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: mo parts: %w", err)
+	}
+	return msgs, nil
+}
+
+func (s *sqlStore) SentMO(ctx context.Context, target string, since time.Time) ([]MOSent, error) {
+	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT route, sender, MAX(done_at) AS at FROM mo_queue
+		WHERE target = ? AND state = 'delivered' AND done_at >= ? GROUP BY route, sender ORDER BY at`), clean(target), since.UnixMicro())
+	if err != nil {
+		return nil, fmt.Errorf("store: sent mo: %w", err)
+	}
+	defer rows.Close()
+	var out []MOSent
+	for rows.Next() {
+		var m MOSent
+		var at int64
+		if err := rows.Scan(&m.Route, &m.Sender, &at); err != nil {
+			return nil, fmt.Errorf("store: sent mo: %w", err)
+		}
+		m.At = time.UnixMicro(at).UTC()
+		out = append(out, m)
+	}
+	return out, rows.Err()
 }
 
 func scanMOs(rows *sql.Rows) ([]*MOMessage, error) {

@@ -103,3 +103,104 @@ func TestMOQueue(t *testing.T) {
 		}
 	})
 }
+
+// A long MO's parts: claimed together under one lease (not those of
+// another message with the same reference, nor another's lease), held
+// back without counting the attempt, listed in every state.
+func TestMOParts(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		q, _ := MOQueueOf(s)
+		t0 := time.Now().Truncate(time.Millisecond)
+		part := func(ref, seq int, received time.Time) *MOMessage {
+			return &MOMessage{Route: "long", Target: "http", Received: received, Peer: "acme", Sender: "491", Dest: "80080",
+				Text: fmt.Sprint(ref, "/", seq), PartRef: ref, PartTotal: 3, PartSeq: seq, Raw: []byte{}, QueuedAt: t0}
+		}
+		msgs := []*MOMessage{part(7, 1, t0), part(7, 2, t0.Add(time.Second)), part(8, 1, t0), part(7, 3, t0.Add(-2*time.Hour))}
+		if err := q.EnqueueMO(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		now := t0.Add(time.Millisecond)
+		a, err := q.ClaimMO(ctx, "long", "http", "lease-a", now, now.Add(time.Minute), 1)
+		if err != nil || len(a) != 1 || a[0].ID != msgs[0].ID {
+			t.Fatalf("claim: %v %+v", err, a)
+		}
+		key := a[0].PartKey(time.Minute)
+		parts, err := q.ClaimPartsMO(ctx, "long", "http", key, "lease-a", now, now.Add(time.Minute))
+		if err != nil || len(parts) != 2 || parts[0].ID != msgs[0].ID || parts[1].ID != msgs[1].ID ||
+			parts[0].Attempts != 1 || parts[1].Attempts != 1 {
+			t.Fatalf("parts: %v %+v", err, parts)
+		}
+		if other, err := q.ClaimPartsMO(ctx, "long", "http", key, "lease-b", now, now.Add(time.Minute)); err != nil || len(other) != 0 {
+			t.Fatalf("another lease got %v %+v", err, other)
+		}
+		if err := q.HoldMO(ctx, []int64{msgs[0].ID, msgs[1].ID}, "lease-a", now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if due, err := q.ClaimMO(ctx, "long", "http", "lease-c", now, now.Add(time.Minute), 10); err != nil || len(due) != 2 ||
+			due[0].ID != msgs[2].ID || due[1].ID != msgs[3].ID {
+			t.Fatalf("held parts are not due: %v %+v", err, due)
+		}
+		all, err := q.PartsMO(ctx, "long", "http", key)
+		if err != nil || len(all) != 2 || all[0].Attempts != 0 || all[0].Lease != "" || all[1].Attempts != 0 {
+			t.Fatalf("listed %v %+v", err, all)
+		}
+	})
+}
+
+// SentMO: each route's and sender's last delivery of a target.
+func TestMOSent(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		q, _ := MOQueueOf(s)
+		t0 := time.Now()
+		var msgs []*MOMessage
+		for _, from := range []string{"491", "491", "492"} {
+			msgs = append(msgs, &MOMessage{Route: "stop", Target: "reply", Received: t0, Peer: "acme", Sender: from, Raw: []byte{}, QueuedAt: t0})
+		}
+		msgs = append(msgs, &MOMessage{Route: "stop", Target: "http", Received: t0, Peer: "acme", Sender: "493", Raw: []byte{}, QueuedAt: t0})
+		if err := q.EnqueueMO(ctx, msgs); err != nil {
+			t.Fatal(err)
+		}
+		for _, target := range []string{"reply", "http"} {
+			got, err := q.ClaimMO(ctx, "stop", target, "l", t0, t0.Add(time.Minute), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, m := range got {
+				state := MODelivered
+				if i == 2 {
+					state = MOSkipped
+				}
+				if err := q.SettleMO(ctx, m.ID, "l", state, t0, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		sent, err := q.SentMO(ctx, "reply", t0.Add(-time.Minute))
+		if err != nil || len(sent) != 1 || sent[0].Sender != "491" || sent[0].Route != "stop" || time.Since(sent[0].At) > time.Minute {
+			t.Fatalf("sent %v %+v", err, sent)
+		}
+	})
+}
+
+// The alert state is replaced as a whole and read back.
+func TestAlertState(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		a, ok := AlertStateOf(s)
+		if !ok {
+			t.Fatal("no alert state")
+		}
+		t0 := time.Now().Truncate(time.Microsecond).UTC()
+		for _, st := range []map[string]time.Time{{"campaign|9f": t0, "leakage|2026-12-04": t0.Add(-time.Hour)}, {"rule_hits|spam": t0}, {}} {
+			if err := a.SaveAlertState(ctx, st); err != nil {
+				t.Fatal(err)
+			}
+			got, err := a.LoadAlertState(ctx)
+			if err != nil || fmt.Sprint(got) != fmt.Sprint(st) {
+				t.Fatalf("loaded %v %v, want %v", got, err, st)
+			}
+		}
+	})
+}

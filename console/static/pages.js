@@ -529,11 +529,12 @@ export async function inbound(main, ctx) {
   try {
     routes = (await get('mo/routes')).routes;
   } catch (err) {
-    if (err.status === 404) {
-      replace(main, h('h2', {}, 'Inbound'), h('p', {class: 'muted'}, 'No MO routes: MO go to the peers over SMPP only (see mo_routes).'));
-      return;
-    }
-    throw err;
+    if (err.status !== 404) throw err;
+    routes = [];
+  }
+  if (routes.length === 0) {
+    replace(main, h('h2', {}, 'Inbound'), h('p', {class: 'muted'}, 'No MO routes nor rule actions: MO go to the peers over SMPP only (see mo_routes, and actions in the policy).'));
+    return;
   }
   const q = paramsObject(ctx.params, ['route', 'target', 'state', 'cursor', 'limit']);
   if (q.state && !MOSTATES.includes(q.state)) delete q.state;

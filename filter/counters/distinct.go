@@ -26,6 +26,7 @@ import (
 type Distinct struct {
 	t      table[distState]
 	window int64
+	sync   DistinctSync
 }
 
 const (
@@ -56,6 +57,14 @@ func NewDistinct(window time.Duration, lim Limit) *Distinct {
 // values seen in the key's current window, this one included: exact up to
 // 32, estimated beyond. Zero allocations once the key exists.
 func (d *Distinct) Add(key, value uint64, now int64) (distinct uint32) {
+	n := d.add(key, value, now)
+	if d.sync != nil {
+		n = d.sync.Added(key, value, now, n)
+	}
+	return n
+}
+
+func (d *Distinct) add(key, value uint64, now int64) uint32 {
 	v := fmix(value)
 	s := d.t.shardFor(key)
 	s.mu.Lock()

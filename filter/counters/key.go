@@ -13,11 +13,12 @@ var keySeed = maphash.MakeSeed()
 // Key hashes parts into a 64-bit key with the runtime's AES-based maphash
 // (seeded once per process). Part boundaries count: Key([]byte("ab"),
 // []byte("c")) != Key([]byte("a"), []byte("bc")). It does not allocate.
-// Do not persist keys or share them between processes.
+// Do not persist keys or share them between processes, unless
+// UseStableKeys made them stable.
 func Key(parts ...[]byte) uint64 {
 	h := uint64(len(parts)) * 0x9E3779B97F4A7C15
 	for _, p := range parts {
-		h = combine(h, maphash.Bytes(keySeed, p))
+		h = combine(h, hashBytes(p))
 	}
 	return fmix(h)
 }
@@ -26,7 +27,7 @@ func Key(parts ...[]byte) uint64 {
 func KeyString(parts ...string) uint64 {
 	h := uint64(len(parts)) * 0x9E3779B97F4A7C15
 	for _, p := range parts {
-		h = combine(h, maphash.String(keySeed, p))
+		h = combine(h, hashString(p))
 	}
 	return fmix(h)
 }

@@ -10,7 +10,8 @@ import "time"
 // are passed on every call, so each key can have its own limits (and a
 // change takes effect at once).
 type Limiter struct {
-	t table[limState]
+	t    table[limState]
+	sync LimiterSync
 }
 
 type limState struct {
@@ -79,6 +80,9 @@ func (l *Limiter) Allow(key uint64, now int64, ratePerSec float64, burst int, n 
 		e.used = now
 	}
 	s.mu.Unlock()
+	if n > 0 && l.sync != nil {
+		l.sync.Charged(key, now, inc)
+	}
 	return true, 0
 }
 
@@ -92,11 +96,14 @@ func (l *Limiter) Refund(key uint64, now int64, ratePerSec float64, n int) {
 	dec := span(1e9 / ratePerSec * float64(n))
 	s := l.t.shardFor(key)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if i := s.find(key); i >= 0 {
 		e := &s.ents[i]
 		e.p.tat = max(e.p.tat-dec, now)
 		e.exp = e.p.tat
+	}
+	s.mu.Unlock()
+	if l.sync != nil {
+		l.sync.Charged(key, now, -dec)
 	}
 }
 

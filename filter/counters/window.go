@@ -15,6 +15,7 @@ type Window struct {
 	t     table[winState]
 	width int64 // bucket width, ns
 	nb    int64 // buckets
+	sync  WindowSync
 }
 
 type winState struct {
@@ -96,6 +97,9 @@ func (w *Window) Add(key uint64, now int64, n uint32) uint32 {
 	e.exp = (e.p.head + w.nb) * w.width
 	total := e.p.total
 	s.mu.Unlock()
+	if w.sync != nil {
+		total = w.sync.Added(key, now, n, total)
+	}
 	return sat32(total)
 }
 
@@ -105,14 +109,16 @@ func (w *Window) Count(key uint64, now int64) uint32 {
 	s := w.t.shardFor(key)
 	s.mu.Lock()
 	i := s.find(key)
-	if i < 0 {
-		s.mu.Unlock()
-		return 0
+	var total uint64
+	if i >= 0 {
+		e := &s.ents[i]
+		w.advance(e, w.t.extOf(s, i), floorDiv(now, w.width))
+		total = e.p.total
 	}
-	e := &s.ents[i]
-	w.advance(e, w.t.extOf(s, i), floorDiv(now, w.width))
-	total := e.p.total
 	s.mu.Unlock()
+	if w.sync != nil {
+		total = w.sync.Added(key, now, 0, total)
+	}
 	return sat32(total)
 }
 

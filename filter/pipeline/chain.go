@@ -19,6 +19,7 @@ import (
 	"github.com/smsfw/smsfw/filter/greyroute"
 	"github.com/smsfw/smsfw/filter/numbers"
 	"github.com/smsfw/smsfw/filter/velocity"
+	"github.com/smsfw/smsfw/mo/action"
 	"github.com/smsfw/smsfw/rules"
 )
 
@@ -39,6 +40,14 @@ type Options struct {
 	// Detectors replaces the chain's detectors (default: Order), e.g. to
 	// try a detector before it has its line in Order.
 	Detectors []*filter.Plugin
+	// Actions takes the actions of a rule that decided an MO message (not
+	// a receipt; Inspect only, not Explain). It is called on the hot path:
+	// it must queue them and return at once (mo.Service.QueueAction).
+	Actions func(action.Trigger)
+	// ShareCounters, when set, is given every detector's counter tables
+	// (and the rate limits') after each build, before the build serves a
+	// message: shared counters (filter/counters/shared) attach to them.
+	ShareCounters func(owner string, tables []counters.Named)
 }
 
 // Chain is the inspector.
@@ -48,6 +57,8 @@ type Chain struct {
 	log  *zap.Logger
 	m    *Metrics
 	now  func() time.Time
+	// actions takes the rules' actions (nil: none run).
+	actions func(action.Trigger)
 
 	built atomic.Pointer[built]
 	mu    sync.Mutex // rebuilds
@@ -65,6 +76,7 @@ type Chain struct {
 
 	events    EventOptions
 	overrides atomic.Pointer[overrideSet] // the analysts' overrides; nil: none
+	share     func(owner string, tables []counters.Named)
 }
 
 // built is the detector chain configured for one snapshot.
@@ -102,8 +114,8 @@ func New(o Options) (*Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Chain{eng: o.Engine, nums: nums, log: o.Logger.Named("filter"), m: o.Metrics, now: o.Now,
-		fps: newFPCache(), events: o.Events,
+	c := &Chain{eng: o.Engine, nums: nums, log: o.Logger.Named("filter"), m: o.Metrics, now: o.Now, actions: o.Actions,
+		fps: newFPCache(), events: o.Events, share: o.ShareCounters,
 		plugins: plugins, states: map[string]any{}, tables: map[string][]counters.Named{}}
 	c.numc = newNumCache(nums)
 	c.numc.sync = o.SyncNumbers
@@ -138,6 +150,11 @@ func (c *Chain) rebuild(snap *rules.Snapshot) *built {
 	}
 	c.velocity = velocity.Reuse(c.velocity, snap.Memory.Budget(velocity.Owner))
 	c.tables[velocity.Owner] = c.velocity.Tables()
+	if c.share != nil {
+		for owner, tables := range c.tables {
+			c.share(owner, tables)
+		}
+	}
 	b.velocity = c.velocity
 	for _, l := range snap.Limits {
 		b.limits = append(b.limits, velocity.Limit{ID: l.ID, Key: l.Key, Rate: l.Rate, Burst: l.Burst,
@@ -242,6 +259,11 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 	}
 	if hook != nil {
 		hook(f, det)
+	} else if dec.Rule != nil && dec.Rule.Actions != nil && c.actions != nil && verdict.RuleID == dec.Rule.ID &&
+		r.Direction == filter.MO && !f.Receipt {
+		c.actions(action.Trigger{Rule: dec.Rule.ID, Actions: dec.Rule.Actions, Peer: strings.Clone(f.Peer),
+			Sender: strings.Clone(f.Sender), Dest: strings.Clone(f.Dest), Text: strings.Clone(f.Text),
+			DataCoding: f.DataCoding, Action: verdict.Action.String(), Received: time.Unix(0, now)})
 	}
 	return verdict
 }

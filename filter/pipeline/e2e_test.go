@@ -151,6 +151,8 @@ func TestDefaultPolicyEndToEnd(t *testing.T) {
 		{"blocked domain", acme, mt("Info", user, "Check https://secure-login.xyz/a now"), pdu.StatusSubmitFail},
 		{"spam keyword obfuscated", acme, mt("Promo", user, "CL41M Y0UR PR1ZE today!"), pdu.StatusSubmitFail},
 		{"scam pattern", acme, mt("Bank", user, "Your card has been suspended, call us"), pdu.StatusSubmitFail},
+		{"lure without a link", p2p, mt("447700900123", user, "Hi mum it's me, new number. Can you do me a favour and pay a bill for me today?"), pdu.StatusSubmitFail},
+		{"a child asking mum for money", p2p, mt("4917622222222", user, "Mum can you send me 20 euros for the train? Call me"), 0},
 	}
 	for _, c := range cases {
 		r := send(t, c.cl, c.raw)

@@ -8,6 +8,7 @@ import (
 	"github.com/smsfw/smsfw/filter/classify"
 	"github.com/smsfw/smsfw/filter/content"
 	"github.com/smsfw/smsfw/filter/greyroute"
+	"github.com/smsfw/smsfw/filter/lure"
 	"github.com/smsfw/smsfw/filter/pumping"
 	"github.com/smsfw/smsfw/filter/receipts"
 	"github.com/smsfw/smsfw/filter/senderid"
@@ -24,6 +25,7 @@ var Order = []*filter.Plugin{
 	senderid.Plugin,
 	content.Plugin,
 	campaign.Plugin,
+	lure.Plugin, // reads det.campaign_senders
 	pumping.Plugin,
 	simfarm.Plugin,
 	receipts.Plugin,

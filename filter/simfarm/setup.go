@@ -21,7 +21,7 @@ var (
 // Plugin registers the SIM-farm detector.
 var Plugin = filter.Register(&filter.Plugin{
 	Name:        name,
-	MemoryShare: 20,
+	MemoryShare: 15,
 	Settings:    func() filter.Settings { return &Config{} },
 	Build: func(env *filter.BuildEnv) filter.Built {
 		cfg := *env.Settings.(*Config)

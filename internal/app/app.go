@@ -32,6 +32,8 @@ import (
 	"github.com/smsfw/smsfw/bpf"
 	"github.com/smsfw/smsfw/console"
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/counters"
+	"github.com/smsfw/smsfw/filter/counters/shared"
 	"github.com/smsfw/smsfw/filter/pipeline"
 	"github.com/smsfw/smsfw/internal/apidoc"
 	"github.com/smsfw/smsfw/internal/config"
@@ -100,6 +102,7 @@ type App struct {
 	MO       *mo.Service     // nil without mo_routes
 	Shield   *bpf.Shield     // the ban list, and the eBPF program when bpf.enabled
 	Alerts   *alerts.Service // nil without alerts
+	Counters *shared.Sharer  // nil unless counters.backend is redis
 	Registry *prometheus.Registry
 
 	cfg        *config.Config
@@ -176,8 +179,28 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		if a.Engine, err = rules.NewEngineSource(*src, a.log, rules.NewMetrics(a.Registry)); err != nil {
 			return nil, err
 		}
+		a.Engine.Check = a.checkActions
+		if err = a.checkActions(a.Engine.Snapshot()); err != nil {
+			return nil, err
+		}
+		var share func(string, []counters.Named)
+		// Registered with local counters too (the fallback gauge stays 0):
+		// every node exports the same metrics.
+		sharedMetrics := shared.NewMetrics(a.Registry)
+		if cfg.Counters.Enabled() {
+			// Before the chain: keys must be stable between nodes from the first one.
+			if a.Counters, err = shared.Open(*cfg.Counters, shared.Options{Logger: a.log, Metrics: sharedMetrics}); err != nil {
+				return nil, err
+			}
+			a.cleanup = append(a.cleanup, func() { _ = a.Counters.Close() })
+			share = a.Counters.Share
+		}
 		a.Chain, err = pipeline.New(pipeline.Options{Engine: a.Engine, DefaultRegion: cmp.Or(o.Region, "DE"), Logger: a.log,
-			Metrics: pipeline.NewMetrics(a.Registry), Events: evOpts})
+			Metrics: pipeline.NewMetrics(a.Registry), Events: evOpts, ShareCounters: share, Actions: func(t mo.Trigger) {
+				if a.MO != nil {
+					a.MO.QueueAction(t)
+				}
+			}})
 		if err != nil {
 			return nil, err
 		}
@@ -188,11 +211,20 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 		insp = o.WrapInspector(insp)
 	}
 	var router proxy.MORouter
-	if len(cfg.MORoutes) > 0 {
+	if len(cfg.MORoutes) > 0 || (a.Engine != nil && a.an != nil) {
+		// Without routes the service still runs the policy's rule actions
+		// (a reload may add some).
 		if a.MO, err = a.buildMO(cfg.MORoutes); err != nil {
 			return nil, err
 		}
-		router = a.MO
+		if len(cfg.MORoutes) > 0 {
+			router = a.MO
+		}
+		if a.Engine != nil {
+			if err = a.MO.SetRuleActions(a.Engine.Snapshot().Actions()); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if cfg.Alerts != nil {
 		if a.Alerts, err = a.buildAlerts(cfg.Alerts); err != nil {
@@ -387,6 +419,9 @@ func (a *App) Start() {
 	if a.Alerts != nil {
 		a.Alerts.Start()
 	}
+	if a.Counters != nil {
+		a.Counters.Start()
+	}
 	go func() { a.serveErr <- a.Proxy.Serve(a.ln) }()
 }
 
@@ -410,6 +445,21 @@ func (a *App) buildMO(routes mo.Routes) (*mo.Service, error) {
 	}
 	a.cleanup = append(a.cleanup, svc.Close)
 	return svc, nil
+}
+
+// checkActions refuses a policy whose rule actions this program cannot
+// serve: any without the event store, email without the smtp section.
+func (a *App) checkActions(s *rules.Snapshot) error {
+	for _, r := range s.Rules {
+		switch {
+		case r.Actions == nil:
+		case a.an == nil:
+			return s.RuleError(r, "actions need the event store (events.db or --db)")
+		case r.Actions.Email != nil && a.cfg.SMTP == nil:
+			return s.RuleError(r, "actions.email needs the smtp section of the configuration")
+		}
+	}
+	return nil
 }
 
 // buildAlerts builds the alerts over the event store.
@@ -510,6 +560,10 @@ func (a *App) Reload(ctx context.Context, actor, trigger string) (*ReloadResult,
 	}
 	if a.Engine != nil {
 		err := a.Engine.Reload()
+		if err == nil && a.MO != nil {
+			// The new rules' actions get their routes now, not at their first hit.
+			err = a.MO.SetRuleActions(a.Engine.Snapshot().Actions())
+		}
 		errs = append(errs, err)
 		res.Policy = result(err)
 		res.PolicyHash = a.Engine.Snapshot().Hash

@@ -401,3 +401,33 @@ admin_auth:
 		t.Fatalf("/metrics on the admin address without a token: %d", code)
 	}
 }
+
+// Rule actions the program cannot serve are start errors at the rule's
+// line: any without an event store, email without the smtp section.
+func TestRuleActionsNeeds(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "p.yaml")
+	if err := os.WriteFile(pol, []byte(`version: 1
+default: allow
+rules:
+  - id: desk
+    direction: mo
+    when: msg.text_norm == "help"
+    action: allow
+    actions:
+      email: {to: ["desk@example.net"]}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := rules.FileSource(pol)
+	for _, tc := range []struct{ db, want string }{
+		{"none", pol + `:4: rule "desk": actions need the event store (events.db or --db)`},
+		{filepath.Join(dir, "ev.db"), pol + `:4: rule "desk": actions.email needs the smtp section of the configuration`},
+	} {
+		_, err := app.New(context.Background(), app.Options{Upstream: "127.0.0.1:1", Listen: "127.0.0.1:0", NoAdmin: true, Policy: &src,
+			DB: tc.db, Logger: zaptest.NewLogger(t)})
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("db %s: got %v, want %s", tc.db, err, tc.want)
+		}
+	}
+}

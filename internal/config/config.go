@@ -9,6 +9,7 @@ import (
 	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/alerts"
 	"github.com/smsfw/smsfw/bpf"
+	"github.com/smsfw/smsfw/filter/counters/shared"
 	"github.com/smsfw/smsfw/internal/yamlx"
 	"github.com/smsfw/smsfw/mo"
 	"github.com/smsfw/smsfw/proxy"
@@ -34,6 +35,9 @@ type Config struct {
 	// Rules is a policy file, relative to the config file (loaded by the
 	// rules engine when present).
 	Rules string `yaml:"rules"`
+	// Counters say where the detectors' counters live (nil: local to this
+	// node; backend redis shares them between nodes).
+	Counters *shared.Config `yaml:"counters"`
 }
 
 // Load reads, strictly decodes and validates a configuration file.
@@ -49,5 +53,5 @@ func (c *Config) Validate(at yamlx.At) error {
 	return yamlx.Join(c.Proxy.Validate(at), c.Admin.Validate(at), c.Events.Validate(at.In("events")),
 		c.MORoutes.Validate(at.In("mo_routes")), c.SMTP.Validate(at.In("smtp")), mo.CheckEmail(c.MORoutes, c.SMTP, at.In("mo_routes")),
 		c.Alerts.Validate(at.In("alerts")), alerts.CheckEmail(c.Alerts, c.SMTP != nil, at.In("alerts")),
-		c.BPF.Validate(at.In("bpf")))
+		c.BPF.Validate(at.In("bpf")), c.Counters.Validate(at.In("counters")))
 }

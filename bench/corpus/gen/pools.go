@@ -357,7 +357,19 @@ var luresNoLinkShared = []string{
 	"Здравствуйте! Удалённая работа, доход от {amount} евро в день. Пишите в WhatsApp {phone}",
 	"You have a pending tax refund of EUR {amount}. Reply with your full name and IBAN.",
 }
-var luresNoLinkTuning = []string{"Congratulations! You are selected for a cash prize of EUR {amount}. Call {phone}"}
+var luresNoLinkTuning = []string{"Congratulations! You are selected for a cash prize of EUR {amount}. Call {phone}",
+	// Family impersonation in other words and languages, asking for money.
+	"Hola mamá, se me rompió el móvil, este es mi número nuevo. ¿Me puedes hacer una transferencia? Es urgente",
+	"Coucou papa, c'est moi, j'ai changé de numéro. Tu peux m'écrire sur WhatsApp ?",
+	// WhatsApp account theft: the code "sent by mistake".
+	"Hi, I accidentally sent my WhatsApp code to your number. Can you send it back to me please?",
+	// Task scams moving to a messenger; investment.
+	"Hallo! Wir suchen Mitarbeiter für einfache Online-Aufgaben, {amount} € am Tag. Schreiben Sie uns auf Telegram {phone}",
+	"Guaranteed profit of 30% per week with Bitcoin trading. Contact our advisor on Telegram {phone}",
+	// The wrong-number opener of romance and investment scams: nothing in
+	// the text tells it from a person; only the wave does.
+	"Hi, is this Jessica? It's Lisa from the yoga class, are we still on for tea tomorrow?",
+}
 var luresNoLinkHeldout = []string{"Papa, ich habe eine neue Nummer. Kannst du mir kurz schreiben?",
 	"Investment opportunity: 12% monthly returns guaranteed. Call {phone}", "Hola mamá, se me rompió el móvil, escríbeme a este número"}
 
