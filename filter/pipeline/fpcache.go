@@ -20,6 +20,7 @@ type direct[V any] struct {
 type directShard[V any] struct {
 	mu      sync.Mutex
 	entries []directEntry[V]
+	_       [32]byte // one shard per cache line: sessions locking neighbouring shards do not contend
 }
 
 type directEntry[V any] struct {
