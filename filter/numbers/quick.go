@@ -81,6 +81,9 @@ func (r *Resolver) LookupQuick(ton, npi byte, addr []byte) (info Info, complete 
 	if err != nil {
 		return Info{}, true
 	}
+	if info, ok := r.fromTable(mode, digits); ok {
+		return info, true
+	}
 	if r.nocache || r.cache == nil {
 		return r.resolve(mode, string(digits)), true
 	}

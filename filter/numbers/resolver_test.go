@@ -73,8 +73,8 @@ func TestLookupTable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for pass := 0; pass < 2; pass++ { // miss, then (likely) hit
 				got := r.Lookup(tc.ton, 1, []byte(tc.addr))
-				want := Info{Valid: tc.valid, CountryCode: tc.cc, Region: tc.region, Type: tc.typ, E164: tc.e164}
-				if got != want {
+				want := Info{Valid: tc.valid, CountryCode: tc.cc, Region: tc.region, Type: tc.typ}
+				if got.Valid != want.Valid || got.CountryCode != want.CountryCode || got.Region != want.Region || got.Type != want.Type || got.E164() != tc.e164 {
 					t.Fatalf("pass %d: Lookup(%d, %q) = %+v, want %+v", pass, tc.ton, tc.addr, got, want)
 				}
 				r.cache.Wait()
@@ -257,7 +257,7 @@ func FuzzLookup(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, ton, npi byte, addr []byte) {
 		info := r.Lookup(ton, npi, addr)
-		if info.Valid && (info.CountryCode == 0 || info.E164 == "") {
+		if info.Valid && (info.CountryCode == 0 || info.E164() == "") {
 			t.Fatalf("valid without country code or E164: %+v", info)
 		}
 		if again := r.Lookup(ton, npi, addr); again != info {
@@ -334,7 +334,11 @@ func parseReference(s, region string) (Info, bool) {
 	if err := phonenumbers.ParseToNumber(s, region, &pn); err != nil {
 		return Info{}, false
 	}
-	info := Info{CountryCode: int(pn.GetCountryCode()), E164: phonenumbers.Format(&pn, phonenumbers.E164)}
+	info := Info{CountryCode: int(pn.GetCountryCode()), nsn: pn.GetNationalNumber(),
+		nsnLen: uint8(len(phonenumbers.GetNationalSignificantNumber(&pn)))}
+	if info.E164() != phonenumbers.Format(&pn, phonenumbers.E164) {
+		panic("E164 differs from phonenumbers.Format: " + info.E164())
+	}
 	if !phonenumbers.IsValidNumber(&pn) {
 		return info, true
 	}
