@@ -88,7 +88,7 @@ func tableCorpus(t testing.TB, randomPerLength int) []string {
 // international and TON 0 readings through the Resolver as well as for the
 // table alone; it reports the share of readings the table answers.
 func TestTableMatchesPhonenumbers(t *testing.T) {
-	perLength := 40
+	perLength := 12
 	if raceEnabled || testing.Short() {
 		perLength = 4
 	}

@@ -18,6 +18,14 @@ func newTestResolver(t testing.TB) *Resolver {
 	return r
 }
 
+// newCacheTestResolver is newTestResolver without the E.164 table, so that
+// international numbers go through phonenumbers and the cache too.
+func newCacheTestResolver(t testing.TB) *Resolver {
+	r := newTestResolver(t)
+	r.notable = true
+	return r
+}
+
 func TestLookupTable(t *testing.T) {
 	r := newTestResolver(t)
 	tests := []struct {
@@ -127,7 +135,7 @@ func TestLookupWithoutCache(t *testing.T) {
 }
 
 func TestCacheHitIdentical(t *testing.T) {
-	r := newTestResolver(t)
+	r := newCacheTestResolver(t)
 	addr := []byte("4915112345678")
 	first := r.Lookup(1, 1, addr)
 	r.cache.Wait()
@@ -151,7 +159,7 @@ func TestCacheHitIdentical(t *testing.T) {
 }
 
 func TestCacheCollisionIsAMiss(t *testing.T) {
-	r := newTestResolver(t)
+	r := newCacheTestResolver(t)
 	addr := []byte("4915112345678")
 	h := maphash.Bytes(r.seeds[modeIntl], addr)
 	// Plant a wrong value under the real key's hash, as a hash collision
@@ -164,7 +172,7 @@ func TestCacheCollisionIsAMiss(t *testing.T) {
 }
 
 func TestLookupCacheHitAllocs(t *testing.T) {
-	r := newTestResolver(t)
+	r := newCacheTestResolver(t)
 	addrs := [][]byte{[]byte("4915112345678"), []byte("015112345678"), []byte("+447400123456")}
 	tons := []byte{1, 2, 0}
 	for i := range addrs {
@@ -193,7 +201,7 @@ func TestLookupCacheHitAmortisedBytes(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop items, so ristretto reallocates its buffers")
 	}
-	r := newTestResolver(t)
+	r := newCacheTestResolver(t)
 	addr := []byte("4915112345678")
 	r.Lookup(1, 1, addr)
 	r.cache.Wait()
@@ -275,7 +283,7 @@ func FuzzLookup(f *testing.F) {
 }
 
 func BenchmarkLookupHit(b *testing.B) {
-	r := newTestResolver(b)
+	r := newCacheTestResolver(b)
 	addr := []byte("4915112345678")
 	r.Lookup(1, 1, addr)
 	r.cache.Wait()
@@ -287,7 +295,7 @@ func BenchmarkLookupHit(b *testing.B) {
 }
 
 func BenchmarkLookupHitParallel(b *testing.B) {
-	r := newTestResolver(b)
+	r := newCacheTestResolver(b)
 	addrs := [][]byte{[]byte("4915112345678"), []byte("447400123456"), []byte("12125551234"), []byte("33612345678")}
 	for _, a := range addrs {
 		r.Lookup(1, 1, a)
@@ -310,6 +318,7 @@ func BenchmarkLookupMiss(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer r.Close()
+	r.notable = true
 	addr := []byte("4915112345678")
 	b.ReportAllocs()
 	for b.Loop() {
