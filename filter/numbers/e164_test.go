@@ -208,11 +208,11 @@ func (n *newNumbers) next() []byte {
 // the table, in one run.
 func BenchmarkLookupNew(b *testing.B) {
 	for _, table := range []bool{false, true} {
-		name := "phonenumbers"
+		name := "impl=phonenumbers"
 		if table {
-			name = "table"
+			name = "impl=table"
 		}
-		b.Run("quick/"+name, func(b *testing.B) {
+		b.Run("path=quick/"+name, func(b *testing.B) {
 			r, err := NewResolver("DE", 100_000)
 			if err != nil {
 				b.Fatal(err)
@@ -226,7 +226,7 @@ func BenchmarkLookupNew(b *testing.B) {
 			}
 		})
 		// The whole answer for a new number: the parse itself, or the table.
-		b.Run("full/"+name, func(b *testing.B) {
+		b.Run("path=full/"+name, func(b *testing.B) {
 			r, err := NewResolver("DE", 0)
 			if err != nil {
 				b.Fatal(err)

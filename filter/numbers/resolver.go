@@ -240,6 +240,9 @@ func normalize(ton byte, addr []byte) (mode uint8, digits []byte, err error) {
 //     digits (after the optional '+'), and more than 20 digits return
 //     Info{} at once, without phonenumbers or the cache.
 //
+// Numbers the E.164 table decides (e164.go) are answered from it, without
+// phonenumbers or the cache.
+//
 // npi is accepted for completeness and not used: in practice the TON and the
 // digits decide how a number reads.
 func (r *Resolver) Lookup(ton, npi byte, addr []byte) Info {
