@@ -548,4 +548,3 @@ func Generate() ([]byte, error) {
 	}
 	return src, nil
 }
-
