@@ -129,11 +129,16 @@ func TestTableMatchesPhonenumbers(t *testing.T) {
 			ton  byte
 			addr string
 		}{{1, d}, {0, d}, {0, "+" + d}, {2, "00" + d}} {
-			if got, want := on.Lookup(a.ton, 1, []byte(a.addr)), off.Lookup(a.ton, 1, []byte(a.addr)); got != want {
+			addr := []byte(a.addr)
+			want := off.Lookup(a.ton, 1, addr)
+			if got := on.Lookup(a.ton, 1, addr); got != want {
 				t.Fatalf("Lookup(%d, %q): table %+v, phonenumbers %+v", a.ton, a.addr, got, want)
 			}
-			if got, _ := on.LookupQuick(a.ton, 1, []byte(a.addr)); ok && got != want && a.ton != 0 {
+			if got, complete := on.LookupQuick(a.ton, 1, addr); complete && got != want {
 				t.Fatalf("LookupQuick(%d, %q): %+v, want %+v", a.ton, a.addr, got, want)
+			}
+			if got, tok := on.LookupTable(a.ton, 1, addr); tok && got != want {
+				t.Fatalf("LookupTable(%d, %q): %+v, want %+v", a.ton, a.addr, got, want)
 			}
 		}
 		if _, ok := on.fromTable(modeUnknown, []byte(d)); ok {
