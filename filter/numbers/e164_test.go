@@ -42,22 +42,7 @@ func tableCorpus(t testing.TB, randomPerLength int) []string {
 		}
 		return string(b)
 	}
-	var examples []*phonenumbers.PhoneNumber
-	for region := range phonenumbers.GetSupportedRegions() {
-		for typ := phonenumbers.FIXED_LINE; typ <= phonenumbers.UNKNOWN; typ++ {
-			if n := phonenumbers.GetExampleNumberForType(region, typ); n != nil {
-				examples = append(examples, n)
-			}
-		}
-	}
-	for cc := range phonenumbers.GetSupportedGlobalNetworkCallingCodes() {
-		if n := phonenumbers.GetExampleNumberForNonGeoEntity(cc); n != nil {
-			examples = append(examples, n)
-		}
-	}
-	if len(examples) < 1000 {
-		t.Fatalf("only %d example numbers", len(examples))
-	}
+	examples := exampleNumbers(t)
 	var out []string
 	for _, n := range examples {
 		e := phonenumbers.Format(n, phonenumbers.E164)[1:]
@@ -181,26 +166,18 @@ type newNumbers struct {
 	buf []byte
 }
 
-var newNumberPrefixes = []string{"49151", "447400", "1202555", "3361", "919876", "2348031"}
+// newNumberPrefixes are mobile ranges and the E.164 length of their numbers.
+var newNumberPrefixes = []struct {
+	prefix string
+	length int
+}{{"49151", 13}, {"447400", 12}, {"1202555", 11}, {"3361", 11}, {"919876", 12}, {"2348031", 13}}
 
 func (n *newNumbers) next() []byte {
 	n.i++
 	p := newNumberPrefixes[n.i%len(newNumberPrefixes)]
-	n.buf = append(n.buf[:0], p...)
-	total := 13
-	if p[0] == '1' {
-		total = 11
-	} else if p[:2] == "33" {
-		total = 11
-	} else if p[:2] == "44" || p[:2] == "91" {
-		total = 12
-	}
-	v := n.i / len(newNumberPrefixes)
-	for k := total - 1; k >= len(p); k-- {
-		n.buf = append(n.buf, 0)
-		_ = k
-	}
-	for k := total - 1; k >= len(p); k-- {
+	n.buf = append(n.buf[:0], p.prefix...)
+	n.buf = append(n.buf, make([]byte, p.length-len(p.prefix))...)
+	for k, v := p.length-1, n.i/len(newNumberPrefixes); k >= len(p.prefix); k-- {
 		n.buf[k] = byte('0' + v%10)
 		v /= 10
 	}
@@ -213,36 +190,32 @@ func (n *newNumbers) next() []byte {
 // the table, in one run.
 func BenchmarkLookupNew(b *testing.B) {
 	for _, table := range []bool{false, true} {
-		name := "impl=phonenumbers"
+		impl := "impl=phonenumbers"
 		if table {
-			name = "impl=table"
+			impl = "impl=table"
 		}
-		b.Run("path=quick/"+name, func(b *testing.B) {
-			r, err := NewResolver("DE", 100_000)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer r.Close()
-			r.notable = !table
-			var n newNumbers
-			b.ReportAllocs()
-			for b.Loop() {
-				r.LookupQuick(1, 1, n.next())
-			}
-		})
-		// The whole answer for a new number: the parse itself, or the table.
-		b.Run("path=full/"+name, func(b *testing.B) {
-			r, err := NewResolver("DE", 0)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer r.Close()
-			r.notable = !table
-			var n newNumbers
-			b.ReportAllocs()
-			for b.Loop() {
-				r.Lookup(1, 1, n.next())
-			}
-		})
+		for _, path := range []struct {
+			name    string
+			entries int64 // 0: no cache, every answer is a parse or the table
+			lookup  func(r *Resolver, addr []byte)
+		}{
+			{"path=quick", 100_000, func(r *Resolver, addr []byte) { r.LookupQuick(1, 1, addr) }},
+			// The whole answer for a new number: the parse itself, or the table.
+			{"path=full", 0, func(r *Resolver, addr []byte) { r.Lookup(1, 1, addr) }},
+		} {
+			b.Run(path.name+"/"+impl, func(b *testing.B) {
+				r, err := NewResolver("DE", path.entries)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer r.Close()
+				r.notable = !table
+				var n newNumbers
+				b.ReportAllocs()
+				for b.Loop() {
+					path.lookup(r, n.next())
+				}
+			})
+		}
 	}
 }

@@ -359,11 +359,9 @@ func parseReference(s, region string) (Info, bool) {
 	return info, true
 }
 
-// parse gives phonenumbers' own answers for every region's example numbers
-// of every type, the non-geographic codes' examples, and variants of them
-// one digit longer, shorter or changed (mostly invalid), read
-// internationally and nationally.
-func TestParseMatchesPhonenumbers(t *testing.T) {
+// exampleNumbers is every region's example number of every type and the
+// non-geographic codes' examples.
+func exampleNumbers(t testing.TB) []*phonenumbers.PhoneNumber {
 	var numbers []*phonenumbers.PhoneNumber
 	for region := range phonenumbers.GetSupportedRegions() {
 		for typ := phonenumbers.FIXED_LINE; typ <= phonenumbers.UNKNOWN; typ++ {
@@ -380,6 +378,15 @@ func TestParseMatchesPhonenumbers(t *testing.T) {
 	if len(numbers) < 1000 {
 		t.Fatalf("only %d example numbers", len(numbers))
 	}
+	return numbers
+}
+
+// parse gives phonenumbers' own answers for every region's example numbers
+// of every type, the non-geographic codes' examples, and variants of them
+// one digit longer, shorter or changed (mostly invalid), read
+// internationally and nationally.
+func TestParseMatchesPhonenumbers(t *testing.T) {
+	numbers := exampleNumbers(t)
 	checked, valid := 0, 0
 	for _, n := range numbers {
 		e164 := phonenumbers.Format(n, phonenumbers.E164)

@@ -519,24 +519,19 @@ func Generate() ([]byte, error) {
 	}
 	b.WriteString("}\n\n")
 	fmt.Fprintf(&b, "// e164Roots holds per calling code the trie root for each NSN length %d..%d.\n", MinNSN, MaxNSN)
-	fmt.Fprintf(&b, "var e164Roots = [%d][%d]uint16{\n", len(t.Roots), MaxNSN-MinNSN+1)
-	for _, r := range t.Roots {
-		b.WriteString("{")
-		for _, v := range r {
-			fmt.Fprintf(&b, "%#x,", v)
+	rows := func(name string, width int, n int, row func(i int) []uint16) {
+		fmt.Fprintf(&b, "var %s = [%d][%d]uint16{\n", name, n, width)
+		for i := 0; i < n; i++ {
+			b.WriteString("{")
+			for _, v := range row(i) {
+				fmt.Fprintf(&b, "%#x,", v)
+			}
+			b.WriteString("},\n")
 		}
-		b.WriteString("},\n")
+		b.WriteString("}\n\n")
 	}
-	b.WriteString("}\n\n")
-	fmt.Fprintf(&b, "var e164Nodes = [%d][10]uint16{\n", len(t.Nodes))
-	for _, n := range t.Nodes {
-		b.WriteString("{")
-		for _, v := range n {
-			fmt.Fprintf(&b, "%#x,", v)
-		}
-		b.WriteString("},\n")
-	}
-	b.WriteString("}\n\n")
+	rows("e164Roots", MaxNSN-MinNSN+1, len(t.Roots), func(i int) []uint16 { return t.Roots[i][:] })
+	rows("e164Nodes", 10, len(t.Nodes), func(i int) []uint16 { return t.Nodes[i][:] })
 	fmt.Fprintf(&b, "var e164Outcomes = [%d]e164Outcome{\n", len(t.Outcomes))
 	for _, o := range t.Outcomes {
 		fmt.Fprintf(&b, "{valid: %v, region: %q, typ: %s},\n", o.valid, o.region, typeConst[o.typ])
