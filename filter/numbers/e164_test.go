@@ -2,6 +2,7 @@ package numbers
 
 import (
 	"bytes"
+	"flag"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -68,6 +69,8 @@ func tableCorpus(t testing.TB, randomPerLength int) []string {
 	return out
 }
 
+var randomPerLength = flag.Int("e164-random", 12, "TestTableMatchesPhonenumbers: random NSNs per calling code and length")
+
 // TestTableMatchesPhonenumbers: wherever the table answers, its answer is
 // phonenumbers' (validity, calling code, region, type and E.164 form), for
 // international and TON 0 readings through the Resolver as well as for the
@@ -75,9 +78,9 @@ func tableCorpus(t testing.TB, randomPerLength int) []string {
 func TestTableMatchesPhonenumbers(t *testing.T) {
 	// Under the race detector (CI) phonenumbers is ~10x slower: fewer
 	// random numbers, and the Resolver readings for every 4th number only.
-	perLength, every := 12, 1
+	perLength, every := *randomPerLength, 1
 	if raceEnabled || testing.Short() {
-		perLength, every = 4, 4
+		perLength, every = min(perLength, 4), 4
 	}
 	corpus := tableCorpus(t, perLength)
 	on, err := NewResolver("DE", 0) // no cache: the table, else phonenumbers
@@ -144,7 +147,7 @@ func TestTableLookupAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	for _, a := range []string{"4915112345678", "447400123456", "12025550123", "33612345678", "919876543210", "80012345678"} {
+	for _, a := range []string{"4915112345678", "447400123456", "12025550123", "33612345678", "919876543210", "80012345678", "81312345678"} {
 		if _, ok := tableLookup([]byte(a)); !ok {
 			t.Fatalf("%s: not in the table", a)
 		}

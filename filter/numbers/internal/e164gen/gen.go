@@ -145,8 +145,10 @@ func (c *ccGen) compile(pattern string, prefix bool) (int, error) {
 		return 0, err
 	}
 	for _, in := range prog.Inst {
-		if in.Op == syntax.InstEmptyWidth {
-			return 0, fmt.Errorf("pattern %q: empty-width assertion", pattern)
+		// Text and line anchors are modelled (digits contain no newline);
+		// word boundaries are not.
+		if in.Op == syntax.InstEmptyWidth && syntax.EmptyOp(in.Arg)&^anchors != 0 {
+			return 0, fmt.Errorf("pattern %q: word-boundary assertion", pattern)
 		}
 	}
 	c.matchers = append(c.matchers, matcher{prog: prog, prefix: prefix})
@@ -165,7 +167,17 @@ type mstate struct {
 	matched bool
 }
 
-func addPC(p *syntax.Prog, set map[uint32]bool, pc uint32) {
+const (
+	anchors  = syntax.EmptyBeginLine | syntax.EmptyEndLine | syntax.EmptyBeginText | syntax.EmptyEndText
+	atStart  = syntax.EmptyBeginLine | syntax.EmptyBeginText
+	atEnd    = syntax.EmptyEndLine | syntax.EmptyEndText
+	midInput = syntax.EmptyOp(0)
+)
+
+// addPC adds pc and what it reaches without consuming a digit at a
+// position where the assertions in flags hold. An assertion that does not
+// hold stays in the set: at the end of the NSN it may (see accepts).
+func addPC(p *syntax.Prog, set map[uint32]bool, pc uint32, flags syntax.EmptyOp) {
 	if set[pc] {
 		return
 	}
@@ -173,10 +185,14 @@ func addPC(p *syntax.Prog, set map[uint32]bool, pc uint32) {
 	in := &p.Inst[pc]
 	switch in.Op {
 	case syntax.InstAlt, syntax.InstAltMatch:
-		addPC(p, set, in.Out)
-		addPC(p, set, in.Arg)
+		addPC(p, set, in.Out, flags)
+		addPC(p, set, in.Arg, flags)
 	case syntax.InstCapture, syntax.InstNop:
-		addPC(p, set, in.Out)
+		addPC(p, set, in.Out, flags)
+	case syntax.InstEmptyWidth:
+		if syntax.EmptyOp(in.Arg)&^flags == 0 {
+			addPC(p, set, in.Out, flags)
+		}
 	}
 }
 
@@ -189,7 +205,7 @@ func settle(p *syntax.Prog, set map[uint32]bool, prefix bool) mstate {
 				return mstate{matched: true}
 			}
 			s.pcs = append(s.pcs, pc)
-		case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
+		case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL, syntax.InstEmptyWidth:
 			s.pcs = append(s.pcs, pc)
 		}
 	}
@@ -199,7 +215,7 @@ func settle(p *syntax.Prog, set map[uint32]bool, prefix bool) mstate {
 
 func (m matcher) start() mstate {
 	set := map[uint32]bool{}
-	addPC(m.prog, set, uint32(m.prog.Start))
+	addPC(m.prog, set, uint32(m.prog.Start), atStart) // NSNs have >= 2 digits: not the end
 	return settle(m.prog, set, m.prefix)
 }
 
@@ -210,21 +226,34 @@ func (m matcher) step(s mstate, d rune) mstate {
 	set := map[uint32]bool{}
 	for _, pc := range s.pcs {
 		in := &m.prog.Inst[pc]
-		if in.Op != syntax.InstMatch && in.MatchRune(d) {
-			addPC(m.prog, set, in.Out)
+		switch in.Op {
+		case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL:
+			if in.MatchRune(d) {
+				addPC(m.prog, set, in.Out, midInput)
+			}
 		}
 	}
 	return settle(m.prog, set, m.prefix)
 }
 
+// accepts reports a match of the whole NSN (full matchers) or of some
+// prefix of it (prefix matchers), s being the state after its last digit:
+// assertions left pending in s are followed with the end-of-input flags.
 func (m matcher) accepts(s mstate) bool {
 	if s.matched {
 		return true
 	}
-	if m.prefix {
-		return false
-	}
+	set := map[uint32]bool{}
 	for _, pc := range s.pcs {
+		switch m.prog.Inst[pc].Op {
+		case syntax.InstMatch:
+			return true
+		case syntax.InstEmptyWidth:
+			delete(set, pc)
+			addPC(m.prog, set, pc, atEnd)
+		}
+	}
+	for pc := range set {
 		if m.prog.Inst[pc].Op == syntax.InstMatch {
 			return true
 		}
