@@ -9,10 +9,8 @@ package numbers
 // for every number under the prefix: validity, region and line type. A leaf
 // is 0 ("undecided") where phonenumbers might strip a national prefix from
 // the NSN (the region's national-prefix-for-parsing pattern matches a prefix
-// of it), and four calling codes whose prefix patterns use an end anchor
-// (+81, +261, +378, +672) are not tabled at all: those numbers, national
-// readings, and the TON 0 readings the table finds invalid go to
-// phonenumbers as before. TestTableMatchesPhonenumbers checks every answer
+// of it): those numbers, national readings, and the TON 0 readings the
+// table finds invalid go to phonenumbers as before. TestTableMatchesPhonenumbers checks every answer
 // against phonenumbers; TestTableIsFresh that the committed table is what
 // the generator writes for the phonenumbers version in go.mod.
 

@@ -222,3 +222,26 @@ func BenchmarkLookupNew(b *testing.B) {
 		}
 	}
 }
+
+// FuzzTableMatchesPhonenumbers: whatever digits the table answers, it
+// answers as phonenumbers does.
+func FuzzTableMatchesPhonenumbers(f *testing.F) {
+	for _, s := range []string{"4915112345678", "447400123456", "12025550123", "81312345678", "80012345678", "390612345678", "79161234567"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, digits []byte) {
+		for _, c := range digits {
+			if c < '0' || c > '9' {
+				return
+			}
+		}
+		got, ok := tableLookup(digits)
+		if !ok {
+			return
+		}
+		want, wok := parse("+"+string(digits), phonenumbers.UNKNOWN_REGION)
+		if !wok || got != want {
+			t.Fatalf("%s: table %+v, phonenumbers %+v %v", digits, got, want, wok)
+		}
+	})
+}
