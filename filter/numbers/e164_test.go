@@ -77,10 +77,10 @@ var randomPerLength = flag.Int("e164-random", 12, "TestTableMatchesPhonenumbers:
 // table alone; it reports the share of readings the table answers.
 func TestTableMatchesPhonenumbers(t *testing.T) {
 	// Under the race detector (CI) phonenumbers is ~10x slower: fewer
-	// random numbers, and the Resolver readings for every 4th number only.
+	// random numbers, and the Resolver readings for every 8th number only.
 	perLength, every := *randomPerLength, 1
 	if raceEnabled || testing.Short() {
-		perLength, every = min(perLength, 4), 4
+		perLength, every = min(perLength, 2), 8
 	}
 	corpus := tableCorpus(t, perLength)
 	on, err := NewResolver("DE", 0) // no cache: the table, else phonenumbers
