@@ -41,6 +41,8 @@ type parkedReceipt struct {
 	start int64
 	ev    *filter.Event
 	timer *time.Timer
+	// remote: waited for another node's mapping (clusterids.go), once.
+	remote bool
 }
 
 // fly registers a held part sent to the SMSC; its ticket lands with the answer.
@@ -130,7 +132,7 @@ func (l *upLeg) parkReceipt(p pdu.PDU, m *pdu.Message, start int64, ev *filter.E
 	s := l.s
 	r := &s.park
 	if r.flyingN.Load() == 0 {
-		return false
+		return s.remote.n.Load() != 0 && l.parkRemote(p, m, start, ev)
 	}
 	id := m.ReceiptID()
 	if len(id) == 0 || s.released.has(id) {
@@ -139,7 +141,7 @@ func (l *upLeg) parkReceipt(p pdu.PDU, m *pdu.Message, start int64, ev *filter.E
 	r.mu.Lock()
 	if len(r.flying[l.key]) == 0 {
 		r.mu.Unlock()
-		return false
+		return s.remote.n.Load() != 0 && l.parkRemote(p, m, start, ev)
 	}
 	pr := &parkedReceipt{leg: l, raw: append([]byte(nil), p...), id: string(id), upto: r.next, start: start, ev: ev}
 	r.parked[l.key] = append(r.parked[l.key], pr)
@@ -169,6 +171,9 @@ func (s *Server) landed(key string, t uint64, msgID string) {
 
 // resumeReceipt sends a parked receipt on, under the peer's id when it is known now.
 func (s *Server) resumeReceipt(p *parkedReceipt) {
+	if s.repark(p) { // still unknown, and another node may be about to share it
+		return
+	}
 	defer s.holding.Add(-1)
 	defer p.leg.owedDn.Add(-1) // after the delivery took its own count
 	raw := pdu.PDU(p.raw)

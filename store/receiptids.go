@@ -26,10 +26,11 @@ type ReceiptIDs interface {
 	// so that a reader never sees a row whose seq is above one committed
 	// later (ReceiptIDsAfter's cursor skips nothing).
 	PutReceiptIDs(ctx context.Context, ids []ReceiptID) error
-	// ReceiptIDsAfter returns up to limit unexpired ids with seq > after,
-	// other than node's own, by seq, and the highest seq read (after when
-	// none): the next call's cursor.
-	ReceiptIDsAfter(ctx context.Context, after int64, node string, now time.Time, limit int) ([]ReceiptID, int64, error)
+	// ReceiptIDsAfter reads up to limit rows with seq > after and returns
+	// the unexpired ids among them other than node's own, by seq, the
+	// highest seq read (after when none: the next call's cursor), and
+	// whether limit rows were read (more may follow).
+	ReceiptIDsAfter(ctx context.Context, after int64, node string, now time.Time, limit int) (ids []ReceiptID, last int64, more bool, err error)
 	// ReceiptIDsStart is the cursor to start tailing from: keep ids at
 	// most are read (the newest).
 	ReceiptIDsStart(ctx context.Context, keep int) (int64, error)
@@ -84,21 +85,22 @@ func (s *sqlStore) PutReceiptIDs(ctx context.Context, ids []ReceiptID) error {
 	return nil
 }
 
-func (s *sqlStore) ReceiptIDsAfter(ctx context.Context, after int64, node string, now time.Time, limit int) ([]ReceiptID, int64, error) {
+func (s *sqlStore) ReceiptIDsAfter(ctx context.Context, after int64, node string, now time.Time, limit int) ([]ReceiptID, int64, bool, error) {
 	rows, err := s.db.QueryContext(ctx, s.d.rebind(`SELECT seq, upstream, ours, peer, node, expires FROM receipt_ids
 		WHERE seq > ? ORDER BY seq LIMIT ?`), after, limit)
 	if err != nil {
-		return nil, after, fmt.Errorf("store: receipt ids: %w", err)
+		return nil, after, false, fmt.Errorf("store: receipt ids: %w", err)
 	}
 	defer rows.Close()
 	var out []ReceiptID
-	last := after
+	last, read := after, 0
 	nowUS := now.UnixMicro()
 	for rows.Next() {
+		read++
 		var r ReceiptID
 		var exp int64
 		if err := rows.Scan(&r.Seq, &r.Upstream, &r.Ours, &r.Peer, &r.Node, &exp); err != nil {
-			return nil, after, fmt.Errorf("store: receipt ids: %w", err)
+			return nil, after, false, fmt.Errorf("store: receipt ids: %w", err)
 		}
 		last = r.Seq
 		if r.Node == node || exp <= nowUS {
@@ -108,9 +110,9 @@ func (s *sqlStore) ReceiptIDsAfter(ctx context.Context, after int64, node string
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, after, fmt.Errorf("store: receipt ids: %w", err)
+		return nil, after, false, fmt.Errorf("store: receipt ids: %w", err)
 	}
-	return out, last, nil
+	return out, last, read == limit, nil
 }
 
 func (s *sqlStore) ReceiptIDsStart(ctx context.Context, keep int) (int64, error) {

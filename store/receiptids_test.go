@@ -33,8 +33,8 @@ func TestReceiptIDs(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		got, cur, err := c.ReceiptIDsAfter(ctx, 0, "b", t0, 1000)
-		if err != nil || len(got) != receiptIDRows+6 || got[0].Upstream != "up0" || got[0].Ours != "our0" || got[0].Peer != "acme" ||
+		got, cur, more, err := c.ReceiptIDsAfter(ctx, 0, "b", t0, 1000)
+		if err != nil || more || len(got) != receiptIDRows+6 || got[0].Upstream != "up0" || got[0].Ours != "our0" || got[0].Peer != "acme" ||
 			got[0].Node != "a" || !got[0].Expires.Equal(t0.Add(time.Hour)) || got[len(got)-1].Upstream != "last" || got[len(got)-1].Seq != cur {
 			t.Fatalf("b read %d ids, cursor %d: %v", len(got), cur, err)
 		}
@@ -43,12 +43,12 @@ func TestReceiptIDs(t *testing.T) {
 				t.Fatalf("id %d: %+v after %+v", i, got[i], got[i-1])
 			}
 		}
-		if again, cur2, err := c.ReceiptIDsAfter(ctx, cur, "b", t0, 1000); err != nil || len(again) != 0 || cur2 != cur {
+		if again, cur2, _, err := c.ReceiptIDsAfter(ctx, cur, "b", t0, 1000); err != nil || len(again) != 0 || cur2 != cur {
 			t.Fatalf("nothing new: %d %d %v", len(again), cur2, err)
 		}
 		// Pages: the cursor moves past rows skipped (own, expired) too.
-		page, cur3, err := c.ReceiptIDsAfter(ctx, cur-3, "a", t0, 2)
-		if err != nil || len(page) != 1 || page[0].Upstream != "B1" || cur3 != cur-1 {
+		page, cur3, more, err := c.ReceiptIDsAfter(ctx, cur-3, "a", t0, 2)
+		if err != nil || !more || len(page) != 1 || page[0].Upstream != "B1" || cur3 != cur-1 {
 			t.Fatalf("a's page: %+v %d %v", page, cur3, err)
 		}
 		if start, err := c.ReceiptIDsStart(ctx, 2); err != nil || start != cur-2 {
@@ -58,7 +58,7 @@ func TestReceiptIDs(t *testing.T) {
 		if err != nil || n != int64(receiptIDRows+6) { // a's first batch (beyond the newest 3) and "old" (expired)
 			t.Fatalf("expired %d: %v", n, err)
 		}
-		if left, _, _ := c.ReceiptIDsAfter(ctx, 0, "", t0, 1000); len(left) != 2 || left[0].Upstream != "B1" {
+		if left, _, _, _ := c.ReceiptIDsAfter(ctx, 0, "", t0, 1000); len(left) != 2 || left[0].Upstream != "B1" {
 			t.Fatalf("left %+v", left)
 		}
 	})
