@@ -74,14 +74,18 @@ type receiptIDs struct {
 
 	hmu    sync.Mutex
 	heard  map[string]heard // node -> its last notification
+	remote map[string]bool  // peers in flight elsewhere, as told to the proxy
 	notes  chan struct{}
-	remote map[string]bool // peers in flight elsewhere, as told to the proxy
 	wake   <-chan struct{}
+
+	// Announce waits for the notification of its fly count.
+	gen, sent uint64        // changes asked, changes published (under mu)
+	published chan struct{} // closed and replaced at each publication (under mu)
 }
 
 func newReceiptIDs(n *Node, rw Rewriter) *receiptIDs {
 	return &receiptIDs{n: n, rw: rw, fly: map[string]int{}, send: make(chan struct{}, 1), heard: map[string]heard{},
-		notes: make(chan struct{}, 1), remote: map[string]bool{}, wake: n.Subscribe()}
+		notes: make(chan struct{}, 1), remote: map[string]bool{}, wake: n.Subscribe(), published: make(chan struct{})}
 }
 
 // ShareReceiptID queues a mapping for the other nodes (proxy.ClusterLink).
@@ -124,8 +128,33 @@ func (n *Node) Flying(peer string, delta int) {
 		r.fly[peer] = c
 	}
 	r.dirty = true
+	r.gen++
 	r.mu.Unlock()
 	r.signal()
+}
+
+// Announce waits until the other nodes were notified of this node's
+// messages in flight as they are now (proxy.ClusterLink), at most until
+// ctx ends: a release, unlike the message path, can wait for it.
+func (n *Node) Announce(ctx context.Context) {
+	r := n.ids
+	if r == nil {
+		return
+	}
+	for {
+		r.mu.Lock()
+		done, ch := r.sent >= r.gen, r.published
+		r.mu.Unlock()
+		if done {
+			return
+		}
+		r.signal()
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+		}
+	}
 }
 
 func (r *receiptIDs) signal() {
@@ -159,7 +188,7 @@ func (r *receiptIDs) share(ctx context.Context) {
 		for p := range r.fly {
 			flying = append(flying, p)
 		}
-		dirty := r.dirty
+		dirty, gen := r.dirty, r.gen
 		r.dirty = false
 		r.mu.Unlock()
 		if len(batch) > 0 {
@@ -185,6 +214,11 @@ func (r *receiptIDs) share(ctx context.Context) {
 		if len(batch) > 0 || dirty || (beat && len(flying) > 0) {
 			n.notify(ctx, notePayload(n.cfg.Node, flying))
 		}
+		r.mu.Lock()
+		r.sent = gen
+		close(r.published)
+		r.published = make(chan struct{})
+		r.mu.Unlock()
 	}
 }
 
@@ -220,6 +254,12 @@ func (r *receiptIDs) heardNote(payload string) {
 	}
 	r.hmu.Lock()
 	r.heard[note.Node] = heard{flying: note.Flying, at: time.Now()}
+	for _, p := range note.Flying { // at once: a receipt may be on its way; an end waits for the tail
+		if !r.remote[p] {
+			r.remote[p] = true
+			r.rw.RemoteFlying(p, true)
+		}
+	}
 	r.hmu.Unlock()
 	select {
 	case r.notes <- struct{}{}:
@@ -299,17 +339,22 @@ func (r *receiptIDs) tail(ctx context.Context, cursor int64) (int64, error) {
 }
 
 // apply tells the proxy which peers have messages in flight on other
-// nodes, from their notifications heard before the last tail; a node
-// silent for three poll intervals has none (it repeats them each).
+// nodes. A peer ends only when neither the notifications heard before the
+// last tail (notes: their mappings are learnt) nor those heard since have
+// it; a node silent for three poll intervals has none (it repeats them).
 func (r *receiptIDs) apply(notes map[string]heard) {
+	r.hmu.Lock()
+	defer r.hmu.Unlock()
 	old := time.Now().Add(-3 * r.n.cfg.PollInterval)
 	now := map[string]bool{}
-	for _, h := range notes {
-		if h.at.Before(old) {
-			continue
-		}
-		for _, p := range h.flying {
-			now[p] = true
+	for _, m := range []map[string]heard{notes, r.heard} {
+		for _, h := range m {
+			if h.at.Before(old) {
+				continue
+			}
+			for _, p := range h.flying {
+				now[p] = true
+			}
 		}
 	}
 	for p := range r.remote {

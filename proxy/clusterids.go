@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,9 @@ type ClusterLink interface {
 	// ids the other nodes will learn: +1 when one is sent, -1 once its id
 	// is shared (after ShareReceiptID) or it failed.
 	Flying(peer string, delta int)
+	// Announce waits until the other nodes were told of the messages in
+	// flight counted so far (or ctx ends); for a release, which may wait.
+	Announce(ctx context.Context)
 }
 
 // ReceiptWaits count receipts that waited for another node's mapping.

@@ -204,8 +204,12 @@ func (s *Server) Release(ctx context.Context, ev *filter.Event) (string, error) 
 		if ev.Direction == filter.MO.String() {
 			r, err = s.originateMO(ctx, ev.Peer, p)
 		} else {
-			if mapped {
-				s.flying(ev.Peer, 1)
+			if mapped && s.link != nil {
+				s.link.Flying(ev.Peer, 1)
+				// The SMSC may send the receipt at once, over another node.
+				actx, cancel := context.WithTimeout(ctx, s.remote.wait)
+				s.link.Announce(actx)
+				cancel()
 			}
 			r, err = s.originateMT(ctx, ev.Peer, p)
 			if mapped && err == nil && r.status == pdu.StatusOK {
