@@ -56,7 +56,9 @@ type ReceiptWaits struct {
 // up to wait while other nodes' mappings may be in transit.
 func (s *Server) JoinCluster(l ClusterLink, wait time.Duration) {
 	s.link = l
+	s.remote.mu.Lock()
 	s.remote.wait = wait
+	s.remote.mu.Unlock()
 }
 
 // LearnReceiptID records a mapping shared by another node (it expires
