@@ -194,19 +194,7 @@ func (r *remotePark) take(id string) []*parkedReceipt {
 func (r *remotePark) unpark(p *parkedReceipt) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ps := r.byID[p.id]
-	for i, x := range ps {
-		if x == p {
-			ps = append(ps[:i], ps[i+1:]...)
-			if len(ps) == 0 {
-				delete(r.byID, p.id)
-			} else {
-				r.byID[p.id] = ps
-			}
-			return true
-		}
-	}
-	return false
+	return len(takeParked(r.byID, p.id, func(x *parkedReceipt) bool { return x == p })) > 0
 }
 
 // setFlying records whether peer has messages in flight elsewhere and,
@@ -229,22 +217,11 @@ func (r *remotePark) setFlying(peer string, flying bool) []*parkedReceipt {
 	delete(r.peers, peer)
 	r.n.Store(int32(len(r.peers)))
 	var out []*parkedReceipt
-	for id, ps := range r.byID {
-		kept := ps[:0]
-		for _, p := range ps {
-			if p.leg.key == peer {
-				p.timer.Stop()
-				out = append(out, p)
-			} else {
-				kept = append(kept, p)
-			}
-		}
-		clear(ps[len(kept):])
-		if len(kept) == 0 {
-			delete(r.byID, id)
-		} else {
-			r.byID[id] = kept
-		}
+	for id := range r.byID {
+		out = append(out, takeParked(r.byID, id, func(p *parkedReceipt) bool { return p.leg.key == peer })...)
+	}
+	for _, p := range out {
+		p.timer.Stop()
 	}
 	return out
 }

@@ -88,41 +88,35 @@ func (r *receiptPark) land(key string, t uint64, msgID string) []*parkedReceipt 
 	for x := range f {
 		low = min(low, x)
 	}
-	var ready []*parkedReceipt
+	return takeParked(r.parked, key, func(p *parkedReceipt) bool { return (msgID != "" && p.id == msgID) || p.upto < low })
+}
+
+// takeParked removes the receipts take selects from m[key] and returns them.
+func takeParked(m map[string][]*parkedReceipt, key string, take func(*parkedReceipt) bool) []*parkedReceipt {
+	waiting := m[key]
+	var out []*parkedReceipt
 	kept := waiting[:0]
 	for _, p := range waiting {
-		if (msgID != "" && p.id == msgID) || p.upto < low {
-			ready = append(ready, p)
+		if take(p) {
+			out = append(out, p)
 		} else {
 			kept = append(kept, p)
 		}
 	}
 	clear(waiting[len(kept):])
 	if len(kept) == 0 {
-		delete(r.parked, key)
+		delete(m, key)
 	} else {
-		r.parked[key] = kept
+		m[key] = kept
 	}
-	return ready
+	return out
 }
 
 // unpark removes p if it still waits (its timer fired); false when it went on already.
 func (r *receiptPark) unpark(key string, p *parkedReceipt) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	waiting := r.parked[key]
-	for i, x := range waiting {
-		if x == p {
-			waiting = append(waiting[:i], waiting[i+1:]...)
-			if len(waiting) == 0 {
-				delete(r.parked, key)
-			} else {
-				r.parked[key] = waiting
-			}
-			return true
-		}
-	}
-	return false
+	return len(takeParked(r.parked, key, func(x *parkedReceipt) bool { return x == p })) > 0
 }
 
 // parkReceipt parks receipt p of leg l when its id is unknown and held
