@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -59,11 +60,17 @@ type Result struct {
 	// received for them. Issued - Answered were never answered.
 	Issued   uint64 `json:"issued"`
 	Answered uint64 `json:"answered"`
+	// CPU is the CPU time (user and system, every thread) the whole
+	// process spent per response during the measured time: load generator,
+	// simulator and target together. On a machine others share it moves
+	// far less than the rate does: the rate depends on how much CPU the
+	// process got, this on how much each message needs.
+	CPU time.Duration `json:"cpu_per_msg_ns"`
 }
 
 func (r Result) String() string {
-	return fmt.Sprintf("%.0f msg/s  p50 %v  p99 %v  p99.9 %v  max %v  ok %d  rejected %d  lost %d",
-		r.Rate, r.P50, r.P99, r.P999, r.Max, r.OK, r.Rejected, r.Lost)
+	return fmt.Sprintf("%.0f msg/s  p50 %v  p99 %v  p99.9 %v  max %v  cpu %v/msg  ok %d  rejected %d  lost %d",
+		r.Rate, r.P50, r.P99, r.P999, r.Max, r.CPU, r.OK, r.Rejected, r.Lost)
 }
 
 // DefaultPDU is a 40-character GSM-7 submit_sm from session s's sender to
@@ -108,6 +115,16 @@ func (st *sessionStats) onResp(r esme.Resp) {
 		_ = st.hist.RecordValue(int64(r.Latency))
 	}
 	st.mu.Unlock()
+}
+
+// processCPU is the CPU time (user and system) the process has used so far,
+// 0 where the system cannot tell.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Run applies the load and returns what it measured.
@@ -224,6 +241,7 @@ func Run(ctx context.Context, l Load) (Result, error) {
 	case <-runCtx.Done():
 	}
 	measStart = time.Now()
+	cpuStart := processCPU()
 	for _, st := range stats {
 		st.measuring.Store(true)
 	}
@@ -247,6 +265,7 @@ func Run(ctx context.Context, l Load) (Result, error) {
 	}
 	<-runCtx.Done()
 	elapsed := time.Since(measStart)
+	cpu := processCPU() - cpuStart
 	for _, st := range stats {
 		st.measuring.Store(false)
 	}
@@ -279,6 +298,7 @@ func Run(ctx context.Context, l Load) (Result, error) {
 		return res, errors.New("bench: no responses measured")
 	}
 	res.Rate = float64(res.OK+res.Rejected) / elapsed.Seconds()
+	res.CPU = cpu / time.Duration(res.OK+res.Rejected)
 	res.P50 = time.Duration(h.ValueAtQuantile(50))
 	res.P90 = time.Duration(h.ValueAtQuantile(90))
 	res.P99 = time.Duration(h.ValueAtQuantile(99))

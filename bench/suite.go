@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -48,6 +49,10 @@ type Suite struct {
 	// closed-loop rate through every target but direct, and each target's
 	// p99 minus the relay's (needs the relay among Targets and Rate 0).
 	HalfRate bool
+	// Scale adds closed-loop throughput at other sessions x window shapes,
+	// every target against the relay at the same shape (e.g. 64 x 10:
+	// many sessions with small windows), reported beside the main shape.
+	Scale []Shape
 	// Binary, when set, is an smsfw executable to measure resident memory
 	// of smsfw alone (a child process with the reference ruleset and a
 	// 1M-entry number list, idle and under load).
@@ -55,6 +60,37 @@ type Suite struct {
 	// Progress output (a bar on a terminal, plain lines otherwise), may be nil.
 	Log io.Writer
 }
+
+// Shape is a number of sessions and the window of each.
+type Shape struct {
+	Sessions int `json:"sessions"`
+	Window   int `json:"window"`
+}
+
+func (sh Shape) String() string { return fmt.Sprintf("%dx%d", sh.Sessions, sh.Window) }
+
+// ParseShapes parses a comma-separated list of SESSIONSxWINDOW.
+func ParseShapes(list string) ([]Shape, error) {
+	var out []Shape
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		var sh Shape
+		if n, err := fmt.Sscanf(f, "%dx%d", &sh.Sessions, &sh.Window); err != nil || n != 2 || sh.Sessions <= 0 || sh.Window <= 0 ||
+			fmt.Sprint(sh) != f {
+			return nil, fmt.Errorf("bench: shape %q: want SESSIONSxWINDOW, e.g. 64x10", f)
+		}
+		out = append(out, sh)
+	}
+	return out, nil
+}
+
+// Throughput targets of issue 16, as ratios to the relay in the same run.
+const (
+	RatioTargetAllowAll = 0.9
+	RatioTargetRules    = 0.6
+)
 
 // AddedP99Target is the latency budget smsfw may add at half of the
 // maximum rate (ARCHITECTURE.md, issue 5).
@@ -99,7 +135,17 @@ type Report struct {
 	Rounds   int             `json:"rounds"`
 	Results  []TargetResult  `json:"results"`
 	HalfRate *HalfRateReport `json:"half_rate,omitempty"`
-	Alone    *AloneMemory    `json:"rss_alone,omitempty"`
+	// Scale: closed-loop throughput at the other shapes (Suite.Scale).
+	Scale []ShapeReport `json:"scale,omitempty"`
+	Alone *AloneMemory  `json:"rss_alone,omitempty"`
+	// Targets: issue 16's targets met or missed (Verdicts).
+	Targets []Verdict `json:"targets,omitempty"`
+}
+
+// ShapeReport is closed-loop throughput at one sessions x window shape.
+type ShapeReport struct {
+	Shape
+	Results []TargetResult `json:"results"`
 }
 
 // Run executes the suite.
@@ -130,23 +176,28 @@ func (s Suite) Run(ctx context.Context) (*Report, error) {
 		}
 	}
 	per := s.Warmup + s.Duration
-	plan := time.Duration(rounds*(len(s.Targets)+len(halfTargets))) * per
+	plan := time.Duration(rounds*((1+len(s.Scale))*len(s.Targets)+len(halfTargets))) * per
 	if s.Binary != "" {
 		plan += aloneSetup + per
 	}
 	prog := NewProgress(s.Log, plan)
 	defer prog.Done()
 
-	// rounds runs every target rounds times in rotating order at rate (0:
+	var runShape func(targets []string, sh Shape, rate float64, phase string) (map[string][]Result, error)
+	// runRounds runs every target rounds times in rotating order at rate (0:
 	// closed loop) and returns each target's runs.
+	main := Shape{Sessions: s.Sessions, Window: s.Window}
 	runRounds := func(targets []string, rate float64, phase string) (map[string][]Result, error) {
+		return runShape(targets, main, rate, phase)
+	}
+	runShape = func(targets []string, sh Shape, rate float64, phase string) (map[string][]Result, error) {
 		all := map[string][]Result{}
 		for round := 0; round < rounds; round++ {
 			for k := range targets {
 				name := targets[(k+round)%len(targets)]
 				step := fmt.Sprintf("%sround %d/%d %s", phase, round+1, rounds, name)
 				prog.Step(step, per)
-				res, err := Run(ctx, Load{Addr: addrs[name], Sessions: s.Sessions, Window: s.Window, Duration: s.Duration,
+				res, err := Run(ctx, Load{Addr: addrs[name], Sessions: sh.Sessions, Window: sh.Window, Duration: s.Duration,
 					Warmup: s.Warmup, Rate: rate, Progress: func(done uint64, el time.Duration) {
 						prog.Update(fmt.Sprintf("%d answered", done))
 					}})
@@ -164,13 +215,15 @@ func (s Suite) Run(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 	// The median-throughput round of each target.
-	rep.Results = medians(s.Targets, all, func(r Result) float64 { return r.Rate })
-	if relay := find(rep.Results, TargetRelay); relay != nil {
-		for i := range rep.Results {
-			r := &rep.Results[i]
-			r.Ratio = r.Result.Rate / relay.Result.Rate
-			r.AddedP99 = r.Result.P99 - relay.Result.P99
+	rep.Results = ratios(medians(s.Targets, all, func(r Result) float64 { return r.Rate }))
+	for _, sh := range s.Scale {
+		all, err := runShape(s.Targets, sh, s.Rate, sh.String()+": ")
+		if err != nil {
+			return nil, err
 		}
+		rep.Scale = append(rep.Scale, ShapeReport{Shape: sh, Results: ratios(medians(s.Targets, all, func(r Result) float64 { return r.Rate }))})
+	}
+	if relay := find(rep.Results, TargetRelay); relay != nil {
 		if len(halfTargets) > 0 {
 			// Latency at a load the machine can carry: half of what the
 			// relay moves flat out, the same rate for every target, open
@@ -222,7 +275,21 @@ func (s Suite) Run(ctx context.Context) (*Report, error) {
 		prog.Logf("smsfw alone: %.0f MiB idle, %.0f MiB under load (target <= %d MiB)\n", mem.IdleMiB, mem.UnderLoadMiB, RSSTargetMiB)
 		rep.Alone = mem
 	}
+	rep.Targets = rep.Verdicts()
 	return rep, nil
+}
+
+// ratios sets each result's throughput ratio and added p99 against the
+// relay's among them (none without the relay).
+func ratios(rs []TargetResult) []TargetResult {
+	if relay := find(rs, TargetRelay); relay != nil {
+		for i := range rs {
+			r := &rs[i]
+			r.Ratio = r.Result.Rate / relay.Result.Rate
+			r.AddedP99 = r.Result.P99 - relay.Result.P99
+		}
+	}
+	return rs
 }
 
 // medians picks, for each target, its median run by key.
@@ -254,18 +321,18 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprint(w, ", closed loop")
 	}
 	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tmsg/s\tvs relay\tp50\tp99\tp99.9\tmax\tlost\t")
-	for _, t := range r.Results {
-		ratio := "-"
-		if t.Ratio > 0 {
-			ratio = fmt.Sprintf("%.2f", t.Ratio)
-		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%v\t%v\t%v\t%v\t%d\t\n", t.Target, t.Result.Rate, ratio,
-			t.Result.P50.Round(time.Microsecond), t.Result.P99.Round(time.Microsecond),
-			t.Result.P999.Round(time.Microsecond), t.Result.Max.Round(time.Microsecond), t.Result.Lost)
+	inflight := 0
+	if r.Rate == 0 {
+		inflight = r.Sessions * r.Window
 	}
-	_ = tw.Flush()
+	writeResults(w, r.Results, inflight)
+	for _, sh := range r.Scale {
+		fmt.Fprintf(w, "\n%d sessions x window %d, closed loop\n", sh.Sessions, sh.Window)
+		writeResults(w, sh.Results, sh.Sessions*sh.Window)
+	}
+	if inflight > 0 || len(r.Scale) > 0 {
+		fmt.Fprintln(w, "\nin flight/rate: requests in flight over throughput, what Little's law makes the mean latency of a closed loop")
+	}
 	if hr := r.HalfRate; hr != nil {
 		fmt.Fprintf(w, "\nlatency at half of the relay's maximum: open loop at %.0f msg/s, added p99 target <= %v\n", hr.Rate, hr.Target)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -295,6 +362,7 @@ func (r *Report) WriteTable(w io.Writer) {
 				o.Result.P99.Round(time.Microsecond), o.Relay.P99.Round(time.Microsecond), o.AddedP99.Round(time.Microsecond), verdict)
 		}
 	}
+	writeVerdicts(w, r.Verdicts())
 	if a := r.Alone; a != nil {
 		verdict := "met"
 		if a.UnderLoadMiB > RSSTargetMiB {
@@ -303,6 +371,117 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "\nRSS of smsfw alone (child process, %s): %.0f MiB idle, %.0f MiB under load at %.0f msg/s (target <= %d MiB: %s)\n",
 			a.Setup, a.IdleMiB, a.UnderLoadMiB, a.Rate, RSSTargetMiB, verdict)
 	}
+}
+
+// writeResults prints results as a table; with inflight (closed loop:
+// sessions x window) it adds in-flight requests over the rate.
+func writeResults(w io.Writer, rs []TargetResult, inflight int) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := "target\tmsg/s\tvs relay\tp50\tp99\tp99.9\tmax\tlost\tcpu/msg\t"
+	if inflight > 0 {
+		head += "in flight/rate\t"
+	}
+	fmt.Fprintln(tw, head)
+	for _, t := range rs {
+		ratio := "-"
+		if t.Ratio > 0 {
+			ratio = fmt.Sprintf("%.2f", t.Ratio)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%v\t%v\t%v\t%v\t%d\t%v\t", t.Target, t.Result.Rate, ratio,
+			t.Result.P50.Round(time.Microsecond), t.Result.P99.Round(time.Microsecond),
+			t.Result.P999.Round(time.Microsecond), t.Result.Max.Round(time.Microsecond), t.Result.Lost,
+			t.Result.CPU.Round(10*time.Nanosecond))
+		if inflight > 0 && t.Result.Rate > 0 {
+			fmt.Fprintf(tw, "%v\t", time.Duration(float64(inflight)/t.Result.Rate*1e9).Round(time.Microsecond))
+		}
+		fmt.Fprintln(tw)
+	}
+	_ = tw.Flush()
+}
+
+// Verdict is one of issue 16's targets as this run measured it.
+type Verdict struct {
+	What   string  `json:"what"`
+	Value  float64 `json:"value"`  // a ratio, or microseconds for the added p99
+	Target float64 `json:"target"` // the least ratio, or the most microseconds
+	Met    bool    `json:"met"`
+	// CPURatio (throughput targets) is the relay's CPU per message over
+	// the target's: the throughput ratio a machine that gives the process
+	// all its cores would show, steadier than the rate when others share
+	// them.
+	CPURatio float64 `json:"cpu_ratio,omitempty"`
+	Note     string  `json:"note,omitempty"`
+}
+
+// Verdicts are issue 16's targets met or missed in this run: throughput
+// of allow-all and of the reference ruleset against the relay at every
+// shape, and the added p99 at half rate with the ruleset.
+func (r *Report) Verdicts() []Verdict {
+	var out []Verdict
+	shapes := append([]ShapeReport{{Shape: Shape{r.Sessions, r.Window}, Results: r.Results}}, r.Scale...)
+	for _, tc := range []struct {
+		target, name string
+		min          float64
+	}{{TargetSMSFW, "allow-all", RatioTargetAllowAll}, {TargetRules, "reference ruleset", RatioTargetRules}} {
+		for _, sh := range shapes {
+			if t := find(sh.Results, tc.target); t != nil && t.Ratio > 0 {
+				v := Verdict{What: fmt.Sprintf("%s throughput at %v, vs relay", tc.name, sh.Shape), Value: t.Ratio,
+					Target: tc.min, Met: t.Ratio >= tc.min}
+				if relay := find(sh.Results, TargetRelay); relay != nil && t.Result.CPU > 0 {
+					v.CPURatio = float64(relay.Result.CPU) / float64(t.Result.CPU)
+				}
+				out = append(out, v)
+			}
+		}
+	}
+	if hr := r.HalfRate; hr != nil {
+		us := func(d time.Duration) float64 { return float64(d) / 1e3 }
+		for _, t := range hr.Results {
+			if t.Target != TargetRules {
+				continue
+			}
+			v := Verdict{What: "added p99 at half rate, reference ruleset", Value: us(t.AddedP99), Target: us(hr.Target),
+				Met: t.AddedP99 <= hr.Target}
+			if t.Result.Rate < 0.95*hr.Rate {
+				v.Note = "overloaded at the relay's half rate"
+			}
+			for _, o := range hr.Own {
+				if o.Target == TargetRules {
+					v.Value, v.Met = us(o.AddedP99), o.AddedP99 <= hr.Target
+					v.Note = fmt.Sprintf("at half of its own maximum, %.0f msg/s", o.Rate)
+				}
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// writeVerdicts prints issue 16's targets as this run measured them.
+func writeVerdicts(w io.Writer, vs []Verdict) {
+	if len(vs) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\ntargets (ratios to the relay in this run; load generator, simulator and smsfw share the machine's cores):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, v := range vs {
+		verdict := "met"
+		if !v.Met {
+			verdict = "MISSED"
+		}
+		value, target := fmt.Sprintf("%.2f", v.Value), fmt.Sprintf(">= %.2f", v.Target)
+		if strings.HasPrefix(v.What, "added p99") {
+			value, target = fmt.Sprintf("%+.0f µs", v.Value), fmt.Sprintf("<= %.0f µs", v.Target)
+		}
+		if v.Note != "" {
+			verdict += " (" + v.Note + ")"
+		}
+		if v.CPURatio > 0 {
+			verdict += fmt.Sprintf(" (by CPU per message: %.2f)", v.CPURatio)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", v.What, value, target, verdict)
+	}
+	_ = tw.Flush()
 }
 
 // WriteJSON writes the report to path.

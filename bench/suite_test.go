@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +68,55 @@ func TestHalfRatePhase(t *testing.T) {
 	rep.WriteTable(&out)
 	if !strings.Contains(out.String(), "latency at half of the relay's maximum") {
 		t.Fatalf("table:\n%s", out.String())
+	}
+}
+
+func TestParseShapes(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []Shape
+		err  bool
+	}{
+		{in: "", want: nil},
+		{in: "64x10", want: []Shape{{64, 10}}},
+		{in: "64x10, 256x10", want: []Shape{{64, 10}, {256, 10}}},
+		{in: "64", err: true},
+		{in: "0x10", err: true},
+		{in: "64x10x2", err: true},
+		{in: "64X10", err: true},
+	} {
+		got, err := ParseShapes(tc.in)
+		if (err != nil) != tc.err || !tc.err && !slices.Equal(got, tc.want) {
+			t.Errorf("ParseShapes(%q) = %v, %v; want %v (error %v)", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// Extra shapes are measured for every target against the relay at the
+// same shape, and issue 16's targets are judged at each.
+func TestScaleShapesAndVerdicts(t *testing.T) {
+	rep, err := Suite{Sessions: 2, Window: 10, Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond,
+		Targets: []string{TargetRelay, TargetSMSFW}, Scale: []Shape{{Sessions: 8, Window: 2}}}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Scale) != 1 || rep.Scale[0].Shape != (Shape{8, 2}) || len(rep.Scale[0].Results) != 2 {
+		t.Fatalf("scale: %+v", rep.Scale)
+	}
+	for _, r := range rep.Scale[0].Results {
+		if r.Result.OK == 0 || r.Result.Lost != 0 || r.Ratio <= 0 || r.Result.CPU <= 0 {
+			t.Fatalf("%s at 8x2: %+v", r.Target, r)
+		}
+	}
+	if len(rep.Targets) != 2 || rep.Targets[1].What != "allow-all throughput at 8x2, vs relay" ||
+		rep.Targets[1].Value != rep.Scale[0].Results[1].Ratio || rep.Targets[1].Met != (rep.Targets[1].Value >= RatioTargetAllowAll) {
+		t.Fatalf("targets: %+v", rep.Targets)
+	}
+	var out strings.Builder
+	rep.WriteTable(&out)
+	for _, want := range []string{"8 sessions x window 2, closed loop", "allow-all throughput at 2x10, vs relay", "cpu/msg"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("table without %q:\n%s", want, out.String())
+		}
 	}
 }

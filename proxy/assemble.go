@@ -299,8 +299,7 @@ func (a *assembler) decide(asm *assembly, last *heldSeg, out *batch, st *loopSta
 		Msg: inspected[0], Parts: inspected, Incomplete: incomplete}
 	v := a.s.inspect(&req, first.log, st)
 	if n := len(held) - 1; n > 0 && int(v.Action) < filter.NumActions {
-		st.verdicts[filter.MT][v.Action] += uint32(n) // verdicts count segments
-		st.dirty = true
+		st.verdict(int(filter.MT), v.Action, uint32(n)) // verdicts count segments
 	}
 	if incomplete {
 		if ce := first.log.Check(zap.InfoLevel, "concatenated message decided incomplete"); ce != nil {

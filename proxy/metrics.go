@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"math/bits"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,14 +133,11 @@ type Metrics struct {
 	// happen and would only be exported zeros); the ok series of the
 	// requests each leg answers exist from the start.
 	respByCls  [2][pdu.NumCommands][len(statusClasses)]atomic.Pointer[prometheus.Counter]
-	inflightUp atomic.Int64
-	inflightDn atomic.Int64
+	inflightUp shardedCount
+	inflightDn shardedCount
 	sessions   *prometheus.GaugeVec
 	binds      *prometheus.CounterVec
-	latency    *prometheus.HistogramVec
-	latSubmit  prometheus.Observer
-	latDeliver prometheus.Observer
-	latOther   prometheus.Observer
+	latency    *latencyHist
 	late       *prometheus.CounterVec
 	timeouts   *prometheus.CounterVec
 	failed     *prometheus.CounterVec
@@ -177,6 +175,40 @@ type Metrics struct {
 	peerMu       sync.RWMutex
 	peerCtr      map[string]*peerCounters
 	peerOther    *peerCounters
+
+	nextShard atomic.Uint32 // round robin of the read loops over the shards
+	counts    [metricShards]countShard
+}
+
+// metricShards is how many shards the counts that every read loop changes
+// (requests in flight, relay latency) are split into: each loop writes its
+// own shard, a cache line no other loop writes (unless there are more
+// loops than shards), and a scrape sums them. One shared counter would be
+// a cache line bounced between the cores for every message.
+const metricShards = 64
+
+// shard returns the shard of a new read loop.
+func (m *Metrics) shard() uint8 { return uint8(m.nextShard.Add(1) % metricShards) }
+
+// shardedCount is a count changed by many goroutines: each adds on a shard
+// of its own (a request may be counted in on one shard and out on
+// another: only the sum means anything).
+type shardedCount struct {
+	s [metricShards]struct {
+		n atomic.Int64
+		_ [56]byte // one cache line per shard
+	}
+}
+
+func (c *shardedCount) Add(shard uint8, n int64) { c.s[shard%metricShards].n.Add(n) }
+
+// Load returns the sum of the shards.
+func (c *shardedCount) Load() int64 {
+	var n int64
+	for i := range c.s {
+		n += c.s[i].n.Load()
+	}
+	return n
 }
 
 type peerCounters [numVerdictKinds][filter.NumActions]prometheus.Counter
@@ -186,13 +218,18 @@ const maxPeerLabels = 1000
 
 // peerVerdict counts one message's verdict for its peer.
 func (m *Metrics) peerVerdict(peer string, kind int, a filter.Action) {
+	m.countersOf(peer)[kind][a].Inc()
+}
+
+// countersOf returns the verdict counters of peer.
+func (m *Metrics) countersOf(peer string) *peerCounters {
 	m.peerMu.RLock()
 	c := m.peerCtr[peer]
 	m.peerMu.RUnlock()
 	if c == nil {
 		c = m.peerCounters(peer)
 	}
-	c[kind][a].Inc()
+	return c
 }
 
 func (m *Metrics) peerCounters(peer string) *peerCounters {
@@ -256,11 +293,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		binds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smsfw_proxy_bind_events_total", Help: "Bind attempts and session ends, by leg and result.",
 		}, []string{"leg", "result"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "smsfw_proxy_relay_latency_seconds",
-			Help:    "Time from reading a request to writing its response back, for relayed requests.",
-			Buckets: []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1, 5, 30},
-		}, []string{"command"}),
 		late: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smsfw_proxy_late_responses_total", Help: "Responses that arrived after their request was answered (timeout, leg loss) and were dropped.",
 		}, []string{"leg"}),
@@ -356,6 +388,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Help: "Messages by peer (the configured name, or the pass-through system_id; beyond 1000 of them \"other\"), direction (mt, mo, receipt) and action.",
 	}, []string{"peer", "direction", "action"})
 	m.peerCtr = map[string]*peerCounters{}
+	m.latency = newLatencyHist(&m.counts)
 	verdicts := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "smsfw_proxy_verdicts_total", Help: "Verdicts carried out, by direction (mt, mo, or receipt: delivery receipts apart from MO) and action.",
 	}, []string{"direction", "action"})
@@ -398,19 +431,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.verdicts[k][a] = verdicts.WithLabelValues(name, filter.Action(a).String())
 		}
 	}
-	inflight := func(leg string, v *atomic.Int64) prometheus.Collector {
+	inflight := func(leg string, v *shardedCount) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "smsfw_proxy_inflight_requests", Help: "Relayed requests awaiting a response, by the leg they were sent on.",
 			ConstLabels: prometheus.Labels{"leg": leg},
 		}, func() float64 { return float64(v.Load()) })
 	}
-	m.latSubmit = m.latency.WithLabelValues("submit_sm")
-	m.latDeliver = m.latency.WithLabelValues("deliver_sm")
-	m.latOther = m.latency.WithLabelValues("other")
 	if reg != nil {
 		reg.MustRegister(inflight(legUpstream, &m.inflightUp), inflight(legDownstream, &m.inflightDn))
-		reg.MustRegister(m.pdus, m.responses, m.sessions, m.binds, m.latency, m.late,
-			m.timeouts, m.failed, m.malformed, verdicts, m.peerVerdicts, m.filterErrs, m.upstreamUp, m.reconnects, m.segments, m.quarantine,
+		reg.MustRegister(foldingCollector{fold: m.fold, cs: []prometheus.Collector{m.pdus, m.responses, verdicts, m.peerVerdicts}},
+			m.sessions, m.binds, m.latency, m.late,
+			m.timeouts, m.failed, m.malformed, m.filterErrs, m.upstreamUp, m.reconnects, m.segments, m.quarantine,
 			m.lockouts, m.lockedBinds, m.lockUntracked, m.connsRefused,
 			m.deliveries, m.heldRelays, m.receiptsParked, m.ownReceipts, m.moRouted, m.panics, m.localThrottled,
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -458,69 +489,328 @@ func (m *Metrics) respCounter(leg, c, k int) prometheus.Counter {
 }
 func (m *Metrics) out(leg int, id pdu.CommandID) { m.pduOut[leg][id.Index()].Inc() }
 
-func (m *Metrics) observe(id pdu.CommandID, seconds float64) {
+// Relay latency: smsfw_proxy_relay_latency_seconds by command.
+const (
+	latSubmit = iota
+	latDeliver
+	latOther
+	numLatKinds
+)
+
+var latKindNames = [numLatKinds]string{"submit_sm", "deliver_sm", "other"}
+
+// latBounds are the upper bounds of the latency buckets, in seconds and in
+// nanoseconds (what the read loops compare).
+var (
+	latBounds   = []float64{50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3, 250e-3, 1, 5, 30}
+	latBoundsNS = func() (ns [numLatBounds]int64) {
+		for i, b := range latBounds {
+			ns[i] = int64(b * 1e9)
+		}
+		return ns
+	}()
+)
+
+const numLatBounds = 15 // len(latBounds)
+
+func latKind(id pdu.CommandID) int {
 	switch id.Request() {
 	case pdu.SubmitSM:
-		m.latSubmit.Observe(seconds)
+		return latSubmit
 	case pdu.DeliverSM:
-		m.latDeliver.Observe(seconds)
-	default:
-		m.latOther.Observe(seconds)
+		return latDeliver
 	}
+	return latOther
 }
 
-// loopStats counts what one read loop reads and writes without atomics; the
-// loop publishes the counts to Prometheus once per batch (when its socket
-// has nothing more buffered), which keeps counters off the per-PDU path.
-type loopStats struct {
-	in       [pdu.NumCommands]uint32
-	out      [2][pdu.NumCommands]uint32
-	resps    [2][pdu.NumCommands][len(statusClasses)]uint32
-	verdicts [numVerdictKinds][filter.NumActions]uint32
-	dirty    bool
+// latencyHist is the relay latency histogram. Read loops count their
+// observations locally (loopStats) and add them to their shard of
+// Metrics.counts once per batch: no cache line is shared per message,
+// which a prometheus.Histogram (one set of atomics for every session)
+// would be. A scrape sums the shards.
+type latencyHist struct {
+	desc   *prometheus.Desc
+	shards *[metricShards]countShard
 }
 
-func (s *loopStats) resp(leg int, req pdu.CommandID, st pdu.Status) {
-	s.resps[leg][req.Index()][statusClass(st)]++
-	s.dirty = true
+func newLatencyHist(shards *[metricShards]countShard) *latencyHist {
+	return &latencyHist{shards: shards, desc: prometheus.NewDesc("smsfw_proxy_relay_latency_seconds",
+		"Time from reading a request to writing its response back, for relayed requests.", []string{"command"}, nil)}
 }
 
-// publish adds the counts to m; readLeg is the leg the loop reads from.
-func (s *loopStats) publish(m *Metrics, readLeg int) {
-	for c, n := range s.in {
-		if n > 0 {
-			m.pduIn[readLeg][c].Add(float64(n))
-			s.in[c] = 0
-		}
-	}
-	for leg := range s.out {
-		for c, n := range s.out[leg] {
-			if n > 0 {
-				m.pduOut[leg][c].Add(float64(n))
-				s.out[leg][c] = 0
+func (h *latencyHist) Describe(ch chan<- *prometheus.Desc) { ch <- h.desc }
+
+func (h *latencyHist) Collect(ch chan<- prometheus.Metric) {
+	var counts [numLatKinds][numLatBounds + 1]uint64
+	var sums [numLatKinds]int64
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.Lock()
+		for k := range counts {
+			for b, n := range sh.lat[k] {
+				counts[k][b] += n
 			}
+			sums[k] += sh.latSum[k]
+		}
+		sh.mu.Unlock()
+	}
+	for k, name := range latKindNames {
+		buckets := make(map[float64]uint64, numLatBounds)
+		var cum uint64
+		for b, le := range latBounds {
+			cum += counts[k][b]
+			buckets[le] = cum
+		}
+		ch <- prometheus.MustNewConstHistogram(h.desc, cum+counts[k][numLatBounds], float64(sums[k])/1e9, buckets, name)
+	}
+}
+
+// Row masks have a bit per command index.
+var _ [32 - pdu.NumCommands]struct{} // pdu.NumCommands <= 32
+
+// loopStats counts what one read loop reads and writes, and its verdicts
+// and relay latencies, without atomics; the loop publishes the counts to
+// its shard of Metrics.counts once per batch (when its socket has nothing
+// more buffered), which keeps shared counters off the per-PDU path. The
+// masks mark the rows touched since the last publish: batches are often a
+// message or two, and publish visits only those rows.
+type loopStats struct {
+	in         [pdu.NumCommands]uint32
+	out        [2][pdu.NumCommands]uint32
+	resps      [2][pdu.NumCommands][len(statusClasses)]uint32
+	verdicts   [numVerdictKinds][filter.NumActions]uint32
+	lat        [numLatKinds][numLatBounds + 1]uint32
+	latSum     [numLatKinds]int64
+	peerCounts [numVerdictKinds][filter.NumActions]uint32
+
+	inMask      uint32
+	outMask     [2]uint32
+	respMask    [2]uint32
+	verdictMask uint8
+	latMask     uint8
+	peerMask    uint8
+	peer        string        // the peer whose verdicts the loop counts (a read loop serves one)
+	peerCtr     *peerCounters // its counters
+	shard       uint8         // the loop's shard (0 for the short-lived loopStats of background work)
+}
+
+// countIn counts a PDU read.
+func (s *loopStats) countIn(id pdu.CommandID) {
+	c := id.Index()
+	s.in[c]++
+	s.inMask |= 1 << c
+}
+
+// countOut counts a PDU written on leg (0 downstream, 1 upstream).
+func (s *loopStats) countOut(leg int, id pdu.CommandID) {
+	c := id.Index()
+	s.out[leg][c]++
+	s.outMask[leg] |= 1 << c
+}
+
+// resp counts a response sent on leg to a request req.
+func (s *loopStats) resp(leg int, req pdu.CommandID, st pdu.Status) {
+	c := req.Index()
+	s.resps[leg][c][statusClass(st)]++
+	s.respMask[leg] |= 1 << c
+}
+
+// verdict counts n verdicts (segments) of a kind.
+func (s *loopStats) verdict(kind int, a filter.Action, n uint32) {
+	s.verdicts[kind][a] += n
+	s.verdictMask |= 1 << kind
+}
+
+// observe counts the relay latency of a response to a request id.
+func (s *loopStats) observe(id pdu.CommandID, ns int64) {
+	k := latKind(id)
+	b := 0
+	for b < numLatBounds && ns > latBoundsNS[b] {
+		b++
+	}
+	s.lat[k][b]++
+	s.latSum[k] += ns
+	s.latMask |= 1 << k
+}
+
+// peerVerdict counts a verdict for peer.
+func (s *loopStats) peerVerdict(m *Metrics, peer string, kind int, a filter.Action) {
+	if s.peerCtr == nil || peer != s.peer {
+		if s.peerMask != 0 {
+			sh := &m.counts[s.shard%metricShards]
+			sh.mu.Lock()
+			s.movePeer(sh)
+			sh.mu.Unlock()
+		}
+		s.peer, s.peerCtr = peer, m.countersOf(peer)
+	}
+	s.peerCounts[kind][a]++
+	s.peerMask |= 1 << kind
+}
+
+// movePeer adds the loop's verdicts by peer to sh (locked).
+func (s *loopStats) movePeer(sh *countShard) {
+	to := sh.peers[s.peerCtr]
+	if to == nil {
+		if sh.peers == nil {
+			sh.peers = map[*peerCounters]*[numVerdictKinds][filter.NumActions]uint64{}
+		}
+		to = new([numVerdictKinds][filter.NumActions]uint64)
+		sh.peers[s.peerCtr] = to
+	}
+	for mask := s.peerMask; mask != 0; mask &= mask - 1 {
+		k := bits.TrailingZeros8(mask)
+		for a, n := range s.peerCounts[k] {
+			to[k][a] += uint64(n)
+			s.peerCounts[k][a] = 0
 		}
 	}
-	if !s.dirty {
+	s.peerMask = 0
+}
+
+// countShard is one shard of the counts read loops publish: a loop adds
+// each batch to its own shard (a lock no other loop takes, unless there
+// are more loops than shards); a scrape folds every shard into the
+// Prometheus counters (Metrics.fold) and sums the latencies. Shared
+// counters would put a cache line written by every session on the path of
+// every batch, which with many sessions and small windows is every message
+// or two.
+type countShard struct {
+	mu       sync.Mutex
+	dirty    bool // counts to fold
+	in       [2][pdu.NumCommands]uint64
+	out      [2][pdu.NumCommands]uint64
+	resps    [2][pdu.NumCommands][len(statusClasses)]uint64
+	verdicts [numVerdictKinds][filter.NumActions]uint64
+	peers    map[*peerCounters]*[numVerdictKinds][filter.NumActions]uint64
+	lat      [numLatKinds][numLatBounds + 1]uint64 // per bucket, not cumulative; the last is +Inf; never folded
+	latSum   [numLatKinds]int64                    // nanoseconds
+	_        [64]byte                              // the next shard's lock starts on another cache line
+}
+
+// publish moves the loop's counts to its shard; readLeg is the leg the
+// loop reads from.
+func (s *loopStats) publish(m *Metrics, readLeg int) {
+	if s.inMask|s.outMask[0]|s.outMask[1]|s.respMask[0]|s.respMask[1]|uint32(s.verdictMask|s.latMask|s.peerMask) == 0 {
 		return
 	}
-	s.dirty = false
-	for d := range s.verdicts {
-		for a, n := range s.verdicts[d] {
-			if n > 0 {
-				m.verdicts[d][a].Add(float64(n))
-				s.verdicts[d][a] = 0
+	sh := &m.counts[s.shard%metricShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.dirty = true
+	for mask := s.inMask; mask != 0; mask &= mask - 1 {
+		c := bits.TrailingZeros32(mask)
+		sh.in[readLeg][c] += uint64(s.in[c])
+		s.in[c] = 0
+	}
+	s.inMask = 0
+	for leg := range s.outMask {
+		for mask := s.outMask[leg]; mask != 0; mask &= mask - 1 {
+			c := bits.TrailingZeros32(mask)
+			sh.out[leg][c] += uint64(s.out[leg][c])
+			s.out[leg][c] = 0
+		}
+		s.outMask[leg] = 0
+		for mask := s.respMask[leg]; mask != 0; mask &= mask - 1 {
+			c := bits.TrailingZeros32(mask)
+			for k, n := range s.resps[leg][c] {
+				sh.resps[leg][c][k] += uint64(n)
+				s.resps[leg][c][k] = 0
 			}
 		}
+		s.respMask[leg] = 0
 	}
-	for leg := range s.resps {
-		for c := range s.resps[leg] {
-			for k, n := range s.resps[leg][c] {
-				if n > 0 {
-					m.respCounter(leg, c, k).Add(float64(n))
-					s.resps[leg][c][k] = 0
+	for mask := s.verdictMask; mask != 0; mask &= mask - 1 {
+		k := bits.TrailingZeros8(mask)
+		for a, n := range s.verdicts[k] {
+			sh.verdicts[k][a] += uint64(n)
+			s.verdicts[k][a] = 0
+		}
+	}
+	s.verdictMask = 0
+	for mask := s.latMask; mask != 0; mask &= mask - 1 {
+		k := bits.TrailingZeros8(mask)
+		for b, n := range s.lat[k] {
+			sh.lat[k][b] += uint64(n)
+			s.lat[k][b] = 0
+		}
+		sh.latSum[k] += s.latSum[k]
+		s.latSum[k] = 0
+	}
+	s.latMask = 0
+	if s.peerMask != 0 {
+		s.movePeer(sh)
+	}
+}
+
+// fold adds what the read loops published to the Prometheus counters.
+// Scrapes call it first (foldingCollector); tests that read the counters
+// directly call it too.
+func (m *Metrics) fold() {
+	for i := range m.counts {
+		sh := &m.counts[i]
+		sh.mu.Lock()
+		if !sh.dirty {
+			sh.mu.Unlock()
+			continue
+		}
+		sh.dirty = false
+		for leg := range sh.in {
+			for c := range sh.in[leg] {
+				if n := sh.in[leg][c]; n > 0 {
+					m.pduIn[leg][c].Add(float64(n))
+					sh.in[leg][c] = 0
+				}
+				if n := sh.out[leg][c]; n > 0 {
+					m.pduOut[leg][c].Add(float64(n))
+					sh.out[leg][c] = 0
+				}
+				for k, n := range sh.resps[leg][c] {
+					if n > 0 {
+						m.respCounter(leg, c, k).Add(float64(n))
+						sh.resps[leg][c][k] = 0
+					}
 				}
 			}
 		}
+		for d := range sh.verdicts {
+			for a, n := range sh.verdicts[d] {
+				if n > 0 {
+					m.verdicts[d][a].Add(float64(n))
+					sh.verdicts[d][a] = 0
+				}
+			}
+		}
+		for pc, counts := range sh.peers {
+			for k := range counts {
+				for a, n := range counts[k] {
+					if n > 0 {
+						pc[k][a].Add(float64(n))
+						counts[k][a] = 0
+					}
+				}
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// foldingCollector is collectors whose counts read loops publish in
+// shards: a scrape folds the shards in first.
+type foldingCollector struct {
+	fold func()
+	cs   []prometheus.Collector
+}
+
+func (f foldingCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range f.cs {
+		c.Describe(ch)
+	}
+}
+
+func (f foldingCollector) Collect(ch chan<- prometheus.Metric) {
+	f.fold()
+	for _, c := range f.cs {
+		c.Collect(ch)
 	}
 }

@@ -149,7 +149,7 @@ func TestVerdictsCountReceiptsApart(t *testing.T) {
 	if st, err := e.sim.InjectReceipt(ctx5s(t), "", "80080", "491", "abc"); err != nil || st != 0 {
 		t.Fatalf("receipt: %v %v", st, err)
 	}
-	count := func(kind int) float64 { return promtest.ToFloat64(e.m.verdicts[kind][filter.Allow]) }
+	count := func(kind int) float64 { e.m.fold(); return promtest.ToFloat64(e.m.verdicts[kind][filter.Allow]) }
 	testutil.Eventually(t, 5*time.Second, "one MO and one receipt counted", func() bool {
 		return count(int(filter.MO)) == 1 && count(verdictReceipt) == 1
 	})

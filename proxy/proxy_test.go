@@ -64,6 +64,7 @@ func TestPassThroughByteExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	testutil.Eventually(t, 2*time.Second, "the unsolicited PDU seen", func() bool { return cl.Unmatched() == 1 }) // our client did not send it via Send
+	e.m.fold()
 	if v := promtest.ToFloat64(e.m.pdus.WithLabelValues(legDownstream, dirIn, "submit_sm")); v != 2 {
 		t.Fatalf("submit_sm in = %v", v)
 	}

@@ -320,7 +320,7 @@ func (s *Server) originateMT(ctx context.Context, peer string, p pdu.PDU) (reply
 		<-l.window
 		return reply{}, ErrNoRoute
 	}
-	s.m.inflightUp.Add(1)
+	s.m.inflightUp.Add(l.shard, 1)
 	raw := append([]byte(nil), p...)
 	pdu.PDU(raw).SetSeq(seq)
 	if err := l.c.Write(raw); err != nil {
@@ -328,7 +328,7 @@ func (s *Server) originateMT(ctx context.Context, peer string, p pdu.PDU) (reply
 		_, mine := l.pending.take(seq)
 		l.mu.Unlock()
 		if mine {
-			s.m.inflightUp.Add(-1)
+			s.m.inflightUp.Add(l.shard, -1)
 			<-l.window
 			return reply{}, ErrNoRoute
 		}

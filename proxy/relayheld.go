@@ -95,7 +95,7 @@ func (o *owed) sendWith(out *batch) bool {
 		<-l.window
 		return false
 	}
-	o.s.m.inflightUp.Add(1)
+	o.s.m.inflightUp.Add(l.shard, 1)
 	p.SetSeq(seq)
 	id := p.ID() // p may be released by the answer as soon as it is written
 	if err := l.c.Write(p); err != nil {
@@ -103,7 +103,7 @@ func (o *owed) sendWith(out *batch) bool {
 		_, mine := l.pending.take(seq)
 		l.mu.Unlock()
 		if mine {
-			o.s.m.inflightUp.Add(-1)
+			o.s.m.inflightUp.Add(l.shard, -1)
 			o.land("")
 			<-l.window
 			return false

@@ -219,6 +219,7 @@ func TestTLSListener(t *testing.T) {
 	// Counters are published per read batch, after the relayed bytes left:
 	// the answer may overtake the count.
 	testutil.Eventually(t, 2*time.Second, "the submit counted", func() bool {
+		e.m.fold()
 		return promtest.ToFloat64(e.m.pdus.WithLabelValues(legDownstream, dirIn, "submit_sm")) == 1
 	})
 	// Graceful shutdown unbinds a TLS peer as it does a plain one.

@@ -61,6 +61,7 @@ type upLeg struct {
 	lastEnquire atomic.Int64
 	out         batch     // peer connections written to since the last flush (read loop only)
 	st          loopStats // per-PDU counts of the read loop, published per batch
+	shard       uint8     // the leg's shard of the sharded metrics
 
 	// owedDn counts deliveries from this leg awaiting the peer (sent or
 	// queued): the SMSC is owed their answers before the leg may close.
@@ -72,11 +73,13 @@ type upLeg struct {
 }
 
 func newUpLeg(s *Server, c *link.Conn, name, key string, window int, owner *downstream) *upLeg {
-	return &upLeg{
+	l := &upLeg{
 		s: s, c: c, name: name, key: key, owner: owner, window: make(chan struct{}, window),
 		pending: newTable[upPending](window), done: make(chan struct{}), unbound: make(chan struct{}),
-		log: s.log.Named("upstream").With(zap.String("upstream", name), zap.String("peer", key)),
+		log: s.log.Named("upstream").With(zap.String("upstream", name), zap.String("peer", key)), shard: s.m.shard(),
 	}
+	l.st.shard = l.shard
+	return l
 }
 
 // bindUpstream dials addr and binds with the given bind PDU (relayed as is in
@@ -126,7 +129,7 @@ func (l *upLeg) run() {
 			l.readError(err)
 			return
 		}
-		l.st.in[p.ID().Index()]++
+		l.st.countIn(p.ID())
 		if p.ID().IsResponse() {
 			l.onResponse(p)
 		} else if !l.onRequest(p) {
@@ -135,6 +138,8 @@ func (l *upLeg) run() {
 		if l.c.Buffered() == 0 {
 			l.out.flush()
 			l.st.publish(l.s.m, 1)
+		} else {
+			l.out.late(l.c.ReadAt())
 		}
 	}
 }
@@ -177,7 +182,7 @@ func (l *upLeg) send(d *downstream, p pdu.PDU, start int64, peerSlot bool, ev *f
 	if !ok {
 		return false
 	}
-	l.s.m.inflightUp.Add(1)
+	l.s.m.inflightUp.Add(l.shard, 1)
 	p.SetSeq(seq)
 	err := l.c.Append(p)
 	out.add(l.c)
@@ -187,14 +192,14 @@ func (l *upLeg) send(d *downstream, p pdu.PDU, start int64, peerSlot bool, ev *f
 		_, mine := l.pending.take(seq)
 		l.mu.Unlock()
 		if mine {
-			l.s.m.inflightUp.Add(-1)
+			l.s.m.inflightUp.Add(l.shard, -1)
 			d.inflightMT.Add(-1)
 			return false
 		}
 		// fail() took it and answered the peer already.
 		return true
 	}
-	st.out[1][p.ID().Index()]++
+	st.countOut(1, p.ID())
 	return true
 }
 
@@ -260,7 +265,7 @@ func (l *upLeg) onResponse(p pdu.PDU) {
 		return
 	}
 	<-l.window
-	l.s.m.inflightUp.Add(-1)
+	l.s.m.inflightUp.Add(l.shard, -1)
 	wrong := p.ID() != e.cmd.Resp() && p.ID() != pdu.GenericNack
 	// The SMSC's id of an accepted message: for fake-receipt detection,
 	// the event, and a released message's caller.
@@ -309,10 +314,10 @@ func (l *upLeg) onResponse(p pdu.PDU) {
 	if d.c.Append(p) != nil {
 		l.s.m.late.WithLabelValues(legDownstream).Inc()
 	} else {
-		l.st.out[0][p.ID().Index()]++
+		l.st.countOut(0, p.ID())
 		l.st.resp(0, e.cmd, p.Status())
 	}
-	l.s.m.observe(e.cmd, float64(l.c.ReadAt()-e.start)/1e9)
+	l.st.observe(e.cmd, l.c.ReadAt()-e.start)
 }
 
 // onRequest handles a request from the SMSC; false ends the leg.
@@ -530,7 +535,7 @@ func (l *upLeg) rememberLate(seq uint32, e *upPending) {
 // loss) with a temporary error and frees its window slots.
 func (l *upLeg) finish(e upPending) {
 	<-l.window
-	l.s.m.inflightUp.Add(-1)
+	l.s.m.inflightUp.Add(l.shard, -1)
 	if e.owed != nil {
 		e.owed.done(reply{status: pdu.StatusSysErr})
 		return

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -24,11 +25,14 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	warmup := fs.Duration("warmup", time.Second, "unmeasured warm-up per target")
 	rate := fs.Float64("rate", 0, "open-loop rate in msg/s (0: closed loop; --scenario: total events/s; --soak: default 5000)")
 	targets := fs.String("targets", "direct,relay,smsfw,smsfw-rules", "targets in order: direct, relay, smsfw (allow-all), smsfw-rules (reference ruleset)")
+	scale := fs.String("scale", "", "also measure closed-loop throughput of every target at these SESSIONSxWINDOW shapes, comma-separated (e.g. 64x10,256x10)")
 	rounds := fs.Int("rounds", 1, "repeat each target this many times (rotating order) and report the median")
 	halfRate := fs.Bool("half-rate", true, "also measure added p99 at half of the relay's maximum rate (open loop, every target but direct)")
 	rssAlone := fs.Bool("rss-alone", true, "also measure the RSS of smsfw alone (this binary as a child process, reference ruleset + 1M numbers)")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	mutexProfile := fs.String("mutexprofile", "", "write a mutex contention profile of the whole run to this file")
+	blockProfile := fs.String("blockprofile", "", "write a blocking profile of the whole run to this file (waits of 10 µs or more)")
 	curves := fs.Bool("curves", false, "measure cost curves (sessions, window, ruleset size) and memory instead; writes curves.json and SVG charts to --out")
 	out := fs.String("out", "bench/results", "directory for --curves output")
 	scenario := fs.String("scenario", "", `run a traffic mix from a scenario file through smsfw with a policy and print the outcome per scenario ("default": the shipped bench/scenarios/default.yaml)`)
@@ -49,6 +53,14 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *mutexProfile != "" {
+		runtime.SetMutexProfileFraction(1)
+		defer writeProfile("mutex", *mutexProfile, stderr)
+	}
+	if *blockProfile != "" {
+		runtime.SetBlockProfileRate(int((10 * time.Microsecond).Nanoseconds()))
+		defer writeProfile("block", *blockProfile, stderr)
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -101,8 +113,12 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		rep.WriteTables(stdout)
 		return rep.WriteFiles(*out)
 	}
+	shapes, err := bench.ParseShapes(*scale)
+	if err != nil {
+		return err
+	}
 	s := bench.Suite{Sessions: *sessions, Window: *window, Duration: *duration, Warmup: *warmup, Rate: *rate, Rounds: *rounds,
-		Targets: strings.Split(*targets, ","), HalfRate: *halfRate, Log: stderr}
+		Targets: strings.Split(*targets, ","), HalfRate: *halfRate, Scale: shapes, Log: stderr}
 	if *rssAlone {
 		exe, err := self()
 		if err != nil {
@@ -120,6 +136,21 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return rep.WriteJSON(*jsonOut)
 	}
 	return nil
+}
+
+// writeProfile writes the named runtime profile to path; a failure is
+// reported, not returned: the benchmark's own result stands.
+func writeProfile(name, path string, stderr io.Writer) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup(name).WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "smsfw bench: %s profile: %v\n", name, err)
+	}
 }
 
 // scenarioCmd runs `smsfw bench --scenario FILE`. --rate and --duration

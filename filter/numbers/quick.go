@@ -8,7 +8,8 @@ import (
 
 // Parsing a number the cache has not seen costs ~17 us (phonenumbers is
 // regex-driven) — too slow for the hot path when a stream of new recipients
-// arrives. LookupQuick answers such numbers at once with what the digits
+// arrives. The E.164 table (e164.go) answers most international numbers
+// without parsing; for the others LookupQuick answers at once with what the digits
 // tell (the calling code and its main region) and has them parsed in the
 // background, so the next message to the same number gets the full answer.
 
@@ -70,8 +71,9 @@ func (r *Resolver) stopBackground() {
 	}
 }
 
-// LookupQuick is Lookup for the hot path. A cached number is answered in
-// full (complete true). Otherwise it returns at once: for international
+// LookupQuick is Lookup for the hot path. A number the E.164 table decides
+// (most international ones) or a cached number is answered in full
+// (complete true). Otherwise it returns at once: for international
 // numbers the calling code and the main region of that code (for national
 // ones the default region's), Valid false and Type Unknown, complete false;
 // the number is queued for a background parse that fills the cache (a full
@@ -80,6 +82,9 @@ func (r *Resolver) LookupQuick(ton, npi byte, addr []byte) (info Info, complete 
 	mode, digits, err := normalize(ton, addr)
 	if err != nil {
 		return Info{}, true
+	}
+	if info, ok := r.fromTable(mode, digits); ok {
+		return info, true
 	}
 	if r.nocache || r.cache == nil {
 		return r.resolve(mode, string(digits)), true

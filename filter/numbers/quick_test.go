@@ -7,12 +7,15 @@ import (
 	"github.com/smsfw/smsfw/internal/testutil"
 )
 
+// TestLookupQuick covers the path of numbers the table does not answer
+// (the table is off here; TestLookupQuickTable covers it).
 func TestLookupQuick(t *testing.T) {
 	r, err := NewResolver("DE", 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	r.notable = true
 	cases := []struct {
 		ton    byte
 		addr   string
@@ -58,6 +61,7 @@ func TestLookupQuickNewNumberDoesNotAllocate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	r.notable = true        // the fallback path; TestTableLookupAllocs covers the table's
 	r.bg.once.Do(func() {}) // no background parser: jobs are dropped
 	addr := []byte("4915100000000")
 	i := 0
@@ -72,5 +76,29 @@ func TestLookupQuickNewNumberDoesNotAllocate(t *testing.T) {
 	})
 	if n != 0 {
 		t.Errorf("%v allocations per new number", n)
+	}
+}
+
+// International numbers the table answers are complete on first sight,
+// with the full answer, and queue no background parse; national ones still
+// go to phonenumbers in the background.
+func TestLookupQuickTable(t *testing.T) {
+	r, err := NewResolver("DE", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, addr := range []string{"4915112345678", "447400123456", "12025550123", "80012345678"} {
+		info, complete := r.LookupQuick(1, 1, []byte(addr))
+		want, _ := parse("+"+addr, "ZZ")
+		if !complete || info != want || !info.Valid {
+			t.Fatalf("%s: %+v %v, want %+v", addr, info, complete, want)
+		}
+	}
+	if r.bg.jobs != nil {
+		t.Fatal("a table answer started the background parser")
+	}
+	if _, complete := r.LookupQuick(2, 1, []byte("015112345678")); complete {
+		t.Fatal("national number complete on first sight")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"strconv"
 	"strings"
 
 	"github.com/dgraph-io/ristretto/v2"
@@ -81,9 +82,27 @@ type Info struct {
 	Region string
 	// Type is the line type; Unknown for invalid numbers.
 	Type Type
-	// E164 is the number in E.164 form ("+4915112345678") whenever it was
-	// parsable, valid or not.
-	E164 string
+	// nsn is the national significant number and nsnLen its length in
+	// digits (leading zeros included); nsnLen 0 when not parsable. Kept as
+	// numbers so that the table path allocates nothing: E164 formats.
+	nsn    uint64
+	nsnLen uint8
+}
+
+// E164 is the number in E.164 form ("+4915112345678") whenever it was
+// parsable, valid or not; "" otherwise. It allocates.
+func (i Info) E164() string {
+	if i.nsnLen == 0 {
+		return ""
+	}
+	var d [20]byte
+	digits := strconv.AppendUint(d[:0], i.nsn, 10)
+	out := append(make([]byte, 0, 4+int(i.nsnLen)), '+')
+	out = strconv.AppendInt(out, int64(i.CountryCode), 10)
+	for k := len(digits); k < int(i.nsnLen); k++ {
+		out = append(out, '0')
+	}
+	return string(append(out, digits...))
 }
 
 // lookup modes, part of the cache key: the same digits mean different
@@ -116,6 +135,7 @@ type cached struct {
 // same address may still miss.
 type Resolver struct {
 	region  string
+	notable bool // tests and benchmarks: every number through phonenumbers
 	seeds   [numModes]maphash.Seed
 	cache   *ristretto.Cache[uint64, *cached]
 	nocache bool
@@ -220,6 +240,9 @@ func normalize(ton byte, addr []byte) (mode uint8, digits []byte, err error) {
 //     digits (after the optional '+'), and more than 20 digits return
 //     Info{} at once, without phonenumbers or the cache.
 //
+// Numbers the E.164 table decides (e164.go) are answered from it, without
+// phonenumbers or the cache.
+//
 // npi is accepted for completeness and not used: in practice the TON and the
 // digits decide how a number reads.
 func (r *Resolver) Lookup(ton, npi byte, addr []byte) Info {
@@ -227,6 +250,9 @@ func (r *Resolver) Lookup(ton, npi byte, addr []byte) Info {
 	mode, digits, err := normalize(ton, addr)
 	if err != nil {
 		return Info{}
+	}
+	if info, ok := r.fromTable(mode, digits); ok {
+		return info
 	}
 	if r.nocache || r.cache == nil {
 		return r.resolve(mode, string(digits))
@@ -276,7 +302,8 @@ func parse(s, region string) (Info, bool) {
 	}
 	info := Info{
 		CountryCode: int(pn.GetCountryCode()),
-		E164:        phonenumbers.Format(&pn, phonenumbers.E164),
+		nsn:         pn.GetNationalNumber(),
+		nsnLen:      uint8(len(phonenumbers.GetNationalSignificantNumber(&pn))),
 	}
 	// IsValidNumber is GetNumberType != UNKNOWN for the number's region,
 	// with that region's calling code: asked once here, not twice (the

@@ -18,6 +18,14 @@ func newTestResolver(t testing.TB) *Resolver {
 	return r
 }
 
+// newCacheTestResolver is newTestResolver without the E.164 table, so that
+// international numbers go through phonenumbers and the cache too.
+func newCacheTestResolver(t testing.TB) *Resolver {
+	r := newTestResolver(t)
+	r.notable = true
+	return r
+}
+
 func TestLookupTable(t *testing.T) {
 	r := newTestResolver(t)
 	tests := []struct {
@@ -73,8 +81,8 @@ func TestLookupTable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for pass := 0; pass < 2; pass++ { // miss, then (likely) hit
 				got := r.Lookup(tc.ton, 1, []byte(tc.addr))
-				want := Info{Valid: tc.valid, CountryCode: tc.cc, Region: tc.region, Type: tc.typ, E164: tc.e164}
-				if got != want {
+				want := Info{Valid: tc.valid, CountryCode: tc.cc, Region: tc.region, Type: tc.typ}
+				if got.Valid != want.Valid || got.CountryCode != want.CountryCode || got.Region != want.Region || got.Type != want.Type || got.E164() != tc.e164 {
 					t.Fatalf("pass %d: Lookup(%d, %q) = %+v, want %+v", pass, tc.ton, tc.addr, got, want)
 				}
 				r.cache.Wait()
@@ -127,7 +135,7 @@ func TestLookupWithoutCache(t *testing.T) {
 }
 
 func TestCacheHitIdentical(t *testing.T) {
-	r := newTestResolver(t)
+	r := newCacheTestResolver(t)
 	addr := []byte("4915112345678")
 	first := r.Lookup(1, 1, addr)
 	r.cache.Wait()
@@ -151,7 +159,7 @@ func TestCacheHitIdentical(t *testing.T) {
 }
 
 func TestCacheCollisionIsAMiss(t *testing.T) {
-	r := newTestResolver(t)
+	r := newCacheTestResolver(t)
 	addr := []byte("4915112345678")
 	h := maphash.Bytes(r.seeds[modeIntl], addr)
 	// Plant a wrong value under the real key's hash, as a hash collision
@@ -164,7 +172,7 @@ func TestCacheCollisionIsAMiss(t *testing.T) {
 }
 
 func TestLookupCacheHitAllocs(t *testing.T) {
-	r := newTestResolver(t)
+	r := newCacheTestResolver(t)
 	addrs := [][]byte{[]byte("4915112345678"), []byte("015112345678"), []byte("+447400123456")}
 	tons := []byte{1, 2, 0}
 	for i := range addrs {
@@ -193,7 +201,7 @@ func TestLookupCacheHitAmortisedBytes(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector makes sync.Pool drop items, so ristretto reallocates its buffers")
 	}
-	r := newTestResolver(t)
+	r := newCacheTestResolver(t)
 	addr := []byte("4915112345678")
 	r.Lookup(1, 1, addr)
 	r.cache.Wait()
@@ -257,7 +265,7 @@ func FuzzLookup(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, ton, npi byte, addr []byte) {
 		info := r.Lookup(ton, npi, addr)
-		if info.Valid && (info.CountryCode == 0 || info.E164 == "") {
+		if info.Valid && (info.CountryCode == 0 || info.E164() == "") {
 			t.Fatalf("valid without country code or E164: %+v", info)
 		}
 		if again := r.Lookup(ton, npi, addr); again != info {
@@ -275,7 +283,7 @@ func FuzzLookup(f *testing.F) {
 }
 
 func BenchmarkLookupHit(b *testing.B) {
-	r := newTestResolver(b)
+	r := newCacheTestResolver(b)
 	addr := []byte("4915112345678")
 	r.Lookup(1, 1, addr)
 	r.cache.Wait()
@@ -287,7 +295,7 @@ func BenchmarkLookupHit(b *testing.B) {
 }
 
 func BenchmarkLookupHitParallel(b *testing.B) {
-	r := newTestResolver(b)
+	r := newCacheTestResolver(b)
 	addrs := [][]byte{[]byte("4915112345678"), []byte("447400123456"), []byte("12125551234"), []byte("33612345678")}
 	for _, a := range addrs {
 		r.Lookup(1, 1, a)
@@ -310,6 +318,7 @@ func BenchmarkLookupMiss(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer r.Close()
+	r.notable = true
 	addr := []byte("4915112345678")
 	b.ReportAllocs()
 	for b.Loop() {
@@ -334,7 +343,11 @@ func parseReference(s, region string) (Info, bool) {
 	if err := phonenumbers.ParseToNumber(s, region, &pn); err != nil {
 		return Info{}, false
 	}
-	info := Info{CountryCode: int(pn.GetCountryCode()), E164: phonenumbers.Format(&pn, phonenumbers.E164)}
+	info := Info{CountryCode: int(pn.GetCountryCode()), nsn: pn.GetNationalNumber(),
+		nsnLen: uint8(len(phonenumbers.GetNationalSignificantNumber(&pn)))}
+	if info.E164() != phonenumbers.Format(&pn, phonenumbers.E164) {
+		panic("E164 differs from phonenumbers.Format: " + info.E164())
+	}
 	if !phonenumbers.IsValidNumber(&pn) {
 		return info, true
 	}
@@ -346,11 +359,9 @@ func parseReference(s, region string) (Info, bool) {
 	return info, true
 }
 
-// parse gives phonenumbers' own answers for every region's example numbers
-// of every type, the non-geographic codes' examples, and variants of them
-// one digit longer, shorter or changed (mostly invalid), read
-// internationally and nationally.
-func TestParseMatchesPhonenumbers(t *testing.T) {
+// exampleNumbers is every region's example number of every type and the
+// non-geographic codes' examples.
+func exampleNumbers(t testing.TB) []*phonenumbers.PhoneNumber {
 	var numbers []*phonenumbers.PhoneNumber
 	for region := range phonenumbers.GetSupportedRegions() {
 		for typ := phonenumbers.FIXED_LINE; typ <= phonenumbers.UNKNOWN; typ++ {
@@ -367,6 +378,15 @@ func TestParseMatchesPhonenumbers(t *testing.T) {
 	if len(numbers) < 1000 {
 		t.Fatalf("only %d example numbers", len(numbers))
 	}
+	return numbers
+}
+
+// parse gives phonenumbers' own answers for every region's example numbers
+// of every type, the non-geographic codes' examples, and variants of them
+// one digit longer, shorter or changed (mostly invalid), read
+// internationally and nationally.
+func TestParseMatchesPhonenumbers(t *testing.T) {
+	numbers := exampleNumbers(t)
 	checked, valid := 0, 0
 	for _, n := range numbers {
 		e164 := phonenumbers.Format(n, phonenumbers.E164)

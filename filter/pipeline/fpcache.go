@@ -20,6 +20,7 @@ type direct[V any] struct {
 type directShard[V any] struct {
 	mu      sync.Mutex
 	entries []directEntry[V]
+	_       [32]byte // one shard per cache line: sessions locking neighbouring shards do not contend
 }
 
 type directEntry[V any] struct {
@@ -79,7 +80,8 @@ func (c *fpCache) fingerprint(norm, key []byte) uint64 {
 	return fp
 }
 
-// numCache sits in front of the number resolver's ristretto cache: a
+// numCache sits in front of the number resolver's ristretto cache, for the
+// numbers the resolver's E.164 table does not answer: a
 // direct-mapped table answers repeated numbers in ~25 ns without
 // ristretto's admission bookkeeping; misses go to the resolver, which
 // answers a number it never saw from its calling code at once and parses it
@@ -96,6 +98,11 @@ func newNumCache(r *numbers.Resolver) *numCache {
 }
 
 func (c *numCache) lookup(ton, npi byte, addr []byte) numbers.Info {
+	// Most international numbers: the resolver's E.164 table, cheaper than
+	// hashing for the direct cache and complete on first sight.
+	if info, ok := c.r.LookupTable(ton, npi, addr); ok {
+		return info
+	}
 	var h maphash.Hash
 	h.SetSeed(c.seed)
 	_ = h.WriteByte(ton)

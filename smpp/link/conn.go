@@ -38,6 +38,9 @@ type Conn struct {
 	closed  bool // no more appends
 	werr    error
 	timeout time.Duration
+	// deadline is the write deadline last set (unix nanos), touched only
+	// by the goroutine writing (writing is true).
+	deadline int64
 
 	seq      atomic.Uint32
 	lastRead atomic.Int64 // unix nanos of the last read that needed the socket
@@ -143,13 +146,7 @@ func (c *Conn) Flush() {
 		closing := c.closed
 		c.mu.Unlock()
 		c.cond.Broadcast()
-		d := c.timeout
-		if closing {
-			d = min(d, 2*time.Second)
-		}
-		if d > 0 {
-			_ = c.NC.SetWriteDeadline(time.Now().Add(d))
-		}
+		c.extendDeadline(closing)
 		_, err := c.NC.Write(out)
 		c.mu.Lock()
 		if cap(out) <= 1<<20 {
@@ -165,6 +162,28 @@ func (c *Conn) Flush() {
 	c.writing = false
 	c.mu.Unlock()
 	c.cond.Broadcast()
+}
+
+// extendDeadline gives the write about to start between half the write
+// timeout and all of it: the deadline moves only once less than half is
+// left, so a busy connection resets its deadline timer once every half
+// timeout rather than on every write (a runtime timer change per batch,
+// which with many sessions and small batches is one per message or two).
+// Closing, a write gets at most two more seconds.
+func (c *Conn) extendDeadline(closing bool) {
+	d := c.timeout
+	if closing {
+		d = min(d, 2*time.Second)
+	}
+	if d <= 0 {
+		return
+	}
+	now := time.Now()
+	if !closing && c.deadline-now.UnixNano() > int64(d/2) {
+		return
+	}
+	c.deadline = now.Add(d).UnixNano()
+	_ = c.NC.SetWriteDeadline(now.Add(d))
 }
 
 // Buffered returns how many bytes were read from the socket and not yet
