@@ -3,13 +3,16 @@
 // LISTEN/NOTIFY (and poll, so a lost notification or SQLite only delays
 // them), the API's bans are shared (bpf.BanStore over the store's bans
 // table), and the review service carries quarantine decisions across
-// nodes (review/cluster.go). Counters shared across nodes are not here.
+// nodes (review/cluster.go), and the proxy's receipt ids are shared so a
+// receipt is rewritten on whichever node it arrives (receiptids.go).
+// Counters shared across nodes are not here.
 package cluster
 
 import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +35,7 @@ type Node struct {
 
 	subs []chan struct{}
 	bans <-chan struct{}
+	ids  *receiptIDs // nil: receipt ids not shared
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -39,9 +43,12 @@ type Node struct {
 
 // Options wire a Node.
 type Options struct {
-	Config     *Config // defaults filled in by New
-	Store      store.Cluster
-	Shield     *bpf.Shield // nil: bans are not shared
+	Config *Config // defaults filled in by New
+	Store  store.Cluster
+	Shield *bpf.Shield // nil: bans are not shared
+	// Receipts, when set, shares the proxy's receipt ids with the other
+	// nodes (the Node is then the proxy's ClusterLink).
+	Receipts   Rewriter
 	Logger     *zap.Logger
 	Registerer prometheus.Registerer
 }
@@ -62,6 +69,10 @@ func New(o Options) (*Node, error) {
 	if n.shield != nil {
 		n.bans = n.Subscribe()
 		n.shield.ShareBans(banStore{n})
+	}
+	if o.Receipts != nil {
+		n.ids = newReceiptIDs(n, o.Receipts)
+		n.m.registerWaits(o.Registerer, o.Receipts)
 	}
 	return n, nil
 }
@@ -84,6 +95,10 @@ func (n *Node) Start() {
 	n.wg.Go(func() { n.listen(ctx) })
 	if n.shield != nil {
 		n.wg.Go(func() { n.syncBans(ctx) })
+	}
+	if n.ids != nil {
+		n.wg.Go(func() { n.ids.share(ctx) })
+		n.wg.Go(func() { n.ids.learn(ctx) })
 	}
 	n.log.Info("cluster node started", zap.String("node", n.cfg.Node), zap.Duration("poll_interval", n.cfg.PollInterval))
 }
@@ -120,8 +135,14 @@ func (n *Node) listen(ctx context.Context) {
 			n.m.listening.Set(1)
 			pause = time.Second
 			n.wake() // changes missed while not listening
-			for range ch {
+			for p := range ch {
 				n.m.notifications.Inc()
+				if strings.HasPrefix(p, notifyIDs) { // frequent: wakes only the receipt ids
+					if n.ids != nil {
+						n.ids.heardNote(p)
+					}
+					continue
+				}
 				n.wake()
 			}
 			n.m.listening.Set(0)

@@ -27,6 +27,11 @@ type Config struct {
 	// ReleaseLease is how long a node may take to release a message it
 	// claimed; past it the release fails as "outcome unknown" (default 2m).
 	ReleaseLease time.Duration `yaml:"release_lease"`
+	// ReceiptWait is how long a receipt whose id is unknown here waits
+	// while another node has messages of its peer in flight whose SMSC
+	// ids it has not shared yet (default 500ms): the propagation delay of
+	// the receipt ids, bounded.
+	ReceiptWait time.Duration `yaml:"receipt_wait"`
 }
 
 // Defaults.
@@ -35,6 +40,7 @@ const (
 	DefaultReleaseWait  = 10 * time.Second
 	DefaultPendingTTL   = 10 * time.Minute
 	DefaultReleaseLease = 2 * time.Minute
+	DefaultReceiptWait  = 500 * time.Millisecond
 )
 
 // WithDefaults returns a copy with the defaults filled in.
@@ -54,6 +60,9 @@ func (c *Config) WithDefaults() *Config {
 	}
 	if d.ReleaseLease == 0 {
 		d.ReleaseLease = DefaultReleaseLease
+	}
+	if d.ReceiptWait == 0 {
+		d.ReceiptWait = DefaultReceiptWait
 	}
 	return &d
 }
@@ -79,6 +88,7 @@ func (c *Config) Validate(at yamlx.At) error {
 		{"release_wait", c.ReleaseWait, 0, 5 * time.Minute},
 		{"pending_ttl", c.PendingTTL, time.Minute, 7 * 24 * time.Hour},
 		{"release_lease", c.ReleaseLease, 10 * time.Second, time.Hour},
+		{"receipt_wait", c.ReceiptWait, 10 * time.Millisecond, 10 * time.Second},
 	} {
 		if d.v != 0 && (d.v < max(d.min, time.Millisecond) || d.v > d.max) {
 			fail(d.key, "%s outside [%s, %s]", d.v, max(d.min, time.Millisecond), d.max)

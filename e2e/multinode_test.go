@@ -45,8 +45,14 @@ type cluster struct {
 
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
+	return newClusterWith(t, sim.Config{})
+}
+
+// newClusterWith is newCluster with a simulator configured by sc.
+func newClusterWith(t *testing.T, sc sim.Config) *cluster {
+	t.Helper()
 	c := &cluster{t: t, dsn: testutil.PostgresSchema(t, "smsfw_e2e_")}
-	c.sim = sim.New(sim.Config{}, zaptest.NewLogger(t).Named("sim"))
+	c.sim = sim.New(sc, zaptest.NewLogger(t).Named("sim"))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -199,10 +199,25 @@ func (s *Server) Release(ctx context.Context, ev *filter.Event) (string, error) 
 			return "", fmt.Errorf("proxy: stored PDU %d of event %d: %w", i, ev.ID, err)
 		}
 		var r reply
+		// The peer knows this part by ours[i]: other nodes learn the SMSC's id.
+		mapped := ev.Direction != filter.MO.String() && i < len(ours) && ours[i] != ""
 		if ev.Direction == filter.MO.String() {
 			r, err = s.originateMO(ctx, ev.Peer, p)
 		} else {
+			if mapped && s.link != nil {
+				s.link.Flying(ev.Peer, 1)
+				// The SMSC may send the receipt at once, over another node.
+				actx, cancel := context.WithTimeout(ctx, s.remote.wait)
+				s.link.Announce(actx)
+				cancel()
+			}
 			r, err = s.originateMT(ctx, ev.Peer, p)
+			if mapped && err == nil && r.status == pdu.StatusOK {
+				s.noteReleased(r.msgID, ours[i], ev.Peer, true)
+			}
+			if mapped {
+				s.flying(ev.Peer, -1)
+			}
 		}
 		if err == nil && r.status != pdu.StatusOK {
 			err = &StatusError{Status: r.status}
@@ -215,9 +230,6 @@ func (s *Server) Release(ctx context.Context, ev *filter.Event) (string, error) 
 			return "", err
 		}
 		ids = append(ids, r.msgID)
-		if ev.Direction != filter.MO.String() && i < len(ours) && ours[i] != "" {
-			s.released.add(r.msgID, ours[i])
-		}
 	}
 	s.m.quarantine.WithLabelValues(quarReleased).Inc()
 	return strings.Join(ids, ","), nil
@@ -412,6 +424,12 @@ const (
 )
 
 func (r *releasedIDs) add(up, ours string) {
+	r.addAt(up, ours, time.Now().UnixNano())
+}
+
+// addAt adds a mapping learnt at (unix nanoseconds): another node's keeps
+// its age.
+func (r *releasedIDs) addAt(up, ours string, at int64) {
 	if up == "" || ours == "" {
 		return
 	}
@@ -436,7 +454,7 @@ func (r *releasedIDs) add(up, ours string) {
 			delete(r.m, k)
 		}
 	}
-	r.m[up] = releasedID{ours: ours, at: now}
+	r.m[up] = releasedID{ours: ours, at: at}
 	r.n.Store(int32(len(r.m)))
 }
 

@@ -41,6 +41,8 @@ type parkedReceipt struct {
 	start int64
 	ev    *filter.Event
 	timer *time.Timer
+	// remote: waited for another node's mapping (clusterids.go), once.
+	remote bool
 }
 
 // fly registers a held part sent to the SMSC; its ticket lands with the answer.
@@ -86,41 +88,35 @@ func (r *receiptPark) land(key string, t uint64, msgID string) []*parkedReceipt 
 	for x := range f {
 		low = min(low, x)
 	}
-	var ready []*parkedReceipt
+	return takeParked(r.parked, key, func(p *parkedReceipt) bool { return (msgID != "" && p.id == msgID) || p.upto < low })
+}
+
+// takeParked removes the receipts take selects from m[key] and returns them.
+func takeParked(m map[string][]*parkedReceipt, key string, take func(*parkedReceipt) bool) []*parkedReceipt {
+	waiting := m[key]
+	var out []*parkedReceipt
 	kept := waiting[:0]
 	for _, p := range waiting {
-		if (msgID != "" && p.id == msgID) || p.upto < low {
-			ready = append(ready, p)
+		if take(p) {
+			out = append(out, p)
 		} else {
 			kept = append(kept, p)
 		}
 	}
 	clear(waiting[len(kept):])
 	if len(kept) == 0 {
-		delete(r.parked, key)
+		delete(m, key)
 	} else {
-		r.parked[key] = kept
+		m[key] = kept
 	}
-	return ready
+	return out
 }
 
 // unpark removes p if it still waits (its timer fired); false when it went on already.
 func (r *receiptPark) unpark(key string, p *parkedReceipt) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	waiting := r.parked[key]
-	for i, x := range waiting {
-		if x == p {
-			waiting = append(waiting[:i], waiting[i+1:]...)
-			if len(waiting) == 0 {
-				delete(r.parked, key)
-			} else {
-				r.parked[key] = waiting
-			}
-			return true
-		}
-	}
-	return false
+	return len(takeParked(r.parked, key, func(x *parkedReceipt) bool { return x == p })) > 0
 }
 
 // parkReceipt parks receipt p of leg l when its id is unknown and held
@@ -130,7 +126,7 @@ func (l *upLeg) parkReceipt(p pdu.PDU, m *pdu.Message, start int64, ev *filter.E
 	s := l.s
 	r := &s.park
 	if r.flyingN.Load() == 0 {
-		return false
+		return s.remote.n.Load() != 0 && l.parkRemote(p, m, start, ev)
 	}
 	id := m.ReceiptID()
 	if len(id) == 0 || s.released.has(id) {
@@ -139,7 +135,7 @@ func (l *upLeg) parkReceipt(p pdu.PDU, m *pdu.Message, start int64, ev *filter.E
 	r.mu.Lock()
 	if len(r.flying[l.key]) == 0 {
 		r.mu.Unlock()
-		return false
+		return s.remote.n.Load() != 0 && l.parkRemote(p, m, start, ev)
 	}
 	pr := &parkedReceipt{leg: l, raw: append([]byte(nil), p...), id: string(id), upto: r.next, start: start, ev: ev}
 	r.parked[l.key] = append(r.parked[l.key], pr)
@@ -169,6 +165,9 @@ func (s *Server) landed(key string, t uint64, msgID string) {
 
 // resumeReceipt sends a parked receipt on, under the peer's id when it is known now.
 func (s *Server) resumeReceipt(p *parkedReceipt) {
+	if s.repark(p) { // still unknown, and another node may be about to share it
+		return
+	}
 	defer s.holding.Add(-1)
 	defer p.leg.owedDn.Add(-1) // after the delivery took its own count
 	raw := pdu.PDU(p.raw)

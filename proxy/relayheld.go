@@ -18,12 +18,15 @@ var relaySchedule = []time.Duration{time.Second, 5 * time.Second, 15 * time.Seco
 // verdict. It holds its copy and its share of the held budget until the
 // SMSC accepts it, refuses it for good, or the retries run out.
 type owed struct {
-	s      *Server
-	key    string      // the peer's key: its upstream pool or sessions carry the part
-	from   *downstream // the session it came from (pass-through: its leg first)
-	buf    *pdu.Buf
-	size   int
-	ours   string // the id the peer was given
+	s    *Server
+	key  string      // the peer's key: its upstream pool or sessions carry the part
+	from *downstream // the session it came from (pass-through: its leg first)
+	buf  *pdu.Buf
+	size int
+	ours string // the id the peer was given
+	// shared: in a cluster, the part asked for a receipt, which may come on
+	// another node: its mapping is shared (clusterids.go).
+	shared bool
 	tries  int
 	ticket uint64 // while sent and unanswered (receiptpark.go)
 }
@@ -37,6 +40,10 @@ func (s *Server) relayHeld(key string, held []heldSeg, out *batch) {
 	chain := make([]*owed, len(held))
 	for i, h := range held {
 		chain[i] = &owed{s: s, key: key, from: h.from, buf: h.buf, size: len(h.buf.PDU()), ours: h.id}
+		if s.link != nil {
+			var m pdu.Message
+			chain[i].shared = pdu.ParseMessage(h.buf.PDU(), &m) == nil && m.RegisteredDelivery != 0
+		}
 	}
 	s.owedN.Add(int64(len(chain)))
 	sendChain(chain, out)
@@ -71,6 +78,9 @@ func (o *owed) sendWith(out *batch) bool {
 	now := time.Now().UnixNano()
 	p := o.buf.PDU()
 	o.ticket = o.s.park.fly(o.key) // before the answer can come
+	if o.shared {
+		o.s.flying(o.key, 1)
+	}
 	l.mu.Lock()
 	if l.dead || l.closing.Load() {
 		l.mu.Unlock()
@@ -141,7 +151,7 @@ func (o *owed) leg(out *batch) *upLeg {
 // runs on a leg's read loop or timer: it never waits.
 func (o *owed) done(r reply) {
 	if r.status == pdu.StatusOK {
-		o.s.released.add(r.msgID, o.ours) // before a parked receipt looks for it
+		o.s.noteReleased(r.msgID, o.ours, o.key, o.shared) // before a parked receipt looks for it
 		o.land(r.msgID)
 	} else {
 		o.land("")
@@ -163,6 +173,9 @@ func (o *owed) done(r reply) {
 func (o *owed) land(msgID string) {
 	t := o.ticket
 	o.ticket = 0
+	if t != 0 && o.shared {
+		o.s.flying(o.key, -1) // after its id was shared
+	}
 	o.s.landed(o.key, t, msgID)
 }
 

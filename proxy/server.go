@@ -66,6 +66,8 @@ type Server struct {
 	holding  atomic.Int64     // quarantined and routed MO messages waiting for the store before their answer
 	released releasedIDs      // SMSC ids of released messages -> the ids their peers know
 	park     receiptPark      // receipts that came before their held parts' answers
+	link     ClusterLink      // nil: a single node (clusterids.go)
+	remote   remotePark       // receipts waiting for other nodes' mappings
 	log      *zap.Logger
 	m        *Metrics
 	srvTLS   *tls.Config

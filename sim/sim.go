@@ -34,6 +34,10 @@ type Config struct {
 	ErrorStatus pdu.Status
 	// ReceiptDelay is how long after the submit a requested receipt is sent (default 1s).
 	ReceiptDelay time.Duration
+	// ReceiptsElsewhere sends a receipt over another bound receiver of the
+	// system_id than the bind that submitted the message, when there is
+	// one (as SMSCs spreading deliveries over a system_id's binds do).
+	ReceiptsElsewhere bool
 	// MessageIDFormat is "dec" (default) or "hex".
 	MessageIDFormat string
 	// Accounts maps system_id to password; empty accepts every bind.
@@ -551,7 +555,25 @@ func (s *Server) receiver(systemID string, prefer *session) *session {
 
 func (s *Server) sendReceipt(origin *session, r *pdu.Receipt) {
 	r.Done = time.Now()
-	s.deliverAsync(&delivery{kind: kindReceipt, systemID: origin.systemID, prefer: origin, raw: pdu.AppendReceipt(nil, 0, r)})
+	prefer := origin
+	if s.cfg.ReceiptsElsewhere {
+		if other := s.otherReceiver(origin); other != nil {
+			prefer = other
+		}
+	}
+	s.deliverAsync(&delivery{kind: kindReceipt, systemID: origin.systemID, prefer: prefer, raw: pdu.AppendReceipt(nil, 0, r)})
+}
+
+// otherReceiver picks a bound receiver of origin's system_id other than origin.
+func (s *Server) otherReceiver(origin *session) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ss := range s.sessions {
+		if ss != origin && ss.canReceive() && ss.systemID == origin.systemID && !ss.c.IsClosed() {
+			return ss
+		}
+	}
+	return nil
 }
 
 // request sends a deliver_sm and waits for its response.

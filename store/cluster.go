@@ -59,7 +59,8 @@ type StoredBan struct {
 var ErrNotSupported = errors.New("store: not supported by this database")
 
 // Cluster is what several smsfw nodes sharing one store coordinate
-// through: quarantine decisions, the shared ban list, and notifications.
+// through: quarantine decisions, the shared ban list, receipt ids, and
+// notifications.
 type Cluster interface {
 	// BeginDecision records d for a held event in one statement: state
 	// claimed when d.Node is set (the caller carries it out until
@@ -94,6 +95,10 @@ type Cluster interface {
 	// Bans returns the shared bans in force at now, and deletes those
 	// that ended.
 	Bans(ctx context.Context, now time.Time) ([]StoredBan, error)
+
+	// ReceiptIDs shares the SMSC ids of messages smsfw answered itself
+	// (receiptids.go).
+	ReceiptIDs
 
 	// Notify wakes the nodes listening on this store (PostgreSQL NOTIFY;
 	// nothing on SQLite, where nodes poll).

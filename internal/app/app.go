@@ -451,11 +451,14 @@ func (a *App) buildCluster(flagDB string) (*review.ClusterOptions, error) {
 	if !store.IsPostgres(eventsDSN(flagDB, a.cfg, a.configFile)) {
 		a.log.Warn("cluster on an SQLite store: only processes on this host can share it, and they see each other's changes by polling")
 	}
-	n, err := cluster.New(cluster.Options{Config: a.cfg.Cluster, Store: cs, Shield: a.Shield, Logger: a.log, Registerer: a.Registry})
+	n, err := cluster.New(cluster.Options{Config: a.cfg.Cluster, Store: cs, Shield: a.Shield, Receipts: a.Proxy, Logger: a.log,
+		Registerer: a.Registry})
 	if err != nil {
 		return nil, err
 	}
 	a.Cluster = n
+	// Receipts of messages smsfw answered itself are rewritten on any node.
+	a.Proxy.JoinCluster(n, n.Config().ReceiptWait)
 	a.cleanup = append(a.cleanup, n.Close)
 	c := n.Config()
 	return &review.ClusterOptions{Node: c.Node, Store: cs, Wake: n.Subscribe(), PollInterval: c.PollInterval,

@@ -21,7 +21,8 @@ func TestInvalidConfigs(t *testing.T) {
 			`testdata/invalid-sections.yaml:14: bpf.mode must be auto, xdp or tcx, not "kernel"` + "\n" +
 			`testdata/invalid-sections.yaml:15: bpf.bans[0] "10.0.0.1/8" has host bits set (did you mean 10.0.0.0/8?)` + "\n" +
 			"testdata/invalid-sections.yaml:17: cluster.poll_interval 10ms outside [100ms, 1m0s]\n" +
-			"testdata/invalid-sections.yaml:18: cluster.pending_ttl 30s outside [1m0s, 168h0m0s]",
+			"testdata/invalid-sections.yaml:18: cluster.pending_ttl 30s outside [1m0s, 168h0m0s]\n" +
+			"testdata/invalid-sections.yaml:19: cluster.receipt_wait 1m0s outside [10ms, 10s]",
 	})
 	// Mail needs the smtp section; the sections check themselves.
 	if _, err := Parse("x.yaml", []byte(`mo_routes:

@@ -1,0 +1,126 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/smsfw/smsfw/internal/testutil"
+	"github.com/smsfw/smsfw/proxy"
+	"github.com/smsfw/smsfw/store"
+)
+
+// fakeRewriter records what a node tells its proxy.
+type fakeRewriter struct {
+	mu      sync.Mutex
+	learned map[string]string
+	flying  map[string]bool
+	events  []string // "learn up", "fly peer", "land peer", in order
+}
+
+func (f *fakeRewriter) LearnReceiptID(up, ours string, _ time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.learned[up] = ours
+	f.events = append(f.events, "learn "+up)
+}
+
+func (f *fakeRewriter) RemoteFlying(peer string, flying bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.flying[peer] = flying
+	if flying {
+		f.events = append(f.events, "fly "+peer)
+	} else {
+		f.events = append(f.events, "land "+peer)
+	}
+}
+
+func (f *fakeRewriter) ReceiptWaits() proxy.ReceiptWaits { return proxy.ReceiptWaits{} }
+
+func (f *fakeRewriter) snapshot() (map[string]string, map[string]bool, []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, fl := map[string]string{}, map[string]bool{}
+	for k, v := range f.learned {
+		l[k] = v
+	}
+	for k, v := range f.flying {
+		fl[k] = v
+	}
+	return l, fl, append([]string(nil), f.events...)
+}
+
+// TestReceiptIDsShared: two nodes on one PostgreSQL store. A peer's
+// message in flight on a is known on b at once; its mapping is learnt on
+// b before b hears that a has nothing in flight any more; a node started
+// later reads the mappings already shared; a node ignores its own.
+func TestReceiptIDsShared(t *testing.T) {
+	dsn := testutil.PostgresSchema(t, "smsfw_cluster_")
+	start := func(name string) (*Node, *fakeRewriter) {
+		st, err := store.Open(context.Background(), dsn, zaptest.NewLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		cs, _ := store.ClusterOf(st)
+		rw := &fakeRewriter{learned: map[string]string{}, flying: map[string]bool{}}
+		n, err := New(Options{Config: &Config{Node: name, PollInterval: 200 * time.Millisecond}, Store: cs, Receipts: rw,
+			Logger: zaptest.NewLogger(t).Named(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Start()
+		t.Cleanup(n.Close)
+		return n, rw
+	}
+	a, aw := start("a")
+	_, bw := start("b")
+
+	// b must be listening before a notifies: wait for a round trip of a's own.
+	testutil.Eventually(t, 10*time.Second, "b hears a", func() bool {
+		a.Flying("acme", 1)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		a.Announce(ctx)
+		cancel()
+		_, fl, _ := bw.snapshot()
+		if !fl["acme"] {
+			a.Flying("acme", -1)
+			return false
+		}
+		return true
+	})
+	a.ShareReceiptID("SMSC-1", "our-1", "acme")
+	a.Flying("acme", -1)
+	testutil.Eventually(t, 10*time.Second, "acme landed on b", func() bool {
+		_, fl, _ := bw.snapshot()
+		return !fl["acme"]
+	})
+	learned, _, events := bw.snapshot()
+	if learned["SMSC-1"] != "our-1" {
+		t.Fatalf("b learned %v", learned)
+	}
+	iLearn, iLand := -1, -1
+	for i, e := range events {
+		switch e {
+		case "learn SMSC-1":
+			iLearn = i
+		case "land acme":
+			iLand = i
+		}
+	}
+	if iLearn < 0 || iLand < iLearn {
+		t.Fatalf("b's events %v: the mapping must be learnt before the peer lands", events)
+	}
+	if l, _, _ := aw.snapshot(); len(l) != 0 {
+		t.Fatalf("a learned its own mappings: %v", l)
+	}
+	_, cw := start("c")
+	testutil.Eventually(t, 10*time.Second, "c reads what was shared before it started", func() bool {
+		l, _, _ := cw.snapshot()
+		return l["SMSC-1"] == "our-1"
+	})
+}
