@@ -69,6 +69,7 @@ type heldSeg struct {
 	start    int64
 	id       string // smsfw's message_id, given to the peer
 	answered bool
+	receipt  bool // the part asked for a receipt (registered_delivery set)
 }
 
 type assembly struct {
@@ -172,7 +173,7 @@ func (a *assembler) holdMT(d *downstream, p pdu.PDU, c pdu.Concat, start int64, 
 		a.m[k] = asm
 	}
 	asm.deadline = time.Now().Add(a.timeout).UnixNano()
-	h := heldSeg{buf: pdu.Clone(p), from: d, start: start, id: a.s.newMessageID()}
+	h := heldSeg{buf: pdu.Clone(p), from: d, start: start, id: a.s.newMessageID(), receipt: m.RegisteredDelivery != 0}
 	asm.have++
 	complete := asm.have == int(c.Total)
 	if complete {

@@ -39,11 +39,8 @@ type owed struct {
 func (s *Server) relayHeld(key string, held []heldSeg, out *batch) {
 	chain := make([]*owed, len(held))
 	for i, h := range held {
-		chain[i] = &owed{s: s, key: key, from: h.from, buf: h.buf, size: len(h.buf.PDU()), ours: h.id}
-		if s.link != nil {
-			var m pdu.Message
-			chain[i].shared = pdu.ParseMessage(h.buf.PDU(), &m) == nil && m.RegisteredDelivery != 0
-		}
+		chain[i] = &owed{s: s, key: key, from: h.from, buf: h.buf, size: len(h.buf.PDU()), ours: h.id,
+			shared: s.link != nil && h.receipt}
 	}
 	s.owedN.Add(int64(len(chain)))
 	sendChain(chain, out)
