@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 
@@ -76,7 +78,15 @@ func TestOwnBindDoesNotResetGuesses(t *testing.T) {
 // out (by failures that take no reservation: unknown system_ids) is
 // refused 0x0D, not bound.
 func TestLockedOutDuringCheckRefused(t *testing.T) {
-	h, err := HashPassword([]byte("pw"), 12) // a check long enough to lock the source meanwhile
+	// The check is held until the source is locked out: on a busy machine
+	// a real bcrypt check could end before the failures come in.
+	release := make(chan struct{})
+	compareHash = func(hash, pw []byte) error {
+		<-release
+		return bcrypt.CompareHashAndPassword(hash, pw)
+	}
+	t.Cleanup(func() { compareHash = bcrypt.CompareHashAndPassword })
+	h, err := HashPassword([]byte("pw"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,9 +115,11 @@ func TestLockedOutDuringCheckRefused(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "the password check runs", func() bool { return e.srv.auth.checking.Load() == 1 })
 	for i := 0; i < 5; i++ {
 		if st := bindStatus(t, e, "nobody", "x"); st != pdu.StatusInvSysID {
+			close(release)
 			t.Fatalf("unknown system_id %d: %v", i, st)
 		}
 	}
+	close(release)
 	select {
 	case st := <-res:
 		if st != pdu.StatusBindFail {
