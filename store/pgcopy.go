@@ -45,6 +45,17 @@ var (
 // parts that did commit; the ledger counts each event once either way, in
 // the transaction that stores it.
 func (s *sqlStore) copyEvents(ctx context.Context, evs []*filter.Event) error {
+	err := s.copySplit(ctx, evs)
+	if err != nil {
+		// Insert's careful path stores the batch instead: its rows go to
+		// the text index's pending list all the same.
+		s.pg.written.Add(int64(len(evs)))
+	}
+	return err
+}
+
+// copySplit copies evs in up to copyParts parts at once.
+func (s *sqlStore) copySplit(ctx context.Context, evs []*filter.Event) error {
 	n := min(copyParts, len(evs)/copyMinPart)
 	if n <= 1 {
 		return s.copyPart(ctx, evs)

@@ -142,3 +142,16 @@ func TestMigration0008Upgrade(t *testing.T) {
 		t.Fatal("text search finds nothing after the upgrade")
 	}
 }
+
+// pgPreviousPath makes s write as PostgreSQL's fast path did before the
+// parallel parts and the merger (benchmarks): one COPY transaction per
+// batch, the pending list merged by the inserting backend every 4 MiB.
+func pgPreviousPath(b *testing.B, s *sqlStore) {
+	s.stopTextMerger()
+	old := copyParts
+	copyParts = 1
+	b.Cleanup(func() { copyParts = old })
+	if _, err := s.db.Exec(`ALTER INDEX events_text_trgm RESET (gin_pending_list_limit)`); err != nil {
+		b.Logf("no pg_trgm index: %v", err)
+	}
+}
