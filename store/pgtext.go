@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 )
 
@@ -68,8 +70,14 @@ func (s *sqlStore) startTextMerger(index string) {
 			s.pg.written.Add(-n)
 			last = time.Now()
 			if err := s.mergeText(ctx, index); err != nil && ctx.Err() == nil {
-				// Not owning the index, a read-only standby: the backends
-				// and autovacuum merge as before. Look again later.
+				// The backends and autovacuum merge as before.
+				var pe *pgconn.PgError
+				if errors.As(err, &pe) && pe.Code == "42501" {
+					// Only the index's owner may merge (the role that ran
+					// the migrations): no use trying again.
+					log.Warn("text index pending list: not its owner, merging left to PostgreSQL", zap.String("index", index), zap.Error(err))
+					return
+				}
 				log.Warn("text index pending list merge failed", zap.String("index", index), zap.Error(err))
 				select {
 				case <-ctx.Done():
