@@ -56,8 +56,8 @@ func loadMigrations(d *dialect) ([]migration, error) {
 			byVersion[v] = m
 		}
 		// Another dialect's file: the version exists (and is recorded as
-		// applied) on this dialect too, with nothing to do, so that
-		// versions stay 1..n on both.
+		// applied) on this dialect too, with nothing to do, so both
+		// dialects record the same versions.
 		if which != "" && which != d.name {
 			continue
 		}
