@@ -63,6 +63,9 @@ bpf:
 		}
 		t.Fatalf("not attached: %v", st.Err())
 	}
+	if xdp, tcx, err := p.Server.Attached(p.ServerIf); err != nil || xdp != a.Shield.Status().Attachments[0].Mode || tcx != 0 {
+		t.Fatalf("the kernel has XDP %q and %d TCX programs on %s (%v), want %+v", xdp, tcx, p.ServerIf, err, a.Shield.Status().Attachments)
+	}
 	port := netip.MustParseAddrPort(a.Addr()).Port()
 	admin := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (c net.Conn, err error) {
 		err = p.Server.Do(func() error { c, err = (&net.Dialer{}).DialContext(ctx, network, addr); return err })
@@ -135,5 +138,9 @@ bpf:
 	}
 	if a.Shield.Status().Kernel {
 		t.Fatal("still attached after Shutdown")
+	}
+	// The kernel agrees: nothing is attached to the interface any more.
+	if xdp, tcx, err := p.Server.Attached(p.ServerIf); err != nil || xdp != "" || tcx != 0 {
+		t.Fatalf("after Shutdown the kernel still has XDP %q and %d TCX programs on %s (%v)", xdp, tcx, p.ServerIf, err)
 	}
 }
