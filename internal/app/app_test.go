@@ -282,11 +282,16 @@ func TestAppConfigReload(t *testing.T) {
 		code               int
 		want               []string // in the JSON result
 		betaBinds          bool
+		lastOK             float64 // smsfw_config_last_reload_successful
+		failures           float64 // smsfw_config_reloads_total{result="failure"}
 	}{
 		{"onboard beta, listen needs a restart", acme + beta, "listen: 127.0.0.1:1\n", http.StatusOK,
-			[]string{`"added":["beta"]`, `"restart_required":["listen"]`, `"config":"ok"`}, true},
+			[]string{`"added":["beta"]`, `"restart_required":["listen"]`, `"config":"ok"`}, true, 1, 0},
 		{"bad file refused with file:line", acme + "  - {system_id: gamma, window: -1}\n", "", http.StatusUnprocessableEntity,
-			[]string{`"config":"failed"`, "smsfw.yaml:5: peer \\\"gamma\\\": window -1"}, true},
+			[]string{`"config":"failed"`, "smsfw.yaml:5: peer \\\"gamma\\\": window -1"}, true, 0, 1},
+	}
+	if v := testutil.Metric(t, a.Registry, "smsfw_config_last_reload_successful"); v != 1 {
+		t.Fatalf("smsfw_config_last_reload_successful %v at start", v)
 	}
 	for _, c := range cases {
 		write(c.peers, c.extra)
@@ -309,6 +314,12 @@ func TestAppConfigReload(t *testing.T) {
 			b.Close()
 		}
 		send(cl) // the bound session is not affected
+		if v := testutil.Metric(t, a.Registry, "smsfw_config_last_reload_successful"); v != c.lastOK {
+			t.Errorf("%s: smsfw_config_last_reload_successful %v, want %v", c.name, v, c.lastOK)
+		}
+		if v := testutil.Metric(t, a.Registry, "smsfw_config_reloads_total", "result", "failure"); v != c.failures {
+			t.Errorf("%s: smsfw_config_reloads_total{failure} %v, want %v", c.name, v, c.failures)
+		}
 	}
 
 	// The watcher: the file changes, beta is removed without a request.
@@ -322,6 +333,9 @@ func TestAppConfigReload(t *testing.T) {
 		return errors.As(err, &be) && be.Status == pdu.StatusInvSysID
 	})
 	send(cl)
+	if v := testutil.Metric(t, a.Registry, "smsfw_config_last_reload_successful"); v != 1 {
+		t.Errorf("smsfw_config_last_reload_successful %v after a good file", v)
+	}
 	_, entries := shutdownAudit(t, a, db)
 	var details []string
 	for _, e := range entries {
