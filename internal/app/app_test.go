@@ -29,7 +29,7 @@ import (
 	"github.com/smsfw/smsfw/store"
 )
 
-func startSim(t *testing.T) string {
+func startSim(t testing.TB) string {
 	t.Helper()
 	s := sim.New(sim.Config{}, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
