@@ -25,6 +25,8 @@ type livePeer struct {
 	// next is a pool being built to replace pool (its upstream changed):
 	// it takes over once bound. Under Server.mu.
 	next *pool
+	// lastErr is the peer's last refused bind (GET /api/v1/peers).
+	lastErr lastError
 }
 
 // class is the session's peer class now ("" in pass-through mode).
