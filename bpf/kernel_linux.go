@@ -144,12 +144,39 @@ func bootNanos() uint64 {
 	return uint64(ts.Nano())
 }
 
-func (k *kernel) put(b Ban, now time.Time) error {
+// put adds b or, with replace, replaces the ban on b.Source (which is in
+// the map) keeping its drop count.
+func (k *kernel) put(b Ban, now time.Time, replace bool) error {
+	key := banKey(b.Source)
 	var v shieldBan
+	if replace {
+		// The lookup answers the longest prefix covering key's: with the
+		// exact one in the map, that one.
+		var old shieldBan
+		if err := k.objs.Bans.Lookup(key, &old); err == nil {
+			v.Drops = old.Drops
+		}
+	}
 	if !b.Expires.IsZero() {
 		v.ExpiresNs = bootNanos() + uint64(max(b.Expires.Sub(now), 1))
 	}
-	return k.objs.Bans.Put(banKey(b.Source), v)
+	return k.objs.Bans.Put(key, v)
+}
+
+// drops are the packets each ban in the kernel's list dropped.
+func (k *kernel) drops() map[netip.Prefix]uint64 {
+	out := map[netip.Prefix]uint64{}
+	var key shieldBanKey
+	var v shieldBan
+	it := k.objs.Bans.Iterate()
+	for it.Next(&key, &v) {
+		a, bits := netip.AddrFrom16(key.Addr), int(key.Prefixlen)
+		if a.Is4In6() && bits >= 96 {
+			a, bits = a.Unmap(), bits-96
+		}
+		out[netip.PrefixFrom(a, bits)] = v.Drops
+	}
+	return out
 }
 
 func (k *kernel) del(p netip.Prefix) error {

@@ -42,9 +42,11 @@ struct ban_key {
 	__u8 addr[16];
 };
 
-// A ban: its end in CLOCK_BOOTTIME nanoseconds (0: none).
+// A ban: its end in CLOCK_BOOTTIME nanoseconds (0: none), and the packets
+// it dropped (the console shows them per ban).
 struct ban {
 	__u64 expires_ns;
+	__u64 drops;
 };
 
 // Settings, written by the loader (one entry).
@@ -204,8 +206,10 @@ static __always_inline enum reason judge(void *data, void *data_end) {
 		return PASS_OTHER_PORT;
 
 	struct ban *b = bpf_map_lookup_elem(&bans, &key);
-	if (b && (b->expires_ns == 0 || b->expires_ns > bpf_ktime_get_boot_ns()))
+	if (b && (b->expires_ns == 0 || b->expires_ns > bpf_ktime_get_boot_ns())) {
+		__sync_fetch_and_add(&b->drops, 1);
 		return DROP_BANNED;
+	}
 
 	if (tcp->syn && !tcp->ack) {
 		// IPv6 sources share a budget per /64: one host has 2^64 addresses.

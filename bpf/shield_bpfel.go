@@ -16,6 +16,7 @@ import (
 type shieldBan struct {
 	_         structs.HostLayout
 	ExpiresNs uint64
+	Drops     uint64
 }
 
 type shieldBanKey struct {

@@ -65,6 +65,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	if _, err := shield.Ban(netip.MustParsePrefix("203.0.113.0/24"), time.Hour, "scanning the SMPP port", bpf.OriginAPI, "alice"); err != nil {
 		t.Fatal(err)
 	}
+	// Two connections from the banned range, refused at accept.
+	for range 2 {
+		if !shield.Banned(netip.MustParseAddr("203.0.113.9")) {
+			t.Fatal("203.0.113.9 not banned")
+		}
+	}
 	shield.Mount(mux, nil)
 	// The live peers status (the proxy's types, so the JSON names agree).
 	mux.HandleFunc("GET /api/v1/peers", func(w http.ResponseWriter, _ *http.Request) {
@@ -168,6 +174,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	do("bans", chromedp.Navigate(srv.URL+"/#/bans"), chromedp.WaitVisible(chromedp.CSS(`#bans-table tbody tr`)))
 	if got := text(`#bans-table tbody tr`); !strings.Contains(got, "203.0.113.0/24") || !strings.Contains(got, "scanning the SMPP port") {
 		t.Fatalf("bans page: %q", got)
+	}
+	// Its drops: no kernel program here ("–"), two connections refused.
+	if drops, refused := text(`#bans-table tbody tr td:nth-child(7)`), text(`#bans-table tbody tr td:nth-child(8)`); drops != "–" || refused != "2" {
+		t.Fatalf("bans page: drops %q, refused %q", drops, refused)
 	}
 	do("overrides", chromedp.Navigate(srv.URL+"/#/overrides"), chromedp.WaitVisible(chromedp.CSS(`#overrides-table`)))
 	shot("overrides")

@@ -500,6 +500,8 @@ function lastErrorText(p) {
 
 // ---------- bans ----------
 
+// bans lists the ban list with what each ban stopped: packets the kernel
+// program dropped, connections refused at accept.
 export async function bans(main) {
   let data;
   try {
@@ -525,6 +527,8 @@ export async function bans(main) {
       {label: 'By', cell: (b) => b.actor || ''},
       {label: 'Since', cls: 'time', cell: (b) => fmtTime(b.created)},
       {label: 'Until', cls: 'time', cell: (b) => b.expires ? fmtTime(b.expires) : 'no expiry'},
+      {label: 'Packets dropped', cls: 'num', cell: (b) => enf.kernel ? String(b.drops || 0) : '–'},
+      {label: 'Connections refused', cls: 'num', cell: (b) => String(b.refused || 0)},
     ], data.bans || []),
     h('h3', {}, 'Packets seen by the kernel program'),
     packets.length

@@ -116,6 +116,11 @@ bpf:
 	if v := testutil.Metric(t, a.Registry, "smsfw_bpf_packets_total", "action", "drop", "reason", "banned"); v < 1 {
 		t.Fatalf("drops counted: %v", v)
 	}
+	// The ban list (the console's Bans page) shows the ban's own drops.
+	if bans := getBans(t, admin, "http://"+a.AdminAddr()); len(bans) != 1 || bans[0].Source != netip.PrefixFrom(banned, 32) ||
+		bans[0].Drops < 1 || bans[0].Refused != 0 {
+		t.Fatalf("GET /api/v1/bans: %+v", bans)
+	}
 	if v := testutil.Metric(t, a.Registry, "smsfw_bpf_enabled"); v != 1 {
 		t.Fatalf("smsfw_bpf_enabled %v", v)
 	}
