@@ -44,6 +44,7 @@ func (s *Server) addPeer(p *Peer, pl *pool) *livePeer {
 	lp.cfg.Store(p)
 	lp.pool.Store(pl)
 	s.live[p.Name], s.bySysID[p.SystemID] = lp, lp
+	s.m.countersOf(p.Name) // its series from the start
 	return lp
 }
 

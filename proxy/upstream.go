@@ -663,6 +663,9 @@ func newPool(s *Server, p *Peer, name string, u *Upstream) *pool {
 	pl := &pool{s: s, peer: p, name: name, up: u, window: w, change: make(chan struct{}), bound: make(chan struct{}),
 		ctx: ctx, cancel: cancel}
 	pl.legs.Store(&[]*upLeg{})
+	// The upstream's series from the start: 0 bound, 0 reconnects.
+	s.m.upstreamUp.WithLabelValues(name)
+	s.m.reconnects.WithLabelValues(name)
 	return pl
 }
 
