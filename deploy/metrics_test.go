@@ -30,6 +30,7 @@ import (
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/config"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/mo"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
@@ -445,6 +446,13 @@ func TestCountersPresentFromStart(t *testing.T) {
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		t.Errorf("counters without a series at start: %s", strings.Join(missing, ", "))
+	}
+	// What runs: the policy's hash and the build.
+	if v := testutil.Metric(t, a.Registry, "smsfw_rules_policy_info", "hash", a.Engine.Snapshot().Hash); v != 1 {
+		t.Errorf("smsfw_rules_policy_info{hash=%s} %v", a.Engine.Snapshot().Hash, v)
+	}
+	if _, ok := types["smsfw_build_info"]; !ok {
+		t.Error("no smsfw_build_info")
 	}
 	for _, n := range []string{"smsfw_proxy_upstream_reconnects_total", "smsfw_proxy_deliveries_total", "smsfw_proxy_local_answer_throttled_total"} {
 		if _, ok := types[n]; !ok {
