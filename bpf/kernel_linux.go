@@ -73,6 +73,7 @@ func loadObjects(cfg *Config) (*kernel, error) {
 		return nil, err
 	}
 	spec.Maps[shieldMapBans].MaxEntries = uint32(cfg.MaxBans)
+	spec.Maps[shieldMapBanDrops].MaxEntries = uint32(cfg.MaxBans)
 	k := &kernel{}
 	if err := spec.LoadAndAssign(&k.objs, nil); err != nil {
 		return nil, fmt.Errorf("loading the program: %w", err)
@@ -144,43 +145,49 @@ func bootNanos() uint64 {
 	return uint64(ts.Nano())
 }
 
-// put adds b or, with replace, replaces the ban on b.Source (which is in
-// the map) keeping its drop count.
+// put adds or replaces the ban on b.Source (a replaced ban keeps its drop
+// count; a new one starts without: ban_drops has no entry for it).
 func (k *kernel) put(b Ban, now time.Time, replace bool) error {
 	key := banKey(b.Source)
-	var v shieldBan
-	if replace {
-		// The lookup answers the longest prefix covering key's: with the
-		// exact one in the map, that one.
-		var old shieldBan
-		if err := k.objs.Bans.Lookup(key, &old); err == nil {
-			v.Drops = old.Drops
-		}
-	}
+	v := shieldBan{Key: key}
 	if !b.Expires.IsZero() {
 		v.ExpiresNs = bootNanos() + uint64(max(b.Expires.Sub(now), 1))
+	}
+	if !replace {
+		if err := ignoreMissing(k.objs.BanDrops.Delete(key)); err != nil {
+			return err
+		}
 	}
 	return k.objs.Bans.Put(key, v)
 }
 
-// drops are the packets each ban in the kernel's list dropped.
+// drops are the packets each ban dropped, summed over the CPUs.
 func (k *kernel) drops() map[netip.Prefix]uint64 {
 	out := map[netip.Prefix]uint64{}
 	var key shieldBanKey
-	var v shieldBan
-	it := k.objs.Bans.Iterate()
-	for it.Next(&key, &v) {
+	var perCPU []uint64
+	it := k.objs.BanDrops.Iterate()
+	for it.Next(&key, &perCPU) {
 		a, bits := netip.AddrFrom16(key.Addr), int(key.Prefixlen)
 		if a.Is4In6() && bits >= 96 {
 			a, bits = a.Unmap(), bits-96
 		}
-		out[netip.PrefixFrom(a, bits)] = v.Drops
+		var n uint64
+		for _, c := range perCPU {
+			n += c
+		}
+		out[netip.PrefixFrom(a, bits)] = n
 	}
 	return out
 }
 
+// del removes the ban on p and its drop count.
 func (k *kernel) del(p netip.Prefix) error {
-	err := k.objs.Bans.Delete(banKey(p))
+	key := banKey(p)
+	return errors.Join(ignoreMissing(k.objs.Bans.Delete(key)), ignoreMissing(k.objs.BanDrops.Delete(key)))
+}
+
+func ignoreMissing(err error) error {
 	if errors.Is(err, ebpf.ErrKeyNotExist) {
 		return nil
 	}
