@@ -39,7 +39,8 @@ import (
 // runningApp starts a simulated SMSC and smsfw in front of it, sends a few
 // messages through it (allowed and refused, so most labelled series
 // exist), and returns smsfw.
-func runningApp(t *testing.T) *app.App {
+// startSim starts a simulated SMSC for the test and returns its address.
+func startSim(t *testing.T) string {
 	t.Helper()
 	s := sim.New(sim.Config{}, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -48,6 +49,12 @@ func runningApp(t *testing.T) *app.App {
 	}
 	go func() { _ = s.Serve(ln) }()
 	t.Cleanup(s.Close)
+	return ln.Addr().String()
+}
+
+func runningApp(t *testing.T) *app.App {
+	t.Helper()
+	up := startSim(t)
 	src := deploy.DefaultPolicySource()
 	// An MO route, alerts and the cluster link: their metrics are
 	// registered with them.
@@ -62,7 +69,7 @@ func runningApp(t *testing.T) *app.App {
 		Alerts:  &alerts.Config{Webhook: &alerts.Webhook{URL: "http://127.0.0.1:1/", SecretFile: key}},
 		Cluster: &cluster.Config{Node: "lint"},
 	}
-	a, err := app.New(context.Background(), app.Options{Config: cfg, Upstream: ln.Addr().String(),
+	a, err := app.New(context.Background(), app.Options{Config: cfg, Upstream: up,
 		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Policy: &src, DB: filepath.Join(dir, "events.db"),
 		Registry: app.NewRegistry(), Logger: zap.NewNop(), WatchInterval: -1})
 	if err != nil {
@@ -408,19 +415,12 @@ var absentAtStart = map[string]string{
 // counter has its series (at 0), so an alert's rate() is defined before the
 // first error; the exceptions above say why they cannot.
 func TestCountersPresentFromStart(t *testing.T) {
-	s := sim.New(sim.Config{}, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = s.Serve(ln) }()
-	t.Cleanup(s.Close)
 	dir := t.TempDir()
 	key := filepath.Join(dir, "key")
 	if err := os.WriteFile(key, []byte("secret"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse(filepath.Join(dir, "c.yaml"), []byte("upstreams:\n  smsc: {address: "+ln.Addr().String()+"}\n"+
+	cfg, err := config.Parse(filepath.Join(dir, "c.yaml"), []byte("upstreams:\n  smsc: {address: "+startSim(t)+"}\n"+
 		"peers:\n  - {system_id: acme, password: pw}\n"+
 		"mo_routes:\n  - {name: help, match: {to: [\"80080\"]}, http: {url: \"http://127.0.0.1:1/\", secret_file: key}, reply: {text: ok, from: \"80080\"}}\n"))
 	if err != nil {

@@ -19,7 +19,6 @@ import (
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
-	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/internal/testutil/netns"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
@@ -58,36 +57,11 @@ func BenchmarkSYNFloodSurvival(b *testing.B) {
 func floodRound(b *testing.B, banned bool, mode string) {
 	p := netns.New(b)
 	good, bad := p.Client4[0], p.Client4[1]
-	bans := ""
+	extra := "  mode: " + mode + "\n"
 	if banned {
-		bans = fmt.Sprintf("  bans: [%s]\n", bad)
+		extra += fmt.Sprintf("  bans: [%s]\n", bad)
 	}
-	cfg, err := config.Parse("c.yaml", fmt.Appendf(nil, `
-listen: "[::]:0"
-upstreams:
-  smsc: {address: %s, system_id: smsfw, password: x}
-peers:
-  - {system_id: acme, password: pw}
-bpf:
-  enabled: true
-  mode: %s
-  interfaces: [%s]
-%s`, startSim(b), mode, p.ServerIf, bans))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var a *app.App
-	if err := p.Server.Do(func() (err error) {
-		a, err = app.New(context.Background(), app.Options{Config: cfg, NoAdmin: true, DB: "none", Logger: zap.NewNop()})
-		return err
-	}); err != nil {
-		b.Fatal(err)
-	}
-	a.Start()
-	defer func() { _ = a.Shutdown(context.Background()) }()
-	if st := a.Shield.Status(); !st.Kernel {
-		b.Skipf("kernel refused the eBPF program: %v", st.Err())
-	}
+	a := shieldApp(b, p, extra, app.Options{NoAdmin: true, Logger: zap.NewNop()})
 	// As a NIC's interrupts would, RPS spreads what the server side's veth
 	// receives over every CPU (by flow: each SYN has its own); without it
 	// the whole flood is handled on the sending CPU, which smsfw never
