@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/deploy"
+	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/config"
@@ -341,6 +342,14 @@ func TestAppConfigReload(t *testing.T) {
 	for _, e := range entries {
 		if e.Action == "reload" {
 			details = append(details, e.Detail)
+			// Who: the admin API's caller, or the system for the watcher.
+			want := admin.LocalActor
+			if strings.Contains(e.Detail, `"trigger":"file"`) {
+				want = "system"
+			}
+			if e.Actor != want {
+				t.Errorf("reload audited as by %q, want %q: %s", e.Actor, want, e.Detail)
+			}
 		}
 	}
 	all := strings.Join(details, "\n")
