@@ -79,6 +79,9 @@ func TestProgram(t *testing.T) {
 		{Source: mustPrefix("2001:db8:bad::/48")},
 		{Source: mustPrefix("203.0.113.9"), Expires: now.Add(-time.Second)}, // expired
 		{Source: mustPrefix("203.0.113.10"), Expires: now.Add(time.Hour)},
+		{Source: mustPrefix("100.64.0.0/24")},
+		{Source: mustPrefix("100.64.0.0/28"), Expires: now.Add(-time.Second)}, // expired inside the /24
+		{Source: mustPrefix("100.64.0.5"), Expires: now.Add(-time.Second)},    // and inside that
 	}
 	for _, b := range list {
 		if err := k.put(b, now, false); err != nil {
@@ -101,6 +104,7 @@ func TestProgram(t *testing.T) {
 		{"v4 allowed", pkt{src: v4("10.9.9.9"), dst: dst4, dport: 2775, flags: flagSYN}, false, "allowed"},
 		{"v4 expired ban", pkt{src: v4("203.0.113.9"), dst: dst4, dport: 2775, flags: flagSYN}, false, "allowed"},
 		{"v4 ban with ttl", pkt{src: v4("203.0.113.10"), dst: dst4, dport: 2775, flags: flagSYN}, true, "banned"},
+		{"v4 expired /32 and /28 inside a /24 ban", pkt{src: v4("100.64.0.5"), dst: dst4, dport: 2775, flags: flagSYN}, true, "banned"},
 		{"v4 banned, other port", pkt{src: v4("192.0.2.55"), dst: dst4, dport: 22, flags: flagSYN}, false, "other_port"},
 		{"v4 banned, UDP", pkt{src: v4("192.0.2.55"), dst: dst4, dport: 2775, proto: 17}, false, "not_tcp"},
 		{"v4 banned, VLAN", pkt{src: v4("192.0.2.55"), dst: dst4, dport: 2775, flags: flagSYN, vlan: true}, true, "banned"},
@@ -124,10 +128,15 @@ func TestProgram(t *testing.T) {
 				t.Errorf("drop=%v reason=%s, want drop=%v reason=%s", drop, reason, tc.drop, tc.reason)
 			}
 		})
-		for _, b := range list {
-			if tc.drop && b.Source.Contains(tc.p.src) {
-				wantDrops[b.Source] += 2
+		// The drop is the longest ban in force covering the source's.
+		var by *Ban
+		for i, b := range list {
+			if tc.drop && b.Source.Contains(tc.p.src) && !b.expired(now) && (by == nil || b.Source.Bits() > by.Source.Bits()) {
+				by = &list[i]
 			}
+		}
+		if by != nil {
+			wantDrops[by.Source] += 2
 		}
 	}
 	// Each ban counts its own drops; the expired one none.

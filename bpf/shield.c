@@ -216,16 +216,30 @@ static __always_inline enum reason judge(void *data, void *data_end) {
 	if (!bpf_map_lookup_elem(&ports, &tcp->dest))
 		return PASS_OTHER_PORT;
 
-	struct ban *b = bpf_map_lookup_elem(&bans, &key);
-	if (b && (b->expires_ns == 0 || b->expires_ns > bpf_ktime_get_boot_ns())) {
-		__u64 *n = bpf_map_lookup_elem(&ban_drops, &b->key);
-		if (n) {
-			*n += 1;
-		} else {
-			__u64 one = 1;
-			bpf_map_update_elem(&ban_drops, &b->key, &one, BPF_NOEXIST);
+	// The longest ban covering the source that has not expired: an
+	// expired one (until the loader sweeps it) must not hide a broader ban
+	// in force, so look again above it, a few levels at most.
+	__u64 now = 0;
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		struct ban *b = bpf_map_lookup_elem(&bans, &key);
+		if (!b)
+			break;
+		if (b->expires_ns != 0 && now == 0)
+			now = bpf_ktime_get_boot_ns();
+		if (b->expires_ns == 0 || b->expires_ns > now) {
+			__u64 *n = bpf_map_lookup_elem(&ban_drops, &b->key);
+			if (n) {
+				*n += 1;
+			} else {
+				__u64 one = 1;
+				bpf_map_update_elem(&ban_drops, &b->key, &one, BPF_NOEXIST);
+			}
+			return DROP_BANNED;
 		}
-		return DROP_BANNED;
+		if (b->key.prefixlen == 0)
+			break;
+		key.prefixlen = b->key.prefixlen - 1;
 	}
 
 	if (tcp->syn && !tcp->ack) {
