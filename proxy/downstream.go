@@ -839,6 +839,9 @@ func (d *downstream) onBind(p pdu.PDU) {
 		if ce := log.Check(lvl, "bind refused"); ce != nil {
 			ce.Write(zap.String("result", result))
 		}
+		if lp != nil {
+			lp.lastErr.set(errBindRefused, result, d.remote.String())
+		}
 		d.respond(p.ID(), st, p.Seq(), "")
 	}
 	if !d.authenticate(peer, b.Password, fail) {
