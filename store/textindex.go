@@ -470,6 +470,11 @@ func (t *textIndex) catchUp(ctx context.Context, upTo int64) error {
 			return err
 		}
 		if len(bs) < 20 {
+			if len(bs) == 0 && upTo == 0 {
+				// Nothing left to index: whatever lag says (it is counted
+				// from two goroutines around a rebuild), there is none.
+				t.lag.Store(0)
+			}
 			return nil
 		}
 	}
@@ -532,17 +537,26 @@ func parseIDs(s string) ([]int64, error) {
 	return out, nil
 }
 
+// textApplyHook, when set (tests), runs before each text transaction; an
+// error fails it.
+var textApplyHook func() error
+
 // apply indexes (or deletes) bs, consecutive seqs, in one transaction of
 // the text database that also records the last seq as applied.
 func (t *textIndex) apply(ctx context.Context, bs []*textBatch) error {
 	if len(bs) == 0 {
 		return nil
 	}
+	if textApplyHook != nil {
+		if err := textApplyHook(); err != nil {
+			return err
+		}
+	}
 	tx, err := t.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: text index: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	defer tx.Rollback()                //nolint:errcheck // a no-op after Commit
 	ectx := context.WithoutCancel(ctx) // see insertFast
 	ins, err := tx.PrepareContext(ectx, `INSERT INTO events_fts (rowid, text) VALUES (?, ?)`)
 	if err != nil {
