@@ -78,7 +78,7 @@ func (d *dialect) textMatch(sub string, dense bool) (string, []any) {
 		return `text ILIKE ? ESCAPE '\'`, []any{"%" + likeEscape(sub) + "%"}
 	}
 	if d.text != nil && d.text.ready.Load() {
-		if cond, args, ok := textIndexMatch(sub, dense); ok {
+		if cond, args, ok := d.text.match(sub, dense); ok {
 			return cond, args
 		}
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"slices"
@@ -28,9 +29,6 @@ type sqlStore struct {
 	log *zap.Logger
 	// wmu serializes writes on SQLite (nil on PostgreSQL).
 	wmu *sync.Mutex
-	// stmts caches prepared statements by text (SQLite's single-row
-	// inserts, see txStmt).
-	stmts sync.Map // string -> *sql.Stmt
 	// carefulOnly skips the fast insert paths (benchmarks compare them
 	// with the careful path in one run).
 	carefulOnly bool
@@ -137,39 +135,68 @@ func (s *sqlStore) Insert(ctx context.Context, evs []*filter.Event) error {
 }
 
 // insertFast is SQLite's fast path: one prepared single-row INSERT per
-// event. A single-row INSERT OR IGNORE cannot abort, so
-// SQLite keeps no statement journal for it (a multi-row one copied every
-// index page it touched first: ~10% of the writer's CPU), and statements
-// run without a cancellable context (modernc starts a goroutine and a
+// event. A single-row INSERT OR IGNORE cannot abort, so SQLite keeps no
+// statement journal for it (a multi-row one copied every index page it
+// touched first: ~10% of the writer's CPU). The rows go to the driver's
+// statement directly, not through database/sql (which converted and
+// checked each of the 32 arguments again: ~10% of the writer's CPU), and
+// without a cancellable context (modernc starts a goroutine and a
 // progress handler per call for one): the batch checks ctx between rows.
 func (s *sqlStore) insertFast(ctx context.Context, evs []*filter.Event) error {
-	// Prepared before the transaction takes a connection (":memory:" has
-	// only one).
-	evSt, err := s.prepared(ctx, "INSERT OR IGNORE INTO events ("+eventCols+", raw) VALUES "+valuesList(1, nEventCols))
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("store: insert: %w", err)
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: insert: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	ectx := context.WithoutCancel(ctx)
-	evSt = tx.StmtContext(ectx, evSt)
-	args := make([]any, 0, nEventCols)
 	var text textBatch
-	for i, ev := range evs {
-		if i%256 == 0 && ctx.Err() != nil {
-			return fmt.Errorf("store: insert: %w", ctx.Err())
+	err = conn.Raw(func(dc any) error {
+		// The same connection, inside tx.
+		pc, ok := dc.(driver.ConnPrepareContext)
+		if !ok {
+			return fmt.Errorf("store: insert: %T cannot prepare", dc)
 		}
-		res, err := evSt.ExecContext(ectx, eventArgs(ev, args[:0])...)
+		st, err := pc.PrepareContext(ectx, "INSERT OR IGNORE INTO events ("+eventCols+", raw) VALUES "+valuesList(1, nEventCols))
 		if err != nil {
 			return fmt.Errorf("store: insert: %w", err)
 		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return errStoredIDs
+		defer st.Close()
+		ex, ok := st.(driver.StmtExecContext)
+		if !ok {
+			return fmt.Errorf("store: insert: %T cannot exec", st)
 		}
-		text.add(ev)
+		args := make([]any, 0, nEventCols)
+		nv := make([]driver.NamedValue, nEventCols)
+		for i := range nv {
+			nv[i].Ordinal = i + 1
+		}
+		for i, ev := range evs {
+			if i%256 == 0 && ctx.Err() != nil {
+				return fmt.Errorf("store: insert: %w", ctx.Err())
+			}
+			// eventArgs gives driver.Values already (int64, float64,
+			// string, []byte, nil).
+			for j, v := range eventArgs(ev, args[:0]) {
+				nv[j].Value = v
+			}
+			res, err := ex.ExecContext(ectx, nv)
+			if err != nil {
+				return fmt.Errorf("store: insert: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n != 1 {
+				return errStoredIDs
+			}
+			text.add(ev)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return s.commitText(ectx, tx, evs, &text)
 }
@@ -197,23 +224,6 @@ func (s *sqlStore) commitText(ctx context.Context, tx *sql.Tx, evs []*filter.Eve
 	}
 	s.d.text.committed(text, deleted)
 	return nil
-}
-
-// prepared returns q prepared once (database/sql then prepares it once per
-// connection it runs on).
-func (s *sqlStore) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
-	if st, ok := s.stmts.Load(q); ok {
-		return st.(*sql.Stmt), nil
-	}
-	p, err := s.db.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	st, loaded := s.stmts.LoadOrStore(q, p)
-	if loaded {
-		p.Close()
-	}
-	return st.(*sql.Stmt), nil
 }
 
 // ledgerUpsert adds one LedgerRows row to the leakage ledger.
@@ -908,9 +918,5 @@ func (s *sqlStore) Close() error {
 		cancel()
 		s.rdb.Close()
 	}
-	s.stmts.Range(func(_, v any) bool {
-		v.(*sql.Stmt).Close()
-		return true
-	})
 	return s.db.Close()
 }

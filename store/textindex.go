@@ -682,22 +682,27 @@ func (t *textIndex) rebuild(ctx context.Context) error {
 	return t.catchUp(ctx, 0)
 }
 
-// textMatch is the text predicate with the text index (see the top of
-// this file): the index's candidates and the events not yet indexed,
-// checked against the text. dense: see sqlStore.filters.
-func textIndexMatch(sub string, dense bool) (string, []any, bool) {
+// textIndexMatch is the text predicate with the text index (see the top
+// of this file): the index's candidates and the events it has not applied
+// yet, checked against the text. dense: see sqlStore.filters.
+//
+// The applied seq is read before the statement starts: text_pending rows
+// above it are all still in the events database then (rows are deleted
+// only once applied), and those at or below it are in the text index's
+// snapshot, which the statement takes after.
+func (t *textIndex) match(sub string, dense bool) (string, []any, bool) {
 	m, ok := trigramQuery(sub)
 	if !ok {
 		return "", nil, false
 	}
 	cond := `id IN (SELECT rowid FROM txt.events_fts WHERE events_fts MATCH ? ` +
-		`UNION ALL SELECT j.value FROM text_pending p, json_each(p.ids) j WHERE p.del = 0) AND smsfw_contains_fold(text, ?)`
+		`UNION ALL SELECT j.value FROM text_pending p, json_each(p.ids) j WHERE p.seq > ? AND p.del = 0) AND smsfw_contains_fold(text, ?)`
 	if dense {
 		// "+id": walk the time index newest first and keep the matching
 		// rows rather than look up and sort every candidate.
 		cond = "+" + cond
 	}
-	return "(" + cond + ")", []any{m, strings.ToLower(sub)}, true
+	return "(" + cond + ")", []any{m, t.applied.Load(), strings.ToLower(sub)}, true
 }
 
 // maxTrigrams bounds the trigrams a query ANDs: more would narrow the
