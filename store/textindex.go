@@ -556,8 +556,29 @@ func (t *textIndex) apply(ctx context.Context, bs []*textBatch) error {
 	if err != nil {
 		return fmt.Errorf("store: text index: %w", err)
 	}
-	defer tx.Rollback()                //nolint:errcheck // a no-op after Commit
-	ectx := context.WithoutCancel(ctx) // see insertFast
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	// Statements run without a cancellable context (see insertFast).
+	ectx := context.WithoutCancel(ctx)
+	if bs[0].seq > 0 {
+		// Another process on the same files may have applied some (an
+		// SQLite store shared by processes on one host).
+		var applied int64
+		if err := tx.QueryRowContext(ectx, `SELECT v FROM state WHERE k = 'applied'`).Scan(&applied); err != nil {
+			return fmt.Errorf("store: text index: %w", err)
+		}
+		for len(bs) > 0 && bs[0].seq <= applied {
+			if !bs[0].del {
+				t.lag.Add(-int64(len(bs[0].ids)))
+			}
+			bs = bs[1:]
+		}
+		if len(bs) == 0 {
+			if applied > t.applied.Load() {
+				t.applied.Store(applied)
+			}
+			return nil
+		}
+	}
 	ins, err := tx.PrepareContext(ectx, `INSERT INTO events_fts (rowid, text) VALUES (?, ?)`)
 	if err != nil {
 		return fmt.Errorf("store: text index: %w", err)

@@ -257,3 +257,28 @@ func TestTrigramQuery(t *testing.T) {
 		}
 	}
 }
+
+// Two stores on one SQLite file (two processes on one host): each text
+// writer applies what the other's events writer stored, once.
+func TestTextIndexTwoProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.db")
+	a, b := openTest(t, path), openTest(t, path)
+	ctx := context.Background()
+	evs := dataset(80)
+	for i := 0; i < len(evs); i += 10 {
+		s := a
+		if i%20 == 10 {
+			s = b
+		}
+		if err := s.Insert(ctx, evs[i:i+10]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []Store{a, b} {
+		ti := waitIndexed(t, s)
+		checkTextSearches(t, s, evs, "two processes")
+		if n := ftsRows(t, ti); n != len(evs)-countEmpty(evs) {
+			t.Errorf("index has %d rows, want %d", n, len(evs)-countEmpty(evs))
+		}
+	}
+}
