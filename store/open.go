@@ -61,7 +61,8 @@ func Open(ctx context.Context, dsn string, log *zap.Logger) (Store, error) {
 		return nil, err
 	}
 	s := &sqlStore{db: db, rdb: db, d: d, log: log}
-	// Which text index the (optional) migration steps produced.
+	// Which text index there is: SQLite's own file (textindex.go), or the
+	// pg_trgm index an optional migration step made.
 	textIndex := "none (text search scans)"
 	var n int
 	if d.name == "sqlite" {

@@ -16,6 +16,8 @@ import (
 
 	"go.uber.org/zap"
 	"modernc.org/sqlite"
+
+	"github.com/smsfw/smsfw/internal/guard"
 )
 
 // SQLite's text index lives in a database file of its own, "<path>-text",
@@ -98,6 +100,9 @@ type textIndex struct {
 	// replaceUpTo (text goroutine only): rows up to this seq may already be
 	// indexed by a rebuild's scan, so they are inserted OR REPLACE.
 	replaceUpTo int64
+	// failures in a row and their log (text goroutine only).
+	failures int
+	failLog  guard.SampledLog
 }
 
 // textBatch is one text_pending row: event ids to index (with their
@@ -389,12 +394,38 @@ func (t *textIndex) run(rebuild bool) {
 					break gather
 				}
 			}
-			if err := t.applyQueued(t.ctx, bs); err != nil && t.ctx.Err() == nil {
-				t.log.Error("text index write failed; retrying from text_pending", zap.Error(err))
-			}
+			t.result(t.applyQueued(t.ctx, bs))
 			clear(bs)
 		case <-tick.C:
-			t.catchUp(t.ctx, 0)
+			t.result(t.catchUp(t.ctx, 0))
+		}
+	}
+}
+
+// textFailures: after this many failed text transactions in a row, text
+// searches scan (they are complete either way) and Insert no longer waits
+// for the text index, so a failing text file never stops the events from
+// being stored; the next success turns the index back on.
+const textFailures = 3
+
+// result counts a text transaction's outcome (text goroutine only).
+func (t *textIndex) result(err error) {
+	switch {
+	case err == nil:
+		if t.failures >= textFailures {
+			t.log.Info("text index writes again")
+			t.ready.Store(true)
+		}
+		t.failures = 0
+	case t.ctx.Err() != nil:
+	default:
+		t.failures++
+		if t.failures == textFailures {
+			t.ready.Store(false)
+		}
+		if n, ok := t.failLog.Tick(10 * time.Second); ok {
+			t.log.Error("text index write failed; retrying from text_pending (text searches scan after 3 failures)",
+				zap.Int64("count", n), zap.Int("in_a_row", t.failures), zap.Error(err))
 		}
 	}
 }

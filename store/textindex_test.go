@@ -300,3 +300,33 @@ func TestUpgradeTime(t *testing.T) {
 	n, _ := s.Count(context.Background())
 	t.Logf("%d events: Open (migration) %s, text index rebuilt %s later", n, opened.Round(time.Millisecond), (time.Since(start) - opened).Round(time.Second))
 }
+
+// A text index that keeps failing is set aside: searches scan and Insert
+// does not wait for it; it comes back when writes succeed again.
+func TestTextIndexFailing(t *testing.T) {
+	held := holdText(t)
+	tick, lag := textCatchUpTick, maxTextLag
+	textCatchUpTick, maxTextLag = 20*time.Millisecond, 5
+	t.Cleanup(func() { textCatchUpTick, maxTextLag = tick, lag })
+	s := openTest(t, filepath.Join(t.TempDir(), "e.db"))
+	ti := waitIndexed(t, s)
+	held.Store(true)
+	ctx := context.Background()
+	evs := dataset(40)
+	if err := s.Insert(ctx, evs[:20]); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, "the failing index is set aside", func() bool { return !ti.ready.Load() })
+	checkTextSearches(t, s, evs[:20], "index failing")
+	ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.Insert(ictx, evs[20:]); err != nil { // lag 40 > 5: would wait if the index were on
+		t.Fatal(err)
+	}
+	held.Store(false)
+	waitIndexed(t, s)
+	checkTextSearches(t, s, evs, "index back")
+	if n := ftsRows(t, ti); n != len(evs)-countEmpty(evs) {
+		t.Errorf("index has %d rows", n)
+	}
+}
