@@ -206,10 +206,9 @@ func (t *textIndex) open(ctx context.Context, generation string) (rebuild bool, 
 	if _, err := t.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS state (k TEXT PRIMARY KEY, v) WITHOUT ROWID`); err != nil {
 		return false, err
 	}
-	var gen string
-	var applied int64
-	err = t.db.QueryRowContext(ctx, `SELECT (SELECT v FROM state WHERE k = 'generation'), (SELECT v FROM state WHERE k = 'applied')`).Scan(
-		(*nullString)(&gen), (*nullInt)(&applied))
+	var gen sql.NullString
+	var applied sql.NullInt64
+	err = t.db.QueryRowContext(ctx, `SELECT (SELECT v FROM state WHERE k = 'generation'), (SELECT v FROM state WHERE k = 'applied')`).Scan(&gen, &applied)
 	if err != nil {
 		return false, err
 	}
@@ -217,13 +216,13 @@ func (t *textIndex) open(ctx context.Context, generation string) (rebuild bool, 
 	if err := t.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'events_fts'`).Scan(&n); err != nil {
 		return false, err
 	}
-	if gen == generation && applied >= 0 && n == 1 {
+	if gen.String == generation && applied.Valid && applied.Int64 >= 0 && n == 1 {
 		// An integrity problem would fail the first write; a cheap probe
 		// of the index structure catches a damaged file here.
 		if _, err := t.db.ExecContext(ctx, `SELECT rowid FROM events_fts WHERE events_fts MATCH '"abc"' LIMIT 1`); err != nil {
 			return false, err
 		}
-		t.applied.Store(applied)
+		t.applied.Store(applied.Int64)
 		return false, nil
 	}
 	// New, from another events database, or a rebuild that stopped: start
@@ -247,24 +246,6 @@ func (t *textIndex) open(ctx context.Context, generation string) (rebuild bool, 
 		return false, err
 	}
 	return true, tx.Commit()
-}
-
-type nullString string
-
-func (s *nullString) Scan(v any) error {
-	if b, ok := v.(string); ok {
-		*s = nullString(b)
-	}
-	return nil
-}
-
-type nullInt int64
-
-func (n *nullInt) Scan(v any) error {
-	if i, ok := v.(int64); ok {
-		*n = nullInt(i)
-	}
-	return nil
 }
 
 // waitLag blocks while more than maxTextLag events wait for the text index
@@ -296,16 +277,7 @@ func (t *textIndex) stage(ctx context.Context, tx *sql.Tx, b *textBatch) (delete
 	if len(b.ids) == 0 {
 		return deleted, nil
 	}
-	ids := make([]byte, 0, len(b.ids)*20+2)
-	ids = append(ids, '[')
-	for i, id := range b.ids {
-		if i > 0 {
-			ids = append(ids, ',')
-		}
-		ids = strconv.AppendInt(ids, id, 10)
-	}
-	ids = append(ids, ']')
-	if err := tx.QueryRowContext(ctx, `INSERT INTO text_pending (del, ids) VALUES (?, ?) RETURNING seq`, b2i(b.del), string(ids)).Scan(&b.seq); err != nil {
+	if err := tx.QueryRowContext(ctx, `INSERT INTO text_pending (del, ids) VALUES (?, ?) RETURNING seq`, b2i(b.del), formatIDs(b.ids)).Scan(&b.seq); err != nil {
 		return 0, fmt.Errorf("store: text pending: %w", err)
 	}
 	return deleted, nil
