@@ -79,6 +79,9 @@ type textIndex struct {
 
 	// ready is false while the index is rebuilt: text searches scan.
 	ready atomic.Bool
+	// rebuilding: close does not wait for a rebuild (the next Open starts
+	// it again).
+	rebuilding atomic.Bool
 	// applied is the highest text_pending seq indexed (committed in the
 	// text database).
 	applied atomic.Int64
@@ -179,6 +182,7 @@ func openText(ctx context.Context, s *sqlStore, dsn string) (*textIndex, error) 
 	}
 	t.deleted = 0
 	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.rebuilding.Store(rebuild)
 	go t.run(rebuild)
 	return t, nil
 }
@@ -314,6 +318,9 @@ func (t *textIndex) close(ctx context.Context) error {
 		close(t.ch)
 	}
 	t.mu.Unlock()
+	if t.rebuilding.Load() {
+		t.cancel()
+	}
 	select {
 	case <-t.done:
 	case <-ctx.Done():
@@ -330,7 +337,9 @@ func (t *textIndex) run(rebuild bool) {
 	if rebuild {
 		t.ready.Store(false)
 		start := time.Now()
-		if err := t.rebuild(t.ctx); err != nil {
+		err := t.rebuild(t.ctx)
+		t.rebuilding.Store(false)
+		if err != nil {
 			if t.ctx.Err() == nil {
 				t.log.Error("text index rebuild failed; text searches scan until the next start", zap.Error(err))
 			}
