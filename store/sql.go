@@ -351,6 +351,15 @@ WHERE day >= ? AND day <= ? ORDER BY day, peer`), from, to)
 	return out, rows.Err()
 }
 
+// reader is the pool a search runs on: the one attaching SQLite's text
+// index when it searches text.
+func (s *sqlStore) reader(text string) *sql.DB {
+	if text != "" {
+		return s.rdb
+	}
+	return s.db
+}
+
 // denseMatches: a text search matching at least this many events is
 // "dense" (see dialect.textMatch). Counting up to it costs a few ms.
 var denseMatches = 10000 // a variable for the tests
@@ -446,7 +455,7 @@ func (s *sqlStore) Search(ctx context.Context, q Query) (Page, error) {
 	}
 	// One row more than asked tells whether there is a next page.
 	qs := "SELECT " + eventCols + " FROM events" + w.String() + " ORDER BY t DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
-	rows, err := s.rdb.QueryContext(ctx, s.d.rebind(qs), w.args...)
+	rows, err := s.reader(q.Text).QueryContext(ctx, s.d.rebind(qs), w.args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("store: search: %w", err)
 	}
@@ -494,7 +503,7 @@ func (s *sqlStore) Campaigns(ctx context.Context, q Query) ([]Campaign, error) {
 	}
 	qs := "SELECT fingerprint, count(*), count(DISTINCT sender), count(DISTINCT dest), min(t), max(t), max(id) FROM events" +
 		w.String() + " GROUP BY fingerprint ORDER BY count(*) DESC, fingerprint LIMIT " + strconv.Itoa(limit)
-	rows, err := s.rdb.QueryContext(ctx, s.d.rebind(qs), w.args...)
+	rows, err := s.reader(q.Text).QueryContext(ctx, s.d.rebind(qs), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: campaigns: %w", err)
 	}
@@ -533,7 +542,7 @@ func (s *sqlStore) Campaigns(ctx context.Context, q Query) ([]Campaign, error) {
 		parts = append(parts, "SELECT fingerprint, '"+kc[0]+"', "+kc[1]+", count(*) FROM events"+w.String()+" GROUP BY fingerprint, "+kc[1])
 		args = append(args, w.args...)
 	}
-	rows, err = s.rdb.QueryContext(ctx, s.d.rebind(strings.Join(parts, " UNION ALL ")), args...)
+	rows, err = s.reader(q.Text).QueryContext(ctx, s.d.rebind(strings.Join(parts, " UNION ALL ")), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: campaigns: %w", err)
 	}
@@ -611,7 +620,7 @@ func (s *sqlStore) Stats(ctx context.Context, q StatsQuery) ([]Series, error) {
 	step := strconv.FormatInt(q.Step.Microseconds(), 10)
 	qs := "SELECT " + col + ", (t / " + step + ") * " + step + ", count(*) FROM events" + w.String() +
 		" GROUP BY 1, 2 ORDER BY 1, 2"
-	rows, err := s.rdb.QueryContext(ctx, s.d.rebind(qs), w.args...)
+	rows, err := s.reader(q.Text).QueryContext(ctx, s.d.rebind(qs), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: stats: %w", err)
 	}
