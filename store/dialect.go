@@ -4,7 +4,6 @@ import (
 	"database/sql/driver"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"modernc.org/sqlite"
 )
@@ -17,9 +16,9 @@ type dialect struct {
 	types *strings.Replacer
 	// numbered placeholders ($1, $2, ...) instead of ?.
 	numbered bool
-	// fts: SQLite has the events_fts trigram table (decided at Open, from the
-	// schema, since the migration step that makes it is optional).
-	fts bool
+	// text: SQLite's text index (textindex.go); nil without one (":memory:",
+	// a build without FTS5 trigram, PostgreSQL).
+	text *textIndex
 }
 
 var (
@@ -27,7 +26,7 @@ var (
 		name: "sqlite",
 		types: strings.NewReplacer(
 			// INTEGER PRIMARY KEY is SQLite's rowid alias: the table is the
-			// index, and events_fts rows share the event id as their rowid.
+			// index, and the text index's rows share the event id as their rowid.
 			"{{PK64}}", "INTEGER PRIMARY KEY",
 			"{{SERIAL_PK}}", "INTEGER PRIMARY KEY AUTOINCREMENT",
 			"{{INT64}}", "INTEGER",
@@ -70,38 +69,22 @@ func (d *dialect) rebind(q string) string {
 }
 
 // textMatch returns the predicate for a case-insensitive substring search
-// of the event text, and its argument. dense (SQLite FTS only) says the
-// substring is common: see sqlStore.filters.
-func (d *dialect) textMatch(sub string, dense bool) (string, any) {
-	switch {
-	case d.name == "postgres":
+// of the event text, and its arguments. dense (SQLite's text index only)
+// says the substring is common: see sqlStore.filters.
+func (d *dialect) textMatch(sub string, dense bool) (string, []any) {
+	if d.name == "postgres" {
 		// ILIKE folds case by the database's LC_CTYPE; pg_trgm's GIN index
 		// serves it when present.
-		return `text ILIKE ? ESCAPE '\'`, "%" + likeEscape(sub) + "%"
-	case d.fts:
-		if phrase, ok := ftsPhrase(sub); ok {
-			if dense {
-				// "+id": SQLite must not drive the query from the (long)
-				// list of matches, looking each up and sorting them all; it
-				// walks the time index newest first and keeps the matching
-				// rows, which fills a page after a few hundred rows.
-				return `+id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`, phrase
-			}
-			return `id IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)`, phrase
+		return `text ILIKE ? ESCAPE '\'`, []any{"%" + likeEscape(sub) + "%"}
+	}
+	if d.text != nil && d.text.ready.Load() {
+		if cond, args, ok := d.text.match(sub, dense); ok {
+			return cond, args
 		}
 	}
-	// Under three characters no trigram exists: scan, folding in Go.
-	return `smsfw_contains_fold(text, ?)`, strings.ToLower(sub)
-}
-
-// ftsPhrase is a substring as an FTS5 phrase of its trigrams, exact for
-// three characters or more ("" escapes a quote inside a phrase).
-func ftsPhrase(sub string) (string, bool) {
-	folded := strings.ToLower(sub)
-	if utf8.RuneCountInString(folded) < 3 {
-		return "", false
-	}
-	return `"` + strings.ReplaceAll(folded, `"`, `""`) + `"`, true
+	// Under three characters no trigram exists (or the index is being
+	// built): scan, folding in Go.
+	return `smsfw_contains_fold(text, ?)`, []any{strings.ToLower(sub)}
 }
 
 func init() {

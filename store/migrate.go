@@ -122,6 +122,12 @@ func parseSteps(body string) []step {
 // SQLite by BEGIN IMMEDIATE (the DSN's _txlock), PostgreSQL by an advisory
 // lock held until commit.
 func migrate(ctx context.Context, db *sql.DB, d *dialect, log *zap.Logger) error {
+	return migrateTo(ctx, db, d, log, 0)
+}
+
+// migrateTo applies the migrations up to version upTo (0: all); tests build
+// databases of earlier versions with it.
+func migrateTo(ctx context.Context, db *sql.DB, d *dialect, log *zap.Logger, upTo int) error {
 	ms, err := loadMigrations(d)
 	if err != nil {
 		return err
@@ -168,6 +174,9 @@ func migrate(ctx context.Context, db *sql.DB, d *dialect, log *zap.Logger) error
 	for _, m := range ms {
 		if applied[m.version] {
 			continue
+		}
+		if upTo > 0 && m.version > upTo {
+			break
 		}
 		for i, s := range m.steps {
 			if !s.optional {

@@ -60,20 +60,23 @@ func Open(ctx context.Context, dsn string, log *zap.Logger) (Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s := &sqlStore{db: db, d: d, log: log}
-	// Which text index the (optional) migration steps produced.
+	s := &sqlStore{db: db, rdb: db, d: d, log: log}
+	// Which text index there is: SQLite's own file (textindex.go), or the
+	// pg_trgm index an optional migration step made.
 	textIndex := "none (text search scans)"
 	var n int
 	if d.name == "sqlite" {
-		err = db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'events_fts'`).Scan(&n)
-		s.d.fts = n > 0
-		if s.d.fts {
-			textIndex = "fts5 trigram"
-		}
 		// SQLite has one writer at a time; serializing our own writers here
 		// is cheaper than letting them spin in the busy handler.
 		s.wmu = &sync.Mutex{}
 		if dsn != ":memory:" {
+			if err := s.openTextIndex(ctx, dsn); err != nil {
+				db.Close()
+				return nil, err
+			}
+			if s.d.text != nil {
+				textIndex = "fts5 trigram, " + s.d.text.path
+			}
 			s.startCheckpointer()
 		}
 	} else {
@@ -144,6 +147,23 @@ func openSQLite(path string) (*sql.DB, error) {
 	if path == "" {
 		return nil, fmt.Errorf("store: empty DSN")
 	}
+	db, err := sql.Open("sqlite", sqliteDSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	if path == ":memory:" {
+		// Each connection to ":memory:" is its own database: keep one.
+		db.SetMaxOpenConns(1)
+	} else {
+		db.SetMaxOpenConns(4)
+		db.SetMaxIdleConns(4)
+	}
+	db.SetConnMaxLifetime(0)
+	return db, nil
+}
+
+// sqliteDSN is path with the connection pragmas.
+func sqliteDSN(path string) string {
 	memory := path == ":memory:"
 	params := []string{
 		"_pragma=busy_timeout(10000)",
@@ -164,18 +184,24 @@ func openSQLite(path string) (*sql.DB, error) {
 	if strings.Contains(path, "?") {
 		sep = "&"
 	}
-	dsn := path + sep + strings.Join(params, "&")
-	db, err := sql.Open("sqlite", dsn)
+	return path + sep + strings.Join(params, "&")
+}
+
+// openTextIndex opens SQLite's text index (textindex.go) and the reading
+// pool that attaches it.
+func (s *sqlStore) openTextIndex(ctx context.Context, dsn string) error {
+	t, err := openText(ctx, s, dsn)
+	if err != nil || t == nil {
+		return err
+	}
+	rdb, err := openReader(dsn, t.path)
+	if err == nil {
+		err = rdb.PingContext(ctx)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+		t.close(ctx)
+		return err
 	}
-	if memory {
-		// Each connection to ":memory:" is its own database: keep one.
-		db.SetMaxOpenConns(1)
-	} else {
-		db.SetMaxOpenConns(4)
-		db.SetMaxIdleConns(4)
-	}
-	db.SetConnMaxLifetime(0)
-	return db, nil
+	s.d.text, s.rdb = t, rdb
+	return nil
 }

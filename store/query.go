@@ -135,8 +135,8 @@ func (d *dialect) filters(q *Query, denseText bool) (*where, error) {
 		if err := validString("text", q.Text); err != nil {
 			return nil, err
 		}
-		cond, arg := d.textMatch(q.Text, denseText)
-		w.add(cond, arg)
+		cond, args := d.textMatch(q.Text, denseText)
+		w.add(cond, args...)
 	}
 	if q.Fingerprint != 0 {
 		w.add("fingerprint = ?", int64(q.Fingerprint))

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"slices"
@@ -20,14 +21,14 @@ import (
 
 // sqlStore is the Store over database/sql, for both dialects.
 type sqlStore struct {
-	db  *sql.DB
+	db *sql.DB
+	// rdb runs the searches: db itself, or on SQLite with a text index a
+	// pool whose connections attach the text database (textindex.go).
+	rdb *sql.DB
 	d   dialect
 	log *zap.Logger
 	// wmu serializes writes on SQLite (nil on PostgreSQL).
 	wmu *sync.Mutex
-	// stmts caches prepared statements by text (SQLite's single-row
-	// inserts, see txStmt).
-	stmts sync.Map // string -> *sql.Stmt
 	// carefulOnly skips the fast insert paths (benchmarks compare them
 	// with the careful path in one run).
 	carefulOnly bool
@@ -107,9 +108,14 @@ func (s *sqlStore) Insert(ctx context.Context, evs []*filter.Event) error {
 	if len(evs) == 0 {
 		return nil
 	}
+	if s.d.text != nil {
+		if err := s.d.text.waitLag(ctx); err != nil {
+			return fmt.Errorf("store: insert: waiting for the text index: %w", err)
+		}
+	}
 	defer s.lockWrite()()
 	// The fast paths assume no id is stored yet (SQLite: single-row INSERT
-	// OR IGNORE and the text index from the batch itself; PostgreSQL: COPY);
+	// OR IGNORE; PostgreSQL: COPY);
 	// should one be, the fast path fails (a row ignored, a unique violation)
 	// and rolls back, and the careful path redoes the batch, skipping the
 	// stored ids.
@@ -117,12 +123,10 @@ func (s *sqlStore) Insert(ctx context.Context, evs []*filter.Event) error {
 	switch {
 	case s.carefulOnly:
 		err = errStoredIDs
-	case s.d.fts:
+	case s.d.name == "sqlite":
 		err = s.insertFast(ctx, evs)
 	case s.d.name == "postgres":
 		err = s.copyEvents(ctx, evs)
-	default: // SQLite without FTS5
-		err = errStoredIDs
 	}
 	if err != nil && ctx.Err() == nil {
 		err = s.insertCareful(ctx, evs)
@@ -133,67 +137,96 @@ func (s *sqlStore) Insert(ctx context.Context, evs []*filter.Event) error {
 	return err
 }
 
-// insertFast is SQLite's fast path: one prepared single-row INSERT per event
-// and per text-index row. A single-row INSERT OR IGNORE cannot abort, so
-// SQLite keeps no statement journal for it (a multi-row one copied every
-// index page it touched first: ~10% of the writer's CPU), and statements
-// run without a cancellable context (modernc starts a goroutine and a
+// insertFast is SQLite's fast path: one prepared single-row INSERT per
+// event. A single-row INSERT OR IGNORE cannot abort, so SQLite keeps no
+// statement journal for it (a multi-row one copied every index page it
+// touched first: ~10% of the writer's CPU). The rows go to the driver's
+// statement directly, not through database/sql (which converted and
+// checked each of the 32 arguments again: ~10% of the writer's CPU), and
+// without a cancellable context (modernc starts a goroutine and a
 // progress handler per call for one): the batch checks ctx between rows.
 func (s *sqlStore) insertFast(ctx context.Context, evs []*filter.Event) error {
-	// Prepared before the transaction takes a connection (":memory:" has
-	// only one).
-	evSt, err := s.prepared(ctx, "INSERT OR IGNORE INTO events ("+eventCols+", raw) VALUES "+valuesList(1, nEventCols))
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("store: insert: %w", err)
 	}
-	ftsSt, err := s.prepared(ctx, "INSERT INTO events_fts (rowid, text) VALUES (?, ?)")
-	if err != nil {
-		return fmt.Errorf("store: insert: %w", err)
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: insert: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	ectx := context.WithoutCancel(ctx)
-	evSt, ftsSt = tx.StmtContext(ectx, evSt), tx.StmtContext(ectx, ftsSt)
-	args := make([]any, 0, nEventCols)
-	for i, ev := range evs {
-		if i%256 == 0 && ctx.Err() != nil {
-			return fmt.Errorf("store: insert: %w", ctx.Err())
+	var text textBatch
+	err = conn.Raw(func(dc any) error {
+		// The same connection, inside tx.
+		pc, ok := dc.(driver.ConnPrepareContext)
+		if !ok {
+			return fmt.Errorf("store: insert: %T cannot prepare", dc)
 		}
-		res, err := evSt.ExecContext(ectx, eventArgs(ev, args[:0])...)
+		st, err := pc.PrepareContext(ectx, "INSERT OR IGNORE INTO events ("+eventCols+", raw) VALUES "+valuesList(1, nEventCols))
 		if err != nil {
 			return fmt.Errorf("store: insert: %w", err)
 		}
-		if n, err := res.RowsAffected(); err != nil || n != 1 {
-			return errStoredIDs
+		defer st.Close()
+		ex, ok := st.(driver.StmtExecContext)
+		if !ok {
+			return fmt.Errorf("store: insert: %T cannot exec", st)
 		}
-		if ev.Text == "" {
-			continue
+		args := make([]any, 0, nEventCols)
+		nv := make([]driver.NamedValue, nEventCols)
+		for i := range nv {
+			nv[i].Ordinal = i + 1
 		}
-		if _, err := ftsSt.ExecContext(ectx, ev.ID, strings.ToLower(clean(ev.Text))); err != nil {
-			return fmt.Errorf("store: insert: text index: %w", err)
+		for i, ev := range evs {
+			if i%256 == 0 && ctx.Err() != nil {
+				return fmt.Errorf("store: insert: %w", ctx.Err())
+			}
+			// eventArgs gives driver.Values already (int64, float64,
+			// string, []byte, nil).
+			for j, v := range eventArgs(ev, args[:0]) {
+				nv[j].Value = v
+			}
+			res, err := ex.ExecContext(ectx, nv)
+			if err != nil {
+				return fmt.Errorf("store: insert: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n != 1 {
+				return errStoredIDs
+			}
+			text.add(ev)
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	return s.commitCounted(ectx, tx, evs)
+	return s.commitText(ectx, tx, evs, &text)
 }
 
-// prepared returns q prepared once (database/sql then prepares it once per
-// connection it runs on).
-func (s *sqlStore) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
-	if st, ok := s.stmts.Load(q); ok {
-		return st.(*sql.Stmt), nil
+// add lists ev for the text index (SQLite), if it has text.
+func (b *textBatch) add(ev *filter.Event) {
+	if ev.Text != "" {
+		b.ids, b.texts = append(b.ids, ev.ID), append(b.texts, ev.Text)
 	}
-	p, err := s.db.PrepareContext(ctx, q)
+}
+
+// commitText is commitCounted with the batch's text_pending row on SQLite
+// with a text index (textindex.go), handed to the text writer after the
+// commit.
+func (s *sqlStore) commitText(ctx context.Context, tx *sql.Tx, evs []*filter.Event, text *textBatch) error {
+	if s.d.text == nil {
+		return s.commitCounted(ctx, tx, evs)
+	}
+	deleted, err := s.d.text.stage(ctx, tx, text)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	st, loaded := s.stmts.LoadOrStore(q, p)
-	if loaded {
-		p.Close()
+	if err := s.commitCounted(ctx, tx, evs); err != nil {
+		return err
 	}
-	return st.(*sql.Stmt), nil
+	s.d.text.committed(text, deleted)
+	return nil
 }
 
 // ledgerUpsert adds one LedgerRows row to the leakage ledger.
@@ -226,6 +259,7 @@ func (s *sqlStore) insertCareful(ctx context.Context, evs []*filter.Event) error
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	args := make([]any, 0, min(len(evs), insertChunk)*nEventCols)
 	var ledger []*filter.Event // inserted now (not stored before) and counted in the leakage ledger
+	var text textBatch         // inserted now, for SQLite's text index
 	for start := 0; start < len(evs); start += insertChunk {
 		chunk := evs[start:min(start+insertChunk, len(evs))]
 		args = args[:0]
@@ -233,7 +267,7 @@ func (s *sqlStore) insertCareful(ctx context.Context, evs []*filter.Event) error
 			args = eventArgs(ev, args)
 		}
 		q := s.d.rebind("INSERT INTO events (" + eventCols + ", raw) VALUES " + valuesList(len(chunk), nEventCols) + " ON CONFLICT (id) DO NOTHING")
-		if !s.d.fts && !anyDelivered(chunk) {
+		if s.d.text == nil && !anyDelivered(chunk) {
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return fmt.Errorf("store: insert: %w", err)
 			}
@@ -244,26 +278,17 @@ func (s *sqlStore) insertCareful(ctx context.Context, evs []*filter.Event) error
 			return err
 		}
 		ledger = appendDelivered(ledger, chunk, inserted)
-		if !s.d.fts {
+		if s.d.text == nil {
 			continue
 		}
-		args = args[:0]
-		n := 0
 		for _, ev := range chunk {
-			if ev.Text == "" || !inserted[ev.ID] {
-				continue
-			}
-			delete(inserted, ev.ID) // once per id, should a batch hold one twice
-			args = append(args, ev.ID, strings.ToLower(clean(ev.Text)))
-			n++
-		}
-		if n > 0 {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO events_fts (rowid, text) VALUES "+valuesList(n, 2), args...); err != nil {
-				return fmt.Errorf("store: insert: text index: %w", err)
+			if inserted[ev.ID] {
+				delete(inserted, ev.ID) // once per id, should a batch hold one twice
+				text.add(ev)
 			}
 		}
 	}
-	return s.commitCounted(ctx, tx, ledger)
+	return s.commitText(ctx, tx, ledger, &text)
 }
 
 // insertReturning runs an INSERT ... ON CONFLICT DO NOTHING and returns the
@@ -329,6 +354,15 @@ WHERE day >= ? AND day <= ? ORDER BY day, peer`), from, to)
 	return out, rows.Err()
 }
 
+// reader is the pool a search runs on: the one attaching SQLite's text
+// index when it searches text.
+func (s *sqlStore) reader(text string) *sql.DB {
+	if text != "" {
+		return s.rdb
+	}
+	return s.db
+}
+
 // denseMatches: a text search matching at least this many events is
 // "dense" (see dialect.textMatch). Counting up to it costs a few ms.
 var denseMatches = 10000 // a variable for the tests
@@ -338,14 +372,14 @@ var denseMatches = 10000 // a variable for the tests
 // looked up and sorted, many are best found by walking the time index.
 func (s *sqlStore) filters(ctx context.Context, q *Query) (*where, error) {
 	dense := false
-	if q.Text != "" && s.d.fts {
+	if q.Text != "" && s.d.text != nil && s.d.text.ready.Load() {
 		if err := validString("text", q.Text); err != nil {
 			return nil, err
 		}
-		if phrase, ok := ftsPhrase(q.Text); ok {
+		if m, ok := trigramQuery(q.Text); ok {
 			var n int
-			err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT rowid FROM events_fts WHERE events_fts MATCH ? LIMIT `+
-				strconv.Itoa(denseMatches)+`)`, phrase).Scan(&n)
+			err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT rowid FROM txt.events_fts WHERE events_fts MATCH ? LIMIT `+
+				strconv.Itoa(denseMatches)+`)`, m).Scan(&n)
 			if err != nil {
 				return nil, fmt.Errorf("store: text search: %w", err)
 			}
@@ -424,7 +458,7 @@ func (s *sqlStore) Search(ctx context.Context, q Query) (Page, error) {
 	}
 	// One row more than asked tells whether there is a next page.
 	qs := "SELECT " + eventCols + " FROM events" + w.String() + " ORDER BY t DESC, id DESC LIMIT " + strconv.Itoa(limit+1)
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(qs), w.args...)
+	rows, err := s.reader(q.Text).QueryContext(ctx, s.d.rebind(qs), w.args...)
 	if err != nil {
 		return Page{}, fmt.Errorf("store: search: %w", err)
 	}
@@ -472,7 +506,7 @@ func (s *sqlStore) Campaigns(ctx context.Context, q Query) ([]Campaign, error) {
 	}
 	qs := "SELECT fingerprint, count(*), count(DISTINCT sender), count(DISTINCT dest), min(t), max(t), max(id) FROM events" +
 		w.String() + " GROUP BY fingerprint ORDER BY count(*) DESC, fingerprint LIMIT " + strconv.Itoa(limit)
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(qs), w.args...)
+	rows, err := s.reader(q.Text).QueryContext(ctx, s.d.rebind(qs), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: campaigns: %w", err)
 	}
@@ -511,7 +545,7 @@ func (s *sqlStore) Campaigns(ctx context.Context, q Query) ([]Campaign, error) {
 		parts = append(parts, "SELECT fingerprint, '"+kc[0]+"', "+kc[1]+", count(*) FROM events"+w.String()+" GROUP BY fingerprint, "+kc[1])
 		args = append(args, w.args...)
 	}
-	rows, err = s.db.QueryContext(ctx, s.d.rebind(strings.Join(parts, " UNION ALL ")), args...)
+	rows, err = s.reader(q.Text).QueryContext(ctx, s.d.rebind(strings.Join(parts, " UNION ALL ")), args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: campaigns: %w", err)
 	}
@@ -589,7 +623,7 @@ func (s *sqlStore) Stats(ctx context.Context, q StatsQuery) ([]Series, error) {
 	step := strconv.FormatInt(q.Step.Microseconds(), 10)
 	qs := "SELECT " + col + ", (t / " + step + ") * " + step + ", count(*) FROM events" + w.String() +
 		" GROUP BY 1, 2 ORDER BY 1, 2"
-	rows, err := s.db.QueryContext(ctx, s.d.rebind(qs), w.args...)
+	rows, err := s.reader(q.Text).QueryContext(ctx, s.d.rebind(qs), w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: stats: %w", err)
 	}
@@ -830,6 +864,9 @@ func (s *sqlStore) Retain(ctx context.Context, before time.Time, maxEvents int64
 	var total int64
 	del := func(sel string, args ...any) (int64, error) {
 		defer s.lockWrite()()
+		if s.d.text != nil {
+			return s.deleteIndexed(ctx, sel, args)
+		}
 		res, err := s.db.ExecContext(ctx, s.d.rebind("DELETE FROM events WHERE id IN ("+sel+")"), args...)
 		if err != nil {
 			return 0, err
@@ -886,9 +923,13 @@ func (s *sqlStore) Close() error {
 		s.stopCkpt()
 		<-s.ckptDone
 	}
-	s.stmts.Range(func(_, v any) bool {
-		v.(*sql.Stmt).Close()
-		return true
-	})
+	if s.d.text != nil {
+		// The text writer indexes what it was handed (a bounded amount);
+		// anything left is caught up at the next Open.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		s.d.text.close(ctx)
+		cancel()
+		s.rdb.Close()
+	}
 	return s.db.Close()
 }

@@ -1,0 +1,2 @@
+-- SQLite's text index moves to a database file of its own (0007_text_index.sqlite.sql,
+-- store/textindex.go). Nothing changes on PostgreSQL.
