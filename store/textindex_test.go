@@ -222,7 +222,7 @@ func TestMigrateFrom0006(t *testing.T) {
 	var v, n int
 	ss.db.QueryRow(`SELECT max(version) FROM schema_migrations`).Scan(&v)
 	ss.db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE name LIKE 'events_fts%'`).Scan(&n)
-	if v != 7 || n != 0 {
+	if v < 7 || n != 0 { // 7 moved the text index out; later versions may follow
 		t.Errorf("version %d, %d events_fts tables left in the events database", v, n)
 	}
 	ti := waitIndexed(t, s)
