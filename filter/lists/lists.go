@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -244,13 +245,22 @@ func (l *List) FirstRegex(text []byte) int {
 	if l == nil || len(l.regexes) == 0 {
 		return -1
 	}
-	bp := lowerPool.Get().(*[]byte)
-	lower := (*bp)[:0]
-	for _, c := range text {
+	// The lower-cased copy lives on the stack for an SMS-sized text.
+	var stack [512]byte
+	var bp *[]byte
+	var pooled, lower []byte
+	if len(text) <= len(stack) {
+		lower = stack[:len(text)]
+	} else {
+		bp = lowerPool.Get().(*[]byte)
+		pooled = slices.Grow((*bp)[:0], len(text))[:len(text)]
+		lower = pooled
+	}
+	for i, c := range text {
 		if 'A' <= c && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		lower = append(lower, c)
+		lower[i] = c
 	}
 	found := -1
 	for i, re := range l.regexes {
@@ -262,8 +272,10 @@ func (l *List) FirstRegex(text []byte) int {
 			break
 		}
 	}
-	*bp = lower
-	lowerPool.Put(bp)
+	if bp != nil {
+		*bp = pooled
+		lowerPool.Put(bp)
+	}
 	return found
 }
 
