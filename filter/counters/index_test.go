@@ -3,6 +3,7 @@ package counters
 import (
 	"math/rand/v2"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -67,5 +68,34 @@ func hasKey(m map[uint64]int, k uint64) bool { _, ok := m[k]; return ok }
 func TestShardSize(t *testing.T) {
 	if n := unsafe.Sizeof(shard[limState]{}); n != 128 {
 		t.Errorf("shard is %d bytes, want 128 (two cache lines)", n)
+	}
+}
+
+// TestSeenTouch: Touch answers as Has and leaves the table as Has then Add
+// do, under churn and eviction (a small table, keys expiring and coming
+// back).
+func TestSeenTouch(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	a, b := NewSeen(Keys(64)), NewSeen(Keys(64))
+	now := t0
+	for step := range 20_000 {
+		now += int64(r.IntN(3)) * int64(time.Second)
+		key := r.Uint64N(150)
+		ttl := time.Duration(r.IntN(20)-2) * time.Second
+		want := a.Has(key, now)
+		a.Add(key, now, ttl)
+		if got := b.Touch(key, now, ttl); got != want {
+			t.Fatalf("step %d: Touch(%d) = %v, Has %v", step, key, got, want)
+		}
+		if a.Stats() != b.Stats() {
+			t.Fatalf("step %d: stats %+v, want %+v", step, b.Stats(), a.Stats())
+		}
+		if step%50 == 0 {
+			for k := range uint64(150) {
+				if a.Has(k, now) != b.Has(k, now) {
+					t.Fatalf("step %d: key %d held %v, want %v", step, k, b.Has(k, now), a.Has(k, now))
+				}
+			}
+		}
 	}
 }

@@ -61,6 +61,41 @@ func (x *Seen) Has(key uint64, now int64) bool {
 	return true
 }
 
+// Touch is Has followed by Add under one lock: it reports whether key was
+// held and unexpired at now, then remembers it until now+ttl (a ttl <= 0
+// forgets it). The table ends in the state the two calls leave (an expired
+// key is reclaimed and inserted anew). Zero allocations once the key exists.
+func (x *Seen) Touch(key uint64, now int64, ttl time.Duration) bool {
+	s := x.t.shardFor(key)
+	s.mu.Lock()
+	i := s.find(key)
+	held := false
+	if i >= 0 {
+		if now >= s.ents[i].exp {
+			x.t.remove(s, i)
+			s.expired++
+			i = -1
+		} else {
+			held = true
+		}
+	}
+	if ttl <= 0 {
+		if i >= 0 {
+			x.t.remove(s, i)
+		}
+		s.mu.Unlock()
+		return held
+	}
+	if i < 0 {
+		i = x.t.insert(s, key, now)
+	}
+	e := &s.ents[i]
+	e.used = now
+	e.exp = now + int64(ttl)
+	s.mu.Unlock()
+	return held
+}
+
 // Remove forgets key and reports whether it was held (expired or not).
 func (x *Seen) Remove(key uint64) bool {
 	s := x.t.shardFor(key)

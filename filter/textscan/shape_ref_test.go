@@ -86,4 +86,3 @@ func shapeOfRef(text []byte) Shape {
 	}
 	return s
 }
-
