@@ -42,7 +42,7 @@ bench-store: ## event store writer, events/s and CPU per event, fast vs careful 
 bench-search: ## event store searches on 1M events (target <= 200 ms)
 	$(GO) test -run '^$$' -bench Search1M -benchtime 20x -timeout 30m ./store/
 
-bench: build bench-micro bench-store ## micro-benchmarks, the event writer, then throughput (4x100 and 64x10), added p99 at half rate and RSS alone vs a plain TCP relay, with issue 16's targets
+bench: build bench-micro bench-store ## micro-benchmarks, the event writer, then throughput (4x100 and 64x10), added p99 at half rate, RSS alone and the pinned measurement (each target alone on a core) vs a plain TCP relay, with issue 16's targets
 	$(BIN) bench --sessions 4 --window 100 --scale 64x10 --duration 5s --rounds 3 --json bench/results/latest.json
 
 lint: ## go vet and staticcheck

@@ -121,6 +121,22 @@ func New(o Options) (*Service, error) {
 		}
 		s.secret = b
 	}
+	// Every series of the configured channels from the start (0), so a
+	// rate of failures is defined before the first one.
+	var channels []string
+	if o.Config.Webhook != nil {
+		channels = append(channels, "webhook")
+	}
+	if o.Config.Email != nil {
+		channels = append(channels, "email")
+	}
+	for _, k := range []Kind{KindCampaign, KindRuleHits, KindLeakage} {
+		for _, ch := range channels {
+			for _, r := range []string{"sent", "failed"} {
+				s.m.sent.WithLabelValues(string(k), ch, r)
+			}
+		}
+	}
 	s.load()
 	return s, nil
 }

@@ -40,6 +40,11 @@ type ChildOptions struct {
 	// Ready bounds the wait for both listeners (default 2 min: loading a
 	// 1M-entry number list takes a few seconds, longer under -race).
 	Ready time.Duration
+	// Relay starts `smsfw bench --serve-relay` instead: the plain TCP
+	// relay, the baseline, in a process of its own (no admin listener).
+	Relay bool
+	// Env is added to the child's environment (e.g. GOMAXPROCS=1).
+	Env []string
 }
 
 // StartChild runs `smsfw run` on kernel-chosen loopback ports and waits until
@@ -64,9 +69,15 @@ func StartChild(ctx context.Context, o ChildOptions) (*Child, error) {
 	if o.Rules != "" {
 		args = append(args, "--rules", o.Rules)
 	}
+	if o.Relay {
+		args = []string{"bench", "--serve-relay", o.Upstream}
+	}
 	// Not CommandContext: the child is stopped with SIGTERM by Stop, and a
 	// cancelled ctx must not SIGKILL it behind our back.
 	cmd := exec.Command(o.Binary, args...)
+	if len(o.Env) > 0 {
+		cmd.Env = append(os.Environ(), o.Env...)
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		_ = os.Remove(cf.Name())
@@ -96,7 +107,7 @@ func StartChild(ctx context.Context, o ChildOptions) (*Child, error) {
 	}()
 	timeout := time.NewTimer(o.Ready)
 	defer timeout.Stop()
-	for c.SMPP == "" || c.Admin == "" {
+	for c.SMPP == "" || c.Admin == "" && !o.Relay {
 		select {
 		case a := <-addrs:
 			if a[0] == "listening" {
@@ -249,4 +260,35 @@ func BuildSMSFW(ctx context.Context, out string) error {
 		return fmt.Errorf("go build smsfw: %v\n%s", err, b)
 	}
 	return nil
+}
+
+// CPUProfile waits for delay, then records the child's CPU profile for d
+// (its admin /debug/pprof/profile) into path.
+func (c *Child) CPUProfile(ctx context.Context, delay, d time.Duration, path string) error {
+	select {
+	case <-time.After(delay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	secs := max(int(d.Round(time.Second)/time.Second), 1)
+	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", c.Admin, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", req.URL, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	_, cerr := io.Copy(f, resp.Body)
+	return errors.Join(cerr, f.Close())
 }

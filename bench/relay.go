@@ -1,6 +1,9 @@
 package bench
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -71,4 +74,24 @@ func (r *Relay) Close() {
 	}
 	r.mu.Unlock()
 	r.wg.Wait()
+}
+
+// ServeRelay runs a Relay to upstream on a kernel-chosen loopback port
+// until ctx ends, announcing its address on log as a JSON line
+// ({"msg":"listening","addr":...}, as `smsfw run` does): the baseline as a
+// child process, for the pinned measurement.
+func ServeRelay(ctx context.Context, upstream string, log io.Writer) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	r := NewRelay(ln, upstream)
+	line, _ := json.Marshal(map[string]string{"msg": "listening", "addr": ln.Addr().String()})
+	if _, err := fmt.Fprintf(log, "%s\n", line); err != nil {
+		r.Close()
+		return err
+	}
+	<-ctx.Done()
+	r.Close()
+	return nil
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -57,6 +58,12 @@ type Suite struct {
 	// of smsfw alone (a child process with the reference ruleset and a
 	// 1M-entry number list, idle and under load).
 	Binary string
+	// Pinned, when set, is an smsfw executable for the pinned measurement:
+	// the relay, allow-all and the ruleset each as a child process alone on
+	// one core, the load generator on the others (MeasurePinned).
+	Pinned string
+	// PinnedProfileDir: CPU profiles of the pinned smsfw children (PinnedOptions.ProfileDir).
+	PinnedProfileDir string
 	// Progress output (a bar on a terminal, plain lines otherwise), may be nil.
 	Log io.Writer
 }
@@ -138,6 +145,10 @@ type Report struct {
 	// Scale: closed-loop throughput at the other shapes (Suite.Scale).
 	Scale []ShapeReport `json:"scale,omitempty"`
 	Alone *AloneMemory  `json:"rss_alone,omitempty"`
+	// Pinned: the targets as child processes on a core of their own.
+	Pinned *PinnedReport `json:"pinned,omitempty"`
+	// PinnedSkipped says why the pinned measurement did not run.
+	PinnedSkipped string `json:"pinned_skipped,omitempty"`
 	// Targets: issue 16's targets met or missed (Verdicts).
 	Targets []Verdict `json:"targets,omitempty"`
 }
@@ -179,6 +190,10 @@ func (s Suite) Run(ctx context.Context) (*Report, error) {
 	plan := time.Duration(rounds*((1+len(s.Scale))*len(s.Targets)+len(halfTargets))) * per
 	if s.Binary != "" {
 		plan += aloneSetup + per
+	}
+	po := PinnedOptions{Binary: s.Pinned, Sessions: s.Sessions, Window: s.Window, Duration: s.Duration, Warmup: s.Warmup, Rounds: rounds, ProfileDir: s.PinnedProfileDir}
+	if s.Pinned != "" {
+		plan += pinnedPlan(po)
 	}
 	prog := NewProgress(s.Log, plan)
 	defer prog.Done()
@@ -275,6 +290,18 @@ func (s Suite) Run(ctx context.Context) (*Report, error) {
 		prog.Logf("smsfw alone: %.0f MiB idle, %.0f MiB under load (target <= %d MiB)\n", mem.IdleMiB, mem.UnderLoadMiB, RSSTargetMiB)
 		rep.Alone = mem
 	}
+	if s.Pinned != "" {
+		po.Progress = prog
+		pr, err := MeasurePinned(ctx, po)
+		switch {
+		case errors.Is(err, ErrTooFewCPUs):
+			rep.PinnedSkipped = err.Error()
+		case err != nil:
+			return nil, err
+		default:
+			rep.Pinned = pr
+		}
+	}
 	rep.Targets = rep.Verdicts()
 	return rep, nil
 }
@@ -361,6 +388,11 @@ func (r *Report) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "%s at half of its own maximum (%.0f msg/s): p99 %v, relay %v, added %v (%s)\n", o.Target, o.Rate,
 				o.Result.P99.Round(time.Microsecond), o.Relay.P99.Round(time.Microsecond), o.AddedP99.Round(time.Microsecond), verdict)
 		}
+	}
+	if r.Pinned != nil {
+		r.Pinned.WriteTable(w)
+	} else if r.PinnedSkipped != "" {
+		fmt.Fprintf(w, "\npinned measurement skipped: %s\n", r.PinnedSkipped)
 	}
 	writeVerdicts(w, r.Verdicts())
 	if a := r.Alone; a != nil {
@@ -453,6 +485,9 @@ func (r *Report) Verdicts() []Verdict {
 			}
 			out = append(out, v)
 		}
+	}
+	if r.Pinned != nil {
+		out = append(out, r.Pinned.Verdicts()...)
 	}
 	return out
 }

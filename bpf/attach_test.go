@@ -77,6 +77,7 @@ func TestAttach(t *testing.T) {
 			if len(st.Attachments) != 1 || st.Attachments[0].Mode != tc.want {
 				t.Fatalf("attachments %+v, want mode %s", st.Attachments, tc.want)
 			}
+			checkAttached(t, p.Server, ifc, tc.want)
 			if err := dial(client, good4, a4); err != nil {
 				t.Fatalf("allowed source: %v", err)
 			}
@@ -114,11 +115,26 @@ func TestAttach(t *testing.T) {
 			if s.Status().Kernel {
 				t.Fatal("still attached after Close")
 			}
+			checkAttached(t, p.Server, ifc, "")
 			// Detached: nothing drops in the kernel any more (the proxy's
 			// accept-time check is what remains).
 			if err := dial(client, bad4, a4); err != nil {
 				t.Fatalf("after Close: %v", err)
 			}
 		})
+	}
+}
+
+// checkAttached asks the kernel what is attached to ifc in ns: mode (xdp,
+// xdpgeneric or tcx), or nothing ("").
+func checkAttached(t *testing.T, ns netns.NS, ifc, mode string) {
+	t.Helper()
+	xdp, tcx, err := ns.Attached(ifc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]any{"": {"", 0}, "tcx": {"", 1}, "xdp": {"xdp", 0}, "xdpgeneric": {"xdpgeneric", 0}}[mode]
+	if xdp != want[0] || tcx != want[1] {
+		t.Fatalf("%s: the kernel has XDP %q and %d TCX programs attached, want %q and %d", ifc, xdp, tcx, want[0], want[1])
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,9 +40,14 @@ type banList struct {
 	max  int
 	bans map[netip.Prefix]Ban
 	lens [2][129]int // [IPv6][bits]: bans of that length
+	// refused counts the connections each ban refused at accept (a
+	// replaced ban keeps its count).
+	refused map[netip.Prefix]*atomic.Uint64
 }
 
-func newBanList(max int) *banList { return &banList{max: max, bans: map[netip.Prefix]Ban{}} }
+func newBanList(max int) *banList {
+	return &banList{max: max, bans: map[netip.Prefix]Ban{}, refused: map[netip.Prefix]*atomic.Uint64{}}
+}
 
 func family(p netip.Prefix) int {
 	if p.Addr().Is4() {
@@ -65,6 +71,7 @@ func (l *banList) put(b Ban, extend bool) (Ban, bool, error) {
 			return Ban{}, false, ErrFull
 		}
 		l.lens[family(b.Source)][b.Source.Bits()]++
+		l.refused[b.Source] = new(atomic.Uint64)
 	}
 	l.bans[b.Source] = b
 	return b, true, nil
@@ -89,9 +96,29 @@ func (l *banList) removeLocked(p netip.Prefix) (Ban, bool) {
 	b, ok := l.bans[p]
 	if ok {
 		delete(l.bans, p)
+		delete(l.refused, p)
 		l.lens[family(p)][p.Bits()]--
 	}
 	return b, ok
+}
+
+// refuse counts one connection refused at accept by the ban on p.
+func (l *banList) refuse(p netip.Prefix) {
+	l.mu.RLock()
+	if n := l.refused[p]; n != nil {
+		n.Add(1)
+	}
+	l.mu.RUnlock()
+}
+
+// refusals is the connections the ban on p refused at accept.
+func (l *banList) refusals(p netip.Prefix) uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if n := l.refused[p]; n != nil {
+		return n.Load()
+	}
+	return 0
 }
 
 // match is the longest ban covering addr that has not expired.

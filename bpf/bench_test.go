@@ -21,7 +21,7 @@ func BenchmarkProgram(b *testing.B) {
 		v4 := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
 		v6 := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0, byte(i >> 8), byte(i)})
 		for _, p := range []netip.Prefix{netip.PrefixFrom(v4, 32), netip.PrefixFrom(v6, 64)} {
-			if err := k.put(Ban{Source: p, Expires: now.Add(time.Hour)}, now); err != nil {
+			if err := k.put(Ban{Source: p, Expires: now.Add(time.Hour)}, now, false); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -40,12 +40,12 @@ type banBody struct {
 // Mount adds the ban API to the admin mux (which authenticates and
 // audits nothing itself: audit records each change):
 //
-//	GET    /api/v1/bans          the bans in force and where they are enforced
+//	GET    /api/v1/bans          the bans in force with their drops, and where they are enforced
 //	POST   /api/v1/bans          {"source": CIDR, "ttl": "1h", "reason": "..."}
 //	DELETE /api/v1/bans/{cidr}   lift a ban (optional {"reason": "..."})
 func (s *Shield) Mount(mux *http.ServeMux, audit AuditFunc) {
 	mux.HandleFunc("GET /api/v1/bans", func(w http.ResponseWriter, _ *http.Request) {
-		reply(w, http.StatusOK, map[string]any{"bans": s.Bans(), "enforcement": s.Status(), "packets": s.Packets()})
+		reply(w, http.StatusOK, map[string]any{"bans": s.BanList(), "enforcement": s.Status(), "packets": s.Packets()})
 	})
 	mux.HandleFunc("POST /api/v1/bans", func(w http.ResponseWriter, r *http.Request) {
 		var b banBody

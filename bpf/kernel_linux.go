@@ -73,6 +73,7 @@ func loadObjects(cfg *Config) (*kernel, error) {
 		return nil, err
 	}
 	spec.Maps[shieldMapBans].MaxEntries = uint32(cfg.MaxBans)
+	spec.Maps[shieldMapBanDrops].MaxEntries = uint32(cfg.MaxBans)
 	k := &kernel{}
 	if err := spec.LoadAndAssign(&k.objs, nil); err != nil {
 		return nil, fmt.Errorf("loading the program: %w", err)
@@ -144,16 +145,49 @@ func bootNanos() uint64 {
 	return uint64(ts.Nano())
 }
 
-func (k *kernel) put(b Ban, now time.Time) error {
-	var v shieldBan
+// put adds or replaces the ban on b.Source (a replaced ban keeps its drop
+// count; a new one starts without: ban_drops has no entry for it).
+func (k *kernel) put(b Ban, now time.Time, replace bool) error {
+	key := banKey(b.Source)
+	v := shieldBan{Key: key}
 	if !b.Expires.IsZero() {
 		v.ExpiresNs = bootNanos() + uint64(max(b.Expires.Sub(now), 1))
 	}
-	return k.objs.Bans.Put(banKey(b.Source), v)
+	if !replace {
+		if err := ignoreMissing(k.objs.BanDrops.Delete(key)); err != nil {
+			return err
+		}
+	}
+	return k.objs.Bans.Put(key, v)
 }
 
+// drops are the packets each ban dropped, summed over the CPUs.
+func (k *kernel) drops() map[netip.Prefix]uint64 {
+	out := map[netip.Prefix]uint64{}
+	var key shieldBanKey
+	var perCPU []uint64
+	it := k.objs.BanDrops.Iterate()
+	for it.Next(&key, &perCPU) {
+		a, bits := netip.AddrFrom16(key.Addr), int(key.Prefixlen)
+		if a.Is4In6() && bits >= 96 {
+			a, bits = a.Unmap(), bits-96
+		}
+		var n uint64
+		for _, c := range perCPU {
+			n += c
+		}
+		out[netip.PrefixFrom(a, bits)] = n
+	}
+	return out
+}
+
+// del removes the ban on p and its drop count.
 func (k *kernel) del(p netip.Prefix) error {
-	err := k.objs.Bans.Delete(banKey(p))
+	key := banKey(p)
+	return errors.Join(ignoreMissing(k.objs.Bans.Delete(key)), ignoreMissing(k.objs.BanDrops.Delete(key)))
+}
+
+func ignoreMissing(err error) error {
 	if errors.Is(err, ebpf.ErrKeyNotExist) {
 		return nil
 	}

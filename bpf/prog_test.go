@@ -73,17 +73,22 @@ func run(t *testing.T, k *kernel, frame []byte) (drop bool, reason string) {
 func TestProgram(t *testing.T) {
 	k := loadForTest(t, Config{SynRate: -1})
 	now := time.Now()
-	for _, b := range []Ban{
+	list := []Ban{
 		{Source: mustPrefix("192.0.2.0/24")},
 		{Source: mustPrefix("198.51.100.7")},
 		{Source: mustPrefix("2001:db8:bad::/48")},
 		{Source: mustPrefix("203.0.113.9"), Expires: now.Add(-time.Second)}, // expired
 		{Source: mustPrefix("203.0.113.10"), Expires: now.Add(time.Hour)},
-	} {
-		if err := k.put(b, now); err != nil {
+		{Source: mustPrefix("100.64.0.0/24")},
+		{Source: mustPrefix("100.64.0.0/28"), Expires: now.Add(-time.Second)}, // expired inside the /24
+		{Source: mustPrefix("100.64.0.5"), Expires: now.Add(-time.Second)},    // and inside that
+	}
+	for _, b := range list {
+		if err := k.put(b, now, false); err != nil {
 			t.Fatal(err)
 		}
 	}
+	wantDrops := map[netip.Prefix]uint64{} // per ban: each frame runs through XDP and TCX
 	v4 := func(s string) netip.Addr { return netip.MustParseAddr(s) }
 	dst4, dst6 := v4("10.0.0.1"), v4("2001:db8::1")
 	for _, tc := range []struct {
@@ -99,6 +104,7 @@ func TestProgram(t *testing.T) {
 		{"v4 allowed", pkt{src: v4("10.9.9.9"), dst: dst4, dport: 2775, flags: flagSYN}, false, "allowed"},
 		{"v4 expired ban", pkt{src: v4("203.0.113.9"), dst: dst4, dport: 2775, flags: flagSYN}, false, "allowed"},
 		{"v4 ban with ttl", pkt{src: v4("203.0.113.10"), dst: dst4, dport: 2775, flags: flagSYN}, true, "banned"},
+		{"v4 expired /32 and /28 inside a /24 ban", pkt{src: v4("100.64.0.5"), dst: dst4, dport: 2775, flags: flagSYN}, true, "banned"},
 		{"v4 banned, other port", pkt{src: v4("192.0.2.55"), dst: dst4, dport: 22, flags: flagSYN}, false, "other_port"},
 		{"v4 banned, UDP", pkt{src: v4("192.0.2.55"), dst: dst4, dport: 2775, proto: 17}, false, "not_tcp"},
 		{"v4 banned, VLAN", pkt{src: v4("192.0.2.55"), dst: dst4, dport: 2775, flags: flagSYN, vlan: true}, true, "banned"},
@@ -122,6 +128,34 @@ func TestProgram(t *testing.T) {
 				t.Errorf("drop=%v reason=%s, want drop=%v reason=%s", drop, reason, tc.drop, tc.reason)
 			}
 		})
+		// The drop is the longest ban in force covering the source's.
+		var by *Ban
+		for i, b := range list {
+			if tc.drop && b.Source.Contains(tc.p.src) && !b.expired(now) && (by == nil || b.Source.Bits() > by.Source.Bits()) {
+				by = &list[i]
+			}
+		}
+		if by != nil {
+			wantDrops[by.Source] += 2
+		}
+	}
+	// Each ban counts its own drops; the expired one none.
+	drops := k.drops()
+	for _, b := range list {
+		if drops[b.Source] != wantDrops[b.Source] {
+			t.Errorf("ban %s dropped %d packets, want %d", b.Source, drops[b.Source], wantDrops[b.Source])
+		}
+	}
+	// A replaced ban keeps its count; a new one starts at zero.
+	p := mustPrefix("192.0.2.0/24")
+	if err := k.put(Ban{Source: p, Expires: now.Add(time.Hour)}, now, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.put(Ban{Source: mustPrefix("192.0.2.128/25")}, now, false); err != nil {
+		t.Fatal(err)
+	}
+	if d := k.drops(); d[p] != wantDrops[p] || d[mustPrefix("192.0.2.128/25")] != 0 {
+		t.Errorf("after replacing %s: %v, want %d", p, d, wantDrops[p])
 	}
 	// Neither IP nor complete Ethernet.
 	t.Run("ARP", func(t *testing.T) {

@@ -64,7 +64,7 @@ func (s *Shield) SyncShared(shared []Ban) (added, lifted int) {
 		if err != nil {
 			s.m.full.Inc()
 		} else if changed {
-			s.kernelDo("put", src, func(k *kernel) error { return k.put(b, now) })
+			s.kernelDo("put", src, func(k *kernel) error { return k.put(b, now, ok) })
 			added++
 		}
 		s.mu.Unlock()

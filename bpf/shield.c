@@ -42,9 +42,12 @@ struct ban_key {
 	__u8 addr[16];
 };
 
-// A ban: its end in CLOCK_BOOTTIME nanoseconds (0: none).
+// A ban: its end in CLOCK_BOOTTIME nanoseconds (0: none), and its own
+// key (a trie lookup does not say which prefix matched): its drops are
+// counted under it in ban_drops.
 struct ban {
 	__u64 expires_ns;
+	struct ban_key key;
 };
 
 // Settings, written by the loader (one entry).
@@ -60,6 +63,16 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 65536); // the loader sets bpf.max_bans
 } bans SEC(".maps");
+
+// Packets each ban dropped, per CPU (one source's flood spread over the
+// cores by RSS shares no cache line), by the ban's key; the loader sizes
+// it as the ban list and deletes a ban's entry with the ban.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__type(key, struct ban_key);
+	__type(value, __u64);
+	__uint(max_entries, 65536); // the loader sets bpf.max_bans
+} ban_drops SEC(".maps");
 
 // Protected ports (network byte order) -> 1.
 struct {
@@ -203,9 +216,31 @@ static __always_inline enum reason judge(void *data, void *data_end) {
 	if (!bpf_map_lookup_elem(&ports, &tcp->dest))
 		return PASS_OTHER_PORT;
 
-	struct ban *b = bpf_map_lookup_elem(&bans, &key);
-	if (b && (b->expires_ns == 0 || b->expires_ns > bpf_ktime_get_boot_ns()))
-		return DROP_BANNED;
+	// The longest ban covering the source that has not expired: an
+	// expired one (until the loader sweeps it) must not hide a broader ban
+	// in force, so look again above it, a few levels at most.
+	__u64 now = 0;
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		struct ban *b = bpf_map_lookup_elem(&bans, &key);
+		if (!b)
+			break;
+		if (b->expires_ns != 0 && now == 0)
+			now = bpf_ktime_get_boot_ns();
+		if (b->expires_ns == 0 || b->expires_ns > now) {
+			__u64 *n = bpf_map_lookup_elem(&ban_drops, &b->key);
+			if (n) {
+				*n += 1;
+			} else {
+				__u64 one = 1;
+				bpf_map_update_elem(&ban_drops, &b->key, &one, BPF_NOEXIST);
+			}
+			return DROP_BANNED;
+		}
+		if (b->key.prefixlen == 0)
+			break;
+		key.prefixlen = b->key.prefixlen - 1;
+	}
 
 	if (tcp->syn && !tcp->ack) {
 		// IPv6 sources share a budget per /64: one host has 2^64 addresses.

@@ -138,7 +138,7 @@ func (s *Shield) startKernel(addrs []netip.AddrPort) {
 	if err == nil {
 		now := s.now()
 		for _, b := range s.bans.list() {
-			if err = k.put(b, now); err != nil {
+			if err = k.put(b, now, false); err != nil {
 				break
 			}
 		}
@@ -270,13 +270,14 @@ func (s *Shield) Ban(src netip.Prefix, ttl time.Duration, reason, origin, actor 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	_, replace := s.bans.get(src)
 	b, changed, err := s.bans.put(b, origin == OriginLockout)
 	if err != nil {
 		s.m.full.Inc()
 		return b, err
 	}
 	if changed {
-		s.kernelDo("put", src, func(k *kernel) error { return k.put(b, now) })
+		s.kernelDo("put", src, func(k *kernel) error { return k.put(b, now, replace) })
 	}
 	return b, nil
 }
@@ -306,10 +307,40 @@ func (s *Shield) Bans() []Ban {
 }
 
 // Banned reports whether addr is banned now: the proxy closes such a
-// connection at accept (its SourceBans).
+// connection at accept (its SourceBans), so a yes is counted as a refusal
+// of the ban that matched (BanList).
 func (s *Shield) Banned(addr netip.Addr) bool {
-	_, ok := s.bans.match(addr, s.now())
+	b, ok := s.bans.match(addr, s.now())
+	if ok {
+		s.bans.refuse(b.Source)
+	}
 	return ok
+}
+
+// BanStatus is a ban in force with what it stopped.
+type BanStatus struct {
+	Ban
+	// Drops: packets the kernel program dropped for this ban (0 when it is
+	// not attached); Refused: connections refused at accept.
+	Drops   uint64 `json:"drops"`
+	Refused uint64 `json:"refused"`
+}
+
+// BanList lists the bans in force (as Bans) with their drops and
+// refusals, for the ban API and the console.
+func (s *Shield) BanList() []BanStatus {
+	bans := s.Bans()
+	s.mu.Lock()
+	var drops map[netip.Prefix]uint64
+	if s.k != nil {
+		drops = s.k.drops()
+	}
+	s.mu.Unlock()
+	out := make([]BanStatus, len(bans))
+	for i, b := range bans {
+		out[i] = BanStatus{Ban: b, Drops: drops[b.Source], Refused: s.bans.refusals(b.Source)}
+	}
+	return out
 }
 
 // LockedOut bans the source of a bind lockout for its duration (the

@@ -16,6 +16,8 @@ import (
 type shieldBan struct {
 	_         structs.HostLayout
 	ExpiresNs uint64
+	Key       shieldBanKey
+	_         [4]byte
 }
 
 type shieldBanKey struct {
@@ -47,6 +49,7 @@ type shieldSettings struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	shieldMapBanDrops     = "ban_drops"
 	shieldMapBans         = "bans"
 	shieldMapConfig       = "config"
 	shieldMapPorts        = "ports"
@@ -107,11 +110,12 @@ type shieldProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type shieldMapSpecs struct {
-	Bans   *ebpf.MapSpec `ebpf:"bans"`
-	Config *ebpf.MapSpec `ebpf:"config"`
-	Ports  *ebpf.MapSpec `ebpf:"ports"`
-	Stats  *ebpf.MapSpec `ebpf:"stats"`
-	SynTat *ebpf.MapSpec `ebpf:"syn_tat"`
+	BanDrops *ebpf.MapSpec `ebpf:"ban_drops"`
+	Bans     *ebpf.MapSpec `ebpf:"bans"`
+	Config   *ebpf.MapSpec `ebpf:"config"`
+	Ports    *ebpf.MapSpec `ebpf:"ports"`
+	Stats    *ebpf.MapSpec `ebpf:"stats"`
+	SynTat   *ebpf.MapSpec `ebpf:"syn_tat"`
 }
 
 // shieldVariableSpecs contains global variables before they are loaded into the kernel.
@@ -141,15 +145,17 @@ func (o *shieldObjects) Close() error {
 //
 // It can be passed to loadShieldObjects or ebpf.CollectionSpec.LoadAndAssign.
 type shieldMaps struct {
-	Bans   *ebpf.Map `ebpf:"bans"`
-	Config *ebpf.Map `ebpf:"config"`
-	Ports  *ebpf.Map `ebpf:"ports"`
-	Stats  *ebpf.Map `ebpf:"stats"`
-	SynTat *ebpf.Map `ebpf:"syn_tat"`
+	BanDrops *ebpf.Map `ebpf:"ban_drops"`
+	Bans     *ebpf.Map `ebpf:"bans"`
+	Config   *ebpf.Map `ebpf:"config"`
+	Ports    *ebpf.Map `ebpf:"ports"`
+	Stats    *ebpf.Map `ebpf:"stats"`
+	SynTat   *ebpf.Map `ebpf:"syn_tat"`
 }
 
 func (m *shieldMaps) Close() error {
 	return _ShieldClose(
+		m.BanDrops,
 		m.Bans,
 		m.Config,
 		m.Ports,

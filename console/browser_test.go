@@ -65,13 +65,23 @@ func TestConsoleInBrowser(t *testing.T) {
 	if _, err := shield.Ban(netip.MustParsePrefix("203.0.113.0/24"), time.Hour, "scanning the SMPP port", bpf.OriginAPI, "alice"); err != nil {
 		t.Fatal(err)
 	}
+	// Two connections from the banned range, refused at accept.
+	for range 2 {
+		if !shield.Banned(netip.MustParseAddr("203.0.113.9")) {
+			t.Fatal("203.0.113.9 not banned")
+		}
+	}
 	shield.Mount(mux, nil)
 	// The live peers status (the proxy's types, so the JSON names agree).
 	mux.HandleFunc("GET /api/v1/peers", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"time": time.Now(), "peers": []proxy.PeerStatus{{
 			Name: "acme", SystemID: "acme", Class: "a2p", Configured: true,
 			Sessions: []proxy.SessionStatus{{Remote: "192.0.2.7", Bind: "transceiver", InFlight: 2, Deliveries: 1, Window: 100}},
-			Upstream: &proxy.PoolStatus{Upstream: "smsc", Address: "10.0.0.5:2775", Sessions: 2, Bound: 2, Window: 100, InFlight: 3},
+			Upstream: &proxy.PoolStatus{Upstream: "smsc", Address: "10.0.0.5:2775", Sessions: 2, Bound: 2, Window: 100, InFlight: 3,
+				LastError: &proxy.LastError{Time: time.Now().Add(-time.Hour), What: "upstream_lost", Detail: "EOF", Remote: "10.0.0.5:2775"}},
+			Messages:  proxy.PeerCounts{MT: 1200, MO: 30, Receipts: 1100},
+			Rates:     proxy.PeerRates{MT: 12.5, MO: 0.5, Receipts: 11, Window: 60},
+			LastError: &proxy.LastError{Time: time.Now(), What: "bind_refused", Detail: "invalid_password", Remote: "192.0.2.99"},
 		}}})
 	})
 	deadID := seedMO(t, mux)
@@ -156,12 +166,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	shot("campaigns")
 	do("leakage", chromedp.Navigate(srv.URL+"/#/leakage"), chromedp.WaitVisible(chromedp.CSS(`#leakage-table tbody tr`)))
 	do("peers", chromedp.Navigate(srv.URL+"/#/peers"), chromedp.WaitVisible(chromedp.CSS(`#peers-table tbody tr`)))
-	if got := text(`#peers-table tbody`); !strings.Contains(got, "acme") || !strings.Contains(got, "192.0.2.7") || !strings.Contains(got, "smsc 2/2 bound") {
-		t.Fatalf("peers page: %q", got)
+	if got := text(`#peers-table tbody`); !strings.Contains(got, "acme") || !strings.Contains(got, "192.0.2.7") || !strings.Contains(got, "smsc 2/2 bound") ||
+		!strings.Contains(got, "MT 13, MO 0.5, DLR 11 (total 1200 / 30 / 1100)") ||
+		!strings.Contains(got, "bind refused: invalid_password (192.0.2.99)") || strings.Contains(got, "upstream lost") {
+		t.Fatalf("peers page (the rates, the latest error): %q", got)
 	}
 	do("bans", chromedp.Navigate(srv.URL+"/#/bans"), chromedp.WaitVisible(chromedp.CSS(`#bans-table tbody tr`)))
 	if got := text(`#bans-table tbody tr`); !strings.Contains(got, "203.0.113.0/24") || !strings.Contains(got, "scanning the SMPP port") {
 		t.Fatalf("bans page: %q", got)
+	}
+	// Its drops: no kernel program here ("–"), two connections refused.
+	if drops, refused := text(`#bans-table tbody tr td:nth-child(7)`), text(`#bans-table tbody tr td:nth-child(8)`); drops != "–" || refused != "2" {
+		t.Fatalf("bans page: drops %q, refused %q", drops, refused)
 	}
 	do("overrides", chromedp.Navigate(srv.URL+"/#/overrides"), chromedp.WaitVisible(chromedp.CSS(`#overrides-table`)))
 	shot("overrides")

@@ -8,6 +8,7 @@ package deploy_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -29,6 +30,7 @@ import (
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/config"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/mo"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
@@ -37,7 +39,8 @@ import (
 // runningApp starts a simulated SMSC and smsfw in front of it, sends a few
 // messages through it (allowed and refused, so most labelled series
 // exist), and returns smsfw.
-func runningApp(t *testing.T) *app.App {
+// startSim starts a simulated SMSC for the test and returns its address.
+func startSim(t *testing.T) string {
 	t.Helper()
 	s := sim.New(sim.Config{}, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -46,6 +49,12 @@ func runningApp(t *testing.T) *app.App {
 	}
 	go func() { _ = s.Serve(ln) }()
 	t.Cleanup(s.Close)
+	return ln.Addr().String()
+}
+
+func runningApp(t *testing.T) *app.App {
+	t.Helper()
+	up := startSim(t)
 	src := deploy.DefaultPolicySource()
 	// An MO route, alerts and the cluster link: their metrics are
 	// registered with them.
@@ -60,7 +69,7 @@ func runningApp(t *testing.T) *app.App {
 		Alerts:  &alerts.Config{Webhook: &alerts.Webhook{URL: "http://127.0.0.1:1/", SecretFile: key}},
 		Cluster: &cluster.Config{Node: "lint"},
 	}
-	a, err := app.New(context.Background(), app.Options{Config: cfg, Upstream: ln.Addr().String(),
+	a, err := app.New(context.Background(), app.Options{Config: cfg, Upstream: up,
 		Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Policy: &src, DB: filepath.Join(dir, "events.db"),
 		Registry: app.NewRegistry(), Logger: zap.NewNop(), WatchInterval: -1})
 	if err != nil {
@@ -253,4 +262,201 @@ func TestMetricLint(t *testing.T) {
 	}
 	slices.Sort(described)
 	t.Logf("%d metrics linted (of %d registered); from their description only: %s", len(mfs), len(names), strings.Join(described, ", "))
+}
+
+// TestDashboardCoversOperations: the dashboard has a panel for each thing
+// an operator watches (issue 15): traffic by peer, direction, class and
+// verdict; latency; in-flight and windows; binds and upstream pools; rule
+// hits; leakage; the event store's queue and drops; the eBPF shield's
+// drops; reloads. Each is named by the metric its query must use.
+func TestDashboardCoversOperations(t *testing.T) {
+	data, err := os.ReadFile("grafana/smsfw.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(data, &dash); err != nil {
+		t.Fatal(err)
+	}
+	queried := map[string][]string{} // metric -> panel titles
+	for _, p := range dash.Panels {
+		for _, tg := range p.Targets {
+			for _, n := range metricName.FindAllString(tg.Expr, -1) {
+				queried[n] = append(queried[n], p.Title)
+			}
+		}
+	}
+	for what, metric := range map[string]string{
+		"traffic by peer":                  "smsfw_proxy_peer_verdicts_total",
+		"traffic by direction and verdict": "smsfw_proxy_verdicts_total",
+		"traffic by class":                 "smsfw_filter_messages_total",
+		"latency":                          "smsfw_proxy_relay_latency_seconds_bucket",
+		"in flight":                        "smsfw_proxy_inflight_requests",
+		"windows (deliveries waiting)":     "smsfw_proxy_queued_deliveries",
+		"binds":                            "smsfw_proxy_sessions",
+		"upstream pools":                   "smsfw_proxy_upstream_sessions_bound",
+		"rule hits":                        "smsfw_rules_hits_total",
+		"leakage":                          "smsfw_leakage_amount_total",
+		"event store queue":                "smsfw_events_queue_length",
+		"event store drops":                "smsfw_events_dropped_total",
+		"BPF drops":                        "smsfw_bpf_packets_total",
+		"BPF attached":                     "smsfw_bpf_enabled",
+		"policy reload":                    "smsfw_rules_last_reload_successful",
+		"configuration reload":             "smsfw_config_last_reload_successful",
+		"certificate expiry":               "smsfw_proxy_tls_certificate_expiry_timestamp_seconds",
+	} {
+		if len(queried[metric]) == 0 {
+			t.Errorf("no dashboard panel shows %s (%s)", what, metric)
+		}
+	}
+}
+
+var (
+	variableLabels = regexp.MustCompile(`variableLabels: \{([^}]*)\}`)
+	constLabels    = regexp.MustCompile(`constLabels: \{([^}]*)\}`)
+)
+
+// boundedLabels are the label names smsfw's metrics may use, each with
+// what bounds its values. A new label name fails TestMetricLabelsBounded
+// until it is added here with its bound: an MSISDN, a text, an address or
+// an id as a label would make a series per subscriber.
+var boundedLabels = map[string]string{
+	"action":     "filter actions, ban actions (pass, drop), override actions: constants",
+	"channel":    "alert channels (webhook, email): constants",
+	"class":      "message classes (a2p, p2p, mo, receipt): constants",
+	"code":       "HTTP status codes of outgoing webhooks, by class: constants",
+	"command":    "SMPP command names: a fixed table",
+	"detector":   "the detectors compiled in",
+	"direction":  "mt, mo, receipt; in, out: constants",
+	"event":      "delivery and segment events: constants",
+	"finding":    "the flags the detectors declare (filter.NewFlag)",
+	"go_version": "one value per process (smsfw_build_info)",
+	"hash":       "the policy in force: one series (smsfw_rules_policy_info)",
+	"kind":       "constants",
+	"leg":        "downstream, upstream",
+	"limit":      "connection limits (total, per_source, banned): constants",
+	"mode":       "rule modes (enforce, monitor): constants",
+	"outcome":    "constants",
+	"part":       "constants",
+	"peer":       "the configured peers; pass-through system_ids capped at 1,000, then other (proxy.maxPeerLabels)",
+	"reason":     "constants",
+	"result":     "constants",
+	"revision":   "one value per process (smsfw_build_info)",
+	"route":      "the configured MO routes and the policy's rules with actions",
+	"rule":       "the policy's rule ids",
+	"scope":      "lockout scopes (source, system_id): constants",
+	"status":     "SMPP status classes: a fixed table",
+	"table":      "constants",
+	"target":     "TLS targets, MO targets: constants",
+	"upstream":   "the configured upstreams (pass-through: one)",
+	"version":    "one value per process (smsfw_build_info)",
+}
+
+// TestMetricLabelsBounded: every label of every metric smsfw registers is
+// one whose values are bounded (boundedLabels), and no label ever carries
+// a subscriber's number or a text.
+func TestMetricLabelsBounded(t *testing.T) {
+	a := runningApp(t)
+	ch := make(chan *prometheus.Desc)
+	go func() { a.Registry.Describe(ch); close(ch) }()
+	n := 0
+	for d := range ch {
+		name := fqName.FindStringSubmatch(d.String())[1]
+		if !strings.HasPrefix(name, "smsfw_") {
+			continue
+		}
+		var labels []string
+		if m := variableLabels.FindStringSubmatch(d.String()); m != nil && m[1] != "" {
+			labels = append(labels, strings.Split(m[1], ",")...)
+		}
+		if m := constLabels.FindStringSubmatch(d.String()); m != nil && m[1] != "" {
+			for _, kv := range strings.Split(m[1], ",") {
+				k, _, _ := strings.Cut(kv, "=")
+				labels = append(labels, k)
+			}
+		}
+		for _, l := range labels {
+			n++
+			if _, ok := boundedLabels[strings.TrimSpace(l)]; !ok {
+				t.Errorf("%s: label %q is not one of the bounded labels (deploy/metrics_test.go boundedLabels): say what bounds its values there, or drop it", name, l)
+			}
+		}
+	}
+	if n < 30 {
+		t.Fatalf("only %d labels seen: the descriptions' format changed?", n)
+	}
+	// What a label must never be, whatever a future table says.
+	for _, l := range []string{"msisdn", "sender", "recipient", "dest", "destination", "source", "text", "address", "remote", "ip", "message_id", "id"} {
+		if _, ok := boundedLabels[l]; ok {
+			t.Errorf("boundedLabels allows %q: its values are subscribers, addresses or ids", l)
+		}
+	}
+}
+
+// absentAtStart are the counters allowed to have no series before their
+// first event, each with why: their label values are not known before.
+var absentAtStart = map[string]string{
+	"smsfw_bpf_packets_total":                              "read from the kernel program: absent while it is not attached (smsfw_bpf_enabled 0)",
+	"smsfw_leakage_amount_total":                           "by peer, from its first leaking message",
+	"smsfw_leakage_segments_total":                         "by peer, from its first leaking message",
+	"smsfw_proxy_segments_total":                           "by event of long messages, not an error counter",
+	"smsfw_proxy_tls_reloads_total":                        "by TLS target: none configured here",
+	"smsfw_proxy_tls_certificate_expiry_timestamp_seconds": "no certificate here",
+}
+
+// TestCountersPresentFromStart: in config mode, before any traffic, every
+// counter has its series (at 0), so an alert's rate() is defined before the
+// first error; the exceptions above say why they cannot.
+func TestCountersPresentFromStart(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key")
+	if err := os.WriteFile(key, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(filepath.Join(dir, "c.yaml"), []byte("upstreams:\n  smsc: {address: "+startSim(t)+"}\n"+
+		"peers:\n  - {system_id: acme, password: pw}\n"+
+		"mo_routes:\n  - {name: help, match: {to: [\"80080\"]}, http: {url: \"http://127.0.0.1:1/\", secret_file: key}, reply: {text: ok, from: \"80080\"}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := deploy.DefaultPolicySource()
+	a, err := app.New(context.Background(), app.Options{Config: cfg, Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Policy: &src,
+		DB: filepath.Join(dir, "events.db"), Registry: app.NewRegistry(), Logger: zap.NewNop(), WatchInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	names, types := registered(t, a)
+	var missing []string
+	for n := range names {
+		if !strings.HasPrefix(n, "smsfw_") || !strings.HasSuffix(n, "_total") {
+			continue
+		}
+		if _, ok := types[n]; !ok && absentAtStart[n] == "" {
+			missing = append(missing, n)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("counters without a series at start: %s", strings.Join(missing, ", "))
+	}
+	// What runs: the policy's hash and the build.
+	if v := testutil.Metric(t, a.Registry, "smsfw_rules_policy_info", "hash", a.Engine.Snapshot().Hash); v != 1 {
+		t.Errorf("smsfw_rules_policy_info{hash=%s} %v", a.Engine.Snapshot().Hash, v)
+	}
+	if _, ok := types["smsfw_build_info"]; !ok {
+		t.Error("no smsfw_build_info")
+	}
+	for _, n := range []string{"smsfw_proxy_upstream_reconnects_total", "smsfw_proxy_deliveries_total", "smsfw_proxy_local_answer_throttled_total"} {
+		if _, ok := types[n]; !ok {
+			t.Errorf("%s: no series for the configured upstream and peer", n)
+		}
+	}
 }

@@ -144,7 +144,10 @@ peers:
 	}
 	w.app.Start()
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// Generous: a test may leave megabytes of events queued, and the
+		// writer stores them all before it closes (slow under -race on a
+		// busy machine); how fast is not what these tests check.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := w.app.Shutdown(ctx); err != nil {
 			t.Errorf("shutdown: %v", err)

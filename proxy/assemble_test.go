@@ -32,6 +32,7 @@ type seen struct {
 	mu   sync.Mutex
 	reqs []string // the text of every inspected request, parts joined
 	inc  []bool
+	mt   int // inspected MT requests (the others are receipts and MO)
 }
 
 func (s *seen) inspector(block string) filter.Inspector {
@@ -51,6 +52,9 @@ func (s *seen) inspector(block string) filter.Inspector {
 		s.mu.Lock()
 		s.reqs = append(s.reqs, text)
 		s.inc = append(s.inc, r.Incomplete)
+		if r.Direction == filter.MT {
+			s.mt++
+		}
 		s.mu.Unlock()
 		if block != "" && text == block {
 			return filter.Verdict{Action: filter.Reject, Status: pdu.StatusXPAppn}, nil

@@ -3,9 +3,13 @@ package proxy
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
@@ -76,7 +80,15 @@ func TestOwnBindDoesNotResetGuesses(t *testing.T) {
 // out (by failures that take no reservation: unknown system_ids) is
 // refused 0x0D, not bound.
 func TestLockedOutDuringCheckRefused(t *testing.T) {
-	h, err := HashPassword([]byte("pw"), 12) // a check long enough to lock the source meanwhile
+	// The check is held until the source is locked out: on a busy machine
+	// a real bcrypt check could end before the failures come in.
+	release := make(chan struct{})
+	compareHash = func(hash, pw []byte) error {
+		<-release
+		return bcrypt.CompareHashAndPassword(hash, pw)
+	}
+	t.Cleanup(func() { compareHash = bcrypt.CompareHashAndPassword })
+	h, err := HashPassword([]byte("pw"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,9 +117,11 @@ func TestLockedOutDuringCheckRefused(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "the password check runs", func() bool { return e.srv.auth.checking.Load() == 1 })
 	for i := 0; i < 5; i++ {
 		if st := bindStatus(t, e, "nobody", "x"); st != pdu.StatusInvSysID {
+			close(release)
 			t.Fatalf("unknown system_id %d: %v", i, st)
 		}
 	}
+	close(release)
 	select {
 	case st := <-res:
 		if st != pdu.StatusBindFail {
@@ -150,5 +164,57 @@ func TestLockoutTableFullKeepsSystemIDLockout(t *testing.T) {
 		if locked, _ := a.lockedOut(netip.AddrFrom4([4]byte{10, 0, 0, byte(i)}), nil); !locked {
 			t.Fatalf("active lockout %d evicted", i)
 		}
+	}
+}
+
+// A delivery that comes while a session has registered but its bind is
+// not answered yet does not reach the peer before the bind_resp: it goes
+// to another session, or back to the SMSC as a temporary refusal.
+func TestNoDeliveryBeforeBindResp(t *testing.T) {
+	hooked, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	boundHook = func() {
+		once.Do(func() { close(hooked) })
+		<-release
+	}
+	t.Cleanup(func() { boundHook = nil })
+	releaseOnce := sync.OnceFunc(func() { close(release) })
+	defer releaseOnce()
+	cfg := &Config{Upstreams: map[string]*Upstream{"smsc": {}}, Peers: []*Peer{{SystemID: "acme", Password: "pw"}}}
+	mustValidate(t, cfg)
+	e := start(t, sim.Config{}, cfg, nil)
+	e.waitReady()
+	nc, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	answers, _ := readAll(nc)
+	if _, err := nc.Write(pdu.AppendBind(nil, pdu.BindTransceiver, 1, pdu.BindFields{SystemID: "acme", Password: "pw"})); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-hooked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session never registered")
+	}
+	mo := make(chan pdu.Status, 1)
+	go func() {
+		st, _ := e.sim.InjectMO(context.Background(), sim.MO{From: "491", To: "12345", Text: "hello"})
+		mo <- st
+	}()
+	select {
+	case a := <-answers:
+		t.Fatalf("the peer got %+v before its bind_resp", a)
+	case st := <-mo:
+		if st != pdu.StatusXTAppn {
+			t.Fatalf("the SMSC's delivery answered %v, want 0x64 (no receiver yet)", st)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the delivery was neither sent nor answered")
+	}
+	releaseOnce()
+	if a := <-answers; a.id != pdu.BindTransceiverResp || a.st != 0 {
+		t.Fatalf("first PDU to the peer %+v, want bind_transceiver_resp", a)
 	}
 }

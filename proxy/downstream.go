@@ -106,6 +106,9 @@ type downstream struct {
 	inflightMT atomic.Int64
 	holds      chan struct{}
 	ending     atomic.Bool // the peer unbound or half-closed: no new requests
+	// answered: its bind_resp is queued, so PDUs of smsfw's own (deliveries,
+	// alerts) may follow it; registered sessions without it are skipped.
+	answered atomic.Bool
 
 	// Budget of messages answered locally (read loop only).
 	localTokens float64
@@ -157,7 +160,9 @@ func (s *Server) serveDownstream(nc net.Conn) {
 }
 
 func (d *downstream) canTransmit() bool { return d.bind == transmitter || d.bind == transceiver }
-func (d *downstream) canReceive() bool  { return d.bind == receiver || d.bind == transceiver }
+func (d *downstream) canReceive() bool {
+	return (d.bind == receiver || d.bind == transceiver) && d.answered.Load()
+}
 
 func (d *downstream) isDone() bool {
 	select {
@@ -834,6 +839,9 @@ func (d *downstream) onBind(p pdu.PDU) {
 		if ce := log.Check(lvl, "bind refused"); ce != nil {
 			ce.Write(zap.String("result", result))
 		}
+		if lp != nil {
+			lp.lastErr.set(errBindRefused, result, d.remote.String())
+		}
 		d.respond(p.ID(), st, p.Seq(), "")
 	}
 	if !d.authenticate(peer, b.Password, fail) {
@@ -852,7 +860,27 @@ func (d *downstream) onBind(p pdu.PDU) {
 		fail(pdu.StatusBindFail, bindTooMany)
 		return
 	}
-	d.respond(p.ID(), pdu.StatusOK, p.Seq(), "smsfw")
+	id, seq := p.ID(), p.Seq()
+	if d.answerBind(id.Resp(), func(b []byte) []byte { return pdu.AppendResp(b, id, pdu.StatusOK, seq, "smsfw") }) {
+		d.s.m.response(0, id, pdu.StatusOK)
+	}
+}
+
+// answerBind queues the bind_resp, lets deliveries and smsfw's own requests
+// reach the session, then sends: a delivery routed to the session once it
+// registered must not reach the peer before its bind is answered, and one
+// routed after the peer can read the bind_resp must not be refused (it is
+// queued behind the bind_resp). A session that registered but has not
+// answered is skipped by receiverFor.
+func (d *downstream) answerBind(respID pdu.CommandID, resp func([]byte) []byte) bool {
+	err := d.c.AppendWith(resp)
+	d.answered.Store(true)
+	d.c.Flush()
+	if err != nil {
+		return false
+	}
+	d.s.m.out(0, respID)
+	return true
 }
 
 // authenticate checks a config-mode bind: lockouts first (no password
@@ -916,6 +944,10 @@ func (p *Peer) allows(a netip.Addr) bool {
 	return false
 }
 
+// boundHook, when set (tests), runs once a session has registered and
+// before its bind is answered.
+var boundHook func()
+
 // bound registers the session as bound, unless its peer is at maxSessions.
 func (d *downstream) bound(id pdu.CommandID, log *zap.Logger, maxSessions int) bool {
 	d.bind = bindTypeOf(id)
@@ -924,6 +956,9 @@ func (d *downstream) bound(id pdu.CommandID, log *zap.Logger, maxSessions int) b
 		return false
 	}
 	d.log = log
+	if boundHook != nil {
+		boundHook()
+	}
 	_ = d.c.NC.SetReadDeadline(time.Time{})
 	d.s.m.binds.WithLabelValues(legDownstream, bindOK).Inc()
 	log.Info("peer bound")
@@ -994,8 +1029,7 @@ func (d *downstream) bindPassThrough(p pdu.PDU, sysID string, log *zap.Logger) {
 	d.window = make(chan struct{}, d.s.cfg.DefaultWindow)
 	d.leg = newUpLeg(d.s, c, "passthrough", sysID, d.s.cfg.DefaultWindow, d)
 	d.bound(p.ID(), log, 0)
-	_ = d.c.Write(resp)
-	d.s.m.out(0, resp.ID())
+	d.answerBind(resp.ID(), func(b []byte) []byte { return append(b, resp...) })
 	d.s.wg.Add(1) // on the session's goroutine: the group is not at zero
 	go func() {
 		defer d.s.wg.Done()

@@ -179,7 +179,8 @@ func TestHostileInput(t *testing.T) {
 	checkHeap := heapGuard(t)
 	cfg := &Config{MaxPDUSize: 4096, Upstreams: map[string]*Upstream{"smsc": {Window: 200}},
 		Auth:  AuthConfig{SourceLockout: LockoutConfig{Disabled: true}, SystemIDLockout: LockoutConfig{Disabled: true}},
-		Peers: []*Peer{{SystemID: "good", Password: "pw"}, {SystemID: "bad", Password: "pw", Window: 20}}}
+		Peers: []*Peer{{SystemID: "good", Password: "pw"}, {SystemID: "bad", Password: "pw", Window: 20},
+			{SystemID: "framer", Password: "pw"}}}
 	mustValidate(t, cfg)
 	e := start(t, sim.Config{Keep: -1}, cfg, nil)
 	e.waitReady()
@@ -415,7 +416,9 @@ func framingAttacks(t *testing.T, addr string, maxPDU int) {
 		binary.BigEndian.PutUint32(b[12:], seq)
 		return b
 	}
-	bound := pdu.AppendBind(nil, pdu.BindTransceiver, 1, pdu.BindFields{SystemID: "bad", Password: "pw"})
+	// A peer of its own: the bad sessions' receipts go to any session of
+	// theirs, and one could come before the nack.
+	bound := pdu.AppendBind(nil, pdu.BindTransceiver, 1, pdu.BindFields{SystemID: "framer", Password: "pw"})
 	for i := 0; i < 25; i++ {
 		for _, c := range []struct {
 			name  string

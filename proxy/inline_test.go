@@ -119,8 +119,8 @@ func TestLongMessageStopAndWait(t *testing.T) {
 			t.Errorf("a message was judged incomplete")
 		}
 	}
-	if len(sn.reqs) != messages {
-		t.Errorf("inspected %d times, want once per message (%d)", len(sn.reqs), messages)
+	if sn.mt != messages { // receipts are inspected too, and some may have come already
+		t.Errorf("inspected %d times, want once per message (%d)", sn.mt, messages)
 	}
 	sn.mu.Unlock()
 	want := map[string]bool{}

@@ -251,6 +251,12 @@ func (m *Metrics) peerCounters(peer string) *peerCounters {
 			c[k][a] = m.peerVerdicts.WithLabelValues(label, name, filter.Action(a).String())
 		}
 	}
+	// The peer's other series from its first message (a configured peer:
+	// from the start), so their rates are defined before the first event.
+	for _, ev := range []string{dlvQueued, dlvQueueFull, dlvExpired, dlvNoReceiver, dlvSessionEnd} {
+		m.deliveries.WithLabelValues(label, ev)
+	}
+	m.localThrottled.WithLabelValues(label)
 	if label == "other" {
 		m.peerOther = c
 	} else {

@@ -25,6 +25,8 @@ type livePeer struct {
 	// next is a pool being built to replace pool (its upstream changed):
 	// it takes over once bound. Under Server.mu.
 	next *pool
+	// lastErr is the peer's last refused bind (GET /api/v1/peers).
+	lastErr lastError
 }
 
 // class is the session's peer class now ("" in pass-through mode).
@@ -42,6 +44,7 @@ func (s *Server) addPeer(p *Peer, pl *pool) *livePeer {
 	lp.cfg.Store(p)
 	lp.pool.Store(pl)
 	s.live[p.Name], s.bySysID[p.SystemID] = lp, lp
+	s.m.countersOf(p.Name) // its series from the start
 	return lp
 }
 

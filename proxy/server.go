@@ -102,6 +102,7 @@ type Server struct {
 	receipts   delayedReceipts // receipts of dropped messages waiting for their delay
 	panicSites sync.Map        // panic sites in inspection already logged with their stack
 	verdicts   verdictLog      // verdict lines, sampled per rule
+	rates      peerRates       // snapshots of the peers' counts for GET /api/v1/peers
 
 	probeMu   sync.Mutex
 	probeAt   time.Time
@@ -194,6 +195,8 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.watchCerts() }()
 	}
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.sampleRates() }()
 	s.mu.Unlock()
 	s.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.Bool("pass_through", s.cfg.PassThrough()),
 		zap.String("upstream", s.upstream))

@@ -70,6 +70,7 @@ type upLeg struct {
 	// requests go on it while what is in flight is answered.
 	closing atomic.Bool
 	late    [lateRemembered]lateEntry // under mu; indexed by seq
+	ended   string                    // why the leg ended (under mu): the read error, else fail's reason
 }
 
 func newUpLeg(s *Server, c *link.Conn, name, key string, window int, owner *downstream) *upLeg {
@@ -145,6 +146,11 @@ func (l *upLeg) run() {
 }
 
 func (l *upLeg) readError(err error) {
+	l.mu.Lock()
+	if l.ended == "" {
+		l.ended = err.Error()
+	}
+	l.mu.Unlock()
 	var fe *pdu.FrameError
 	if errors.As(err, &fe) {
 		l.s.m.malformed.WithLabelValues(legUpstream, badFrame).Inc()
@@ -443,6 +449,13 @@ func orStatus(s, def pdu.Status) pdu.Status {
 	return s
 }
 
+// endReason says why the leg ended.
+func (l *upLeg) endReason() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ended
+}
+
 // fail marks the leg dead and answers every in-flight request with
 // ESME_RSYSERR (temporary), exactly once.
 func (l *upLeg) fail(reason string) {
@@ -452,6 +465,9 @@ func (l *upLeg) fail(reason string) {
 		return
 	}
 	l.dead = true
+	if l.ended == "" {
+		l.ended = reason
+	}
 	var pending []upPending
 	l.pending.drain(func(*upPending) bool { return true }, func(_ uint32, e upPending) { pending = append(pending, e) })
 	l.mu.Unlock()
@@ -634,6 +650,8 @@ type pool struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// lastErr is the pool's last failed bind or lost session.
+	lastErr lastError
 }
 
 func newPool(s *Server, p *Peer, name string, u *Upstream) *pool {
@@ -645,6 +663,9 @@ func newPool(s *Server, p *Peer, name string, u *Upstream) *pool {
 	pl := &pool{s: s, peer: p, name: name, up: u, window: w, change: make(chan struct{}), bound: make(chan struct{}),
 		ctx: ctx, cancel: cancel}
 	pl.legs.Store(&[]*upLeg{})
+	// The upstream's series from the start: 0 bound, 0 reconnects.
+	s.m.upstreamUp.WithLabelValues(name)
+	s.m.reconnects.WithLabelValues(name)
 	return pl
 }
 
@@ -742,11 +763,13 @@ func (p *pool) maintain(i int) {
 		if err != nil {
 			p.s.m.binds.WithLabelValues(legUpstream, bindUpstreamError).Inc()
 			log.Warn("upstream bind failed", zap.Error(err))
+			p.lastErr.set(errUpBindFailed, err.Error(), p.up.Address)
 			continue
 		}
 		if st := resp.Status(); st != pdu.StatusOK {
 			p.s.m.binds.WithLabelValues(legUpstream, bindRejected).Inc()
 			log.Warn("upstream refused bind", zap.Stringer("status", st))
+			p.lastErr.set(errUpBindRefused, st.String(), p.up.Address)
 			c.Abort()
 			continue
 		}
@@ -763,6 +786,9 @@ func (p *pool) maintain(i int) {
 		p.setLeg(l, true)
 		l.run()
 		p.setLeg(l, false)
+		if p.ctx.Err() == nil && !l.closing.Load() {
+			p.lastErr.set(errUpLost, l.endReason(), p.up.Address)
+		}
 	}
 }
 

@@ -85,6 +85,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		clusterc: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_review_cluster_decisions_total",
 			Help: "Quarantine releases crossing nodes: forwarded, carried_out, pending (answered 202), stale (failed by the poll)."}, []string{"outcome"}),
 	}
+	// Counters present from the start (0), so their rates are defined
+	// before the first event: each action and its failures, each route's
+	// server errors, each cross-node outcome.
+	for _, a := range []Action{ActRelease, ActReject, ActExpire, ActFalsePositive, ActBlock, ActAllow, ActDeleteOverride, ActReload} {
+		m.actions.WithLabelValues(string(a))
+		m.failures.WithLabelValues(string(a))
+	}
+	for _, r := range []Route{RouteEvents, RouteEvent, RouteFalsePositive, RouteCampaigns, RouteStats, RouteQuarantine, RouteRelease,
+		RouteDecision, RouteReject, RouteOverrides, RouteAddOverride, RouteDeleteOverride, RouteAudit, RouteLeakage} {
+		m.requests.WithLabelValues(string(r), string(Code5xx))
+	}
+	for _, o := range []ClusterOutcome{OutcomeForwarded, OutcomeCarriedOut, OutcomePending, OutcomeStale} {
+		m.clusterc.WithLabelValues(string(o))
+	}
 	if reg != nil {
 		reg.MustRegister(m.requests, m.actions, m.failures, m.clusterc)
 	}

@@ -206,15 +206,26 @@ func (m *Metrics) observe(s *Snapshot) {
 	m.ruleCount.Set(float64(len(s.Rules)))
 	m.policy.Reset()
 	m.policy.WithLabelValues(s.Hash).Set(1)
+	// Each rule's and limit's hits from the start (0), so their rates are
+	// defined before the first hit.
+	for _, r := range s.Rules {
+		m.hits.WithLabelValues(r.ID, hitMode(r.Monitor))
+	}
+	for _, l := range s.Limits {
+		m.hits.WithLabelValues(l.ID, hitMode(l.Monitor))
+	}
+}
+
+func hitMode(monitor bool) string {
+	if monitor {
+		return "monitor"
+	}
+	return "enforce"
 }
 
 // Hit counts a rule or limit match.
 func (m *Metrics) Hit(id string, monitor bool) {
-	mode := "enforce"
-	if monitor {
-		mode = "monitor"
-	}
-	m.hits.WithLabelValues(id, mode).Inc()
+	m.hits.WithLabelValues(id, hitMode(monitor)).Inc()
 }
 
 // EvalError counts a failed condition.

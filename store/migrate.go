@@ -45,22 +45,25 @@ func loadMigrations(d *dialect) ([]migration, error) {
 		if i := strings.IndexByte(base, '.'); i >= 0 {
 			base, which = base[:i], base[i+1:]
 		}
-		if which != "" && which != d.name {
-			continue
-		}
 		num, name, ok := strings.Cut(base, "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil || v <= 0 {
 			return nil, fmt.Errorf("store: migration file %s: want NNNN_name.sql", f)
 		}
-		body, err := migrationFiles.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
 		m := byVersion[v]
 		if m == nil {
 			m = &migration{version: v, name: name}
 			byVersion[v] = m
+		}
+		// Another dialect's file: the version exists (and is recorded as
+		// applied) on this dialect too, with nothing to do, so both
+		// dialects record the same versions.
+		if which != "" && which != d.name {
+			continue
+		}
+		body, err := migrationFiles.ReadFile(f)
+		if err != nil {
+			return nil, err
 		}
 		// The shared file comes first: dialect files index or extend its
 		// tables. Glob returns names sorted, and "0001_init.sql" sorts after
@@ -76,12 +79,10 @@ func loadMigrations(d *dialect) ([]migration, error) {
 	for _, m := range byVersion {
 		ms = append(ms, *m)
 	}
+	// Versions ascend; a number may be missing (branches that each took
+	// one are merged in any order): each version is applied once, by
+	// number, whatever was applied before it.
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("store: migrations are not numbered 1..n (found %d at position %d)", m.version, i+1)
-		}
-	}
 	return ms, nil
 }
 
@@ -161,8 +162,8 @@ func migrate(ctx context.Context, db *sql.DB, d *dialect, log *zap.Logger) error
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	// A newer binary migrated this database: this one would misread it.
-	if maxApplied > len(ms) {
-		return fmt.Errorf("store: database schema version %d is newer than this build's %d", maxApplied, len(ms))
+	if latest := ms[len(ms)-1].version; maxApplied > latest {
+		return fmt.Errorf("store: database schema version %d is newer than this build's %d", maxApplied, latest)
 	}
 	for _, m := range ms {
 		if applied[m.version] {

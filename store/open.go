@@ -80,6 +80,7 @@ func Open(ctx context.Context, dsn string, log *zap.Logger) (Store, error) {
 		err = db.QueryRowContext(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = 'events_text_trgm' AND schemaname = current_schema()`).Scan(&n)
 		if n > 0 {
 			textIndex = "pg_trgm gin"
+			s.startTextMerger("events_text_trgm")
 		}
 	}
 	if err != nil {

@@ -1,10 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,13 +25,58 @@ var copyColumns = func() []string {
 	return cols
 }()
 
+// copyParts is how many COPY transactions, each on its own connection, a
+// batch is split across: the server's work per row (the heap, seven
+// b-trees, the trigram index's pending list) then runs on several backends
+// at once instead of one. copyMinPart is the smallest part worth a
+// connection of its own. Variables for the benchmarks and tests.
+var (
+	copyParts   = 2
+	copyMinPart = 250
+)
+
 // copyEvents is PostgreSQL's fast path: the batch goes in with COPY (pgx's
 // CopyFrom, binary format: one round trip and no statement to parse or
-// plan for thousands of parameters) in a transaction that also adds the
-// batch to the leakage ledger. COPY cannot skip stored ids: a unique
-// violation fails the transaction, which rolls back, and Insert's careful
-// path (INSERT ... ON CONFLICT DO NOTHING) takes over.
+// plan for thousands of parameters), split in up to copyParts consecutive
+// parts copied in parallel, each in its own transaction that also adds its
+// events to the leakage ledger. COPY cannot skip stored ids: a unique
+// violation fails its part, which rolls back, and Insert's careful path
+// (INSERT ... ON CONFLICT DO NOTHING) redoes the whole batch, skipping the
+// parts that did commit; the ledger counts each event once either way, in
+// the transaction that stores it.
 func (s *sqlStore) copyEvents(ctx context.Context, evs []*filter.Event) error {
+	err := s.copySplit(ctx, evs)
+	if err != nil {
+		// Insert's careful path stores the batch instead: its rows go to
+		// the text index's pending list all the same.
+		s.pg.written.Add(int64(len(evs)))
+	}
+	return err
+}
+
+// copySplit copies evs in up to copyParts parts at once.
+func (s *sqlStore) copySplit(ctx context.Context, evs []*filter.Event) error {
+	n := min(copyParts, len(evs)/copyMinPart)
+	if n <= 1 {
+		return s.copyPart(ctx, evs)
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		part := evs[i*len(evs)/n : (i+1)*len(evs)/n]
+		wg.Go(func() { errs[i] = s.copyPart(ctx, part) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if errors.Is(err, errStoredIDs) {
+			return err
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// copyPart copies evs in one transaction with their ledger rows.
+func (s *sqlStore) copyPart(ctx context.Context, evs []*filter.Event) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("store: insert: %w", err)
@@ -54,7 +102,14 @@ func (s *sqlStore) copyEvents(ctx context.Context, evs []*filter.Event) error {
 			}
 			return fmt.Errorf("store: insert: copy: %w", err)
 		}
-		for _, r := range LedgerRows(evs) {
+		// In (day, peer) order: parallel parts (and other nodes) lock the
+		// ledger rows they share in the same order, so they wait for each
+		// other's commit instead of deadlocking.
+		ledger := LedgerRows(evs)
+		slices.SortFunc(ledger, func(a, b LeakageDay) int {
+			return cmp.Or(strings.Compare(a.Day, b.Day), strings.Compare(a.Peer, b.Peer))
+		})
+		for _, r := range ledger {
 			if _, err := tx.Exec(ctx, s.d.rebind(ledgerUpsert), r.Day, r.Peer, r.Messages, r.Segments, r.Amount); err != nil {
 				return fmt.Errorf("store: insert: leakage ledger: %w", err)
 			}
@@ -62,6 +117,7 @@ func (s *sqlStore) copyEvents(ctx context.Context, evs []*filter.Event) error {
 		if err := tx.Commit(ctx); err != nil {
 			return fmt.Errorf("store: insert: commit: %w", err)
 		}
+		s.pg.written.Add(int64(len(evs)))
 		return nil
 	})
 }

@@ -37,6 +37,9 @@ type sqlStore struct {
 	ckptDone chan struct{}
 	// walEvents counts the events stored since the last checkpoint.
 	walEvents atomic.Int64
+
+	// pg: PostgreSQL's COPY path and text index merger (pgtext.go).
+	pg pgState
 }
 
 // errStoredIDs: the fast insert path met ids already stored.
@@ -878,6 +881,7 @@ func (s *sqlStore) Count(ctx context.Context) (int64, error) {
 }
 
 func (s *sqlStore) Close() error {
+	s.stopTextMerger()
 	if s.stopCkpt != nil {
 		s.stopCkpt()
 		<-s.ckptDone

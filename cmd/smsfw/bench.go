@@ -39,6 +39,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	policy := fs.String("policy", "", "policy for --scenario (default: the shipped deploy/rules/default.yaml)")
 	soak := fs.Bool("soak", false, "soak: a steady open-loop --rate through smsfw (a child process) for --duration, counting lost and duplicated responses and sampling its RSS and goroutines")
 	soakRules := fs.Bool("soak-rules", true, "--soak runs smsfw with the reference ruleset (false: allow-all)")
+	pinned := fs.Bool("pinned", true, "also measure the relay, allow-all and the ruleset each as a child process alone on one core, the load generator on the others (throughput, and added p99 at half of the ruleset's maximum)")
+	pinnedProfile := fs.String("pinned-profile", "", "directory for CPU profiles of the pinned smsfw children (one per phase and target)")
+	serveRelay := fs.String("serve-relay", "", "serve a plain TCP relay to this upstream on a loopback port and log its address (the pinned measurement's baseline child)")
 	grace := fs.Duration("grace", 5*time.Second, "--soak: how long requests unanswered at the end may take before they count as lost")
 	if err := parse(fs, args, stdout); err != nil {
 		return err
@@ -73,6 +76,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return exe, nil
 	}
 	switch {
+	case *serveRelay != "":
+		return bench.ServeRelay(ctx, *serveRelay, stderr)
 	case *scenario != "":
 		return scenarioCmd(ctx, *scenario, *policy, fs, *rate, *duration, *jsonOut, stdout, stderr)
 	case *soak:
@@ -125,6 +130,13 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		s.Binary = exe
+	}
+	if *pinned {
+		exe, err := self()
+		if err != nil {
+			return err
+		}
+		s.Pinned, s.PinnedProfileDir = exe, *pinnedProfile
 	}
 	rep, err := s.Run(ctx)
 	if err != nil {

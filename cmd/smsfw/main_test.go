@@ -155,9 +155,15 @@ type proc struct {
 
 func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, name: "smsfw " + strings.Join(args, " "), done: make(chan struct{})}
+	return startCmd(t, exec.Command(smsfwBin, args...))
+}
+
+// startCmd starts cmd (smsfw, possibly through a wrapper such as ip netns
+// exec) as a proc.
+func startCmd(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
+	p := &proc{t: t, name: strings.Join(cmd.Args, " "), done: make(chan struct{}), cmd: cmd}
 	p.stderr.changed = make(chan struct{})
-	p.cmd = exec.Command(smsfwBin, args...)
 	p.cmd.Stdout = &p.stdout
 	p.cmd.Stderr = &p.stderr
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

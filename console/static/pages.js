@@ -468,17 +468,40 @@ export async function peers(main, ctx) {
         {label: 'Deliveries', cls: 'num', cell: (r) => r.session
           ? r.session.deliveries_in_flight + ' / ' + r.session.window + (r.session.deliveries_queued ? ' (+' + r.session.deliveries_queued + ' queued)' : '')
           : ''},
+        {label: 'Messages/s', cls: 'num', cell: (r) => r.session ? '' : rateText(r.peer)},
         {label: 'Upstream', cell: (r) => !r.session && r.pool
           ? r.pool.upstream + ' ' + r.pool.bound + '/' + r.pool.sessions + ' bound, ' + r.pool.in_flight + ' in flight'
           : ''},
+        {label: 'Last error', cell: (r) => r.session ? '' : lastErrorText(r.peer)},
       ], rows, (r) => r.session ? {class: 'sub'} : (r.pool && r.pool.bound === 0 ? {class: 'warn'} : {})));
   };
   await draw();
   ctx.every(5000, () => draw().catch(() => {}));
 }
 
+// rateText is a peer's messages a second (MT, MO, receipts) over the
+// last minute, with its totals since the start.
+function rateText(p) {
+  const r = p.rates || {}, m = p.messages || {};
+  if (!r.window_seconds) return '';
+  const f = (x) => (x || 0).toFixed(x >= 10 ? 0 : 1);
+  return `MT ${f(r.mt)}, MO ${f(r.mo)}, DLR ${f(r.receipts)} (total ${m.mt || 0} / ${m.mo || 0} / ${m.receipts || 0})`;
+}
+
+// lastErrorText is the latest of the peer's refused bind and its pool's
+// upstream failure.
+function lastErrorText(p) {
+  const errs = [p.last_error, p.upstream && p.upstream.last_error].filter(Boolean);
+  if (errs.length === 0) return '';
+  errs.sort((a, b) => (a.time < b.time ? 1 : -1));
+  const e = errs[0];
+  return `${fmtTime(e.time)} ${e.what.replace(/_/g, ' ')}: ${e.detail}` + (e.remote ? ` (${e.remote})` : '');
+}
+
 // ---------- bans ----------
 
+// bans lists the ban list with what each ban stopped: packets the kernel
+// program dropped, connections refused at accept.
 export async function bans(main) {
   let data;
   try {
@@ -504,6 +527,8 @@ export async function bans(main) {
       {label: 'By', cell: (b) => b.actor || ''},
       {label: 'Since', cls: 'time', cell: (b) => fmtTime(b.created)},
       {label: 'Until', cls: 'time', cell: (b) => b.expires ? fmtTime(b.expires) : 'no expiry'},
+      {label: 'Packets dropped', cls: 'num', cell: (b) => enf.kernel ? String(b.drops || 0) : '–'},
+      {label: 'Connections refused', cls: 'num', cell: (b) => String(b.refused || 0)},
     ], data.bans || []),
     h('h3', {}, 'Packets seen by the kernel program'),
     packets.length

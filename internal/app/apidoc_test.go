@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/smsfw/smsfw/internal/apidoc"
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/config"
+	"github.com/smsfw/smsfw/proxy"
 )
 
 // The OpenAPI description and the handlers agree: every route a handler
@@ -94,6 +97,41 @@ func TestOpenAPIMatchesHandlers(t *testing.T) {
 		if resp.StatusCode == http.StatusMethodNotAllowed || strings.Contains(string(body), "no such API endpoint") || strings.Contains(string(body), "no such path") ||
 			strings.Contains(string(body), "404 page not found") {
 			t.Errorf("%s: %d %s", op, resp.StatusCode, body)
+		}
+	}
+}
+
+// The schemas of GET /api/v1/peers name exactly the JSON fields of the
+// types the handler encodes.
+func TestOpenAPIPeersSchema(t *testing.T) {
+	var spec struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]any `yaml:"properties"`
+			} `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(apidoc.Spec, &spec); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]any{"PeerStatus": proxy.PeerStatus{}, "SessionStatus": proxy.SessionStatus{},
+		"PoolStatus": proxy.PoolStatus{}, "PeerCounts": proxy.PeerCounts{}, "PeerRates": proxy.PeerRates{}, "LastError": proxy.LastError{}} {
+		var fields []string
+		rt := reflect.TypeOf(v)
+		for i := range rt.NumField() {
+			if f := rt.Field(i); f.IsExported() {
+				tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+				fields = append(fields, tag)
+			}
+		}
+		var described []string
+		for p := range spec.Components.Schemas[name].Properties {
+			described = append(described, p)
+		}
+		sort.Strings(fields)
+		sort.Strings(described)
+		if !slices.Equal(fields, described) {
+			t.Errorf("%s: the handler encodes %v, openapi.yaml describes %v", name, fields, described)
 		}
 	}
 }

@@ -120,6 +120,7 @@ type App struct {
 	serveErr   chan error
 
 	reloadMu     sync.Mutex
+	reloadM      *reloadMetrics
 	configFile   string   // "" when the configuration was not read from a file
 	cfgSum       [32]byte // of the configuration file as last read (under reloadMu)
 	shutdownOnce sync.Once
@@ -147,6 +148,7 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	if a.Registry == nil {
 		a.Registry = NewRegistry()
 	}
+	a.reloadM = newReloadMetrics(a.Registry)
 	defer func() {
 		if err != nil {
 			a.close()
@@ -595,6 +597,7 @@ func (a *App) Reload(ctx context.Context, actor, trigger string) (*ReloadResult,
 	res := &ReloadResult{Actor: actor, Trigger: trigger}
 	if a.configFile != "" {
 		err := a.reloadConfig(ctx, res)
+		a.reloadM.done(err)
 		errs = append(errs, err)
 		res.Config = result(err)
 	}

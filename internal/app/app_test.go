@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/deploy"
+	"github.com/smsfw/smsfw/admin"
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/config"
@@ -29,7 +30,7 @@ import (
 	"github.com/smsfw/smsfw/store"
 )
 
-func startSim(t *testing.T) string {
+func startSim(t testing.TB) string {
 	t.Helper()
 	s := sim.New(sim.Config{}, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -282,11 +283,16 @@ func TestAppConfigReload(t *testing.T) {
 		code               int
 		want               []string // in the JSON result
 		betaBinds          bool
+		lastOK             float64 // smsfw_config_last_reload_successful
+		failures           float64 // smsfw_config_reloads_total{result="failure"}
 	}{
 		{"onboard beta, listen needs a restart", acme + beta, "listen: 127.0.0.1:1\n", http.StatusOK,
-			[]string{`"added":["beta"]`, `"restart_required":["listen"]`, `"config":"ok"`}, true},
+			[]string{`"added":["beta"]`, `"restart_required":["listen"]`, `"config":"ok"`}, true, 1, 0},
 		{"bad file refused with file:line", acme + "  - {system_id: gamma, window: -1}\n", "", http.StatusUnprocessableEntity,
-			[]string{`"config":"failed"`, "smsfw.yaml:5: peer \\\"gamma\\\": window -1"}, true},
+			[]string{`"config":"failed"`, "smsfw.yaml:5: peer \\\"gamma\\\": window -1"}, true, 0, 1},
+	}
+	if v := testutil.Metric(t, a.Registry, "smsfw_config_last_reload_successful"); v != 1 {
+		t.Fatalf("smsfw_config_last_reload_successful %v at start", v)
 	}
 	for _, c := range cases {
 		write(c.peers, c.extra)
@@ -309,6 +315,12 @@ func TestAppConfigReload(t *testing.T) {
 			b.Close()
 		}
 		send(cl) // the bound session is not affected
+		if v := testutil.Metric(t, a.Registry, "smsfw_config_last_reload_successful"); v != c.lastOK {
+			t.Errorf("%s: smsfw_config_last_reload_successful %v, want %v", c.name, v, c.lastOK)
+		}
+		if v := testutil.Metric(t, a.Registry, "smsfw_config_reloads_total", "result", "failure"); v != c.failures {
+			t.Errorf("%s: smsfw_config_reloads_total{failure} %v, want %v", c.name, v, c.failures)
+		}
 	}
 
 	// The watcher: the file changes, beta is removed without a request.
@@ -322,11 +334,22 @@ func TestAppConfigReload(t *testing.T) {
 		return errors.As(err, &be) && be.Status == pdu.StatusInvSysID
 	})
 	send(cl)
+	if v := testutil.Metric(t, a.Registry, "smsfw_config_last_reload_successful"); v != 1 {
+		t.Errorf("smsfw_config_last_reload_successful %v after a good file", v)
+	}
 	_, entries := shutdownAudit(t, a, db)
 	var details []string
 	for _, e := range entries {
 		if e.Action == "reload" {
 			details = append(details, e.Detail)
+			// Who: the admin API's caller, or the system for the watcher.
+			want := admin.LocalActor
+			if strings.Contains(e.Detail, `"trigger":"file"`) {
+				want = "system"
+			}
+			if e.Actor != want {
+				t.Errorf("reload audited as by %q, want %q: %s", e.Actor, want, e.Detail)
+			}
 		}
 	}
 	all := strings.Join(details, "\n")

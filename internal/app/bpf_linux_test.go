@@ -24,6 +24,47 @@ import (
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
 
+// shieldApp starts smsfw in p's server namespace in config mode (peer acme,
+// password pw; the simulator as SMSC) with the shield enabled on the veth;
+// extra is added to the configuration after the bpf section (bpf keys
+// indented, or top-level sections). It skips with the kernel's own reason
+// when the program is refused, and shuts smsfw down when the test ends.
+func shieldApp(tb testing.TB, p *netns.Pair, extra string, o app.Options) *app.App {
+	tb.Helper()
+	cfg, err := config.Parse("c.yaml", fmt.Appendf(nil, `
+listen: "[::]:0"
+upstreams:
+  smsc: {address: %s, system_id: smsfw, password: x}
+peers:
+  - {system_id: acme, password: pw}
+bpf:
+  enabled: true
+  interfaces: [%s]
+%s`, startSim(tb), p.ServerIf, extra))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	o.Config, o.DB = cfg, "none"
+	var a *app.App
+	// The listeners and the attachment are the namespace's; the upstream
+	// pool dials the simulator from the host's goroutines.
+	if err := p.Server.Do(func() (err error) {
+		a, err = app.New(context.Background(), o)
+		return err
+	}); err != nil {
+		tb.Fatal(err)
+	}
+	a.Start()
+	tb.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	if st := a.Shield.Status(); !st.Kernel {
+		if errors.Is(st.Err(), ebpf.ErrNotSupported) || errors.Is(st.Err(), os.ErrPermission) {
+			tb.Skipf("kernel refused the eBPF program: %v", st.Err())
+		}
+		tb.Fatalf("not attached: %v", st.Err())
+	}
+	return a
+}
+
 // smsfw in a network namespace of its own behind a veth pair, with the
 // shield attached to it: an allowed source binds, a source banned through
 // the admin API cannot even connect (its SYNs are dropped in the kernel and
@@ -31,37 +72,10 @@ import (
 // and Shutdown detaches the program.
 func TestShieldInNamespace(t *testing.T) {
 	p := netns.New(t)
-	cfg, err := config.Parse("c.yaml", fmt.Appendf(nil, `
-listen: "[::]:0"
-upstreams:
-  smsc: {address: %s, system_id: smsfw, password: x}
-peers:
-  - {system_id: acme, password: pw}
-auth:
-  source_lockout: {failures: 2, window: 1m, duration: 5m}
-bpf:
-  enabled: true
-  interfaces: [%s]
-`, startSim(t), p.ServerIf))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a *app.App
-	// The listeners and the attachment are the namespace's; the upstream
-	// pool dials the simulator from the host's goroutines.
-	if err := p.Server.Do(func() (err error) {
-		a, err = app.New(context.Background(), app.Options{Config: cfg, Admin: "127.0.0.1:0", DB: "none", Logger: zaptest.NewLogger(t)})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	a.Start()
-	defer func() { _ = a.Shutdown(context.Background()) }()
-	if st := a.Shield.Status(); !st.Kernel {
-		if errors.Is(st.Err(), ebpf.ErrNotSupported) || errors.Is(st.Err(), os.ErrPermission) {
-			t.Skipf("kernel refused the eBPF program: %v", st.Err())
-		}
-		t.Fatalf("not attached: %v", st.Err())
+	a := shieldApp(t, p, "auth:\n  source_lockout: {failures: 2, window: 1m, duration: 5m}\n",
+		app.Options{Admin: "127.0.0.1:0", Logger: zaptest.NewLogger(t)})
+	if xdp, tcx, err := p.Server.Attached(p.ServerIf); err != nil || xdp != a.Shield.Status().Attachments[0].Mode || tcx != 0 {
+		t.Fatalf("the kernel has XDP %q and %d TCX programs on %s (%v), want %+v", xdp, tcx, p.ServerIf, err, a.Shield.Status().Attachments)
 	}
 	port := netip.MustParseAddrPort(a.Addr()).Port()
 	admin := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (c net.Conn, err error) {
@@ -113,6 +127,11 @@ bpf:
 	if v := testutil.Metric(t, a.Registry, "smsfw_bpf_packets_total", "action", "drop", "reason", "banned"); v < 1 {
 		t.Fatalf("drops counted: %v", v)
 	}
+	// The ban list (the console's Bans page) shows the ban's own drops.
+	if bans := getBans(t, admin, "http://"+a.AdminAddr()); len(bans) != 1 || bans[0].Source != netip.PrefixFrom(banned, 32) ||
+		bans[0].Drops < 1 || bans[0].Refused != 0 {
+		t.Fatalf("GET /api/v1/bans: %+v", bans)
+	}
 	if v := testutil.Metric(t, a.Registry, "smsfw_bpf_enabled"); v != 1 {
 		t.Fatalf("smsfw_bpf_enabled %v", v)
 	}
@@ -135,5 +154,9 @@ bpf:
 	}
 	if a.Shield.Status().Kernel {
 		t.Fatal("still attached after Shutdown")
+	}
+	// The kernel agrees: nothing is attached to the interface any more.
+	if xdp, tcx, err := p.Server.Attached(p.ServerIf); err != nil || xdp != "" || tcx != 0 {
+		t.Fatalf("after Shutdown the kernel still has XDP %q and %d TCX programs on %s (%v)", xdp, tcx, p.ServerIf, err)
 	}
 }

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/smsfw/smsfw/bpf"
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/config"
@@ -30,6 +32,21 @@ func postJSON(t *testing.T, c *http.Client, url, body string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// getBans is GET /api/v1/bans' list.
+func getBans(t *testing.T, c *http.Client, base string) []bpf.BanStatus {
+	t.Helper()
+	resp, err := c.Get(base + "/api/v1/bans")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Bans []bpf.BanStatus }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/v1/bans: %d %v", resp.StatusCode, err)
+	}
+	return body.Bans
 }
 
 // Where the program cannot be attached (here: no such interface; without
@@ -73,6 +90,11 @@ func TestBansEnforcedAtAcceptWithoutKernel(t *testing.T) {
 	testutil.Eventually(t, 2*time.Second, "the banned connection counted", func() bool {
 		return testutil.Metric(t, a.Registry, "smsfw_proxy_connections_refused_total", "limit", "banned") == 1
 	})
+	// The ban list shows the refusal on the ban, and no kernel drops.
+	if bans := getBans(t, http.DefaultClient, "http://"+a.AdminAddr()); len(bans) != 1 ||
+		bans[0].Source.String() != "127.0.0.2/32" || bans[0].Refused != 1 || bans[0].Drops != 0 {
+		t.Fatalf("GET /api/v1/bans: %+v", bans)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	cl, err := esme.Dial(ctx, a.Addr(), esme.Options{SystemID: "acme", Password: "x"})

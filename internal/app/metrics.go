@@ -26,3 +26,38 @@ func buildInfo() prometheus.Collector {
 	g.WithLabelValues(version, revision, runtime.Version()).Set(1)
 	return g
 }
+
+// reloadMetrics count the configuration file's reloads (the policy's are
+// smsfw_rules_*, the certificates' smsfw_proxy_tls_reloads_total).
+type reloadMetrics struct {
+	lastOK   prometheus.Gauge
+	lastTime prometheus.Gauge
+	results  map[bool]prometheus.Counter // by success
+}
+
+func newReloadMetrics(reg prometheus.Registerer) *reloadMetrics {
+	m := &reloadMetrics{
+		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "smsfw_config_last_reload_successful",
+			Help: "1 when the configuration file's last reload applied (or none was tried), 0 when it failed and the previous configuration is in force."}),
+		lastTime: prometheus.NewGauge(prometheus.GaugeOpts{Name: "smsfw_config_last_reload_success_timestamp_seconds",
+			Help: "When the configuration file was last read successfully (at start or by a reload)."}),
+	}
+	reloads := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_config_reloads_total",
+		Help: "Reloads of the configuration file (SIGHUP, POST /-/reload, a changed file), by result."}, []string{"result"})
+	m.results = map[bool]prometheus.Counter{true: reloads.WithLabelValues("success"), false: reloads.WithLabelValues("failure")}
+	m.lastOK.Set(1)
+	m.lastTime.SetToCurrentTime()
+	reg.MustRegister(m.lastOK, m.lastTime, reloads)
+	return m
+}
+
+// done counts one reload of the configuration file.
+func (m *reloadMetrics) done(err error) {
+	m.results[err == nil].Inc()
+	if err != nil {
+		m.lastOK.Set(0)
+		return
+	}
+	m.lastOK.Set(1)
+	m.lastTime.SetToCurrentTime()
+}

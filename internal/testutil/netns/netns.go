@@ -10,15 +10,19 @@ package netns
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
 	"golang.org/x/sys/unix"
 
 	"github.com/smsfw/smsfw/internal/testutil"
@@ -71,11 +75,15 @@ func New(t testing.TB) *Pair {
 		Client4: [2]netip.Addr{netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.3")},
 		Client6: [2]netip.Addr{netip.MustParseAddr("2001:db8:5::1"), netip.MustParseAddr("2001:db8:5::3")}}
 	clientIf := "vc" + id
+	skip := t.Skipf
+	if os.Getenv("CI") == "true" {
+		skip = t.Fatalf
+	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skipf("no iproute2: %v", err)
+		skip("no iproute2: %v", err)
 	}
 	if err := ip("netns", "add", p.Client.Name); err != nil {
-		t.Skipf("cannot create a network namespace: %v", err)
+		skip("cannot create a network namespace: %v", err)
 	}
 	t.Cleanup(func() { _ = ip("netns", "del", p.Client.Name) })
 	must := func(args ...string) {
@@ -160,4 +168,36 @@ func ip(args ...string) error {
 		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
+}
+
+// Attached reports what is attached to the interface ifname of ns in the
+// kernel: the XDP program's mode ("" when none; from the kernel through
+// iproute2) and how many TCX ingress programs there are.
+func (n NS) Attached(ifname string) (xdp string, tcx int, err error) {
+	out, err := exec.Command("ip", "-n", n.Name, "-d", "-j", "link", "show", "dev", ifname).Output()
+	if err != nil {
+		return "", 0, fmt.Errorf("ip link show %s: %w", ifname, err)
+	}
+	var links []struct {
+		IfIndex int `json:"ifindex"`
+		XDP     *struct {
+			Mode int `json:"mode"`
+		} `json:"xdp"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil || len(links) != 1 {
+		return "", 0, fmt.Errorf("ip link show %s: %v: %s", ifname, err, out)
+	}
+	if x := links[0].XDP; x != nil {
+		// XDP_ATTACHED_*: 1 native (driver), 2 generic (skb), 3 offloaded, 4 several.
+		xdp = map[int]string{1: "xdp", 2: "xdpgeneric", 3: "xdpoffload", 4: "xdpmulti"}[x.Mode]
+	}
+	err = n.Do(func() error {
+		res, err := link.QueryPrograms(link.QueryOptions{Target: links[0].IfIndex, Attach: ebpf.AttachTCXIngress})
+		if err != nil {
+			return err
+		}
+		tcx = len(res.Programs)
+		return nil
+	})
+	return xdp, tcx, err
 }

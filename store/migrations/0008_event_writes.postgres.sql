@@ -1,0 +1,13 @@
+-- Event writes at tens of thousands a second (issue 16).
+--
+-- The pg_trgm GIN index takes new rows in its pending list (fastupdate,
+-- PostgreSQL's default) and merges them into its trees in bulk. With the
+-- default 4 MiB limit the inserting backend merged every ~2,500 events,
+-- a few MiB at a time with the default work_mem, and that was most of the
+-- cost of a stored event. The store now merges the list on a connection
+-- of its own every 10,000 events or second (pgtext.go); the 64 MiB limit
+-- (~40,000 events) only makes an inserting backend merge should that
+-- connection fall behind. Optional: the index exists only where pg_trgm
+-- could be created.
+-- +step optional
+ALTER INDEX events_text_trgm SET (fastupdate = on, gin_pending_list_limit = 65536)
