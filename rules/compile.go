@@ -63,15 +63,19 @@ type Limit struct {
 // Snapshot is a compiled policy. It is immutable: readers load it once per
 // message and never see a half-applied reload.
 type Snapshot struct {
-	File     string
-	Hash     string
-	Loaded   time.Time
-	Policy   *Policy
-	Default  filter.Verdict
-	Lists    lists.Set
-	Rules    []*Rule
-	Limits   []*Limit
-	Registry map[string][]string // protected sender skeleton -> allowed peers
+	File    string
+	Hash    string
+	Loaded  time.Time
+	Policy  *Policy
+	Default filter.Verdict
+	Lists   lists.Set
+	Rules   []*Rule
+	// bare are the Rules that need no finding (in order): all a message
+	// with no finding fired can match; bareReady says compile set them.
+	bare      []*Rule
+	bareReady bool
+	Limits    []*Limit
+	Registry  map[string][]string // protected sender skeleton -> allowed peers
 	// RegistryNames maps a skeleton back to the sender ID as registered.
 	RegistryNames map[string]string
 	Tariffs       map[string]map[string]float64
@@ -251,7 +255,11 @@ func (c *compiler) compile(p *Policy) (*Snapshot, error) {
 		}
 		cr.Line = c.lines.Line(path)
 		s.Rules = append(s.Rules, cr)
+		if cr.need == 0 {
+			s.bare = append(s.bare, cr)
+		}
 	}
+	s.bareReady = true
 	for i, l := range p.Limits {
 		path := fmt.Sprintf("limits[%d]", i)
 		if l == nil {

@@ -133,7 +133,13 @@ type Decision struct {
 // findings. Keeping it out of this frame keeps the evaluation allocation-free.
 func (s *Snapshot) Evaluate(v *vm.VM, env *Env, dir filter.Direction, out *Decision) {
 	mask := env.Det.Fired
-	for _, r := range s.Rules {
+	rules := s.Rules
+	if mask == 0 && s.bareReady {
+		// No finding fired (most allowed messages): only the rules that
+		// need none can match.
+		rules = s.bare
+	}
+	for _, r := range rules {
 		if r.Direction >= 0 && r.Direction != int(dir) {
 			continue
 		}

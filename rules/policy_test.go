@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -132,6 +133,37 @@ rules:
 						t.Errorf("rule %s facts %d det %d: native %v, vm %v", r.ID, i, j, got, want)
 					}
 				}
+			}
+		}
+	}
+}
+
+// A message with no finding fired is evaluated over the rules that need
+// none: the same decisions as over every rule.
+func TestEvaluateWithoutFindings(t *testing.T) {
+	s, err := ParseFile("../deploy/rules/default.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.bareReady || len(s.bare) == 0 || len(s.bare) == len(s.Rules) {
+		t.Fatalf("%d of %d rules need no finding", len(s.bare), len(s.Rules))
+	}
+	all := *s
+	all.bareReady = false
+	facts := []filter.Facts{
+		{Sender: "Shop", SenderKind: "alphanumeric", Text: "Your code 1234", Norm: "your code 1234", Segments: 1, Class: "a2p", Direction: "mt"},
+		{Sender: "4917600000", SenderKind: "number", Dest: "449001", Text: "you win", Norm: "you win", Segments: 9, URLCount: 1, FirstDomain: "evil.com", DataCoding: 8, Class: "p2p", Direction: "mt"},
+		{Sender: "PAYPAL", SenderKind: "alphanumeric", Direction: "mo", Class: "mo", Receipt: true},
+	}
+	var v vm.VM
+	for i := range facts {
+		for _, dir := range []filter.Direction{filter.MT, filter.MO} {
+			det := filter.Detections{}
+			var got, want Decision
+			s.Evaluate(&v, &Env{Msg: &facts[i], Det: &det}, dir, &got)
+			all.Evaluate(&v, &Env{Msg: &facts[i], Det: &det}, dir, &want)
+			if got.Verdict != want.Verdict || got.Rule != want.Rule || !slices.Equal(got.Monitor, want.Monitor) {
+				t.Errorf("facts %d %v: %+v, over every rule %+v", i, dir, got, want)
 			}
 		}
 	}

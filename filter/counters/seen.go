@@ -22,20 +22,7 @@ func NewSeen(lim Limit) *Seen {
 func (x *Seen) Add(key uint64, now int64, ttl time.Duration) {
 	s := x.t.shardFor(key)
 	s.mu.Lock()
-	i := s.find(key)
-	if ttl <= 0 {
-		if i >= 0 {
-			x.t.remove(s, i)
-		}
-		s.mu.Unlock()
-		return
-	}
-	if i < 0 {
-		i = x.t.insert(s, key, now)
-	}
-	e := &s.ents[i]
-	e.used = now
-	e.exp = now + int64(ttl)
+	x.add(s, key, now, ttl)
 	s.mu.Unlock()
 }
 
@@ -44,20 +31,53 @@ func (x *Seen) Add(key uint64, now int64, ttl time.Duration) {
 func (x *Seen) Has(key uint64, now int64) bool {
 	s := x.t.shardFor(key)
 	s.mu.Lock()
+	held := x.has(s, key, now)
+	s.mu.Unlock()
+	return held
+}
+
+// Touch is Has followed by Add under one lock (one shard lookup where the
+// two took two locks): it reports whether key was held and unexpired at
+// now, then remembers it until now+ttl.
+func (x *Seen) Touch(key uint64, now int64, ttl time.Duration) bool {
+	s := x.t.shardFor(key)
+	s.mu.Lock()
+	held := x.has(s, key, now)
+	x.add(s, key, now, ttl)
+	s.mu.Unlock()
+	return held
+}
+
+// add is Add with s (key's shard) locked.
+func (x *Seen) add(s *shard[struct{}], key uint64, now int64, ttl time.Duration) {
+	i := s.find(key)
+	if ttl <= 0 {
+		if i >= 0 {
+			x.t.remove(s, i)
+		}
+		return
+	}
+	if i < 0 {
+		i = x.t.insert(s, key, now)
+	}
+	e := &s.ents[i]
+	e.used = now
+	e.exp = now + int64(ttl)
+}
+
+// has is Has with s (key's shard) locked.
+func (x *Seen) has(s *shard[struct{}], key uint64, now int64) bool {
 	i := s.find(key)
 	if i < 0 {
-		s.mu.Unlock()
 		return false
 	}
 	e := &s.ents[i]
 	if now >= e.exp {
 		x.t.remove(s, i)
 		s.expired++
-		s.mu.Unlock()
 		return false
 	}
 	e.used = now
-	s.mu.Unlock()
 	return true
 }
 

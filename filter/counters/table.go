@@ -5,17 +5,18 @@
 //
 // Common design: every type is a table of up to maxKeys entries keyed by a
 // caller-supplied uint64 (use Key / KeyString to hash byte strings), split
-// into up to 64 shards, each a mutex, a map[uint64]int32 index and a dense
-// slab of entries without pointers (so the GC never scans them). Time is
+// into up to 64 shards, each a mutex, an open-addressing index of the keys
+// (index.go) and a dense slab of entries without pointers (so the GC never scans them). Time is
 // passed in as unix nanoseconds, so callers and tests control the clock.
 // Once a key exists, no method allocates; inserting a key may allocate
-// (map and slab growth, bounded by the shard's share of maxKeys).
+// (index and slab growth, bounded by the shard's share of maxKeys).
 //
 // A table is sized by a Limit: Keys(n), or Bytes(n), which gives it as many
 // keys as n bytes hold at KeyBytes each: the slab entry, the type's state
-// words and IndexBytes for the map index (an estimate: Go maps grow by
-// doubling; TestMemoryPerKey measures 52-59 bytes). Transient garbage of a
-// growing slab or map is not counted.
+// words and IndexBytes for the index (an upper estimate, kept from when the
+// index was a Go map, so budgets give the same capacities: the index's
+// 16-byte slots at 3/8 to 3/4 load are 21-43 bytes a key). Transient
+// garbage of a growing slab or index is not counted.
 //
 // Bounded memory: a shard holds at most floor(maxKeys/shards) entries, so a
 // table never holds more than maxKeys. Inserting into a full shard first
@@ -40,7 +41,7 @@ const (
 	evictScan = 16
 )
 
-// IndexBytes is the estimated memory of one key in a shard's map index.
+// IndexBytes is the estimated memory of one key in a shard's index.
 const IndexBytes = 64
 
 // Limit bounds a table by keys or by estimated bytes. The zero Limit holds
@@ -85,13 +86,13 @@ type entry[P any] struct {
 
 type shard[P any] struct {
 	mu      sync.Mutex
-	idx     map[uint64]int32
+	idx     index
 	ents    []entry[P]
 	ext     []uint64 // stride words per entry, parallel to ents
 	hand    int      // eviction clock hand
 	evicted uint64
 	expired uint64
-	_       [40]byte // keep hot shards on separate cache lines
+	_       [16]byte // keep hot shards on separate cache lines (128 bytes)
 }
 
 type table[P any] struct {
@@ -142,10 +143,7 @@ func (t *table[P]) shardFor(key uint64) *shard[P] {
 
 // find returns the entry index of key, or -1. Caller holds s.mu.
 func (s *shard[P]) find(key uint64) int {
-	if i, ok := s.idx[key]; ok {
-		return int(i)
-	}
-	return -1
+	return s.idx.get(key)
 }
 
 // insert adds key with a zero entry (and zeroed ext words), making room
@@ -167,27 +165,24 @@ func (t *table[P]) insert(s *shard[P], key uint64, now int64) int {
 			s.ext = ext
 		}
 	}
-	if s.idx == nil {
-		s.idx = make(map[uint64]int32)
-	}
 	i := len(s.ents)
 	s.ents = append(s.ents, entry[P]{key: key, used: now})
 	if t.stride > 0 {
 		s.ext = s.ext[:len(s.ext)+t.stride]
 		clear(s.ext[i*t.stride:])
 	}
-	s.idx[key] = int32(i)
+	s.idx.put(key, i)
 	return i
 }
 
 // remove deletes entry i by moving the last entry into its place. Caller
 // holds s.mu.
 func (t *table[P]) remove(s *shard[P], i int) {
-	delete(s.idx, s.ents[i].key)
+	s.idx.del(s.ents[i].key)
 	last := len(s.ents) - 1
 	if i != last {
 		s.ents[i] = s.ents[last]
-		s.idx[s.ents[i].key] = int32(i)
+		s.idx.put(s.ents[i].key, i)
 		if t.stride > 0 {
 			copy(s.ext[i*t.stride:(i+1)*t.stride], s.ext[last*t.stride:])
 		}

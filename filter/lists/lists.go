@@ -7,12 +7,14 @@ package lists
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -239,19 +241,46 @@ func (l *List) FirstKeyword(norm []byte) int {
 
 var lowerPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
+// lowerASCII writes src with ASCII upper-case letters lowered into dst
+// (len(dst) == len(src)), eight bytes at a time: a byte is an upper-case
+// letter when its low seven bits are in 'A'..'Z' and its high bit is clear;
+// the sums below stay within each byte, so no carry crosses into the next.
+func lowerASCII(dst, src []byte) {
+	i := 0
+	for ; i+8 <= len(src); i += 8 {
+		x := binary.LittleEndian.Uint64(src[i:])
+		h := x & 0x7f7f7f7f7f7f7f7f
+		ge := h + 0x3f3f3f3f3f3f3f3f // high bit: h >= 'A'
+		gt := h + 0x2525252525252525 // high bit: h > 'Z'
+		upper := ge &^ gt &^ x & 0x8080808080808080
+		binary.LittleEndian.PutUint64(dst[i:], x|upper>>2)
+	}
+	for ; i < len(src); i++ {
+		c := src[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst[i] = c
+	}
+}
+
 // FirstRegex returns the index of the first regex matching text, or -1.
 func (l *List) FirstRegex(text []byte) int {
 	if l == nil || len(l.regexes) == 0 {
 		return -1
 	}
-	bp := lowerPool.Get().(*[]byte)
-	lower := (*bp)[:0]
-	for _, c := range text {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		lower = append(lower, c)
+	// The lower-cased copy lives on the stack for an SMS-sized text.
+	var stack [512]byte
+	var bp *[]byte
+	var pooled, lower []byte
+	if len(text) <= len(stack) {
+		lower = stack[:len(text)]
+	} else {
+		bp = lowerPool.Get().(*[]byte)
+		pooled = slices.Grow((*bp)[:0], len(text))[:len(text)]
+		lower = pooled
 	}
+	lowerASCII(lower, text)
 	found := -1
 	for i, re := range l.regexes {
 		if lit := l.lits[i]; len(lit) > 0 && !bytes.Contains(lower, lit) {
@@ -262,8 +291,10 @@ func (l *List) FirstRegex(text []byte) int {
 			break
 		}
 	}
-	*bp = lower
-	lowerPool.Put(bp)
+	if bp != nil {
+		*bp = pooled
+		lowerPool.Put(bp)
+	}
 	return found
 }
 

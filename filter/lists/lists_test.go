@@ -84,3 +84,28 @@ func TestLookups(t *testing.T) {
 		t.Fatal("keywords")
 	}
 }
+
+// lowerASCII lowers exactly the bytes 'A'..'Z', whatever their neighbours
+// and position in a word of eight.
+func TestLowerASCII(t *testing.T) {
+	src := make([]byte, 19)
+	dst := make([]byte, len(src))
+	for pos := range src {
+		for c := range 256 {
+			for i := range src {
+				src[i] = byte(255 - (i*37+c)%256) // every neighbour byte too
+			}
+			src[pos] = byte(c)
+			lowerASCII(dst, src)
+			for i, b := range src {
+				want := b
+				if 'A' <= b && b <= 'Z' {
+					want += 'a' - 'A'
+				}
+				if dst[i] != want {
+					t.Fatalf("byte %#x at %d (testing %#x at %d): %#x, want %#x", b, i, c, pos, dst[i], want)
+				}
+			}
+		}
+	}
+}

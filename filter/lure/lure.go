@@ -71,12 +71,11 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	if f.Direction == filter.MT.String() && f.SenderKind == filter.KindNumber {
 		key := f.SenderHash()
 		isNew := true
-		if d.st.known.Has(key, now) {
+		if d.st.known.Touch(key, now, d.cfg.SenderMemory) {
 			isNew = d.st.young.Has(key, now)
 		} else {
 			d.st.young.Add(key, now, d.cfg.NewSenderAge)
 		}
-		d.st.known.Add(key, now, d.cfg.SenderMemory)
 		det.Set(NewSender, isNew)
 	}
 	l := textscan.LureScore(unsafex.Bytes(f.Norm), textscan.Shape{Words: f.Words, Codes: f.Codes, Phones: f.Phones,

@@ -142,11 +142,10 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	if f.DestCountry != "" {
 		vol := d.st.volume.Add(peer, now, 1)
 		key := counters.Key(unsafex.Bytes(f.Peer), []byte{0}, unsafex.Bytes(f.DestCountry))
-		if !d.st.countries.Has(key, now) {
-			det.Set(NewDestCountry, vol > established)
-		}
 		// Every message refreshes the country: one in steady use never
 		// turns new again; one unused for NewCountryAfter does.
-		d.st.countries.Add(key, now, d.cfg.NewCountryAfter)
+		if !d.st.countries.Touch(key, now, d.cfg.NewCountryAfter) {
+			det.Set(NewDestCountry, vol > established)
+		}
 	}
 }

@@ -20,7 +20,12 @@ import (
 // Small automata (states × byte classes ≤ 4 Mi cells, e.g. 10,000 keywords
 // of ordinary length) use a dense transition table over byte equivalence
 // classes: one table load per text byte. Larger ones use sorted edge lists
-// with failure links.
+// with failure links. The dense table numbers its states breadth first, so
+// the shallow states a scan spends most steps in share a few cache lines
+// (the table is megabytes; the rest of an inspection evicts it between
+// messages), and a state's depth is a range of numbers: First with
+// wholeWords walks the trie from each word start instead of running the
+// automaton over every byte (see firstWhole).
 type Matcher struct {
 	n    int // patterns given, duplicates included
 	ncls int32
@@ -37,6 +42,10 @@ type Matcher struct {
 	edgeNext []int32
 	fail     []int32
 	root     [256]int32
+
+	// levelStart[d] is the first state of depth d in the dense table's
+	// breadth-first numbering (levelStart[len-1]: the number of states).
+	levelStart []int32
 
 	out  []int32 // per state: index of the pattern spelled by the state, -1
 	dict []int32 // per state: nearest state on the failure chain with out >= 0, -1
@@ -112,6 +121,7 @@ func NewMatcher(patterns []string) (*Matcher, error) {
 	m.fail = make([]int32, nstates)
 	m.dict = make([]int32, nstates)
 	m.dict[0] = -1
+	depth := make([]int32, nstates)
 	order := make([]int32, 0, nstates)
 	order = append(order, 0)
 	for q := 0; q < len(order); q++ {
@@ -119,6 +129,7 @@ func NewMatcher(patterns []string) (*Matcher, error) {
 		for e := m.edgeOff[u]; e < m.edgeOff[u+1]; e++ {
 			c, v := m.edgeByte[e], m.edgeNext[e]
 			order = append(order, v)
+			depth[v] = depth[u] + 1
 			f := int32(0)
 			if u != 0 {
 				for f = m.fail[u]; ; f = m.fail[f] {
@@ -153,7 +164,7 @@ func NewMatcher(patterns []string) (*Matcher, error) {
 	}
 	m.ncls = ncls
 	if int64(nstates)*int64(ncls) <= int64(maxDenseCells) {
-		m.buildDense(order)
+		m.buildDense(order, depth)
 		m.edgeOff, m.edgeByte, m.edgeNext, m.fail = nil, nil, nil, nil
 	}
 	return m, nil
@@ -161,9 +172,33 @@ func NewMatcher(patterns []string) (*Matcher, error) {
 
 func (m *Matcher) hasOut(s int32) bool { return m.out[s] >= 0 || m.dict[s] >= 0 }
 
-func (m *Matcher) buildDense(order []int32) {
+// buildDense builds the dense table with the states renumbered in
+// breadth-first order (order[k] becomes k; the root stays 0), and remaps out
+// and dict to the new numbers.
+func (m *Matcher) buildDense(order, depth []int32) {
 	ncls := m.ncls
-	m.delta = make([]int32, int64(len(m.out))*int64(ncls))
+	n := int32(len(order))
+	id := make([]int32, n) // old number -> new
+	for k, s := range order {
+		id[s] = int32(k)
+	}
+	out, dict := make([]int32, n), make([]int32, n)
+	for k, s := range order {
+		out[k] = m.out[s]
+		dict[k] = -1
+		if d := m.dict[s]; d >= 0 {
+			dict[k] = id[d]
+		}
+	}
+	m.out, m.dict = out, dict
+	m.levelStart = m.levelStart[:0]
+	for k, s := range order {
+		for int32(len(m.levelStart)) <= depth[s] {
+			m.levelStart = append(m.levelStart, int32(k))
+		}
+	}
+	m.levelStart = append(m.levelStart, n)
+	m.delta = make([]int32, int64(n)*int64(ncls))
 	enc := func(t int32) int32 {
 		v := t * ncls
 		if m.hasOut(t) {
@@ -171,14 +206,14 @@ func (m *Matcher) buildDense(order []int32) {
 		}
 		return v
 	}
-	for _, s := range order {
-		row := m.delta[s*ncls : (s+1)*ncls]
-		if s != 0 {
-			f := m.fail[s]
+	for k, s := range order {
+		row := m.delta[int32(k)*ncls : int32(k+1)*ncls]
+		if k != 0 {
+			f := id[m.fail[s]]
 			copy(row, m.delta[f*ncls:(f+1)*ncls])
 		}
 		for e := m.edgeOff[s]; e < m.edgeOff[s+1]; e++ {
-			row[m.cls[m.edgeByte[e]]] = enc(m.edgeNext[e])
+			row[m.cls[m.edgeByte[e]]] = enc(id[m.edgeNext[e]])
 		}
 	}
 }
@@ -211,7 +246,54 @@ func (m *Matcher) First(text []byte, wholeWords bool) (index, start, end int) {
 	if m == nil || m.n == 0 {
 		return -1, 0, 0
 	}
+	if wholeWords && m.delta != nil {
+		return m.firstWhole(text)
+	}
 	return m.scan(text, wholeWords, nil)
+}
+
+// firstWhole is First with wholeWords on the dense table. A whole-word
+// occurrence starts where the text does or after a byte that is not an
+// ASCII letter or digit, so instead of running the automaton over every
+// byte it walks the trie (the transitions that go one level deeper) from
+// each such start, stopping at the first whole-word end: the answer is the
+// occurrence that ends first, the longest among those ending at the same
+// byte, as the automaton reports them. Walks from most starts end after a
+// byte or two, in the shallow states at the front of the table.
+func (m *Matcher) firstWhole(text []byte) (index, start, end int) {
+	delta, cls, ncls, level := m.delta, &m.cls, m.ncls, m.levelStart
+	best, bestStart, bestEnd := -1, 0, len(text)+1
+	for i := 0; i < len(text) && i+1 < bestEnd; i++ {
+		if i > 0 && isAlnum(text[i-1]) {
+			continue
+		}
+		s := int32(0)
+		for j := i; j < len(text) && j+1 < bestEnd; j++ {
+			d := j - i + 1 // the depth of a trie child of s
+			if d >= len(level)-1 {
+				break
+			}
+			v := delta[s+int32(cls[text[j]])]
+			t := v
+			if t < 0 {
+				t = ^t
+			}
+			if t/ncls < level[d] {
+				break // a failure transition: no pattern continues text[i:j+1]
+			}
+			s = t
+			if v < 0 {
+				if o := m.out[s/ncls]; o >= 0 && (j+1 == len(text) || !isAlnum(text[j+1])) {
+					best, bestStart, bestEnd = int(o), i, j+1
+					break
+				}
+			}
+		}
+	}
+	if best < 0 {
+		return -1, 0, 0
+	}
+	return best, bestStart, bestEnd
 }
 
 // scan runs the automaton. With fn == nil it returns the first accepted

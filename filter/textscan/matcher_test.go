@@ -147,6 +147,17 @@ func TestMatcherRandom(t *testing.T) {
 			}
 			checkMatcher(t, pats, []byte(randWord(r, alphabet, 0, 80)))
 		}
+		// Many patterns sharing prefixes, with word and non-word bytes
+		// (UTF-8 too) at either end: deep tries, failure transitions into
+		// them, and whole-word starts inside non-ASCII words.
+		for iter := 0; iter < 300; iter++ {
+			alphabet := []string{"ab ", "ab c-1", "aé b.", "a\xc3\xa9\xff b"}[r.IntN(4)]
+			pats := make([]string, 1+r.IntN(200))
+			for i := range pats {
+				pats[i] = randWord(r, alphabet, 1, 7)
+			}
+			checkMatcher(t, pats, []byte(randWord(r, alphabet, 0, 200)))
+		}
 	})
 }
 

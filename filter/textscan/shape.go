@@ -50,6 +50,45 @@ func ShapeOf(text []byte) Shape {
 		digits, runDigits, dotted = 0, 0, false
 	}
 	for i := 0; i < len(text); {
+		// Runs of ASCII letters and of digits, the bulk of a text, are
+		// taken whole: only their first character can end a number or
+		// start a word, and only their last can end a word.
+		if c := text[i]; isASCIILetter(c) {
+			j := i + 1
+			for j < len(text) && isASCIILetter(text[j]) {
+				j++
+			}
+			if digits > 0 {
+				flush()
+			}
+			s.Letters += j - i
+			if !inWord {
+				s.Words++
+				inWord = true
+				wordStart = i
+			}
+			if wordStart >= 0 {
+				w := text[wordStart:j]
+				if !maybeShapeWord(w) {
+					// most words: no list word has this length and first letter
+				} else if isCurrencyWord(w) {
+					currency++
+				} else if isWordIn(w, handoffWords) {
+					s.Handoffs++
+				}
+			}
+			i = j
+			continue
+		} else if c >= '0' && c <= '9' && runDigits > 0 && inWord {
+			j := i + 1
+			for j < len(text) && text[j] >= '0' && text[j] <= '9' {
+				j++
+			}
+			digits += j - i
+			runDigits += j - i
+			i = j
+			continue
+		}
 		r, n := rune(text[i]), 1
 		if r >= utf8.RuneSelf {
 			r, n = utf8.DecodeRune(text[i:])

@@ -39,8 +39,12 @@ func TestShapeOf(t *testing.T) {
 
 func FuzzShapeOf(f *testing.F) {
 	f.Add([]byte("Call +49 151 2345 6789 now, code 4821"))
+	f.Add([]byte("x@12eur 4abc 12 345-678 €5 WhatsApp.dollars"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s := ShapeOf(b)
+		if ref := shapeOfRef(b); s != ref {
+			t.Fatalf("%q: %+v, the reference %+v", b, s, ref)
+		}
 		if s.Words < 0 || s.Letters > len(b) || s.Codes+s.Phones > len(b) {
 			t.Fatalf("%+v for %d bytes", s, len(b))
 		}
@@ -57,5 +61,40 @@ func TestMaybeShapeWord(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestShapeOfMatchesRef compares ShapeOf with its reference on texts of
+// every kind the tests know.
+func TestShapeOfMatchesRef(t *testing.T) {
+	texts := []string{sample160, "x@12eur 4abc 12 345-678 €5 WhatsApp.dollars", "Call +49 151 2345 6789 now, code 4821",
+		"Your verification code is 482913. Do not share it.", "ab@cd 12.50 EUR, 10:00-14:00 (030) 1234-5678 tl5 Rs.500",
+		"Ваш код 4821, ₽500 — viber/Telegram; 中文123abc", "1a2b3c4d 0000 99999999 123456789012345 1234567890123456"}
+	for _, s := range texts {
+		for cut := 0; cut <= len(s); cut++ {
+			b := []byte(s[cut:])
+			if got, want := ShapeOf(b), shapeOfRef(b); got != want {
+				t.Fatalf("%q: %+v, the reference %+v", b, got, want)
+			}
+		}
+	}
+}
+
+func BenchmarkShapeOf(b *testing.B) {
+	for _, tt := range []struct{ name, text string }{{"otp", "Your verification code is 482913. Do not share it."}, {"160", sample160}} {
+		in := []byte(tt.text)
+		b.Run(tt.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				ShapeOf(in)
+			}
+		})
+		b.Run(tt.name+"-ref", func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			for b.Loop() {
+				shapeOfRef(in)
+			}
+		})
 	}
 }

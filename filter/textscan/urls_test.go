@@ -70,6 +70,9 @@ func TestFindURLs(t *testing.T) {
 		if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 			t.Errorf("FindURLs(%q)\n got %q\nwant %q", tc.text, got, tc.want)
 		}
+		if len(tc.want) > 0 && !mayHaveURL([]byte(tc.text)) {
+			t.Errorf("mayHaveURL(%q) = false", tc.text)
+		}
 	}
 }
 
@@ -155,6 +158,12 @@ func FuzzFindURLs(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, text []byte) {
+		if !mayHaveURL(text) {
+			findURLs(text, func(u URL) bool {
+				t.Fatalf("the prefilter said no link, the scan found %q in %q", text[u.Start:u.End], text)
+				return false
+			})
+		}
 		last := 0
 		FindURLs(text, func(u URL) bool {
 			if u.Start < last || u.Start >= u.End || u.End > len(text) {
