@@ -139,10 +139,34 @@ func TestConfigSections(t *testing.T) {
 	}
 }
 
-// The binary holds flags and output: the running program is wired in
-// internal/app only (run and demo build it there; the offline tools, rules
-// test and replay, use the chain directly).
+// The binary holds flags and output: the program is wired in internal/app
+// (run, and the offline tools rules test and replay: app.Explain,
+// app.Replay) and the demo in internal/demo. So cmd/smsfw imports none of
+// the parts they assemble (the inspection chain and its detectors, the
+// admin server, the console, the cluster, alerts, eBPF, the test client,
+// the TLS reloader), and calls none of the constructors that wire them.
 func TestBinaryDoesNotWire(t *testing.T) {
+	g := imports(t)
+	bin := module + "/cmd/smsfw"
+	if _, ok := g[bin]; !ok {
+		t.Fatalf("package %s not found", bin)
+	}
+	parts := []string{"admin", "console", "cluster", "alerts", "bpf", "esme", "deploy", "internal/tlsfiles", "smpp/text"}
+	seen := map[string]bool{}
+	for _, dep := range g[bin] {
+		if seen[dep] {
+			continue
+		}
+		seen[dep] = true
+		if strings.HasPrefix(dep, module+"/filter/") {
+			t.Errorf("cmd/smsfw imports %s: the chain is built in internal/app", dep)
+		}
+		for _, p := range parts {
+			if under(dep, p) {
+				t.Errorf("cmd/smsfw imports %s: wiring belongs in internal/app (or internal/demo)", dep)
+			}
+		}
+	}
 	files, err := filepath.Glob("../../cmd/smsfw/*.go")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no files: %v", err)
@@ -155,7 +179,8 @@ func TestBinaryDoesNotWire(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, call := range []string{"proxy.New(", "store.NewWriter(", "review.New(", "admin.Protect(", "console.Mount(", "admin.Handler("} {
+		for _, call := range []string{"proxy.New(", "store.NewWriter(", "review.New(", "admin.Protect(", "console.Mount(", "admin.Handler(",
+			"pipeline.New(", "rules.NewEngine", "rules.NewStatic("} {
 			if strings.Contains(string(data), call) {
 				t.Errorf("%s calls %s: wiring belongs in internal/app", filepath.Base(f), call)
 			}
