@@ -18,7 +18,6 @@ import (
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/internal/testutil"
-	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
@@ -31,7 +30,7 @@ import (
 type world struct {
 	t      *testing.T
 	sim    *sim.Server
-	srv    *proxy.Server
+	app    *app.App
 	addr   string
 	engine *rules.Engine
 	chain  *pipeline.Chain
@@ -67,12 +66,12 @@ peers:
 		t.Fatal(err)
 	}
 	a.Start()
-	w.srv, w.engine, w.chain, w.addr = a.Proxy, a.Engine, a.Chain, a.Addr()
+	w.app, w.engine, w.chain, w.addr = a, a.Engine, a.Chain, a.Addr()
 	t.Cleanup(func() {
 		_ = a.Shutdown(context.Background())
 		w.sim.Close()
 	})
-	testutil.Eventually(t, 5*time.Second, "proxy ready", func() bool { ok, _ := w.srv.Ready(); return ok })
+	testutil.Eventually(t, 5*time.Second, "proxy ready", func() bool { ok, _ := w.app.Proxy.Ready(); return ok })
 	return w
 }
 

@@ -18,7 +18,13 @@ const module = "github.com/smsfw/smsfw"
 
 // imports maps each package of the module to the module packages its
 // non-test files import.
-func imports(t *testing.T) map[string][]string {
+func imports(t *testing.T) map[string][]string { return importGraph(t, false) }
+
+// testImports maps each package to the module packages its test files
+// import.
+func testImports(t *testing.T) map[string][]string { return importGraph(t, true) }
+
+func importGraph(t *testing.T, tests bool) map[string][]string {
 	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -35,7 +41,7 @@ func imports(t *testing.T) map[string][]string {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") != tests {
 			return nil
 		}
 		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
@@ -93,6 +99,18 @@ func TestImportGraph(t *testing.T) {
 			}
 		}
 		walk(pkg, nil)
+	}
+	// Their tests do not reach for the proxy either (an end-to-end test
+	// builds smsfw through internal/app, or lives in e2e/).
+	for pkg, deps := range testImports(t) {
+		if !under(pkg, "filter") && !under(pkg, "rules") && !under(pkg, "smpp") {
+			continue
+		}
+		for _, dep := range deps {
+			if under(dep, "proxy") || under(dep, "cmd") {
+				t.Errorf("a test of %s imports %s", pkg, dep)
+			}
+		}
 	}
 }
 
