@@ -285,8 +285,16 @@ func TestReloadUnderLoad(t *testing.T) {
 	const n = 2000
 	got := make(chan esme.Resp, n)
 	var seqs []uint32
+	underway := make(chan struct{}) // a tenth of the messages sent: reload while the rest flow
+	defer func() {
+		select {
+		case <-underway:
+		default:
+			close(underway) // the test failed early: let the reloader end
+		}
+	}()
 	go func() {
-		time.Sleep(20 * time.Millisecond)
+		<-underway
 		extra := strings.Replace(string(base), "rules:\n", "rules:\n  - {id: new-block, when: 'msg.text_norm == \"reload probe\"', action: block}\n", 1)
 		_ = os.WriteFile(policy, []byte(extra), 0o644)
 		_ = w.engine.Reload()
@@ -300,6 +308,9 @@ func TestReloadUnderLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		seqs = append(seqs, s)
+		if i == n/10 {
+			close(underway)
+		}
 		if i%100 == 0 {
 			time.Sleep(2 * time.Millisecond)
 		}
