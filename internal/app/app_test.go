@@ -438,15 +438,7 @@ rules:
 func TestListFileReload(t *testing.T) {
 	dir := t.TempDir()
 	policy, list, db := filepath.Join(dir, "policy.yaml"), filepath.Join(dir, "bad.txt"), filepath.Join(dir, "events.db")
-	write := func(name, s string) {
-		t.Helper()
-		if err := os.WriteFile(name+".tmp", []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(name+".tmp", name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, s string) { testutil.ReplaceFile(t, name, s) }
 	write(policy, `version: 1
 default: allow
 lists:
