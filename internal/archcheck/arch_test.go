@@ -4,6 +4,7 @@
 package archcheck
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -26,11 +27,30 @@ func testImports(t *testing.T) map[string][]string { return importGraph(t, true)
 
 func importGraph(t *testing.T, tests bool) map[string][]string {
 	t.Helper()
+	out := map[string][]string{}
+	goFiles(t, tests, parser.ImportsOnly, func(pkg, _ string, f *ast.File) {
+		if _, ok := out[pkg]; !ok {
+			out[pkg] = nil
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if strings.HasPrefix(p, module+"/") {
+				out[pkg] = append(out[pkg], p)
+			}
+		}
+	})
+	return out
+}
+
+// goFiles parses every Go file of the module (its test files when tests,
+// else the others; nothing under testdata, node_modules or a dot folder)
+// and calls fn with the file's package path, its path and its syntax.
+func goFiles(t *testing.T, tests bool, mode parser.Mode, fn func(pkg, path string, f *ast.File)) {
+	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][]string{}
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -44,7 +64,7 @@ func importGraph(t *testing.T, tests bool) map[string][]string {
 		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") != tests {
 			return nil
 		}
-		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, mode)
 		if err != nil {
 			return err
 		}
@@ -53,21 +73,12 @@ func importGraph(t *testing.T, tests bool) map[string][]string {
 		if rel != "." {
 			pkg += "/" + filepath.ToSlash(rel)
 		}
-		if _, ok := out[pkg]; !ok {
-			out[pkg] = nil
-		}
-		for _, imp := range f.Imports {
-			p, _ := strconv.Unquote(imp.Path.Value)
-			if strings.HasPrefix(p, module+"/") {
-				out[pkg] = append(out[pkg], p)
-			}
-		}
+		fn(pkg, path, f)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
 }
 
 func under(pkg, prefix string) bool {
