@@ -43,20 +43,20 @@ func (c *Config) Limits() Limits {
 // Validate checks the section; at is the file's top level, where its keys
 // are. Every problem is returned, each at its key's line.
 func (c *Config) Validate(at yamlx.At) error {
-	var errs []error
+	probs := at.Problems(" ")
 	if c.MaxConnections < 0 || c.MaxConnections > 100000 {
-		errs = append(errs, at.Errorf("admin_max_connections", "admin_max_connections %d outside [1, 100000]", c.MaxConnections))
+		probs.Add("admin_max_connections", "%d outside [1, 100000]", c.MaxConnections)
 	}
 	if c.MaxConnectionsPerSource > 100000 {
-		errs = append(errs, at.Errorf("admin_max_connections_per_source", "admin_max_connections_per_source %d outside [1, 100000] (or negative: no cap)", c.MaxConnectionsPerSource))
+		probs.Add("admin_max_connections_per_source", "%d outside [1, 100000] (or negative: no cap)", c.MaxConnectionsPerSource)
 	}
 	if c.MetricsAddr != "" {
 		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil || port == "" {
-			errs = append(errs, at.Errorf("metrics_listen", "metrics_listen %q is not host:port", c.MetricsAddr))
+			probs.Add("metrics_listen", "%q is not host:port", c.MetricsAddr)
 		}
 	}
-	errs = append(errs, c.TLS.Validate(at.In("admin_tls"), true), c.Auth.validate(at.In("admin_auth")))
-	return yamlx.Join(errs...)
+	probs.Append(c.TLS.Validate(at.In("admin_tls"), true), c.Auth.validate(at.In("admin_auth")))
+	return probs.Err()
 }
 
 // validate checks the credentials (the first problem only).

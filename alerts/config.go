@@ -93,41 +93,38 @@ func (c *Config) Validate(at yamlx.At) error {
 	if c == nil {
 		return nil
 	}
-	var errs []error
-	fail := func(key, format string, args ...any) {
-		errs = append(errs, at.Errorf(key, "%s: "+format, append([]any{at.Path(key)}, args...)...))
-	}
+	probs := at.Problems(": ")
 	if u, err := url.Parse(c.ConsoleURL); c.ConsoleURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
-		fail("console_url", "want an http:// or https:// URL, not %q", c.ConsoleURL)
+		probs.Add("console_url", "want an http:// or https:// URL, not %q", c.ConsoleURL)
 	}
 	if c.Interval < 0 || (c.Interval > 0 && c.Interval < time.Second) {
-		fail("interval", "%s: want at least 1s", c.Interval)
+		probs.Add("interval", "%s: want at least 1s", c.Interval)
 	}
 	if c.Webhook == nil && c.Email == nil {
-		fail("", "no destination: set webhook and/or email")
+		probs.Add("", "no destination: set webhook and/or email")
 	}
 	if w := c.Webhook; w != nil {
 		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			fail("webhook.url", "want an http:// or https:// URL, not %q", w.URL)
+			probs.Add("webhook.url", "want an http:// or https:// URL, not %q", w.URL)
 		}
 		if err := mo.ResolveSecret(&w.SecretFile, at.File, 1); err != nil {
-			fail("webhook.secret_file", "%v", err)
+			probs.Add("webhook.secret_file", "%v", err)
 		}
 	}
 	if e := c.Email; e != nil {
-		mo.CheckRecipients("email.to", e.To, fail)
+		mo.CheckRecipients("email.to", e.To, probs.Add)
 	}
 	if c.Campaign.MinEvents < 0 || c.Campaign.Window < 0 || (c.Campaign.Window > 0 && c.Campaign.Window < time.Minute) {
-		fail("campaign", "min_events must not be negative, window at least 1m")
+		probs.Add("campaign", "min_events must not be negative, window at least 1m")
 	}
 	if r := c.RuleHits; r.MinHits < 0 || r.Window < 0 || (r.Window > 0 && r.Window < time.Minute) || r.Factor < 0 ||
 		(r.Factor > 0 && r.Factor <= 1) {
-		fail("rule_hits", "min_hits must not be negative, window at least 1m, factor above 1")
+		probs.Add("rule_hits", "min_hits must not be negative, window at least 1m, factor above 1")
 	}
 	if c.Leakage.PerDay < 0 {
-		fail("leakage.per_day", "%v must not be negative", c.Leakage.PerDay)
+		probs.Add("leakage.per_day", "%v must not be negative", c.Leakage.PerDay)
 	}
-	return yamlx.Join(errs...)
+	return probs.Err()
 }
 
 // CheckEmail reports alerts mailed without an smtp section.

@@ -74,41 +74,38 @@ func (c *Config) WithDefaults() *Config {
 // Validate checks the section at at; every problem is returned, each at
 // its key's line.
 func (c *Config) Validate(at yamlx.At) error {
-	var errs []error
-	fail := func(key, format string, args ...any) {
-		errs = append(errs, at.Errorf(key, "%s "+format, append([]any{at.Path(key)}, args...)...))
-	}
+	probs := at.Problems(" ")
 	switch c.Mode {
 	case "", ModeAuto, ModeXDP, ModeTCX:
 	default:
-		fail("mode", "must be auto, xdp or tcx, not %q", c.Mode)
+		probs.Add("mode", "must be auto, xdp or tcx, not %q", c.Mode)
 	}
 	for i, name := range c.Interfaces {
 		if name == "" || len(name) > 15 {
-			fail(fmt.Sprintf("interfaces[%d]", i), "%q is not an interface name", name)
+			probs.Add(fmt.Sprintf("interfaces[%d]", i), "%q is not an interface name", name)
 		}
 	}
 	if c.SynRate < -1 || c.SynRate > 1_000_000 {
-		fail("syn_rate", "%d outside [1, 1000000] (or -1: no bound)", c.SynRate)
+		probs.Add("syn_rate", "%d outside [1, 1000000] (or -1: no bound)", c.SynRate)
 	}
 	if c.SynBurst < 0 || c.SynBurst > 1_000_000 {
-		fail("syn_burst", "%d outside [1, 1000000]", c.SynBurst)
+		probs.Add("syn_burst", "%d outside [1, 1000000]", c.SynBurst)
 	}
 	if c.BanTTL < 0 || c.BanTTL > maxBanTTL {
-		fail("ban_ttl", "%s outside [1s, 8760h]", c.BanTTL)
+		probs.Add("ban_ttl", "%s outside [1s, 8760h]", c.BanTTL)
 	}
 	if c.MaxBans < 0 || c.MaxBans > 1<<24 {
-		fail("max_bans", "%d outside [1, 16777216]", c.MaxBans)
+		probs.Add("max_bans", "%d outside [1, 16777216]", c.MaxBans)
 	}
 	for i, s := range c.Bans {
 		if _, err := ParseSource(s); err != nil {
-			fail(fmt.Sprintf("bans[%d]", i), "%v", err)
+			probs.Add(fmt.Sprintf("bans[%d]", i), "%v", err)
 		}
 	}
 	if n := len(c.Bans); n > c.WithDefaults().MaxBans {
-		fail("bans", "has %d entries, more than max_bans", n)
+		probs.Add("bans", "has %d entries, more than max_bans", n)
 	}
-	return yamlx.Join(errs...)
+	return probs.Err()
 }
 
 // ParseSource reads a ban's source: a CIDR or an address (a /32 or /128).

@@ -72,12 +72,9 @@ func (c *Config) Validate(at yamlx.At) error {
 	if c == nil {
 		return nil
 	}
-	var errs []error
-	fail := func(key, format string, args ...any) {
-		errs = append(errs, at.Errorf(key, "%s "+format, append([]any{at.Path(key)}, args...)...))
-	}
+	probs := at.Problems(" ")
 	if len(c.Node) > 64 {
-		fail("node", "longer than 64 characters")
+		probs.Add("node", "longer than 64 characters")
 	}
 	for _, d := range []struct {
 		key      string
@@ -91,8 +88,8 @@ func (c *Config) Validate(at yamlx.At) error {
 		{"receipt_wait", c.ReceiptWait, 10 * time.Millisecond, 10 * time.Second},
 	} {
 		if d.v != 0 && (d.v < max(d.min, time.Millisecond) || d.v > d.max) {
-			fail(d.key, "%s outside [%s, %s]", d.v, max(d.min, time.Millisecond), d.max)
+			probs.Add(d.key, "%s outside [%s, %s]", d.v, max(d.min, time.Millisecond), d.max)
 		}
 	}
-	return yamlx.Join(errs...)
+	return probs.Err()
 }

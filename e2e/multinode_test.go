@@ -207,7 +207,7 @@ func TestMultiNodeRelease(t *testing.T) {
 			wg.Go(func() { codes[j], _ = releaseOn(t, n, ev.ID) })
 		}
 		wg.Wait()
-		testutil.Eventually(t, 10*time.Second, "released", func() bool {
+		testutil.Eventually(t, 10*time.Second, "the event marked released in the shared store", func() bool {
 			e, err := c.st.Get(context.Background(), ev.ID)
 			return err == nil && e.Quarantine == filter.QuarantineReleased
 		})
@@ -274,7 +274,7 @@ func TestMultiNodeBansAndOverrides(t *testing.T) {
 		`{"kind":"sender","sender":"EVILCORP","action":"block","reason":"fraud"}`); code != http.StatusCreated {
 		t.Fatalf("override on b: %d %s", code, body)
 	}
-	testutil.Eventually(t, 10*time.Second, "ready", func() bool { ok, _ := a.Proxy.Ready(); return ok })
+	testutil.Eventually(t, 10*time.Second, "node a's proxy ready", func() bool { ok, _ := a.Proxy.Ready(); return ok })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cl, err := esme.Dial(ctx, a.Addr(), esme.Options{SystemID: "acme", Password: "pw"})

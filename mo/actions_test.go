@@ -111,7 +111,7 @@ func TestReplyLimitsSurviveRestart(t *testing.T) {
 		}
 	}
 	testutil.Eventually(t, 5*time.Second, "two replies", func() bool { return len(rp.replies()) == 2 })
-	testutil.Eventually(t, 5*time.Second, "settled", func() bool {
+	testutil.Eventually(t, 5*time.Second, "both replies recorded as sent", func() bool {
 		sent, err := h.q.SentMO(t.Context(), TargetReply, time.Now().Add(-time.Hour))
 		return err == nil && len(sent) == 2
 	})

@@ -60,14 +60,11 @@ var routeName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 // key's line. Relative secret and token files are resolved against the
 // configuration file's directory.
 func (rs Routes) Validate(at yamlx.At) error {
-	var errs []error
+	probs := at.Problems(": ")
 	names := map[string]bool{}
 	for i := range rs {
 		r := &rs[i]
-		a := at.In(fmt.Sprintf("[%d]", i))
-		fail := func(key, format string, args ...any) {
-			errs = append(errs, a.Errorf(key, "%s: "+format, append([]any{a.Path(key)}, args...)...))
-		}
+		fail := probs.In(fmt.Sprintf("[%d]", i)).Add
 		switch {
 		case !routeName.MatchString(r.Name):
 			fail("name", "want 1 to 64 letters, digits, '_', '.' or '-', not %q", r.Name)
@@ -109,7 +106,7 @@ func (rs Routes) Validate(at yamlx.At) error {
 			fail("pull_visibility", "%s outside [1s, 1h]", r.PullVisibility)
 		}
 	}
-	return yamlx.Join(errs...)
+	return probs.Err()
 }
 
 // SendsSMPP reports whether the route's messages go to SMPP receivers too.

@@ -48,34 +48,31 @@ func (c *SMTP) Validate(at yamlx.At) error {
 	if c == nil {
 		return nil
 	}
-	var errs []error
-	fail := func(key, format string, args ...any) {
-		errs = append(errs, at.Errorf(key, "%s: "+format, append([]any{at.Path(key)}, args...)...))
-	}
+	probs := at.Problems(": ")
 	if c.Host == "" {
-		fail("host", "the mail server is required")
+		probs.Add("host", "the mail server is required")
 	}
 	if c.Port < 0 || c.Port > 65535 {
-		fail("port", "%d outside [1, 65535]", c.Port)
+		probs.Add("port", "%d outside [1, 65535]", c.Port)
 	}
 	if _, err := mail.ParseAddress(c.From); err != nil {
-		fail("from", "%q: %v", c.From, err)
+		probs.Add("from", "%q: %v", c.From, err)
 	}
 	switch c.TLS {
 	case "", SMTPStartTLS, SMTPTLS:
 	case SMTPNoTLS:
 		if c.Username != "" {
-			fail("tls", "none would send the password in clear: use starttls or tls with a username")
+			probs.Add("tls", "none would send the password in clear: use starttls or tls with a username")
 		}
 	default:
-		fail("tls", "%q: want starttls, tls or none", c.TLS)
+		probs.Add("tls", "%q: want starttls, tls or none", c.TLS)
 	}
 	if (c.Username == "") != (c.PasswordFile == "") {
-		fail("username", "username and password_file go together")
+		probs.Add("username", "username and password_file go together")
 	}
 	if c.PasswordFile != "" {
 		if err := ResolveSecret(&c.PasswordFile, at.File, 1); err != nil {
-			fail("password_file", "%v", err)
+			probs.Add("password_file", "%v", err)
 		}
 	}
 	if c.CAFile != "" {
@@ -83,10 +80,10 @@ func (c *SMTP) Validate(at yamlx.At) error {
 			c.CAFile = filepath.Join(filepath.Dir(at.File), c.CAFile)
 		}
 		if _, err := caPool(c.CAFile); err != nil {
-			fail("ca_file", "%v", err)
+			probs.Add("ca_file", "%v", err)
 		}
 	}
-	return yamlx.Join(errs...)
+	return probs.Err()
 }
 
 // CheckEmail reports routes with email targets when there is no smtp
@@ -95,14 +92,13 @@ func CheckEmail(routes Routes, smtp *SMTP, at yamlx.At) error {
 	if smtp != nil {
 		return nil
 	}
-	var errs []error
+	probs := at.Problems(": ")
 	for i, r := range routes {
 		if r.Email != nil {
-			a := at.In(fmt.Sprintf("[%d]", i))
-			errs = append(errs, a.Errorf("email", "%s: needs the smtp section (the mail server)", a.Path("email")))
+			probs.In(fmt.Sprintf("[%d]", i)).Add("email", "needs the smtp section (the mail server)")
 		}
 	}
-	return yamlx.Join(errs...)
+	return probs.Err()
 }
 
 func caPool(file string) (*x509.CertPool, error) {

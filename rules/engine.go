@@ -138,18 +138,26 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			e.mu.Lock()
-			in := e.failed
-			if in == nil {
-				in = e.cur.Load().inputs
-			}
-			changed := in.changed(e.src)
-			e.mu.Unlock()
-			if changed {
+			if e.Changed() {
 				_ = e.Reload()
 			}
 		}
 	}
+}
+
+// Changed reports whether the policy file or one of its list files now
+// differs from what the last load read (after a failed load, from what
+// that load read: a file that stays broken is reported once). A program
+// that audits its reloads polls Changed and reloads through its own path
+// instead of Watch.
+func (e *Engine) Changed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	in := e.failed
+	if in == nil {
+		in = e.cur.Load().inputs
+	}
+	return in.changed(e.src)
 }
 
 // Metrics are the rules engine's collectors.

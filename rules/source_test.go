@@ -2,7 +2,6 @@ package rules
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,15 +50,7 @@ func TestWatchReloadsListFiles(t *testing.T) {
 	list := filepath.Join(dir, "bad.txt")
 	// Written aside and renamed, as editors and config management do: the
 	// watcher never sees a half-written (empty, hence valid) file.
-	write := func(name, s string) {
-		t.Helper()
-		if err := os.WriteFile(name+".tmp", []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(name+".tmp", name); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(name, s string) { testutil.ReplaceFile(t, name, s) }
 	write(policy, listPolicy)
 	write(list, "free money\n")
 	e, err := NewEngine(policy, nil, nil)

@@ -110,7 +110,7 @@ func TestPostMOQueuedIsNotAnError(t *testing.T) {
 				t.Fatalf("%d %v, want status %v state %s", code, out, want.status, want.state)
 			}
 		}
-		testutil.Eventually(t, 3*time.Second, "settled", func() bool { st := s.Stats(); return st.Pending == 0 && st.Expired == 1 })
+		testutil.Eventually(t, 3*time.Second, "nothing pending, one delivery expired", func() bool { st := s.Stats(); return st.Pending == 0 && st.Expired == 1 })
 		if got := s.Stats().MODelivery; got != (DeliveryStats{Accepted: 1, Retries: 2, Refused: 1, Expired: 1}) {
 			t.Fatalf("%+v", got)
 		}

@@ -77,13 +77,15 @@ type Message struct {
 
 // Stats are the simulator's counters.
 type Stats struct {
-	Binds      uint64 `json:"binds"`
-	Sessions   int    `json:"sessions"`
-	Messages   uint64 `json:"messages"`
-	Errors     uint64 `json:"errors"`
-	Receipts   uint64 `json:"receipts"` // receipts the ESMEs accepted
-	MO         uint64 `json:"mo"`       // MO the ESMEs accepted
-	Duplicates uint64 `json:"duplicate_sequence_numbers"`
+	Binds    uint64 `json:"binds"`
+	Sessions int    `json:"sessions"`
+	// Connections are the open connections, bound or not.
+	Connections int    `json:"connections"`
+	Messages    uint64 `json:"messages"`
+	Errors      uint64 `json:"errors"`
+	Receipts    uint64 `json:"receipts"` // receipts the ESMEs accepted
+	MO          uint64 `json:"mo"`       // MO the ESMEs accepted
+	Duplicates  uint64 `json:"duplicate_sequence_numbers"`
 	// Deliveries (MO and receipts) not accepted: retried (attempts after
 	// the first), refused for good, expired (the schedule ran out, or no
 	// schedule), dropped (MaxPending were waiting for a retry), and waiting
@@ -209,10 +211,10 @@ func (s *Server) SetLatency(d time.Duration) {
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
-	n := len(s.sessions)
+	n, conns := len(s.sessions), len(s.conns)
 	s.mu.Unlock()
 	mo, rc := s.moCounts.snapshot(), s.receiptCounts.snapshot()
-	return Stats{Binds: s.binds.Load(), Sessions: n, Messages: s.messages.Load(), Errors: s.errs.Load(),
+	return Stats{Binds: s.binds.Load(), Sessions: n, Connections: conns, Messages: s.messages.Load(), Errors: s.errs.Load(),
 		Receipts: s.receipts.Load(), MO: s.mo.Load(), Duplicates: s.dups.Load(),
 		Retries: mo.Retries + rc.Retries, Refused: mo.Refused + rc.Refused, Expired: mo.Expired + rc.Expired,
 		Dropped: mo.Dropped + rc.Dropped, Pending: s.pending.Load(), MODelivery: mo, ReceiptDelivery: rc}

@@ -61,18 +61,15 @@ func (e *EventsConfig) Validate(at yamlx.At) error {
 	if e == nil {
 		return nil
 	}
-	var errs []error
-	fail := func(key, format string, args ...any) {
-		errs = append(errs, at.Errorf(key, "%s "+format, append([]any{at.Path(key)}, args...)...))
-	}
+	probs := at.Problems(" ")
 	if e.dbFromFile {
 		e.DB, e.dbFromFile = "", false
 	}
 	if e.DSNFile != "" {
 		if e.DB != "" {
-			errs = append(errs, at.Errorf("dsn_file", "%s and %s are exclusive", at.Path("db"), at.Path("dsn_file")))
+			probs.Append(at.Errorf("dsn_file", "%s and %s are exclusive", at.Path("db"), at.Path("dsn_file")))
 		} else if dsn, err := at.Secret("dsn_file", e.DSNFile); err != nil {
-			errs = append(errs, err)
+			probs.Append(err)
 		} else {
 			e.DB, e.dbFromFile = dsn, true
 		}
@@ -80,35 +77,35 @@ func (e *EventsConfig) Validate(at yamlx.At) error {
 	switch e.Text {
 	case "", "full", "mask_digits", "none":
 	default:
-		fail("text", "must be full, mask_digits or none, not %q", e.Text)
+		probs.Add("text", "must be full, mask_digits or none, not %q", e.Text)
 	}
 	if e.SampleAllowed < 0 || e.SampleAllowed > 1 {
-		fail("sample_allowed", "%g outside [0, 1]", e.SampleAllowed)
+		probs.Add("sample_allowed", "%g outside [0, 1]", e.SampleAllowed)
 	}
 	if e.Queue < 0 || e.Queue > 10_000_000 {
-		fail("queue", "%d outside [1, 10000000]", e.Queue)
+		probs.Add("queue", "%d outside [1, 10000000]", e.Queue)
 	}
 	if e.PeerRate < -1 || e.PeerRate > 1e6 {
-		fail("peer_rate", "%g outside [1, 1000000] (or -1: no bound)", e.PeerRate)
+		probs.Add("peer_rate", "%g outside [1, 1000000] (or -1: no bound)", e.PeerRate)
 	}
 	if e.QueueBytes != 0 && (e.QueueBytes < yamlx.MiB || e.QueueBytes > 64*yamlx.GiB) {
-		fail("queue_bytes", "%s outside [1MiB, 64GiB]", e.QueueBytes)
+		probs.Add("queue_bytes", "%s outside [1MiB, 64GiB]", e.QueueBytes)
 	}
 	qb := e.QueueBytes
 	if qb == 0 {
 		qb = DefaultQueueBytes
 	}
 	if e.PeerQueueBytes != 0 && (e.PeerQueueBytes < 64*yamlx.KiB || e.PeerQueueBytes > qb) {
-		fail("peer_queue_bytes", "%s outside [64KiB, %s]", e.PeerQueueBytes, at.Path("queue_bytes"))
+		probs.Add("peer_queue_bytes", "%s outside [64KiB, %s]", e.PeerQueueBytes, at.Path("queue_bytes"))
 	}
 	if e.TextMaxBytes != 0 && (e.TextMaxBytes < 64 || e.TextMaxBytes > 64*yamlx.KiB) {
-		fail("text_max_bytes", "%s outside [64, 64KiB]", e.TextMaxBytes)
+		probs.Add("text_max_bytes", "%s outside [64, 64KiB]", e.TextMaxBytes)
 	}
 	if e.RawMaxBytes != 0 && e.RawMaxBytes != -1 && (e.RawMaxBytes < 256 || e.RawMaxBytes > 16*yamlx.MiB) {
-		fail("raw_max_bytes", "%s: want -1 (none) or [256, 16MiB]", e.RawMaxBytes)
+		probs.Add("raw_max_bytes", "%s: want -1 (none) or [256, 16MiB]", e.RawMaxBytes)
 	}
 	if e.Retention < 0 || e.MaxEvents < 0 {
-		errs = append(errs, at.Errorf("", "%s and %s must not be negative", at.Path("retention"), at.Path("max_events")))
+		probs.Append(at.Errorf("", "%s and %s must not be negative", at.Path("retention"), at.Path("max_events")))
 	}
-	return yamlx.Join(errs...)
+	return probs.Err()
 }

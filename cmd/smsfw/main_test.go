@@ -719,7 +719,9 @@ func TestSimSIGTERMWithUnboundConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	time.Sleep(100 * time.Millisecond) // accepted
+	testutil.Eventually(t, 5*time.Second, "the simulator holds the unbound connection", func() bool {
+		return s.stats(t).Connections == 2
+	})
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

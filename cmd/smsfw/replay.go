@@ -11,39 +11,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/review"
 	"github.com/smsfw/smsfw/rules"
-	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/store"
 )
-
-// replayChange is one stored event whose verdict the candidate policy changes.
-type replayChange struct {
-	ID       int64     `json:"id,string"`
-	Time     time.Time `json:"time"`
-	Peer     string    `json:"peer"`
-	Sender   string    `json:"sender"`
-	Dest     string    `json:"dest"`
-	Was      string    `json:"was"`      // what happened: action (rule)
-	WasRule  string    `json:"was_rule"` // stored rule id
-	Now      string    `json:"now"`
-	NowRule  string    `json:"now_rule"`
-	Evidence string    `json:"evidence,omitempty"`
-}
-
-// replaySummary is the outcome of a replay.
-type replaySummary struct {
-	Events      int            `json:"events"`
-	Replayed    int            `json:"replayed"`
-	SkippedRaw  int            `json:"skipped_no_raw"` // masked text or pre-raw events: nothing to re-evaluate
-	SkippedBad  int            `json:"skipped_unparsable"`
-	Unchanged   int            `json:"unchanged"`
-	Changed     int            `json:"changed"`
-	Transitions map[string]int `json:"transitions"` // "reject -> allow": n
-	Changes     []replayChange `json:"changes"`
-}
 
 // replayCmd re-evaluates stored events against a candidate policy and
 // prints what would change, so a rule is tried on real traffic first.
@@ -83,22 +55,18 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--until: %w", err)
 		}
 	}
-	engine, err := rules.NewEngine(*rulesFile, nil, nil)
+	rp, err := app.NewReplay(rules.FileSource(*rulesFile), *region)
 	if err != nil {
 		return err
 	}
-	chain, err := pipeline.New(pipeline.Options{Engine: engine, DefaultRegion: *region, SyncNumbers: true})
-	if err != nil {
-		return err
-	}
-	defer chain.Close()
+	defer rp.Close()
 	ctx := context.Background()
 	st, err := openStore(ctx, dsn) // refuses a mistyped SQLite path instead of creating it
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	sum, err := replay(ctx, st, chain, q, *limit)
+	sum, err := rp.Run(ctx, st, q, *limit)
 	if err != nil {
 		return err
 	}
@@ -111,90 +79,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// replay walks the matching events oldest first (so the candidate's
-// counters see traffic in its order) and compares verdicts.
-func replay(ctx context.Context, st store.Store, chain *pipeline.Chain, q store.Query, limit int) (*replaySummary, error) {
-	var ids []int64
-	for len(ids) < limit {
-		page, err := st.Search(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		for _, ev := range page.Events {
-			ids = append(ids, ev.ID)
-		}
-		if page.Next == "" {
-			break
-		}
-		q.Cursor = page.Next
-	}
-	if len(ids) > limit {
-		ids = ids[:limit]
-	}
-	sum := &replaySummary{Events: len(ids), Transitions: map[string]int{}}
-	for i := len(ids) - 1; i >= 0; i-- {
-		ev, err := st.Get(ctx, ids[i])
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) { // deleted by retention meanwhile
-				continue
-			}
-			return nil, err
-		}
-		if len(ev.Raw) == 0 {
-			sum.SkippedRaw++
-			continue
-		}
-		req, ok := replayRequest(ev)
-		if !ok {
-			sum.SkippedBad++
-			continue
-		}
-		v, _, _, err := chain.Explain(req)
-		if err != nil {
-			return nil, err
-		}
-		sum.Replayed++
-		was := ev.Action
-		if ev.Monitor { // a monitor hit went on: what happened was allow
-			was = filter.Allow.String()
-		}
-		now := v.Action.String()
-		if was == now && (was == filter.Allow.String() || ev.RuleID == v.RuleID) {
-			sum.Unchanged++
-			continue
-		}
-		sum.Changed++
-		sum.Transitions[was+" -> "+now]++
-		sum.Changes = append(sum.Changes, replayChange{ID: ev.ID, Time: ev.Time, Peer: ev.Peer, Sender: ev.Sender,
-			Dest: ev.Dest, Was: was, WasRule: ev.RuleID, Now: now, NowRule: v.RuleID, Evidence: v.Evidence})
-	}
-	return sum, nil
-}
-
-// replayRequest rebuilds the inspector's request from a stored event.
-func replayRequest(ev *filter.Event) (*filter.Request, bool) {
-	msgs := make([]pdu.Message, len(ev.Raw))
-	for i, raw := range ev.Raw {
-		p, err := pdu.FromBytes(raw)
-		if err != nil || pdu.ParseMessage(p, &msgs[i]) != nil {
-			return nil, false
-		}
-	}
-	r := &filter.Request{Direction: filter.MT, Peer: ev.Peer, PeerClass: ev.PeerClass, SystemID: ev.SystemID,
-		Msg: &msgs[0], Time: ev.Time.UnixNano()}
-	if ev.Direction == filter.MO.String() {
-		r.Direction = filter.MO
-	}
-	if len(msgs) > 1 {
-		r.Parts = make([]*pdu.Message, len(msgs))
-		for i := range msgs {
-			r.Parts[i] = &msgs[i]
-		}
-	}
-	return r, true
-}
-
-func writeReplay(w io.Writer, s *replaySummary, show int) {
+func writeReplay(w io.Writer, s *app.ReplaySummary, show int) {
 	fmt.Fprintf(w, "%d events: %d replayed, %d unchanged, %d changed; %d skipped (no raw PDUs: masked text), %d unparsable\n",
 		s.Events, s.Replayed, s.Unchanged, s.Changed, s.SkippedRaw, s.SkippedBad)
 	if len(s.Transitions) > 0 {

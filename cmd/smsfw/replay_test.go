@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/smpp/pdu"
 	"github.com/smsfw/smsfw/store"
 )
@@ -59,7 +60,7 @@ rules:
 	if err := replayCmd([]string{"--rules", policy, "--db", db, "--format", "json"}, &out, &errb); err != nil {
 		t.Fatalf("%v: %s", err, errb.String())
 	}
-	var sum replaySummary
+	var sum app.ReplaySummary
 	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
 		t.Fatal(err)
 	}

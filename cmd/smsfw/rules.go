@@ -9,10 +9,8 @@ import (
 	"strings"
 
 	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/rules"
-	"github.com/smsfw/smsfw/smpp/pdu"
-	smstext "github.com/smsfw/smsfw/smpp/text"
 )
 
 // errFailed is returned after a command printed its own failure.
@@ -73,43 +71,12 @@ func rulesTest(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, err)
 		return errFailed
 	}
-	chain, err := pipeline.New(pipeline.Options{Engine: rules.NewStatic(snap, nil), SyncNumbers: true})
+	e, err := app.Explain(snap, app.TestMessage{Peer: *peer, PeerClass: *peerClass, From: *from, To: *to, Text: *text,
+		DCS: *dcs, MO: *mo})
 	if err != nil {
 		return err
 	}
-	defer chain.Close()
-	f := &pdu.SMFields{Src: *from, Dst: *to}
-	f.SrcTON, f.DstTON = tonOf(*from), tonOf(*to)
-	switch {
-	case *dcs >= 0:
-		f.DataCoding = byte(*dcs)
-		if *dcs == 8 {
-			f.ShortMessage = smstext.EncodeUCS2(nil, *text)
-		} else {
-			f.ShortMessage = []byte(*text)
-		}
-	case smstext.CanGSM7(*text):
-		f.ShortMessage, _ = smstext.EncodeGSM7(nil, *text)
-	default:
-		f.DataCoding, f.ShortMessage = 8, smstext.EncodeUCS2(nil, *text)
-	}
-	id, dir := pdu.SubmitSM, filter.MT
-	if *mo {
-		id, dir = pdu.DeliverSM, filter.MO
-	}
-	if len(f.ShortMessage) > 254 {
-		f.TLVs = pdu.AppendTLV(nil, pdu.TagMessagePayload, f.ShortMessage)
-		f.ShortMessage = nil
-	}
-	var m pdu.Message
-	if err := pdu.ParseMessage(pdu.AppendSM(nil, id, 1, f), &m); err != nil {
-		return err
-	}
-	req := &filter.Request{Direction: dir, Peer: *peer, PeerClass: *peerClass, SystemID: *peer, Msg: &m}
-	v, facts, det, err := chain.Explain(req)
-	if err != nil {
-		return err
-	}
+	v, facts, det := e.Verdict, e.Facts, e.Detections
 	out := map[string]any{
 		"action": v.Action.String(), "rule": v.RuleID, "reason": v.Reason, "evidence": v.Evidence,
 		"class": facts.Class, "class_reasons": filter.ReasonNames(facts.ClassReasons),
@@ -121,23 +88,6 @@ func rulesTest(args []string, stdout, stderr io.Writer) error {
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
-}
-
-// tonOf guesses a TON for a command-line address: 5 alphanumeric, 1 international, 0 otherwise.
-func tonOf(a string) byte {
-	a = strings.TrimPrefix(a, "+")
-	if a == "" {
-		return 0
-	}
-	for _, c := range a {
-		if c < '0' || c > '9' {
-			return 5
-		}
-	}
-	if len(a) > 8 {
-		return 1
-	}
-	return 0
 }
 
 type rulesTestOpts struct {

@@ -10,8 +10,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -82,20 +80,6 @@ func (e *ItemError) Error() string {
 }
 
 func (e *ItemError) Unwrap() error { return e.Err }
-
-// ReadFile reads list items from a file: one per line, blank lines and
-// lines starting with '#' ignored. base resolves a relative path.
-func ReadFile(base, path string) ([]string, []int, error) {
-	if !filepath.IsAbs(path) {
-		path = filepath.Join(base, path)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	return Read(f)
-}
 
 // Read reads list items, one per line (blank lines and '#' comments
 // ignored), with the line number of each.

@@ -18,7 +18,6 @@ import (
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/internal/testutil"
-	"github.com/smsfw/smsfw/proxy"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
@@ -31,7 +30,7 @@ import (
 type world struct {
 	t      *testing.T
 	sim    *sim.Server
-	srv    *proxy.Server
+	app    *app.App
 	addr   string
 	engine *rules.Engine
 	chain  *pipeline.Chain
@@ -67,12 +66,12 @@ peers:
 		t.Fatal(err)
 	}
 	a.Start()
-	w.srv, w.engine, w.chain, w.addr = a.Proxy, a.Engine, a.Chain, a.Addr()
+	w.app, w.engine, w.chain, w.addr = a, a.Engine, a.Chain, a.Addr()
 	t.Cleanup(func() {
 		_ = a.Shutdown(context.Background())
 		w.sim.Close()
 	})
-	testutil.Eventually(t, 5*time.Second, "proxy ready", func() bool { ok, _ := w.srv.Ready(); return ok })
+	testutil.Eventually(t, 5*time.Second, "proxy ready", func() bool { ok, _ := w.app.Proxy.Ready(); return ok })
 	return w
 }
 
@@ -286,8 +285,16 @@ func TestReloadUnderLoad(t *testing.T) {
 	const n = 2000
 	got := make(chan esme.Resp, n)
 	var seqs []uint32
+	underway := make(chan struct{}) // a tenth of the messages sent: reload while the rest flow
+	defer func() {
+		select {
+		case <-underway:
+		default:
+			close(underway) // the test failed early: let the reloader end
+		}
+	}()
 	go func() {
-		time.Sleep(20 * time.Millisecond)
+		<-underway
 		extra := strings.Replace(string(base), "rules:\n", "rules:\n  - {id: new-block, when: 'msg.text_norm == \"reload probe\"', action: block}\n", 1)
 		_ = os.WriteFile(policy, []byte(extra), 0o644)
 		_ = w.engine.Reload()
@@ -301,6 +308,9 @@ func TestReloadUnderLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		seqs = append(seqs, s)
+		if i == n/10 {
+			close(underway)
+		}
 		if i%100 == 0 {
 			time.Sleep(2 * time.Millisecond)
 		}

@@ -404,11 +404,8 @@ func (a *App) AdminAddr() string {
 func (a *App) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopWatch = cancel
-	if a.Engine != nil && a.watch > 0 {
-		go a.Engine.Watch(ctx, a.watch)
-	}
-	if a.configFile != "" && a.watch > 0 {
-		go a.watchConfig(ctx)
+	if (a.Engine != nil || a.configFile != "") && a.watch > 0 {
+		go a.watchFiles(ctx)
 	}
 	if every := a.cfg.Proxy.WithDefaults().TLSReloadInterval; a.adminCerts != nil && every > 0 {
 		go a.adminCerts.Watch(ctx, every)
@@ -680,8 +677,10 @@ func (a *App) reloadConfig(ctx context.Context, res *ReloadResult) error {
 	return nil
 }
 
-// watchConfig reloads when the configuration file's content changes.
-func (a *App) watchConfig(ctx context.Context) {
+// watchFiles reloads when the configuration file, the policy or one of its
+// list files changes: the same Reload as SIGHUP and POST /-/reload,
+// audited with the trigger "file".
+func (a *App) watchFiles(ctx context.Context) {
 	t := time.NewTicker(a.watch)
 	defer t.Stop()
 	for {
@@ -690,17 +689,26 @@ func (a *App) watchConfig(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		data, err := os.ReadFile(a.configFile)
-		if err != nil {
-			continue // being replaced; the next tick sees it
-		}
-		a.reloadMu.Lock()
-		changed := sha256.Sum256(data) != a.cfgSum
-		a.reloadMu.Unlock()
-		if changed {
+		if a.configChanged() || a.Engine != nil && a.Engine.Changed() {
 			_, _ = a.Reload(ctx, "", "file")
 		}
 	}
+}
+
+// configChanged reports whether the configuration file's content differs
+// from what the last reload read (false while it cannot be read: being
+// replaced, the next tick sees it).
+func (a *App) configChanged() bool {
+	if a.configFile == "" {
+		return false
+	}
+	data, err := os.ReadFile(a.configFile)
+	if err != nil {
+		return false
+	}
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	return sha256.Sum256(data) != a.cfgSum
 }
 
 // auditBan logs a change of the ban list and, with an event store, writes

@@ -454,3 +454,50 @@ rules:
 		}
 	}
 }
+
+// An edit of a policy's list file reloads the policy through Reload, like
+// SIGHUP and POST /-/reload: the new list is in force and the reload is
+// audited with the trigger "file"; a list that breaks keeps the policy.
+func TestListFileReload(t *testing.T) {
+	dir := t.TempDir()
+	policy, list, db := filepath.Join(dir, "policy.yaml"), filepath.Join(dir, "bad.txt"), filepath.Join(dir, "events.db")
+	write := func(name, s string) { testutil.ReplaceFile(t, name, s) }
+	write(policy, `version: 1
+default: allow
+lists:
+  bad: {type: keywords, file: bad.txt}
+rules:
+  - {id: bad-word, when: 'contains_any(msg.text_norm, "bad")', action: block}
+`)
+	write(list, "free money\n")
+	src := rules.FileSource(policy)
+	a, err := app.New(context.Background(), app.Options{Upstream: startSim(t), Listen: "127.0.0.1:0", NoAdmin: true, Policy: &src,
+		DB: db, Logger: zaptest.NewLogger(t), WatchInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	defer func() { _ = a.Shutdown(context.Background()) }()
+	write(list, "free money\nclaim your prize\n")
+	testutil.Eventually(t, 5*time.Second, "the policy with the two-word list in force", func() bool {
+		return a.Engine.Snapshot().Lists["bad"].Len() == 2
+	})
+	good := a.Engine.Snapshot()
+	write(list, "free money\n!!!\n") // "!!!" normalizes to nothing: refused
+	testutil.Eventually(t, 5*time.Second, "the broken list refused", func() bool {
+		return testutil.Metric(t, a.Registry, "smsfw_rules_reloads_total", "result", "failure") == 1
+	})
+	if a.Engine.Snapshot() != good {
+		t.Fatal("a broken list file replaced the policy")
+	}
+	_, entries := shutdownAudit(t, a, db)
+	files := 0
+	for _, e := range entries {
+		if e.Action == "reload" && strings.Contains(e.Detail, `"trigger":"file"`) {
+			files++
+		}
+	}
+	if files != 2 {
+		t.Fatalf("%d reloads audited with trigger file, want 2 (the edit, the broken edit): %+v", files, entries)
+	}
+}

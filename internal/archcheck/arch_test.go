@@ -4,6 +4,7 @@
 package archcheck
 
 import (
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"io/fs"
@@ -18,13 +19,38 @@ const module = "github.com/smsfw/smsfw"
 
 // imports maps each package of the module to the module packages its
 // non-test files import.
-func imports(t *testing.T) map[string][]string {
+func imports(t *testing.T) map[string][]string { return importGraph(t, false) }
+
+// testImports maps each package to the module packages its test files
+// import.
+func testImports(t *testing.T) map[string][]string { return importGraph(t, true) }
+
+func importGraph(t *testing.T, tests bool) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	goFiles(t, tests, parser.ImportsOnly, func(pkg, _ string, f *ast.File) {
+		if _, ok := out[pkg]; !ok {
+			out[pkg] = nil
+		}
+		for _, imp := range f.Imports {
+			p, _ := strconv.Unquote(imp.Path.Value)
+			if strings.HasPrefix(p, module+"/") {
+				out[pkg] = append(out[pkg], p)
+			}
+		}
+	})
+	return out
+}
+
+// goFiles parses every Go file of the module (its test files when tests,
+// else the others; nothing under testdata, node_modules or a dot folder)
+// and calls fn with the file's package path, its path and its syntax.
+func goFiles(t *testing.T, tests bool, mode parser.Mode, fn func(pkg, path string, f *ast.File)) {
 	t.Helper()
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][]string{}
 	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -35,10 +61,10 @@ func imports(t *testing.T) map[string][]string {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") != tests {
 			return nil
 		}
-		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, mode)
 		if err != nil {
 			return err
 		}
@@ -47,21 +73,12 @@ func imports(t *testing.T) map[string][]string {
 		if rel != "." {
 			pkg += "/" + filepath.ToSlash(rel)
 		}
-		if _, ok := out[pkg]; !ok {
-			out[pkg] = nil
-		}
-		for _, imp := range f.Imports {
-			p, _ := strconv.Unquote(imp.Path.Value)
-			if strings.HasPrefix(p, module+"/") {
-				out[pkg] = append(out[pkg], p)
-			}
-		}
+		fn(pkg, path, f)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
 }
 
 func under(pkg, prefix string) bool {
@@ -93,6 +110,18 @@ func TestImportGraph(t *testing.T) {
 			}
 		}
 		walk(pkg, nil)
+	}
+	// Their tests do not reach for the proxy either (an end-to-end test
+	// builds smsfw through internal/app, or lives in e2e/).
+	for pkg, deps := range testImports(t) {
+		if !under(pkg, "filter") && !under(pkg, "rules") && !under(pkg, "smpp") {
+			continue
+		}
+		for _, dep := range deps {
+			if under(dep, "proxy") || under(dep, "cmd") {
+				t.Errorf("a test of %s imports %s", pkg, dep)
+			}
+		}
 	}
 }
 
@@ -139,10 +168,34 @@ func TestConfigSections(t *testing.T) {
 	}
 }
 
-// The binary holds flags and output: the running program is wired in
-// internal/app only (run and demo build it there; the offline tools, rules
-// test and replay, use the chain directly).
+// The binary holds flags and output: the program is wired in internal/app
+// (run, and the offline tools rules test and replay: app.Explain,
+// app.Replay) and the demo in internal/demo. So cmd/smsfw imports none of
+// the parts they assemble (the inspection chain and its detectors, the
+// admin server, the console, the cluster, alerts, eBPF, the test client,
+// the TLS reloader), and calls none of the constructors that wire them.
 func TestBinaryDoesNotWire(t *testing.T) {
+	g := imports(t)
+	bin := module + "/cmd/smsfw"
+	if _, ok := g[bin]; !ok {
+		t.Fatalf("package %s not found", bin)
+	}
+	parts := []string{"admin", "console", "cluster", "alerts", "bpf", "esme", "deploy", "internal/tlsfiles", "smpp/text"}
+	seen := map[string]bool{}
+	for _, dep := range g[bin] {
+		if seen[dep] {
+			continue
+		}
+		seen[dep] = true
+		if strings.HasPrefix(dep, module+"/filter/") {
+			t.Errorf("cmd/smsfw imports %s: the chain is built in internal/app", dep)
+		}
+		for _, p := range parts {
+			if under(dep, p) {
+				t.Errorf("cmd/smsfw imports %s: wiring belongs in internal/app (or internal/demo)", dep)
+			}
+		}
+	}
 	files, err := filepath.Glob("../../cmd/smsfw/*.go")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no files: %v", err)
@@ -155,7 +208,8 @@ func TestBinaryDoesNotWire(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, call := range []string{"proxy.New(", "store.NewWriter(", "review.New(", "admin.Protect(", "console.Mount(", "admin.Handler("} {
+		for _, call := range []string{"proxy.New(", "store.NewWriter(", "review.New(", "admin.Protect(", "console.Mount(", "admin.Handler(",
+			"pipeline.New(", "rules.NewEngine", "rules.NewStatic("} {
 			if strings.Contains(string(data), call) {
 				t.Errorf("%s calls %s: wiring belongs in internal/app", filepath.Base(f), call)
 			}

@@ -1,10 +1,12 @@
 // Package testutil holds what smsfw's tests share: waiting on a condition
-// instead of sleeping, checking that a condition holds for a while, and
-// checking the errors of invalid configuration files.
+// instead of sleeping, checking that a condition holds for a while,
+// checking the errors of invalid configuration files, and replacing a
+// watched file at once.
 package testutil
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -67,5 +69,18 @@ func InvalidConfigs(t *testing.T, load func(path string) error, want map[string]
 		if !errors.Is(err, yamlx.ErrConfig) {
 			t.Errorf("%s: not ErrConfig", f)
 		}
+	}
+}
+
+// ReplaceFile writes content to name the way editors and deployment tools
+// do: a temporary file renamed over it, so that a watcher never reads half
+// a file.
+func ReplaceFile(t testing.TB, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(name+".tmp", []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(name+".tmp", name); err != nil {
+		t.Fatal(err)
 	}
 }

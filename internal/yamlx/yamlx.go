@@ -161,6 +161,45 @@ func (a At) Errorf(path, format string, args ...any) *Error {
 	return e
 }
 
+// Problems collects the problems a section's Validate finds, so that it
+// reports every one of them: each is a configuration error at its key's
+// line whose message starts with the key's full path, joined to the rest
+// by sep (": " reads "mo_routes[0].name: want ...", " " reads
+// "events.queue 0 outside ..."; each section keeps its own).
+type Problems struct {
+	at   At
+	sep  string
+	errs *[]error // shared with the sub-sections' collectors (In)
+}
+
+// Problems returns an empty collector for the section at a.
+func (a At) Problems(sep string) *Problems {
+	return &Problems{at: a, sep: sep, errs: new([]error)}
+}
+
+// In is a collector for the sub-section at path that adds to p's problems.
+func (p *Problems) In(path string) *Problems {
+	return &Problems{at: p.at.In(path), sep: p.sep, errs: p.errs}
+}
+
+// Add records a problem at key, a key path inside the section ("" is the
+// section itself); the message is the key's full path, sep, then format.
+func (p *Problems) Add(key, format string, args ...any) {
+	*p.errs = append(*p.errs, p.at.Errorf(key, "%s"+p.sep+format, append([]any{p.at.Path(key)}, args...)...))
+}
+
+// Append records errors as they are (nil ones are skipped).
+func (p *Problems) Append(errs ...error) {
+	for _, err := range errs {
+		if err != nil {
+			*p.errs = append(*p.errs, err)
+		}
+	}
+}
+
+// Err returns nil, the one problem, or every problem in line order (Join).
+func (p *Problems) Err() error { return Join(*p.errs...) }
+
 // Errors are every problem found in a file, in line order, one a line of
 // Error().
 type Errors []*Error

@@ -98,3 +98,28 @@ func TestAtAndJoin(t *testing.T) {
 		t.Fatalf("unpositioned: %v", err)
 	}
 }
+
+// Problems prefixes each message with the key's full path and its
+// section's separator, shares one list with its sub-sections' collectors
+// and returns them all in line order.
+func TestProblems(t *testing.T) {
+	lines, err := Decode("c.yaml", []byte("routes:\n  - name: a\n    to: x\n  - name: b\nevents:\n  queue: 0\n"), &map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := At{File: "c.yaml", Lines: lines}
+	if err := top.Problems(": ").Err(); err != nil {
+		t.Fatalf("no problems: %v", err)
+	}
+	routes := top.In("routes").Problems(": ")
+	routes.In("[1]").Add("name", "route %q defined twice", "b")
+	routes.In("[0]").Add("", "no target")
+	routes.Append(nil, top.Errorf("routes", "plain"))
+	ev := top.In("events").Problems(" ")
+	ev.Add("queue", "%d outside [1, 10]", 0)
+	err = Join(routes.Err(), ev.Err())
+	want := "c.yaml:1: plain\nc.yaml:2: routes[0]: no target\nc.yaml:4: routes[1].name: route \"b\" defined twice\nc.yaml:6: events.queue 0 outside [1, 10]"
+	if err == nil || err.Error() != want || !errors.Is(err, ErrConfig) {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}

@@ -97,29 +97,26 @@ func (c *Config) Validate(at yamlx.At) error {
 	if c == nil {
 		return nil
 	}
-	var errs []error
-	fail := func(key, format string, args ...any) {
-		errs = append(errs, at.Errorf(key, "%s "+format, append([]any{at.Path(key)}, args...)...))
-	}
+	probs := at.Problems(" ")
 	switch c.Backend {
 	case "", BackendLocal, BackendRedis:
 	default:
-		fail("backend", "must be local or redis, not %q", c.Backend)
+		probs.Add("backend", "must be local or redis, not %q", c.Backend)
 	}
 	if c.SyncInterval != 0 && (c.SyncInterval < time.Millisecond || c.SyncInterval > 10*time.Second) {
-		fail("sync_interval", "%s outside [1ms, 10s]", c.SyncInterval)
+		probs.Add("sync_interval", "%s outside [1ms, 10s]", c.SyncInterval)
 	}
 	if c.Redis.Timeout != 0 && (c.Redis.Timeout < 10*time.Millisecond || c.Redis.Timeout > 10*time.Second) {
-		fail("redis.timeout", "%s outside [10ms, 10s]", c.Redis.Timeout)
+		probs.Add("redis.timeout", "%s outside [10ms, 10s]", c.Redis.Timeout)
 	}
 	if c.KeySecret != "" && c.KeySecretFile != "" {
-		fail("key_secret_file", "and key_secret exclude each other")
+		probs.Add("key_secret_file", "and key_secret exclude each other")
 	}
 	secretOK := true
 	if c.KeySecretFile != "" {
 		s, err := readSecret(at.File, c.KeySecretFile)
 		if err != nil {
-			fail("key_secret_file", "%v", err)
+			probs.Add("key_secret_file", "%v", err)
 			secretOK = false
 		}
 		c.KeySecret = s
@@ -129,34 +126,34 @@ func (c *Config) Validate(at yamlx.At) error {
 		if c.KeySecretFile != "" {
 			key = "key_secret_file"
 		}
-		fail(key, "must hold at least %d characters with backend redis (the same on every node)", minSecret)
+		probs.Add(key, "must hold at least %d characters with backend redis (the same on every node)", minSecret)
 	}
 	if c.Backend == BackendRedis && len(c.Redis.Addrs) == 0 {
-		fail("backend", "redis needs redis.addrs (at least one host:port)")
+		probs.Add("backend", "redis needs redis.addrs (at least one host:port)")
 	}
 	for i, a := range c.Redis.Addrs {
 		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
-			fail(fmt.Sprintf("redis.addrs[%d]", i), "%q is not host:port", a)
+			probs.Add(fmt.Sprintf("redis.addrs[%d]", i), "%q is not host:port", a)
 		}
 	}
 	if c.Redis.DB < 0 || c.Redis.DB > 1000 {
-		fail("redis.db", "%d outside [0, 1000]", c.Redis.DB)
+		probs.Add("redis.db", "%d outside [0, 1000]", c.Redis.DB)
 	} else if c.Redis.DB != 0 && (c.Redis.Cluster || len(c.Redis.Addrs) > 1) {
-		fail("redis.db", "must be 0 in a Redis Cluster")
+		probs.Add("redis.db", "must be 0 in a Redis Cluster")
 	}
 	if strings.ContainsAny(c.Redis.Prefix, "{} ") {
-		fail("redis.prefix", "%q must not contain braces or spaces (the keys' hash tags are the counters')", c.Redis.Prefix)
+		probs.Add("redis.prefix", "%q must not contain braces or spaces (the keys' hash tags are the counters')", c.Redis.Prefix)
 	}
 	if c.Redis.PasswordFile != "" {
 		s, err := readSecret(at.File, c.Redis.PasswordFile)
 		if err != nil {
-			fail("redis.password_file", "%v", err)
+			probs.Add("redis.password_file", "%v", err)
 		}
 		c.Redis.password = s
 	} else if c.Redis.Username != "" {
-		fail("redis.username", "needs password_file")
+		probs.Add("redis.username", "needs password_file")
 	}
-	return yamlx.Join(errs...)
+	return probs.Err()
 }
 
 // readSecret reads a one-line secret file, relative to the config file.
