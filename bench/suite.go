@@ -18,8 +18,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/filter"
-	"github.com/smsfw/smsfw/filter/pipeline"
-	"github.com/smsfw/smsfw/proxy"
+	"github.com/smsfw/smsfw/internal/app"
+	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 )
@@ -578,23 +578,30 @@ func newRig(targets []string, window int, insp filter.Inspector, ref Reference) 
 	r.closers = append(r.closers, relay.Close)
 	r.addrs[TargetRelay] = relayLn.Addr().String()
 
-	startProxy := func(name string, insp filter.Inspector) error {
-		px, err := proxy.New(proxy.Options{Upstream: simAddr, Inspector: insp, Logger: zap.NewNop(),
-			// All load comes from loopback: no per-source connection cap.
-			Config: &proxy.Config{DefaultWindow: max(window, 100), MaxConnectionsPerSource: 1 << 20}})
+	// smsfw as `smsfw run` builds it (internal/app), in pass-through mode
+	// in front of the simulator, without admin address or event store.
+	cfg, err := config.Parse("bench.yaml", fmt.Appendf(nil,
+		// All load comes from loopback: no per-source connection cap.
+		"default_window: %d\nmax_connections_per_source: 1048576\n", max(window, 100)))
+	if err != nil {
+		return nil, err
+	}
+	startSMSFW := func(name string, policy *rules.Source, insp filter.Inspector) error {
+		o := app.Options{Config: cfg, Listen: "127.0.0.1:0", NoAdmin: true, Upstream: simAddr, Policy: policy, DB: "none",
+			Logger: zap.NewNop(), WatchInterval: -1}
+		if insp != nil {
+			o.WrapInspector = func(filter.Inspector) filter.Inspector { return insp }
+		}
+		a, err := app.New(context.Background(), o)
 		if err != nil {
 			return err
 		}
-		ln, err := listen()
-		if err != nil {
-			return err
-		}
-		go func() { _ = px.Serve(ln) }()
-		r.closers = append(r.closers, func() { _ = px.Close() })
-		r.addrs[name] = ln.Addr().String()
+		a.Start()
+		r.closers = append(r.closers, func() { _ = a.Shutdown(context.Background()) })
+		r.addrs[name] = a.Addr()
 		return nil
 	}
-	if err := startProxy(TargetSMSFW, insp); err != nil {
+	if err := startSMSFW(TargetSMSFW, nil, insp); err != nil {
 		return nil, err
 	}
 	if slices.Contains(targets, TargetRules) {
@@ -607,16 +614,8 @@ func newRig(targets []string, window int, insp filter.Inspector, ref Reference) 
 		if err != nil {
 			return nil, err
 		}
-		eng, err := rules.NewEngine(path, nil, nil)
-		if err != nil {
-			return nil, err
-		}
-		chain, err := pipeline.New(pipeline.Options{Engine: eng})
-		if err != nil {
-			return nil, err
-		}
-		r.closers = append(r.closers, chain.Close)
-		if err := startProxy(TargetRules, chain); err != nil {
+		src := rules.FileSource(path)
+		if err := startSMSFW(TargetRules, &src, nil); err != nil {
 			return nil, err
 		}
 	}
