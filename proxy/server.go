@@ -46,6 +46,10 @@ type Options struct {
 	// (counted as refused, limit "banned"): the user-space side of the
 	// eBPF shield's ban list.
 	Bans SourceBans
+	// ExternalTLSWatch: the caller polls TLSChanged and reloads through
+	// ReloadTLS (internal/app, so that every reload is audited); the server
+	// then does not poll its certificate files itself.
+	ExternalTLSWatch bool
 }
 
 // SourceBans says whether a source is banned.
@@ -57,6 +61,7 @@ type SourceBans interface {
 type Server struct {
 	cfg      *Config
 	upstream string
+	extTLS   bool             // Options.ExternalTLSWatch
 	upTLS    *tlsfiles.Config // pass-through: TLS toward the SMSC
 	insp     filter.Inspector
 	obs      filter.AcceptObserver // nil unless the inspector wants accepted ids
@@ -118,7 +123,7 @@ func New(o Options) (*Server, error) {
 	}
 	cfg = cfg.WithDefaults()
 	s := &Server{
-		cfg: cfg, upstream: o.Upstream, insp: o.Inspector, log: o.Logger, m: o.Metrics, sink: o.Events, mo: o.MO, bans: o.Bans,
+		cfg: cfg, upstream: o.Upstream, extTLS: o.ExternalTLSWatch, insp: o.Inspector, log: o.Logger, m: o.Metrics, sink: o.Events, mo: o.MO, bans: o.Bans,
 		sessions: map[*downstream]struct{}{}, byPeer: map[string][]*downstream{},
 		live: map[string]*livePeer{}, bySysID: map[string]*livePeer{}, closed: make(chan struct{}),
 		ids: newMsgIDs(cfg.MessageIDFormat, cfg.ReceiptIDFormat),
@@ -191,7 +196,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.asm.timeout > 0 {
 		go s.asm.run()
 	}
-	if len(s.certs) > 0 && s.cfg.TLSReloadInterval > 0 {
+	if len(s.certs) > 0 && s.cfg.TLSReloadInterval > 0 && !s.extTLS {
 		s.wg.Add(1)
 		go func() { defer s.wg.Done(); s.watchCerts() }()
 	}

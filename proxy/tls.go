@@ -68,6 +68,17 @@ func (s *Server) ReloadTLS() error {
 	return errors.Join(errs...)
 }
 
+// TLSChanged reports whether a certificate, key or CA file's content
+// changed since it was last loaded (ExternalTLSWatch).
+func (s *Server) TLSChanged() bool {
+	for _, r := range s.certFiles() {
+		if r.Changed() {
+			return true
+		}
+	}
+	return false
+}
+
 // watchCerts polls the TLS files until the server closes.
 func (s *Server) watchCerts() {
 	t := time.NewTicker(s.cfg.TLSReloadInterval)

@@ -134,6 +134,12 @@ func TestRunAdminTLS(t *testing.T) {
 		first := adminCN(t, ca.pool, r.admin)
 		ca.write(t, first+"-next", certFile, keyFile, 4)
 		testutil.Eventually(t, 5*time.Second, "new admin certificate", func() bool { return adminCN(t, ca.pool, r.admin) == first+"-next" })
+		// The change went through the one reload path (audited with a store).
+		line := r.logged("reload", 5*time.Second)
+		res, _ := line["result"].(map[string]any)
+		if line["trigger"] != "file" || res["admin_tls"] != "ok" {
+			t.Fatalf("reload logged %v", line)
+		}
 	})
 	t.Run("half a pair", func(t *testing.T) {
 		code, _, stderr := runProc(t, 10*time.Second, "run", "--listen", "127.0.0.1:0", "--upstream", s.smpp,

@@ -245,7 +245,8 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 	}
 	a.cleanup = append(a.cleanup, func() { _ = a.Shield.Close() })
 	po := proxy.Options{Config: &cfg.Proxy, Upstream: o.Upstream, Logger: a.log, Metrics: pm,
-		TLSMetrics: tm, Inspector: insp, Events: sink, MO: router, Bans: a.Shield}
+		TLSMetrics: tm, Inspector: insp, Events: sink, MO: router, Bans: a.Shield,
+		ExternalTLSWatch: true} // its files are polled here, so that their reloads are audited
 	if cfg.BPF.Enabled { // with the shield on, a bind lockout bans its source
 		po.LockoutObserver = a.Shield
 	}
@@ -407,8 +408,8 @@ func (a *App) Start() {
 	if (a.Engine != nil || a.configFile != "") && a.watch > 0 {
 		go a.watchFiles(ctx)
 	}
-	if every := a.cfg.Proxy.WithDefaults().TLSReloadInterval; a.adminCerts != nil && every > 0 {
-		go a.adminCerts.Watch(ctx, every)
+	if every := a.cfg.Proxy.WithDefaults().TLSReloadInterval; every > 0 { // a reload may add upstreams with TLS
+		go a.watchCerts(ctx, every)
 	}
 	if a.adminSrv != nil {
 		go func() { _ = a.adminSrv.Serve(a.aln) }()
@@ -690,6 +691,23 @@ func (a *App) watchFiles(ctx context.Context) {
 		case <-t.C:
 		}
 		if a.configChanged() || a.Engine != nil && a.Engine.Changed() {
+			_, _ = a.Reload(ctx, "", "file")
+		}
+	}
+}
+
+// watchCerts reloads (through Reload, audited) when a certificate, key or
+// CA file of the SMPP listener, an upstream or the admin address changes.
+func (a *App) watchCerts(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if a.Proxy.TLSChanged() || a.adminCerts != nil && a.adminCerts.Changed() {
 			_, _ = a.Reload(ctx, "", "file")
 		}
 	}

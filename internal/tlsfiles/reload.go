@@ -141,6 +141,16 @@ func (r *CertReloader) Reload() error {
 	return err
 }
 
+// Changed reports whether the files' content differs from what the last
+// reload or check read, without loading them (false while they cannot be
+// read: being replaced, the next poll sees them).
+func (r *CertReloader) Changed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, sum, err := r.read()
+	return err == nil && sum != r.sum
+}
+
 // Check reloads when the files' content changed since the last attempt;
 // a bad file is reported once per distinct content.
 func (r *CertReloader) Check() (bool, error) { return r.load(false) }
