@@ -92,7 +92,7 @@ func (s *Service) ruleRoute(id string, a *Actions) (*ruleRoute, error) {
 
 // allRoutes is the configured routes, then the rules' routes by name.
 func (s *Service) allRoutes() []*route {
-	out := append([]*route(nil), s.routes...)
+	out := append([]*route(nil), s.set.Load().list...)
 	s.rmu.RLock()
 	ids := make([]string, 0, len(s.rules))
 	for id := range s.rules {

@@ -100,7 +100,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // pullRoute authenticates a consumer of route name; false: answered.
 func (s *Service) pullRoute(w http.ResponseWriter, r *http.Request, name string) (*route, bool) {
-	rt := s.byName[name]
+	rt := s.set.Load().byName[name]
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	sum := sha256.Sum256([]byte(tok))
 	if rt == nil || !rt.Pull || !ok || subtle.ConstantTimeCompare(sum[:], rt.token[:]) != 1 {

@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,8 +63,13 @@ type Service struct {
 	log    *zap.Logger
 	m      *Metrics
 	q      store.MOQueue
-	routes []*route
-	byName map[string]*route
+	// set is the configured routes; SetRoutes swaps it whole on a reload.
+	// byID finds a route MatchMO chose (MOMatch.Route) even if a reload
+	// replaced it meanwhile; setMu serialises SetRoutes.
+	set    atomic.Pointer[routeSet]
+	byID   sync.Map // int -> *route
+	nextID atomic.Int64
+	setMu  sync.Mutex
 	client *http.Client
 	mailer *Mailer
 
@@ -85,10 +92,19 @@ type Service struct {
 	actLog  guard.SampledLog
 }
 
+// routeSet is the configured routes at one time, in match order.
+type routeSet struct {
+	list   []*route
+	byName map[string]*route
+}
+
 // route is a configured route with its secrets and wake-ups.
 type route struct {
 	Route
-	targets []*target // served from the queue by delivery loops, in order
+	conf    Route // as configured (Route gets defaults): what a reload compares
+	id      int
+	done    chan struct{} // closed when a reload removes or replaces the route: its loops end
+	targets []*target     // served from the queue by delivery loops, in order
 	token   [32]byte  // sha256 of the pull token
 	limit   *replyLimit
 
@@ -156,31 +172,108 @@ func New(o Options) (*Service, error) {
 		o.PartsWait = PartsWait
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Service{o: o, log: o.Logger.Named("mo"), m: NewMetrics(o.Registerer), q: o.Queue, byName: map[string]*route{},
+	s := &Service{o: o, log: o.Logger.Named("mo"), m: NewMetrics(o.Registerer), q: o.Queue,
 		client: o.Client, in: make(chan request, o.Pending), ctx: ctx, stop: cancel,
 		rules: map[string]*ruleRoute{}, acts: make(chan []*store.MOMessage, o.Pending)}
 	if s.client == nil {
 		s.client = newClient()
 	}
-	for _, rc := range o.Routes {
-		if rc.Reply != nil {
-			s.own.add(rc.Reply.From)
-		}
+	set, _, err := s.buildSet(o.Routes, &routeSet{byName: map[string]*route{}})
+	if err != nil {
+		cancel()
+		return nil, err
 	}
-	for _, rc := range o.Routes {
-		r, err := s.newRoute(rc)
-		if err != nil {
-			cancel()
-			return nil, err
-		}
-		s.routes = append(s.routes, r)
-		s.byName[r.Name] = r
-	}
+	s.set.Store(set)
 	return s, nil
 }
 
+// RoutesChanged is what SetRoutes changed, by route name.
+type RoutesChanged struct {
+	Added   []string `json:"added,omitempty"`
+	Removed []string `json:"removed,omitempty"`
+	Changed []string `json:"changed,omitempty"`
+}
+
+// Empty reports whether nothing changed.
+func (c RoutesChanged) Empty() bool { return len(c.Added)+len(c.Removed)+len(c.Changed) == 0 }
+
+// SetRoutes replaces the configured routes (a configuration reload). A
+// route whose settings are unchanged keeps running as it is; a changed
+// one is rebuilt and its delivery loops restarted; a removed one stops
+// delivering, its queued messages stay in the store (delivered again if
+// a later reload brings the route back). MO matched by a route before the
+// swap are still queued for it. On error (a secret file unreadable) the
+// previous routes stay.
+func (s *Service) SetRoutes(routes Routes) (RoutesChanged, error) {
+	s.setMu.Lock()
+	defer s.setMu.Unlock()
+	old := s.set.Load()
+	next, ch, err := s.buildSet(routes, old)
+	if err != nil {
+		return RoutesChanged{}, err
+	}
+	s.set.Store(next)
+	s.rmu.Lock()
+	started := s.started && s.ctx.Err() == nil
+	s.rmu.Unlock()
+	for _, r := range next.list {
+		if old.byName[r.Name] != r && started {
+			for _, t := range r.targets {
+				s.startTarget(r, t)
+			}
+		}
+	}
+	for _, r := range old.list {
+		if next.byName[r.Name] != r {
+			close(r.done)
+			r.pmu.Lock() // pull consumers waiting on it look again
+			close(r.pullWake)
+			r.pullWake = make(chan struct{})
+			r.pmu.Unlock()
+		}
+	}
+	return ch, nil
+}
+
+// buildSet makes the routes of rcs, keeping those of old whose settings
+// are the same.
+func (s *Service) buildSet(rcs Routes, old *routeSet) (*routeSet, RoutesChanged, error) {
+	next := &routeSet{byName: map[string]*route{}}
+	var ch RoutesChanged
+	for _, rc := range rcs {
+		if o := old.byName[rc.Name]; o != nil && reflect.DeepEqual(o.conf, rc) {
+			next.list = append(next.list, o)
+			next.byName[rc.Name] = o
+			continue
+		}
+		r, err := s.newRoute(rc)
+		if err != nil {
+			return nil, RoutesChanged{}, err
+		}
+		if old.byName[rc.Name] != nil {
+			ch.Changed = append(ch.Changed, rc.Name)
+		} else {
+			ch.Added = append(ch.Added, rc.Name)
+		}
+		next.list = append(next.list, r)
+		next.byName[rc.Name] = r
+	}
+	for _, o := range old.list {
+		if next.byName[o.Name] == nil {
+			ch.Removed = append(ch.Removed, o.Name)
+		}
+	}
+	for _, r := range next.list {
+		if r.Reply != nil {
+			s.own.add(r.Reply.From)
+		}
+		s.byID.Store(r.id, r)
+	}
+	return next, ch, nil
+}
+
 func (s *Service) newRoute(rc Route) (*route, error) {
-	r := &route{Route: rc, pullWake: make(chan struct{})}
+	r := &route{Route: rc, conf: rc, id: int(s.nextID.Add(1) - 1), done: make(chan struct{}), pullWake: make(chan struct{})}
 	ts, err := s.targetsOf(r, rc, SkipRoute)
 	if err != nil {
 		return nil, err
@@ -273,7 +366,8 @@ func (s *Service) Start() {
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.writer() }()
 	go func() { defer s.wg.Done(); s.actionWriter() }()
-	for _, r := range s.routes {
+	s.setMu.Lock() // SetRoutes starts the loops of routes it adds once started
+	for _, r := range s.set.Load().list {
 		for _, t := range r.targets {
 			s.startTarget(r, t)
 		}
@@ -286,6 +380,7 @@ func (s *Service) Start() {
 		}
 	}
 	s.rmu.Unlock()
+	s.setMu.Unlock()
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.purgeLoop() }()
 }
@@ -316,7 +411,7 @@ func (s *Service) Close() {
 func (s *Service) MatchMO(mo *proxy.MO) proxy.MOMatch {
 	m := mo.Msg
 	var word []byte
-	for i, r := range s.routes {
+	for _, r := range s.set.Load().list {
 		if !matchAddr(r.Match.To, m.Dst.Addr) || !matchAddr(r.Match.From, m.Src.Addr) {
 			continue
 		}
@@ -328,7 +423,7 @@ func (s *Service) MatchMO(mo *proxy.MO) proxy.MOMatch {
 				continue
 			}
 		}
-		return proxy.MOMatch{Route: i, Queue: r.Durable(), SMPP: r.SendsSMPP()}
+		return proxy.MOMatch{Route: r.id, Queue: r.Durable(), SMPP: r.SendsSMPP()}
 	}
 	return proxy.MOMatch{}
 }
@@ -336,7 +431,8 @@ func (s *Service) MatchMO(mo *proxy.MO) proxy.MOMatch {
 // QueueMO hands mo to the store writer (proxy.MORouter): one row per
 // durable target of the route; done runs once they are committed.
 func (s *Service) QueueMO(match proxy.MOMatch, mo *proxy.MO, done func(error)) {
-	r := s.routes[match.Route]
+	v, _ := s.byID.Load(match.Route)
+	r := v.(*route)
 	m := mo.Msg
 	base := store.MOMessage{Route: r.Name, Received: time.Unix(0, mo.Time).UTC(), Peer: mo.Peer,
 		Sender: string(m.Src.Addr), Dest: string(m.Dst.Addr), DataCoding: int(m.DataCoding),
@@ -433,7 +529,7 @@ func (s *Service) writer() {
 
 // lookup finds a route or a rule's route by name (nil: none).
 func (s *Service) lookup(name string) *route {
-	if r := s.byName[name]; r != nil {
+	if r := s.set.Load().byName[name]; r != nil {
 		return r
 	}
 	s.rmu.RLock()
@@ -465,7 +561,7 @@ func (s *Service) wakeRoute(r *route, target string) {
 // purgeLoop deletes messages delivered (or skipped) more than a week
 // ago, hourly.
 func (s *Service) purgeLoop() {
-	s.every(time.Hour, func() {
+	s.every(time.Hour, nil, func() {
 		if n, err := s.q.PurgeMO(s.ctx, time.Now().Add(-7*24*time.Hour)); err != nil {
 			s.log.Warn("purge of delivered MO failed", zap.Error(err))
 		} else if n > 0 {

@@ -152,6 +152,8 @@ func (s *Service) deliverLoop(r *route, t *target) {
 		select {
 		case <-s.ctx.Done():
 			return
+		case <-r.done: // a reload removed or replaced the route
+			return
 		case <-t.wake:
 		case <-time.After(poll):
 		}
@@ -161,7 +163,7 @@ func (s *Service) deliverLoop(r *route, t *target) {
 // digestLoop sends what is due as one delivery per interval.
 func (s *Service) digestLoop(r *route, t *target) {
 	const maxDigest = 500
-	s.every(t.digest, func() {
+	s.every(t.digest, r.done, func() {
 		for {
 			items, n := s.claim(r, t, maxDigest)
 			if len(items) > 0 {
@@ -174,13 +176,15 @@ func (s *Service) digestLoop(r *route, t *target) {
 	})
 }
 
-// every runs fn every d until the service stops.
-func (s *Service) every(d time.Duration, fn func()) {
+// every runs fn every d until the service stops or done is closed.
+func (s *Service) every(d time.Duration, done <-chan struct{}, fn func()) {
 	tick := time.NewTicker(d)
 	defer tick.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
+			return
+		case <-done:
 			return
 		case <-tick.C:
 			fn()

@@ -566,6 +566,7 @@ type ReloadResult struct {
 	Trigger    string              `json:"trigger"`
 	Config     string              `json:"config,omitempty"`
 	Peers      *proxy.Reconfigured `json:"peers,omitempty"`
+	MORoutes   *mo.RoutesChanged   `json:"mo_routes,omitempty"`
 	Restart    []string            `json:"restart_required,omitempty"`
 	Policy     string              `json:"policy,omitempty"`
 	PolicyHash string              `json:"policy_hash,omitempty"`
@@ -657,9 +658,26 @@ func (a *App) reloadConfig(ctx context.Context, res *ReloadResult) error {
 	if err != nil {
 		return err
 	}
+	// MO routes change live when the proxy routes MO through the service
+	// (it was started with routes); otherwise adding some needs a restart.
+	moLive := a.MO != nil && len(a.cfg.MORoutes) > 0
+	moChanged := false
 	for _, k := range yamlx.ChangedKeys(*a.cfg, *next) {
-		if !slices.Contains(liveKeys, k) {
+		switch {
+		case k == "mo_routes" && moLive:
+			moChanged = true
+		case !slices.Contains(liveKeys, k):
 			res.Restart = append(res.Restart, k)
+		}
+	}
+	if moChanged {
+		ch, err := a.MO.SetRoutes(next.MORoutes)
+		if err != nil {
+			return err
+		}
+		a.cfg.MORoutes = next.MORoutes
+		if !ch.Empty() {
+			res.MORoutes = &ch
 		}
 	}
 	rc, err := a.Proxy.Reconfigure(ctx, &next.Proxy)

@@ -18,12 +18,13 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
-	"github.com/smsfw/smsfw/deploy"
 	"github.com/smsfw/smsfw/admin"
+	"github.com/smsfw/smsfw/deploy"
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/internal/testutil"
+	"github.com/smsfw/smsfw/mo"
 	"github.com/smsfw/smsfw/rules"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
@@ -499,5 +500,112 @@ rules:
 	}
 	if files != 2 {
 		t.Fatalf("%d reloads audited with trigger file, want 2 (the edit, the broken edit): %+v", files, entries)
+	}
+}
+
+// mo_routes change with a reload: a route added takes its MO at once, a
+// removed one no longer matches, an unchanged one keeps running, and the
+// result says what changed (not "restart_required").
+func TestAppMORoutesReload(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "smsfw.yaml")
+	token := filepath.Join(dir, "pull.token")
+	if err := os.WriteFile(token, []byte("a-pull-token-of-some-length"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	smsc := sim.New(sim.Config{}, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = smsc.Serve(ln) }()
+	t.Cleanup(smsc.Close)
+	route := func(name, to string) string {
+		return fmt.Sprintf("  - {name: %s, match: {to: [%q]}, pull: true, pull_token_file: %s, smpp: false}\n", name, to, token)
+	}
+	write := func(routes string) {
+		t.Helper()
+		body := "upstreams:\n  smsc: {address: " + ln.Addr().String() + "}\npeers:\n  - {system_id: acme, password: pw}\nmo_routes:\n" + routes
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(route("keep", "100") + route("old", "200"))
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(context.Background(), app.Options{Config: cfg, ConfigFile: file, Listen: "127.0.0.1:0", Admin: "127.0.0.1:0",
+		DB: filepath.Join(dir, "events.db"), Logger: zaptest.NewLogger(t), WatchInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	defer func() { _ = a.Shutdown(context.Background()) }()
+	testutil.Eventually(t, 5*time.Second, "acme's pool bound", func() bool { ok, _ := a.Proxy.Ready(); return ok })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	inject := func(to string) pdu.Status {
+		t.Helper()
+		st, err := smsc.InjectMO(ctx, sim.MO{From: "4917600000009", To: to, Text: "to " + to})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	pulled := func(route string) (int, []string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+a.AdminAddr()+"/api/v1/mo?route="+route+"&wait=0s", nil)
+		req.Header.Set("Authorization", "Bearer a-pull-token-of-some-length")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b mo.Batch
+		_ = json.NewDecoder(resp.Body).Decode(&b)
+		var texts []string
+		for _, m := range b.Messages {
+			texts = append(texts, m.Text)
+		}
+		return resp.StatusCode, texts
+	}
+	for _, to := range []string{"100", "200"} {
+		if st := inject(to); st != pdu.StatusOK {
+			t.Fatalf("MO to %s answered %v before the reload", to, st)
+		}
+	}
+	if code, texts := pulled("old"); code != http.StatusOK || fmt.Sprint(texts) != "[to 200]" {
+		t.Fatalf("route old: %d %v", code, texts)
+	}
+
+	write(route("keep", "100") + route("new", "300"))
+	res, err := a.Reload(ctx, "tester", "http")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(res)
+	if !strings.Contains(string(js), `"mo_routes":{"added":["new"],"removed":["old"]}`) || strings.Contains(string(js), "restart_required") {
+		t.Fatalf("reload result %s", js)
+	}
+	if st := inject("300"); st != pdu.StatusOK {
+		t.Fatalf("MO to the added route answered %v", st)
+	}
+	if code, texts := pulled("new"); code != http.StatusOK || fmt.Sprint(texts) != "[to 300]" {
+		t.Fatalf("route new: %d %v", code, texts)
+	}
+	if code, _ := pulled("old"); code != http.StatusUnauthorized {
+		t.Fatalf("the removed route still serves pulls: %d", code)
+	}
+	// No route matches 200 any more, and no peer session receives: the
+	// SMSC is asked to retry later.
+	if st := inject("200"); st == pdu.StatusOK {
+		t.Fatal("MO to the removed route's number still accepted")
+	}
+	if st := inject("100"); st != pdu.StatusOK {
+		t.Fatalf("MO to the unchanged route answered %v", st)
+	}
+	if code, texts := pulled("keep"); code != http.StatusOK || fmt.Sprint(texts) != "[to 100 to 100]" {
+		t.Fatalf("route keep: %d %v", code, texts)
 	}
 }
