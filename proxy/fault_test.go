@@ -434,12 +434,19 @@ func TestFaultUpstreamGarbage(t *testing.T) {
 				t.Fatal(err)
 			}
 			if c.name == "truncated PDU then close" {
-				time.Sleep(20 * time.Millisecond)
-				f.kill()
+				f.kill() // a close after the write: TCP hands over the bytes first
 			}
 			if !c.closes {
-				// The leg survives: the held requests get their real answers.
-				time.Sleep(20 * time.Millisecond)
+				// The leg survives: once it has handled the garbage, the held
+				// requests get their real answers.
+				testutil.Eventually(t, 5*time.Second, "the proxy handled "+c.name, func() bool {
+					if c.answer != nil {
+						f.mu.Lock()
+						defer f.mu.Unlock()
+						return len(f.stray) > 0
+					}
+					return promtest.ToFloat64(e.m.late.WithLabelValues(legUpstream)) >= 1
+				})
 				f.release(nil, false)
 			}
 			rs := col.wait(t, 10, 5*time.Second)
