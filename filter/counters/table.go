@@ -259,10 +259,6 @@ var (
 	SeenKeyBytes     = keyBytes[struct{}](0)
 )
 
-// WindowKeyBytes is the estimated bytes per key of a Window of buckets
-// buckets.
-func WindowKeyBytes(buckets int) int { return keyBytes[winState](min(max(buckets, 1), 4096)) }
-
 // Named is a table with the name metrics label it with.
 type Named struct {
 	Name  string

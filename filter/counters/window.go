@@ -25,7 +25,7 @@ type winState struct {
 
 // NewWindow returns a Window of the given length split into buckets
 // (clamped to 1..4096; the window is at least one nanosecond a bucket),
-// holding at most lim (WindowKeyBytes per key).
+// holding at most lim.
 func NewWindow(window time.Duration, buckets int, lim Limit) *Window {
 	buckets = min(max(buckets, 1), 4096)
 	w := &Window{nb: int64(buckets), width: max(int64(window)/int64(buckets), 1)}
