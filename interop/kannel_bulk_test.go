@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
@@ -139,7 +140,7 @@ func startKannelRoute(t *testing.T, r route, cfg sim.Config, o kannelOpts) *kann
 	o.user, o.pass = peerSystemID, peerPassword // config mode knows these; the simulator takes any
 	kr.k = startKannel(ctx, t, o)
 	snapshotOnFailure(t, kr.k.statusURL)
-	waitFor(ctx, t, "Kannel's SMSC online", func() (bool, string) { return kr.k.smscOnline(ctx) })
+	testutil.Await(ctx, t, kannelPoll, "Kannel's SMSC online", func() (bool, string) { return kr.k.smscOnline(ctx) })
 	return kr
 }
 
@@ -147,7 +148,7 @@ func startKannelRoute(t *testing.T, r route, cfg sim.Config, o kannelOpts) *kann
 // been answered.
 func (kr *kannelRoute) waitAnswered(t *testing.T) {
 	t.Helper()
-	waitFor(kr.ctx, t, "every request answered on the tapped connections", func() (bool, string) {
+	testutil.Await(kr.ctx, t, kannelPoll, "every request answered on the tapped connections", func() (bool, string) {
 		p := kr.l.pending()
 		return p == 0, fmt.Sprintf("%d unanswered", p)
 	})
@@ -163,12 +164,12 @@ func (kr *kannelRoute) waitAnswered(t *testing.T) {
 func (kr *kannelRoute) checkBulk(t *testing.T, name string, keys []string, start time.Time) (atSMSC, dlrs time.Duration) {
 	t.Helper()
 	n := len(keys)
-	waitFor(kr.ctx, t, "the SMSC got every MT", func() (bool, string) {
+	testutil.Await(kr.ctx, t, kannelPoll, "the SMSC got every MT", func() (bool, string) {
 		got := kr.smsc.Stats().Messages
 		return got >= uint64(n), fmt.Sprintf("%d of %d", got, n)
 	})
 	atSMSC = time.Since(start)
-	waitFor(kr.ctx, t, fmt.Sprintf("%d receipts matched by Kannel (type=1)", n), func() (bool, string) {
+	testutil.Await(kr.ctx, t, kannelPoll, fmt.Sprintf("%d receipts matched by Kannel (type=1)", n), func() (bool, string) {
 		got := kr.cb.bulkDelivered()
 		return got == n, fmt.Sprintf("%d of %d delivered so far", got, n)
 	})

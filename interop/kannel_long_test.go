@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/sim"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
@@ -51,12 +52,12 @@ func TestKannelLongMessages(t *testing.T) {
 					return fmt.Sprintf("%04d ", i) + strings.Repeat("Your parcel is on its way. ", 15)[5:]
 				})
 				accepted := time.Since(start)
-				waitFor(kr.ctx, t, "the SMSC got every part", func() (bool, string) {
+				testutil.Await(kr.ctx, t, kannelPoll, "the SMSC got every part", func() (bool, string) {
 					n := kr.smsc.rec.count(pdu.SubmitSM)
 					return n >= kannelLongCount*parts, fmt.Sprintf("%d of %d", n, kannelLongCount*parts)
 				})
 				atSMSC := time.Since(start)
-				waitFor(kr.ctx, t, fmt.Sprintf("%d messages reported delivered (type=1)", kannelLongCount), func() (bool, string) {
+				testutil.Await(kr.ctx, t, kannelPoll, fmt.Sprintf("%d messages reported delivered (type=1)", kannelLongCount), func() (bool, string) {
 					n := kr.cb.bulkDelivered()
 					return n == kannelLongCount, fmt.Sprintf("%d of %d", n, kannelLongCount)
 				})

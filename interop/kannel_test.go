@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smsfw/smsfw/internal/testutil"
 )
 
 // Credentials and names used throughout the Kannel configuration.
@@ -114,8 +116,8 @@ func testKannelInterop(t *testing.T, bin, bearerbox, smsbox, msgIDFormat, msgIDT
 	ctx, cancel := context.WithTimeout(t.Context(), scenarioTimeout)
 	defer cancel()
 
-	simSMPP, simHTTP := freePort(t), freePort(t)
-	proxyPort, proxyAdmin := freePort(t), freePort(t)
+	simSMPP, simHTTP := testutil.FreePort(t), testutil.FreePort(t)
+	proxyPort, proxyAdmin := testutil.FreePort(t), testutil.FreePort(t)
 
 	sim := startProc(t, dir, "sim", bin, "sim",
 		"--listen", addr(simSMPP),
@@ -186,7 +188,7 @@ func runScenario(ctx context.Context, t *testing.T, sc scenario) {
 	k := sc.kannel
 
 	// a. Proxy ready and Kannel's SMPP connection online.
-	waitFor(ctx, t, "proxy ready and Kannel SMSC online", func() (bool, string) {
+	testutil.Await(ctx, t, kannelPoll, "proxy ready and Kannel SMSC online", func() (bool, string) {
 		for _, p := range sc.procs {
 			if !p.running() {
 				t.Fatalf("%s exited: %v", p.name, p.exitErr())
@@ -219,7 +221,7 @@ func runScenario(ctx context.Context, t *testing.T, sc scenario) {
 	t.Logf("sendsms: %d %s", code, strings.TrimSpace(body))
 
 	var mt simMessage
-	waitFor(ctx, t, "simulator received the MT submit_sm", func() (bool, string) {
+	testutil.Await(ctx, t, kannelPoll, "simulator received the MT submit_sm", func() (bool, string) {
 		msgs, err := simMessages(ctx, sc.simURL)
 		if err != nil {
 			return false, err.Error()
@@ -252,7 +254,7 @@ func runScenario(ctx context.Context, t *testing.T, sc scenario) {
 	// c. The receipt comes back through the proxy, Kannel matches it to
 	// the MT and calls the dlr-url with type=1 (delivered).
 	var dlr url.Values
-	waitFor(ctx, t, "delivery report type=1 at dlr-url", func() (bool, string) {
+	testutil.Await(ctx, t, kannelPoll, "delivery report type=1 at dlr-url", func() (bool, string) {
 		for _, v := range sc.cb.dlrs() {
 			if v.Get("type") == "1" {
 				dlr = v
@@ -278,7 +280,7 @@ func runScenario(ctx context.Context, t *testing.T, sc scenario) {
 	var moResp struct {
 		Status int `json:"status"`
 	}
-	waitFor(ctx, t, "simulator accepted the MO", func() (bool, string) {
+	testutil.Await(ctx, t, kannelPoll, "simulator accepted the MO", func() (bool, string) {
 		reqBody, _ := json.Marshal(map[string]string{"from": moFrom, "to": moTo, "text": moText})
 		body, code, err := httpPost(ctx, sc.simURL+"/v1/mo", reqBody)
 		if err != nil {
@@ -303,7 +305,7 @@ func runScenario(ctx context.Context, t *testing.T, sc scenario) {
 		t.Errorf("deliver_sm_resp command_status = %#x, want 0", moResp.Status)
 	}
 	var mo url.Values
-	waitFor(ctx, t, "MO at the sms-service get-url", func() (bool, string) {
+	testutil.Await(ctx, t, kannelPoll, "MO at the sms-service get-url", func() (bool, string) {
 		for _, v := range sc.cb.mos() {
 			if v.Get("text") == moText {
 				mo = v
@@ -367,7 +369,7 @@ type kannel struct {
 // smsbox once bearerbox accepts box connections.
 func startKannel(ctx context.Context, t *testing.T, o kannelOpts) *kannel {
 	t.Helper()
-	adminPort, boxPort, sendsmsPort := freePort(t), freePort(t), freePort(t)
+	adminPort, boxPort, sendsmsPort := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
 	conf := filepath.Join(o.dir, "kannel.conf")
 	if err := os.WriteFile(conf, []byte(kannelConf(o, adminPort, boxPort, sendsmsPort)), 0o644); err != nil {
 		t.Fatal(err)
@@ -384,7 +386,7 @@ func startKannel(ctx context.Context, t *testing.T, o kannelOpts) *kannel {
 	// Debug output goes to the log-file; -v 2 keeps only warnings and
 	// errors (and early config errors) on stderr, captured in bearerbox.out.
 	k.bearerbox = startProc(t, o.dir, "bearerbox", o.bearerbox, "-v", "2", conf)
-	waitFor(ctx, t, "bearerbox admin HTTP and smsbox port", func() (bool, string) {
+	testutil.Await(ctx, t, kannelPoll, "bearerbox admin HTTP and smsbox port", func() (bool, string) {
 		if !k.bearerbox.running() {
 			t.Fatalf("bearerbox exited: %v", k.bearerbox.exitErr())
 		}
@@ -399,7 +401,7 @@ func startKannel(ctx context.Context, t *testing.T, o kannelOpts) *kannel {
 		return true, ""
 	})
 	k.smsbox = startProc(t, o.dir, "smsbox", o.smsbox, "-v", "2", conf)
-	waitFor(ctx, t, "smsbox sendsms HTTP", func() (bool, string) {
+	testutil.Await(ctx, t, kannelPoll, "smsbox sendsms HTTP", func() (bool, string) {
 		if !k.smsbox.running() {
 			t.Fatalf("smsbox exited: %v", k.smsbox.exitErr())
 		}
@@ -801,50 +803,15 @@ func workDir(t *testing.T) string {
 	return dir
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func addr(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
-// waitFor polls cond every 100ms until it returns true or ctx expires; on
-// expiry the test fails with cond's last explanation.
-func waitFor(ctx context.Context, t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	start := time.Now()
-	var last string
-	for {
-		ok, why := cond()
-		if ctx.Err() == nil || last == "" {
-			// A poll cut short by the deadline explains nothing; keep
-			// the previous explanation.
-			last = why
-		}
-		if ok {
-			if why != "" {
-				what += ": " + why
-			}
-			t.Logf("ok after %v: %s", time.Since(start).Round(time.Millisecond), what)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out after %v waiting for %s: %s", time.Since(start).Round(time.Millisecond), what, last)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
+// kannelPoll is how often Kannel's state is polled.
+const kannelPoll = 100 * time.Millisecond
 
 // waitHTTP waits until url answers 200, failing early if p exits.
 func waitHTTP(ctx context.Context, t *testing.T, what, u string, p *proc) {
 	t.Helper()
-	waitFor(ctx, t, what, func() (bool, string) {
+	testutil.Await(ctx, t, kannelPoll, what, func() (bool, string) {
 		if !p.running() {
 			t.Fatalf("%s exited: %v", p.name, p.exitErr())
 		}

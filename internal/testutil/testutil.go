@@ -5,7 +5,9 @@
 package testutil
 
 import (
+	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -83,4 +85,47 @@ func ReplaceFile(t testing.TB, name, content string) {
 	if err := os.Rename(name+".tmp", name); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Await polls cond every interval until it holds or ctx ends; then the
+// test fails with cond's last explanation. For conditions on external
+// processes (Kannel's HTTP status, a child's log), which explain why they
+// do not hold yet and are too dear to poll every few milliseconds.
+func Await(ctx context.Context, t testing.TB, every time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	start := time.Now()
+	var last string
+	for {
+		ok, why := cond()
+		if ctx.Err() == nil || last == "" {
+			// A poll cut short by the deadline explains nothing; keep
+			// the previous explanation.
+			last = why
+		}
+		if ok {
+			if why != "" {
+				what += ": " + why
+			}
+			t.Logf("ok after %v: %s", time.Since(start).Round(time.Millisecond), what)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %v waiting for %s: %s", time.Since(start).Round(time.Millisecond), what, last)
+		case <-time.After(every):
+		}
+	}
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago, for
+// programs that must be told their port (Kannel, redis-server) rather than
+// report the one the kernel chose.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
