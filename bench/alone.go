@@ -50,23 +50,12 @@ func MeasureAlone(ctx context.Context, o AloneOptions) (*AloneMemory, error) {
 		o.Numbers = 1_000_000
 	}
 	o.Sessions, o.Window = max(o.Sessions, 1), max(o.Window, 1)
-	dir, err := os.MkdirTemp("", "smsfw-alone-")
+	policy, simAddr, stop, err := referenceRig("smsfw-alone-", Reference{Prefixes: o.Numbers})
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	policy, err := WriteReference(dir, Reference{Prefixes: o.Numbers})
-	if err != nil {
-		return nil, err
-	}
-	simSrv := sim.New(sim.Config{Keep: -1}, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	go func() { _ = simSrv.Serve(ln) }()
-	defer simSrv.Close()
-	child, err := StartChild(ctx, ChildOptions{Binary: o.Binary, Upstream: ln.Addr().String(), Rules: policy})
+	defer stop()
+	child, err := StartChild(ctx, ChildOptions{Binary: o.Binary, Upstream: simAddr, Rules: policy})
 	if err != nil {
 		return nil, err
 	}
@@ -130,4 +119,26 @@ func samplePeak(read func() (float64, error)) (stop func() float64) {
 		}
 	}()
 	return func() float64 { close(done); return <-peakc }
+}
+
+// referenceRig writes the reference policy of ref into a temporary
+// directory and serves a simulator that keeps no messages on a loopback
+// port, for smsfw children; stop removes both.
+func referenceRig(prefix string, ref Reference) (policy, simAddr string, stop func(), err error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if policy, err = WriteReference(dir, ref); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", "", nil, err
+	}
+	srv := sim.New(sim.Config{Keep: -1}, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return "", "", nil, err
+	}
+	go func() { _ = srv.Serve(ln) }()
+	return policy, ln.Addr().String(), func() { srv.Close(); _ = os.RemoveAll(dir) }, nil
 }

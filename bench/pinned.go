@@ -5,14 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"os"
 	"path/filepath"
 	"runtime"
 	"text/tabwriter"
 	"time"
-
-	"github.com/smsfw/smsfw/sim"
 )
 
 // ErrTooFewCPUs: the pinned measurement needs a core for the target and
@@ -79,22 +75,11 @@ func MeasurePinned(ctx context.Context, o PinnedOptions) (_ *PinnedReport, err e
 		return nil, ErrTooFewCPUs
 	}
 	rep := &PinnedReport{TargetCPU: cpus[len(cpus)-1], LoadCPUs: cpus[:len(cpus)-1], TargetP99: AddedP99Target}
-	dir, err := os.MkdirTemp("", "smsfw-pinned-")
+	policy, simAddr, stop, err := referenceRig("smsfw-pinned-", Reference{})
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	policy, err := WriteReference(dir, Reference{})
-	if err != nil {
-		return nil, err
-	}
-	simSrv := sim.New(sim.Config{Keep: -1}, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	go func() { _ = simSrv.Serve(ln) }()
-	defer simSrv.Close()
+	defer stop()
 
 	// The load side keeps its cores for the whole measurement; restored after.
 	all := cpus
@@ -119,7 +104,7 @@ func MeasurePinned(ctx context.Context, o PinnedOptions) (_ *PinnedReport, err e
 		}
 	}()
 	for _, t := range targets {
-		co := ChildOptions{Binary: o.Binary, Upstream: ln.Addr().String(), Env: env}
+		co := ChildOptions{Binary: o.Binary, Upstream: simAddr, Env: env}
 		switch t {
 		case TargetRelay:
 			co.Relay = true

@@ -1,10 +1,8 @@
 package rules
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -126,30 +124,12 @@ func (e *Engine) load() (*Snapshot, error) {
 	return s, err
 }
 
-// Watch reloads when the policy file or one of its list files changes,
-// checking their content every interval until ctx ends. Polling the
-// content (not inotify) also sees editors that replace files and
-// config-map symlink swaps. A bad file is reported once, not every tick.
-func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if e.Changed() {
-				_ = e.Reload()
-			}
-		}
-	}
-}
-
 // Changed reports whether the policy file or one of its list files now
 // differs from what the last load read (after a failed load, from what
-// that load read: a file that stays broken is reported once). A program
-// that audits its reloads polls Changed and reloads through its own path
-// instead of Watch.
+// that load read: a file that stays broken is reported once). Polling the
+// content (not inotify) also sees editors that replace files and
+// config-map symlink swaps; the program polls it and reloads through its
+// one audited path (internal/app).
 func (e *Engine) Changed() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()

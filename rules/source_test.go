@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,7 +43,7 @@ func TestEngineFromFS(t *testing.T) {
 
 // An edit to a list file alone reloads the policy; a broken list file is
 // refused with its own file:line and the previous policy stays.
-func TestWatchReloadsListFiles(t *testing.T) {
+func TestListFileEditsReload(t *testing.T) {
 	dir := t.TempDir()
 	policy := filepath.Join(dir, "p.yaml")
 	list := filepath.Join(dir, "bad.txt")
@@ -57,20 +56,33 @@ func TestWatchReloadsListFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go e.Watch(ctx, 5*time.Millisecond)
+	// What the program's watcher does on each tick (internal/app).
+	poll := func() {
+		if e.Changed() {
+			_ = e.Reload()
+		}
+	}
 	first := e.Snapshot()
+	if e.Changed() {
+		t.Fatal("changed before any edit")
+	}
 	write(list, "free money\nclaim your prize\n")
-	testutil.Eventually(t, 5*time.Second, "policy reloaded", func() bool { s := e.Snapshot(); return s != first && s.Lists["bad"].Len() == 2 })
+	testutil.Eventually(t, 5*time.Second, "the list edit reloaded", func() bool {
+		poll()
+		s := e.Snapshot()
+		return s != first && s.Lists["bad"].Len() == 2
+	})
 	second := e.Snapshot()
 	write(list, "free money\n\n   \n!!!\n") // "!!!" normalizes to nothing: refused
-	testutil.Eventually(t, 5*time.Second, "policy reloaded", func() bool { return reloadFailures(e) == 1 })
+	testutil.Eventually(t, 5*time.Second, "the broken list refused", func() bool { poll(); return reloadFailures(e) == 1 })
 	if e.Snapshot() != second {
 		t.Fatal("a broken list file replaced the policy")
 	}
+	if e.Changed() {
+		t.Fatal("a file that stays broken is reported again")
+	}
 	write(list, "free money\nclaim your prize\nwin big\n")
-	testutil.Eventually(t, 5*time.Second, "policy reloaded", func() bool { return e.Snapshot().Lists["bad"].Len() == 3 })
+	testutil.Eventually(t, 5*time.Second, "the mended list reloaded", func() bool { poll(); return e.Snapshot().Lists["bad"].Len() == 3 })
 }
 
 func reloadFailures(e *Engine) float64 {

@@ -406,10 +406,10 @@ func (a *App) Start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopWatch = cancel
 	if (a.Engine != nil || a.configFile != "") && a.watch > 0 {
-		go a.watchFiles(ctx)
+		go a.watchFiles(ctx, a.watch, func() bool { return a.configChanged() || a.Engine != nil && a.Engine.Changed() })
 	}
 	if every := a.cfg.Proxy.WithDefaults().TLSReloadInterval; every > 0 { // a reload may add upstreams with TLS
-		go a.watchCerts(ctx, every)
+		go a.watchFiles(ctx, every, func() bool { return a.Proxy.TLSChanged() || a.adminCerts != nil && a.adminCerts.Changed() })
 	}
 	if a.adminSrv != nil {
 		go func() { _ = a.adminSrv.Serve(a.aln) }()
@@ -696,27 +696,12 @@ func (a *App) reloadConfig(ctx context.Context, res *ReloadResult) error {
 	return nil
 }
 
-// watchFiles reloads when the configuration file, the policy or one of its
-// list files changes: the same Reload as SIGHUP and POST /-/reload,
-// audited with the trigger "file".
-func (a *App) watchFiles(ctx context.Context) {
-	t := time.NewTicker(a.watch)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if a.configChanged() || a.Engine != nil && a.Engine.Changed() {
-			_, _ = a.Reload(ctx, "", "file")
-		}
-	}
-}
-
-// watchCerts reloads (through Reload, audited) when a certificate, key or
-// CA file of the SMPP listener, an upstream or the admin address changes.
-func (a *App) watchCerts(ctx context.Context, every time.Duration) {
+// watchFiles reloads when changed says a watched file changed, checking
+// every interval until ctx ends: the same Reload as SIGHUP and POST
+// /-/reload, audited with the trigger "file". Start runs one for the
+// configuration file, the policy and its list files, and one for the
+// certificate, key and CA files (SMPP listener, upstreams, admin address).
+func (a *App) watchFiles(ctx context.Context, every time.Duration, changed func() bool) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -725,7 +710,7 @@ func (a *App) watchCerts(ctx context.Context, every time.Duration) {
 			return
 		case <-t.C:
 		}
-		if a.Proxy.TLSChanged() || a.adminCerts != nil && a.adminCerts.Changed() {
+		if changed() {
 			_, _ = a.Reload(ctx, "", "file")
 		}
 	}

@@ -5,7 +5,6 @@
 package tlsfiles
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,7 +14,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 )
@@ -180,20 +178,6 @@ func (r *CertReloader) load(force bool) (bool, error) {
 	}
 	r.log.Info("certificates reloaded", fields...)
 	return true, nil
-}
-
-// Watch polls the files every interval until ctx ends.
-func (r *CertReloader) Watch(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_, _ = r.Check()
-		}
-	}
 }
 
 // ServerConfig is a tls.Config for a listener: every handshake takes the
