@@ -59,10 +59,10 @@ type Options struct {
 
 // Service routes, queues and delivers MO. It implements proxy.MORouter.
 type Service struct {
-	o      Options
-	log    *zap.Logger
-	m      *Metrics
-	q      store.MOQueue
+	o   Options
+	log *zap.Logger
+	m   *Metrics
+	q   store.MOQueue
 	// set is the configured routes; SetRoutes swaps it whole on a reload.
 	// byID finds a route MatchMO chose (MOMatch.Route) even if a reload
 	// replaced it meanwhile; setMu serialises SetRoutes.
@@ -105,7 +105,7 @@ type route struct {
 	id      int
 	done    chan struct{} // closed when a reload removes or replaces the route: its loops end
 	targets []*target     // served from the queue by delivery loops, in order
-	token   [32]byte  // sha256 of the pull token
+	token   [32]byte      // sha256 of the pull token
 	limit   *replyLimit
 
 	pmu      sync.Mutex

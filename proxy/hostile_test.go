@@ -178,7 +178,7 @@ func readAll(nc net.Conn) (<-chan answer, <-chan error) {
 func TestHostileInput(t *testing.T) {
 	checkHeap := heapGuard(t)
 	cfg := &Config{MaxPDUSize: 4096, Upstreams: map[string]*Upstream{"smsc": {Window: 200}},
-		Auth:  AuthConfig{SourceLockout: LockoutConfig{Disabled: true}, SystemIDLockout: LockoutConfig{Disabled: true}},
+		Auth: AuthConfig{SourceLockout: LockoutConfig{Disabled: true}, SystemIDLockout: LockoutConfig{Disabled: true}},
 		Peers: []*Peer{{SystemID: "good", Password: "pw"}, {SystemID: "bad", Password: "pw", Window: 20},
 			{SystemID: "framer", Password: "pw"}}}
 	mustValidate(t, cfg)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/smsfw/smsfw/esme"
 	"github.com/smsfw/smsfw/internal/app"
+	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/internal/testutil/netns"
 	"github.com/smsfw/smsfw/smpp/pdu"
 )
@@ -93,7 +94,8 @@ func floodRound(b *testing.B, banned bool, mode string) {
 	var quietWith, floodWith, floodWithout, quietWithout, sentWith, sentWithout, dropped float64
 	flooded := func() (msgs, pkts float64) {
 		f := startSYNFlood(b, p, frames)
-		time.Sleep(200 * time.Millisecond) // let the flood build up: a duration, not synchronisation
+		// The flood under way before measuring: a fifth of a second's SYNs sent.
+		testutil.Eventually(b, 5*time.Second, "the SYN flood under way", func() bool { return f.sent.Load() >= floodRate/5 })
 		before := f.sent.Load()
 		msgs = submitFor(b, cl, d, &failed)
 		pkts = float64(f.sent.Load()-before) / d.Seconds()
