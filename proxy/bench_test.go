@@ -20,18 +20,8 @@ import (
 // proxy over loopback TCP, window 100. allocs/op covers the whole process
 // (client, proxy, simulator): the relay path itself must add none.
 func BenchmarkRelaySubmit(b *testing.B) {
-	s := sim.New(sim.Config{Keep: -1}, nil)
-	sln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go func() { _ = s.Serve(sln) }()
-	defer s.Close()
-	srv, err := New(Options{Upstream: sln.Addr().String(), Logger: zap.NewNop()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	pln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go func() { _ = srv.Serve(pln) }()
-	defer srv.Close()
-	cl, err := esme.Dial(context.Background(), pln.Addr().String(), esme.Options{SkipMessageID: true})
+	addr := benchProxy(b)
+	cl, err := esme.Dial(context.Background(), addr, esme.Options{SkipMessageID: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -65,20 +55,10 @@ func BenchmarkRelaySubmit(b *testing.B) {
 // locks or counters on the relay path would show in).
 func BenchmarkRelaySubmitSessions(b *testing.B) {
 	const sessions, window = 64, 10
-	s := sim.New(sim.Config{Keep: -1}, nil)
-	sln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go func() { _ = s.Serve(sln) }()
-	defer s.Close()
-	srv, err := New(Options{Upstream: sln.Addr().String(), Logger: zap.NewNop()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	pln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go func() { _ = srv.Serve(pln) }()
-	defer srv.Close()
+	addr := benchProxy(b)
 	clients := make([]*esme.Client, sessions)
 	for i := range clients {
-		cl, err := esme.Dial(context.Background(), pln.Addr().String(), esme.Options{SkipMessageID: true})
+		cl, err := esme.Dial(context.Background(), addr, esme.Options{SkipMessageID: true})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -144,4 +124,29 @@ func TestRelayPathAllocatesNothing(t *testing.T) {
 	if a := r.AllocsPerOp(); a != 0 {
 		t.Fatalf("%d allocs per relayed submit_sm (client, proxy and simulator together), want 0", a)
 	}
+}
+
+// benchProxy serves a simulator that keeps nothing and the proxy in
+// pass-through mode in front of it, both closed when b ends; it returns
+// the proxy's address.
+func benchProxy(b *testing.B) string {
+	b.Helper()
+	s := sim.New(sim.Config{Keep: -1}, nil)
+	sln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = s.Serve(sln) }()
+	b.Cleanup(s.Close)
+	srv, err := New(Options{Upstream: sln.Addr().String(), Logger: zap.NewNop()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = srv.Serve(pln) }()
+	b.Cleanup(func() { _ = srv.Close() })
+	return pln.Addr().String()
 }
