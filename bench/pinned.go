@@ -1,12 +1,14 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"text/tabwriter"
 	"time"
 )
@@ -205,12 +207,8 @@ func MeasurePinned(ctx context.Context, o PinnedOptions) (_ *PinnedReport, err e
 
 // medianBy returns the element of rs with the median key.
 func medianBy(rs []PinnedResult, key func(PinnedResult) float64) PinnedResult {
-	s := append([]PinnedResult(nil), rs...)
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && key(s[j]) < key(s[j-1]); j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
+	s := slices.Clone(rs)
+	slices.SortStableFunc(s, func(a, b PinnedResult) int { return cmp.Compare(key(a), key(b)) })
 	return s[len(s)/2]
 }
 

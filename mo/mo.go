@@ -31,6 +31,7 @@ import (
 var (
 	ErrQueueFull = errors.New("mo: too many MO waiting for the store")
 	ErrClosed    = errors.New("mo: shutting down")
+	ErrRouteGone = errors.New("mo: the matched route was replaced by two reloads since")
 )
 
 // Options wire a Service.
@@ -70,8 +71,12 @@ type Service struct {
 	byID   sync.Map // int -> *route
 	nextID atomic.Int64
 	setMu  sync.Mutex
-	client *http.Client
-	mailer *Mailer
+	// retired are the ids of the routes the last SetRoutes replaced or
+	// removed: still found by QueueMO for an MO matched just before it,
+	// forgotten at the next one.
+	retired []int
+	client  *http.Client
+	mailer  *Mailer
 
 	mu     sync.RWMutex // closed and in: a send never meets a closed channel
 	closed bool
@@ -223,8 +228,13 @@ func (s *Service) SetRoutes(routes Routes) (RoutesChanged, error) {
 			}
 		}
 	}
+	for _, id := range s.retired {
+		s.byID.Delete(id)
+	}
+	s.retired = s.retired[:0]
 	for _, r := range old.list {
 		if next.byName[r.Name] != r {
+			s.retired = append(s.retired, r.id)
 			close(r.done)
 			r.pmu.Lock() // pull consumers waiting on it look again
 			close(r.pullWake)
@@ -431,7 +441,11 @@ func (s *Service) MatchMO(mo *proxy.MO) proxy.MOMatch {
 // QueueMO hands mo to the store writer (proxy.MORouter): one row per
 // durable target of the route; done runs once they are committed.
 func (s *Service) QueueMO(match proxy.MOMatch, mo *proxy.MO, done func(error)) {
-	v, _ := s.byID.Load(match.Route)
+	v, ok := s.byID.Load(match.Route)
+	if !ok { // two reloads between MatchMO and here: the SMSC retries, and the MO meets the new routes
+		done(ErrRouteGone)
+		return
+	}
 	r := v.(*route)
 	m := mo.Msg
 	base := store.MOMessage{Route: r.Name, Received: time.Unix(0, mo.Time).UTC(), Peer: mo.Peer,
