@@ -254,7 +254,6 @@ func (t *table[P]) stats() Stats {
 // Window's depend on its buckets.
 var (
 	DistinctKeyBytes = keyBytes[distState](hllWords)
-	LimiterKeyBytes  = keyBytes[limState](0)
 	SequenceKeyBytes = keyBytes[seqState](0)
 	SeenKeyBytes     = keyBytes[struct{}](0)
 )
