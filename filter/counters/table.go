@@ -25,6 +25,9 @@
 // evicts the least recently used of a small sample: the next 16 slots of a
 // clock hand sweeping the slab (an approximate LRU, as in Redis). Stats
 // reports both kinds of removal.
+//
+// The Limiter, whose state is one timestamp a key, uses a set-associative
+// table of its own instead (limtable.go): one cache line per key touched.
 package counters
 
 import (
