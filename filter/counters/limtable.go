@@ -47,21 +47,9 @@ type limShard struct {
 }
 
 func (t *limTable) init(lim Limit) {
-	maxKeys := lim.keys
-	if lim.bytes > 0 {
-		maxKeys = int(min(lim.bytes/int64(LimiterKeyBytes), 1<<31-1))
-	}
-	maxKeys = max(maxKeys, 1)
-	n := maxShards
-	for n > 1 && maxKeys/n < minPerShard {
-		n >>= 1
-	}
-	bits := uint(0)
-	for 1<<bits < n {
-		bits++
-	}
+	maxKeys, n, shift := sizing(lim, LimiterKeyBytes)
 	t.shards = make([]limShard, n)
-	t.shift = 64 - bits
+	t.shift = shift
 	perShard := maxKeys / n
 	t.ways = min(limWays, perShard)
 	t.maxBuckets = perShard / t.ways

@@ -114,25 +114,32 @@ func keyBytes[P any](stride int) int {
 
 func (t *table[P]) init(lim Limit, stride int) {
 	t.keyBytes = keyBytes[P](stride)
-	maxKeys := lim.keys
-	if lim.bytes > 0 {
-		maxKeys = int(min(lim.bytes/int64(t.keyBytes), 1<<31-1))
-	}
-	if maxKeys < 1 {
-		maxKeys = 1
-	}
-	n := maxShards
-	for n > 1 && maxKeys/n < minPerShard {
-		n >>= 1
-	}
-	bits := uint(0)
-	for 1<<bits < n {
-		bits++
-	}
+	maxKeys, n, shift := sizing(lim, t.keyBytes)
 	t.shards = make([]shard[P], n)
-	t.shift = 64 - bits
+	t.shift = shift
 	t.perShard = maxKeys / n
 	t.stride = stride
+}
+
+// sizing returns the keys lim allows at keyBytes each (at least one) and
+// how many shards share them: a power of two, at most maxShards, each
+// holding at least minPerShard keys when there are that many; a key's
+// shard is its mix's top bits, mix >> shift.
+func sizing(lim Limit, keyBytes int) (maxKeys, shards int, shift uint) {
+	maxKeys = lim.keys
+	if lim.bytes > 0 {
+		maxKeys = int(min(lim.bytes/int64(keyBytes), 1<<31-1))
+	}
+	maxKeys = max(maxKeys, 1)
+	shards = maxShards
+	for shards > 1 && maxKeys/shards < minPerShard {
+		shards >>= 1
+	}
+	bits := uint(0)
+	for 1<<bits < shards {
+		bits++
+	}
+	return maxKeys, shards, 64 - bits
 }
 
 // shardFor picks a shard from the key's top bits after a multiplicative
