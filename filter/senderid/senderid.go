@@ -25,6 +25,9 @@ type Detector struct {
 	entries  []entry
 	distance int
 	peers    map[string]map[string]bool // peer -> normalized sender IDs it may use
+	// registered[peer][i]: entries[i].peers[peer], so a message looks its
+	// peer up once instead of once per entry.
+	registered map[string][]bool
 }
 
 // WithPeerSenders returns d checking each listed peer's sender IDs.
@@ -57,6 +60,15 @@ func New(registry map[string][]string, names map[string]string, distance int) *D
 	// A fixed order: ties between equally close entries do not depend on
 	// map iteration.
 	slices.SortFunc(d.entries, func(a, b entry) int { return bytes.Compare(a.skeleton, b.skeleton) })
+	d.registered = map[string][]bool{}
+	for i, e := range d.entries {
+		for p := range e.peers {
+			if d.registered[p] == nil {
+				d.registered[p] = make([]bool, len(d.entries))
+			}
+			d.registered[p][i] = true
+		}
+	}
 	return d
 }
 
@@ -81,18 +93,19 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 	// for the others): it is never a lookalike of a neighbouring entry.
 	// Otherwise the closest entry within the distance is the lookalike.
 	best, bestDist := -1, d.distance+1
+	registered := d.registered[f.Peer] // nil: registered for no entry
 	for i := range d.entries {
 		e := &d.entries[i]
 		if string(norm) == string(e.norm) {
 			det.SetText(Protected, e.name)
-			if e.peers[f.Peer] {
+			if registered != nil && registered[i] {
 				det.Raise(Registered)
 			} else {
 				det.Raise(Spoofed)
 			}
 			return
 		}
-		if e.peers[f.Peer] {
+		if registered != nil && registered[i] {
 			continue
 		}
 		if diff := len(sk) - len(e.skeleton); diff > d.distance || -diff > d.distance {
