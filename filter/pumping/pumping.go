@@ -4,9 +4,10 @@
 package pumping
 
 import (
-	"github.com/smsfw/smsfw/internal/unsafex"
 	"strconv"
 	"time"
+
+	"github.com/smsfw/smsfw/internal/unsafex"
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/counters"
@@ -131,7 +132,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 			det.SetText(PumpingWhy, WhyPremiumSpread)
 		}
 	}
-	if num, err := strconv.ParseUint(f.Dest, 10, 64); err == nil {
+	if num, ok := parseDigits(f.Dest); ok {
 		run := d.st.seq.Observe(peer, num, now)
 		det.SetCount(SequentialRun, run)
 		if run >= d.cfg.SequentialRun {
@@ -141,11 +142,42 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	}
 	if f.DestCountry != "" {
 		vol := d.st.volume.Add(peer, now, 1)
-		key := counters.Key(unsafex.Bytes(f.Peer), []byte{0}, unsafex.Bytes(f.DestCountry))
+		key := counters.KeyUint64(peer, regionKey(f.DestCountry))
 		// Every message refreshes the country: one in steady use never
 		// turns new again; one unused for NewCountryAfter does.
 		if !d.st.countries.Touch(key, now, d.cfg.NewCountryAfter) {
 			det.Set(NewDestCountry, vol > established)
 		}
 	}
+}
+
+// parseDigits is strconv.ParseUint(s, 10, 64) without the error value: a
+// destination of decimal digits only, below 2^64.
+func parseDigits(s string) (uint64, bool) {
+	if s == "" || len(s) > 19 { // 19 digits never overflow
+		n, err := strconv.ParseUint(s, 10, 64)
+		return n, err == nil
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		n = n*10 + uint64(c)
+	}
+	return n, true
+}
+
+// regionKey packs a region code ("DE", "001") into an integer for
+// counters.KeyUint64 without hashing it; a longer one is hashed.
+func regionKey(r string) uint64 {
+	if len(r) > 7 {
+		return counters.KeyString(r)
+	}
+	v := uint64(len(r)) << 56
+	for i := 0; i < len(r); i++ {
+		v |= uint64(r[i]) << (8 * i)
+	}
+	return v
 }
