@@ -11,8 +11,8 @@ import (
 // Metrics are the inspection chain's collectors.
 type Metrics struct {
 	classes  *prometheus.CounterVec
-	byClass  map[string]prometheus.Counter
-	segments map[string]prometheus.Counter
+	byClass  [len(classNames)]prometheus.Counter // by classIndex
+	segments [len(classNames)]prometheus.Counter
 	findings [filter.MaxFlags]prometheus.Counter // by flag slot
 
 	overrides    prometheus.Gauge
@@ -44,10 +44,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.counters = newCounterCollector()
 	segs := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_filter_segments_total",
 		Help: "Segments of the inspected messages by class (a long message counts its parts)."}, []string{"class"})
-	m.byClass, m.segments = map[string]prometheus.Counter{}, map[string]prometheus.Counter{}
-	for _, c := range []string{filter.ClassA2P, filter.ClassP2P, filter.ClassMO, filter.ClassReceipt} {
-		m.byClass[c] = m.classes.WithLabelValues(c)
-		m.segments[c] = segs.WithLabelValues(c)
+	for i, c := range classNames {
+		m.byClass[i] = m.classes.WithLabelValues(c)
+		m.segments[i] = segs.WithLabelValues(c)
 	}
 	if reg != nil {
 		reg.MustRegister(m.classes, segs, findings, m.overrides, hits, m.counters)
@@ -56,13 +55,32 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 func (m *Metrics) count(f *filter.Facts, d *filter.Detections) {
-	if c := m.byClass[f.Class]; c != nil {
-		c.Inc()
-		m.segments[f.Class].Add(float64(max(f.Segments, 1)))
+	if i := classIndex(f.Class); i >= 0 {
+		m.byClass[i].Inc()
+		m.segments[i].Add(float64(max(f.Segments, 1)))
 	}
 	for x := d.Fired; x != 0; x &= x - 1 {
 		if c := m.findings[bits.TrailingZeros64(x)]; c != nil {
 			c.Inc()
 		}
 	}
+}
+
+// classNames are the message classes counted, in classIndex order.
+var classNames = [...]string{filter.ClassA2P, filter.ClassP2P, filter.ClassMO, filter.ClassReceipt}
+
+// classIndex is class's index in classNames, or -1: a switch instead of a
+// map lookup per message.
+func classIndex(class string) int {
+	switch class {
+	case filter.ClassA2P:
+		return 0
+	case filter.ClassP2P:
+		return 1
+	case filter.ClassMO:
+		return 2
+	case filter.ClassReceipt:
+		return 3
+	}
+	return -1
 }

@@ -19,7 +19,19 @@ func TestMessagesCountedOnce(t *testing.T) {
 	if got := promtest.ToFloat64(m.classes.WithLabelValues(filter.ClassA2P)); got != 3 {
 		t.Errorf("smsfw_filter_messages_total{class=a2p} %v, want 3 messages", got)
 	}
-	if got := promtest.ToFloat64(m.segments[filter.ClassA2P]); got != 5 {
+	if got := promtest.ToFloat64(m.segments[classIndex(filter.ClassA2P)]); got != 5 {
 		t.Errorf("smsfw_filter_segments_total{class=a2p} %v, want 5 segments", got)
+	}
+}
+
+// classIndex agrees with classNames, and an unknown class counts nowhere.
+func TestClassIndex(t *testing.T) {
+	for i, c := range classNames {
+		if got := classIndex(c); got != i {
+			t.Errorf("classIndex(%q) = %d, want %d", c, got, i)
+		}
+	}
+	if got := classIndex(""); got != -1 {
+		t.Errorf("classIndex(\"\") = %d, want -1", got)
 	}
 }
