@@ -7,8 +7,10 @@ package senderid
 import (
 	"bytes"
 	"slices"
+	"sync/atomic"
 
 	"github.com/smsfw/smsfw/filter"
+	"github.com/smsfw/smsfw/filter/counters"
 	"github.com/smsfw/smsfw/filter/textscan"
 	"github.com/smsfw/smsfw/internal/unsafex"
 )
@@ -28,6 +30,9 @@ type Detector struct {
 	// registered[peer][i]: entries[i].peers[peer], so a message looks its
 	// peer up once instead of once per entry.
 	registered map[string][]bool
+	// cache holds recent verdicts by a hash of sender and peer: the hash's
+	// top 48 bits, then the verdict (0: empty).
+	cache *[cacheSlots]atomic.Uint64
 }
 
 // WithPeerSenders returns d checking each listed peer's sender IDs.
@@ -48,7 +53,7 @@ func (d *Detector) WithPeerSenders(m map[string][]string) *Detector {
 
 // New builds the registry: sender -> peers allowed to use it.
 func New(registry map[string][]string, names map[string]string, distance int) *Detector {
-	d := &Detector{distance: distance}
+	d := &Detector{distance: distance, cache: new([cacheSlots]atomic.Uint64)}
 	for sk, peers := range registry {
 		e := entry{name: names[sk], skeleton: []byte(sk), peers: map[string]bool{}}
 		e.norm = textscan.Normalize(nil, []byte(e.name))
@@ -80,30 +85,84 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 	if f.Direction != filter.MT.String() || f.Sender == "" || f.SenderKind == filter.KindNumber {
 		return
 	}
-	var nb, sb [64]byte
-	norm := textscan.Normalize(nb[:0], unsafex.Bytes(f.Sender))
-	if ids := d.peers[f.Peer]; ids != nil && !ids[string(norm)] {
-		det.Raise(NotAllowed)
-	}
-	if len(d.entries) == 0 {
+	if len(d.entries) == 0 && d.peers == nil {
 		return
 	}
-	sk := textscan.Skeleton(sb[:0], unsafex.Bytes(f.Sender))
+	var v verdict
+	if len(d.entries) <= maxCachedEntries {
+		// A sender ID repeats from message to message: its verdict for a
+		// peer is looked up instead of normalizing and comparing it again.
+		key := counters.KeyUint64(f.SenderHash(), f.PeerHash()) | 1<<63 // never 0: an empty slot
+		slot := &d.cache[key&(cacheSlots-1)]
+		if c := slot.Load(); c>>16 == key>>16 {
+			v = verdict(c & 0xFFFF)
+		} else {
+			v = d.verdict(f.Sender, f.Peer)
+			slot.Store(key&^0xFFFF | uint64(v))
+		}
+	} else {
+		v = d.verdict(f.Sender, f.Peer)
+	}
+	if v&vNotAllowed != 0 {
+		det.Raise(NotAllowed)
+	}
+	switch v & vOutcome {
+	case vRegistered:
+		det.Raise(Registered)
+	case vSpoofed:
+		det.Raise(Spoofed)
+	case vLookalike:
+		det.Raise(Lookalike)
+	default:
+		return
+	}
+	det.SetText(Protected, d.entries[v>>vEntryShift].name)
+}
+
+// A verdict packs what Detect finds for a sender and a peer in 16 bits:
+// whether the peer may not use the sender, the outcome against the
+// registry and the entry involved.
+type verdict uint16
+
+const (
+	vNotAllowed verdict = 1 << iota
+	vOutcome    verdict = 3 << 1 // one of:
+	vRegistered verdict = 1 << 1
+	vSpoofed    verdict = 2 << 1
+	vLookalike  verdict = 3 << 1
+
+	vEntryShift      = 3
+	maxCachedEntries = 1 << (16 - vEntryShift) // entry indexes that fit a verdict
+
+	// cacheSlots: verdicts cached per detector (one policy snapshot), 32 KiB.
+	cacheSlots = 4096
+)
+
+// verdict compares sender, as peer sends it, with the peer's allowed IDs
+// and the registry.
+func (d *Detector) verdict(sender, peer string) verdict {
+	var v verdict
+	var nb, sb [64]byte
+	norm := textscan.Normalize(nb[:0], unsafex.Bytes(sender))
+	if ids := d.peers[peer]; ids != nil && !ids[string(norm)] {
+		v |= vNotAllowed
+	}
+	if len(d.entries) == 0 {
+		return v
+	}
+	sk := textscan.Skeleton(sb[:0], unsafex.Bytes(sender))
 	// An exact protected ID decides alone (allowed for its peers, spoofed
 	// for the others): it is never a lookalike of a neighbouring entry.
 	// Otherwise the closest entry within the distance is the lookalike.
 	best, bestDist := -1, d.distance+1
-	registered := d.registered[f.Peer] // nil: registered for no entry
+	registered := d.registered[peer] // nil: registered for no entry
 	for i := range d.entries {
 		e := &d.entries[i]
 		if string(norm) == string(e.norm) {
-			det.SetText(Protected, e.name)
 			if registered != nil && registered[i] {
-				det.Raise(Registered)
-			} else {
-				det.Raise(Spoofed)
+				return v | vRegistered | verdict(i)<<vEntryShift
 			}
-			return
+			return v | vSpoofed | verdict(i)<<vEntryShift
 		}
 		if registered != nil && registered[i] {
 			continue
@@ -116,7 +175,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 		}
 	}
 	if best >= 0 {
-		det.Raise(Lookalike)
-		det.SetText(Protected, d.entries[best].name)
+		v |= vLookalike | verdict(best)<<vEntryShift
 	}
+	return v
 }
