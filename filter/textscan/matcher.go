@@ -44,7 +44,9 @@ type Matcher struct {
 	root     [256]int32
 
 	// levelStart[d] is the first state of depth d in the dense table's
-	// breadth-first numbering (levelStart[len-1]: the number of states).
+	// breadth-first numbering (levelStart[len-1]: the number of states),
+	// premultiplied by ncls like the states in delta, so that firstWhole
+	// compares a transition's target with it without dividing.
 	levelStart []int32
 
 	out  []int32 // per state: index of the pattern spelled by the state, -1
@@ -198,6 +200,9 @@ func (m *Matcher) buildDense(order, depth []int32) {
 		}
 	}
 	m.levelStart = append(m.levelStart, n)
+	for d := range m.levelStart {
+		m.levelStart[d] *= ncls
+	}
 	m.delta = make([]int32, int64(n)*int64(ncls))
 	enc := func(t int32) int32 {
 		v := t * ncls
@@ -278,7 +283,7 @@ func (m *Matcher) firstWhole(text []byte) (index, start, end int) {
 			if t < 0 {
 				t = ^t
 			}
-			if t/ncls < level[d] {
+			if t < level[d] {
 				break // a failure transition: no pattern continues text[i:j+1]
 			}
 			s = t
