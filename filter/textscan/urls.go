@@ -79,6 +79,15 @@ func findURLs(text []byte, fn func(u URL) bool) {
 				i = j
 				continue
 			}
+			// A label that ends the host ("Note:", "10:00", "messages.")
+			// is a host of one label: parseURL would fail and resume at j.
+			// Only "://" makes a scheme, only a '.' before a label makes
+			// a second label.
+			if text[j] == ':' && !(j+2 < n && text[j+1] == '/' && text[j+2] == '/') ||
+				text[j] == '.' && !startsLabel(text[j+1:]) {
+				i = j
+				continue
+			}
 		}
 		u, ok, next := parseURL(text, i)
 		if ok {
