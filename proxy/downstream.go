@@ -378,7 +378,8 @@ func (d *downstream) onSubmit(p pdu.PDU) {
 		d.respond(id, pdu.StatusThrottled, p.Seq(), "")
 		return
 	}
-	d.req = filter.Request{Direction: filter.MT, Peer: d.key, PeerClass: d.class(), SystemID: d.systemID, Msg: &d.msg, Time: start}
+	d.req = filter.Request{Direction: filter.MT, Peer: d.key, PeerClass: d.class(), SystemID: d.systemID, Msg: &d.msg, Time: start,
+		Shard: d.shard}
 	v := d.s.inspect(&d.req, d.log, &d.st)
 	d.answeredLocally(v.Action)
 	if d.s.canHold(v) {
