@@ -259,7 +259,7 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 	for _, d := range b.detectors {
 		d.Detect(f, det, now)
 	}
-	c.m.count(f, det)
+	c.m.count(r.Shard, f, det)
 	v := c.vms.Get().(*vm.VM)
 	var dec rules.Decision
 	sc.env = rules.Env{Msg: f, Det: det}
