@@ -2,52 +2,50 @@ package senderid
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/textscan"
 )
 
-// detectReference is Detect before the verdict cache and the per-peer entry
-// slices: every message normalized and compared with every entry, the peer
-// looked up in each entry's map. It is the oracle of TestDetectMatchesReference.
+// detectReference states Detect's contract plainly, without the verdict
+// cache or the per-peer entry slices: the peer's own list, then the first
+// registry entry whose Normalize form is the sender's (registered or
+// spoofed), else the closest entry within the distance that the peer is not
+// registered for (the first of the closest). It is the oracle of
+// TestDetectMatchesReference.
 func (d *Detector) detectReference(f *filter.Facts, det *filter.Detections) {
-	if f.Direction != filter.MT.String() || f.Sender == "" || f.SenderKind == filter.KindNumber {
+	if f.Direction != "mt" || f.Sender == "" || f.SenderKind == filter.KindNumber {
 		return
 	}
-	norm := textscan.Normalize(nil, []byte(f.Sender))
-	if ids := d.peers[f.Peer]; ids != nil && !ids[string(norm)] {
+	norm := string(textscan.Normalize(nil, []byte(f.Sender)))
+	if list, ok := d.peers[f.Peer]; ok && !list[norm] {
 		det.Raise(NotAllowed)
 	}
-	if len(d.entries) == 0 {
+	if i := slices.IndexFunc(d.entries, func(e entry) bool { return string(e.norm) == norm }); i >= 0 {
+		det.SetText(Protected, d.entries[i].name)
+		if d.entries[i].peers[f.Peer] {
+			det.Raise(Registered)
+		} else {
+			det.Raise(Spoofed)
+		}
 		return
 	}
 	sk := textscan.Skeleton(nil, []byte(f.Sender))
-	best, bestDist := -1, d.distance+1
-	for i := range d.entries {
-		e := &d.entries[i]
-		if string(norm) == string(e.norm) {
-			det.SetText(Protected, e.name)
-			if e.peers[f.Peer] {
-				det.Raise(Registered)
-			} else {
-				det.Raise(Spoofed)
+	type candidate struct{ entry, dist int }
+	var near []candidate
+	for i, e := range d.entries {
+		if !e.peers[f.Peer] {
+			if dist := textscan.Distance(sk, e.skeleton, d.distance); dist <= d.distance {
+				near = append(near, candidate{i, dist})
 			}
-			return
-		}
-		if e.peers[f.Peer] {
-			continue
-		}
-		if diff := len(sk) - len(e.skeleton); diff > d.distance || -diff > d.distance {
-			continue
-		}
-		if dist := textscan.Distance(sk, e.skeleton, d.distance); dist < bestDist {
-			best, bestDist = i, dist
 		}
 	}
-	if best >= 0 {
+	if len(near) > 0 {
+		c := slices.MinFunc(near, func(a, b candidate) int { return a.dist - b.dist }) // the first of the minima
 		det.Raise(Lookalike)
-		det.SetText(Protected, d.entries[best].name)
+		det.SetText(Protected, d.entries[c.entry].name)
 	}
 }
 

@@ -79,13 +79,8 @@ func findURLs(text []byte, fn func(u URL) bool) {
 				i = j
 				continue
 			}
-			// A label that ends the host ("Note:", "10:00", "messages.")
-			// is a host of one label: parseURL would fail and resume at j.
-			// Only "://" makes a scheme, only a '.' before a label makes
-			// a second label.
-			if text[j] == ':' && !(j+2 < n && text[j+1] == '/' && text[j+2] == '/') ||
-				text[j] == '.' && !startsLabel(text[j+1:]) {
-				i = j
+			if oneLabelHost(text, j) {
+				i = j // where parseURL would fail and resume
 				continue
 			}
 		}
@@ -102,6 +97,17 @@ func findURLs(text []byte, fn func(u URL) bool) {
 		}
 		i = next
 	}
+}
+
+// oneLabelHost reports whether the ASCII label that ends at text[j] (a '.'
+// or ':') is a whole host of one label ("Note:", "10:00", "messages."),
+// which is no link: only "://" makes a scheme and only a '.' before another
+// label a second label. parseURL would fail there and resume at j.
+func oneLabelHost(text []byte, j int) bool {
+	if text[j] == ':' {
+		return !(j+2 < len(text) && text[j+1] == '/' && text[j+2] == '/')
+	}
+	return text[j] == '.' && !startsLabel(text[j+1:])
 }
 
 // mayHaveURL is FindURLs' prefilter: every link has a '.' followed by the
