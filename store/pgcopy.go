@@ -102,6 +102,15 @@ func (s *sqlStore) copyPart(ctx context.Context, evs []*filter.Event) error {
 			}
 			return fmt.Errorf("store: insert: copy: %w", err)
 		}
+		if !s.pg.noPostings {
+			ex := func(ctx context.Context, q string, args ...any) error {
+				_, err := tx.Exec(ctx, q, args...)
+				return err
+			}
+			if err := storePostings(ctx, ex, evs); err != nil {
+				return err
+			}
+		}
 		// In (day, peer) order: parallel parts (and other nodes) lock the
 		// ledger rows they share in the same order, so they wait for each
 		// other's commit instead of deadlocking.
