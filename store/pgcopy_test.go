@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -244,4 +245,54 @@ func pgPreviousPath(b *testing.B, s *sqlStore) {
 	}
 	s.pg.noPostings = true
 	s.startTextMerger("events_text_trgm")
+	old := copyParts
+	copyParts = 2
+	b.Cleanup(func() { copyParts = old })
+}
+
+// The postings list each event under every trigram of its text as stored
+// and folded as SQLite's index folds it (foldText), once, and a query's
+// trigrams are a subset of those of every text containing it.
+func TestMakePostings(t *testing.T) {
+	texts := []string{"Hello World", "ПРИВЕТ мир", "bad \xff\xfe utf8", "nul\x00byte", "aaaaaa", "ab", "", "ǅungla İstanbul ΣΊΣΥΦΟΣ"}
+	var evs []*filter.Event
+	for i, text := range texts {
+		evs = append(evs, &filter.Event{ID: int64(100 - 7*i), Text: text})
+	}
+	evs = append(evs, evs[0]) // an id twice in a batch
+	p := makePostings(evs)
+	got := map[int64][]int64{}
+	for i, k := range p.tris {
+		ids, err := decodePosting(p.lo, p.ids[i], nil)
+		if err != nil || len(ids) != int(p.ns[i]) {
+			t.Fatalf("posting %d: %v %v (n %d)", k, ids, err, p.ns[i])
+		}
+		got[k] = ids
+	}
+	want := map[int64][]int64{}
+	for i := len(texts) - 1; i >= 0; i-- { // ascending ids
+		rs := []rune(foldText(texts[i]))
+		seen := map[int64]bool{}
+		for j := 0; j+3 <= len(rs); j++ {
+			if k := trgmKey(rs[j], rs[j+1], rs[j+2]); !seen[k] {
+				seen[k] = true
+				want[k] = append(want[k], evs[i].ID)
+			}
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || p.lo != evs[len(texts)-1].ID || p.hi != evs[0].ID {
+		t.Fatalf("postings %v [%d, %d], want %v", got, p.lo, p.hi, want)
+	}
+	for _, text := range texts {
+		if validString("text", text) != nil {
+			continue // refused as a query
+		}
+		for _, sub := range []string{text, strings.ToUpper(text)} {
+			for _, k := range queryTrigrams(sub) {
+				if _, ok := want[k]; !ok {
+					t.Fatalf("query %q: trigram %x in no posting", sub, k)
+				}
+			}
+		}
+	}
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.uber.org/zap"
 
@@ -37,14 +39,18 @@ import (
 // trgmKey packs three runes (21 bits each) into a key.
 func trgmKey(a, b, c rune) int64 { return int64(a)<<42 | int64(b)<<21 | int64(c) }
 
-// appendTrigrams appends the distinct trigram keys of folded runes rs.
-func appendTrigrams(keys []int64, rs []rune) []int64 {
-	n := len(keys)
-	for i := 0; i+3 <= len(rs); i++ {
-		keys = append(keys, trgmKey(rs[i], rs[i+1], rs[i+2]))
+// eachTrigram calls f with the key of each trigram of text as stored
+// (clean) and folded (foldText: strings.ToLower, rune by rune), repeats
+// included, without copying the text.
+func eachTrigram(text string, f func(int64)) {
+	var rs [3]rune
+	n := 0
+	for _, r := range clean(text) {
+		rs[0], rs[1], rs[2] = rs[1], rs[2], unicode.ToLower(r)
+		if n++; n >= 3 {
+			f(trgmKey(rs[0], rs[1], rs[2]))
+		}
 	}
-	slices.Sort(keys[n:])
-	return append(keys[:n], slices.Compact(keys[n:])...)
 }
 
 // trgmPostings are one part's event_trgm rows.
@@ -77,23 +83,21 @@ func makePostings(evs []*filter.Event) *trgmPostings {
 		buf  []byte
 	}
 	lists := map[int64]*list{}
-	var keys []int64
-	var rs []rune
 	for i, e := range sorted {
-		if e.text == "" || (i > 0 && e.id == sorted[i-1].id) {
+		if i > 0 && e.id == sorted[i-1].id {
 			continue
 		}
-		rs = append(rs[:0], []rune(foldText(e.text))...)
-		keys = appendTrigrams(keys[:0], rs)
-		for _, k := range keys {
+		eachTrigram(e.text, func(k int64) {
 			l := lists[k]
 			if l == nil {
 				l = &list{last: p.lo}
 				lists[k] = l
+			} else if l.last == e.id {
+				return // once per event (ids ascend)
 			}
 			l.buf = binary.AppendUvarint(l.buf, uint64(e.id-l.last))
 			l.last, l.n = e.id, l.n+1
-		}
+		})
 	}
 	p.tris = make([]int64, 0, len(lists))
 	for k := range lists {
@@ -305,46 +309,81 @@ func (s *sqlStore) pgTextFilter(ctx context.Context, sub string, w *where) error
 	return nil
 }
 
-// retainPostings keeps the postings right after a retention deletion of
-// the events with ids in [minID, maxID]: each part whose id range
-// overlaps it (every part that lost an event does) has its rows replaced
-// by the postings of the events left in its range (none: no rows; a held
-// event: its own), in the transaction of the deletion. Deleting oldest
-// first, the next deletion's range overlaps few of the parts rewritten.
-func retainPostings(ctx context.Context, tx *sql.Tx, minID, maxID int64) error {
-	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT lo, hi FROM event_trgm WHERE lo <= $2 AND hi >= $1`, minID, maxID)
+// retainPG deletes the events sel selects (Retain) and keeps the postings
+// right, in one transaction: each part whose rows list a deleted event
+// (found by the deleted texts' trigrams and the part's id range) has its
+// rows replaced by the postings of the events left in its id range (none:
+// no rows; a held event: its own). Retention deletes oldest first, so the
+// next deletion finds few of the parts rewritten again.
+func (s *sqlStore) retainPG(ctx context.Context, sel string, args []any) (int64, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: retain: text index: %w", err)
+		return 0, err
 	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	// Wait for a backfill chunk under way (it would index events deleted
+	// here); none is after the upgrade.
+	if _, err := tx.ExecContext(ctx, `SELECT 1 FROM event_trgm_backfill FOR UPDATE`); err != nil {
+		return 0, err
+	}
+	deleted, err := readTexts(ctx, tx, s.d.rebind("DELETE FROM events WHERE id IN ("+sel+") RETURNING id, text"), args...)
+	if err != nil || len(deleted) == 0 {
+		return 0, err
+	}
+	keys := map[int64]bool{}
+	lo, hi := deleted[0].ID, deleted[0].ID
+	for _, ev := range deleted {
+		eachTrigram(ev.Text, func(k int64) { keys[k] = true })
+		lo, hi = min(lo, ev.ID), max(hi, ev.ID)
+	}
+	parts, err := readParts(ctx, tx, `SELECT DISTINCT lo, hi FROM event_trgm WHERE tri = ANY($1) AND lo <= $3 AND hi >= $2`, slices.Collect(maps.Keys(keys)), lo, hi)
+	if err != nil {
+		return 0, fmt.Errorf("store: retain: text index: %w", err)
+	}
+	for _, p := range parts {
+		left, err := readTexts(ctx, tx, `SELECT id, text FROM events WHERE id BETWEEN $1 AND $2`, p[0], p[1])
+		if err != nil {
+			return 0, fmt.Errorf("store: retain: text index: %w", err)
+		}
+		// The part's rows' trigrams are those of its events deleted now
+		// or left (an event deleted before made it rewritten then).
+		pk := map[int64]bool{}
+		for _, evs := range [][]*filter.Event{deleted, left} {
+			for _, ev := range evs {
+				if ev.ID >= p[0] && ev.ID <= p[1] {
+					eachTrigram(ev.Text, func(k int64) { pk[k] = true })
+				}
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM event_trgm WHERE tri = ANY($1) AND lo = $2 AND hi = $3`, slices.Collect(maps.Keys(pk)), p[0], p[1]); err != nil {
+			return 0, fmt.Errorf("store: retain: text index: %w", err)
+		}
+		if err := storePostings(ctx, sqlExecer(tx), left); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(deleted)), tx.Commit()
+}
+
+// readParts reads the (lo, hi) pairs q selects.
+func readParts(ctx context.Context, tx *sql.Tx, q string, args ...any) ([][2]int64, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
 	var parts [][2]int64
 	for rows.Next() {
 		var p [2]int64
 		if err := rows.Scan(&p[0], &p[1]); err != nil {
-			rows.Close()
-			return fmt.Errorf("store: retain: text index: %w", err)
+			return nil, err
 		}
 		parts = append(parts, p)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: retain: text index: %w", err)
-	}
-	for _, p := range parts {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM event_trgm WHERE lo = $1 AND hi = $2`, p[0], p[1]); err != nil {
-			return fmt.Errorf("store: retain: text index: %w", err)
-		}
-		left, err := readTexts(ctx, tx, `SELECT id, text FROM events WHERE id BETWEEN $1 AND $2`, p[0], p[1])
-		if err != nil {
-			return fmt.Errorf("store: retain: text index: %w", err)
-		}
-		if err := storePostings(ctx, sqlExecer(tx), left); err != nil {
-			return err
-		}
-	}
-	return nil
+	return parts, rows.Err()
 }
 
-// readTexts reads the events (id and text only) q selects.
+// readTexts reads the events (id and text only) q selects or returns.
 func readTexts(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]*filter.Event, error) {
 	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -360,27 +399,6 @@ func readTexts(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]*filte
 		evs = append(evs, ev)
 	}
 	return evs, rows.Err()
-}
-
-// retainPG deletes the events sel selects and their postings (Retain).
-func (s *sqlStore) retainPG(ctx context.Context, sel string, args []any) (int64, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	var n int64
-	var minID, maxID sql.NullInt64
-	err = tx.QueryRowContext(ctx, s.d.rebind("WITH d AS (DELETE FROM events WHERE id IN ("+sel+") RETURNING id) SELECT count(*), min(id), max(id) FROM d"), args...).Scan(&n, &minID, &maxID)
-	if err != nil {
-		return 0, err
-	}
-	if n > 0 {
-		if err := retainPostings(ctx, tx, minID.Int64, maxID.Int64); err != nil {
-			return 0, err
-		}
-	}
-	return n, tx.Commit()
 }
 
 // backfillChunk: the backfill indexes this many stored events per

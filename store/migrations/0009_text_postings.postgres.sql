@@ -17,10 +17,9 @@ CREATE TABLE event_trgm (
 	n   INTEGER NOT NULL,
 	ids BYTEA NOT NULL
 )
+-- One index, for both the searches (by tri) and retention (by tri, then lo).
 -- +step
-CREATE INDEX event_trgm_tri ON event_trgm (tri) INCLUDE (n)
--- +step
-CREATE INDEX event_trgm_lo ON event_trgm (lo)
+CREATE INDEX event_trgm_tri ON event_trgm (tri, lo) INCLUDE (hi, n)
 -- The events stored before this migration are indexed by the store after
 -- it (in id order from next_id, a few thousand per transaction); until it
 -- is done text searches use ILIKE alone (served by the pg_trgm index where
