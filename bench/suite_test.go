@@ -120,3 +120,26 @@ func TestScaleShapesAndVerdicts(t *testing.T) {
 		}
 	}
 }
+
+// The inspection phase runs the reference ruleset's chain alone over new
+// one-time codes (every one allowed, or it fails) and judges the target.
+func TestInspectionPhase(t *testing.T) {
+	rep, err := Suite{Sessions: 2, Window: 10, Duration: 200 * time.Millisecond, Warmup: 50 * time.Millisecond,
+		Targets: []string{TargetRelay, TargetRules}, Inspection: 20_000}.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ir := rep.Inspection
+	if ir == nil || ir.Messages != 20_000 || ir.CPU <= 0 || ir.Wall <= 0 || ir.Target != InspectionTarget {
+		t.Fatalf("inspection: %+v", ir)
+	}
+	v := rep.Targets[len(rep.Targets)-1]
+	if !strings.HasPrefix(v.What, "inspection per message") || v.Unit != "µs" || v.Met != (ir.CPU <= InspectionTarget && ir.Allocs == 0) {
+		t.Fatalf("verdict %+v", v)
+	}
+	var out strings.Builder
+	rep.WriteTable(&out)
+	if !strings.Contains(out.String(), "inspection alone (reference ruleset, 20000 one-time codes") || !strings.Contains(out.String(), "<= 1.00 µs") {
+		t.Fatalf("table:\n%s", out.String())
+	}
+}

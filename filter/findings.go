@@ -122,6 +122,18 @@ func LookupFinding(name string) (Finding, bool) {
 	return findings.all[i], true
 }
 
+// FindingAt returns the finding declared in slot of kind k.
+func FindingAt(k FindingKind, slot int) (Finding, bool) {
+	findings.mu.RLock()
+	defer findings.mu.RUnlock()
+	for _, f := range findings.all {
+		if f.Kind == k && f.Slot == slot {
+			return f, true
+		}
+	}
+	return Finding{}, false
+}
+
 // Findings returns every declared finding in declaration order.
 func Findings() []Finding {
 	findings.mu.RLock()

@@ -33,6 +33,22 @@ type Plugin struct {
 	// the detector reads: the chain computes those only when a rule or a
 	// detector reads them.
 	Reads []string
+
+	// What the policy must use for the detector to run. A detector runs
+	// for a policy when it is Always, when a rule reads one of its
+	// findings (det.<name>; a rule reading det otherwise runs them all) or
+	// a fact it Sets, or when a running detector Uses it. Otherwise it is
+	// skipped: its cost (text scans, counter updates) is not paid, and its
+	// findings are not computed, counted or shown as evidence.
+
+	// Always: the detector runs whatever the rules read, because something
+	// beside the rules depends on it (the message class, the
+	// revenue-leakage ledger).
+	Always bool
+	// Uses names the detectors whose findings this one reads.
+	Uses []string
+	// Sets names the facts the detector sets (msg.<name>).
+	Sets []string
 }
 
 // OnDemandFacts are the facts the inspection chain computes only when a

@@ -297,7 +297,7 @@ func (a *assembler) decide(asm *assembly, last *heldSeg, out *batch, st *loopSta
 	inspected := a.withLeftovers(asm, parts, incomplete)
 	first := held[0].from
 	req := filter.Request{Direction: filter.MT, Peer: first.key, PeerClass: first.class(), SystemID: first.systemID,
-		Msg: inspected[0], Parts: inspected, Incomplete: incomplete}
+		Msg: inspected[0], Parts: inspected, Incomplete: incomplete, Shard: first.shard}
 	v := a.s.inspect(&req, first.log, st)
 	if n := len(held) - 1; n > 0 && int(v.Action) < filter.NumActions {
 		st.verdict(int(filter.MT), v.Action, uint32(n)) // verdicts count segments

@@ -378,7 +378,8 @@ func (d *downstream) onSubmit(p pdu.PDU) {
 		d.respond(id, pdu.StatusThrottled, p.Seq(), "")
 		return
 	}
-	d.req = filter.Request{Direction: filter.MT, Peer: d.key, PeerClass: d.class(), SystemID: d.systemID, Msg: &d.msg, Time: start}
+	d.req = filter.Request{Direction: filter.MT, Peer: d.key, PeerClass: d.class(), SystemID: d.systemID, Msg: &d.msg, Time: start,
+		Shard: d.shard}
 	v := d.s.inspect(&d.req, d.log, &d.st)
 	d.answeredLocally(v.Action)
 	if d.s.canHold(v) {
@@ -794,16 +795,26 @@ func (d *downstream) close(reason string) {
 	}
 }
 
-// unbindAndClose is used at shutdown: unbind the peer, wait briefly, close.
+// unbindWait bounds how long shutdown waits for a peer's unbind_resp.
+// Until it comes the session reads on: every request the peer sent before
+// it saw the unbind is answered (0x58 while draining), since TCP delivers
+// those before the unbind_resp. A peer that never answers costs this much.
+const unbindWait = 5 * time.Second
+
+// unbindAndClose is used at shutdown: unbind the peer, wait for its
+// unbind_resp (bounded), then close, writing what is queued for it first
+// (bounded by the write timeout): answers are never dropped.
 func (d *downstream) unbindAndClose(reason string) {
 	if d.bind != unbound && d.sendLocal(pdu.Unbind, nil) {
+		t := time.NewTimer(unbindWait)
 		select {
 		case <-d.unbound:
 		case <-d.done:
-		case <-time.After(time.Second):
+		case <-t.C:
 		}
+		t.Stop()
 	}
-	d.c.Abort()
+	d.c.Close()
 	d.close(reason)
 }
 

@@ -399,7 +399,7 @@ func (l *upLeg) onDeliver(p pdu.PDU) {
 	} else {
 		peer = l.key
 	}
-	req := filter.Request{Direction: filter.MO, Peer: peer, PeerClass: class, SystemID: sysID, Msg: &m, Time: start}
+	req := filter.Request{Direction: filter.MO, Peer: peer, PeerClass: class, SystemID: sysID, Msg: &m, Time: start, Shard: l.shard}
 	if m.IsReceipt() {
 		req.AwaitingAnswers = l.s.awaitingAnswers(l)
 	}

@@ -86,12 +86,18 @@ type Snapshot struct {
 
 	inputs inputs // the files it was built from (policy and lists)
 	reads  msgReads
+	dets   detReads
 }
 
 // ReadsFact reports whether a rule of the policy reads msg.<name> (the
 // fact's expr name, e.g. "sender_country"): the inspection skips facts no
 // rule and no detector reads.
 func (s *Snapshot) ReadsFact(name string) bool { return s.reads.all || s.reads.names[name] }
+
+// ReadsFindingsOf reports whether a rule of the policy reads a finding of
+// the detector owner (det.<name>, or det as a whole): the inspection skips
+// detectors whose findings no rule and no other running detector reads.
+func (s *Snapshot) ReadsFindingsOf(owner string) bool { return s.dets.all || s.dets.owners[owner] }
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
 
@@ -250,6 +256,7 @@ func (c *compiler) compile(p *Policy) (*Snapshot, error) {
 			return nil, c.errf(path+".when", "rule %q: %s", r.ID, oneLine(err))
 		}
 		s.reads.add(cr.prog.Node())
+		s.dets.add(cr.prog.Node())
 		if fn, ok := compileNative(cr.prog.Node(), s.Lists); ok {
 			cr.native = fn
 		}

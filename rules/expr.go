@@ -150,6 +150,36 @@ func (m *msgReads) add(n ast.Node) {
 	}
 }
 
+// detReads collects the detectors (the owners of findings) whose findings
+// an expression reads; all when it uses det otherwise than by a finding's
+// name (det.Fired, det alone).
+type detReads struct {
+	owners map[string]bool
+	all    bool
+}
+
+func (d *detReads) add(n ast.Node) {
+	named, idents := 0, 0
+	ast.Find(n, func(n ast.Node) bool {
+		if k, slot, ok := findingSlot(n); ok {
+			if f, ok := filter.FindingAt(k, slot); ok {
+				if d.owners == nil {
+					d.owners = map[string]bool{}
+				}
+				d.owners[f.Owner] = true
+				named++
+			}
+		}
+		if id, ok := n.(*ast.IdentifierNode); ok && id.Value == "det" {
+			idents++
+		}
+		return false
+	})
+	if idents != named {
+		d.all = true
+	}
+}
+
 // listFuncs are the functions conditions may call on lists, with the list
 // type each expects for its second argument.
 var listFuncs = map[string]lists.Type{

@@ -12,7 +12,8 @@ import (
 )
 
 // The native evaluator runs the common shapes of rule conditions —
-// comparisons of msg.*/det.* fields with constants, !, &&, ||, and the list
+// comparisons of msg.*/det.* fields with constants, !, &&, ||, contains,
+// startsWith, endsWith, in over a list of constants, and the list
 // functions — as Go closures over the typed facts, without the expr VM's
 // boxing: no allocation and a few nanoseconds per node. The expression is
 // still parsed and type-checked by expr-lang; anything outside these shapes
@@ -151,6 +152,9 @@ func compileNative(n ast.Node, set lists.Set) (nfn, bool) {
 		if !ok {
 			return nil, false
 		}
+		if n.Operator == "in" {
+			return compileIn(l, n.Right)
+		}
 		r, ok := compileNative(n.Right, set)
 		if !ok {
 			return nil, false
@@ -164,6 +168,13 @@ func compileNative(n ast.Node, set lists.Set) (nfn, bool) {
 			return func(e *Env) val { return val{k: kBool, b: equal(l(e), r(e))} }, true
 		case "!=":
 			return func(e *Env) val { return val{k: kBool, b: !equal(l(e), r(e))} }, true
+		case "contains", "startsWith", "endsWith":
+			test := map[string]func(a, b string) bool{"contains": strings.Contains, "startsWith": strings.HasPrefix,
+				"endsWith": strings.HasSuffix}[n.Operator]
+			return func(e *Env) val {
+				a, b := l(e), r(e)
+				return val{k: kBool, b: a.k == kString && b.k == kString && test(a.s, b.s)}
+			}, true
 		case "<", ">", "<=", ">=":
 			op := n.Operator
 			return func(e *Env) val {
@@ -211,6 +222,52 @@ func compileNative(n ast.Node, set lists.Set) (nfn, bool) {
 		}
 	}
 	return nil, false
+}
+
+// compileIn is "x in [constants]" (strings or integers): x equals one of
+// them. expr's optimizer has usually made the list a set (a constant map).
+func compileIn(x nfn, list ast.Node) (nfn, bool) {
+	if c, ok := list.(*ast.ConstantNode); ok {
+		switch set := c.Value.(type) {
+		case map[string]struct{}:
+			return func(e *Env) val {
+				v := x(e)
+				_, in := set[v.s]
+				return val{k: kBool, b: v.k == kString && in}
+			}, true
+		case map[int]struct{}:
+			return func(e *Env) val {
+				v := x(e)
+				_, in := set[int(v.n)]
+				return val{k: kBool, b: v.k == kInt && float64(int(v.n)) == v.n && in}
+			}, true
+		}
+		return nil, false
+	}
+	arr, ok := list.(*ast.ArrayNode)
+	if !ok {
+		return nil, false
+	}
+	var items []val
+	for _, it := range arr.Nodes {
+		switch it := it.(type) {
+		case *ast.StringNode:
+			items = append(items, val{k: kString, s: it.Value})
+		case *ast.IntegerNode:
+			items = append(items, val{k: kInt, n: float64(it.Value)})
+		default:
+			return nil, false
+		}
+	}
+	return func(e *Env) val {
+		v := x(e)
+		for _, it := range items {
+			if equal(v, it) {
+				return val{k: kBool, b: true}
+			}
+		}
+		return val{k: kBool}
+	}, true
 }
 
 func equal(a, b val) bool {

@@ -101,6 +101,9 @@ rules:
   - {id: e, when: 'msg.sender_kind != "number" and det.premium_burst > 5', action: flag}
   - {id: f, when: 'msg.sender < "M" && msg.dcs == 8', action: flag}
   - {id: g, when: 'len(msg.text) > 10', action: flag}
+  - {id: h, when: 'msg.sender in ["Shop", "PAYPAL"] || msg.segments in [3, 4]', action: flag}
+  - {id: i, when: 'msg.sender not in ["Shop"] && msg.text_norm contains "win"', action: flag}
+  - {id: j, when: 'msg.text startsWith "Your" || msg.dest endsWith "001" || det.lure_kind contains "theft"', action: flag}
 `
 	s2, err := Parse("extra.yaml", []byte(extra))
 	if err != nil {
@@ -109,13 +112,20 @@ rules:
 	if s2.Rules[6].native != nil {
 		t.Fatal("len() should run on the VM")
 	}
+	for _, r := range s2.Rules[7:] {
+		if r.native == nil {
+			t.Errorf("rule %s runs on the VM", r.ID)
+		}
+	}
 	facts := []filter.Facts{
 		{Sender: "Shop", SenderKind: "alphanumeric", Text: "Your code 1234", Norm: "your code 1234", Segments: 1, Class: "a2p", Direction: "mt"},
 		{Sender: "4917600000", SenderKind: "number", Dest: "449001", Text: "you win", Norm: "you win", Segments: 3, URLCount: 1, FirstDomain: "evil.com", DataCoding: 8, Class: "p2p", Direction: "mt"},
 		{Sender: "PAYPAL", SenderKind: "alphanumeric", Text: "", Direction: "mo", Class: "mo", Receipt: true},
+		{Sender: "Other", SenderKind: "alphanumeric", Text: "a win", Norm: "a win", Dest: "4917", Segments: 1, Direction: "mt"},
 	}
 	dets := []filter.Detections{{}, filter.Found("keyword", true, "leakage_amount", 0.5, "premium_burst", 9, "grey_route", true),
-		filter.Found("fake_receipt", true, "phishing", true, "campaign", true, "sim_farm", true, "pumping", true, "fanout", true)}
+		filter.Found("fake_receipt", true, "phishing", true, "campaign", true, "sim_farm", true, "pumping", true, "fanout", true,
+			"lure_kind", "code_theft")}
 	var v vm.VM
 	for _, snap := range []*Snapshot{s, s2} {
 		for _, r := range snap.Rules {

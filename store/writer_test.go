@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -497,5 +498,59 @@ func TestWriterPeerRate(t *testing.T) {
 	close(s.release)
 	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Behind a backlog a batch takes whatever is queued, up to MaxBatchSize;
+// an explicit BatchSize alone keeps batches at that size.
+func TestWriterBatchGrowsBehindBacklog(t *testing.T) {
+	cases := []struct {
+		name       string
+		o          WriterOptions
+		queued     int
+		wantSecond int // events of the batch taken while the first was stuck
+	}{
+		{"defaults grow to DefaultMaxBatchSize", WriterOptions{}, 12000, DefaultMaxBatchSize},
+		{"up to MaxBatchSize", WriterOptions{BatchSize: 10, MaxBatchSize: 25}, 100, 25},
+		{"all that is queued", WriterOptions{BatchSize: 10, MaxBatchSize: 25}, 18, 18},
+		{"explicit BatchSize stays fixed", WriterOptions{BatchSize: 10}, 100, 10},
+		{"MaxBatchSize below BatchSize is BatchSize", WriterOptions{BatchSize: 10, MaxBatchSize: 3}, 100, 10},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := &gateStore{Store: sqliteStore(t), entered: make(chan int, 1000), release: make(chan struct{})}
+			o := c.o
+			o.QueueSize, o.FlushInterval, o.PeerRate, o.Logger = 20000, time.Hour, -1, zaptest.NewLogger(t)
+			w := NewWriter(s, o)
+			l := newStoredLog(t)
+			if !w.Emit(l.event(1)) {
+				t.Fatal("refused")
+			}
+			// FlushInterval is an hour: the first batch is written when
+			// Close drains, or once a full batch is there; hold it until
+			// the backlog is queued behind it.
+			bs := cmp.Or(o.BatchSize, 1000)
+			for i := 2; i <= bs; i++ {
+				w.Emit(l.event(int64(i)))
+			}
+			if n := <-s.entered; n != bs {
+				t.Fatalf("first batch %d events, want %d", n, bs)
+			}
+			for i := bs + 1; i <= bs+c.queued; i++ {
+				if !w.Emit(l.event(int64(i))) {
+					t.Fatalf("emit %d refused", i)
+				}
+			}
+			close(s.release)
+			if n := <-s.entered; n != c.wantSecond {
+				t.Errorf("second batch %d events, want %d", n, c.wantSecond)
+			}
+			if err := w.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := s.Count(context.Background()); err != nil || n != int64(bs+c.queued) {
+				t.Fatalf("stored %d (%v), want %d", n, err, bs+c.queued)
+			}
+		})
 	}
 }

@@ -42,6 +42,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	pinned := fs.Bool("pinned", true, "also measure the relay, allow-all and the ruleset each as a child process alone on one core, the load generator on the others (throughput, and added p99 at half of the ruleset's maximum)")
 	pinnedProfile := fs.String("pinned-profile", "", "directory for CPU profiles of the pinned smsfw children (one per phase and target)")
 	serveRelay := fs.String("serve-relay", "", "serve a plain TCP relay to this upstream on a loopback port and log its address (the pinned measurement's baseline child)")
+	inspection := fs.Int("inspection", 1_000_000, "also inspect this many new one-time codes with the reference ruleset's chain alone, without the proxy: CPU and allocations per inspection (0: skip)")
 	grace := fs.Duration("grace", 5*time.Second, "--soak: how long requests unanswered at the end may take before they count as lost")
 	if err := parse(fs, args, stdout); err != nil {
 		return err
@@ -123,7 +124,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	s := bench.Suite{Sessions: *sessions, Window: *window, Duration: *duration, Warmup: *warmup, Rate: *rate, Rounds: *rounds,
-		Targets: strings.Split(*targets, ","), HalfRate: *halfRate, Scale: shapes, Log: stderr}
+		Targets: strings.Split(*targets, ","), HalfRate: *halfRate, Scale: shapes, Inspection: *inspection, Log: stderr}
 	if *rssAlone {
 		exe, err := self()
 		if err != nil {

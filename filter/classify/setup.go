@@ -23,7 +23,11 @@ const (
 
 // Plugin registers the classifier: detectors.classification.
 var Plugin = filter.Register(&filter.Plugin{
-	Name:        "classification",
+	Name: "classification",
+	// The class (msg.class) is read by other detectors, the metrics and
+	// every event, whatever the rules read.
+	Always:      true,
+	Sets:        []string{"class"},
 	MemoryShare: 25,
 	Settings:    func() filter.Settings { return &Config{} },
 	Build: func(env *filter.BuildEnv) filter.Built {

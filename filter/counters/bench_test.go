@@ -177,3 +177,29 @@ func BenchmarkKeyUint64(b *testing.B) {
 		_ = KeyUint64(7, i)
 	}
 }
+
+// BenchmarkLimiterAllowNew is the rate limit per destination under a flood
+// of ever-new destinations: every call a key never seen, in a table sized
+// as the default policy's rate_limits budget (51 MiB). Keys expire 10 ms
+// after their event ("expiring"), or live an hour ("live": the table fills
+// and evicts).
+func BenchmarkLimiterAllowNew(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		rate float64
+	}{{"expiring", 100}, {"live", 1.0 / 3600}} {
+		b.Run(tc.name, func(b *testing.B) {
+			l := NewLimiter(Bytes(51 << 20))
+			k := uint64(0)
+			for range 2_000_000 { // steady state: a full table (or as full as the keys' lives make it)
+				k++
+				l.Allow(KeyUint64(k), t0+int64(k)*1000, tc.rate, 1, 1)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				k++
+				l.Allow(KeyUint64(k), t0+int64(k)*1000, tc.rate, 1, 1)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package counters
 
 import (
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"testing"
@@ -565,7 +566,9 @@ func TestBytesBudget(t *testing.T) {
 			st := x.Stats()
 			t.Logf("%d keys held (%d bytes/key estimated), %d evicted; estimate %d MiB, heap %d MiB, budget %d MiB",
 				st.Len, st.KeyBytes, st.Evictions, st.Bytes()>>20, heap>>20, budget>>20)
-			if st.MaxBytes() > budget || st.Bytes() > budget || st.Evictions < keys-uint64(st.Capacity) {
+			// Every key is held or counted as evicted (the Limiter's
+			// buckets can overflow before the table is full).
+			if st.MaxBytes() > budget || st.Bytes() > budget || uint64(st.Len)+st.Evictions+st.Expired != keys {
 				t.Fatalf("stats %+v", st)
 			}
 			if heap > budget+budget/4 {
@@ -573,5 +576,130 @@ func TestBytesBudget(t *testing.T) {
 			}
 			runtime.KeepAlive(x)
 		})
+	}
+}
+
+// limModel is the Limiter's GCRA over a map: no capacity, no eviction.
+type limModel map[uint64]int64
+
+func (m limModel) allow(key uint64, now int64, rate float64, burst, n int) (bool, time.Duration) {
+	if !(rate > 0) {
+		return false, -1
+	}
+	burst = max(burst, 1)
+	if n > burst {
+		return false, -1
+	}
+	T := 1e9 / rate
+	tat := max(m[key], now)
+	newTAT := tat + span(T*float64(n))
+	if over := newTAT - now - span(T*float64(burst)); over > 0 {
+		return false, time.Duration(over)
+	}
+	if n > 0 {
+		m[key] = newTAT
+	}
+	return true, 0
+}
+
+// resync sets key's model state from the table's: a request of cost 0
+// whose tolerance is 0 is refused for exactly as long as the TAT is ahead.
+func (m limModel) resync(l *Limiter, key uint64, now int64) {
+	delete(m, key)
+	if ok, ahead := l.Allow(key, now, 1e18, 1, 0); !ok {
+		m[key] = now + int64(ahead)
+	}
+}
+
+// TestLimiterMatchesModel drives random Allow, Refund and Raise calls over
+// keys that fit (no eviction may happen) and compares every answer with
+// the map model; then, in a table far too small, checks that every key is
+// held or counted as evicted, and that an evicted key only ever gets more
+// budget (it is forgotten), never less.
+func TestLimiterMatchesModel(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct {
+		name    string
+		maxKeys int
+		keys    uint64
+	}{{"fits", 100_000, 2_000}, {"tiny", 1, 3}, {"one-bucket", 4, 4}, {"evicting", 64, 5_000}} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, m := NewLimiter(Keys(tc.maxKeys)), limModel{}
+			now := t0
+			for step := range 200_000 {
+				now += int64(r.IntN(3_000_000))
+				key := r.Uint64N(tc.keys) * 0x2545F4914F6CDD1D
+				rate, burst, n := float64(1+r.IntN(200)), 1+r.IntN(8), r.IntN(4)
+				switch r.IntN(10) {
+				case 0:
+					l.Refund(key, now, rate, n)
+					if tat, ok := m[key]; ok && n > 0 {
+						m[key] = max(tat-span(1e9/rate*float64(n)), now)
+					}
+					continue
+				case 1:
+					tat := now + int64(r.IntN(int(time.Second)))
+					l.Raise(key, now, tat)
+					if tat > now {
+						m[key] = max(m[key], tat)
+					}
+					continue
+				}
+				ok, retry := l.Allow(key, now, rate, burst, n)
+				evicted := l.Stats().Evictions
+				wantOK, wantRetry := m.allow(key, now, rate, burst, n)
+				if evicted == 0 && (ok != wantOK || retry != wantRetry) {
+					t.Fatalf("step %d key %x: (%v, %v), model (%v, %v)", step, key, ok, retry, wantOK, wantRetry)
+				}
+				if ok != wantOK || retry != wantRetry {
+					// The key was evicted: forgotten, so it may only get
+					// more budget, never less; resync the model.
+					if wantOK && !ok || !ok && !wantOK && retry > wantRetry {
+						t.Fatalf("step %d key %x: (%v, %v), stricter than the model (%v, %v)", step, key, ok, retry, wantOK, wantRetry)
+					}
+					m.resync(l, key, now)
+				}
+				if st := l.Stats(); st.Len > st.Capacity || st.Capacity > tc.maxKeys {
+					t.Fatalf("step %d: %+v", step, st)
+				}
+			}
+			if st := l.Stats(); (st.Evictions == 0) != (tc.keys <= uint64(tc.maxKeys)) {
+				t.Fatalf("evictions: %+v", st)
+			}
+		})
+	}
+}
+
+// TestLimiterEviction: one bucket of 4; idle keys are reused first
+// (Expired), then the live key with the earliest TAT goes (Evictions).
+func TestLimiterEviction(t *testing.T) {
+	l := NewLimiter(Keys(4))
+	if st := l.Stats(); st.Capacity != 4 {
+		t.Fatalf("capacity %d", st.Capacity)
+	}
+	const rate = 1.0 // T = 1s; burst 10
+	for k := uint64(1); k <= 4; k++ {
+		l.Allow(k, t0, rate, 10, int(k)) // key k owes k seconds
+	}
+	// At t0+1.5s key 1 is idle: key 5 takes its slot.
+	now := at(1500 * time.Millisecond)
+	l.Allow(5, now, rate, 10, 9) // owes until t0+10.5s
+	if st := l.Stats(); st.Expired != 1 || st.Evictions != 0 || st.Len != 4 {
+		t.Fatalf("stats %+v", st)
+	}
+	// All live: key 6 evicts key 2 (TAT t0+2s, the earliest).
+	l.Allow(6, now, rate, 10, 10)
+	if st := l.Stats(); st.Evictions != 1 || st.Len != 4 {
+		t.Fatalf("stats %+v", st)
+	}
+	for _, c := range []struct {
+		k    uint64
+		want bool
+	}{{3, false}, {4, false}, {5, false}, {6, false}, {2, true}} { // refusals insert nothing
+		k, want := c.k, c.want
+		// A held key with debt refuses a full burst; an evicted one is new.
+		if ok, _ := l.Allow(k, now, rate, 10, 10); ok != want {
+			t.Errorf("key %d: full burst allowed %v, want %v", k, ok, want)
+		}
 	}
 }

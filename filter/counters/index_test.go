@@ -66,7 +66,7 @@ func TestIndexMatchesMap(t *testing.T) {
 func hasKey(m map[uint64]int, k uint64) bool { _, ok := m[k]; return ok }
 
 func TestShardSize(t *testing.T) {
-	if n := unsafe.Sizeof(shard[limState]{}); n != 128 {
+	if n := unsafe.Sizeof(shard[struct{}]{}); n != 128 {
 		t.Errorf("shard is %d bytes, want 128 (two cache lines)", n)
 	}
 }

@@ -10,20 +10,16 @@ import "time"
 // are passed on every call, so each key can have its own limits (and a
 // change takes effect at once).
 type Limiter struct {
-	t    table[limState]
+	t    limTable
 	sync LimiterSync
-}
-
-type limState struct {
-	tat int64
 }
 
 // NewLimiter returns a Limiter holding at most lim (LimiterKeyBytes per
 // key). A key whose TAT has passed is idle and carries no state, so it is
-// the first to go when room is needed.
+// the first to go when room is needed (see limTable).
 func NewLimiter(lim Limit) *Limiter {
 	l := &Limiter{}
-	l.t.init(lim, 0)
+	l.t.init(lim)
 	return l
 }
 
@@ -58,12 +54,12 @@ func (l *Limiter) Allow(key uint64, now int64, ratePerSec float64, burst int, n 
 	if n > 0 {
 		inc = span(T * float64(n))
 	}
-	s := l.t.shardFor(key)
+	s, h := l.t.locate(key)
 	s.mu.Lock()
-	i := s.find(key)
+	e := l.t.find(s, h, key)
 	tat := now
-	if i >= 0 && s.ents[i].p.tat > now {
-		tat = s.ents[i].p.tat
+	if e != nil && e.tat > now {
+		tat = e.tat
 	}
 	newTAT := tat + inc
 	if over := newTAT - now - tau; over > 0 {
@@ -71,13 +67,10 @@ func (l *Limiter) Allow(key uint64, now int64, ratePerSec float64, burst int, n 
 		return false, time.Duration(over)
 	}
 	if n > 0 {
-		if i < 0 {
-			i = l.t.insert(s, key, now)
+		if e == nil {
+			e = l.t.insert(s, h, key, now)
 		}
-		e := &s.ents[i]
-		e.p.tat = newTAT
-		e.exp = newTAT
-		e.used = now
+		e.tat = max(newTAT, 1) // 0 marks an empty slot
 	}
 	s.mu.Unlock()
 	if n > 0 && l.sync != nil {
@@ -94,12 +87,10 @@ func (l *Limiter) Refund(key uint64, now int64, ratePerSec float64, n int) {
 		return
 	}
 	dec := span(1e9 / ratePerSec * float64(n))
-	s := l.t.shardFor(key)
+	s, h := l.t.locate(key)
 	s.mu.Lock()
-	if i := s.find(key); i >= 0 {
-		e := &s.ents[i]
-		e.p.tat = max(e.p.tat-dec, now)
-		e.exp = e.p.tat
+	if e := l.t.find(s, h, key); e != nil {
+		e.tat = max(e.tat-dec, now, 1)
 	}
 	s.mu.Unlock()
 	if l.sync != nil {

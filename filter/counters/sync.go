@@ -50,18 +50,13 @@ func (l *Limiter) Raise(key uint64, now, tat int64) {
 	if tat <= now {
 		return
 	}
-	s := l.t.shardFor(key)
+	s, h := l.t.locate(key)
 	s.mu.Lock()
-	i := s.find(key)
-	if i < 0 {
-		i = l.t.insert(s, key, now)
+	e := l.t.find(s, h, key)
+	if e == nil {
+		e = l.t.insert(s, h, key, now)
 	}
-	e := &s.ents[i]
-	if tat > e.p.tat {
-		e.p.tat = tat
-		e.exp = tat
-	}
-	e.used = now
+	e.tat = max(e.tat, tat)
 	s.mu.Unlock()
 }
 

@@ -25,6 +25,9 @@
 // evicts the least recently used of a small sample: the next 16 slots of a
 // clock hand sweeping the slab (an approximate LRU, as in Redis). Stats
 // reports both kinds of removal.
+//
+// The Limiter, whose state is one timestamp a key, uses a set-associative
+// table of its own instead (limtable.go): one cache line per key touched.
 package counters
 
 import (
@@ -111,25 +114,32 @@ func keyBytes[P any](stride int) int {
 
 func (t *table[P]) init(lim Limit, stride int) {
 	t.keyBytes = keyBytes[P](stride)
-	maxKeys := lim.keys
-	if lim.bytes > 0 {
-		maxKeys = int(min(lim.bytes/int64(t.keyBytes), 1<<31-1))
-	}
-	if maxKeys < 1 {
-		maxKeys = 1
-	}
-	n := maxShards
-	for n > 1 && maxKeys/n < minPerShard {
-		n >>= 1
-	}
-	bits := uint(0)
-	for 1<<bits < n {
-		bits++
-	}
+	maxKeys, n, shift := sizing(lim, t.keyBytes)
 	t.shards = make([]shard[P], n)
-	t.shift = 64 - bits
+	t.shift = shift
 	t.perShard = maxKeys / n
 	t.stride = stride
+}
+
+// sizing returns the keys lim allows at keyBytes each (at least one) and
+// how many shards share them: a power of two, at most maxShards, each
+// holding at least minPerShard keys when there are that many; a key's
+// shard is its mix's top bits, mix >> shift.
+func sizing(lim Limit, keyBytes int) (maxKeys, shards int, shift uint) {
+	maxKeys = lim.keys
+	if lim.bytes > 0 {
+		maxKeys = int(min(lim.bytes/int64(keyBytes), 1<<31-1))
+	}
+	maxKeys = max(maxKeys, 1)
+	shards = maxShards
+	for shards > 1 && maxKeys/shards < minPerShard {
+		shards >>= 1
+	}
+	bits := uint(0)
+	for 1<<bits < shards {
+		bits++
+	}
+	return maxKeys, shards, 64 - bits
 }
 
 // shardFor picks a shard from the key's top bits after a multiplicative
@@ -254,7 +264,6 @@ func (t *table[P]) stats() Stats {
 // Window's depend on its buckets.
 var (
 	DistinctKeyBytes = keyBytes[distState](hllWords)
-	LimiterKeyBytes  = keyBytes[limState](0)
 	SequenceKeyBytes = keyBytes[seqState](0)
 	SeenKeyBytes     = keyBytes[struct{}](0)
 )

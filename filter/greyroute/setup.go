@@ -14,6 +14,9 @@ var (
 // policy's tariffs).
 var Plugin = filter.Register(&filter.Plugin{
 	Name: name,
+	// Grey-route traffic the SMSC accepted goes into the revenue-leakage
+	// ledger whatever the rules read.
+	Always: true,
 	Build: func(env *filter.BuildEnv) filter.Built {
 		return filter.Built{Detector: New(Tariffs(env.Policy.Tariffs))}
 	},

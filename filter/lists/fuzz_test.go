@@ -1,6 +1,8 @@
 package lists
 
 import (
+	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -23,5 +25,33 @@ func FuzzCompile(f *testing.F) {
 			return
 		}
 		_ = l.Items
+	})
+}
+
+// FuzzRegexPrefilter: the literal prefilter never skips a regex that
+// matches the text.
+func FuzzRegexPrefilter(f *testing.F) {
+	f.Add(`(?i)(tax refund|steuerr[uü]ckerstattung).{0,80}(iban|card)`, "TAX REFUND: send your IBAN")
+	f.Add(`(?i)kiosk (open|closed)`, "\u212aio\u017fk open")
+	f.Add(`wire \d+ (usd|eur)`, "wire 100 eur")
+	f.Fuzz(func(t *testing.T, expr, text string) {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return
+		}
+		if !re.MatchString(text) {
+			return
+		}
+		lower := make([]byte, len(text))
+		lowerASCII(lower, []byte(text))
+	sets:
+		for _, set := range requiredLiterals(expr) {
+			for _, lit := range set {
+				if bytes.Contains(lower, []byte(lit)) {
+					continue sets
+				}
+			}
+			t.Fatalf("%q matches %q, but the text has none of %q", expr, text, set)
+		}
 	})
 }

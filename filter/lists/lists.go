@@ -58,9 +58,10 @@ type List struct {
 	prefixes *numbers.PrefixSet
 	matcher  *textscan.Matcher
 	regexes  []*regexp.Regexp
-	// lits[i] is a lower-case ASCII literal every match of regexes[i]
-	// contains ("" if none is known): a cheap test that skips most regexes.
-	lits [][]byte
+	// lits[i] are sets of lower-case ASCII literals: every match of
+	// regexes[i] contains one literal of each set (no sets: nothing is
+	// known). A cheap test that skips most regexes.
+	lits [][][][]byte
 }
 
 // ItemError is a bad list item, with its index (0-based) and the file it
@@ -158,7 +159,15 @@ func Compile(name string, t Type, items []string) (*List, error) {
 				return nil, &ItemError{Index: i, Err: err}
 			}
 			l.regexes = append(l.regexes, re)
-			l.lits = append(l.lits, []byte(requiredLiteral(it)))
+			var sets [][][]byte
+			for _, set := range requiredLiterals(it) {
+				var lits [][]byte
+				for _, lit := range set {
+					lits = append(lits, []byte(lit))
+				}
+				sets = append(sets, lits)
+			}
+			l.lits = append(l.lits, sets)
 		}
 		l.Items = items
 	default:
@@ -267,7 +276,7 @@ func (l *List) FirstRegex(text []byte) int {
 	lowerASCII(lower, text)
 	found := -1
 	for i, re := range l.regexes {
-		if lit := l.lits[i]; len(lit) > 0 && !bytes.Contains(lower, lit) {
+		if !mayMatch(lower, l.lits[i]) {
 			continue
 		}
 		if re.Match(text) {
@@ -282,43 +291,164 @@ func (l *List) FirstRegex(text []byte) int {
 	return found
 }
 
-// requiredLiteral returns the longest ASCII literal (lower-cased) that every
-// match of expr must contain, or "". Only mandatory parts count: literals in
-// a concatenation, groups, and repetitions of at least one.
-func requiredLiteral(expr string) string {
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
-		return ""
-	}
-	lit := longestLiteral(re.Simplify())
-	for _, c := range lit {
-		if c >= utf8.RuneSelf {
-			return "" // the prefilter lower-cases ASCII only
+// mayMatch reports whether lower has a literal of every set.
+func mayMatch(lower []byte, sets [][][]byte) bool {
+	for _, set := range sets {
+		found := false
+		for _, lit := range set {
+			if bytes.Contains(lower, lit) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
 		}
 	}
-	return strings.ToLower(lit)
+	return true
 }
 
-func longestLiteral(re *syntax.Regexp) string {
+// maxLiteralSets bounds the sets the prefilter checks per regex.
+const maxLiteralSets = 4
+
+// requiredLiterals returns sets of lower-case ASCII literals such that
+// every match of expr contains a literal of each set, strongest first
+// (none: nothing is known). A set is a literal of a concatenation, a group
+// or a repetition of at least one, or the literals of an alternation whose
+// every branch has its own; each part of a concatenation gives its own
+// set. "(?i)your (account|card) (has been|is) (suspended|locked)" is
+// tried only on texts with "your " and "account" or "card" (and "loc" or
+// "pended"), the tax-refund pattern
+// "(tax refund|steuerr[uü]ckerstattung).{0,80}(iban|...)" only where
+// "tax refund" or "tattung" is. Sets whose shortest literal has fewer than
+// 3 bytes are dropped unless none is longer.
+func requiredLiterals(expr string) [][]string {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	sets := literalSets(re.Simplify())
+	slices.SortStableFunc(sets, func(a, b []string) int {
+		if better(a, b) {
+			return -1
+		}
+		if better(b, a) {
+			return 1
+		}
+		return 0
+	})
+	sets = slices.CompactFunc(sets, slices.Equal)
+	keep := sets[:0]
+	for i, set := range sets {
+		if i < maxLiteralSets && (i == 0 || minLen(set) >= 3) {
+			keep = append(keep, set)
+		}
+	}
+	return keep
+}
+
+// literalSets are the sets every match of re needs, each on its own.
+func literalSets(re *syntax.Regexp) [][]string {
 	switch re.Op {
-	case syntax.OpLiteral:
-		return string(re.Rune)
 	case syntax.OpCapture, syntax.OpPlus:
-		return longestLiteral(re.Sub[0])
+		return literalSets(re.Sub[0])
 	case syntax.OpRepeat:
 		if re.Min >= 1 {
-			return longestLiteral(re.Sub[0])
+			return literalSets(re.Sub[0])
+		}
+		return nil
+	case syntax.OpConcat:
+		var sets [][]string
+		for _, sub := range re.Sub {
+			sets = append(sets, literalSets(sub)...)
+		}
+		return sets
+	}
+	if l := literalsOf(re); len(l) > 0 {
+		return [][]string{l}
+	}
+	return nil
+}
+
+// literalsOf is the strongest single set every match of re needs.
+func literalsOf(re *syntax.Regexp) []string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if lit := prefilterLiteral(re.Rune, re.Flags&syntax.FoldCase != 0); lit != "" {
+			return []string{lit}
+		}
+	case syntax.OpCapture, syntax.OpPlus:
+		return literalsOf(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min >= 1 {
+			return literalsOf(re.Sub[0])
 		}
 	case syntax.OpConcat:
-		best := ""
+		var best []string
 		for _, sub := range re.Sub {
-			if l := longestLiteral(sub); len(l) > len(best) {
+			if l := literalsOf(sub); better(l, best) {
 				best = l
 			}
 		}
 		return best
+	case syntax.OpAlternate:
+		var all []string
+		for _, sub := range re.Sub {
+			l := literalsOf(sub)
+			if len(l) == 0 {
+				return nil // a branch without a literal: anything may match
+			}
+			all = append(all, l...)
+		}
+		slices.Sort(all)
+		return slices.Compact(all)
 	}
-	return ""
+	return nil
+}
+
+// prefilterLiteral is the part of a literal the prefilter can look for in
+// ASCII-lower-cased text: the whole literal lower-cased, or "" when it
+// has a non-ASCII character. Case-insensitively, "k" and "s" also match
+// the Kelvin sign and the long s, which lower-casing ASCII does not fold:
+// the longest run without them is taken.
+func prefilterLiteral(rs []rune, fold bool) string {
+	for _, r := range rs {
+		if r >= utf8.RuneSelf {
+			return ""
+		}
+	}
+	lit := strings.ToLower(string(rs))
+	if !fold {
+		return lit
+	}
+	best := ""
+	for _, run := range strings.FieldsFunc(lit, func(r rune) bool { return r == 'k' || r == 's' }) {
+		if len(run) > len(best) {
+			best = run
+		}
+	}
+	return best
+}
+
+// better reports whether literal set a is a stronger prefilter than b:
+// known, and its shortest literal longer (fewer literals on a tie).
+func better(a, b []string) bool {
+	if len(a) == 0 {
+		return false
+	}
+	if len(b) == 0 {
+		return true
+	}
+	ma, mb := minLen(a), minLen(b)
+	return ma > mb || ma == mb && len(a) < len(b)
+}
+
+func minLen(l []string) int {
+	m := len(l[0])
+	for _, s := range l[1:] {
+		m = min(m, len(s))
+	}
+	return m
 }
 
 // Len is the number of items.

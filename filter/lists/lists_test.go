@@ -1,21 +1,31 @@
 package lists
 
 import (
+	"slices"
 	"testing"
 )
 
-func TestRequiredLiteral(t *testing.T) {
-	cases := map[string]string{
-		`(?i)your (account|card) (has been|is) (suspended|locked)`: "your ",
-		`(?i)verify your (identity|account)`:                       "verify your ",
-		`wire \d+ (usd|eur)`:                                       "wire ",
-		`(a|b)+`:                                                   "",
-		`x*`:                                                       "",
-		`(?i)Grüße`:                                                "",
-		`(?:foo){2,}bar`:                                           "foo",
+func TestRequiredLiterals(t *testing.T) {
+	type sets = [][]string
+	cases := map[string]sets{
+		`(?i)your (account|card) (has been|is) (suspended|locked)`: {{"your "}, {"account", "card"}, {"loc", "pended"}},
+		`(?i)verify your (identity|account)`:                       {{"verify your "}, {"account", "identity"}},
+		`wire \d+ (usd|eur)`:                                       {{"wire "}, {"eur", "usd"}},
+		`(usd|euro) \d+`:                                           {{"euro", "usd"}},
+		`(a|b)+`:                                                   nil,
+		`x*`:                                                       nil,
+		`(?i)Grüße`:                                                nil,
+		`(?:foo){2,}bar`:                                           {{"foo"}, {"bar"}},
+		`(?i)kiosk`:                                                {{"io"}},
+		`(?i)(tax refund|steuerr[uü]ckerstattung|remboursement d.imp[oô]t).{0,80}(iban|bank details|bankverbindung|card)`: {
+			{"rembour", "tattung", "tax refund"}, {" detail", "card", "iban", "verbindung"}},
+		`(tax|refund)?now`: {{"now"}},
+		`(tax|)refund`:     {{"refund"}},
+		`a.b.c.d.e.f`:      {{"a"}},
 	}
 	for expr, want := range cases {
-		if got := requiredLiteral(expr); got != want {
+		got := requiredLiterals(expr)
+		if !slices.EqualFunc(got, want, slices.Equal) {
 			t.Errorf("%s: %q, want %q", expr, got, want)
 		}
 	}
@@ -23,7 +33,8 @@ func TestRequiredLiteral(t *testing.T) {
 
 // The literal prefilter never changes the answer.
 func TestFirstRegexPrefilter(t *testing.T) {
-	l, err := Compile("r", Regexes, []string{`(?i)account (suspended|locked)`, `WIRE \d+`, `(?i)grüße`, `[0-9]{6}`})
+	l, err := Compile("r", Regexes, []string{`(?i)account (suspended|locked)`, `WIRE \d+`, `(?i)grüße`, `[0-9]{6}`,
+		`(?i)(refund|rückerstattung) (iban|card)`, `(?i)kelvin`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,6 +46,10 @@ func TestFirstRegexPrefilter(t *testing.T) {
 		"Grüße aus Berlin":           2,
 		"code 123456":                3,
 		"nothing here":               -1,
+		"Refund CARD":                4,
+		"Rückerstattung iban":        4,
+		"refund bank":                -1,
+		"\u212aelvin":                5, // the Kelvin sign folds to k
 	}
 	for text, want := range cases {
 		if got := l.FirstRegex([]byte(text)); got != want {

@@ -75,6 +75,7 @@ func (c *Config) Check(k *filter.SettingsCheck) {
 var Plugin = filter.Register(&filter.Plugin{
 	Name:        name,
 	MemoryShare: 5,
+	Uses:        []string{"campaign"}, // det.campaign_senders
 	Settings:    func() filter.Settings { return &Config{} },
 	Build: func(env *filter.BuildEnv) filter.Built {
 		cfg := *env.Settings.(*Config)

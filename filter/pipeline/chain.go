@@ -91,6 +91,33 @@ type built struct {
 	// senderNumber: a rule or detector reads the sender's number facts
 	// (filter.OnDemandFacts); otherwise they are not looked up.
 	senderNumber bool
+	// skipped are the detectors this policy does not use (detectorsToRun).
+	skipped []string
+}
+
+// detectorsToRun is the plan for a policy: which detectors of the chain
+// run. A detector runs when it is Always, when a rule reads its findings
+// or a fact it sets, or when a running detector uses its findings; the
+// others cost nothing (filter.Plugin).
+func detectorsToRun(snap *rules.Snapshot, plugins []*filter.Plugin) []bool {
+	runs := make([]bool, len(plugins))
+	for i, pl := range plugins {
+		runs[i] = pl.Always || snap.ReadsFindingsOf(pl.Name) || slices.ContainsFunc(pl.Sets, snap.ReadsFact)
+	}
+	for changed := true; changed; {
+		changed = false
+		for i, pl := range plugins {
+			if !runs[i] {
+				continue
+			}
+			for j, other := range plugins {
+				if !runs[j] && slices.Contains(pl.Uses, other.Name) {
+					runs[j], changed = true, true
+				}
+			}
+		}
+	}
+	return runs
 }
 
 // New returns a chain over the engine's policy.
@@ -144,16 +171,23 @@ func (c *Chain) rebuild(snap *rules.Snapshot) *built {
 	}
 	b := &built{snap: snap}
 	data := snap.Data()
+	runs := detectorsToRun(snap, c.plugins)
 	for _, name := range filter.OnDemandFacts {
 		b.senderNumber = b.senderNumber || snap.ReadsFact(name)
-		for _, pl := range c.plugins {
-			b.senderNumber = b.senderNumber || slices.Contains(pl.Reads, name)
+		for i, pl := range c.plugins {
+			b.senderNumber = b.senderNumber || runs[i] && slices.Contains(pl.Reads, name)
 		}
 	}
-	for _, pl := range c.plugins {
+	for i, pl := range c.plugins {
+		// Built even when skipped: its counters survive for the policy
+		// that reads it again.
 		out := pl.Build(&filter.BuildEnv{Settings: snap.Settings[pl.Name], Policy: data,
 			Budget: snap.Memory.Budget(pl.Name), Prev: c.states[pl.Name]})
 		c.states[pl.Name], c.tables[pl.Name] = out.State, out.Tables
+		if !runs[i] {
+			b.skipped = append(b.skipped, pl.Name)
+			continue
+		}
 		b.detectors = append(b.detectors, out.Detector)
 		b.names = append(b.names, pl.Name)
 		if o, ok := out.Detector.(filter.Observer); ok {
@@ -173,9 +207,17 @@ func (c *Chain) rebuild(snap *rules.Snapshot) *built {
 			Direction: l.Direction, Monitor: l.Monitor, Status: l.Status})
 	}
 	velocity.Prepare(b.limits)
+	if len(b.skipped) > 0 {
+		c.log.Info("detectors skipped: no rule reads their findings", zap.Strings("running", b.names),
+			zap.Strings("skipped", b.skipped))
+	}
 	c.built.Store(b)
 	return b
 }
+
+// Running lists the detectors the current policy runs, in chain order
+// (the others are skipped: no rule reads them; see filter.Plugin).
+func (c *Chain) Running() []string { return slices.Clone(c.current().names) }
 
 func (c *Chain) current() *built {
 	snap := c.eng.Snapshot()
@@ -217,7 +259,7 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 	for _, d := range b.detectors {
 		d.Detect(f, det, now)
 	}
-	c.m.count(f, det)
+	c.m.count(r.Shard, f, det)
 	v := c.vms.Get().(*vm.VM)
 	var dec rules.Decision
 	sc.env = rules.Env{Msg: f, Det: det}

@@ -74,6 +74,8 @@ detectors:
 `+mem+`
 limits:
   - {id: per-sender, key: sender, rate: 100, burst: 100}
+rules: # reads every detector's findings, so every detector runs
+  - {id: watch, when: det.Fired != 0, action: flag, mode: monitor}
 `), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -70,4 +70,4 @@ func (s *Stages) Limits(dir filter.Direction, now int64) bool {
 }
 
 // Count updates the chain's message and findings metrics.
-func (s *Stages) Count() { s.c.m.count(&s.sc.facts, &s.sc.det) }
+func (s *Stages) Count() { s.c.m.count(0, &s.sc.facts, &s.sc.det) }

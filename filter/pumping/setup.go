@@ -21,6 +21,7 @@ var (
 var Plugin = filter.Register(&filter.Plugin{
 	Name:        name,
 	MemoryShare: 5,
+	Sets:        []string{"dest_premium"},
 	Settings:    func() filter.Settings { return &Config{} },
 	Build: func(env *filter.BuildEnv) filter.Built {
 		cfg := *env.Settings.(*Config)

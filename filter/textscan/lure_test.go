@@ -112,12 +112,22 @@ func TestLureScoreAllocs(t *testing.T) {
 	}
 }
 
+// BenchmarkLureScore scores a personal text, and the pipeline benchmarks'
+// OTP and delivery notice (allow-path A2P traffic).
 func BenchmarkLureScore(b *testing.B) {
-	text := []byte("Kids are asleep finally. Wine at 9:15? Don't forget the cake for Sam tomorrow")
-	norm, sh := Normalize(nil, text), ShapeOf(text)
-	b.ReportAllocs()
-	for range b.N {
-		LureScore(norm, sh)
+	for _, tc := range []struct{ name, text string }{
+		{"personal", "Kids are asleep finally. Wine at 9:15? Don't forget the cake for Sam tomorrow"},
+		{"otp", "Your verification code is 482913. Do not share it."},
+		{"notice", "DHL: your parcel 48291377 arrives tomorrow between 10:00 and 14:00. Track it at https://dhl.com/t/48291377 or reply STOP to opt out of these messages."},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			text := []byte(tc.text)
+			norm, sh := Normalize(nil, text), ShapeOf(text)
+			b.ReportAllocs()
+			for range b.N {
+				LureScore(norm, sh)
+			}
+		})
 	}
 }
 

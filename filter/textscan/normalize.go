@@ -1,6 +1,8 @@
 package textscan
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"unicode"
 	"unicode/utf8"
 )
@@ -87,19 +89,39 @@ func Skeleton(dst, s []byte) []byte { return normalize(dst, s, true) }
 // MaskDigits appends s to dst with each run of ASCII digits replaced by one
 // '#'. dst and s may be the same slice (dst[:0], s) for an in-place mask.
 func MaskDigits(dst, s []byte) []byte {
-	inRun := false
-	for _, c := range s {
-		if c >= '0' && c <= '9' {
-			if !inRun {
-				dst = append(dst, '#')
-				inRun = true
-			}
-			continue
+	for {
+		i := indexDigit(s)
+		if i < 0 {
+			return append(dst, s...) // overlapping: dst is never ahead of s
 		}
-		inRun = false
-		dst = append(dst, c)
+		dst = append(dst, s[:i]...)
+		dst = append(dst, '#')
+		for i++; i < len(s) && s[i]-'0' < 10; i++ {
+		}
+		s = s[i:]
 	}
-	return dst
+}
+
+// indexDigit returns the index of the first ASCII digit in s, or -1,
+// eight bytes at a time: text is mostly letters, and copying the runs
+// between digits whole beats a byte loop.
+func indexDigit(s []byte) int {
+	const ones, highs, zeros = 0x0101010101010101, 0x8080808080808080, 0x3030303030303030
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		// y's bytes are below 10 exactly where s's are digits; the
+		// lowest flagged byte of the has-less-than test is exact.
+		y := binary.LittleEndian.Uint64(s[i:]) ^ zeros
+		if m := (y - 10*ones) &^ y & highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i]-'0' < 10 {
+			return i
+		}
+	}
+	return -1
 }
 
 // normer is the state of one Normalize/Skeleton call.

@@ -2,6 +2,7 @@ package textscan
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"unicode"
@@ -247,6 +248,48 @@ func TestNormalizeAllRunesIdempotent(t *testing.T) {
 				if bad++; bad < 10 {
 					t.Errorf("U+%04X in %q: %q -> %q", r, ctx, out, again)
 				}
+			}
+		}
+	}
+}
+
+// maskDigitsRef is MaskDigits byte by byte (the oracle).
+func maskDigitsRef(dst, s []byte) []byte {
+	inRun := false
+	for _, c := range s {
+		if c >= '0' && c <= '9' {
+			if !inRun {
+				dst = append(dst, '#')
+				inRun = true
+			}
+			continue
+		}
+		inRun = false
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// TestMaskDigitsMatchesByteLoop compares MaskDigits, into a new slice and in place, with
+// the byte loop on texts of every length up to 40 over an alphabet of
+// digits, their neighbours ('/', ':'), '#', letters and bytes >= 0x80
+// (the word-at-a-time test must flag no other byte).
+func TestMaskDigitsMatchesByteLoop(t *testing.T) {
+	alphabet := []byte("0189/:#aZ \x80\xb9\xff\x00")
+	r := rand.New(rand.NewPCG(7, 8))
+	for n := 0; n <= 40; n++ {
+		for range 300 {
+			s := make([]byte, n)
+			for i := range s {
+				s[i] = alphabet[r.IntN(len(alphabet))]
+			}
+			want := maskDigitsRef([]byte("x"), s)
+			if got := MaskDigits([]byte("x"), s); !bytes.Equal(got, want) {
+				t.Fatalf("%q: %q, want %q", s, got, want)
+			}
+			in := append([]byte(nil), s...)
+			if got := MaskDigits(in[:0], in); !bytes.Equal(got, want[1:]) {
+				t.Fatalf("%q in place: %q, want %q", s, got, want[1:])
 			}
 		}
 	}
