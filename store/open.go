@@ -64,7 +64,6 @@ func Open(ctx context.Context, dsn string, log *zap.Logger) (Store, error) {
 	// Which text index there is: SQLite's own file (textindex.go), or the
 	// pg_trgm index an optional migration step made.
 	textIndex := "none (text search scans)"
-	var n int
 	if d.name == "sqlite" {
 		// SQLite has one writer at a time; serializing our own writers here
 		// is cheaper than letting them spin in the busy handler.
@@ -80,10 +79,20 @@ func Open(ctx context.Context, dsn string, log *zap.Logger) (Store, error) {
 			s.startCheckpointer()
 		}
 	} else {
-		err = db.QueryRowContext(ctx, `SELECT count(*) FROM pg_indexes WHERE indexname = 'events_text_trgm' AND schemaname = current_schema()`).Scan(&n)
-		if n > 0 {
-			textIndex = "pg_trgm gin"
+		// smsfw's trigram postings (pgtrgm.go); pg_trgm's index only until
+		// the events stored before migration 0009 are in them.
+		textIndex = "trigram postings"
+		if s.hasGIN(ctx) {
 			s.startTextMerger("events_text_trgm")
+		}
+		var building bool
+		if building, err = s.startBackfill(ctx); err == nil && !building {
+			s.pg.trgmReady.Store(true)
+		} else if building {
+			textIndex = "trigram postings (building; pg_trgm meanwhile)"
+		}
+		if err != nil {
+			s.stopTextMerger()
 		}
 	}
 	if err != nil {

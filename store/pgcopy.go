@@ -29,10 +29,13 @@ var copyColumns = func() []string {
 // batch is split across: the server's work per row (the heap, seven
 // b-trees, the trigram index's pending list) then runs on several backends
 // at once instead of one. copyMinPart is the smallest part worth a
-// connection of its own. Variables for the benchmarks and tests.
+// connection of its own: each part also writes a text index row per
+// distinct trigram of its texts (pgtrgm.go), ~4.6 rows per event in a part
+// of 500, ~1 in a part of 2500, so a batch of 1000 (the default) is one
+// part. Variables for the benchmarks and tests.
 var (
 	copyParts   = 2
-	copyMinPart = 250
+	copyMinPart = 1000
 )
 
 // copyEvents is PostgreSQL's fast path: the batch goes in with COPY (pgx's
@@ -101,6 +104,15 @@ func (s *sqlStore) copyPart(ctx context.Context, evs []*filter.Event) error {
 				return errStoredIDs
 			}
 			return fmt.Errorf("store: insert: copy: %w", err)
+		}
+		if !s.pg.noPostings {
+			ex := func(ctx context.Context, q string, args ...any) error {
+				_, err := tx.Exec(ctx, q, args...)
+				return err
+			}
+			if err := storePostings(ctx, ex, evs); err != nil {
+				return err
+			}
 		}
 		// In (day, peer) order: parallel parts (and other nodes) lock the
 		// ledger rows they share in the same order, so they wait for each

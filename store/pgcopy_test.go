@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,9 +72,20 @@ func TestCopyParts(t *testing.T) {
 	}
 }
 
-// The text index's pending list is merged by the store's own connection,
-// not left to the inserting backends, and searches find the events before
-// and after the merge.
+// withGIN gives s pg_trgm's index (migration 0007, options of 0008), as a
+// database upgraded from version 8 has it until its backfill is done, or
+// skips the test without pg_trgm.
+func withGIN(t *testing.T, s *sqlStore) {
+	t.Helper()
+	if _, err := s.db.Exec(`CREATE INDEX events_text_trgm ON events USING gin (text gin_trgm_ops) WITH (fastupdate = on, gin_pending_list_limit = 65536)`); err != nil {
+		t.Skipf("no pg_trgm: %v", err)
+	}
+}
+
+// While pg_trgm's index remains (an upgrade's backfill under way), its
+// pending list is merged by the store's own connection, not left to the
+// inserting backends, and searches find the events before and after the
+// merge.
 func TestTextMerger(t *testing.T) {
 	setVar(t, &textMergeTick, 10*time.Millisecond)
 	setVar(t, &textMergeEvents, 100)
@@ -81,17 +93,10 @@ func TestTextMerger(t *testing.T) {
 	// pending list (with two, it may take the first half alone).
 	setVar(t, &copyParts, 1)
 	s := pgTest(t)
-	if s.pg.stop == nil {
-		t.Skip("no pg_trgm index: nothing to merge")
-	}
+	withGIN(t, s)
+	s.pg.trgmReady.Store(false) // searches by ILIKE alone, as during a backfill
+	s.startTextMerger("events_text_trgm")
 	ctx := context.Background()
-	var opts string
-	if err := s.db.QueryRowContext(ctx, `SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = 'events_text_trgm'::regclass`).Scan(&opts); err != nil {
-		t.Fatal(err)
-	}
-	if opts != "fastupdate=on,gin_pending_list_limit=65536" {
-		t.Fatalf("index options %q", opts)
-	}
 	evs := dataset(500)
 	if err := s.Insert(ctx, evs); err != nil {
 		t.Fatal(err)
@@ -115,46 +120,179 @@ func TestTextMerger(t *testing.T) {
 	}
 }
 
-// A database from before migration 0008 gets the index's new options, and
-// keeps its events and its text index.
-func TestMigration0008Upgrade(t *testing.T) {
+// A new database has the trigram postings and no pg_trgm index; every
+// stored event has its postings as soon as Insert returns (fast and
+// careful paths).
+func TestTextPostingsNew(t *testing.T) {
+	s := pgTest(t)
+	if !s.pg.trgmReady.Load() || s.hasGIN(context.Background()) || s.pg.stop != nil {
+		t.Fatalf("new database: postings ready %v, pg_trgm index %v, merger %v", s.pg.trgmReady.Load(), s.hasGIN(context.Background()), s.pg.stop != nil)
+	}
+}
+
+// A version 8 database with events (pg_trgm's index, no postings) is
+// upgraded: migration 0009, then the backfill indexes the stored events in
+// chunks and drops pg_trgm's index; searches answer the same before,
+// during and after, and events stored meanwhile are found too.
+func TestMigration0009Upgrade(t *testing.T) {
+	setVar(t, &backfillChunk, 70)
 	dsn := pgSchemaDSN(t)
 	ctx := context.Background()
 	s := openTest(t, dsn).(*sqlStore)
-	if err := s.Insert(ctx, dataset(50)); err != nil {
+	old := dataset(500)
+	if err := s.Insert(ctx, old); err != nil {
 		t.Fatal(err)
 	}
-	// Back to the schema of 0006: default options, 0008 not applied.
-	if _, err := s.db.ExecContext(ctx, `ALTER INDEX events_text_trgm RESET (fastupdate, gin_pending_list_limit)`); err != nil {
-		t.Skipf("no pg_trgm index: %v", err)
-	}
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version = 8`); err != nil {
-		t.Fatal(err)
+	// Back to version 8: pg_trgm's index with 0008's options, no postings.
+	withGIN(t, s)
+	for _, q := range []string{`DROP TABLE event_trgm, event_trgm_backfill`, `DELETE FROM schema_migrations WHERE version = 9`} {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s.Close()
 	s2 := openTest(t, dsn).(*sqlStore)
-	var opts string
-	var v int
-	if err := s2.db.QueryRowContext(ctx, `SELECT array_to_string(reloptions, ','), (SELECT max(version) FROM schema_migrations) FROM pg_class WHERE oid = 'events_text_trgm'::regclass`).Scan(&opts, &v); err != nil {
+	fresh := dataset(600)[500:]
+	for _, ev := range fresh {
+		ev.ID += 1_000_000
+	}
+	if err := s2.Insert(ctx, fresh); err != nil {
 		t.Fatal(err)
 	}
-	if opts != "fastupdate=on,gin_pending_list_limit=65536" || v != 8 {
-		t.Fatalf("after upgrade: options %q, version %d", opts, v)
+	all := append(append([]*filter.Event{}, old...), fresh...)
+	queries := []Query{{Text: "hello"}, {Text: "HELLO"}, {Text: "ПРИВЕТ"}, {Text: "no such text"}, {Text: "lo w"}}
+	check := func(when string) {
+		t.Helper()
+		for _, q := range queries {
+			got, want := searchAll(t, s2, q), expected(all, q)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("%s: %q found %v, want %v", when, q.Text, got, want)
+			}
+		}
 	}
-	if got := searchAll(t, s2, Query{Text: "hello"}); len(got) == 0 {
-		t.Fatal("text search finds nothing after the upgrade")
+	check("during the backfill")
+	testutil.Eventually(t, 30*time.Second, "the backfill is done", s2.pg.trgmReady.Load)
+	var v, n, parts int
+	if err := s2.db.QueryRowContext(ctx, `SELECT (SELECT max(version) FROM schema_migrations), (SELECT count(*) FROM event_trgm_backfill), (SELECT count(DISTINCT lo) FROM event_trgm)`).Scan(&v, &n, &parts); err != nil {
+		t.Fatal(err)
+	}
+	if v != 9 || n != 0 || s2.hasGIN(ctx) || parts < 500/70 {
+		t.Fatalf("after the backfill: version %d, backfill rows %d, pg_trgm index %v, %d parts", v, n, s2.hasGIN(ctx), parts)
+	}
+	check("after the backfill")
+}
+
+// Retention deletes the postings of the events it deletes, keeps those of
+// the events it keeps (a held one among them), and searches stay exact.
+func TestTextPostingsRetention(t *testing.T) {
+	s := pgTest(t)
+	ctx := context.Background()
+	evs := dataset(300)
+	for i := 0; i < len(evs); i += 50 {
+		if err := s.Insert(ctx, evs[i:i+50]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The oldest event stays, held in quarantine.
+	if _, err := s.db.ExecContext(ctx, `UPDATE events SET quarantine = 'held' WHERE id = $1`, evs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	rows := func() (n int) {
+		t.Helper()
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM event_trgm`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := rows()
+	cut := evs[200].Time
+	if _, err := s.Retain(ctx, cut, 0); err != nil {
+		t.Fatal(err)
+	}
+	after := rows()
+	if after >= before || after == 0 {
+		t.Fatalf("retention: %d posting rows before, %d after", before, after)
+	}
+	var kept []*filter.Event
+	for _, ev := range evs {
+		if !ev.Time.Before(cut) || ev.ID == evs[0].ID || ev.Quarantine == filter.QuarantineHeld {
+			kept = append(kept, ev)
+		}
+	}
+	for _, q := range []Query{{Text: "hello"}, {Text: "ПРИВЕТ"}, {Text: "bank-secure"}, {Text: "again"}} {
+		if got, want := searchAll(t, s, q), expected(kept, q); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("after retention %q found %v, want %v", q.Text, got, want)
+		}
+	}
+	// Everything gone: no posting left.
+	if _, err := s.db.ExecContext(ctx, `UPDATE events SET quarantine = ''`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Retain(ctx, evs[len(evs)-1].Time.Add(time.Second), 0); err != nil {
+		t.Fatal(err)
+	}
+	if n := rows(); n != 0 {
+		t.Fatalf("%d posting rows left with no event", n)
 	}
 }
 
 // pgPreviousPath makes s write as PostgreSQL's fast path did before the
-// parallel parts and the merger (benchmarks): one COPY transaction per
-// batch, the pending list merged by the inserting backend every 4 MiB.
+// trigram postings (benchmarks): pg_trgm's GIN index, its pending list
+// merged by the store's own connection, two parallel COPY parts.
 func pgPreviousPath(b *testing.B, s *sqlStore) {
-	s.stopTextMerger()
+	if _, err := s.db.Exec(`CREATE INDEX events_text_trgm ON events USING gin (text gin_trgm_ops) WITH (fastupdate = on, gin_pending_list_limit = 65536)`); err != nil {
+		b.Fatalf("no pg_trgm index: %v", err)
+	}
+	s.pg.noPostings = true
+	s.startTextMerger("events_text_trgm")
 	old := copyParts
-	copyParts = 1
+	copyParts = 2
 	b.Cleanup(func() { copyParts = old })
-	if _, err := s.db.Exec(`ALTER INDEX events_text_trgm RESET (gin_pending_list_limit)`); err != nil {
-		b.Logf("no pg_trgm index: %v", err)
+}
+
+// The postings list each event under every trigram of its text as stored
+// and folded as SQLite's index folds it (foldText), once, and a query's
+// trigrams are a subset of those of every text containing it.
+func TestMakePostings(t *testing.T) {
+	texts := []string{"Hello World", "ПРИВЕТ мир", "bad \xff\xfe utf8", "nul\x00byte", "aaaaaa", "ab", "", "ǅungla İstanbul ΣΊΣΥΦΟΣ"}
+	var evs []*filter.Event
+	for i, text := range texts {
+		evs = append(evs, &filter.Event{ID: int64(100 - 7*i), Text: text})
+	}
+	evs = append(evs, evs[0]) // an id twice in a batch
+	p := makePostings(evs)
+	got := map[int64][]int64{}
+	for i, k := range p.tris {
+		ids, err := decodePosting(p.lo, p.ids[i], nil)
+		if err != nil || len(ids) != int(p.ns[i]) {
+			t.Fatalf("posting %d: %v %v (n %d)", k, ids, err, p.ns[i])
+		}
+		got[k] = ids
+	}
+	want := map[int64][]int64{}
+	for i := len(texts) - 1; i >= 0; i-- { // ascending ids
+		rs := []rune(foldText(texts[i]))
+		seen := map[int64]bool{}
+		for j := 0; j+3 <= len(rs); j++ {
+			if k := trgmKey(rs[j], rs[j+1], rs[j+2]); !seen[k] {
+				seen[k] = true
+				want[k] = append(want[k], evs[i].ID)
+			}
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || p.lo != evs[len(texts)-1].ID || p.hi != evs[0].ID {
+		t.Fatalf("postings %v [%d, %d], want %v", got, p.lo, p.hi, want)
+	}
+	for _, text := range texts {
+		if validString("text", text) != nil {
+			continue // refused as a query
+		}
+		for _, sub := range []string{text, strings.ToUpper(text)} {
+			for _, k := range queryTrigrams(sub) {
+				if _, ok := want[k]; !ok {
+					t.Fatalf("query %q: trigram %x in no posting", sub, k)
+				}
+			}
+		}
 	}
 }

@@ -20,6 +20,15 @@ type pgState struct {
 	// stop stops the merger, which then closes done; both nil without one.
 	stop context.CancelFunc
 	done chan struct{}
+	// noPostings: the COPY path writes no postings (benchmarks of the
+	// previous path, pg_trgm only).
+	noPostings bool
+	// trgmReady: the text index (pgtrgm.go) holds every stored event.
+	trgmReady atomic.Bool
+	// stopBackfill stops the backfill (pgtrgm.go), which then closes
+	// backfillDone; both nil without one.
+	stopBackfill context.CancelFunc
+	backfillDone chan struct{}
 }
 
 // The pg_trgm GIN index takes new rows in its pending list (fastupdate,

@@ -288,6 +288,13 @@ func (s *sqlStore) insertCareful(ctx context.Context, evs []*filter.Event) error
 			}
 		}
 	}
+	if s.d.name == "postgres" {
+		// All of the batch: postings of an event stored before are
+		// redundant, never wrong (a superset of the matches).
+		if err := storePostings(ctx, sqlExecer(tx), evs); err != nil {
+			return err
+		}
+	}
 	return s.commitText(ctx, tx, ledger, &text)
 }
 
@@ -386,7 +393,11 @@ func (s *sqlStore) filters(ctx context.Context, q *Query) (*where, error) {
 			dense = n >= denseMatches
 		}
 	}
-	return s.d.filters(q, dense)
+	w, err := s.d.filters(q, dense)
+	if err == nil && q.Text != "" && s.d.name == "postgres" {
+		err = s.pgTextFilter(ctx, q.Text, w)
+	}
+	return w, err
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -867,6 +878,9 @@ func (s *sqlStore) Retain(ctx context.Context, before time.Time, maxEvents int64
 		if s.d.text != nil {
 			return s.deleteIndexed(ctx, sel, args)
 		}
+		if s.d.name == "postgres" {
+			return s.retainPG(ctx, sel, args)
+		}
 		res, err := s.db.ExecContext(ctx, s.d.rebind("DELETE FROM events WHERE id IN ("+sel+")"), args...)
 		if err != nil {
 			return 0, err
@@ -918,6 +932,7 @@ func (s *sqlStore) Count(ctx context.Context) (int64, error) {
 }
 
 func (s *sqlStore) Close() error {
+	s.stopBackfill()
 	s.stopTextMerger()
 	if s.stopCkpt != nil {
 		s.stopCkpt()

@@ -184,15 +184,19 @@ func (c *Chain) rebuild(snap *rules.Snapshot) *built {
 		out := pl.Build(&filter.BuildEnv{Settings: snap.Settings[pl.Name], Policy: data,
 			Budget: snap.Memory.Budget(pl.Name), Prev: c.states[pl.Name]})
 		c.states[pl.Name], c.tables[pl.Name] = out.State, out.Tables
+		// Observers observe even when skipped: a reload that starts
+		// reading the fake-receipt findings must know the ids the SMSC
+		// accepted before it, or every receipt of an earlier message
+		// would look forged.
+		if o, ok := out.Detector.(filter.Observer); ok {
+			b.observers = append(b.observers, o)
+		}
 		if !runs[i] {
 			b.skipped = append(b.skipped, pl.Name)
 			continue
 		}
 		b.detectors = append(b.detectors, out.Detector)
 		b.names = append(b.names, pl.Name)
-		if o, ok := out.Detector.(filter.Observer); ok {
-			b.observers = append(b.observers, o)
-		}
 	}
 	c.velocity = velocity.Reuse(c.velocity, snap.Memory.Budget(velocity.Owner))
 	c.tables[velocity.Owner] = c.velocity.Tables()

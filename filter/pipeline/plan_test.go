@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -237,5 +239,52 @@ func BenchmarkPipelinePlan(b *testing.B) {
 			}
 			reportCPU(b, cpu)
 		})
+	}
+}
+
+// A skipped detector's observer still observes: after a reload whose rules
+// start reading the fake-receipt finding, the receipt of a message the
+// SMSC accepted before the reload is genuine, not forged.
+func TestSkippedObserverKeepsObserving(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	write := func(rules string) {
+		if err := os.WriteFile(path, []byte("version: 1\ndefault: allow\nrules:\n"+rules), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("  - {id: spoof, when: 'msg.sender == \"PAYPA1\"', action: block}\n")
+	eng, err := rules.NewEngine(path, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := pipeline.New(pipeline.Options{Engine: eng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if slices.Contains(c.Running(), "receipts") {
+		t.Fatalf("receipts runs for a policy that does not read it: %v", c.Running())
+	}
+	now := time.Now()
+	c.Accepted("acme", []byte("4711"), now.UnixNano())
+
+	write("  - {id: fake-receipt, direction: mo, when: det.fake_receipt, action: block}\n")
+	if err := eng.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		id   string
+		want filter.Action
+	}{{"4711", filter.Allow}, {"4712", filter.Reject}} {
+		raw := pdu.AppendReceipt(nil, 1, &pdu.Receipt{MessageID: tc.id, State: pdu.StateDelivered, SrcTON: 1, SrcNPI: 1,
+			Src: "4915100000001", DstTON: 5, Dst: "Shop", Submitted: now, Done: now})
+		var m pdu.Message
+		if err := pdu.ParseMessage(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		v, err := c.Inspect(&filter.Request{Direction: filter.MO, Peer: "acme", Msg: &m, Time: now.UnixNano()})
+		if err != nil || v.Action != tc.want {
+			t.Errorf("receipt for %s: %v (%s) %v, want %v", tc.id, v.Action, v.RuleID, err, tc.want)
+		}
 	}
 }
