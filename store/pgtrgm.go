@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -71,7 +72,7 @@ func makePostings(evs []*filter.Event) *trgmPostings {
 	for _, ev := range evs {
 		sorted = append(sorted, idText{ev.ID, ev.Text})
 	}
-	slices.SortFunc(sorted, func(a, b idText) int { return cmpInt64(a.id, b.id) })
+	slices.SortFunc(sorted, func(a, b idText) int { return cmp.Compare(a.id, b.id) })
 	p := &trgmPostings{}
 	if len(sorted) == 0 {
 		return p
@@ -109,16 +110,6 @@ func makePostings(evs []*filter.Event) *trgmPostings {
 		p.ids = append(p.ids, lists[k].buf)
 	}
 	return p
-}
-
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // decodePosting decodes a posting's ids (lo is the part's smallest id).
@@ -223,7 +214,7 @@ func (s *sqlStore) textCandidates(ctx context.Context, sub string) (ids []int64,
 	}
 	// Rarest first: the first posting bounds the candidates, the next ones
 	// only narrow them.
-	slices.SortFunc(keys, func(a, b int64) int { return cmpInt64(counts[a], counts[b]) })
+	slices.SortFunc(keys, func(a, b int64) int { return cmp.Compare(counts[a], counts[b]) })
 	if counts[keys[0]] == 0 {
 		return []int64{}, true, nil
 	}

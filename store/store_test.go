@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -438,23 +439,13 @@ func refCampaigns(evs []*filter.Event, q Query) []Campaign {
 			return int(b.Count - a.Count)
 		}
 		// fingerprint order as the database sees it: signed
-		return int64cmp(int64(a.Fingerprint), int64(b.Fingerprint))
+		return cmp.Compare(int64(a.Fingerprint), int64(b.Fingerprint))
 	})
 	limit := q.Limit
 	if limit == 0 {
 		limit = DefaultLimit
 	}
 	return out[:min(limit, len(out))]
-}
-
-func int64cmp(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func TestStats(t *testing.T) {
