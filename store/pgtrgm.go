@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 	"unicode"
 
@@ -158,26 +157,7 @@ func sqlExecer(tx *sql.Tx) execer {
 // queryTrigrams are the distinct trigram keys of sub folded, at most
 // maxTrigrams spread over it (first and last included), or none under
 // three characters.
-func queryTrigrams(sub string) []int64 {
-	rs := []rune(strings.ToLower(sub))
-	var keys []int64
-	seen := map[int64]bool{}
-	for i := 0; i+3 <= len(rs); i++ {
-		k := trgmKey(rs[i], rs[i+1], rs[i+2])
-		if !seen[k] {
-			seen[k] = true
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) > maxTrigrams {
-		picked := make([]int64, 0, maxTrigrams)
-		for i := range maxTrigrams {
-			picked = append(picked, keys[i*(len(keys)-1)/(maxTrigrams-1)])
-		}
-		keys = picked
-	}
-	return keys
-}
+func queryTrigrams(sub string) []int64 { return queryGrams(sub, trgmKey) }
 
 // trgmFetchMax: a trigram in more events than this is not fetched (the
 // search walks the time index instead when no rarer trigram narrows it).

@@ -742,30 +742,37 @@ func (t *textIndex) match(sub string, dense bool) (string, []any, bool) {
 // candidates little and cost a posting list each.
 const maxTrigrams = 12
 
+// queryGrams are the distinct trigrams of sub folded (strings.ToLower),
+// each as key makes it, at most maxTrigrams evenly spread over it (first
+// and last included), or none under three characters. Both stores look a
+// substring up by these.
+func queryGrams[K comparable](sub string, key func(a, b, c rune) K) []K {
+	rs := []rune(strings.ToLower(sub))
+	seen := map[K]bool{}
+	var keys []K
+	for i := 0; i+3 <= len(rs); i++ {
+		if k := key(rs[i], rs[i+1], rs[i+2]); !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) > maxTrigrams {
+		picked := make([]K, 0, maxTrigrams)
+		for i := range maxTrigrams {
+			picked = append(picked, keys[i*(len(keys)-1)/(maxTrigrams-1)])
+		}
+		keys = picked
+	}
+	return keys
+}
+
 // trigramQuery is an FTS5 query for the candidates containing sub: the
 // AND of its distinct trigrams (detail=none has no phrases), or false
 // under three characters.
 func trigramQuery(sub string) (string, bool) {
-	folded := []rune(strings.ToLower(sub))
-	if len(folded) < 3 {
+	grams := queryGrams(sub, func(a, b, c rune) string { return string([]rune{a, b, c}) })
+	if len(grams) == 0 {
 		return "", false
-	}
-	seen := map[string]bool{}
-	var grams []string
-	for i := 0; i+3 <= len(folded); i++ {
-		g := string(folded[i : i+3])
-		if !seen[g] {
-			seen[g] = true
-			grams = append(grams, g)
-		}
-	}
-	if len(grams) > maxTrigrams {
-		// Evenly spread, first and last included.
-		picked := make([]string, 0, maxTrigrams)
-		for i := range maxTrigrams {
-			picked = append(picked, grams[i*(len(grams)-1)/(maxTrigrams-1)])
-		}
-		grams = picked
 	}
 	var b strings.Builder
 	for i, g := range grams {
