@@ -13,7 +13,7 @@ import (
 
 // The native evaluator runs the common shapes of rule conditions —
 // comparisons of msg.*/det.* fields with constants, !, &&, ||, contains,
-// startsWith, endsWith, in over a list of constants, and the list
+// startsWith, endsWith, in over a set of constants, and the list
 // functions — as Go closures over the typed facts, without the expr VM's
 // boxing: no allocation and a few nanoseconds per node. The expression is
 // still parsed and type-checked by expr-lang; anything outside these shapes
@@ -224,50 +224,29 @@ func compileNative(n ast.Node, set lists.Set) (nfn, bool) {
 	return nil, false
 }
 
-// compileIn is "x in [constants]" (strings or integers): x equals one of
-// them. expr's optimizer has usually made the list a set (a constant map).
+// compileIn is "x in [constants]" where expr's optimizer made the list a
+// set (a constant map: strings, or integers against an integer); other
+// lists run on the VM.
 func compileIn(x nfn, list ast.Node) (nfn, bool) {
-	if c, ok := list.(*ast.ConstantNode); ok {
-		switch set := c.Value.(type) {
-		case map[string]struct{}:
-			return func(e *Env) val {
-				v := x(e)
-				_, in := set[v.s]
-				return val{k: kBool, b: v.k == kString && in}
-			}, true
-		case map[int]struct{}:
-			return func(e *Env) val {
-				v := x(e)
-				_, in := set[int(v.n)]
-				return val{k: kBool, b: v.k == kInt && float64(int(v.n)) == v.n && in}
-			}, true
-		}
-		return nil, false
-	}
-	arr, ok := list.(*ast.ArrayNode)
+	c, ok := list.(*ast.ConstantNode)
 	if !ok {
 		return nil, false
 	}
-	var items []val
-	for _, it := range arr.Nodes {
-		switch it := it.(type) {
-		case *ast.StringNode:
-			items = append(items, val{k: kString, s: it.Value})
-		case *ast.IntegerNode:
-			items = append(items, val{k: kInt, n: float64(it.Value)})
-		default:
-			return nil, false
-		}
+	switch set := c.Value.(type) {
+	case map[string]struct{}:
+		return func(e *Env) val {
+			v := x(e)
+			_, in := set[v.s]
+			return val{k: kBool, b: v.k == kString && in}
+		}, true
+	case map[int]struct{}:
+		return func(e *Env) val {
+			v := x(e)
+			_, in := set[int(v.n)]
+			return val{k: kBool, b: v.k == kInt && float64(int(v.n)) == v.n && in}
+		}, true
 	}
-	return func(e *Env) val {
-		v := x(e)
-		for _, it := range items {
-			if equal(v, it) {
-				return val{k: kBool, b: true}
-			}
-		}
-		return val{k: kBool}
-	}, true
+	return nil, false
 }
 
 func equal(a, b val) bool {
