@@ -1,7 +1,6 @@
 package pipeline_test
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io/fs"
 	"os"
@@ -194,10 +193,7 @@ func playFindings(t *testing.T, rulesYAML string, msgs []corpus.Message, raws []
 // corpusPDU is a corpus message as a submit_sm (MT) or deliver_sm (MO),
 // its text in UCS-2 in message_payload (any script, any length).
 func corpusPDU(m corpus.Message) []byte {
-	text := smstext.EncodeUCS2(nil, m.Text)
-	tlv := binary.BigEndian.AppendUint16(nil, 0x0424)
-	tlv = binary.BigEndian.AppendUint16(tlv, uint16(len(text)))
-	tlv = append(tlv, text...)
+	tlv := pdu.AppendTLV(nil, pdu.TagMessagePayload, smstext.EncodeUCS2(nil, m.Text))
 	id := pdu.SubmitSM
 	if m.Direction == corpus.MO {
 		id = pdu.DeliverSM
