@@ -343,6 +343,7 @@ var boundedLabels = map[string]string{
 	"leg":        "downstream, upstream",
 	"limit":      "connection limits (total, per_source, banned): constants",
 	"mode":       "rule modes (enforce, monitor): constants",
+	"op":         "journal operations (load, append, read, compact): constants",
 	"outcome":    "constants",
 	"part":       "constants",
 	"peer":       "the configured peers; pass-through system_ids capped at 1,000, then other (proxy.maxPeerLabels)",

@@ -82,6 +82,12 @@ func deadAddr(t *testing.T) string {
 // node starts one smsfw node named name with its upstream at smsc.
 func (c *cluster) node(name, smsc string) *app.App {
 	c.t.Helper()
+	return c.nodeWith(name, smsc, policy)
+}
+
+// nodeWith is node with the policy pol.
+func (c *cluster) nodeWith(name, smsc, pol string) *app.App {
+	c.t.Helper()
 	cfg, err := config.Parse(name+".yaml", []byte(fmt.Sprintf(`
 upstreams:
   smsc: {address: %q, system_id: fw, password: pw}
@@ -93,7 +99,7 @@ cluster: {node: %s, poll_interval: 200ms, release_wait: 2s}
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	src := rules.FSSource(fstest.MapFS{"policy.yaml": {Data: []byte(policy)}}, "policy.yaml")
+	src := rules.FSSource(fstest.MapFS{"policy.yaml": {Data: []byte(pol)}}, "policy.yaml")
 	a, err := app.New(context.Background(), app.Options{Config: cfg, Listen: "127.0.0.1:0", Admin: "127.0.0.1:0",
 		Policy: &src, DB: c.dsn, Logger: zaptest.NewLogger(c.t).Named(name), WatchInterval: -1})
 	if err != nil {

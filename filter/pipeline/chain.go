@@ -6,6 +6,7 @@ package pipeline
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -49,6 +50,10 @@ type Options struct {
 	// (and the rate limits') after each build, before the build serves a
 	// message: shared counters (filter/counters/shared) attach to them.
 	ShareCounters func(owner string, tables []counters.Named)
+	// States are detectors' states made before the chain, by plugin
+	// name: handed to the first build as BuildEnv.Prev (e.g. a
+	// *receipts.State whose accepted ids the event store keeps).
+	States map[string]any
 }
 
 // Chain is the inspector.
@@ -147,7 +152,10 @@ func New(o Options) (*Chain, error) {
 	}
 	c := &Chain{eng: o.Engine, nums: nums, log: o.Logger.Named("filter"), m: o.Metrics, now: o.Now, actions: o.Actions,
 		fps: newFPCache(), events: o.Events, share: o.ShareCounters,
-		plugins: plugins, states: map[string]any{}, tables: map[string][]counters.Named{}}
+		plugins: plugins, states: maps.Clone(o.States), tables: map[string][]counters.Named{}}
+	if c.states == nil {
+		c.states = map[string]any{}
+	}
 	c.numc = newNumCache(nums)
 	c.numc.sync = o.SyncNumbers
 	c.scratch.New = func() any {

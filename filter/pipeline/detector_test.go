@@ -151,11 +151,15 @@ func TestDetectorREADMEs(t *testing.T) {
 			if key == "" || key == "-" {
 				continue
 			}
-			def := fmt.Sprint(v.Field(i).Interface())
-			if d, ok := v.Field(i).Interface().(time.Duration); ok {
+			fv := v.Field(i)
+			if fv.Kind() == reflect.Pointer && !fv.IsNil() { // a setting whose zero is not its default
+				fv = fv.Elem()
+			}
+			def := fmt.Sprint(fv.Interface())
+			if d, ok := fv.Interface().(time.Duration); ok {
 				def = shortDuration(d)
 			}
-			if fv := v.Field(i); def == "" || (fv.Kind() == reflect.Map || fv.Kind() == reflect.Slice) && fv.Len() == 0 {
+			if def == "" || (fv.Kind() == reflect.Map || fv.Kind() == reflect.Slice) && fv.Len() == 0 {
 				def = "none"
 			}
 			row := fmt.Sprintf("| `detectors.%s.%s` | %s", p.Name, key, def) // the cell may explain on

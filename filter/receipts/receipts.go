@@ -6,49 +6,110 @@
 package receipts
 
 import (
-	"github.com/smsfw/smsfw/internal/unsafex"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/counters"
+	"github.com/smsfw/smsfw/internal/unsafex"
 )
 
 // State remembers accepted ids per peer; it survives reloads. When a reload
 // changes the remember period, ids recorded before stay known (in the
 // previous filter) while new ids go to a filter with the new period.
+// The journal (Persist) keeps them across restarts and shares them
+// between nodes.
 type State struct {
 	mu        sync.Mutex
 	cur, prev *idFilter
 	remember  time.Duration
 	maxIDs    int
+
+	journal *journal
+	shared  *shared // set by Persist before any detector reads it
+	// warmFrom: unix nanos from which the warm-up runs (0: none).
+	warmFrom atomic.Int64
+	metrics  atomic.Pointer[Metrics]
 }
 
 // NewState remembers about maxIDs ids per remember period.
 func NewState(maxIDs int) *State { return &State{maxIDs: maxIDs} }
 
+// SetMetrics counts the receipts not judged during a warm-up in m.
+func (s *State) SetMetrics(m *Metrics) { s.metrics.Store(m) }
+
 func (s *State) filters(remember time.Duration) (cur, prev *idFilter) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cur == nil || s.remember != remember {
+	if s.cur == nil || s.remember != remember || s.cur.bits() != filterBits(s.maxIDs) {
 		s.prev, s.cur, s.remember = s.cur, newIDFilter(s.maxIDs, remember), remember
 	}
 	return s.cur, s.prev
 }
 
+// allFilters is the current filter and the one before a change of
+// remember (the journal's goroutine).
+func (s *State) allFilters() []*idFilter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*idFilter
+	for _, f := range []*idFilter{s.cur, s.prev} {
+		if f != nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// filterFor is the filter of a chunk's geometry; a chunk written with
+// another remember or max_ids (before a restart) gets the previous
+// filter's place when that is free. nil: nowhere to keep it.
+func (s *State) filterFor(span, bits int64) *idFilter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range []*idFilter{s.cur, s.prev} {
+		if f != nil && f.span == span && int64(f.bits()) == bits {
+			return f
+		}
+	}
+	if span <= 0 || bits < 64 || bits&(bits-1) != 0 || bits > 1<<34 {
+		return nil
+	}
+	if s.cur == nil {
+		s.cur, s.remember = newIDFilterBits(uint64(bits), span), time.Duration(span*gens)
+		return s.cur
+	}
+	if s.prev == nil {
+		s.prev = newIDFilterBits(uint64(bits), span)
+		return s.prev
+	}
+	return nil
+}
+
 // Detector checks receipts.
 type Detector struct {
+	st      *State
 	f, prev *idFilter
+	warmup  time.Duration
 }
 
 // New returns a detector.
 func New(st *State, remember time.Duration) *Detector {
-	if remember == 0 {
-		remember = 72 * time.Hour
+	return NewWith(st, Config{Remember: remember})
+}
+
+// NewWith returns a detector with the policy's settings.
+func NewWith(st *State, c Config) *Detector {
+	if c.Remember == 0 {
+		c.Remember = 72 * time.Hour
 	}
-	d := &Detector{}
-	d.f, d.prev = st.filters(remember)
+	d := &Detector{st: st, warmup: defaultWarmUp}
+	if c.WarmUp != nil {
+		d.warmup = *c.WarmUp
+	}
+	d.f, d.prev = st.filters(c.Remember)
 	return d
 }
 
@@ -122,6 +183,12 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	case known:
 	case f.AwaitingAnswers:
 		det.Raise(Early)
+	case d.st.warming(now, d.warmup):
+		if m := d.st.metrics.Load(); m != nil {
+			m.unverified.Inc()
+		}
+	case d.st.shared != nil && !d.st.shared.settled(canonical(unsafex.Bytes(f.Peer), unsafex.Bytes(f.ReceiptID)), now):
+		det.Raise(Early) // another node may have accepted it a moment ago
 	default:
 		det.Raise(Fake)
 	}

@@ -24,12 +24,26 @@ type Config struct {
 	// MaxIDs sizes the id filter: ids per remember period at ~1% false
 	// positives (default 1,000,000; about 2 MiB per million). Read at start.
 	MaxIDs int `yaml:"max_ids"`
+	// WarmUp: after a start that lost ids accepted before (a crash, or
+	// the event store unreadable at start), receipts of unknown ids are
+	// not judged for this long (default 30m; 0s: judged at once).
+	WarmUp *time.Duration `yaml:"warm_up"`
 }
+
+// defaultWarmUp covers the receipts of most messages accepted just
+// before a restart.
+const defaultWarmUp = 30 * time.Minute
 
 // Check implements filter.Settings.
 func (c *Config) Check(k *filter.SettingsCheck) {
 	k.NotNegative("remember", int64(c.Remember))
 	k.NotNegative("max_ids", int64(c.MaxIDs))
+	if c.WarmUp != nil {
+		k.NotNegative("warm_up", int64(*c.WarmUp))
+	} else {
+		d := defaultWarmUp
+		c.WarmUp = &d
+	}
 	if c.Remember == 0 {
 		c.Remember = 72 * time.Hour
 	}
@@ -49,7 +63,7 @@ var Plugin = filter.Register(&filter.Plugin{
 		if st == nil {
 			st = NewState(cfg.MaxIDs)
 		}
-		return filter.Built{Detector: New(st, cfg.Remember), State: st}
+		return filter.Built{Detector: NewWith(st, *cfg), State: st}
 	},
 })
 

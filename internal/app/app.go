@@ -36,6 +36,7 @@ import (
 	"github.com/smsfw/smsfw/filter/counters"
 	"github.com/smsfw/smsfw/filter/counters/shared"
 	"github.com/smsfw/smsfw/filter/pipeline"
+	"github.com/smsfw/smsfw/filter/receipts"
 	"github.com/smsfw/smsfw/internal/apidoc"
 	"github.com/smsfw/smsfw/internal/config"
 	"github.com/smsfw/smsfw/internal/tlsfiles"
@@ -104,6 +105,7 @@ type App struct {
 	Shield   *bpf.Shield     // the ban list, and the eBPF program when bpf.enabled
 	Alerts   *alerts.Service // nil without alerts
 	Counters *shared.Sharer  // nil unless counters.backend is redis
+	receipts *receipts.State // the fake-receipt check's ids in the event store; nil without it
 	Cluster  *cluster.Node   // nil without the cluster section
 	Registry *prometheus.Registry
 
@@ -199,8 +201,13 @@ func New(ctx context.Context, o Options) (_ *App, err error) {
 			a.cleanup = append(a.cleanup, func() { _ = a.Counters.Close() })
 			share = a.Counters.Share
 		}
+		rst, err := a.receiptIDs(ctx)
+		if err != nil {
+			return nil, err
+		}
 		a.Chain, err = pipeline.New(pipeline.Options{Engine: a.Engine, DefaultRegion: cmp.Or(o.Region, "DE"), Logger: a.log,
-			Metrics: pipeline.NewMetrics(a.Registry), Events: evOpts, ShareCounters: share, Actions: func(t mo.Trigger) {
+			Metrics: pipeline.NewMetrics(a.Registry), Events: evOpts, ShareCounters: share, States: map[string]any{receipts.Plugin.Name: rst},
+			Actions: func(t mo.Trigger) {
 				if a.MO != nil {
 					a.MO.QueueAction(t)
 				}
@@ -463,6 +470,37 @@ func (a *App) buildCluster(flagDB string) (*review.ClusterOptions, error) {
 	c := n.Config()
 	return &review.ClusterOptions{Node: c.Node, Store: cs, Wake: n.Subscribe(), PollInterval: c.PollInterval,
 		ReleaseWait: c.ReleaseWait, PendingTTL: c.PendingTTL, ReleaseLease: c.ReleaseLease}, nil
+}
+
+// receiptIDs is the fake-receipt check's state: its accepted ids kept in
+// the event store across restarts and shared between a cluster's nodes;
+// without the store, kept in memory only.
+func (a *App) receiptIDs(ctx context.Context) (*receipts.State, error) {
+	maxIDs := 0
+	if c, ok := a.Engine.Snapshot().Settings[receipts.Plugin.Name].(*receipts.Config); ok {
+		maxIDs = c.MaxIDs
+	}
+	st := receipts.NewState(cmp.Or(maxIDs, 1_000_000))
+	m := receipts.NewMetrics(a.Registry)
+	st.SetMetrics(m)
+	var j receipts.Journal
+	if a.an != nil {
+		j, _ = store.ReceiptJournalOf(a.an.store)
+	}
+	if j == nil {
+		a.log.Warn("no event store: the ids the SMSC accepted are kept in memory only; after a restart, the fake-receipt check refuses the receipts of messages accepted before it")
+		return st, nil
+	}
+	node := ""
+	if a.cfg.Cluster != nil {
+		node = a.cfg.Cluster.WithDefaults().Node
+	}
+	if err := st.Persist(ctx, receipts.JournalOptions{Journal: j, Node: node, Logger: a.log, Metrics: m}); err != nil {
+		return nil, err
+	}
+	a.receipts = st
+	a.cleanup = append(a.cleanup, func() { _ = st.Stop(context.Background()) }) // a New that failed; after Shutdown's, a no-op
+	return st, nil
 }
 
 // buildMO builds the MO routes' delivery over the event store.
@@ -774,6 +812,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 		}
 		if a.Cluster != nil {
 			a.Cluster.Close() // before the store closes
+		}
+		if a.receipts != nil { // after the proxy drained: every accepted id is known
+			if rerr := a.receipts.Stop(ctx); rerr != nil {
+				a.log.Error("accepted receipt ids not saved at the stop: the next start warms up", zap.Error(rerr))
+			}
 		}
 		// After the proxy drained, every event it emitted is queued: the
 		// writer stores them all before the store closes.
