@@ -1,6 +1,7 @@
 package receipts
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -37,4 +38,31 @@ func TestIDFilter(t *testing.T) {
 	if f.has(keys[0], 4*span+1) {
 		t.Fatal("remembered past remember")
 	}
+}
+
+// FuzzMerge: any chunk read from the store merges without a panic, and a
+// well-formed one sets exactly the words it carries.
+func FuzzMerge(f *testing.F) {
+	f.Add(int64(5), []byte{1, 0, 0, 0, 9, 8, 7, 6, 5, 4, 3, 2})
+	f.Add(int64(4), []byte{255, 255, 255, 255, 1, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(int64(-1), []byte{1, 2, 3})
+	span := int64(time.Hour)
+	now := 5*span + 1
+	f.Fuzz(func(t *testing.T, epoch int64, words []byte) {
+		g := newIDFilterBits(1<<16, span)
+		ok := g.merge(epoch, words, now)
+		if !ok || len(words) == 0 {
+			return
+		}
+		want := map[uint32]uint64{}
+		for w := words; len(w) >= 12; w = w[12:] {
+			want[binary.LittleEndian.Uint32(w)] |= binary.LittleEndian.Uint64(w[4:])
+		}
+		gen := g.gens[epoch%gens]
+		for i := range gen {
+			if got := gen[i].Load(); got != want[uint32(i)] {
+				t.Fatalf("word %d: %x, want %x", i, got, want[uint32(i)])
+			}
+		}
+	})
 }

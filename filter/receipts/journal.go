@@ -354,12 +354,37 @@ func (j *journal) write(ctx context.Context, full bool) error {
 	j.o.Metrics.chunks.Add(float64(len(cs)))
 	j.o.Metrics.words.Add(float64(n))
 	if full {
-		if _, err := j.o.Journal.DropChunks(ctx, j.o.Node, cs[0].Seq, now); err != nil {
-			j.o.Metrics.errors.WithLabelValues(opCompact).Inc()
-			j.log.Warn("old receipt id chunks not dropped", zap.Error(err))
+		// This node's full chunks hold every id it read too: the chunks
+		// of nodes gone (stopped, or silent for an hour: a pod replaced
+		// under another name) go with its own older ones.
+		for _, node := range append(j.gone(now.UnixNano()), j.o.Node) {
+			if _, err := j.o.Journal.DropChunks(ctx, node, cs[0].Seq, now); err != nil {
+				j.o.Metrics.errors.WithLabelValues(opCompact).Inc()
+				j.log.Warn("old receipt id chunks not dropped", zap.Error(err))
+				break
+			}
 		}
 	}
 	return nil
+}
+
+// goneAfter: a node silent this long is taken for gone for good.
+const goneAfter = time.Hour
+
+// gone returns (and forgets) the other nodes that stopped or went silent
+// for goneAfter.
+func (j *journal) gone(now int64) []string {
+	sh := j.s.shared
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	var out []string
+	for name, n := range sh.nodes {
+		if n.stopped || now-n.seen > int64(goneAfter) {
+			out = append(out, name)
+			delete(sh.nodes, name)
+		}
+	}
+	return out
 }
 
 // forceFull forgets the journal's copy: the next write has every word.

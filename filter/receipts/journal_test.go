@@ -89,7 +89,7 @@ func startNode(t *testing.T, j Journal, name string, c *clock) *node {
 	if err := st.Persist(context.Background(), JournalOptions{Journal: j, Node: name, Now: c.now, Metrics: m, manual: true}); err != nil {
 		t.Fatal(err)
 	}
-	return &node{t: t, st: st, d: New(st, time.Hour), c: c, m: m}
+	return &node{t: t, st: st, d: New(st, 0), c: c, m: m} // remember: 72h
 }
 
 func (n *node) sync() {
@@ -183,7 +183,7 @@ func TestJournalCompaction(t *testing.T) {
 		}
 	}
 	// Generations older than remember expire from the journal.
-	c.add(2 * time.Hour)
+	c.add(100 * time.Hour) // past remember (72h) and the chunks' margin
 	a.sync()
 	if _, err := j.DropChunks(context.Background(), "a", 0, c.now()); err != nil {
 		t.Fatal(err)
@@ -258,6 +258,20 @@ func TestJournalTwoNodes(t *testing.T) {
 	b.sync()
 	if got := b.judge("8888"); got != "fake" {
 		t.Fatalf("forged id with a silent: %s", got)
+	}
+	// An hour later b's compaction drops a's chunks: b's own full chunks
+	// hold a's ids, which a node starting then still knows.
+	c.add(goneAfter)
+	if err := b.st.journal.write(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range j.chunks {
+		if ch.Node != "b" {
+			t.Fatalf("a chunk of a gone node stayed: %+v", ch)
+		}
+	}
+	if got := startNode(t, j, "c", c).judge("5001"); got != "passed" {
+		t.Fatalf("a's id after its chunks went: %s", got)
 	}
 }
 
