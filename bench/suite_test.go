@@ -34,8 +34,15 @@ func TestOpenLoopRate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range rep.Results {
-		// Open loop sends on schedule: the measured rate is the asked rate, give or take.
-		if r.Result.Rate < 1500 || r.Result.Rate > 2500 {
+		// Open loop sends on schedule: over the whole run (warm-up and
+		// measured second, 1.2 s) never more than the schedule, and behind
+		// it only by what a busy machine delays; within the measured
+		// second, a stall in the warm-up is caught up, so the rate may
+		// exceed the asked one by what was late.
+		if r.Result.Issued > 2400+10 || r.Result.Issued < 1900 { // +10: each session's first send at 0
+			t.Fatalf("%s: issued %d over 1.2 s at 2000/s", r.Target, r.Result.Issued)
+		}
+		if r.Result.Rate < 1500 || r.Result.Rate > 2000+float64(2400-1500) {
 			t.Fatalf("%s: rate %.0f, asked 2000", r.Target, r.Result.Rate)
 		}
 	}
@@ -124,7 +131,9 @@ func TestScaleShapesAndVerdicts(t *testing.T) {
 // The inspection phase runs the reference ruleset's chain alone over new
 // one-time codes (every one allowed, or it fails) and judges the target.
 func TestInspectionPhase(t *testing.T) {
-	rep, err := Suite{Sessions: 2, Window: 10, Duration: 200 * time.Millisecond, Warmup: 50 * time.Millisecond,
+	// A second measured: on a busy machine the ruleset's first answers
+	// (its lists built, its numbers parsed) may take a few hundred ms.
+	rep, err := Suite{Sessions: 2, Window: 10, Duration: time.Second, Warmup: 300 * time.Millisecond,
 		Targets: []string{TargetRelay, TargetRules}, Inspection: 20_000}.Run(context.Background())
 	if err != nil {
 		t.Fatal(err)
