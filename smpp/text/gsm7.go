@@ -43,6 +43,9 @@ var gsmExt = [128]rune{
 var (
 	decBase [256]rune // septet not preceded by ESC
 	decExt  [256]rune // septet preceded by ESC
+	// decASCII is decBase[c] when that is an ASCII byte and c is not ESC,
+	// else 0 (no septet decodes to NUL).
+	decASCII [256]byte
 )
 
 // Encoding tables. An entry is encSingle|septet, encEscape|code, or 0 when the
@@ -69,6 +72,9 @@ func init() {
 			continue
 		}
 		decBase[c] = gsmDefault[c]
+		if c != esc && gsmDefault[c] < utf8.RuneSelf {
+			decASCII[c] = byte(gsmDefault[c])
+		}
 		switch {
 		case gsmExt[c] != 0:
 			decExt[c] = gsmExt[c]
@@ -177,7 +183,21 @@ func decodeSeptets(dst []byte, septets []byte, escaped bool) ([]byte, bool) {
 	}
 	out := dst[n : n+3*len(septets)]
 	i := 0
-	for _, c := range septets {
+	for k := 0; k < len(septets); k++ {
+		c := septets[k]
+		if !escaped {
+			// Runs of septets that decode to one ASCII byte (letters,
+			// digits, space, most punctuation: the bulk of a text) go
+			// through a byte table.
+			for b := decASCII[c]; b != 0; b = decASCII[c] {
+				out[i] = b
+				i++
+				if k++; k == len(septets) {
+					return dst[:n+i], false
+				}
+				c = septets[k]
+			}
+		}
 		var r rune
 		switch {
 		case escaped:

@@ -410,6 +410,20 @@ func TestDecodeGSM7Paths(t *testing.T) {
 			t.Fatalf("invalid UTF-8 %q", fast)
 		}
 	}
+	// Every pair of octets, alone, after an ESC and inside ASCII runs: the
+	// fast path's byte table ends and resumes its runs at each of them.
+	for a := range 256 {
+		for b := range 256 {
+			for _, septets := range [][]byte{{byte(a), byte(b)}, {esc, byte(a), byte(b)},
+				{'x', 'y', byte(a), byte(b), 'z'}, {'x', byte(a), esc, byte(b), 'z'}} {
+				slow := DecodeGSM7([]byte("p"), septets)
+				fast := DecodeGSM7(append(make([]byte, 0, 1+3*len(septets)), 'p'), septets)
+				if !bytes.Equal(slow, fast) {
+					t.Fatalf("paths differ for % X:\n%q\n%q", septets, slow, fast)
+				}
+			}
+		}
+	}
 	for _, at := range []int{126, 127, 128, 255, 256} {
 		septets := bytes.Repeat([]byte{'a'}, 300)
 		septets[at], septets[at+1] = esc, 0x65
