@@ -268,10 +268,7 @@ func (m *Matcher) First(text []byte, wholeWords bool) (index, start, end int) {
 func (m *Matcher) firstWhole(text []byte) (index, start, end int) {
 	delta, cls, ncls, level := m.delta, &m.cls, m.ncls, m.levelStart
 	best, bestStart, bestEnd := -1, 0, len(text)+1
-	for i := 0; i < len(text) && i+1 < bestEnd; i++ {
-		if i > 0 && isAlnum(text[i-1]) {
-			continue
-		}
+	for i := 0; i < len(text) && i+1 < bestEnd; {
 		s := int32(0)
 		for j := i; j < len(text) && j+1 < bestEnd; j++ {
 			d := j - i + 1 // the depth of a trie child of s
@@ -294,6 +291,12 @@ func (m *Matcher) firstWhole(text []byte) (index, start, end int) {
 				}
 			}
 		}
+		// The next start follows the next byte that is not a letter or
+		// digit.
+		for i < len(text) && isAlnum(text[i]) {
+			i++
+		}
+		i++
 	}
 	if best < 0 {
 		return -1, 0, 0

@@ -31,6 +31,14 @@ var asciiClass = func() (t [128]uint8) {
 	return t
 }()
 
+// lowerLetter maps the ASCII letters to lower case and every other byte to 0.
+var lowerLetter = func() (t [256]byte) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = byte(c), byte(c)
+	}
+	return t
+}()
+
 // asciiStr holds every ASCII byte, so that asciiStr[c:c+1] is a one-byte
 // string without an allocation.
 var asciiStr = func() string {
@@ -147,37 +155,58 @@ func normalize(dst, s []byte, skel bool) []byte {
 	n := normer{base: len(dst), skel: skel}
 	for i := 0; i < len(s); {
 		c := s[i]
+		if l := lowerLetter[c]; l != 0 {
+			// The hot path: a run of ASCII letters, lower-cased into
+			// the room dst has (the first one appended, which grows it).
+			if !n.inWord {
+				dst = n.begin(dst)
+			}
+			dst = append(dst, l)
+			i++
+			out := dst[len(dst):cap(dst)]
+			k := 0
+			for ; i < len(s) && k < len(out); i++ {
+				if l = lowerLetter[s[i]]; l == 0 {
+					break
+				}
+				out[k] = l
+				k++
+			}
+			dst = dst[:len(dst)+k]
+			n.letters += 1 + k
+			continue
+		}
 		if c < utf8.RuneSelf {
 			i++
-			if n.inWord && asciiClass[c] == cLower { // the hot path
-				dst = append(dst, c)
-				n.letters++
-				continue
-			}
 			dst = n.ascii(dst, c)
 			continue
 		}
 		r, size := utf8.DecodeRune(s[i:])
 		i += size
-		if r == utf8.RuneError && size == 1 {
-			dst = n.end(dst)
-			continue
-		}
-		str, fr, k := foldRune(r)
-		switch k {
-		case kDrop:
-		case kSep:
-			dst = n.end(dst)
-		case kASCII:
-			for j := 0; j < len(str); j++ {
-				dst = n.ascii(dst, str[j])
-			}
-		default:
-			dst = n.begin(dst)
-			dst = utf8.AppendRune(dst, fr)
-		}
+		dst = n.rune(dst, r, size)
 	}
 	return n.end(dst)
+}
+
+// rune folds a non-ASCII rune r of size bytes (utf8.DecodeRune).
+func (n *normer) rune(dst []byte, r rune, size int) []byte {
+	if r == utf8.RuneError && size == 1 {
+		return n.end(dst)
+	}
+	str, fr, k := foldRune(r)
+	switch k {
+	case kDrop:
+	case kSep:
+		dst = n.end(dst)
+	case kASCII:
+		for j := 0; j < len(str); j++ {
+			dst = n.ascii(dst, str[j])
+		}
+	default:
+		dst = n.begin(dst)
+		dst = utf8.AppendRune(dst, fr)
+	}
+	return dst
 }
 
 func (n *normer) begin(dst []byte) []byte {

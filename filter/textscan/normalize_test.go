@@ -168,6 +168,9 @@ func FuzzNormalize(f *testing.F) {
 	f.Add([]byte(sample160))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		out := Normalize(nil, in)
+		if want := normalizeRef(in, false); !bytes.Equal(out, want) {
+			t.Fatalf("Normalize(%q) = %q, the oracle %q", in, out, want)
+		}
 		if !utf8.Valid(out) {
 			t.Fatalf("Normalize(%q) = %q: invalid UTF-8", in, out)
 		}
@@ -181,6 +184,9 @@ func FuzzNormalize(f *testing.F) {
 			t.Fatalf("grew more than 1.5x: %q -> %q", in, out)
 		}
 		sk := Skeleton(nil, in)
+		if want := normalizeRef(in, true); !bytes.Equal(sk, want) {
+			t.Fatalf("Skeleton(%q) = %q, the oracle %q", in, sk, want)
+		}
 		if !utf8.Valid(sk) || bytes.IndexByte(sk, ' ') >= 0 {
 			t.Fatalf("Skeleton(%q) = %q", in, sk)
 		}
@@ -292,5 +298,66 @@ func TestMaskDigitsMatchesByteLoop(t *testing.T) {
 				t.Fatalf("%q in place: %q, want %q", s, got, want[1:])
 			}
 		}
+	}
+}
+
+// normalizeRef is Normalize (Skeleton with skel) one character at a time
+// through the normer, without the letter-run path: the oracle of
+// TestNormalizeMatchesRef and FuzzNormalize.
+func normalizeRef(s []byte, skel bool) []byte {
+	n := normer{skel: skel}
+	var dst []byte
+	for len(s) > 0 {
+		r, size := utf8.DecodeRune(s)
+		if r < utf8.RuneSelf {
+			dst = n.ascii(dst, s[0])
+		} else {
+			dst = n.rune(dst, r, size)
+		}
+		s = s[size:]
+	}
+	return n.end(dst)
+}
+
+// TestNormalizeMatchesRef compares Normalize and Skeleton with the
+// character-at-a-time oracle on the test cases, on random ASCII and mixed
+// texts, and with destinations of every spare capacity (the letter runs
+// stop where dst's room ends).
+func TestNormalizeMatchesRef(t *testing.T) {
+	texts := []string{sample160, "Your verification code is 482913. Do not share it.", "FR33 iPhone W1NNER p@y$al",
+		"Ｐａｙｐａｌ 𝐏𝐚𝐲 Crème ß 验证码123456 😀", "ABCdef\xffGHI", "a", "Z9", ""}
+	for _, tc := range normalizeCases {
+		texts = append(texts, tc.in)
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []string{"a", "Z", "q", "0", "1", "3", "7", " ", ".", "@", "$", "-", "é", "Ｑ", "а", "\u200b", "ß", "\xff", "ǅ"}
+	for range 20_000 {
+		var b strings.Builder
+		for range rng.IntN(40) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		texts = append(texts, b.String())
+	}
+	for _, s := range texts {
+		in := []byte(s)
+		for _, skel := range []bool{false, true} {
+			want := normalizeRef(in, skel)
+			for _, room := range []int{0, 1, 2, 5, len(in), 2 * len(in)} {
+				dst := append(make([]byte, 0, 2+room), "xy"...)
+				got := normalize(dst, in, skel)
+				if string(got[:2]) != "xy" || !bytes.Equal(got[2:], want) {
+					t.Fatalf("normalize(%q, skel %v, room %d) = %q, want %q", s, skel, room, got[2:], want)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkNormalizeOTP(b *testing.B) {
+	in := []byte("Your verification code is 482913. Do not share it.")
+	dst := make([]byte, 0, 256)
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		dst = Normalize(dst[:0], in)
 	}
 }

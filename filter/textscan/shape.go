@@ -89,6 +89,11 @@ func ShapeOf(text []byte) Shape {
 			i = j
 			continue
 		}
+		if text[i] == ' ' { // the common separator: the default case below, in short
+			inWord, wordStart, runDigits = false, -1, 0
+			i++
+			continue
+		}
 		r, n := rune(text[i]), 1
 		if r >= utf8.RuneSelf {
 			r, n = utf8.DecodeRune(text[i:])

@@ -1,6 +1,7 @@
 package text
 
 import (
+	"encoding/binary"
 	"slices"
 	"unicode/utf8"
 )
@@ -43,6 +44,9 @@ var gsmExt = [128]rune{
 var (
 	decBase [256]rune // septet not preceded by ESC
 	decExt  [256]rune // septet preceded by ESC
+	// decASCII is decBase[c] when that is an ASCII byte and c is not ESC,
+	// else 0 (no septet decodes to NUL).
+	decASCII [256]byte
 )
 
 // Encoding tables. An entry is encSingle|septet, encEscape|code, or 0 when the
@@ -69,6 +73,9 @@ func init() {
 			continue
 		}
 		decBase[c] = gsmDefault[c]
+		if c != esc && gsmDefault[c] < utf8.RuneSelf {
+			decASCII[c] = byte(gsmDefault[c])
+		}
 		switch {
 		case gsmExt[c] != 0:
 			decExt[c] = gsmExt[c]
@@ -177,7 +184,38 @@ func decodeSeptets(dst []byte, septets []byte, escaped bool) ([]byte, bool) {
 	}
 	out := dst[n : n+3*len(septets)]
 	i := 0
-	for _, c := range septets {
+	for k := 0; k < len(septets); k++ {
+		if !escaped {
+			// Runs of septets that decode to one ASCII byte (letters,
+			// digits, space, most punctuation: the bulk of a text) go
+			// through a byte table, eight at a time while no byte of
+			// the eight is 0 (not ASCII), then one at a time.
+			for ; k+8 <= len(septets); k += 8 {
+				s := septets[k : k+8 : k+8]
+				w := uint64(decASCII[s[0]]) | uint64(decASCII[s[1]])<<8 | uint64(decASCII[s[2]])<<16 |
+					uint64(decASCII[s[3]])<<24 | uint64(decASCII[s[4]])<<32 | uint64(decASCII[s[5]])<<40 |
+					uint64(decASCII[s[6]])<<48 | uint64(decASCII[s[7]])<<56
+				if (w-0x0101010101010101)&^w&0x8080808080808080 != 0 {
+					break
+				}
+				binary.LittleEndian.PutUint64(out[i:], w)
+				i += 8
+			}
+			if k == len(septets) {
+				return dst[:n+i], false
+			}
+		}
+		c := septets[k]
+		if !escaped {
+			for b := decASCII[c]; b != 0; b = decASCII[c] {
+				out[i] = b
+				i++
+				if k++; k == len(septets) {
+					return dst[:n+i], false
+				}
+				c = septets[k]
+			}
+		}
 		var r rune
 		switch {
 		case escaped:

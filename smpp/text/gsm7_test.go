@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -408,6 +409,25 @@ func TestDecodeGSM7Paths(t *testing.T) {
 		}
 		if !utf8.Valid(fast) {
 			t.Fatalf("invalid UTF-8 %q", fast)
+		}
+	}
+	// Every pair of octets, alone, after an ESC and inside ASCII runs (at
+	// either end and across the middle of the fast path's eight-septet
+	// words): its byte table ends and resumes its runs at each of them.
+	run := []byte("abcdefghijklmnopqrstuv")
+	for a := range 256 {
+		for b := range 256 {
+			for _, septets := range [][]byte{{byte(a), byte(b)}, {esc, byte(a), byte(b)},
+				{'x', 'y', byte(a), byte(b), 'z'}, {'x', byte(a), esc, byte(b), 'z'},
+				append([]byte{byte(a), byte(b)}, run...), append(slices.Clone(run[:6]), byte(a), byte(b)),
+				append(append(slices.Clone(run[:7]), byte(a), byte(b)), run[7:]...),
+				append(slices.Clone(run), byte(a), esc, byte(b))} {
+				slow := DecodeGSM7([]byte("p"), septets)
+				fast := DecodeGSM7(append(make([]byte, 0, 1+3*len(septets)), 'p'), septets)
+				if !bytes.Equal(slow, fast) {
+					t.Fatalf("paths differ for % X:\n%q\n%q", septets, slow, fast)
+				}
+			}
 		}
 	}
 	for _, at := range []int{126, 127, 128, 255, 256} {
