@@ -22,18 +22,11 @@ func (s *sqlStore) AppendChunks(ctx context.Context, chunks []receipts.Chunk) er
 		return nil
 	}
 	defer s.lockWrite()()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginAppend(ctx, "receipt_filter")
 	if err != nil {
 		return fmt.Errorf("store: append receipt id chunks: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if s.d.name == "postgres" {
-		// seq is taken inside the lock, held to the commit: seq order is
-		// commit order across nodes.
-		if _, err := tx.ExecContext(ctx, `LOCK TABLE receipt_filter IN EXCLUSIVE MODE`); err != nil {
-			return fmt.Errorf("store: append receipt id chunks: %w", err)
-		}
-	}
 	q := s.d.rebind(`INSERT INTO receipt_filter (node, kind, span, bits, epoch, at, words, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	for i := range chunks {
 		c := &chunks[i]

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -41,6 +42,25 @@ type ReceiptIDs interface {
 
 var _ ReceiptIDs = (*sqlStore)(nil)
 
+// beginAppend begins a transaction appending to a table whose seq is the
+// cursor of readers on other nodes: on PostgreSQL it locks the table, so
+// seq is taken inside the lock and the lock held to the commit: seq order
+// is commit order and a reader's cursor skips nothing. Readers (SELECT)
+// are not blocked. (The caller holds lockWrite.)
+func (s *sqlStore) beginAppend(ctx context.Context, table string) (*sql.Tx, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if s.d.name == "postgres" {
+		if _, err := tx.ExecContext(ctx, `LOCK TABLE `+table+` IN EXCLUSIVE MODE`); err != nil {
+			_ = tx.Rollback()
+			return nil, err
+		}
+	}
+	return tx, nil
+}
+
 // receiptIDRows is the rows of one INSERT (5 parameters each).
 const receiptIDRows = 200
 
@@ -49,19 +69,11 @@ func (s *sqlStore) PutReceiptIDs(ctx context.Context, ids []ReceiptID) error {
 		return nil
 	}
 	defer s.lockWrite()()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.beginAppend(ctx, "receipt_ids")
 	if err != nil {
 		return fmt.Errorf("store: put receipt ids: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	if s.d.name == "postgres" {
-		// seq is taken inside the lock and the lock held to the commit:
-		// seq order is commit order across nodes. Readers (SELECT) are
-		// not blocked.
-		if _, err := tx.ExecContext(ctx, `LOCK TABLE receipt_ids IN EXCLUSIVE MODE`); err != nil {
-			return fmt.Errorf("store: put receipt ids: %w", err)
-		}
-	}
 	for len(ids) > 0 {
 		n := min(len(ids), receiptIDRows)
 		var q strings.Builder
