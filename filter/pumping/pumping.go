@@ -153,22 +153,25 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 }
 
 // parseDigits is strconv.ParseUint(s, 10, 64) without the error value: a
-// destination of decimal digits only, below 2^64. Eight digits at a time
-// (a destination has 10 to 15), the rest one by one.
+// destination of decimal digits only, below 2^64. A destination of 8 to
+// 16 digits (nearly all) is read as two overlapping 8-byte words.
 func parseDigits(s string) (uint64, bool) {
-	if s == "" || len(s) > 19 { // 19 digits never overflow
+	const zeros = 0x3030303030303030 // "00000000"
+	switch {
+	case len(s) == 8:
+		return eightDigits(load8(s))
+	case len(s) > 8 && len(s) <= 16:
+		// The head's k digits, shifted to the word's last k bytes behind
+		// '0's, and the last eight digits.
+		k := uint(len(s) - 8)
+		hi, ok := eightDigits(load8(s)<<(8*(8-k)) | zeros>>(8*k))
+		lo, ok2 := eightDigits(load8(s[len(s)-8:]))
+		return hi*100_000_000 + lo, ok && ok2
+	case s == "" || len(s) > 19: // 19 digits never overflow
 		n, err := strconv.ParseUint(s, 10, 64)
 		return n, err == nil
 	}
 	var n uint64
-	for len(s) >= 8 {
-		v, ok := eightDigits(binary.LittleEndian.Uint64(unsafex.Bytes(s[:8])))
-		if !ok {
-			return 0, false
-		}
-		n = n*100_000_000 + v
-		s = s[8:]
-	}
 	for i := 0; i < len(s); i++ {
 		c := s[i] - '0'
 		if c > 9 {
@@ -178,6 +181,9 @@ func parseDigits(s string) (uint64, bool) {
 	}
 	return n, true
 }
+
+// load8 is s's first eight bytes, little-endian (s[0] in the low byte).
+func load8(s string) uint64 { return binary.LittleEndian.Uint64(unsafex.Bytes(s[:8])) }
 
 // eightDigits reads eight ASCII digits loaded little-endian (the first
 // digit in the low byte) as their decimal value, false if any byte is not
