@@ -36,9 +36,26 @@ func KeyString(parts ...string) uint64 {
 func KeyUint64(parts ...uint64) uint64 {
 	h := uint64(len(parts)) * 0x9E3779B97F4A7C15
 	for _, p := range parts {
-		h = combine(h, fmix(p^0xD6E8FEB86659FD93))
+		h = combine(h, Mix(p))
 	}
 	return fmix(h)
+}
+
+// Mix is the mixing KeyUint64 applies to each part, for a part that goes
+// into several keys of one message (a peer hash shared by rate limits):
+// mix it once, then KeyMixed2(Mix(a), Mix(b)) == KeyUint64(a, b) and
+// KeyMixed3(Mix(a), Mix(b), Mix(c)) == KeyUint64(a, b, c).
+func Mix(p uint64) uint64 { return fmix(p ^ 0xD6E8FEB86659FD93) }
+
+// KeyMixed2 is KeyUint64 of two parts already passed through Mix (the
+// constants are 2 and 3 times KeyUint64's, modulo 2^64).
+func KeyMixed2(a, b uint64) uint64 {
+	return fmix(combine(combine(0x3C6EF372FE94F82A, a), b))
+}
+
+// KeyMixed3 is KeyUint64 of three parts already passed through Mix.
+func KeyMixed3(a, b, c uint64) uint64 {
+	return fmix(combine(combine(combine(0xDAA66D2C7DDF743F, a), b), c))
 }
 
 // combine folds x into h, order-dependently.

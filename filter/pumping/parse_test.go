@@ -59,3 +59,16 @@ func BenchmarkParseUint(b *testing.B) {
 		sink += n
 	}
 }
+
+func FuzzParseDigits(f *testing.F) {
+	for _, s := range []string{"", "4915123456789", "12345678", "1234567/", "1234567:", "18446744073709551615", "18446744073709551616", "0000000000000000001"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := strconv.ParseUint(s, 10, 64)
+		got, ok := parseDigits(s)
+		if ok != (err == nil) || ok && got != want {
+			t.Fatalf("parseDigits(%q) = %d, %v; ParseUint: %d, %v", s, got, ok, want, err)
+		}
+	})
+}

@@ -20,14 +20,85 @@ type Limit struct {
 	// Status answers a throttled message (ESME_RTHROTTLED unless the policy says otherwise).
 	Status pdu.Status
 
-	idHash uint64
+	idMix uint64 // counters.Mix(counters.KeyString(ID)), 0 until Prepare
+	kind  keyKind
+}
+
+// keyKind is Key resolved once, so Check does not compare strings.
+type keyKind uint8
+
+const (
+	keySenderDest keyKind = iota // the default, as before
+	keyPeer
+	keySender
+	keyDest
+)
+
+func kindOf(key string) keyKind {
+	switch key {
+	case "peer":
+		return keyPeer
+	case "sender":
+		return keySender
+	case "destination":
+		return keyDest
+	}
+	return keySenderDest
 }
 
 // Prepare precomputes the limits' key hashes (call once when building them).
 func Prepare(limits []Limit) {
 	for i := range limits {
-		limits[i].idHash = counters.KeyString(limits[i].ID)
+		limits[i].idMix = counters.Mix(counters.KeyString(limits[i].ID))
+		limits[i].kind = kindOf(limits[i].Key)
 	}
+}
+
+// mixed holds the message's hashes passed through counters.Mix, each
+// computed at most once per message however many limits use it.
+type mixed struct {
+	f                  *filter.Facts
+	peer, sender, dest uint64
+	have               uint8 // bits: 1 peer, 2 sender, 4 dest
+}
+
+func (m *mixed) peerMix() uint64 {
+	if m.have&1 == 0 {
+		m.peer, m.have = counters.Mix(m.f.PeerHash()), m.have|1
+	}
+	return m.peer
+}
+
+func (m *mixed) senderMix() uint64 {
+	if m.have&2 == 0 {
+		m.sender, m.have = counters.Mix(m.f.SenderHash()), m.have|2
+	}
+	return m.sender
+}
+
+func (m *mixed) destMix() uint64 {
+	if m.have&4 == 0 {
+		m.dest, m.have = counters.Mix(m.f.DestHash()), m.have|4
+	}
+	return m.dest
+}
+
+// key is the limit's counter key for the message: the same value as
+// counters.KeyUint64(KeyString(ID), <the scope's hashes>) (TestKeyMatchesKeyUint64).
+func (l *Limit) key(m *mixed) uint64 {
+	id, kind := l.idMix, l.kind
+	if id == 0 { // not prepared
+		id, kind = counters.Mix(counters.KeyString(l.ID)), kindOf(l.Key)
+	}
+	switch kind {
+	case keyPeer:
+		return counters.KeyMixed2(id, m.peerMix())
+	case keySender:
+		return counters.KeyMixed3(id, m.peerMix(), m.senderMix())
+	case keyDest:
+		return counters.KeyMixed2(id, m.destMix())
+	}
+	return counters.KeyMixed3(id, m.senderMix(), m.destMix())
 }
 
 // State holds the limiters; it survives reloads (keys include the limit id).
@@ -62,26 +133,13 @@ func Check(st *State, limits []Limit, f *filter.Facts, dir filter.Direction, now
 		rate float64
 	}
 	nt := 0
+	m := mixed{f: f}
 	for i := range limits {
 		l := &limits[i]
 		if l.Direction >= 0 && l.Direction != int(dir) {
 			continue
 		}
-		id := l.idHash
-		if id == 0 {
-			id = counters.KeyString(l.ID)
-		}
-		var key uint64
-		switch l.Key {
-		case "peer":
-			key = counters.KeyUint64(id, f.PeerHash())
-		case "sender":
-			key = counters.KeyUint64(id, f.PeerHash(), f.SenderHash())
-		case "destination":
-			key = counters.KeyUint64(id, f.DestHash())
-		default:
-			key = counters.KeyUint64(id, f.SenderHash(), f.DestHash())
-		}
+		key := l.key(&m)
 		if ok, _ := st.l.Allow(key, now, l.Rate, l.Burst, f.Segments); ok {
 			if nt < len(taken) {
 				taken[nt].key, taken[nt].rate = key, l.Rate
