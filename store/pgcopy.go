@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -109,11 +110,10 @@ func (s *sqlStore) copyPart(ctx context.Context, evs []*filter.Event) error {
 			return fmt.Errorf("store: insert: copy: %w", err)
 		}
 		if postings != nil {
-			if err := insertPostingsOf(ctx, func(ctx context.Context, q string, args ...any) error {
-				_, err := tx.Exec(ctx, q, args...)
-				return err
-			}, <-postings); err != nil {
-				return err
+			if p := <-postings; len(p.tris) > 0 {
+				if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(appendCopyPostings(nil, p)), copyPostingsStatement); err != nil {
+					return fmt.Errorf("store: insert: text index: %w", err)
+				}
 			}
 		}
 		// In (day, peer) order: parallel parts (and other nodes) lock the
@@ -174,7 +174,7 @@ func (r *copyReader) Read(p []byte) (int, error) {
 		r.buf, r.off = r.buf[:0], 0
 		if !r.header {
 			r.header = true
-			r.buf = append(r.buf, "PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00"...)
+			r.buf = append(r.buf, copyHeader...)
 		}
 		for r.next < len(r.evs) && len(r.buf) < len(p) {
 			r.buf = appendCopyRow(r.buf, r.evs[r.next])
@@ -189,6 +189,30 @@ func (r *copyReader) Read(p []byte) (int, error) {
 	r.off += n
 	return n, nil
 }
+
+// copyPostingsStatement takes appendCopyPostings' rows.
+const copyPostingsStatement = "COPY event_trgm (tri, lo, hi, n, ids) FROM STDIN (FORMAT binary)"
+
+// appendCopyPostings appends p's event_trgm rows in COPY's binary format,
+// header and trailer included: COPY took a part's postings in about half
+// the time of insertPostings' INSERT ... SELECT FROM unnest(...).
+func appendCopyPostings(b []byte, p *trgmPostings) []byte {
+	b = append(b, copyHeader...)
+	for i, k := range p.tris {
+		b = binary.BigEndian.AppendUint16(b, 5)
+		for _, v := range [...]int64{k, p.lo, p.hi} {
+			b = binary.BigEndian.AppendUint64(append(b, 0, 0, 0, 8), uint64(v))
+		}
+		b = binary.BigEndian.AppendUint32(append(b, 0, 0, 0, 4), uint32(p.ns[i]))
+		b = binary.BigEndian.AppendUint32(b, uint32(len(p.ids[i])))
+		b = append(b, p.ids[i]...)
+	}
+	return append(b, 0xff, 0xff)
+}
+
+// copyHeader starts COPY's binary format: the signature, no flags, no
+// header extension.
+const copyHeader = "PGCOPY\n\xff\r\n\x00" + "\x00\x00\x00\x00" + "\x00\x00\x00\x00"
 
 // appendCopyRow appends ev's row: the field count, then each field's
 // length (-1: NULL) and bytes.

@@ -146,11 +146,7 @@ type execer func(ctx context.Context, q string, args ...any) error
 
 // storePostings writes evs' postings in the transaction ex runs in.
 func storePostings(ctx context.Context, ex execer, evs []*filter.Event) error {
-	return insertPostingsOf(ctx, ex, makePostings(evs))
-}
-
-// insertPostingsOf writes p in the transaction ex runs in.
-func insertPostingsOf(ctx context.Context, ex execer, p *trgmPostings) error {
+	p := makePostings(evs)
 	if len(p.tris) == 0 {
 		return nil
 	}
