@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -293,6 +295,37 @@ func TestMakePostings(t *testing.T) {
 					t.Fatalf("query %q: trigram %x in no posting", sub, k)
 				}
 			}
+		}
+	}
+}
+
+// copyReader gives the same bytes whatever the size of the reads: the
+// header, each row once, the trailer.
+func TestCopyReaderChunks(t *testing.T) {
+	evs := dataset(300)
+	evs[7] = fullEvent(8)
+	evs[9].Raw, evs[9].DecidedAt = nil, nil
+	want := []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+	for _, ev := range evs {
+		want = appendCopyRow(want, ev)
+	}
+	want = append(want, 0xff, 0xff)
+	for _, size := range []int{1, 7, 100, 4096, 65531, 1 << 20} {
+		r := &copyReader{evs: evs}
+		var got []byte
+		p := make([]byte, size)
+		for {
+			n, err := r.Read(p)
+			got = append(got, p[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil || n == 0 {
+				t.Fatalf("size %d: read %d, %v", size, n, err)
+			}
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("size %d: %d bytes, want %d", size, len(got), len(want))
 		}
 	}
 }

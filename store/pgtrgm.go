@@ -77,36 +77,45 @@ func makePostings(evs []*filter.Event) *trgmPostings {
 		return p
 	}
 	p.lo, p.hi = sorted[0].id, sorted[len(sorted)-1].id
+	// Lists by value in one slice, found by index: no allocation per
+	// trigram, nothing for the collector to chase.
 	type list struct {
 		last int64
 		n    int32
 		buf  []byte
 	}
-	lists := map[int64]*list{}
+	lists := make([]list, 0, 1024)
+	index := make(map[int64]int32, 1024)
 	for i, e := range sorted {
 		if i > 0 && e.id == sorted[i-1].id {
 			continue
 		}
 		eachTrigram(e.text, func(k int64) {
-			l := lists[k]
-			if l == nil {
-				l = &list{last: p.lo}
-				lists[k] = l
-			} else if l.last == e.id {
+			j, ok := index[k]
+			if !ok {
+				j = int32(len(lists))
+				index[k] = j
+				lists = append(lists, list{last: p.lo})
+			}
+			l := &lists[j]
+			if ok && l.last == e.id {
 				return // once per event (ids ascend)
 			}
 			l.buf = binary.AppendUvarint(l.buf, uint64(e.id-l.last))
 			l.last, l.n = e.id, l.n+1
 		})
 	}
-	p.tris = make([]int64, 0, len(lists))
-	for k := range lists {
-		p.tris = append(p.tris, k)
+	order := make([]int64, 0, len(lists))
+	for k := range index {
+		order = append(order, k)
 	}
-	slices.Sort(p.tris) // rows in key order: the index is written in order
-	for _, k := range p.tris {
-		p.ns = append(p.ns, lists[k].n)
-		p.ids = append(p.ids, lists[k].buf)
+	slices.Sort(order) // rows in key order: the index is written in order
+	p.tris = order
+	p.ns = make([]int32, len(order))
+	p.ids = make([][]byte, len(order))
+	for i, k := range order {
+		l := &lists[index[k]]
+		p.ns[i], p.ids[i] = l.n, l.buf
 	}
 	return p
 }
