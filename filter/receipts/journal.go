@@ -3,6 +3,7 @@ package receipts
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
 	"time"
 
@@ -114,10 +115,13 @@ type shared struct {
 	pending map[uint64]int64 // unknown receipt keys: first seen
 }
 
+// noHorizon: no other node is live, every id is known here.
+const noHorizon = math.MaxInt64
+
 // horizon is the time up to which every live other node's ids are known
-// here (math.MaxInt64 when none is live).
+// here (noHorizon when none is live).
 func (s *shared) horizon(now int64) int64 {
-	h := int64(1<<63 - 1)
+	h := int64(noHorizon)
 	for _, n := range s.nodes {
 		if !n.stopped && now-n.seen < int64(staleAfter) {
 			h = min(h, n.at)
@@ -133,7 +137,7 @@ func (s *shared) settled(key uint64, now int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.horizon(now)
-	if h == 1<<63-1 {
+	if h == noHorizon {
 		return true
 	}
 	first, ok := s.pending[key]
@@ -156,8 +160,9 @@ func (s *shared) settled(key uint64, now int64) bool {
 
 // Persist attaches the journal: it reads every chunk into the filter
 // (before it returns, so that the first receipt judged knows them) and
-// starts the goroutine that writes and reads chunks. Stop ends it.
-func (s *State) Persist(ctx context.Context, o JournalOptions) error {
+// starts the goroutine that writes and reads chunks. Stop ends it. It
+// never fails: a journal it cannot read means a warm-up.
+func (s *State) Persist(ctx context.Context, o JournalOptions) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -189,10 +194,9 @@ func (s *State) Persist(ctx context.Context, o JournalOptions) error {
 	}
 	if o.manual {
 		close(j.done)
-		return nil
+		return
 	}
 	go j.run()
-	return nil
 }
 
 // Stop writes the ids not written yet and a stop chunk (after the proxy
@@ -239,20 +243,28 @@ type journal struct {
 // node's last chunk is a stop chunk, or it has none (its first start).
 func (j *journal) load(ctx context.Context) (clean bool, err error) {
 	own := false
+	err = j.pages(ctx, func(c Chunk) {
+		if c.Node == j.o.Node {
+			own, clean = true, c.Kind == ChunkStop
+		}
+		j.take(c, true)
+	})
+	// A first start on this store lost nothing it could know.
+	return err == nil && (!own || clean), err
+}
+
+// pages calls fn with every chunk after the cursor, a page at a time.
+func (j *journal) pages(ctx context.Context, fn func(Chunk)) error {
 	for {
 		cs, err := j.o.Journal.ChunksAfter(ctx, j.cursor, chunksPage)
 		if err != nil {
-			return false, err
+			return err
 		}
 		for _, c := range cs {
-			if c.Node == j.o.Node {
-				own, clean = true, c.Kind == ChunkStop
-			}
-			j.take(c, true)
+			fn(c)
 		}
 		if len(cs) < chunksPage {
-			// A first start on this store lost nothing it could know.
-			return !own || clean, nil
+			return nil
 		}
 	}
 }
@@ -398,17 +410,8 @@ func (j *journal) forceFull() {
 
 // read merges the other nodes' new chunks.
 func (j *journal) read(ctx context.Context) error {
-	for {
-		cs, err := j.o.Journal.ChunksAfter(ctx, j.cursor, chunksPage)
-		if err != nil {
-			return err
-		}
-		for _, c := range cs {
-			j.take(c, false)
-		}
-		if len(cs) < chunksPage {
-			break
-		}
+	if err := j.pages(ctx, func(c Chunk) { j.take(c, false) }); err != nil {
+		return err
 	}
 	sh := j.s.shared
 	now := j.o.Now().UnixNano()
@@ -416,7 +419,7 @@ func (j *journal) read(ctx context.Context) error {
 	h := sh.horizon(now)
 	sh.mu.Unlock()
 	lag := 0.0
-	if h != 1<<63-1 {
+	if h != noHorizon {
 		lag = max(time.Duration(now-h).Seconds(), 0)
 	}
 	j.o.Metrics.lag.Set(lag)

