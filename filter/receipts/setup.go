@@ -34,6 +34,9 @@ type Config struct {
 // before a restart.
 const defaultWarmUp = 30 * time.Minute
 
+// DefaultMaxIDs is max_ids when the policy does not set it.
+const DefaultMaxIDs = 1_000_000
+
 // Check implements filter.Settings.
 func (c *Config) Check(k *filter.SettingsCheck) {
 	k.NotNegative("remember", int64(c.Remember))
@@ -48,7 +51,7 @@ func (c *Config) Check(k *filter.SettingsCheck) {
 		c.Remember = 72 * time.Hour
 	}
 	if c.MaxIDs == 0 {
-		c.MaxIDs = 1_000_000
+		c.MaxIDs = DefaultMaxIDs
 	}
 }
 

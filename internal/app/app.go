@@ -480,7 +480,7 @@ func (a *App) receiptIDs(ctx context.Context) (*receipts.State, error) {
 	if c, ok := a.Engine.Snapshot().Settings[receipts.Plugin.Name].(*receipts.Config); ok {
 		maxIDs = c.MaxIDs
 	}
-	st := receipts.NewState(cmp.Or(maxIDs, 1_000_000))
+	st := receipts.NewState(cmp.Or(maxIDs, receipts.DefaultMaxIDs))
 	m := receipts.NewMetrics(a.Registry)
 	st.SetMetrics(m)
 	var j receipts.Journal
