@@ -113,6 +113,11 @@ type shared struct {
 	mu      sync.Mutex
 	nodes   map[string]*remoteNode
 	pending map[uint64]int64 // unknown receipt keys: first seen
+	// readAt: when the last read of the journal that succeeded began. A
+	// node writes a chunk before it serves, so a read begun after a
+	// receipt came knows every node that could have accepted its id.
+	readAt int64
+	named  bool // this node has a name: other nodes may share the journal
 }
 
 // noHorizon: no other node is live, every id is known here.
@@ -137,7 +142,7 @@ func (s *shared) settled(key uint64, now int64) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.horizon(now)
-	if h == noHorizon {
+	if h == noHorizon && !s.named {
 		return true
 	}
 	first, ok := s.pending[key]
@@ -151,7 +156,13 @@ func (s *shared) settled(key uint64, now int64) bool {
 		s.pending[key] = now
 		first = now
 	}
-	if h > first+int64(clockSlack) {
+	if s.readAt < first && now-s.readAt < int64(staleAfter) {
+		// A node started since the last read may have accepted it (a
+		// journal unread for staleAfter is not waited for, as a silent
+		// node is not).
+		return false
+	}
+	if h == noHorizon || h > first+int64(clockSlack) {
 		delete(s.pending, key)
 		return true
 	}
@@ -175,7 +186,7 @@ func (s *State) Persist(ctx context.Context, o JournalOptions) {
 	s.SetMetrics(o.Metrics)
 	j := &journal{s: s, o: o, log: o.Logger.Named("receipts"), stop: make(chan struct{}), done: make(chan struct{})}
 	s.mu.Lock()
-	s.shared = &shared{nodes: map[string]*remoteNode{}, pending: map[uint64]int64{}}
+	s.shared = &shared{nodes: map[string]*remoteNode{}, pending: map[uint64]int64{}, named: o.Node != ""}
 	s.journal = j
 	s.mu.Unlock()
 	clean, err := j.load(ctx)
@@ -255,6 +266,7 @@ func (j *journal) load(ctx context.Context) (clean bool, err error) {
 
 // pages calls fn with every chunk after the cursor, a page at a time.
 func (j *journal) pages(ctx context.Context, fn func(Chunk)) error {
+	began := j.o.Now().UnixNano()
 	for {
 		cs, err := j.o.Journal.ChunksAfter(ctx, j.cursor, chunksPage)
 		if err != nil {
@@ -264,6 +276,10 @@ func (j *journal) pages(ctx context.Context, fn func(Chunk)) error {
 			fn(c)
 		}
 		if len(cs) < chunksPage {
+			sh := j.s.shared
+			sh.mu.Lock()
+			sh.readAt = max(sh.readAt, began)
+			sh.mu.Unlock()
 			return nil
 		}
 	}

@@ -273,6 +273,45 @@ func TestJournalTwoNodes(t *testing.T) {
 	}
 }
 
+// A node that starts while another is alone: the other has not read its
+// first chunk when a receipt of the new node's first message reaches it.
+func TestJournalNewNode(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)}
+	j := &memJournal{}
+	a := startNode(t, j, "a", c)
+	a.sync()
+	c.add(time.Millisecond)
+	n := startNode(t, j, "n", c)
+	n.d.Observe("acme", []byte("9001"), c.now().UnixNano())
+	c.add(time.Millisecond)
+	if got := a.judge("9001"); got != "early" {
+		t.Fatalf("a receipt of the new node's id before a read the journal again: %s, want early", got)
+	}
+	if got := a.judge("6666"); got != "early" {
+		t.Fatalf("a forged id before a read the journal again: %s, want early", got)
+	}
+	c.add(100 * time.Millisecond)
+	n.sync()
+	a.sync()
+	if got := a.judge("9001"); got != "passed" {
+		t.Fatalf("the retry once a learnt the id: %s", got)
+	}
+	c.add(clockSlack + time.Second)
+	n.sync()
+	a.sync()
+	if got := a.judge("6666"); got != "fake" {
+		t.Fatalf("forged id once settled: %s", got)
+	}
+	// With the journal unreadable for staleAfter, a does not wait for it.
+	j.mu.Lock()
+	j.fail = true
+	j.mu.Unlock()
+	c.add(staleAfter + time.Second)
+	if got := a.judge("6667"); got != "fake" {
+		t.Fatalf("forged id with the journal unreadable: %s", got)
+	}
+}
+
 func TestJournalStoreDown(t *testing.T) {
 	c := &clock{t: time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)}
 	j := &memJournal{fail: true}
