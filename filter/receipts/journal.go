@@ -20,8 +20,13 @@ import (
 // chunk. A node starting reads every chunk (its own and the others'):
 // after a clean stop it knows every id it knew; after a crash it lost at
 // most syncEvery of ids, so for the policy's warm-up it judges no receipt
-// of an unknown id fake (they are counted as unverified). A first start
-// (no chunk of its own) does not warm up: it cannot have lost anything.
+// of an unknown id fake (they are counted as unverified). So does a start
+// on an empty journal in a store that held events already (an upgrade
+// from a version without the journal: the ids accepted before are
+// unknown). A warm-up is written as a chunk: every node that reads it
+// warms up too (a receipt of a lost id may come over any node's bind),
+// and it is written again at each compaction while it lasts. A first
+// start on a new store does not warm up: nothing was accepted before.
 //
 // In a cluster a receipt may arrive on one node before the id another
 // node accepted reached it. A receipt with an unknown id is therefore
@@ -52,6 +57,9 @@ const (
 	ChunkFull
 	// ChunkStop: the node stopped cleanly after writing all its ids.
 	ChunkStop
+	// ChunkWarmUp: ids accepted before At may be unknown to the journal
+	// (a crash, an upgrade): every node warms up from At.
+	ChunkWarmUp
 )
 
 // Chunk is a part of one node's filter.
@@ -97,6 +105,12 @@ type JournalOptions struct {
 	Logger  *zap.Logger
 	Metrics *Metrics
 	Now     func() time.Time
+	// Used: the store held events before (an empty journal then means
+	// ids accepted before it are unknown: an upgrade).
+	Used bool
+	// WarmUp: how long a warm-up lasts (the policy's warm_up), for how
+	// long its chunk is written again at compactions.
+	WarmUp time.Duration
 	// manual: no goroutine; tests call write and read.
 	manual bool
 }
@@ -196,6 +210,7 @@ func (s *State) Persist(ctx context.Context, o JournalOptions) {
 	}
 	if !clean {
 		s.WarmUp(o.Now())
+		j.warmed = true
 	}
 	// A heartbeat at once: the other nodes wait for this one's ids from
 	// its first message on.
@@ -248,20 +263,29 @@ type journal struct {
 	done    chan struct{}
 	once    sync.Once
 	stopErr error
+	warmed  bool // this node started the warm-up: its chunk is not written yet
 }
 
 // load reads every chunk; clean reports that nothing was lost: this
 // node's last chunk is a stop chunk, or it has none (its first start).
 func (j *journal) load(ctx context.Context) (clean bool, err error) {
-	own := false
+	own, any := false, false
 	err = j.pages(ctx, func(c Chunk) {
-		if c.Node == j.o.Node {
+		any = true
+		if c.Node == j.o.Node && c.Kind != ChunkWarmUp {
 			own, clean = true, c.Kind == ChunkStop
 		}
 		j.take(c, true)
 	})
-	// A first start on this store lost nothing it could know.
-	return err == nil && (!own || clean), err
+	if err != nil {
+		return false, err
+	}
+	if !own {
+		// A first start on a new store lost nothing it could know; on
+		// an empty journal in a used store, the ids before are unknown.
+		return any || !j.o.Used, nil
+	}
+	return clean, nil
 }
 
 // pages calls fn with every chunk after the cursor, a page at a time.
@@ -306,6 +330,10 @@ func (j *journal) take(c Chunk, loading bool) {
 		}
 		n.at, n.seen, n.stopped = max(n.at, c.At), max(n.seen, seen), c.Kind == ChunkStop
 		sh.mu.Unlock()
+	}
+	if c.Kind == ChunkWarmUp {
+		j.s.warmUpFrom(c.At)
+		return
 	}
 	if c.Kind == ChunkStop || len(c.Words) == 0 {
 		return
@@ -354,14 +382,19 @@ func (j *journal) write(ctx context.Context, full bool) error {
 	if full {
 		kind = ChunkFull
 	}
+	if from := j.s.warmFrom.Load(); from != 0 && (j.warmed || full && at < from+int64(j.o.WarmUp)) {
+		// First, so that it is never a node's last chunk (load reads the
+		// last one for a clean stop) and a compaction keeps it.
+		cs = append(cs, Chunk{Node: j.o.Node, Kind: ChunkWarmUp, At: from})
+	}
 	for _, f := range j.s.allFilters() {
 		f.changes(at, full, func(epoch int64, words []byte) {
 			cs = append(cs, Chunk{Node: j.o.Node, Kind: kind, Span: f.span, Bits: int64(f.bits()), Epoch: epoch, At: at,
 				Words: append([]byte(nil), words...)})
 		})
 	}
-	if len(cs) == 0 {
-		if now.Sub(j.last) < heartbeat {
+	if len(cs) == 0 || cs[len(cs)-1].Kind == ChunkWarmUp {
+		if len(cs) == 0 && now.Sub(j.last) < heartbeat {
 			return nil
 		}
 		cs = append(cs, Chunk{Node: j.o.Node, Kind: ChunkDelta, At: at})
@@ -375,6 +408,7 @@ func (j *journal) write(ctx context.Context, full bool) error {
 		return err
 	}
 	j.last = now
+	j.warmed = false
 	n := 0
 	for _, c := range cs {
 		n += len(c.Words) / 12
@@ -445,7 +479,17 @@ func (j *journal) read(ctx context.Context) error {
 // WarmUp says the ids accepted before t may be unknown (a start without
 // them): for the policy's warm-up from t, receipts of unknown ids are not
 // judged.
-func (s *State) WarmUp(t time.Time) { s.warmFrom.Store(t.UnixNano()) }
+func (s *State) WarmUp(t time.Time) { s.warmUpFrom(t.UnixNano()) }
+
+// warmUpFrom moves the warm-up's start to from if that is later.
+func (s *State) warmUpFrom(from int64) {
+	for {
+		old := s.warmFrom.Load()
+		if from <= old || s.warmFrom.CompareAndSwap(old, from) {
+			return
+		}
+	}
+}
 
 // warming reports whether a receipt of an unknown id at now is not judged.
 func (s *State) warming(now int64, warmup time.Duration) bool {

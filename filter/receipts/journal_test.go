@@ -338,7 +338,75 @@ func TestJournalStoreDown(t *testing.T) {
 	if got := n.judge("42"); got != "passed" {
 		t.Fatalf("id accepted while the store was down: %s", got)
 	}
+	// The warm-up is in the journal: a clean restart within it warms up
+	// too (the ids lost while the store was down are still unknown).
+	if got := n.judge("43"); got != "passed" {
+		t.Fatalf("forged id within the warm-up, after a clean restart: %s", got)
+	}
+	c.add(defaultWarmUp)
 	if got := n.judge("43"); got != "fake" {
-		t.Fatalf("forged id after a clean stop: %s", got)
+		t.Fatalf("forged id after the warm-up: %s", got)
+	}
+}
+
+// An upgrade from a version without the journal: the store held events,
+// the journal is empty. The first node warms up, and so does every node
+// that starts while the warm-up lasts, across compactions.
+func TestJournalUpgrade(t *testing.T) {
+	c := &clock{t: time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)}
+	start := func(j Journal, name string, used bool) *node {
+		st := NewState(10_000)
+		m := NewMetrics(nil)
+		st.Persist(context.Background(), JournalOptions{Journal: j, Node: name, Now: c.now, Metrics: m, Used: used,
+			WarmUp: defaultWarmUp, manual: true})
+		return &node{t: t, st: st, d: New(st, 0), c: c, m: m}
+	}
+	if got := start(&memJournal{}, "a", false).judge("1"); got != "fake" {
+		t.Fatalf("a first start on a new store: %s, want fake (no warm-up)", got)
+	}
+	j := &memJournal{}
+	a := start(j, "a", true)
+	if got := a.judge("1"); got != "passed" {
+		t.Fatalf("the first start after an upgrade: %s, want passed (warm-up)", got)
+	}
+	c.add(11 * time.Minute)
+	if err := a.st.journal.write(context.Background(), true); err != nil { // a compaction drops a's older chunks
+		t.Fatal(err)
+	}
+	b := start(j, "b", true)
+	b.sync()
+	a.sync()
+	c.add(clockSlack + time.Second)
+	a.sync()
+	b.sync()
+	if got := b.judge("2"); got != "passed" {
+		t.Fatalf("a node started within the warm-up, after a compaction: %s, want passed", got)
+	}
+	c.add(defaultWarmUp)
+	a.sync()
+	b.sync()
+	if got := b.judge("3"); got != "early" {
+		t.Fatalf("after the warm-up, first: %s, want early", got)
+	}
+	c.add(clockSlack + time.Second)
+	a.sync()
+	b.sync()
+	if got := b.judge("3"); got != "fake" {
+		t.Fatalf("after the warm-up: %s, want fake", got)
+	}
+	// A node starting after the warm-up does not warm up.
+	if got := start(j, "c", true).judge("4"); got == "passed" {
+		t.Fatalf("a node started after the warm-up: %s", got)
+	}
+	// Compactions after the warm-up do not write it again.
+	a.d.Observe("acme", []byte("10"), c.now().UnixNano())
+	c.add(time.Second)
+	if err := a.st.journal.write(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range j.chunks {
+		if ch.Kind == ChunkWarmUp && ch.Node == "a" {
+			t.Fatalf("a's warm-up chunk after the warm-up and a compaction: %+v", ch)
+		}
 	}
 }

@@ -476,9 +476,12 @@ func (a *App) buildCluster(flagDB string) (*review.ClusterOptions, error) {
 // the event store across restarts and shared between a cluster's nodes;
 // without the store, kept in memory only.
 func (a *App) receiptIDs(ctx context.Context) (*receipts.State, error) {
-	maxIDs := 0
+	maxIDs, warmUp := 0, time.Duration(0)
 	if c, ok := a.Engine.Snapshot().Settings[receipts.Plugin.Name].(*receipts.Config); ok {
 		maxIDs = c.MaxIDs
+		if c.WarmUp != nil {
+			warmUp = *c.WarmUp
+		}
 	}
 	st := receipts.NewState(cmp.Or(maxIDs, receipts.DefaultMaxIDs))
 	m := receipts.NewMetrics(a.Registry)
@@ -495,7 +498,11 @@ func (a *App) receiptIDs(ctx context.Context) (*receipts.State, error) {
 	if a.cfg.Cluster != nil {
 		node = a.cfg.Cluster.WithDefaults().Node
 	}
-	st.Persist(ctx, receipts.JournalOptions{Journal: j, Node: node, Logger: a.log, Metrics: m})
+	// Events from before: an empty journal is an upgrade (an unreadable
+	// store counts as used: the warm-up is the safe side).
+	page, err := a.an.store.Search(ctx, store.Query{Limit: 1})
+	used := err != nil || len(page.Events) > 0
+	st.Persist(ctx, receipts.JournalOptions{Journal: j, Node: node, Logger: a.log, Metrics: m, Used: used, WarmUp: warmUp})
 	a.receipts = st
 	a.cleanup = append(a.cleanup, func() { _ = st.Stop(context.Background()) }) // a New that failed; after Shutdown's, a no-op
 	return st, nil
