@@ -30,6 +30,14 @@ const (
 	waitExpired   waitOutcome = "expired"   // cluster.receipt_wait ran out
 )
 
+// announceResult is a metric label: how a release's announcement ended.
+type announceResult string
+
+const (
+	announceAcked    announceResult = "acknowledged" // every live node applied it
+	announceTimedOut announceResult = "timed_out"    // cluster.receipt_wait ran out first
+)
+
 // Metrics are the cluster link's Prometheus metrics.
 type Metrics struct {
 	listening     prometheus.Gauge
@@ -37,6 +45,7 @@ type Metrics struct {
 	shared        prometheus.Gauge
 	errors        *prometheus.CounterVec
 	receiptIDs    *prometheus.CounterVec
+	announce      *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics on reg (nil: unregistered).
@@ -52,6 +61,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Failures of the link between nodes: listen (connection lost), bans (shared list not read), notify, receipt_ids (shared receipt ids not written or read)."}, []string{"part"}),
 		receiptIDs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_cluster_receipt_ids_total",
 			Help: "Receipt id mappings (SMSC id -> the id a peer was given): shared with the other nodes, learned from them, dropped (not shared: queue full)."}, []string{"result"}),
+		announce: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_cluster_announcements_total",
+			Help: "Releases' announcements of a message in flight to the other nodes, by result: acknowledged (every live node applied it before the message was sent), timed_out (cluster.receipt_wait ran out first)."}, []string{"result"}),
+	}
+	for _, a := range []announceResult{announceAcked, announceTimedOut} {
+		m.announce.WithLabelValues(string(a))
 	}
 	for _, p := range []part{partListen, partBans, partNotify, partReceiptIDs} {
 		m.errors.WithLabelValues(string(p))
@@ -60,7 +74,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.receiptIDs.WithLabelValues(string(r))
 	}
 	if reg != nil {
-		reg.MustRegister(m.listening, m.notifications, m.shared, m.errors, m.receiptIDs)
+		reg.MustRegister(m.listening, m.notifications, m.shared, m.errors, m.receiptIDs, m.announce)
 	}
 	return m
 }

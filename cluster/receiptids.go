@@ -24,6 +24,16 @@ import (
 // proxy's map, and only then applies the notifier's in-flight peers: a
 // receipt waiting for a mapping is let go unchanged only once the
 // mappings shared before are learnt.
+//
+// A release sends its message to the SMSC only after the other nodes
+// applied its announcement (Announce): a notification of a change to the
+// in-flight peers carries a generation, each node that applied it answers
+// with an acknowledgement in its next notification, and Announce waits
+// for every live node's (a node is live while its notifications, at
+// least a heartbeat each poll_interval, keep coming), at most its
+// context. Otherwise the SMSC's receipt, sent a millisecond after its
+// answer over another node's bind, could reach that node before the
+// announcement did and go on under the SMSC's id.
 
 // Rewriter is the proxy's side: it learns other nodes' mappings and is
 // told which peers have messages in flight on other nodes.
@@ -53,6 +63,12 @@ const (
 type idsNote struct {
 	Node   string   `json:"node"`
 	Flying []string `json:"flying,omitempty"` // peers with messages whose mappings are not shared yet
+	IDs    bool     `json:"ids,omitempty"`    // mappings were written: tail them
+	// Gen: the in-flight peers changed (generation); the nodes that apply
+	// it acknowledge it.
+	Gen uint64 `json:"gen,omitempty"`
+	// Ack: the generation of each node's notification this node applied.
+	Ack map[string]uint64 `json:"ack,omitempty"`
 }
 
 type heard struct {
@@ -79,13 +95,18 @@ type receiptIDs struct {
 	wake   <-chan struct{}
 
 	// Announce waits for the notification of its fly count.
-	gen, sent uint64        // changes asked, changes published (under mu)
-	published chan struct{} // closed and replaced at each publication (under mu)
+	gen, sent uint64            // changes asked, changes published (under mu)
+	published chan struct{}     // closed and replaced at each publication (under mu)
+	acks      map[string]uint64 // to send: node -> its generation applied here (under mu)
+
+	acked map[string]uint64 // node -> this node's generation it applied (under hmu)
+	ackCh chan struct{}     // closed and replaced at each acknowledgement (under hmu)
 }
 
 func newReceiptIDs(n *Node, rw Rewriter) *receiptIDs {
 	return &receiptIDs{n: n, rw: rw, fly: map[string]int{}, send: make(chan struct{}, 1), heard: map[string]heard{},
-		notes: make(chan struct{}, 1), remote: map[string]bool{}, wake: n.Subscribe(), published: make(chan struct{})}
+		notes: make(chan struct{}, 1), remote: map[string]bool{}, wake: n.Subscribe(), published: make(chan struct{}),
+		acks: map[string]uint64{}, acked: map[string]uint64{}, ackCh: make(chan struct{})}
 }
 
 // ShareReceiptID queues a mapping for the other nodes (proxy.ClusterLink).
@@ -133,24 +154,50 @@ func (n *Node) Flying(peer string, delta int) {
 	r.signal()
 }
 
-// Announce waits until the other nodes were notified of this node's
-// messages in flight as they are now (proxy.ClusterLink), at most until
-// ctx ends: a release, unlike the message path, can wait for it.
+// Announce waits until the other live nodes applied this node's messages
+// in flight as they are now (proxy.ClusterLink), at most until ctx ends: a
+// release, unlike the message path, can wait for it.
 func (n *Node) Announce(ctx context.Context) {
 	r := n.ids
 	if r == nil {
 		return
 	}
+	r.mu.Lock()
+	target := r.gen
+	r.mu.Unlock()
 	for {
 		r.mu.Lock()
-		done, ch := r.sent >= r.gen, r.published
+		done, ch := r.sent >= target, r.published
 		r.mu.Unlock()
 		if done {
-			return
+			break
 		}
 		r.signal()
 		select {
 		case <-ctx.Done():
+			n.m.announce.WithLabelValues(string(announceTimedOut)).Inc()
+			return
+		case <-ch:
+		}
+	}
+	for {
+		r.hmu.Lock()
+		waiting, ch := false, r.ackCh
+		live := time.Now().Add(-3 * n.cfg.PollInterval)
+		for node, h := range r.heard {
+			if h.at.After(live) && r.acked[node] < target {
+				waiting = true
+				break
+			}
+		}
+		r.hmu.Unlock()
+		if !waiting {
+			n.m.announce.WithLabelValues(string(announceAcked)).Inc()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			n.m.announce.WithLabelValues(string(announceTimedOut)).Inc()
 			return
 		case <-ch:
 		}
@@ -190,6 +237,10 @@ func (r *receiptIDs) share(ctx context.Context) {
 		}
 		dirty, gen := r.dirty, r.gen
 		r.dirty = false
+		var acks map[string]uint64
+		if len(r.acks) > 0 {
+			acks, r.acks = r.acks, map[string]uint64{}
+		}
 		r.mu.Unlock()
 		if len(batch) > 0 {
 			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -211,8 +262,12 @@ func (r *receiptIDs) share(ctx context.Context) {
 			}
 			n.m.receiptIDs.WithLabelValues(string(idsShared)).Add(float64(len(batch)))
 		}
-		if len(batch) > 0 || dirty || (beat && len(flying) > 0) {
-			n.notify(ctx, notePayload(n.cfg.Node, flying))
+		if len(batch) > 0 || dirty || len(acks) > 0 || beat { // beat: a heartbeat at least, so the others know this node is live
+			note := idsNote{Node: n.cfg.Node, Flying: flying, IDs: len(batch) > 0, Ack: acks}
+			if dirty {
+				note.Gen = gen
+			}
+			n.notify(ctx, notePayload(note))
 		}
 		r.mu.Lock()
 		r.sent = gen
@@ -236,13 +291,13 @@ func (r *receiptIDs) requeue(batch []store.ReceiptID) {
 	}
 }
 
-func notePayload(node string, flying []string) string {
+func notePayload(note idsNote) string {
 	for {
-		b, _ := json.Marshal(idsNote{Node: node, Flying: flying})
-		if len(b)+len(notifyIDs) <= maxPayload || len(flying) == 0 {
+		b, _ := json.Marshal(note)
+		if len(b)+len(notifyIDs) <= maxPayload || len(note.Flying) == 0 {
 			return notifyIDs + string(b)
 		}
-		flying = flying[:len(flying)/2] // the peers left out wait for nothing: their receipts are not held back
+		note.Flying = note.Flying[:len(note.Flying)/2] // the peers left out wait for nothing: their receipts are not held back
 	}
 }
 
@@ -260,10 +315,23 @@ func (r *receiptIDs) heardNote(payload string) {
 			r.rw.RemoteFlying(p, true)
 		}
 	}
+	if g, ok := note.Ack[r.n.cfg.Node]; ok && g > r.acked[note.Node] {
+		r.acked[note.Node] = g
+		close(r.ackCh)
+		r.ackCh = make(chan struct{})
+	}
 	r.hmu.Unlock()
-	select {
-	case r.notes <- struct{}{}:
-	default:
+	if note.Gen > 0 { // applied above: acknowledge it
+		r.mu.Lock()
+		r.acks[note.Node] = max(r.acks[note.Node], note.Gen)
+		r.mu.Unlock()
+		r.signal()
+	}
+	if note.IDs || note.Gen > 0 || len(note.Flying) > 0 { // not a bare heartbeat or acknowledgement
+		select {
+		case r.notes <- struct{}{}:
+		default:
+		}
 	}
 }
 

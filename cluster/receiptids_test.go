@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/smsfw/smsfw/internal/testutil"
@@ -18,7 +19,8 @@ type fakeRewriter struct {
 	mu      sync.Mutex
 	learned map[string]string
 	flying  map[string]bool
-	events  []string // "learn up", "fly peer", "land peer", in order
+	events  []string      // "learn up", "fly peer", "land peer", in order
+	slow    time.Duration // RemoteFlying takes this long (a node slow to apply)
 }
 
 func (f *fakeRewriter) LearnReceiptID(up, ours string, _ time.Time) {
@@ -29,6 +31,7 @@ func (f *fakeRewriter) LearnReceiptID(up, ours string, _ time.Time) {
 }
 
 func (f *fakeRewriter) RemoteFlying(peer string, flying bool) {
+	time.Sleep(f.slow)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.flying[peer] = flying
@@ -123,4 +126,68 @@ func TestReceiptIDsShared(t *testing.T) {
 		l, _, _ := cw.snapshot()
 		return l["SMSC-1"] == "our-1"
 	})
+}
+
+// TestAnnounceAcknowledged: a release's announcement returns only once
+// every live node applied it, even a node slow to apply it; a node that
+// stopped is waited for only until it is no longer live.
+func TestAnnounceAcknowledged(t *testing.T) {
+	dsn := testutil.PostgresSchema(t, "smsfw_cluster_")
+	start := func(name string, slow time.Duration) (*Node, *fakeRewriter) {
+		st, err := store.Open(context.Background(), dsn, zaptest.NewLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		cs, _ := store.ClusterOf(st)
+		rw := &fakeRewriter{learned: map[string]string{}, flying: map[string]bool{}, slow: slow}
+		n, err := New(Options{Config: &Config{Node: name, PollInterval: 100 * time.Millisecond}, Store: cs, Receipts: rw,
+			Logger: zaptest.NewLogger(t).Named(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.Start()
+		t.Cleanup(n.Close)
+		return n, rw
+	}
+	a, _ := start("a", 0)
+	b, bw := start("b", 50*time.Millisecond)
+	heardB := func() bool {
+		a.ids.hmu.Lock()
+		defer a.ids.hmu.Unlock()
+		_, ok := a.ids.heard["b"]
+		return ok
+	}
+	testutil.Eventually(t, 10*time.Second, "a hears b's heartbeat", heardB)
+	for i := range 5 {
+		a.Flying("acme", 1)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		a.Announce(ctx)
+		cancel()
+		if _, fl, _ := bw.snapshot(); !fl["acme"] {
+			t.Fatalf("announcement %d returned before b applied it", i)
+		}
+		a.Flying("acme", -1)
+		testutil.Eventually(t, 10*time.Second, "acme landed on b", func() bool {
+			_, fl, _ := bw.snapshot()
+			return !fl["acme"]
+		})
+	}
+	if got := promtest.ToFloat64(a.m.announce.WithLabelValues(string(announceAcked))); got != 5 {
+		t.Fatalf("acknowledged announcements: %v, want 5", got)
+	}
+	// b stops: a waits for it only while it is live (three poll intervals).
+	b.Close()
+	testutil.Eventually(t, 10*time.Second, "b no longer live", func() bool {
+		a.ids.hmu.Lock()
+		defer a.ids.hmu.Unlock()
+		return time.Since(a.ids.heard["b"].at) > 3*a.cfg.PollInterval
+	})
+	a.Flying("acme", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	a.Announce(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("an announcement waited for a node that stopped")
+	}
 }

@@ -88,13 +88,16 @@ func (c *cluster) node(name, smsc string) *app.App {
 // nodeWith is node with the policy pol.
 func (c *cluster) nodeWith(name, smsc, pol string) *app.App {
 	c.t.Helper()
+	// receipt_wait 3s: under -race on a loaded machine a mapping can take
+	// longer than the 500 ms default to reach the other node; these tests
+	// are about the mechanism, not that bound.
 	cfg, err := config.Parse(name+".yaml", []byte(fmt.Sprintf(`
 upstreams:
   smsc: {address: %q, system_id: fw, password: pw}
 peers:
   - {system_id: acme, password: pw, class: a2p}
 events: {}
-cluster: {node: %s, poll_interval: 200ms, release_wait: 2s}
+cluster: {node: %s, poll_interval: 200ms, release_wait: 2s, receipt_wait: 3s}
 `, smsc, name)))
 	if err != nil {
 		c.t.Fatal(err)

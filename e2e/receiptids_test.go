@@ -3,10 +3,13 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/smsfw/smsfw/esme"
+	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/internal/app"
 	"github.com/smsfw/smsfw/internal/testutil"
 	"github.com/smsfw/smsfw/sim"
@@ -99,4 +102,37 @@ func TestReceiptIDsAcrossNodes(t *testing.T) {
 		testutil.Eventually(t, 20*time.Second, "the receipt of "+id+" on b", func() bool { return sink.has(id) })
 	}
 	noForgedReceipts(t, c)
+}
+
+// TestReceiptIDsAfterUpgrade: an upgrade from a version without the
+// journal (a store that holds events, no receipt_filter chunks): the ids
+// accepted before it are unknown, so the node warms up and their
+// receipts are delivered (unverified), not refused as forged.
+func TestReceiptIDsAfterUpgrade(t *testing.T) {
+	c := newClusterWith(t, sim.Config{ReceiptDelay: 1500 * time.Millisecond, RetrySchedule: retried})
+	warming := strings.Replace(receiptPolicy, "receipts: {warm_up: 0s}", "receipts: {warm_up: 10m}", 1)
+	a := c.nodeWith("a", c.smsc, warming)
+	ids := submitForReceipts(t, a, 5)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The version before kept no chunks; its store held events.
+	j, _ := store.ReceiptJournalOf(c.st)
+	if _, err := j.DropChunks(ctx, "a", math.MaxInt64, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.st.Insert(ctx, []*filter.Event{{Time: time.Now(), Direction: "mt", Peer: "acme", Action: "block"}}); err != nil {
+		t.Fatal(err)
+	}
+	a2 := c.nodeWith("a", c.smsc, warming)
+	sink := bindReceiver(t, a2)
+	for _, id := range ids {
+		testutil.Eventually(t, 20*time.Second, "the receipt of "+id+" after the upgrade", func() bool { return sink.has(id) })
+	}
+	noForgedReceipts(t, c)
+	if n := testutil.Metric(t, a2.Registry, "smsfw_receipts_unverified_total"); n < float64(len(ids)) {
+		t.Fatalf("unverified receipts: %v, want >= %d", n, len(ids))
+	}
 }
