@@ -39,6 +39,10 @@ type Node struct {
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+	// heard: closed once listen first holds its connection (or the store
+	// has none).
+	heard     chan struct{}
+	heardOnce sync.Once
 }
 
 // Options wire a Node.
@@ -65,7 +69,8 @@ func New(o Options) (*Node, error) {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	n := &Node{cfg: cfg.WithDefaults(), st: o.Store, log: o.Logger.Named("cluster"), m: NewMetrics(o.Registerer), shield: o.Shield}
+	n := &Node{cfg: cfg.WithDefaults(), st: o.Store, log: o.Logger.Named("cluster"), m: NewMetrics(o.Registerer), shield: o.Shield,
+		heard: make(chan struct{})}
 	if n.shield != nil {
 		n.bans = n.Subscribe()
 		n.shield.ShareBans(banStore{n})
@@ -97,6 +102,16 @@ func (n *Node) Start() {
 		n.wg.Go(func() { n.syncBans(ctx) })
 	}
 	if n.ids != nil {
+		// Listening, then a heartbeat, before the proxy binds upstream: a
+		// node releasing a message waits for this one's acknowledgement
+		// from then on.
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		select {
+		case <-n.heard:
+		case <-hctx.Done():
+		}
+		n.notify(hctx, notePayload(idsNote{Node: n.cfg.Node}))
+		cancel()
 		n.wg.Go(func() { n.ids.share(ctx) })
 		n.wg.Go(func() { n.ids.learn(ctx) })
 	}
@@ -127,6 +142,9 @@ func (n *Node) listen(ctx context.Context) {
 	pause := time.Second
 	for ctx.Err() == nil {
 		ch, errc, err := n.st.Listen(ctx)
+		if err == nil || errors.Is(err, store.ErrNotSupported) {
+			n.heardOnce.Do(func() { close(n.heard) })
+		}
 		if errors.Is(err, store.ErrNotSupported) {
 			n.log.Info("the event store has no LISTEN/NOTIFY: nodes see each other's changes by polling", zap.Duration("poll_interval", n.cfg.PollInterval))
 			return

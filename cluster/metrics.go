@@ -54,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		listening: prometheus.NewGauge(prometheus.GaugeOpts{Name: "smsfw_cluster_listening",
 			Help: "1 while this node holds its LISTEN connection to the shared store; 0: it sees other nodes' changes by polling only."}),
 		notifications: prometheus.NewCounter(prometheus.CounterOpts{Name: "smsfw_cluster_notifications_total",
-			Help: "Notifications of other nodes' changes received (LISTEN/NOTIFY)."}),
+			Help: "Notifications from other nodes received (LISTEN/NOTIFY): changes, acknowledgements and a heartbeat each poll_interval."}),
 		shared: prometheus.NewGauge(prometheus.GaugeOpts{Name: "smsfw_cluster_shared_bans",
 			Help: "Bans in the shared ban list at the last sync."}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_cluster_errors_total",
