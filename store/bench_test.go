@@ -91,7 +91,11 @@ func BenchmarkWriterSQLite(b *testing.B) {
 func BenchmarkWriterPostgres(b *testing.B) {
 	// path=previous: PostgreSQL's fast path before the trigram postings
 	// (pg_trgm's GIN index, its pending list merged by the store's own
-	// connection), alternating with path=fast in one run.
+	// connection), alternating with path=fast in one run. defaults: the
+	// writer's defaults (what the proxy runs: BatchSize 1000 growing to
+	// DefaultMaxBatchSize behind a backlog, the store's InsertConcurrency
+	// batches in flight).
+	b.Run("defaults/path=fast", func(b *testing.B) { benchWriterDSN(b, pgSchemaDSN(b), 0, false, false) })
 	for _, bs := range []int{1000, 5000} {
 		for _, path := range []string{"fast", "previous", "careful"} {
 			b.Run(fmt.Sprintf("batch%d/path=%s", bs, path), func(b *testing.B) {
