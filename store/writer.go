@@ -88,10 +88,12 @@ type WriterOptions struct {
 }
 
 // Writer takes events off the hot path: Emit queues without blocking, one
-// goroutine writes them to the store in batches. It implements
-// filter.EventSink. Event.Stored runs on that goroutine once the batch is
-// committed (or dropped): it must return quickly. On shutdown, stop the
-// emitters and call Close, which writes everything still queued.
+// goroutine gathers them into batches and writes them to the store
+// (WriterOptions.Inflight batches at once, each on a goroutine of its
+// own). It implements filter.EventSink. Event.Stored runs on the goroutine
+// that wrote the event's batch once it is committed (or dropped): it must
+// return quickly. On shutdown, stop the emitters and call Close, which
+// writes everything still queued.
 type Writer struct {
 	s   Store
 	o   WriterOptions
