@@ -105,6 +105,52 @@ func BenchmarkWriterPostgres(b *testing.B) {
 	}
 }
 
+// BenchmarkWriterPostgresPaced: b.N events offered at a steady
+// 50,000 a second (the issue-16 target, a millisecond's worth at a time)
+// to a writer with the defaults, as the proxy would: what it cannot queue
+// it drops. Sustained means dropped 0 and the queue bounded, e.g.
+// -benchtime 500000x (ten seconds).
+func BenchmarkWriterPostgresPaced(b *testing.B) {
+	const rate = 50_000
+	s, err := Open(context.Background(), pgSchemaDSN(b), zap.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	r := rand.New(rand.NewPCG(1, 1))
+	evs := make([]*filter.Event, b.N)
+	start := time.Now()
+	for i := range evs {
+		evs[i] = benchEvent(r, int64(i+1), start.Add(time.Duration(i)*time.Microsecond))
+	}
+	w := NewWriter(s, WriterOptions{PeerRate: -1})
+	b.ResetTimer()
+	t := time.Now()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	sent, dropped, maxQueue := 0, 0, 0
+	for sent < b.N {
+		<-tick.C
+		for due := min(b.N, int(time.Since(t).Seconds()*rate)+1); sent < due; sent++ {
+			if !w.Emit(evs[sent]) {
+				dropped++
+			}
+		}
+		maxQueue = max(maxQueue, len(w.ch))
+	}
+	if err := w.Close(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	el := time.Since(t)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N-dropped)/el.Seconds(), "events/s")
+	b.ReportMetric(float64(dropped), "dropped")
+	b.ReportMetric(float64(maxQueue), "max-queue")
+	if n, _ := s.Count(context.Background()); n != int64(b.N-dropped) {
+		b.Fatalf("stored %d of %d", n, b.N-dropped)
+	}
+}
+
 // benchWriterPaths runs the writer at two batch sizes, through the fast
 // insert path and through the careful one, alternating, each on a fresh
 // database. At BatchSize 1000, path=fast lets batches grow to
