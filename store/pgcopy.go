@@ -103,12 +103,21 @@ func (s *sqlStore) copySplit(ctx context.Context, evs []*filter.Event) error {
 // copyPart copies evs in one transaction with their ledger rows. The rows
 // are encoded by copyReader while the server takes them, and the postings
 // are computed meanwhile on another goroutine, so the client's work
-// overlaps the server's instead of following it.
+// overlaps the server's instead of following it. It returns only once
+// that goroutine is done with evs, whatever failed: the caller reuses the
+// slice (the Writer clears it for its next batch).
 func (s *sqlStore) copyPart(ctx context.Context, evs []*filter.Event) error {
-	var postings chan *trgmPostings
+	var (
+		postings *trgmPostings
+		computed chan struct{} // closed once postings is set
+	)
 	if !s.pg.noPostings {
-		postings = make(chan *trgmPostings, 1)
-		go func() { postings <- makePostings(evs) }()
+		computed = make(chan struct{})
+		go func() {
+			defer close(computed)
+			postings = makePostings(evs)
+		}()
+		defer func() { <-computed }()
 	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -128,8 +137,9 @@ func (s *sqlStore) copyPart(ctx context.Context, evs []*filter.Event) error {
 			}
 			return fmt.Errorf("store: insert: copy: %w", err)
 		}
-		if postings != nil {
-			if p := <-postings; len(p.tris) > 0 {
+		if computed != nil {
+			<-computed
+			if p := postings; len(p.tris) > 0 {
 				if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(appendCopyPostings(nil, p)), copyPostingsStatement); err != nil {
 					return fmt.Errorf("store: insert: text index: %w", err)
 				}
