@@ -72,6 +72,13 @@ type WriterOptions struct {
 	// (an explicit BatchSize keeps batches of that size at most).
 	MaxBatchSize  int
 	FlushInterval time.Duration // longest wait before a partial batch is written (default 200ms)
+	// Inflight is how many batches are written at once (default: the
+	// store's InsertConcurrency, 1 without one). Above 1 the next batch is
+	// written while the previous one commits, each in transactions of its
+	// own, so batches may commit (and call Event.Stored) out of order;
+	// while every writer is busy the next batch keeps growing up to
+	// MaxBatchSize.
+	Inflight int
 	// Retries after a failed insert before the batch is dropped (default 3;
 	// negative: none), waiting RetryBackoff (default 100ms), doubling.
 	Retries      int
@@ -81,10 +88,12 @@ type WriterOptions struct {
 }
 
 // Writer takes events off the hot path: Emit queues without blocking, one
-// goroutine writes them to the store in batches. It implements
-// filter.EventSink. Event.Stored runs on that goroutine once the batch is
-// committed (or dropped): it must return quickly. On shutdown, stop the
-// emitters and call Close, which writes everything still queued.
+// goroutine gathers them into batches and writes them to the store
+// (WriterOptions.Inflight batches at once, each on a goroutine of its
+// own). It implements filter.EventSink. Event.Stored runs on the goroutine
+// that wrote the event's batch once it is committed (or dropped): it must
+// return quickly. On shutdown, stop the emitters and call Close, which
+// writes everything still queued.
 type Writer struct {
 	s   Store
 	o   WriterOptions
@@ -123,6 +132,15 @@ type queued struct {
 
 var _ filter.EventSink = (*Writer)(nil)
 
+// ConcurrentInserter is a Store whose Insert calls may run at once, each
+// committing on its own (PostgreSQL: its own connections and
+// transactions). The Writer then keeps InsertConcurrency batches in
+// flight, so the database works on the next batch while the previous one
+// commits. Readers must not rely on events committing in id order.
+type ConcurrentInserter interface {
+	InsertConcurrency() int
+}
+
 // NewWriter starts a writer over s. Close it to flush.
 func NewWriter(s Store, o WriterOptions) *Writer {
 	if o.QueueSize <= 0 {
@@ -152,6 +170,12 @@ func NewWriter(s Store, o WriterOptions) *Writer {
 	}
 	if o.PeerRate == 0 {
 		o.PeerRate = DefaultPeerRate
+	}
+	if o.Inflight <= 0 {
+		o.Inflight = 1
+		if c, ok := s.(ConcurrentInserter); ok {
+			o.Inflight = max(1, c.InsertConcurrency())
+		}
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -300,6 +324,10 @@ func (w *Writer) Close(ctx context.Context) error {
 func (w *Writer) run() {
 	defer close(w.done)
 	defer w.cancel()
+	if w.o.Inflight > 1 {
+		w.runPipelined()
+		return
+	}
 	batch := make([]queued, 0, w.o.BatchSize)
 	evs := make([]*filter.Event, 0, w.o.BatchSize)
 	timer := time.NewTimer(w.o.FlushInterval)
@@ -339,6 +367,85 @@ func (w *Writer) run() {
 			}
 		}
 		w.m.QueueLength.Set(float64(len(w.ch)))
+	}
+}
+
+// runPipelined is run with Inflight batches written at once: Inflight
+// flushers take full batches from work; while none is free, the batch
+// being gathered keeps taking what is queued, up to MaxBatchSize.
+func (w *Writer) runPipelined() {
+	work := make(chan []queued)
+	free := make(chan []queued, w.o.Inflight+1) // written batches' slices, for reuse
+	var wg sync.WaitGroup
+	for range w.o.Inflight {
+		wg.Go(func() {
+			evs := make([]*filter.Event, 0, w.o.BatchSize)
+			for b := range work {
+				w.flush(b, evs)
+				select {
+				case free <- b[:0]:
+				default:
+				}
+			}
+		})
+	}
+	defer wg.Wait()
+	defer close(work)
+	next := func() []queued {
+		select {
+		case b := <-free:
+			return b
+		default:
+			return make([]queued, 0, w.o.BatchSize)
+		}
+	}
+	batch := next()
+	timer := time.NewTimer(w.o.FlushInterval)
+	defer timer.Stop()
+	in := w.ch
+	ready := false // batch is to be written as soon as a flusher is free
+	for {
+		// Take whatever is queued without waiting, up to MaxBatchSize.
+	drain:
+		for in != nil && len(batch) < w.o.MaxBatchSize {
+			select {
+			case q, ok := <-in:
+				if !ok { // closed: what is queued is all there is
+					in = nil
+					break drain
+				}
+				batch = append(batch, q)
+			default:
+				break drain
+			}
+		}
+		ready = ready || len(batch) >= w.o.BatchSize || (in == nil && len(batch) > 0)
+		w.m.QueueLength.Set(float64(len(w.ch)))
+		if in == nil && len(batch) == 0 {
+			w.m.QueueLength.Set(0)
+			return
+		}
+		var out chan []queued
+		if ready {
+			out = work
+		}
+		take := in
+		if len(batch) >= w.o.MaxBatchSize {
+			take = nil
+		}
+		select {
+		case out <- batch:
+			batch, ready = next(), false
+		case q, ok := <-take:
+			if !ok {
+				in = nil
+				continue
+			}
+			batch = append(batch, q)
+		case <-timer.C:
+			timer.Reset(w.o.FlushInterval)
+			ready = ready || len(batch) > 0
+		}
 	}
 }
 
