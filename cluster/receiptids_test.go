@@ -63,23 +63,7 @@ func (f *fakeRewriter) snapshot() (map[string]string, map[string]bool, []string)
 // later reads the mappings already shared; a node ignores its own.
 func TestReceiptIDsShared(t *testing.T) {
 	dsn := testutil.PostgresSchema(t, "smsfw_cluster_")
-	start := func(name string) (*Node, *fakeRewriter) {
-		st, err := store.Open(context.Background(), dsn, zaptest.NewLogger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		cs, _ := store.ClusterOf(st)
-		rw := &fakeRewriter{learned: map[string]string{}, flying: map[string]bool{}}
-		n, err := New(Options{Config: &Config{Node: name, PollInterval: 200 * time.Millisecond}, Store: cs, Receipts: rw,
-			Logger: zaptest.NewLogger(t).Named(name)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.Start()
-		t.Cleanup(n.Close)
-		return n, rw
-	}
+	start := func(name string) (*Node, *fakeRewriter) { return startIDsNode(t, dsn, name, 200*time.Millisecond, 0) }
 	a, aw := start("a")
 	_, bw := start("b")
 
@@ -134,21 +118,7 @@ func TestReceiptIDsShared(t *testing.T) {
 func TestAnnounceAcknowledged(t *testing.T) {
 	dsn := testutil.PostgresSchema(t, "smsfw_cluster_")
 	start := func(name string, slow time.Duration) (*Node, *fakeRewriter) {
-		st, err := store.Open(context.Background(), dsn, zaptest.NewLogger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		cs, _ := store.ClusterOf(st)
-		rw := &fakeRewriter{learned: map[string]string{}, flying: map[string]bool{}, slow: slow}
-		n, err := New(Options{Config: &Config{Node: name, PollInterval: 100 * time.Millisecond}, Store: cs, Receipts: rw,
-			Logger: zaptest.NewLogger(t).Named(name)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n.Start()
-		t.Cleanup(n.Close)
-		return n, rw
+		return startIDsNode(t, dsn, name, 100*time.Millisecond, slow)
 	}
 	a, _ := start("a", 0)
 	b, bw := start("b", 50*time.Millisecond)
@@ -190,4 +160,25 @@ func TestAnnounceAcknowledged(t *testing.T) {
 	if ctx.Err() != nil {
 		t.Fatal("an announcement waited for a node that stopped")
 	}
+}
+
+// startIDsNode starts a node sharing receipt ids on the store at dsn; its
+// proxy side takes slow to apply another node's peers in flight.
+func startIDsNode(t *testing.T, dsn, name string, poll, slow time.Duration) (*Node, *fakeRewriter) {
+	t.Helper()
+	st, err := store.Open(context.Background(), dsn, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cs, _ := store.ClusterOf(st)
+	rw := &fakeRewriter{learned: map[string]string{}, flying: map[string]bool{}, slow: slow}
+	n, err := New(Options{Config: &Config{Node: name, PollInterval: poll}, Store: cs, Receipts: rw,
+		Logger: zaptest.NewLogger(t).Named(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Start()
+	t.Cleanup(n.Close)
+	return n, rw
 }
