@@ -197,6 +197,11 @@ func (s *State) Persist(ctx context.Context, o JournalOptions) {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
 	}
+	if o.WarmUp <= 0 {
+		// Unknown (no policy setting read): rewriting the chunk longer
+		// than a warm-up lasts is harmless, each node judges by its own.
+		o.WarmUp = defaultWarmUp
+	}
 	s.SetMetrics(o.Metrics)
 	j := &journal{s: s, o: o, log: o.Logger.Named("receipts"), stop: make(chan struct{}), done: make(chan struct{})}
 	s.mu.Lock()
