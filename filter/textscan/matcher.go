@@ -32,7 +32,9 @@ type Matcher struct {
 	cls  [256]uint16 // byte -> equivalence class (0: in no pattern)
 
 	// Dense automaton: delta[s*ncls+class] is the next state s' premultiplied
-	// by ncls, stored as ^(s'*ncls) when s' has an output.
+	// by ncls, with edgeBit set when s' is a trie child of s (a goto edge,
+	// not a failure transition), stored complemented (^) when s' has an
+	// output.
 	delta []int32
 
 	// Sparse automaton: edges of state s are edgeByte/edgeNext[edgeOff[s]:
@@ -43,12 +45,6 @@ type Matcher struct {
 	fail     []int32
 	root     [256]int32
 
-	// levelStart[d] is the first state of depth d in the dense table's
-	// breadth-first numbering (levelStart[len-1]: the number of states),
-	// premultiplied by ncls like the states in delta, so that firstWhole
-	// compares a transition's target with it without dividing.
-	levelStart []int32
-
 	out  []int32 // per state: index of the pattern spelled by the state, -1
 	dict []int32 // per state: nearest state on the failure chain with out >= 0, -1
 	plen []int32 // per pattern index: its length
@@ -56,6 +52,11 @@ type Matcher struct {
 
 // maxDenseCells bounds the dense table (int32 cells); a variable for tests.
 var maxDenseCells = 1 << 22
+
+// edgeBit marks a dense transition that is a trie edge. A premultiplied
+// state is below maxDenseCells (at most edgeBit-1, see NewMatcher), so the
+// bit is free.
+const edgeBit = 1 << 30
 
 // NewMatcher builds a matcher for the patterns, matched byte for byte (give
 // it Normalize'd patterns and text for case- and look-alike-insensitive
@@ -123,7 +124,6 @@ func NewMatcher(patterns []string) (*Matcher, error) {
 	m.fail = make([]int32, nstates)
 	m.dict = make([]int32, nstates)
 	m.dict[0] = -1
-	depth := make([]int32, nstates)
 	order := make([]int32, 0, nstates)
 	order = append(order, 0)
 	for q := 0; q < len(order); q++ {
@@ -131,7 +131,6 @@ func NewMatcher(patterns []string) (*Matcher, error) {
 		for e := m.edgeOff[u]; e < m.edgeOff[u+1]; e++ {
 			c, v := m.edgeByte[e], m.edgeNext[e]
 			order = append(order, v)
-			depth[v] = depth[u] + 1
 			f := int32(0)
 			if u != 0 {
 				for f = m.fail[u]; ; f = m.fail[f] {
@@ -165,8 +164,8 @@ func NewMatcher(patterns []string) (*Matcher, error) {
 		}
 	}
 	m.ncls = ncls
-	if int64(nstates)*int64(ncls) <= int64(maxDenseCells) {
-		m.buildDense(order, depth)
+	if cells := int64(nstates) * int64(ncls); cells <= int64(maxDenseCells) && cells < edgeBit {
+		m.buildDense(order)
 		m.edgeOff, m.edgeByte, m.edgeNext, m.fail = nil, nil, nil, nil
 	}
 	return m, nil
@@ -177,7 +176,7 @@ func (m *Matcher) hasOut(s int32) bool { return m.out[s] >= 0 || m.dict[s] >= 0 
 // buildDense builds the dense table with the states renumbered in
 // breadth-first order (order[k] becomes k; the root stays 0), and remaps out
 // and dict to the new numbers.
-func (m *Matcher) buildDense(order, depth []int32) {
+func (m *Matcher) buildDense(order []int32) {
 	ncls := m.ncls
 	n := int32(len(order))
 	id := make([]int32, n) // old number -> new
@@ -193,16 +192,6 @@ func (m *Matcher) buildDense(order, depth []int32) {
 		}
 	}
 	m.out, m.dict = out, dict
-	m.levelStart = m.levelStart[:0]
-	for k, s := range order {
-		for int32(len(m.levelStart)) <= depth[s] {
-			m.levelStart = append(m.levelStart, int32(k))
-		}
-	}
-	m.levelStart = append(m.levelStart, n)
-	for d := range m.levelStart {
-		m.levelStart[d] *= ncls
-	}
 	m.delta = make([]int32, int64(n)*int64(ncls))
 	enc := func(t int32) int32 {
 		v := t * ncls
@@ -219,6 +208,19 @@ func (m *Matcher) buildDense(order, depth []int32) {
 		}
 		for e := m.edgeOff[s]; e < m.edgeOff[s+1]; e++ {
 			row[m.cls[m.edgeByte[e]]] = enc(id[m.edgeNext[e]])
+		}
+	}
+	// Mark the trie edges once every row is built: a row starts as a copy
+	// of its failure state's row, whose edges are not its own.
+	for k, s := range order {
+		row := m.delta[int32(k)*ncls : int32(k+1)*ncls]
+		for e := m.edgeOff[s]; e < m.edgeOff[s+1]; e++ {
+			v := &row[m.cls[m.edgeByte[e]]]
+			if *v < 0 {
+				*v = ^(^*v | edgeBit)
+			} else {
+				*v |= edgeBit
+			}
 		}
 	}
 }
@@ -260,40 +262,35 @@ func (m *Matcher) First(text []byte, wholeWords bool) (index, start, end int) {
 // firstWhole is First with wholeWords on the dense table. A whole-word
 // occurrence starts where the text does or after a byte that is not an
 // ASCII letter or digit, so instead of running the automaton over every
-// byte it walks the trie (the transitions that go one level deeper) from
-// each such start, stopping at the first whole-word end: the answer is the
+// byte it walks the trie (the transitions marked edgeBit) from each such
+// start, stopping at the first whole-word end: the answer is the
 // occurrence that ends first, the longest among those ending at the same
 // byte, as the automaton reports them. Walks from most starts end after a
 // byte or two, in the shallow states at the front of the table.
 func (m *Matcher) firstWhole(text []byte) (index, start, end int) {
-	delta, cls, ncls, level := m.delta, &m.cls, m.ncls, m.levelStart
-	best, bestStart, bestEnd := -1, 0, len(text)+1
-	for i := 0; i < len(text) && i+1 < bestEnd; {
+	delta, cls, out, ncls := m.delta, &m.cls, m.out, m.ncls
+	// Occurrences must end at or before lim (exclusive end lim+1 once one
+	// is found: a later walk must end strictly earlier to win).
+	best, bestStart, lim := -1, 0, len(text)
+	for i := 0; i < lim; {
 		s := int32(0)
-		for j := i; j < len(text) && j+1 < bestEnd; j++ {
-			d := j - i + 1 // the depth of a trie child of s
-			if d >= len(level)-1 {
-				break
-			}
+		for j := i; j < lim; j++ {
 			v := delta[s+int32(cls[text[j]])]
-			t := v
-			if t < 0 {
-				t = ^t
-			}
-			if t < level[d] {
+			u := v ^ v>>31 // ^v for a state with an output
+			if u&edgeBit == 0 {
 				break // a failure transition: no pattern continues text[i:j+1]
 			}
-			s = t
+			s = u &^ edgeBit
 			if v < 0 {
-				if o := m.out[s/ncls]; o >= 0 && (j+1 == len(text) || !isAlnum(text[j+1])) {
-					best, bestStart, bestEnd = int(o), i, j+1
+				if o := out[s/ncls]; o >= 0 && (j+1 == len(text) || !alnum[text[j+1]]) {
+					best, bestStart, lim = int(o), i, j
 					break
 				}
 			}
 		}
 		// The next start follows the next byte that is not a letter or
 		// digit.
-		for i < len(text) && isAlnum(text[i]) {
+		for i < len(text) && alnum[text[i]] {
 			i++
 		}
 		i++
@@ -301,8 +298,16 @@ func (m *Matcher) firstWhole(text []byte) (index, start, end int) {
 	if best < 0 {
 		return -1, 0, 0
 	}
-	return best, bestStart, bestEnd
+	return best, bestStart, lim + 1
 }
+
+// alnum[c] is isAlnum(c).
+var alnum = func() (t [256]bool) {
+	for c := range t {
+		t[c] = isAlnum(byte(c))
+	}
+	return t
+}()
 
 // scan runs the automaton. With fn == nil it returns the first accepted
 // occurrence; otherwise it reports each to fn and returns -1.
@@ -313,10 +318,10 @@ func (m *Matcher) scan(text []byte, wholeWords bool, fn func(index, start, end i
 		for i := 0; i < len(text); i++ {
 			v := delta[s+int32(cls[text[i]])]
 			if v >= 0 {
-				s = v
+				s = v &^ edgeBit
 				continue
 			}
-			s = ^v
+			s = ^v &^ edgeBit
 			if idx, st, en, stop := m.report(s/ncls, text, i+1, wholeWords, fn); stop {
 				return idx, st, en
 			}

@@ -70,6 +70,15 @@ func checkMatcher(t *testing.T, patterns []string, text []byte) {
 			t.Fatalf("First(%q) = %v want %v", text, occ{i, s, e}, want[0])
 		}
 	}
+	if m.delta != nil {
+		// The trie walk from word starts against the automaton over every
+		// byte (two algorithms over the same table).
+		i, s, e := m.firstWhole(text)
+		wi, ws, we := m.scan(text, true, nil)
+		if i != wi || i >= 0 && (s != ws || e != we) {
+			t.Fatalf("firstWhole(%q) = %d,%d,%d; scan %d,%d,%d", text, i, s, e, wi, ws, we)
+		}
+	}
 }
 
 func TestMatcherBasic(t *testing.T) {
