@@ -183,9 +183,9 @@ func (n *Node) Announce(ctx context.Context) {
 	for {
 		r.hmu.Lock()
 		waiting, ch := false, r.ackCh
-		live := time.Now().Add(-3 * n.cfg.PollInterval)
+		since := r.liveSince()
 		for node, h := range r.heard {
-			if h.at.After(live) && r.acked[node] < target {
+			if !h.at.Before(since) && r.acked[node] < target {
 				waiting = true
 				break
 			}
@@ -406,6 +406,11 @@ func (r *receiptIDs) tail(ctx context.Context, cursor int64) (int64, error) {
 	}
 }
 
+// liveSince is how recent a node's last notification must be for it to
+// count as live: it notifies each poll_interval, so three missed ones
+// mean it is gone (its peers in flight end, releases stop waiting for it).
+func (r *receiptIDs) liveSince() time.Time { return time.Now().Add(-3 * r.n.cfg.PollInterval) }
+
 // apply tells the proxy which peers have messages in flight on other
 // nodes. A peer ends only when neither the notifications heard before the
 // last tail (notes: their mappings are learnt) nor those heard since have
@@ -413,11 +418,11 @@ func (r *receiptIDs) tail(ctx context.Context, cursor int64) (int64, error) {
 func (r *receiptIDs) apply(notes map[string]heard) {
 	r.hmu.Lock()
 	defer r.hmu.Unlock()
-	old := time.Now().Add(-3 * r.n.cfg.PollInterval)
+	since := r.liveSince()
 	now := map[string]bool{}
 	for _, m := range []map[string]heard{notes, r.heard} {
 		for _, h := range m {
-			if h.at.Before(old) {
+			if h.at.Before(since) {
 				continue
 			}
 			for _, p := range h.flying {

@@ -151,7 +151,7 @@ func TestAnnounceAcknowledged(t *testing.T) {
 	testutil.Eventually(t, 10*time.Second, "b no longer live", func() bool {
 		a.ids.hmu.Lock()
 		defer a.ids.hmu.Unlock()
-		return time.Since(a.ids.heard["b"].at) > 3*a.cfg.PollInterval
+		return a.ids.heard["b"].at.Before(a.ids.liveSince())
 	})
 	a.Flying("acme", 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

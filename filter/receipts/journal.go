@@ -274,9 +274,9 @@ type journal struct {
 // load reads every chunk; clean reports that nothing was lost: this
 // node's last chunk is a stop chunk, or it has none (its first start).
 func (j *journal) load(ctx context.Context) (clean bool, err error) {
-	own, any := false, false
+	own, some := false, false
 	err = j.pages(ctx, func(c Chunk) {
-		any = true
+		some = true
 		if c.Node == j.o.Node && c.Kind != ChunkWarmUp {
 			own, clean = true, c.Kind == ChunkStop
 		}
@@ -288,7 +288,7 @@ func (j *journal) load(ctx context.Context) (clean bool, err error) {
 	if !own {
 		// A first start on a new store lost nothing it could know; on
 		// an empty journal in a used store, the ids before are unknown.
-		return any || !j.o.Used, nil
+		return some || !j.o.Used, nil
 	}
 	return clean, nil
 }
