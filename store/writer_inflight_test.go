@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
@@ -94,36 +93,6 @@ func TestWriterInflightBatches(t *testing.T) {
 	}
 }
 
-// Close's deadline with batches in flight: every event is told, those
-// abandoned with ErrWriterClosed.
-func TestWriterInflightCloseDeadline(t *testing.T) {
-	g := &concurrentGate{gateStore: &gateStore{Store: sqliteStore(t), entered: make(chan int, 100), release: make(chan struct{})}, n: 2}
-	m := NewWriterMetrics(nil)
-	w := NewWriter(g, WriterOptions{BatchSize: 2, Metrics: m, Logger: zaptest.NewLogger(t)})
-	l := newStoredLog(t)
-	for i := int64(1); i <= 7; i++ {
-		if !w.Emit(l.event(i)) {
-			t.Fatal("refused")
-		}
-	}
-	<-g.entered
-	<-g.entered // both flushers stuck
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := w.Close(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("close: %v, want context.Canceled", err)
-	}
-	got := l.snapshot()
-	for i := int64(1); i <= 7; i++ {
-		if err := got[i]; !errors.Is(err, ErrWriterClosed) {
-			t.Errorf("event %d: Stored(%v), want ErrWriterClosed", i, err)
-		}
-	}
-	if d := val(m.Dropped.WithLabelValues(string(DropClosed))); d != 7 {
-		t.Errorf("closed drops %v, want 7", d)
-	}
-}
-
 // Batches in flight at once on a real store (PostgreSQL: the writer's
 // default there), with events emitted twice in different batches and
 // searches running meanwhile: an event told stored is found at once by
@@ -135,9 +104,11 @@ func TestWriterInflightStore(t *testing.T) {
 			PeerRate: -1, Logger: zaptest.NewLogger(t)})
 		const n = 3000
 		var (
-			mu     sync.Mutex
-			stored []int64 // ids told stored, for the searcher
-			told   = map[*filter.Event]error{}
+			mu          sync.Mutex
+			stored      []int64 // ids told stored, for the searcher
+			told        = map[*filter.Event]error{}
+			firstStored = make(chan struct{})
+			storedOnce  sync.Once
 		)
 		event := func(id int64) *filter.Event {
 			ev := &filter.Event{ID: id, Time: t0.Add(time.Duration(id%97) * time.Second), Direction: "mt", Peer: fmt.Sprintf("p%d", id%3),
@@ -151,6 +122,7 @@ func TestWriterInflightStore(t *testing.T) {
 				told[ev] = err
 				if err == nil {
 					stored = append(stored, id)
+					storedOnce.Do(func() { close(firstStored) })
 				}
 			}
 			return ev
@@ -161,18 +133,15 @@ func TestWriterInflightStore(t *testing.T) {
 		go func() {
 			defer close(searchErr)
 			r := rand.New(rand.NewPCG(1, 2))
+			select {
+			case <-firstStored:
+			case <-ctx.Done():
+				return
+			}
 			for ctx.Err() == nil {
 				mu.Lock()
-				k := len(stored)
-				var id int64
-				if k > 0 {
-					id = stored[r.IntN(k)]
-				}
+				id := stored[r.IntN(len(stored))]
 				mu.Unlock()
-				if k == 0 {
-					time.Sleep(time.Millisecond)
-					continue
-				}
 				for _, q := range []Query{{Text: fmt.Sprintf("Q%dZ", id)}, {Sender: fmt.Sprintf("S%d", id)}} {
 					p, err := s.Search(context.Background(), q)
 					if err == nil && (len(p.Events) != 1 || p.Events[0].ID != id) {

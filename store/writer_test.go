@@ -223,31 +223,50 @@ func TestWriterStoreError(t *testing.T) {
 	}
 }
 
+// Close's deadline with the writer stuck in Insert (one batch in flight,
+// and two): every event is told, none was stored, all counted as closed
+// drops.
 func TestWriterCloseDeadline(t *testing.T) {
-	s := &gateStore{Store: sqliteStore(t), entered: make(chan int, 100), release: make(chan struct{})} // never released
-	m := NewWriterMetrics(nil)
-	w := NewWriter(s, WriterOptions{BatchSize: 2, Metrics: m, Logger: zaptest.NewLogger(t)})
-	l := newStoredLog(t)
-	for i := int64(1); i <= 5; i++ {
-		if !w.Emit(l.event(i)) {
-			t.Fatal("refused")
-		}
-	}
-	<-s.entered // the writer is stuck in Insert
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := w.Close(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("close: %v, want context.Canceled", err)
-	}
-	// Every event was told, none was stored, all counted as closed drops.
-	got := l.snapshot()
-	for i := int64(1); i <= 5; i++ {
-		if err := got[i]; !errors.Is(err, ErrWriterClosed) {
-			t.Errorf("event %d: Stored(%v), want ErrWriterClosed", i, err)
-		}
-	}
-	if d := val(m.Dropped.WithLabelValues(string(DropClosed))); d != 5 {
-		t.Errorf("closed drops %v, want 5", d)
+	for _, tt := range []struct {
+		name     string
+		inflight int // the store's InsertConcurrency (0: none)
+		events   int64
+	}{
+		{"one batch in flight", 0, 5},
+		{"two batches in flight", 2, 7},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			gs := &gateStore{Store: sqliteStore(t), entered: make(chan int, 100), release: make(chan struct{})} // never released
+			var s Store = gs
+			if tt.inflight > 0 {
+				s = &concurrentGate{gateStore: gs, n: tt.inflight}
+			}
+			m := NewWriterMetrics(nil)
+			w := NewWriter(s, WriterOptions{BatchSize: 2, Metrics: m, Logger: zaptest.NewLogger(t)})
+			l := newStoredLog(t)
+			for i := int64(1); i <= tt.events; i++ {
+				if !w.Emit(l.event(i)) {
+					t.Fatal("refused")
+				}
+			}
+			for range max(tt.inflight, 1) {
+				<-gs.entered // every flusher stuck in Insert
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			if err := w.Close(ctx); !errors.Is(err, context.Canceled) {
+				t.Fatalf("close: %v, want context.Canceled", err)
+			}
+			got := l.snapshot()
+			for i := int64(1); i <= tt.events; i++ {
+				if err := got[i]; !errors.Is(err, ErrWriterClosed) {
+					t.Errorf("event %d: Stored(%v), want ErrWriterClosed", i, err)
+				}
+			}
+			if d := val(m.Dropped.WithLabelValues(string(DropClosed))); d != float64(tt.events) {
+				t.Errorf("closed drops %v, want %d", d, tt.events)
+			}
+		})
 	}
 }
 
