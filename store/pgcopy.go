@@ -230,7 +230,7 @@ func appendCopyPostings(b []byte, p *trgmPostings) []byte {
 	for i, k := range p.tris {
 		b = binary.BigEndian.AppendUint16(b, 5)
 		for _, v := range [...]int64{k, p.lo, p.hi} {
-			b = binary.BigEndian.AppendUint64(append(b, 0, 0, 0, 8), uint64(v))
+			b = appendCopyInt64(b, v)
 		}
 		b = binary.BigEndian.AppendUint32(append(b, 0, 0, 0, 4), uint32(p.ns[i]))
 		b = binary.BigEndian.AppendUint32(b, uint32(len(p.ids[i])))
@@ -246,9 +246,7 @@ const copyHeader = "PGCOPY\n\xff\r\n\x00" + "\x00\x00\x00\x00" + "\x00\x00\x00\x
 // appendCopyRow appends ev's row: the field count, then each field's
 // length (-1: NULL) and bytes.
 func appendCopyRow(b []byte, ev *filter.Event) []byte {
-	i64 := func(b []byte, v int64) []byte {
-		return binary.BigEndian.AppendUint64(append(b, 0, 0, 0, 8), uint64(v))
-	}
+	i64 := appendCopyInt64
 	str := func(b []byte, v string) []byte {
 		v = clean(v)
 		return append(binary.BigEndian.AppendUint32(b, uint32(len(v))), v...)
@@ -271,7 +269,7 @@ func appendCopyRow(b []byte, ev *filter.Event) []byte {
 	b = str(b, ev.Reason)
 	b = str(b, ev.Evidence)
 	b = str(b, ev.Highlight)
-	b = binary.BigEndian.AppendUint64(append(b, 0, 0, 0, 8), math.Float64bits(ev.Leakage))
+	b = i64(b, int64(math.Float64bits(ev.Leakage))) // DOUBLE PRECISION: the same 8 bytes
 	b = i64(b, int64(ev.Status))
 	for _, v := range [...]string{ev.MessageID, ev.Quarantine, ev.UpstreamMessageID} {
 		b = str(b, v)
@@ -295,6 +293,11 @@ func appendCopyRow(b []byte, ev *filter.Event) []byte {
 		b = append(b, s...)
 	}
 	return b
+}
+
+// appendCopyInt64 appends an 8-byte field (BIGINT, or a float64's bits).
+func appendCopyInt64(b []byte, v int64) []byte {
+	return binary.BigEndian.AppendUint64(append(b, 0, 0, 0, 8), uint64(v))
 }
 
 func isUniqueViolation(err error) bool {
