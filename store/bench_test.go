@@ -117,12 +117,7 @@ func BenchmarkWriterPostgresPaced(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	r := rand.New(rand.NewPCG(1, 1))
-	evs := make([]*filter.Event, b.N)
-	start := time.Now()
-	for i := range evs {
-		evs[i] = benchEvent(r, int64(i+1), start.Add(time.Duration(i)*time.Microsecond))
-	}
+	evs := newBenchEvents(b.N)
 	w := NewWriter(s, WriterOptions{PeerRate: -1})
 	b.ResetTimer()
 	t := time.Now()
@@ -177,6 +172,18 @@ func benchWriterPaths(b *testing.B, dsn func(b *testing.B) string) {
 // BatchSize).
 var benchMaxBatch int
 
+// newBenchEvents makes n events a microsecond apart from now, the same
+// sequence in every run.
+func newBenchEvents(n int) []*filter.Event {
+	r := rand.New(rand.NewPCG(1, 1))
+	evs := make([]*filter.Event, n)
+	start := time.Now()
+	for i := range evs {
+		evs[i] = benchEvent(r, int64(i+1), start.Add(time.Duration(i)*time.Microsecond))
+	}
+	return evs
+}
+
 func benchWriterDSN(b *testing.B, dsn string, batch int, careful, pgPrevious bool) {
 	s, err := Open(context.Background(), dsn, zap.NewNop())
 	if err != nil {
@@ -187,12 +194,7 @@ func benchWriterDSN(b *testing.B, dsn string, batch int, careful, pgPrevious boo
 	if pgPrevious {
 		pgPreviousPath(b, s.(*sqlStore))
 	}
-	r := rand.New(rand.NewPCG(1, 1))
-	evs := make([]*filter.Event, b.N)
-	start := time.Now()
-	for i := range evs {
-		evs[i] = benchEvent(r, int64(i+1), start.Add(time.Duration(i)*time.Microsecond))
-	}
+	evs := newBenchEvents(b.N)
 	// No per-peer rate: the benchmark measures the store, and its 20
 	// peers' default 2,000 events/s each (bursts of two seconds) capped
 	// runs of more than ~150,000 events at 40,000/s after the burst.
