@@ -84,9 +84,17 @@ type node struct {
 
 func startNode(t *testing.T, j Journal, name string, c *clock) *node {
 	t.Helper()
+	return startNodeWith(t, c, JournalOptions{Journal: j, Node: name})
+}
+
+// startNodeWith is startNode with more of the journal's options (its
+// clock, metrics and manual mode are the test's).
+func startNodeWith(t *testing.T, c *clock, o JournalOptions) *node {
+	t.Helper()
 	st := NewState(10_000)
 	m := NewMetrics(nil)
-	st.Persist(context.Background(), JournalOptions{Journal: j, Node: name, Now: c.now, Metrics: m, manual: true})
+	o.Now, o.Metrics, o.manual = c.now, m, true
+	st.Persist(context.Background(), o)
 	return &node{t: t, st: st, d: New(st, 0), c: c, m: m} // remember: 72h
 }
 
@@ -355,11 +363,7 @@ func TestJournalStoreDown(t *testing.T) {
 func TestJournalUpgrade(t *testing.T) {
 	c := &clock{t: time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)}
 	start := func(j Journal, name string, used bool) *node {
-		st := NewState(10_000)
-		m := NewMetrics(nil)
-		st.Persist(context.Background(), JournalOptions{Journal: j, Node: name, Now: c.now, Metrics: m, Used: used,
-			WarmUp: defaultWarmUp, manual: true})
-		return &node{t: t, st: st, d: New(st, 0), c: c, m: m}
+		return startNodeWith(t, c, JournalOptions{Journal: j, Node: name, Used: used, WarmUp: defaultWarmUp})
 	}
 	if got := start(&memJournal{}, "a", false).judge("1"); got != "fake" {
 		t.Fatalf("a first start on a new store: %s, want fake (no warm-up)", got)
