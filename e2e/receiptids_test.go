@@ -72,19 +72,33 @@ func noForgedReceipts(t *testing.T, c *cluster) {
 // not refused as forged.
 func TestReceiptIDsSurviveRestart(t *testing.T) {
 	c := newClusterWith(t, sim.Config{ReceiptDelay: 1500 * time.Millisecond, RetrySchedule: retried})
-	a := c.nodeWith("a", c.smsc, receiptPolicy)
+	receiptsAcrossRestart(t, c, receiptPolicy, nil)
+}
+
+// receiptsAcrossRestart sends 5 messages through node a with the policy
+// pol, stops it cleanly, runs between (if any), starts a again and checks
+// that every receipt, coming after the restart, reaches the peer and none
+// was refused as forged; it returns the node after the restart and the
+// number of receipts.
+func receiptsAcrossRestart(t *testing.T, c *cluster, pol string, between func(ctx context.Context)) (*app.App, int) {
+	t.Helper()
+	a := c.nodeWith("a", c.smsc, pol)
 	ids := submitForReceipts(t, a, 5)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := a.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	a2 := c.nodeWith("a", c.smsc, receiptPolicy)
+	if between != nil {
+		between(ctx)
+	}
+	a2 := c.nodeWith("a", c.smsc, pol)
 	sink := bindReceiver(t, a2)
 	for _, id := range ids {
 		testutil.Eventually(t, 20*time.Second, "the receipt of "+id+" after the restart", func() bool { return sink.has(id) })
 	}
 	noForgedReceipts(t, c)
+	return a2, len(ids)
 }
 
 // TestReceiptIDsAcrossNodes: messages accepted on a have their receipts
@@ -111,28 +125,17 @@ func TestReceiptIDsAcrossNodes(t *testing.T) {
 func TestReceiptIDsAfterUpgrade(t *testing.T) {
 	c := newClusterWith(t, sim.Config{ReceiptDelay: 1500 * time.Millisecond, RetrySchedule: retried})
 	warming := strings.Replace(receiptPolicy, "receipts: {warm_up: 0s}", "receipts: {warm_up: 10m}", 1)
-	a := c.nodeWith("a", c.smsc, warming)
-	ids := submitForReceipts(t, a, 5)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := a.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	// The version before kept no chunks; its store held events.
-	j, _ := store.ReceiptJournalOf(c.st)
-	if _, err := j.DropChunks(ctx, "a", math.MaxInt64, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.st.Insert(ctx, []*filter.Event{{Time: time.Now(), Direction: "mt", Peer: "acme", Action: "block"}}); err != nil {
-		t.Fatal(err)
-	}
-	a2 := c.nodeWith("a", c.smsc, warming)
-	sink := bindReceiver(t, a2)
-	for _, id := range ids {
-		testutil.Eventually(t, 20*time.Second, "the receipt of "+id+" after the upgrade", func() bool { return sink.has(id) })
-	}
-	noForgedReceipts(t, c)
-	if n := testutil.Metric(t, a2.Registry, "smsfw_receipts_unverified_total"); n < float64(len(ids)) {
-		t.Fatalf("unverified receipts: %v, want >= %d", n, len(ids))
+	a2, n := receiptsAcrossRestart(t, c, warming, func(ctx context.Context) {
+		// The version before kept no chunks; its store held events.
+		j, _ := store.ReceiptJournalOf(c.st)
+		if _, err := j.DropChunks(ctx, "a", math.MaxInt64, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.st.Insert(ctx, []*filter.Event{{Time: time.Now(), Direction: "mt", Peer: "acme", Action: "block"}}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if got := testutil.Metric(t, a2.Registry, "smsfw_receipts_unverified_total"); got < float64(n) {
+		t.Fatalf("unverified receipts: %v, want >= %d", got, n)
 	}
 }
