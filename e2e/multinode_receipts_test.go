@@ -67,11 +67,8 @@ func bindReceiver(t *testing.T, n *app.App) *receiptSink {
 // bind; the peer, bound on b as a receiver, gets it under the id a gave
 // it. With receipts 1 s after the submit the mapping is shared before;
 // with receipts 20 ms after, they may arrive before it and wait on b for
-// it; a release announces its message in flight before sending it, so
-// even a receipt 1 ms after it waits (a long message's parts do not wait
-// for the announcement: receipts faster than it keep the SMSC's id, see
-// docs/operations.md; at 20 ms the parts' receipts are only required to
-// arrive, under either id).
+// it; a release, and the parts of a long message, are announced in
+// flight before they are sent, so even a receipt 1 ms after them waits.
 func TestMultiNodeReceiptIDs(t *testing.T) {
 	for _, delay := range []time.Duration{time.Second, 20 * time.Millisecond, time.Millisecond} {
 		t.Run(fmt.Sprint("receipt_delay=", delay), func(t *testing.T) {
@@ -113,10 +110,6 @@ func TestMultiNodeReceiptIDs(t *testing.T) {
 				return sink.has(r.MessageID)
 			})
 
-			if delay < 20*time.Millisecond {
-				logWaits(t, b)
-				return
-			}
 			// A long message: both parts answered by a while held, both ask for receipts.
 			var ids []string
 			for i, part := range []string{"Your parcel arrives tomorrow ", "between 9 and 12, part two"} {
@@ -128,17 +121,9 @@ func TestMultiNodeReceiptIDs(t *testing.T) {
 				}
 				ids = append(ids, r.MessageID)
 			}
-			if delay >= time.Second {
-				testutil.Eventually(t, 10*time.Second, fmt.Sprint("the parts' receipts on b under the peer's ids ", ids), func() bool {
-					return sink.has(ids[0]) && sink.has(ids[1])
-				})
-			} else {
-				// A held part's receipt 20 ms after it races the
-				// announcement of its id (one database round trip, longer
-				// on a loaded machine): either id is right, none may be lost.
-				testutil.Eventually(t, 10*time.Second, "the parts' receipts on b", func() bool { return len(sink.got()) == 3 })
-				t.Logf("parts' receipts under the peer's ids: %v %v", sink.has(ids[0]), sink.has(ids[1]))
-			}
+			testutil.Eventually(t, 10*time.Second, fmt.Sprint("the parts' receipts on b under the peer's ids ", ids), func() bool {
+				return sink.has(ids[0]) && sink.has(ids[1])
+			})
 			if got := sink.got(); len(got) != 3 {
 				t.Fatalf("receipts on b: %v (want 3: the released message's and the parts')", got)
 			}

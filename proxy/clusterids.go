@@ -39,7 +39,8 @@ type ClusterLink interface {
 	// is shared (after ShareReceiptID) or it failed.
 	Flying(peer string, delta int)
 	// Announce waits until the other nodes were told of the messages in
-	// flight counted so far (or ctx ends); for a release, which may wait.
+	// flight counted so far (or ctx ends); for a release and for held
+	// long-message parts, sent off the message path, which may wait.
 	Announce(ctx context.Context)
 }
 

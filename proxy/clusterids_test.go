@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,4 +97,92 @@ func TestReceiptWaitsForOtherNodes(t *testing.T) {
 	if got := next("other peer"); got != id || e.srv.ReceiptWaits().Parked != 3 {
 		t.Fatalf("receipt under %q (want %q), waits %+v", got, id, e.srv.ReceiptWaits())
 	}
+}
+
+// announceLink is a ClusterLink whose Announce waits until the test lets
+// it go; it records what the node told the others.
+type announceLink struct {
+	mu      sync.Mutex
+	fly     map[string]int
+	flyAt   []int // the peer's count at each Announce
+	shared  map[string]string
+	release chan struct{}
+}
+
+func (l *announceLink) ShareReceiptID(upstream, ours, _ string) {
+	l.mu.Lock()
+	l.shared[ours] = upstream
+	l.mu.Unlock()
+}
+
+func (l *announceLink) Flying(peer string, delta int) {
+	l.mu.Lock()
+	l.fly[peer] += delta
+	l.mu.Unlock()
+}
+
+func (l *announceLink) Announce(ctx context.Context) {
+	l.mu.Lock()
+	n := 0
+	for _, c := range l.fly {
+		n += c
+	}
+	l.flyAt = append(l.flyAt, n)
+	l.mu.Unlock()
+	select {
+	case <-l.release:
+	case <-ctx.Done():
+	}
+}
+
+// In a cluster, the parts of a long message smsfw answered while it held
+// them go to the SMSC only once the other nodes know the peer has messages
+// in flight (their receipts may come over another node at once), and the
+// wait does not hold up the peer's session: its next message is relayed
+// meanwhile.
+func TestHeldPartsWaitForAnnouncement(t *testing.T) {
+	var rec recorder
+	e := start(t, sim.Config{OnPDU: rec.onPDU}, nil, nil)
+	link := &announceLink{fly: map[string]int{}, shared: map[string]string{}, release: make(chan struct{})}
+	e.srv.JoinCluster(link, 10*time.Second)
+	cl := e.dial(esme.Options{})
+	do := func(raw []byte) string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r, err := cl.Do(ctx, raw)
+		if err != nil || r.Status != 0 || r.MessageID == "" {
+			t.Fatalf("submit: %v %+v", err, r)
+		}
+		return r.MessageID
+	}
+	do(rdSegment(7, 2, 1, "first part "))
+	last := do(rdSegment(7, 2, 2, "second part, with a receipt"))
+	testutil.Eventually(t, 5*time.Second, "the parts announced", func() bool {
+		link.mu.Lock()
+		defer link.mu.Unlock()
+		return len(link.flyAt) == 1
+	})
+	// The session goes on while the parts wait.
+	do(pdu.AppendSM(nil, pdu.SubmitSM, 0, &pdu.SMFields{SrcTON: 1, Src: "4917600000001", DstTON: 1, Dst: "4915112345678",
+		ShortMessage: []byte("meanwhile")}))
+	if n := rec.n(); n != 1 {
+		t.Fatalf("the SMSC got %d submits before the announcement was acknowledged, want only the plain one", n)
+	}
+	link.mu.Lock()
+	if link.flyAt[0] != 1 {
+		t.Errorf("announced %d messages in flight, want the part that asked for a receipt", link.flyAt[0])
+	}
+	link.mu.Unlock()
+	close(link.release)
+	testutil.Eventually(t, 5*time.Second, "the parts at the SMSC", func() bool { return rec.n() == 3 })
+	testutil.Eventually(t, 5*time.Second, "the part's mapping shared, nothing left in flight", func() bool {
+		link.mu.Lock()
+		defer link.mu.Unlock()
+		n := 0
+		for _, c := range link.fly {
+			n += c
+		}
+		return link.shared[last] != "" && n == 0
+	})
 }

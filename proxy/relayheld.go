@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"time"
 
 	"go.uber.org/zap"
@@ -43,18 +44,51 @@ func (s *Server) relayHeld(key string, held []heldSeg, out *batch) {
 			shared: s.link != nil && h.receipt}
 	}
 	s.owedN.Add(int64(len(chain)))
+	if sharedParts(chain) > 0 {
+		// The SMSC may send a part's receipt at once, over another node:
+		// the parts wait for the other nodes to know (sendChain), which
+		// takes a database round trip, so not on the session's read loop.
+		go func() {
+			var own batch
+			sendChain(chain, &own)
+			own.flush()
+		}()
+		return
+	}
 	sendChain(chain, out)
 }
 
 // sendChain sends parts in order until one finds no leg; that one and the
-// rest are tried again together.
+// rest are tried again together. In a cluster, parts whose receipts may
+// come over another node are first announced as in flight, and sent once
+// every live node acknowledged it (at most the cluster's receipt wait), as
+// a release is: the callers may wait (a new goroutine, or a retry's timer).
 func sendChain(chain []*owed, out *batch) {
+	if n := sharedParts(chain); n > 0 {
+		s, key := chain[0].s, chain[0].key
+		s.flying(key, n) // until each part counts itself in sendWith
+		defer s.flying(key, -n)
+		ctx, cancel := context.WithTimeout(context.Background(), s.remote.wait)
+		s.link.Announce(ctx)
+		cancel()
+	}
 	for i, o := range chain {
 		if !o.sendWith(out) {
 			retryChain(chain[i:])
 			return
 		}
 	}
+}
+
+// sharedParts counts the parts whose receipt ids the other nodes learn.
+func sharedParts(chain []*owed) int {
+	n := 0
+	for _, o := range chain {
+		if o.shared {
+			n++
+		}
+	}
+	return n
 }
 
 // send sends a part again after the SMSC refused it with a temporary
