@@ -30,7 +30,8 @@ const (
 	waitExpired   waitOutcome = "expired"   // cluster.receipt_wait ran out
 )
 
-// announceResult is a metric label: how a release's announcement ended.
+// announceResult is a metric label: how an announcement (a release, held
+// long-message parts) ended.
 type announceResult string
 
 const (
@@ -62,7 +63,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		receiptIDs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_cluster_receipt_ids_total",
 			Help: "Receipt id mappings (SMSC id -> the id a peer was given): shared with the other nodes, learned from them, dropped (not shared: queue full)."}, []string{"result"}),
 		announce: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "smsfw_cluster_announcements_total",
-			Help: "Releases' announcements of a message in flight to the other nodes, by result: acknowledged (every live node applied it before the message was sent), timed_out (cluster.receipt_wait ran out first)."}, []string{"result"}),
+			Help: "Announcements to the other nodes of messages in flight (a release, a long message's held parts), by result: acknowledged (every live node applied it before the message was sent), timed_out (cluster.receipt_wait ran out first)."}, []string{"result"}),
 	}
 	for _, a := range []announceResult{announceAcked, announceTimedOut} {
 		m.announce.WithLabelValues(string(a))
