@@ -2,6 +2,8 @@ package numbers
 
 //go:generate go run ./internal/e164gen/cmd -o e164_table.go
 
+import "github.com/smsfw/smsfw/internal/unsafex"
+
 // The E.164 table answers most international numbers without phonenumbers.
 // internal/e164gen derives it from phonenumbers' own metadata: per calling
 // code and national significant number (NSN) length, a digit trie (a DAG:
@@ -48,10 +50,7 @@ func tableLookup(digits []byte) (info Info, ok bool) {
 		return Info{}, false
 	}
 	v := e164Roots[idx-1][len(nsn)-2]
-	var val uint64
-	for _, c := range nsn {
-		val = val*10 + uint64(c-'0')
-	}
+	val := digitsValue(unsafex.String(nsn)) // digits: the caller's normalize checked them
 	for i := 0; v != 0; i++ {
 		if v&leafBit != 0 {
 			o := &e164Outcomes[v&^leafBit]

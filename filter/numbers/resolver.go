@@ -220,10 +220,8 @@ func normalize(ton byte, addr []byte) (mode uint8, digits []byte, err error) {
 	if len(digits) == 0 || len(digits) > maxDigits {
 		return 0, nil, errNotDigits
 	}
-	for _, c := range digits {
-		if c < '0' || c > '9' {
-			return 0, nil, errNotDigits
-		}
+	if !allDigits(digits) {
+		return 0, nil, errNotDigits
 	}
 	return mode, digits, nil
 }
