@@ -142,7 +142,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	}
 	if f.DestCountry != "" {
 		vol := d.st.volume.Add(peer, now, 1)
-		key := counters.KeyUint64(peer, regionKey(f.DestCountry))
+		key := counters.KeyMixed2(f.PeerMix(), counters.Mix(regionKey(f.DestCountry))) // KeyUint64(peer, regionKey)
 		// Every message refreshes the country: one in steady use never
 		// turns new again; one unused for NewCountryAfter does.
 		if !d.st.countries.Touch(key, now, d.cfg.NewCountryAfter) {
