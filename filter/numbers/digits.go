@@ -3,8 +3,6 @@ package numbers
 import (
 	"encoding/binary"
 	"strconv"
-
-	"github.com/smsfw/smsfw/internal/unsafex"
 )
 
 // DigitValue is strconv.ParseUint(s, 10, 64) without the error value: s of
@@ -38,7 +36,11 @@ func DigitValue(s string) (uint64, bool) {
 }
 
 // load8 is s's first eight bytes, little-endian (s[0] in the low byte).
-func load8(s string) uint64 { return binary.LittleEndian.Uint64(unsafex.Bytes(s[:8])) }
+func load8(s string) uint64 {
+	_ = s[7] // one bounds check; the compiler merges the loads into one
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
 
 const ones = 0x0101010101010101
 
@@ -84,20 +86,20 @@ func digitsValue(s string) uint64 {
 // allDigits reports whether every byte of b is '0'-'9': 8 to 16 bytes
 // (phone numbers) as two overlapping words, more a word at a time.
 func allDigits(b []byte) bool {
-	s := unsafex.String(b)
+	n := len(b)
 	switch {
-	case len(s) >= 8 && len(s) <= 16:
-		return isEightDigits(load8(s)) && isEightDigits(load8(s[len(s)-8:]))
-	case len(s) > 16:
-		for ; len(s) > 8; s = s[8:] {
-			if !isEightDigits(load8(s)) {
+	case n >= 8 && n <= 16:
+		return isEightDigits(binary.LittleEndian.Uint64(b)) && isEightDigits(binary.LittleEndian.Uint64(b[n-8:]))
+	case n > 16:
+		for i := 0; i < n-8; i += 8 {
+			if !isEightDigits(binary.LittleEndian.Uint64(b[i:])) {
 				return false
 			}
 		}
-		return isEightDigits(load8(unsafex.String(b[len(b)-8:])))
+		return isEightDigits(binary.LittleEndian.Uint64(b[n-8:]))
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
+	for _, c := range b {
+		if c < '0' || c > '9' {
 			return false
 		}
 	}
