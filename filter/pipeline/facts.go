@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"github.com/expr-lang/expr/vm"
+
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/numbers"
 	"github.com/smsfw/smsfw/filter/textscan"
@@ -19,6 +21,7 @@ type scratch struct {
 	facts filter.Facts
 	det   filter.Detections
 	env   rules.Env
+	vm    vm.VM // the rules that run on the expr VM
 }
 
 // str views b as a string without copying: valid while b is not modified,
