@@ -134,12 +134,7 @@ func compileNative(n ast.Node, set lists.Set) (nfn, bool) {
 		if k, slot, ok := findingSlot(n); ok {
 			return findingFn(k, slot), true
 		}
-		id, ok := n.Node.(*ast.IdentifierNode)
-		prop, ok2 := n.Property.(*ast.StringNode)
-		if !ok || !ok2 || n.Optional || n.Method {
-			return nil, false
-		}
-		a, ok := accessors[id.Value+"."+prop.Value]
+		a, ok := msgAccessor(n)
 		if !ok {
 			return nil, false
 		}
@@ -154,6 +149,9 @@ func compileNative(n ast.Node, set lists.Set) (nfn, bool) {
 		}
 		return func(e *Env) val { return val{k: kBool, b: !x(e).b} }, true
 	case *ast.BinaryNode:
+		if f, ok := compileFieldEquals(n); ok {
+			return f, true
+		}
 		l, ok := compileNative(n.Left, set)
 		if !ok {
 			return nil, false
@@ -253,6 +251,47 @@ func compileIn(x nfn, list ast.Node) (nfn, bool) {
 		}, true
 	}
 	return nil, false
+}
+
+// msgAccessor is the accessor of a msg.<field> node.
+func msgAccessor(n *ast.MemberNode) (accessor, bool) {
+	id, ok := n.Node.(*ast.IdentifierNode)
+	prop, ok2 := n.Property.(*ast.StringNode)
+	if !ok || !ok2 || n.Optional || n.Method {
+		return accessor{}, false
+	}
+	a, ok := accessors[id.Value+"."+prop.Value]
+	return a, ok
+}
+
+// compileFieldEquals compiles msg.<string field> == "constant" (or !=,
+// either side) to one read and one string comparison: what equal does
+// with the two operands' closures, without calling them.
+func compileFieldEquals(n *ast.BinaryNode) (nfn, bool) {
+	if n.Operator != "==" && n.Operator != "!=" {
+		return nil, false
+	}
+	field, c := n.Left, n.Right
+	if _, ok := field.(*ast.StringNode); ok {
+		field, c = c, field
+	}
+	str, ok := c.(*ast.StringNode)
+	if !ok {
+		return nil, false
+	}
+	m, ok := field.(*ast.MemberNode)
+	if !ok {
+		return nil, false
+	}
+	a, ok := msgAccessor(m)
+	if !ok || a.k != kString {
+		return nil, false
+	}
+	off, want := a.off, str.Value
+	if n.Operator == "!=" {
+		return func(e *Env) val { return val{k: kBool, b: *(*string)(at(e, off)) != want} }, true
+	}
+	return func(e *Env) val { return val{k: kBool, b: *(*string)(at(e, off)) == want} }, true
 }
 
 func equal(a, b val) bool {

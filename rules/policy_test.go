@@ -106,6 +106,8 @@ rules:
   - {id: h, when: 'msg.sender in ["Shop", "PAYPAL"] || msg.segments in [3, 4]', action: flag}
   - {id: i, when: 'msg.sender not in ["Shop"] && msg.text_norm contains "win"', action: flag}
   - {id: j, when: 'msg.text startsWith "Your" || msg.dest endsWith "001" || det.lure_kind contains "theft"', action: flag}
+  - {id: k, when: '"p2p" == msg.class || msg.direction != "mo" && msg.sender_kind == "number"', action: flag}
+  - {id: l, when: 'msg.sender == "Shop" && det.lure_kind != "code_theft"', action: flag}
 `
 	s2, err := Parse("extra.yaml", []byte(extra))
 	if err != nil {
