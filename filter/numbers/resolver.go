@@ -249,7 +249,8 @@ func (r *Resolver) Lookup(ton, npi byte, addr []byte) Info {
 	if err != nil {
 		return Info{}
 	}
-	if info, ok := r.fromTable(mode, digits); ok {
+	var info Info
+	if r.fromTable(mode, digits, &info) {
 		return info
 	}
 	if r.nocache || r.cache == nil {
@@ -260,7 +261,7 @@ func (r *Resolver) Lookup(ton, npi byte, addr []byte) Info {
 		return c.info
 	}
 	s := string(digits)
-	info := r.resolve(mode, s)
+	info = r.resolve(mode, s)
 	r.cache.Set(h, &cached{mode: mode, digits: s, info: info}, 1)
 	return info
 }

@@ -65,11 +65,13 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch, senderNumber bool) {
 		f.SenderKind = filter.KindEmpty
 	}
 	if senderNumber && f.SenderKind == filter.KindNumber {
-		si := c.numc.lookup(m.Src.TON, m.Src.NPI, m.Src.Addr)
+		var si numbers.Info
+		c.numc.lookup(m.Src.TON, m.Src.NPI, m.Src.Addr, &si)
 		f.SenderValid, f.SenderCountry, f.SenderType = si.Valid, si.Region, typeName(si.Type)
 	}
 	if numbers.KindOf(m.Dst.TON, m.Dst.Addr) == numbers.Number {
-		di := c.numc.lookup(m.Dst.TON, m.Dst.NPI, m.Dst.Addr)
+		var di numbers.Info
+		c.numc.lookup(m.Dst.TON, m.Dst.NPI, m.Dst.Addr, &di)
 		f.DestValid, f.DestCountry, f.DestType = di.Valid, di.Region, typeName(di.Type)
 	}
 	// Text of every part, UDH removed, decoded per data_coding as a handset
