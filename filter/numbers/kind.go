@@ -84,9 +84,14 @@ func KindOf(ton byte, addr []byte) Kind {
 	case cls&clsLetter != 0 || ton == TONAlphanumeric:
 		return Alphanumeric
 	}
-	n := len(digits)
+	return digitsKind(len(digits), intl, cls&clsOther != 0)
+}
+
+// digitsKind is KindOf for an address without a letter or control byte:
+// n digits after the optional '+' (other: a byte that is not a digit).
+func digitsKind(n int, intl, other bool) Kind {
 	switch {
-	case cls&clsOther != 0 || n == 0 || n > maxAddrDigits:
+	case other || n == 0 || n > maxAddrDigits:
 		return Invalid
 	case intl:
 		return Number

