@@ -7,7 +7,7 @@ import (
 )
 
 // DigitValue must answer as strconv.ParseUint(s, 10, 64), its oracle.
-func TestParseDigitsMatchesParseUint(t *testing.T) {
+func TestDigitValueMatchesParseUint(t *testing.T) {
 	cases := []string{"", "0", "00", "4915123456789", "18446744073709551615", "18446744073709551616",
 		"99999999999999999999", "000000000000000000001", "+491512", "49 151", "1_000", "-1", "12a", "١٢٣"}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -48,7 +48,7 @@ func BenchmarkParseUint(b *testing.B) {
 	}
 }
 
-func FuzzParseDigits(f *testing.F) {
+func FuzzDigitValue(f *testing.F) {
 	for _, s := range []string{"", "4915123456789", "12345678", "1234567/", "1234567:", "18446744073709551615", "18446744073709551616", "0000000000000000001"} {
 		f.Add(s)
 	}
