@@ -96,8 +96,11 @@ type Facts struct {
 	Class string `expr:"class" json:"class"` // a2p, p2p, mo, receipt
 
 	// Hashes of sender, destination and peer, computed on first use (see
-	// SenderHash): several detectors key counters on them.
+	// SenderHash): several detectors key counters on them; and the same
+	// passed through counters.Mix (see SenderMix), for the keys that
+	// combine them.
 	senderKey, destKey, peerKey uint64
+	senderMix, destMix, peerMix uint64
 	// ClassReasons is a bit set of Reason* values explaining Class.
 	ClassReasons uint32 `expr:"-" json:"-"`
 }
@@ -132,24 +135,69 @@ func ReasonNames(r uint32) []string {
 
 // SenderHash returns counters.KeyString(f.Sender), computed once per message.
 func (f *Facts) SenderHash() uint64 {
-	if f.senderKey == 0 {
-		f.senderKey = counters.KeyString(f.Sender)
+	if f.senderKey != 0 { // the accessors inline to this test
+		return f.senderKey
 	}
+	f.senderKey = counters.KeyString1(f.Sender)
 	return f.senderKey
 }
 
 // DestHash returns counters.KeyString(f.Dest), computed once per message.
 func (f *Facts) DestHash() uint64 {
-	if f.destKey == 0 {
-		f.destKey = counters.KeyString(f.Dest)
+	if f.destKey != 0 {
+		return f.destKey
 	}
+	f.destKey = counters.KeyString1(f.Dest)
 	return f.destKey
 }
 
 // PeerHash returns counters.KeyString(f.Peer), computed once per message.
 func (f *Facts) PeerHash() uint64 {
-	if f.peerKey == 0 {
-		f.peerKey = counters.KeyString(f.Peer)
+	if f.peerKey != 0 {
+		return f.peerKey
 	}
+	f.peerKey = counters.KeyString1(f.Peer)
 	return f.peerKey
+}
+
+// SenderMix returns counters.Mix(f.SenderHash()), computed once per
+// message: counters.KeyMixed2(f.SenderMix(), f.PeerMix()) is
+// counters.KeyUint64(f.SenderHash(), f.PeerHash()) without mixing either
+// again (rate limits, sender ID and pumping key on the same parts).
+func (f *Facts) SenderMix() uint64 {
+	if f.senderMix != 0 {
+		return f.senderMix
+	}
+	return f.mixSender()
+}
+
+// DestMix returns counters.Mix(f.DestHash()), computed once per message.
+func (f *Facts) DestMix() uint64 {
+	if f.destMix != 0 {
+		return f.destMix
+	}
+	return f.mixDest()
+}
+
+// PeerMix returns counters.Mix(f.PeerHash()), computed once per message.
+func (f *Facts) PeerMix() uint64 {
+	if f.peerMix != 0 {
+		return f.peerMix
+	}
+	return f.mixPeer()
+}
+
+func (f *Facts) mixSender() uint64 {
+	f.senderMix = counters.Mix(f.SenderHash())
+	return f.senderMix
+}
+
+func (f *Facts) mixDest() uint64 {
+	f.destMix = counters.Mix(f.DestHash())
+	return f.destMix
+}
+
+func (f *Facts) mixPeer() uint64 {
+	f.peerMix = counters.Mix(f.PeerHash())
+	return f.peerMix
 }

@@ -3,6 +3,7 @@ package rules
 import (
 	"reflect"
 	"strings"
+	"unsafe"
 
 	"github.com/expr-lang/expr/ast"
 
@@ -37,9 +38,12 @@ type val struct {
 
 type nfn func(e *Env) val
 
+// accessor reads one field of the facts at its offset (no reflection per
+// message: reflect.Value's checks cost more than the rule's comparison).
 type accessor struct {
-	k     kind
-	index []int
+	k   kind
+	rk  reflect.Kind // the field's exact type, for the int read
+	off uintptr
 }
 
 var accessors = func() map[string]accessor {
@@ -48,7 +52,7 @@ var accessors = func() map[string]accessor {
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
 			name := f.Tag.Get("expr")
-			if name == "" || name == "-" {
+			if name == "" || name == "-" || len(f.Index) != 1 {
 				continue
 			}
 			var k kind
@@ -64,35 +68,37 @@ var accessors = func() map[string]accessor {
 			default:
 				continue
 			}
-			m[prefix+name] = accessor{k: k, index: f.Index}
+			m[prefix+name] = accessor{k: k, rk: f.Type.Kind(), off: f.Offset}
 		}
 	}
 	add("msg.", reflect.TypeOf(filter.Facts{}))
 	return m
 }()
 
+// at is the address of the field in e's facts.
+func at(e *Env, off uintptr) unsafe.Pointer { return unsafe.Add(unsafe.Pointer(e.Msg), off) }
+
 func (a accessor) fn() nfn {
-	idx := a.index[0]
+	off := a.off
 	switch a.k {
 	case kBool:
-		return func(e *Env) val { return val{k: kBool, b: a.field(e, idx).Bool()} }
+		return func(e *Env) val { return val{k: kBool, b: *(*bool)(at(e, off))} }
 	case kString:
-		return func(e *Env) val { return val{k: kString, s: a.field(e, idx).String()} }
+		return func(e *Env) val { return val{k: kString, s: *(*string)(at(e, off))} }
 	case kFloat:
-		return func(e *Env) val { return val{k: kFloat, n: a.field(e, idx).Float()} }
-	default:
-		return func(e *Env) val {
-			f := a.field(e, idx)
-			if f.CanInt() {
-				return val{k: kInt, n: float64(f.Int())}
-			}
-			return val{k: kInt, n: float64(f.Uint())}
-		}
+		return func(e *Env) val { return val{k: kFloat, n: *(*float64)(at(e, off))} }
 	}
-}
-
-func (a accessor) field(e *Env, idx int) reflect.Value {
-	return reflect.ValueOf(e.Msg).Elem().Field(idx)
+	switch a.rk {
+	case reflect.Int32:
+		return func(e *Env) val { return val{k: kInt, n: float64(*(*int32)(at(e, off)))} }
+	case reflect.Int64:
+		return func(e *Env) val { return val{k: kInt, n: float64(*(*int64)(at(e, off)))} }
+	case reflect.Uint32:
+		return func(e *Env) val { return val{k: kInt, n: float64(*(*uint32)(at(e, off)))} }
+	case reflect.Uint64:
+		return func(e *Env) val { return val{k: kInt, n: float64(*(*uint64)(at(e, off)))} }
+	}
+	return func(e *Env) val { return val{k: kInt, n: float64(*(*int)(at(e, off)))} }
 }
 
 // findingFn reads a finding's slot (det.<name>, patched to det.<Array>[slot]).
@@ -128,12 +134,7 @@ func compileNative(n ast.Node, set lists.Set) (nfn, bool) {
 		if k, slot, ok := findingSlot(n); ok {
 			return findingFn(k, slot), true
 		}
-		id, ok := n.Node.(*ast.IdentifierNode)
-		prop, ok2 := n.Property.(*ast.StringNode)
-		if !ok || !ok2 || n.Optional || n.Method {
-			return nil, false
-		}
-		a, ok := accessors[id.Value+"."+prop.Value]
+		a, ok := msgAccessor(n)
 		if !ok {
 			return nil, false
 		}
@@ -148,6 +149,9 @@ func compileNative(n ast.Node, set lists.Set) (nfn, bool) {
 		}
 		return func(e *Env) val { return val{k: kBool, b: !x(e).b} }, true
 	case *ast.BinaryNode:
+		if f, ok := compileFieldEquals(n); ok {
+			return f, true
+		}
 		l, ok := compileNative(n.Left, set)
 		if !ok {
 			return nil, false
@@ -247,6 +251,47 @@ func compileIn(x nfn, list ast.Node) (nfn, bool) {
 		}, true
 	}
 	return nil, false
+}
+
+// msgAccessor is the accessor of a msg.<field> node.
+func msgAccessor(n *ast.MemberNode) (accessor, bool) {
+	id, ok := n.Node.(*ast.IdentifierNode)
+	prop, ok2 := n.Property.(*ast.StringNode)
+	if !ok || !ok2 || n.Optional || n.Method {
+		return accessor{}, false
+	}
+	a, ok := accessors[id.Value+"."+prop.Value]
+	return a, ok
+}
+
+// compileFieldEquals compiles msg.<string field> == "constant" (or !=,
+// either side) to one read and one string comparison: what equal does
+// with the two operands' closures, without calling them.
+func compileFieldEquals(n *ast.BinaryNode) (nfn, bool) {
+	if n.Operator != "==" && n.Operator != "!=" {
+		return nil, false
+	}
+	field, c := n.Left, n.Right
+	if _, ok := field.(*ast.StringNode); ok {
+		field, c = c, field
+	}
+	str, ok := c.(*ast.StringNode)
+	if !ok {
+		return nil, false
+	}
+	m, ok := field.(*ast.MemberNode)
+	if !ok {
+		return nil, false
+	}
+	a, ok := msgAccessor(m)
+	if !ok || a.k != kString {
+		return nil, false
+	}
+	off, want := a.off, str.Value
+	if n.Operator == "!=" {
+		return func(e *Env) val { return val{k: kBool, b: *(*string)(at(e, off)) != want} }, true
+	}
+	return func(e *Env) val { return val{k: kBool, b: *(*string)(at(e, off)) == want} }, true
 }
 
 func equal(a, b val) bool {

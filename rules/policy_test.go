@@ -2,8 +2,10 @@ package rules
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -104,6 +106,8 @@ rules:
   - {id: h, when: 'msg.sender in ["Shop", "PAYPAL"] || msg.segments in [3, 4]', action: flag}
   - {id: i, when: 'msg.sender not in ["Shop"] && msg.text_norm contains "win"', action: flag}
   - {id: j, when: 'msg.text startsWith "Your" || msg.dest endsWith "001" || det.lure_kind contains "theft"', action: flag}
+  - {id: k, when: '"p2p" == msg.class || msg.direction != "mo" && msg.sender_kind == "number"', action: flag}
+  - {id: l, when: 'msg.sender == "Shop" && det.lure_kind != "code_theft"', action: flag}
 `
 	s2, err := Parse("extra.yaml", []byte(extra))
 	if err != nil {
@@ -344,5 +348,63 @@ func TestReadsFact(t *testing.T) {
 		if s.ReadsFact(n) {
 			t.Errorf("the default policy reads %s", n)
 		}
+	}
+}
+
+// Every msg.* accessor reads, through its offset, the value reflection
+// reads from the field of that name (distinct values in every field).
+func TestAccessorsMatchReflect(t *testing.T) {
+	var f filter.Facts
+	rv := reflect.ValueOf(&f).Elem()
+	rt := rv.Type()
+	for i := 0; i < rt.NumField(); i++ {
+		fv := rv.Field(i)
+		if !fv.CanSet() {
+			continue
+		}
+		switch fv.Kind() {
+		case reflect.Bool:
+			fv.SetBool(i%2 == 0)
+		case reflect.Int, reflect.Int32, reflect.Int64:
+			fv.SetInt(int64(1000 + i))
+		case reflect.Uint32, reflect.Uint64:
+			fv.SetUint(uint64(2000 + i))
+		case reflect.Float64:
+			fv.SetFloat(float64(i) + 0.5)
+		case reflect.String:
+			fv.SetString(fmt.Sprintf("field-%d", i))
+		}
+	}
+	env := &Env{Msg: &f, Det: &filter.Detections{}}
+	n := 0
+	for i := 0; i < rt.NumField(); i++ {
+		sf := rt.Field(i)
+		name := sf.Tag.Get("expr")
+		a, ok := accessors["msg."+name]
+		if !ok {
+			continue
+		}
+		n++
+		got := a.fn()(env)
+		fv := rv.Field(i)
+		var want val
+		switch fv.Kind() {
+		case reflect.Bool:
+			want = val{k: kBool, b: fv.Bool()}
+		case reflect.Int, reflect.Int32, reflect.Int64:
+			want = val{k: kInt, n: float64(fv.Int())}
+		case reflect.Uint32, reflect.Uint64:
+			want = val{k: kInt, n: float64(fv.Uint())}
+		case reflect.Float64:
+			want = val{k: kFloat, n: fv.Float()}
+		case reflect.String:
+			want = val{k: kString, s: fv.String()}
+		}
+		if got != want {
+			t.Errorf("msg.%s: got %+v, want %+v", name, got, want)
+		}
+	}
+	if n < 30 {
+		t.Fatalf("only %d accessors", n)
 	}
 }

@@ -32,6 +32,12 @@ func KeyString(parts ...string) uint64 {
 	return fmix(h)
 }
 
+// KeyString1 is KeyString(s) of one part, without building the variadic
+// slice (the facts' sender, destination and peer hashes).
+func KeyString1(s string) uint64 {
+	return fmix(combine(0x9E3779B97F4A7C15, hashString(s)))
+}
+
 // KeyUint64 combines integers (a peer id and a number, say) into a key.
 func KeyUint64(parts ...uint64) uint64 {
 	h := uint64(len(parts)) * 0x9E3779B97F4A7C15

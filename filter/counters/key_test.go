@@ -46,3 +46,22 @@ func FuzzKeyMixed(f *testing.F) {
 	f.Add(^uint64(0), uint64(0xD6E8FEB86659FD93), uint64(42))
 	f.Fuzz(checkMixed)
 }
+
+// KeyString1 is KeyString of one part (the facts' hashes, which counters
+// keep across a rules reload: their value must not change).
+func TestKeyString1MatchesKeyString(t *testing.T) {
+	for _, s := range []string{"", "a", "acme", "Shop", "4915112345678", "+4915112345678", string(make([]byte, 300))} {
+		if got, want := KeyString1(s), KeyString(s); got != want {
+			t.Errorf("KeyString1(%q) = %#x, KeyString %#x", s, got, want)
+		}
+	}
+}
+
+func FuzzKeyString1(f *testing.F) {
+	f.Add("acme")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := KeyString1(s), KeyString(s); got != want {
+			t.Errorf("KeyString1(%q) = %#x, KeyString %#x", s, got, want)
+		}
+	})
+}

@@ -34,6 +34,26 @@ func span(f float64) int64 {
 	return int64(f)
 }
 
+// Rate is a rate and burst prepared once for AllowRate (NewRate): a caller
+// that checks the same limit for every message does not divide per call.
+type Rate struct {
+	t     float64 // emission interval T, nanoseconds per event
+	tau   int64   // burst*T
+	burst int     // at least 1
+	never bool    // no event can ever conform (rate <= 0 or NaN)
+}
+
+// NewRate prepares ratePerSec and burst (values below 1 mean 1) for
+// AllowRate, exactly as Allow reads them.
+func NewRate(ratePerSec float64, burst int) Rate {
+	if !(ratePerSec > 0) {
+		return Rate{never: true}
+	}
+	burst = max(burst, 1)
+	T := 1e9 / ratePerSec
+	return Rate{t: T, tau: span(T * float64(burst)), burst: burst}
+}
+
 // Allow reports whether n events for key at now conform to ratePerSec with
 // the given burst (values below 1 mean 1) and, if so, records them. When
 // they do not, nothing is recorded and retryAfter is how long until they
@@ -41,18 +61,18 @@ func span(f float64) int64 {
 // return (false, -1). n <= 0 asks without recording. Zero allocations once
 // the key exists; a denied request never inserts a key.
 func (l *Limiter) Allow(key uint64, now int64, ratePerSec float64, burst int, n int) (ok bool, retryAfter time.Duration) {
-	if !(ratePerSec > 0) {
+	r := NewRate(ratePerSec, burst)
+	return l.AllowRate(key, now, &r, n)
+}
+
+// AllowRate is Allow with the rate and burst prepared by NewRate.
+func (l *Limiter) AllowRate(key uint64, now int64, r *Rate, n int) (ok bool, retryAfter time.Duration) {
+	if r.never || n > r.burst {
 		return false, -1
 	}
-	burst = max(burst, 1)
-	if n > burst {
-		return false, -1
-	}
-	T := 1e9 / ratePerSec
-	tau := span(T * float64(burst))
 	inc := int64(0)
 	if n > 0 {
-		inc = span(T * float64(n))
+		inc = span(r.t * float64(n))
 	}
 	s, h := l.t.locate(key)
 	s.mu.Lock()
@@ -62,7 +82,7 @@ func (l *Limiter) Allow(key uint64, now int64, ratePerSec float64, burst int, n 
 		tat = e.tat
 	}
 	newTAT := tat + inc
-	if over := newTAT - now - tau; over > 0 {
+	if over := newTAT - now - r.tau; over > 0 {
 		s.mu.Unlock()
 		return false, time.Duration(over)
 	}

@@ -73,6 +73,19 @@ func (t *limTable) find(s *limShard, h, key uint64) *limSlot {
 		return nil
 	}
 	b := s.bucket(h)
+	if t.ways == limWays { // every table but the tiniest: the loop unrolled
+		switch {
+		case b[0].key == key && b[0].tat != 0:
+			return &b[0]
+		case b[1].key == key && b[1].tat != 0:
+			return &b[1]
+		case b[2].key == key && b[2].tat != 0:
+			return &b[2]
+		case b[3].key == key && b[3].tat != 0:
+			return &b[3]
+		}
+		return nil
+	}
 	for i := range b[:t.ways] {
 		if b[i].key == key && b[i].tat != 0 {
 			return &b[i]

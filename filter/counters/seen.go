@@ -42,15 +42,25 @@ func (x *Seen) Has(key uint64, now int64) bool {
 func (x *Seen) Touch(key uint64, now int64, ttl time.Duration) bool {
 	s := x.t.shardFor(key)
 	s.mu.Lock()
-	held := x.has(s, key, now)
-	x.add(s, key, now, ttl)
+	i := s.find(key) // one lookup for both halves
+	held := i >= 0
+	if held && now >= s.ents[i].exp {
+		x.t.remove(s, i)
+		s.expired++
+		i, held = -1, false
+	}
+	x.addAt(s, i, key, now, ttl)
 	s.mu.Unlock()
 	return held
 }
 
 // add is Add with s (key's shard) locked.
 func (x *Seen) add(s *shard[struct{}], key uint64, now int64, ttl time.Duration) {
-	i := s.find(key)
+	x.addAt(s, s.find(key), key, now, ttl)
+}
+
+// addAt is add with key's index in s found already (-1: absent).
+func (x *Seen) addAt(s *shard[struct{}], i int, key uint64, now int64, ttl time.Duration) {
 	if ttl <= 0 {
 		if i >= 0 {
 			x.t.remove(s, i)

@@ -97,7 +97,8 @@ func TestTableMatchesPhonenumbers(t *testing.T) {
 	var answered, valid, validAnswered, ton0Answered int
 	for i, d := range corpus {
 		want, wok := parse("+"+d, phonenumbers.UNKNOWN_REGION)
-		got, ok := tableLookup([]byte(d))
+		var got Info
+		ok := tableLookup([]byte(d), &got)
 		if want.Valid {
 			valid++
 		}
@@ -125,11 +126,12 @@ func TestTableMatchesPhonenumbers(t *testing.T) {
 			if got, complete := on.LookupQuick(a.ton, 1, addr); complete && got != want {
 				t.Fatalf("LookupQuick(%d, %q): %+v, want %+v", a.ton, a.addr, got, want)
 			}
-			if got, tok := on.LookupTable(a.ton, 1, addr); tok && got != want {
+			var got Info
+			if tok := on.LookupTable(a.ton, 1, addr, &got); tok && got != want {
 				t.Fatalf("LookupTable(%d, %q): %+v, want %+v", a.ton, a.addr, got, want)
 			}
 		}
-		if _, ok := on.fromTable(modeUnknown, []byte(d)); ok {
+		if on.fromTable(modeUnknown, []byte(d), new(Info)) {
 			ton0Answered++
 		}
 	}
@@ -148,7 +150,7 @@ func TestTableLookupAllocs(t *testing.T) {
 	}
 	defer r.Close()
 	for _, a := range []string{"4915112345678", "447400123456", "12025550123", "33612345678", "919876543210", "80012345678", "81312345678"} {
-		if _, ok := tableLookup([]byte(a)); !ok {
+		if !tableLookup([]byte(a), new(Info)) {
 			t.Fatalf("%s: not in the table", a)
 		}
 		addr := []byte(a)
@@ -235,7 +237,8 @@ func FuzzTableMatchesPhonenumbers(f *testing.F) {
 				return
 			}
 		}
-		got, ok := tableLookup(digits)
+		var got Info
+		ok := tableLookup(digits, &got)
 		if !ok {
 			return
 		}

@@ -63,35 +63,33 @@ func KindOf(ton byte, addr []byte) Kind {
 	if len(addr) == 0 {
 		return Empty
 	}
-	letter, other := false, false
-	for _, c := range addr {
-		switch {
-		case c >= '0' && c <= '9':
-		case c < 0x20 || c == 0x7f:
-			return Invalid
-		case c >= 0x80 || (c|0x20 >= 'a' && c|0x20 <= 'z'):
-			letter = true
-		default:
-			other = true
-		}
-	}
-	if letter || ton == TONAlphanumeric {
-		return Alphanumeric
-	}
-	intl := ton == TONInternational
 	digits := addr
+	intl := ton == TONInternational
 	if digits[0] == '+' {
 		intl = true
 		digits = digits[1:]
-		other = false
+	}
+	// A number is digits only (a word at a time); otherwise one table load
+	// a byte: the classes of all bytes ORed (a control byte anywhere makes
+	// the address invalid, whatever else it holds).
+	var cls uint8
+	if !allDigits(digits) {
 		for _, c := range digits {
-			if c < '0' || c > '9' {
-				other = true
-				break
-			}
+			cls |= byteClass[c]
 		}
 	}
-	n := len(digits)
+	switch {
+	case cls&clsControl != 0:
+		return Invalid
+	case cls&clsLetter != 0 || ton == TONAlphanumeric:
+		return Alphanumeric
+	}
+	return digitsKind(len(digits), intl, cls&clsOther != 0)
+}
+
+// digitsKind is KindOf for an address without a letter or control byte:
+// n digits after the optional '+' (other: a byte that is not a digit).
+func digitsKind(n int, intl, other bool) Kind {
 	switch {
 	case other || n == 0 || n > maxAddrDigits:
 		return Invalid
@@ -105,3 +103,25 @@ func KindOf(ton byte, addr []byte) Kind {
 		return Number
 	}
 }
+
+// Byte classes for KindOf (a digit is 0).
+const (
+	clsControl uint8 = 1 << iota // < 0x20 or 0x7f
+	clsLetter                    // ASCII letters and bytes >= 0x80
+	clsOther                     // punctuation, space, '+' after the first byte
+)
+
+var byteClass = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case c >= '0' && c <= '9':
+		case c < 0x20 || c == 0x7f:
+			t[c] = clsControl
+		case c >= 0x80 || (c|0x20 >= 'a' && c|0x20 <= 'z'):
+			t[c] = clsLetter
+		default:
+			t[c] = clsOther
+		}
+	}
+	return t
+}()

@@ -263,21 +263,15 @@ func (p *PrefixSet) Lookup(digits []byte) (value int32, prefixLen int, ok bool) 
 	if len(digits) > 0 && digits[0] == '+' {
 		digits = digits[1:]
 	}
+	if !allDigits(digits) {
+		return 0, 0, false
+	}
 	var keys [MaxPrefixLen + 1]uint64 // keys[L]: encoding of the first L digits
 	top := min(len(digits), p.maxLen)
 	var v uint64
-	for i := 0; i < top; i++ {
-		c := digits[i]
-		if c < '0' || c > '9' {
-			return 0, 0, false
-		}
+	for i, c := range digits[:top] {
 		v = v*10 + uint64(c-'0')
 		keys[i+1] = lenBase[i+1] + v
-	}
-	for _, c := range digits[top:] {
-		if c < '0' || c > '9' {
-			return 0, 0, false
-		}
 	}
 	mask := uint64(len(p.slots) - 1)
 	// Lengths >= stem: one probe run holds every candidate.

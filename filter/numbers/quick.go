@@ -83,7 +83,7 @@ func (r *Resolver) LookupQuick(ton, npi byte, addr []byte) (info Info, complete 
 	if err != nil {
 		return Info{}, true
 	}
-	if info, ok := r.fromTable(mode, digits); ok {
+	if r.fromTable(mode, digits, &info) {
 		return info, true
 	}
 	if r.nocache || r.cache == nil {

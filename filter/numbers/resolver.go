@@ -220,10 +220,8 @@ func normalize(ton byte, addr []byte) (mode uint8, digits []byte, err error) {
 	if len(digits) == 0 || len(digits) > maxDigits {
 		return 0, nil, errNotDigits
 	}
-	for _, c := range digits {
-		if c < '0' || c > '9' {
-			return 0, nil, errNotDigits
-		}
+	if !allDigits(digits) {
+		return 0, nil, errNotDigits
 	}
 	return mode, digits, nil
 }
@@ -251,7 +249,8 @@ func (r *Resolver) Lookup(ton, npi byte, addr []byte) Info {
 	if err != nil {
 		return Info{}
 	}
-	if info, ok := r.fromTable(mode, digits); ok {
+	var info Info
+	if r.fromTable(mode, digits, &info) {
 		return info
 	}
 	if r.nocache || r.cache == nil {
@@ -262,7 +261,7 @@ func (r *Resolver) Lookup(ton, npi byte, addr []byte) Info {
 		return c.info
 	}
 	s := string(digits)
-	info := r.resolve(mode, s)
+	info = r.resolve(mode, s)
 	r.cache.Set(h, &cached{mode: mode, digits: s, info: info}, 1)
 	return info
 }

@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/expr-lang/expr/vm"
 	"go.uber.org/zap"
 
 	"github.com/smsfw/smsfw/filter"
@@ -75,8 +74,7 @@ type Chain struct {
 	tables   map[string][]counters.Named
 	velocity *velocity.State
 
-	scratch sync.Pool
-	vms     sync.Pool
+	scratch sync.Pool // *scratch: one inspection's memory, the rules' VM included
 	fps     *fpCache
 	numc    *numCache
 
@@ -161,7 +159,6 @@ func New(o Options) (*Chain, error) {
 	c.scratch.New = func() any {
 		return &scratch{text: make([]byte, 0, 1024), norm: make([]byte, 0, 1024), fpKey: make([]byte, 0, 1024)}
 	}
-	c.vms.New = func() any { return new(vm.VM) }
 	c.rebuild(o.Engine.Snapshot())
 	c.m.counters.set(c.counterTables)
 	return c, nil
@@ -256,8 +253,7 @@ func (c *Chain) Inspect(r *filter.Request) (filter.Verdict, error) {
 
 func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Detections)) filter.Verdict {
 	b := c.current()
-	sc := c.scratch.Get().(*scratch)
-	defer c.scratch.Put(sc)
+	sc := c.scratch.Get().(*scratch) // put back at the end (a panic only loses it to the GC)
 	c.buildFacts(r, sc, b.senderNumber || hook != nil)
 	f, det := &sc.facts, &sc.det
 	*det = filter.Detections{}
@@ -272,11 +268,9 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 		d.Detect(f, det, now)
 	}
 	c.m.count(r.Shard, f, det)
-	v := c.vms.Get().(*vm.VM)
 	var dec rules.Decision
 	sc.env = rules.Env{Msg: f, Det: det}
-	b.snap.Evaluate(v, &sc.env, r.Direction, &dec)
-	c.vms.Put(v)
+	b.snap.Evaluate(&sc.vm, &sc.env, r.Direction, &dec)
 	for _, err := range dec.Errors {
 		c.eng.Metrics().EvalError()
 		if ce := c.log.Check(zap.WarnLevel, "rule failed to evaluate"); ce != nil {
@@ -331,6 +325,7 @@ func (c *Chain) inspect(r *filter.Request, hook func(*filter.Facts, *filter.Dete
 			Sender: strings.Clone(f.Sender), Dest: strings.Clone(f.Dest), Text: strings.Clone(f.Text),
 			DataCoding: f.DataCoding, Action: verdict.Action.String(), Received: time.Unix(0, now)})
 	}
+	c.scratch.Put(sc)
 	return verdict
 }
 

@@ -45,7 +45,9 @@ func (s *Stages) Fingerprint(norm []byte) uint64 { return s.c.fps.fingerprint(no
 
 // Number is the number step (with its caches) for one address.
 func (s *Stages) Number(ton, npi byte, addr []byte) numbers.Info {
-	return s.c.numc.lookup(ton, npi, addr)
+	var info numbers.Info
+	s.c.numc.lookup(ton, npi, addr, &info)
+	return info
 }
 
 // DetectorNames lists the chain's detectors in order.

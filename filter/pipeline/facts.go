@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"github.com/expr-lang/expr/vm"
+
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/numbers"
 	"github.com/smsfw/smsfw/filter/textscan"
@@ -19,6 +21,7 @@ type scratch struct {
 	facts filter.Facts
 	det   filter.Detections
 	env   rules.Env
+	vm    vm.VM // the rules that run on the expr VM
 }
 
 // str views b as a string without copying: valid while b is not modified,
@@ -62,11 +65,13 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch, senderNumber bool) {
 		f.SenderKind = filter.KindEmpty
 	}
 	if senderNumber && f.SenderKind == filter.KindNumber {
-		si := c.numc.lookup(m.Src.TON, m.Src.NPI, m.Src.Addr)
+		var si numbers.Info
+		c.numc.lookup(m.Src.TON, m.Src.NPI, m.Src.Addr, &si)
 		f.SenderValid, f.SenderCountry, f.SenderType = si.Valid, si.Region, typeName(si.Type)
 	}
 	if numbers.KindOf(m.Dst.TON, m.Dst.Addr) == numbers.Number {
-		di := c.numc.lookup(m.Dst.TON, m.Dst.NPI, m.Dst.Addr)
+		var di numbers.Info
+		c.numc.lookup(m.Dst.TON, m.Dst.NPI, m.Dst.Addr, &di)
 		f.DestValid, f.DestCountry, f.DestType = di.Valid, di.Region, typeName(di.Type)
 	}
 	// Text of every part, UDH removed, decoded per data_coding as a handset

@@ -97,11 +97,12 @@ func newNumCache(r *numbers.Resolver) *numCache {
 	return &numCache{seed: maphash.MakeSeed(), d: newDirect[numbers.Info](1024), r: r}
 }
 
-func (c *numCache) lookup(ton, npi byte, addr []byte) numbers.Info {
+// lookup fills *info (zero on entry) with addr's number facts.
+func (c *numCache) lookup(ton, npi byte, addr []byte, info *numbers.Info) {
 	// Most international numbers: the resolver's E.164 table, cheaper than
 	// hashing for the direct cache and complete on first sight.
-	if info, ok := c.r.LookupTable(ton, npi, addr); ok {
-		return info
+	if c.r.LookupTable(ton, npi, addr, info) {
+		return
 	}
 	var h maphash.Hash
 	h.SetSeed(c.seed)
@@ -109,18 +110,17 @@ func (c *numCache) lookup(ton, npi byte, addr []byte) numbers.Info {
 	_ = h.WriteByte(npi)
 	_, _ = h.Write(addr)
 	key := h.Sum64() | 1
-	if info, ok := c.d.get(key); ok {
-		return info
+	var ok bool
+	if *info, ok = c.d.get(key); ok {
+		return
 	}
-	var info numbers.Info
 	complete := true
 	if c.sync {
-		info = c.r.Lookup(ton, npi, addr)
+		*info = c.r.Lookup(ton, npi, addr)
 	} else {
-		info, complete = c.r.LookupQuick(ton, npi, addr)
+		*info, complete = c.r.LookupQuick(ton, npi, addr)
 	}
 	if complete { // a first-sight answer is partial: ask again next time
-		c.d.put(key, info)
+		c.d.put(key, *info)
 	}
-	return info
 }

@@ -4,8 +4,6 @@
 package pumping
 
 import (
-	"encoding/binary"
-	"strconv"
 	"time"
 
 	"github.com/smsfw/smsfw/internal/unsafex"
@@ -13,6 +11,7 @@ import (
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/counters"
 	"github.com/smsfw/smsfw/filter/lists"
+	"github.com/smsfw/smsfw/filter/numbers"
 )
 
 // Config is the detectors.pumping section.
@@ -133,7 +132,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 			det.SetText(PumpingWhy, WhyPremiumSpread)
 		}
 	}
-	if num, ok := parseDigits(f.Dest); ok {
+	if num, ok := numbers.DigitValue(f.Dest); ok {
 		run := d.st.seq.Observe(peer, num, now)
 		det.SetCount(SequentialRun, run)
 		if run >= d.cfg.SequentialRun {
@@ -143,7 +142,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	}
 	if f.DestCountry != "" {
 		vol := d.st.volume.Add(peer, now, 1)
-		key := counters.KeyUint64(peer, regionKey(f.DestCountry))
+		key := counters.KeyMixed2(f.PeerMix(), counters.Mix(regionKey(f.DestCountry))) // KeyUint64(peer, regionKey)
 		// Every message refreshes the country: one in steady use never
 		// turns new again; one unused for NewCountryAfter does.
 		if !d.st.countries.Touch(key, now, d.cfg.NewCountryAfter) {
@@ -152,57 +151,12 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	}
 }
 
-// parseDigits is strconv.ParseUint(s, 10, 64) without the error value: a
-// destination of decimal digits only, below 2^64. A destination of 8 to
-// 16 digits (nearly all) is read as two overlapping 8-byte words.
-func parseDigits(s string) (uint64, bool) {
-	const zeros = 0x3030303030303030 // "00000000"
-	switch {
-	case len(s) == 8:
-		return eightDigits(load8(s))
-	case len(s) > 8 && len(s) <= 16:
-		// The head's k digits, shifted to the word's last k bytes behind
-		// '0's, and the last eight digits.
-		k := uint(len(s) - 8)
-		hi, ok := eightDigits(load8(s)<<(8*(8-k)) | zeros>>(8*k))
-		lo, ok2 := eightDigits(load8(s[len(s)-8:]))
-		return hi*100_000_000 + lo, ok && ok2
-	case s == "" || len(s) > 19: // 19 digits never overflow
-		n, err := strconv.ParseUint(s, 10, 64)
-		return n, err == nil
-	}
-	var n uint64
-	for i := 0; i < len(s); i++ {
-		c := s[i] - '0'
-		if c > 9 {
-			return 0, false
-		}
-		n = n*10 + uint64(c)
-	}
-	return n, true
-}
-
-// load8 is s's first eight bytes, little-endian (s[0] in the low byte).
-func load8(s string) uint64 { return binary.LittleEndian.Uint64(unsafex.Bytes(s[:8])) }
-
-// eightDigits reads eight ASCII digits loaded little-endian (the first
-// digit in the low byte) as their decimal value, false if any byte is not
-// '0'-'9' (SWAR: no loop, three multiplications).
-func eightDigits(x uint64) (uint64, bool) {
-	const ones = 0x0101010101010101
-	// Every byte's high nibble is 3, and adding 6 keeps it 3: '0'..'9'.
-	if x&(0xF0*ones) != 0x30*ones || (x+0x06*ones)&(0xF0*ones) != 0x30*ones {
-		return 0, false
-	}
-	x -= 0x30 * ones
-	x = (x*10 + x>>8) & 0x00FF00FF00FF00FF      // pairs of digits, 0..99 each
-	x = (x*100 + x>>16) & 0x0000FFFF0000FFFF    // groups of four, 0..9999 each
-	return (x*10000 + x>>32) & 0xFFFFFFFF, true // all eight
-}
-
 // regionKey packs a region code ("DE", "001") into an integer for
 // counters.KeyUint64 without hashing it; a longer one is hashed.
 func regionKey(r string) uint64 {
+	if len(r) == 2 { // ISO 3166 alpha-2, nearly every destination: the loop below unrolled
+		return 2<<56 | uint64(r[0]) | uint64(r[1])<<8
+	}
 	if len(r) > 7 {
 		return counters.KeyString(r)
 	}

@@ -92,7 +92,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 	if len(d.entries) <= maxCachedEntries {
 		// A sender ID repeats from message to message: its verdict for a
 		// peer is looked up instead of normalizing and comparing it again.
-		key := counters.KeyUint64(f.SenderHash(), f.PeerHash()) | 1<<63 // never 0: an empty slot
+		key := counters.KeyMixed2(f.SenderMix(), f.PeerMix()) | 1<<63 // KeyUint64(SenderHash, PeerHash); never 0: an empty slot
 		slot := &d.cache[key&(cacheSlots-1)]
 		if c := slot.Load(); c>>16 == key>>16 {
 			v = verdict(c & 0xFFFF)

@@ -8,18 +8,19 @@ import (
 )
 
 // keyOracle is the key Check computed before the message's hashes were
-// mixed once per message.
+// mixed once per message (in the facts): KeyUint64 of KeyString hashes.
 func keyOracle(l *Limit, f *filter.Facts) uint64 {
 	id := counters.KeyString(l.ID)
+	peer, sender, dest := counters.KeyString(f.Peer), counters.KeyString(f.Sender), counters.KeyString(f.Dest)
 	switch l.Key {
 	case "peer":
-		return counters.KeyUint64(id, f.PeerHash())
+		return counters.KeyUint64(id, peer)
 	case "sender":
-		return counters.KeyUint64(id, f.PeerHash(), f.SenderHash())
+		return counters.KeyUint64(id, peer, sender)
 	case "destination":
-		return counters.KeyUint64(id, f.DestHash())
+		return counters.KeyUint64(id, dest)
 	default:
-		return counters.KeyUint64(id, f.SenderHash(), f.DestHash())
+		return counters.KeyUint64(id, sender, dest)
 	}
 }
 
@@ -29,14 +30,13 @@ func checkKeys(t *testing.T, id, peer, sender, dest string) {
 		{ID: id, Key: "sender_destination"}, {ID: id, Key: ""}, {ID: id + "x", Key: "peer"}}
 	unprepared := append([]Limit(nil), limits...)
 	Prepare(limits)
-	f := &filter.Facts{Peer: peer, Sender: sender, Dest: dest}
-	m := mixed{f: f}
+	f := &filter.Facts{Peer: peer, Sender: sender, Dest: dest} // one message's facts for every limit
 	for i := range limits {
 		want := keyOracle(&limits[i], f)
-		if got := limits[i].key(&m); got != want {
+		if got := limits[i].key(f); got != want {
 			t.Errorf("limit %q key %q: prepared key %#x, oracle %#x", limits[i].ID, limits[i].Key, got, want)
 		}
-		if got := unprepared[i].key(&mixed{f: f}); got != want {
+		if got := unprepared[i].key(&filter.Facts{Peer: peer, Sender: sender, Dest: dest}); got != want {
 			t.Errorf("limit %q key %q: unprepared key %#x, oracle %#x", limits[i].ID, limits[i].Key, got, want)
 		}
 	}

@@ -22,6 +22,7 @@ type Limit struct {
 
 	idMix uint64 // counters.Mix(counters.KeyString(ID)), 0 until Prepare
 	kind  keyKind
+	rate  counters.Rate // Rate and Burst, prepared
 }
 
 // keyKind is Key resolved once, so Check does not compare strings.
@@ -51,54 +52,28 @@ func Prepare(limits []Limit) {
 	for i := range limits {
 		limits[i].idMix = counters.Mix(counters.KeyString(limits[i].ID))
 		limits[i].kind = kindOf(limits[i].Key)
+		limits[i].rate = counters.NewRate(limits[i].Rate, limits[i].Burst)
 	}
-}
-
-// mixed holds the message's hashes passed through counters.Mix, each
-// computed at most once per message however many limits use it.
-type mixed struct {
-	f                  *filter.Facts
-	peer, sender, dest uint64
-	have               uint8 // bits: 1 peer, 2 sender, 4 dest
-}
-
-func (m *mixed) peerMix() uint64 {
-	if m.have&1 == 0 {
-		m.peer, m.have = counters.Mix(m.f.PeerHash()), m.have|1
-	}
-	return m.peer
-}
-
-func (m *mixed) senderMix() uint64 {
-	if m.have&2 == 0 {
-		m.sender, m.have = counters.Mix(m.f.SenderHash()), m.have|2
-	}
-	return m.sender
-}
-
-func (m *mixed) destMix() uint64 {
-	if m.have&4 == 0 {
-		m.dest, m.have = counters.Mix(m.f.DestHash()), m.have|4
-	}
-	return m.dest
 }
 
 // key is the limit's counter key for the message: the same value as
-// counters.KeyUint64(KeyString(ID), <the scope's hashes>) (TestKeyMatchesKeyUint64).
-func (l *Limit) key(m *mixed) uint64 {
+// counters.KeyUint64(KeyString(ID), <the scope's hashes>)
+// (TestKeyMatchesKeyUint64), from the facts' mixed hashes (each mixed once
+// per message, however many limits and detectors use it).
+func (l *Limit) key(f *filter.Facts) uint64 {
 	id, kind := l.idMix, l.kind
 	if id == 0 { // not prepared
 		id, kind = counters.Mix(counters.KeyString(l.ID)), kindOf(l.Key)
 	}
 	switch kind {
 	case keyPeer:
-		return counters.KeyMixed2(id, m.peerMix())
+		return counters.KeyMixed2(id, f.PeerMix())
 	case keySender:
-		return counters.KeyMixed3(id, m.peerMix(), m.senderMix())
+		return counters.KeyMixed3(id, f.PeerMix(), f.SenderMix())
 	case keyDest:
-		return counters.KeyMixed2(id, m.destMix())
+		return counters.KeyMixed2(id, f.DestMix())
 	}
-	return counters.KeyMixed3(id, m.senderMix(), m.destMix())
+	return counters.KeyMixed3(id, f.SenderMix(), f.DestMix())
 }
 
 // State holds the limiters; it survives reloads (keys include the limit id).
@@ -133,14 +108,18 @@ func Check(st *State, limits []Limit, f *filter.Facts, dir filter.Direction, now
 		rate float64
 	}
 	nt := 0
-	m := mixed{f: f}
 	for i := range limits {
 		l := &limits[i]
 		if l.Direction >= 0 && l.Direction != int(dir) {
 			continue
 		}
-		key := l.key(&m)
-		if ok, _ := st.l.Allow(key, now, l.Rate, l.Burst, f.Segments); ok {
+		key := l.key(f)
+		rate := &l.rate
+		if l.idMix == 0 { // not prepared
+			r := counters.NewRate(l.Rate, l.Burst)
+			rate = &r
+		}
+		if ok, _ := st.l.AllowRate(key, now, rate, f.Segments); ok {
 			if nt < len(taken) {
 				taken[nt].key, taken[nt].rate = key, l.Rate
 				nt++
