@@ -163,21 +163,51 @@ func normalize(dst, s []byte, skel bool) []byte {
 			}
 			dst = append(dst, l)
 			i++
+			// in and out are as long: one bound for the loop.
 			out := dst[len(dst):cap(dst)]
+			in := s[i:]
+			in = in[:min(len(in), len(out))]
+			out = out[:len(in)]
 			k := 0
-			for ; i < len(s) && k < len(out); i++ {
-				if l = lowerLetter[s[i]]; l == 0 {
+			for ; k < len(in); k++ {
+				if l = lowerLetter[in[k]]; l == 0 {
 					break
 				}
 				out[k] = l
-				k++
 			}
+			i += k
 			dst = dst[:len(dst)+k]
 			n.letters += 1 + k
 			continue
 		}
+		if c-'0' < 10 {
+			// A run of digits, likewise (a code, an amount).
+			if !n.inWord {
+				dst = n.begin(dst)
+			}
+			dst = append(dst, c)
+			i++
+			out := dst[len(dst):cap(dst)]
+			in := s[i:]
+			in = in[:min(len(in), len(out))]
+			out = out[:len(in)]
+			k := 0
+			for ; k < len(in) && in[k]-'0' < 10; k++ {
+				out[k] = in[k]
+			}
+			i += k
+			dst = dst[:len(dst)+k]
+			n.digits += 1 + k
+			continue
+		}
 		if c < utf8.RuneSelf {
 			i++
+			if asciiClass[c] == cSep { // a space, punctuation: n.ascii in short
+				if n.inWord {
+					dst = n.end(dst)
+				}
+				continue
+			}
 			dst = n.ascii(dst, c)
 			continue
 		}

@@ -67,11 +67,10 @@ func ShapeOf(text []byte) Shape {
 				inWord = true
 				wordStart = i
 			}
-			if wordStart >= 0 {
-				w := text[wordStart:j]
-				if !maybeShapeWord(w) {
-					// most words: no list word has this length and first letter
-				} else if isCurrencyWord(w) {
+			if wordStart >= 0 && maybeShapeWordOf(text[wordStart], j-wordStart) {
+				// (most words fail that: no list word has their length and
+				// first letter)
+				if w := text[wordStart:j]; isCurrencyWord(w) {
 					currency++
 				} else if isWordIn(w, handoffWords) {
 					s.Handoffs++
@@ -173,15 +172,20 @@ var shapeWordFirst = func() (t [32]uint32) {
 	return t
 }()
 
-func maybeShapeWord(w []byte) bool {
-	if len(w) >= len(shapeWordFirst) {
+func maybeShapeWord(w []byte) bool { return maybeShapeWordOf(w[0], len(w)) }
+
+// maybeShapeWordOf is maybeShapeWord of a word of n bytes starting with c.
+func maybeShapeWordOf(c byte, n int) bool {
+	if uint(n) >= uint(len(shapeWordFirst)) {
 		return false
 	}
-	c := w[0] | 0x20 // ASCII letters to lower case; anything else misses the list's a-z
-	return c >= 'a' && c <= 'z' && shapeWordFirst[len(w)]&(1<<(c-'a')) != 0
+	c = c | 0x20 - 'a' // ASCII letters to 0..25 (either case); anything else misses
+	return c < 26 && shapeWordFirst[n]&(1<<c) != 0
 }
 
-func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+// isASCIILetter: c|0x20 is a lower-case letter exactly when c is a letter
+// of either case (one test instead of two ranges).
+func isASCIILetter(c byte) bool { return c|0x20-'a' < 26 }
 
 func isCurrencyWord(w []byte) bool { return isWordIn(w, currencyWords) }
 
