@@ -17,7 +17,9 @@ func SetText(f *filter.Facts, text string) *filter.Facts {
 		return f
 	}
 	b := []byte(text)
-	f.Norm = string(textscan.Normalize(nil, b))
+	norm := textscan.Normalize(nil, b)
+	f.Norm = string(norm)
+	f.NormStarts = textscan.WordStarts(nil, norm)
 	f.Fingerprint = textscan.Fingerprint(b)
 	textscan.FindURLs(b, func(u textscan.URL) bool {
 		if f.URLCount == 0 {

@@ -236,6 +236,16 @@ func (l *List) FirstKeyword(norm []byte) int {
 	return i
 }
 
+// FirstKeywordFrom is FirstKeyword given the word starts of norm
+// (textscan.WordStarts; nil: FirstKeyword).
+func (l *List) FirstKeywordFrom(norm []byte, starts []int32) int {
+	if l == nil || l.matcher == nil {
+		return -1
+	}
+	i, _, _ := l.matcher.FirstWholeFrom(norm, starts)
+	return i
+}
+
 var lowerPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // lowerASCII writes src with ASCII upper-case letters lowered into dst

@@ -13,12 +13,13 @@ import (
 // scratch is one inspection's working memory, pooled so the steady state
 // allocates nothing: decoded text, normalized text and the facts.
 type scratch struct {
-	text  []byte
-	norm  []byte
-	fpKey []byte // the fingerprint's cache key (textscan.FingerprintKey)
-	facts filter.Facts
-	det   filter.Detections
-	env   rules.Env
+	text   []byte
+	norm   []byte
+	starts []int32 // word starts of norm (textscan.WordStarts)
+	fpKey  []byte  // the fingerprint's cache key (textscan.FingerprintKey)
+	facts  filter.Facts
+	det    filter.Detections
+	env    rules.Env
 }
 
 // str views b as a string without copying: valid while b is not modified,
@@ -94,6 +95,8 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch, senderNumber bool) {
 	if len(sc.text) > 0 {
 		sc.norm = textscan.Normalize(sc.norm[:0], sc.text)
 		f.Norm = str(sc.norm)
+		sc.starts = textscan.WordStarts(sc.starts[:0], sc.norm)
+		f.NormStarts = sc.starts
 		f.Fingerprint = c.fps.fingerprint(sc.norm, sc.fpKey)
 		shape := textscan.ShapeOf(sc.text)
 		f.Words, f.Codes, f.Phones, f.Emails, f.Money = shape.Words, shape.Codes, shape.Phones, shape.Emails, shape.Money
