@@ -77,8 +77,8 @@ type Facts struct {
 	// (textscan.WordStarts), shared by the keyword matchers that run over
 	// Norm (nil: each finds them itself). Aliases scratch memory like Norm.
 	NormStarts []int32 `expr:"-" json:"-"`
-	Segments   int    `expr:"segments" json:"segments"`
-	Incomplete bool   `expr:"incomplete" json:"incomplete"` // decided before every part arrived
+	Segments   int     `expr:"segments" json:"segments"`
+	Incomplete bool    `expr:"incomplete" json:"incomplete"` // decided before every part arrived
 	// AwaitingAnswers: the peer has requests awaiting the SMSC's answer.
 	AwaitingAnswers bool `expr:"awaiting_answers" json:"awaiting_answers"`
 

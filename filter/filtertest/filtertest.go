@@ -17,9 +17,8 @@ func SetText(f *filter.Facts, text string) *filter.Facts {
 		return f
 	}
 	b := []byte(text)
-	norm := textscan.Normalize(nil, b)
-	f.Norm = string(norm)
-	f.NormStarts = textscan.WordStarts(nil, norm)
+	norm, starts := textscan.NormalizeStarts(nil, nil, b)
+	f.Norm, f.NormStarts = string(norm), starts
 	f.Fingerprint = textscan.Fingerprint(b)
 	textscan.FindURLs(b, func(u textscan.URL) bool {
 		if f.URLCount == 0 {

@@ -93,9 +93,8 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch, senderNumber bool) {
 	f.Binary = binary
 	f.Text = str(sc.text)
 	if len(sc.text) > 0 {
-		sc.norm = textscan.Normalize(sc.norm[:0], sc.text)
+		sc.norm, sc.starts = textscan.NormalizeStarts(sc.norm[:0], sc.starts[:0], sc.text)
 		f.Norm = str(sc.norm)
-		sc.starts = textscan.WordStarts(sc.starts[:0], sc.norm)
 		f.NormStarts = sc.starts
 		f.Fingerprint = c.fps.fingerprint(sc.norm, sc.fpKey)
 		shape := textscan.ShapeOf(sc.text)
