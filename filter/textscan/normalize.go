@@ -227,7 +227,9 @@ func (n *normer) run(dst, s []byte) []byte {
 		if c < utf8.RuneSelf {
 			i++
 			if asciiClass[c] == cSep { // a space, punctuation: n.ascii in short
-				if n.inWord {
+				if n.leet|n.digits == 0 { // n.end without a call: nothing to fold
+					n.inWord = false
+				} else if n.inWord {
 					dst = n.end(dst)
 				}
 				continue
