@@ -187,11 +187,7 @@ func (n *normer) run(dst, s []byte) []byte {
 			}
 			dst = append(dst, l)
 			i++
-			// in and out are as long: one bound for the loop.
-			out := dst[len(dst):cap(dst)]
-			in := s[i:]
-			in = in[:min(len(in), len(out))]
-			out = out[:len(in)]
+			in, out := runRoom(dst, s, i)
 			k := 0
 			for ; k < len(in); k++ {
 				if l = lowerLetter[in[k]]; l == 0 {
@@ -211,10 +207,7 @@ func (n *normer) run(dst, s []byte) []byte {
 			}
 			dst = append(dst, c)
 			i++
-			out := dst[len(dst):cap(dst)]
-			in := s[i:]
-			in = in[:min(len(in), len(out))]
-			out = out[:len(in)]
+			in, out := runRoom(dst, s, i)
 			k := 0
 			for ; k < len(in) && in[k]-'0' < 10; k++ {
 				out[k] = in[k]
@@ -242,6 +235,15 @@ func (n *normer) run(dst, s []byte) []byte {
 		dst = n.rune(dst, r, size)
 	}
 	return n.end(dst)
+}
+
+// runRoom returns the rest of s from i and the room after dst's length,
+// cut to the same length: one bound for a run's copy loop.
+func runRoom(dst, s []byte, i int) (in, out []byte) {
+	out = dst[len(dst):cap(dst)]
+	in = s[i:]
+	in = in[:min(len(in), len(out))]
+	return in, out[:len(in)]
 }
 
 // rune folds a non-ASCII rune r of size bytes (utf8.DecodeRune).
