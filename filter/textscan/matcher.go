@@ -270,7 +270,7 @@ func (m *Matcher) First(text []byte, wholeWords bool) (index, start, end int) {
 // byte, as the automaton reports them. Walks from most starts end after a
 // byte or two, in the shallow states at the front of the table.
 func (m *Matcher) firstWhole(text []byte) (index, start, end int) {
-	delta, cls, out, ncls := m.delta, &m.cls, m.out, m.ncls
+	delta, cls := m.delta, &m.cls
 	// Occurrences must end at or before lim (exclusive end lim+1 once one
 	// is found: a later walk must end strictly earlier to win).
 	best, bestStart, lim := -1, 0, len(text)
@@ -284,7 +284,7 @@ func (m *Matcher) firstWhole(text []byte) (index, start, end int) {
 			}
 			s = u &^ edgeBit
 			if v < 0 {
-				if o := out[s/ncls]; o >= 0 && (j+1 == len(text) || !alnum[text[j+1]]) {
+				if o := m.wholeAt(s, text, j); o >= 0 {
 					best, bestStart, lim = int(o), i, j
 					break
 				}
@@ -366,7 +366,7 @@ func (m *Matcher) FirstWholeFrom(text []byte, starts []int32) (index, start, end
 
 // firstWholeFrom is firstWhole walking from the given word starts.
 func (m *Matcher) firstWholeFrom(text []byte, starts []int32) (index, start, end int) {
-	delta, cls, out, ncls := m.delta, &m.cls, m.out, m.ncls
+	delta, cls := m.delta, &m.cls
 	best, bestStart, lim := -1, 0, len(text)
 	for _, st := range starts {
 		i := int(st)
@@ -382,7 +382,7 @@ func (m *Matcher) firstWholeFrom(text []byte, starts []int32) (index, start, end
 			}
 			s = u &^ edgeBit
 			if v < 0 {
-				if o := out[s/ncls]; o >= 0 && (j+1 == len(text) || !alnum[text[j+1]]) {
+				if o := m.wholeAt(s, text, j); o >= 0 {
 					best, bestStart, lim = int(o), i, j
 					break
 				}
@@ -393,6 +393,18 @@ func (m *Matcher) firstWholeFrom(text []byte, starts []int32) (index, start, end
 		return -1, 0, 0
 	}
 	return best, bestStart, lim + 1
+}
+
+// wholeAt returns the pattern that state s (premultiplied, with an output)
+// spells when it ends a whole word at text[j], else -1. Out of the walk's
+// loop, which reaches it rarely: the loop keeps its state in registers.
+//
+//go:noinline
+func (m *Matcher) wholeAt(s int32, text []byte, j int) int32 {
+	if o := m.out[uint32(s)/uint32(m.ncls)]; o >= 0 && (j+1 == len(text) || !alnum[text[j+1]]) {
+		return o
+	}
+	return -1
 }
 
 // alnum[c] is isAlnum(c).
