@@ -73,8 +73,12 @@ type Facts struct {
 	Binary     bool   `expr:"binary" json:"binary"` // 8-bit data: no text
 	Text       string `expr:"text" json:"text"`     // decoded text of all parts, UDH removed
 	Norm       string `expr:"text_norm" json:"text_norm"`
-	Segments   int    `expr:"segments" json:"segments"`
-	Incomplete bool   `expr:"incomplete" json:"incomplete"` // decided before every part arrived
+	// NormStarts are the offsets in Norm where a whole word can start
+	// (textscan.WordStarts), shared by the keyword matchers that run over
+	// Norm (nil: each finds them itself). Aliases scratch memory like Norm.
+	NormStarts []int32 `expr:"-" json:"-"`
+	Segments   int     `expr:"segments" json:"segments"`
+	Incomplete bool    `expr:"incomplete" json:"incomplete"` // decided before every part arrived
 	// AwaitingAnswers: the peer has requests awaiting the SMSC's answer.
 	AwaitingAnswers bool `expr:"awaiting_answers" json:"awaiting_answers"`
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/smsfw/smsfw/filter"
 	"github.com/smsfw/smsfw/filter/textscan"
+	"github.com/smsfw/smsfw/internal/unsafex"
 )
 
 // Business texts are recognised from their words on first sight, before any
@@ -130,17 +131,18 @@ func newLexicon(extra []string) (*lexicon, error) {
 	return &l, nil
 }
 
-// kind returns the business kind of a text, or "".
-func (l *lexicon) kind(f *filter.Facts, norm []byte) string {
+// kind returns the business kind of f's text, or "".
+func (l *lexicon) kind(f *filter.Facts) string {
+	norm := unsafex.Bytes(f.Norm) // f.NormStarts are its word starts
 	if len(norm) == 0 {
 		return ""
 	}
 	if f.Codes > 0 {
-		if i, _, _ := l.otp.First(norm, true); i >= 0 {
+		if i, _, _ := l.otp.FirstWholeFrom(norm, f.NormStarts); i >= 0 {
 			return BusinessOTP
 		}
 	}
-	if i, _, _ := l.optOut.First(norm, true); i >= 0 {
+	if i, _, _ := l.optOut.FirstWholeFrom(norm, f.NormStarts); i >= 0 {
 		return BusinessMarketing
 	}
 	if f.Codes+f.Phones+f.URLCount > 0 {

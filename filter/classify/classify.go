@@ -145,7 +145,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, now int64) {
 	if f.URLCount > 0 {
 		r |= filter.ReasonURL
 	}
-	kind := d.lex.kind(f, unsafex.Bytes(f.Norm))
+	kind := d.lex.kind(f)
 	if kind == "" && d.opensWithBrand(f.Text) {
 		kind = BusinessNotification
 	}

@@ -51,7 +51,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 		return
 	}
 	norm := unsafex.Bytes(f.Norm)
-	if i := d.cfg.Keywords.FirstKeyword(norm); i >= 0 {
+	if i := d.cfg.Keywords.FirstKeywordFrom(norm, f.NormStarts); i >= 0 {
 		det.Raise(Keyword)
 		det.SetText(KeywordHit, d.cfg.Keywords.Items[i])
 	}
@@ -62,7 +62,7 @@ func (d *Detector) Detect(f *filter.Facts, det *filter.Detections, _ int64) {
 	if f.URLCount == 0 {
 		return
 	}
-	brand := d.cfg.Brands.FirstKeyword(norm)
+	brand := d.cfg.Brands.FirstKeywordFrom(norm, f.NormStarts)
 	allAllowed := d.cfg.AllowDomains != nil
 	textscan.FindURLs(unsafex.Bytes(f.Text), func(u textscan.URL) bool {
 		if u.IPLiteral {

@@ -17,7 +17,8 @@ func SetText(f *filter.Facts, text string) *filter.Facts {
 		return f
 	}
 	b := []byte(text)
-	f.Norm = string(textscan.Normalize(nil, b))
+	norm, starts := textscan.NormalizeStarts(nil, nil, b)
+	f.Norm, f.NormStarts = string(norm), starts
 	f.Fingerprint = textscan.Fingerprint(b)
 	textscan.FindURLs(b, func(u textscan.URL) bool {
 		if f.URLCount == 0 {

@@ -62,6 +62,9 @@ type List struct {
 	// regexes[i] contains one literal of each set (no sets: nothing is
 	// known). A cheap test that skips most regexes.
 	lits [][][][]byte
+	// scan finds the literals of every set in one pass (nil: too many
+	// literals, lowerASCII and mayMatch instead).
+	scan *litScan
 }
 
 // ItemError is a bad list item, with its index (0-based) and the file it
@@ -169,6 +172,7 @@ func Compile(name string, t Type, items []string) (*List, error) {
 			}
 			l.lits = append(l.lits, sets)
 		}
+		l.scan = newLitScan(l.lits)
 		l.Items = items
 	default:
 		return nil, fmt.Errorf("unknown list type %q (senders, prefixes, keywords, domains, regexes)", t)
@@ -232,6 +236,16 @@ func (l *List) FirstKeyword(norm []byte) int {
 	return i
 }
 
+// FirstKeywordFrom is FirstKeyword given the word starts of norm
+// (textscan.WordStarts; nil: FirstKeyword).
+func (l *List) FirstKeywordFrom(norm []byte, starts []int32) int {
+	if l == nil || l.matcher == nil {
+		return -1
+	}
+	i, _, _ := l.matcher.FirstWholeFrom(norm, starts)
+	return i
+}
+
 var lowerPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // lowerASCII writes src with ASCII upper-case letters lowered into dst
@@ -262,6 +276,21 @@ func (l *List) FirstRegex(text []byte) int {
 	if l == nil || len(l.regexes) == 0 {
 		return -1
 	}
+	if l.scan != nil {
+		found := l.scan.scan(text)
+		for i, re := range l.regexes {
+			if l.scan.may(i, found) && re.Match(text) {
+				return i
+			}
+		}
+		return -1
+	}
+	return l.firstRegexLowered(text)
+}
+
+// firstRegexLowered is FirstRegex with the prefilter on a lower-cased copy
+// of text and bytes.Contains per literal.
+func (l *List) firstRegexLowered(text []byte) int {
 	// The lower-cased copy lives on the stack for an SMS-sized text.
 	var stack [512]byte
 	var bp *[]byte

@@ -389,6 +389,7 @@ func (c *Chain) Explain(r *filter.Request) (filter.Verdict, filter.Facts, filter
 		facts, det = *f, d.Clone()
 		facts.Text = strings.Clone(f.Text)
 		facts.Norm = strings.Clone(f.Norm)
+		facts.NormStarts = slices.Clone(f.NormStarts)
 		facts.Sender = strings.Clone(f.Sender)
 		facts.Dest = strings.Clone(f.Dest)
 		facts.ReceiptID = strings.Clone(f.ReceiptID)

@@ -15,13 +15,14 @@ import (
 // scratch is one inspection's working memory, pooled so the steady state
 // allocates nothing: decoded text, normalized text and the facts.
 type scratch struct {
-	text  []byte
-	norm  []byte
-	fpKey []byte // the fingerprint's cache key (textscan.FingerprintKey)
-	facts filter.Facts
-	det   filter.Detections
-	env   rules.Env
-	vm    vm.VM // the rules that run on the expr VM
+	text   []byte
+	norm   []byte
+	starts []int32 // word starts of norm (textscan.WordStarts)
+	fpKey  []byte  // the fingerprint's cache key (textscan.FingerprintKey)
+	facts  filter.Facts
+	det    filter.Detections
+	env    rules.Env
+	vm     vm.VM // the rules that run on the expr VM
 }
 
 // str views b as a string without copying: valid while b is not modified,
@@ -97,8 +98,9 @@ func (c *Chain) buildFacts(r *filter.Request, sc *scratch, senderNumber bool) {
 	f.Binary = binary
 	f.Text = str(sc.text)
 	if len(sc.text) > 0 {
-		sc.norm = textscan.Normalize(sc.norm[:0], sc.text)
+		sc.norm, sc.starts = textscan.NormalizeStarts(sc.norm[:0], sc.starts[:0], sc.text)
 		f.Norm = str(sc.norm)
+		f.NormStarts = sc.starts
 		f.Fingerprint = c.fps.fingerprint(sc.norm, sc.fpKey)
 		shape := textscan.ShapeOf(sc.text)
 		f.Words, f.Codes, f.Phones, f.Emails, f.Money = shape.Words, shape.Codes, shape.Phones, shape.Emails, shape.Money

@@ -1,8 +1,10 @@
 package textscan
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 )
 
@@ -268,7 +270,7 @@ func (m *Matcher) First(text []byte, wholeWords bool) (index, start, end int) {
 // byte, as the automaton reports them. Walks from most starts end after a
 // byte or two, in the shallow states at the front of the table.
 func (m *Matcher) firstWhole(text []byte) (index, start, end int) {
-	delta, cls, out, ncls := m.delta, &m.cls, m.out, m.ncls
+	delta, cls := m.delta, &m.cls
 	// Occurrences must end at or before lim (exclusive end lim+1 once one
 	// is found: a later walk must end strictly earlier to win).
 	best, bestStart, lim := -1, 0, len(text)
@@ -282,7 +284,7 @@ func (m *Matcher) firstWhole(text []byte) (index, start, end int) {
 			}
 			s = u &^ edgeBit
 			if v < 0 {
-				if o := out[s/ncls]; o >= 0 && (j+1 == len(text) || !alnum[text[j+1]]) {
+				if o := m.wholeAt(s, text, j); o >= 0 {
 					best, bestStart, lim = int(o), i, j
 					break
 				}
@@ -299,6 +301,110 @@ func (m *Matcher) firstWhole(text []byte) (index, start, end int) {
 		return -1, 0, 0
 	}
 	return best, bestStart, lim + 1
+}
+
+// WordStarts appends to dst the offsets in text where a whole-word
+// occurrence can start: 0, and every offset that follows a byte that is
+// not an ASCII letter or digit (a space, punctuation, a byte of a
+// multi-byte character). They are the starts First with wholeWords walks
+// from; computed once, they serve every matcher run over the same text
+// (FirstWholeFrom), which then skips no bytes of its own. WordStarts does
+// not allocate when dst has room (at most len(text) offsets).
+func WordStarts(dst []int32, text []byte) []int32 {
+	if len(text) == 0 {
+		return dst
+	}
+	dst = append(dst, 0)
+	// Eight bytes at a time: a mask of the bytes that are not letters or
+	// digits, then one append per set bit (a start follows each).
+	i := 0
+	for ; i+8 <= len(text); i += 8 {
+		m := nonAlnum8(binary.LittleEndian.Uint64(text[i:]))
+		for m != 0 {
+			dst = append(dst, int32(i+bits.TrailingZeros64(m)/8+1))
+			m &= m - 1
+		}
+	}
+	for ; i < len(text); i++ {
+		if !alnum[text[i]] {
+			dst = append(dst, int32(i+1))
+		}
+	}
+	if dst[len(dst)-1] == int32(len(text)) {
+		dst = dst[:len(dst)-1] // no start at the end
+	}
+	return dst
+}
+
+// nonAlnum8 has the high bit of each byte of x set that is not an ASCII
+// letter or digit, and no other bit. between(b, lo, hi) tests lo < b < hi
+// for the seven low bits of each byte without carries between bytes (the
+// bit hack "hasbetween"); a byte with its high bit set is never alnum.
+func nonAlnum8(x uint64) uint64 {
+	const ones, highs, low7 = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	// between(b, lo, hi) = (ones*(127+hi) - b7) & ^b & (b7 + ones*(127-lo)) & highs
+	f := x | 0x2020202020202020 // A-Z folded onto a-z
+	f7 := f & low7
+	alpha := (ones*(127+0x7b) - f7) & ^f & (f7 + ones*(127-0x60))
+	x7 := x & low7
+	digit := (ones*(127+0x3a) - x7) & ^x & (x7 + ones*(127-0x2f))
+	return ^(alpha | digit) & highs
+}
+
+// FirstWholeFrom is First(text, true) given starts = WordStarts(text),
+// shared by the matchers that run over one text. With nil starts it is
+// First(text, true).
+func (m *Matcher) FirstWholeFrom(text []byte, starts []int32) (index, start, end int) {
+	if m == nil || m.n == 0 {
+		return -1, 0, 0
+	}
+	if starts == nil || m.delta == nil {
+		return m.First(text, true)
+	}
+	return m.firstWholeFrom(text, starts)
+}
+
+// firstWholeFrom is firstWhole walking from the given word starts.
+func (m *Matcher) firstWholeFrom(text []byte, starts []int32) (index, start, end int) {
+	delta, cls := m.delta, &m.cls
+	best, bestStart, lim := -1, 0, len(text)
+	for _, st := range starts {
+		i := int(st)
+		if i >= lim {
+			break
+		}
+		s := int32(0)
+		for j := i; j < lim; j++ {
+			v := delta[s+int32(cls[text[j]])]
+			u := v ^ v>>31
+			if u&edgeBit == 0 {
+				break
+			}
+			s = u &^ edgeBit
+			if v < 0 {
+				if o := m.wholeAt(s, text, j); o >= 0 {
+					best, bestStart, lim = int(o), i, j
+					break
+				}
+			}
+		}
+	}
+	if best < 0 {
+		return -1, 0, 0
+	}
+	return best, bestStart, lim + 1
+}
+
+// wholeAt returns the pattern that state s (premultiplied, with an output)
+// spells when it ends a whole word at text[j], else -1. Out of the walk's
+// loop, which reaches it rarely: the loop keeps its state in registers.
+//
+//go:noinline
+func (m *Matcher) wholeAt(s int32, text []byte, j int) int32 {
+	if o := m.out[uint32(s)/uint32(m.ncls)]; o >= 0 && (j+1 == len(text) || !alnum[text[j+1]]) {
+		return o
+	}
+	return -1
 }
 
 // alnum[c] is isAlnum(c).

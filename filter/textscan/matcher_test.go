@@ -1,6 +1,7 @@
 package textscan
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -79,6 +80,27 @@ func checkMatcher(t *testing.T, patterns []string, text []byte) {
 			t.Fatalf("firstWhole(%q) = %d,%d,%d; scan %d,%d,%d", text, i, s, e, wi, ws, we)
 		}
 	}
+	// From shared word starts: the same answer as First.
+	starts := WordStarts(nil, text)
+	if want := naiveWordStarts(text); !slices.Equal(starts, want) {
+		t.Fatalf("WordStarts(%q) = %v, want %v", text, starts, want)
+	}
+	wi, ws, we := m.First(text, true)
+	if i, s, e := m.FirstWholeFrom(text, starts); i != wi || i >= 0 && (s != ws || e != we) {
+		t.Fatalf("FirstWholeFrom(%q) = %d,%d,%d; First %d,%d,%d", text, i, s, e, wi, ws, we)
+	}
+}
+
+// naiveWordStarts: the offsets i < len(text) where i == 0 or text[i-1] is
+// not an ASCII letter or digit.
+func naiveWordStarts(text []byte) []int32 {
+	var out []int32
+	for i := range text {
+		if i == 0 || !isAlnum(text[i-1]) {
+			out = append(out, int32(i))
+		}
+	}
+	return out
 }
 
 func TestMatcherBasic(t *testing.T) {
@@ -296,5 +318,43 @@ func TestMatcherConcurrent(t *testing.T) {
 		if !<-done {
 			t.Error("concurrent First disagreed")
 		}
+	}
+}
+
+// WordStarts (eight bytes at a time) against the byte-at-a-time
+// definition: every byte value at every offset of two words' worth of
+// letters and of spaces, and random texts of every length up to 40.
+func TestWordStarts(t *testing.T) {
+	check := func(text []byte) {
+		t.Helper()
+		got := WordStarts(nil, text)
+		if want := naiveWordStarts(text); !slices.Equal(got, want) {
+			t.Fatalf("WordStarts(%q) = %v, want %v", text, got, want)
+		}
+	}
+	for _, fill := range []byte{'a', ' ', '9', 0xC3} {
+		for b := range 256 {
+			for p := range 17 {
+				text := bytes.Repeat([]byte{fill}, 17)
+				text[p] = byte(b)
+				check(text)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 20_000 {
+		text := make([]byte, rng.IntN(41))
+		for i := range text {
+			text[i] = byte(rng.IntN(256))
+			if rng.IntN(2) == 0 {
+				text[i] = "aZ09 .-é"[rng.IntN(8)]
+			}
+		}
+		check(text)
+	}
+	if got := WordStarts(make([]int32, 0, 64), []byte("your code is 1234")); testing.AllocsPerRun(10, func() {
+		got = WordStarts(got[:0], []byte("your code is 1234"))
+	}) != 0 {
+		t.Error("WordStarts allocates with room in dst")
 	}
 }

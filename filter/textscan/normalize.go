@@ -94,6 +94,20 @@ func Normalize(dst, s []byte) []byte { return normalize(dst, s, false) }
 // Sender-ID look-alike detection compares skeletons with Distance.
 func Skeleton(dst, s []byte) []byte { return normalize(dst, s, true) }
 
+// NormalizeStarts is Normalize that also appends to starts the word starts
+// of what it appends to dst (WordStarts of it, offsets from len(dst) on
+// entry), which it knows as it writes them: the first byte of each word and
+// the byte after each byte of a non-ASCII character.
+func NormalizeStarts(dst []byte, starts []int32, s []byte) ([]byte, []int32) {
+	n := normer{track: true, starts: starts}
+	dst = n.run(dst, s)
+	// No start at the end (after a trailing non-ASCII character).
+	if k := len(n.starts); k > len(starts) && int(n.starts[k-1]) == len(dst)-n.base {
+		n.starts = n.starts[:k-1]
+	}
+	return dst, n.starts
+}
+
 // MaskDigits appends s to dst with each run of ASCII digits replaced by one
 // '#'. dst and s may be the same slice (dst[:0], s) for an in-place mask.
 func MaskDigits(dst, s []byte) []byte {
@@ -142,9 +156,19 @@ type normer struct {
 	letters   int // ASCII letters in the word (after folding)
 	digits    int // ASCII digits in the word
 	leet      int // '@' and '$' in the word
+
+	track  bool    // NormalizeStarts: record the word starts
+	starts []int32 // the word starts, offsets from base
+	first  int     // len(starts) when the word began
 }
 
 func normalize(dst, s []byte, skel bool) []byte {
+	n := normer{skel: skel}
+	return n.run(dst, s)
+}
+
+// run normalizes s into dst with n's mode (skel, track).
+func (n *normer) run(dst, s []byte) []byte {
 	if cap(dst)-len(dst) < len(s) {
 		nd := make([]byte, len(dst), len(dst)+len(s)+len(s)/4+8)
 		copy(nd, dst)
@@ -152,7 +176,7 @@ func normalize(dst, s []byte, skel bool) []byte {
 	}
 	// dst stays a local threaded through the helpers (not a field behind a
 	// pointer) so that escape analysis keeps a caller's stack buffer there.
-	n := normer{base: len(dst), skel: skel}
+	n.base = len(dst)
 	for i := 0; i < len(s); {
 		c := s[i]
 		if l := lowerLetter[c]; l != 0 {
@@ -163,21 +187,46 @@ func normalize(dst, s []byte, skel bool) []byte {
 			}
 			dst = append(dst, l)
 			i++
-			out := dst[len(dst):cap(dst)]
+			in, out := runRoom(dst, s, i)
 			k := 0
-			for ; i < len(s) && k < len(out); i++ {
-				if l = lowerLetter[s[i]]; l == 0 {
+			for ; k < len(in); k++ {
+				if l = lowerLetter[in[k]]; l == 0 {
 					break
 				}
 				out[k] = l
-				k++
 			}
+			i += k
 			dst = dst[:len(dst)+k]
 			n.letters += 1 + k
 			continue
 		}
+		if c-'0' < 10 {
+			// A run of digits, likewise (a code, an amount).
+			if !n.inWord {
+				dst = n.begin(dst)
+			}
+			dst = append(dst, c)
+			i++
+			in, out := runRoom(dst, s, i)
+			k := 0
+			for ; k < len(in) && in[k]-'0' < 10; k++ {
+				out[k] = in[k]
+			}
+			i += k
+			dst = dst[:len(dst)+k]
+			n.digits += 1 + k
+			continue
+		}
 		if c < utf8.RuneSelf {
 			i++
+			if asciiClass[c] == cSep { // a space, punctuation: n.ascii in short
+				if n.leet|n.digits == 0 { // n.end without a call: nothing to fold
+					n.inWord = false
+				} else if n.inWord {
+					dst = n.end(dst)
+				}
+				continue
+			}
 			dst = n.ascii(dst, c)
 			continue
 		}
@@ -186,6 +235,15 @@ func normalize(dst, s []byte, skel bool) []byte {
 		dst = n.rune(dst, r, size)
 	}
 	return n.end(dst)
+}
+
+// runRoom returns the rest of s from i and the room after dst's length,
+// cut to the same length: one bound for a run's copy loop.
+func runRoom(dst, s []byte, i int) (in, out []byte) {
+	out = dst[len(dst):cap(dst)]
+	in = s[i:]
+	in = in[:min(len(in), len(out))]
+	return in, out[:len(in)]
 }
 
 // rune folds a non-ASCII rune r of size bytes (utf8.DecodeRune).
@@ -205,6 +263,11 @@ func (n *normer) rune(dst []byte, r rune, size int) []byte {
 	default:
 		dst = n.begin(dst)
 		dst = utf8.AppendRune(dst, fr)
+		if n.track { // a start after each of its bytes (none is alnum)
+			for p := len(dst) - utf8.RuneLen(fr) + 1; p <= len(dst); p++ {
+				n.starts = append(n.starts, int32(p-n.base))
+			}
+		}
 	}
 	return dst
 }
@@ -220,6 +283,10 @@ func (n *normer) begin(dst []byte) []byte {
 	}
 	n.wordStart = len(dst)
 	n.letters, n.digits, n.leet = 0, 0, 0
+	if n.track {
+		n.first = len(n.starts)
+		n.starts = append(n.starts, int32(n.wordStart-n.base))
+	}
 	return dst
 }
 
@@ -287,6 +354,18 @@ func (n *normer) end(dst []byte) []byte {
 		}
 		w[j] = c
 		j++
+	}
+	if n.track && j < len(w) {
+		// The word lost bytes ('@', '$') or all of them: its starts move.
+		n.starts = n.starts[:n.first]
+		if j > 0 {
+			n.starts = append(n.starts, int32(n.wordStart-n.base))
+			for k, c := range w[:j] {
+				if !alnum[c] {
+					n.starts = append(n.starts, int32(n.wordStart+k+1-n.base))
+				}
+			}
+		}
 	}
 	if j == 0 {
 		return dst[:n.spacePos]

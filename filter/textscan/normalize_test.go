@@ -3,6 +3,7 @@ package textscan
 import (
 	"bytes"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -183,6 +184,7 @@ func FuzzNormalize(f *testing.F) {
 		if len(out) > len(in)*3/2 {
 			t.Fatalf("grew more than 1.5x: %q -> %q", in, out)
 		}
+		checkNormalizeStarts(t, in, out)
 		sk := Skeleton(nil, in)
 		if want := normalizeRef(in, true); !bytes.Equal(sk, want) {
 			t.Fatalf("Skeleton(%q) = %q, the oracle %q", in, sk, want)
@@ -330,7 +332,7 @@ func TestNormalizeMatchesRef(t *testing.T) {
 		texts = append(texts, tc.in)
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
-	alphabet := []string{"a", "Z", "q", "0", "1", "3", "7", " ", ".", "@", "$", "-", "é", "Ｑ", "а", "\u200b", "ß", "\xff", "ǅ"}
+	alphabet := []string{"a", "Z", "q", "0", "1", "3", "7", "42", "9", " ", ",", "ж", "验", "Ж", ".", "@", "$", "-", "é", "Ｑ", "а", "\u200b", "ß", "\xff", "ǅ"}
 	for range 20_000 {
 		var b strings.Builder
 		for range rng.IntN(40) {
@@ -349,6 +351,9 @@ func TestNormalizeMatchesRef(t *testing.T) {
 					t.Fatalf("normalize(%q, skel %v, room %d) = %q, want %q", s, skel, room, got[2:], want)
 				}
 			}
+			if !skel {
+				checkNormalizeStarts(t, in, want)
+			}
 		}
 	}
 }
@@ -359,5 +364,20 @@ func BenchmarkNormalizeOTP(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
 		dst = Normalize(dst[:0], in)
+	}
+}
+
+// checkNormalizeStarts: NormalizeStarts appends what Normalize does (want)
+// and, to starts, the WordStarts of it, after what dst and starts held.
+func checkNormalizeStarts(t *testing.T, in, want []byte) {
+	t.Helper()
+	dst := append(make([]byte, 0, 8), "x y"...)
+	starts := []int32{7, 9}
+	got, st := NormalizeStarts(dst, starts, in)
+	if string(got[:3]) != "x y" || !bytes.Equal(got[3:], want) {
+		t.Fatalf("NormalizeStarts(%q) = %q, want %q", in, got[3:], want)
+	}
+	if wantSt := append([]int32{7, 9}, WordStarts(nil, want)...); !slices.Equal(st, wantSt) {
+		t.Fatalf("NormalizeStarts(%q) -> %q: starts %v, WordStarts %v", in, want, st, wantSt)
 	}
 }

@@ -35,130 +35,149 @@ func isCurrencyRune(r rune) bool {
 
 // ShapeOf scans text (UTF-8). It does not allocate.
 func ShapeOf(text []byte) Shape {
-	var s Shape
-	inWord, anyDigit, currency := false, false, 0
-	wordStart := -1
-	digits, runDigits := 0, 0 // digits of the current number (separators allowed), of the current unbroken run
-	dotted := false           // the number has a '.': an amount or a time, not a code
-	flush := func() {
-		switch {
-		case digits >= 9 && digits <= 15:
-			s.Phones++
-		case digits >= 4 && digits <= 8 && !dotted:
-			s.Codes++
-		}
-		digits, runDigits, dotted = 0, 0, false
-	}
+	h := shaper{wordStart: -1}
 	for i := 0; i < len(text); {
 		// Runs of ASCII letters and of digits, the bulk of a text, are
 		// taken whole: only their first character can end a number or
 		// start a word, and only their last can end a word.
-		if c := text[i]; isASCIILetter(c) {
+		c := text[i]
+		if isASCIILetter(c) {
 			j := i + 1
 			for j < len(text) && isASCIILetter(text[j]) {
 				j++
 			}
-			if digits > 0 {
-				flush()
+			if h.digits > 0 {
+				h.flush()
 			}
-			s.Letters += j - i
-			if !inWord {
-				s.Words++
-				inWord = true
-				wordStart = i
+			h.s.Letters += j - i
+			if !h.inWord {
+				h.s.Words++
+				h.inWord = true
+				h.wordStart = i
 			}
-			if wordStart >= 0 {
-				w := text[wordStart:j]
-				if !maybeShapeWord(w) {
-					// most words: no list word has this length and first letter
-				} else if isCurrencyWord(w) {
-					currency++
-				} else if isWordIn(w, handoffWords) {
-					s.Handoffs++
-				}
+			if h.wordStart >= 0 && maybeShapeWordOf(text[h.wordStart], j-h.wordStart) {
+				// (most words fail that: no list word has their length and
+				// first letter)
+				h.listWord(text[h.wordStart:j])
 			}
-			i = j
-			continue
-		} else if c >= '0' && c <= '9' && runDigits > 0 && inWord {
-			j := i + 1
-			for j < len(text) && text[j] >= '0' && text[j] <= '9' {
-				j++
-			}
-			digits += j - i
-			runDigits += j - i
 			i = j
 			continue
 		}
-		if text[i] == ' ' { // the common separator: the default case below, in short
-			inWord, wordStart, runDigits = false, -1, 0
+		if c == ' ' { // the common separator: other's default case, in short
+			h.inWord, h.wordStart, h.runDigits = false, -1, 0
 			i++
 			continue
 		}
-		r, n := rune(text[i]), 1
-		if r >= utf8.RuneSelf {
-			r, n = utf8.DecodeRune(text[i:])
+		if c-'0' < 10 && h.runDigits > 0 && h.inWord {
+			j := i + 1
+			for j < len(text) && text[j]-'0' < 10 {
+				j++
+			}
+			h.digits += j - i
+			h.runDigits += j - i
+			i = j
+			continue
 		}
-		switch {
-		case r >= '0' && r <= '9':
-			anyDigit = true
-			if runDigits == 0 && digits > 0 {
-				if !numberSep(text, i) {
-					flush()
-				} else if text[i-1] == '.' {
-					dotted = true
-				}
-			}
-			digits++
-			runDigits++
-			if !inWord {
-				s.Words++
-				inWord = true
-			}
-		case isLetterRune(r):
-			if digits > 0 {
-				flush()
-			}
-			s.Letters++
-			if !inWord {
-				s.Words++
-				inWord = true
-				wordStart = i
-			}
-			if r < utf8.RuneSelf && (i+1 == len(text) || !isASCIILetter(text[i+1])) && wordStart >= 0 {
-				w := text[wordStart : i+1]
-				if !maybeShapeWord(w) {
-					// most words: no list word has this length and first letter
-				} else if isCurrencyWord(w) {
-					currency++
-				} else if isWordIn(w, handoffWords) {
-					s.Handoffs++
-				}
-			}
-		case r == '@':
-			if i > 0 && i+1 < len(text) && isWordByte(text[i-1]) && isWordByte(text[i+1]) {
-				s.Emails++
-			}
-			inWord = false
-		default:
-			if isCurrencyRune(r) {
-				currency++
-			}
-			inWord = false
-			wordStart = -1
-			runDigits = 0
-			if digits > 0 && !(r == ' ' || r == '-' || r == '.' || r == '/' || r == '(' || r == ')') {
-				flush()
+		i += h.other(text, i)
+	}
+	if h.digits > 0 {
+		h.flush()
+	}
+	if h.anyDigit {
+		h.s.Money = h.currency
+	}
+	return h.s
+}
+
+// shaper is ShapeOf's state. The loop above takes the runs of ASCII letters,
+// spaces and the digits after a number's first; the rest goes through other,
+// out of the loop, so that the loop keeps its state in registers.
+type shaper struct {
+	s         Shape
+	inWord    bool
+	anyDigit  bool
+	dotted    bool // the number has a '.': an amount or a time, not a code
+	currency  int
+	wordStart int // of the current word of letters, -1: none
+	digits    int // of the current number (separators allowed)
+	runDigits int // of the current unbroken run of digits
+}
+
+func (h *shaper) flush() {
+	switch {
+	case h.digits >= 9 && h.digits <= 15:
+		h.s.Phones++
+	case h.digits >= 4 && h.digits <= 8 && !h.dotted:
+		h.s.Codes++
+	}
+	h.digits, h.runDigits, h.dotted = 0, 0, false
+}
+
+// listWord counts w if it is a currency or handoff word.
+func (h *shaper) listWord(w []byte) {
+	if isCurrencyWord(w) {
+		h.currency++
+	} else if isWordIn(w, handoffWords) {
+		h.s.Handoffs++
+	}
+}
+
+// other takes the character at text[i] and returns its length.
+//
+//go:noinline
+func (h *shaper) other(text []byte, i int) int {
+	r, n := rune(text[i]), 1
+	if r >= utf8.RuneSelf {
+		r, n = utf8.DecodeRune(text[i:])
+	}
+	switch {
+	case r >= '0' && r <= '9':
+		h.anyDigit = true
+		if h.runDigits == 0 && h.digits > 0 {
+			if !numberSep(text, i) {
+				h.flush()
+			} else if text[i-1] == '.' {
+				h.dotted = true
 			}
 		}
-		i += n
+		h.digits++
+		h.runDigits++
+		if !h.inWord {
+			h.s.Words++
+			h.inWord = true
+		}
+	case isLetterRune(r):
+		if h.digits > 0 {
+			h.flush()
+		}
+		h.s.Letters++
+		if !h.inWord {
+			h.s.Words++
+			h.inWord = true
+			h.wordStart = i
+		}
+		if r < utf8.RuneSelf && (i+1 == len(text) || !isASCIILetter(text[i+1])) && h.wordStart >= 0 {
+			if w := text[h.wordStart : i+1]; maybeShapeWord(w) {
+				h.listWord(w)
+			}
+		}
+	case r == '@':
+		if i > 0 && i+1 < len(text) && isWordByte(text[i-1]) && isWordByte(text[i+1]) {
+			h.s.Emails++
+		}
+		h.inWord = false
+	default:
+		if isCurrencyRune(r) {
+			h.currency++
+		}
+		h.inWord = false
+		h.wordStart = -1
+		h.runDigits = 0
+		if h.digits > 0 && !(r == ' ' || r == '-' || r == '.' || r == '/' || r == '(' || r == ')') {
+			h.flush()
+		}
 	}
-	if digits > 0 {
-		flush()
-	}
-	if anyDigit {
-		s.Money = currency
-	}
-	return s
+	return n
 }
 
 // shapeWordFirst[n] has bit c-'a' set when a currency or handoff word of
@@ -173,15 +192,20 @@ var shapeWordFirst = func() (t [32]uint32) {
 	return t
 }()
 
-func maybeShapeWord(w []byte) bool {
-	if len(w) >= len(shapeWordFirst) {
+func maybeShapeWord(w []byte) bool { return maybeShapeWordOf(w[0], len(w)) }
+
+// maybeShapeWordOf is maybeShapeWord of a word of n bytes starting with c.
+func maybeShapeWordOf(c byte, n int) bool {
+	if uint(n) >= uint(len(shapeWordFirst)) {
 		return false
 	}
-	c := w[0] | 0x20 // ASCII letters to lower case; anything else misses the list's a-z
-	return c >= 'a' && c <= 'z' && shapeWordFirst[len(w)]&(1<<(c-'a')) != 0
+	c = c | 0x20 - 'a' // ASCII letters to 0..25 (either case); anything else misses
+	return c < 26 && shapeWordFirst[n]&(1<<c) != 0
 }
 
-func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+// isASCIILetter: c|0x20 is a lower-case letter exactly when c is a letter
+// of either case (one test instead of two ranges).
+func isASCIILetter(c byte) bool { return c|0x20-'a' < 26 }
 
 func isCurrencyWord(w []byte) bool { return isWordIn(w, currencyWords) }
 

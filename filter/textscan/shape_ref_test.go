@@ -50,7 +50,7 @@ func shapeOfRef(text []byte) Shape {
 				inWord = true
 				wordStart = i
 			}
-			if r < utf8.RuneSelf && (i+1 == len(text) || !isASCIILetter(text[i+1])) && wordStart >= 0 {
+			if r < utf8.RuneSelf && (i+1 == len(text) || !refIsASCIILetter(text[i+1])) && wordStart >= 0 {
 				w := text[wordStart : i+1]
 				if !maybeShapeWord(w) {
 					// most words: no list word has this length and first letter
@@ -86,3 +86,5 @@ func shapeOfRef(text []byte) Shape {
 	}
 	return s
 }
+
+func refIsASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
