@@ -41,18 +41,6 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// bucketOf returns floorDiv(now, w.width) without a division when now falls
-// in bucket head (the usual case: most adds land in the newest bucket).
-func (w *Window) bucketOf(now, head int64) int64 {
-	if head >= 0 {
-		// head came from floorDiv, so head*width <= some clock value: no overflow.
-		if base := head * w.width; now >= base && now-base < w.width {
-			return head
-		}
-	}
-	return floorDiv(now, w.width)
-}
-
 // advance moves e's head to bucket ep, zeroing the buckets that fall out.
 func (w *Window) advance(e *entry[winState], c []uint64, ep int64) {
 	d := ep - e.p.head
@@ -87,15 +75,12 @@ func sat32(v uint64) uint32 {
 // lags) is not counted. Zero allocations once the key exists.
 func (w *Window) Add(key uint64, now int64, n uint32) uint32 {
 	s := w.t.shardFor(key)
+	ep := floorDiv(now, w.width)
 	s.mu.Lock()
 	i := s.find(key)
-	var ep int64
 	if i < 0 {
-		ep = floorDiv(now, w.width)
 		i = w.t.insert(s, key, now)
 		s.ents[i].p.head = ep
-	} else {
-		ep = w.bucketOf(now, s.ents[i].p.head)
 	}
 	e := &s.ents[i]
 	c := w.t.extOf(s, i)
