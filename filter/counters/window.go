@@ -76,6 +76,10 @@ func sat32(v uint64) uint32 {
 func (w *Window) Add(key uint64, now int64, n uint32) uint32 {
 	s := w.t.shardFor(key)
 	ep := floorDiv(now, w.width)
+	slot := ep % w.nb // before the lock: the CPU overlaps it with the lookup
+	if slot < 0 {
+		slot += w.nb
+	}
 	s.mu.Lock()
 	i := s.find(key)
 	if i < 0 {
@@ -86,10 +90,6 @@ func (w *Window) Add(key uint64, now int64, n uint32) uint32 {
 	c := w.t.extOf(s, i)
 	w.advance(e, c, ep)
 	if e.p.head-ep < w.nb { // live bucket (ep < head only for a lagging clock)
-		slot := ep % w.nb
-		if slot < 0 {
-			slot += w.nb
-		}
 		c[slot] += uint64(n)
 		e.p.total += uint64(n)
 	}
