@@ -101,6 +101,17 @@ func (s *Server) noteReleased(up, ours, peer string, share bool) {
 	}
 }
 
+// announceFlying counts n messages of peer in flight and waits until the
+// other nodes acknowledged it, at most the cluster's receipt wait (or until
+// ctx ends): for a release and held parts, which may wait. The caller
+// takes the count back with flying(peer, -n). Cluster only (s.link set).
+func (s *Server) announceFlying(ctx context.Context, peer string, n int) {
+	s.flying(peer, n)
+	actx, cancel := context.WithTimeout(ctx, s.remote.wait)
+	defer cancel()
+	s.link.Announce(actx)
+}
+
 // flying counts a message in flight whose mapping is shared (cluster only).
 func (s *Server) flying(peer string, delta int) {
 	if s.link != nil {

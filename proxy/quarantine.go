@@ -205,11 +205,8 @@ func (s *Server) Release(ctx context.Context, ev *filter.Event) (string, error) 
 			r, err = s.originateMO(ctx, ev.Peer, p)
 		} else {
 			if mapped && s.link != nil {
-				s.link.Flying(ev.Peer, 1)
 				// The SMSC may send the receipt at once, over another node.
-				actx, cancel := context.WithTimeout(ctx, s.remote.wait)
-				s.link.Announce(actx)
-				cancel()
+				s.announceFlying(ctx, ev.Peer, 1)
 			}
 			r, err = s.originateMT(ctx, ev.Peer, p)
 			if mapped && err == nil && r.status == pdu.StatusOK {

@@ -66,11 +66,8 @@ func (s *Server) relayHeld(key string, held []heldSeg, out *batch) {
 func sendChain(chain []*owed, out *batch) {
 	if n := sharedParts(chain); n > 0 {
 		s, key := chain[0].s, chain[0].key
-		s.flying(key, n) // until each part counts itself in sendWith
+		s.announceFlying(context.Background(), key, n) // until each part counts itself in sendWith
 		defer s.flying(key, -n)
-		ctx, cancel := context.WithTimeout(context.Background(), s.remote.wait)
-		s.link.Announce(ctx)
-		cancel()
 	}
 	for i, o := range chain {
 		if !o.sendWith(out) {
