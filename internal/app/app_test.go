@@ -335,9 +335,10 @@ func TestAppConfigReload(t *testing.T) {
 		return errors.As(err, &be) && be.Status == pdu.StatusInvSysID
 	})
 	send(cl)
-	if v := testutil.Metric(t, a.Registry, "smsfw_config_last_reload_successful"); v != 1 {
-		t.Errorf("smsfw_config_last_reload_successful %v after a good file", v)
-	}
+	// The peers change before the reload records its result: wait for the gauge.
+	testutil.Eventually(t, 5*time.Second, "smsfw_config_last_reload_successful 1 after a good file", func() bool {
+		return testutil.Metric(t, a.Registry, "smsfw_config_last_reload_successful") == 1
+	})
 	_, entries := shutdownAudit(t, a, db)
 	var details []string
 	for _, e := range entries {
