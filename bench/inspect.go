@@ -41,8 +41,8 @@ type InspectionReport struct {
 const readBatch = 64
 
 // MeasureInspection inspects n new one-time-code messages with insp (the
-// reference ruleset's chain), after n/2 unmeasured ones (the warm-up also lets the counters' tables
-// grow most of the way toward their bound: see strayAllocs).
+// reference ruleset's chain), after n/2 unmeasured ones, which also let the
+// counters' tables grow most of the way toward their bound (strayAllocs).
 func MeasureInspection(insp filter.Inspector, n int) (*InspectionReport, error) {
 	const text = "Your verification code is 482913. Do not share it."
 	raw := pdu.AppendSM(nil, pdu.SubmitSM, 1, &pdu.SMFields{SrcTON: 5, Src: "Shop", DstTON: 1, DstNPI: 1,
