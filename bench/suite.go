@@ -410,8 +410,8 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "\npinned measurement skipped: %s\n", r.PinnedSkipped)
 	}
 	if ir := r.Inspection; ir != nil {
-		fmt.Fprintf(w, "\ninspection alone (reference ruleset, %d one-time codes, each with a new code and a new destination): %v of CPU, %v wall, %.2f allocations per message\n",
-			ir.Messages, ir.CPU, ir.Wall, ir.Allocs)
+		fmt.Fprintf(w, "\ninspection alone (reference ruleset, %d one-time codes, each with a new code and a new destination): %v of CPU, %v wall, %.2f allocations per message; one clock read (%v here) per %d requests, as the proxy gives each PDU of a socket read the time of that read\n",
+			ir.Messages, ir.CPU, ir.Wall, ir.Allocs, ir.ClockRead, readBatch)
 	}
 	writeVerdicts(w, r.Verdicts())
 	if a := r.Alone; a != nil {

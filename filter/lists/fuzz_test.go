@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/smsfw/smsfw/filter/textscan"
 )
 
 // FuzzCompile: list items from a file (one per line) never panic the
@@ -52,6 +54,29 @@ func FuzzRegexPrefilter(f *testing.F) {
 				}
 			}
 			t.Fatalf("%q matches %q, but the text has none of %q", expr, text, set)
+		}
+	})
+}
+
+// FuzzLowerLetters: HasSender's shortcut gives Normalize's form whenever it
+// takes a sender, and takes every sender of 1 to 64 ASCII letters.
+func FuzzLowerLetters(f *testing.F) {
+	for _, s := range []string{"Shop", "PAYPAL", "Sh0p", "A-B", "Ｐａｙ", "", "x y", "a@b", "[bank]", "`z{"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var scratch [64]byte
+		k, ok := lowerLetters([]byte(s), scratch[:0])
+		letters := len(s) > 0 && len(s) <= len(scratch)
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			letters = letters && ('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z')
+		}
+		if ok != letters {
+			t.Fatalf("lowerLetters(%q) ok %v, want %v", s, ok, letters)
+		}
+		if want := textscan.Normalize(nil, []byte(s)); ok && !bytes.Equal(k, want) {
+			t.Fatalf("lowerLetters(%q) = %q, Normalize %q", s, k, want)
 		}
 	})
 }

@@ -185,9 +185,30 @@ func (l *List) HasSender(sender []byte, scratch []byte) bool {
 	if l == nil || l.set == nil {
 		return false
 	}
-	k := textscan.Normalize(scratch[:0], sender)
-	_, ok := l.set[string(k)] // no allocation: map lookup with a converted key
+	k, ok := lowerLetters(sender, scratch)
+	if !ok {
+		k = textscan.Normalize(scratch[:0], sender)
+	}
+	_, ok = l.set[string(k)] // no allocation: map lookup with a converted key
 	return ok
+}
+
+// lowerLetters is Normalize's form of a sender made of ASCII letters only
+// (most alphanumeric sender IDs): its lower case, written into scratch's
+// room; ok is false for any other sender (or no room), which Normalize takes.
+func lowerLetters(sender, scratch []byte) (k []byte, ok bool) {
+	if len(sender) == 0 || len(sender) > cap(scratch) {
+		return nil, false
+	}
+	k = scratch[:len(sender)]
+	for i, c := range sender {
+		c |= 0x20
+		if c-'a' >= 26 {
+			return nil, false
+		}
+		k[i] = c
+	}
+	return k, true
 }
 
 // HasString reports whether an already normalized string is in the set.

@@ -28,6 +28,10 @@ type litScan struct {
 	// need[r] are regex r's literal sets as masks: regex r may match only
 	// where every mask meets the literals found.
 	need [][]uint64
+	// stay[c]: c leaves the root state where it is (it starts no literal).
+	// At the root, scan skips such bytes without the table's dependent
+	// loads: most of a text's bytes start no literal.
+	stay [256]bool
 }
 
 // newLitScan builds the automaton for lits[r] (regex r's literal sets, as
@@ -119,6 +123,9 @@ func newLitScan(lits [][][][]byte) *litScan {
 	for c := 'A'; c <= 'Z'; c++ {
 		a.cls[c] = a.cls[c+'a'-'A']
 	}
+	for c := range a.stay {
+		a.stay[c] = a.delta[a.cls[c]] == 0
+	}
 	a.out = out
 	return a
 }
@@ -128,11 +135,19 @@ func newLitScan(lits [][][][]byte) *litScan {
 //
 //go:noinline
 func (a *litScan) scan(text []byte) uint64 {
-	delta, cls, out := a.delta, &a.cls, a.out
+	delta, cls, out, stay := a.delta, &a.cls, a.out, &a.stay
 	var found uint64
 	s := 0
-	for _, c := range text {
-		v := delta[s+int(cls[c])]
+	for i := 0; i < len(text); i++ {
+		if s == 0 {
+			for i < len(text) && stay[text[i]] {
+				i++
+			}
+			if i == len(text) {
+				break
+			}
+		}
+		v := delta[s+int(cls[text[i]])]
 		s = int(v)
 		if v < 0 {
 			s = int(^v)

@@ -1,6 +1,9 @@
 package textscan
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // fpMaxInput is how much of a text Fingerprint hashes. Normalize grows a
 // text by at most 1.5× (a 2-byte capital whose small letter takes 3 bytes),
@@ -73,6 +76,59 @@ func fpCut(norm []byte) int {
 // 1 KiB; FingerprintKey does not allocate when dst has room for it.
 func FingerprintKey(dst, norm []byte) []byte {
 	return MaskDigits(dst, norm[:fpCut(norm)])
+}
+
+// KeyHash is a seeded 64-bit hash of FingerprintKey(nil, norm) that does
+// not write the key, for the fingerprint cache, which needs the key itself
+// only on a miss. Each run between digit runs is hashed eight bytes at a
+// time from its own start, with a last partial word that carries its
+// length in its top byte, and each digit run as one mark (0). Normalize
+// writes no byte below 0x09 and no '#' (separators), so this sequence of
+// words spells the key exactly: two normalized texts hash alike when their
+// keys are equal, and otherwise only by a collision of the 64-bit mixing.
+func KeyHash(seed uint64, norm []byte) uint64 {
+	const ones, highs, zeros = 0x0101010101010101, 0x8080808080808080, 0x3030303030303030
+	s := norm[:fpCut(norm)]
+	h := seed
+	for {
+		for len(s) >= 8 {
+			w := binary.LittleEndian.Uint64(s)
+			y := w ^ zeros
+			m := (y - 10*ones) &^ y & highs // the lowest flagged byte is the first digit
+			if m == 0 {
+				h = keyMix(h, w)
+				s = s[8:]
+				continue
+			}
+			k := bits.TrailingZeros64(m) / 8
+			h = keyMix(keyMix(h, w&(1<<(8*k)-1)|uint64(k+1)<<56), 0)
+			s = s[skipDigits(s, k):]
+		}
+		var w uint64
+		k := 0
+		for ; k < len(s) && s[k]-'0' >= 10; k++ {
+			w |= uint64(s[k]) << (8 * k)
+		}
+		h = keyMix(h, w|uint64(k+1)<<56)
+		if k == len(s) {
+			return h
+		}
+		h = keyMix(h, 0)
+		s = s[skipDigits(s, k):]
+	}
+}
+
+// skipDigits returns the index after the digit run starting at s[i].
+func skipDigits(s []byte, i int) int {
+	for i++; i < len(s) && s[i]-'0' < 10; i++ {
+	}
+	return i
+}
+
+// keyMix folds x into h, order-dependent (a multiply-xorshift step).
+func keyMix(h, x uint64) uint64 {
+	h = (h ^ x) * 0xFF51AFD7ED558CCD
+	return h ^ h>>29
 }
 
 // fingerprintNormalized hashes normalized text b, masking digits in place.

@@ -2,6 +2,7 @@ package textscan
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -186,6 +187,53 @@ func TestFingerprintKey(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { FingerprintKey(buf[:0], norm) }); n != 0 {
 		t.Fatalf("%v allocs", n)
 	}
+}
+
+// KeyHash hashes FingerprintKey without writing it: equal keys, equal
+// hashes; different keys, different hashes (a 64-bit collision aside).
+func TestKeyHash(t *testing.T) {
+	long := strings.Repeat("wörd 12 ", 200)
+	texts := []string{"", "1", "123", "a1", "1a", "a1b", "a12b3", "Your code is 482913. Do not share it.",
+		"Your code is 7. Do not share it.", "Your code is 48 2913. Do not share it.", "Your code is . Do not share it.",
+		"ВАШ КОД 1234", "验证码123456", "code123456 x", "pay 1,000.50 EUR now", long, long[1:], long + "1", strings.Repeat("9", 2000)}
+	// Runs of 7, 8 and 9 bytes around digits: a partial word, a whole one.
+	for _, w := range []string{"abcdefg", "abcdefgh", "abcdefghi", "abcdefghijklmno", "abcdefghijklmnop"} {
+		texts = append(texts, w, w+"1", "1"+w, w+"12"+w, w+"1"+w+"2", "1"+w+"1")
+	}
+	checkKeyHash(t, texts)
+	norm := Normalize(nil, []byte(long))
+	seed := rand.Uint64()
+	if n := testing.AllocsPerRun(100, func() { KeyHash(seed, norm) }); n != 0 {
+		t.Fatalf("%v allocs", n)
+	}
+}
+
+// checkKeyHash compares KeyHash with a hash of FingerprintKey over every
+// pair of the normalized texts.
+func checkKeyHash(t *testing.T, texts []string) {
+	t.Helper()
+	seed := rand.Uint64()
+	norms := make([][]byte, len(texts))
+	for i, x := range texts {
+		norms[i] = Normalize(nil, []byte(x))
+	}
+	for i := range norms {
+		for j := range norms {
+			sameKey := string(FingerprintKey(nil, norms[i])) == string(FingerprintKey(nil, norms[j]))
+			if sameHash := KeyHash(seed, norms[i]) == KeyHash(seed, norms[j]); sameKey != sameHash {
+				t.Fatalf("%.30q and %.30q: same key %v, same KeyHash %v", norms[i], norms[j], sameKey, sameHash)
+			}
+		}
+	}
+}
+
+func FuzzKeyHash(f *testing.F) {
+	f.Add("Your code is 482913.", "Your code is 7.")
+	f.Add("a1b22c", "a9b2c")
+	f.Add("x 1", "x 12 ")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		checkKeyHash(t, []string{a, b})
+	})
 }
 
 func BenchmarkFingerprintNormalized160(b *testing.B) {
