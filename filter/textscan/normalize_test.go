@@ -332,7 +332,8 @@ func TestNormalizeMatchesRef(t *testing.T) {
 		texts = append(texts, tc.in)
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
-	alphabet := []string{"a", "Z", "q", "0", "1", "3", "7", "42", "9", " ", ",", "ж", "验", "Ж", ".", "@", "$", "-", "é", "Ｑ", "а", "\u200b", "ß", "\xff", "ǅ"}
+	alphabet := []string{"a", "Z", "q", "0", "1", "3", "7", "42", "9", " ", ",", "ж", "验", "Ж", ".", "@", "$", "-", "é", "Ｑ", "а", "\u200b", "ß", "\xff", "ǅ",
+		"Verification", "abcdefgh", "ABCDEFGHIJKLMNOPQRST", "passWORDxyz"} // letter runs longer than eight bytes
 	for range 20_000 {
 		var b strings.Builder
 		for range rng.IntN(40) {

@@ -69,12 +69,14 @@ func TestMaybeShapeWord(t *testing.T) {
 func TestShapeOfMatchesRef(t *testing.T) {
 	texts := []string{sample160, "x@12eur 4abc 12 345-678 €5 WhatsApp.dollars", "Call +49 151 2345 6789 now, code 4821",
 		"Your verification code is 482913. Do not share it.", "ab@cd 12.50 EUR, 10:00-14:00 (030) 1234-5678 tl5 Rs.500",
-		"Ваш код 4821, ₽500 — viber/Telegram; 中文123abc", "1a2b3c4d 0000 99999999 123456789012345 1234567890123456"}
+		"Ваш код 4821, ₽500 — viber/Telegram; 中文123abc", "1a2b3c4d 0000 99999999 123456789012345 1234567890123456",
+		"EXTRAORDINARYdollars verylongwordwithoutend WHATSAPPtelegram Über€ abcdefgh12345678 ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
 	for _, s := range texts {
 		for cut := 0; cut <= len(s); cut++ {
-			b := []byte(s[cut:])
-			if got, want := ShapeOf(b), shapeOfRef(b); got != want {
-				t.Fatalf("%q: %+v, the reference %+v", b, got, want)
+			for _, b := range [][]byte{[]byte(s[cut:]), []byte(s[:cut])} { // runs cut at either end
+				if got, want := ShapeOf(b), shapeOfRef(b); got != want {
+					t.Fatalf("%q: %+v, the reference %+v", b, got, want)
+				}
 			}
 		}
 	}
