@@ -20,13 +20,9 @@ import (
 //
 // Both dialects go through database/sql (PostgreSQL via pgx's stdlib
 // adapter) so that there is one implementation of every query: pgxpool
-// IsPostgres reports whether dsn selects PostgreSQL (postgres:// or
-// postgresql://); anything else is an SQLite path.
-func IsPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
-}
-
-// would be a little faster but would need a second copy of the code.
+// would be a little faster but would need a second copy of the code. The
+// exception is SQLite's event inserts, on a connection of their own
+// (sqlitedirect.go).
 func Open(ctx context.Context, dsn string, log *zap.Logger) (Store, error) {
 	if log == nil {
 		log = zap.NewNop()
@@ -68,8 +64,18 @@ func Open(ctx context.Context, dsn string, log *zap.Logger) (Store, error) {
 		// SQLite has one writer at a time; serializing our own writers here
 		// is cheaper than letting them spin in the busy handler.
 		s.wmu = &sync.Mutex{}
+		if path, ok := directPath(dsn); ok {
+			// After the migrations, so that its statements see the schema.
+			if s.direct, err = openDirect(path); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("store: open sqlite writer: %w", err)
+			}
+		}
 		if dsn != ":memory:" {
 			if err := s.openTextIndex(ctx, dsn); err != nil {
+				if s.direct != nil {
+					s.direct.close() //nolint:errcheck // failing already
+				}
 				db.Close()
 				return nil, err
 			}
@@ -99,7 +105,14 @@ func Open(ctx context.Context, dsn string, log *zap.Logger) (Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", d.name, err)
 	}
-	log.Info("opened event store", zap.String("dialect", d.name), zap.String("text_index", textIndex))
+	insert := "careful (multi-row, skipping stored ids)"
+	switch {
+	case s.direct != nil:
+		insert = "direct (single-row, own connection)"
+	case d.name == "postgres":
+		insert = "copy"
+	}
+	log.Info("opened event store", zap.String("dialect", d.name), zap.String("text_index", textIndex), zap.String("insert", insert))
 	return s, nil
 }
 
@@ -171,23 +184,37 @@ func openSQLite(path string) (*sql.DB, error) {
 	return db, nil
 }
 
-// sqliteDSN is path with the connection pragmas.
-func sqliteDSN(path string) string {
-	memory := path == ":memory:"
-	params := []string{
-		"_pragma=busy_timeout(10000)",
-		"_pragma=synchronous(NORMAL)",
-		"_pragma=foreign_keys(1)",
-		"_pragma=temp_store(MEMORY)",
-		"_pragma=cache_size(-32768)", // 32 MiB per connection
-		"_txlock=immediate",
+// IsPostgres reports whether dsn selects PostgreSQL (postgres:// or
+// postgresql://); anything else is an SQLite path.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// sqlitePragmas are every SQLite connection's pragmas, the pool's and the
+// direct writer's (sqlitedirect.go).
+func sqlitePragmas(memory bool) []string {
+	p := []string{
+		"busy_timeout(10000)",
+		"synchronous(NORMAL)",
+		"foreign_keys(1)",
+		"temp_store(MEMORY)",
+		"cache_size(-32768)", // 32 MiB per connection
 		// Checkpoints run on their own goroutine (checkpointer), off the
 		// writer's path; the writer checkpoints itself only past 256 MiB
 		// of WAL, should that goroutine fall behind.
-		"_pragma=wal_autocheckpoint(65536)",
+		"wal_autocheckpoint(65536)",
 	}
 	if !memory {
-		params = append(params, "_pragma=journal_mode(WAL)", "_pragma=mmap_size(268435456)")
+		p = append(p, "journal_mode(WAL)", "mmap_size(268435456)")
+	}
+	return p
+}
+
+// sqliteDSN is path with the connection pragmas.
+func sqliteDSN(path string) string {
+	params := []string{"_txlock=immediate"}
+	for _, p := range sqlitePragmas(path == ":memory:") {
+		params = append(params, "_pragma="+p)
 	}
 	sep := "?"
 	if strings.Contains(path, "?") {

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"slices"
@@ -29,6 +28,12 @@ type sqlStore struct {
 	log *zap.Logger
 	// wmu serializes writes on SQLite (nil on PostgreSQL).
 	wmu *sync.Mutex
+	// direct is SQLite's event writer connection (sqlitedirect.go); nil
+	// on PostgreSQL and where directPath refuses the DSN.
+	direct *directConn
+	// carefulBatches counts the batches the careful path inserted (no
+	// fast path, or it met a stored id, or it failed).
+	carefulBatches atomic.Int64
 	// carefulOnly skips the fast insert paths (benchmarks compare them
 	// with the careful path in one run).
 	carefulOnly bool
@@ -84,15 +89,64 @@ func micros(t *time.Time) any {
 	return t.UnixMicro()
 }
 
+// eventBinder takes an event's columns in eventCols order, then raw:
+// bindEvent is the one place that order is written for both the
+// database/sql arguments (argList) and SQLite's direct connection (binder).
+type eventBinder interface {
+	int64(v int64)
+	float(v float64)
+	text(s string) // cleaned by the binder (clean)
+	null()
+	raw(segs [][]byte) // as encodeRaw encodes them; NULL without segments
+}
+
+func bindEvent(b eventBinder, ev *filter.Event) {
+	b.int64(ev.ID)
+	b.int64(ev.Time.UnixMicro())
+	for _, s := range [...]string{ev.Direction, ev.Peer, ev.SystemID, ev.PeerClass, ev.Class, ev.Sender, ev.SenderKind, ev.Dest, ev.DestCountry} {
+		b.text(s)
+	}
+	b.int64(int64(ev.DestCount))
+	b.text(ev.Text)
+	b.int64(b2i(ev.TextMasked))
+	b.int64(int64(ev.DataCoding))
+	b.int64(int64(ev.Segments))
+	b.int64(int64(ev.Fingerprint))
+	b.text(ev.RuleID)
+	b.text(ev.Action)
+	b.int64(b2i(ev.Monitor))
+	b.int64(b2i(ev.Sampled))
+	for _, s := range [...]string{ev.Reason, ev.Evidence, ev.Highlight} {
+		b.text(s)
+	}
+	b.float(ev.Leakage)
+	b.int64(int64(ev.Status))
+	for _, s := range [...]string{ev.MessageID, ev.Quarantine, ev.UpstreamMessageID} {
+		b.text(s)
+	}
+	if ev.DecidedAt == nil {
+		b.null()
+	} else {
+		b.int64(ev.DecidedAt.UnixMicro())
+	}
+	b.text(ev.DecidedBy)
+	b.raw(ev.Raw)
+}
+
+// argList collects an event's columns as database/sql arguments.
+type argList []any
+
+func (a *argList) int64(v int64)     { *a = append(*a, v) }
+func (a *argList) float(v float64)   { *a = append(*a, v) }
+func (a *argList) text(s string)     { *a = append(*a, clean(s)) }
+func (a *argList) null()             { *a = append(*a, nil) }
+func (a *argList) raw(segs [][]byte) { *a = append(*a, encodeRaw(segs)) }
+
+// eventArgs appends ev's columns (eventCols, then raw) to args.
 func eventArgs(ev *filter.Event, args []any) []any {
-	return append(args,
-		ev.ID, ev.Time.UnixMicro(), clean(ev.Direction), clean(ev.Peer), clean(ev.SystemID), clean(ev.PeerClass),
-		clean(ev.Class), clean(ev.Sender), clean(ev.SenderKind), clean(ev.Dest), clean(ev.DestCountry), int64(ev.DestCount),
-		clean(ev.Text), b2i(ev.TextMasked), int64(ev.DataCoding), int64(ev.Segments), int64(ev.Fingerprint),
-		clean(ev.RuleID), clean(ev.Action), b2i(ev.Monitor), b2i(ev.Sampled), clean(ev.Reason), clean(ev.Evidence),
-		clean(ev.Highlight), ev.Leakage, int64(ev.Status), clean(ev.MessageID), clean(ev.Quarantine),
-		clean(ev.UpstreamMessageID), micros(ev.DecidedAt), clean(ev.DecidedBy), encodeRaw(ev.Raw),
-	)
+	a := argList(args)
+	bindEvent(&a, ev)
+	return a
 }
 
 // valuesList returns "(?,...,?),(?,...)" for rows rows of cols columns.
@@ -123,12 +177,18 @@ func (s *sqlStore) Insert(ctx context.Context, evs []*filter.Event) error {
 	switch {
 	case s.carefulOnly:
 		err = errStoredIDs
-	case s.d.name == "sqlite":
+	case s.direct != nil:
 		err = s.insertFast(ctx, evs)
+	case s.d.name == "sqlite": // ":memory:", a URI or a DSN with parameters (directPath)
+		err = errStoredIDs
 	case s.d.name == "postgres":
 		err = s.copyEvents(ctx, evs)
 	}
 	if err != nil && ctx.Err() == nil {
+		if !errors.Is(err, errStoredIDs) {
+			s.log.Warn("fast insert failed, retrying the batch on the careful path", zap.Int("events", len(evs)), zap.Error(err))
+		}
+		s.carefulBatches.Add(1)
 		err = s.insertCareful(ctx, evs)
 	}
 	if err == nil {
@@ -138,71 +198,79 @@ func (s *sqlStore) Insert(ctx context.Context, evs []*filter.Event) error {
 }
 
 // insertFast is SQLite's fast path: one prepared single-row INSERT per
-// event. A single-row INSERT OR IGNORE cannot abort, so SQLite keeps no
-// statement journal for it (a multi-row one copied every index page it
-// touched first: ~10% of the writer's CPU). The rows go to the driver's
-// statement directly, not through database/sql (which converted and
-// checked each of the 32 arguments again: ~10% of the writer's CPU), and
-// without a cancellable context (modernc starts a goroutine and a
-// progress handler per call for one): the batch checks ctx between rows.
+// event, on the direct connection (sqlitedirect.go). A single-row INSERT
+// OR IGNORE cannot abort, so SQLite keeps no statement journal for it (a
+// multi-row one copied every index page it touched first: ~10% of the
+// writer's CPU). The batch checks ctx between rows.
 func (s *sqlStore) insertFast(ctx context.Context, evs []*filter.Event) error {
-	conn, err := s.db.Conn(ctx)
+	c := s.direct
+	if err := c.exec(ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("store: insert: %w", err)
+	}
+	defer c.rollback() // a no-op after COMMIT
+	st, err := c.prepare(insertOrIgnore)
 	if err != nil {
 		return fmt.Errorf("store: insert: %w", err)
 	}
-	defer conn.Close()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: insert: %w", err)
-	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	ectx := context.WithoutCancel(ctx)
 	var text textBatch
-	err = conn.Raw(func(dc any) error {
-		// The same connection, inside tx.
-		pc, ok := dc.(driver.ConnPrepareContext)
-		if !ok {
-			return fmt.Errorf("store: insert: %T cannot prepare", dc)
+	for i, ev := range evs {
+		if i%256 == 0 && ctx.Err() != nil {
+			return fmt.Errorf("store: insert: %w", ctx.Err())
 		}
-		st, err := pc.PrepareContext(ectx, "INSERT OR IGNORE INTO events ("+eventCols+", raw) VALUES "+valuesList(1, nEventCols))
+		inserted, err := c.insertEvent(st, ev)
 		if err != nil {
 			return fmt.Errorf("store: insert: %w", err)
 		}
-		defer st.Close()
-		ex, ok := st.(driver.StmtExecContext)
-		if !ok {
-			return fmt.Errorf("store: insert: %T cannot exec", st)
+		if !inserted {
+			return errStoredIDs
 		}
-		args := make([]any, 0, nEventCols)
-		nv := make([]driver.NamedValue, nEventCols)
-		for i := range nv {
-			nv[i].Ordinal = i + 1
-		}
-		for i, ev := range evs {
-			if i%256 == 0 && ctx.Err() != nil {
-				return fmt.Errorf("store: insert: %w", ctx.Err())
-			}
-			// eventArgs gives driver.Values already (int64, float64,
-			// string, []byte, nil).
-			for j, v := range eventArgs(ev, args[:0]) {
-				nv[j].Value = v
-			}
-			res, err := ex.ExecContext(ectx, nv)
-			if err != nil {
-				return fmt.Errorf("store: insert: %w", err)
-			}
-			if n, err := res.RowsAffected(); err != nil || n != 1 {
-				return errStoredIDs
-			}
-			text.add(ev)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+		text.add(ev)
 	}
-	return s.commitText(ectx, tx, evs, &text)
+	return s.commitText(ctx, directTx{c}, evs, &text)
 }
+
+// insertOrIgnore is the fast path's statement.
+var insertOrIgnore = "INSERT OR IGNORE INTO events (" + eventCols + ", raw) VALUES " + valuesList(1, nEventCols)
+
+// txRunner runs the statements that end an insert's transaction
+// (commitText): database/sql's Tx, or SQLite's direct connection.
+type txRunner interface {
+	exec(ctx context.Context, q string, args ...any) error
+	queryInt64(ctx context.Context, q string, args ...any) (int64, error)
+	commit() error
+}
+
+// sqlTx is a database/sql transaction as a txRunner; q is rebound to the
+// dialect's placeholders.
+type sqlTx struct {
+	tx *sql.Tx
+	d  *dialect
+}
+
+func (t sqlTx) exec(ctx context.Context, q string, args ...any) error {
+	_, err := t.tx.ExecContext(ctx, t.d.rebind(q), args...)
+	return err
+}
+
+func (t sqlTx) queryInt64(ctx context.Context, q string, args ...any) (n int64, err error) {
+	err = t.tx.QueryRowContext(ctx, t.d.rebind(q), args...).Scan(&n)
+	return n, err
+}
+
+func (t sqlTx) commit() error { return t.tx.Commit() }
+
+// directTx is the direct connection's open transaction as a txRunner.
+type directTx struct{ c *directConn }
+
+func (t directTx) exec(ctx context.Context, q string, args ...any) error {
+	return t.c.exec(ctx, q, args...)
+}
+
+func (t directTx) queryInt64(ctx context.Context, q string, args ...any) (int64, error) {
+	return t.c.queryInt64(ctx, q, args...)
+}
+
+func (t directTx) commit() error { return t.c.exec(context.Background(), "COMMIT") }
 
 // add lists ev for the text index (SQLite), if it has text.
 func (b *textBatch) add(ev *filter.Event) {
@@ -211,21 +279,29 @@ func (b *textBatch) add(ev *filter.Event) {
 	}
 }
 
-// commitText is commitCounted with the batch's text_pending row on SQLite
-// with a text index (textindex.go), handed to the text writer after the
-// commit.
-func (s *sqlStore) commitText(ctx context.Context, tx *sql.Tx, evs []*filter.Event, text *textBatch) error {
-	if s.d.text == nil {
-		return s.commitCounted(ctx, tx, evs)
+// commitText counts evs (all of them newly stored) in the leakage ledger
+// and, on SQLite with a text index (textindex.go), lists the batch in
+// text_pending, in the transaction tx, commits it, and hands the text
+// batch to the text writer.
+func (s *sqlStore) commitText(ctx context.Context, tx txRunner, evs []*filter.Event, text *textBatch) error {
+	var deleted int64
+	if s.d.text != nil {
+		var err error
+		if deleted, err = s.d.text.stage(ctx, tx, text); err != nil {
+			return err
+		}
 	}
-	deleted, err := s.d.text.stage(ctx, tx, text)
-	if err != nil {
-		return err
+	for _, r := range LedgerRows(evs) {
+		if err := tx.exec(ctx, ledgerUpsert, r.Day, r.Peer, r.Messages, r.Segments, r.Amount); err != nil {
+			return fmt.Errorf("store: insert: leakage ledger: %w", err)
+		}
 	}
-	if err := s.commitCounted(ctx, tx, evs); err != nil {
-		return err
+	if err := tx.commit(); err != nil {
+		return fmt.Errorf("store: insert: commit: %w", err)
 	}
-	s.d.text.committed(text, deleted)
+	if s.d.text != nil {
+		s.d.text.committed(text, deleted)
+	}
 	return nil
 }
 
@@ -233,20 +309,6 @@ func (s *sqlStore) commitText(ctx context.Context, tx *sql.Tx, evs []*filter.Eve
 const ledgerUpsert = `INSERT INTO leakage (day, peer, messages, segments, amount) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (day, peer) DO UPDATE SET messages = leakage.messages + excluded.messages,
 	segments = leakage.segments + excluded.segments, amount = leakage.amount + excluded.amount`
-
-// commitCounted counts evs (all of them newly stored) in the leakage
-// ledger, in the transaction that stores them, and commits it.
-func (s *sqlStore) commitCounted(ctx context.Context, tx *sql.Tx, evs []*filter.Event) error {
-	for _, r := range LedgerRows(evs) {
-		if _, err := tx.ExecContext(ctx, s.d.rebind(ledgerUpsert), r.Day, r.Peer, r.Messages, r.Segments, r.Amount); err != nil {
-			return fmt.Errorf("store: insert: leakage ledger: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: insert: commit: %w", err)
-	}
-	return nil
-}
 
 // insertCareful inserts the batch skipping ids already stored (ON
 // CONFLICT DO NOTHING), and counts in the ledger and the text index only
@@ -295,7 +357,7 @@ func (s *sqlStore) insertCareful(ctx context.Context, evs []*filter.Event) error
 			return err
 		}
 	}
-	return s.commitText(ctx, tx, ledger, &text)
+	return s.commitText(ctx, sqlTx{tx, &s.d}, ledger, &text)
 }
 
 // insertReturning runs an INSERT ... ON CONFLICT DO NOTHING and returns the
@@ -945,6 +1007,12 @@ func (s *sqlStore) Close() error {
 		s.d.text.close(ctx)
 		cancel()
 		s.rdb.Close()
+	}
+	if s.direct != nil {
+		unlock := s.lockWrite()
+		s.direct.close() //nolint:errcheck // close_v2 defers what it cannot close yet
+		s.direct = nil
+		unlock()
 	}
 	return s.db.Close()
 }

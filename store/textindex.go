@@ -270,10 +270,10 @@ func (t *textIndex) waitLag(ctx context.Context) error {
 // stage adds b's text_pending row in tx (the events' transaction), setting
 // b.seq, and deletes the rows the text index has applied. deleted is what
 // to pass to committed.
-func (t *textIndex) stage(ctx context.Context, tx *sql.Tx, b *textBatch) (deleted int64, err error) {
+func (t *textIndex) stage(ctx context.Context, tx txRunner, b *textBatch) (deleted int64, err error) {
 	deleted = t.deleted
 	if a := t.applied.Load(); a > deleted {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM text_pending WHERE seq <= ?`, a); err != nil {
+		if err := tx.exec(ctx, `DELETE FROM text_pending WHERE seq <= ?`, a); err != nil {
 			return 0, fmt.Errorf("store: text pending: %w", err)
 		}
 		deleted = a
@@ -281,7 +281,7 @@ func (t *textIndex) stage(ctx context.Context, tx *sql.Tx, b *textBatch) (delete
 	if len(b.ids) == 0 {
 		return deleted, nil
 	}
-	if err := tx.QueryRowContext(ctx, `INSERT INTO text_pending (del, ids) VALUES (?, ?) RETURNING seq`, b2i(b.del), formatIDs(b.ids)).Scan(&b.seq); err != nil {
+	if b.seq, err = tx.queryInt64(ctx, `INSERT INTO text_pending (del, ids) VALUES (?, ?) RETURNING seq`, b2i(b.del), formatIDs(b.ids)); err != nil {
 		return 0, fmt.Errorf("store: text pending: %w", err)
 	}
 	return deleted, nil
@@ -848,7 +848,7 @@ func (s *sqlStore) deleteIndexed(ctx context.Context, sel string, args []any) (i
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	deleted, err := s.d.text.stage(ctx, tx, b)
+	deleted, err := s.d.text.stage(ctx, sqlTx{tx, &s.d}, b)
 	if err != nil {
 		return 0, err
 	}
