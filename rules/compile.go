@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -224,8 +225,10 @@ func (c *compiler) compile(p *Policy) (*Snapshot, error) {
 			return nil, c.errf("tariffs."+class, "tariffs: class must be a2p or p2p, not %q", class)
 		}
 		for country, v := range byCountry {
-			if v < 0 {
-				return nil, c.errf("tariffs."+class+"."+country, "tariffs: negative price for %s/%s", class, country)
+			if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+				// Not finite: every grey-route event's leakage would be
+				// one too, and a store refuses it (SQLite stores NaN as NULL).
+				return nil, c.errf("tariffs."+class+"."+country, "tariffs: price for %s/%s must be a finite number >= 0, not %v", class, country, v)
 			}
 			if country != "default" && (len(country) != 2 || strings.ToUpper(country) != country) {
 				return nil, c.errf("tariffs."+class+"."+country, "tariffs: %q is not an ISO country code or default", country)

@@ -31,6 +31,7 @@ func TestInvalidPolicies(t *testing.T) {
 		"invalid-list-type.yaml":             "testdata/invalid-list-type.yaml:9: rule \"a\": matches_any needs a regexes list, \"kw\" is keywords",
 		"invalid-limit-key.yaml":             "testdata/invalid-limit-key.yaml:5: limit \"l\": key must be peer, sender, destination or sender_destination",
 		"invalid-version.yaml":               "testdata/invalid-version.yaml:1: version must be 1",
+		"invalid-tariff.yaml":                "testdata/invalid-tariff.yaml:4: tariffs: price for a2p/default must be a finite number >= 0, not +Inf",
 		"invalid-syntax-expr.yaml":           "testdata/invalid-syntax-expr.yaml:5: rule \"a\": unexpected token EOF (1:14)",
 		"invalid-list-file-item.yaml":        "testdata/invalid-prefixes.txt:3: list \"nums\": \"4915x\" is not a digit prefix or a from-to range",
 		"invalid-receipt.yaml":               "testdata/invalid-receipt.yaml:7: rule \"a\": receipt only goes with drop",
