@@ -283,16 +283,8 @@ func appendCopyRow(b []byte, ev *filter.Event) []byte {
 	if len(ev.Raw) == 0 {
 		return append(b, 0xff, 0xff, 0xff, 0xff)
 	}
-	n := 0
-	for _, s := range ev.Raw {
-		n += 4 + len(s)
-	}
-	b = binary.BigEndian.AppendUint32(b, uint32(n))
-	for _, s := range ev.Raw {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
-		b = append(b, s...)
-	}
-	return b
+	b = binary.BigEndian.AppendUint32(b, uint32(rawSize(ev.Raw)))
+	return appendRaw(b, ev.Raw)
 }
 
 // appendCopyInt64 appends an 8-byte field (BIGINT, or a float64's bits).

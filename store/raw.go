@@ -12,11 +12,20 @@ func encodeRaw(segs [][]byte) []byte {
 	if len(segs) == 0 {
 		return nil
 	}
+	return appendRaw(make([]byte, 0, rawSize(segs)), segs)
+}
+
+// rawSize is the length of segs' encoding.
+func rawSize(segs [][]byte) int {
 	n := 0
 	for _, s := range segs {
 		n += 4 + len(s)
 	}
-	b := make([]byte, 0, n)
+	return n
+}
+
+// appendRaw appends segs' encoding to b.
+func appendRaw(b []byte, segs [][]byte) []byte {
 	for _, s := range segs {
 		b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
 		b = append(b, s...)

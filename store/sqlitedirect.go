@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -24,8 +23,8 @@ import (
 // into a malloc'd C string and frees it after the row, takes the
 // connection's mutex for every bind and unbind (the driver opens
 // connections SQLITE_OPEN_FULLMUTEX), and needs every value boxed in an
-// interface. Here the strings are copied into one reused, pinned buffer
-// and bound SQLITE_STATIC, the values are bound typed, and the connection
+// interface. Here the strings are copied into one reused buffer of C
+// memory (arena) and bound SQLITE_STATIC, the values are bound typed, and the connection
 // is opened SQLITE_OPEN_NOMUTEX: it is used by one goroutine at a time,
 // under the store's write lock (sqlStore.wmu), which is what that mode
 // asks for.
@@ -135,10 +134,7 @@ func (c *directConn) run(q string, args ...any) (st uintptr, row bool, err error
 	if err != nil {
 		return 0, false, err
 	}
-	sqlite3.Xsqlite3_reset(c.tls, st)
-	c.arena.reset()
-	b := &c.b
-	*b = binder{c: c, st: st}
+	b := c.bind(st)
 	for _, a := range args {
 		switch v := a.(type) {
 		case int64:
@@ -204,10 +200,7 @@ func (c *directConn) queryInt64(_ context.Context, q string, args ...any) (int64
 // insertEvent inserts ev with the prepared INSERT OR IGNORE st and
 // reports whether the row was inserted (false: its id is stored).
 func (c *directConn) insertEvent(st uintptr, ev *filter.Event) (bool, error) {
-	sqlite3.Xsqlite3_reset(c.tls, st)
-	c.arena.reset()
-	b := &c.b
-	*b = binder{c: c, st: st}
+	b := c.bind(st)
 	bindEvent(b, ev)
 	if b.rc != sqlite3.SQLITE_OK {
 		return false, c.errorf(b.rc, "bind")
@@ -229,6 +222,15 @@ func (c *directConn) rollback() {
 	if sqlite3.Xsqlite3_get_autocommit(c.tls, c.db) == 0 {
 		c.exec(context.Background(), "ROLLBACK") //nolint:errcheck // the transaction ends either way
 	}
+}
+
+// bind resets st and returns the connection's binder for it, from its
+// first parameter, with an empty arena.
+func (c *directConn) bind(st uintptr) *binder {
+	sqlite3.Xsqlite3_reset(c.tls, st)
+	c.arena.reset()
+	c.b = binder{c: c, st: st}
+	return &c.b
 }
 
 // binder binds a statement's parameters in order; the first failure is
@@ -285,25 +287,15 @@ func (b *binder) blob(v []byte) {
 	}
 }
 
-// raw binds segs as encodeRaw encodes them, without the intermediate
-// slice.
+// raw binds segs as encodeRaw encodes them, written into the arena.
 func (b *binder) raw(segs [][]byte) {
 	if len(segs) == 0 {
 		b.null()
 		return
 	}
 	if i, ok := b.next(); ok {
-		n := 0
-		for _, s := range segs {
-			n += 4 + len(s)
-		}
-		p := b.c.arena.alloc(n)
-		o := 0
-		for _, s := range segs {
-			binary.BigEndian.PutUint32(p[o:], uint32(len(s)))
-			o += 4 + copy(p[o+4:], s)
-		}
-		b.rc = sqlite3.Xsqlite3_bind_blob(b.c.tls, b.st, i, addr(p), int32(n), 0)
+		p := appendRaw(b.c.arena.alloc(rawSize(segs))[:0], segs)
+		b.rc = sqlite3.Xsqlite3_bind_blob(b.c.tls, b.st, i, addr(p), int32(len(p)), 0)
 	}
 }
 
@@ -317,8 +309,8 @@ func addr(p []byte) uintptr {
 // parameters in place during the step, so their bytes must stay until the
 // next row is bound, and the transpiled C's pointer arithmetic must not
 // land in the Go heap (checkptr, under -race, refuses it). A slice always
-// has an address (a zero-length string binds ”; a NULL pointer would
-// bind NULL).
+// has an address (a zero-length string binds the empty string; a NULL
+// pointer would bind NULL).
 type arena struct {
 	tls    *libc.TLS
 	chunks [][]byte
